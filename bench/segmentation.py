@@ -1,0 +1,71 @@
+"""Sentence segmentation quality: boundary precision, recall and F1 on paragraphs built from known sentences.
+
+Sentences from ../shared/data/parallel are normalised, joined five at a time into paragraphs, and
+split again. Many tico19 lines end without punctuation, where no segmenter can see a boundary, and
+some lines hold two sentences, which a correct split counts against precision; so figures are also
+given for lines that end in sentence punctuation and for lines with no stop inside them.
+"""
+from __future__ import annotations
+
+import re
+
+from common import read_lines, shared_file
+
+from service.text.normalize import normalize_text
+from service.text.segment import split_sentences
+
+SETS = {
+    "tico19": ("tico19_test", "src.ar"),
+    "ud_pud": ("ud_pud", "ar.txt"),
+    "tatoeba": ("tatoeba_v2021-08-07", "src.ar"),
+}
+TERMINALS = tuple(".!?؟…۔")
+INNER_STOP = re.compile(r"[.!?؟…][\"'»”]*\s")
+GROUP = 5
+
+
+def boundaries(sentences: list[str]) -> set[int]:
+    ends, position = set(), 0
+    for sentence in sentences[:-1]:
+        position += len(sentence)
+        ends.add(position)
+        position += 1
+    return ends
+
+
+def score(sentences: list[str]) -> tuple[float, float, float, int]:
+    true_positive = predicted_total = gold_total = 0
+    for start in range(0, len(sentences), GROUP):
+        group = sentences[start:start + GROUP]
+        gold = boundaries(group)
+        predicted = {end for _, end in split_sentences(" ".join(group))[:-1]}
+        true_positive += len(gold & predicted)
+        predicted_total += len(predicted)
+        gold_total += len(gold)
+    precision = true_positive / predicted_total if predicted_total else 1.0
+    recall = true_positive / gold_total if gold_total else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1, gold_total
+
+
+def arabic_lines(folder: str, name: str) -> list[str]:
+    lines = read_lines(shared_file("data", "parallel", folder, name))
+    if folder.startswith("tatoeba"):
+        labels = read_lines(shared_file("data", "parallel", folder, "src.labels"))
+        lines = [line for line, label in zip(lines, labels) if label == "ara"]  # MSA only
+    return [text for text in map(normalize_text, lines) if text]
+
+
+def main() -> None:
+    print(f"{'set':<24}{'boundaries':>11}{'precision':>11}{'recall':>9}{'F1':>7}")
+    for label, (folder, name) in SETS.items():
+        sentences = arabic_lines(folder, name)
+        punctuated = [s for s in sentences if s.endswith(TERMINALS)]
+        single = [s for s in punctuated if not INNER_STOP.search(s)]
+        for suffix, subset in (("all lines", sentences), ("punctuated", punctuated), ("one-sentence", single)):
+            precision, recall, f1, gold = score(subset)
+            print(f"{label + ' ' + suffix:<24}{gold:>11}{precision:>11.3f}{recall:>9.3f}{f1:>7.3f}")
+
+
+if __name__ == "__main__":
+    main()

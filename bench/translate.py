@@ -1,0 +1,146 @@
+"""Translation speed: the raw CTranslate2 ceiling vs this pipeline vs the per-sentence loop, in one run.
+
+Inputs: Arabic sentences from ../shared/data/parallel/tico19_test and whole articles from
+../shared/data/news, translated with the generated `base` model (opus-mt-ar-en's dimensions).
+Random weights never emit </s>, so every output is forced to a fixed length: a tico19 sentence's
+reference length in target tokens, and for news sentences (which have no reference) their source
+length times tico19's target/source token ratio. Every figure counts those fixed output tokens,
+so work wasted on padding shows up as a lower rate.
+
+  (a) ceiling: the best translate_batch configuration on pre-segmented, pre-tokenised input
+  (b) pipeline: raw text in, detect + normalise + segment + SentencePiece + batching (memory off)
+  (c) naive: one translate_batch call per sentence, as most Flask MT services do
+  (d) peak RSS of this process during (b), before any other model is loaded
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import ctranslate2
+import sentencepiece as spm
+from common import base_model_dir, news_articles, peak_rss_mb, read_lines, shared_file
+
+from service.config import Settings
+from service.pipeline import prepare, translate_articles
+from service.translation.batching import plan_batches
+from service.translation.engine import Translator
+
+
+class FixedLengthTranslator:
+    """The pipeline's translator, with each sentence's output length fixed for random weights."""
+
+    def __init__(self, translator: Translator, lengths: dict[str, int]):
+        self.translator = translator
+        self.lengths = lengths
+
+    def __getattr__(self, name):
+        return getattr(self.translator, name)
+
+    def translate(self, sentences):
+        return self.translator.translate(sentences, target_lengths=[self.lengths[s] for s in sentences])
+
+
+def build_workload(translator: Translator, target_sp, sentences: int, articles: int):
+    """Items for the pipeline, and each MT input sentence with its fixed output length."""
+    sources = read_lines(shared_file("data", "parallel", "tico19_test", "src.ar"), sentences)
+    references = read_lines(shared_file("data", "parallel", "tico19_test", "ref.en"), sentences)
+    source_tokens = sum(translator.count_tokens(s) for s in sources)
+    target_lengths = [len(target_sp.encode(r)) + 1 for r in references]
+    ratio = sum(target_lengths) / source_tokens
+    items = [{"id": f"tico-{i}", "body": s} for i, s in enumerate(sources)]
+    items += [{"id": a["id"], "title": a["title"], "body": a["body"]} for a in news_articles(articles)]
+    lengths: dict[str, int] = {}
+    for index, item in enumerate(items):
+        units = prepare(item, translator.settings.max_input_tokens, translator.count_tokens).units
+        for unit in units:
+            own = target_lengths[index] if index < len(sources) and len(units) == 1 else None
+            lengths[unit.source] = own or max(1, round(ratio * translator.count_tokens(unit.source)))
+    return items, lengths, ratio
+
+
+def ceiling(model_dir, tokens, lengths, inter, intra, batching) -> float:
+    """Output tokens/s of raw CTranslate2: batches sorted by length, all queued at once.
+
+    batching is ("sentences", n) or ("tokens", budget); lengths are known, so each batch decodes
+    exactly to its longest output.
+    """
+    model = ctranslate2.Translator(str(model_dir), compute_type="int8", inter_threads=inter, intra_threads=intra)
+    kind, size = batching
+    if kind == "tokens":
+        batches = plan_batches([len(t) for t in tokens], size)
+    else:
+        order = sorted(range(len(tokens)), key=lambda i: (len(tokens[i]), lengths[i]), reverse=True)
+        batches = [order[start:start + size] for start in range(0, len(order), size)]
+    started = time.perf_counter()
+    futures = []
+    for batch in batches:
+        longest = max(lengths[i] for i in batch)
+        futures += model.translate_batch([tokens[i] for i in batch], asynchronous=True, beam_size=4,
+                                         min_decoding_length=longest, max_decoding_length=longest)
+    for future in futures:
+        future.result()
+    elapsed = time.perf_counter() - started
+    del model
+    return sum(lengths) / elapsed
+
+
+def naive(model_dir, source_sp, sentences, lengths) -> float:
+    """Output tokens/s of one call per sentence, tokenising as it goes."""
+    model = ctranslate2.Translator(str(model_dir), compute_type="int8", inter_threads=1, intra_threads=2)
+    started = time.perf_counter()
+    for sentence, length in zip(sentences, lengths):
+        model.translate_batch([source_sp.encode(sentence, out_type=str)], beam_size=4,
+                              min_decoding_length=length, max_decoding_length=length)
+    return sum(lengths) / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sentences", type=int, default=200, help="tico19 sentences")
+    parser.add_argument("--articles", type=int, default=10, help="news articles")
+    parser.add_argument("--naive-sentences", type=int, default=40, help="sentences for the slow per-sentence loop")
+    args = parser.parse_args()
+
+    model_dir = base_model_dir()
+    settings = Settings(model_dir=model_dir, memory_enabled=False)
+    translator = Translator(model_dir, settings)
+    source_sp = spm.SentencePieceProcessor(model_file=str(model_dir / "source.spm"))
+    target_sp = spm.SentencePieceProcessor(model_file=str(model_dir / "target.spm"))
+    items, lengths, ratio = build_workload(translator, target_sp, args.sentences, args.articles)
+    sentences = list(lengths)
+    tokens = [translator.tokenize(s) for s in sentences]
+    fixed = [lengths[s] for s in sentences]
+    inter, intra = settings.threads
+    print(f"workload: {args.sentences} tico19 lines + {args.articles} news articles = {len(sentences)} "
+          f"MT sentences, {sum(len(t) for t in tokens)} source tokens, {sum(fixed)} output tokens "
+          f"(target/source ratio {ratio:.2f}); beam 4, int8, {inter}x{intra} threads")
+
+    started = time.perf_counter()
+    results = list(translate_articles(enumerate(items), FixedLengthTranslator(translator, lengths)))
+    pipeline = sum(fixed) / (time.perf_counter() - started)
+    pipeline_rss = peak_rss_mb()  # measured before any other model is loaded
+    assert all(isinstance(r, dict) for _, r in results), "every workload item must translate"
+    del translator
+
+    configs = [(inter, intra, ("sentences", 32)), (inter, intra, ("tokens", settings.batch_tokens)),
+               (1, inter * intra, ("tokens", settings.batch_tokens))]
+    ceilings = {c: ceiling(model_dir, tokens, fixed, *c) for c in configs}
+    best_config, best = max(ceilings.items(), key=lambda kv: kv[1])
+    for (i, j, (kind, size)), rate in ceilings.items():
+        print(f"  ceiling inter={i} intra={j} batches of {size} {kind}: {rate:7.1f} tokens/s")
+
+    step = max(1, len(sentences) // args.naive_sentences)
+    sample = sentences[::step][:args.naive_sentences]
+    loop = naive(model_dir, source_sp, sample, [lengths[s] for s in sample])
+
+    print(f"(a) raw CTranslate2 ceiling (inter={best_config[0]} intra={best_config[1]} "
+          f"{best_config[2][1]} {best_config[2][0]}): {best:7.1f} output tokens/s")
+    print(f"(b) pipeline end to end:              {pipeline:7.1f} output tokens/s   b/a = {pipeline / best:.2f}")
+    print(f"(c) per-sentence loop ({len(sample)} sentences): {loop:7.1f} output tokens/s   b/c = {pipeline / loop:.2f}")
+    print(f"(d) peak RSS of the pipeline run: {pipeline_rss:.0f} MB (base model loaded; model.bin "
+          f"{(model_dir / 'model.bin').stat().st_size / 1e6:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""The align stage: put each translated sentence beside its source span and rebuild the English article.
+
+This builds the one JSON shape that the CLI, the API and the index share (docs/translation-format.md).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from service.text.langid import Detection
+from service.translation.engine import Translation
+
+
+@dataclass(frozen=True)
+class SentenceUnit:
+    """One sentence of an article field: its paragraph, its span in the field's original text, and its MT input."""
+
+    field: str  # "title" or "body"
+    paragraph: int  # line index within the field
+    start: int
+    end: int
+    source: str  # normalised text, as sent to the model
+
+
+def join_paragraphs(text: str, units: Sequence[SentenceUnit], targets: Sequence[str], field: str) -> str:
+    """English text with the same line structure as the original field."""
+    lines = [[] for _ in text.split("\n")]
+    for unit, target in zip(units, targets):
+        if unit.field == field and target:
+            lines[unit.paragraph].append(target)
+    return "\n".join(" ".join(parts) for parts in lines)
+
+
+def mean_score(translations: Sequence[Translation]) -> float:
+    """Token-weighted mean of sentence scores: the article's confidence."""
+    tokens = sum(t.tokens for t in translations)
+    if tokens == 0:
+        return 0.0
+    return sum(t.score * t.tokens for t in translations) / tokens
+
+
+def assemble(article: dict, detection: Detection, units: Sequence[SentenceUnit],
+             translations: Sequence[Translation], model_id: str | None, demo: bool) -> dict:
+    """The article with `language`, `title_en`, `body_en`, `sentences` and `translation` added.
+
+    model_id None means the article is English and was kept as it is.
+    """
+    texts = {"title": article.get("title") or "", "body": article["body"]}
+    targets = [t.target for t in translations]
+    translated = model_id is not None
+    sentences = [
+        {"field": u.field, "paragraph": u.paragraph, "span": [u.start, u.end],
+         "source": texts[u.field][u.start:u.end], "target": t.target, "score": round(t.score, 4)}
+        for u, t in zip(units, translations)
+    ]
+    return {
+        **article,
+        "language": detection.to_dict(),
+        "title_en": join_paragraphs(texts["title"], units, targets, "title") if translated else texts["title"],
+        "body_en": join_paragraphs(texts["body"], units, targets, "body") if translated else texts["body"],
+        "sentences": sentences,
+        "translation": {"model": model_id, "demo": demo, "translated": translated,
+                        "score": round(mean_score(translations), 4)},
+    }

@@ -1,0 +1,132 @@
+"""All configuration: read from environment variables once, validated at start-up, passed in explicitly.
+
+Each setting is declared once in SETTINGS (variable, default, help); the README's configuration
+table is checked against it by tests/test_config.py.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping, Optional
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEVICES = ("cpu", "cuda")
+COMPUTE_TYPES = ("auto", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16",
+                 "float16", "bfloat16", "float32")
+
+
+class ConfigError(ValueError):
+    """A setting has an invalid value; the message names the variable."""
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    default: Optional[str]
+    help: str
+    parse: Callable[[str], object] = str
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError("must be at least 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError("must be greater than 0")
+    return value
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in options:
+            raise ValueError(f"must be one of {', '.join(options)}")
+        return text
+    return parse
+
+
+def _flag(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be on or off")
+
+
+SETTINGS: dict[str, Setting] = {
+    "model_dir": Setting("MT_MODEL_DIR", None, "Model directory. Unset: models/opus-mt-ar-en, else the generated demo model in models/demo.", Path),
+    "device": Setting("MT_DEVICE", "cpu", "Where the model runs: cpu or cuda.", _choice(DEVICES)),
+    "compute_type": Setting("MT_COMPUTE_TYPE", "auto", "CTranslate2 compute type; auto is int8 on CPU, int8_float16 on CUDA.", _choice(COMPUTE_TYPES)),
+    "inter_threads": Setting("MT_INTER_THREADS", None, "Batches translated in parallel. Default: cores / intra threads.", _positive_int),
+    "intra_threads": Setting("MT_INTRA_THREADS", "1", "Threads inside one batch.", _positive_int),
+    "beam_size": Setting("MT_BEAM_SIZE", "4", "Beam size.", _positive_int),
+    "batch_tokens": Setting("MT_BATCH_TOKENS", "1024", "Source tokens per batch (padding included).", _positive_int),
+    "max_input_tokens": Setting("MT_MAX_INPUT_TOKENS", "200", "Longest sentence sent to the model, in tokens; longer ones are split, never truncated.", _positive_int),
+    "decode_length_ratio": Setting("MT_DECODE_LENGTH_RATIO", "2.0", "Longest output, as a multiple of the input length (plus MT_DECODE_LENGTH_EXTRA).", _positive_float),
+    "decode_length_extra": Setting("MT_DECODE_LENGTH_EXTRA", "10", "Output tokens allowed on top of the ratio.", _positive_int),
+    "repetition_penalty": Setting("MT_REPETITION_PENALTY", "1.0", "Penalty on tokens already produced (1.0 is off).", _positive_float),
+    "no_repeat_ngram_size": Setting("MT_NO_REPEAT_NGRAM_SIZE", "0", "Forbid repeating n-grams of this size (0 is off).", int),
+    "memory_enabled": Setting("MT_MEMORY", "on", "Sentence-level translation memory: on or off.", _flag),
+    "memory_path": Setting("MT_MEMORY_PATH", str(PROJECT_ROOT / "data" / "translation-memory.sqlite3"), "SQLite file of the translation memory.", Path),
+    "memory_max_entries": Setting("MT_MEMORY_MAX_ENTRIES", "2000000", "Most sentences the translation memory keeps; the least recently used go first.", _positive_int),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings; build with Settings.from_env() or pass values directly in tests."""
+
+    model_dir: Optional[Path] = None
+    device: str = "cpu"
+    compute_type: str = "auto"
+    inter_threads: Optional[int] = None
+    intra_threads: int = 1
+    beam_size: int = 4
+    batch_tokens: int = 1024
+    max_input_tokens: int = 200
+    decode_length_ratio: float = 2.0
+    decode_length_extra: int = 10
+    repetition_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
+    memory_enabled: bool = True
+    memory_path: Path = PROJECT_ROOT / "data" / "translation-memory.sqlite3"
+    memory_max_entries: int = 2_000_000
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
+        """Read every setting from the environment; raise ConfigError naming the bad variable."""
+        values = {}
+        for name, setting in SETTINGS.items():
+            raw = environ.get(setting.env, "").strip() or setting.default
+            if raw is None:
+                continue
+            try:
+                values[name] = setting.parse(raw)
+            except ValueError as error:
+                raise ConfigError(f"{setting.env}={raw!r}: {error}") from None
+        return cls(**values)
+
+    @property
+    def threads(self) -> tuple[int, int]:
+        """(inter, intra) threads; by default one batch per core."""
+        inter = self.inter_threads or max(1, _cpu_count() // self.intra_threads)
+        return inter, self.intra_threads
+
+    @property
+    def resolved_compute_type(self) -> str:
+        if self.compute_type != "auto":
+            return self.compute_type
+        return "int8_float16" if self.device == "cuda" else "int8"
+

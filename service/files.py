@@ -1,0 +1,62 @@
+"""Reading input files for the CLI: plain text or JSONL, line by line, with line numbers and clear errors."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from service.pipeline import ArticleError
+
+BINARY_SNIFF_BYTES = 8192
+
+
+class InputError(ValueError):
+    """The input as a whole cannot be read (binary, or invalid UTF-8 in plain text)."""
+
+
+class RecordError(ArticleError):
+    """One JSONL record is bad; the others still go through."""
+
+
+def check_not_binary(path: Path) -> None:
+    """Refuse files that hold NUL bytes near the start, as text files never do."""
+    with open(path, "rb") as handle:
+        if b"\0" in handle.read(BINARY_SNIFF_BYTES):
+            raise InputError(f"{path} looks like a binary file, not UTF-8 text")
+
+
+def check_utf8(path: Path) -> None:
+    """Stream through a text file and name the first line that is not valid UTF-8."""
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise InputError(f"{path} line {number}: invalid UTF-8 ({error.reason})") from None
+
+
+def text_lines(stream: BinaryIO, name: str) -> Iterator[tuple[int, str]]:
+    """(line number, line) for a plain-text stream; invalid UTF-8 stops everything."""
+    for number, raw in enumerate(stream, 1):
+        if b"\0" in raw:
+            raise InputError(f"{name} line {number}: binary data (NUL byte)")
+        try:
+            yield number, raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as error:
+            raise InputError(f"{name} line {number}: invalid UTF-8 ({error.reason})") from None
+
+
+def jsonl_records(stream: BinaryIO) -> Iterator[tuple[int, dict | RecordError]]:
+    """(line number, record or RecordError) for each non-blank JSONL line."""
+    for number, raw in enumerate(stream, 1):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as error:
+            yield number, RecordError(f"invalid UTF-8 ({error.reason})")
+            continue
+        except json.JSONDecodeError as error:
+            yield number, RecordError(f"invalid JSON ({error.msg} at column {error.colno})")
+            continue
+        yield number, record

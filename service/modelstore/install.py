@@ -1,0 +1,151 @@
+"""Install a translation model: fetch or open the source, verify it, convert it with CTranslate2, record a manifest.
+
+Sources: the official OPUS-MT release (downloaded), a local release zip, an unpacked OPUS-MT
+directory, a Hugging Face Marian directory, or an already converted CTranslate2 directory.
+The new model is built beside the destination and renamed into place only when complete.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Callable, Optional
+
+import ctranslate2
+
+from service.modelstore.download import download
+from service.modelstore.manifest import MANIFEST_FILE, Manifest, file_sha256, tree_sha256
+
+RELEASE_NAME = "opus-mt-ar-en"
+DEFAULT_URL = "https://object.pouta.csc.fi/OPUS-MT-models/ar-en/opus-2019-12-18.zip"
+# Checksums of known releases, by file name, so a local copy of the zip is verified too.
+KNOWN_SHA256 = {"opus-2019-12-18.zip": "2406c939b175616789999f370a3f487e90cd018e4590e8679cf91ee8caff2416"}
+TOKENIZER_FILES = ("source.spm", "target.spm")
+QUANTIZATIONS = ("int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16",
+                 "bfloat16", "float32")
+
+
+class InstallError(RuntimeError):
+    """The source cannot be installed; the message says why and what to do."""
+
+
+def install(source: Optional[str], dest: Path, quantization: str = "int8",
+            sha256: Optional[str] = None,
+            progress: Optional[Callable[[int, Optional[int]], None]] = None) -> Manifest:
+    """Install from a URL, a zip or a directory (default: the official release) into dest."""
+    if quantization not in QUANTIZATIONS:
+        raise InstallError(f"unknown quantization {quantization!r}; choose one of {', '.join(QUANTIZATIONS)}")
+    source = source or DEFAULT_URL
+    if source.startswith(("http://", "https://")):
+        name = source.rstrip("/").rsplit("/", 1)[-1]
+        downloads = dest.parent / ".downloads"
+        downloads.mkdir(parents=True, exist_ok=True)
+        archive = download(source, downloads / name, sha256 or KNOWN_SHA256.get(name), progress=progress)
+        return _install_zip(archive, dest, quantization, sha256, label=source)
+    path = Path(source)
+    if path.is_file() and zipfile.is_zipfile(path):
+        return _install_zip(path, dest, quantization, sha256, label=str(path))
+    if path.is_dir():
+        return install_from_path(path, dest, quantization, source_label=str(path), sha256=sha256)
+    raise InstallError(f"{source} is not a URL, a zip file or a model directory")
+
+
+def _install_zip(archive: Path, dest: Path, quantization: str, sha256: Optional[str], label: str) -> Manifest:
+    expected = sha256 or KNOWN_SHA256.get(archive.name)
+    actual = file_sha256(archive)
+    if expected and actual != expected:
+        raise InstallError(f"checksum mismatch for {archive}: expected {expected}, got {actual}")
+    with tempfile.TemporaryDirectory(prefix="opus-mt-unpack-", dir=dest.parent) as work:
+        root = _safe_extract(archive, Path(work))
+        return install_from_path(root, dest, quantization, source_label=label, sha256=actual)
+
+
+def _safe_extract(archive: Path, target: Path) -> Path:
+    """Unzip, refusing members that would land outside target; return the model's root folder."""
+    with zipfile.ZipFile(archive) as zipped:
+        for member in zipped.namelist():
+            resolved = (target / member).resolve()
+            if not resolved.is_relative_to(target.resolve()):
+                raise InstallError(f"{archive} holds an unsafe path: {member}")
+        zipped.extractall(target)
+    entries = list(target.iterdir())
+    if len(entries) == 1 and entries[0].is_dir():
+        return entries[0]
+    return target
+
+
+def detect_kind(path: Path) -> str:
+    """Say which kind of model directory this is: opus-mt, huggingface or ctranslate2."""
+    if (path / "decoder.yml").is_file():
+        return "opus-mt"
+    if (path / "model.bin").is_file():
+        return "ctranslate2"
+    if (path / "config.json").is_file() and any(
+            (path / name).is_file() for name in ("pytorch_model.bin", "model.safetensors")):
+        return "huggingface"
+    raise InstallError(f"{path} is not an OPUS-MT, Hugging Face or CTranslate2 model directory")
+
+
+def install_from_path(source: Path, dest: Path, quantization: str = "int8", name: str = RELEASE_NAME,
+                      demo: bool = False, source_label: Optional[str] = None,
+                      sha256: Optional[str] = None) -> Manifest:
+    """Convert (or copy) a model directory into dest, with its tokenizers and a manifest."""
+    kind = detect_kind(source)
+    missing = [f for f in TOKENIZER_FILES if not (source / f).is_file()]
+    if missing:
+        raise InstallError(f"{source} lacks {', '.join(missing)}: the SentencePiece models must sit beside the model")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+    try:
+        recorded_quantization = _convert(kind, source, staging, quantization)
+        for tokenizer in TOKENIZER_FILES:
+            shutil.copyfile(source / tokenizer, staging / tokenizer)
+        if (staging / MANIFEST_FILE).is_file():
+            manifest = Manifest.read(staging)  # a model this project installed: keep its identity and labels
+        else:
+            manifest = Manifest(
+                name=name, kind=kind, source=source_label or str(source),
+                sha256=sha256 or tree_sha256(source), quantization=recorded_quantization,
+                converter=f"ctranslate2 {ctranslate2.__version__}",
+                created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), demo=demo)
+            manifest.write(staging)
+        _replace_dir(staging, dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _convert(kind: str, source: Path, out: Path, quantization: str) -> str:
+    if kind == "ctranslate2":
+        shutil.copytree(source, out, dirs_exist_ok=True)
+        return "preconverted"
+    if kind == "opus-mt":
+        from ctranslate2.converters import OpusMTConverter
+
+        OpusMTConverter(str(source)).convert(str(out), quantization=quantization, force=True)
+        return quantization
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError as error:
+        raise InstallError(
+            f"converting a Hugging Face model needs transformers and torch ({error.name} is missing): "
+            "pip install transformers torch") from error
+    from ctranslate2.converters import TransformersConverter
+
+    TransformersConverter(str(source)).convert(str(out), quantization=quantization, force=True)
+    return quantization
+
+
+def _replace_dir(staging: Path, dest: Path) -> None:
+    """Swap the finished model into place; an interrupted install leaves the old model usable."""
+    old = dest.with_name(f".{dest.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if dest.exists():
+        os.replace(dest, old)
+    os.replace(staging, dest)
+    shutil.rmtree(old, ignore_errors=True)

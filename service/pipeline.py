@@ -1,0 +1,115 @@
+"""Articles in, parallel text out: detect → normalise → segment → translate → align.
+
+Articles are processed in windows of a bounded number of sentences, so memory stays flat whatever
+the input size, while each window's sentences, from many articles, share the model's batches.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Iterator, TypeVar
+
+from service import align
+from service.align import SentenceUnit
+from service.text import langid, normalize, segment
+from service.translation.engine import Translation
+
+Key = TypeVar("Key")
+WINDOW_SENTENCES = 2048
+MAX_BODY_CHARS = 500_000
+
+
+class ArticleError(ValueError):
+    """An article that cannot be translated; the message is the reason, for reports."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    article: dict
+    detection: langid.Detection
+    units: list[SentenceUnit]
+
+    @property
+    def needs_translation(self) -> bool:
+        return self.detection.language == "ar"
+
+
+def segment_field(text: str, field: str, max_tokens: int, count_tokens) -> list[SentenceUnit]:
+    """Split a field into sentences, each with its span in the original text."""
+    units = []
+    offset = 0
+    for index, line in enumerate(text.split("\n")):
+        norm = normalize.normalize(line)
+        for start, end in segment.segment(norm.text, max_tokens, count_tokens):
+            a, b = norm.original_span(start, end)
+            units.append(SentenceUnit(field, index, offset + a, offset + b, norm.text[start:end]))
+        offset += len(line) + 1
+    return units
+
+
+def validate(article) -> dict:
+    """The article if it can be translated, else ArticleError with the reason."""
+    if not isinstance(article, dict):
+        raise ArticleError("record is not a JSON object")
+    body = article.get("body")
+    if not isinstance(body, str) or not body.strip():
+        raise ArticleError("missing or empty 'body'")
+    if not isinstance(article.get("title", ""), (str, type(None))):
+        raise ArticleError("'title' is not a string")
+    if len(body) > MAX_BODY_CHARS:
+        raise ArticleError(f"body of {len(body)} characters exceeds the limit of {MAX_BODY_CHARS}")
+    return article
+
+
+def prepare(article, max_tokens: int, count_tokens) -> Prepared:
+    """Validate, detect the language and segment an article; refuse what is neither Arabic nor English."""
+    article = validate(article)
+    title = article.get("title") or ""
+    detection = langid.detect(f"{title}\n{article['body']}")
+    if detection.language not in ("ar", "en"):
+        raise ArticleError(f"language is {detection.language} (confidence {detection.confidence:.2f}), "
+                           "not Arabic or English")
+    units = (segment_field(title, "title", max_tokens, count_tokens)
+             + segment_field(article["body"], "body", max_tokens, count_tokens))
+    return Prepared(article, detection, units)
+
+
+def translate_articles(items: Iterable[tuple[Key, object]], translator,
+                       window_sentences: int = WINDOW_SENTENCES) -> Iterator[tuple[Key, dict | ArticleError]]:
+    """Translate (key, article) pairs; yield (key, result or ArticleError) in input order.
+
+    An item whose article is already an ArticleError (say, a line that is not JSON) passes through.
+    """
+    window: list[tuple[Key, Prepared | ArticleError]] = []
+    sentences = 0
+    max_tokens = translator.settings.max_input_tokens
+    for key, article in items:
+        if isinstance(article, ArticleError):
+            window.append((key, article))
+            continue
+        try:
+            prepared = prepare(article, max_tokens, translator.count_tokens)
+        except ArticleError as error:
+            window.append((key, error))
+            continue
+        window.append((key, prepared))
+        sentences += len(prepared.units) if prepared.needs_translation else 0
+        if sentences >= window_sentences:
+            yield from _translate_window(window, translator)
+            window, sentences = [], 0
+    yield from _translate_window(window, translator)
+
+
+def _translate_window(window, translator):
+    arabic = [p for _, p in window if isinstance(p, Prepared) and p.needs_translation]
+    translations = iter(translator.translate([u.source for p in arabic for u in p.units]))
+    for key, prepared in window:
+        if isinstance(prepared, ArticleError):
+            yield key, prepared
+        elif prepared.needs_translation:
+            found = [next(translations) for _ in prepared.units]
+            yield key, align.assemble(prepared.article, prepared.detection, prepared.units, found,
+                                      translator.model_id, translator.demo)
+        else:  # English is kept as it is
+            texts = {"title": prepared.article.get("title") or "", "body": prepared.article["body"]}
+            kept = [Translation(texts[u.field][u.start:u.end], 0.0, 0) for u in prepared.units]
+            yield key, align.assemble(prepared.article, prepared.detection, prepared.units, kept, None, False)

@@ -1,0 +1,67 @@
+"""Language detection: script ratios for short or mixed text, langdetect (seeded) for the rest."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from langdetect import DetectorFactory, LangDetectException, detect_langs
+
+SHORT_TEXT_LETTERS = 30  # below this, langdetect's guesses are unreliable; the script decides
+UNDETERMINED = "und"
+_ARABIC_BLOCKS = ((0x0600, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x08FF), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF))
+_LANGDETECT_LOCK = threading.Lock()  # langdetect seeds and draws from the global `random` module
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A detected language (ISO 639-1, or "und") with a confidence in [0, 1] and how it was found."""
+
+    language: str
+    confidence: float
+    method: str  # "script", "langdetect" or "none"
+
+    def to_dict(self) -> dict:
+        return {"language": self.language, "confidence": round(self.confidence, 4), "method": self.method}
+
+
+def _is_arabic(char: str) -> bool:
+    code = ord(char)
+    return any(low <= code <= high for low, high in _ARABIC_BLOCKS)
+
+
+def script_shares(text: str) -> tuple[int, float, float]:
+    """Number of letters, and the shares of them in Arabic and Latin script."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return 0, 0.0, 0.0
+    arabic = sum(map(_is_arabic, letters))
+    latin = sum(1 for c in letters if c.isascii() or 0x00C0 <= ord(c) <= 0x024F)
+    return len(letters), arabic / len(letters), latin / len(letters)
+
+
+def _langdetect(text: str) -> Detection | None:
+    with _LANGDETECT_LOCK:
+        DetectorFactory.seed = 0
+        try:
+            best = detect_langs(text)[0]
+        except LangDetectException:
+            return None
+    return Detection(best.lang, float(best.prob), "langdetect")
+
+
+def detect(text: str) -> Detection:
+    """Detect the language of a text; mixed Arabic/Latin text is judged on its dominant script."""
+    letters, arabic, latin = script_shares(text)
+    if letters == 0:
+        return Detection(UNDETERMINED, 0.0, "none")
+    if letters < SHORT_TEXT_LETTERS:
+        if arabic >= 0.5:
+            return Detection("ar", arabic, "script")
+        if latin >= 0.5:
+            return Detection("en", latin, "script")
+        return _langdetect(text) or Detection(UNDETERMINED, 0.0, "none")
+    if arabic >= 0.5:  # drop the Latin names and acronyms that news quotes, so they don't sway langdetect
+        text = "".join(c for c in text if not (c.isascii() and c.isalpha()))
+    elif latin >= 0.5:
+        text = "".join(c for c in text if not _is_arabic(c))
+    return _langdetect(text) or Detection(UNDETERMINED, 0.0, "none")

@@ -1,0 +1,75 @@
+"""Normalisation that is safe for MT input, with a map back to the original text's offsets.
+
+Each choice (docs/text-handling.md explains why):
+- NFKC, which also folds Arabic presentation forms and ligatures to plain letters;
+- tatweel (U+0640) removed;
+- harakat and Quranic marks removed (the model's training text is almost all undiacritised);
+- Arabic-Indic and Persian digits become ASCII digits, and ٫ ٬ ٪ become . , %;
+- zero-width, bidi and other format or control characters removed;
+- every run of whitespace becomes one space, trimmed at both ends.
+"""
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+TATWEEL = "\u0640"
+_DIACRITICS = [*range(0x064B, 0x0660), 0x0670, *range(0x06D6, 0x06DD), *range(0x06DF, 0x06E5),
+               0x06E7, 0x06E8, *range(0x06EA, 0x06EE)]
+_TABLE = {ord(TATWEEL): None, **{cp: None for cp in _DIACRITICS},
+          **{0x0660 + d: str(d) for d in range(10)}, **{0x06F0 + d: str(d) for d in range(10)},
+          0x066B: ".", 0x066C: ",", 0x066A: "%"}
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """Normalised text; starts[i]/ends[i] give the original span that produced text[i]."""
+
+    text: str
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        """Map a span of the normalised text back to the original text."""
+        return self.starts[start], self.ends[end - 1]
+
+
+def _clusters(text: str):
+    """Yield (start, end) of each base character with the combining marks that follow it."""
+    start = 0
+    for index in range(1, len(text) + 1):
+        if index == len(text) or not unicodedata.combining(text[index]):
+            yield start, index
+            start = index
+
+
+def _normalize_cluster(cluster: str) -> str:
+    out = unicodedata.normalize("NFKC", cluster).translate(_TABLE)
+    return "".join(c if c.isspace() or unicodedata.category(c) not in ("Cc", "Cf") else "" for c in out)
+
+
+def normalize(text: str) -> Normalized:
+    """Normalise text for MT, keeping the offset map."""
+    chars: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    space_at: tuple[int, int] | None = None
+    for start, end in _clusters(text):
+        for char in _normalize_cluster(text[start:end]):
+            if char.isspace():
+                space_at = space_at or (start, end)
+                continue
+            if space_at and chars:
+                chars.append(" ")
+                starts.append(space_at[0])
+                ends.append(space_at[1])
+            space_at = None
+            chars.append(char)
+            starts.append(start)
+            ends.append(end)
+    return Normalized("".join(chars), tuple(starts), tuple(ends))
+
+
+def normalize_text(text: str) -> str:
+    """Normalised text alone (the translation-memory key)."""
+    return normalize(text).text

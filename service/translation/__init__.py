@@ -1,0 +1,15 @@
+"""The translate stage: engine (CTranslate2 + SentencePiece), batching, and the translation memory."""
+from __future__ import annotations
+
+from service.config import Settings
+
+
+def open_translator(settings: Settings, use_memory: bool = True):
+    """The process's translator, behind the translation memory when that is enabled."""
+    from service.translation.engine import load_translator
+    from service.translation.memory import CachedTranslator, TranslationMemory
+
+    translator = load_translator(settings)
+    if not (use_memory and settings.memory_enabled):
+        return translator
+    return CachedTranslator(translator, TranslationMemory(settings.memory_path, settings.memory_max_entries))

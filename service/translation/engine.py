@@ -1,0 +1,126 @@
+"""The translation engine: opus-mt-ar-en (or any Marian model) in CTranslate2, with SentencePiece.
+
+One Translator is built per process and shared by all threads: CTranslate2 queues batches to its
+own worker threads (inter_threads), and SentencePiece encoding has no shared mutable state.
+"""
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+import ctranslate2
+import sentencepiece as spm
+
+from service.config import Settings
+from service.modelstore.manifest import Manifest, resolve_model_dir
+from service.translation.batching import plan_batches
+
+MAX_DECODING_LENGTH = 512
+
+
+class InputTooLong(ValueError):
+    """A sentence exceeds the model's input limit; segmentation must split it first."""
+
+
+@dataclass(frozen=True)
+class Translation:
+    """One translated sentence; score is the length-normalised log-probability (0 is certain)."""
+
+    target: str
+    score: float
+    tokens: int
+
+
+def detokenize(pieces: Sequence[str]) -> str:
+    """Join SentencePiece pieces; pieces unknown to target.spm are joined the same way."""
+    return "".join(pieces).replace("\u2581", " ").strip()
+
+
+class Translator:
+    """A loaded model and its tokenizers; thread-safe."""
+
+    def __init__(self, model_dir: Path, settings: Settings):
+        self.manifest = Manifest.read(model_dir)
+        self.settings = settings
+        inter, intra = settings.threads
+        self._model = ctranslate2.Translator(
+            str(model_dir), device=settings.device, compute_type=settings.resolved_compute_type,
+            inter_threads=inter, intra_threads=intra)
+        self._source = spm.SentencePieceProcessor(model_file=str(model_dir / "source.spm"))
+
+    @property
+    def model_id(self) -> str:
+        return self.manifest.id
+
+    @property
+    def demo(self) -> bool:
+        return self.manifest.demo
+
+    @property
+    def decoding_key(self) -> str:
+        """What, besides the model, decides a translation; part of the translation-memory key."""
+        s = self.settings
+        return (f"{self.model_id}|beam={s.beam_size}|rep={s.repetition_penalty}"
+                f"|ngram={s.no_repeat_ngram_size}")
+
+    def tokenize(self, text: str) -> list[str]:
+        return self._source.encode(text, out_type=str)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenize(text))
+
+    def translate(self, sentences: Sequence[str],
+                  target_lengths: Optional[Sequence[int]] = None) -> list[Translation]:
+        """Translate sentences in length-sorted token batches, in parallel, and keep their order.
+
+        target_lengths forces each output to an exact length (benchmarks with random weights).
+        """
+        tokens = [self.tokenize(sentence) for sentence in sentences]
+        limit = self.settings.max_input_tokens
+        for sentence, pieces in zip(sentences, tokens):
+            if len(pieces) > limit:
+                raise InputTooLong(f"sentence of {len(pieces)} tokens exceeds the limit of {limit}: {sentence[:60]}…")
+        results: list[Optional[Translation]] = [None] * len(sentences)
+        pending = []
+        for batch in plan_batches([len(t) for t in tokens], self.settings.batch_tokens):
+            batch = [i for i in batch if tokens[i]]  # empty input needs no model call
+            if not batch:
+                continue
+            lengths = self._decoding_lengths([len(tokens[i]) for i in batch],
+                                             [target_lengths[i] for i in batch] if target_lengths else None)
+            futures = self._model.translate_batch(
+                [tokens[i] for i in batch], asynchronous=True, beam_size=self.settings.beam_size,
+                return_scores=True, max_input_length=0,  # scores are divided by length (length_penalty 1)
+                repetition_penalty=self.settings.repetition_penalty,
+                no_repeat_ngram_size=self.settings.no_repeat_ngram_size, **lengths)
+            pending.extend(zip(batch, futures))
+        for index, future in pending:
+            result = future.result()
+            pieces = result.hypotheses[0]
+            results[index] = Translation(detokenize(pieces), float(result.scores[0]), len(pieces))
+        return [r if r is not None else Translation("", 0.0, 0) for r in results]
+
+    def _decoding_lengths(self, source_lengths: list[int], targets: Optional[list[int]]) -> dict:
+        if targets:
+            return {"min_decoding_length": max(targets), "max_decoding_length": max(targets)}
+        s = self.settings
+        longest = max(source_lengths)
+        limit = math.ceil(s.decode_length_ratio * longest) + s.decode_length_extra
+        return {"max_decoding_length": min(MAX_DECODING_LENGTH, limit)}
+
+
+_LOADED: dict[tuple, Translator] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def load_translator(settings: Settings) -> Translator:
+    """The process-wide Translator for these settings, loaded on first use."""
+    model_dir = resolve_model_dir(settings.model_dir)
+    key = (model_dir.resolve(), settings)
+    with _LOAD_LOCK:
+        if key not in _LOADED:
+            _LOADED[key] = Translator(model_dir, settings)
+        return _LOADED[key]

@@ -1,0 +1,66 @@
+import multiprocessing
+
+from service.translation.engine import Translation
+from service.translation.memory import CachedTranslator, TranslationMemory
+
+
+class CountingTranslator:
+    """Stands in for the engine to count what reaches the model; the engine has its own tests."""
+
+    decoding_key = "model@1|beam=4"
+
+    def __init__(self):
+        self.seen = []
+
+    def translate(self, sentences):
+        self.seen.extend(sentences)
+        return [Translation(f"en:{s}", -0.5, 3) for s in sentences]
+
+
+def test_sentences_are_translated_once(tmp_path):
+    inner = CountingTranslator()
+    cached = CachedTranslator(inner, TranslationMemory(tmp_path / "tm.db", 100))
+    first = cached.translate(["أ", "ب", "أ"])
+    second = cached.translate(["ب", "ج"])
+    assert [t.target for t in first] == ["en:أ", "en:ب", "en:أ"]
+    assert [t.target for t in second] == ["en:ب", "en:ج"]
+    assert inner.seen == ["أ", "ب", "ج"]
+    assert (cached.hits, cached.misses) == (2, 3)
+
+
+def test_memory_survives_reopening(tmp_path):
+    TranslationMemory(tmp_path / "tm.db", 100).put_many("k", [("أ", Translation("a", -0.1, 1))])
+    assert TranslationMemory(tmp_path / "tm.db", 100).get_many("k", ["أ"]) == {"أ": Translation("a", -0.1, 1)}
+
+
+def test_decoding_key_separates_models(tmp_path):
+    memory = TranslationMemory(tmp_path / "tm.db", 100)
+    memory.put_many("model-a", [("أ", Translation("a", -0.1, 1))])
+    assert memory.get_many("model-b", ["أ"]) == {}
+
+
+def test_memory_is_bounded_and_drops_least_recently_used(tmp_path):
+    memory = TranslationMemory(tmp_path / "tm.db", 10)
+    memory.put_many("k", [(f"s{i}", Translation("t", 0.0, 1)) for i in range(10)])
+    memory.get_many("k", ["s0"])  # s0 is now the most recently used
+    memory.put_many("k", [(f"n{i}", Translation("t", 0.0, 1)) for i in range(5)])
+    assert len(memory) == 10
+    assert "s0" in memory.get_many("k", ["s0"]) and memory.get_many("k", ["s1"]) == {}
+
+
+def _writer(path, worker):
+    memory = TranslationMemory(path, 100_000)
+    for batch in range(20):
+        memory.put_many("k", [(f"{worker}-{batch}-{i}", Translation("t", 0.0, 1)) for i in range(50)])
+        memory.get_many("k", [f"{1 - worker}-{batch}-{i}" for i in range(50)])
+
+
+def test_concurrent_processes_share_the_memory(tmp_path):
+    path = tmp_path / "tm.db"
+    processes = [multiprocessing.get_context("spawn").Process(target=_writer, args=(path, w)) for w in (0, 1)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(120)
+    assert [p.exitcode for p in processes] == [0, 0]
+    assert len(TranslationMemory(path, 100_000)) == 2 * 20 * 50

@@ -1,0 +1,131 @@
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from ctranslate2.converters.marian import load_vocab
+
+from service.modelstore import generate, install, marian_spec
+from service.modelstore.manifest import Manifest, ModelNotInstalled, resolve_model_dir
+
+
+@pytest.fixture(scope="module")
+def release_dir(tmp_path_factory):
+    """An unpacked OPUS-MT release (generated tiny), as the official zip holds it."""
+    return generate.write_opus_mt_dir("tiny", tmp_path_factory.mktemp("release"))
+
+
+@pytest.fixture(scope="module")
+def release_zip(release_dir, tmp_path_factory):
+    path = tmp_path_factory.mktemp("zip") / "opus-tiny.zip"
+    with zipfile.ZipFile(path, "w") as zipped:
+        for file in release_dir.iterdir():
+            zipped.write(file, file.name)
+    return path
+
+
+def test_generated_release_has_the_opus_mt_layout(release_dir):
+    names = {p.name for p in release_dir.iterdir()}
+    assert {"decoder.yml", generate.NPZ_NAME, generate.VOCAB_NAME, "source.spm", "target.spm"} <= names
+    weights = np.load(release_dir / generate.NPZ_NAME)
+    arch = marian_spec.SIZES["tiny"]
+    for name, shape in marian_spec.parameter_shapes(arch).items():
+        assert weights[name].shape == shape, name
+    vocab = load_vocab(release_dir / generate.VOCAB_NAME)  # CTranslate2's own reader
+    assert len(vocab) == arch.vocab_size and vocab[:2] == ["</s>", "<unk>"]
+
+
+def test_base_size_matches_opus_mt_ar_en():
+    arch = marian_spec.SIZES["base"]
+    assert (arch.enc_depth, arch.dec_depth, arch.dim_emb, arch.dim_ffn, arch.heads, arch.activation) == \
+        (6, 6, 512, 2048, 8, "swish")
+    params = sum(np.prod(shape) for shape in marian_spec.parameter_shapes(arch).values())
+    assert 70e6 < params < 80e6  # about 76M, which is 77-80 MB in int8
+
+
+def test_install_from_zip_converts_and_writes_manifest(release_zip, tmp_path):
+    dest = tmp_path / "model"
+    manifest = install.install(str(release_zip), dest)
+    assert {"model.bin", "source.spm", "target.spm", "manifest.json"} <= {p.name for p in dest.iterdir()}
+    recorded = json.loads((dest / "manifest.json").read_text())
+    assert recorded["kind"] == "opus-mt" and recorded["quantization"] == "int8"
+    assert recorded["converter"].startswith("ctranslate2 ")
+    assert recorded["id"] == manifest.id == Manifest.read(dest).id
+    assert recorded["sha256"] == install.file_sha256(release_zip)
+
+
+def test_known_release_zip_is_checked_against_its_published_checksum(release_zip, tmp_path):
+    fake = tmp_path / "opus-2019-12-18.zip"
+    fake.write_bytes(release_zip.read_bytes())
+    with pytest.raises(install.InstallError, match="checksum mismatch"):
+        install.install(str(fake), tmp_path / "model")
+
+
+def test_explicit_checksum_mismatch_is_refused(release_zip, tmp_path):
+    with pytest.raises(install.InstallError, match="checksum mismatch"):
+        install.install(str(release_zip), tmp_path / "model", sha256="0" * 64)
+
+
+def test_zip_with_unsafe_paths_is_refused(tmp_path):
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as zipped:
+        zipped.writestr("../outside.txt", "x")
+    with pytest.raises(install.InstallError, match="unsafe path"):
+        install.install(str(evil), tmp_path / "model")
+    assert not (tmp_path / "outside.txt").exists()
+
+
+def test_install_from_converted_directory_copies_it(tiny_model_dir, tmp_path):
+    manifest = install.install(str(tiny_model_dir), tmp_path / "copy")
+    assert manifest == Manifest.read(tiny_model_dir)  # a copied demo model stays labelled as noise
+    assert manifest.demo
+    assert (tmp_path / "copy" / "model.bin").read_bytes() == (tiny_model_dir / "model.bin").read_bytes()
+
+
+def test_foreign_converted_directory_gets_a_manifest(tiny_model_dir, tmp_path):
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    for name in ("model.bin", "config.json", "shared_vocabulary.json", *install.TOKENIZER_FILES):
+        (foreign / name).write_bytes((tiny_model_dir / name).read_bytes())
+    manifest = install.install(str(foreign), tmp_path / "m")
+    assert (manifest.kind, manifest.quantization, manifest.demo) == ("ctranslate2", "preconverted", False)
+
+
+def test_hugging_face_directory_names_what_to_install(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "pytorch_model.bin").write_bytes(b"")
+    for name in install.TOKENIZER_FILES:
+        (tmp_path / name).write_bytes(b"")
+    with pytest.raises(install.InstallError, match="pip install transformers torch"):
+        install.install(str(tmp_path), tmp_path.parent / "hf-model")
+
+
+def test_unknown_source_and_quantization_are_refused(tmp_path):
+    with pytest.raises(install.InstallError, match="not a URL, a zip file or a model directory"):
+        install.install(str(tmp_path / "nothing-here"), tmp_path / "model")
+    with pytest.raises(install.InstallError, match="unknown quantization"):
+        install.install(str(tmp_path), tmp_path / "model", quantization="int3")
+
+
+def test_failed_install_keeps_the_previous_model(tiny_model_dir, tmp_path):
+    dest = tmp_path / "model"
+    install.install(str(tiny_model_dir), dest)
+    before = Manifest.read(dest)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "decoder.yml").write_text("models: [missing.npz]\nvocabs: [v.yml, v.yml]\n")
+    for name in install.TOKENIZER_FILES:
+        (broken / name).write_bytes(b"")
+    with pytest.raises(FileNotFoundError):
+        install.install(str(broken), dest)
+    assert Manifest.read(dest) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_missing_model_error_names_the_install_command(tmp_path):
+    with pytest.raises(ModelNotInstalled, match="python -m service model install"):
+        Manifest.read(tmp_path)
+
+
+def test_configured_model_dir_wins(tmp_path):
+    assert resolve_model_dir(tmp_path) == tmp_path

@@ -1,0 +1,39 @@
+from service.text.normalize import normalize, normalize_text
+
+
+def test_presentation_forms_and_ligatures_become_plain_letters():
+    assert normalize_text("ﻻ ﺍﻟﻌﺮﺑﻴﺔ") == "لا العربية"
+
+
+def test_tatweel_and_diacritics_are_removed():
+    assert normalize_text("مـرحبـاً إِنَّ") == "مرحبا إن"
+
+
+def test_hamza_combines_before_diacritics_go():
+    assert normalize_text("\u0627\u0654") == "أ"
+
+
+def test_arabic_indic_digits_and_separators_become_ascii():
+    assert normalize_text("٢٠٢٠ و١٢٫٥٪ و١٬٠٠٠ ۴") == "2020 و12.5% و1,000 4"
+
+
+def test_zero_width_bidi_and_control_characters_are_removed():
+    assert normalize_text("\ufeffأ\u200bب\u200fج\u202bد\u2066ه\x07و") == "أبجدهو"
+
+
+def test_whitespace_collapses_and_trims():
+    assert normalize_text("  a\t\u00a0b \n\n c  ") == "a b c"
+
+
+def test_offsets_map_back_to_the_original():
+    original = "  قال  الرئيـس\u200f: ١٢"
+    result = normalize(original)
+    word = result.text.index("الرئيس")
+    start, end = result.original_span(word, word + len("الرئيس"))
+    assert original[start:end] == "الرئيـس"
+    start, end = result.original_span(len(result.text) - 2, len(result.text))
+    assert original[start:end] == "١٢"
+
+
+def test_empty_and_invisible_only_text_normalises_to_nothing():
+    assert normalize("\u200b\u200f \t").text == ""
