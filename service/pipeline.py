@@ -80,22 +80,19 @@ def translate_articles(items: Iterable[tuple[Key, object]], translator,
     An item whose article is already an ArticleError (say, a line that is not JSON) passes through.
     """
     window: list[tuple[Key, Prepared | ArticleError]] = []
-    sentences = 0
+    weight = 0  # sentences to translate, and at least one per item, so memory stays bounded
     max_tokens = translator.settings.max_input_tokens
     for key, article in items:
-        if isinstance(article, ArticleError):
-            window.append((key, article))
-            continue
-        try:
-            prepared = prepare(article, max_tokens, translator.count_tokens)
-        except ArticleError as error:
-            window.append((key, error))
-            continue
-        window.append((key, prepared))
-        sentences += len(prepared.units) if prepared.needs_translation else 0
-        if sentences >= window_sentences:
+        if not isinstance(article, ArticleError):
+            try:
+                article = prepare(article, max_tokens, translator.count_tokens)
+            except ArticleError as error:
+                article = error
+        window.append((key, article))
+        weight += max(1, len(article.units)) if isinstance(article, Prepared) and article.needs_translation else 1
+        if weight >= window_sentences:
             yield from _translate_window(window, translator)
-            window, sentences = [], 0
+            window, weight = [], 0
     yield from _translate_window(window, translator)
 
 

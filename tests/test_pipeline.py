@@ -83,3 +83,21 @@ def test_segment_field_spans_point_into_the_original():
     for unit in segment_field(text, "body", 200, lambda s: len(s.split())):
         assert text[unit.start:unit.end].strip() == text[unit.start:unit.end]
         assert unit.source
+
+
+def test_windows_flush_on_items_that_need_no_translation(translator):
+    class Recording:
+        def __init__(self, inner):
+            self.inner, self.calls = inner, 0
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def translate(self, sentences):
+            self.calls += 1
+            return self.inner.translate(sentences)
+
+    recording = Recording(translator)
+    english = [{"body": f"Stocks rose on day {i}."} for i in range(10)]
+    results = run(recording, english, window_sentences=3)
+    assert len(results) == 10 and recording.calls == 4  # ceil(10 / 3) windows, not one
