@@ -19,7 +19,6 @@ from service.modelstore.download import DownloadError
 from service.modelstore.install import QUANTIZATIONS, InstallError
 from service.pipeline import ArticleError, translate_articles
 
-log = logging.getLogger("service")
 EXPECTED_ERRORS = (ConfigError, InputError, InstallError, DownloadError, model_manifest.ModelNotInstalled,
                    FileNotFoundError, IsADirectoryError, PermissionError)
 
