@@ -62,3 +62,48 @@ def assemble(article: dict, detection: Detection, units: Sequence[SentenceUnit],
         "translation": {"model": model_id, "demo": demo, "translated": translated,
                         "score": round(mean_score(translations), 4)},
     }
+
+
+def _pretranslated_pairs(article: dict) -> list[tuple[str, str, float]]:
+    pairs = article.get("sentences")
+    if not isinstance(pairs, list) or not pairs:
+        raise ValueError("'sentences' must be a non-empty list of {source, target}")
+    checked = []
+    for pair in pairs:
+        if not (isinstance(pair, dict) and isinstance(pair.get("source"), str) and isinstance(pair.get("target"), str)):
+            raise ValueError("'sentences' must be a non-empty list of {source, target}")
+        score = pair.get("score")
+        checked.append((pair["source"], pair["target"], float(score) if isinstance(score, (int, float)) else 0.0))
+    return checked
+
+
+def assemble_pretranslated(article: dict, detection: Detection) -> dict:
+    """The shared JSON shape for an article that arrives with `sentences: [{source, target}]`.
+
+    Each source sentence is located in the body to recover its span ([-1, -1] if it is not there).
+    Raises ValueError when the pairs are malformed.
+    """
+    body = article["body"]
+    cursor = 0
+    sentences = []
+    for source, target, score in _pretranslated_pairs(article):
+        start = body.find(source, cursor)
+        start = start if start >= 0 else body.find(source)
+        if start >= 0:
+            cursor = start + len(source)
+        span = [start, start + len(source)] if start >= 0 else [-1, -1]
+        sentences.append({"field": "body", "paragraph": body.count("\n", 0, max(start, 0)), "span": span,
+                          "source": source, "target": target, "score": round(score, 4)})
+    lines = [[] for _ in body.split("\n")]
+    for sentence in sentences:
+        lines[sentence["paragraph"]].append(sentence["target"])
+    scores = [s["score"] for s in sentences]
+    return {
+        **article,
+        "language": detection.to_dict(),
+        "title_en": article.get("title_en") or "",
+        "body_en": "\n".join(" ".join(parts) for parts in lines),
+        "sentences": sentences,
+        "translation": {"model": str(article.get("model") or "pretranslated"), "demo": False,
+                        "translated": True, "score": round(sum(scores) / len(scores), 4)},
+    }

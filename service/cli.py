@@ -4,36 +4,56 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Optional
 
+from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from tqdm import tqdm
 
+from service.commands import index as index_commands
+from service.commands import ingest as ingest_commands
+from service.commands import opensearch as opensearch_commands
+from service.commands import search as search_commands
+from service.commands.common import open_input, with_progress
+
 from service.config import ConfigError, Settings
-from service.files import InputError, check_not_binary, check_utf8, jsonl_records, text_lines
+from service.files import InputError, jsonl_records, text_lines
 from service.modelstore import manifest as model_manifest
 from service.modelstore.download import DownloadError
 from service.modelstore.install import QUANTIZATIONS, InstallError
+from service.index.bulk import Unavailable
+from service.index.node import NodeError
 from service.pipeline import ArticleError, translate_articles
+from service.search.query import QueryError
 
 EXPECTED_ERRORS = (ConfigError, InputError, InstallError, DownloadError, model_manifest.ModelNotInstalled,
-                   FileNotFoundError, IsADirectoryError, PermissionError)
+                   FileNotFoundError, IsADirectoryError, PermissionError, NodeError, QueryError, Unavailable)
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("opensearch").setLevel(logging.CRITICAL)  # failures are reported once, below
     try:
-        return args.handler(args, Settings.from_env())
+        settings = Settings.from_env()
+        return args.handler(args, settings)
+    except OpenSearchConnectionError:
+        print(f"error: cannot reach OpenSearch at {', '.join(settings.opensearch_urls)}; start the local node "
+              "with `python -m service opensearch start` or set OPENSEARCH_URL", file=sys.stderr)
+        return 2
     except EXPECTED_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader (say, `| head`) went away: not an error
+        sys.stdout = open(os.devnull, "w")
+        return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     ensure.add_argument("--demo-fallback", action="store_true",
                         help="without network or local source, generate the demo model in models/demo")
     ensure.set_defaults(handler=cmd_model_ensure)
+    for group in (opensearch_commands, index_commands, ingest_commands, search_commands):
+        group.register(commands)
     return parser
 
 
@@ -141,36 +163,15 @@ def warn_if_demo(translator) -> None:
               f"translations are NOISE. Install the real model: `{model_manifest.INSTALL_HINT}`", file=sys.stderr)
 
 
-def _open_input(name: str, jsonl: bool, stack: ExitStack):
-    """The input as a binary stream, with its size for the progress bar (None for stdin)."""
-    if name == "-":
-        return sys.stdin.buffer, None
-    path = Path(name)
-    if not path.is_file():
-        raise InputError(f"{name}: no such file")
-    check_not_binary(path)
-    if not jsonl:
-        check_utf8(path)  # plain text is all or nothing: fail before writing anything
-    return stack.enter_context(open(path, "rb")), path.stat().st_size
-
-
-def _with_progress(stream, total, enabled, stack: ExitStack):
-    bar = stack.enter_context(tqdm(total=total, unit="B", unit_scale=True, file=sys.stderr,
-                                   disable=None if enabled is None else not enabled))
-    for line in stream:
-        bar.update(len(line))
-        yield line
-
-
 def cmd_translate(args, settings: Settings) -> int:
     from service.translation import open_translator
 
     with ExitStack() as stack:
-        stream, size = _open_input(args.file, args.jsonl, stack)  # bad input fails before the model loads
+        stream, size = open_input(args.file, args.jsonl, stack)  # bad input fails before the model loads
         translator = open_translator(settings, use_memory=not args.no_memory)
         warn_if_demo(translator)
         out = stack.enter_context(open(args.output, "w", encoding="utf-8")) if args.output else sys.stdout
-        lines = _with_progress(stream, size, args.progress, stack)
+        lines = with_progress(stream, size, args.progress, stack)
         if args.jsonl:
             translated, rejected = _translate_jsonl(lines, translator, out)
         else:

@@ -65,6 +65,20 @@ def _flag(text: str) -> bool:
     raise ValueError("must be on or off")
 
 
+def _urls(text: str) -> tuple[str, ...]:
+    urls = tuple(u.strip().rstrip("/") for u in text.split(",") if u.strip())
+    bad = [u for u in urls if not u.startswith(("http://", "https://"))]
+    if not urls or bad:
+        raise ValueError("must be comma-separated http:// or https:// URLs")
+    return urls
+
+
+def _heap(text: str) -> str:
+    if not (text[:-1].isdigit() and text[-1] in "mg"):
+        raise ValueError("must be a size such as 512m or 1g")
+    return text
+
+
 SETTINGS: dict[str, Setting] = {
     "model_dir": Setting("MT_MODEL_DIR", None, "Model directory. Unset: models/opus-mt-ar-en, else the generated demo model in models/demo.", Path),
     "device": Setting("MT_DEVICE", "cpu", "Where the model runs: cpu or cuda.", _choice(DEVICES)),
@@ -81,6 +95,17 @@ SETTINGS: dict[str, Setting] = {
     "memory_enabled": Setting("MT_MEMORY", "on", "Sentence-level translation memory: on or off.", _flag),
     "memory_path": Setting("MT_MEMORY_PATH", str(PROJECT_ROOT / "data" / "translation-memory.sqlite3"), "SQLite file of the translation memory.", Path),
     "memory_max_entries": Setting("MT_MEMORY_MAX_ENTRIES", "2000000", "Most sentences the translation memory keeps; the least recently used go first.", _positive_int),
+    "opensearch_urls": Setting("OPENSEARCH_URL", "http://127.0.0.1:9200", "OpenSearch hosts, comma-separated.", _urls),
+    "opensearch_user": Setting("OPENSEARCH_USER", None, "User for basic auth (optional)."),
+    "opensearch_password": Setting("OPENSEARCH_PASSWORD", None, "Password for basic auth (optional)."),
+    "opensearch_verify_certs": Setting("OPENSEARCH_VERIFY_CERTS", "on", "Verify TLS certificates: on or off.", _flag),
+    "opensearch_ca_certs": Setting("OPENSEARCH_CA_CERTS", None, "CA bundle for TLS (optional).", Path),
+    "opensearch_index": Setting("OPENSEARCH_INDEX", "articles", "The alias that search and ingest use; versioned indices sit behind it.", str),
+    "opensearch_shards": Setting("OPENSEARCH_SHARDS", "1", "Primary shards of a new index.", _positive_int),
+    "opensearch_replicas": Setting("OPENSEARCH_REPLICAS", "0", "Replicas of a new index (0 on a single node).", int),
+    "opensearch_version": Setting("OPENSEARCH_VERSION", "2.19.2", "Version of the local node (2.x runs on Java 17).", str),
+    "opensearch_local_dir": Setting("OPENSEARCH_LOCAL_DIR", str(PROJECT_ROOT / ".opensearch"), "Where the local node's distribution, data and logs live.", Path),
+    "opensearch_heap": Setting("OPENSEARCH_HEAP", "512m", "Java heap of the local node.", _heap),
 }
 
 
@@ -103,6 +128,17 @@ class Settings:
     memory_enabled: bool = True
     memory_path: Path = PROJECT_ROOT / "data" / "translation-memory.sqlite3"
     memory_max_entries: int = 2_000_000
+    opensearch_urls: tuple[str, ...] = ("http://127.0.0.1:9200",)
+    opensearch_user: Optional[str] = None
+    opensearch_password: Optional[str] = None
+    opensearch_verify_certs: bool = True
+    opensearch_ca_certs: Optional[Path] = None
+    opensearch_index: str = "articles"
+    opensearch_shards: int = 1
+    opensearch_replicas: int = 0
+    opensearch_version: str = "2.19.2"
+    opensearch_local_dir: Path = PROJECT_ROOT / ".opensearch"
+    opensearch_heap: str = "512m"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":

@@ -8,6 +8,7 @@ from typing import BinaryIO, Iterator
 from service.pipeline import ArticleError
 
 BINARY_SNIFF_BYTES = 8192
+MAX_RECORD_BYTES = 2_000_000  # one JSONL article; larger lines are rejected unread
 
 
 class InputError(ValueError):
@@ -50,6 +51,9 @@ def jsonl_records(stream: BinaryIO) -> Iterator[tuple[int, dict | RecordError]]:
     """(line number, record or RecordError) for each non-blank JSONL line."""
     for number, raw in enumerate(stream, 1):
         if not raw.strip():
+            continue
+        if len(raw) > MAX_RECORD_BYTES:
+            yield number, RecordError(f"record of {len(raw)} bytes exceeds the limit of {MAX_RECORD_BYTES}")
             continue
         try:
             record = json.loads(raw.decode("utf-8"))

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from service.config import Settings
+from service.index import lifecycle, node
+from service.index.client import make_client
 from service.modelstore.generate import generate
 from service.translation.engine import Translator
 
@@ -47,3 +51,41 @@ def run_cli(*args: str, env: dict | None = None, stdin: bytes | None = None) -> 
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "service", *args], cwd=PROJECT_ROOT, env=full_env,
                           input=stdin, capture_output=True, timeout=240)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def opensearch_node():
+    """A real OpenSearch node for this test session, on a free port; stopped at the end."""
+    local = node.LocalNode(Settings().opensearch_local_dir, Settings().opensearch_version, name="test",
+                           port=_free_port())
+    shutil.rmtree(local.node_dir, ignore_errors=True)
+    node.start(local)
+    yield local
+    node.stop(local)
+
+
+@pytest.fixture(scope="session")
+def search_settings(opensearch_node, tiny_model_dir, tmp_path_factory) -> Settings:
+    return Settings(model_dir=tiny_model_dir, inter_threads=2, opensearch_urls=(opensearch_node.url,),
+                    memory_path=tmp_path_factory.mktemp("tm") / "tm.sqlite3")
+
+
+@pytest.fixture(scope="session")
+def client(search_settings):
+    return make_client(search_settings)
+
+
+@pytest.fixture(scope="module")
+def alias(client, request):
+    """An index alias unique to the test module, created from index_config and deleted afterwards."""
+    name = "test-" + request.module.__name__.rsplit(".", 1)[-1].replace("_", "-")
+    lifecycle.delete(client, name)
+    lifecycle.create(client, name)
+    yield name
+    lifecycle.delete(client, name)

@@ -1,0 +1,26 @@
+"""`python -m service index create|migrate|delete`: the versioned index behind the alias."""
+from __future__ import annotations
+
+from service.index import lifecycle
+from service.index.client import make_client
+
+
+def register(commands) -> None:
+    parser = commands.add_parser("index", help="create, migrate or delete the search index")
+    parser.add_argument("action", choices=("create", "migrate", "delete"))
+    parser.add_argument("--keep-old", action="store_true", help="with migrate: keep the previous index")
+    parser.set_defaults(handler=run)
+
+
+def run(args, settings) -> int:
+    client = make_client(settings)
+    alias = settings.opensearch_index
+    shape = (settings.opensearch_shards, settings.opensearch_replicas)
+    if args.action == "create":
+        print(f"{alias} → {lifecycle.create(client, alias, *shape)}")
+    elif args.action == "migrate":
+        print(f"{alias} → {lifecycle.migrate(client, alias, *shape, keep_old=args.keep_old)}")
+    else:
+        deleted = lifecycle.delete(client, alias)
+        print(f"deleted {', '.join(deleted)}" if deleted else f"no index behind {alias}")
+    return 0

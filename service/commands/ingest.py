@@ -1,0 +1,50 @@
+"""`python -m service ingest FILE.jsonl [--pretranslated]`: translate and index articles."""
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import ExitStack
+
+from service.commands.common import open_input, with_progress
+from service.files import jsonl_records
+from service.index import lifecycle
+from service.index.client import make_client
+from service.ingest import ingest
+
+
+def register(commands) -> None:
+    parser = commands.add_parser("ingest", help="translate and index a JSONL file of articles")
+    parser.add_argument("file", help="JSONL articles {id, title, body, source, date, category, url}, or -")
+    parser.add_argument("--pretranslated", action="store_true",
+                        help="records carry sentences: [{source, target}] (and title_en); no MT")
+    parser.add_argument("--rejects", help="where to write rejected records (default: FILE.rejects.jsonl)")
+    parser.add_argument("--progress", action="store_true", default=None, help="force the progress bar")
+    parser.set_defaults(handler=run)
+
+
+def run(args, settings) -> int:
+    from service.cli import warn_if_demo
+    from service.translation import open_translator
+
+    client = make_client(settings)
+    alias = settings.opensearch_index
+    lifecycle.create(client, alias, settings.opensearch_shards, settings.opensearch_replicas)
+    rejects_path = args.rejects or (f"{args.file}.rejects.jsonl" if args.file != "-" else "rejects.jsonl")
+    with ExitStack() as stack:
+        stream, size = open_input(args.file, True, stack)
+        translator = None
+        if not args.pretranslated:
+            translator = open_translator(settings)
+            warn_if_demo(translator)
+        rejects = stack.enter_context(open(rejects_path, "w", encoding="utf-8"))
+
+        def on_reject(reject) -> None:
+            rejects.write(json.dumps(reject.to_dict(), ensure_ascii=False) + "\n")
+            print(f"line {reject.line}: {reject.reason}", file=sys.stderr)
+
+        lines = with_progress(stream, size, args.progress, stack)
+        report = ingest(jsonl_records(lines), client, alias, translator, args.pretranslated, on_reject)
+    summary = report.to_dict()
+    print(f"indexed {summary['indexed']}, unchanged {summary['unchanged']}, rejected {summary['rejected']}"
+          + (f" (see {rejects_path})" if summary["rejected"] else ""), file=sys.stderr)
+    return 1 if summary["rejected"] else 0

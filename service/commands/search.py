@@ -1,0 +1,58 @@
+"""`python -m service search QUERY ...`: bilingual search from the command line."""
+from __future__ import annotations
+
+import json
+import re
+
+from service.index.client import make_client
+from service.modelstore.manifest import ModelNotInstalled
+from service.search.query import QueryError
+from service.search.request import LANGS, MAX_SIZE, SORTS, SearchRequest
+from service.search.searcher import search
+
+_TAGS = re.compile(r"</?mark>")
+
+
+def register(commands) -> None:
+    parser = commands.add_parser("search", help="search the news in English or Arabic")
+    parser.add_argument("query", help='words, "phrases", AND, OR, NOT, parentheses')
+    parser.add_argument("--lang", choices=LANGS, default="auto")
+    parser.add_argument("--source", action="append", default=[], help="filter by source (repeatable)")
+    parser.add_argument("--category", action="append", default=[], help="filter by category (repeatable)")
+    parser.add_argument("--from", dest="date_from", help="published on or after (YYYY-MM-DD)")
+    parser.add_argument("--to", dest="date_to", help="published on or before (YYYY-MM-DD)")
+    parser.add_argument("--sort", choices=SORTS, default="relevance")
+    parser.add_argument("--size", type=int, default=10, help=f"hits per page (1-{MAX_SIZE})")
+    parser.add_argument("--page", type=int, default=1)
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.set_defaults(handler=run)
+
+
+def _translator(settings):
+    from service.translation import open_translator
+
+    try:
+        return open_translator(settings)
+    except ModelNotInstalled:
+        return None  # Arabic queries then search the Arabic fields only
+
+
+def run(args, settings) -> int:
+    request = SearchRequest(args.query, args.lang, tuple(args.source), tuple(args.category), args.date_from,
+                            args.date_to, args.sort, args.size, args.page)
+    try:
+        request.validate()
+    except ValueError as error:
+        raise QueryError(str(error)) from None
+    result = search(make_client(settings), settings.opensearch_index, request, _translator(settings))
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return 0
+    print(f"{result['total']} articles" + (f" (query translated: {result['query']['translation']})"
+                                           if result["query"]["translation"] else ""))
+    for hit in result["hits"]:
+        print(f"\n{hit['published'] or ''} {hit['source'] or ''}  [{hit['score']:.2f}]  {hit['id']}")
+        print(f"  {hit['title_en']}\n  {hit['title']}")
+        for pair in hit["sentences"][:2]:
+            print(f"    EN: {_TAGS.sub('*', pair['en_highlighted'])}\n    AR: {_TAGS.sub('*', pair['ar_highlighted'])}")
+    return 0

@@ -1,0 +1,125 @@
+"""Ingest: JSONL articles → detect → segment → translate → bulk index, idempotently.
+
+The document id is the article's `id` (or its content hash). An article whose stored content hash
+matches is skipped before any translation, so re-running a file changes nothing, and re-running
+it after a crash resumes where it stopped. The CLI and the API both call ingest().
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Callable, Iterable, Optional
+
+from opensearchpy import OpenSearch
+
+from service import align
+from service.index.bulk import index_documents, with_retries
+from service.index.documents import content_hash, document_id, published_date, to_document
+from service.pipeline import ArticleError, translate_articles, validate
+from service.text import langid
+
+WINDOW_RECORDS = 256
+
+
+@dataclass(frozen=True)
+class Reject:
+    line: int
+    reason: str
+    id: Optional[str] = None
+
+    def to_dict(self) -> dict:
+        return {"line": self.line, "id": self.id, "reason": self.reason}
+
+
+@dataclass
+class IngestReport:
+    indexed: int = 0
+    unchanged: int = 0
+    rejects: list[Reject] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"indexed": self.indexed, "unchanged": self.unchanged, "rejected": len(self.rejects)}
+
+
+@dataclass(frozen=True)
+class _Pending:
+    line: int
+    record: dict
+    doc_id: str
+    digest: str
+
+
+def ingest(records: Iterable[tuple[int, object]], client: OpenSearch, alias: str, translator=None,
+           pretranslated: bool = False, on_reject: Callable[[Reject], None] = lambda r: None,
+           window: int = WINDOW_RECORDS) -> IngestReport:
+    """Index (line number, record or ArticleError) pairs; report what went in and what was rejected."""
+    if translator is None and not pretranslated:
+        raise ValueError("ingest needs a translator unless the records are pre-translated")
+    report = IngestReport()
+
+    def reject(line: int, reason: str, doc_id: Optional[str] = None) -> None:
+        rejected = Reject(line, reason, doc_id)
+        report.rejects.append(rejected)
+        on_reject(rejected)
+
+    records = iter(records)
+    while chunk := list(islice(records, window)):
+        _ingest_window(chunk, client, alias, translator, pretranslated, report, reject)
+    return report
+
+
+def _check(line: int, record) -> _Pending:
+    if isinstance(record, ArticleError):
+        raise record
+    validate(record)
+    published_date(record)
+    digest = content_hash(record)
+    return _Pending(line, record, document_id(record, digest), digest)
+
+
+def _ingest_window(chunk, client, alias, translator, pretranslated, report, reject) -> None:
+    pending = []
+    for line, record in chunk:
+        try:
+            pending.append(_check(line, record))
+        except ArticleError as error:
+            reject(line, str(error))
+    if not pending:
+        return
+    stored = with_retries(lambda: client.mget(index=alias, body={"ids": [p.doc_id for p in pending]},
+                                              _source_includes=["content_hash"]))
+    known = {d["_id"]: d["_source"].get("content_hash") for d in stored["docs"] if d.get("found")}
+    changed = [p for p in pending if known.get(p.doc_id) != p.digest]
+    report.unchanged += len(pending) - len(changed)
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    documents, lines = [], {}
+    for item, result in _translated(changed, translator, pretranslated):
+        if isinstance(result, ArticleError):
+            reject(item.line, str(result), item.doc_id)
+            continue
+        documents.append(to_document(result, item.doc_id, item.digest, now))
+        lines[item.doc_id] = item.line
+    failed = index_documents(client, alias, documents) if documents else {}
+    for doc in documents:
+        if doc["id"] in failed:
+            reject(lines[doc["id"]], f"refused by OpenSearch: {failed[doc['id']]}", doc["id"])
+        else:
+            report.indexed += 1
+
+
+def _translated(items: list[_Pending], translator, pretranslated: bool):
+    """(item, result or ArticleError) for each item, in order."""
+    if not pretranslated:
+        yield from translate_articles(((item, item.record) for item in items), translator)
+        return
+    for item in items:
+        record = item.record
+        detection = langid.detect(f"{record.get('title') or ''}\n{record['body']}")
+        if detection.language not in ("ar", "en"):
+            yield item, ArticleError(f"language is {detection.language}, not Arabic or English")
+            continue
+        try:
+            yield item, align.assemble_pretranslated(record, detection)
+        except ValueError as error:
+            yield item, ArticleError(str(error))

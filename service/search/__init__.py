@@ -1,0 +1,1 @@
+"""The search stage: a query parser we control, the OpenSearch request, and bilingual hits."""

@@ -1,0 +1,143 @@
+"""Ingest on a real node: idempotency, updates, rejects, pre-translated records, and a real outage."""
+import json
+import logging
+import threading
+
+import pytest
+
+from conftest import run_cli
+from service.files import jsonl_records
+from service.index import node
+from service.ingest import ingest
+from service.translation.engine import Translator
+
+BODY = "قال الرئيس إن الاقتصاد تحسن. وأضاف أن الحكومة ستعمل بجد.\nوفي سياق آخر، انتهى الاجتماع."
+
+
+class CountingTranslator:
+    """The real tiny translator, counting the sentences that reach it."""
+
+    def __init__(self, translator: Translator):
+        self.inner = translator
+        self.sentences = 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def translate(self, sentences):
+        self.sentences += len(sentences)
+        return self.inner.translate(sentences)
+
+
+@pytest.fixture
+def counting(translator):
+    return CountingTranslator(translator)
+
+
+def lines(*records):
+    return [(i, r) for i, r in enumerate(records, 1)]
+
+
+def article(i, body=BODY, **extra):
+    return {"id": f"a{i}", "title": "عنوان", "body": body, "source": "BBC Arabic", "category": "economy",
+            "date": "2018-03-0%dT10:00:00Z" % (i % 9 + 1), **extra}
+
+
+def test_ingest_indexes_with_aligned_sentences(client, alias, counting):
+    report = ingest(lines(article(1)), client, alias, counting)
+    assert (report.indexed, report.unchanged, report.rejects) == (1, 0, [])
+    doc = client.get(index=alias, id="a1")["_source"]
+    assert doc["language"] == "ar" and doc["model"] == counting.model_id and doc["demo"] is True
+    assert [s["ar"] for s in doc["sentences"]][1:] == ["قال الرئيس إن الاقتصاد تحسن.", "وأضاف أن الحكومة ستعمل بجد.",
+                                                      "وفي سياق آخر، انتهى الاجتماع."]
+    assert all(BODY[s["start"]:s["end"]] == s["ar"] for s in doc["sentences"] if s["field"] == "body")
+    assert doc["content_hash"] and doc["ingested_at"] and doc["published"].startswith("2018-03-02")
+
+
+def test_reingesting_translates_nothing_and_changes_nothing(client, alias, counting):
+    records = lines(article(2), article(3))
+    ingest(records, client, alias, counting)
+    before = {d: client.get(index=alias, id=d)["_source"] for d in ("a2", "a3")}
+    translated = counting.sentences
+    report = ingest(records, client, alias, counting)
+    assert (report.indexed, report.unchanged) == (0, 2)
+    assert counting.sentences == translated
+    assert {d: client.get(index=alias, id=d)["_source"] for d in ("a2", "a3")} == before
+
+
+def test_changed_article_is_translated_again_and_updated(client, alias, counting):
+    ingest(lines(article(4)), client, alias, counting)
+    report = ingest(lines(article(4, body="انتهت المباراة بالتعادل.")), client, alias, counting)
+    assert report.indexed == 1
+    doc = client.get(index=alias, id="a4")["_source"]
+    assert [s["ar"] for s in doc["sentences"] if s["field"] == "body"] == ["انتهت المباراة بالتعادل."]
+
+
+def test_article_without_id_is_keyed_by_content_hash(client, alias, counting):
+    record = {"body": "قال الوزير إن المحادثات مستمرة."}
+    ingest(lines(record), client, alias, counting)
+    assert ingest(lines(dict(record)), client, alias, counting).unchanged == 1
+
+
+def test_bad_records_are_rejected_with_line_numbers_and_good_ones_go_in(client, alias, counting):
+    raw = [json.dumps(article(5)).encode(), b"{not json", json.dumps({"id": "x"}).encode(),
+           json.dumps({"id": "fa", "body": "این یک متن فارسی است که برای آزمایش نوشته شده است و باید فارسی تشخیص داده شود"}).encode(),
+           json.dumps(article(6, date="yesterday")).encode(), b'{"id": "big", "body": "' + b"x" * 2_100_000 + b'"}',
+           json.dumps({"id": "en", "body": "Stocks rose on Monday after the talks."}).encode()]
+    report = ingest(jsonl_records(line + b"\n" for line in raw), client, alias, counting)
+    reasons = {r.line: r.reason for r in report.rejects}
+    assert set(reasons) == {2, 3, 4, 5, 6}
+    assert "invalid JSON" in reasons[2] and "body" in reasons[3] and "language is fa" in reasons[4]
+    assert "ISO-8601" in reasons[5] and "exceeds the limit" in reasons[6]
+    assert report.indexed == 2
+    english = client.get(index=alias, id="en")["_source"]
+    assert english["language"] == "en" and english["body_en"] == english["body"] and english["translated"] is False
+
+
+def test_pretranslated_records_are_indexed_without_mt(client, alias, counting):
+    record = {"id": "p1", "title": "وقف إطلاق النار", "title_en": "Ceasefire", "body": "أعلن الجيش وقف إطلاق النار.",
+              "sentences": [{"source": "أعلن الجيش وقف إطلاق النار.", "target": "The army announced a ceasefire."}]}
+    report = ingest(lines(record, {"id": "p2", "body": "نص", "sentences": "nope"}), client, alias,
+                    pretranslated=True)
+    assert report.indexed == 1 and report.rejects[0].line == 2
+    doc = client.get(index=alias, id="p1")["_source"]
+    assert doc["title_en"] == "Ceasefire" and doc["sentences"][0]["en"] == "The army announced a ceasefire."
+    assert (doc["sentences"][0]["start"], doc["sentences"][0]["end"]) == (0, len(record["body"]))
+
+
+def test_ingest_survives_a_real_outage(client, alias, counting, opensearch_node, caplog):
+    node.stop(opensearch_node)
+    retrying = threading.Event()
+
+    class RetryWatcher(logging.Handler):
+        def emit(self, record):
+            if "retrying" in record.getMessage():
+                retrying.set()
+
+    watcher = RetryWatcher()
+    logging.getLogger("service.index.bulk").addHandler(watcher)
+    outcome = {}
+    worker = threading.Thread(target=lambda: outcome.update(report=ingest(
+        lines(article(7), article(8)), client, alias, counting)))
+    try:
+        worker.start()
+        assert retrying.wait(60), "ingest never noticed the outage"
+    finally:
+        node.start(opensearch_node)
+        logging.getLogger("service.index.bulk").removeHandler(watcher)
+    worker.join(300)
+    assert outcome["report"].indexed == 2
+    client.indices.refresh(index=alias)
+    assert client.count(index=alias, body={"query": {"ids": {"values": ["a7", "a8"]}}})["count"] == 2
+
+
+def test_cli_writes_rejects_and_exits_non_zero(search_settings, alias, tmp_path, tiny_model_dir):
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps(article(9), ensure_ascii=False) + "\n{broken\n", encoding="utf-8")
+    done = run_cli("ingest", str(source), env={"OPENSEARCH_URL": search_settings.opensearch_urls[0],
+                                               "OPENSEARCH_INDEX": alias, "MT_MODEL_DIR": str(tiny_model_dir),
+                                               "MT_MEMORY_PATH": str(tmp_path / "tm.db")})
+    assert done.returncode == 1, done.stderr
+    rejects = [json.loads(line) for line in (tmp_path / "in.jsonl.rejects.jsonl").read_text().splitlines()]
+    assert [r["line"] for r in rejects] == [2]
+    assert b"indexed 1, unchanged 0, rejected 1" in done.stderr
