@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run test bench clean
+.PHONY: setup run stop test bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,10 +14,18 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 setup: $(VENV)/.installed
 
 # The main job: make sure a model is installed (the real one if it can be had, else the labelled
-# demo model), then translate the example article.
+# demo model), translate the example article, start the local OpenSearch node, ingest the sample
+# articles and search them in English and in Arabic. The node keeps running: `make stop` stops it.
 run: setup
 	$(PY) -m service model ensure --demo-fallback
 	$(PY) -m service translate examples/article.txt
+	$(PY) -m service opensearch start
+	$(PY) -m service ingest examples/articles.jsonl
+	$(PY) -m service search "testing"
+	$(PY) -m service search "الحمى"
+
+stop: setup
+	$(PY) -m service opensearch stop
 
 test: setup
 	$(PY) -m pytest
@@ -25,6 +33,7 @@ test: setup
 bench: setup
 	$(PY) bench/segmentation.py
 	$(PY) bench/translate.py
+	$(PY) bench/search.py
 
 clean:
-	rm -rf $(VENV) data models/demo models/.downloads
+	rm -rf $(VENV) data models/demo models/.downloads .opensearch/nodes

@@ -16,7 +16,7 @@ from opensearchpy import OpenSearch
 from service import align
 from service.index.bulk import index_documents, with_retries
 from service.index.documents import content_hash, document_id, published_date, to_document
-from service.pipeline import ArticleError, translate_articles, validate
+from service.pipeline import DETECT_CHARS, ArticleError, translate_articles, validate
 from service.text import langid
 
 WINDOW_RECORDS = 256
@@ -115,7 +115,7 @@ def _translated(items: list[_Pending], translator, pretranslated: bool):
         return
     for item in items:
         record = item.record
-        detection = langid.detect(f"{record.get('title') or ''}\n{record['body']}")
+        detection = langid.detect(f"{record.get('title') or ''}\n{record['body']}"[:DETECT_CHARS])
         if detection.language not in ("ar", "en"):
             yield item, ArticleError(f"language is {detection.language}, not Arabic or English")
             continue

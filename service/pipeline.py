@@ -16,6 +16,7 @@ from service.translation.engine import Translation
 Key = TypeVar("Key")
 WINDOW_SENTENCES = 2048
 MAX_BODY_CHARS = 500_000
+DETECT_CHARS = 600  # enough to tell an article's language; langdetect's cost grows with length
 
 
 class ArticleError(ValueError):
@@ -64,7 +65,7 @@ def prepare(article, max_tokens: int, count_tokens) -> Prepared:
     """Validate, detect the language and segment an article; refuse what is neither Arabic nor English."""
     article = validate(article)
     title = article.get("title") or ""
-    detection = langid.detect(f"{title}\n{article['body']}")
+    detection = langid.detect(f"{title}\n{article['body']}"[:DETECT_CHARS])
     if detection.language not in ("ar", "en"):
         raise ArticleError(f"language is {detection.language} (confidence {detection.confidence:.2f}), "
                            "not Arabic or English")

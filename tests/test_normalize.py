@@ -37,3 +37,15 @@ def test_offsets_map_back_to_the_original():
 
 def test_empty_and_invisible_only_text_normalises_to_nothing():
     assert normalize("\u200b\u200f \t").text == ""
+
+
+def test_already_normal_text_takes_the_fast_path_with_identity_offsets():
+    text = "قال الرئيس إن النمو بلغ 3.5 في المئة."
+    result = normalize(text)
+    assert result.text == text
+    assert result.original_span(0, len(text)) == (0, len(text))
+    assert normalize(text + " ") .text == text  # a trailing space still goes the slow way
+
+
+def test_fast_path_does_not_skip_format_characters():
+    assert normalize_text("أ\u2067ب") == "أب"  # FIRST STRONG ISOLATE, a Cf character

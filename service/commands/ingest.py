@@ -36,10 +36,12 @@ def run(args, settings) -> int:
         if not args.pretranslated:
             translator = open_translator(settings)
             warn_if_demo(translator)
-        rejects = stack.enter_context(open(rejects_path, "w", encoding="utf-8"))
+        rejects = []  # the file is created on the first reject only
 
         def on_reject(reject) -> None:
-            rejects.write(json.dumps(reject.to_dict(), ensure_ascii=False) + "\n")
+            if not rejects:
+                rejects.append(stack.enter_context(open(rejects_path, "w", encoding="utf-8")))
+            rejects[0].write(json.dumps(reject.to_dict(), ensure_ascii=False) + "\n")
             print(f"line {reject.line}: {reject.reason}", file=sys.stderr)
 
         lines = with_progress(stream, size, args.progress, stack)

@@ -1,6 +1,7 @@
 """`python -m service search QUERY ...`: bilingual search from the command line."""
 from __future__ import annotations
 
+import html
 import json
 import re
 
@@ -11,6 +12,13 @@ from service.search.request import LANGS, MAX_SIZE, SORTS, SearchRequest
 from service.search.searcher import search
 
 _TAGS = re.compile(r"</?mark>")
+SHOWN_CHARS = 200
+
+
+def _shown(text: str) -> str:
+    """Highlights as *word*, shortened for the terminal (--json has everything)."""
+    plain = _TAGS.sub("*", html.unescape(text or ""))
+    return plain if len(plain) <= SHOWN_CHARS else plain[:SHOWN_CHARS] + "…"
 
 
 def register(commands) -> None:
@@ -52,7 +60,7 @@ def run(args, settings) -> int:
                                            if result["query"]["translation"] else ""))
     for hit in result["hits"]:
         print(f"\n{hit['published'] or ''} {hit['source'] or ''}  [{hit['score']:.2f}]  {hit['id']}")
-        print(f"  {hit['title_en']}\n  {hit['title']}")
+        print(f"  {_shown(hit['title_en'])}\n  {_shown(hit['title'])}" + ("  [demo model: noise]" if hit["demo"] else ""))
         for pair in hit["sentences"][:2]:
-            print(f"    EN: {_TAGS.sub('*', pair['en_highlighted'])}\n    AR: {_TAGS.sub('*', pair['ar_highlighted'])}")
+            print(f"    EN: {_shown(pair['en_highlighted'])}\n    AR: {_shown(pair['ar_highlighted'])}")
     return 0

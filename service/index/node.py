@@ -180,6 +180,10 @@ def _service_user(node: LocalNode) -> Optional[str]:
     """OpenSearch refuses to run as root: as root, run it as a system user that owns the node's files."""
     if os.geteuid() != 0:
         return None
+    for parent in node.root.resolve().parents:
+        if not parent.stat().st_mode & 0o001:
+            raise NodeError(f"running as root, the node runs as user {SERVICE_USER!r}, which cannot enter {parent}; "
+                            "set OPENSEARCH_LOCAL_DIR to a directory others can traverse (e.g. /var/tmp/mt-news-opensearch)")
     try:
         pwd.getpwnam(SERVICE_USER)
     except KeyError:

@@ -5,7 +5,10 @@ import html
 
 
 def _sentence_pairs(inner_hits: dict) -> list[dict]:
-    """Matched sentences from both languages' inner hits, each with its aligned counterpart."""
+    """Matched sentences from both languages' inner hits, each with its aligned counterpart.
+
+    `matched` says which side the query hit: "ar", "en", or "both" (an Arabic query and its translation).
+    """
     pairs: dict[int, dict] = {}
     for name, matched in (("sentences_ar", "ar"), ("sentences_en", "en")):
         for inner in inner_hits.get(name, {}).get("hits", {}).get("hits", []):
@@ -13,11 +16,15 @@ def _sentence_pairs(inner_hits: dict) -> list[dict]:
             position = source.get("position", inner["_nested"]["offset"])
             highlight = inner.get("highlight", {})
             marked = (highlight.get(f"sentences.{matched}") or highlight.get(f"sentences.{matched}.exact") or [None])[0]
-            pair = pairs.setdefault(position, {
-                "position": position, "score": source.get("score"), "matched": matched,
-                "ar": source.get("ar", ""), "en": source.get("en", ""),
-                "ar_highlighted": html.escape(source.get("ar", "")),
-                "en_highlighted": html.escape(source.get("en", ""))})
+            if position in pairs:
+                pair = pairs[position]
+                pair["matched"] = "both"
+            else:
+                pair = pairs[position] = {
+                    "position": position, "score": source.get("score"), "matched": matched,
+                    "ar": source.get("ar", ""), "en": source.get("en", ""),
+                    "ar_highlighted": html.escape(source.get("ar", "")),
+                    "en_highlighted": html.escape(source.get("en", ""))}
             if marked:
                 pair[f"{matched}_highlighted"] = marked
     return sorted(pairs.values(), key=lambda p: p["position"])

@@ -25,8 +25,11 @@ def query_language(request: SearchRequest, parsed: ParsedQuery) -> str:
 
 
 def translate_query(parsed: ParsedQuery, translator) -> Optional[ParsedQuery]:
-    """The English translation of an Arabic query's terms, or None without a translator."""
-    if translator is None:
+    """The English translation of an Arabic query's terms, or None without a real translator.
+
+    A demo model's translation is noise that would match the noise it wrote into the index.
+    """
+    if translator is None or translator.demo:
         return None
     english = translator.translate([normalize_text(parsed.terms)])[0].target
     return ParsedQuery.from_words(english) if english.strip() else None

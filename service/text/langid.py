@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from langdetect import DetectorFactory, LangDetectException, detect_langs
 
 SHORT_TEXT_LETTERS = 30  # below this, langdetect's guesses are unreliable; the script decides
+# Text this Arabic that uses only the Arabic alphabet is Arabic: the other languages written in the
+# script all add letters of their own. It skips langdetect, which costs milliseconds per article.
+CLEARLY_ARABIC = 0.8
 UNDETERMINED = "und"
 _ARABIC_BLOCKS = ((0x0600, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x08FF), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF))
 _LANGDETECT_LOCK = threading.Lock()  # langdetect seeds and draws from the global `random` module
@@ -29,6 +32,11 @@ def _is_arabic(char: str) -> bool:
     return any(low <= code <= high for low, high in _ARABIC_BLOCKS)
 
 
+def _is_arabic_alphabet(char: str) -> bool:
+    """The 28 letters, hamza forms, ta marbuta and alef maqsura: what Arabic itself writes."""
+    return "\u0621" <= char <= "\u063a" or "\u0641" <= char <= "\u064a"
+
+
 def script_shares(text: str) -> tuple[int, float, float]:
     """Number of letters, and the shares of them in Arabic and Latin script."""
     letters = [c for c in text if c.isalpha()]
@@ -49,6 +57,11 @@ def _langdetect(text: str) -> Detection | None:
     return Detection(best.lang, float(best.prob), "langdetect")
 
 
+def _only_arabic_alphabet(text: str) -> bool:
+    """No letter of Persian, Urdu, Kurdish, Pashto... (پ چ ژ گ ک ی ٹ ے ێ ڕ ښ ...) in the Arabic script."""
+    return all(_is_arabic_alphabet(c) for c in text if c.isalpha() and _is_arabic(c))
+
+
 def detect(text: str) -> Detection:
     """Detect the language of a text; mixed Arabic/Latin text is judged on its dominant script."""
     letters, arabic, latin = script_shares(text)
@@ -60,6 +73,8 @@ def detect(text: str) -> Detection:
         if latin >= 0.5:
             return Detection("en", latin, "script")
         return _langdetect(text) or Detection(UNDETERMINED, 0.0, "none")
+    if arabic >= CLEARLY_ARABIC and _only_arabic_alphabet(text):
+        return Detection("ar", arabic, "script")
     if arabic >= 0.5:  # drop the Latin names and acronyms that news quotes, so they don't sway langdetect
         text = "".join(c for c in text if not (c.isascii() and c.isalpha()))
     elif latin >= 0.5:

@@ -10,6 +10,8 @@ Each choice (docs/text-handling.md explains why):
 """
 from __future__ import annotations
 
+import functools
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -48,8 +50,20 @@ def _normalize_cluster(cluster: str) -> str:
     return "".join(c if c.isspace() or unicodedata.category(c) not in ("Cc", "Cf") else "" for c in out)
 
 
+@functools.cache
+def _needs_work() -> re.Pattern:
+    """Characters that normalisation changes or removes, besides what NFKC does (built once, lazily)."""
+    removed = [chr(c) for c in range(0x110000)
+               if unicodedata.category(chr(c)) in ("Cc", "Cf") and chr(c) != " "]
+    mapped = [chr(c) for c in _TABLE]
+    return re.compile("[" + re.escape("".join(removed + mapped)) + r"]|\s\s|[^\S ]|^\s|\s$")
+
+
 def normalize(text: str) -> Normalized:
     """Normalise text for MT, keeping the offset map."""
+    if unicodedata.is_normalized("NFKC", text) and not _needs_work().search(text):
+        positions = tuple(range(len(text)))  # already normal: every character maps to itself
+        return Normalized(text, positions, tuple(i + 1 for i in positions))
     chars: list[str] = []
     starts: list[int] = []
     ends: list[int] = []

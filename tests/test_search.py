@@ -1,0 +1,140 @@
+"""Bilingual search on a real node, over a small pre-translated corpus with real English."""
+import json
+
+import pytest
+
+from conftest import run_cli
+from service.ingest import ingest
+from service.search.query import QueryError
+from service.search.request import SearchRequest
+from service.search.searcher import search
+
+CORPUS = [
+    ("s1", "BBC Arabic", "middle_east", "2018-03-01", "وقف إطلاق النار في غزة", "Ceasefire in Gaza", [
+        ("أعلن الجيش وقف إطلاق النار.", "The army announced a ceasefire."),
+        ("وقال المقاتلون إنهم سيلتزمون بالهدنة.", "The fighters said they would respect the truce.")]),
+    ("s2", "Al Arabiya", "economy", "2018-05-10", "أسعار النفط ترتفع", "Oil prices rise", [
+        ("ارتفعت أسعار النفط اليوم.", "Oil prices rose today."),
+        ("وقال محللون إن الطلب قوي.", "Analysts said demand is strong.")]),
+    ("s3", "BBC Arabic", "sport", "2018-07-01", "المنتخب يفوز بالمباراة", "The national team wins the match", [
+        ("فاز المنتخب بالمباراة النهائية.", "The national team won the final match."),
+        ("واحتفل المشجعون في الشوارع.", "Fans celebrated in the streets.")]),
+    ("s4", "CNN Arabic", "middle_east", "2018-09-01", "استسلام المقاتلين", "Fighters surrender", [
+        ("استسلم المقاتل للقوات الحكومية.", "The fighter surrendered to government forces."),
+        ("وأكدت الحكومة أن المفاوضات مستمرة.", "The government confirmed that negotiations continue.")]),
+]
+
+
+@pytest.fixture(scope="module")
+def corpus(client, alias):
+    records = [(i, {"id": id_, "source": source, "category": category, "date": f"{date}T09:00:00Z",
+                    "title": title, "title_en": title_en, "body": " ".join(ar for ar, _ in pairs),
+                    "sentences": [{"source": ar, "target": en} for ar, en in pairs]})
+               for i, (id_, source, category, date, title, title_en, pairs) in enumerate(CORPUS, 1)]
+    assert ingest(records, client, alias, pretranslated=True).indexed == len(CORPUS)
+    client.indices.refresh(index=alias)
+    return alias
+
+
+def run(client, alias, query, translator=None, **options):
+    return search(client, alias, SearchRequest(query, **options), translator)
+
+
+def ids(result):
+    return [hit["id"] for hit in result["hits"]]
+
+
+def test_english_query_finds_stemmed_forms_with_the_aligned_arabic(client, corpus):
+    result = run(client, corpus, "surrender")
+    assert ids(result)[0] == "s4" and result["query"]["language"] == "en"
+    pair = result["hits"][0]["sentences"][0]
+    assert pair["matched"] == "en"
+    assert pair["en_highlighted"] == "The fighter <mark>surrendered</mark> to government forces."
+    assert pair["ar"] == "استسلم المقاتل للقوات الحكومية."
+
+
+def test_arabic_query_finds_inflected_forms_with_the_aligned_english(client, corpus):
+    result = run(client, corpus, "المقاتلين")
+    assert result["query"]["language"] == "ar" and set(ids(result)) == {"s1", "s4"}
+    pairs = {p["ar"]: p for hit in result["hits"] for p in hit["sentences"]}
+    fighters = pairs["وقال المقاتلون إنهم سيلتزمون بالهدنة."]
+    assert "<mark>المقاتلون</mark>" in fighters["ar_highlighted"]
+    assert fighters["en"] == "The fighters said they would respect the truce."
+
+
+class WordTranslator:
+    """Stands in for a real model (the generated one only writes noise): fixed English for the query."""
+
+    demo = False
+
+    def translate(self, sentences):
+        from service.translation.engine import Translation
+        return [Translation("fighters", -0.1, 1) for _ in sentences]
+
+
+def test_arabic_query_is_also_translated_for_the_english_side(client, corpus):
+    result = run(client, corpus, "المقاتل", WordTranslator())
+    assert result["query"]["translation"] == "fighters"
+    assert {"s1", "s4"} <= set(ids(result))
+    pair = next(p for hit in result["hits"] for p in hit["sentences"] if p["ar"].startswith("وقال المقاتلون"))
+    assert pair["matched"] == "both"
+    assert "<mark>fighters</mark>" in pair["en_highlighted"] and "<mark>المقاتلون</mark>" in pair["ar_highlighted"]
+
+
+def test_demo_model_does_not_translate_queries(client, corpus, translator):
+    assert run(client, corpus, "المقاتلين", translator)["query"]["translation"] is None
+
+
+def test_phrases_match_in_order(client, corpus):
+    assert ids(run(client, corpus, '"oil prices"')) == ["s2"]
+    assert ids(run(client, corpus, '"prices oil"')) == []
+
+
+@pytest.mark.parametrize("query,expected", [
+    ("ceasefire OR oil", {"s1", "s2"}), ("fans AND match", {"s3"}), ("match NOT fans", set()),
+    ("(negotiations OR demand) AND said", {"s2"}),
+])
+def test_boolean_operators(client, corpus, query, expected):
+    assert set(ids(run(client, corpus, query))) == expected
+
+
+def test_filters_and_facets(client, corpus):
+    everything = "said OR fans OR surrendered OR ceasefire"
+    result = run(client, corpus, everything)
+    assert result["total"] == 4
+    assert {f["value"]: f["count"] for f in result["facets"]["source"]} == {"BBC Arabic": 2, "Al Arabiya": 1, "CNN Arabic": 1}
+    assert {f["value"] for f in result["facets"]["published"]} == {"2018-03", "2018-05", "2018-07", "2018-09"}
+    assert ids(run(client, corpus, "said", sources=("BBC Arabic",))) == ["s1"]
+    assert set(ids(run(client, corpus, everything, categories=("middle_east",)))) == {"s1", "s4"}
+    assert set(ids(run(client, corpus, everything, date_from="2018-04-01", date_to="2018-08-01"))) == {"s2", "s3"}
+
+
+def test_sort_by_date_and_pagination(client, corpus):
+    everything = "said OR fans OR surrendered OR ceasefire"
+    assert ids(run(client, corpus, everything, sort="date")) == ["s4", "s3", "s2", "s1"]
+    page = run(client, corpus, everything, sort="date", size=1, page=2)
+    assert ids(page) == ["s3"] and page["total"] == 4
+
+
+def test_malformed_queries_and_bad_filters_are_clear_errors(client, corpus):
+    with pytest.raises(QueryError, match="quotation mark"):
+        run(client, corpus, '"open')
+    with pytest.raises(QueryError, match="OpenSearch rejected the search"):
+        run(client, corpus, "said", date_from="not-a-date")
+
+
+def test_cli_search_json(search_settings, corpus):
+    done = run_cli("search", "ceasefire", "--json", env={"OPENSEARCH_URL": search_settings.opensearch_urls[0],
+                                                         "OPENSEARCH_INDEX": corpus, "MT_MODEL_DIR": "/nonexistent"})
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["total"] == 1 and result["hits"][0]["id"] == "s1"
+    assert set(result) >= {"total", "hits", "facets"}
+    assert result["hits"][0]["sentences"][0]["ar"] == "أعلن الجيش وقف إطلاق النار."
+
+
+def test_cli_malformed_query_is_a_one_line_error(search_settings, corpus):
+    done = run_cli("search", "a (b", env={"OPENSEARCH_URL": search_settings.opensearch_urls[0],
+                                          "OPENSEARCH_INDEX": corpus})
+    assert done.returncode == 2
+    assert done.stderr.decode().strip() == "error: a parenthesis is not closed"
