@@ -2,8 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+RUN_API_KEY ?= local-dev-key
 
-.PHONY: setup run stop test bench clean
+.PHONY: setup run stop browser test bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,17 +24,25 @@ run: setup
 	$(PY) -m service ingest examples/articles.jsonl
 	$(PY) -m service search "testing"
 	$(PY) -m service search "الحمى"
+	@echo "Web UI and API: http://127.0.0.1:8000/  (API key for writes: $(RUN_API_KEY); Ctrl-C stops the web server)"
+	API_KEYS=$(RUN_API_KEY) $(PY) -m service serve --port 8000
 
 stop: setup
 	$(PY) -m service opensearch stop
 
-test: setup
+# Browser tests drive Debian's chromium; install it when missing (as root, as in CI).
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "warning: chromium is not installed (apt-get install chromium); the browser tests will be skipped"
+
+test: setup browser
 	$(PY) -m pytest
 
 bench: setup
 	$(PY) bench/segmentation.py
 	$(PY) bench/translate.py
 	$(PY) bench/search.py
+	$(PY) bench/api.py
 
 clean:
 	rm -rf $(VENV) data models/demo models/.downloads .opensearch/nodes

@@ -18,6 +18,7 @@ from service.commands import index as index_commands
 from service.commands import ingest as ingest_commands
 from service.commands import opensearch as opensearch_commands
 from service.commands import search as search_commands
+from service.commands import serve as serve_commands
 from service.commands.common import open_input, with_progress
 
 from service.config import ConfigError, Settings
@@ -89,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     ensure.add_argument("--demo-fallback", action="store_true",
                         help="without network or local source, generate the demo model in models/demo")
     ensure.set_defaults(handler=cmd_model_ensure)
-    for group in (opensearch_commands, index_commands, ingest_commands, search_commands):
+    for group in (opensearch_commands, index_commands, ingest_commands, search_commands, serve_commands):
         group.register(commands)
     return parser
 

@@ -6,6 +6,7 @@ table is checked against it by tests/test_config.py.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Optional
@@ -79,6 +80,19 @@ def _heap(text: str) -> str:
     return text
 
 
+def _keys(text: str) -> tuple[str, ...]:
+    keys = tuple(k.strip() for k in text.split(",") if k.strip())
+    if any(len(k) < 8 for k in keys):
+        raise ValueError("each key must be at least 8 characters")
+    return keys
+
+
+def _rate(text: str) -> str:
+    if text != "off" and not re.fullmatch(r"\d+ per (second|minute|hour|day)", text):
+        raise ValueError("must be like '600 per minute', or off")
+    return text
+
+
 SETTINGS: dict[str, Setting] = {
     "model_dir": Setting("MT_MODEL_DIR", None, "Model directory. Unset: models/opus-mt-ar-en, else the generated demo model in models/demo.", Path),
     "device": Setting("MT_DEVICE", "cpu", "Where the model runs: cpu or cuda.", _choice(DEVICES)),
@@ -106,6 +120,14 @@ SETTINGS: dict[str, Setting] = {
     "opensearch_version": Setting("OPENSEARCH_VERSION", "2.19.2", "Version of the local node (2.x runs on Java 17).", str),
     "opensearch_local_dir": Setting("OPENSEARCH_LOCAL_DIR", str(PROJECT_ROOT / ".opensearch"), "Where the local node's distribution, data and logs live.", Path),
     "opensearch_heap": Setting("OPENSEARCH_HEAP", "512m", "Java heap of the local node.", _heap),
+    "api_keys": Setting("API_KEYS", None, "Comma-separated API keys (8+ characters); write endpoints need one.", _keys),
+    "read_requires_key": Setting("READ_REQUIRES_KEY", "off", "Whether read endpoints need an API key too.", _flag),
+    "max_request_bytes": Setting("MAX_REQUEST_BYTES", "1048576", "Largest JSON request body, in bytes.", _positive_int),
+    "max_request_chars": Setting("MAX_REQUEST_CHARS", "100000", "Most characters of text in one translate request.", _positive_int),
+    "max_batch_texts": Setting("MAX_BATCH_TEXTS", "64", "Most texts in one translate request.", _positive_int),
+    "max_api_articles": Setting("MAX_API_ARTICLES", "100", "Most articles in one POST /api/v1/articles; larger loads go to bulk jobs.", _positive_int),
+    "max_upload_bytes": Setting("MAX_UPLOAD_BYTES", "52428800", "Largest file the web UI accepts for ingest.", _positive_int),
+    "rate_limit": Setting("RATE_LIMIT", "600 per minute", "Requests per API key (or per address without one), or off.", _rate),
 }
 
 
@@ -139,6 +161,14 @@ class Settings:
     opensearch_version: str = "2.19.2"
     opensearch_local_dir: Path = PROJECT_ROOT / ".opensearch"
     opensearch_heap: str = "512m"
+    api_keys: tuple[str, ...] = ()
+    read_requires_key: bool = False
+    max_request_bytes: int = 1_048_576
+    max_request_chars: int = 100_000
+    max_batch_texts: int = 64
+    max_api_articles: int = 100
+    max_upload_bytes: int = 52_428_800
+    rate_limit: str = "600 per minute"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":

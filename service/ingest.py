@@ -37,6 +37,7 @@ class IngestReport:
     indexed: int = 0
     unchanged: int = 0
     rejects: list[Reject] = field(default_factory=list)
+    outcomes: dict[int, tuple[str, Optional[str]]] = field(default_factory=dict)  # line → (status, doc id)
 
     def to_dict(self) -> dict:
         return {"indexed": self.indexed, "unchanged": self.unchanged, "rejected": len(self.rejects)}
@@ -61,6 +62,7 @@ def ingest(records: Iterable[tuple[int, object]], client: OpenSearch, alias: str
     def reject(line: int, reason: str, doc_id: Optional[str] = None) -> None:
         rejected = Reject(line, reason, doc_id)
         report.rejects.append(rejected)
+        report.outcomes[line] = ("rejected", doc_id)
         on_reject(rejected)
 
     records = iter(records)
@@ -92,6 +94,7 @@ def _ingest_window(chunk, client, alias, translator, pretranslated, report, reje
     known = {d["_id"]: d["_source"].get("content_hash") for d in stored["docs"] if d.get("found")}
     changed = [p for p in pending if known.get(p.doc_id) != p.digest]
     report.unchanged += len(pending) - len(changed)
+    report.outcomes.update((p.line, ("unchanged", p.doc_id)) for p in pending if p not in changed)
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     documents, lines = [], {}
     for item, result in _translated(changed, translator, pretranslated):
@@ -106,6 +109,7 @@ def _ingest_window(chunk, client, alias, translator, pretranslated, report, reje
             reject(lines[doc["id"]], f"refused by OpenSearch: {failed[doc['id']]}", doc["id"])
         else:
             report.indexed += 1
+            report.outcomes[lines[doc["id"]]] = ("indexed", doc["id"])
 
 
 def _translated(items: list[_Pending], translator, pretranslated: bool):

@@ -6,7 +6,7 @@ the input size, while each window's sentences, from many articles, share the mod
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Iterator, TypeVar
+from typing import Iterable, Iterator, Optional, TypeVar
 
 from service import align
 from service.align import SentenceUnit
@@ -61,11 +61,17 @@ def validate(article) -> dict:
     return article
 
 
-def prepare(article, max_tokens: int, count_tokens) -> Prepared:
-    """Validate, detect the language and segment an article; refuse what is neither Arabic nor English."""
+def prepare(article, max_tokens: int, count_tokens, language: Optional[str] = None) -> Prepared:
+    """Validate, detect the language and segment an article; refuse what is neither Arabic nor English.
+
+    language="ar" skips detection: the caller says the text is Arabic.
+    """
     article = validate(article)
     title = article.get("title") or ""
-    detection = langid.detect(f"{title}\n{article['body']}"[:DETECT_CHARS])
+    if language == "ar":
+        detection = langid.Detection("ar", 1.0, "given")
+    else:
+        detection = langid.detect(f"{title}\n{article['body']}"[:DETECT_CHARS])
     if detection.language not in ("ar", "en"):
         raise ArticleError(f"language is {detection.language} (confidence {detection.confidence:.2f}), "
                            "not Arabic or English")
@@ -74,8 +80,8 @@ def prepare(article, max_tokens: int, count_tokens) -> Prepared:
     return Prepared(article, detection, units)
 
 
-def translate_articles(items: Iterable[tuple[Key, object]], translator,
-                       window_sentences: int = WINDOW_SENTENCES) -> Iterator[tuple[Key, dict | ArticleError]]:
+def translate_articles(items: Iterable[tuple[Key, object]], translator, window_sentences: int = WINDOW_SENTENCES,
+                       language: Optional[str] = None, **decoding) -> Iterator[tuple[Key, dict | ArticleError]]:
     """Translate (key, article) pairs; yield (key, result or ArticleError) in input order.
 
     An item whose article is already an ArticleError (say, a line that is not JSON) passes through.
@@ -86,20 +92,21 @@ def translate_articles(items: Iterable[tuple[Key, object]], translator,
     for key, article in items:
         if not isinstance(article, ArticleError):
             try:
-                article = prepare(article, max_tokens, translator.count_tokens)
+                article = prepare(article, max_tokens, translator.count_tokens, language)
             except ArticleError as error:
                 article = error
         window.append((key, article))
         weight += max(1, len(article.units)) if isinstance(article, Prepared) and article.needs_translation else 1
         if weight >= window_sentences:
-            yield from _translate_window(window, translator)
+            yield from _translate_window(window, translator, decoding)
             window, weight = [], 0
-    yield from _translate_window(window, translator)
+    yield from _translate_window(window, translator, decoding)
 
 
-def _translate_window(window, translator):
+def _translate_window(window, translator, decoding):
     arabic = [p for _, p in window if isinstance(p, Prepared) and p.needs_translation]
-    translations = iter(translator.translate([u.source for p in arabic for u in p.units]))
+    sentences = [u.source for p in arabic for u in p.units]
+    translations = iter(translator.translate(sentences, **decoding) if sentences else [])
     for key, prepared in window:
         if isinstance(prepared, ArticleError):
             yield key, prepared

@@ -7,12 +7,13 @@ from service.translation.memory import CachedTranslator, TranslationMemory
 class CountingTranslator:
     """Stands in for the engine to count what reaches the model; the engine has its own tests."""
 
-    decoding_key = "model@1|beam=4"
-
     def __init__(self):
         self.seen = []
 
-    def translate(self, sentences):
+    def decoding_key(self, beam_size=None):
+        return f"model@1|beam={beam_size or 4}"
+
+    def translate(self, sentences, beam_size=None):
         self.seen.extend(sentences)
         return [Translation(f"en:{s}", -0.5, 3) for s in sentences]
 

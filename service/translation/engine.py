@@ -50,6 +50,8 @@ class Translator:
             str(model_dir), device=settings.device, compute_type=settings.resolved_compute_type,
             inter_threads=inter, intra_threads=intra)
         self._source = spm.SentencePieceProcessor(model_file=str(model_dir / "source.spm"))
+        self.tokens_translated = 0
+        self._count_lock = threading.Lock()
 
     @property
     def model_id(self) -> str:
@@ -59,24 +61,24 @@ class Translator:
     def demo(self) -> bool:
         return self.manifest.demo
 
-    @property
-    def decoding_key(self) -> str:
-        """What, besides the model, decides a translation; part of the translation-memory key."""
-        s = self.settings
-        return (f"{self.model_id}|beam={s.beam_size}|rep={s.repetition_penalty}"
-                f"|ngram={s.no_repeat_ngram_size}")
-
     def tokenize(self, text: str) -> list[str]:
         return self._source.encode(text, out_type=str)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenize(text))
 
-    def translate(self, sentences: Sequence[str],
-                  target_lengths: Optional[Sequence[int]] = None) -> list[Translation]:
+    def decoding_key(self, beam_size: Optional[int] = None) -> str:
+        """What, besides the model, decides a translation; part of the translation-memory key."""
+        s = self.settings
+        return (f"{self.model_id}|beam={beam_size or s.beam_size}|rep={s.repetition_penalty}"
+                f"|ngram={s.no_repeat_ngram_size}")
+
+    def translate(self, sentences: Sequence[str], target_lengths: Optional[Sequence[int]] = None,
+                  beam_size: Optional[int] = None) -> list[Translation]:
         """Translate sentences in length-sorted token batches, in parallel, and keep their order.
 
-        target_lengths forces each output to an exact length (benchmarks with random weights).
+        target_lengths forces each output to an exact length (benchmarks with random weights);
+        beam_size overrides the configured beam for this call.
         """
         tokens = [self.tokenize(sentence) for sentence in sentences]
         limit = self.settings.max_input_tokens
@@ -92,7 +94,7 @@ class Translator:
             lengths = self._decoding_lengths([len(tokens[i]) for i in batch],
                                              [target_lengths[i] for i in batch] if target_lengths else None)
             futures = self._model.translate_batch(
-                [tokens[i] for i in batch], asynchronous=True, beam_size=self.settings.beam_size,
+                [tokens[i] for i in batch], asynchronous=True, beam_size=beam_size or self.settings.beam_size,
                 return_scores=True, max_input_length=0,  # scores are divided by length (length_penalty 1)
                 repetition_penalty=self.settings.repetition_penalty,
                 no_repeat_ngram_size=self.settings.no_repeat_ngram_size, **lengths)
@@ -101,6 +103,8 @@ class Translator:
             result = future.result()
             pieces = result.hypotheses[0]
             results[index] = Translation(detokenize(pieces), float(result.scores[0]), len(pieces))
+        with self._count_lock:
+            self.tokens_translated += sum(r.tokens for r in results if r is not None)
         return [r if r is not None else Translation("", 0.0, 0) for r in results]
 
     def _decoding_lengths(self, source_lengths: list[int], targets: Optional[list[int]]) -> dict:

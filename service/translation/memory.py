@@ -11,7 +11,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Optional, Sequence
 
 from service.translation.engine import Translation
 
@@ -100,12 +100,12 @@ class CachedTranslator:
     def __getattr__(self, name):
         return getattr(self.translator, name)
 
-    def translate(self, sentences: Sequence[str]) -> list[Translation]:
+    def translate(self, sentences: Sequence[str], beam_size: Optional[int] = None) -> list[Translation]:
         unique = list(dict.fromkeys(sentences))
-        key = self.translator.decoding_key
+        key = self.translator.decoding_key(beam_size)
         known = self.memory.get_many(key, unique)
         missing = [s for s in unique if s not in known]
-        fresh = self.translator.translate(missing) if missing else []
+        fresh = self.translator.translate(missing, beam_size=beam_size) if missing else []
         self.memory.put_many(key, zip(missing, fresh))
         known.update(zip(missing, fresh))
         self.hits += len(sentences) - len(missing)

@@ -1,0 +1,30 @@
+"""`python -m service serve`: the web app under gunicorn (or Flask's development server with --dev)."""
+from __future__ import annotations
+
+import os
+import sys
+
+
+def register(commands) -> None:
+    parser = commands.add_parser("serve", help="serve the web UI and the API")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="gunicorn processes; each loads the model (threads share it)")
+    parser.add_argument("--threads", type=int, default=8, help="threads per worker")
+    parser.add_argument("--dev", action="store_true", help="Flask's development server instead of gunicorn")
+    parser.set_defaults(handler=run)
+
+
+def run(args, settings) -> int:
+    from service.web import create_app
+
+    if args.dev:
+        create_app(settings).run(host=args.host, port=args.port, threaded=True)
+        return 0
+    create_app(settings)  # fail here, with one clear line, before gunicorn forks workers
+    command = [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--threads", str(args.threads),
+               "--worker-class", "gthread", "--bind", f"{args.host}:{args.port}", "--timeout", "120",
+               "--access-logfile", "-", "service.web.wsgi:app"]
+    print(f"serving on http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
+    os.execv(sys.executable, command)

@@ -1,0 +1,68 @@
+"""Every error as JSON, {"error": {"code", "message"}} (LibreTranslate's routes: {"error": "..."}); HTML for pages.
+
+No stack trace ever reaches a client: unexpected exceptions are logged and answered with a 500.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
+from opensearchpy.exceptions import NotFoundError
+from werkzeug.exceptions import HTTPException
+
+from service.index.bulk import Unavailable
+from service.search.query import QueryError
+
+log = logging.getLogger(__name__)
+CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+         409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type", 422: "unprocessable",
+         429: "rate_limited", 500: "internal_error", 503: "unavailable"}
+
+
+class ApiError(Exception):
+    """An error with its HTTP status and a message for the client."""
+
+    def __init__(self, status: int, message: str, code: str | None = None):
+        super().__init__(message)
+        self.status, self.message, self.code = status, message, code or CODES.get(status, "error")
+
+
+def _wants_json() -> bool:
+    return request.blueprint in ("api", "libre", "health") or request.path.startswith("/api/")
+
+
+def error_response(status: int, message: str, code: str | None = None):
+    if request.blueprint == "libre":
+        return jsonify({"error": message}), status
+    if _wants_json():
+        return jsonify({"error": {"code": code or CODES.get(status, "error"), "message": message}}), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def api_error(error: ApiError):
+        return error_response(error.status, error.message, error.code)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        return error_response(error.code or 500, error.description or error.name)
+
+    @app.errorhandler(QueryError)
+    def query_error(error: QueryError):
+        return error_response(400, str(error), "bad_query")
+
+    @app.errorhandler(NotFoundError)
+    def not_found(error):
+        return error_response(404, "not found")
+
+    @app.errorhandler(OpenSearchConnectionError)
+    @app.errorhandler(Unavailable)
+    def search_down(error):
+        return error_response(503, "the search cluster is unreachable; try again shortly", "search_unavailable")
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal error; it has been logged")

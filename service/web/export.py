@@ -1,0 +1,33 @@
+"""Parallel text of an indexed article as TSV or TMX 1.4b (pure)."""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.split())
+
+
+def to_tsv(document: dict) -> str:
+    """position, field, paragraph, score, Arabic, English: one line per sentence pair."""
+    lines = ["position\tfield\tparagraph\tscore\tar\ten"]
+    for s in document["sentences"]:
+        lines.append(f"{s['position']}\t{s['field']}\t{s['paragraph']}\t{s['score']}\t{_clean(s['ar'])}\t{_clean(s['en'])}")
+    return "\n".join(lines) + "\n"
+
+
+def to_tmx(document: dict) -> bytes:
+    """TMX 1.4b with one <tu> per sentence pair, Arabic as the source language."""
+    tmx = ET.Element("tmx", version="1.4")
+    ET.SubElement(tmx, "header", {"creationtool": "mt-news", "creationtoolversion": "1", "segtype": "sentence",
+                                  "o-tmf": "ctranslate2", "adminlang": "en", "srclang": "ar", "datatype": "plaintext"})
+    body = ET.SubElement(tmx, "body")
+    for s in document["sentences"]:
+        unit = ET.SubElement(body, "tu", tuid=f"{document['id']}-{s['position']}")
+        ET.SubElement(unit, "prop", type="x-model").text = document.get("model") or "none"
+        for lang, text in (("ar", s["ar"]), ("en", s["en"])):
+            variant = ET.SubElement(unit, "tuv", {XML_LANG: lang})
+            ET.SubElement(variant, "seg").text = text
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(tmx, encoding="utf-8")

@@ -1,0 +1,8 @@
+"""The WSGI entry point for gunicorn: `gunicorn service.web.wsgi:app`. Configuration comes from the environment."""
+from service.runtime import limit_malloc_arenas
+
+limit_malloc_arenas()  # before the model's worker threads start
+
+from service.web import create_app  # noqa: E402
+
+app = create_app()

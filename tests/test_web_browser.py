@@ -1,0 +1,106 @@
+"""The analyst UI in a real browser (Debian's chromium, driven by Playwright) against the real app and node."""
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from conftest import PROJECT_ROOT
+from service.ingest import ingest
+from service.web import create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed (make test installs it)")
+
+PAIRS = [("أعلن الجيش وقف إطلاق النار.", "The army announced a ceasefire."),
+         ("وقال المقاتلون إنهم سيلتزمون بالهدنة.", "The fighters said they would respect the truce."),
+         ("وأكدت الحكومة أن المفاوضات مستمرة.", "The government confirmed that negotiations continue.")]
+
+
+@pytest.fixture(scope="module")
+def site(search_settings, client, alias):
+    record = {"id": "b1", "source": "BBC Arabic", "category": "middle_east", "date": "2018-03-01T09:00:00Z",
+              "title": "وقف إطلاق النار في غزة", "title_en": "Ceasefire in Gaza", "url": "https://example.org/b1",
+              "body": " ".join(ar for ar, _ in PAIRS), "sentences": [{"source": a, "target": e} for a, e in PAIRS]}
+    assert ingest([(1, record)], client, alias, pretranslated=True).indexed == 1
+    client.indices.refresh(index=alias)
+    server = make_server("127.0.0.1", 0, create_app(replace(search_settings, opensearch_index=alias)), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+def test_search_open_article_and_see_the_aligned_highlight(site, page):
+    page.goto(site)
+    page.get_by_label("Search Arabic news in English or Arabic").fill("ceasefire")
+    page.get_by_role("button", name="Search").click()
+    assert page.locator("#result-count").inner_text().startswith("1 article")
+    assert page.locator(".hit .sentence mark").first.inner_text() == "ceasefire"
+    assert page.locator(".hit .sentence .ar").first.inner_text() == PAIRS[0][0]
+    assert page.locator("#demo-banner").is_visible()  # the session's model is the generated one
+    page.screenshot(path=str(SHOTS / "search.png"), full_page=True)
+
+    page.get_by_role("link", name="Ceasefire in Gaza").click()
+    assert page.locator("h1").inner_text() == "Ceasefire in Gaza"
+    row = page.locator(".aligned tbody tr").nth(1)
+    row.locator("td.en").hover()
+    assert "active" in row.get_attribute("class")
+    assert row.locator("td.ar").inner_text() == PAIRS[1][0]
+    assert row.locator("td.ar").get_attribute("dir") == "rtl"
+    page.keyboard.press("Tab")  # keyboard users move through the sentences too
+    page.screenshot(path=str(SHOTS / "article.png"), full_page=True)
+    assert page.get_by_role("link", name="TMX").get_attribute("href").endswith("format=tmx")
+
+
+def test_translate_page_gives_sentences_with_confidence(site, page):
+    page.goto(f"{site}/translation")
+    page.get_by_label("Arabic text").fill("قال الرئيس إن الاقتصاد تحسن. وأضاف أن الحكومة ستعمل.")
+    page.get_by_role("button", name="Translate").click()
+    rows = page.locator("#translation tbody tr")
+    assert rows.count() == 2
+    assert rows.nth(0).locator("td.ar").inner_text() == "قال الرئيس إن الاقتصاد تحسن."
+    assert rows.nth(0).locator("td.confidence").inner_text().endswith("%")
+    page.screenshot(path=str(SHOTS / "translate.png"), full_page=True)
+
+
+def test_errors_are_shown_clearly(site, page):
+    page.goto(site)
+    page.get_by_label("Search Arabic news in English or Arabic").fill('"unclosed')
+    page.get_by_role("button", name="Search").click()
+    assert page.locator("#search-error").inner_text() == "a quotation mark is not closed"
+    page.screenshot(path=str(SHOTS / "error.png"), full_page=True)
+    page.goto(f"{site}/articles/no-such-article")
+    assert page.locator("h1").inner_text() == "Error 404"
+
+
+def test_empty_state_and_tablet_layout(site, browser):
+    context = browser.new_context(viewport={"width": 800, "height": 1100})
+    tablet = context.new_page()
+    tablet.goto(f"{site}/?q=xylophone")
+    assert tablet.locator("#empty-state").is_visible()
+    tablet.screenshot(path=str(SHOTS / "empty-tablet.png"), full_page=True)
+    context.close()
