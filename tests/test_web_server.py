@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -21,16 +22,20 @@ def server(search_settings, alias, tmp_path_factory):
            "OPENSEARCH_URL": search_settings.opensearch_urls[0], "OPENSEARCH_INDEX": alias,
            "MT_MODEL_DIR": str(search_settings.model_dir), "API_KEYS": KEY, "MAX_REQUEST_BYTES": "4096",
            "MT_MEMORY_PATH": str(tmp_path_factory.mktemp("srv") / "tm.db")}
-    process = subprocess.Popen([sys.executable, "-m", "service", "serve", "--port", str(port), "--threads", "4"],
-                               cwd=PROJECT_ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, "-m", "service", "serve", "--port", str(port), "--threads", "4",
+                                "--no-access-log"], cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
     for line in process.stderr:  # gunicorn says when its socket is open; requests then queue until ready
         if "Listening at" in line:
+            drain = threading.Thread(target=process.stderr.read, daemon=True)  # keep the pipe from filling
+            drain.start()
             break
     else:
         pytest.fail(f"the server exited with {process.wait()}")
     yield f"http://127.0.0.1:{port}"
     process.terminate()
     process.wait(30)
+    drain.join(30)
     process.stderr.close()
 
 

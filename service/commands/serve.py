@@ -1,6 +1,7 @@
 """`python -m service serve`: the web app under gunicorn (or Flask's development server with --dev)."""
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
@@ -13,6 +14,8 @@ def register(commands) -> None:
                         help="gunicorn processes; each loads the model (threads share it)")
     parser.add_argument("--threads", type=int, default=8, help="threads per worker")
     parser.add_argument("--dev", action="store_true", help="Flask's development server instead of gunicorn")
+    parser.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True,
+                        help="log each request on stdout (default: on)")
     parser.set_defaults(handler=run)
 
 
@@ -25,6 +28,6 @@ def run(args, settings) -> int:
     create_app(settings)  # fail here, with one clear line, before gunicorn forks workers
     command = [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--threads", str(args.threads),
                "--worker-class", "gthread", "--bind", f"{args.host}:{args.port}", "--timeout", "120",
-               "--access-logfile", "-", "service.web.wsgi:app"]
+               *(["--access-logfile", "-"] if args.access_log else []), "service.web.wsgi:app"]
     print(f"serving on http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
     os.execv(sys.executable, command)
