@@ -50,7 +50,7 @@ def prepare_index(settings: Settings, articles: int) -> None:
 
 def start_server(settings: Settings, port: int, workers: int) -> subprocess.Popen:
     env = {**os.environ, "OPENSEARCH_URL": settings.opensearch_urls[0], "OPENSEARCH_INDEX": ALIAS,
-           "MT_MODEL_DIR": str(settings.model_dir), "MT_MEMORY": "off", "RATE_LIMIT": "off"}
+           "MT_MODEL_DIR": str(settings.model_dir), "MT_MEMORY": "off", "RATE_LIMIT": "off", "JOBS_WORKERS": "0"}
     process = subprocess.Popen([sys.executable, "-m", "service", "serve", "--port", str(port), "--workers",
                                 str(workers), "--threads", str(16 // workers), "--no-access-log"], cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)

@@ -15,6 +15,7 @@ from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from tqdm import tqdm
 
 from service.commands import index as index_commands
+from service.commands import jobs as jobs_commands
 from service.commands import ingest as ingest_commands
 from service.commands import opensearch as opensearch_commands
 from service.commands import search as search_commands
@@ -90,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     ensure.add_argument("--demo-fallback", action="store_true",
                         help="without network or local source, generate the demo model in models/demo")
     ensure.set_defaults(handler=cmd_model_ensure)
-    for group in (opensearch_commands, index_commands, ingest_commands, search_commands, serve_commands):
+    for group in (opensearch_commands, index_commands, ingest_commands, search_commands, serve_commands,
+                  jobs_commands):
         group.register(commands)
     return parser
 

@@ -128,6 +128,11 @@ SETTINGS: dict[str, Setting] = {
     "max_api_articles": Setting("MAX_API_ARTICLES", "100", "Most articles in one POST /api/v1/articles; larger loads go to bulk jobs.", _positive_int),
     "max_upload_bytes": Setting("MAX_UPLOAD_BYTES", "52428800", "Largest file the web UI accepts for ingest.", _positive_int),
     "rate_limit": Setting("RATE_LIMIT", "600 per minute", "Requests per API key (or per address without one), or off.", _rate),
+    "jobs_db": Setting("JOBS_DB", str(PROJECT_ROOT / "data" / "jobs.sqlite3"), "SQLite file of the bulk jobs.", Path),
+    "jobs_workers": Setting("JOBS_WORKERS", "1", "Job worker threads inside the web service (0: none; run `jobs worker` processes).", int),
+    "job_batch_items": Setting("JOB_BATCH_ITEMS", "32", "Items a worker claims and translates together.", _positive_int),
+    "max_active_jobs": Setting("MAX_ACTIVE_JOBS", "5", "Unfinished jobs one API key may have.", _positive_int),
+    "job_lease_seconds": Setting("JOB_LEASE_SECONDS", "120", "How long a claimed item waits before another worker may take it (a dead worker's items).", _positive_float),
 }
 
 
@@ -169,6 +174,11 @@ class Settings:
     max_api_articles: int = 100
     max_upload_bytes: int = 52_428_800
     rate_limit: str = "600 per minute"
+    jobs_db: Path = PROJECT_ROOT / "data" / "jobs.sqlite3"
+    jobs_workers: int = 1
+    job_batch_items: int = 32
+    max_active_jobs: int = 5
+    job_lease_seconds: float = 120.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":

@@ -72,8 +72,9 @@ def opensearch_node():
 
 @pytest.fixture(scope="session")
 def search_settings(opensearch_node, tiny_model_dir, tmp_path_factory) -> Settings:
+    state = tmp_path_factory.mktemp("state")
     return Settings(model_dir=tiny_model_dir, inter_threads=2, opensearch_urls=(opensearch_node.url,),
-                    memory_path=tmp_path_factory.mktemp("tm") / "tm.sqlite3")
+                    memory_path=state / "tm.sqlite3", jobs_db=state / "jobs.sqlite3", jobs_workers=0)
 
 
 @pytest.fixture(scope="session")

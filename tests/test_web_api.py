@@ -1,4 +1,5 @@
 """The JSON API and the LibreTranslate routes, through Flask's test client, on a real node and the tiny model."""
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 
@@ -178,7 +179,7 @@ def test_rate_limit_per_key(search_settings, alias):
 
 
 def test_openapi_describes_every_api_route(app, api):
-    routes = {(rule.rule.replace("<path:article_id>", "{article_id}"), method.lower())
+    routes = {(re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule), method.lower())
               for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1")
               for method in rule.methods - {"HEAD", "OPTIONS"}}
     documented = {(path, method) for path, ops in SPEC["paths"].items() for method in ops}

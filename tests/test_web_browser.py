@@ -1,4 +1,5 @@
 """The analyst UI in a real browser (Debian's chromium, driven by Playwright) against the real app and node."""
+import json
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -8,9 +9,11 @@ from werkzeug.serving import make_server
 
 from conftest import PROJECT_ROOT
 from service.ingest import ingest
+from service.jobs.worker import Worker
 from service.web import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
+KEY = "browser-key-0123"
 SHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed (make test installs it)")
 
@@ -20,18 +23,28 @@ PAIRS = [("أعلن الجيش وقف إطلاق النار.", "The army announc
 
 
 @pytest.fixture(scope="module")
-def site(search_settings, client, alias):
+def web_app(search_settings, alias):
+    return create_app(replace(search_settings, opensearch_index=alias, api_keys=(KEY,)))
+
+
+@pytest.fixture(scope="module")
+def site(web_app, client, alias):
     record = {"id": "b1", "source": "BBC Arabic", "category": "middle_east", "date": "2018-03-01T09:00:00Z",
               "title": "وقف إطلاق النار في غزة", "title_en": "Ceasefire in Gaza", "url": "https://example.org/b1",
               "body": " ".join(ar for ar, _ in PAIRS), "sentences": [{"source": a, "target": e} for a, e in PAIRS]}
     assert ingest([(1, record)], client, alias, pretranslated=True).indexed == 1
     client.indices.refresh(index=alias)
-    server = make_server("127.0.0.1", 0, create_app(replace(search_settings, opensearch_index=alias)), threaded=True)
+    server = make_server("127.0.0.1", 0, web_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(10)
+
+
+def expect(locator):
+    from playwright.sync_api import expect as playwright_expect
+    return playwright_expect(locator)
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +117,22 @@ def test_empty_state_and_tablet_layout(site, browser):
     assert tablet.locator("#empty-state").is_visible()
     tablet.screenshot(path=str(SHOTS / "empty-tablet.png"), full_page=True)
     context.close()
+
+
+def test_ingest_upload_becomes_a_job_with_live_progress(site, web_app, page, translator, tmp_path):
+    upload = tmp_path / "two.jsonl"
+    upload.write_text("\n".join(json.dumps({"id": f"up{i}", "body": f"قال الوزير إن المحادثات مستمرة {i}."},
+                                           ensure_ascii=False) for i in range(2)) + "\n", encoding="utf-8")
+    page.goto(f"{site}/ingest")
+    page.get_by_label("File").set_input_files(str(upload))
+    page.get_by_label("API key").fill(KEY)
+    page.get_by_role("button", name="Submit job").click()
+    job = page.locator(".job.highlight")
+    assert job.locator(".state").inner_text() == "queued" and job.locator(".total").inner_text() == "2"
+    services = web_app.extensions["mt"]
+    Worker(web_app.extensions["mt_jobs"], translator, services.client, services.alias).run(
+        threading.Event(), until_idle=True)
+    expect(job.locator(".state")).to_have_text("done", timeout=15_000)  # the page's own polling updates it
+    assert job.locator(".done").inner_text() == "2"
+    assert not job.locator(".cancel").is_visible()  # nothing left to cancel
+    page.screenshot(path=str(SHOTS / "jobs.png"), full_page=True)

@@ -21,7 +21,8 @@ def server(search_settings, alias, tmp_path_factory):
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("MT_", "OPENSEARCH_"))},
            "OPENSEARCH_URL": search_settings.opensearch_urls[0], "OPENSEARCH_INDEX": alias,
            "MT_MODEL_DIR": str(search_settings.model_dir), "API_KEYS": KEY, "MAX_REQUEST_BYTES": "4096",
-           "MT_MEMORY_PATH": str(tmp_path_factory.mktemp("srv") / "tm.db")}
+           "MT_MEMORY_PATH": str(tmp_path_factory.mktemp("srv") / "tm.db"), "JOBS_WORKERS": "0",
+           "JOBS_DB": str(tmp_path_factory.mktemp("jobs") / "jobs.db")}
     process = subprocess.Popen([sys.executable, "-m", "service", "serve", "--port", str(port), "--threads", "4",
                                 "--no-access-log"], cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)

@@ -32,6 +32,7 @@ def _query(name: str, description: str, kind: str = "string", many: bool = False
 
 
 _ID = {"name": "article_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_JOB = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 SPEC = {
     "openapi": "3.1.0",
@@ -69,6 +70,22 @@ SPEC = {
                     _query("to", "published on or before"), _query("sort", "relevance or date"),
                     _query("size", "hits per page (1-100)", "integer"), _query("page", "page number", "integer")],
             statuses=(400, 429, 503))},
+        "/api/v1/jobs": {
+            "post": _op("Submit a bulk job: a multipart `file` (JSONL articles or plain text, one item per line) or a "
+                        "JSON list of texts or articles; options `index` and `beam_size`. 202 once stored durably; "
+                        "200 with the existing job for a duplicate submission.", body="Articles", secured=True,
+                        ok="202"),
+            "get": _op("All jobs, newest first.", statuses=(429,)),
+        },
+        "/api/v1/jobs/{job_id}": {
+            "get": _op("A job's state (queued, running, paused with a reason, done, failed, cancelled), counts, "
+                       "tokens/s and ETA.", params=[_JOB], statuses=(404, 429)),
+            "delete": _op("Cancel a job.", params=[_JOB], secured=True, statuses=(404, 429)),
+        },
+        "/api/v1/jobs/{job_id}/results": {"get": _op("The parallel text as JSONL, in input order, streamed.",
+                                                     params=[_JOB], statuses=(404, 429))},
+        "/api/v1/jobs/{job_id}/errors": {"get": _op("Failed items as JSONL: {line, error}.", params=[_JOB],
+                                                    statuses=(404, 429))},
         "/api/v1/openapi.json": {"get": _op("This document.", statuses=())},
         "/api/v1/docs": {"get": _op("This document as a page.", statuses=())},
     },

@@ -1,18 +1,14 @@
 """The analyst web UI: search, read an article side by side, translate, ingest. Server-rendered."""
 from __future__ import annotations
 
-import json
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from flask import Blueprint, current_app, render_template, request, url_for
-
-from service.files import RecordError, jsonl_records
-from service.index import lifecycle
-from service.ingest import ingest
 from service.search.query import QueryError
 from service.search.searcher import search
 from service.web.api import read_texts, search_request, translate_texts
 from service.web.auth import check_key
 from service.web.errors import ApiError
+from service.web.jobs import submit as submit_job
 
 bp = Blueprint("ui", __name__)
 LOW_CONFIDENCE = -1.0  # mean token log-probability below which a sentence is marked for review
@@ -68,32 +64,33 @@ def translate_page():
     return render_template("translate.html", text=text, results=results[0], error=None)
 
 
-def _uploaded_records(upload):
-    """(line, record) from an uploaded JSONL file, or one article from a plain-text file."""
-    data = upload.read()
-    if upload.filename.lower().endswith((".jsonl", ".json")):
-        return list(jsonl_records(data.splitlines(keepends=True)))
-    try:
-        return [(1, {"title": upload.filename, "body": data.decode("utf-8")})]
-    except UnicodeDecodeError:
-        return [(1, RecordError("the file is not UTF-8 text"))]
-
-
 @bp.route("/ingest", methods=["GET", "POST"])
 def ingest_page():
+    """Upload a file: it becomes a bulk job (translate and index), and the jobs page shows its progress."""
     if request.method == "GET":
-        return render_template("ingest.html", report=None, error=None)
+        return render_template("ingest.html", error=None)
     try:
         check_key(write=True)
         upload = request.files.get("file")
         if upload is None or not upload.filename:
             raise ApiError(400, "choose a file to upload")
-        found = services()
-        if found.translator is None:
-            raise ApiError(503, found.model_error or "no translation model")
-        lifecycle.create(found.client, found.alias, found.settings.opensearch_shards, found.settings.opensearch_replicas)
-        report = ingest(_uploaded_records(upload), found.client, found.alias, found.translator)
+        response, status = submit_job()
     except ApiError as error:
-        return render_template("ingest.html", report=None, error=error.message), error.status
-    return render_template("ingest.html", report=report, error=None,
-                           rejects=[r.to_dict() for r in report.rejects], as_json=json.dumps)
+        return render_template("ingest.html", error=error.message), error.status
+    return redirect(url_for("ui.jobs_page", highlight=response.json["id"]), 303)
+
+
+@bp.get("/jobs")
+def jobs_page():
+    jobs = [job.to_dict() for job in current_app.extensions["mt_jobs"].list()]
+    return render_template("jobs.html", jobs=jobs, highlight=request.args.get("highlight"))
+
+
+@bp.post("/jobs/<job_id>/cancel")
+def cancel_job(job_id: str):
+    try:
+        check_key(write=True)
+    except ApiError as error:
+        return render_template("error.html", status=error.status, message=error.message), error.status
+    current_app.extensions["mt_jobs"].cancel(job_id)
+    return redirect(url_for("ui.jobs_page"), 303)

@@ -15,3 +15,24 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
+
+// Jobs page: poll each unfinished job's status and update its progress bar, counts, rate and ETA.
+document.addEventListener("DOMContentLoaded", () => {
+  for (const item of document.querySelectorAll(".job")) {
+    const update = async () => {
+      if (!["queued", "running", "paused"].includes(item.dataset.state)) return;
+      const job = await (await fetch(`/api/v1/jobs/${item.dataset.job}`)).json();
+      item.dataset.state = job.state;
+      item.querySelector(".state").textContent = job.state;
+      item.querySelector("progress").value = job.counts.done + job.counts.failed;
+      item.querySelector(".done").textContent = job.counts.done;
+      item.querySelector(".failed").textContent = job.counts.failed;
+      item.querySelector(".rate").textContent = job.tokens_per_second;
+      item.querySelector(".eta").textContent = job.eta_seconds ?? "—";
+      const cancel = item.querySelector(".cancel");
+      if (cancel && !["queued", "running", "paused"].includes(job.state)) cancel.hidden = true;
+      setTimeout(update, 1000);
+    };
+    update();
+  }
+});

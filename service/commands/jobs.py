@@ -1,0 +1,97 @@
+"""`python -m service jobs submit|status|results|errors|cancel|worker`: bulk jobs from the command line."""
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from pathlib import Path
+
+from service.files import InputError, check_not_binary, jsonl_records, text_lines
+from service.jobs.store import JobStore
+
+
+def register(commands) -> None:
+    parser = commands.add_parser("jobs", help="bulk translation jobs")
+    actions = parser.add_subparsers(dest="jobs_command", required=True)
+    submit = actions.add_parser("submit", help="submit a JSONL or plain-text file as a job")
+    submit.add_argument("file")
+    submit.add_argument("--text", action="store_true", help="plain text: each non-empty line is one item")
+    submit.add_argument("--index", action="store_true", help="also index the articles for search")
+    submit.add_argument("--beam", type=int, help="beam size for this job")
+    submit.set_defaults(handler=run_submit)
+    status = actions.add_parser("status", help="one job's state and counts, or all jobs")
+    status.add_argument("job_id", nargs="?")
+    status.set_defaults(handler=run_status)
+    for name, handler in (("results", run_results), ("errors", run_errors), ("cancel", run_cancel)):
+        action = actions.add_parser(name, help=f"{name} of a job")
+        action.add_argument("job_id")
+        action.set_defaults(handler=handler)
+    worker = actions.add_parser("worker", help="run a worker process on the jobs in JOBS_DB")
+    worker.add_argument("--until-idle", action="store_true", help="exit when no runnable item is left")
+    worker.set_defaults(handler=run_worker)
+
+
+def read_records(path: Path, plain_text: bool):
+    """(line, record) from a JSONL file, or one {"body": line} per non-empty line of plain text."""
+    check_not_binary(path)
+    with open(path, "rb") as handle:
+        if plain_text:
+            return [(n, {"body": line}) for n, line in text_lines(handle, str(path)) if line.strip()]
+        return list(jsonl_records(handle))
+
+
+def _store(settings) -> JobStore:
+    return JobStore(settings.jobs_db, settings.job_lease_seconds)
+
+
+def run_submit(args, settings) -> int:
+    path = Path(args.file)
+    if not path.is_file():
+        raise InputError(f"{args.file}: no such file")
+    options = {"index": args.index, "beam_size": args.beam}
+    job_id, created = _store(settings).create("translate", read_records(path, args.text), options, owner="cli")
+    print(job_id if created else f"{job_id} (the same job was already submitted)")
+    return 0
+
+
+def run_status(args, settings) -> int:
+    store = _store(settings)
+    jobs = [store.status(args.job_id)] if args.job_id else store.list()
+    if args.job_id and jobs[0] is None:
+        raise InputError(f"no job {args.job_id}")
+    print(json.dumps([j.to_dict() for j in jobs] if not args.job_id else jobs[0].to_dict(), indent=2))
+    return 0
+
+
+def _stream(lines) -> int:
+    for line in lines:
+        sys.stdout.write(line)
+    return 0
+
+
+def run_results(args, settings) -> int:
+    return _stream(_store(settings).results(args.job_id))
+
+
+def run_errors(args, settings) -> int:
+    return _stream(_store(settings).errors(args.job_id))
+
+
+def run_cancel(args, settings) -> int:
+    print("cancelled" if _store(settings).cancel(args.job_id) else f"job {args.job_id} is not running")
+    return 0
+
+
+def run_worker(args, settings) -> int:
+    from service.index.client import make_client
+    from service.jobs.worker import Worker
+    from service.translation import open_translator
+
+    worker = Worker(_store(settings), open_translator(settings), make_client(settings), settings.opensearch_index,
+                    settings.job_batch_items)
+    print(f"{worker.name} working on {settings.jobs_db}", file=sys.stderr, flush=True)
+    try:
+        worker.run(threading.Event(), until_idle=args.until_idle)
+    except KeyboardInterrupt:
+        pass
+    return 0

@@ -1,0 +1,235 @@
+"""The job store: SQLite (WAL), one row per job and one per item, safe for several worker processes.
+
+Workers claim items in short BEGIN IMMEDIATE transactions and hold them under a lease; a worker
+that dies (kill -9) leaves claims whose lease runs out, and another worker takes them. An item's
+result is written in the same transaction that marks it done, so it is stored once or not at all.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Optional
+
+ACTIVE = ("queued", "running", "paused")
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, options TEXT NOT NULL, state TEXT NOT NULL, reason TEXT,
+    owner TEXT, fingerprint TEXT NOT NULL, total INTEGER NOT NULL, created REAL NOT NULL,
+    started REAL, finished REAL, tokens INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS jobs_fingerprint ON jobs (fingerprint);
+CREATE TABLE IF NOT EXISTS items (
+    job_id TEXT NOT NULL, seq INTEGER NOT NULL, line INTEGER NOT NULL, input TEXT, status TEXT NOT NULL,
+    result TEXT, error TEXT, tokens INTEGER NOT NULL DEFAULT 0, claimed_by TEXT, lease_until REAL,
+    PRIMARY KEY (job_id, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS items_pending ON items (status, job_id, seq);
+"""
+
+
+@dataclass(frozen=True)
+class Item:
+    job_id: str
+    seq: int
+    line: int
+    input: dict
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    id: str
+    kind: str
+    state: str
+    reason: Optional[str]
+    options: dict
+    total: int
+    done: int
+    failed: int
+    tokens: int
+    created: float
+    started: Optional[float]
+    finished: Optional[float]
+
+    @property
+    def tokens_per_second(self) -> float:
+        end = self.finished or time.time()
+        return self.tokens / (end - self.started) if self.started and end > self.started else 0.0
+
+    @property
+    def eta_seconds(self) -> Optional[float]:
+        remaining = self.total - self.done - self.failed
+        if not self.started or not self.done or remaining <= 0 or self.state != "running":
+            return None if remaining > 0 else 0.0
+        rate = self.done / (time.time() - self.started)
+        return remaining / rate if rate > 0 else None
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "kind": self.kind, "state": self.state, "reason": self.reason, "options": self.options,
+                "counts": {"done": self.done, "failed": self.failed, "total": self.total},
+                "tokens_per_second": round(self.tokens_per_second, 1),
+                "eta_seconds": None if self.eta_seconds is None else round(self.eta_seconds),
+                "created": self.created, "started": self.started, "finished": self.finished}
+
+
+class JobStore:
+    """Jobs and their items in one SQLite file, opened by the service and by worker processes alike."""
+
+    def __init__(self, path: Path, lease_seconds: float = 120.0):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path, self.lease_seconds = path, lease_seconds
+        self._db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # a 202 means the upload survives a power cut
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.RLock()  # one connection, shared by request threads and worker threads
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _write(self):
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _read(self, sql: str, params: tuple = ()) -> list:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def create(self, kind: str, records: Iterable[tuple[int, object]], options: dict,
+               owner: Optional[str] = None) -> tuple[str, bool]:
+        """Store a job and its items durably; (job id, created). An identical active job is returned instead."""
+        rows, digest = [], hashlib.sha256(json.dumps([kind, options], sort_keys=True).encode())
+        for seq, (line, record) in enumerate(records):
+            if isinstance(record, Exception):
+                rows.append((seq, line, None, "failed", str(record)))
+            else:
+                text = json.dumps(record, ensure_ascii=False, sort_keys=True)
+                digest.update(text.encode())
+                rows.append((seq, line, text, "queued", None))
+            digest.update(b"\n")
+        fingerprint = digest.hexdigest()
+        with self._write() as db:
+            found = db.execute(f"SELECT id FROM jobs WHERE fingerprint = ? AND state IN {ACTIVE}",
+                               (fingerprint,)).fetchone()
+            if found:
+                return found[0], False
+            job_id = uuid.uuid4().hex[:16]
+            db.execute("INSERT INTO jobs (id, kind, options, state, owner, fingerprint, total, created) "
+                       "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
+                       (job_id, kind, json.dumps(options), owner, fingerprint, len(rows), time.time()))
+            db.executemany("INSERT INTO items (job_id, seq, line, input, status, error) VALUES (?, ?, ?, ?, ?, ?)",
+                           [(job_id, *row) for row in rows])
+        return job_id, True
+
+    def active_jobs(self, owner: str) -> int:
+        return self._read(f"SELECT COUNT(*) FROM jobs WHERE owner = ? AND state IN {ACTIVE}", (owner,))[0][0]
+
+    def claim(self, worker: str, limit: int) -> tuple[Optional[str], list[Item]]:
+        """Up to limit runnable items of the oldest job that has some; expired claims count as runnable."""
+        now = time.time()
+        with self._write() as db:
+            row = db.execute(
+                "SELECT i.job_id FROM items i JOIN jobs j ON j.id = i.job_id WHERE j.state IN ('queued', 'running') "
+                "AND (i.status = 'queued' OR (i.status = 'claimed' AND i.lease_until < ?)) "
+                "ORDER BY j.created LIMIT 1", (now,)).fetchone()
+            if row is None:
+                return None, []
+            job_id = row[0]
+            items = db.execute(
+                "SELECT seq, line, input FROM items WHERE job_id = ? AND (status = 'queued' OR "
+                "(status = 'claimed' AND lease_until < ?)) ORDER BY seq LIMIT ?", (job_id, now, limit)).fetchall()
+            db.executemany("UPDATE items SET status = 'claimed', claimed_by = ?, lease_until = ? "
+                           "WHERE job_id = ? AND seq = ?",
+                           [(worker, now + self.lease_seconds, job_id, seq) for seq, _, _ in items])
+            db.execute("UPDATE jobs SET state = 'running', started = COALESCE(started, ?) WHERE id = ? AND state = 'queued'",
+                       (now, job_id))
+        return job_id, [Item(job_id, seq, line, json.loads(text)) for seq, line, text in items]
+
+    def finish(self, job_id: str, worker: str, done: list[tuple[int, dict]], failed: list[tuple[int, str]],
+               tokens: int = 0) -> None:
+        """Commit finished items (seq, result) and failures (seq, error) claimed by this worker, in one transaction."""
+        with self._write() as db:
+            db.executemany("UPDATE items SET status = 'done', result = ?, claimed_by = NULL "
+                           "WHERE job_id = ? AND seq = ? AND status = 'claimed' AND claimed_by = ?",
+                           [(json.dumps(r, ensure_ascii=False), job_id, seq, worker) for seq, r in done])
+            db.executemany("UPDATE items SET status = 'failed', error = ?, claimed_by = NULL "
+                           "WHERE job_id = ? AND seq = ? AND status = 'claimed' AND claimed_by = ?",
+                           [(error, job_id, seq, worker) for seq, error in failed])
+            db.execute("UPDATE jobs SET tokens = tokens + ? WHERE id = ?", (tokens, job_id))
+            self._settle(db, job_id)
+
+    def release(self, job_id: str, worker: str, reason: Optional[str] = None) -> None:
+        """Give claimed items back; with a reason, pause the job (e.g. the search cluster is down)."""
+        with self._write() as db:
+            db.execute("UPDATE items SET status = 'queued', claimed_by = NULL, lease_until = NULL "
+                       "WHERE job_id = ? AND status = 'claimed' AND claimed_by = ?", (job_id, worker))
+            if reason:
+                db.execute("UPDATE jobs SET state = 'paused', reason = ? WHERE id = ? AND state = 'running'",
+                           (reason, job_id))
+
+    def resume_paused(self) -> int:
+        """Let paused jobs run again (a worker calls this once the cause looks fixed)."""
+        with self._write() as db:
+            return db.execute("UPDATE jobs SET state = 'running', reason = NULL WHERE state = 'paused'").rowcount
+
+    def cancel(self, job_id: str) -> bool:
+        with self._write() as db:
+            changed = db.execute(f"UPDATE jobs SET state = 'cancelled', finished = ? WHERE id = ? AND state IN {ACTIVE}",
+                                 (time.time(), job_id)).rowcount
+            db.execute("UPDATE items SET status = 'cancelled' WHERE job_id = ? AND status IN ('queued', 'claimed')",
+                       (job_id,))
+        return bool(changed)
+
+    def _settle(self, db, job_id: str) -> None:
+        left = db.execute("SELECT COUNT(*) FROM items WHERE job_id = ? AND status IN ('queued', 'claimed')",
+                          (job_id,)).fetchone()[0]
+        if left == 0:
+            db.execute("UPDATE jobs SET state = 'done', finished = ? WHERE id = ? AND state IN ('running', 'queued')",
+                       (time.time(), job_id))
+
+    def status(self, job_id: str) -> Optional[JobStatus]:
+        rows = self._read(
+            "SELECT id, kind, state, reason, options, total, created, started, finished, tokens, "
+            "(SELECT COUNT(*) FROM items WHERE job_id = jobs.id AND status = 'done'), "
+            "(SELECT COUNT(*) FROM items WHERE job_id = jobs.id AND status = 'failed') FROM jobs WHERE id = ?",
+            (job_id,))
+        if not rows:
+            return None
+        id_, kind, state, reason, options, total, created, started, finished, tokens, done, failed = rows[0]
+        return JobStatus(id_, kind, state, reason, json.loads(options), total, done, failed, tokens, created,
+                         started, finished)
+
+    def list(self, limit: int = 100) -> list[JobStatus]:
+        ids = [r[0] for r in self._read("SELECT id FROM jobs ORDER BY created DESC LIMIT ?", (limit,))]
+        return [self.status(job_id) for job_id in ids]
+
+    def queued_items(self) -> int:
+        return self._read("SELECT COUNT(*) FROM items WHERE status IN ('queued', 'claimed')")[0][0]
+
+    def results(self, job_id: str) -> Iterator[str]:
+        """The done items' results as JSON lines, in input order, read in pages so memory stays flat."""
+        seq = -1
+        while True:
+            page = self._read("SELECT seq, result FROM items WHERE job_id = ? AND status = 'done' AND seq > ? "
+                              "ORDER BY seq LIMIT 500", (job_id, seq))
+            if not page:
+                return
+            for seq, result in page:
+                yield result + "\n"
+
+    def errors(self, job_id: str) -> Iterator[str]:
+        for line, error in self._read("SELECT line, error FROM items WHERE job_id = ? AND status = 'failed' "
+                                      "ORDER BY seq", (job_id,)):
+            yield json.dumps({"line": line, "error": error}, ensure_ascii=False) + "\n"
