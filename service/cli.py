@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     translate.add_argument("--jsonl", action="store_true", help="input is JSONL articles {id, title, body, ...}")
     translate.add_argument("-o", "--output", help="write here instead of standard output")
     translate.add_argument("--no-memory", action="store_true", help="bypass the translation memory")
+    translate.add_argument("--resume", action="store_true",
+                           help="with --jsonl on a file: run as a durable job; re-running continues where it stopped")
     translate.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                            help="progress bar on stderr (default: when stderr is a terminal)")
     translate.set_defaults(handler=cmd_translate)
@@ -169,6 +171,9 @@ def warn_if_demo(translator) -> None:
 def cmd_translate(args, settings: Settings) -> int:
     from service.translation import open_translator
 
+    if args.resume:
+        return _translate_resumable(args, settings)
+
     with ExitStack() as stack:
         stream, size = open_input(args.file, args.jsonl, stack)  # bad input fails before the model loads
         translator = open_translator(settings, use_memory=not args.no_memory)
@@ -215,3 +220,24 @@ def _translate_text(lines, name, translator, out) -> tuple[int, int]:
         translated += 1
         out.write(result["body_en"] + "\n")
     return translated, 0
+
+
+def _translate_resumable(args, settings: Settings) -> int:
+    """translate --jsonl FILE --resume: the file runs as a job in JOBS_DB, so an interrupted run continues."""
+    from service.commands.jobs import report_job, run_as_job
+    from service.translation import open_translator
+
+    if not args.jsonl or args.file == "-":
+        raise InputError("--resume needs --jsonl and a file (standard input cannot be resumed)")
+    path = Path(args.file)
+    if not path.is_file():
+        raise InputError(f"{args.file}: no such file")
+    translator = open_translator(settings, use_memory=not args.no_memory)
+    warn_if_demo(translator)
+    store, job_id = run_as_job(settings, path, {"index": False, "source": str(path.resolve())}, translator,
+                               progress=args.progress)
+    with ExitStack() as stack:
+        out = stack.enter_context(open(args.output, "w", encoding="utf-8")) if args.output else sys.stdout
+        for line in store.results(job_id):
+            out.write(line)
+    return report_job(store, job_id, "translated")

@@ -176,3 +176,41 @@ def test_jobs_api_limits_and_cancel(api):
     cancelled = http.delete(f"/api/v1/jobs/{first.json['id']}", headers=auth)
     assert cancelled.json["state"] == "cancelled"
     assert http.post("/api/v1/jobs", json={"nothing": 1}, headers=auth).status_code == 400
+
+
+def test_translate_resume_after_kill_9_writes_every_record_once(search_settings, tmp_path):
+    source = tmp_path / "archive.jsonl"
+    source.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for _, a in articles(30, "r")), encoding="utf-8")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("MT_", "OPENSEARCH_", "JOB"))},
+           "JOBS_DB": str(tmp_path / "jobs.db"), "JOB_BATCH_ITEMS": "3", "MT_MODEL_DIR": str(search_settings.model_dir),
+           "MT_MEMORY_PATH": str(tmp_path / "tm.db")}
+    command = [sys.executable, "-m", "service", "translate", "--jsonl", "--resume", str(source), "-o", str(tmp_path / "out.jsonl")]
+    first = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stderr=subprocess.DEVNULL)
+    watcher = JobStore(tmp_path / "jobs.db")
+    deadline = time.monotonic() + 120
+    while not watcher.list() or watcher.list()[0].done < 6:
+        assert first.poll() is None and time.monotonic() < deadline, "no progress before the kill"
+        time.sleep(0.05)
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    assert watcher.list()[0].done < 30
+    second = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert b"resuming job" in second.stderr
+    ids = [json.loads(line)["id"] for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert ids == [f"r{i}" for i in range(30)]
+
+
+def test_ingest_resume_indexes_through_a_job(search_settings, alias, client, tmp_path):
+    source = tmp_path / "news.jsonl"
+    source.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for _, a in articles(5, "g")) + "{bad\n",
+                      encoding="utf-8")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("MT_", "OPENSEARCH_", "JOB"))},
+           "JOBS_DB": str(tmp_path / "jobs.db"), "MT_MODEL_DIR": str(search_settings.model_dir),
+           "MT_MEMORY_PATH": str(tmp_path / "tm.db"), "OPENSEARCH_URL": search_settings.opensearch_urls[0],
+           "OPENSEARCH_INDEX": alias}
+    done = subprocess.run([sys.executable, "-m", "service", "ingest", "--resume", str(source)], cwd=PROJECT_ROOT,
+                          env=env, capture_output=True, timeout=300)
+    assert done.returncode == 1 and b"line 6: invalid JSON" in done.stderr and b"indexed 5, rejected 1" in done.stderr
+    client.indices.refresh(index=alias)
+    assert client.count(index=alias, body={"query": {"prefix": {"id": "g"}}})["count"] == 5

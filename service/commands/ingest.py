@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import ExitStack
+from pathlib import Path
 
 from service.commands.common import open_input, with_progress
 from service.files import jsonl_records
@@ -19,6 +20,8 @@ def register(commands) -> None:
                         help="records carry sentences: [{source, target}] (and title_en); no MT")
     parser.add_argument("--rejects", help="where to write rejected records (default: FILE.rejects.jsonl)")
     parser.add_argument("--progress", action="store_true", default=None, help="force the progress bar")
+    parser.add_argument("--resume", action="store_true",
+                        help="run as a durable job; re-running the same command continues where it stopped")
     parser.set_defaults(handler=run)
 
 
@@ -29,6 +32,8 @@ def run(args, settings) -> int:
     client = make_client(settings)
     alias = settings.opensearch_index
     lifecycle.create(client, alias, settings.opensearch_shards, settings.opensearch_replicas)
+    if args.resume:
+        return _ingest_resumable(args, settings, client)
     rejects_path = args.rejects or (f"{args.file}.rejects.jsonl" if args.file != "-" else "rejects.jsonl")
     with ExitStack() as stack:
         stream, size = open_input(args.file, True, stack)
@@ -50,3 +55,22 @@ def run(args, settings) -> int:
     print(f"indexed {summary['indexed']}, unchanged {summary['unchanged']}, rejected {summary['rejected']}"
           + (f" (see {rejects_path})" if summary["rejected"] else ""), file=sys.stderr)
     return 1 if summary["rejected"] else 0
+
+
+def _ingest_resumable(args, settings, client) -> int:
+    """ingest FILE --resume: the file runs as a job that indexes; an interrupted run continues."""
+    from service.cli import warn_if_demo
+    from service.commands.jobs import report_job, run_as_job
+    from service.files import InputError
+    from service.translation import open_translator
+
+    if args.pretranslated or args.file == "-":
+        raise InputError("--resume takes a file of articles to translate (not --pretranslated, not stdin)")
+    path = Path(args.file)
+    if not path.is_file():
+        raise InputError(f"{args.file}: no such file")
+    translator = open_translator(settings)
+    warn_if_demo(translator)
+    store, job_id = run_as_job(settings, path, {"index": True, "source": str(path.resolve())}, translator, client,
+                               progress=args.progress)
+    return report_job(store, job_id, "indexed")

@@ -4,10 +4,12 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from pathlib import Path
 
 from service.files import InputError, check_not_binary, jsonl_records, text_lines
 from service.jobs.store import JobStore
+from service.jobs.worker import IDLE_WAIT
 
 
 def register(commands) -> None:
@@ -95,3 +97,41 @@ def run_worker(args, settings) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def run_as_job(settings, path: Path, options: dict, translator, client=None, progress=None) -> tuple[JobStore, str]:
+    """Run a file as a durable job in this process; an unfinished job for the same file and options resumes."""
+    from tqdm import tqdm
+
+    from service.jobs.worker import Worker
+
+    store = _store(settings)
+    job_id, created = store.create("translate", read_records(path, plain_text=False), options, owner="cli")
+    status = store.status(job_id)
+    if not created:
+        print(f"resuming job {job_id}: {status.done + status.failed} of {status.total} already done", file=sys.stderr)
+    worker = Worker(store, translator, client, settings.opensearch_index, settings.job_batch_items, job_id=job_id)
+    store.release_dead_local_claims()
+    worker.resume_if_possible()
+    with tqdm(total=status.total, initial=status.done + status.failed, unit="article", file=sys.stderr,
+              disable=None if progress is None else not progress) as bar:
+        while True:
+            worked = worker.run_once()
+            current = store.status(job_id)
+            bar.update(current.done + current.failed - bar.n)
+            if current.state == "paused":
+                raise InputError(f"job {job_id} paused: {current.reason}; run the same command again to resume")
+            if current.state not in ("queued", "running"):
+                return store, job_id
+            if not worked:
+                time.sleep(IDLE_WAIT)  # another live worker holds the remaining items
+
+
+def report_job(store: JobStore, job_id: str, verb: str) -> int:
+    """Failed items as `line N: reason`, then a summary, on stderr; the exit status (1 if any failed)."""
+    for line in store.errors(job_id):
+        error = json.loads(line)
+        print(f"line {error['line']}: {error['error']}", file=sys.stderr)
+    status = store.status(job_id)
+    print(f"{verb} {status.done}, rejected {status.failed} (job {job_id})", file=sys.stderr)
+    return 1 if status.failed else 0

@@ -1,13 +1,16 @@
 """The job store: SQLite (WAL), one row per job and one per item, safe for several worker processes.
 
-Workers claim items in short BEGIN IMMEDIATE transactions and hold them under a lease; a worker
-that dies (kill -9) leaves claims whose lease runs out, and another worker takes them. An item's
-result is written in the same transaction that marks it done, so it is stored once or not at all.
+Workers claim items in short BEGIN IMMEDIATE transactions and hold them under a lease. A worker
+that dies (kill -9) leaves claims behind: a worker on the same host frees them at once (it can see
+the process is gone), and anywhere else they are taken once the lease runs out. An item's result
+is written in the same transaction that marks it done, so it is stored once or not at all.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import sqlite3
 import threading
 import time
@@ -26,7 +29,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_fingerprint ON jobs (fingerprint);
 CREATE TABLE IF NOT EXISTS items (
     job_id TEXT NOT NULL, seq INTEGER NOT NULL, line INTEGER NOT NULL, input TEXT, status TEXT NOT NULL,
-    result TEXT, error TEXT, tokens INTEGER NOT NULL DEFAULT 0, claimed_by TEXT, lease_until REAL,
+    result TEXT, error TEXT, claimed_by TEXT, lease_until REAL,
     PRIMARY KEY (job_id, seq)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS items_pending ON items (status, job_id, seq);
 """
@@ -136,14 +139,15 @@ class JobStore:
     def active_jobs(self, owner: str) -> int:
         return self._read(f"SELECT COUNT(*) FROM jobs WHERE owner = ? AND state IN {ACTIVE}", (owner,))[0][0]
 
-    def claim(self, worker: str, limit: int) -> tuple[Optional[str], list[Item]]:
-        """Up to limit runnable items of the oldest job that has some; expired claims count as runnable."""
+    def claim(self, worker: str, limit: int, job_id: Optional[str] = None) -> tuple[Optional[str], list[Item]]:
+        """Up to limit runnable items of the oldest job that has some (or of job_id); expired claims are runnable."""
         now = time.time()
+        only = "AND j.id = ?" if job_id else ""
         with self._write() as db:
             row = db.execute(
                 "SELECT i.job_id FROM items i JOIN jobs j ON j.id = i.job_id WHERE j.state IN ('queued', 'running') "
-                "AND (i.status = 'queued' OR (i.status = 'claimed' AND i.lease_until < ?)) "
-                "ORDER BY j.created LIMIT 1", (now,)).fetchone()
+                f"AND (i.status = 'queued' OR (i.status = 'claimed' AND i.lease_until < ?)) {only} "
+                "ORDER BY j.created LIMIT 1", (now, job_id) if job_id else (now,)).fetchone()
             if row is None:
                 return None, []
             job_id = row[0]
@@ -178,6 +182,17 @@ class JobStore:
             if reason:
                 db.execute("UPDATE jobs SET state = 'paused', reason = ? WHERE id = ? AND state = 'running'",
                            (reason, job_id))
+
+    def release_dead_local_claims(self) -> int:
+        """Free items claimed by worker processes on this host that no longer exist (no lease wait)."""
+        host = f"{socket.gethostname()}-"
+        with self._write() as db:
+            owners = [r[0] for r in db.execute("SELECT DISTINCT claimed_by FROM items WHERE status = 'claimed'")]
+            dead = [o for o in owners if o and o.startswith(host) and not _alive(o[len(host):].split("-")[0])]
+            for owner in dead:
+                db.execute("UPDATE items SET status = 'queued', claimed_by = NULL, lease_until = NULL "
+                           "WHERE status = 'claimed' AND claimed_by = ?", (owner,))
+        return len(dead)
 
     def resume_paused(self) -> int:
         """Let paused jobs run again (a worker calls this once the cause looks fixed)."""
@@ -233,3 +248,18 @@ class JobStore:
         for line, error in self._read("SELECT line, error FROM items WHERE job_id = ? AND status = 'failed' "
                                       "ORDER BY seq", (job_id,)):
             yield json.dumps({"line": line, "error": error}, ensure_ascii=False) + "\n"
+
+
+def worker_name() -> str:
+    """host-pid-random: lets another worker on this host see that a claim's process is gone."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+        return True
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True

@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-import uuid
 from typing import Optional
 
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 
 from service.index.bulk import Unavailable, index_documents
 from service.index.documents import content_hash, document_id, to_document
-from service.jobs.store import Item, JobStore
+from service.jobs.store import Item, JobStore, worker_name
 from service.pipeline import ArticleError, translate_articles
 
 log = logging.getLogger(__name__)
@@ -26,13 +25,14 @@ IDLE_WAIT = 1.0  # seconds between looks for new work when there is none
 
 class Worker:
     def __init__(self, store: JobStore, translator, client=None, alias: Optional[str] = None, batch: int = 32,
-                 name: Optional[str] = None):
+                 name: Optional[str] = None, job_id: Optional[str] = None):
         self.store, self.translator, self.client, self.alias, self.batch = store, translator, client, alias, batch
-        self.name = name or f"worker-{uuid.uuid4().hex[:8]}"
+        self.name = name or worker_name()
+        self.job_id = job_id  # only this job's items, when set
 
     def run_once(self) -> bool:
         """Process one batch; False when there was nothing to do."""
-        job_id, items = self.store.claim(self.name, self.batch)
+        job_id, items = self.store.claim(self.name, self.batch, self.job_id)
         if not items:
             return False
         options = self.store.status(job_id).options
@@ -82,6 +82,7 @@ class Worker:
 
     def run(self, stop: threading.Event, until_idle: bool = False) -> None:
         """Work until stopped (or, with until_idle, until no runnable item is left)."""
+        self.store.release_dead_local_claims()
         while not stop.is_set():
             if self.run_once():
                 continue
