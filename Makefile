@@ -43,6 +43,7 @@ bench: setup
 	$(PY) bench/translate.py
 	$(PY) bench/search.py
 	$(PY) bench/api.py
+	$(PY) bench/jobs.py
 
 clean:
 	rm -rf $(VENV) data models/demo models/.downloads .opensearch/nodes
