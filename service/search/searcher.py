@@ -1,7 +1,6 @@
 """Run a search: detect the query's language, translate an Arabic query, query OpenSearch, shape the hits."""
 from __future__ import annotations
 
-import logging
 from typing import Optional
 
 from opensearchpy import OpenSearch
@@ -13,8 +12,6 @@ from service.search.request import SearchRequest, build_body
 from service.search.results import parse_response
 from service.text import langid
 from service.text.normalize import normalize_text
-
-log = logging.getLogger(__name__)
 
 
 def query_language(request: SearchRequest, parsed: ParsedQuery) -> str:

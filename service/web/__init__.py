@@ -52,4 +52,3 @@ def _start_workers(app: Flask, settings: Settings, services: Services) -> None:
         worker = Worker(JobStore(settings.jobs_db, settings.job_lease_seconds), services.translator, services.client, services.alias,
                         settings.job_batch_items)
         threading.Thread(target=worker.run, args=(stop,), name=worker.name, daemon=True).start()
-    app.extensions["mt_workers_stop"] = stop

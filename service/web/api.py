@@ -167,6 +167,4 @@ def search_request(args) -> SearchRequest:
 @requires_key(write=False)
 def search_articles():
     found = services()
-    query = search_request(request.args)
-    translator_ = found.translator if found.translator is not None else None
-    return jsonify(search(found.client, found.alias, query, translator_))
+    return jsonify(search(found.client, found.alias, search_request(request.args), found.translator))
