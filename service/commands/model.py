@@ -1,0 +1,101 @@
+"""`python -m service model install|generate|info|ensure`: translation models."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+from tqdm import tqdm
+
+from service.config import Settings
+from service.modelstore import manifest as model_manifest
+from service.modelstore.download import DownloadError
+from service.modelstore.install import QUANTIZATIONS
+
+
+def register(commands) -> None:
+    model = commands.add_parser("model", help="install, generate or inspect translation models")
+    model_commands = model.add_subparsers(dest="model_command", required=True)
+    install = model_commands.add_parser("install", help="install the real model (download, zip or directory)")
+    install.add_argument("--source", help="URL, release zip, OPUS-MT, Hugging Face or CTranslate2 directory "
+                                          "(default: the official opus-2019-12-18 release)")
+    install.add_argument("--quantization", default="int8", choices=QUANTIZATIONS)
+    install.add_argument("--sha256", help="expected SHA-256 of the downloaded or given zip")
+    install.add_argument("--dest", type=Path, help="install here (default: MT_MODEL_DIR or models/opus-mt-ar-en)")
+    install.set_defaults(handler=run_install)
+    generate = model_commands.add_parser("generate", help="generate a random-weight model for tests and benchmarks")
+    generate.add_argument("--size", choices=("tiny", "base"), default="tiny")
+    generate.add_argument("--seed", type=int, default=1)
+    generate.add_argument("out_dir", type=Path)
+    generate.set_defaults(handler=run_generate)
+    info = model_commands.add_parser("info", help="print the installed model's manifest")
+    info.set_defaults(handler=run_info)
+    ensure = model_commands.add_parser("ensure", help="make sure a model is installed (used by `make run`)")
+    ensure.add_argument("--demo-fallback", action="store_true",
+                        help="without network or local source, generate the demo model in models/demo")
+    ensure.set_defaults(handler=run_ensure)
+
+
+def _download_bar():
+    bar = tqdm(unit="B", unit_scale=True, desc="download", file=sys.stderr, disable=None)
+
+    def update(done: int, total: Optional[int]) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+    return update
+
+
+def run_install(args, settings: Settings) -> int:
+    from service.modelstore.install import install
+
+    dest = args.dest or settings.model_dir or model_manifest.DEFAULT_MODEL_DIR
+    manifest = install(args.source, dest, args.quantization, args.sha256, progress=_download_bar())
+    print(f"installed {manifest.id} into {dest}")
+    return 0
+
+
+def run_generate(args, settings: Settings) -> int:
+    from service.modelstore.generate import generate
+
+    started = time.monotonic()
+    manifest = generate(args.size, args.out_dir, args.seed)
+    print(f"generated {manifest.id} into {args.out_dir} in {time.monotonic() - started:.1f}s "
+          f"(random weights: translations are noise)")
+    return 0
+
+
+def run_info(args, settings: Settings) -> int:
+    model_dir = model_manifest.resolve_model_dir(settings.model_dir)
+    print(json.dumps({**model_manifest.Manifest.read(model_dir).to_dict(), "path": str(model_dir)},
+                     indent=2, ensure_ascii=False))
+    return 0
+
+
+def run_ensure(args, settings: Settings) -> int:
+    from service.modelstore.generate import generate
+    from service.modelstore.install import install
+
+    model_dir = model_manifest.resolve_model_dir(settings.model_dir)
+    try:
+        found = model_manifest.Manifest.read(model_dir)
+        print(f"model ready: {found.id} at {model_dir}" + (" (demo: noise)" if found.demo else ""))
+        return 0
+    except model_manifest.ModelNotInstalled:
+        pass
+    try:
+        manifest = install(None, model_dir, progress=_download_bar())
+        print(f"installed {manifest.id} into {model_dir}")
+        return 0
+    except DownloadError as error:
+        print(f"warning: {error}\nwarning: install the real model when you can: "
+              f"`{model_manifest.INSTALL_HINT}`, or offline from a copy of the release: "
+              f"`{model_manifest.INSTALL_HINT} --source /path/to/opus-2019-12-18.zip`", file=sys.stderr)
+        if not args.demo_fallback:
+            return 2
+    manifest = generate("tiny", model_manifest.DEMO_MODEL_DIR)
+    print(f"warning: carrying on with the generated demo model {manifest.id} at "
+          f"{model_manifest.DEMO_MODEL_DIR}: random weights, every translation is NOISE", file=sys.stderr)
+    return 0
