@@ -49,19 +49,22 @@ def test_memory_is_bounded_and_drops_least_recently_used(tmp_path):
     assert "s0" in memory.get_many("k", ["s0"]) and memory.get_many("k", ["s1"]) == {}
 
 
-def _writer(path, worker):
+def _writer(path, worker, start):
+    start.wait(30)  # every process opens the new file at the same moment
     memory = TranslationMemory(path, 100_000)
     for batch in range(20):
         memory.put_many("k", [(f"{worker}-{batch}-{i}", Translation("t", 0.0, 1)) for i in range(50)])
-        memory.get_many("k", [f"{1 - worker}-{batch}-{i}" for i in range(50)])
+        memory.get_many("k", [f"{(worker + 1) % 4}-{batch}-{i}" for i in range(50)])
 
 
 def test_concurrent_processes_share_the_memory(tmp_path):
     path = tmp_path / "tm.db"
-    processes = [multiprocessing.get_context("spawn").Process(target=_writer, args=(path, w)) for w in (0, 1)]
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(4)
+    processes = [context.Process(target=_writer, args=(path, w, start)) for w in range(4)]
     for process in processes:
         process.start()
     for process in processes:
         process.join(120)
-    assert [p.exitcode for p in processes] == [0, 0]
-    assert len(TranslationMemory(path, 100_000)) == 2 * 20 * 50
+    assert [p.exitcode for p in processes] == [0, 0, 0, 0]
+    assert len(TranslationMemory(path, 100_000)) == 4 * 20 * 50

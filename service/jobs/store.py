@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import socket
-import sqlite3
 import threading
 import time
 import uuid
@@ -19,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
+
+from service import sqlite
 
 ACTIVE = ("queued", "running", "paused")
 _SCHEMA = """
@@ -83,11 +84,8 @@ class JobStore:
     """Jobs and their items in one SQLite file, opened by the service and by worker processes alike."""
 
     def __init__(self, path: Path, lease_seconds: float = 120.0):
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path, self.lease_seconds = path, lease_seconds
-        self._db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # a 202 means the upload survives a power cut
+        self._db = sqlite.connect(path, synchronous="FULL")  # a 202 means the upload survives a power cut
         self._db.executescript(_SCHEMA)
         self._lock = threading.RLock()  # one connection, shared by request threads and worker threads
 

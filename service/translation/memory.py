@@ -7,12 +7,12 @@ recently used (checked every PRUNE_EVERY writes, or every tenth of the bound if 
 """
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
+from service import sqlite
 from service.translation.engine import Translation
 
 _SCHEMA = """
@@ -35,13 +35,10 @@ class TranslationMemory:
     """A bounded, process-safe store of sentence translations."""
 
     def __init__(self, path: Path, max_entries: int):
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.max_entries = max_entries
         self._lock = threading.Lock()
         self._writes = 0
-        self._db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = sqlite.connect(path)
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
