@@ -10,13 +10,19 @@ from tqdm import tqdm
 from service.files import InputError, check_not_binary, check_utf8
 
 
+def existing_file(name: str) -> Path:
+    """The path of an input file, or InputError when there is none."""
+    path = Path(name)
+    if not path.is_file():
+        raise InputError(f"{name}: no such file")
+    return path
+
+
 def open_input(name: str, jsonl: bool, stack: ExitStack):
     """The input as a binary stream, with its size for the progress bar (None for stdin)."""
     if name == "-":
         return sys.stdin.buffer, None
-    path = Path(name)
-    if not path.is_file():
-        raise InputError(f"{name}: no such file")
+    path = existing_file(name)
     check_not_binary(path)
     if not jsonl:
         check_utf8(path)  # plain text is all or nothing: fail before writing anything

@@ -4,9 +4,8 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import ExitStack
-from pathlib import Path
 
-from service.commands.common import open_input, with_progress
+from service.commands.common import existing_file, open_input, with_progress
 from service.files import jsonl_records
 from service.index import lifecycle
 from service.index.client import make_client
@@ -66,9 +65,7 @@ def _ingest_resumable(args, settings, client) -> int:
 
     if args.pretranslated or args.file == "-":
         raise InputError("--resume takes a file of articles to translate (not --pretranslated, not stdin)")
-    path = Path(args.file)
-    if not path.is_file():
-        raise InputError(f"{args.file}: no such file")
+    path = existing_file(args.file)
     translator = open_translator(settings)
     warn_if_demo(translator)
     store, job_id = run_as_job(settings, path, {"index": True, "source": str(path.resolve())}, translator, client,

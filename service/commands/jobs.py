@@ -7,6 +7,7 @@ import threading
 import time
 from pathlib import Path
 
+from service.commands.common import existing_file
 from service.files import InputError, check_not_binary, jsonl_records, text_lines
 from service.jobs.store import JobStore
 from service.jobs.worker import IDLE_WAIT
@@ -47,9 +48,7 @@ def _store(settings) -> JobStore:
 
 
 def run_submit(args, settings) -> int:
-    path = Path(args.file)
-    if not path.is_file():
-        raise InputError(f"{args.file}: no such file")
+    path = existing_file(args.file)
     options = {"index": args.index, "beam_size": args.beam}
     job_id, created = _store(settings).create("translate", read_records(path, args.text), options, owner="cli")
     print(job_id if created else f"{job_id} (the same job was already submitted)")

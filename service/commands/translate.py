@@ -5,9 +5,8 @@ import argparse
 import json
 import sys
 from contextlib import ExitStack
-from pathlib import Path
 
-from service.commands.common import open_input, with_progress
+from service.commands.common import existing_file, open_input, with_progress
 from service.config import Settings
 from service.files import InputError, jsonl_records, text_lines
 from service.modelstore import manifest as model_manifest
@@ -95,9 +94,7 @@ def _translate_resumable(args, settings: Settings) -> int:
 
     if not args.jsonl or args.file == "-":
         raise InputError("--resume needs --jsonl and a file (standard input cannot be resumed)")
-    path = Path(args.file)
-    if not path.is_file():
-        raise InputError(f"{args.file}: no such file")
+    path = existing_file(args.file)
     translator = open_translator(settings, use_memory=not args.no_memory)
     warn_if_demo(translator)
     store, job_id = run_as_job(settings, path, {"index": False, "source": str(path.resolve())}, translator,

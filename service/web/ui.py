@@ -5,17 +5,13 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 
 from service.search.query import QueryError
 from service.search.searcher import search
-from service.web.api import read_texts, search_request, translate_texts
+from service.web.api import read_texts, search_request, services, translate_texts
 from service.web.auth import check_key
 from service.web.errors import ApiError
 from service.web.jobs import submit as submit_job
 
 bp = Blueprint("ui", __name__)
 LOW_CONFIDENCE = -1.0  # mean token log-probability below which a sentence is marked for review
-
-
-def services():
-    return current_app.extensions["mt"]
 
 
 @bp.app_context_processor
