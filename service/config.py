@@ -93,6 +93,24 @@ def _rate(text: str) -> str:
     return text
 
 
+RATE_LIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
+
+
+def _storage_uri(text: str) -> str:
+    scheme, separator, _ = text.partition("://")
+    if not separator or scheme not in RATE_LIMIT_SCHEMES:
+        raise ValueError(f"must be a URI with one of the schemes {', '.join(RATE_LIMIT_SCHEMES)}, "
+                         "such as memory:// or redis://host:6379")
+    return text
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError("must be 0 or more")
+    return value
+
+
 SETTINGS: dict[str, Setting] = {
     "model_dir": Setting("MT_MODEL_DIR", None, "Model directory. Unset: models/opus-mt-ar-en, else the generated demo model in models/demo.", Path),
     "device": Setting("MT_DEVICE", "cpu", "Where the model runs: cpu or cuda.", _choice(DEVICES)),
@@ -128,6 +146,9 @@ SETTINGS: dict[str, Setting] = {
     "max_api_articles": Setting("MAX_API_ARTICLES", "100", "Most articles in one POST /api/v1/articles; larger loads go to bulk jobs.", _positive_int),
     "max_upload_bytes": Setting("MAX_UPLOAD_BYTES", "52428800", "Largest file the web UI accepts for ingest.", _positive_int),
     "rate_limit": Setting("RATE_LIMIT", "600 per minute", "Requests per API key (or per address without one), or off.", _rate),
+    "rate_limit_failed_keys": Setting("RATE_LIMIT_FAILED_KEYS", "10 per minute", "Failed API key checks per client address, or off; past it every keyed request from the address is a 429.", _rate),
+    "rate_limit_storage": Setting("RATE_LIMIT_STORAGE", "memory://", "Where rate-limit counters live: memory:// (per process) or redis://host:port (shared).", _storage_uri),
+    "trusted_proxies": Setting("TRUSTED_PROXIES", "0", "Reverse proxies in front of the service whose X-Forwarded-For/-Proto are trusted.", _count),
     "jobs_db": Setting("JOBS_DB", str(PROJECT_ROOT / "data" / "jobs.sqlite3"), "SQLite file of the bulk jobs.", Path),
     "jobs_workers": Setting("JOBS_WORKERS", "1", "Job worker threads inside the web service (0: none; run `jobs worker` processes).", int),
     "job_batch_items": Setting("JOB_BATCH_ITEMS", "32", "Items a worker claims and translates together.", _positive_int),
@@ -174,6 +195,9 @@ class Settings:
     max_api_articles: int = 100
     max_upload_bytes: int = 52_428_800
     rate_limit: str = "600 per minute"
+    rate_limit_failed_keys: str = "10 per minute"
+    rate_limit_storage: str = "memory://"
+    trusted_proxies: int = 0
     jobs_db: Path = PROJECT_ROOT / "data" / "jobs.sqlite3"
     jobs_workers: int = 1
     job_batch_items: int = 32

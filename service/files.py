@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -9,6 +10,7 @@ from service.pipeline import ArticleError
 
 BINARY_SNIFF_BYTES = 8192
 MAX_RECORD_BYTES = 2_000_000  # one JSONL article; larger lines are rejected unread
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class InputError(ValueError):
@@ -47,6 +49,23 @@ def text_lines(stream: BinaryIO, name: str) -> Iterator[tuple[int, str]]:
             raise InputError(f"{name} line {number}: invalid UTF-8 ({error.reason})") from None
 
 
+def lone_surrogate(value) -> str | None:
+    """Where a parsed JSON value holds a lone surrogate (JSON allows "\\ud800", UTF-8 cannot carry it), or None."""
+    pending = [("$", value)]
+    while pending:  # a loop, not recursion: JSONL lines have no nesting limit
+        path, item = pending.pop()
+        if isinstance(item, str):
+            found = _SURROGATE.search(item)
+            if found:
+                return f"{path} (\\u{ord(found.group()):04x} at character {found.start()})"
+        elif isinstance(item, dict):
+            for key, child in reversed(item.items()):
+                pending += [(f"{path}.{key}", child), (f"{path} (a key)", key)]
+        elif isinstance(item, list):
+            pending += [(f"{path}[{index}]", child) for index, child in reversed(list(enumerate(item)))]
+    return None
+
+
 def jsonl_records(stream: BinaryIO) -> Iterator[tuple[int, dict | RecordError]]:
     """(line number, record or RecordError) for each non-blank JSONL line."""
     for number, raw in enumerate(stream, 1):
@@ -62,5 +81,9 @@ def jsonl_records(stream: BinaryIO) -> Iterator[tuple[int, dict | RecordError]]:
             continue
         except json.JSONDecodeError as error:
             yield number, RecordError(f"invalid JSON ({error.msg} at column {error.colno})")
+            continue
+        where = lone_surrogate(record)
+        if where:
+            yield number, RecordError(f"invalid Unicode: a lone surrogate at {where}")
             continue
         yield number, record

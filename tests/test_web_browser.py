@@ -136,3 +136,25 @@ def test_ingest_upload_becomes_a_job_with_live_progress(site, web_app, page, tra
     assert job.locator(".done").inner_text() == "2"
     assert not job.locator(".cancel").is_visible()  # nothing left to cancel
     page.screenshot(path=str(SHOTS / "jobs.png"), full_page=True)
+
+
+def test_pages_work_under_the_content_security_policy(site, page, client, alias):
+    stored = client.get(index=alias, id="b1")["_source"]
+    client.index(index=alias, id="b-evil", body=dict(stored, id="b-evil", url=" JavaScript:alert(document.domain)"),
+                 refresh="true")
+    blocked, dialogs = [], []
+    page.on("console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text
+            else None)
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    for path in ("/", "/?q=ceasefire", "/articles/b1", "/translation", "/ingest", "/jobs", "/api/v1/docs"):
+        response = page.goto(f"{site}{path}")
+        policy = response.headers.get("content-security-policy", "")
+        assert "script-src 'self'" in policy and response.headers.get("x-frame-options") == "DENY", path
+    page.goto(f"{site}/articles/b1")
+    row = page.locator(".aligned tbody tr").nth(1)
+    row.locator("td.en").hover()
+    assert "active" in row.get_attribute("class")  # /static/app.js runs under the policy
+    assert page.get_by_role("link", name="original").get_attribute("href") == "https://example.org/b1"
+    page.goto(f"{site}/articles/b-evil")
+    assert page.get_by_role("link", name="original").count() == 0  # a stored script URL is never a link
+    assert blocked == [] and dialogs == []

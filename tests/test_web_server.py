@@ -1,9 +1,12 @@
 """The real server process: `python -m service serve` under gunicorn, spoken to over loopback HTTP."""
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -15,29 +18,53 @@ from conftest import PROJECT_ROOT, _free_port, run_cli
 KEY = "server-key-0123"
 
 
+@contextlib.contextmanager
+def serving(search_settings, alias, state_dir, *options, env=None, log=None):
+    """`python -m service serve` on a free port until the block ends; yields its base URL.
+
+    With log (a path), the server's stdout and stderr are appended there as they come."""
+    port = _free_port()
+    full_env = {**{k: v for k, v in os.environ.items() if not k.startswith(("MT_", "OPENSEARCH_"))},
+                "OPENSEARCH_URL": search_settings.opensearch_urls[0], "OPENSEARCH_INDEX": alias,
+                "MT_MODEL_DIR": str(search_settings.model_dir), "API_KEYS": KEY, "MAX_REQUEST_BYTES": "4096",
+                "MT_MEMORY_PATH": str(state_dir / "tm.db"), "JOBS_WORKERS": "0", "JOBS_DB": str(state_dir / "jobs.db"),
+                **(env or {})}
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(open(log, "a", encoding="utf-8")) if log else None
+        process = subprocess.Popen([sys.executable, "-m", "service", "serve", "--port", str(port), "--threads", "4",
+                                    *(options or ["--no-access-log"])], cwd=PROJECT_ROOT, env=full_env,
+                                   stdout=out or subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+        def copy_stderr():  # keeps the pipe from filling, and the log complete
+            for line in process.stderr:
+                if out:
+                    out.write(line)
+                    out.flush()
+        started = []
+        for line in process.stderr:  # gunicorn says when its socket is open; requests then queue until ready
+            started.append(line)
+            if "Listening at" in line:
+                break
+        else:
+            pytest.fail(f"the server exited with {process.wait()}: {''.join(started)[-2000:]}")
+        if out:
+            out.write("".join(started))
+            out.flush()
+        pump = threading.Thread(target=copy_stderr, daemon=True)
+        pump.start()
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            process.wait(30)
+            pump.join(30)
+            process.stderr.close()
+
+
 @pytest.fixture(scope="module")
 def server(search_settings, alias, tmp_path_factory):
-    port = _free_port()
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("MT_", "OPENSEARCH_"))},
-           "OPENSEARCH_URL": search_settings.opensearch_urls[0], "OPENSEARCH_INDEX": alias,
-           "MT_MODEL_DIR": str(search_settings.model_dir), "API_KEYS": KEY, "MAX_REQUEST_BYTES": "4096",
-           "MT_MEMORY_PATH": str(tmp_path_factory.mktemp("srv") / "tm.db"), "JOBS_WORKERS": "0",
-           "JOBS_DB": str(tmp_path_factory.mktemp("jobs") / "jobs.db")}
-    process = subprocess.Popen([sys.executable, "-m", "service", "serve", "--port", str(port), "--threads", "4",
-                                "--no-access-log"], cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
-    for line in process.stderr:  # gunicorn says when its socket is open; requests then queue until ready
-        if "Listening at" in line:
-            drain = threading.Thread(target=process.stderr.read, daemon=True)  # keep the pipe from filling
-            drain.start()
-            break
-    else:
-        pytest.fail(f"the server exited with {process.wait()}")
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(30)
-    drain.join(30)
-    process.stderr.close()
+    with serving(search_settings, alias, tmp_path_factory.mktemp("srv")) as url:
+        yield url
 
 
 def call(url, data=None, headers=None, method=None):
@@ -91,3 +118,86 @@ def test_bad_configuration_stops_serve_with_one_line(tmp_path):
     done = run_cli("serve", env={"RATE_LIMIT": "lots"})
     assert done.returncode == 2
     assert done.stderr.decode().strip().splitlines() == ["error: RATE_LIMIT='lots': must be like '600 per minute', or off"]
+
+
+def wait_for(predicate, timeout=30.0):
+    """Poll predicate until it holds or the deadline passes; whether it held."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+SIX_MB = 6 * 1024 * 1024
+
+
+def test_an_oversized_body_is_a_json_413_that_urllib_can_read(server):
+    # urllib sends the whole body before it reads: answered unread, it failed with [Errno 32] Broken pipe
+    status, body = call(f"{server}/api/v1/translate", b"x" * SIX_MB, {"Content-Type": "application/json"})
+    assert status == 413 and json.loads(body)["error"]["code"] == "payload_too_large"
+    status, body = call(f"{server}/translate", json.dumps({"q": "أ" * SIX_MB}).encode(),
+                        {"Content-Type": "application/json"})
+    assert status == 413 and isinstance(json.loads(body)["error"], str)
+    assert call(f"{server}/healthz")[0] == 200
+
+
+@pytest.fixture(scope="module")
+def logged_server(search_settings, alias, tmp_path_factory):
+    """A second server, with the access log on (into a file) and uploads capped at 1 MiB."""
+    state = tmp_path_factory.mktemp("logged")
+    log = state / "server.log"
+    with serving(search_settings, alias, state, "--access-log", env={"MAX_UPLOAD_BYTES": "1048576"}, log=log) as url:
+        yield url, log
+
+
+def test_a_form_over_the_upload_limit_is_a_413_that_urllib_can_read(logged_server):
+    server, _ = logged_server  # Flask's own MAX_CONTENT_LENGTH answers this one
+    form = urllib.parse.urlencode({"q": "أ" * (SIX_MB // 8), "source": "ar", "target": "en"}).encode()
+    assert len(form) > 2 * 1024 * 1024
+    status, body = call(f"{server}/translate", form, {"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 413 and isinstance(json.loads(body)["error"], str)
+
+
+def test_the_access_log_never_shows_api_keys(logged_server):
+    server, log = logged_server
+    secret = "querystring-secret-key-42"
+    assert call(f"{server}/api/v1/search?q=logged&api_key={secret}")[0] == 200
+    assert post_json(f"{server}/api/v1/articles?API_KEY={secret}&x=1", {"id": "q1", "body": "قال"})[0] == 401
+    assert call(f"{server}/healthz?api%5Fkey={secret}")[0] == 200
+    assert wait_for(lambda: log.read_text().count("api_key=[redacted]") + log.read_text().count(
+        "api%5Fkey=[redacted]") + log.read_text().count("API_KEY=[redacted]") >= 3), log.read_text()[-3000:]
+    assert "GET /api/v1/search?q=logged&api_key=[redacted]" in log.read_text()
+    assert secret not in log.read_text()
+
+
+def raw_request(server: str, data: bytes) -> tuple[int, bytes, bytes]:
+    """Send bytes as they are (http.client refuses malformed requests); status, headers and body."""
+    host, port = urllib.parse.urlsplit(server).netloc.split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        conn.sendall(data)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), head, body
+
+
+def test_gunicorn_s_own_errors_are_json(server):
+    status, body = call(f"{server}/api/v1/search?q={'x' * 10_000}")
+    assert status == 414 and json.loads(body)["error"]["code"] == "uri_too_long"
+    status, head, body = raw_request(server, b"NOT AN HTTP REQUEST LINE\r\n\r\n")
+    assert status == 400 and json.loads(body)["error"]["code"] == "bad_request"
+    assert b"Content-Type: application/json" in head and b"X-Content-Type-Options: nosniff" in head
+    assert call(f"{server}/healthz")[0] == 200
+
+
+def test_two_instances_on_one_machine_each_start_and_share_no_control_socket(search_settings, alias, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"HOME": str(home), "XDG_RUNTIME_DIR": str(home)}  # where gunicorn puts its one default socket
+    with serving(search_settings, alias, tmp_path, "--no-access-log", env=env) as first, \
+            serving(search_settings, alias, tmp_path, "--no-access-log", env=env) as second:
+        assert call(f"{first}/healthz")[0] == 200 and call(f"{second}/healthz")[0] == 200
+        assert list(home.rglob("*.ctl")) == []  # gunicorn 27 put gunicorn.ctl here, and the second took it over

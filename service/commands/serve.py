@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 
@@ -15,7 +16,9 @@ def register(commands) -> None:
     parser.add_argument("--threads", type=int, default=8, help="threads per worker")
     parser.add_argument("--dev", action="store_true", help="Flask's development server instead of gunicorn")
     parser.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True,
-                        help="log each request on stdout (default: on)")
+                        help="log each request on stdout, API keys masked (default: on)")
+    parser.add_argument("--control-socket", metavar="PATH",
+                        help="gunicorn's control socket for gunicornc (default: none; give each instance its own)")
     parser.set_defaults(handler=run)
 
 
@@ -23,11 +26,17 @@ def run(args, settings) -> int:
     from service.web import create_app
 
     if args.dev:
+        from service.serving import redact_record
+
+        logging.getLogger("werkzeug").addFilter(redact_record)  # its request log shows query strings too
         create_app(settings).run(host=args.host, port=args.port, threaded=True)
         return 0
     create_app(settings)  # fail here, with one clear line, before gunicorn forks workers
     command = [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--threads", str(args.threads),
-               "--worker-class", "gthread", "--bind", f"{args.host}:{args.port}", "--timeout", "120",
+               "--worker-class", "service.serving.JsonErrorWorker", "--bind", f"{args.host}:{args.port}",
+               "--timeout", "120", "--logger-class", "service.serving.RedactingLogger",
+               # gunicorn's default control socket is one path per user: a second instance would take it over
+               *(["--control-socket", args.control_socket] if args.control_socket else ["--no-control-socket"]),
                *(["--access-logfile", "-"] if args.access_log else []), "service.web.wsgi:app"]
     print(f"serving on http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
     os.execv(sys.executable, command)

@@ -9,9 +9,10 @@ from flask import Flask
 from service.config import Settings
 from service.jobs.store import JobStore
 from service.jobs.worker import Worker
-from service.web import api, errors, health, jobs, libre, openapi, ui
+from service.web import api, errors, health, jobs, libre, openapi, security, ui
 from service.web.auth import init_limiter
 from service.web.metrics import Metrics
+from service.web.payload import DrainUnreadBody
 from service.web.services import Services
 
 
@@ -29,8 +30,10 @@ def create_app(settings: Optional[Settings] = None, services: Optional[Services]
     if services.translator is not None:
         metrics.watch_translator(services.translator)
     app.extensions["mt_metrics"] = metrics
-    limiter = init_limiter(app, settings.rate_limit)
+    limiter = init_limiter(app, settings)
     errors.init_app(app)
+    security.init_app(app, settings)
+    app.wsgi_app = DrainUnreadBody(app.wsgi_app)
     app.extensions["mt_jobs"] = JobStore(settings.jobs_db, settings.job_lease_seconds)
     metrics.queue_depth.set_function(app.extensions["mt_jobs"].queued_items)
     _start_workers(app, settings, services)

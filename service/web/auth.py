@@ -1,19 +1,33 @@
-"""API keys, compared in constant time, and per-key rate limits (flask-limiter)."""
+"""API keys, compared in constant time, and rate limits (flask-limiter): per valid key, else per client address.
+
+A presented key is checked once per request. A key that is not valid never names a bucket (so invented keys
+cannot escape the address's limit) and counts as a failed check against the address; past
+RATE_LIMIT_FAILED_KEYS every keyed request from that address is a 429, so keys cannot be guessed at speed.
+"""
 from __future__ import annotations
 
 import functools
+import hashlib
 import hmac
+from dataclasses import dataclass
 
-from flask import current_app, request
+from flask import current_app, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from limits import parse as parse_limit
+from werkzeug.exceptions import HTTPException
 
 from service.web.errors import ApiError
 from service.web.payload import json_body
 
+FAILED_KEYS_SCOPE = "failed-key-checks"
+
 
 def presented_key() -> str | None:
-    """The key from `Authorization: Bearer`, `X-API-Key`, or an `api_key` field (LibreTranslate)."""
+    """The key from `Authorization: Bearer`, `X-API-Key`, or an `api_key` body field (LibreTranslate).
+
+    Never from the query string: URLs end up in logs, histories and Referer headers.
+    """
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip() or None
@@ -25,8 +39,13 @@ def presented_key() -> str | None:
         except ApiError:
             body = None
         value = body.get("api_key") if isinstance(body, dict) else None
+    elif request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        try:  # an oversized or broken form is the view's 4xx; raised here, the limiter would blame its storage
+            value = request.form.get("api_key")
+        except HTTPException:
+            value = None
     else:
-        value = request.values.get("api_key")
+        value = None
     return value if isinstance(value, str) and value else None
 
 
@@ -38,16 +57,57 @@ def key_is_valid(key: str, keys: tuple[str, ...]) -> bool:
     return matched
 
 
+def key_digest(key: str) -> str:
+    """A stable name for a key that does not reveal it (rate-limit buckets, logs)."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent this request: the rate-limit bucket, and what became of the presented key."""
+
+    bucket: str
+    key_state: str  # none, valid, invalid, or locked (the address is past its failed-check limit)
+
+
+def caller() -> Caller:
+    """This request's Caller, worked out once per request (the limiter and the key check both ask)."""
+    if "mt_caller" not in g:
+        g.mt_caller = _identify()
+    return g.mt_caller
+
+
+def _identify() -> Caller:
+    address = f"addr:{get_remote_address()}"
+    key = presented_key()
+    if key is None:
+        return Caller(address, "none")
+    failed = current_app.extensions["mt_failed_keys"]
+    if failed is not None and not _strategy().test(failed, FAILED_KEYS_SCOPE, address):
+        return Caller(address, "locked")  # not even compared: a right guess must look like a wrong one
+    if key_is_valid(key, current_app.extensions["mt"].settings.api_keys):
+        return Caller(f"key:{key_digest(key)}", "valid")
+    if failed is not None:
+        _strategy().hit(failed, FAILED_KEYS_SCOPE, address)
+    return Caller(address, "invalid")
+
+
+def _strategy():
+    return current_app.extensions["mt_limiter"].limiter
+
+
 def check_key(write: bool) -> None:
     settings = current_app.extensions["mt"].settings
     if not (write or settings.read_requires_key):
         return
     if not settings.api_keys:
         raise ApiError(403, "this endpoint needs an API key, and none is configured (set API_KEYS)")
-    key = presented_key()
-    if key is None:
+    state = caller().key_state
+    if state == "none":
         raise ApiError(401, "an API key is required: send `Authorization: Bearer KEY`")
-    if not key_is_valid(key, settings.api_keys):
+    if state == "locked":
+        raise ApiError(429, "too many failed API key checks from this address; try again later", "rate_limited")
+    if state == "invalid":
         raise ApiError(403, "the API key is not valid")
 
 
@@ -63,11 +123,15 @@ def requires_key(write: bool):
 
 
 def _rate_key() -> str:
-    key = presented_key()
-    return f"key:{key}" if key else f"addr:{get_remote_address()}"
+    return caller().bucket
 
 
-def init_limiter(app, rate_limit: str) -> Limiter:
-    limiter = Limiter(_rate_key, app=app, default_limits=[] if rate_limit == "off" else [rate_limit],
-                      storage_uri="memory://", headers_enabled=True)
+def init_limiter(app, settings) -> Limiter:
+    """The request limiter on settings.rate_limit_storage, and the failed-key-check limit beside it."""
+    limiter = Limiter(_rate_key, app=app, default_limits=[] if settings.rate_limit == "off" else [settings.rate_limit],
+                      storage_uri=settings.rate_limit_storage, headers_enabled=True,
+                      in_memory_fallback_enabled=True)  # redis down: count in this process until it is back
+    failed = settings.rate_limit_failed_keys
+    app.extensions["mt_limiter"] = limiter
+    app.extensions["mt_failed_keys"] = None if failed == "off" else parse_limit(failed)
     return limiter

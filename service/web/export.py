@@ -1,13 +1,23 @@
 """Parallel text of an indexed article as TSV or TMX 1.4b (pure)."""
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+# What XML 1.0 forbids (control characters but tab, LF and CR; surrogates; U+FFFE, U+FFFF). ElementTree
+# writes them as they are, and the document no longer parses; TSV readers choke on them too.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text) -> str:
+    """text without the characters XML 1.0 forbids."""
+    return _NOT_XML.sub("", str(text))
 
 
 def _clean(text: str) -> str:
-    return " ".join(text.split())
+    """One line of text: whitespace runs (tabs and newlines included) become one space, so columns hold."""
+    return " ".join(xml_text(text).split())
 
 
 def to_tsv(document: dict) -> str:
@@ -25,9 +35,9 @@ def to_tmx(document: dict) -> bytes:
                                   "o-tmf": "ctranslate2", "adminlang": "en", "srclang": "ar", "datatype": "plaintext"})
     body = ET.SubElement(tmx, "body")
     for s in document["sentences"]:
-        unit = ET.SubElement(body, "tu", tuid=f"{document['id']}-{s['position']}")
-        ET.SubElement(unit, "prop", type="x-model").text = document.get("model") or "none"
+        unit = ET.SubElement(body, "tu", tuid=xml_text(f"{document['id']}-{s['position']}"))
+        ET.SubElement(unit, "prop", type="x-model").text = xml_text(document.get("model") or "none")
         for lang, text in (("ar", s["ar"]), ("en", s["en"])):
             variant = ET.SubElement(unit, "tuv", {XML_LANG: lang})
-            ET.SubElement(variant, "seg").text = text
+            ET.SubElement(variant, "seg").text = xml_text(text)
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(tmx, encoding="utf-8")

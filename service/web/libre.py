@@ -20,6 +20,7 @@ from service.web.payload import form_or_json
 bp = Blueprint("libre", __name__)
 LANGUAGES = [{"code": "ar", "name": "Arabic", "targets": ["en"]}, {"code": "en", "name": "English", "targets": []}]
 _TAG = re.compile(r"(<[^>]*>)")
+HTML_PIECES_PER_TEXT = 16  # html mode: text pieces between tags per request, at most MAX_BATCH_TEXTS times this
 
 
 def _queries(body: dict) -> tuple[list[str], bool]:
@@ -31,22 +32,37 @@ def _queries(body: dict) -> tuple[list[str], bool]:
     raise ApiError(400, "Invalid request: missing q parameter")
 
 
-def _translate_html(text: str, source: str) -> str:
-    """Translate the text between tags and keep the tags as they are."""
-    parts = _TAG.split(text)
-    slots = [i for i, part in enumerate(parts) if not _TAG.fullmatch(part) and part.strip()]
+def _translate_html(texts: list[str], source: str) -> list[str]:
+    """Translate the text between tags, all texts in one batch, and keep the tags as they are."""
+    split = [_TAG.split(text) for text in texts]  # tags at odd positions, the text between them at even ones
+    slots = [(n, i) for n, parts in enumerate(split) for i, part in enumerate(parts)
+             if not _TAG.fullmatch(part) and part.strip()]
+    limit = services().settings.max_batch_texts * HTML_PIECES_PER_TEXT
+    if len(slots) > limit:
+        raise ApiError(400, f"Invalid request: the html holds {len(slots)} text pieces between tags; "
+                            f"the limit is {limit}")
     if slots:
-        results = translate_texts([html.unescape(parts[i]) for i in slots], source)
-        for slot, result in zip(slots, results):
-            leading = parts[slot][:len(parts[slot]) - len(parts[slot].lstrip())]
-            trailing = parts[slot][len(parts[slot].rstrip()):]
-            parts[slot] = leading + html.escape(result["body_en"], quote=False) + trailing
-    return "".join(parts)
+        results = translate_texts([html.unescape(split[n][i]) for n, i in slots], source)
+        for (n, i), result in zip(slots, results):
+            part = split[n][i]
+            leading, trailing = part[:len(part) - len(part.lstrip())], part[len(part.rstrip()):]
+            split[n][i] = leading + html.escape(result["body_en"], quote=False) + trailing
+    return ["".join(parts) for parts in split]
 
 
 def _detected(text: str) -> dict:
     found = langid.detect(text)
     return {"confidence": round(found.confidence * 100, 1), "language": found.language}
+
+
+def _check_limits(texts: list[str]) -> None:
+    """The limits of /api/v1/translate (MAX_BATCH_TEXTS, MAX_REQUEST_CHARS), in LibreTranslate's words."""
+    settings = services().settings
+    if len(texts) > settings.max_batch_texts:
+        raise ApiError(400, f"Invalid request: request ({len(texts)}) exceeds batch limit ({settings.max_batch_texts})")
+    if sum(map(len, texts)) > settings.max_request_chars:
+        raise ApiError(400, f"Invalid request: request ({sum(map(len, texts))}) exceeds text limit "
+                            f"({settings.max_request_chars})")
 
 
 @bp.post("/translate")
@@ -62,13 +78,11 @@ def translate():
         raise ApiError(400, f"{target} is not supported as a target language: only en")
     if text_format not in ("text", "html"):
         raise ApiError(400, "format must be text or html")
-    if sum(map(len, texts)) > services().settings.max_request_chars:
-        raise ApiError(400, f"Invalid request: request ({sum(map(len, texts))}) exceeds text limit "
-                            f"({services().settings.max_request_chars})")
+    _check_limits(texts)
     if source == "en" or not any(t.strip() for t in texts):
         translated = list(texts)
     elif text_format == "html":
-        translated = [_translate_html(t, source) for t in texts]
+        translated = _translate_html(texts, source)
     else:
         nonblank = [i for i, t in enumerate(texts) if t.strip()]
         results = translate_texts([texts[i] for i in nonblank], source)
@@ -87,6 +101,7 @@ def detect():
     body = form_or_json(services().settings.max_request_bytes)
     check_key(write=False)
     texts, _ = _queries(body)
+    _check_limits(texts)
     return jsonify([_detected(" ".join(texts))])
 
 

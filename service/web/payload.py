@@ -1,13 +1,18 @@
-"""Reading request bodies strictly: content type, size, UTF-8, nesting depth, JSON syntax, each with its 4xx."""
+"""Reading request bodies strictly: content type, size, UTF-8, Unicode, nesting depth, JSON syntax, each with its 4xx;
+and draining what the app left unread, so clients still sending a body can read the answer."""
 from __future__ import annotations
 
 import json
 
 from flask import request
+from werkzeug.wsgi import LimitedStream, get_content_length
 
+from service.files import lone_surrogate
 from service.web.errors import ApiError
 
 MAX_DEPTH = 32
+DRAIN_BYTES = 64 * 1024 * 1024  # unread body read and discarded before answering; past it the connection closes
+DRAIN_CHUNK = 256 * 1024
 
 
 def nesting_depth(text: str, limit: int) -> int:
@@ -50,10 +55,18 @@ def json_body(max_bytes: int):
     if nesting_depth(text, MAX_DEPTH) > MAX_DEPTH:
         raise ApiError(400, f"the JSON is nested deeper than {MAX_DEPTH} levels", "too_deep")
     try:
-        return json.loads(text)
+        body = json.loads(text)
     except json.JSONDecodeError as error:
         raise ApiError(400, f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}",
                        "malformed_json") from None
+    _reject_lone_surrogates(body)
+    return body
+
+
+def _reject_lone_surrogates(value) -> None:
+    where = lone_surrogate(value)
+    if where:
+        raise ApiError(400, f"invalid Unicode: a lone surrogate at {where}", "invalid_unicode")
 
 
 def form_or_json(max_bytes: int) -> dict:
@@ -64,5 +77,44 @@ def form_or_json(max_bytes: int) -> dict:
             raise ApiError(400, "the body must be a JSON object")
         return body
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        return {key: (values if len(values) > 1 else values[0]) for key, values in request.form.lists()}
+        fields = {key: (values if len(values) > 1 else values[0]) for key, values in request.form.lists()}
+        _reject_lone_surrogates(fields)  # werkzeug decodes with replacement characters; checked all the same
+        return fields
     raise ApiError(415, "send application/json or form fields")
+
+
+class DrainUnreadBody:
+    """WSGI middleware: before the answer goes out, read and discard the body the app left unread (up to limit bytes).
+
+    A server that answers early (413, 401, ...) and closes with the client still sending makes the client fail
+    on a broken pipe instead of reading the answer; Python's urllib, which LibreTranslate's client uses, does.
+    A body larger than limit is left alone and the server closes the connection.
+    """
+
+    def __init__(self, app, limit: int = DRAIN_BYTES):
+        self.app, self.limit = app, limit
+
+    def __call__(self, environ, start_response):
+        length = get_content_length(environ)
+        if length is None and not environ.get("wsgi.input_terminated"):
+            return self.app(environ, start_response)  # no length and no end marker: reading on could block
+        if length is not None:  # so that reading the rest stops at the body's end
+            environ["wsgi.input"] = LimitedStream(environ["wsgi.input"], length)
+        body = environ["wsgi.input"]
+
+        def start(status, headers, exc_info=None):
+            drain(body, length, self.limit)
+            return start_response(status, headers, exc_info)
+        return self.app(environ, start)
+
+
+def drain(body, length: int | None, limit: int) -> None:
+    """Read what is left of body and discard it, unless more than limit bytes are left."""
+    if length is not None and length - body.tell() > limit:
+        return
+    try:
+        left = limit
+        while left > 0 and (chunk := body.read(min(DRAIN_CHUNK, left))):
+            left -= len(chunk)
+    except Exception:  # noqa: BLE001 - the client went away or sent a broken body; the answer goes out regardless
+        return
