@@ -21,6 +21,7 @@ from service.commands import translate as translate_commands
 from service.config import ConfigError, Settings
 from service.files import InputError
 from service.index.bulk import Unavailable
+from service.index.lifecycle import LifecycleError
 from service.index.node import NodeError
 from service.modelstore import manifest as model_manifest
 from service.modelstore.download import DownloadError
@@ -28,7 +29,8 @@ from service.modelstore.install import InstallError
 from service.search.query import QueryError
 
 EXPECTED_ERRORS = (ConfigError, InputError, InstallError, DownloadError, model_manifest.ModelNotInstalled,
-                   FileNotFoundError, IsADirectoryError, PermissionError, NodeError, QueryError, Unavailable)
+                   FileNotFoundError, IsADirectoryError, PermissionError, NodeError, QueryError, Unavailable,
+                   LifecycleError)
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -132,6 +132,8 @@ SETTINGS: dict[str, Setting] = {
     "opensearch_password": Setting("OPENSEARCH_PASSWORD", None, "Password for basic auth (optional)."),
     "opensearch_verify_certs": Setting("OPENSEARCH_VERIFY_CERTS", "on", "Verify TLS certificates: on or off.", _flag),
     "opensearch_ca_certs": Setting("OPENSEARCH_CA_CERTS", None, "CA bundle for TLS (optional).", Path),
+    "opensearch_timeout": Setting("OPENSEARCH_TIMEOUT", "5", "Seconds an interactive OpenSearch call (search, get, readyz, lookups) may take.", _positive_float),
+    "opensearch_bulk_timeout": Setting("OPENSEARCH_BULK_TIMEOUT", "120", "Seconds a bulk OpenSearch call (bulk indexing, index creation, migration) may take.", _positive_float),
     "opensearch_index": Setting("OPENSEARCH_INDEX", "articles", "The alias that search and ingest use; versioned indices sit behind it.", str),
     "opensearch_shards": Setting("OPENSEARCH_SHARDS", "1", "Primary shards of a new index.", _positive_int),
     "opensearch_replicas": Setting("OPENSEARCH_REPLICAS", "0", "Replicas of a new index (0 on a single node).", int),
@@ -181,6 +183,8 @@ class Settings:
     opensearch_password: Optional[str] = None
     opensearch_verify_certs: bool = True
     opensearch_ca_certs: Optional[Path] = None
+    opensearch_timeout: float = 5.0
+    opensearch_bulk_timeout: float = 120.0
     opensearch_index: str = "articles"
     opensearch_shards: int = 1
     opensearch_replicas: int = 0

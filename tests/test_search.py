@@ -3,7 +3,10 @@ import json
 
 import pytest
 
+from opensearchpy.exceptions import RequestError, TransportError
+
 from conftest import run_cli
+from service.index.bulk import Unavailable
 from service.ingest import ingest
 from service.search.query import QueryError
 from service.search.request import SearchRequest
@@ -138,3 +141,37 @@ def test_cli_malformed_query_is_a_one_line_error(search_settings, corpus):
                                           "OPENSEARCH_INDEX": corpus})
     assert done.returncode == 2
     assert done.stderr.decode().strip() == "error: a parenthesis is not closed"
+
+
+class RefusingClient:
+    """Stands in for OpenSearch in a unit test: every search is refused with the given error."""
+
+    def __init__(self, error):
+        self.error = error
+
+    def search(self, **_):
+        raise self.error
+
+
+@pytest.mark.parametrize("error,reason", [
+    (RequestError(400, "search_phase_execution_exception",
+                  {"error": {"root_cause": [{"type": "parse_exception", "reason": "failed to parse date [x]"}]}}),
+     "failed to parse date [x]"),
+    (RequestError(400, "parse_exception", "the body was plain text"), "the body was plain text"),
+    (RequestError(400, "parse_exception", {"error": {"root_cause": [], "reason": "no root cause"}}), "no root cause"),
+    (RequestError(400, "parse_exception", {"error": "a string error"}), "a string error"),
+    (RequestError(400, "parse_exception", {}), "parse_exception"),
+    (RequestError(400, "parse_exception", None), "parse_exception"),
+    (RequestError(400, "parse_exception"), "parse_exception"),
+    (RequestError(400), "RequestError"),
+])
+def test_a_refused_search_is_a_query_error_whatever_the_error_body(error, reason):
+    with pytest.raises(QueryError) as raised:
+        search(RefusingClient(error), "articles", SearchRequest("ceasefire"))
+    assert str(raised.value) == f"OpenSearch rejected the search: {reason}"
+
+
+def test_a_search_the_cluster_cannot_run_is_unavailable_not_an_error():
+    error = TransportError(503, "search_phase_execution_exception", {"error": {"reason": "all shards failed"}})
+    with pytest.raises(Unavailable, match="all shards failed"):
+        search(RefusingClient(error), "articles", SearchRequest("ceasefire"))

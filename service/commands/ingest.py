@@ -30,7 +30,7 @@ def run(args, settings) -> int:
 
     client = make_client(settings)
     alias = settings.opensearch_index
-    lifecycle.create(client, alias, settings.opensearch_shards, settings.opensearch_replicas)
+    lifecycle.ensure(client, alias, settings.opensearch_shards, settings.opensearch_replicas)
     if args.resume:
         return _ingest_resumable(args, settings, client)
     rejects_path = args.rejects or (f"{args.file}.rejects.jsonl" if args.file != "-" else "rejects.jsonl")

@@ -1,8 +1,17 @@
-"""Bulk indexing with back-off, in the manner of opensearch-py's streaming_bulk.
+"""Bulk indexing under one retry policy, with refusals isolated to the documents that caused them.
 
-streaming_bulk retries items the cluster pushes back on (429). When the cluster is down or
-answers 502/503/504, the whole chunk is sent again after a growing pause: indexing by explicit
-id makes that safe, and nothing counts as ingested until the cluster has acknowledged it.
+The retry policy, in one place:
+- with_retries owns back-off: when the cluster is unreachable or answers 429/502/503/504 (for the
+  request or for any item), the call is made again after a growing pause. Indexing by explicit id
+  makes resending a batch safe, and nothing counts as indexed until the cluster has acknowledged it.
+- streaming_bulk's own retries are off: they would retry 429 items with their own pauses inside each
+  with_retries attempt, multiplying the attempts and the wait; pushed-back items go to with_retries.
+- The transport (service/index/client.py) retries once, at once, only on another host: failover,
+  never back-off.
+
+A request-level refusal (a 400, e.g. an id over 512 bytes, or a 413) is bisected until the refused
+documents stand alone, so the good ones in the batch are still indexed. Bulk writes name the alias
+with require_alias, so they never auto-create an index.
 """
 from __future__ import annotations
 
@@ -14,9 +23,13 @@ from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import TransportError
 
+from service.index.client import bulk_timeout
+from service.index.errors import reason_in, refusal_reason
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETRYABLE_STATUS = {429, 502, 503, 504}
+SPLITTABLE_STATUS = {400, 413}  # the whole request was refused: some document in it is to blame
 
 
 class Unavailable(RuntimeError):
@@ -40,23 +53,38 @@ def with_retries(call: Callable[[], T], attempts: int = 10, first_delay: float =
                 if _retryable(error):
                     raise Unavailable(f"OpenSearch unavailable after {attempts} attempts: {error}") from error
                 raise
-            log.warning("OpenSearch unavailable (%s); retrying in %.0fs", error.__class__.__name__, delay)
+            log.warning("OpenSearch unavailable (%s); retrying in %.1fs", error.__class__.__name__, delay)
             time.sleep(delay)  # back-off before retrying, not synchronisation
             delay = min(max_delay, delay * 2)
     raise AssertionError("unreachable")
 
 
-def index_documents(client: OpenSearch, index: str, documents: list[dict], **retry) -> dict[str, str]:
-    """Index documents by their id; return {id: reason} for those the cluster refused for good."""
-    def send() -> dict[str, str]:
-        failed: dict[str, str] = {}
-        actions = ({"_op_type": "index", "_index": index, "_id": d["id"], "_source": d} for d in documents)
-        for ok, item in helpers.streaming_bulk(client, actions, chunk_size=max(1, len(documents)), max_retries=5,
-                                               initial_backoff=1, max_backoff=30, raise_on_error=False):
-            if not ok:
-                result = item["index"]
-                if result.get("status") in RETRYABLE_STATUS:
-                    raise TransportError(result["status"], "bulk item pushed back", result)
-                failed[result["_id"]] = str(result.get("error", {}).get("reason", result.get("error")))[:300]
-        return failed
-    return with_retries(send, **retry)
+def _bulk(client: OpenSearch, alias: str, documents: list[dict]) -> dict[str, str]:
+    """One bulk request; {id: reason} of the items refused for good; raises if any item was pushed back."""
+    failed: dict[str, str] = {}
+    actions = ({"_op_type": "index", "_index": alias, "_id": d["id"], "_source": d} for d in documents)
+    for ok, item in helpers.streaming_bulk(client, actions, chunk_size=max(1, len(documents)), max_retries=0,
+                                           raise_on_error=False, require_alias=True,
+                                           request_timeout=bulk_timeout(client)):
+        if not ok:
+            result = item["index"]
+            if result.get("status") in RETRYABLE_STATUS:
+                raise TransportError(result["status"], "bulk item pushed back", result)
+            failed[result["_id"]] = reason_in(result.get("error")) or f"status {result.get('status')}"
+    return failed
+
+
+def index_documents(client: OpenSearch, alias: str, documents: list[dict], **retry) -> dict[str, str]:
+    """Index documents by their id into the alias; return {id: reason} for those the cluster refused for good."""
+    if not documents:
+        return {}
+    try:
+        return with_retries(lambda: _bulk(client, alias, documents), **retry)
+    except TransportError as error:
+        if error.status_code not in SPLITTABLE_STATUS:
+            raise
+        if len(documents) == 1:
+            return {documents[0]["id"]: refusal_reason(error)}
+        middle = len(documents) // 2
+        return {**index_documents(client, alias, documents[:middle], **retry),
+                **index_documents(client, alias, documents[middle:], **retry)}

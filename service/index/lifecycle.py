@@ -1,20 +1,31 @@
-"""Index lifecycle behind an alias: create, migrate (reindex into the next version, switch atomically), delete.
+"""Index lifecycle behind an alias: ensure (race-safe creation), migrate (reindex into a new index, switch atomically), delete.
 
 Settings and mappings come from index_config/articles-v<N>.json; the newest N is used for new indices.
-Physical indices are named <alias>-v<N>-<UTC timestamp>, so a migration always has a fresh target.
+Physical indices are named <alias>-v<N>-<six-digit number>. The first index of a version is always
+number 000001, so writers that race to create it collide on one name and the losers adopt the
+winner's index; a migration takes the next free number. The alias always marks its write index
+(is_write_index), so writes have exactly one target. Calls that create, copy or delete indices take
+the bulk timeout; the look-ups take the client's interactive one.
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from pathlib import Path
+from typing import Optional
 
 from opensearchpy import OpenSearch, helpers
+from opensearchpy.exceptions import RequestError
 
 from service.config import PROJECT_ROOT
+from service.index.client import bulk_timeout
 
 INDEX_CONFIG_DIR = PROJECT_ROOT / "index_config"
+ALREADY_EXISTS = "resource_already_exists_exception"
+
+
+class LifecycleError(RuntimeError):
+    """The alias is in a state writers cannot use; the message names the index and how to fix it."""
 
 
 def config_versions(config_dir: Path = INDEX_CONFIG_DIR) -> dict[int, Path]:
@@ -36,55 +47,116 @@ def load_config(shards: int, replicas: int, config_dir: Path = INDEX_CONFIG_DIR)
     return version, body
 
 
-def current_index(client: OpenSearch, alias: str) -> str | None:
-    """The physical index behind the alias, or None."""
+def index_name(alias: str, version: int, number: int) -> str:
+    """The physical index name: <alias>-v<version>-<number, six digits>."""
+    return f"{alias}-v{version}-{number:06d}"
+
+
+def next_number(alias: str, version: int, existing: list[str]) -> int:
+    """The number after the highest one among the existing indices of this alias and version."""
+    pattern = re.compile(rf"{re.escape(alias)}-v{version}-(\d{{6}})")
+    return max((int(m.group(1)) for name in existing if (m := pattern.fullmatch(name))), default=0) + 1
+
+
+def write_index(behind: dict[str, dict]) -> Optional[str]:
+    """The write index among {index: alias properties}: the one marked so, or the only one."""
+    marked = [index for index, properties in behind.items() if properties.get("is_write_index")]
+    if marked:
+        return marked[0]
+    return next(iter(behind)) if len(behind) == 1 else None
+
+
+def indices_behind(client: OpenSearch, alias: str) -> dict[str, dict]:
+    """{index: alias properties} for every index behind the alias; empty when there is no alias."""
     if not client.indices.exists_alias(name=alias):
+        return {}
+    return {index: found.get("aliases", {}).get(alias, {})
+            for index, found in client.indices.get_alias(name=alias).items()}
+
+
+def current_index(client: OpenSearch, alias: str) -> Optional[str]:
+    """The write index behind the alias, or None without an alias; LifecycleError when the alias has none."""
+    behind = indices_behind(client, alias)
+    if not behind:
         return None
-    return next(iter(client.indices.get_alias(name=alias)))
+    index = write_index(behind)
+    if index is None:
+        raise LifecycleError(f"the alias {alias} points at {', '.join(sorted(behind))} and none is its write index; "
+                             "`python -m service index migrate` merges them into one new index")
+    return index
 
 
-def _new_index_name(alias: str, version: int) -> str:
-    return f"{alias}-v{version}-{dt.datetime.now(dt.timezone.utc):%Y%m%d%H%M%S%f}"
+def _refuse_concrete_index(client: OpenSearch, alias: str) -> None:
+    """A concrete index named like the alias (auto-created by a write before `index create`) blocks the alias."""
+    if client.indices.exists(index=alias):
+        raise LifecycleError(f"{alias} is an index, not an alias (a write before `index create` created it with "
+                             "guessed mappings): `python -m service index migrate` moves its documents into a "
+                             "managed index behind the alias; `python -m service index delete` drops them")
 
 
-def create(client: OpenSearch, alias: str, shards: int = 1, replicas: int = 0) -> str:
-    """Create the newest index version behind the alias, unless the alias exists; return the index."""
+def ensure(client: OpenSearch, alias: str, shards: int = 1, replicas: int = 0) -> str:
+    """The alias's write index, creating the newest version behind it first if needed; safe to call concurrently."""
     existing = current_index(client, alias)
     if existing:
         return existing
+    _refuse_concrete_index(client, alias)
     version, body = load_config(shards, replicas)
-    name = _new_index_name(alias, version)
-    client.indices.create(index=name, body={**body, "aliases": {alias: {}}})
-    client.cluster.health(index=name, wait_for_status="yellow")
+    name = index_name(alias, version, 1)
+    timeout = bulk_timeout(client)
+    try:
+        client.indices.create(index=name, body={**body, "aliases": {alias: {"is_write_index": True}}},
+                              request_timeout=timeout)
+    except RequestError as error:
+        if error.error != ALREADY_EXISTS:
+            raise
+        # Another writer created it first: adopt its index (the alias came with it; putting it again is a no-op).
+        client.indices.put_alias(index=name, name=alias, body={"is_write_index": True}, request_timeout=timeout)
+    client.cluster.health(index=name, wait_for_status="yellow", request_timeout=timeout)
     return name
 
 
+create = ensure  # `index create` and older callers
+
+
 def migrate(client: OpenSearch, alias: str, shards: int = 1, replicas: int = 0, keep_old: bool = False) -> str:
-    """Reindex into a new index from the newest config and switch the alias in one atomic step."""
-    old = current_index(client, alias)
-    if old is None:
-        return create(client, alias, shards, replicas)
+    """Reindex into a new index from the newest config and switch the alias to it in one atomic step.
+
+    Also the repair for an alias without a write index (every index behind it is merged) and for a
+    concrete index named like the alias (its documents move behind the alias; it is removed even with keep_old).
+    """
+    old = sorted(indices_behind(client, alias))
+    legacy = not old and client.indices.exists(index=alias)
+    if not old and not legacy:
+        return ensure(client, alias, shards, replicas)
     version, body = load_config(shards, replicas)
-    new = _new_index_name(alias, version)
-    client.indices.create(index=new, body=body)
+    timeout = bulk_timeout(client)
+    taken = list(client.indices.get(index=f"{alias}-v{version}-*", request_timeout=timeout))
+    new = index_name(alias, version, next_number(alias, version, taken))
+    client.indices.create(index=new, body=body, request_timeout=timeout)
     try:
-        client.cluster.health(index=new, wait_for_status="yellow")
-        helpers.reindex(client, old, new)  # scan + bulk: needs no reindex module on the node
-        client.indices.refresh(index=new)
+        client.cluster.health(index=new, wait_for_status="yellow", request_timeout=timeout)
+        # scan + bulk: needs no reindex module on the node
+        helpers.reindex(client, alias, new, scan_kwargs={"request_timeout": timeout,
+                                                         "scroll_kwargs": {"request_timeout": timeout}},
+                        bulk_kwargs={"request_timeout": timeout})
+        client.indices.refresh(index=new, request_timeout=timeout)
+        removals = ([{"remove_index": {"index": alias}}] if legacy
+                    else [{"remove": {"index": index, "alias": alias}} for index in old])
         client.indices.update_aliases(body={"actions": [
-            {"remove": {"index": old, "alias": alias}}, {"add": {"index": new, "alias": alias}}]})
+            *removals, {"add": {"index": new, "alias": alias, "is_write_index": True}}]}, request_timeout=timeout)
     except Exception:
-        client.indices.delete(index=new, ignore_unavailable=True)  # the alias still points at the old index
+        client.indices.delete(index=new, ignore_unavailable=True, request_timeout=timeout)  # the alias is unchanged
         raise
-    if not keep_old:
-        client.indices.delete(index=old)
+    if old and not keep_old:
+        client.indices.delete(index=",".join(old), request_timeout=timeout)
     return new
 
 
 def delete(client: OpenSearch, alias: str) -> list[str]:
-    """Delete the alias and every index behind it; return the deleted indices."""
-    if not client.indices.exists_alias(name=alias):
-        return []
-    indices = list(client.indices.get_alias(name=alias))
-    client.indices.delete(index=",".join(indices))
-    return indices
+    """Delete the alias and every index behind it (or a concrete index of that name); return the deleted indices."""
+    deleted = sorted(indices_behind(client, alias))
+    if not deleted and client.indices.exists(index=alias):
+        deleted = [alias]
+    if deleted:
+        client.indices.delete(index=",".join(deleted), request_timeout=bulk_timeout(client))
+    return deleted

@@ -4,8 +4,10 @@ from __future__ import annotations
 from typing import Optional
 
 from opensearchpy import OpenSearch
-from opensearchpy.exceptions import RequestError
+from opensearchpy.exceptions import RequestError, TransportError
 
+from service.index.bulk import RETRYABLE_STATUS, Unavailable
+from service.index.errors import refusal_reason
 from service.search import query as query_parser
 from service.search.query import ParsedQuery, QueryError
 from service.search.request import SearchRequest, build_body
@@ -42,7 +44,11 @@ def search(client: OpenSearch, alias: str, request: SearchRequest, translator=No
     try:
         response = client.search(index=alias, body=body)
     except RequestError as error:  # e.g. a date filter OpenSearch cannot parse
-        raise QueryError(f"OpenSearch rejected the search: {error.info.get('error', {}).get('root_cause', [{}])[0].get('reason', error.error)}") from None
+        raise QueryError(f"OpenSearch rejected the search: {refusal_reason(error)}") from None
+    except TransportError as error:  # overloaded or shards unavailable: the cluster's trouble, not the query's
+        if error.status_code not in RETRYABLE_STATUS:
+            raise
+        raise Unavailable(f"OpenSearch could not run the search: {refusal_reason(error)}") from None
     result = parse_response(response)
     result["query"] = {"language": lang, "translation": translated.terms if translated else None}
     return result

@@ -106,7 +106,7 @@ def add_articles():
     if len(articles) > found.settings.max_api_articles:
         raise ApiError(413, f"at most {found.settings.max_api_articles} articles per request; "
                             "submit larger loads as a bulk job")
-    lifecycle.create(found.client, found.alias, found.settings.opensearch_shards, found.settings.opensearch_replicas)
+    lifecycle.ensure(found.client, found.alias, found.settings.opensearch_shards, found.settings.opensearch_replicas)
     report = ingest(enumerate(articles), found.client, found.alias, translator())
     reasons = {r.line: r.reason for r in report.rejects}
     items = []

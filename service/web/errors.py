@@ -12,6 +12,7 @@ from opensearchpy.exceptions import NotFoundError
 from werkzeug.exceptions import HTTPException
 
 from service.index.bulk import Unavailable
+from service.index.lifecycle import LifecycleError
 from service.search.query import QueryError
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,11 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Unavailable)
     def search_down(error):
         return error_response(503, "the search cluster is unreachable; try again shortly", "search_unavailable")
+
+    @app.errorhandler(LifecycleError)
+    def index_unusable(error: LifecycleError):
+        log.error("%s", error)
+        return error_response(503, str(error), "index_unusable")
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

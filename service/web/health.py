@@ -16,7 +16,7 @@ def readyz():
     found = current_app.extensions["mt"]
     checks = {"model": found.translator is not None, "opensearch": False}
     try:
-        checks["opensearch"] = bool(found.client.ping())
+        checks["opensearch"] = bool(found.client.ping(request_timeout=found.settings.opensearch_timeout))
     except Exception:  # any failure to reach the cluster means "not ready", never a 500
         checks["opensearch"] = False
     ready = all(checks.values())
