@@ -115,6 +115,8 @@ def add_articles():
         item = {"index": index, "id": doc_id, "status": status}
         if index in reasons:
             item["reason"] = reasons[index]
+        if index in report.dropped_fields:  # stored without these fields
+            item["rejected_fields"] = report.dropped_fields[index]
         items.append(item)
     return jsonify({**report.to_dict(), "items": items})
 
