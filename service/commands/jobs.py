@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import threading
 import time
@@ -90,11 +91,15 @@ def run_worker(args, settings) -> int:
 
     worker = Worker(_store(settings), open_translator(settings), make_client(settings), settings.opensearch_index,
                     settings.job_batch_items)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())  # finish the batch in hand, then exit
     print(f"{worker.name} working on {settings.jobs_db}", file=sys.stderr, flush=True)
     try:
-        worker.run(threading.Event(), until_idle=args.until_idle)
+        worker.run(stop, until_idle=args.until_idle)
     except KeyboardInterrupt:
         pass
+    finally:
+        worker.store.release_claims(worker.name)
     return 0
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import hmac
 
 from flask import current_app, request
@@ -36,6 +37,14 @@ def key_is_valid(key: str, keys: tuple[str, ...]) -> bool:
     for candidate in keys:
         matched |= hmac.compare_digest(key.encode("utf-8"), candidate.encode("utf-8"))
     return matched
+
+
+def current_owner() -> str | None:
+    """The owner of this request's jobs: a hash of its key when the key is valid (never the key), else None."""
+    key = presented_key()
+    if key is None or not key_is_valid(key, current_app.extensions["mt"].settings.api_keys):
+        return None
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
 def check_key(write: bool) -> None:
