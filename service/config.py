@@ -141,6 +141,7 @@ SETTINGS: dict[str, Setting] = {
     "opensearch_local_dir": Setting("OPENSEARCH_LOCAL_DIR", str(PROJECT_ROOT / ".opensearch"), "Where the local node's distribution, data and logs live.", Path),
     "opensearch_heap": Setting("OPENSEARCH_HEAP", "512m", "Java heap of the local node.", _heap),
     "api_keys": Setting("API_KEYS", None, "Comma-separated API keys (8+ characters); write endpoints need one.", _keys),
+    "admin_api_keys": Setting("ADMIN_API_KEYS", None, "Comma-separated admin keys (8+ characters): valid write keys that also see and cancel every job.", _keys),
     "read_requires_key": Setting("READ_REQUIRES_KEY", "off", "Whether read endpoints need an API key too.", _flag),
     "max_request_bytes": Setting("MAX_REQUEST_BYTES", "1048576", "Largest JSON request body, in bytes.", _positive_int),
     "max_request_chars": Setting("MAX_REQUEST_CHARS", "100000", "Most characters of text in one translate request.", _positive_int),
@@ -191,7 +192,8 @@ class Settings:
     opensearch_version: str = "2.19.2"
     opensearch_local_dir: Path = PROJECT_ROOT / ".opensearch"
     opensearch_heap: str = "512m"
-    api_keys: tuple[str, ...] = ()
+    api_keys: tuple[str, ...] = ()  # every valid key: ADMIN_API_KEYS are added to it
+    admin_api_keys: tuple[str, ...] = ()
     read_requires_key: bool = False
     max_request_bytes: int = 1_048_576
     max_request_chars: int = 100_000
@@ -207,6 +209,10 @@ class Settings:
     job_batch_items: int = 32
     max_active_jobs: int = 5
     job_lease_seconds: float = 120.0
+
+    def __post_init__(self) -> None:
+        # An admin key is a valid key everywhere, so every key check needs only api_keys.
+        object.__setattr__(self, "api_keys", tuple(dict.fromkeys((*self.api_keys, *self.admin_api_keys))))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":

@@ -15,8 +15,8 @@ from opensearchpy import OpenSearch
 
 from service import align
 from service.index.bulk import index_documents, with_retries
-from service.index.documents import content_hash, document_id, published_date, to_document
-from service.pipeline import DETECT_CHARS, ArticleError, translate_articles, validate
+from service.index.documents import CheckedRecord, check_record, to_document
+from service.pipeline import DETECT_CHARS, ArticleError, translate_articles
 from service.text import langid
 
 WINDOW_RECORDS = 256
@@ -38,6 +38,7 @@ class IngestReport:
     unchanged: int = 0
     rejects: list[Reject] = field(default_factory=list)
     outcomes: dict[int, tuple[str, Optional[str]]] = field(default_factory=dict)  # line → (status, doc id)
+    dropped_fields: dict[int, dict[str, str]] = field(default_factory=dict)  # line → {field: why it was left out}
 
     def to_dict(self) -> dict:
         return {"indexed": self.indexed, "unchanged": self.unchanged, "rejected": len(self.rejects)}
@@ -46,15 +47,24 @@ class IngestReport:
 @dataclass(frozen=True)
 class _Pending:
     line: int
-    record: dict
-    doc_id: str
-    digest: str
+    checked: CheckedRecord
+
+    @property
+    def record(self) -> dict:
+        return self.checked.record
+
+    @property
+    def doc_id(self) -> str:
+        return self.checked.doc_id
 
 
 def ingest(records: Iterable[tuple[int, object]], client: OpenSearch, alias: str, translator=None,
            pretranslated: bool = False, on_reject: Callable[[Reject], None] = lambda r: None,
-           window: int = WINDOW_RECORDS) -> IngestReport:
-    """Index (line number, record or ArticleError) pairs; report what went in and what was rejected."""
+           window: int = WINDOW_RECORDS, attempts: int = 10) -> IngestReport:
+    """Index (line number, record or ArticleError) pairs; report what went in, what was rejected, what was dropped.
+
+    attempts: tries of each OpenSearch call while the cluster is down (with back-off); an HTTP request passes few.
+    """
     if translator is None and not pretranslated:
         raise ValueError("ingest needs a translator unless the records are pre-translated")
     report = IngestReport()
@@ -67,32 +77,29 @@ def ingest(records: Iterable[tuple[int, object]], client: OpenSearch, alias: str
 
     records = iter(records)
     while chunk := list(islice(records, window)):
-        _ingest_window(chunk, client, alias, translator, pretranslated, report, reject)
+        _ingest_window(chunk, client, alias, translator, pretranslated, report, reject, attempts)
     return report
 
 
-def _check(line: int, record) -> _Pending:
-    if isinstance(record, ArticleError):
-        raise record
-    validate(record)
-    published_date(record)
-    digest = content_hash(record)
-    return _Pending(line, record, document_id(record, digest), digest)
-
-
-def _ingest_window(chunk, client, alias, translator, pretranslated, report, reject) -> None:
+def _ingest_window(chunk, client, alias, translator, pretranslated, report, reject, attempts) -> None:
     pending = []
     for line, record in chunk:
         try:
-            pending.append(_check(line, record))
+            if isinstance(record, ArticleError):
+                raise record
+            checked = check_record(record)
         except ArticleError as error:
             reject(line, str(error))
+            continue
+        pending.append(_Pending(line, checked))
+        if checked.dropped:
+            report.dropped_fields[line] = checked.dropped
     if not pending:
         return
     stored = with_retries(lambda: client.mget(index=alias, body={"ids": [p.doc_id for p in pending]},
-                                              _source_includes=["content_hash"]))
+                                              _source_includes=["content_hash"]), attempts=attempts)
     known = {d["_id"]: d["_source"].get("content_hash") for d in stored["docs"] if d.get("found")}
-    changed = [p for p in pending if known.get(p.doc_id) != p.digest]
+    changed = [p for p in pending if known.get(p.doc_id) != p.checked.digest]
     report.unchanged += len(pending) - len(changed)
     report.outcomes.update((p.line, ("unchanged", p.doc_id)) for p in pending if p not in changed)
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
@@ -101,9 +108,9 @@ def _ingest_window(chunk, client, alias, translator, pretranslated, report, reje
         if isinstance(result, ArticleError):
             reject(item.line, str(result), item.doc_id)
             continue
-        documents.append(to_document(result, item.doc_id, item.digest, now))
+        documents.append(to_document(result, item.checked, now))
         lines[item.doc_id] = item.line
-    failed = index_documents(client, alias, documents) if documents else {}
+    failed = index_documents(client, alias, documents, attempts=attempts) if documents else {}
     for doc in documents:
         if doc["id"] in failed:
             reject(lines[doc["id"]], f"refused by OpenSearch: {failed[doc['id']]}", doc["id"])

@@ -2,6 +2,7 @@
 import json
 import logging
 import threading
+from dataclasses import replace
 
 import pytest
 
@@ -10,6 +11,7 @@ from service.files import jsonl_records
 from service.index import node
 from service.ingest import ingest
 from service.translation.engine import Translator
+from service.web import create_app
 
 BODY = "قال الرئيس إن الاقتصاد تحسن. وأضاف أن الحكومة ستعمل بجد.\nوفي سياق آخر، انتهى الاجتماع."
 
@@ -141,3 +143,38 @@ def test_cli_writes_rejects_and_exits_non_zero(search_settings, alias, tmp_path,
     rejects = [json.loads(line) for line in (tmp_path / "in.jsonl.rejects.jsonl").read_text().splitlines()]
     assert [r["line"] for r in rejects] == [2]
     assert b"indexed 1, unchanged 0, rejected 1" in done.stderr
+
+
+def test_bad_ids_are_rejected_per_record_and_bad_urls_are_dropped(client, alias, counting):
+    report = ingest(lines(article(10, url="https://example.org/10"), article(11, id="i" * 513),
+                          article(12, id="tab\tid"), article(13, url="\tjavascript:alert(1)"),
+                          article(14, url="DATA:text/html,<script>alert(1)</script>")), client, alias, counting)
+    assert report.indexed == 3
+    assert {r.line: r.reason for r in report.rejects} == {2: "id is 513 bytes of UTF-8; at most 512 are allowed",
+                                                         3: "id contains control characters"}
+    assert set(report.dropped_fields) == {4, 5} and "http(s)" in report.dropped_fields[5]["url"]
+    assert client.get(index=alias, id="a10")["_source"]["url"] == "https://example.org/10"
+    assert client.get(index=alias, id="a13")["_source"]["url"] is None
+
+
+def test_api_keeps_the_good_article_when_another_has_a_long_id(search_settings, alias, client):
+    app = create_app(replace(search_settings, opensearch_index=alias, api_keys=("ingest-key-0123",)))
+    answer = app.test_client().post("/api/v1/articles", headers={"X-API-Key": "ingest-key-0123"}, json=[
+        article(20), article(21, id="é" * 257), article(22, url="javascript:alert(1)")])
+    assert answer.status_code == 200, answer.json  # today: a 500, and a20 is lost
+    items = answer.json["items"]
+    assert [i["status"] for i in items] == ["indexed", "rejected", "indexed"]
+    assert "514 bytes" in items[1]["reason"] and "http(s)" in items[2]["rejected_fields"]["url"]
+    assert client.exists(index=alias, id="a20") and "rejected_fields" not in items[0]
+
+
+def test_cli_rejects_a_long_id_with_its_line_and_no_traceback(search_settings, alias, tmp_path, tiny_model_dir):
+    source = tmp_path / "ids.jsonl"
+    records = [article(30), article(31, id="x" * 600), article(32, url="javascript:alert(1)")]
+    source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    done = run_cli("ingest", str(source), env={"OPENSEARCH_URL": search_settings.opensearch_urls[0],
+                                               "OPENSEARCH_INDEX": alias, "MT_MODEL_DIR": str(tiny_model_dir),
+                                               "MT_MEMORY_PATH": str(tmp_path / "tm.db")})
+    assert done.returncode == 1 and b"Traceback" not in done.stderr, done.stderr
+    assert b"line 2: id is 600 bytes" in done.stderr and b"line 3: url 'javascript:alert(1)'" in done.stderr
+    assert b"indexed 2, unchanged 0, rejected 1" in done.stderr

@@ -1,8 +1,11 @@
 """Bulk jobs on real SQLite and a real node: durability, crash and resume, cancellation, outages, the API."""
+import hashlib
 import io
 import json
+import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -12,13 +15,17 @@ from dataclasses import replace
 import pytest
 
 from conftest import PROJECT_ROOT
+from service.config import ConfigError, Settings
 from service.files import RecordError
 from service.index import node
+from service.jobs.pool import WorkerPool
 from service.jobs.store import JobStore
 from service.jobs.worker import Worker
-from service.web import create_app
+from service.web import create_app, start_workers, stop_workers
 
 KEY = "jobs-key-0123"
+OTHER_KEY = "jobs-other-key-4567"
+ADMIN_KEY = "jobs-admin-key-89ab"
 
 
 def articles(n, prefix="j"):
@@ -89,9 +96,27 @@ def test_expired_claims_are_taken_over(tmp_path, translator):
     assert store.status(job_id).done == 3
 
 
-def test_paused_by_an_outage_and_resumed(store, translator, client, alias, opensearch_node):
+class CountingTranslator:
+    """The real tiny translator, counting the calls that reach it; sentences holding `poison` raise."""
+
+    def __init__(self, translator, poison=None):
+        self.inner, self.poison, self.calls = translator, poison, 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def translate(self, sentences, **decoding):
+        self.calls += 1
+        if self.poison and any(self.poison in s for s in sentences):
+            raise RuntimeError("the engine choked")
+        return self.inner.translate(sentences, **decoding)
+
+
+def test_paused_by_an_outage_and_resumed_without_translating_again(store, translator, client, alias,
+                                                                   opensearch_node):
     job_id, _ = store.create("translate", articles(4, "o"), {"index": True})
-    worker = Worker(store, translator, client, alias, batch=2)
+    counting = CountingTranslator(translator)
+    worker = Worker(store, counting, client, alias, batch=2)
     node.stop(opensearch_node)
     try:
         assert worker.run_once()
@@ -99,8 +124,11 @@ def test_paused_by_an_outage_and_resumed(store, translator, client, alias, opens
         assert status.state == "paused" and "unreachable" in status.reason and status.failed == 0
     finally:
         node.start(opensearch_node)
+    calls = counting.calls
     worker.resume_if_possible()
     assert store.status(job_id).state == "running"
+    assert worker.run_once() and store.status(job_id).done == 2
+    assert counting.calls == calls  # the paused batch's translations were kept, not made again
     worker.run(threading.Event(), until_idle=True)
     assert store.status(job_id).done == 4
     client.indices.refresh(index=alias)
@@ -138,30 +166,31 @@ def test_kill_9_mid_job_then_resume_with_exact_counts(search_settings, alias, cl
 
 @pytest.fixture
 def api(search_settings, alias, tmp_path):
-    app = create_app(replace(search_settings, opensearch_index=alias, api_keys=(KEY,), jobs_db=tmp_path / "jobs.db",
-                             max_active_jobs=2))
+    app = create_app(replace(search_settings, opensearch_index=alias, api_keys=(KEY, OTHER_KEY),
+                             admin_api_keys=(ADMIN_KEY,), jobs_db=tmp_path / "jobs.db", max_active_jobs=2))
     return app, app.test_client()
 
 
 def test_jobs_api_submit_status_results_errors_cancel(api, translator):
     app, http = api
+    auth = {"Authorization": f"Bearer {KEY}"}
     upload = b'{"id": "u1", "body": "\xd9\x82\xd8\xa7\xd9\x84 \xd8\xa7\xd9\x84\xd8\xb1\xd8\xa6\xd9\x8a\xd8\xb3."}\n{broken\n'
     submitted = http.post("/api/v1/jobs", data={"file": (io.BytesIO(upload), "in.jsonl"), "index": "false"},
-                          headers={"Authorization": f"Bearer {KEY}"})
+                          headers=auth)
     assert submitted.status_code == 202
     job_id = submitted.json["id"]
     duplicate = http.post("/api/v1/jobs", data={"file": (io.BytesIO(upload), "in.jsonl"), "index": "false"},
-                          headers={"Authorization": f"Bearer {KEY}"})
+                          headers=auth)
     assert duplicate.status_code == 200 and duplicate.json["id"] == job_id and duplicate.json["duplicate"]
     drain(app.extensions["mt_jobs"], translator)
-    status = http.get(f"/api/v1/jobs/{job_id}").json
+    status = http.get(f"/api/v1/jobs/{job_id}", headers=auth).json
     assert status["state"] == "done" and status["counts"] == {"done": 1, "failed": 1, "total": 2}
-    results = http.get(f"/api/v1/jobs/{job_id}/results")
+    results = http.get(f"/api/v1/jobs/{job_id}/results", headers=auth)
     assert results.mimetype == "application/x-ndjson"
     assert [json.loads(line)["id"] for line in results.data.decode().splitlines()] == ["u1"]
-    assert json.loads(http.get(f"/api/v1/jobs/{job_id}/errors").data)["line"] == 2
-    assert [j["id"] for j in http.get("/api/v1/jobs").json["jobs"]] == [job_id]
-    assert http.get("/api/v1/jobs/nope").status_code == 404
+    assert json.loads(http.get(f"/api/v1/jobs/{job_id}/errors", headers=auth).data)["line"] == 2
+    assert [j["id"] for j in http.get("/api/v1/jobs", headers=auth).json["jobs"]] == [job_id]
+    assert http.get("/api/v1/jobs/nope", headers=auth).status_code == 404
 
 
 def test_jobs_api_limits_and_cancel(api):
@@ -214,3 +243,163 @@ def test_ingest_resume_indexes_through_a_job(search_settings, alias, client, tmp
     assert done.returncode == 1 and b"line 6: invalid JSON" in done.stderr and b"indexed 5, rejected 1" in done.stderr
     client.indices.refresh(index=alias)
     assert client.count(index=alias, body={"query": {"prefix": {"id": "g"}}})["count"] == 5
+
+
+def owner_of(key):
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def test_bad_records_fail_their_items_and_the_worker_carries_on(store, translator, client, alias):
+    body = "قال الرئيس إن الاقتصاد تحسن."
+    records = [(1, {"id": "p0", "body": body, "date": "2018-03-01"}),
+               (2, {"id": "p1", "body": body, "date": "not-a-date"}),
+               (3, {"id": "p2", "body": body, "date": 12345}),
+               (4, {"id": "p" * 513, "body": body}),
+               (5, {"id": "p\x07bell", "body": body}),
+               (6, {"id": "p5", "body": body, "url": " JavaScript:alert(1)"}),
+               (7, {"id": "p6", "body": body, "url": "https://example.org/p6"})]
+    poisoned, _ = store.create("translate", records, {"index": True})
+    after, _ = store.create("translate", articles(2, "after"), {"index": False})
+    drain(store, translator, client=client, alias=alias, batch=8)  # today: ArticleError ends the worker
+    status = store.status(poisoned)
+    assert (status.state, status.done, status.failed) == ("done", 3, 4)
+    errors = {e["line"]: e["error"] for e in map(json.loads, store.errors(poisoned))}
+    assert "ISO-8601" in errors[2] and "ISO-8601" in errors[3]
+    assert "513 bytes" in errors[4] and "control characters" in errors[5]
+    results = {r["id"]: r for r in map(json.loads, store.results(poisoned))}
+    assert "url" not in results["p5"] and "http(s)" in results["p5"]["rejected_fields"]["url"]
+    assert store.status(after).state == "done"  # the next job was not stuck behind the bad one
+    client.indices.refresh(index=alias)
+    assert client.get(index=alias, id="p5")["_source"]["url"] is None
+    assert client.get(index=alias, id="p6")["_source"]["url"] == "https://example.org/p6"
+
+
+def test_a_poison_item_fails_alone_and_the_worker_lives(store, translator, caplog):
+    records = articles(4, "z")
+    records[2] = (3, {"id": "z2", "body": "قال الرئيس إن الاقتصاد تحسن. POISON"})
+    job_id, _ = store.create("translate", records, {"index": False})
+    worker = Worker(store, CountingTranslator(translator, poison="POISON"), batch=4)
+    with caplog.at_level(logging.ERROR, logger="service.jobs.worker"):
+        worker.run(threading.Event(), until_idle=True)  # today: the RuntimeError ends run()
+    status = store.status(job_id)
+    assert (status.state, status.done, status.failed) == ("done", 3, 1)
+    assert [json.loads(e) for e in store.errors(job_id)] == [
+        {"line": 3, "error": "unexpected error: RuntimeError: the engine choked"}]
+    assert [json.loads(r)["id"] for r in store.results(job_id)] == ["z0", "z1", "z3"]
+    assert "one by one" in caplog.text
+
+
+def test_a_job_with_nothing_runnable_is_settled_at_once(store):
+    job_id, _ = store.create("translate", [(1, RecordError("invalid JSON")), (2, RecordError("invalid JSON"))],
+                             {"index": False})
+    status = store.status(job_id)
+    assert (status.state, status.failed, status.total) == ("done", 2, 2) and status.finished
+    assert [json.loads(e)["line"] for e in store.errors(job_id)] == [1, 2]
+
+
+def test_jobs_of_only_bad_lines_finish_and_do_not_lock_the_key_out(api):
+    _, http = api
+    auth = {"Authorization": f"Bearer {KEY}"}
+    for attempt in range(3):  # MAX_ACTIVE_JOBS is 2 here
+        upload = f"{{broken {attempt}\n\n[1, 2]\n".encode()
+        submitted = http.post("/api/v1/jobs", data={"file": (io.BytesIO(upload), "bad.jsonl")}, headers=auth)
+        assert submitted.status_code == 202, submitted.json
+        assert submitted.json["state"] == "done" and submitted.json["counts"] == {"done": 0, "failed": 2, "total": 2}
+    errors = http.get(f"/api/v1/jobs/{submitted.json['id']}/errors", headers=auth).data.decode().splitlines()
+    assert [json.loads(e)["line"] for e in errors] == [1, 3]
+
+
+def test_jobs_belong_to_the_key_that_submitted_them(api):
+    app, http = api
+    mine, theirs, admin = ({"Authorization": f"Bearer {k}"} for k in (KEY, OTHER_KEY, ADMIN_KEY))
+    job_id = http.post("/api/v1/jobs", json=["مرحبا"], headers=mine).json["id"]
+    other_id = http.post("/api/v1/jobs", json=["شكرا"], headers=theirs).json["id"]
+    paths = [f"/api/v1/jobs/{job_id}", f"/api/v1/jobs/{job_id}/results", f"/api/v1/jobs/{job_id}/errors"]
+    for path in ["/api/v1/jobs", *paths]:
+        assert http.get(path).status_code == 401  # jobs are private: no key, no jobs
+        assert http.get(path, headers={"X-API-Key": "made-up-key-000"}).status_code == 403
+    assert [j["id"] for j in http.get("/api/v1/jobs", headers=mine).json["jobs"]] == [job_id]
+    assert [j["id"] for j in http.get("/api/v1/jobs", headers=theirs).json["jobs"]] == [other_id]
+    for path in paths:
+        assert http.get(path, headers=mine).status_code == 200
+        assert http.get(path, headers=theirs).status_code == 404
+    assert http.delete(f"/api/v1/jobs/{job_id}", headers=theirs).status_code == 404
+    assert app.extensions["mt_jobs"].status(job_id).state == "queued"
+    assert app.extensions["mt_jobs"].status(job_id).owner == owner_of(KEY)  # a hash, never the key
+    assert {j["id"] for j in http.get("/api/v1/jobs", headers=admin).json["jobs"]} == {job_id, other_id}
+    assert http.delete(f"/api/v1/jobs/{job_id}", headers=admin).json["state"] == "cancelled"
+    assert http.post("/api/v1/jobs", json=["نص"], headers=admin).status_code == 202  # an admin key writes too
+    same = http.post("/api/v1/jobs", json=["شكرا"], headers=mine)  # the same items as another key's job
+    assert same.status_code == 202 and same.json["id"] != other_id
+
+
+def test_creating_the_app_starts_no_worker_threads(search_settings, tmp_path):
+    before = set(threading.enumerate())
+    app = create_app(replace(search_settings, jobs_workers=2, jobs_db=tmp_path / "jobs.db"))
+    started = [t for t in set(threading.enumerate()) - before if not isinstance(t, threading.Timer)]  # limiter's
+    assert started == []  # today: two worker threads, which claim items even in a process about to exec gunicorn
+    pool = start_workers(app)
+    try:
+        assert pool.running() == 2
+    finally:
+        stop_workers(app)
+    assert pool.running() == 0
+
+
+def test_readyz_reports_job_workers_that_are_not_running(search_settings, tmp_path):
+    app = create_app(replace(search_settings, jobs_workers=1, jobs_db=tmp_path / "jobs.db"))
+    http = app.test_client()
+    response = http.get("/readyz")
+    assert response.status_code == 503 and response.json["checks"]["jobs_workers"] is False
+    start_workers(app)
+    try:
+        response = http.get("/readyz")
+        assert response.status_code == 200 and response.json["checks"]["jobs_workers"] is True
+    finally:
+        stop_workers(app)
+    assert http.get("/readyz").json["checks"]["jobs_workers"] is False
+    assert http.get("/healthz").status_code == 200
+
+
+class DiesOnce(Worker):
+    """A worker whose first run claims a batch and then dies the way no per-item guard can catch."""
+
+    died = False
+
+    def run(self, stop, until_idle=False):
+        if not self.died:
+            self.died = True
+            self.store.claim(self.name, 2)
+            raise SystemExit("the thread ends")
+        super().run(stop, until_idle)
+
+
+def test_a_dead_worker_thread_is_restarted_and_its_claims_given_back(tmp_path, translator):
+    store = JobStore(tmp_path / "jobs.db", lease_seconds=600)
+    job_id, _ = store.create("translate", articles(3, "d"), {"index": False})
+    pool = WorkerPool([DiesOnce(JobStore(tmp_path / "jobs.db", lease_seconds=600), translator)],
+                      check_every=0.05).start()
+    try:
+        deadline = time.monotonic() + 60
+        while store.status(job_id).state != "done":  # with a 600 s lease, only a release lets this finish
+            assert time.monotonic() < deadline, "the job never finished after the worker died"
+            time.sleep(0.05)
+        assert pool.restarts == 1 and pool.healthy
+    finally:
+        pool.stop()
+
+
+def test_a_claim_of_a_reused_pid_is_released(store):
+    job_id, _ = store.create("translate", articles(2), {"index": False})
+    host = socket.gethostname()
+    store.claim(f"{host}-{os.getpid()}-1-abc123", 1)  # this pid, but a process that started at another time
+    store.claim(Worker(store, None).name, 1)  # this very process: still alive
+    assert store.release_dead_local_claims() == 1
+    assert store.claim("next", 10)[1][0].seq == 0
+
+
+def test_admin_keys_are_validated_and_are_valid_keys():
+    settings = Settings.from_env({"API_KEYS": "plain-key-0123", "ADMIN_API_KEYS": "admin-key-0123"})
+    assert settings.api_keys == ("plain-key-0123", "admin-key-0123") and settings.admin_api_keys == ("admin-key-0123",)
+    with pytest.raises(ConfigError, match="ADMIN_API_KEYS='short': each key must be at least 8 characters"):
+        Settings.from_env({"ADMIN_API_KEYS": "short"})

@@ -50,6 +50,9 @@ def run(args, settings) -> int:
 
         lines = with_progress(stream, size, args.progress, stack)
         report = ingest(jsonl_records(lines), client, alias, translator, args.pretranslated, on_reject)
+    for line, dropped in sorted(report.dropped_fields.items()):
+        for reason in dropped.values():
+            print(f"line {line}: {reason}", file=sys.stderr)
     summary = report.to_dict()
     print(f"indexed {summary['indexed']}, unchanged {summary['unchanged']}, rejected {summary['rejected']}"
           + (f" (see {rejects_path})" if summary["rejected"] else ""), file=sys.stderr)

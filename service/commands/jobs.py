@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import threading
 import time
@@ -88,13 +89,16 @@ def run_worker(args, settings) -> int:
     from service.jobs.worker import Worker
     from service.translation import open_translator
 
-    worker = Worker(_store(settings), open_translator(settings), make_client(settings), settings.opensearch_index,
-                    settings.job_batch_items)
+    worker = Worker.from_settings(settings, _store(settings), open_translator(settings), make_client(settings))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())  # finish the batch in hand, then exit
     print(f"{worker.name} working on {settings.jobs_db}", file=sys.stderr, flush=True)
     try:
-        worker.run(threading.Event(), until_idle=args.until_idle)
+        worker.run(stop, until_idle=args.until_idle)
     except KeyboardInterrupt:
         pass
+    finally:
+        worker.store.release_claims(worker.name)
     return 0
 
 
@@ -109,7 +113,7 @@ def run_as_job(settings, path: Path, options: dict, translator, client=None, pro
     status = store.status(job_id)
     if not created:
         print(f"resuming job {job_id}: {status.done + status.failed} of {status.total} already done", file=sys.stderr)
-    worker = Worker(store, translator, client, settings.opensearch_index, settings.job_batch_items, job_id=job_id)
+    worker = Worker.from_settings(settings, store, translator, client, job_id=job_id)
     store.release_dead_local_claims()
     worker.resume_if_possible()
     with tqdm(total=status.total, initial=status.done + status.failed, unit="article", file=sys.stderr,

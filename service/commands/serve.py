@@ -23,16 +23,22 @@ def register(commands) -> None:
 
 
 def run(args, settings) -> int:
-    from service.web import create_app
+    from service.web import create_app, start_workers, stop_workers
 
     if args.dev:
         from service.serving import redact_record
 
         logging.getLogger("werkzeug").addFilter(redact_record)  # its request log shows query strings too
-        create_app(settings).run(host=args.host, port=args.port, threaded=True)
+        app = create_app(settings)
+        start_workers(app)
+        try:
+            app.run(host=args.host, port=args.port, threaded=True)
+        finally:
+            stop_workers(app)
         return 0
-    create_app(settings)  # fail here, with one clear line, before gunicorn forks workers
-    command = [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--threads", str(args.threads),
+    create_app(settings)  # fail here, with one clear line, before gunicorn forks workers (no threads start here)
+    command = [sys.executable, "-m", "gunicorn", "--config", "python:service.web.gunicorn_hooks",
+               "--workers", str(args.workers), "--threads", str(args.threads),
                "--worker-class", "service.serving.JsonErrorWorker", "--bind", f"{args.host}:{args.port}",
                "--timeout", "120", "--logger-class", "service.serving.RedactingLogger",
                # gunicorn's default control socket is one path per user: a second instance would take it over

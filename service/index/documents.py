@@ -1,11 +1,48 @@
-"""From the translation JSON shape to the index document (pure functions)."""
+"""From an input record to the index document (pure functions): the one check every writer uses, then the shape."""
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
+import unicodedata
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
-from service.pipeline import ArticleError
+from service.pipeline import ArticleError, validate
+
+MAX_ID_BYTES = 512  # OpenSearch refuses a longer _id, and with it the whole bulk request
+URL_SCHEMES = ("http", "https")
+
+
+@dataclass(frozen=True)
+class CheckedRecord:
+    """A record fit to index: what to translate, its document id and content hash, and its checked fields."""
+
+    record: dict  # the input without the fields that were dropped; this is what gets translated
+    doc_id: str
+    digest: str
+    fields: dict  # source, url, published, category, as they go into the document
+    dropped: dict[str, str] = field(default_factory=dict)  # field → why it was left out
+
+
+def check_record(record) -> CheckedRecord:
+    """Check a record once for every writer (ingest, API, jobs): ArticleError with the reason when it is unfit."""
+    validate(record)
+    try:
+        digest = content_hash(record)
+    except UnicodeEncodeError:
+        raise ArticleError("record holds a lone surrogate, which is not valid Unicode") from None
+    doc_id = document_id(record, digest)
+    check_id(doc_id)
+    fields = {"source": _text(record, "source"), "url": None, "published": published_date(record),
+              "category": _text(record, "category")}
+    dropped = {}
+    try:
+        fields["url"] = checked_url(record.get("url"))
+    except ValueError as error:
+        dropped["url"] = str(error)
+    kept = {key: value for key, value in record.items() if key not in dropped}
+    return CheckedRecord(kept, doc_id, digest, fields, dropped)
 
 
 def content_hash(record: dict) -> str:
@@ -20,6 +57,33 @@ def document_id(record: dict, digest: str) -> str:
     if isinstance(given, (str, int)) and not isinstance(given, bool) and str(given).strip():
         return str(given).strip()
     return f"sha256-{digest}"
+
+
+def check_id(doc_id: str) -> None:
+    """ArticleError unless the id is at most MAX_ID_BYTES bytes of UTF-8, without control characters."""
+    size = len(doc_id.encode("utf-8", "surrogatepass"))
+    if size > MAX_ID_BYTES:
+        raise ArticleError(f"id is {size} bytes of UTF-8; at most {MAX_ID_BYTES} are allowed")
+    if any(unicodedata.category(char) == "Cc" for char in doc_id):
+        raise ArticleError("id contains control characters")
+
+
+def checked_url(value) -> str | None:
+    """The url, stripped, when it is an http(s) URL with a host; None when absent; ValueError otherwise."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise ValueError("url is not a string; it was left out")
+    url = value.strip()
+    if any(char.isspace() or unicodedata.category(char) == "Cc" for char in url):
+        raise ValueError("url contains spaces or control characters; it was left out")
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in URL_SCHEMES or not parts.hostname:
+        raise ValueError(f"url {url[:40]!r} is not an http(s) URL; it was left out")
+    return url
 
 
 def published_date(record: dict) -> str | None:
@@ -38,15 +102,14 @@ def _text(record: dict, key: str) -> str | None:
     return str(value) if isinstance(value, (str, int, float)) and str(value).strip() else None
 
 
-def to_document(result: dict, doc_id: str, digest: str, ingested_at: str) -> dict:
-    """The index document for a translated (or English, or pre-translated) article."""
+def to_document(result: dict, checked: CheckedRecord, ingested_at: str) -> dict:
+    """The index document for a translated (or English, or pre-translated) article and its checked record."""
     translation = result["translation"]
     return {
-        "id": doc_id, "source": _text(result, "source"), "url": _text(result, "url"),
-        "published": published_date(result), "category": _text(result, "category"),
+        "id": checked.doc_id, **checked.fields,
         "language": result["language"]["language"], "language_confidence": result["language"]["confidence"],
         "model": translation["model"], "demo": translation["demo"], "translated": translation["translated"],
-        "translation_score": translation["score"], "ingested_at": ingested_at, "content_hash": digest,
+        "translation_score": translation["score"], "ingested_at": ingested_at, "content_hash": checked.digest,
         "title": result.get("title") or "", "body": result["body"],
         "title_en": result["title_en"], "body_en": result["body_en"],
         "sentences": [

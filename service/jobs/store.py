@@ -2,7 +2,8 @@
 
 Workers claim items in short BEGIN IMMEDIATE transactions and hold them under a lease. A worker
 that dies (kill -9) leaves claims behind: a worker on the same host frees them at once (it can see
-the process is gone), and anywhere else they are taken once the lease runs out. An item's result
+the process is gone: its name holds the pid and the process's start time, so a reused pid does not
+fool it), and anywhere else they are taken once the lease runs out. An item's result
 is written in the same transaction that marks it done, so it is stored once or not at all.
 """
 from __future__ import annotations
@@ -58,6 +59,7 @@ class JobStatus:
     created: float
     started: Optional[float]
     finished: Optional[float]
+    owner: Optional[str] = None  # a hash of the submitting key ("cli" from the command line); never shown
 
     @property
     def tokens_per_second(self) -> float:
@@ -110,11 +112,13 @@ class JobStore:
 
     def create(self, kind: str, records: Iterable[tuple[int, object]], options: dict,
                owner: Optional[str] = None) -> tuple[str, bool]:
-        """Store a job and its items durably; (job id, created). An identical active job is returned instead."""
+        """Store a job and its items durably; (job id, created). The owner's identical active job is returned instead."""
         rows, digest = [], hashlib.sha256(json.dumps([kind, options], sort_keys=True).encode())
         for seq, (line, record) in enumerate(records):
             if isinstance(record, Exception):
                 rows.append((seq, line, None, "failed", str(record)))
+            elif not isinstance(record, dict):  # a JSON line that is not an object can never run
+                rows.append((seq, line, None, "failed", "record is not a JSON object"))
             else:
                 text = json.dumps(record, ensure_ascii=False, sort_keys=True)
                 digest.update(text.encode())
@@ -122,8 +126,8 @@ class JobStore:
             digest.update(b"\n")
         fingerprint = digest.hexdigest()
         with self._write() as db:
-            found = db.execute(f"SELECT id FROM jobs WHERE fingerprint = ? AND state IN {ACTIVE}",
-                               (fingerprint,)).fetchone()
+            found = db.execute(f"SELECT id FROM jobs WHERE fingerprint = ? AND owner IS ? AND state IN {ACTIVE}",
+                               (fingerprint, owner)).fetchone()
             if found:
                 return found[0], False
             job_id = uuid.uuid4().hex[:16]
@@ -132,6 +136,7 @@ class JobStore:
                        (job_id, kind, json.dumps(options), owner, fingerprint, len(rows), time.time()))
             db.executemany("INSERT INTO items (job_id, seq, line, input, status, error) VALUES (?, ?, ?, ?, ?, ?)",
                            [(job_id, *row) for row in rows])
+            self._settle(db, job_id)  # nothing runnable (every item invalid): done at once, not queued forever
         return job_id, True
 
     def active_jobs(self, owner: str) -> int:
@@ -181,12 +186,18 @@ class JobStore:
                 db.execute("UPDATE jobs SET state = 'paused', reason = ? WHERE id = ? AND state = 'running'",
                            (reason, job_id))
 
+    def release_claims(self, worker: str) -> int:
+        """Give back every item this worker holds (it stops, or its thread died); the number freed."""
+        with self._write() as db:
+            return db.execute("UPDATE items SET status = 'queued', claimed_by = NULL, lease_until = NULL "
+                              "WHERE status = 'claimed' AND claimed_by = ?", (worker,)).rowcount
+
     def release_dead_local_claims(self) -> int:
         """Free items claimed by worker processes on this host that no longer exist (no lease wait)."""
         host = f"{socket.gethostname()}-"
         with self._write() as db:
             owners = [r[0] for r in db.execute("SELECT DISTINCT claimed_by FROM items WHERE status = 'claimed'")]
-            dead = [o for o in owners if o and o.startswith(host) and not _alive(o[len(host):].split("-")[0])]
+            dead = [o for o in owners if o and o.startswith(host) and not _alive(o[len(host):])]
             for owner in dead:
                 db.execute("UPDATE items SET status = 'queued', claimed_by = NULL, lease_until = NULL "
                            "WHERE status = 'claimed' AND claimed_by = ?", (owner,))
@@ -214,18 +225,20 @@ class JobStore:
 
     def status(self, job_id: str) -> Optional[JobStatus]:
         rows = self._read(
-            "SELECT id, kind, state, reason, options, total, created, started, finished, tokens, "
+            "SELECT id, kind, state, reason, options, total, created, started, finished, tokens, owner, "
             "(SELECT COUNT(*) FROM items WHERE job_id = jobs.id AND status = 'done'), "
             "(SELECT COUNT(*) FROM items WHERE job_id = jobs.id AND status = 'failed') FROM jobs WHERE id = ?",
             (job_id,))
         if not rows:
             return None
-        id_, kind, state, reason, options, total, created, started, finished, tokens, done, failed = rows[0]
+        id_, kind, state, reason, options, total, created, started, finished, tokens, owner, done, failed = rows[0]
         return JobStatus(id_, kind, state, reason, json.loads(options), total, done, failed, tokens, created,
-                         started, finished)
+                         started, finished, owner)
 
-    def list(self, limit: int = 100) -> list[JobStatus]:
-        ids = [r[0] for r in self._read("SELECT id FROM jobs ORDER BY created DESC LIMIT ?", (limit,))]
+    def list(self, limit: int = 100, owner: Optional[str] = None) -> list[JobStatus]:
+        """The newest jobs, of every owner or only of owner."""
+        where, params = ("WHERE owner = ?", (owner,)) if owner is not None else ("", ())
+        ids = [r[0] for r in self._read(f"SELECT id FROM jobs {where} ORDER BY created DESC LIMIT ?", (*params, limit))]
         return [self.status(job_id) for job_id in ids]
 
     def queued_items(self) -> int:
@@ -249,15 +262,30 @@ class JobStore:
 
 
 def worker_name() -> str:
-    """host-pid-random: lets another worker on this host see that a claim's process is gone."""
-    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    """host-pid-starttime-random: lets another worker on this host see that a claim's process is gone."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}-{pid}-{process_start_time(pid) or 0}-{uuid.uuid4().hex[:6]}"
 
 
-def _alive(pid: str) -> bool:
+def process_start_time(pid: int) -> Optional[int]:
+    """When the process started, in clock ticks after boot (/proc/PID/stat field 22); None without /proc."""
     try:
-        os.kill(int(pid), 0)
-        return True
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])  # the name in parentheses may hold spaces; fields 3.. follow
+
+
+def _alive(claimer: str) -> bool:
+    """Whether the process named by `pid-starttime-random` (or the older `pid-random`) still runs."""
+    parts = claimer.split("-")
+    try:
+        pid = int(parts[0])
+        os.kill(pid, 0)
     except (ValueError, ProcessLookupError):
         return False
     except PermissionError:
-        return True
+        pass
+    if len(parts) == 3 and parts[1].isdigit() and int(parts[1]):
+        return process_start_time(pid) in (None, int(parts[1]))  # same pid, other start: the pid was reused
+    return True

@@ -4,72 +4,165 @@ Several workers, threads in the service or separate `python -m service jobs work
 share one store: claims are transactions, and a dead worker's claims expire. Redoing an item after
 a crash costs nothing twice: its sentences come from the translation memory, and indexing by
 document id overwrites rather than duplicates.
+
+A worker does not die of its work: a bad record fails its item with the reason, a batch that
+raises something unexpected is tried again item by item (so one poison item fails alone), and
+anything else is logged and retried after a pause.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sqlite3
 import threading
+from collections import OrderedDict
 from typing import Optional
 
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 
+from service.index import lifecycle
 from service.index.bulk import Unavailable, index_documents
-from service.index.documents import content_hash, document_id, to_document
+from service.index.documents import check_record, to_document
 from service.jobs.store import Item, JobStore, worker_name
 from service.pipeline import ArticleError, translate_articles
 
 log = logging.getLogger(__name__)
 IDLE_WAIT = 1.0  # seconds between looks for new work when there is none
+FIRST_BACKOFF, MAX_BACKOFF = 1.0, 30.0  # seconds to wait after an unexpected error, doubling while it repeats
+KEPT_BATCHES = 2  # translated-but-unstored batches a worker keeps, so a paused job is not translated again
+OUTAGES = (Unavailable, OpenSearchConnectionError)
+PAUSED_FOR_OUTAGE = "the search cluster is unreachable; the job resumes when it is back"
 
 
 class Worker:
     def __init__(self, store: JobStore, translator, client=None, alias: Optional[str] = None, batch: int = 32,
-                 name: Optional[str] = None, job_id: Optional[str] = None):
+                 name: Optional[str] = None, job_id: Optional[str] = None, shards: int = 1, replicas: int = 0):
         self.store, self.translator, self.client, self.alias, self.batch = store, translator, client, alias, batch
+        self.index_shape = (shards, replicas)  # of the managed index, should this worker be the one to create it
+        self._index_ready = False
         self.name = name or worker_name()
         self.job_id = job_id  # only this job's items, when set
+        self._kept: OrderedDict[tuple[str, int], dict | ArticleError] = OrderedDict()  # (job, seq) → translation
+
+    @classmethod
+    def from_settings(cls, settings, store: JobStore, translator, client, job_id: Optional[str] = None) -> "Worker":
+        """A worker on the configured alias, batch size and index shape."""
+        return cls(store, translator, client, settings.opensearch_index, settings.job_batch_items, job_id=job_id,
+                   shards=settings.opensearch_shards, replicas=settings.opensearch_replicas)
 
     def run_once(self) -> bool:
         """Process one batch; False when there was nothing to do."""
         job_id, items = self.store.claim(self.name, self.batch, self.job_id)
         if not items:
             return False
-        options = self.store.status(job_id).options
-        engine = getattr(self.translator, "translator", self.translator)
-        before = engine.tokens_translated
         try:
-            done, failed = self._process(items, options)
-        except (Unavailable, OpenSearchConnectionError) as error:
+            options = self.store.status(job_id).options
+            engine = getattr(self.translator, "translator", self.translator)
+            before = engine.tokens_translated
+            done, failed = self._process_batch(job_id, items, options)
+            self.store.finish(job_id, self.name, done, failed, engine.tokens_translated - before)
+        except OUTAGES as error:
             log.warning("job %s paused: %s", job_id, error)
-            self.store.release(job_id, self.name, "the search cluster is unreachable; the job resumes when it is back")
+            self.store.release(job_id, self.name, PAUSED_FOR_OUTAGE)
+            return True
+        except lifecycle.LifecycleError as error:  # e.g. an index named like the alias: an operator must act
+            log.warning("job %s paused: %s", job_id, error)
+            self.store.release(job_id, self.name, str(error))
             return True
         except sqlite3.OperationalError as error:
             if "full" not in str(error):
+                self._give_back(job_id)
                 raise
             self.store.release(job_id, self.name, f"no space left to store results ({error})")
             return True
-        self.store.finish(job_id, self.name, done, failed, engine.tokens_translated - before)
+        except BaseException:
+            self._give_back(job_id)
+            raise
+        for item in items:
+            self._kept.pop((job_id, item.seq), None)
         return True
 
-    def _process(self, items: list[Item], options: dict):
-        decoding = {"beam_size": options["beam_size"]} if options.get("beam_size") else {}
-        results = translate_articles(((item, item.input) for item in items), self.translator, **decoding)
-        done, failed, documents = [], [], []
-        for item, result in results:
+    def _process_batch(self, job_id: str, items: list[Item], options: dict):
+        """(done, failed) for a batch; when it raises something unexpected, each item is tried on its own."""
+        try:
+            return self._process(job_id, items, options)
+        except (*OUTAGES, lifecycle.LifecycleError, sqlite3.Error):
+            raise
+        except Exception:
+            log.exception("job %s: a batch of %d items failed; trying them one by one", job_id, len(items))
+        done, failed = [], []
+        for item in items:
+            try:
+                one_done, one_failed = self._process(job_id, [item], options)
+            except (*OUTAGES, lifecycle.LifecycleError, sqlite3.Error):
+                raise
+            except Exception as error:
+                log.exception("job %s: item %d (line %d) failed", job_id, item.seq, item.line)
+                one_done, one_failed = [], [(item.seq, _reason(error))]
+            done += one_done
+            failed += one_failed
+        return done, failed
+
+    def _process(self, job_id: str, items: list[Item], options: dict):
+        """Check, translate (or reuse a kept translation), and index; bad records fail alone, with their reason."""
+        failed, runnable = [], []  # runnable: (item, what to translate, its checked record when indexing)
+        for item in items:
+            if not options.get("index"):
+                runnable.append((item, item.input, None))
+                continue
+            try:
+                checked = check_record(item.input)
+            except ArticleError as error:
+                log.info("job %s: line %d failed: %s", job_id, item.line, error)
+                failed.append((item.seq, str(error)))
+                continue
+            runnable.append((item, checked.record, checked))
+        self._translate(job_id, [(item, record) for item, record, _ in runnable], options)
+        done, documents, now = [], [], _now()
+        for item, _, checked in runnable:
+            result = self._kept[(job_id, item.seq)]
             if isinstance(result, ArticleError):
                 failed.append((item.seq, str(result)))
                 continue
+            if checked is not None and checked.dropped:
+                result = {**result, "rejected_fields": checked.dropped}
             done.append((item.seq, result))
-            if options.get("index"):
-                digest = content_hash(item.input)
-                documents.append((item.seq, to_document(result, document_id(item.input, digest), digest, _now())))
+            if checked is not None:
+                documents.append((item.seq, to_document(result, checked, now)))
         if documents:
+            self._ensure_index()
             refused = index_documents(self.client, self.alias, [d for _, d in documents], attempts=3)
             refused_seqs = {seq: refused[d["id"]] for seq, d in documents if d["id"] in refused}
             done = [(seq, r) for seq, r in done if seq not in refused_seqs]
             failed += [(seq, f"refused by OpenSearch: {reason}") for seq, reason in refused_seqs.items()]
         return done, failed
+
+    def _ensure_index(self) -> None:
+        """Writers create the managed index behind the alias first, so a bulk write never meets a missing one."""
+        if not self._index_ready:
+            lifecycle.ensure(self.client, self.alias, *self.index_shape)
+            self._index_ready = True
+
+    def _translate(self, job_id: str, pairs: list[tuple[Item, dict]], options: dict) -> None:
+        """Translate what this worker does not already hold from an attempt that could not be stored."""
+        todo = []
+        for item, record in pairs:
+            if (job_id, item.seq) in self._kept:
+                self._kept.move_to_end((job_id, item.seq))  # in use again: the last to be forgotten
+            else:
+                todo.append((item, record))
+        decoding = {"beam_size": options["beam_size"]} if options.get("beam_size") else {}
+        for item, result in translate_articles(todo, self.translator, **decoding):
+            self._kept[(job_id, item.seq)] = result
+        while len(self._kept) > max(KEPT_BATCHES * self.batch, len(pairs)):
+            self._kept.popitem(last=False)
+
+    def _give_back(self, job_id: str) -> None:
+        """After an unexpected error, free this worker's claims at once rather than at the end of the lease."""
+        try:
+            self.store.release(job_id, self.name)
+        except Exception:
+            log.exception("job %s: could not give back the claims of %s; they wait for the lease", job_id, self.name)
 
     def resume_if_possible(self) -> None:
         """Paused jobs run again once the cluster answers."""
@@ -81,17 +174,28 @@ class Worker:
                 pass
 
     def run(self, stop: threading.Event, until_idle: bool = False) -> None:
-        """Work until stopped (or, with until_idle, until no runnable item is left)."""
-        self.store.release_dead_local_claims()
+        """Work until stopped (or, with until_idle, until no runnable item is left); errors never end it."""
+        backoff = FIRST_BACKOFF
         while not stop.is_set():
-            if self.run_once():
-                continue
-            self.resume_if_possible()
-            if until_idle and self.store.queued_items() == 0:
-                return
-            stop.wait(IDLE_WAIT)
+            try:
+                self.store.release_dead_local_claims()
+                while not stop.is_set():
+                    if self.run_once():
+                        backoff = FIRST_BACKOFF
+                        continue
+                    self.resume_if_possible()
+                    if until_idle and self.store.queued_items() == 0:
+                        return
+                    stop.wait(IDLE_WAIT)
+            except Exception:
+                log.exception("job worker %s: unexpected error; carrying on in %.0f s", self.name, backoff)
+                stop.wait(backoff)
+                backoff = min(MAX_BACKOFF, backoff * 2)
+
+
+def _reason(error: Exception) -> str:
+    return f"unexpected error: {type(error).__name__}: {error}"[:300]
 
 
 def _now() -> str:
-    import datetime as dt
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

@@ -1,12 +1,16 @@
-"""The Flask app: create_app(settings) wires the API, LibreTranslate, health, UI and docs blueprints."""
+"""The Flask app: create_app(settings) wires the API, LibreTranslate, health, UI and docs blueprints.
+
+Building the app starts no threads: start_workers(app) starts the job workers where the process
+serves (gunicorn's post_worker_init hook in service/web/gunicorn_hooks.py, or `serve --dev`).
+"""
 from __future__ import annotations
 
-import threading
 from typing import Optional
 
 from flask import Flask
 
 from service.config import Settings
+from service.jobs.pool import WorkerPool
 from service.jobs.store import JobStore
 from service.jobs.worker import Worker
 from service.web import api, errors, health, jobs, libre, openapi, security, ui
@@ -36,7 +40,6 @@ def create_app(settings: Optional[Settings] = None, services: Optional[Services]
     app.wsgi_app = DrainUnreadBody(app.wsgi_app)
     app.extensions["mt_jobs"] = JobStore(settings.jobs_db, settings.job_lease_seconds)
     metrics.queue_depth.set_function(app.extensions["mt_jobs"].queued_items)
-    _start_workers(app, settings, services)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(jobs.bp, url_prefix="/api/v1/jobs")
     for blueprint in (libre.bp, ui.bp, openapi.bp):
@@ -46,12 +49,19 @@ def create_app(settings: Optional[Settings] = None, services: Optional[Services]
     return app
 
 
-def _start_workers(app: Flask, settings: Settings, services: Services) -> None:
-    """The in-process worker pool: JOBS_WORKERS daemon threads sharing the process's translator."""
-    if services.translator is None or settings.jobs_workers < 1:
-        return
-    stop = threading.Event()
-    for _ in range(settings.jobs_workers):
-        worker = Worker(JobStore(settings.jobs_db, settings.job_lease_seconds), services.translator, services.client, services.alias,
-                        settings.job_batch_items)
-        threading.Thread(target=worker.run, args=(stop,), name=worker.name, daemon=True).start()
+def start_workers(app: Flask) -> Optional[WorkerPool]:
+    """Start the process's JOBS_WORKERS worker threads, sharing its translator; only where the process serves."""
+    services, settings = app.extensions["mt"], app.extensions["mt"].settings
+    if services.translator is None or settings.jobs_workers < 1 or app.extensions.get("mt_workers"):
+        return app.extensions.get("mt_workers")
+    workers = [Worker.from_settings(settings, JobStore(settings.jobs_db, settings.job_lease_seconds),
+                                    services.translator, services.client) for _ in range(settings.jobs_workers)]
+    app.extensions["mt_workers"] = WorkerPool(workers).start()
+    return app.extensions["mt_workers"]
+
+
+def stop_workers(app: Flask) -> None:
+    """Stop the worker threads (gunicorn's worker_exit, the end of `serve --dev`)."""
+    pool = app.extensions.pop("mt_workers", None)
+    if pool is not None:
+        pool.stop()

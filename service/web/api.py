@@ -17,6 +17,7 @@ from service.web.errors import ApiError
 from service.web.payload import json_body
 
 bp = Blueprint("api", __name__)
+INTERACTIVE_ATTEMPTS = 2  # a client waits on the request: an outage is a quick 503, not minutes of back-off
 MAX_BEAM = 16
 
 
@@ -107,7 +108,8 @@ def add_articles():
         raise ApiError(413, f"at most {found.settings.max_api_articles} articles per request; "
                             "submit larger loads as a bulk job")
     lifecycle.ensure(found.client, found.alias, found.settings.opensearch_shards, found.settings.opensearch_replicas)
-    report = ingest(enumerate(articles), found.client, found.alias, translator())
+    report = ingest(enumerate(articles), found.client, found.alias, translator(),
+                    attempts=INTERACTIVE_ATTEMPTS)
     reasons = {r.line: r.reason for r in report.rejects}
     items = []
     for index in range(len(articles)):
@@ -115,6 +117,8 @@ def add_articles():
         item = {"index": index, "id": doc_id, "status": status}
         if index in reasons:
             item["reason"] = reasons[index]
+        if index in report.dropped_fields:  # stored without these fields
+            item["rejected_fields"] = report.dropped_fields[index]
         items.append(item)
     return jsonify({**report.to_dict(), "items": items})
 

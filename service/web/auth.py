@@ -96,6 +96,13 @@ def _strategy():
     return current_app.extensions["mt_limiter"].limiter
 
 
+def current_owner() -> str | None:
+    """The owner of this request's jobs: a hash of its key when the key is valid (never the key), else None."""
+    if caller().key_state != "valid":
+        return None
+    return key_digest(presented_key())[:16]
+
+
 def check_key(write: bool) -> None:
     settings = current_app.extensions["mt"].settings
     if not (write or settings.read_requires_key):

@@ -1,12 +1,16 @@
-"""The jobs API under /api/v1/jobs: submit (202 once stored), list, status, results and errors (streamed), cancel."""
+"""The jobs API under /api/v1/jobs: submit (202 once stored), list, status, results and errors (streamed), cancel.
+
+Jobs are private: every route needs a valid key, and a key sees only the jobs it submitted (another
+key's job is a 404), except an admin key (ADMIN_API_KEYS), which sees and cancels them all.
+"""
 from __future__ import annotations
 
-import hashlib
+from typing import Optional
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
 from service.files import RecordError, jsonl_records
-from service.web.auth import presented_key, requires_key
+from service.web.auth import current_owner, key_is_valid, presented_key, requires_key
 from service.web.errors import ApiError
 from service.web.payload import json_body
 
@@ -18,8 +22,19 @@ def store():
 
 
 def _owner() -> str:
-    key = presented_key() or request.remote_addr or "anonymous"
-    return hashlib.sha256(key.encode()).hexdigest()[:16]  # never store the key itself
+    """The hash of the request's valid key (the view has checked it); the store never sees the key itself."""
+    owner = current_owner()
+    if owner is None:
+        raise ApiError(401, "an API key is required: send `Authorization: Bearer KEY`")
+    return owner
+
+
+def _visible_owner() -> Optional[str]:
+    """Whose jobs this request may see: its own, or everyone's (None) for an admin key."""
+    key = presented_key()
+    if key is not None and key_is_valid(key, current_app.extensions["mt"].settings.admin_api_keys):
+        return None
+    return _owner()
 
 
 def _uploaded_items():
@@ -71,33 +86,35 @@ def submit():
 
 
 @bp.get("")
-@requires_key(write=False)
+@requires_key(write=True)  # jobs are private: reading them needs a key whatever READ_REQUIRES_KEY says
 def list_jobs():
-    return jsonify({"jobs": [job.to_dict() for job in store().list()]})
+    return jsonify({"jobs": [job.to_dict() for job in store().list(owner=_visible_owner())]})
 
 
 def _job(job_id: str):
+    """The job, if this request's key may see it; 404 alike for a missing job and for another key's."""
     found = store().status(job_id)
-    if found is None:
+    owner = _visible_owner()
+    if found is None or (owner is not None and found.owner != owner):
         raise ApiError(404, f"no job {job_id}")
     return found
 
 
 @bp.get("/<job_id>")
-@requires_key(write=False)
+@requires_key(write=True)
 def job_status(job_id: str):
     return jsonify(_job(job_id).to_dict())
 
 
 @bp.get("/<job_id>/results")
-@requires_key(write=False)
+@requires_key(write=True)
 def job_results(job_id: str):
     _job(job_id)
     return Response(stream_with_context(store().results(job_id)), mimetype="application/x-ndjson")
 
 
 @bp.get("/<job_id>/errors")
-@requires_key(write=False)
+@requires_key(write=True)
 def job_errors(job_id: str):
     _job(job_id)
     return Response(stream_with_context(store().errors(job_id)), mimetype="application/x-ndjson")

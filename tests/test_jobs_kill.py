@@ -1,0 +1,120 @@
+"""The issue's "done when": kill -9 the served service and a `jobs worker` process mid-job, five times in a row.
+
+Real processes on one jobs database: `python -m service serve` (gunicorn, one job worker thread started in its
+worker process) and `python -m service jobs worker`, against the session's OpenSearch node. The lease is ten
+minutes, so the job can only finish in time if every restart frees the dead processes' claims at once.
+"""
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import closing
+
+from conftest import PROJECT_ROOT, _free_port
+from service.jobs.store import JobStore
+
+KEY = "kill-test-key-0123"
+TOTAL = 300
+ROUNDS = 5
+LEASE_SECONDS = 600
+
+
+def wait_until(condition, seconds, what):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def answers(url):
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def claimed(jobs_db, job_id):
+    with closing(sqlite3.connect(jobs_db)) as db:
+        return db.execute("SELECT COUNT(*) FROM items WHERE job_id = ? AND status = 'claimed'", (job_id,)).fetchone()[0]
+
+
+def submit(base, items):
+    body = json.dumps(items, ensure_ascii=False).encode()
+    request = urllib.request.Request(f"{base}/api/v1/jobs?index=true", data=body, method="POST",
+                                     headers={"Content-Type": "application/json", "X-API-Key": KEY})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 202
+        return json.loads(response.read())["id"]
+
+
+def test_kill_9_of_service_and_worker_five_times_loses_and_repeats_nothing(search_settings, alias, client, tmp_path):
+    jobs_db = tmp_path / "jobs.db"
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("MT_", "OPENSEARCH_", "JOB", "API_"))},
+           "JOBS_DB": str(jobs_db), "JOBS_WORKERS": "1", "JOB_BATCH_ITEMS": "8",
+           "JOB_LEASE_SECONDS": str(LEASE_SECONDS), "API_KEYS": KEY, "RATE_LIMIT": "off",
+           "MT_MODEL_DIR": str(search_settings.model_dir), "MT_MEMORY_PATH": str(tmp_path / "tm.db"),
+           "OPENSEARCH_URL": search_settings.opensearch_urls[0], "OPENSEARCH_INDEX": alias}
+    logs = tmp_path / "logs"
+    logs.mkdir()
+
+    def start_service(round_):
+        port = _free_port()
+        with open(logs / f"serve-{round_}.log", "wb") as log:
+            service = subprocess.Popen(
+                [sys.executable, "-m", "service", "serve", "--port", str(port), "--threads", "2", "--no-access-log"],
+                cwd=PROJECT_ROOT, env=env, start_new_session=True,  # its own group: gunicorn's master and worker
+                stdout=subprocess.DEVNULL, stderr=log)
+        return service, f"http://127.0.0.1:{port}"
+
+    def start_worker(round_):
+        with open(logs / f"worker-{round_}.log", "wb") as log:
+            return subprocess.Popen([sys.executable, "-m", "service", "jobs", "worker"], cwd=PROJECT_ROOT, env=env,
+                                    stdout=subprocess.DEVNULL, stderr=log)
+
+    def start(round_):
+        return *start_service(round_), start_worker(round_)
+
+    watcher = JobStore(jobs_db)
+    started = time.monotonic()
+    service, base = start_service(0)
+    wait_until(lambda: answers(f"{base}/healthz"), 60, "the service to answer")
+    job_id = submit(base, [{"id": f"kill{i}", "title": "عنوان", "body": f"قال الرئيس إن الاقتصاد تحسن في اليوم {i}. "
+                                                                        "ثم غادر الاجتماع."} for i in range(TOTAL)])
+
+    def finished():
+        status = watcher.status(job_id)
+        return status.done + status.failed
+
+    wait_until(lambda: finished() > 0, 60, "the service's own job worker")  # started by gunicorn's hook
+    worker = start_worker(0)
+    stranded = []  # items the killed processes held at each kill
+    for round_ in range(ROUNDS):
+        before = finished()
+        wait_until(lambda: finished() >= before + 8, 60, f"progress in round {round_}")
+        os.killpg(service.pid, signal.SIGKILL)  # the whole service: gunicorn's master and its worker
+        worker.kill()
+        service.wait(30)
+        worker.wait(30)
+        interrupted = watcher.status(job_id)
+        assert interrupted.state == "running" and finished() < TOTAL, "the job ended before the last kill"
+        stranded.append(claimed(jobs_db, job_id))
+        service, base, worker = start(round_ + 1)
+
+    wait_until(lambda: watcher.status(job_id).state == "done", 120, "the job to finish")
+    elapsed = time.monotonic() - started
+    service.terminate()  # a clean stop this time: gunicorn's worker_exit and the worker's SIGTERM handler
+    worker.terminate()
+    assert worker.wait(60) == 0 and service.wait(60) == 0
+
+    status = watcher.status(job_id)
+    assert (status.state, status.done, status.failed, status.total) == ("done", TOTAL, 0, TOTAL)
+    assert sum(stranded) > 0 and elapsed < LEASE_SECONDS / 4  # claims were left by the kills; none sat out its lease
+    assert [json.loads(line)["id"] for line in watcher.results(job_id)] == [f"kill{i}" for i in range(TOTAL)]
+    client.indices.refresh(index=alias)
+    assert client.count(index=alias, body={"query": {"prefix": {"id": "kill"}}})["count"] == TOTAL
