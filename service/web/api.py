@@ -6,19 +6,20 @@ import re
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from service.index import lifecycle
+from service.index.documents import MAX_ID_BYTES
 from service.ingest import ingest
 from service.pipeline import ArticleError, translate_articles
 from service.search.request import SearchRequest
 from service.search.searcher import search
 from service.text import langid
-from service.web import export
+from service.web import export, schemas
 from service.web.auth import requires_key
 from service.web.errors import ApiError
 from service.web.payload import json_body
+from service.web.validation import check_arguments, check_body
 
 bp = Blueprint("api", __name__)
 INTERACTIVE_ATTEMPTS = 2  # a client waits on the request: an outage is a quick 503, not minutes of back-off
-MAX_BEAM = 16
 
 
 def services():
@@ -32,28 +33,13 @@ def translator():
     return found.translator
 
 
-def read_texts(body) -> list[str]:
-    """`text` or `texts` from a JSON object, within the configured limits."""
+def read_texts(body, decoding: bool = False) -> list[str]:
+    """`text` or `texts` from a JSON object, checked against the declared schema and the configured limits."""
     settings = services().settings
-    if not isinstance(body, dict):
-        raise ApiError(400, "the body must be a JSON object")
-    if "texts" in body:
-        texts = body["texts"]
-        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
-            raise ApiError(400, "`texts` must be a non-empty list of strings")
-    elif "text" in body:
-        if not isinstance(body["text"], str):
-            raise ApiError(400, "`text` must be a string")
-        texts = [body["text"]]
-    else:
-        raise ApiError(400, "send `text` (a string) or `texts` (a list of strings)")
-    if len(texts) > settings.max_batch_texts:
-        raise ApiError(413, f"at most {settings.max_batch_texts} texts per request")
-    if sum(map(len, texts)) > settings.max_request_chars:
+    check_body(body, schemas.texts_request(settings, decoding))
+    texts = body["texts"] if "texts" in body else [body["text"]]
+    if sum(map(len, texts)) > settings.max_request_chars:  # the one limit JSON Schema cannot state: a sum
         raise ApiError(413, f"at most {settings.max_request_chars} characters per request")
-    for index, text in enumerate(texts):
-        if not text.strip():
-            raise ApiError(422, f"text {index} is empty")
     return texts
 
 
@@ -73,14 +59,9 @@ def translate_texts(texts: list[str], source: str = "auto", beam_size: int | Non
 @requires_key(write=False)
 def translate():
     body = json_body(services().settings.max_request_bytes)
-    texts = read_texts(body)
-    source = body.get("source", "auto")
-    if source not in ("auto", "ar"):
-        raise ApiError(400, "`source` must be auto or ar (this service translates Arabic to English)")
-    beam = body.get("beam_size")
-    if beam is not None and not (isinstance(beam, int) and not isinstance(beam, bool) and 1 <= beam <= MAX_BEAM):
-        raise ApiError(400, f"`beam_size` must be an integer from 1 to {MAX_BEAM}")
-    results = translate_texts(texts, source, beam)
+    texts = read_texts(body, decoding=True)
+    beam = body.get("beam_size")  # JSON Schema counts 2.0 as an integer, and so the document allows it
+    results = translate_texts(texts, body.get("source", "auto"), None if beam is None else int(beam))
     model = translator()
     return jsonify({"model": model.model_id, "demo": model.demo, "translations": [
         {"text": r["body"], "translation": r["body_en"], "language": r["language"], "score": r["translation"]["score"],
@@ -101,12 +82,8 @@ def detect():
 def add_articles():
     found = services()
     body = json_body(found.settings.max_request_bytes)
+    check_body(body, schemas.articles_request(found.settings))
     articles = body if isinstance(body, list) else [body]
-    if not articles or not all(isinstance(a, dict) for a in articles):
-        raise ApiError(400, "send one article object or a non-empty list of them")
-    if len(articles) > found.settings.max_api_articles:
-        raise ApiError(413, f"at most {found.settings.max_api_articles} articles per request; "
-                            "submit larger loads as a bulk job")
     lifecycle.ensure(found.client, found.alias, found.settings.opensearch_shards, found.settings.opensearch_replicas)
     report = ingest(enumerate(articles), found.client, found.alias, translator(),
                     attempts=INTERACTIVE_ATTEMPTS)
@@ -123,12 +100,19 @@ def add_articles():
     return jsonify({**report.to_dict(), "items": items})
 
 
+def stored_id(article_id: str) -> str:
+    """The id, or a 404 for one no article can have (OpenSearch would refuse the request instead)."""
+    if len(article_id.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
+        raise ApiError(404, "not found")
+    return article_id
+
+
 @bp.get("/articles/<path:article_id>")
 @requires_key(write=False)
 def get_article(article_id: str):
     found = services()
-    document = found.client.get(index=found.alias, id=article_id)["_source"]
-    kind = request.args.get("format", "json")
+    kind = check_arguments(request.args, [schemas.EXPORT_FORMAT]).get("format", "json")
+    document = found.client.get(index=found.alias, id=stored_id(article_id))["_source"]
     filename = re.sub(r"[^\w.-]", "_", article_id)[:100] or "article"
     if kind == "json":
         return jsonify(document)
@@ -138,32 +122,28 @@ def get_article(article_id: str):
     if kind == "tmx":
         return Response(export.to_tmx(document), mimetype="application/x-tmx+xml",
                         headers={"Content-Disposition": f'attachment; filename="{filename}.tmx"'})
-    raise ApiError(400, "`format` must be json, tsv or tmx")
 
 
 @bp.delete("/articles/<path:article_id>")
 @requires_key(write=True)
 def delete_article(article_id: str):
     found = services()
-    found.client.delete(index=found.alias, id=article_id, refresh="wait_for")
+    found.client.delete(index=found.alias, id=stored_id(article_id), refresh="wait_for")
     return "", 204
 
 
 def search_request(args) -> SearchRequest:
-    """A SearchRequest from query-string arguments; bad numbers are a 400."""
-    try:
-        size, page = int(args.get("size", 10)), int(args.get("page", 1))
-    except ValueError:
-        raise ApiError(400, "`size` and `page` must be integers") from None
+    """A SearchRequest from query-string arguments, checked against the declared parameters; a mismatch is a 400."""
+    values = check_arguments(args, schemas.SEARCH_PARAMETERS)
     def chosen(name: str) -> tuple[str, ...]:
-        return tuple(value for value in args.getlist(name) if value)  # an empty select means "all"
-    query = SearchRequest(args.get("q", ""), args.get("lang") or "auto", chosen("source"), chosen("category"),
-                          args.get("from") or None, args.get("to") or None, args.get("sort") or "relevance",
-                          size, page)
+        return tuple(value for value in values.get(name, ()) if value)  # an empty select means "all"
+    query = SearchRequest(values["q"], values.get("lang", "auto"), chosen("source"), chosen("category"),
+                          values.get("from") or None, values.get("to") or None, values.get("sort", "relevance"),
+                          values.get("size", 10), values.get("page", 1))
     try:
         query.validate()
-    except ValueError as error:
-        raise ApiError(400, str(error)) from None
+    except ValueError as error:  # what the parameters cannot state each alone: page x size past the result window
+        raise ApiError(400, str(error), "out_of_range") from None
     return query
 
 

@@ -48,7 +48,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        return error_response(error.code or 500, error.description or error.name)
+        body, status = error_response(error.code or 500, error.description or error.name)
+        # werkzeug's own headers describe its HTML page, except Allow, which a 405 must carry (RFC 9110)
+        return body, status, [(name, value) for name, value in error.get_headers() if name == "Allow"]
 
     @app.errorhandler(QueryError)
     def query_error(error: QueryError):

@@ -9,10 +9,12 @@ from typing import Optional
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
-from service.files import RecordError, jsonl_records
+from service.files import jsonl_records
+from service.web import schemas
 from service.web.auth import current_owner, key_is_valid, presented_key, requires_key
 from service.web.errors import ApiError
 from service.web.payload import json_body
+from service.web.validation import check_arguments, check_body
 
 bp = Blueprint("jobs", __name__)
 
@@ -39,36 +41,34 @@ def _visible_owner() -> Optional[str]:
 
 def _uploaded_items():
     """(line, record) from a multipart JSONL or text upload, or from a JSON list of texts or articles."""
-    upload = request.files.get("file")
-    if upload is not None:
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise ApiError(400, "send the items as a multipart `file` (JSONL, or text with one item per line)")
         data = upload.read()
-        if upload.filename.lower().endswith((".jsonl", ".json")):
-            return list(jsonl_records(data.splitlines(keepends=True)))
-        try:
-            lines = data.decode("utf-8").splitlines()
-        except UnicodeDecodeError:
-            raise ApiError(400, "the uploaded text file is not UTF-8") from None
-        return [(n, {"body": line}) for n, line in enumerate(lines, 1) if line.strip()]
+        if (upload.filename or "").lower().endswith((".jsonl", ".json")):
+            items = list(jsonl_records(data.splitlines(keepends=True)))
+        else:
+            try:
+                lines = data.decode("utf-8").splitlines()
+            except UnicodeDecodeError:
+                raise ApiError(400, "the uploaded text file is not UTF-8", "invalid_utf8") from None
+            items = [(n, {"body": line}) for n, line in enumerate(lines, 1) if line.strip()]
+        if not items:
+            raise ApiError(400, "the uploaded file holds no items", "no_items")
+        return items
     body = json_body(current_app.extensions["mt"].settings.max_upload_bytes)
-    entries = body.get("items") if isinstance(body, dict) else body
-    if not isinstance(entries, list) or not entries:
-        raise ApiError(400, "send a file (multipart `file`) or a JSON list of texts or articles")
-    return [(n, {"body": e} if isinstance(e, str) else e if isinstance(e, dict) else RecordError("not a text or article"))
-            for n, e in enumerate(entries, 1)]
+    check_body(body, schemas.JOB_JSON_REQUEST)
+    entries = body["items"] if isinstance(body, dict) else body
+    return [(n, {"body": e} if isinstance(e, str) else e) for n, e in enumerate(entries, 1)]
 
 
 def _options() -> dict:
-    """index and beam_size, from the form of an upload or the query string of a JSON submission."""
-    source = request.form if request.files else request.args
-    index = str(source.get("index", "false")).lower() in ("1", "true", "on", "yes")
-    beam = source.get("beam_size")
-    try:
-        beam = int(beam) if beam not in (None, "") else None
-    except (TypeError, ValueError):
-        raise ApiError(400, "`beam_size` must be an integer") from None
-    if beam is not None and not 1 <= beam <= 16:
-        raise ApiError(400, "`beam_size` must be from 1 to 16")
-    return {"index": index, "beam_size": beam}
+    """index and beam_size, from the query string or, for an upload, its form fields (which win)."""
+    values = check_arguments(request.args, schemas.JOB_OPTIONS)
+    if request.mimetype == "multipart/form-data":
+        values.update(check_arguments(request.form, schemas.JOB_OPTIONS))
+    return {"index": values.get("index", False), "beam_size": values.get("beam_size")}
 
 
 @bp.post("")

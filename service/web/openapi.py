@@ -1,102 +1,165 @@
 """The OpenAPI 3.1 description of /api/v1, served at /api/v1/openapi.json with a readable page at /api/v1/docs.
 
-tests/test_web_api.py checks that every /api/v1 route is described here, and nothing more.
+Built per app from its settings and from the schemas the views validate with (service/web/schemas.py), so the
+limits and the keys it asks for are this server's. tests/test_web_api.py checks that every
+/api/v1 route is described here, and nothing more; tests/test_fuzz.py runs schemathesis against it.
 """
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, current_app, jsonify, render_template
+
+from service.config import Settings
+from service.web import schemas
 
 bp = Blueprint("apidocs", __name__)
 
-_ERROR = {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-_KEY = [{"apiKey": []}]
-
-
-def _op(summary: str, *, body: str | None = None, params: list | None = None, secured: bool = False,
-        statuses: tuple[int, ...] = (400, 413, 415, 422, 429, 503), ok: str = "200") -> dict:
-    operation = {"summary": summary, "responses": {ok: {"description": "OK"}, **{str(s): _ERROR for s in statuses}}}
-    if body:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {
-            "schema": {"$ref": f"#/components/schemas/{body}"}}}}
-    if params:
-        operation["parameters"] = params
-    if secured:
-        operation["security"] = _KEY
-        operation["responses"].update({"401": _ERROR, "403": _ERROR})
-    return operation
-
-
-def _query(name: str, description: str, kind: str = "string", many: bool = False) -> dict:
-    schema = {"type": "array", "items": {"type": kind}} if many else {"type": kind}
-    return {"name": name, "in": "query", "description": description, "schema": schema}
-
-
-_ID = {"name": "article_id", "in": "path", "required": True, "schema": {"type": "string"}}
-_JOB = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
-
-SPEC = {
-    "openapi": "3.1.0",
-    "info": {"title": "Arabic→English news translation and search", "version": "1"},
-    "components": {
-        "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer",
-                                       "description": "One of API_KEYS; also accepted as X-API-Key."}},
-        "schemas": {
-            "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
-                "code": {"type": "string"}, "message": {"type": "string"}}}}},
-            "Texts": {"type": "object", "description": "`text` or `texts`", "properties": {
-                "text": {"type": "string"}, "texts": {"type": "array", "items": {"type": "string"}},
-                "source": {"enum": ["auto", "ar"]}, "beam_size": {"type": "integer", "minimum": 1, "maximum": 16}}},
-            "Articles": {"description": "One article or a list: {id, title, body, source, date, category, url}",
-                         "oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]},
-        },
-    },
-    "paths": {
-        "/api/v1/translate": {"post": _op("Translate texts; each comes back with sentence pairs (source, target, "
-                                          "score), the detected language and the model id.", body="Texts")},
-        "/api/v1/detect": {"post": _op("Detect the language of texts.", body="Texts")},
-        "/api/v1/articles": {"post": _op("Translate and index articles, idempotently by id; returns each "
-                                         "item's id and status (indexed, unchanged, rejected).",
-                                         body="Articles", secured=True)},
-        "/api/v1/articles/{article_id}": {
-            "get": _op("An article with its sentence-aligned parallel text; format=json, tsv or tmx (TMX 1.4b).",
-                       params=[_ID, _query("format", "json, tsv or tmx")], statuses=(400, 404, 429, 503)),
-            "delete": _op("Delete an article.", params=[_ID], secured=True, statuses=(404, 429, 503), ok="204"),
-        },
-        "/api/v1/search": {"get": _op(
-            "Search in English or Arabic: hits with aligned sentence pairs, the total and facets.",
-            params=[_query("q", "words, \"phrases\", AND, OR, NOT, parentheses"),
-                    _query("lang", "auto, en or ar"), _query("source", "filter", many=True),
-                    _query("category", "filter", many=True), _query("from", "published on or after"),
-                    _query("to", "published on or before"), _query("sort", "relevance or date"),
-                    _query("size", "hits per page (1-100)", "integer"), _query("page", "page number", "integer")],
-            statuses=(400, 429, 503))},
-        "/api/v1/jobs": {
-            "post": _op("Submit a bulk job: a multipart `file` (JSONL articles or plain text, one item per line) or a "
-                        "JSON list of texts or articles; options `index` and `beam_size`. 202 once stored durably; "
-                        "200 with the existing job for a duplicate submission.", body="Articles", secured=True,
-                        ok="202"),
-            "get": _op("All jobs, newest first.", statuses=(429,)),
-        },
-        "/api/v1/jobs/{job_id}": {
-            "get": _op("A job's state (queued, running, paused with a reason, done, failed, cancelled), counts, "
-                       "tokens/s and ETA.", params=[_JOB], statuses=(404, 429)),
-            "delete": _op("Cancel a job.", params=[_JOB], secured=True, statuses=(404, 429)),
-        },
-        "/api/v1/jobs/{job_id}/results": {"get": _op("The parallel text as JSONL, in input order, streamed.",
-                                                     params=[_JOB], statuses=(404, 429))},
-        "/api/v1/jobs/{job_id}/errors": {"get": _op("Failed items as JSONL: {line, error}.", params=[_JOB],
-                                                    statuses=(404, 429))},
-        "/api/v1/openapi.json": {"get": _op("This document.", statuses=())},
-        "/api/v1/docs": {"get": _op("This document as a page.", statuses=())},
-    },
+ERRORS = {
+    400: "The request is malformed or invalid: the message says which field and why",
+    401: "An API key is needed and none was sent",
+    403: "The API key is not valid, or no keys are configured",
+    404: "No such resource (for a search: no index yet)",
+    413: "Over a configured limit (body size, texts, characters, articles)",
+    415: "The body is not application/json (or multipart/form-data for an upload)",
+    422: "Well-formed but unusable: a blank text, or one that is neither Arabic nor English",
+    429: "Too many requests (RATE_LIMIT), failed key checks or unfinished jobs (MAX_ACTIVE_JOBS)",
+    503: "The translation model is not installed, or the search cluster is unreachable",
 }
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer KEY`, KEY one of API_KEYS"},
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "the same key as a header"},
+}
+KEYED = [{"bearer": []}, {"apiKey": []}]  # alternatives: either header will do
+JSON = "application/json"
+NDJSON = "application/x-ndjson"
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _content(schema: dict, media: str = JSON) -> dict:
+    return {media: {"schema": schema}}
+
+
+class _Operations:
+    """Builds operations for one app: which of them need a key follows its settings."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def __call__(self, summary: str, ok: dict, errors: tuple[int, ...] = (), *, key: str | None = None,
+                 body: dict | None = None, parameters: list | None = None) -> dict:
+        """ok: {status: (description, content or None)}; key: "write", "private" (reads of what belongs to a key),
+        "read" (keyed when READ_REQUIRES_KEY is on) or None (no key checked)."""
+        keyed = key in ("write", "private") or (key == "read" and self.settings.read_requires_key)
+        # 429 whatever RATE_LIMIT says: failed key checks and unfinished jobs are limited too
+        statuses = set(errors) | {429} | ({401, 403} if keyed else set())
+        responses = {str(status): {"description": description, **({"content": content} if content else {})}
+                     for status, (description, content) in ok.items()}
+        responses.update({str(status): {"description": ERRORS[status], "content": _content(_ref("Error"))}
+                          for status in sorted(statuses)})
+        operation = {"summary": summary, "responses": responses}
+        if parameters:
+            operation["parameters"] = parameters
+        if body:
+            operation["requestBody"] = {"required": True, "content": body}
+        if keyed:
+            operation["security"] = KEYED
+        return operation
+
+
+def build(settings: Settings) -> dict:
+    """The document for an app with these settings."""
+    op = _Operations(settings)
+    body_errors = (400, 413, 415)
+    article_formats = {JSON: {"schema": _ref("Article")},
+                       "text/tab-separated-values": {"schema": {"type": "string", "description": "position, field, "
+                                                                "paragraph, score, Arabic, English"}},
+                       "application/x-tmx+xml": {"schema": {"type": "string", "description": "TMX 1.4b"}}}
+    job = ("The job", _content(_ref("Job")))
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Arabic→English news translation and search", "version": "1",
+                 "description": "Errors are JSON: {\"error\": {\"code\", \"message\"}}. A method a path does not "
+                                "list answers 405 with an Allow header. Limits are this server's settings."},
+        "components": {"securitySchemes": SECURITY_SCHEMES, "schemas": {
+            **schemas.RESPONSES,
+            "TranslateRequest": schemas.texts_request(settings, decoding=True),
+            "DetectRequest": schemas.texts_request(settings, decoding=False),
+            "ArticlesRequest": schemas.articles_request(settings),
+            "JobRequest": schemas.JOB_JSON_REQUEST,
+            "JobUpload": schemas.JOB_UPLOAD_REQUEST,
+        }},
+        "paths": {
+            "/api/v1/translate": {"post": op(
+                "Translate texts; each comes back with sentence pairs (source, target, score), the detected "
+                "language and the model id.", {200: ("Translations", _content(_ref("Translations")))},
+                (*body_errors, 422, 503), key="read", body=_content(_ref("TranslateRequest")))},
+            "/api/v1/detect": {"post": op(
+                "Detect the language of texts.", {200: ("Detections", _content(_ref("Detections")))},
+                (*body_errors, 422), key="read", body=_content(_ref("DetectRequest")))},
+            "/api/v1/articles": {"post": op(
+                "Translate and index articles, idempotently by id; returns each item's id and status (indexed, "
+                "unchanged, or rejected with its reason).", {200: ("What happened to each article",
+                                                                   _content(_ref("IngestReport")))},
+                (*body_errors, 503), key="write", body=_content(_ref("ArticlesRequest")))},
+            "/api/v1/articles/{article_id}": {
+                "get": op("An article with its sentence-aligned parallel text, as JSON, TSV or TMX.",
+                          {200: ("The article", article_formats)}, (400, 404, 503), key="read",
+                          parameters=[schemas.ARTICLE_ID, schemas.EXPORT_FORMAT]),
+                "delete": op("Delete an article.", {204: ("Deleted", None)}, (404, 503), key="write",
+                             parameters=[schemas.ARTICLE_ID]),
+            },
+            "/api/v1/search": {"get": op(
+                "Search in English or Arabic: hits with aligned sentence pairs, the total and facets.",
+                {200: ("Hits and facets", _content(_ref("SearchResult")))}, (400, 404, 503), key="read",
+                parameters=schemas.SEARCH_PARAMETERS)},
+            "/api/v1/jobs": {
+                "post": op("Submit a bulk job: a multipart `file` (JSONL articles or plain text, one item per line) "
+                           "with form fields `index` and `beam_size`, or a JSON list of texts or articles with them "
+                           "in the query string. Bad items fail alone, with their line numbers (see /errors).",
+                           {202: ("Stored durably and queued", _content(_ref("SubmittedJob"))),
+                            200: ("An identical unfinished job exists: that job", _content(_ref("SubmittedJob")))},
+                           (400, 413, 415), key="write", parameters=schemas.JOB_OPTIONS,
+                           body={JSON: {"schema": _ref("JobRequest")},
+                                 "multipart/form-data": {"schema": _ref("JobUpload")}}),
+                "get": op("The jobs of the caller's key (every job for an admin key), newest first.",
+                          {200: ("Jobs", _content(_ref("JobList")))}, key="private"),
+            },
+            "/api/v1/jobs/{job_id}": {
+                "get": op("A job's state (queued, running, paused with a reason, done, failed, cancelled), counts, "
+                          "tokens/s and ETA.", {200: job}, (404,), key="private", parameters=[schemas.JOB_ID]),
+                "delete": op("Cancel a job; answers its state.", {200: job}, (404,), key="write",
+                             parameters=[schemas.JOB_ID]),
+            },
+            "/api/v1/jobs/{job_id}/results": {"get": op(
+                "The done items' results as JSON Lines, in input order, streamed.",
+                {200: ("One translated item (the translation JSON shape) per line", _content(schemas.NDJSON_LINES,
+                                                                                              NDJSON))},
+                (404,), key="private", parameters=[schemas.JOB_ID])},
+            "/api/v1/jobs/{job_id}/errors": {"get": op(
+                "The failed items as JSON Lines: {line, error}.",
+                {200: ("One failed item per line", _content(schemas.NDJSON_LINES, NDJSON))}, (404,), key="private",
+                parameters=[schemas.JOB_ID])},
+            "/api/v1/openapi.json": {"get": op("This document.", {200: ("OpenAPI 3.1", _content({"type": "object"}))})},
+            "/api/v1/docs": {"get": op("This document as a page.", {200: ("HTML", _content({"type": "string"},
+                                                                                          "text/html"))})},
+        },
+    }
+
+
+def document() -> dict:
+    """The current app's document, built once."""
+    if "mt_openapi" not in current_app.extensions:
+        current_app.extensions["mt_openapi"] = build(current_app.extensions["mt"].settings)
+    return current_app.extensions["mt_openapi"]
 
 
 @bp.get("/api/v1/openapi.json")
 def openapi():
-    return jsonify(SPEC)
+    return jsonify(document())
 
 
 @bp.get("/api/v1/docs")
 def docs():
-    return render_template("apidocs.html", spec=SPEC)
+    return render_template("apidocs.html", spec=document())
