@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 RUN_API_KEY ?= local-dev-key
 
-.PHONY: setup run stop browser test bench clean
+.PHONY: setup run stop browser test lint format bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,15 @@ browser:
 
 test: setup browser
 	$(PY) -m pytest
+
+# Lint and format settings live in pyproject.toml; CI runs this before the tests.
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 bench: setup
 	$(PY) bench/segmentation.py

@@ -24,6 +24,7 @@ import sys
 import time
 import urllib.request
 from dataclasses import replace
+from pathlib import Path
 
 import ctranslate2
 from common import PROJECT_ROOT, base_model_dir, news_articles
@@ -118,7 +119,7 @@ def service_rss(settings: Settings, port: int = 8766) -> float:
                                headers={"Content-Type": "application/json"}), timeout=600).read()
         children = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
         peaks = [int(line.split()[1]) for pid in children
-                 for line in open(f"/proc/{pid}/status") if line.startswith("VmHWM")]
+                 for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmHWM")]
         return max(peaks) / 1024
     finally:
         server.terminate()

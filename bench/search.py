@@ -87,7 +87,7 @@ def write_queries(corpus: Path, count: int = 200, seed: int = 7) -> list[tuple[s
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def latencies(settings: Settings, queries, clients: int) -> list[float]:

@@ -52,7 +52,7 @@ def arabic_lines(folder: str, name: str) -> list[str]:
     lines = read_lines(shared_file("data", "parallel", folder, name))
     if folder.startswith("tatoeba"):
         labels = read_lines(shared_file("data", "parallel", folder, "src.labels"))
-        lines = [line for line, label in zip(lines, labels) if label == "ara"]  # MSA only
+        lines = [line for line, label in zip(lines, labels, strict=True) if label == "ara"]  # MSA only
     return [text for text in map(normalize_text, lines) if text]
 
 

@@ -29,7 +29,6 @@ from service.runtime import limit_malloc_arenas
 from service.translation.batching import plan_batches
 from service.translation.engine import Translator
 
-
 WARM_UP_SENTENCES = 16
 
 
@@ -98,7 +97,7 @@ def naive(model_dir, source_sp, sentences, lengths) -> float:
     model = ctranslate2.Translator(str(model_dir), compute_type="int8", inter_threads=1, intra_threads=2)
     model.translate_batch([source_sp.encode(sentences[0], out_type=str)], beam_size=4, max_decoding_length=lengths[0])
     started = time.perf_counter()
-    for sentence, length in zip(sentences, lengths):
+    for sentence, length in zip(sentences, lengths, strict=True):
         model.translate_batch([source_sp.encode(sentence, out_type=str)], beam_size=4,
                               min_decoding_length=length, max_decoding_length=length)
     return sum(lengths) / (time.perf_counter() - started)

@@ -4,8 +4,8 @@ This builds the one JSON shape that the CLI, the API and the index share (docs/t
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from service.text.langid import Detection
 from service.translation.engine import Translation
@@ -25,7 +25,7 @@ class SentenceUnit:
 def join_paragraphs(text: str, units: Sequence[SentenceUnit], targets: Sequence[str], field: str) -> str:
     """English text with the same line structure as the original field."""
     lines = [[] for _ in text.split("\n")]
-    for unit, target in zip(units, targets):
+    for unit, target in zip(units, targets, strict=True):
         if unit.field == field and target:
             lines[unit.paragraph].append(target)
     return "\n".join(" ".join(parts) for parts in lines)
@@ -51,7 +51,7 @@ def assemble(article: dict, detection: Detection, units: Sequence[SentenceUnit],
     sentences = [
         {"field": u.field, "paragraph": u.paragraph, "span": [u.start, u.end],
          "source": texts[u.field][u.start:u.end], "target": t.target, "score": round(t.score, 4)}
-        for u, t in zip(units, translations)
+        for u, t in zip(units, translations, strict=True)
     ]
     return {
         **article,

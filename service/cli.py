@@ -6,7 +6,6 @@ import argparse
 import logging
 import os
 import sys
-from typing import Optional
 
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 
@@ -33,7 +32,7 @@ EXPECTED_ERRORS = (ConfigError, InputError, InstallError, DownloadError, model_m
                    LifecycleError)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     logging.getLogger("opensearch").setLevel(logging.CRITICAL)  # failures are reported once, below
@@ -51,7 +50,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         print("error: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader (say, `| head`) went away: not an error
-        sys.stdout = open(os.devnull, "w")
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stays open: interpreter shutdown flushes stdout
         return 0
 
 

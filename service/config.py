@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Optional
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEVICES = ("cpu", "cuda")
@@ -31,7 +31,7 @@ def _cpu_count() -> int:
 @dataclass(frozen=True)
 class Setting:
     env: str
-    default: Optional[str]
+    default: str | None
     help: str
     parse: Callable[[str], object] = str
 
@@ -164,10 +164,10 @@ SETTINGS: dict[str, Setting] = {
 class Settings:
     """Validated settings; build with Settings.from_env() or pass values directly in tests."""
 
-    model_dir: Optional[Path] = None
+    model_dir: Path | None = None
     device: str = "cpu"
     compute_type: str = "auto"
-    inter_threads: Optional[int] = None
+    inter_threads: int | None = None
     intra_threads: int = 1
     beam_size: int = 4
     batch_tokens: int = 384
@@ -180,10 +180,10 @@ class Settings:
     memory_path: Path = PROJECT_ROOT / "data" / "translation-memory.sqlite3"
     memory_max_entries: int = 2_000_000
     opensearch_urls: tuple[str, ...] = ("http://127.0.0.1:9200",)
-    opensearch_user: Optional[str] = None
-    opensearch_password: Optional[str] = None
+    opensearch_user: str | None = None
+    opensearch_password: str | None = None
     opensearch_verify_certs: bool = True
-    opensearch_ca_certs: Optional[Path] = None
+    opensearch_ca_certs: Path | None = None
     opensearch_timeout: float = 5.0
     opensearch_bulk_timeout: float = 120.0
     opensearch_index: str = "articles"
@@ -215,7 +215,7 @@ class Settings:
         object.__setattr__(self, "api_keys", tuple(dict.fromkeys((*self.api_keys, *self.admin_api_keys))))
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         """Read every setting from the environment; raise ConfigError naming the bad variable."""
         values = {}
         for name, setting in SETTINGS.items():

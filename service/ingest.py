@@ -7,9 +7,9 @@ it after a crash resumes where it stopped. The CLI and the API both call ingest(
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Callable, Iterable, Optional
 
 from opensearchpy import OpenSearch
 
@@ -26,7 +26,7 @@ WINDOW_RECORDS = 256
 class Reject:
     line: int
     reason: str
-    id: Optional[str] = None
+    id: str | None = None
 
     def to_dict(self) -> dict:
         return {"line": self.line, "id": self.id, "reason": self.reason}
@@ -37,7 +37,7 @@ class IngestReport:
     indexed: int = 0
     unchanged: int = 0
     rejects: list[Reject] = field(default_factory=list)
-    outcomes: dict[int, tuple[str, Optional[str]]] = field(default_factory=dict)  # line → (status, doc id)
+    outcomes: dict[int, tuple[str, str | None]] = field(default_factory=dict)  # line → (status, doc id)
     dropped_fields: dict[int, dict[str, str]] = field(default_factory=dict)  # line → {field: why it was left out}
 
     def to_dict(self) -> dict:
@@ -69,7 +69,7 @@ def ingest(records: Iterable[tuple[int, object]], client: OpenSearch, alias: str
         raise ValueError("ingest needs a translator unless the records are pre-translated")
     report = IngestReport()
 
-    def reject(line: int, reason: str, doc_id: Optional[str] = None) -> None:
+    def reject(line: int, reason: str, doc_id: str | None = None) -> None:
         rejected = Reject(line, reason, doc_id)
         report.rejects.append(rejected)
         report.outcomes[line] = ("rejected", doc_id)
@@ -102,7 +102,7 @@ def _ingest_window(chunk, client, alias, translator, pretranslated, report, reje
     changed = [p for p in pending if known.get(p.doc_id) != p.checked.digest]
     report.unchanged += len(pending) - len(changed)
     report.outcomes.update((p.line, ("unchanged", p.doc_id)) for p in pending if p not in changed)
-    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     documents, lines = [], {}
     for item, result in _translated(changed, translator, pretranslated):
         if isinstance(result, ArticleError):

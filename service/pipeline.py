@@ -5,8 +5,9 @@ the input size, while each window's sentences, from many articles, share the mod
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Optional, TypeVar
+from typing import TypeVar
 
 from service import align
 from service.align import SentenceUnit
@@ -61,7 +62,7 @@ def validate(article) -> dict:
     return article
 
 
-def prepare(article, max_tokens: int, count_tokens, language: Optional[str] = None) -> Prepared:
+def prepare(article, max_tokens: int, count_tokens, language: str | None = None) -> Prepared:
     """Validate, detect the language and segment an article; refuse what is neither Arabic nor English.
 
     language="ar" skips detection: the caller says the text is Arabic.
@@ -81,7 +82,7 @@ def prepare(article, max_tokens: int, count_tokens, language: Optional[str] = No
 
 
 def translate_articles(items: Iterable[tuple[Key, object]], translator, window_sentences: int = WINDOW_SENTENCES,
-                       language: Optional[str] = None, **decoding) -> Iterator[tuple[Key, dict | ArticleError]]:
+                       language: str | None = None, **decoding) -> Iterator[tuple[Key, dict | ArticleError]]:
     """Translate (key, article) pairs; yield (key, result or ArticleError) in input order.
 
     An item whose article is already an ArticleError (say, a line that is not JSON) passes through.

@@ -1,6 +1,7 @@
 """Process-wide tuning, applied once at the process edge (the CLI's entry point, the benchmarks)."""
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 
@@ -17,7 +18,5 @@ def limit_malloc_arenas() -> None:
     """
     if "MALLOC_ARENA_MAX" in os.environ:
         return
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to tune
         ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, MALLOC_ARENAS)
-    except (OSError, AttributeError):
-        pass  # not glibc: nothing to tune

@@ -69,12 +69,12 @@ class JsonErrorWorker(ThreadWorker):
         captured = _Captured()
         super().handle_error(req, captured, addr, exc)  # gunicorn's status, logging and access log, unchanged
         status_line = captured.data.split(b"\r\n", 1)[0].decode("latin-1")
-        _, status, reason = (status_line.split(" ", 2) + ["", ""])[:3]
+        _, status, reason = ([*status_line.split(" ", 2), "", ""])[:3]
         if not status.isdigit():
             return
         status = int(status)
         message = str(exc) if status < 500 else "internal error; it has been logged"
         try:
             util.write_nonblock(client, json_error(status, reason, redact(message)))
-        except Exception:  # noqa: BLE001 - the client is gone; gunicorn gives up the same way
+        except Exception:
             self.log.debug("Failed to send error message.")

@@ -2,7 +2,6 @@
 import json
 
 import pytest
-
 from conftest import PROJECT_ROOT, run_cli
 
 ARTICLE = PROJECT_ROOT / "examples" / "article.txt"

@@ -2,8 +2,8 @@
 import threading
 
 import pytest
-
 from conftest import run_cli
+
 from service.index import lifecycle
 from service.index.bulk import index_documents
 
@@ -86,7 +86,7 @@ def test_an_alias_without_a_write_index_is_reported_and_migrate_merges_it(client
     for name, doc_id in ((f"{fresh_alias}-a", "1"), (f"{fresh_alias}-b", "2")):  # what the create race left
         client.indices.create(index=name, body={"aliases": {fresh_alias: {}}})
         client.index(index=name, id=doc_id, body={"id": doc_id, "body": "نص"}, refresh=True)
-    with pytest.raises(lifecycle.LifecycleError, match="none is its write index.*index migrate"):
+    with pytest.raises(lifecycle.LifecycleError, match=r"none is its write index.*index migrate"):
         lifecycle.ensure(client, fresh_alias)
     merged = lifecycle.migrate(client, fresh_alias)
     assert write_flags(client, fresh_alias) == {merged: True}

@@ -5,8 +5,8 @@ import threading
 from dataclasses import replace
 
 import pytest
-
 from conftest import run_cli
+
 from service.files import jsonl_records
 from service.index import node
 from service.ingest import ingest
@@ -42,7 +42,7 @@ def lines(*records):
 
 def article(i, body=BODY, **extra):
     return {"id": f"a{i}", "title": "عنوان", "body": body, "source": "BBC Arabic", "category": "economy",
-            "date": "2018-03-0%dT10:00:00Z" % (i % 9 + 1), **extra}
+            "date": f"2018-03-0{i % 9 + 1}T10:00:00Z", **extra}
 
 
 def test_ingest_indexes_with_aligned_sentences(client, alias, counting):

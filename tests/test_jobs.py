@@ -13,8 +13,8 @@ import time
 from dataclasses import replace
 
 import pytest
-
 from conftest import PROJECT_ROOT
+
 from service.config import ConfigError, Settings
 from service.files import RecordError
 from service.index import node
@@ -43,7 +43,7 @@ def drain(store, translator, **kwargs):
 
 
 def test_job_translates_every_item_in_input_order(store, translator):
-    records = articles(5) + [(6, RecordError("invalid JSON (Expecting value at column 1)"))]
+    records = [*articles(5), (6, RecordError("invalid JSON (Expecting value at column 1)"))]
     job_id, created = store.create("translate", records, {"index": False})
     assert created and store.status(job_id).state == "queued"
     drain(store, translator, batch=2)
@@ -390,7 +390,7 @@ def test_a_dead_worker_thread_is_restarted_and_its_claims_given_back(tmp_path, t
 
 
 def test_a_claim_of_a_reused_pid_is_released(store):
-    job_id, _ = store.create("translate", articles(2), {"index": False})
+    _job_id, _ = store.create("translate", articles(2), {"index": False})
     host = socket.gethostname()
     store.claim(f"{host}-{os.getpid()}-1-abc123", 1)  # this pid, but a process that started at another time
     store.claim(Worker(store, None).name, 1)  # this very process: still alive

@@ -16,6 +16,7 @@ import urllib.request
 from contextlib import closing
 
 from conftest import PROJECT_ROOT, _free_port
+
 from service.jobs.store import JobStore
 
 KEY = "kill-test-key-0123"
@@ -96,7 +97,7 @@ def test_kill_9_of_service_and_worker_five_times_loses_and_repeats_nothing(searc
     stranded = []  # items the killed processes held at each kill
     for round_ in range(ROUNDS):
         before = finished()
-        wait_until(lambda: finished() >= before + 8, 60, f"progress in round {round_}")
+        wait_until(lambda before=before: finished() >= before + 8, 60, f"progress in round {round_}")
         os.killpg(service.pid, signal.SIGKILL)  # the whole service: gunicorn's master and its worker
         worker.kill()
         service.wait(30)

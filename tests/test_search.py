@@ -2,10 +2,9 @@
 import json
 
 import pytest
-
+from conftest import run_cli
 from opensearchpy.exceptions import RequestError, TransportError
 
-from conftest import run_cli
 from service.index.bulk import Unavailable
 from service.ingest import ingest
 from service.search.query import QueryError

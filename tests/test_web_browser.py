@@ -7,9 +7,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import PROJECT_ROOT
 from werkzeug.serving import make_server
 
-from conftest import PROJECT_ROOT
 from service.ingest import ingest
 from service.jobs.worker import Worker
 from service.web import create_app

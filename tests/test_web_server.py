@@ -12,7 +12,6 @@ import urllib.parse
 import urllib.request
 
 import pytest
-
 from conftest import PROJECT_ROOT, _free_port, run_cli
 
 KEY = "server-key-0123"

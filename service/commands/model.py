@@ -5,7 +5,6 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 from tqdm import tqdm
 
@@ -41,7 +40,7 @@ def register(commands) -> None:
 def _download_bar():
     bar = tqdm(unit="B", unit_scale=True, desc="download", file=sys.stderr, disable=None)
 
-    def update(done: int, total: Optional[int]) -> None:
+    def update(done: int, total: int | None) -> None:
         bar.total = total
         bar.n = done
         bar.refresh()

@@ -7,7 +7,7 @@ The transport retries only to fail over: once, at once, on another host (see ser
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 from urllib.parse import urlparse
 
 from opensearchpy import OpenSearch

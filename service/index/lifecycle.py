@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Optional
 
 from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import RequestError
@@ -58,7 +57,7 @@ def next_number(alias: str, version: int, existing: list[str]) -> int:
     return max((int(m.group(1)) for name in existing if (m := pattern.fullmatch(name))), default=0) + 1
 
 
-def write_index(behind: dict[str, dict]) -> Optional[str]:
+def write_index(behind: dict[str, dict]) -> str | None:
     """The write index among {index: alias properties}: the one marked so, or the only one."""
     marked = [index for index, properties in behind.items() if properties.get("is_write_index")]
     if marked:
@@ -74,7 +73,7 @@ def indices_behind(client: OpenSearch, alias: str) -> dict[str, dict]:
             for index, found in client.indices.get_alias(name=alias).items()}
 
 
-def current_index(client: OpenSearch, alias: str) -> Optional[str]:
+def current_index(client: OpenSearch, alias: str) -> str | None:
     """The write index behind the alias, or None without an alias; LifecycleError when the alias has none."""
     behind = indices_behind(client, alias)
     if not behind:

@@ -18,7 +18,6 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 DIST_GROUP = "org.opensearch.distribution.integ-test-zip"
 MODULES = {"analysis-common": ("org.opensearch.plugin", "org.opensearch.analysis.common.CommonAnalysisPlugin",
@@ -134,7 +133,7 @@ def _write_config(node: LocalNode) -> Path:
     return config
 
 
-def running_pid(node: LocalNode) -> Optional[int]:
+def running_pid(node: LocalNode) -> int | None:
     """The node's process id if it is alive."""
     try:
         pid = int(node.pid_file.read_text().strip())
@@ -144,7 +143,7 @@ def running_pid(node: LocalNode) -> Optional[int]:
         return None
 
 
-def health(url: str, wait_for_green: bool = False) -> Optional[dict]:
+def health(url: str, wait_for_green: bool = False) -> dict | None:
     """Cluster health, or None when nothing answers."""
     query = "?wait_for_status=green&timeout=30s" if wait_for_green else ""
     try:
@@ -176,7 +175,7 @@ def start(node: LocalNode) -> dict:
     return _wait_until_green(node)
 
 
-def _service_user(node: LocalNode) -> Optional[str]:
+def _service_user(node: LocalNode) -> str | None:
     """OpenSearch refuses to run as root: as root, run it as a system user that owns the node's files."""
     if os.geteuid() != 0:
         return None
@@ -194,7 +193,7 @@ def _service_user(node: LocalNode) -> Optional[str]:
     return SERVICE_USER
 
 
-def _wait_until_green(node: LocalNode, process: Optional[subprocess.Popen] = None) -> dict:
+def _wait_until_green(node: LocalNode, process: subprocess.Popen | None = None) -> dict:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         exited = process.poll() is not None if process else running_pid(node) is None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Sequence
+from collections.abc import Sequence
 
 from service.jobs.worker import Worker
 
@@ -23,7 +23,7 @@ class WorkerPool:
         self._threads: list[threading.Thread] = []
         self._supervisor: threading.Thread | None = None
 
-    def start(self) -> "WorkerPool":
+    def start(self) -> WorkerPool:
         self._threads = [self._thread(worker) for worker in self.workers]
         self._supervisor = threading.Thread(target=self._watch, name="job-worker-supervisor", daemon=True)
         self._supervisor.start()

@@ -15,10 +15,10 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Optional
 
 from service import sqlite
 
@@ -50,16 +50,16 @@ class JobStatus:
     id: str
     kind: str
     state: str
-    reason: Optional[str]
+    reason: str | None
     options: dict
     total: int
     done: int
     failed: int
     tokens: int
     created: float
-    started: Optional[float]
-    finished: Optional[float]
-    owner: Optional[str] = None  # a hash of the submitting key ("cli" from the command line); never shown
+    started: float | None
+    finished: float | None
+    owner: str | None = None  # a hash of the submitting key ("cli" from the command line); never shown
 
     @property
     def tokens_per_second(self) -> float:
@@ -67,7 +67,7 @@ class JobStatus:
         return self.tokens / (end - self.started) if self.started and end > self.started else 0.0
 
     @property
-    def eta_seconds(self) -> Optional[float]:
+    def eta_seconds(self) -> float | None:
         remaining = self.total - self.done - self.failed
         if not self.started or not self.done or remaining <= 0 or self.state != "running":
             return None if remaining > 0 else 0.0
@@ -111,7 +111,7 @@ class JobStore:
             return self._db.execute(sql, params).fetchall()
 
     def create(self, kind: str, records: Iterable[tuple[int, object]], options: dict,
-               owner: Optional[str] = None) -> tuple[str, bool]:
+               owner: str | None = None) -> tuple[str, bool]:
         """Store a job and its items durably; (job id, created). The owner's identical active job is returned instead."""
         rows, digest = [], hashlib.sha256(json.dumps([kind, options], sort_keys=True).encode())
         for seq, (line, record) in enumerate(records):
@@ -142,7 +142,7 @@ class JobStore:
     def active_jobs(self, owner: str) -> int:
         return self._read(f"SELECT COUNT(*) FROM jobs WHERE owner = ? AND state IN {ACTIVE}", (owner,))[0][0]
 
-    def claim(self, worker: str, limit: int, job_id: Optional[str] = None) -> tuple[Optional[str], list[Item]]:
+    def claim(self, worker: str, limit: int, job_id: str | None = None) -> tuple[str | None, list[Item]]:
         """Up to limit runnable items of the oldest job that has some (or of job_id); expired claims are runnable."""
         now = time.time()
         only = "AND j.id = ?" if job_id else ""
@@ -177,7 +177,7 @@ class JobStore:
             db.execute("UPDATE jobs SET tokens = tokens + ? WHERE id = ?", (tokens, job_id))
             self._settle(db, job_id)
 
-    def release(self, job_id: str, worker: str, reason: Optional[str] = None) -> None:
+    def release(self, job_id: str, worker: str, reason: str | None = None) -> None:
         """Give claimed items back; with a reason, pause the job (e.g. the search cluster is down)."""
         with self._write() as db:
             db.execute("UPDATE items SET status = 'queued', claimed_by = NULL, lease_until = NULL "
@@ -223,7 +223,7 @@ class JobStore:
             db.execute("UPDATE jobs SET state = 'done', finished = ? WHERE id = ? AND state IN ('running', 'queued')",
                        (time.time(), job_id))
 
-    def status(self, job_id: str) -> Optional[JobStatus]:
+    def status(self, job_id: str) -> JobStatus | None:
         rows = self._read(
             "SELECT id, kind, state, reason, options, total, created, started, finished, tokens, owner, "
             "(SELECT COUNT(*) FROM items WHERE job_id = jobs.id AND status = 'done'), "
@@ -235,7 +235,7 @@ class JobStore:
         return JobStatus(id_, kind, state, reason, json.loads(options), total, done, failed, tokens, created,
                          started, finished, owner)
 
-    def list(self, limit: int = 100, owner: Optional[str] = None) -> list[JobStatus]:
+    def list(self, limit: int = 100, owner: str | None = None) -> list[JobStatus]:
         """The newest jobs, of every owner or only of owner."""
         where, params = ("WHERE owner = ?", (owner,)) if owner is not None else ("", ())
         ids = [r[0] for r in self._read(f"SELECT id FROM jobs {where} ORDER BY created DESC LIMIT ?", (*params, limit))]
@@ -252,7 +252,7 @@ class JobStore:
                               "ORDER BY seq LIMIT 500", (job_id, seq))
             if not page:
                 return
-            for seq, result in page:
+            for seq, result in page:  # noqa: B007 - the last seq is the next page's cursor
                 yield result + "\n"
 
     def errors(self, job_id: str) -> Iterator[str]:
@@ -267,7 +267,7 @@ def worker_name() -> str:
     return f"{socket.gethostname()}-{pid}-{process_start_time(pid) or 0}-{uuid.uuid4().hex[:6]}"
 
 
-def process_start_time(pid: int) -> Optional[int]:
+def process_start_time(pid: int) -> int | None:
     """When the process started, in clock ticks after boot (/proc/PID/stat field 22); None without /proc."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()

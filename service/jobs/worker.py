@@ -16,7 +16,6 @@ import logging
 import sqlite3
 import threading
 from collections import OrderedDict
-from typing import Optional
 
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 
@@ -35,8 +34,8 @@ PAUSED_FOR_OUTAGE = "the search cluster is unreachable; the job resumes when it 
 
 
 class Worker:
-    def __init__(self, store: JobStore, translator, client=None, alias: Optional[str] = None, batch: int = 32,
-                 name: Optional[str] = None, job_id: Optional[str] = None, shards: int = 1, replicas: int = 0):
+    def __init__(self, store: JobStore, translator, client=None, alias: str | None = None, batch: int = 32,
+                 name: str | None = None, job_id: str | None = None, shards: int = 1, replicas: int = 0):
         self.store, self.translator, self.client, self.alias, self.batch = store, translator, client, alias, batch
         self.index_shape = (shards, replicas)  # of the managed index, should this worker be the one to create it
         self._index_ready = False
@@ -45,7 +44,7 @@ class Worker:
         self._kept: OrderedDict[tuple[str, int], dict | ArticleError] = OrderedDict()  # (job, seq) → translation
 
     @classmethod
-    def from_settings(cls, settings, store: JobStore, translator, client, job_id: Optional[str] = None) -> "Worker":
+    def from_settings(cls, settings, store: JobStore, translator, client, job_id: str | None = None) -> Worker:
         """A worker on the configured alias, batch size and index shape."""
         return cls(store, translator, client, settings.opensearch_index, settings.job_batch_items, job_id=job_id,
                    shards=settings.opensearch_shards, replicas=settings.opensearch_replicas)
@@ -198,4 +197,4 @@ def _reason(error: Exception) -> str:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

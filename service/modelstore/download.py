@@ -4,8 +4,8 @@ from __future__ import annotations
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 from service.modelstore.manifest import file_sha256
 
@@ -16,8 +16,8 @@ class DownloadError(RuntimeError):
     """The download failed or its checksum did not match."""
 
 
-def download(url: str, dest: Path, sha256: Optional[str] = None, timeout: float = 30.0,
-             progress: Optional[Callable[[int, Optional[int]], None]] = None) -> Path:
+def download(url: str, dest: Path, sha256: str | None = None, timeout: float = 30.0,
+             progress: Callable[[int, int | None], None] | None = None) -> Path:
     """Fetch url into dest, resuming a previous partial download; verify sha256 when given."""
     if dest.is_file() and (sha256 is None or file_sha256(dest) == sha256):
         return dest
@@ -47,6 +47,6 @@ def download(url: str, dest: Path, sha256: Optional[str] = None, timeout: float 
     return dest
 
 
-def _total_size(response, offset: int) -> Optional[int]:
+def _total_size(response, offset: int) -> int | None:
     length = response.headers.get("Content-Length")
     return offset + int(length) if length is not None else None

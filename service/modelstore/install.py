@@ -11,8 +11,8 @@ import os
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 import ctranslate2
 
@@ -32,9 +32,9 @@ class InstallError(RuntimeError):
     """The source cannot be installed; the message says why and what to do."""
 
 
-def install(source: Optional[str], dest: Path, quantization: str = "int8",
-            sha256: Optional[str] = None,
-            progress: Optional[Callable[[int, Optional[int]], None]] = None) -> Manifest:
+def install(source: str | None, dest: Path, quantization: str = "int8",
+            sha256: str | None = None,
+            progress: Callable[[int, int | None], None] | None = None) -> Manifest:
     """Install from a URL, a zip or a directory (default: the official release) into dest."""
     if quantization not in QUANTIZATIONS:
         raise InstallError(f"unknown quantization {quantization!r}; choose one of {', '.join(QUANTIZATIONS)}")
@@ -53,7 +53,7 @@ def install(source: Optional[str], dest: Path, quantization: str = "int8",
     raise InstallError(f"{source} is not a URL, a zip file or a model directory")
 
 
-def _install_zip(archive: Path, dest: Path, quantization: str, sha256: Optional[str], label: str) -> Manifest:
+def _install_zip(archive: Path, dest: Path, quantization: str, sha256: str | None, label: str) -> Manifest:
     expected = sha256 or KNOWN_SHA256.get(archive.name)
     actual = file_sha256(archive)
     if expected and actual != expected:
@@ -90,8 +90,8 @@ def detect_kind(path: Path) -> str:
 
 
 def install_from_path(source: Path, dest: Path, quantization: str = "int8", name: str = RELEASE_NAME,
-                      demo: bool = False, source_label: Optional[str] = None,
-                      sha256: Optional[str] = None) -> Manifest:
+                      demo: bool = False, source_label: str | None = None,
+                      sha256: str | None = None) -> Manifest:
     """Convert (or copy) a model directory into dest, with its tokenizers and a manifest."""
     kind = detect_kind(source)
     missing = [f for f in TOKENIZER_FILES if not (source / f).is_file()]
@@ -110,7 +110,7 @@ def install_from_path(source: Path, dest: Path, quantization: str = "int8", name
                 name=name, kind=kind, source=source_label or str(source),
                 sha256=sha256 or tree_sha256(source), quantization=recorded_quantization,
                 converter=f"ctranslate2 {ctranslate2.__version__}",
-                created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), demo=demo)
+                created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), demo=demo)
             manifest.write(staging)
         _replace_dir(staging, dest)
     except BaseException:

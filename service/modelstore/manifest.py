@@ -6,7 +6,6 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 MANIFEST_FILE = "manifest.json"
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
@@ -49,7 +48,7 @@ class Manifest:
         (model_dir / MANIFEST_FILE).write_text(text + "\n", encoding="utf-8")
 
     @classmethod
-    def read(cls, model_dir: Path) -> "Manifest":
+    def read(cls, model_dir: Path) -> Manifest:
         path = model_dir / MANIFEST_FILE
         if not path.is_file() or not (model_dir / "model.bin").is_file():
             raise ModelNotInstalled(model_dir)
@@ -58,7 +57,7 @@ class Manifest:
         return cls(**{key: value for key, value in data.items() if key in fields})
 
 
-def resolve_model_dir(configured: Optional[Path]) -> Path:
+def resolve_model_dir(configured: Path | None) -> Path:
     """The configured directory, else the real model if installed, else the demo model if generated."""
     if configured is not None:
         return configured

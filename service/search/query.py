@@ -24,7 +24,7 @@ class ParsedQuery:
     terms: str  # those words as plain text, for translating the query
 
     @classmethod
-    def from_words(cls, text: str) -> "ParsedQuery":
+    def from_words(cls, text: str) -> ParsedQuery:
         """A query of plain words (a machine translation of the user's query): no operators."""
         words = [w for w in re.split(r"\s+", text) if w.strip(".,;:!?")]
         escaped = " ".join(_escape(w) for w in words)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from service.search.query import ParsedQuery
 
@@ -25,8 +24,8 @@ class SearchRequest:
     lang: str = "auto"
     sources: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
-    date_from: Optional[str] = None
-    date_to: Optional[str] = None
+    date_from: str | None = None
+    date_to: str | None = None
     sort: str = "relevance"
     size: int = 10
     page: int = 1
@@ -75,7 +74,7 @@ def _filters(request: SearchRequest) -> list[dict]:
 
 
 def build_body(request: SearchRequest, query: ParsedQuery, lang: str,
-               translated: Optional[ParsedQuery] = None) -> dict:
+               translated: ParsedQuery | None = None) -> dict:
     """The search body: documents must match; sentence clauses rank them and give aligned snippets."""
     must = [_match(query, lang, 1.0)]
     should = [_sentences(query, lang, 1.0)]

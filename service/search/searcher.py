@@ -1,8 +1,6 @@
 """Run a search: detect the query's language, translate an Arabic query, query OpenSearch, shape the hits."""
 from __future__ import annotations
 
-from typing import Optional
-
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import RequestError, TransportError
 
@@ -23,7 +21,7 @@ def query_language(request: SearchRequest, parsed: ParsedQuery) -> str:
     return "ar" if langid.detect(parsed.terms).language == "ar" else "en"
 
 
-def translate_query(parsed: ParsedQuery, translator) -> Optional[ParsedQuery]:
+def translate_query(parsed: ParsedQuery, translator) -> ParsedQuery | None:
     """The English translation of an Arabic query's terms, or None without a real translator.
 
     A demo model's translation is noise that would match the noise it wrote into the index.

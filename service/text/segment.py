@@ -9,7 +9,7 @@ dropped: the spans cover every non-space character.
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 Span = tuple[int, int]
 
@@ -50,9 +50,7 @@ def _is_full_stop_boundary(text: str, dot: int, sentence_start: int) -> bool:
     word = text[sentence_start:dot].rsplit(" ", 1)[-1].lower()
     if word in ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
         return False
-    if _LIST_MARKER.fullmatch(text[sentence_start:dot].strip()):
-        return False
-    return True
+    return not _LIST_MARKER.fullmatch(text[sentence_start:dot].strip())
 
 
 def _follows_boundary(text: str, end: int, cluster: str) -> bool:
@@ -112,7 +110,7 @@ def split_long(text: str, span: Span, max_tokens: int, count_tokens: Callable[[s
 
 def _pack(text, start, end, cuts, max_tokens, count_tokens) -> list[Span]:
     """Greedily join pieces between cuts into spans that fit; re-split any piece that is too long."""
-    pieces = [p for p in (_strip(text, s) for s in zip([start, *cuts], [*cuts, end])) if p]
+    pieces = [p for p in (_strip(text, s) for s in zip([start, *cuts], [*cuts, end], strict=True)) if p]
     spans: list[Span] = []
     current: Span | None = None
     for piece in pieces:

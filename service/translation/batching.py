@@ -1,7 +1,7 @@
 """Length-sorted, token-budgeted batches: the core of fast CPU decoding, as a pure function."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def plan_batches(lengths: Sequence[int], max_tokens: int) -> list[list[int]]:

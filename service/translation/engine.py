@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
 
 import ctranslate2
 import sentencepiece as spm
@@ -67,14 +67,14 @@ class Translator:
     def count_tokens(self, text: str) -> int:
         return len(self.tokenize(text))
 
-    def decoding_key(self, beam_size: Optional[int] = None) -> str:
+    def decoding_key(self, beam_size: int | None = None) -> str:
         """What, besides the model, decides a translation; part of the translation-memory key."""
         s = self.settings
         return (f"{self.model_id}|beam={beam_size or s.beam_size}|rep={s.repetition_penalty}"
                 f"|ngram={s.no_repeat_ngram_size}")
 
-    def translate(self, sentences: Sequence[str], target_lengths: Optional[Sequence[int]] = None,
-                  beam_size: Optional[int] = None) -> list[Translation]:
+    def translate(self, sentences: Sequence[str], target_lengths: Sequence[int] | None = None,
+                  beam_size: int | None = None) -> list[Translation]:
         """Translate sentences in length-sorted token batches, in parallel, and keep their order.
 
         target_lengths forces each output to an exact length (benchmarks with random weights);
@@ -82,10 +82,10 @@ class Translator:
         """
         tokens = [self.tokenize(sentence) for sentence in sentences]
         limit = self.settings.max_input_tokens
-        for sentence, pieces in zip(sentences, tokens):
+        for sentence, pieces in zip(sentences, tokens, strict=True):
             if len(pieces) > limit:
                 raise InputTooLong(f"sentence of {len(pieces)} tokens exceeds the limit of {limit}: {sentence[:60]}…")
-        results: list[Optional[Translation]] = [None] * len(sentences)
+        results: list[Translation | None] = [None] * len(sentences)
         pending = []
         for batch in plan_batches([len(t) for t in tokens], self.settings.batch_tokens):
             batch = [i for i in batch if tokens[i]]  # empty input needs no model call
@@ -98,7 +98,7 @@ class Translator:
                 return_scores=True, max_input_length=0,  # scores are divided by length (length_penalty 1)
                 repetition_penalty=self.settings.repetition_penalty,
                 no_repeat_ngram_size=self.settings.no_repeat_ngram_size, **lengths)
-            pending.extend(zip(batch, futures))
+            pending.extend(zip(batch, futures, strict=True))
         for index, future in pending:
             result = future.result()
             pieces = result.hypotheses[0]
@@ -107,7 +107,7 @@ class Translator:
             self.tokens_translated += sum(r.tokens for r in results if r is not None)
         return [r if r is not None else Translation("", 0.0, 0) for r in results]
 
-    def _decoding_lengths(self, source_lengths: list[int], targets: Optional[list[int]]) -> dict:
+    def _decoding_lengths(self, source_lengths: list[int], targets: list[int] | None) -> dict:
         if targets:
             return {"min_decoding_length": max(targets), "max_decoding_length": max(targets)}
         s = self.settings

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
 
 from service import sqlite
 from service.translation.engine import Translation
@@ -97,14 +97,14 @@ class CachedTranslator:
     def __getattr__(self, name):
         return getattr(self.translator, name)
 
-    def translate(self, sentences: Sequence[str], beam_size: Optional[int] = None) -> list[Translation]:
+    def translate(self, sentences: Sequence[str], beam_size: int | None = None) -> list[Translation]:
         unique = list(dict.fromkeys(sentences))
         key = self.translator.decoding_key(beam_size)
         known = self.memory.get_many(key, unique)
         missing = [s for s in unique if s not in known]
         fresh = self.translator.translate(missing, beam_size=beam_size) if missing else []
-        self.memory.put_many(key, zip(missing, fresh))
-        known.update(zip(missing, fresh))
+        self.memory.put_many(key, zip(missing, fresh, strict=True))
+        known.update(zip(missing, fresh, strict=True))
         self.hits += len(sentences) - len(missing)
         self.misses += len(missing)
         return [known[s] for s in sentences]

@@ -5,8 +5,6 @@ serves (gunicorn's post_worker_init hook in service/web/gunicorn_hooks.py, or `s
 """
 from __future__ import annotations
 
-from typing import Optional
-
 from flask import Flask
 
 from service.config import Settings
@@ -20,7 +18,7 @@ from service.web.payload import DrainUnreadBody
 from service.web.services import Services
 
 
-def create_app(settings: Optional[Settings] = None, services: Optional[Services] = None) -> Flask:
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
     """Build the app from explicit settings (default: the environment), loading the model once."""
     settings = settings or Settings.from_env()
     services = services or Services.from_settings(settings)
@@ -49,7 +47,7 @@ def create_app(settings: Optional[Settings] = None, services: Optional[Services]
     return app
 
 
-def start_workers(app: Flask) -> Optional[WorkerPool]:
+def start_workers(app: Flask) -> WorkerPool | None:
     """Start the process's JOBS_WORKERS worker threads, sharing its translator; only where the process serves."""
     services, settings = app.extensions["mt"], app.extensions["mt"].settings
     if services.translator is None or settings.jobs_workers < 1 or app.extensions.get("mt_workers"):

@@ -5,8 +5,6 @@ key's job is a 404), except an admin key (ADMIN_API_KEYS), which sees and cancel
 """
 from __future__ import annotations
 
-from typing import Optional
-
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
 from service.files import jsonl_records
@@ -31,7 +29,7 @@ def _owner() -> str:
     return owner
 
 
-def _visible_owner() -> Optional[str]:
+def _visible_owner() -> str | None:
     """Whose jobs this request may see: its own, or everyone's (None) for an admin key."""
     key = presented_key()
     if key is not None and key_is_valid(key, current_app.extensions["mt"].settings.admin_api_keys):

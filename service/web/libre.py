@@ -43,7 +43,7 @@ def _translate_html(texts: list[str], source: str) -> list[str]:
                             f"the limit is {limit}")
     if slots:
         results = translate_texts([html.unescape(split[n][i]) for n, i in slots], source)
-        for (n, i), result in zip(slots, results):
+        for (n, i), result in zip(slots, results, strict=True):
             part = split[n][i]
             leading, trailing = part[:len(part) - len(part.lstrip())], part[len(part.rstrip()):]
             split[n][i] = leading + html.escape(result["body_en"], quote=False) + trailing
@@ -87,7 +87,7 @@ def translate():
         nonblank = [i for i, t in enumerate(texts) if t.strip()]
         results = translate_texts([texts[i] for i in nonblank], source)
         translated = list(texts)
-        for i, result in zip(nonblank, results):
+        for i, result in zip(nonblank, results, strict=True):
             translated[i] = result["body_en"]
     answer = {"translatedText": translated if is_list else translated[0]}
     if source == "auto":

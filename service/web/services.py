@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Optional
 
 from opensearchpy import OpenSearch
 
@@ -19,10 +18,10 @@ class Services:
     settings: Settings
     client: OpenSearch
     translator: object = None  # CachedTranslator or Translator; None when no model is installed
-    model_error: Optional[str] = None
+    model_error: str | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Services":
+    def from_settings(cls, settings: Settings) -> Services:
         from service.translation import open_translator
 
         client = make_client(settings)

@@ -70,7 +70,7 @@ def ingest_page():
         upload = request.files.get("file")
         if upload is None or not upload.filename:
             raise ApiError(400, "choose a file to upload")
-        response, status = submit_job()
+        response, _status = submit_job()
     except ApiError as error:
         return render_template("ingest.html", error=error.message), error.status
     return redirect(url_for("ui.jobs_page", highlight=response.json["id"]), 303)
