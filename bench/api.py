@@ -7,6 +7,7 @@ and p50/p99 latency of each path, and the HTTP overhead as 1 - (HTTP throughput 
 throughput). The target is at most 15% on search at 4 clients. Each client thread keeps one
 HTTP/1.1 connection open, and gunicorn's access log is off.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,11 +50,35 @@ def prepare_index(settings: Settings, articles: int) -> None:
 
 
 def start_server(settings: Settings, port: int, workers: int) -> subprocess.Popen:
-    env = {**os.environ, "OPENSEARCH_URL": settings.opensearch_urls[0], "OPENSEARCH_INDEX": ALIAS,
-           "MT_MODEL_DIR": str(settings.model_dir), "MT_MEMORY": "off", "RATE_LIMIT": "off", "JOBS_WORKERS": "0"}
-    process = subprocess.Popen([sys.executable, "-m", "service", "serve", "--port", str(port), "--workers",
-                                str(workers), "--threads", str(16 // workers), "--no-access-log"], cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "OPENSEARCH_URL": settings.opensearch_urls[0],
+        "OPENSEARCH_INDEX": ALIAS,
+        "MT_MODEL_DIR": str(settings.model_dir),
+        "MT_MEMORY": "off",
+        "RATE_LIMIT": "off",
+        "JOBS_WORKERS": "0",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "service",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--threads",
+            str(16 // workers),
+            "--no-access-log",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     for line in process.stderr:
         if "Listening at" in line:
             threading.Thread(target=process.stderr.read, daemon=True).start()  # keep the pipe from filling
@@ -63,6 +88,7 @@ def start_server(settings: Settings, port: int, workers: int) -> subprocess.Pope
 
 def run(calls, clients: int) -> tuple[float, list[float]]:
     """(requests per second, latencies in ms) of running every call with this many clients."""
+
     def timed(call):
         started = time.perf_counter()
         call()
@@ -101,9 +127,11 @@ def http_post(port: int, path: str, body: dict):
 
 def report(name: str, clients: int, http: tuple, library: tuple) -> None:
     (http_qps, http_ms), (lib_qps, lib_ms) = http, library
-    print(f"{name:<9} {clients:>2} clients | HTTP {http_qps:6.1f}/s p50 {percentile(http_ms, 50):6.1f} "
-          f"p99 {percentile(http_ms, 99):6.1f} ms | library {lib_qps:6.1f}/s p50 {percentile(lib_ms, 50):6.1f} "
-          f"p99 {percentile(lib_ms, 99):6.1f} ms | overhead {1 - http_qps / lib_qps:+.0%}")
+    print(
+        f"{name:<9} {clients:>2} clients | HTTP {http_qps:6.1f}/s p50 {percentile(http_ms, 50):6.1f} "
+        f"p99 {percentile(http_ms, 99):6.1f} ms | library {lib_qps:6.1f}/s p50 {percentile(lib_ms, 50):6.1f} "
+        f"p99 {percentile(lib_ms, 99):6.1f} ms | overhead {1 - http_qps / lib_qps:+.0%}"
+    )
 
 
 def main() -> None:
@@ -117,23 +145,31 @@ def main() -> None:
     settings = replace(Settings.from_env(), model_dir=BENCH_MODELS / "tiny", memory_enabled=False)
     node.start(local_node(settings))
     prepare_index(settings, args.articles)
-    queries = write_queries(pretranslated_corpus(args.articles)) if not (DATA / "queries.tsv").is_file() else [
-        tuple(line.split("\t", 1)) for line in read_lines(DATA / "queries.tsv")]
+    queries = (
+        write_queries(pretranslated_corpus(args.articles))
+        if not (DATA / "queries.tsv").is_file()
+        else [tuple(line.split("\t", 1)) for line in read_lines(DATA / "queries.tsv")]
+    )
     texts = read_lines(shared_file("data", "parallel", "tico19_test", "src.ar"), args.texts)
     server = start_server(settings, args.port, args.workers)
     try:
         client = make_client(settings, maxsize=16)
         translator = Translator(settings.model_dir, settings)
-        search_http = [http_get(args.port, "/api/v1/search?" + urllib.parse.urlencode({"q": q, "lang": lang}))
-                       for lang, q in queries]
-        search_lib = [lambda lang=lang, q=q: search(client, ALIAS, SearchRequest(q, lang=lang), None)
-                      for lang, q in queries]
+        search_http = [
+            http_get(args.port, "/api/v1/search?" + urllib.parse.urlencode({"q": q, "lang": lang}))
+            for lang, q in queries
+        ]
+        search_lib = [
+            lambda lang=lang, q=q: search(client, ALIAS, SearchRequest(q, lang=lang), None) for lang, q in queries
+        ]
         translate_http = [http_post(args.port, "/api/v1/translate", {"text": t}) for t in texts]
         translate_lib = [lambda t=t: list(translate_articles([(0, {"body": t})], translator)) for t in texts]
         run(search_http[:50], 4), run(search_lib[:50], 4), run(translate_http[:8], 4)  # warm up both paths
-        print(f"{len(queries)} search queries, {len(texts)} translate texts; gunicorn {args.workers} workers x "
-              f"{16 // args.workers} threads; "
-              f"tiny model, translation memory off")
+        print(
+            f"{len(queries)} search queries, {len(texts)} translate texts; gunicorn {args.workers} workers x "
+            f"{16 // args.workers} threads; "
+            f"tiny model, translation memory off"
+        )
         for clients in CLIENTS:
             report("search", clients, run(search_http, clients), run(search_lib, clients))
         for clients in CLIENTS:

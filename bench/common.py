@@ -1,4 +1,5 @@
 """Helpers shared by the benchmarks: ../shared data, peak memory, and the generated base model."""
+
 from __future__ import annotations
 
 import gzip

@@ -9,6 +9,7 @@ is not bound by CPU MT. Then, in one run:
     concurrent clients, over 200 English and 200 Arabic queries drawn from the indexed text with a
     fixed seed and written to bench/.data/queries.tsv, so they can be repeated.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,8 +49,9 @@ def pretranslated_corpus(limit: int) -> Path:
     model_dir = BENCH_MODELS / "tiny"
     if not (model_dir / "manifest.json").is_file():
         generate("tiny", model_dir)
-    settings = Settings(model_dir=model_dir, beam_size=1, decode_length_ratio=1.0, decode_length_extra=2,
-                        memory_enabled=False)
+    settings = Settings(
+        model_dir=model_dir, beam_size=1, decode_length_ratio=1.0, decode_length_extra=2, memory_enabled=False
+    )
     translator = Translator(model_dir, settings)
     articles = news_articles(limit)
     DATA.mkdir(parents=True, exist_ok=True)
@@ -60,12 +62,26 @@ def pretranslated_corpus(limit: int) -> Path:
             if not isinstance(result, dict):
                 continue
             body = [s for s in result["sentences"] if s["field"] == "body"]
-            out.write(json.dumps({
-                "id": result["id"], "title": result["title"], "title_en": result["title_en"],
-                "body": result["body"], "source": result["source"], "date": result["date"],
-                "category": result["category"], "url": result["url"], "model": result["translation"]["model"],
-                "sentences": [{"source": s["source"], "target": s["target"], "score": s["score"]} for s in body],
-            }, ensure_ascii=False) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "id": result["id"],
+                        "title": result["title"],
+                        "title_en": result["title_en"],
+                        "body": result["body"],
+                        "source": result["source"],
+                        "date": result["date"],
+                        "category": result["category"],
+                        "url": result["url"],
+                        "model": result["translation"]["model"],
+                        "sentences": [
+                            {"source": s["source"], "target": s["target"], "score": s["score"]} for s in body
+                        ],
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
     partial.rename(path)
     return path
 
@@ -123,8 +139,10 @@ def main() -> None:
         indexing = time.perf_counter() - started
     client.indices.flush(index=ALIAS)
     stats = client.indices.stats(index=ALIAS, metric="store")["_all"]["primaries"]["store"]["size_in_bytes"]
-    print(f"indexed {report.indexed} articles ({len(report.rejects)} rejected) in {indexing:.1f}s: "
-          f"{report.indexed / indexing:.0f} articles/s")
+    print(
+        f"indexed {report.indexed} articles ({len(report.rejects)} rejected) in {indexing:.1f}s: "
+        f"{report.indexed / indexing:.0f} articles/s"
+    )
     print(f"size on disk: {stats / 1e6:.1f} MB, {stats / max(1, report.indexed) / 1024:.1f} KiB per article")
 
     queries = write_queries(corpus)
@@ -133,9 +151,11 @@ def main() -> None:
         started = time.perf_counter()
         times = latencies(settings, queries, clients)
         elapsed = time.perf_counter() - started
-        print(f"{clients:>2} clients: p50 {percentile(times, 50):6.1f} ms  p95 {percentile(times, 95):6.1f} ms  "
-              f"p99 {percentile(times, 99):6.1f} ms  ({len(times) / elapsed:.0f} queries/s, "
-              f"mean {statistics.mean(times):.1f} ms)")
+        print(
+            f"{clients:>2} clients: p50 {percentile(times, 50):6.1f} ms  p95 {percentile(times, 95):6.1f} ms  "
+            f"p99 {percentile(times, 99):6.1f} ms  ({len(times) / elapsed:.0f} queries/s, "
+            f"mean {statistics.mean(times):.1f} ms)"
+        )
     print(f"queries: {DATA / 'queries.tsv'}; node: {local.url} (stop it with `python -m service opensearch stop`)")
 
 

@@ -5,6 +5,7 @@ split again. Many tico19 lines end without punctuation, where no segmenter can s
 some lines hold two sentences, which a correct split counts against precision; so figures are also
 given for lines that end in sentence punctuation and for lines with no stop inside them.
 """
+
 from __future__ import annotations
 
 import re
@@ -36,7 +37,7 @@ def boundaries(sentences: list[str]) -> set[int]:
 def score(sentences: list[str]) -> tuple[float, float, float, int]:
     true_positive = predicted_total = gold_total = 0
     for start in range(0, len(sentences), GROUP):
-        group = sentences[start:start + GROUP]
+        group = sentences[start : start + GROUP]
         gold = boundaries(group)
         predicted = {end for _, end in split_sentences(" ".join(group))[:-1]}
         true_positive += len(gold & predicted)

@@ -14,6 +14,7 @@ so work wasted on padding shows up as a lower rate.
 
 Each configuration gets one untimed warm-up batch first, so none pays the process's cold start.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,15 +77,20 @@ def ceiling(model_dir, tokens, lengths, inter, intra, batching) -> float:
         batches = plan_batches([len(t) for t in tokens], size)
     else:
         order = sorted(range(len(tokens)), key=lambda i: (len(tokens[i]), lengths[i]), reverse=True)
-        batches = [order[start:start + size] for start in range(0, len(order), size)]
+        batches = [order[start : start + size] for start in range(0, len(order), size)]
     warm_up = batches[-1]  # the shortest batch: pages in the allocator's memory before timing
     model.translate_batch([tokens[i] for i in warm_up], beam_size=4, max_decoding_length=lengths[warm_up[0]])
     started = time.perf_counter()
     futures = []
     for batch in batches:
         longest = max(lengths[i] for i in batch)
-        futures += model.translate_batch([tokens[i] for i in batch], asynchronous=True, beam_size=4,
-                                         min_decoding_length=longest, max_decoding_length=longest)
+        futures += model.translate_batch(
+            [tokens[i] for i in batch],
+            asynchronous=True,
+            beam_size=4,
+            min_decoding_length=longest,
+            max_decoding_length=longest,
+        )
     for future in futures:
         future.result()
     elapsed = time.perf_counter() - started
@@ -98,8 +104,12 @@ def naive(model_dir, source_sp, sentences, lengths) -> float:
     model.translate_batch([source_sp.encode(sentences[0], out_type=str)], beam_size=4, max_decoding_length=lengths[0])
     started = time.perf_counter()
     for sentence, length in zip(sentences, lengths, strict=True):
-        model.translate_batch([source_sp.encode(sentence, out_type=str)], beam_size=4,
-                              min_decoding_length=length, max_decoding_length=length)
+        model.translate_batch(
+            [source_sp.encode(sentence, out_type=str)],
+            beam_size=4,
+            min_decoding_length=length,
+            max_decoding_length=length,
+        )
     return sum(lengths) / (time.perf_counter() - started)
 
 
@@ -121,9 +131,11 @@ def main() -> None:
     tokens = [translator.tokenize(s) for s in sentences]
     fixed = [lengths[s] for s in sentences]
     inter, intra = settings.threads
-    print(f"workload: {args.sentences} tico19 lines + {args.articles} news articles = {len(sentences)} "
-          f"MT sentences, {sum(len(t) for t in tokens)} source tokens, {sum(fixed)} output tokens "
-          f"(target/source ratio {ratio:.2f}); beam 4, int8, {inter}x{intra} threads")
+    print(
+        f"workload: {args.sentences} tico19 lines + {args.articles} news articles = {len(sentences)} "
+        f"MT sentences, {sum(len(t) for t in tokens)} source tokens, {sum(fixed)} output tokens "
+        f"(target/source ratio {ratio:.2f}); beam 4, int8, {inter}x{intra} threads"
+    )
 
     shortest = sorted(sentences, key=len)[:WARM_UP_SENTENCES]
     translator.translate(shortest, target_lengths=[lengths[s] for s in shortest])  # as the ceilings do
@@ -134,23 +146,30 @@ def main() -> None:
     assert all(isinstance(r, dict) for _, r in results), "every workload item must translate"
     del translator
 
-    configs = [(inter, intra, ("sentences", 32)), (inter, intra, ("tokens", settings.batch_tokens)),
-               (inter, intra, ("tokens", 1024))]
+    configs = [
+        (inter, intra, ("sentences", 32)),
+        (inter, intra, ("tokens", settings.batch_tokens)),
+        (inter, intra, ("tokens", 1024)),
+    ]
     ceilings = {c: ceiling(model_dir, tokens, fixed, *c) for c in configs}
     best_config, best = max(ceilings.items(), key=lambda kv: kv[1])
     for (i, j, (kind, size)), rate in ceilings.items():
         print(f"  ceiling inter={i} intra={j} batches of {size} {kind}: {rate:7.1f} tokens/s")
 
     step = max(1, len(sentences) // args.naive_sentences)
-    sample = sentences[::step][:args.naive_sentences]
+    sample = sentences[::step][: args.naive_sentences]
     loop = naive(model_dir, source_sp, sample, [lengths[s] for s in sample])
 
-    print(f"(a) raw CTranslate2 ceiling (inter={best_config[0]} intra={best_config[1]} "
-          f"{best_config[2][1]} {best_config[2][0]}): {best:7.1f} output tokens/s")
+    print(
+        f"(a) raw CTranslate2 ceiling (inter={best_config[0]} intra={best_config[1]} "
+        f"{best_config[2][1]} {best_config[2][0]}): {best:7.1f} output tokens/s"
+    )
     print(f"(b) pipeline end to end:              {pipeline:7.1f} output tokens/s   b/a = {pipeline / best:.2f}")
     print(f"(c) per-sentence loop ({len(sample)} sentences): {loop:7.1f} output tokens/s   b/c = {pipeline / loop:.2f}")
-    print(f"(d) peak RSS of the pipeline run: {pipeline_rss:.0f} MB (base model loaded; model.bin "
-          f"{(model_dir / 'model.bin').stat().st_size / 1e6:.0f} MB)")
+    print(
+        f"(d) peak RSS of the pipeline run: {pipeline_rss:.0f} MB (base model loaded; model.bin "
+        f"{(model_dir / 'model.bin').stat().st_size / 1e6:.0f} MB)"
+    )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 This builds the one JSON shape that the CLI, the API and the index share (docs/translation-format.md).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -39,8 +40,14 @@ def mean_score(translations: Sequence[Translation]) -> float:
     return sum(t.score * t.tokens for t in translations) / tokens
 
 
-def assemble(article: dict, detection: Detection, units: Sequence[SentenceUnit],
-             translations: Sequence[Translation], model_id: str | None, demo: bool) -> dict:
+def assemble(
+    article: dict,
+    detection: Detection,
+    units: Sequence[SentenceUnit],
+    translations: Sequence[Translation],
+    model_id: str | None,
+    demo: bool,
+) -> dict:
     """The article with `language`, `title_en`, `body_en`, `sentences` and `translation` added.
 
     model_id None means the article is English and was kept as it is.
@@ -49,8 +56,14 @@ def assemble(article: dict, detection: Detection, units: Sequence[SentenceUnit],
     targets = [t.target for t in translations]
     translated = model_id is not None
     sentences = [
-        {"field": u.field, "paragraph": u.paragraph, "span": [u.start, u.end],
-         "source": texts[u.field][u.start:u.end], "target": t.target, "score": round(t.score, 4)}
+        {
+            "field": u.field,
+            "paragraph": u.paragraph,
+            "span": [u.start, u.end],
+            "source": texts[u.field][u.start : u.end],
+            "target": t.target,
+            "score": round(t.score, 4),
+        }
         for u, t in zip(units, translations, strict=True)
     ]
     return {
@@ -59,8 +72,12 @@ def assemble(article: dict, detection: Detection, units: Sequence[SentenceUnit],
         "title_en": join_paragraphs(texts["title"], units, targets, "title") if translated else texts["title"],
         "body_en": join_paragraphs(texts["body"], units, targets, "body") if translated else texts["body"],
         "sentences": sentences,
-        "translation": {"model": model_id, "demo": demo, "translated": translated,
-                        "score": round(mean_score(translations), 4)},
+        "translation": {
+            "model": model_id,
+            "demo": demo,
+            "translated": translated,
+            "score": round(mean_score(translations), 4),
+        },
     }
 
 
@@ -92,8 +109,16 @@ def assemble_pretranslated(article: dict, detection: Detection) -> dict:
         if start >= 0:
             cursor = start + len(source)
         span = [start, start + len(source)] if start >= 0 else [-1, -1]
-        sentences.append({"field": "body", "paragraph": body.count("\n", 0, max(start, 0)), "span": span,
-                          "source": source, "target": target, "score": round(score, 4)})
+        sentences.append(
+            {
+                "field": "body",
+                "paragraph": body.count("\n", 0, max(start, 0)),
+                "span": span,
+                "source": source,
+                "target": target,
+                "score": round(score, 4),
+            }
+        )
     lines = [[] for _ in body.split("\n")]
     for sentence in sentences:
         lines[sentence["paragraph"]].append(sentence["target"])
@@ -104,6 +129,10 @@ def assemble_pretranslated(article: dict, detection: Detection) -> dict:
         "title_en": article.get("title_en") or "",
         "body_en": "\n".join(" ".join(parts) for parts in lines),
         "sentences": sentences,
-        "translation": {"model": str(article.get("model") or "pretranslated"), "demo": False,
-                        "translated": True, "score": round(sum(scores) / len(scores), 4)},
+        "translation": {
+            "model": str(article.get("model") or "pretranslated"),
+            "demo": False,
+            "translated": True,
+            "score": round(sum(scores) / len(scores), 4),
+        },
     }

@@ -1,5 +1,6 @@
 """The command line: `python -m service ...`. One parser over the command groups in service/commands/;
 expected errors become one line on stderr and exit status 2."""
+
 from __future__ import annotations
 
 import argparse
@@ -27,9 +28,20 @@ from service.modelstore.download import DownloadError
 from service.modelstore.install import InstallError
 from service.search.query import QueryError
 
-EXPECTED_ERRORS = (ConfigError, InputError, InstallError, DownloadError, model_manifest.ModelNotInstalled,
-                   FileNotFoundError, IsADirectoryError, PermissionError, NodeError, QueryError, Unavailable,
-                   LifecycleError)
+EXPECTED_ERRORS = (
+    ConfigError,
+    InputError,
+    InstallError,
+    DownloadError,
+    model_manifest.ModelNotInstalled,
+    FileNotFoundError,
+    IsADirectoryError,
+    PermissionError,
+    NodeError,
+    QueryError,
+    Unavailable,
+    LifecycleError,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,8 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
         return args.handler(args, settings)
     except OpenSearchConnectionError:
-        print(f"error: cannot reach OpenSearch at {', '.join(settings.opensearch_urls)}; start the local node "
-              "with `python -m service opensearch start` or set OPENSEARCH_URL", file=sys.stderr)
+        print(
+            f"error: cannot reach OpenSearch at {', '.join(settings.opensearch_urls)}; start the local node "
+            "with `python -m service opensearch start` or set OPENSEARCH_URL",
+            file=sys.stderr,
+        )
         return 2
     except EXPECTED_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
@@ -57,7 +72,15 @@ def main(argv: list[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m service", description="Arabic→English news translation.")
     commands = parser.add_subparsers(dest="command", required=True)
-    for group in (translate_commands, model_commands, opensearch_commands, index_commands, ingest_commands,
-                  search_commands, serve_commands, jobs_commands):
+    for group in (
+        translate_commands,
+        model_commands,
+        opensearch_commands,
+        index_commands,
+        ingest_commands,
+        search_commands,
+        serve_commands,
+        jobs_commands,
+    ):
         group.register(commands)
     return parser

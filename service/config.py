@@ -3,6 +3,7 @@
 Each setting is declared once in SETTINGS (variable, default, help); the README's configuration
 table is checked against it by tests/test_config.py.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,8 +14,17 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEVICES = ("cpu", "cuda")
-COMPUTE_TYPES = ("auto", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16",
-                 "float16", "bfloat16", "float32")
+COMPUTE_TYPES = (
+    "auto",
+    "int8",
+    "int8_float32",
+    "int8_float16",
+    "int8_bfloat16",
+    "int16",
+    "float16",
+    "bfloat16",
+    "float32",
+)
 
 
 class ConfigError(ValueError):
@@ -55,6 +65,7 @@ def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
         if text not in options:
             raise ValueError(f"must be one of {', '.join(options)}")
         return text
+
     return parse
 
 
@@ -99,8 +110,10 @@ RATE_LIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel
 def _storage_uri(text: str) -> str:
     scheme, separator, _ = text.partition("://")
     if not separator or scheme not in RATE_LIMIT_SCHEMES:
-        raise ValueError(f"must be a URI with one of the schemes {', '.join(RATE_LIMIT_SCHEMES)}, "
-                         "such as memory:// or redis://host:6379")
+        raise ValueError(
+            f"must be a URI with one of the schemes {', '.join(RATE_LIMIT_SCHEMES)}, "
+            "such as memory:// or redis://host:6379"
+        )
     return text
 
 
@@ -112,51 +125,153 @@ def _count(text: str) -> int:
 
 
 SETTINGS: dict[str, Setting] = {
-    "model_dir": Setting("MT_MODEL_DIR", None, "Model directory. Unset: models/opus-mt-ar-en, else the generated demo model in models/demo.", Path),
+    "model_dir": Setting(
+        "MT_MODEL_DIR",
+        None,
+        "Model directory. Unset: models/opus-mt-ar-en, else the generated demo model in models/demo.",
+        Path,
+    ),
     "device": Setting("MT_DEVICE", "cpu", "Where the model runs: cpu or cuda.", _choice(DEVICES)),
-    "compute_type": Setting("MT_COMPUTE_TYPE", "auto", "CTranslate2 compute type; auto is int8 on CPU, int8_float16 on CUDA.", _choice(COMPUTE_TYPES)),
-    "inter_threads": Setting("MT_INTER_THREADS", None, "Batches translated in parallel. Default: cores / intra threads.", _positive_int),
+    "compute_type": Setting(
+        "MT_COMPUTE_TYPE",
+        "auto",
+        "CTranslate2 compute type; auto is int8 on CPU, int8_float16 on CUDA.",
+        _choice(COMPUTE_TYPES),
+    ),
+    "inter_threads": Setting(
+        "MT_INTER_THREADS", None, "Batches translated in parallel. Default: cores / intra threads.", _positive_int
+    ),
     "intra_threads": Setting("MT_INTRA_THREADS", "1", "Threads inside one batch.", _positive_int),
     "beam_size": Setting("MT_BEAM_SIZE", "4", "Beam size.", _positive_int),
-    "batch_tokens": Setting("MT_BATCH_TOKENS", "384", "Source tokens per batch (padding included); bench/translate.py measured 384 as fast as 1024 with half the memory.", _positive_int),
-    "max_input_tokens": Setting("MT_MAX_INPUT_TOKENS", "200", "Longest sentence sent to the model, in tokens; longer ones are split, never truncated.", _positive_int),
-    "decode_length_ratio": Setting("MT_DECODE_LENGTH_RATIO", "2.0", "Longest output, as a multiple of the input length (plus MT_DECODE_LENGTH_EXTRA).", _positive_float),
-    "decode_length_extra": Setting("MT_DECODE_LENGTH_EXTRA", "10", "Output tokens allowed on top of the ratio.", _positive_int),
-    "repetition_penalty": Setting("MT_REPETITION_PENALTY", "1.0", "Penalty on tokens already produced (1.0 is off).", _positive_float),
-    "no_repeat_ngram_size": Setting("MT_NO_REPEAT_NGRAM_SIZE", "0", "Forbid repeating n-grams of this size (0 is off).", int),
+    "batch_tokens": Setting(
+        "MT_BATCH_TOKENS",
+        "384",
+        "Source tokens per batch (padding included); bench/translate.py measured 384 as fast as 1024 with half the memory.",
+        _positive_int,
+    ),
+    "max_input_tokens": Setting(
+        "MT_MAX_INPUT_TOKENS",
+        "200",
+        "Longest sentence sent to the model, in tokens; longer ones are split, never truncated.",
+        _positive_int,
+    ),
+    "decode_length_ratio": Setting(
+        "MT_DECODE_LENGTH_RATIO",
+        "2.0",
+        "Longest output, as a multiple of the input length (plus MT_DECODE_LENGTH_EXTRA).",
+        _positive_float,
+    ),
+    "decode_length_extra": Setting(
+        "MT_DECODE_LENGTH_EXTRA", "10", "Output tokens allowed on top of the ratio.", _positive_int
+    ),
+    "repetition_penalty": Setting(
+        "MT_REPETITION_PENALTY", "1.0", "Penalty on tokens already produced (1.0 is off).", _positive_float
+    ),
+    "no_repeat_ngram_size": Setting(
+        "MT_NO_REPEAT_NGRAM_SIZE", "0", "Forbid repeating n-grams of this size (0 is off).", int
+    ),
     "memory_enabled": Setting("MT_MEMORY", "on", "Sentence-level translation memory: on or off.", _flag),
-    "memory_path": Setting("MT_MEMORY_PATH", str(PROJECT_ROOT / "data" / "translation-memory.sqlite3"), "SQLite file of the translation memory.", Path),
-    "memory_max_entries": Setting("MT_MEMORY_MAX_ENTRIES", "2000000", "Most sentences the translation memory keeps; the least recently used go first.", _positive_int),
+    "memory_path": Setting(
+        "MT_MEMORY_PATH",
+        str(PROJECT_ROOT / "data" / "translation-memory.sqlite3"),
+        "SQLite file of the translation memory.",
+        Path,
+    ),
+    "memory_max_entries": Setting(
+        "MT_MEMORY_MAX_ENTRIES",
+        "2000000",
+        "Most sentences the translation memory keeps; the least recently used go first.",
+        _positive_int,
+    ),
     "opensearch_urls": Setting("OPENSEARCH_URL", "http://127.0.0.1:9200", "OpenSearch hosts, comma-separated.", _urls),
     "opensearch_user": Setting("OPENSEARCH_USER", None, "User for basic auth (optional)."),
     "opensearch_password": Setting("OPENSEARCH_PASSWORD", None, "Password for basic auth (optional)."),
     "opensearch_verify_certs": Setting("OPENSEARCH_VERIFY_CERTS", "on", "Verify TLS certificates: on or off.", _flag),
     "opensearch_ca_certs": Setting("OPENSEARCH_CA_CERTS", None, "CA bundle for TLS (optional).", Path),
-    "opensearch_timeout": Setting("OPENSEARCH_TIMEOUT", "5", "Seconds an interactive OpenSearch call (search, get, readyz, lookups) may take.", _positive_float),
-    "opensearch_bulk_timeout": Setting("OPENSEARCH_BULK_TIMEOUT", "120", "Seconds a bulk OpenSearch call (bulk indexing, index creation, migration) may take.", _positive_float),
-    "opensearch_index": Setting("OPENSEARCH_INDEX", "articles", "The alias that search and ingest use; versioned indices sit behind it.", str),
+    "opensearch_timeout": Setting(
+        "OPENSEARCH_TIMEOUT",
+        "5",
+        "Seconds an interactive OpenSearch call (search, get, readyz, lookups) may take.",
+        _positive_float,
+    ),
+    "opensearch_bulk_timeout": Setting(
+        "OPENSEARCH_BULK_TIMEOUT",
+        "120",
+        "Seconds a bulk OpenSearch call (bulk indexing, index creation, migration) may take.",
+        _positive_float,
+    ),
+    "opensearch_index": Setting(
+        "OPENSEARCH_INDEX", "articles", "The alias that search and ingest use; versioned indices sit behind it.", str
+    ),
     "opensearch_shards": Setting("OPENSEARCH_SHARDS", "1", "Primary shards of a new index.", _positive_int),
     "opensearch_replicas": Setting("OPENSEARCH_REPLICAS", "0", "Replicas of a new index (0 on a single node).", int),
-    "opensearch_version": Setting("OPENSEARCH_VERSION", "2.19.2", "Version of the local node (2.x runs on Java 17).", str),
-    "opensearch_local_dir": Setting("OPENSEARCH_LOCAL_DIR", str(PROJECT_ROOT / ".opensearch"), "Where the local node's distribution, data and logs live.", Path),
+    "opensearch_version": Setting(
+        "OPENSEARCH_VERSION", "2.19.2", "Version of the local node (2.x runs on Java 17).", str
+    ),
+    "opensearch_local_dir": Setting(
+        "OPENSEARCH_LOCAL_DIR",
+        str(PROJECT_ROOT / ".opensearch"),
+        "Where the local node's distribution, data and logs live.",
+        Path,
+    ),
     "opensearch_heap": Setting("OPENSEARCH_HEAP", "512m", "Java heap of the local node.", _heap),
     "api_keys": Setting("API_KEYS", None, "Comma-separated API keys (8+ characters); write endpoints need one.", _keys),
-    "admin_api_keys": Setting("ADMIN_API_KEYS", None, "Comma-separated admin keys (8+ characters): valid write keys that also see and cancel every job.", _keys),
+    "admin_api_keys": Setting(
+        "ADMIN_API_KEYS",
+        None,
+        "Comma-separated admin keys (8+ characters): valid write keys that also see and cancel every job.",
+        _keys,
+    ),
     "read_requires_key": Setting("READ_REQUIRES_KEY", "off", "Whether read endpoints need an API key too.", _flag),
     "max_request_bytes": Setting("MAX_REQUEST_BYTES", "1048576", "Largest JSON request body, in bytes.", _positive_int),
-    "max_request_chars": Setting("MAX_REQUEST_CHARS", "100000", "Most characters of text in one translate request.", _positive_int),
+    "max_request_chars": Setting(
+        "MAX_REQUEST_CHARS", "100000", "Most characters of text in one translate request.", _positive_int
+    ),
     "max_batch_texts": Setting("MAX_BATCH_TEXTS", "64", "Most texts in one translate request.", _positive_int),
-    "max_api_articles": Setting("MAX_API_ARTICLES", "100", "Most articles in one POST /api/v1/articles; larger loads go to bulk jobs.", _positive_int),
-    "max_upload_bytes": Setting("MAX_UPLOAD_BYTES", "52428800", "Largest file the web UI accepts for ingest.", _positive_int),
-    "rate_limit": Setting("RATE_LIMIT", "600 per minute", "Requests per API key (or per address without one), or off.", _rate),
-    "rate_limit_failed_keys": Setting("RATE_LIMIT_FAILED_KEYS", "10 per minute", "Failed API key checks per client address, or off; past it every keyed request from the address is a 429.", _rate),
-    "rate_limit_storage": Setting("RATE_LIMIT_STORAGE", "memory://", "Where rate-limit counters live: memory:// (per process) or redis://host:port (shared).", _storage_uri),
-    "trusted_proxies": Setting("TRUSTED_PROXIES", "0", "Reverse proxies in front of the service whose X-Forwarded-For/-Proto are trusted.", _count),
+    "max_api_articles": Setting(
+        "MAX_API_ARTICLES",
+        "100",
+        "Most articles in one POST /api/v1/articles; larger loads go to bulk jobs.",
+        _positive_int,
+    ),
+    "max_upload_bytes": Setting(
+        "MAX_UPLOAD_BYTES", "52428800", "Largest file the web UI accepts for ingest.", _positive_int
+    ),
+    "rate_limit": Setting(
+        "RATE_LIMIT", "600 per minute", "Requests per API key (or per address without one), or off.", _rate
+    ),
+    "rate_limit_failed_keys": Setting(
+        "RATE_LIMIT_FAILED_KEYS",
+        "10 per minute",
+        "Failed API key checks per client address, or off; past it every keyed request from the address is a 429.",
+        _rate,
+    ),
+    "rate_limit_storage": Setting(
+        "RATE_LIMIT_STORAGE",
+        "memory://",
+        "Where rate-limit counters live: memory:// (per process) or redis://host:port (shared).",
+        _storage_uri,
+    ),
+    "trusted_proxies": Setting(
+        "TRUSTED_PROXIES",
+        "0",
+        "Reverse proxies in front of the service whose X-Forwarded-For/-Proto are trusted.",
+        _count,
+    ),
     "jobs_db": Setting("JOBS_DB", str(PROJECT_ROOT / "data" / "jobs.sqlite3"), "SQLite file of the bulk jobs.", Path),
-    "jobs_workers": Setting("JOBS_WORKERS", "1", "Job worker threads inside the web service (0: none; run `jobs worker` processes).", int),
-    "job_batch_items": Setting("JOB_BATCH_ITEMS", "32", "Items a worker claims and translates together.", _positive_int),
+    "jobs_workers": Setting(
+        "JOBS_WORKERS", "1", "Job worker threads inside the web service (0: none; run `jobs worker` processes).", int
+    ),
+    "job_batch_items": Setting(
+        "JOB_BATCH_ITEMS", "32", "Items a worker claims and translates together.", _positive_int
+    ),
     "max_active_jobs": Setting("MAX_ACTIVE_JOBS", "5", "Unfinished jobs one API key may have.", _positive_int),
-    "job_lease_seconds": Setting("JOB_LEASE_SECONDS", "120", "How long a claimed item waits before another worker may take it (a dead worker's items).", _positive_float),
+    "job_lease_seconds": Setting(
+        "JOB_LEASE_SECONDS",
+        "120",
+        "How long a claimed item waits before another worker may take it (a dead worker's items).",
+        _positive_float,
+    ),
 }
 
 
@@ -239,4 +354,3 @@ class Settings:
         if self.compute_type != "auto":
             return self.compute_type
         return "int8_float16" if self.device == "cuda" else "int8"
-

@@ -1,4 +1,5 @@
 """Reading input files for the CLI: plain text or JSONL, line by line, with line numbers and clear errors."""
+
 from __future__ import annotations
 
 import json

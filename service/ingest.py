@@ -4,6 +4,7 @@ The document id is the article's `id` (or its content hash). An article whose st
 matches is skipped before any translation, so re-running a file changes nothing, and re-running
 it after a crash resumes where it stopped. The CLI and the API both call ingest().
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -58,9 +59,16 @@ class _Pending:
         return self.checked.doc_id
 
 
-def ingest(records: Iterable[tuple[int, object]], client: OpenSearch, alias: str, translator=None,
-           pretranslated: bool = False, on_reject: Callable[[Reject], None] = lambda r: None,
-           window: int = WINDOW_RECORDS, attempts: int = 10) -> IngestReport:
+def ingest(
+    records: Iterable[tuple[int, object]],
+    client: OpenSearch,
+    alias: str,
+    translator=None,
+    pretranslated: bool = False,
+    on_reject: Callable[[Reject], None] = lambda r: None,
+    window: int = WINDOW_RECORDS,
+    attempts: int = 10,
+) -> IngestReport:
     """Index (line number, record or ArticleError) pairs; report what went in, what was rejected, what was dropped.
 
     attempts: tries of each OpenSearch call while the cluster is down (with back-off); an HTTP request passes few.
@@ -96,8 +104,10 @@ def _ingest_window(chunk, client, alias, translator, pretranslated, report, reje
             report.dropped_fields[line] = checked.dropped
     if not pending:
         return
-    stored = with_retries(lambda: client.mget(index=alias, body={"ids": [p.doc_id for p in pending]},
-                                              _source_includes=["content_hash"]), attempts=attempts)
+    stored = with_retries(
+        lambda: client.mget(index=alias, body={"ids": [p.doc_id for p in pending]}, _source_includes=["content_hash"]),
+        attempts=attempts,
+    )
     known = {d["_id"]: d["_source"].get("content_hash") for d in stored["docs"] if d.get("found")}
     changed = [p for p in pending if known.get(p.doc_id) != p.checked.digest]
     report.unchanged += len(pending) - len(changed)

@@ -3,6 +3,7 @@
 Articles are processed in windows of a bounded number of sentences, so memory stays flat whatever
 the input size, while each window's sentences, from many articles, share the model's batches.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
@@ -74,15 +75,22 @@ def prepare(article, max_tokens: int, count_tokens, language: str | None = None)
     else:
         detection = langid.detect(f"{title}\n{article['body']}"[:DETECT_CHARS])
     if detection.language not in ("ar", "en"):
-        raise ArticleError(f"language is {detection.language} (confidence {detection.confidence:.2f}), "
-                           "not Arabic or English")
-    units = (segment_field(title, "title", max_tokens, count_tokens)
-             + segment_field(article["body"], "body", max_tokens, count_tokens))
+        raise ArticleError(
+            f"language is {detection.language} (confidence {detection.confidence:.2f}), not Arabic or English"
+        )
+    units = segment_field(title, "title", max_tokens, count_tokens) + segment_field(
+        article["body"], "body", max_tokens, count_tokens
+    )
     return Prepared(article, detection, units)
 
 
-def translate_articles(items: Iterable[tuple[Key, object]], translator, window_sentences: int = WINDOW_SENTENCES,
-                       language: str | None = None, **decoding) -> Iterator[tuple[Key, dict | ArticleError]]:
+def translate_articles(
+    items: Iterable[tuple[Key, object]],
+    translator,
+    window_sentences: int = WINDOW_SENTENCES,
+    language: str | None = None,
+    **decoding,
+) -> Iterator[tuple[Key, dict | ArticleError]]:
     """Translate (key, article) pairs; yield (key, result or ArticleError) in input order.
 
     An item whose article is already an ArticleError (say, a line that is not JSON) passes through.
@@ -113,9 +121,13 @@ def _translate_window(window, translator, decoding):
             yield key, prepared
         elif prepared.needs_translation:
             found = [next(translations) for _ in prepared.units]
-            yield key, align.assemble(prepared.article, prepared.detection, prepared.units, found,
-                                      translator.model_id, translator.demo)
+            yield (
+                key,
+                align.assemble(
+                    prepared.article, prepared.detection, prepared.units, found, translator.model_id, translator.demo
+                ),
+            )
         else:  # English is kept as it is
             texts = {"title": prepared.article.get("title") or "", "body": prepared.article["body"]}
-            kept = [Translation(texts[u.field][u.start:u.end], 0.0, 0) for u in prepared.units]
+            kept = [Translation(texts[u.field][u.start : u.end], 0.0, 0) for u in prepared.units]
             yield key, align.assemble(prepared.article, prepared.detection, prepared.units, kept, None, False)

@@ -1,4 +1,5 @@
 """Process-wide tuning, applied once at the process edge (the CLI's entry point, the benchmarks)."""
+
 from __future__ import annotations
 
 import contextlib

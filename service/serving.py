@@ -2,6 +2,7 @@
 
 Outside service.web on purpose: gunicorn's master process imports this module, and should not load the app.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,15 @@ from gunicorn.glogging import Logger
 from gunicorn.workers.gthread import ThreadWorker
 
 # The statuses gunicorn answers itself, named as service/web/errors.py names the app's.
-CODES = {400: "bad_request", 403: "forbidden", 414: "uri_too_long", 417: "expectation_failed",
-         431: "headers_too_large", 500: "internal_error", 501: "not_implemented"}
+CODES = {
+    400: "bad_request",
+    403: "forbidden",
+    414: "uri_too_long",
+    417: "expectation_failed",
+    431: "headers_too_large",
+    500: "internal_error",
+    501: "not_implemented",
+}
 _SECRETS = re.compile(r"(?i)(api(?:_|%5f)key=|bearer\s+)[^&\s\"']+")
 
 
@@ -57,8 +65,10 @@ def json_error(status: int, reason: str, message: str) -> bytes:
 
     body = json.dumps({"error": {"code": CODES.get(status, "error"), "message": message}}).encode()
     headers = "".join(f"{name}: {value}\r\n" for name, value in HEADERS.items())
-    return (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n{headers}\r\n").encode("latin-1") + body
+    return (
+        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n{headers}\r\n"
+    ).encode("latin-1") + body
 
 
 class JsonErrorWorker(ThreadWorker):

@@ -1,4 +1,5 @@
 """Opening the SQLite files that several processes share (translation memory, jobs) in WAL mode."""
+
 from __future__ import annotations
 
 import sqlite3

@@ -1,4 +1,5 @@
 """Shared fixtures: one generated tiny model per test session, built through the real install path."""
+
 from __future__ import annotations
 
 import os
@@ -49,8 +50,14 @@ def run_cli(*args: str, env: dict | None = None, stdin: bytes | None = None) -> 
     """Run `python -m service ...` as a user would, in a clean environment plus env."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("MT_")}
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "service", *args], cwd=PROJECT_ROOT, env=full_env,
-                          input=stdin, capture_output=True, timeout=240)
+    return subprocess.run(
+        [sys.executable, "-m", "service", *args],
+        cwd=PROJECT_ROOT,
+        env=full_env,
+        input=stdin,
+        capture_output=True,
+        timeout=240,
+    )
 
 
 def _free_port() -> int:
@@ -62,8 +69,9 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def opensearch_node():
     """A real OpenSearch node for this test session, on a free port; stopped at the end."""
-    local = node.LocalNode(Settings().opensearch_local_dir, Settings().opensearch_version, name="test",
-                           port=_free_port())
+    local = node.LocalNode(
+        Settings().opensearch_local_dir, Settings().opensearch_version, name="test", port=_free_port()
+    )
     shutil.rmtree(local.node_dir, ignore_errors=True)
     node.start(local)
     yield local
@@ -73,8 +81,14 @@ def opensearch_node():
 @pytest.fixture(scope="session")
 def search_settings(opensearch_node, tiny_model_dir, tmp_path_factory) -> Settings:
     state = tmp_path_factory.mktemp("state")
-    return Settings(model_dir=tiny_model_dir, inter_threads=2, opensearch_urls=(opensearch_node.url,),
-                    memory_path=state / "tm.sqlite3", jobs_db=state / "jobs.sqlite3", jobs_workers=0)
+    return Settings(
+        model_dir=tiny_model_dir,
+        inter_threads=2,
+        opensearch_urls=(opensearch_node.url,),
+        memory_path=state / "tm.sqlite3",
+        jobs_db=state / "jobs.sqlite3",
+        jobs_workers=0,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
 """Bulk indexing: one retry policy, no auto-created index, no batch lost to one bad document."""
+
 import json
 import socket
 import threading
@@ -14,8 +15,20 @@ from service.index import lifecycle
 from service.index.bulk import Unavailable, index_documents
 from service.index.client import make_client
 
-PUSHED_BACK = {"took": 1, "errors": True, "items": [{"index": {
-    "_index": "a", "_id": "1", "status": 429, "error": {"type": "rejected_execution_exception", "reason": "busy"}}}]}
+PUSHED_BACK = {
+    "took": 1,
+    "errors": True,
+    "items": [
+        {
+            "index": {
+                "_index": "a",
+                "_id": "1",
+                "status": 429,
+                "error": {"type": "rejected_execution_exception", "reason": "busy"},
+            }
+        }
+    ],
+}
 
 
 def doc(doc_id):
@@ -33,9 +46,14 @@ class Node(BaseHTTPRequestHandler):
             return
         if self.server.behaviour == "slow":
             time.sleep(1.0)  # a slow node, not synchronisation
-        status, body = {"503": (503, {"error": "unavailable", "status": 503}), "429 item": (200, PUSHED_BACK),
-                        "slow": (200, {"took": 1, "errors": False, "items": [
-                            {"index": {"_index": "a", "_id": "1", "status": 201}}]})}[self.server.behaviour]
+        status, body = {
+            "503": (503, {"error": "unavailable", "status": 503}),
+            "429 item": (200, PUSHED_BACK),
+            "slow": (
+                200,
+                {"took": 1, "errors": False, "items": [{"index": {"_index": "a", "_id": "1", "status": 201}}]},
+            ),
+        }[self.server.behaviour]
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -81,8 +99,12 @@ def test_bulk_calls_take_the_bulk_timeout_and_others_the_interactive_one(stand_i
     client = client_for(f"http://127.0.0.1:{stand_in.server_port}", timeout=0.3, bulk_timeout=10)
     assert index_documents(client, "articles", [doc("1")], attempts=1) == {}
     with pytest.raises(Unavailable):
-        index_documents(client_for(f"http://127.0.0.1:{stand_in.server_port}", timeout=10, bulk_timeout=0.3),
-                        "articles", [doc("1")], attempts=1)
+        index_documents(
+            client_for(f"http://127.0.0.1:{stand_in.server_port}", timeout=10, bulk_timeout=0.3),
+            "articles",
+            [doc("1")],
+            attempts=1,
+        )
     with pytest.raises(ConnectionTimeout):
         client.info()  # an interactive call gives up after 0.3 s
 

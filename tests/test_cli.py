@@ -1,4 +1,5 @@
 """The command line as users run it: `python -m service ...` in a subprocess."""
+
 import json
 
 import pytest
@@ -42,10 +43,11 @@ def test_jsonl_keeps_good_records_in_order_and_reports_bad_ones(env, tmp_path):
     source = tmp_path / "in.jsonl"
     source.write_bytes(
         b'{"id": "1", "title": "\xd8\xb9\xd9\x86\xd9\x88\xd8\xa7\xd9\x86", "body": "\xd9\x82\xd8\xa7\xd9\x84."}\n'
-        b'not json\n'
+        b"not json\n"
         b'{"id": "3"}\n'
         b'{"id": "4", "body": "\xff\xfe"}\n'
-        b'{"id": "5", "body": "Stocks rose on Monday."}\n')
+        b'{"id": "5", "body": "Stocks rose on Monday."}\n'
+    )
     done = run_cli("translate", "--jsonl", str(source), env=env)
     assert done.returncode == 1
     records = [json.loads(line) for line in done.stdout.decode().splitlines()]
@@ -112,7 +114,8 @@ def test_install_from_a_local_directory_offline(tiny_model_dir, tmp_path):
 
 
 def test_install_without_network_is_a_clear_error(tmp_path):
-    done = run_cli("model", "install", "--source", "http://127.0.0.1:9/opus-2019-12-18.zip",
-                   "--dest", str(tmp_path / "m"))
+    done = run_cli(
+        "model", "install", "--source", "http://127.0.0.1:9/opus-2019-12-18.zip", "--dest", str(tmp_path / "m")
+    )
     assert done.returncode == 2
     assert b"error: could not download http://127.0.0.1:9/opus-2019-12-18.zip" in done.stderr

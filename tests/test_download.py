@@ -1,4 +1,5 @@
 """The downloader against a real HTTP server on loopback that honours Range requests."""
+
 import hashlib
 import http.server
 import threading

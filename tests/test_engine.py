@@ -4,8 +4,12 @@ import pytest
 
 from service.translation.engine import InputTooLong, detokenize
 
-SENTENCES = ["قال الرئيس إن الاقتصاد تحسن.", "وأضاف أن الحكومة ستعمل بجد.", "شكرا.",
-             "في 18 فبراير 2020، أبلغ الباحثون عن نتائج جديدة في المختبر."]
+SENTENCES = [
+    "قال الرئيس إن الاقتصاد تحسن.",
+    "وأضاف أن الحكومة ستعمل بجد.",
+    "شكرا.",
+    "في 18 فبراير 2020، أبلغ الباحثون عن نتائج جديدة في المختبر.",
+]
 
 
 def test_one_translation_per_sentence_in_input_order(translator):

@@ -5,6 +5,7 @@ gets a 5xx; a status, media type or body the document does not declare; an accep
 invalid, or a valid one refused as malformed; a 405 without Allow; or an answer slower than MAX_SECONDS. Examples are
 derandomized and nothing is written to a Hypothesis database, so every run sends the same requests.
 """
+
 import json
 import os
 import tempfile
@@ -39,21 +40,32 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "30"))
 CONFIG = {
     "seed": 12345,
     "generation": {"mode": "all", "max-examples": EXAMPLES, "database": "none", "deterministic": True},
-    "checks": {"max_response_time": MAX_SECONDS,
-               # a body over a configured limit is refused with 413, as the document says
-               "negative_data_rejection": {"expected-statuses": ["400", "401", "403", "404", "405", "413", "415",
-                                                                 "422"]}},
+    "checks": {
+        "max_response_time": MAX_SECONDS,
+        # a body over a configured limit is refused with 413, as the document says
+        "negative_data_rejection": {"expected-statuses": ["400", "401", "403", "404", "405", "413", "415", "422"]},
+    },
     "phases": {"stateful": {"enabled": False}},
 }
 # The document is built per app from its settings; the app fixture checks that it serves exactly this one.
 # (schemathesis.pytest.from_fixture, which would load it from the app, fails on pytest 9.2: node._nodeid is gone.)
-APP_SETTINGS = dict(api_keys=(KEY,), rate_limit="off", rate_limit_failed_keys="off",  # so the fuzzer gets
-                    max_active_jobs=100_000)  # past limits, which tests of their own cover
+APP_SETTINGS = dict(
+    api_keys=(KEY,),
+    rate_limit="off",
+    rate_limit_failed_keys="off",  # so the fuzzer gets
+    max_active_jobs=100_000,
+)  # past limits, which tests of their own cover
 DOCUMENT = json.loads(json.dumps(openapi.build(Settings(**APP_SETTINGS))))
 OPERATIONS = sum(len(operations) for operations in DOCUMENT["paths"].values())
 schema = schemathesis.openapi.from_dict(DOCUMENT, config=schemathesis.Config.from_dict(CONFIG))
-FUZZ_SETTINGS = settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None, print_blob=False,
-                         suppress_health_check=list(HealthCheck))
+FUZZ_SETTINGS = settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=False,
+    suppress_health_check=list(HealthCheck),
+)
 SEEN: dict[str, Counter] = defaultdict(Counter)  # run → status → requests, for the summary line
 
 
@@ -65,8 +77,16 @@ def schema_valid_requests_pass_validation(ctx, response, case):
         assert code != "bad_request", f"a request valid by the document was refused: {response.json()}"
 
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          negative_data_rejection, unsupported_method, max_response_time, schema_valid_requests_pass_validation]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+    unsupported_method,
+    max_response_time,
+    schema_valid_requests_pass_validation,
+]
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +106,10 @@ def figures(request):
     with request.config.pluginmanager.get_plugin("capturemanager").global_and_fixture_disabled():
         reporter.write_line("")
         for run, statuses in SEEN.items():
-            reporter.write_line(f"fuzz {run}: {OPERATIONS} operations, {sum(statuses.values())} requests, "
-                                f"by status {dict(sorted(statuses.items()))}")
+            reporter.write_line(
+                f"fuzz {run}: {OPERATIONS} operations, {sum(statuses.values())} requests, "
+                f"by status {dict(sorted(statuses.items()))}"
+            )
         reporter.write_line(f"fuzz: {time.monotonic() - started:.0f} s")
 
 

@@ -1,4 +1,5 @@
 """Index creation, migration behind the alias, and deletion, on a real node."""
+
 import threading
 
 import pytest
@@ -93,13 +94,15 @@ def test_an_alias_without_a_write_index_is_reported_and_migrate_merges_it(client
     assert client.count(index=fresh_alias)["count"] == 2
 
 
-def test_an_auto_created_index_named_like_the_alias_is_a_clear_error_until_migrated(client, fresh_alias,
-                                                                                      search_settings):
+def test_an_auto_created_index_named_like_the_alias_is_a_clear_error_until_migrated(
+    client, fresh_alias, search_settings
+):
     client.index(index=fresh_alias, id="1", body={"id": "1", "body": "نص", "title_en": "t"}, refresh=True)
     with pytest.raises(lifecycle.LifecycleError, match=f"{fresh_alias} is an index, not an alias"):
         lifecycle.ensure(client, fresh_alias)
-    done = run_cli("index", "create", env={"OPENSEARCH_URL": search_settings.opensearch_urls[0],
-                                           "OPENSEARCH_INDEX": fresh_alias})
+    done = run_cli(
+        "index", "create", env={"OPENSEARCH_URL": search_settings.opensearch_urls[0], "OPENSEARCH_INDEX": fresh_alias}
+    )
     stderr = done.stderr.decode().strip()
     assert done.returncode == 2 and "Traceback" not in stderr and len(stderr.splitlines()) == 1
     assert "index migrate" in stderr and "index delete" in stderr

@@ -1,4 +1,5 @@
 """Ingest on a real node: idempotency, updates, rejects, pre-translated records, and a real outage."""
+
 import json
 import logging
 import threading
@@ -41,8 +42,15 @@ def lines(*records):
 
 
 def article(i, body=BODY, **extra):
-    return {"id": f"a{i}", "title": "عنوان", "body": body, "source": "BBC Arabic", "category": "economy",
-            "date": f"2018-03-0{i % 9 + 1}T10:00:00Z", **extra}
+    return {
+        "id": f"a{i}",
+        "title": "عنوان",
+        "body": body,
+        "source": "BBC Arabic",
+        "category": "economy",
+        "date": f"2018-03-0{i % 9 + 1}T10:00:00Z",
+        **extra,
+    }
 
 
 def test_ingest_indexes_with_aligned_sentences(client, alias, counting):
@@ -50,9 +58,12 @@ def test_ingest_indexes_with_aligned_sentences(client, alias, counting):
     assert (report.indexed, report.unchanged, report.rejects) == (1, 0, [])
     doc = client.get(index=alias, id="a1")["_source"]
     assert doc["language"] == "ar" and doc["model"] == counting.model_id and doc["demo"] is True
-    assert [s["ar"] for s in doc["sentences"]][1:] == ["قال الرئيس إن الاقتصاد تحسن.", "وأضاف أن الحكومة ستعمل بجد.",
-                                                      "وفي سياق آخر، انتهى الاجتماع."]
-    assert all(BODY[s["start"]:s["end"]] == s["ar"] for s in doc["sentences"] if s["field"] == "body")
+    assert [s["ar"] for s in doc["sentences"]][1:] == [
+        "قال الرئيس إن الاقتصاد تحسن.",
+        "وأضاف أن الحكومة ستعمل بجد.",
+        "وفي سياق آخر، انتهى الاجتماع.",
+    ]
+    assert all(BODY[s["start"] : s["end"]] == s["ar"] for s in doc["sentences"] if s["field"] == "body")
     assert doc["content_hash"] and doc["ingested_at"] and doc["published"].startswith("2018-03-02")
 
 
@@ -82,10 +93,17 @@ def test_article_without_id_is_keyed_by_content_hash(client, alias, counting):
 
 
 def test_bad_records_are_rejected_with_line_numbers_and_good_ones_go_in(client, alias, counting):
-    raw = [json.dumps(article(5)).encode(), b"{not json", json.dumps({"id": "x"}).encode(),
-           json.dumps({"id": "fa", "body": "این یک متن فارسی است که برای آزمایش نوشته شده است و باید فارسی تشخیص داده شود"}).encode(),
-           json.dumps(article(6, date="yesterday")).encode(), b'{"id": "big", "body": "' + b"x" * 2_100_000 + b'"}',
-           json.dumps({"id": "en", "body": "Stocks rose on Monday after the talks."}).encode()]
+    raw = [
+        json.dumps(article(5)).encode(),
+        b"{not json",
+        json.dumps({"id": "x"}).encode(),
+        json.dumps(
+            {"id": "fa", "body": "این یک متن فارسی است که برای آزمایش نوشته شده است و باید فارسی تشخیص داده شود"}
+        ).encode(),
+        json.dumps(article(6, date="yesterday")).encode(),
+        b'{"id": "big", "body": "' + b"x" * 2_100_000 + b'"}',
+        json.dumps({"id": "en", "body": "Stocks rose on Monday after the talks."}).encode(),
+    ]
     report = ingest(jsonl_records(line + b"\n" for line in raw), client, alias, counting)
     reasons = {r.line: r.reason for r in report.rejects}
     assert set(reasons) == {2, 3, 4, 5, 6}
@@ -97,10 +115,14 @@ def test_bad_records_are_rejected_with_line_numbers_and_good_ones_go_in(client, 
 
 
 def test_pretranslated_records_are_indexed_without_mt(client, alias, counting):
-    record = {"id": "p1", "title": "وقف إطلاق النار", "title_en": "Ceasefire", "body": "أعلن الجيش وقف إطلاق النار.",
-              "sentences": [{"source": "أعلن الجيش وقف إطلاق النار.", "target": "The army announced a ceasefire."}]}
-    report = ingest(lines(record, {"id": "p2", "body": "نص", "sentences": "nope"}), client, alias,
-                    pretranslated=True)
+    record = {
+        "id": "p1",
+        "title": "وقف إطلاق النار",
+        "title_en": "Ceasefire",
+        "body": "أعلن الجيش وقف إطلاق النار.",
+        "sentences": [{"source": "أعلن الجيش وقف إطلاق النار.", "target": "The army announced a ceasefire."}],
+    }
+    report = ingest(lines(record, {"id": "p2", "body": "نص", "sentences": "nope"}), client, alias, pretranslated=True)
     assert report.indexed == 1 and report.rejects[0].line == 2
     doc = client.get(index=alias, id="p1")["_source"]
     assert doc["title_en"] == "Ceasefire" and doc["sentences"][0]["en"] == "The army announced a ceasefire."
@@ -119,8 +141,9 @@ def test_ingest_survives_a_real_outage(client, alias, counting, opensearch_node,
     watcher = RetryWatcher()
     logging.getLogger("service.index.bulk").addHandler(watcher)
     outcome = {}
-    worker = threading.Thread(target=lambda: outcome.update(report=ingest(
-        lines(article(7), article(8)), client, alias, counting)))
+    worker = threading.Thread(
+        target=lambda: outcome.update(report=ingest(lines(article(7), article(8)), client, alias, counting))
+    )
     try:
         worker.start()
         assert retrying.wait(60), "ingest never noticed the outage"
@@ -136,9 +159,16 @@ def test_ingest_survives_a_real_outage(client, alias, counting, opensearch_node,
 def test_cli_writes_rejects_and_exits_non_zero(search_settings, alias, tmp_path, tiny_model_dir):
     source = tmp_path / "in.jsonl"
     source.write_text(json.dumps(article(9), ensure_ascii=False) + "\n{broken\n", encoding="utf-8")
-    done = run_cli("ingest", str(source), env={"OPENSEARCH_URL": search_settings.opensearch_urls[0],
-                                               "OPENSEARCH_INDEX": alias, "MT_MODEL_DIR": str(tiny_model_dir),
-                                               "MT_MEMORY_PATH": str(tmp_path / "tm.db")})
+    done = run_cli(
+        "ingest",
+        str(source),
+        env={
+            "OPENSEARCH_URL": search_settings.opensearch_urls[0],
+            "OPENSEARCH_INDEX": alias,
+            "MT_MODEL_DIR": str(tiny_model_dir),
+            "MT_MEMORY_PATH": str(tmp_path / "tm.db"),
+        },
+    )
     assert done.returncode == 1, done.stderr
     rejects = [json.loads(line) for line in (tmp_path / "in.jsonl.rejects.jsonl").read_text().splitlines()]
     assert [r["line"] for r in rejects] == [2]
@@ -146,12 +176,23 @@ def test_cli_writes_rejects_and_exits_non_zero(search_settings, alias, tmp_path,
 
 
 def test_bad_ids_are_rejected_per_record_and_bad_urls_are_dropped(client, alias, counting):
-    report = ingest(lines(article(10, url="https://example.org/10"), article(11, id="i" * 513),
-                          article(12, id="tab\tid"), article(13, url="\tjavascript:alert(1)"),
-                          article(14, url="DATA:text/html,<script>alert(1)</script>")), client, alias, counting)
+    report = ingest(
+        lines(
+            article(10, url="https://example.org/10"),
+            article(11, id="i" * 513),
+            article(12, id="tab\tid"),
+            article(13, url="\tjavascript:alert(1)"),
+            article(14, url="DATA:text/html,<script>alert(1)</script>"),
+        ),
+        client,
+        alias,
+        counting,
+    )
     assert report.indexed == 3
-    assert {r.line: r.reason for r in report.rejects} == {2: "id is 513 bytes of UTF-8; at most 512 are allowed",
-                                                         3: "id contains control characters"}
+    assert {r.line: r.reason for r in report.rejects} == {
+        2: "id is 513 bytes of UTF-8; at most 512 are allowed",
+        3: "id contains control characters",
+    }
     assert set(report.dropped_fields) == {4, 5} and "http(s)" in report.dropped_fields[5]["url"]
     assert client.get(index=alias, id="a10")["_source"]["url"] == "https://example.org/10"
     assert client.get(index=alias, id="a13")["_source"]["url"] is None
@@ -159,8 +200,11 @@ def test_bad_ids_are_rejected_per_record_and_bad_urls_are_dropped(client, alias,
 
 def test_api_keeps_the_good_article_when_another_has_a_long_id(search_settings, alias, client):
     app = create_app(replace(search_settings, opensearch_index=alias, api_keys=("ingest-key-0123",)))
-    answer = app.test_client().post("/api/v1/articles", headers={"X-API-Key": "ingest-key-0123"}, json=[
-        article(20), article(21, id="é" * 257), article(22, url="javascript:alert(1)")])
+    answer = app.test_client().post(
+        "/api/v1/articles",
+        headers={"X-API-Key": "ingest-key-0123"},
+        json=[article(20), article(21, id="é" * 257), article(22, url="javascript:alert(1)")],
+    )
     assert answer.status_code == 200, answer.json  # today: a 500, and a20 is lost
     items = answer.json["items"]
     assert [i["status"] for i in items] == ["indexed", "rejected", "indexed"]
@@ -172,9 +216,16 @@ def test_cli_rejects_a_long_id_with_its_line_and_no_traceback(search_settings, a
     source = tmp_path / "ids.jsonl"
     records = [article(30), article(31, id="x" * 600), article(32, url="javascript:alert(1)")]
     source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
-    done = run_cli("ingest", str(source), env={"OPENSEARCH_URL": search_settings.opensearch_urls[0],
-                                               "OPENSEARCH_INDEX": alias, "MT_MODEL_DIR": str(tiny_model_dir),
-                                               "MT_MEMORY_PATH": str(tmp_path / "tm.db")})
+    done = run_cli(
+        "ingest",
+        str(source),
+        env={
+            "OPENSEARCH_URL": search_settings.opensearch_urls[0],
+            "OPENSEARCH_INDEX": alias,
+            "MT_MODEL_DIR": str(tiny_model_dir),
+            "MT_MEMORY_PATH": str(tmp_path / "tm.db"),
+        },
+    )
     assert done.returncode == 1 and b"Traceback" not in done.stderr, done.stderr
     assert b"line 2: id is 600 bytes" in done.stderr and b"line 3: url 'javascript:alert(1)'" in done.stderr
     assert b"indexed 2, unchanged 0, rejected 1" in done.stderr

@@ -1,4 +1,5 @@
 """Bulk jobs on real SQLite and a real node: durability, crash and resume, cancellation, outages, the API."""
+
 import hashlib
 import io
 import json
@@ -29,8 +30,10 @@ ADMIN_KEY = "jobs-admin-key-89ab"
 
 
 def articles(n, prefix="j"):
-    return [(i + 1, {"id": f"{prefix}{i}", "title": "عنوان", "body": f"قال الرئيس إن الاقتصاد تحسن في اليوم {i}. ثم غادر."})
-            for i in range(n)]
+    return [
+        (i + 1, {"id": f"{prefix}{i}", "title": "عنوان", "body": f"قال الرئيس إن الاقتصاد تحسن في اليوم {i}. ثم غادر."})
+        for i in range(n)
+    ]
 
 
 @pytest.fixture
@@ -112,8 +115,7 @@ class CountingTranslator:
         return self.inner.translate(sentences, **decoding)
 
 
-def test_paused_by_an_outage_and_resumed_without_translating_again(store, translator, client, alias,
-                                                                   opensearch_node):
+def test_paused_by_an_outage_and_resumed_without_translating_again(store, translator, client, alias, opensearch_node):
     job_id, _ = store.create("translate", articles(4, "o"), {"index": True})
     counting = CountingTranslator(translator)
     worker = Worker(store, counting, client, alias, batch=2)
@@ -139,10 +141,16 @@ def test_kill_9_mid_job_then_resume_with_exact_counts(search_settings, alias, cl
     jobs_db = tmp_path / "jobs.db"
     total = 40
     job_id, _ = JobStore(jobs_db).create("translate", articles(total, "k"), {"index": True})
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("MT_", "OPENSEARCH_", "JOB"))},
-           "JOBS_DB": str(jobs_db), "JOB_BATCH_ITEMS": "4", "JOB_LEASE_SECONDS": "2",
-           "MT_MODEL_DIR": str(search_settings.model_dir), "MT_MEMORY_PATH": str(tmp_path / "tm.db"),
-           "OPENSEARCH_URL": search_settings.opensearch_urls[0], "OPENSEARCH_INDEX": alias}
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("MT_", "OPENSEARCH_", "JOB"))},
+        "JOBS_DB": str(jobs_db),
+        "JOB_BATCH_ITEMS": "4",
+        "JOB_LEASE_SECONDS": "2",
+        "MT_MODEL_DIR": str(search_settings.model_dir),
+        "MT_MEMORY_PATH": str(tmp_path / "tm.db"),
+        "OPENSEARCH_URL": search_settings.opensearch_urls[0],
+        "OPENSEARCH_INDEX": alias,
+    }
     command = [sys.executable, "-m", "service", "jobs", "worker"]
     worker = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stderr=subprocess.DEVNULL)
     watcher = JobStore(jobs_db)
@@ -166,21 +174,33 @@ def test_kill_9_mid_job_then_resume_with_exact_counts(search_settings, alias, cl
 
 @pytest.fixture
 def api(search_settings, alias, tmp_path):
-    app = create_app(replace(search_settings, opensearch_index=alias, api_keys=(KEY, OTHER_KEY),
-                             admin_api_keys=(ADMIN_KEY,), jobs_db=tmp_path / "jobs.db", max_active_jobs=2))
+    app = create_app(
+        replace(
+            search_settings,
+            opensearch_index=alias,
+            api_keys=(KEY, OTHER_KEY),
+            admin_api_keys=(ADMIN_KEY,),
+            jobs_db=tmp_path / "jobs.db",
+            max_active_jobs=2,
+        )
+    )
     return app, app.test_client()
 
 
 def test_jobs_api_submit_status_results_errors_cancel(api, translator):
     app, http = api
     auth = {"Authorization": f"Bearer {KEY}"}
-    upload = b'{"id": "u1", "body": "\xd9\x82\xd8\xa7\xd9\x84 \xd8\xa7\xd9\x84\xd8\xb1\xd8\xa6\xd9\x8a\xd8\xb3."}\n{broken\n'
-    submitted = http.post("/api/v1/jobs", data={"file": (io.BytesIO(upload), "in.jsonl"), "index": "false"},
-                          headers=auth)
+    upload = (
+        b'{"id": "u1", "body": "\xd9\x82\xd8\xa7\xd9\x84 \xd8\xa7\xd9\x84\xd8\xb1\xd8\xa6\xd9\x8a\xd8\xb3."}\n{broken\n'
+    )
+    submitted = http.post(
+        "/api/v1/jobs", data={"file": (io.BytesIO(upload), "in.jsonl"), "index": "false"}, headers=auth
+    )
     assert submitted.status_code == 202
     job_id = submitted.json["id"]
-    duplicate = http.post("/api/v1/jobs", data={"file": (io.BytesIO(upload), "in.jsonl"), "index": "false"},
-                          headers=auth)
+    duplicate = http.post(
+        "/api/v1/jobs", data={"file": (io.BytesIO(upload), "in.jsonl"), "index": "false"}, headers=auth
+    )
     assert duplicate.status_code == 200 and duplicate.json["id"] == job_id and duplicate.json["duplicate"]
     drain(app.extensions["mt_jobs"], translator)
     status = http.get(f"/api/v1/jobs/{job_id}", headers=auth).json
@@ -210,10 +230,24 @@ def test_jobs_api_limits_and_cancel(api):
 def test_translate_resume_after_kill_9_writes_every_record_once(search_settings, tmp_path):
     source = tmp_path / "archive.jsonl"
     source.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for _, a in articles(30, "r")), encoding="utf-8")
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("MT_", "OPENSEARCH_", "JOB"))},
-           "JOBS_DB": str(tmp_path / "jobs.db"), "JOB_BATCH_ITEMS": "3", "MT_MODEL_DIR": str(search_settings.model_dir),
-           "MT_MEMORY_PATH": str(tmp_path / "tm.db")}
-    command = [sys.executable, "-m", "service", "translate", "--jsonl", "--resume", str(source), "-o", str(tmp_path / "out.jsonl")]
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("MT_", "OPENSEARCH_", "JOB"))},
+        "JOBS_DB": str(tmp_path / "jobs.db"),
+        "JOB_BATCH_ITEMS": "3",
+        "MT_MODEL_DIR": str(search_settings.model_dir),
+        "MT_MEMORY_PATH": str(tmp_path / "tm.db"),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "service",
+        "translate",
+        "--jsonl",
+        "--resume",
+        str(source),
+        "-o",
+        str(tmp_path / "out.jsonl"),
+    ]
     first = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stderr=subprocess.DEVNULL)
     watcher = JobStore(tmp_path / "jobs.db")
     deadline = time.monotonic() + 120
@@ -232,14 +266,24 @@ def test_translate_resume_after_kill_9_writes_every_record_once(search_settings,
 
 def test_ingest_resume_indexes_through_a_job(search_settings, alias, client, tmp_path):
     source = tmp_path / "news.jsonl"
-    source.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for _, a in articles(5, "g")) + "{bad\n",
-                      encoding="utf-8")
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("MT_", "OPENSEARCH_", "JOB"))},
-           "JOBS_DB": str(tmp_path / "jobs.db"), "MT_MODEL_DIR": str(search_settings.model_dir),
-           "MT_MEMORY_PATH": str(tmp_path / "tm.db"), "OPENSEARCH_URL": search_settings.opensearch_urls[0],
-           "OPENSEARCH_INDEX": alias}
-    done = subprocess.run([sys.executable, "-m", "service", "ingest", "--resume", str(source)], cwd=PROJECT_ROOT,
-                          env=env, capture_output=True, timeout=300)
+    source.write_text(
+        "".join(json.dumps(a, ensure_ascii=False) + "\n" for _, a in articles(5, "g")) + "{bad\n", encoding="utf-8"
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("MT_", "OPENSEARCH_", "JOB"))},
+        "JOBS_DB": str(tmp_path / "jobs.db"),
+        "MT_MODEL_DIR": str(search_settings.model_dir),
+        "MT_MEMORY_PATH": str(tmp_path / "tm.db"),
+        "OPENSEARCH_URL": search_settings.opensearch_urls[0],
+        "OPENSEARCH_INDEX": alias,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "service", "ingest", "--resume", str(source)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        timeout=300,
+    )
     assert done.returncode == 1 and b"line 6: invalid JSON" in done.stderr and b"indexed 5, rejected 1" in done.stderr
     client.indices.refresh(index=alias)
     assert client.count(index=alias, body={"query": {"prefix": {"id": "g"}}})["count"] == 5
@@ -251,13 +295,15 @@ def owner_of(key):
 
 def test_bad_records_fail_their_items_and_the_worker_carries_on(store, translator, client, alias):
     body = "قال الرئيس إن الاقتصاد تحسن."
-    records = [(1, {"id": "p0", "body": body, "date": "2018-03-01"}),
-               (2, {"id": "p1", "body": body, "date": "not-a-date"}),
-               (3, {"id": "p2", "body": body, "date": 12345}),
-               (4, {"id": "p" * 513, "body": body}),
-               (5, {"id": "p\x07bell", "body": body}),
-               (6, {"id": "p5", "body": body, "url": " JavaScript:alert(1)"}),
-               (7, {"id": "p6", "body": body, "url": "https://example.org/p6"})]
+    records = [
+        (1, {"id": "p0", "body": body, "date": "2018-03-01"}),
+        (2, {"id": "p1", "body": body, "date": "not-a-date"}),
+        (3, {"id": "p2", "body": body, "date": 12345}),
+        (4, {"id": "p" * 513, "body": body}),
+        (5, {"id": "p\x07bell", "body": body}),
+        (6, {"id": "p5", "body": body, "url": " JavaScript:alert(1)"}),
+        (7, {"id": "p6", "body": body, "url": "https://example.org/p6"}),
+    ]
     poisoned, _ = store.create("translate", records, {"index": True})
     after, _ = store.create("translate", articles(2, "after"), {"index": False})
     drain(store, translator, client=client, alias=alias, batch=8)  # today: ArticleError ends the worker
@@ -284,14 +330,16 @@ def test_a_poison_item_fails_alone_and_the_worker_lives(store, translator, caplo
     status = store.status(job_id)
     assert (status.state, status.done, status.failed) == ("done", 3, 1)
     assert [json.loads(e) for e in store.errors(job_id)] == [
-        {"line": 3, "error": "unexpected error: RuntimeError: the engine choked"}]
+        {"line": 3, "error": "unexpected error: RuntimeError: the engine choked"}
+    ]
     assert [json.loads(r)["id"] for r in store.results(job_id)] == ["z0", "z1", "z3"]
     assert "one by one" in caplog.text
 
 
 def test_a_job_with_nothing_runnable_is_settled_at_once(store):
-    job_id, _ = store.create("translate", [(1, RecordError("invalid JSON")), (2, RecordError("invalid JSON"))],
-                             {"index": False})
+    job_id, _ = store.create(
+        "translate", [(1, RecordError("invalid JSON")), (2, RecordError("invalid JSON"))], {"index": False}
+    )
     status = store.status(job_id)
     assert (status.state, status.failed, status.total) == ("done", 2, 2) and status.finished
     assert [json.loads(e)["line"] for e in store.errors(job_id)] == [1, 2]
@@ -377,8 +425,9 @@ class DiesOnce(Worker):
 def test_a_dead_worker_thread_is_restarted_and_its_claims_given_back(tmp_path, translator):
     store = JobStore(tmp_path / "jobs.db", lease_seconds=600)
     job_id, _ = store.create("translate", articles(3, "d"), {"index": False})
-    pool = WorkerPool([DiesOnce(JobStore(tmp_path / "jobs.db", lease_seconds=600), translator)],
-                      check_every=0.05).start()
+    pool = WorkerPool(
+        [DiesOnce(JobStore(tmp_path / "jobs.db", lease_seconds=600), translator)], check_every=0.05
+    ).start()
     try:
         deadline = time.monotonic() + 60
         while store.status(job_id).state != "done":  # with a 600 s lease, only a release lets this finish

@@ -4,6 +4,7 @@ Real processes on one jobs database: `python -m service serve` (gunicorn, one jo
 worker process) and `python -m service jobs worker`, against the session's OpenSearch node. The lease is ten
 minutes, so the job can only finish in time if every restart frees the dead processes' claims at once.
 """
+
 import json
 import os
 import signal
@@ -47,8 +48,12 @@ def claimed(jobs_db, job_id):
 
 def submit(base, items):
     body = json.dumps(items, ensure_ascii=False).encode()
-    request = urllib.request.Request(f"{base}/api/v1/jobs?index=true", data=body, method="POST",
-                                     headers={"Content-Type": "application/json", "X-API-Key": KEY})
+    request = urllib.request.Request(
+        f"{base}/api/v1/jobs?index=true",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "X-API-Key": KEY},
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         assert response.status == 202
         return json.loads(response.read())["id"]
@@ -56,11 +61,19 @@ def submit(base, items):
 
 def test_kill_9_of_service_and_worker_five_times_loses_and_repeats_nothing(search_settings, alias, client, tmp_path):
     jobs_db = tmp_path / "jobs.db"
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("MT_", "OPENSEARCH_", "JOB", "API_"))},
-           "JOBS_DB": str(jobs_db), "JOBS_WORKERS": "1", "JOB_BATCH_ITEMS": "8",
-           "JOB_LEASE_SECONDS": str(LEASE_SECONDS), "API_KEYS": KEY, "RATE_LIMIT": "off",
-           "MT_MODEL_DIR": str(search_settings.model_dir), "MT_MEMORY_PATH": str(tmp_path / "tm.db"),
-           "OPENSEARCH_URL": search_settings.opensearch_urls[0], "OPENSEARCH_INDEX": alias}
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("MT_", "OPENSEARCH_", "JOB", "API_"))},
+        "JOBS_DB": str(jobs_db),
+        "JOBS_WORKERS": "1",
+        "JOB_BATCH_ITEMS": "8",
+        "JOB_LEASE_SECONDS": str(LEASE_SECONDS),
+        "API_KEYS": KEY,
+        "RATE_LIMIT": "off",
+        "MT_MODEL_DIR": str(search_settings.model_dir),
+        "MT_MEMORY_PATH": str(tmp_path / "tm.db"),
+        "OPENSEARCH_URL": search_settings.opensearch_urls[0],
+        "OPENSEARCH_INDEX": alias,
+    }
     logs = tmp_path / "logs"
     logs.mkdir()
 
@@ -69,14 +82,23 @@ def test_kill_9_of_service_and_worker_five_times_loses_and_repeats_nothing(searc
         with open(logs / f"serve-{round_}.log", "wb") as log:
             service = subprocess.Popen(
                 [sys.executable, "-m", "service", "serve", "--port", str(port), "--threads", "2", "--no-access-log"],
-                cwd=PROJECT_ROOT, env=env, start_new_session=True,  # its own group: gunicorn's master and worker
-                stdout=subprocess.DEVNULL, stderr=log)
+                cwd=PROJECT_ROOT,
+                env=env,
+                start_new_session=True,  # its own group: gunicorn's master and worker
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         return service, f"http://127.0.0.1:{port}"
 
     def start_worker(round_):
         with open(logs / f"worker-{round_}.log", "wb") as log:
-            return subprocess.Popen([sys.executable, "-m", "service", "jobs", "worker"], cwd=PROJECT_ROOT, env=env,
-                                    stdout=subprocess.DEVNULL, stderr=log)
+            return subprocess.Popen(
+                [sys.executable, "-m", "service", "jobs", "worker"],
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
 
     def start(round_):
         return *start_service(round_), start_worker(round_)
@@ -85,8 +107,13 @@ def test_kill_9_of_service_and_worker_five_times_loses_and_repeats_nothing(searc
     started = time.monotonic()
     service, base = start_service(0)
     wait_until(lambda: answers(f"{base}/healthz"), 60, "the service to answer")
-    job_id = submit(base, [{"id": f"kill{i}", "title": "عنوان", "body": f"قال الرئيس إن الاقتصاد تحسن في اليوم {i}. "
-                                                                        "ثم غادر الاجتماع."} for i in range(TOTAL)])
+    job_id = submit(
+        base,
+        [
+            {"id": f"kill{i}", "title": "عنوان", "body": f"قال الرئيس إن الاقتصاد تحسن في اليوم {i}. ثم غادر الاجتماع."}
+            for i in range(TOTAL)
+        ],
+    )
 
     def finished():
         status = watcher.status(job_id)

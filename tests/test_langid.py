@@ -8,12 +8,15 @@ def test_long_arabic_in_the_arabic_alphabet_needs_no_langdetect():
     assert (result.language, result.method) == ("ar", "script")
 
 
-@pytest.mark.parametrize("text,language", [
-    ("The minister said the government would improve the economy next year", "en"),
-    ("این یک متن فارسی است که برای آزمایش نوشته شده است و باید فارسی تشخیص داده شود", "fa"),
-    ("یہ ایک اردو جملہ ہے جو زبان کی شناخت کی جانچ کے لیے لکھا گیا ہے اور اسے اردو ہونا چاہیے", "ur"),
-    ("Le président a dit que le gouvernement allait travailler sur l'économie", "fr"),
-])
+@pytest.mark.parametrize(
+    "text,language",
+    [
+        ("The minister said the government would improve the economy next year", "en"),
+        ("این یک متن فارسی است که برای آزمایش نوشته شده است و باید فارسی تشخیص داده شود", "fa"),
+        ("یہ ایک اردو جملہ ہے جو زبان کی شناخت کی جانچ کے لیے لکھا گیا ہے اور اسے اردو ہونا چاہیے", "ur"),
+        ("Le président a dit que le gouvernement allait travailler sur l'économie", "fr"),
+    ],
+)
 def test_detects_long_text_with_langdetect(text, language):
     result = detect(text)
     assert (result.language, result.method) == (language, "langdetect")

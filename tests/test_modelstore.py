@@ -37,8 +37,14 @@ def test_generated_release_has_the_opus_mt_layout(release_dir):
 
 def test_base_size_matches_opus_mt_ar_en():
     arch = marian_spec.SIZES["base"]
-    assert (arch.enc_depth, arch.dec_depth, arch.dim_emb, arch.dim_ffn, arch.heads, arch.activation) == \
-        (6, 6, 512, 2048, 8, "swish")
+    assert (arch.enc_depth, arch.dec_depth, arch.dim_emb, arch.dim_ffn, arch.heads, arch.activation) == (
+        6,
+        6,
+        512,
+        2048,
+        8,
+        "swish",
+    )
     params = sum(np.prod(shape) for shape in marian_spec.parameter_shapes(arch).values())
     assert 70e6 < params < 80e6  # about 76M, which is 77-80 MB in int8
 

@@ -44,7 +44,7 @@ def test_already_normal_text_takes_the_fast_path_with_identity_offsets():
     result = normalize(text)
     assert result.text == text
     assert result.original_span(0, len(text)) == (0, len(text))
-    assert normalize(text + " ") .text == text  # a trailing space still goes the slow way
+    assert normalize(text + " ").text == text  # a trailing space still goes the slow way
 
 
 def test_fast_path_does_not_skip_format_characters():

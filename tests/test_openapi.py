@@ -3,6 +3,7 @@
 Each request here is judged twice, by the document (its JSON Schema) and by the real app on a real node with the
 tiny model; the two verdicts must match.
 """
+
 import io
 from dataclasses import replace
 
@@ -15,15 +16,22 @@ from service.web import create_app
 
 KEY = "test-key-0123"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-ARTICLE = {"id": "o1", "title": "عنوان", "body": "قال الرئيس إن الاقتصاد تحسن. وأضاف أن الحكومة ستعمل.",
-           "source": "BBC Arabic", "date": "2018-05-01T10:00:00Z", "category": "economy"}
+ARTICLE = {
+    "id": "o1",
+    "title": "عنوان",
+    "body": "قال الرئيس إن الاقتصاد تحسن. وأضاف أن الحكومة ستعمل.",
+    "source": "BBC Arabic",
+    "date": "2018-05-01T10:00:00Z",
+    "category": "economy",
+}
 
 
 @pytest.fixture(scope="module")
 def app(search_settings, alias, tmp_path_factory):
     jobs_db = tmp_path_factory.mktemp("openapi") / "jobs.sqlite3"
-    return create_app(replace(search_settings, opensearch_index=alias, api_keys=(KEY,), jobs_db=jobs_db,
-                              max_active_jobs=100))
+    return create_app(
+        replace(search_settings, opensearch_index=alias, api_keys=(KEY,), jobs_db=jobs_db, max_active_jobs=100)
+    )
 
 
 @pytest.fixture
@@ -73,42 +81,49 @@ def declared_response(document: dict, path: str, method: str, response):
     assert str(response.status_code) in responses, f"{method.upper()} {path}: {response.status_code} is undocumented"
     content = responses[str(response.status_code)].get("content", {})
     assert response.mimetype in content, f"{method.upper()} {path} {response.status_code}: {response.mimetype}"
-    return schema_validator(document, "paths", path, method, "responses", str(response.status_code), "content",
-                            response.mimetype, "schema")
+    return schema_validator(
+        document, "paths", path, method, "responses", str(response.status_code), "content", response.mimetype, "schema"
+    )
 
 
-@pytest.mark.parametrize("path,body", [
-    ("/api/v1/translate", {"text": ""}),
-    ("/api/v1/translate", {"texts": []}),
-    ("/api/v1/translate", {"text": "   "}),
-    ("/api/v1/translate", {"text": "مرحبا", "beam_size": 17}),
-    ("/api/v1/translate", {"text": "مرحبا", "source": "ar", "beam_size": 2.0}),
-    ("/api/v1/translate", {"texts": ["مرحبا"] * 65}),
-    ("/api/v1/translate", {"text": "مرحبا"}),
-    ("/api/v1/detect", {"texts": ["مرحبا", ""]}),
-    ("/api/v1/detect", {"text": "مرحبا بكم"}),
-    ("/api/v1/articles", []),
-    ("/api/v1/articles", [ARTICLE, {"id": "no body"}]),
-    ("/api/v1/jobs", [None]),
-    ("/api/v1/jobs", [5, "نص"]),
-    ("/api/v1/jobs", {"items": []}),
-    ("/api/v1/jobs", ["نص للترجمة"]),
-])
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        ("/api/v1/translate", {"text": ""}),
+        ("/api/v1/translate", {"texts": []}),
+        ("/api/v1/translate", {"text": "   "}),
+        ("/api/v1/translate", {"text": "مرحبا", "beam_size": 17}),
+        ("/api/v1/translate", {"text": "مرحبا", "source": "ar", "beam_size": 2.0}),
+        ("/api/v1/translate", {"texts": ["مرحبا"] * 65}),
+        ("/api/v1/translate", {"text": "مرحبا"}),
+        ("/api/v1/detect", {"texts": ["مرحبا", ""]}),
+        ("/api/v1/detect", {"text": "مرحبا بكم"}),
+        ("/api/v1/articles", []),
+        ("/api/v1/articles", [ARTICLE, {"id": "no body"}]),
+        ("/api/v1/jobs", [None]),
+        ("/api/v1/jobs", [5, "نص"]),
+        ("/api/v1/jobs", {"items": []}),
+        ("/api/v1/jobs", ["نص للترجمة"]),
+    ],
+)
 def test_the_document_and_the_server_agree_on_bodies(api, document, path, body):
     valid = body_is_valid(document, path, "post", body)
     response = api.post(path, json=body, headers=AUTH)
     assert (response.status_code < 300) == valid, (valid, response.status_code, response.data[:300])
 
 
-@pytest.mark.parametrize("query", [
-    {"q": "الرئيس", "size": "0"},
-    {"q": "الرئيس", "page": "0"},
-    {"q": "الرئيس", "size": "101"},
-    {"q": "الرئيس", "lang": "fr"},
-    {"q": "الرئيس", "size": "1.5"},
-    {"size": "5"},
-    {"q": "الرئيس", "size": "5", "sort": "date"},
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"q": "الرئيس", "size": "0"},
+        {"q": "الرئيس", "page": "0"},
+        {"q": "الرئيس", "size": "101"},
+        {"q": "الرئيس", "lang": "fr"},
+        {"q": "الرئيس", "size": "1.5"},
+        {"size": "5"},
+        {"q": "الرئيس", "size": "5", "sort": "date"},
+    ],
+)
 def test_the_document_and_the_server_agree_on_search_arguments(api, document, query):
     valid = query_is_valid(document, "/api/v1/search", "get", query)
     response = api.get("/api/v1/search", query_string=query)
@@ -127,10 +142,15 @@ def test_job_options_are_checked_as_declared(api, document):
 
 
 def test_every_response_declares_its_body(document):
-    missing = [(path, method, status, media)
-               for path, operations in document["paths"].items() for method, operation in operations.items()
-               for status, response in operation["responses"].items() if status != "204"
-               for media, content in (response.get("content") or {"(none)": {}}).items() if "schema" not in content]
+    missing = [
+        (path, method, status, media)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        for status, response in operation["responses"].items()
+        if status != "204"
+        for media, content in (response.get("content") or {"(none)": {}}).items()
+        if "schema" not in content
+    ]
     assert missing == []
 
 

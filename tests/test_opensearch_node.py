@@ -1,4 +1,5 @@
 """The local node and the index analyzers, on a real OpenSearch node."""
+
 from service.index import node
 
 
@@ -35,5 +36,8 @@ def test_arabic_exact_keeps_the_surface_form(client, alias):
 
 
 def test_english_analyzer_stems(client, alias):
-    assert tokens(client, alias, "english_stemmed", "surrendered")[0] == tokens(client, alias, "english_stemmed", "surrender")[0]
+    assert (
+        tokens(client, alias, "english_stemmed", "surrendered")[0]
+        == tokens(client, alias, "english_stemmed", "surrender")[0]
+    )
     assert tokens(client, alias, "english_exact", "Surrendered") == ["surrendered"]

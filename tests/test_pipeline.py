@@ -1,8 +1,12 @@
 from service.pipeline import ArticleError, segment_field, translate_articles
 from service.translation.memory import CachedTranslator, TranslationMemory
 
-ARTICLE = {"id": "a1", "title": "عنوان الخبر", "source": "test",
-           "body": "قال الرئيس إن الاقتصاد تحسن. وأضاف أن الحكومة ستعمل بجد.\n\nوفي سياق آخر، انتهى الاجتماع."}
+ARTICLE = {
+    "id": "a1",
+    "title": "عنوان الخبر",
+    "source": "test",
+    "body": "قال الرئيس إن الاقتصاد تحسن. وأضاف أن الحكومة ستعمل بجد.\n\nوفي سياق آخر، انتهى الاجتماع.",
+}
 
 
 def run(translator, articles, **kwargs):
@@ -12,8 +16,11 @@ def run(translator, articles, **kwargs):
 def test_article_gets_one_target_per_sentence_with_spans(translator):
     [(_, result)] = run(translator, [ARTICLE])
     body = [s for s in result["sentences"] if s["field"] == "body"]
-    assert [s["source"] for s in body] == ["قال الرئيس إن الاقتصاد تحسن.", "وأضاف أن الحكومة ستعمل بجد.",
-                                           "وفي سياق آخر، انتهى الاجتماع."]
+    assert [s["source"] for s in body] == [
+        "قال الرئيس إن الاقتصاد تحسن.",
+        "وأضاف أن الحكومة ستعمل بجد.",
+        "وفي سياق آخر، انتهى الاجتماع.",
+    ]
     for sentence in result["sentences"]:
         start, end = sentence["span"]
         assert result[sentence["field"]][start:end] == sentence["source"]
@@ -43,14 +50,20 @@ def test_english_is_kept_as_it_is(translator):
 
 
 def test_bad_articles_are_reported_in_order(translator):
-    articles = [ARTICLE, {"title": "x"}, "not an object",
-                {"body": "این یک متن فارسی است که برای آزمایش نوشته شده است و باید فارسی تشخیص داده شود"}]
+    articles = [
+        ARTICLE,
+        {"title": "x"},
+        "not an object",
+        {"body": "این یک متن فارسی است که برای آزمایش نوشته شده است و باید فارسی تشخیص داده شود"},
+    ]
     results = run(translator, articles)
     assert [k for k, _ in results] == [0, 1, 2, 3]
     assert isinstance(results[0][1], dict)
     assert [str(r) for _, r in results[1:]] == [
-        "missing or empty 'body'", "record is not a JSON object",
-        "language is fa (confidence 1.00), not Arabic or English"]
+        "missing or empty 'body'",
+        "record is not a JSON object",
+        "language is fa (confidence 1.00), not Arabic or English",
+    ]
     assert all(isinstance(r, ArticleError) for _, r in results[1:])
 
 
@@ -64,8 +77,9 @@ def test_long_sentence_is_split_and_nothing_is_dropped(translator):
     [(_, result)] = run(translator, [{"body": long_body}])
     spans = [s["span"] for s in result["sentences"]]
     assert len(spans) > 1
-    assert all(translator.count_tokens(s["source"]) <= translator.settings.max_input_tokens
-               for s in result["sentences"])
+    assert all(
+        translator.count_tokens(s["source"]) <= translator.settings.max_input_tokens for s in result["sentences"]
+    )
     covered = "".join(long_body[a:b] for a, b in spans)
     assert covered.replace(" ", "") == long_body.replace(" ", "")
 
@@ -81,7 +95,7 @@ def test_memory_makes_reingestion_free(translator, tmp_path):
 def test_segment_field_spans_point_into_the_original():
     text = "  قال الرئيـس\u200f: نعم.\nوأضاف ١٢٫٥ بالمئة."
     for unit in segment_field(text, "body", 200, lambda s: len(s.split())):
-        assert text[unit.start:unit.end].strip() == text[unit.start:unit.end]
+        assert text[unit.start : unit.end].strip() == text[unit.start : unit.end]
         assert unit.source
 
 

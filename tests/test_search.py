@@ -1,4 +1,5 @@
 """Bilingual search on a real node, over a small pre-translated corpus with real English."""
+
 import json
 
 import pytest
@@ -12,27 +13,75 @@ from service.search.request import SearchRequest
 from service.search.searcher import search
 
 CORPUS = [
-    ("s1", "BBC Arabic", "middle_east", "2018-03-01", "وقف إطلاق النار في غزة", "Ceasefire in Gaza", [
-        ("أعلن الجيش وقف إطلاق النار.", "The army announced a ceasefire."),
-        ("وقال المقاتلون إنهم سيلتزمون بالهدنة.", "The fighters said they would respect the truce.")]),
-    ("s2", "Al Arabiya", "economy", "2018-05-10", "أسعار النفط ترتفع", "Oil prices rise", [
-        ("ارتفعت أسعار النفط اليوم.", "Oil prices rose today."),
-        ("وقال محللون إن الطلب قوي.", "Analysts said demand is strong.")]),
-    ("s3", "BBC Arabic", "sport", "2018-07-01", "المنتخب يفوز بالمباراة", "The national team wins the match", [
-        ("فاز المنتخب بالمباراة النهائية.", "The national team won the final match."),
-        ("واحتفل المشجعون في الشوارع.", "Fans celebrated in the streets.")]),
-    ("s4", "CNN Arabic", "middle_east", "2018-09-01", "استسلام المقاتلين", "Fighters surrender", [
-        ("استسلم المقاتل للقوات الحكومية.", "The fighter surrendered to government forces."),
-        ("وأكدت الحكومة أن المفاوضات مستمرة.", "The government confirmed that negotiations continue.")]),
+    (
+        "s1",
+        "BBC Arabic",
+        "middle_east",
+        "2018-03-01",
+        "وقف إطلاق النار في غزة",
+        "Ceasefire in Gaza",
+        [
+            ("أعلن الجيش وقف إطلاق النار.", "The army announced a ceasefire."),
+            ("وقال المقاتلون إنهم سيلتزمون بالهدنة.", "The fighters said they would respect the truce."),
+        ],
+    ),
+    (
+        "s2",
+        "Al Arabiya",
+        "economy",
+        "2018-05-10",
+        "أسعار النفط ترتفع",
+        "Oil prices rise",
+        [
+            ("ارتفعت أسعار النفط اليوم.", "Oil prices rose today."),
+            ("وقال محللون إن الطلب قوي.", "Analysts said demand is strong."),
+        ],
+    ),
+    (
+        "s3",
+        "BBC Arabic",
+        "sport",
+        "2018-07-01",
+        "المنتخب يفوز بالمباراة",
+        "The national team wins the match",
+        [
+            ("فاز المنتخب بالمباراة النهائية.", "The national team won the final match."),
+            ("واحتفل المشجعون في الشوارع.", "Fans celebrated in the streets."),
+        ],
+    ),
+    (
+        "s4",
+        "CNN Arabic",
+        "middle_east",
+        "2018-09-01",
+        "استسلام المقاتلين",
+        "Fighters surrender",
+        [
+            ("استسلم المقاتل للقوات الحكومية.", "The fighter surrendered to government forces."),
+            ("وأكدت الحكومة أن المفاوضات مستمرة.", "The government confirmed that negotiations continue."),
+        ],
+    ),
 ]
 
 
 @pytest.fixture(scope="module")
 def corpus(client, alias):
-    records = [(i, {"id": id_, "source": source, "category": category, "date": f"{date}T09:00:00Z",
-                    "title": title, "title_en": title_en, "body": " ".join(ar for ar, _ in pairs),
-                    "sentences": [{"source": ar, "target": en} for ar, en in pairs]})
-               for i, (id_, source, category, date, title, title_en, pairs) in enumerate(CORPUS, 1)]
+    records = [
+        (
+            i,
+            {
+                "id": id_,
+                "source": source,
+                "category": category,
+                "date": f"{date}T09:00:00Z",
+                "title": title,
+                "title_en": title_en,
+                "body": " ".join(ar for ar, _ in pairs),
+                "sentences": [{"source": ar, "target": en} for ar, en in pairs],
+            },
+        )
+        for i, (id_, source, category, date, title, title_en, pairs) in enumerate(CORPUS, 1)
+    ]
     assert ingest(records, client, alias, pretranslated=True).indexed == len(CORPUS)
     client.indices.refresh(index=alias)
     return alias
@@ -71,6 +120,7 @@ class WordTranslator:
 
     def translate(self, sentences):
         from service.translation.engine import Translation
+
         return [Translation("fighters", -0.1, 1) for _ in sentences]
 
 
@@ -92,10 +142,15 @@ def test_phrases_match_in_order(client, corpus):
     assert ids(run(client, corpus, '"prices oil"')) == []
 
 
-@pytest.mark.parametrize("query,expected", [
-    ("ceasefire OR oil", {"s1", "s2"}), ("fans AND match", {"s3"}), ("match NOT fans", set()),
-    ("(negotiations OR demand) AND said", {"s2"}),
-])
+@pytest.mark.parametrize(
+    "query,expected",
+    [
+        ("ceasefire OR oil", {"s1", "s2"}),
+        ("fans AND match", {"s3"}),
+        ("match NOT fans", set()),
+        ("(negotiations OR demand) AND said", {"s2"}),
+    ],
+)
 def test_boolean_operators(client, corpus, query, expected):
     assert set(ids(run(client, corpus, query))) == expected
 
@@ -104,7 +159,11 @@ def test_filters_and_facets(client, corpus):
     everything = "said OR fans OR surrendered OR ceasefire"
     result = run(client, corpus, everything)
     assert result["total"] == 4
-    assert {f["value"]: f["count"] for f in result["facets"]["source"]} == {"BBC Arabic": 2, "Al Arabiya": 1, "CNN Arabic": 1}
+    assert {f["value"]: f["count"] for f in result["facets"]["source"]} == {
+        "BBC Arabic": 2,
+        "Al Arabiya": 1,
+        "CNN Arabic": 1,
+    }
     assert {f["value"] for f in result["facets"]["published"]} == {"2018-03", "2018-05", "2018-07", "2018-09"}
     assert ids(run(client, corpus, "said", sources=("BBC Arabic",))) == ["s1"]
     assert set(ids(run(client, corpus, everything, categories=("middle_east",)))) == {"s1", "s4"}
@@ -126,8 +185,16 @@ def test_malformed_queries_and_bad_filters_are_clear_errors(client, corpus):
 
 
 def test_cli_search_json(search_settings, corpus):
-    done = run_cli("search", "ceasefire", "--json", env={"OPENSEARCH_URL": search_settings.opensearch_urls[0],
-                                                         "OPENSEARCH_INDEX": corpus, "MT_MODEL_DIR": "/nonexistent"})
+    done = run_cli(
+        "search",
+        "ceasefire",
+        "--json",
+        env={
+            "OPENSEARCH_URL": search_settings.opensearch_urls[0],
+            "OPENSEARCH_INDEX": corpus,
+            "MT_MODEL_DIR": "/nonexistent",
+        },
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["total"] == 1 and result["hits"][0]["id"] == "s1"
@@ -136,8 +203,9 @@ def test_cli_search_json(search_settings, corpus):
 
 
 def test_cli_malformed_query_is_a_one_line_error(search_settings, corpus):
-    done = run_cli("search", "a (b", env={"OPENSEARCH_URL": search_settings.opensearch_urls[0],
-                                          "OPENSEARCH_INDEX": corpus})
+    done = run_cli(
+        "search", "a (b", env={"OPENSEARCH_URL": search_settings.opensearch_urls[0], "OPENSEARCH_INDEX": corpus}
+    )
     assert done.returncode == 2
     assert done.stderr.decode().strip() == "error: a parenthesis is not closed"
 
@@ -152,18 +220,29 @@ class RefusingClient:
         raise self.error
 
 
-@pytest.mark.parametrize("error,reason", [
-    (RequestError(400, "search_phase_execution_exception",
-                  {"error": {"root_cause": [{"type": "parse_exception", "reason": "failed to parse date [x]"}]}}),
-     "failed to parse date [x]"),
-    (RequestError(400, "parse_exception", "the body was plain text"), "the body was plain text"),
-    (RequestError(400, "parse_exception", {"error": {"root_cause": [], "reason": "no root cause"}}), "no root cause"),
-    (RequestError(400, "parse_exception", {"error": "a string error"}), "a string error"),
-    (RequestError(400, "parse_exception", {}), "parse_exception"),
-    (RequestError(400, "parse_exception", None), "parse_exception"),
-    (RequestError(400, "parse_exception"), "parse_exception"),
-    (RequestError(400), "RequestError"),
-])
+@pytest.mark.parametrize(
+    "error,reason",
+    [
+        (
+            RequestError(
+                400,
+                "search_phase_execution_exception",
+                {"error": {"root_cause": [{"type": "parse_exception", "reason": "failed to parse date [x]"}]}},
+            ),
+            "failed to parse date [x]",
+        ),
+        (RequestError(400, "parse_exception", "the body was plain text"), "the body was plain text"),
+        (
+            RequestError(400, "parse_exception", {"error": {"root_cause": [], "reason": "no root cause"}}),
+            "no root cause",
+        ),
+        (RequestError(400, "parse_exception", {"error": "a string error"}), "a string error"),
+        (RequestError(400, "parse_exception", {}), "parse_exception"),
+        (RequestError(400, "parse_exception", None), "parse_exception"),
+        (RequestError(400, "parse_exception"), "parse_exception"),
+        (RequestError(400), "RequestError"),
+    ],
+)
 def test_a_refused_search_is_a_query_error_whatever_the_error_body(error, reason):
     with pytest.raises(QueryError) as raised:
         search(RefusingClient(error), "articles", SearchRequest("ceasefire"))

@@ -1,18 +1,22 @@
 """The query parser and the request builder: pure functions, no node needed."""
+
 import pytest
 
 from service.search.query import ParsedQuery, QueryError, parse
 from service.search.request import SearchRequest, build_body
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("ceasefire", "ceasefire"),
-    ('"peace talks" AND Gaza', '"peace talks" + Gaza'),
-    ("oil OR gas NOT Iran", "oil | gas -Iran"),
-    ("(oil OR gas) AND price", "( oil | gas ) + price"),
-    ("-sport football", "-sport football"),
-    ("الحرب في غزة", "الحرب في غزة"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("ceasefire", "ceasefire"),
+        ('"peace talks" AND Gaza', '"peace talks" + Gaza'),
+        ("oil OR gas NOT Iran", "oil | gas -Iran"),
+        ("(oil OR gas) AND price", "( oil | gas ) + price"),
+        ("-sport football", "-sport football"),
+        ("الحرب في غزة", "الحرب في غزة"),
+    ],
+)
 def test_operators_become_simple_query_string_syntax(text, expected):
     assert parse(text).text == expected
 
@@ -26,11 +30,21 @@ def test_excluded_terms_are_not_looked_for_or_translated():
     assert parsed.positive == '"peace talks"' and parsed.terms == "peace talks"
 
 
-@pytest.mark.parametrize("text,message", [
-    ("", "empty"), ("   ", "empty"), ('"open', "quotation mark"), ("a (b", "not closed"), ("a) b", "does not match"),
-    ("AND x", "a term on each side"), ("x OR", "ends with an operator"), ("NOT x", "only exclusions"),
-    ("x" * 501, "longer than"), ('""', "phrase is empty"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ('"open', "quotation mark"),
+        ("a (b", "not closed"),
+        ("a) b", "does not match"),
+        ("AND x", "a term on each side"),
+        ("x OR", "ends with an operator"),
+        ("NOT x", "only exclusions"),
+        ("x" * 501, "longer than"),
+        ('""', "phrase is empty"),
+    ],
+)
 def test_malformed_queries_get_a_clear_message(text, message):
     with pytest.raises(QueryError, match=message):
         parse(text)
@@ -40,18 +54,26 @@ def test_translated_query_is_plain_words():
     assert ParsedQuery.from_words("The army's (ceasefire).").text == r"The army's \(ceasefire\)."
 
 
-@pytest.mark.parametrize("request_, message", [
-    (SearchRequest("x", lang="fr"), "lang"), (SearchRequest("x", sort="size"), "sort"),
-    (SearchRequest("x", size=0), "size"), (SearchRequest("x", size=100, page=101), "page"),
-])
+@pytest.mark.parametrize(
+    "request_, message",
+    [
+        (SearchRequest("x", lang="fr"), "lang"),
+        (SearchRequest("x", sort="size"), "sort"),
+        (SearchRequest("x", size=0), "size"),
+        (SearchRequest("x", size=100, page=101), "page"),
+    ],
+)
 def test_request_limits(request_, message):
     with pytest.raises(ValueError, match=message):
         request_.validate()
 
 
 def test_body_matches_documents_and_asks_for_aligned_sentences():
-    body = build_body(SearchRequest("talks", sources=("BBC Arabic",), date_from="2018-01-01", sort="date",
-                                    size=5, page=3), parse("talks"), "en")
+    body = build_body(
+        SearchRequest("talks", sources=("BBC Arabic",), date_from="2018-01-01", sort="date", size=5, page=3),
+        parse("talks"),
+        "en",
+    )
     assert body["from"] == 10 and body["size"] == 5
     must = body["query"]["bool"]["must"][0]["bool"]["should"]
     assert must[0]["simple_query_string"]["fields"] == ["title_en^3", "body_en"]

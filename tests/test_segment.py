@@ -31,7 +31,9 @@ def test_closing_quotes_stay_with_their_sentence():
 
 def test_short_quotation_is_not_split_inside():
     assert sentences("قال: «سنعود غدا. ولن نستسلم.» ثم غادر. انتهى") == [
-        "قال: «سنعود غدا. ولن نستسلم.» ثم غادر.", "انتهى"]
+        "قال: «سنعود غدا. ولن نستسلم.» ثم غادر.",
+        "انتهى",
+    ]
 
 
 def test_missing_space_after_arabic_stop_still_splits():
@@ -55,12 +57,15 @@ def test_long_clause_falls_back_to_word_windows_then_characters():
     assert "".join(text[a:b] for a, b in spans).replace(" ", "") == text.replace(" ", "")
 
 
-@pytest.mark.parametrize("text", [
-    "جملة أولى. جملة ثانية؟ ثالثة!",
-    "...؟!",
-    "a" * 500,
-    "قال: «" + "كلام " * 100 + "» وانتهى.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "جملة أولى. جملة ثانية؟ ثالثة!",
+        "...؟!",
+        "a" * 500,
+        "قال: «" + "كلام " * 100 + "» وانتهى.",
+    ],
+)
 def test_no_text_is_ever_dropped(text):
     spans = segment(text, 5, words)
     covered = "".join(text[a:b] for a, b in spans)

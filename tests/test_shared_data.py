@@ -1,4 +1,5 @@
 """Checks on real text from ../shared; skipped where it is absent."""
+
 from itertools import islice
 
 from conftest import shared_path
@@ -21,6 +22,6 @@ def test_tico19_arabic_is_detected_as_arabic_and_english_as_english():
 
 def test_segmenter_recovers_joined_ud_pud_sentences():
     sentences = _lines("data", "parallel", "ud_pud", "ar.txt")[:200]
-    paragraphs = [" ".join(sentences[i:i + 5]) for i in range(0, len(sentences), 5)]
+    paragraphs = [" ".join(sentences[i : i + 5]) for i in range(0, len(sentences), 5)]
     found = sum(len(split_sentences(p)) for p in paragraphs)
     assert abs(found - len(sentences)) / len(sentences) < 0.1

@@ -1,4 +1,5 @@
 """The JSON API and the LibreTranslate routes, through Flask's test client, on a real node and the tiny model."""
+
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import replace
@@ -9,8 +10,14 @@ from service.web import create_app
 
 KEY = "test-key-0123"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-ARTICLE = {"id": "w1", "title": "عنوان الخبر", "body": "قال الرئيس إن الاقتصاد تحسن. وأضاف أن الحكومة ستعمل.",
-           "source": "BBC Arabic", "date": "2018-05-01T10:00:00Z", "category": "economy"}
+ARTICLE = {
+    "id": "w1",
+    "title": "عنوان الخبر",
+    "body": "قال الرئيس إن الاقتصاد تحسن. وأضاف أن الحكومة ستعمل.",
+    "source": "BBC Arabic",
+    "date": "2018-05-01T10:00:00Z",
+    "category": "economy",
+}
 
 
 @pytest.fixture(scope="module")
@@ -44,20 +51,27 @@ def test_translate_with_beam_size_and_forced_source(api):
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("send,status,code", [
-    (dict(data="{bad json", content_type="application/json"), 400, "malformed_json"),
-    (dict(data="text=hello", content_type="application/x-www-form-urlencoded"), 415, "unsupported_media_type"),
-    (dict(data=b'{"text": "\xff\xfe"}', content_type="application/json"), 400, "invalid_utf8"),
-    (dict(data="[" * 5000 + "]" * 5000, content_type="application/json"), 400, "too_deep"),
-    (dict(json={"text": "   "}), 422, "unprocessable"),
-    (dict(json={"texts": []}), 400, "bad_request"),
-    (dict(json={"texts": ["أ"] * 65}), 413, "payload_too_large"),
-    (dict(json={"text": "أ" * 100_001}), 413, "payload_too_large"),
-    (dict(json={"text": "مرحبا", "beam_size": 0}), 400, "bad_request"),
-    (dict(json={"text": "مرحبا", "source": "fr"}), 400, "bad_request"),
-    (dict(json=["not", "an", "object"]), 400, "bad_request"),
-    (dict(json={"text": "این یک متن فارسی است که برای آزمایش نوشته شده است و باید فارسی تشخیص داده شود"}), 422, "unprocessable"),
-])
+@pytest.mark.parametrize(
+    "send,status,code",
+    [
+        (dict(data="{bad json", content_type="application/json"), 400, "malformed_json"),
+        (dict(data="text=hello", content_type="application/x-www-form-urlencoded"), 415, "unsupported_media_type"),
+        (dict(data=b'{"text": "\xff\xfe"}', content_type="application/json"), 400, "invalid_utf8"),
+        (dict(data="[" * 5000 + "]" * 5000, content_type="application/json"), 400, "too_deep"),
+        (dict(json={"text": "   "}), 422, "unprocessable"),
+        (dict(json={"texts": []}), 400, "bad_request"),
+        (dict(json={"texts": ["أ"] * 65}), 413, "payload_too_large"),
+        (dict(json={"text": "أ" * 100_001}), 413, "payload_too_large"),
+        (dict(json={"text": "مرحبا", "beam_size": 0}), 400, "bad_request"),
+        (dict(json={"text": "مرحبا", "source": "fr"}), 400, "bad_request"),
+        (dict(json=["not", "an", "object"]), 400, "bad_request"),
+        (
+            dict(json={"text": "این یک متن فارسی است که برای آزمایش نوشته شده است و باید فارسی تشخیص داده شود"}),
+            422,
+            "unprocessable",
+        ),
+    ],
+)
 def test_bad_input_gets_a_json_4xx(api, send, status, code):
     response = api.post("/api/v1/translate", **send)
     assert response.status_code == status
@@ -65,8 +79,11 @@ def test_bad_input_gets_a_json_4xx(api, send, status, code):
 
 
 def test_oversized_body_is_413(api, app):
-    response = api.post("/api/v1/translate", data=b"x" * (app.extensions["mt"].settings.max_request_bytes + 1),
-                        content_type="application/json")
+    response = api.post(
+        "/api/v1/translate",
+        data=b"x" * (app.extensions["mt"].settings.max_request_bytes + 1),
+        content_type="application/json",
+    )
     assert response.status_code == 413 and error_of(response)["code"] == "payload_too_large"
 
 
@@ -133,11 +150,15 @@ def test_search_with_facets_and_bad_queries(api, client, alias):
 def test_libretranslate_translate_detect_languages(api):
     single = api.post("/translate", json={"q": "قال الرئيس.", "source": "auto", "target": "en", "format": "text"})
     assert single.status_code == 200 and isinstance(single.json["translatedText"], str)
-    assert single.json["detectedLanguage"]["language"] == "ar" and 0 <= single.json["detectedLanguage"]["confidence"] <= 100
+    assert (
+        single.json["detectedLanguage"]["language"] == "ar"
+        and 0 <= single.json["detectedLanguage"]["confidence"] <= 100
+    )
     batch = api.post("/translate", data={"q": ["قال الرئيس.", "ثم غادر."], "source": "ar", "target": "en"})
     assert isinstance(batch.json["translatedText"], list) and "detectedLanguage" not in batch.json
-    markup = api.post("/translate", json={"q": "<p>قال <b>الرئيس</b>.</p>", "source": "ar", "target": "en",
-                                          "format": "html"}).json["translatedText"]
+    markup = api.post(
+        "/translate", json={"q": "<p>قال <b>الرئيس</b>.</p>", "source": "ar", "target": "en", "format": "html"}
+    ).json["translatedText"]
     assert markup.startswith("<p>") and "<b>" in markup and markup.endswith("</p>")
     assert api.post("/detect", json={"q": "مرحبا بكم"}).json[0]["language"] == "ar"
     assert api.get("/languages").json[0] == {"code": "ar", "name": "Arabic", "targets": ["en"]}
@@ -169,8 +190,9 @@ def test_readyz_reports_a_missing_model_and_cluster(search_settings, tmp_path):
 
 
 def test_rate_limit_per_key(search_settings, alias):
-    limited = create_app(replace(search_settings, opensearch_index=alias, rate_limit="2 per minute",
-                                 api_keys=(KEY, "another-key-1"))).test_client()
+    limited = create_app(
+        replace(search_settings, opensearch_index=alias, rate_limit="2 per minute", api_keys=(KEY, "another-key-1"))
+    ).test_client()
     codes = [limited.post("/api/v1/detect", json={"text": "مرحبا"}).status_code for _ in range(3)]
     assert codes == [200, 200, 429]
     assert error_of(limited.post("/api/v1/detect", json={"text": "مرحبا"}))["code"] == "rate_limited"
@@ -179,9 +201,12 @@ def test_rate_limit_per_key(search_settings, alias):
 
 
 def test_openapi_describes_every_api_route(app, api):
-    routes = {(re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule), method.lower())
-              for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1")
-              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    routes = {
+        (re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule), method.lower())
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/v1")
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
     served = api.get("/api/v1/openapi.json").json
     documented = {(path, method) for path, ops in served["paths"].items() for method in ops}
     assert routes == documented

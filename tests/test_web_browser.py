@@ -1,4 +1,5 @@
 """The analyst UI in a real browser (Debian's chromium, driven by Playwright) against the real app and node."""
+
 import json
 import threading
 import urllib.error
@@ -20,9 +21,11 @@ LIMITED_KEY, OTHER_KEY = "browser-limited-key-1", "browser-other-key-22"
 SHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed (make test installs it)")
 
-PAIRS = [("أعلن الجيش وقف إطلاق النار.", "The army announced a ceasefire."),
-         ("وقال المقاتلون إنهم سيلتزمون بالهدنة.", "The fighters said they would respect the truce."),
-         ("وأكدت الحكومة أن المفاوضات مستمرة.", "The government confirmed that negotiations continue.")]
+PAIRS = [
+    ("أعلن الجيش وقف إطلاق النار.", "The army announced a ceasefire."),
+    ("وقال المقاتلون إنهم سيلتزمون بالهدنة.", "The fighters said they would respect the truce."),
+    ("وأكدت الحكومة أن المفاوضات مستمرة.", "The government confirmed that negotiations continue."),
+]
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +35,17 @@ def web_app(search_settings, alias):
 
 @pytest.fixture(scope="module")
 def site(web_app, client, alias):
-    record = {"id": "b1", "source": "BBC Arabic", "category": "middle_east", "date": "2018-03-01T09:00:00Z",
-              "title": "وقف إطلاق النار في غزة", "title_en": "Ceasefire in Gaza", "url": "https://example.org/b1",
-              "body": " ".join(ar for ar, _ in PAIRS), "sentences": [{"source": a, "target": e} for a, e in PAIRS]}
+    record = {
+        "id": "b1",
+        "source": "BBC Arabic",
+        "category": "middle_east",
+        "date": "2018-03-01T09:00:00Z",
+        "title": "وقف إطلاق النار في غزة",
+        "title_en": "Ceasefire in Gaza",
+        "url": "https://example.org/b1",
+        "body": " ".join(ar for ar, _ in PAIRS),
+        "sentences": [{"source": a, "target": e} for a, e in PAIRS],
+    }
     assert ingest([(1, record)], client, alias, pretranslated=True).indexed == 1
     client.indices.refresh(index=alias)
     server = make_server("127.0.0.1", 0, web_app, threaded=True)
@@ -47,6 +58,7 @@ def site(web_app, client, alias):
 
 def expect(locator):
     from playwright.sync_api import expect as playwright_expect
+
     return playwright_expect(locator)
 
 
@@ -56,9 +68,17 @@ def browser():
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         yield launched
         launched.close()
 
@@ -124,8 +144,14 @@ def test_empty_state_and_tablet_layout(site, browser):
 
 def test_ingest_upload_becomes_a_job_with_live_progress(site, web_app, page, translator, tmp_path):
     upload = tmp_path / "two.jsonl"
-    upload.write_text("\n".join(json.dumps({"id": f"up{i}", "body": f"قال الوزير إن المحادثات مستمرة {i}."},
-                                           ensure_ascii=False) for i in range(2)) + "\n", encoding="utf-8")
+    upload.write_text(
+        "\n".join(
+            json.dumps({"id": f"up{i}", "body": f"قال الوزير إن المحادثات مستمرة {i}."}, ensure_ascii=False)
+            for i in range(2)
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     page.goto(f"{site}/ingest")
     page.get_by_label("File").set_input_files(str(upload))
     page.get_by_label("API key").fill(KEY)
@@ -134,7 +160,8 @@ def test_ingest_upload_becomes_a_job_with_live_progress(site, web_app, page, tra
     assert job.locator(".state").inner_text() == "queued" and job.locator(".total").inner_text() == "2"
     services = web_app.extensions["mt"]
     Worker(web_app.extensions["mt_jobs"], translator, services.client, services.alias).run(
-        threading.Event(), until_idle=True)
+        threading.Event(), until_idle=True
+    )
     expect(job.locator(".state")).to_have_text("done", timeout=15_000)  # the page's own polling updates it
     assert job.locator(".done").inner_text() == "2"
     assert not job.locator(".cancel").is_visible()  # nothing left to cancel
@@ -147,11 +174,16 @@ def test_ingest_upload_becomes_a_job_with_live_progress(site, web_app, page, tra
 
 def test_pages_work_under_the_content_security_policy(site, page, client, alias):
     stored = client.get(index=alias, id="b1")["_source"]
-    client.index(index=alias, id="b-evil", body=dict(stored, id="b-evil", url=" JavaScript:alert(document.domain)"),
-                 refresh="true")
+    client.index(
+        index=alias,
+        id="b-evil",
+        body=dict(stored, id="b-evil", url=" JavaScript:alert(document.domain)"),
+        refresh="true",
+    )
     blocked, dialogs = [], []
-    page.on("console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text
-            else None)
+    page.on(
+        "console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None
+    )
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     for path in ("/", "/?q=ceasefire", "/articles/b1", "/translation", "/ingest", "/jobs", "/api/v1/docs"):
         response = page.goto(f"{site}{path}")
@@ -170,8 +202,15 @@ def test_pages_work_under_the_content_security_policy(site, page, client, alias)
 @pytest.fixture
 def limited_site(search_settings, alias, tmp_path):
     """A server of its own whose rate limit a test can use up in a few seconds."""
-    app = create_app(replace(search_settings, opensearch_index=alias, api_keys=(LIMITED_KEY, OTHER_KEY),
-                             jobs_db=tmp_path / "jobs.db", rate_limit="5 per 4 second"))
+    app = create_app(
+        replace(
+            search_settings,
+            opensearch_index=alias,
+            api_keys=(LIMITED_KEY, OTHER_KEY),
+            jobs_db=tmp_path / "jobs.db",
+            rate_limit="5 per 4 second",
+        )
+    )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -189,12 +228,17 @@ def list_status(site, key):
         return error.code
 
 
-def test_jobs_page_keeps_updating_after_a_429_and_shows_only_its_keys_jobs(limited_site, browser, translator,
-                                                                          tmp_path):
+def test_jobs_page_keeps_updating_after_a_429_and_shows_only_its_keys_jobs(limited_site, browser, translator, tmp_path):
     app, site = limited_site
     upload = tmp_path / "three.jsonl"
-    upload.write_text("\n".join(json.dumps({"id": f"rl{i}", "body": f"قال الوزير إن المحادثات مستمرة {i}."},
-                                           ensure_ascii=False) for i in range(3)) + "\n", encoding="utf-8")
+    upload.write_text(
+        "\n".join(
+            json.dumps({"id": f"rl{i}", "body": f"قال الوزير إن المحادثات مستمرة {i}."}, ensure_ascii=False)
+            for i in range(3)
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.goto(f"{site}/ingest")
@@ -206,9 +250,11 @@ def test_jobs_page_keeps_updating_after_a_429_and_shows_only_its_keys_jobs(limit
     assert job.locator(".total").inner_text() == "3"
 
     hammering = threading.Event()
+
     def use_up_the_limit():  # the same key from elsewhere, so the page's own polls meet 429s
         while not hammering.wait(0.1):
             list_status(site, LIMITED_KEY)
+
     hammer = threading.Thread(target=use_up_the_limit, daemon=True)
     hammer.start()
     try:
@@ -221,7 +267,8 @@ def test_jobs_page_keeps_updating_after_a_429_and_shows_only_its_keys_jobs(limit
 
     services = app.extensions["mt"]
     Worker(app.extensions["mt_jobs"], translator, services.client, services.alias).run(
-        threading.Event(), until_idle=True)
+        threading.Event(), until_idle=True
+    )
     expect(job.locator(".state")).to_have_text("done", timeout=30_000)  # today: app.js threw on the 429 body
     assert job.locator(".done").inner_text() == "3" and page.locator("#jobs-message").inner_text() == ""
     context.close()

@@ -1,4 +1,5 @@
 """The web service against a frozen node and against a fresh alias, on the real session node."""
+
 import os
 import signal
 import threading
@@ -71,8 +72,12 @@ def test_concurrent_first_ingests_leave_the_index_writable(search_settings):
 
     def post(n):
         barrier.wait()
-        return web.test_client().post("/api/v1/articles", headers=AUTH, json={
-            "id": f"first-{n}", "title": "عنوان", "body": "قال الرئيس إن الاقتصاد تحسن.", "date": "2018-05-01"})
+        return web.test_client().post(
+            "/api/v1/articles",
+            headers=AUTH,
+            json={"id": f"first-{n}", "title": "عنوان", "body": "قال الرئيس إن الاقتصاد تحسن.", "date": "2018-05-01"},
+        )
+
     try:
         with ThreadPoolExecutor(max_workers=6) as pool:
             responses = list(pool.map(post, range(6)))

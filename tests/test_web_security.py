@@ -1,5 +1,6 @@
 """The web edge's defences through Flask's test client, on a real node and the tiny model: links and headers,
 keys and rate limits, trusted proxies, Unicode in bodies and files, LibreTranslate limits, exports."""
+
 import io
 import json
 import re
@@ -17,8 +18,14 @@ from service.web.export import to_tmx, to_tsv
 
 KEY = "security-key-0123"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-ARTICLE = {"id": "sec1", "title": "عنوان الخبر", "body": "قال الرئيس إن الاقتصاد تحسن. وأضاف أن الحكومة ستعمل.",
-           "source": "BBC Arabic", "date": "2018-05-01T10:00:00Z", "url": "https://example.org/sec1"}
+ARTICLE = {
+    "id": "sec1",
+    "title": "عنوان الخبر",
+    "body": "قال الرئيس إن الاقتصاد تحسن. وأضاف أن الحكومة ستعمل.",
+    "source": "BBC Arabic",
+    "date": "2018-05-01T10:00:00Z",
+    "url": "https://example.org/sec1",
+}
 TEMPLATES = Path(__file__).resolve().parents[1] / "service" / "web" / "templates"
 
 
@@ -26,6 +33,7 @@ TEMPLATES = Path(__file__).resolve().parents[1] / "service" / "web" / "templates
 def make_app(search_settings, alias):
     def make(**changes):
         return create_app(replace(search_settings, opensearch_index=alias, api_keys=(KEY,), **changes))
+
     return make
 
 
@@ -61,16 +69,27 @@ def link_targets(page: bytes) -> list[str]:
 
 # --- stored XSS through `url`, and security headers -------------------------------------------------------
 
-EVIL_URLS = ["javascript:alert(1)", "JavaScript:alert(document.domain)", "  javascript:alert(1)",
-             "\tjava\tscript:alert(1)", "\x01javascript:alert(1)", "\njavascript\n:alert(1)",
-             "data:text/html,<script>alert(1)</script>", "vbscript:msgbox(1)", "https:alert(1)"]
+EVIL_URLS = [
+    "javascript:alert(1)",
+    "JavaScript:alert(document.domain)",
+    "  javascript:alert(1)",
+    "\tjava\tscript:alert(1)",
+    "\x01javascript:alert(1)",
+    "\njavascript\n:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "vbscript:msgbox(1)",
+    "https:alert(1)",
+]
 
 
 def test_a_stored_script_url_never_becomes_a_link(api, client, alias):
-    assert api.post("/api/v1/articles", json=ARTICLE, headers=AUTH).json["items"][0]["status"] in ("indexed",
-                                                                                                   "unchanged")
-    through_api = api.post("/api/v1/articles", json=dict(ARTICLE, id="sec-api", url="javascript:alert(1)"),
-                           headers=AUTH).json["items"][0]
+    assert api.post("/api/v1/articles", json=ARTICLE, headers=AUTH).json["items"][0]["status"] in (
+        "indexed",
+        "unchanged",
+    )
+    through_api = api.post(
+        "/api/v1/articles", json=dict(ARTICLE, id="sec-api", url="javascript:alert(1)"), headers=AUTH
+    ).json["items"][0]
     ids = [through_api["id"]] if through_api["status"] == "indexed" else []  # or refused where it is stored
     stored = client.get(index=alias, id="sec1")["_source"]
     for number, url in enumerate(EVIL_URLS):  # whatever is already stored, from any path
@@ -87,10 +106,21 @@ def test_a_stored_script_url_never_becomes_a_link(api, client, alias):
     assert b'<a href="https://example.org/sec1" rel="noopener noreferrer">original</a>' in good
 
 
-@pytest.mark.parametrize("method,path", [("GET", "/"), ("GET", "/?q=الرئيس"), ("GET", "/articles/sec1"),
-                                         ("GET", "/api/v1/search?q=x"), ("GET", "/api/v1/nothing"),
-                                         ("GET", "/no-such-page"), ("GET", "/static/style.css"),
-                                         ("GET", "/static/app.js"), ("GET", "/healthz"), ("POST", "/translate")])
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("GET", "/"),
+        ("GET", "/?q=الرئيس"),
+        ("GET", "/articles/sec1"),
+        ("GET", "/api/v1/search?q=x"),
+        ("GET", "/api/v1/nothing"),
+        ("GET", "/no-such-page"),
+        ("GET", "/static/style.css"),
+        ("GET", "/static/app.js"),
+        ("GET", "/healthz"),
+        ("POST", "/translate"),
+    ],
+)
 def test_every_response_carries_the_security_headers(api, method, path):
     with api.open(path, method=method) as response:  # closes the static file
         headers = response.headers
@@ -113,11 +143,14 @@ def test_templates_hold_nothing_the_policy_blocks():
 
 # --- API keys and rate limits -----------------------------------------------------------------------------
 
+
 def test_invented_keys_do_not_escape_the_address_limit(make_app):
     limited = make_app(rate_limit="3 per minute", rate_limit_failed_keys="off")
     web = limited.test_client()
-    codes = [web.post("/api/v1/detect", json={"text": "مرحبا"}, headers={"X-API-Key": f"made-up-key-{n}"}).status_code
-             for n in range(5)]
+    codes = [
+        web.post("/api/v1/detect", json={"text": "مرحبا"}, headers={"X-API-Key": f"made-up-key-{n}"}).status_code
+        for n in range(5)
+    ]
     assert codes == [200, 200, 200, 429, 429]
     assert web.post("/api/v1/detect", json={"text": "مرحبا"}, headers=AUTH).status_code == 200  # a real key: own bucket
     buckets = " ".join(map(str, limited.extensions["mt_limiter"].storage.storage))
@@ -126,8 +159,10 @@ def test_invented_keys_do_not_escape_the_address_limit(make_app):
 
 def test_failed_key_checks_are_limited_per_address(make_app):
     web = make_app(rate_limit="off", rate_limit_failed_keys="3 per minute").test_client()
-    codes = [web.delete("/api/v1/articles/none", headers={"Authorization": f"Bearer guess-{n:08d}"}).status_code
-             for n in range(5)]
+    codes = [
+        web.delete("/api/v1/articles/none", headers={"Authorization": f"Bearer guess-{n:08d}"}).status_code
+        for n in range(5)
+    ]
     assert codes == [403, 403, 403, 429, 429]
     locked = web.delete("/api/v1/articles/none", headers=AUTH)  # even the right key: a guess must not tell
     assert locked.status_code == 429 and error_of(locked)["code"] == "rate_limited"
@@ -148,7 +183,9 @@ def test_rate_limit_storage_is_a_setting(make_app):
         Settings.from_env({"RATE_LIMIT_STORAGE": "ftp://x"})
     with pytest.raises(ConfigError, match="RATE_LIMIT_FAILED_KEYS"):
         Settings.from_env({"RATE_LIMIT_FAILED_KEYS": "many"})
-    assert Settings.from_env({"RATE_LIMIT_STORAGE": "redis://cache:6379/0"}).rate_limit_storage == "redis://cache:6379/0"
+    assert (
+        Settings.from_env({"RATE_LIMIT_STORAGE": "redis://cache:6379/0"}).rate_limit_storage == "redis://cache:6379/0"
+    )
     shared = make_app(rate_limit_storage="redis://127.0.0.1:9/0", rate_limit="2 per minute")
     assert type(shared.extensions["mt_limiter"].storage).__name__ == "RedisStorage"
     web = shared.test_client()  # nothing listens there: counted in this process meanwhile, never a 500
@@ -160,8 +197,12 @@ def test_trusted_proxies_decide_which_address_is_limited(make_app, proxies, sepa
     web = make_app(rate_limit="1 per minute", trusted_proxies=proxies).test_client()
 
     def detect(client_address):
-        return web.post("/api/v1/detect", json={"text": "مرحبا"}, headers={"X-Forwarded-For": client_address,
-                                                                           "X-Forwarded-Proto": "https"}).status_code
+        return web.post(
+            "/api/v1/detect",
+            json={"text": "مرحبا"},
+            headers={"X-Forwarded-For": client_address, "X-Forwarded-Proto": "https"},
+        ).status_code
+
     assert detect("203.0.113.1") == 200
     assert detect("203.0.113.1") == 429
     assert detect("198.51.100.7") == (200 if separate else 429)
@@ -169,13 +210,17 @@ def test_trusted_proxies_decide_which_address_is_limited(make_app, proxies, sepa
 
 # --- Unicode: lone surrogates ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("path,body,headers", [
-    ("/api/v1/translate", '{"text": "abc \\ud800"}', {}),
-    ("/api/v1/detect", '{"texts": ["ok", "\\udfff"]}', {}),
-    ("/api/v1/articles", '{"id": "sur1", "body": "قال الرئيس \\ud800"}', AUTH),
-    ("/api/v1/jobs", '["قال الرئيس \\udc00"]', AUTH),
-    ("/api/v1/articles", '{"id": "sur2", "body": "قال", "\\ud800": 1}', AUTH),
-])
+
+@pytest.mark.parametrize(
+    "path,body,headers",
+    [
+        ("/api/v1/translate", '{"text": "abc \\ud800"}', {}),
+        ("/api/v1/detect", '{"texts": ["ok", "\\udfff"]}', {}),
+        ("/api/v1/articles", '{"id": "sur1", "body": "قال الرئيس \\ud800"}', AUTH),
+        ("/api/v1/jobs", '["قال الرئيس \\udc00"]', AUTH),
+        ("/api/v1/articles", '{"id": "sur2", "body": "قال", "\\ud800": 1}', AUTH),
+    ],
+)
 def test_a_lone_surrogate_is_a_400(api, path, body, headers):
     response = api.post(path, data=body, content_type="application/json", headers=headers)
     assert response.status_code == 400 and error_of(response)["code"] == "invalid_unicode"
@@ -192,22 +237,29 @@ def test_jsonl_lines_with_lone_surrogates_are_rejected_with_their_number():
     lines = [b'{"id": "a", "body": "one"}\n', b'{"id": "b", "body": "two \\ud800"}\n', b'{"id": "c", "body": "3"}\n']
     records = list(jsonl_records(lines))
     assert [(n, r["id"]) for n, r in records if isinstance(r, dict)] == [(1, "a"), (3, "c")]
-    (number, bad), = [(n, r) for n, r in records if not isinstance(r, dict)]
+    ((number, bad),) = [(n, r) for n, r in records if not isinstance(r, dict)]
     assert number == 2 and "surrogate" in str(bad) and "$.body" in str(bad)
 
 
 def test_an_upload_with_a_lone_surrogate_keeps_its_good_lines(api):
     data = '{"id": "u1", "body": "قال الرئيس."}\n{"id": "u2", "body": "x \\ud800"}\n{"id": "u3", "body": "ثم غادر."}\n'
-    response = api.post("/api/v1/jobs", headers=AUTH, content_type="multipart/form-data",
-                        data={"file": (io.BytesIO(data.encode()), "surrogates.jsonl")})
+    response = api.post(
+        "/api/v1/jobs",
+        headers=AUTH,
+        content_type="multipart/form-data",
+        data={"file": (io.BytesIO(data.encode()), "surrogates.jsonl")},
+    )
     assert response.status_code == 202, response.data[:300]
     assert response.json["counts"]["total"] == 3 and response.json["counts"]["failed"] == 1
-    errors = [json.loads(line) for line in api.get(f"/api/v1/jobs/{response.json['id']}/errors",
-                                                   headers=AUTH).data.splitlines()]
+    errors = [
+        json.loads(line)
+        for line in api.get(f"/api/v1/jobs/{response.json['id']}/errors", headers=AUTH).data.splitlines()
+    ]
     assert len(errors) == 1 and errors[0]["line"] == 2 and "surrogate" in json.dumps(errors[0])
 
 
 # --- LibreTranslate limits ----------------------------------------------------------------------------
+
 
 def test_libretranslate_applies_the_batch_limit(api):
     response = api.post("/translate", json={"q": ["مرحبا"] * 65, "source": "ar", "target": "en"})
@@ -221,8 +273,10 @@ def test_libretranslate_html_pieces_are_bounded(api):
     many = "".join(f"<b>{n}</b>" for n in range(64 * 16 + 1))
     response = api.post("/translate", json={"q": many, "source": "ar", "target": "en", "format": "html"})
     assert response.status_code == 400 and "text pieces" in response.json["error"]
-    several = api.post("/translate", json={"q": ["<p>قال <b>الرئيس</b>.</p>", "<i>ثم غادر.</i>"], "source": "ar",
-                                           "target": "en", "format": "html"})
+    several = api.post(
+        "/translate",
+        json={"q": ["<p>قال <b>الرئيس</b>.</p>", "<i>ثم غادر.</i>"], "source": "ar", "target": "en", "format": "html"},
+    )
     assert several.status_code == 200
     first, second = several.json["translatedText"]
     assert first.startswith("<p>") and "<b>" in first and second.startswith("<i>") and second.endswith("</i>")
@@ -230,9 +284,20 @@ def test_libretranslate_html_pieces_are_bounded(api):
 
 # --- exports ------------------------------------------------------------------------------------------
 
-CONTROL_DOC = {"id": "ctl\x01", "model": "m\x0b", "sentences": [
-    {"position": 0, "field": "body", "paragraph": 0, "score": -0.5, "ar": "قال\x01 الرئيس\x0b.\ufffe",
-     "en": "The\tpresident\nsaid\x0c.\nAgain\x00."}]}
+CONTROL_DOC = {
+    "id": "ctl\x01",
+    "model": "m\x0b",
+    "sentences": [
+        {
+            "position": 0,
+            "field": "body",
+            "paragraph": 0,
+            "score": -0.5,
+            "ar": "قال\x01 الرئيس\x0b.\ufffe",
+            "en": "The\tpresident\nsaid\x0c.\nAgain\x00.",
+        }
+    ],
+}
 
 
 def test_tmx_export_is_well_formed_whatever_the_text_holds():

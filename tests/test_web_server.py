@@ -1,4 +1,5 @@
 """The real server process: `python -m service serve` under gunicorn, spoken to over loopback HTTP."""
+
 import contextlib
 import json
 import os
@@ -23,22 +24,45 @@ def serving(search_settings, alias, state_dir, *options, env=None, log=None):
 
     With log (a path), the server's stdout and stderr are appended there as they come."""
     port = _free_port()
-    full_env = {**{k: v for k, v in os.environ.items() if not k.startswith(("MT_", "OPENSEARCH_"))},
-                "OPENSEARCH_URL": search_settings.opensearch_urls[0], "OPENSEARCH_INDEX": alias,
-                "MT_MODEL_DIR": str(search_settings.model_dir), "API_KEYS": KEY, "MAX_REQUEST_BYTES": "4096",
-                "MT_MEMORY_PATH": str(state_dir / "tm.db"), "JOBS_WORKERS": "0", "JOBS_DB": str(state_dir / "jobs.db"),
-                **(env or {})}
+    full_env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("MT_", "OPENSEARCH_"))},
+        "OPENSEARCH_URL": search_settings.opensearch_urls[0],
+        "OPENSEARCH_INDEX": alias,
+        "MT_MODEL_DIR": str(search_settings.model_dir),
+        "API_KEYS": KEY,
+        "MAX_REQUEST_BYTES": "4096",
+        "MT_MEMORY_PATH": str(state_dir / "tm.db"),
+        "JOBS_WORKERS": "0",
+        "JOBS_DB": str(state_dir / "jobs.db"),
+        **(env or {}),
+    }
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(open(log, "a", encoding="utf-8")) if log else None
-        process = subprocess.Popen([sys.executable, "-m", "service", "serve", "--port", str(port), "--threads", "4",
-                                    *(options or ["--no-access-log"])], cwd=PROJECT_ROOT, env=full_env,
-                                   stdout=out or subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "service",
+                "serve",
+                "--port",
+                str(port),
+                "--threads",
+                "4",
+                *(options or ["--no-access-log"]),
+            ],
+            cwd=PROJECT_ROOT,
+            env=full_env,
+            stdout=out or subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
         def copy_stderr():  # keeps the pipe from filling, and the log complete
             for line in process.stderr:
                 if out:
                     out.write(line)
                     out.flush()
+
         started = []
         for line in process.stderr:  # gunicorn says when its socket is open; requests then queue until ready
             started.append(line)
@@ -103,8 +127,9 @@ def test_write_endpoints_check_the_key(server):
 
 def test_a_libretranslate_client_request_works_unchanged(server):
     # What LibreTranslate's own clients send: form-encoded q/source/target/format/api_key.
-    form = urllib.parse.urlencode({"q": "قال الرئيس إن الاقتصاد تحسن.", "source": "auto", "target": "en",
-                                   "format": "text", "api_key": ""}).encode()
+    form = urllib.parse.urlencode(
+        {"q": "قال الرئيس إن الاقتصاد تحسن.", "source": "auto", "target": "en", "format": "text", "api_key": ""}
+    ).encode()
     status, body = call(f"{server}/translate", form, {"Content-Type": "application/x-www-form-urlencoded"})
     answer = json.loads(body)
     assert status == 200 and isinstance(answer["translatedText"], str) and answer["translatedText"]
@@ -116,7 +141,9 @@ def test_a_libretranslate_client_request_works_unchanged(server):
 def test_bad_configuration_stops_serve_with_one_line(tmp_path):
     done = run_cli("serve", env={"RATE_LIMIT": "lots"})
     assert done.returncode == 2
-    assert done.stderr.decode().strip().splitlines() == ["error: RATE_LIMIT='lots': must be like '600 per minute', or off"]
+    assert done.stderr.decode().strip().splitlines() == [
+        "error: RATE_LIMIT='lots': must be like '600 per minute', or off"
+    ]
 
 
 def wait_for(predicate, timeout=30.0):
@@ -136,8 +163,9 @@ def test_an_oversized_body_is_a_json_413_that_urllib_can_read(server):
     # urllib sends the whole body before it reads: answered unread, it failed with [Errno 32] Broken pipe
     status, body = call(f"{server}/api/v1/translate", b"x" * SIX_MB, {"Content-Type": "application/json"})
     assert status == 413 and json.loads(body)["error"]["code"] == "payload_too_large"
-    status, body = call(f"{server}/translate", json.dumps({"q": "أ" * SIX_MB}).encode(),
-                        {"Content-Type": "application/json"})
+    status, body = call(
+        f"{server}/translate", json.dumps({"q": "أ" * SIX_MB}).encode(), {"Content-Type": "application/json"}
+    )
     assert status == 413 and isinstance(json.loads(body)["error"], str)
     assert call(f"{server}/healthz")[0] == 200
 
@@ -165,8 +193,14 @@ def test_the_access_log_never_shows_api_keys(logged_server):
     assert call(f"{server}/api/v1/search?q=logged&api_key={secret}")[0] == 200
     assert post_json(f"{server}/api/v1/articles?API_KEY={secret}&x=1", {"id": "q1", "body": "قال"})[0] == 401
     assert call(f"{server}/healthz?api%5Fkey={secret}")[0] == 200
-    assert wait_for(lambda: log.read_text().count("api_key=[redacted]") + log.read_text().count(
-        "api%5Fkey=[redacted]") + log.read_text().count("API_KEY=[redacted]") >= 3), log.read_text()[-3000:]
+    assert wait_for(
+        lambda: (
+            log.read_text().count("api_key=[redacted]")
+            + log.read_text().count("api%5Fkey=[redacted]")
+            + log.read_text().count("API_KEY=[redacted]")
+            >= 3
+        )
+    ), log.read_text()[-3000:]
     assert "GET /api/v1/search?q=logged&api_key=[redacted]" in log.read_text()
     assert secret not in log.read_text()
 
@@ -196,7 +230,9 @@ def test_two_instances_on_one_machine_each_start_and_share_no_control_socket(sea
     home = tmp_path / "home"
     home.mkdir()
     env = {"HOME": str(home), "XDG_RUNTIME_DIR": str(home)}  # where gunicorn puts its one default socket
-    with serving(search_settings, alias, tmp_path, "--no-access-log", env=env) as first, \
-            serving(search_settings, alias, tmp_path, "--no-access-log", env=env) as second:
+    with (
+        serving(search_settings, alias, tmp_path, "--no-access-log", env=env) as first,
+        serving(search_settings, alias, tmp_path, "--no-access-log", env=env) as second,
+    ):
         assert call(f"{first}/healthz")[0] == 200 and call(f"{second}/healthz")[0] == 200
         assert list(home.rglob("*.ctl")) == []  # gunicorn 27 put gunicorn.ctl here, and the second took it over

@@ -1,4 +1,5 @@
 """Helpers shared by CLI commands: opening input files and showing progress on stderr."""
+
 from __future__ import annotations
 
 import sys
@@ -31,8 +32,9 @@ def open_input(name: str, jsonl: bool, stack: ExitStack):
 
 def with_progress(stream, total, enabled, stack: ExitStack):
     """Yield the stream's lines while a progress bar (bytes) runs on stderr."""
-    bar = stack.enter_context(tqdm(total=total, unit="B", unit_scale=True, file=sys.stderr,
-                                   disable=None if enabled is None else not enabled))
+    bar = stack.enter_context(
+        tqdm(total=total, unit="B", unit_scale=True, file=sys.stderr, disable=None if enabled is None else not enabled)
+    )
     for line in stream:
         bar.update(len(line))
         yield line

@@ -1,4 +1,5 @@
 """`python -m service index create|migrate|delete`: the versioned index behind the alias."""
+
 from __future__ import annotations
 
 from service.index import lifecycle

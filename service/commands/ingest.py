@@ -1,4 +1,5 @@
 """`python -m service ingest FILE.jsonl [--pretranslated]`: translate and index articles."""
+
 from __future__ import annotations
 
 import json
@@ -15,12 +16,16 @@ from service.ingest import ingest
 def register(commands) -> None:
     parser = commands.add_parser("ingest", help="translate and index a JSONL file of articles")
     parser.add_argument("file", help="JSONL articles {id, title, body, source, date, category, url}, or -")
-    parser.add_argument("--pretranslated", action="store_true",
-                        help="records carry sentences: [{source, target}] (and title_en); no MT")
+    parser.add_argument(
+        "--pretranslated", action="store_true", help="records carry sentences: [{source, target}] (and title_en); no MT"
+    )
     parser.add_argument("--rejects", help="where to write rejected records (default: FILE.rejects.jsonl)")
     parser.add_argument("--progress", action="store_true", default=None, help="force the progress bar")
-    parser.add_argument("--resume", action="store_true",
-                        help="run as a durable job; re-running the same command continues where it stopped")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="run as a durable job; re-running the same command continues where it stopped",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -54,8 +59,11 @@ def run(args, settings) -> int:
         for reason in dropped.values():
             print(f"line {line}: {reason}", file=sys.stderr)
     summary = report.to_dict()
-    print(f"indexed {summary['indexed']}, unchanged {summary['unchanged']}, rejected {summary['rejected']}"
-          + (f" (see {rejects_path})" if summary["rejected"] else ""), file=sys.stderr)
+    print(
+        f"indexed {summary['indexed']}, unchanged {summary['unchanged']}, rejected {summary['rejected']}"
+        + (f" (see {rejects_path})" if summary["rejected"] else ""),
+        file=sys.stderr,
+    )
     return 1 if summary["rejected"] else 0
 
 
@@ -71,6 +79,7 @@ def _ingest_resumable(args, settings, client) -> int:
     path = existing_file(args.file)
     translator = open_translator(settings)
     warn_if_demo(translator)
-    store, job_id = run_as_job(settings, path, {"index": True, "source": str(path.resolve())}, translator, client,
-                               progress=args.progress)
+    store, job_id = run_as_job(
+        settings, path, {"index": True, "source": str(path.resolve())}, translator, client, progress=args.progress
+    )
     return report_job(store, job_id, "indexed")

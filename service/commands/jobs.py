@@ -1,4 +1,5 @@
 """`python -m service jobs submit|status|results|errors|cancel|worker`: bulk jobs from the command line."""
+
 from __future__ import annotations
 
 import json
@@ -116,8 +117,13 @@ def run_as_job(settings, path: Path, options: dict, translator, client=None, pro
     worker = Worker.from_settings(settings, store, translator, client, job_id=job_id)
     store.release_dead_local_claims()
     worker.resume_if_possible()
-    with tqdm(total=status.total, initial=status.done + status.failed, unit="article", file=sys.stderr,
-              disable=None if progress is None else not progress) as bar:
+    with tqdm(
+        total=status.total,
+        initial=status.done + status.failed,
+        unit="article",
+        file=sys.stderr,
+        disable=None if progress is None else not progress,
+    ) as bar:
         while True:
             worked = worker.run_once()
             current = store.status(job_id)

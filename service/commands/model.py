@@ -1,4 +1,5 @@
 """`python -m service model install|generate|info|ensure`: translation models."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,11 @@ def register(commands) -> None:
     model = commands.add_parser("model", help="install, generate or inspect translation models")
     model_commands = model.add_subparsers(dest="model_command", required=True)
     install = model_commands.add_parser("install", help="install the real model (download, zip or directory)")
-    install.add_argument("--source", help="URL, release zip, OPUS-MT, Hugging Face or CTranslate2 directory "
-                                          "(default: the official opus-2019-12-18 release)")
+    install.add_argument(
+        "--source",
+        help="URL, release zip, OPUS-MT, Hugging Face or CTranslate2 directory "
+        "(default: the official opus-2019-12-18 release)",
+    )
     install.add_argument("--quantization", default="int8", choices=QUANTIZATIONS)
     install.add_argument("--sha256", help="expected SHA-256 of the downloaded or given zip")
     install.add_argument("--dest", type=Path, help="install here (default: MT_MODEL_DIR or models/opus-mt-ar-en)")
@@ -32,8 +36,11 @@ def register(commands) -> None:
     info = model_commands.add_parser("info", help="print the installed model's manifest")
     info.set_defaults(handler=run_info)
     ensure = model_commands.add_parser("ensure", help="make sure a model is installed (used by `make run`)")
-    ensure.add_argument("--demo-fallback", action="store_true",
-                        help="without network or local source, generate the demo model in models/demo")
+    ensure.add_argument(
+        "--demo-fallback",
+        action="store_true",
+        help="without network or local source, generate the demo model in models/demo",
+    )
     ensure.set_defaults(handler=run_ensure)
 
 
@@ -44,6 +51,7 @@ def _download_bar():
         bar.total = total
         bar.n = done
         bar.refresh()
+
     return update
 
 
@@ -61,15 +69,20 @@ def run_generate(args, settings: Settings) -> int:
 
     started = time.monotonic()
     manifest = generate(args.size, args.out_dir, args.seed)
-    print(f"generated {manifest.id} into {args.out_dir} in {time.monotonic() - started:.1f}s "
-          f"(random weights: translations are noise)")
+    print(
+        f"generated {manifest.id} into {args.out_dir} in {time.monotonic() - started:.1f}s "
+        f"(random weights: translations are noise)"
+    )
     return 0
 
 
 def run_info(args, settings: Settings) -> int:
     model_dir = model_manifest.resolve_model_dir(settings.model_dir)
-    print(json.dumps({**model_manifest.Manifest.read(model_dir).to_dict(), "path": str(model_dir)},
-                     indent=2, ensure_ascii=False))
+    print(
+        json.dumps(
+            {**model_manifest.Manifest.read(model_dir).to_dict(), "path": str(model_dir)}, indent=2, ensure_ascii=False
+        )
+    )
     return 0
 
 
@@ -89,12 +102,18 @@ def run_ensure(args, settings: Settings) -> int:
         print(f"installed {manifest.id} into {model_dir}")
         return 0
     except DownloadError as error:
-        print(f"warning: {error}\nwarning: install the real model when you can: "
-              f"`{model_manifest.INSTALL_HINT}`, or offline from a copy of the release: "
-              f"`{model_manifest.INSTALL_HINT} --source /path/to/opus-2019-12-18.zip`", file=sys.stderr)
+        print(
+            f"warning: {error}\nwarning: install the real model when you can: "
+            f"`{model_manifest.INSTALL_HINT}`, or offline from a copy of the release: "
+            f"`{model_manifest.INSTALL_HINT} --source /path/to/opus-2019-12-18.zip`",
+            file=sys.stderr,
+        )
         if not args.demo_fallback:
             return 2
     manifest = generate("tiny", model_manifest.DEMO_MODEL_DIR)
-    print(f"warning: carrying on with the generated demo model {manifest.id} at "
-          f"{model_manifest.DEMO_MODEL_DIR}: random weights, every translation is NOISE", file=sys.stderr)
+    print(
+        f"warning: carrying on with the generated demo model {manifest.id} at "
+        f"{model_manifest.DEMO_MODEL_DIR}: random weights, every translation is NOISE",
+        file=sys.stderr,
+    )
     return 0

@@ -1,4 +1,5 @@
 """`python -m service opensearch start|stop|status`: the local node."""
+
 from __future__ import annotations
 
 import json

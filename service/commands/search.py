@@ -1,4 +1,5 @@
 """`python -m service search QUERY ...`: bilingual search from the command line."""
+
 from __future__ import annotations
 
 import html
@@ -46,8 +47,17 @@ def _translator(settings):
 
 
 def run(args, settings) -> int:
-    request = SearchRequest(args.query, args.lang, tuple(args.source), tuple(args.category), args.date_from,
-                            args.date_to, args.sort, args.size, args.page)
+    request = SearchRequest(
+        args.query,
+        args.lang,
+        tuple(args.source),
+        tuple(args.category),
+        args.date_from,
+        args.date_to,
+        args.sort,
+        args.size,
+        args.page,
+    )
     try:
         request.validate()
     except ValueError as error:
@@ -56,11 +66,15 @@ def run(args, settings) -> int:
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return 0
-    print(f"{result['total']} articles" + (f" (query translated: {result['query']['translation']})"
-                                           if result["query"]["translation"] else ""))
+    print(
+        f"{result['total']} articles"
+        + (f" (query translated: {result['query']['translation']})" if result["query"]["translation"] else "")
+    )
     for hit in result["hits"]:
         print(f"\n{hit['published'] or ''} {hit['source'] or ''}  [{hit['score']:.2f}]  {hit['id']}")
-        print(f"  {_shown(hit['title_en'])}\n  {_shown(hit['title'])}" + ("  [demo model: noise]" if hit["demo"] else ""))
+        print(
+            f"  {_shown(hit['title_en'])}\n  {_shown(hit['title'])}" + ("  [demo model: noise]" if hit["demo"] else "")
+        )
         for pair in hit["sentences"][:2]:
             print(f"    EN: {_shown(pair['en_highlighted'])}\n    AR: {_shown(pair['ar_highlighted'])}")
     return 0

@@ -1,4 +1,5 @@
 """`python -m service serve`: the web app under gunicorn (or Flask's development server with --dev)."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,14 +12,22 @@ def register(commands) -> None:
     parser = commands.add_parser("serve", help="serve the web UI and the API")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--workers", type=int, default=1,
-                        help="gunicorn processes; each loads the model (threads share it)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="gunicorn processes; each loads the model (threads share it)"
+    )
     parser.add_argument("--threads", type=int, default=8, help="threads per worker")
     parser.add_argument("--dev", action="store_true", help="Flask's development server instead of gunicorn")
-    parser.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True,
-                        help="log each request on stdout, API keys masked (default: on)")
-    parser.add_argument("--control-socket", metavar="PATH",
-                        help="gunicorn's control socket for gunicornc (default: none; give each instance its own)")
+    parser.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="log each request on stdout, API keys masked (default: on)",
+    )
+    parser.add_argument(
+        "--control-socket",
+        metavar="PATH",
+        help="gunicorn's control socket for gunicornc (default: none; give each instance its own)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -37,12 +46,28 @@ def run(args, settings) -> int:
             stop_workers(app)
         return 0
     create_app(settings)  # fail here, with one clear line, before gunicorn forks workers (no threads start here)
-    command = [sys.executable, "-m", "gunicorn", "--config", "python:service.web.gunicorn_hooks",
-               "--workers", str(args.workers), "--threads", str(args.threads),
-               "--worker-class", "service.serving.JsonErrorWorker", "--bind", f"{args.host}:{args.port}",
-               "--timeout", "120", "--logger-class", "service.serving.RedactingLogger",
-               # gunicorn's default control socket is one path per user: a second instance would take it over
-               *(["--control-socket", args.control_socket] if args.control_socket else ["--no-control-socket"]),
-               *(["--access-logfile", "-"] if args.access_log else []), "service.web.wsgi:app"]
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        "python:service.web.gunicorn_hooks",
+        "--workers",
+        str(args.workers),
+        "--threads",
+        str(args.threads),
+        "--worker-class",
+        "service.serving.JsonErrorWorker",
+        "--bind",
+        f"{args.host}:{args.port}",
+        "--timeout",
+        "120",
+        "--logger-class",
+        "service.serving.RedactingLogger",
+        # gunicorn's default control socket is one path per user: a second instance would take it over
+        *(["--control-socket", args.control_socket] if args.control_socket else ["--no-control-socket"]),
+        *(["--access-logfile", "-"] if args.access_log else []),
+        "service.web.wsgi:app",
+    ]
     print(f"serving on http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
     os.execv(sys.executable, command)

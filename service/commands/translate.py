@@ -1,4 +1,5 @@
 """`python -m service translate [FILE|-] [--jsonl] [-o OUT] [--resume]`: translate text or JSONL articles."""
+
 from __future__ import annotations
 
 import argparse
@@ -19,18 +20,27 @@ def register(commands) -> None:
     translate.add_argument("--jsonl", action="store_true", help="input is JSONL articles {id, title, body, ...}")
     translate.add_argument("-o", "--output", help="write here instead of standard output")
     translate.add_argument("--no-memory", action="store_true", help="bypass the translation memory")
-    translate.add_argument("--resume", action="store_true",
-                           help="with --jsonl on a file: run as a durable job; re-running continues where it stopped")
-    translate.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                           help="progress bar on stderr (default: when stderr is a terminal)")
+    translate.add_argument(
+        "--resume",
+        action="store_true",
+        help="with --jsonl on a file: run as a durable job; re-running continues where it stopped",
+    )
+    translate.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: when stderr is a terminal)",
+    )
     translate.set_defaults(handler=run)
-
 
 
 def warn_if_demo(translator) -> None:
     if translator.demo:
-        print(f"warning: {translator.model_id} is a generated demo model with random weights: its "
-              f"translations are NOISE. Install the real model: `{model_manifest.INSTALL_HINT}`", file=sys.stderr)
+        print(
+            f"warning: {translator.model_id} is a generated demo model with random weights: its "
+            f"translations are NOISE. Install the real model: `{model_manifest.INSTALL_HINT}`",
+            file=sys.stderr,
+        )
 
 
 def run(args, settings: Settings) -> int:
@@ -97,8 +107,9 @@ def _translate_resumable(args, settings: Settings) -> int:
     path = existing_file(args.file)
     translator = open_translator(settings, use_memory=not args.no_memory)
     warn_if_demo(translator)
-    store, job_id = run_as_job(settings, path, {"index": False, "source": str(path.resolve())}, translator,
-                               progress=args.progress)
+    store, job_id = run_as_job(
+        settings, path, {"index": False, "source": str(path.resolve())}, translator, progress=args.progress
+    )
     with ExitStack() as stack:
         out = stack.enter_context(open(args.output, "w", encoding="utf-8")) if args.output else sys.stdout
         for line in store.results(job_id):

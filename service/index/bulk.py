@@ -13,6 +13,7 @@ A request-level refusal (a 400, e.g. an id over 512 bytes, or a 413) is bisected
 documents stand alone, so the good ones in the batch are still indexed. Bulk writes name the alias
 with require_alias, so they never auto-create an index.
 """
+
 from __future__ import annotations
 
 import logging
@@ -64,9 +65,15 @@ def _bulk(client: OpenSearch, alias: str, documents: list[dict]) -> dict[str, st
     """One bulk request; {id: reason} of the items refused for good; raises if any item was pushed back."""
     failed: dict[str, str] = {}
     actions = ({"_op_type": "index", "_index": alias, "_id": d["id"], "_source": d} for d in documents)
-    for ok, item in helpers.streaming_bulk(client, actions, chunk_size=max(1, len(documents)), max_retries=0,
-                                           raise_on_error=False, require_alias=True,
-                                           request_timeout=bulk_timeout(client)):
+    for ok, item in helpers.streaming_bulk(
+        client,
+        actions,
+        chunk_size=max(1, len(documents)),
+        max_retries=0,
+        raise_on_error=False,
+        require_alias=True,
+        request_timeout=bulk_timeout(client),
+    ):
         if not ok:
             result = item["index"]
             if result.get("status") in RETRYABLE_STATUS:
@@ -87,5 +94,7 @@ def index_documents(client: OpenSearch, alias: str, documents: list[dict], **ret
         if len(documents) == 1:
             return {documents[0]["id"]: refusal_reason(error)}
         middle = len(documents) // 2
-        return {**index_documents(client, alias, documents[:middle], **retry),
-                **index_documents(client, alias, documents[middle:], **retry)}
+        return {
+            **index_documents(client, alias, documents[:middle], **retry),
+            **index_documents(client, alias, documents[middle:], **retry),
+        }

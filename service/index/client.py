@@ -5,6 +5,7 @@ mget), so a frozen node costs a request seconds, not minutes; bulk work (bulk in
 creation, migration) passes request_timeout=bulk_timeout(client), OPENSEARCH_BULK_TIMEOUT, per call.
 The transport retries only to fail over: once, at once, on another host (see service/index/bulk.py).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -44,22 +45,33 @@ def make_client(settings: Settings, **options) -> OpenSearch:
         auth = (settings.opensearch_user, settings.opensearch_password or "")
     hosts = list(settings.opensearch_urls)
     return Client(
-        hosts=hosts, http_auth=auth,
+        hosts=hosts,
+        http_auth=auth,
         verify_certs=settings.opensearch_verify_certs,
         ca_certs=str(settings.opensearch_ca_certs) if settings.opensearch_ca_certs else None,
         ssl_show_warn=settings.opensearch_verify_certs,
         timeout=options.pop("timeout", settings.opensearch_timeout),
         bulk_timeout=options.pop("bulk_timeout", settings.opensearch_bulk_timeout),
         # Status codes (429/502/503/504) are with_retries' to back off on; a timed-out host is marked dead.
-        max_retries=options.pop("max_retries", failover_retries(hosts)), retry_on_status=(),
-        retry_on_timeout=True, **options)
+        max_retries=options.pop("max_retries", failover_retries(hosts)),
+        retry_on_status=(),
+        retry_on_timeout=True,
+        **options,
+    )
 
 
 def local_node(settings: Settings, name: str = "local") -> LocalNode:
     """The local node that OPENSEARCH_URL points at; a remote cluster is refused with NodeError."""
     url = urlparse(settings.opensearch_urls[0])
     if url.hostname not in LOCAL_HOSTS or url.scheme != "http":
-        raise NodeError(f"OPENSEARCH_URL={settings.opensearch_urls[0]} is not a local http node; "
-                         "`opensearch start|stop` manage only a node on this machine")
-    return LocalNode(settings.opensearch_local_dir, settings.opensearch_version, name=name,
-                     port=url.port or 9200, heap=settings.opensearch_heap)
+        raise NodeError(
+            f"OPENSEARCH_URL={settings.opensearch_urls[0]} is not a local http node; "
+            "`opensearch start|stop` manage only a node on this machine"
+        )
+    return LocalNode(
+        settings.opensearch_local_dir,
+        settings.opensearch_version,
+        name=name,
+        port=url.port or 9200,
+        heap=settings.opensearch_heap,
+    )

@@ -1,4 +1,5 @@
 """From an input record to the index document (pure functions): the one check every writer uses, then the shape."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -34,8 +35,12 @@ def check_record(record) -> CheckedRecord:
         raise ArticleError("record holds a lone surrogate, which is not valid Unicode") from None
     doc_id = document_id(record, digest)
     check_id(doc_id)
-    fields = {"source": _text(record, "source"), "url": None, "published": published_date(record),
-              "category": _text(record, "category")}
+    fields = {
+        "source": _text(record, "source"),
+        "url": None,
+        "published": published_date(record),
+        "category": _text(record, "category"),
+    }
     dropped = {}
     try:
         fields["url"] = checked_url(record.get("url"))
@@ -106,15 +111,31 @@ def to_document(result: dict, checked: CheckedRecord, ingested_at: str) -> dict:
     """The index document for a translated (or English, or pre-translated) article and its checked record."""
     translation = result["translation"]
     return {
-        "id": checked.doc_id, **checked.fields,
-        "language": result["language"]["language"], "language_confidence": result["language"]["confidence"],
-        "model": translation["model"], "demo": translation["demo"], "translated": translation["translated"],
-        "translation_score": translation["score"], "ingested_at": ingested_at, "content_hash": checked.digest,
-        "title": result.get("title") or "", "body": result["body"],
-        "title_en": result["title_en"], "body_en": result["body_en"],
+        "id": checked.doc_id,
+        **checked.fields,
+        "language": result["language"]["language"],
+        "language_confidence": result["language"]["confidence"],
+        "model": translation["model"],
+        "demo": translation["demo"],
+        "translated": translation["translated"],
+        "translation_score": translation["score"],
+        "ingested_at": ingested_at,
+        "content_hash": checked.digest,
+        "title": result.get("title") or "",
+        "body": result["body"],
+        "title_en": result["title_en"],
+        "body_en": result["body_en"],
         "sentences": [
-            {"position": i, "field": s["field"], "paragraph": s["paragraph"], "start": s["span"][0],
-             "end": s["span"][1], "score": s["score"], "ar": s["source"], "en": s["target"]}
+            {
+                "position": i,
+                "field": s["field"],
+                "paragraph": s["paragraph"],
+                "start": s["span"][0],
+                "end": s["span"][1],
+                "score": s["score"],
+                "ar": s["source"],
+                "en": s["target"],
+            }
             for i, s in enumerate(result["sentences"])
         ],
     }

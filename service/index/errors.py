@@ -1,4 +1,5 @@
 """Why OpenSearch refused something, read defensively: error bodies may be dicts, strings, or lack keys."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -7,6 +7,7 @@ winner's index; a migration takes the next free number. The alias always marks i
 (is_write_index), so writes have exactly one target. Calls that create, copy or delete indices take
 the bulk timeout; the look-ups take the client's interactive one.
 """
+
 from __future__ import annotations
 
 import json
@@ -69,8 +70,9 @@ def indices_behind(client: OpenSearch, alias: str) -> dict[str, dict]:
     """{index: alias properties} for every index behind the alias; empty when there is no alias."""
     if not client.indices.exists_alias(name=alias):
         return {}
-    return {index: found.get("aliases", {}).get(alias, {})
-            for index, found in client.indices.get_alias(name=alias).items()}
+    return {
+        index: found.get("aliases", {}).get(alias, {}) for index, found in client.indices.get_alias(name=alias).items()
+    }
 
 
 def current_index(client: OpenSearch, alias: str) -> str | None:
@@ -80,17 +82,21 @@ def current_index(client: OpenSearch, alias: str) -> str | None:
         return None
     index = write_index(behind)
     if index is None:
-        raise LifecycleError(f"the alias {alias} points at {', '.join(sorted(behind))} and none is its write index; "
-                             "`python -m service index migrate` merges them into one new index")
+        raise LifecycleError(
+            f"the alias {alias} points at {', '.join(sorted(behind))} and none is its write index; "
+            "`python -m service index migrate` merges them into one new index"
+        )
     return index
 
 
 def _refuse_concrete_index(client: OpenSearch, alias: str) -> None:
     """A concrete index named like the alias (auto-created by a write before `index create`) blocks the alias."""
     if client.indices.exists(index=alias):
-        raise LifecycleError(f"{alias} is an index, not an alias (a write before `index create` created it with "
-                             "guessed mappings): `python -m service index migrate` moves its documents into a "
-                             "managed index behind the alias; `python -m service index delete` drops them")
+        raise LifecycleError(
+            f"{alias} is an index, not an alias (a write before `index create` created it with "
+            "guessed mappings): `python -m service index migrate` moves its documents into a "
+            "managed index behind the alias; `python -m service index delete` drops them"
+        )
 
 
 def ensure(client: OpenSearch, alias: str, shards: int = 1, replicas: int = 0) -> str:
@@ -103,8 +109,9 @@ def ensure(client: OpenSearch, alias: str, shards: int = 1, replicas: int = 0) -
     name = index_name(alias, version, 1)
     timeout = bulk_timeout(client)
     try:
-        client.indices.create(index=name, body={**body, "aliases": {alias: {"is_write_index": True}}},
-                              request_timeout=timeout)
+        client.indices.create(
+            index=name, body={**body, "aliases": {alias: {"is_write_index": True}}}, request_timeout=timeout
+        )
     except RequestError as error:
         if error.error != ALREADY_EXISTS:
             raise
@@ -135,14 +142,23 @@ def migrate(client: OpenSearch, alias: str, shards: int = 1, replicas: int = 0, 
     try:
         client.cluster.health(index=new, wait_for_status="yellow", request_timeout=timeout)
         # scan + bulk: needs no reindex module on the node
-        helpers.reindex(client, alias, new, scan_kwargs={"request_timeout": timeout,
-                                                         "scroll_kwargs": {"request_timeout": timeout}},
-                        bulk_kwargs={"request_timeout": timeout})
+        helpers.reindex(
+            client,
+            alias,
+            new,
+            scan_kwargs={"request_timeout": timeout, "scroll_kwargs": {"request_timeout": timeout}},
+            bulk_kwargs={"request_timeout": timeout},
+        )
         client.indices.refresh(index=new, request_timeout=timeout)
-        removals = ([{"remove_index": {"index": alias}}] if legacy
-                    else [{"remove": {"index": index, "alias": alias}} for index in old])
-        client.indices.update_aliases(body={"actions": [
-            *removals, {"add": {"index": new, "alias": alias, "is_write_index": True}}]}, request_timeout=timeout)
+        removals = (
+            [{"remove_index": {"index": alias}}]
+            if legacy
+            else [{"remove": {"index": index, "alias": alias}} for index in old]
+        )
+        client.indices.update_aliases(
+            body={"actions": [*removals, {"add": {"index": new, "alias": alias, "is_write_index": True}}]},
+            request_timeout=timeout,
+        )
     except Exception:
         client.indices.delete(index=new, ignore_unavailable=True, request_timeout=timeout)  # the alias is unchanged
         raise

@@ -4,6 +4,7 @@ The integ-test-zip distribution has the server and transport only; the module ja
 (analysis-common: the arabic and english analyzers) are fetched with Maven and installed as modules.
 One unpacked distribution serves any number of nodes, each with its own config, data and logs.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DIST_GROUP = "org.opensearch.distribution.integ-test-zip"
-MODULES = {"analysis-common": ("org.opensearch.plugin", "org.opensearch.analysis.common.CommonAnalysisPlugin",
-                               "Adds analysis components: the language analyzers, arabic_normalization, arabic_stem")}
+MODULES = {
+    "analysis-common": (
+        "org.opensearch.plugin",
+        "org.opensearch.analysis.common.CommonAnalysisPlugin",
+        "Adds analysis components: the language analyzers, arabic_normalization, arabic_stem",
+    )
+}
 DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.6.1"
 START_TIMEOUT = 180.0
 STOP_TIMEOUT = 60.0
@@ -90,7 +96,9 @@ def install(node: LocalNode) -> Path:
         (home / "modules" / module / "plugin-descriptor.properties").write_text(
             f"description={description}\nversion={node.version}\nname={module}\nclassname={classname}\n"
             f"java.version=11\nopensearch.version={node.version}\ncustom.foldername=\nextended.plugins=\n"
-            "has.native.controller=false\n", encoding="utf-8")
+            "has.native.controller=false\n",
+            encoding="utf-8",
+        )
     shutil.rmtree(node.home, ignore_errors=True)
     os.replace(home, node.home)
     shutil.rmtree(staging, ignore_errors=True)
@@ -105,7 +113,9 @@ def java_home() -> Path:
             return Path(os.environ[variable])
     java = shutil.which("java")
     if not java:
-        raise NodeError("no Java found: OpenSearch 2.x needs Java 11, 17 or 21 (apt-get install openjdk-17-jre-headless)")
+        raise NodeError(
+            "no Java found: OpenSearch 2.x needs Java 11, 17 or 21 (apt-get install openjdk-17-jre-headless)"
+        )
     return Path(os.path.realpath(java)).parents[1]
 
 
@@ -122,14 +132,19 @@ def _write_config(node: LocalNode) -> Path:
     (config / "jvm.options").write_text(options, encoding="utf-8")
     (config / "jvm.options.d").mkdir(exist_ok=True)
     settings = {
-        "cluster.name": f"mt-news-{node.name}", "node.name": node.name,
-        "network.host": "127.0.0.1", "http.port": node.port, "discovery.type": "single-node",
-        "path.data": str(data), "path.logs": str(logs),
+        "cluster.name": f"mt-news-{node.name}",
+        "node.name": node.name,
+        "network.host": "127.0.0.1",
+        "http.port": node.port,
+        "discovery.type": "single-node",
+        "path.data": str(data),
+        "path.logs": str(logs),
         # A developer's nearly full disk should not turn the indices read-only.
         "cluster.routing.allocation.disk.threshold_enabled": False,
     }
     (config / "opensearch.yml").write_text(
-        "".join(f"{key}: {json.dumps(value)}\n" for key, value in settings.items()), encoding="utf-8")
+        "".join(f"{key}: {json.dumps(value)}\n" for key, value in settings.items()), encoding="utf-8"
+    )
     return config
 
 
@@ -160,15 +175,26 @@ def start(node: LocalNode) -> dict:
         if health(node.url) is not None:
             raise NodeError(f"something else already answers on {node.url}; choose another port")
         config = _write_config(node)
-        env = {**os.environ, "OPENSEARCH_HOME": str(node.home), "OPENSEARCH_PATH_CONF": str(config),
-               "OPENSEARCH_JAVA_HOME": str(java_home()),
-               "OPENSEARCH_JAVA_OPTS": f"-Xms{node.heap} -Xmx{node.heap}"}
+        env = {
+            **os.environ,
+            "OPENSEARCH_HOME": str(node.home),
+            "OPENSEARCH_PATH_CONF": str(config),
+            "OPENSEARCH_JAVA_HOME": str(java_home()),
+            "OPENSEARCH_JAVA_OPTS": f"-Xms{node.heap} -Xmx{node.heap}",
+        }
         user = _service_user(node)
         with open(node.node_dir / "console.log", "ab") as console:
             # Its own session, so the node outlives this process and ignores the terminal's Ctrl-C.
-            process = subprocess.Popen([str(node.home / "bin" / "opensearch")], env=env, cwd=node.node_dir,
-                                       stdout=console, stderr=subprocess.STDOUT, start_new_session=True,
-                                       user=user, group=user)
+            process = subprocess.Popen(
+                [str(node.home / "bin" / "opensearch")],
+                env=env,
+                cwd=node.node_dir,
+                stdout=console,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                user=user,
+                group=user,
+            )
         node.pid_file.write_text(str(process.pid), encoding="utf-8")
         _CHILDREN[process.pid] = process
         return _wait_until_green(node, process)
@@ -181,13 +207,18 @@ def _service_user(node: LocalNode) -> str | None:
         return None
     for parent in node.root.resolve().parents:
         if not parent.stat().st_mode & 0o001:
-            raise NodeError(f"running as root, the node runs as user {SERVICE_USER!r}, which cannot enter {parent}; "
-                            "set OPENSEARCH_LOCAL_DIR to a directory others can traverse (e.g. /var/tmp/mt-news-opensearch)")
+            raise NodeError(
+                f"running as root, the node runs as user {SERVICE_USER!r}, which cannot enter {parent}; "
+                "set OPENSEARCH_LOCAL_DIR to a directory others can traverse (e.g. /var/tmp/mt-news-opensearch)"
+            )
     try:
         pwd.getpwnam(SERVICE_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER],
+            check=True,
+            capture_output=True,
+        )
     for path in [node.node_dir, *node.node_dir.rglob("*")]:
         shutil.chown(path, SERVICE_USER, SERVICE_USER)
     return SERVICE_USER
@@ -234,6 +265,13 @@ def stop(node: LocalNode) -> bool:
 def status(node: LocalNode) -> dict:
     """What runs where: pid, URL, health, directories."""
     pid = running_pid(node)
-    return {"running": pid is not None, "pid": pid, "url": node.url, "version": node.version,
-            "installed": (node.home / ".assembled").is_file(), "home": str(node.home),
-            "node_dir": str(node.node_dir), "health": health(node.url) if pid else None}
+    return {
+        "running": pid is not None,
+        "pid": pid,
+        "url": node.url,
+        "version": node.version,
+        "installed": (node.home / ".assembled").is_file(),
+        "home": str(node.home),
+        "node_dir": str(node.node_dir),
+        "health": health(node.url) if pid else None,
+    }

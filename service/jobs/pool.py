@@ -3,6 +3,7 @@
 The pool is started explicitly where the process serves (gunicorn's post_worker_init hook, `serve
 --dev`), never by building the app, so no thread claims items in a process that is about to exec.
 """
+
 from __future__ import annotations
 
 import logging

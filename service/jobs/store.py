@@ -6,6 +6,7 @@ the process is gone: its name holds the pid and the process's start time, so a r
 fool it), and anywhere else they are taken once the lease runs out. An item's result
 is written in the same transaction that marks it done, so it is stored once or not at all.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -75,11 +76,19 @@ class JobStatus:
         return remaining / rate if rate > 0 else None
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "kind": self.kind, "state": self.state, "reason": self.reason, "options": self.options,
-                "counts": {"done": self.done, "failed": self.failed, "total": self.total},
-                "tokens_per_second": round(self.tokens_per_second, 1),
-                "eta_seconds": None if self.eta_seconds is None else round(self.eta_seconds),
-                "created": self.created, "started": self.started, "finished": self.finished}
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "state": self.state,
+            "reason": self.reason,
+            "options": self.options,
+            "counts": {"done": self.done, "failed": self.failed, "total": self.total},
+            "tokens_per_second": round(self.tokens_per_second, 1),
+            "eta_seconds": None if self.eta_seconds is None else round(self.eta_seconds),
+            "created": self.created,
+            "started": self.started,
+            "finished": self.finished,
+        }
 
 
 class JobStore:
@@ -110,8 +119,9 @@ class JobStore:
         with self._lock:
             return self._db.execute(sql, params).fetchall()
 
-    def create(self, kind: str, records: Iterable[tuple[int, object]], options: dict,
-               owner: str | None = None) -> tuple[str, bool]:
+    def create(
+        self, kind: str, records: Iterable[tuple[int, object]], options: dict, owner: str | None = None
+    ) -> tuple[str, bool]:
         """Store a job and its items durably; (job id, created). The owner's identical active job is returned instead."""
         rows, digest = [], hashlib.sha256(json.dumps([kind, options], sort_keys=True).encode())
         for seq, (line, record) in enumerate(records):
@@ -126,16 +136,21 @@ class JobStore:
             digest.update(b"\n")
         fingerprint = digest.hexdigest()
         with self._write() as db:
-            found = db.execute(f"SELECT id FROM jobs WHERE fingerprint = ? AND owner IS ? AND state IN {ACTIVE}",
-                               (fingerprint, owner)).fetchone()
+            found = db.execute(
+                f"SELECT id FROM jobs WHERE fingerprint = ? AND owner IS ? AND state IN {ACTIVE}", (fingerprint, owner)
+            ).fetchone()
             if found:
                 return found[0], False
             job_id = uuid.uuid4().hex[:16]
-            db.execute("INSERT INTO jobs (id, kind, options, state, owner, fingerprint, total, created) "
-                       "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
-                       (job_id, kind, json.dumps(options), owner, fingerprint, len(rows), time.time()))
-            db.executemany("INSERT INTO items (job_id, seq, line, input, status, error) VALUES (?, ?, ?, ?, ?, ?)",
-                           [(job_id, *row) for row in rows])
+            db.execute(
+                "INSERT INTO jobs (id, kind, options, state, owner, fingerprint, total, created) "
+                "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
+                (job_id, kind, json.dumps(options), owner, fingerprint, len(rows), time.time()),
+            )
+            db.executemany(
+                "INSERT INTO items (job_id, seq, line, input, status, error) VALUES (?, ?, ?, ?, ?, ?)",
+                [(job_id, *row) for row in rows],
+            )
             self._settle(db, job_id)  # nothing runnable (every item invalid): done at once, not queued forever
         return job_id, True
 
@@ -150,57 +165,79 @@ class JobStore:
             row = db.execute(
                 "SELECT i.job_id FROM items i JOIN jobs j ON j.id = i.job_id WHERE j.state IN ('queued', 'running') "
                 f"AND (i.status = 'queued' OR (i.status = 'claimed' AND i.lease_until < ?)) {only} "
-                "ORDER BY j.created LIMIT 1", (now, job_id) if job_id else (now,)).fetchone()
+                "ORDER BY j.created LIMIT 1",
+                (now, job_id) if job_id else (now,),
+            ).fetchone()
             if row is None:
                 return None, []
             job_id = row[0]
             items = db.execute(
                 "SELECT seq, line, input FROM items WHERE job_id = ? AND (status = 'queued' OR "
-                "(status = 'claimed' AND lease_until < ?)) ORDER BY seq LIMIT ?", (job_id, now, limit)).fetchall()
-            db.executemany("UPDATE items SET status = 'claimed', claimed_by = ?, lease_until = ? "
-                           "WHERE job_id = ? AND seq = ?",
-                           [(worker, now + self.lease_seconds, job_id, seq) for seq, _, _ in items])
-            db.execute("UPDATE jobs SET state = 'running', started = COALESCE(started, ?) WHERE id = ? AND state = 'queued'",
-                       (now, job_id))
+                "(status = 'claimed' AND lease_until < ?)) ORDER BY seq LIMIT ?",
+                (job_id, now, limit),
+            ).fetchall()
+            db.executemany(
+                "UPDATE items SET status = 'claimed', claimed_by = ?, lease_until = ? WHERE job_id = ? AND seq = ?",
+                [(worker, now + self.lease_seconds, job_id, seq) for seq, _, _ in items],
+            )
+            db.execute(
+                "UPDATE jobs SET state = 'running', started = COALESCE(started, ?) WHERE id = ? AND state = 'queued'",
+                (now, job_id),
+            )
         return job_id, [Item(job_id, seq, line, json.loads(text)) for seq, line, text in items]
 
-    def finish(self, job_id: str, worker: str, done: list[tuple[int, dict]], failed: list[tuple[int, str]],
-               tokens: int = 0) -> None:
+    def finish(
+        self, job_id: str, worker: str, done: list[tuple[int, dict]], failed: list[tuple[int, str]], tokens: int = 0
+    ) -> None:
         """Commit finished items (seq, result) and failures (seq, error) claimed by this worker, in one transaction."""
         with self._write() as db:
-            db.executemany("UPDATE items SET status = 'done', result = ?, claimed_by = NULL "
-                           "WHERE job_id = ? AND seq = ? AND status = 'claimed' AND claimed_by = ?",
-                           [(json.dumps(r, ensure_ascii=False), job_id, seq, worker) for seq, r in done])
-            db.executemany("UPDATE items SET status = 'failed', error = ?, claimed_by = NULL "
-                           "WHERE job_id = ? AND seq = ? AND status = 'claimed' AND claimed_by = ?",
-                           [(error, job_id, seq, worker) for seq, error in failed])
+            db.executemany(
+                "UPDATE items SET status = 'done', result = ?, claimed_by = NULL "
+                "WHERE job_id = ? AND seq = ? AND status = 'claimed' AND claimed_by = ?",
+                [(json.dumps(r, ensure_ascii=False), job_id, seq, worker) for seq, r in done],
+            )
+            db.executemany(
+                "UPDATE items SET status = 'failed', error = ?, claimed_by = NULL "
+                "WHERE job_id = ? AND seq = ? AND status = 'claimed' AND claimed_by = ?",
+                [(error, job_id, seq, worker) for seq, error in failed],
+            )
             db.execute("UPDATE jobs SET tokens = tokens + ? WHERE id = ?", (tokens, job_id))
             self._settle(db, job_id)
 
     def release(self, job_id: str, worker: str, reason: str | None = None) -> None:
         """Give claimed items back; with a reason, pause the job (e.g. the search cluster is down)."""
         with self._write() as db:
-            db.execute("UPDATE items SET status = 'queued', claimed_by = NULL, lease_until = NULL "
-                       "WHERE job_id = ? AND status = 'claimed' AND claimed_by = ?", (job_id, worker))
+            db.execute(
+                "UPDATE items SET status = 'queued', claimed_by = NULL, lease_until = NULL "
+                "WHERE job_id = ? AND status = 'claimed' AND claimed_by = ?",
+                (job_id, worker),
+            )
             if reason:
-                db.execute("UPDATE jobs SET state = 'paused', reason = ? WHERE id = ? AND state = 'running'",
-                           (reason, job_id))
+                db.execute(
+                    "UPDATE jobs SET state = 'paused', reason = ? WHERE id = ? AND state = 'running'", (reason, job_id)
+                )
 
     def release_claims(self, worker: str) -> int:
         """Give back every item this worker holds (it stops, or its thread died); the number freed."""
         with self._write() as db:
-            return db.execute("UPDATE items SET status = 'queued', claimed_by = NULL, lease_until = NULL "
-                              "WHERE status = 'claimed' AND claimed_by = ?", (worker,)).rowcount
+            return db.execute(
+                "UPDATE items SET status = 'queued', claimed_by = NULL, lease_until = NULL "
+                "WHERE status = 'claimed' AND claimed_by = ?",
+                (worker,),
+            ).rowcount
 
     def release_dead_local_claims(self) -> int:
         """Free items claimed by worker processes on this host that no longer exist (no lease wait)."""
         host = f"{socket.gethostname()}-"
         with self._write() as db:
             owners = [r[0] for r in db.execute("SELECT DISTINCT claimed_by FROM items WHERE status = 'claimed'")]
-            dead = [o for o in owners if o and o.startswith(host) and not _alive(o[len(host):])]
+            dead = [o for o in owners if o and o.startswith(host) and not _alive(o[len(host) :])]
             for owner in dead:
-                db.execute("UPDATE items SET status = 'queued', claimed_by = NULL, lease_until = NULL "
-                           "WHERE status = 'claimed' AND claimed_by = ?", (owner,))
+                db.execute(
+                    "UPDATE items SET status = 'queued', claimed_by = NULL, lease_until = NULL "
+                    "WHERE status = 'claimed' AND claimed_by = ?",
+                    (owner,),
+                )
         return len(dead)
 
     def resume_paused(self) -> int:
@@ -210,30 +247,50 @@ class JobStore:
 
     def cancel(self, job_id: str) -> bool:
         with self._write() as db:
-            changed = db.execute(f"UPDATE jobs SET state = 'cancelled', finished = ? WHERE id = ? AND state IN {ACTIVE}",
-                                 (time.time(), job_id)).rowcount
-            db.execute("UPDATE items SET status = 'cancelled' WHERE job_id = ? AND status IN ('queued', 'claimed')",
-                       (job_id,))
+            changed = db.execute(
+                f"UPDATE jobs SET state = 'cancelled', finished = ? WHERE id = ? AND state IN {ACTIVE}",
+                (time.time(), job_id),
+            ).rowcount
+            db.execute(
+                "UPDATE items SET status = 'cancelled' WHERE job_id = ? AND status IN ('queued', 'claimed')", (job_id,)
+            )
         return bool(changed)
 
     def _settle(self, db, job_id: str) -> None:
-        left = db.execute("SELECT COUNT(*) FROM items WHERE job_id = ? AND status IN ('queued', 'claimed')",
-                          (job_id,)).fetchone()[0]
+        left = db.execute(
+            "SELECT COUNT(*) FROM items WHERE job_id = ? AND status IN ('queued', 'claimed')", (job_id,)
+        ).fetchone()[0]
         if left == 0:
-            db.execute("UPDATE jobs SET state = 'done', finished = ? WHERE id = ? AND state IN ('running', 'queued')",
-                       (time.time(), job_id))
+            db.execute(
+                "UPDATE jobs SET state = 'done', finished = ? WHERE id = ? AND state IN ('running', 'queued')",
+                (time.time(), job_id),
+            )
 
     def status(self, job_id: str) -> JobStatus | None:
         rows = self._read(
             "SELECT id, kind, state, reason, options, total, created, started, finished, tokens, owner, "
             "(SELECT COUNT(*) FROM items WHERE job_id = jobs.id AND status = 'done'), "
             "(SELECT COUNT(*) FROM items WHERE job_id = jobs.id AND status = 'failed') FROM jobs WHERE id = ?",
-            (job_id,))
+            (job_id,),
+        )
         if not rows:
             return None
         id_, kind, state, reason, options, total, created, started, finished, tokens, owner, done, failed = rows[0]
-        return JobStatus(id_, kind, state, reason, json.loads(options), total, done, failed, tokens, created,
-                         started, finished, owner)
+        return JobStatus(
+            id_,
+            kind,
+            state,
+            reason,
+            json.loads(options),
+            total,
+            done,
+            failed,
+            tokens,
+            created,
+            started,
+            finished,
+            owner,
+        )
 
     def list(self, limit: int = 100, owner: str | None = None) -> list[JobStatus]:
         """The newest jobs, of every owner or only of owner."""
@@ -248,16 +305,19 @@ class JobStore:
         """The done items' results as JSON lines, in input order, read in pages so memory stays flat."""
         seq = -1
         while True:
-            page = self._read("SELECT seq, result FROM items WHERE job_id = ? AND status = 'done' AND seq > ? "
-                              "ORDER BY seq LIMIT 500", (job_id, seq))
+            page = self._read(
+                "SELECT seq, result FROM items WHERE job_id = ? AND status = 'done' AND seq > ? ORDER BY seq LIMIT 500",
+                (job_id, seq),
+            )
             if not page:
                 return
             for seq, result in page:  # noqa: B007 - the last seq is the next page's cursor
                 yield result + "\n"
 
     def errors(self, job_id: str) -> Iterator[str]:
-        for line, error in self._read("SELECT line, error FROM items WHERE job_id = ? AND status = 'failed' "
-                                      "ORDER BY seq", (job_id,)):
+        for line, error in self._read(
+            "SELECT line, error FROM items WHERE job_id = ? AND status = 'failed' ORDER BY seq", (job_id,)
+        ):
             yield json.dumps({"line": line, "error": error}, ensure_ascii=False) + "\n"
 
 

@@ -9,6 +9,7 @@ A worker does not die of its work: a bad record fails its item with the reason, 
 raises something unexpected is tried again item by item (so one poison item fails alone), and
 anything else is logged and retried after a pause.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -34,8 +35,18 @@ PAUSED_FOR_OUTAGE = "the search cluster is unreachable; the job resumes when it 
 
 
 class Worker:
-    def __init__(self, store: JobStore, translator, client=None, alias: str | None = None, batch: int = 32,
-                 name: str | None = None, job_id: str | None = None, shards: int = 1, replicas: int = 0):
+    def __init__(
+        self,
+        store: JobStore,
+        translator,
+        client=None,
+        alias: str | None = None,
+        batch: int = 32,
+        name: str | None = None,
+        job_id: str | None = None,
+        shards: int = 1,
+        replicas: int = 0,
+    ):
         self.store, self.translator, self.client, self.alias, self.batch = store, translator, client, alias, batch
         self.index_shape = (shards, replicas)  # of the managed index, should this worker be the one to create it
         self._index_ready = False
@@ -46,8 +57,16 @@ class Worker:
     @classmethod
     def from_settings(cls, settings, store: JobStore, translator, client, job_id: str | None = None) -> Worker:
         """A worker on the configured alias, batch size and index shape."""
-        return cls(store, translator, client, settings.opensearch_index, settings.job_batch_items, job_id=job_id,
-                   shards=settings.opensearch_shards, replicas=settings.opensearch_replicas)
+        return cls(
+            store,
+            translator,
+            client,
+            settings.opensearch_index,
+            settings.job_batch_items,
+            job_id=job_id,
+            shards=settings.opensearch_shards,
+            replicas=settings.opensearch_replicas,
+        )
 
     def run_once(self) -> bool:
         """Process one batch; False when there was nothing to do."""

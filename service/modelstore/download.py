@@ -1,4 +1,5 @@
 """Resumable, checksummed downloads: bytes go to `<dest>.part`, and only a verified file is renamed into place."""
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,13 @@ class DownloadError(RuntimeError):
     """The download failed or its checksum did not match."""
 
 
-def download(url: str, dest: Path, sha256: str | None = None, timeout: float = 30.0,
-             progress: Callable[[int, int | None], None] | None = None) -> Path:
+def download(
+    url: str,
+    dest: Path,
+    sha256: str | None = None,
+    timeout: float = 30.0,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> Path:
     """Fetch url into dest, resuming a previous partial download; verify sha256 when given."""
     if dest.is_file() and (sha256 is None or file_sha256(dest) == sha256):
         return dest

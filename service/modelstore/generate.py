@@ -4,6 +4,7 @@ They have the real format and architecture (a Marian .npz, decoder.yml, a vocab 
 and target.spm) and are installed through the same converter path as the real model. Their
 translations are noise, and their manifest says so.
 """
+
 from __future__ import annotations
 
 import io
@@ -78,12 +79,17 @@ def write_opus_mt_dir(size: str, out_dir: Path, seed: int = 1, corpus_dir: Path 
     weights["special:model.yml"] = np.frombuffer(config + b"\0", dtype=np.int8)
     np.savez(out_dir / NPZ_NAME, **weights)
 
-    decoder = {"models": [NPZ_NAME], "vocabs": [VOCAB_NAME, VOCAB_NAME], "beam-size": 4,
-               "normalize": 0.6, "relative-paths": True}
+    decoder = {
+        "models": [NPZ_NAME],
+        "vocabs": [VOCAB_NAME, VOCAB_NAME],
+        "beam-size": 4,
+        "normalize": 0.6,
+        "relative-paths": True,
+    }
     (out_dir / "decoder.yml").write_text(yaml.safe_dump(decoder), encoding="utf-8")
     (out_dir / "README.md").write_text(
-        f"Generated {size} model: random weights (seed {seed}); its translations are noise.\n",
-        encoding="utf-8")
+        f"Generated {size} model: random weights (seed {seed}); its translations are noise.\n", encoding="utf-8"
+    )
     return out_dir
 
 
@@ -94,5 +100,10 @@ def generate(size: str, out_dir: Path, seed: int = 1, quantization: str = "int8"
     with tempfile.TemporaryDirectory(prefix="opus-mt-generated-") as work:
         source = write_opus_mt_dir(size, Path(work) / "release", seed)
         return install.install_from_path(
-            source, out_dir, quantization=quantization, name=f"generated-{size}",
-            demo=True, source_label=f"generated:{size}:seed={seed}")
+            source,
+            out_dir,
+            quantization=quantization,
+            name=f"generated-{size}",
+            demo=True,
+            source_label=f"generated:{size}:seed={seed}",
+        )

@@ -4,6 +4,7 @@ Sources: the official OPUS-MT release (downloaded), a local release zip, an unpa
 directory, a Hugging Face Marian directory, or an already converted CTranslate2 directory.
 The new model is built beside the destination and renamed into place only when complete.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,17 +25,20 @@ DEFAULT_URL = "https://object.pouta.csc.fi/OPUS-MT-models/ar-en/opus-2019-12-18.
 # Checksums of known releases, by file name, so a local copy of the zip is verified too.
 KNOWN_SHA256 = {"opus-2019-12-18.zip": "2406c939b175616789999f370a3f487e90cd018e4590e8679cf91ee8caff2416"}
 TOKENIZER_FILES = ("source.spm", "target.spm")
-QUANTIZATIONS = ("int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16",
-                 "bfloat16", "float32")
+QUANTIZATIONS = ("int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16", "bfloat16", "float32")
 
 
 class InstallError(RuntimeError):
     """The source cannot be installed; the message says why and what to do."""
 
 
-def install(source: str | None, dest: Path, quantization: str = "int8",
-            sha256: str | None = None,
-            progress: Callable[[int, int | None], None] | None = None) -> Manifest:
+def install(
+    source: str | None,
+    dest: Path,
+    quantization: str = "int8",
+    sha256: str | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> Manifest:
     """Install from a URL, a zip or a directory (default: the official release) into dest."""
     if quantization not in QUANTIZATIONS:
         raise InstallError(f"unknown quantization {quantization!r}; choose one of {', '.join(QUANTIZATIONS)}")
@@ -84,14 +88,21 @@ def detect_kind(path: Path) -> str:
     if (path / "model.bin").is_file():
         return "ctranslate2"
     if (path / "config.json").is_file() and any(
-            (path / name).is_file() for name in ("pytorch_model.bin", "model.safetensors")):
+        (path / name).is_file() for name in ("pytorch_model.bin", "model.safetensors")
+    ):
         return "huggingface"
     raise InstallError(f"{path} is not an OPUS-MT, Hugging Face or CTranslate2 model directory")
 
 
-def install_from_path(source: Path, dest: Path, quantization: str = "int8", name: str = RELEASE_NAME,
-                      demo: bool = False, source_label: str | None = None,
-                      sha256: str | None = None) -> Manifest:
+def install_from_path(
+    source: Path,
+    dest: Path,
+    quantization: str = "int8",
+    name: str = RELEASE_NAME,
+    demo: bool = False,
+    source_label: str | None = None,
+    sha256: str | None = None,
+) -> Manifest:
     """Convert (or copy) a model directory into dest, with its tokenizers and a manifest."""
     kind = detect_kind(source)
     missing = [f for f in TOKENIZER_FILES if not (source / f).is_file()]
@@ -107,10 +118,15 @@ def install_from_path(source: Path, dest: Path, quantization: str = "int8", name
             manifest = Manifest.read(staging)  # a model this project installed: keep its identity and labels
         else:
             manifest = Manifest(
-                name=name, kind=kind, source=source_label or str(source),
-                sha256=sha256 or tree_sha256(source), quantization=recorded_quantization,
+                name=name,
+                kind=kind,
+                source=source_label or str(source),
+                sha256=sha256 or tree_sha256(source),
+                quantization=recorded_quantization,
                 converter=f"ctranslate2 {ctranslate2.__version__}",
-                created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), demo=demo)
+                created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                demo=demo,
+            )
             manifest.write(staging)
         _replace_dir(staging, dest)
     except BaseException:
@@ -134,7 +150,8 @@ def _convert(kind: str, source: Path, out: Path, quantization: str) -> str:
     except ImportError as error:
         raise InstallError(
             f"converting a Hugging Face model needs transformers and torch ({error.name} is missing): "
-            "pip install transformers torch") from error
+            "pip install transformers torch"
+        ) from error
     from ctranslate2.converters import TransformersConverter
 
     TransformersConverter(str(source)).convert(str(out), quantization=quantization, force=True)

@@ -1,4 +1,5 @@
 """The manifest written beside every installed model: what it is, where it came from, how it was built."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,7 +21,8 @@ class ModelNotInstalled(RuntimeError):
     def __init__(self, model_dir: Path):
         super().__init__(
             f"no translation model installed at {model_dir}; install one with "
-            f"`{INSTALL_HINT}` (or `{INSTALL_HINT} --source opus-2019-12-18.zip` offline)")
+            f"`{INSTALL_HINT}` (or `{INSTALL_HINT} --source opus-2019-12-18.zip` offline)"
+        )
 
 
 @dataclass(frozen=True)

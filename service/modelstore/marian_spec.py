@@ -3,6 +3,7 @@
 Kept apart from the generator (generate.py) in the way CTranslate2 keeps specs apart from
 converters: this file only says what a Marian model of a given size looks like.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

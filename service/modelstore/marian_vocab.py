@@ -1,4 +1,5 @@
 """Marian's YAML vocabulary files (`"piece": id` per line), written so CTranslate2's reader parses them."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -3,6 +3,7 @@
 Accepted: words, "quoted phrases", AND, OR, NOT (or a leading -), and parentheses. Everything
 else is escaped, so user text can never become query DSL or an operator it did not mean.
 """
+
 from __future__ import annotations
 
 import re

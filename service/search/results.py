@@ -1,4 +1,5 @@
 """OpenSearch response → bilingual hits with aligned sentences, and facets (pure)."""
+
 from __future__ import annotations
 
 import html
@@ -21,10 +22,14 @@ def _sentence_pairs(inner_hits: dict) -> list[dict]:
                 pair["matched"] = "both"
             else:
                 pair = pairs[position] = {
-                    "position": position, "score": source.get("score"), "matched": matched,
-                    "ar": source.get("ar", ""), "en": source.get("en", ""),
+                    "position": position,
+                    "score": source.get("score"),
+                    "matched": matched,
+                    "ar": source.get("ar", ""),
+                    "en": source.get("en", ""),
                     "ar_highlighted": html.escape(source.get("ar", "")),
-                    "en_highlighted": html.escape(source.get("en", ""))}
+                    "en_highlighted": html.escape(source.get("en", "")),
+                }
             if marked:
                 pair[f"{matched}_highlighted"] = marked
     return sorted(pairs.values(), key=lambda p: p["position"])
@@ -38,12 +43,21 @@ def parse_hit(hit: dict) -> dict:
     source = hit["_source"]
     highlight = hit.get("highlight", {})
     return {
-        "id": hit["_id"], "title": source.get("title", ""), "title_en": source.get("title_en", ""),
-        "published": source.get("published"), "source": source.get("source"),
-        "category": source.get("category"), "url": source.get("url"), "language": source.get("language"),
-        "translation_score": source.get("translation_score"), "demo": source.get("demo", False),
+        "id": hit["_id"],
+        "title": source.get("title", ""),
+        "title_en": source.get("title_en", ""),
+        "published": source.get("published"),
+        "source": source.get("source"),
+        "category": source.get("category"),
+        "url": source.get("url"),
+        "language": source.get("language"),
+        "translation_score": source.get("translation_score"),
+        "demo": source.get("demo", False),
         "score": hit.get("_score"),
-        "snippets": {"ar": _snippets(highlight, ("title", "body")), "en": _snippets(highlight, ("title_en", "body_en"))},
+        "snippets": {
+            "ar": _snippets(highlight, ("title", "body")),
+            "en": _snippets(highlight, ("title_en", "body_en")),
+        },
         "sentences": _sentence_pairs(hit.get("inner_hits", {})),
     }
 
@@ -56,8 +70,12 @@ def parse_response(response: dict) -> dict:
         "hits": [parse_hit(hit) for hit in response["hits"]["hits"]],
         "facets": {
             "source": [{"value": b["key"], "count": b["doc_count"]} for b in aggs.get("source", {}).get("buckets", [])],
-            "category": [{"value": b["key"], "count": b["doc_count"]} for b in aggs.get("category", {}).get("buckets", [])],
-            "published": [{"value": b["key_as_string"], "count": b["doc_count"]}
-                          for b in aggs.get("published", {}).get("buckets", [])],
+            "category": [
+                {"value": b["key"], "count": b["doc_count"]} for b in aggs.get("category", {}).get("buckets", [])
+            ],
+            "published": [
+                {"value": b["key_as_string"], "count": b["doc_count"]}
+                for b in aggs.get("published", {}).get("buckets", [])
+            ],
         },
     }

@@ -1,4 +1,5 @@
 """Run a search: detect the query's language, translate an Arabic query, query OpenSearch, shape the hits."""
+
 from __future__ import annotations
 
 from opensearchpy import OpenSearch

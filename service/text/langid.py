@@ -1,4 +1,5 @@
 """Language detection: script ratios for short or mixed text, langdetect (seeded) for the rest."""
+
 from __future__ import annotations
 
 import threading

@@ -8,6 +8,7 @@ Each choice (docs/text-handling.md explains why):
 - zero-width, bidi and other format or control characters removed;
 - every run of whitespace becomes one space, trimmed at both ends.
 """
+
 from __future__ import annotations
 
 import functools
@@ -16,11 +17,24 @@ import unicodedata
 from dataclasses import dataclass
 
 TATWEEL = "\u0640"
-_DIACRITICS = [*range(0x064B, 0x0660), 0x0670, *range(0x06D6, 0x06DD), *range(0x06DF, 0x06E5),
-               0x06E7, 0x06E8, *range(0x06EA, 0x06EE)]
-_TABLE = {ord(TATWEEL): None, **{cp: None for cp in _DIACRITICS},
-          **{0x0660 + d: str(d) for d in range(10)}, **{0x06F0 + d: str(d) for d in range(10)},
-          0x066B: ".", 0x066C: ",", 0x066A: "%"}
+_DIACRITICS = [
+    *range(0x064B, 0x0660),
+    0x0670,
+    *range(0x06D6, 0x06DD),
+    *range(0x06DF, 0x06E5),
+    0x06E7,
+    0x06E8,
+    *range(0x06EA, 0x06EE),
+]
+_TABLE = {
+    ord(TATWEEL): None,
+    **{cp: None for cp in _DIACRITICS},
+    **{0x0660 + d: str(d) for d in range(10)},
+    **{0x06F0 + d: str(d) for d in range(10)},
+    0x066B: ".",
+    0x066C: ",",
+    0x066A: "%",
+}
 
 
 @dataclass(frozen=True)
@@ -53,8 +67,7 @@ def _normalize_cluster(cluster: str) -> str:
 @functools.cache
 def _needs_work() -> re.Pattern:
     """Characters that normalisation changes or removes, besides what NFKC does (built once, lazily)."""
-    removed = [chr(c) for c in range(0x110000)
-               if unicodedata.category(chr(c)) in ("Cc", "Cf") and chr(c) != " "]
+    removed = [chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) in ("Cc", "Cf") and chr(c) != " "]
     mapped = [chr(c) for c in _TABLE]
     return re.compile("[" + re.escape("".join(removed + mapped)) + r"]|\s\s|[^\S ]|^\s|\s$")
 

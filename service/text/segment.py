@@ -6,6 +6,7 @@ runs of them, plus any closing quotes or brackets. A full stop is not a boundary
 after a list number (1.). Boundaries inside a short quotation are ignored. No text is ever
 dropped: the spans cover every non-space character.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,15 +19,53 @@ _URL_END = r"(?=[.,;:!?؟،؛»”)\]]*(?:\s|$))"  # trailing punctuation belong
 _PROTECTED = re.compile(
     rf"(?:https?://|www\.)\S+?{_URL_END}|\S+@\S+?\.\w+{_URL_END}"
     r"|\b[\w-]+(?:\.[\w-]+)*\.(?:com|net|org|gov|edu|info|int|io|tv|news|[a-z]{2})\b(?:/\S*?)?" + _URL_END,
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _LIST_MARKER = re.compile(r"[(\[]?(?:\d{1,3}|[ivxIVX]{1,4}|\w)[)\]]?")
-ABBREVIATIONS = frozenset({
-    # Latin abbreviations that appear inside Arabic news (lower-cased, without the dot)
-    "mr", "mrs", "ms", "dr", "prof", "st", "vs", "etc", "e.g", "i.e", "inc", "ltd", "co",
-    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "gen", "sen",
-    # Arabic: page, part, number, doctor, professor, engineer, BC, AD, Hijri
-    "ص", "ج", "رقم", "د", "أ", "م", "ق.م", "ه", "هـ", "مج", "ت",
-})
+ABBREVIATIONS = frozenset(
+    {
+        # Latin abbreviations that appear inside Arabic news (lower-cased, without the dot)
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "st",
+        "vs",
+        "etc",
+        "e.g",
+        "i.e",
+        "inc",
+        "ltd",
+        "co",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "gen",
+        "sen",
+        # Arabic: page, part, number, doctor, professor, engineer, BC, AD, Hijri
+        "ص",
+        "ج",
+        "رقم",
+        "د",
+        "أ",
+        "م",
+        "ق.م",
+        "ه",
+        "هـ",
+        "مج",
+        "ت",
+    }
+)
 _OPENING_QUOTES = {"«": "»", "“": "”"}
 MAX_QUOTE_CHARS = 250  # a quotation longer than this is split into its own sentences
 _CLAUSE_BREAK = re.compile(r"[،؛;,:]\s+")
@@ -75,7 +114,11 @@ def split_sentences(text: str) -> list[Span]:
         if any(a <= position < b for a, b in protected):
             continue
         cluster = match.group()
-        if cluster[0] == "." and len(cluster.rstrip("\"'”’»)]›")) == 1 and not _is_full_stop_boundary(text, position, start):
+        if (
+            cluster[0] == "."
+            and len(cluster.rstrip("\"'”’»)]›")) == 1
+            and not _is_full_stop_boundary(text, position, start)
+        ):
             continue
         if not _follows_boundary(text, end, cluster):
             continue
@@ -104,8 +147,9 @@ def split_long(text: str, span: Span, max_tokens: int, count_tokens: Callable[[s
         if cuts:
             return _pack(text, start, end, cuts, max_tokens, count_tokens)
     middle = start + max(1, (end - start) // 2)  # one huge "word": halve it until it fits
-    return (split_long(text, (start, middle), max_tokens, count_tokens)
-            + split_long(text, (middle, end), max_tokens, count_tokens))
+    return split_long(text, (start, middle), max_tokens, count_tokens) + split_long(
+        text, (middle, end), max_tokens, count_tokens
+    )
 
 
 def _pack(text, start, end, cuts, max_tokens, count_tokens) -> list[Span]:
@@ -115,13 +159,13 @@ def _pack(text, start, end, cuts, max_tokens, count_tokens) -> list[Span]:
     current: Span | None = None
     for piece in pieces:
         merged = (current[0], piece[1]) if current else piece
-        if count_tokens(text[merged[0]:merged[1]]) <= max_tokens:
+        if count_tokens(text[merged[0] : merged[1]]) <= max_tokens:
             current = merged
             continue
         if current:
             spans.append(current)
         current = None
-        if count_tokens(text[piece[0]:piece[1]]) <= max_tokens:
+        if count_tokens(text[piece[0] : piece[1]]) <= max_tokens:
             current = piece
         else:
             spans.extend(split_long(text, piece, max_tokens, count_tokens))

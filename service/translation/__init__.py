@@ -1,4 +1,5 @@
 """The translate stage: engine (CTranslate2 + SentencePiece), batching, and the translation memory."""
+
 from __future__ import annotations
 
 from service.config import Settings

@@ -1,4 +1,5 @@
 """Length-sorted, token-budgeted batches: the core of fast CPU decoding, as a pure function."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -3,6 +3,7 @@
 One Translator is built per process and shared by all threads: CTranslate2 queues batches to its
 own worker threads (inter_threads), and SentencePiece encoding has no shared mutable state.
 """
+
 from __future__ import annotations
 
 import math
@@ -47,8 +48,12 @@ class Translator:
         self.settings = settings
         inter, intra = settings.threads
         self._model = ctranslate2.Translator(
-            str(model_dir), device=settings.device, compute_type=settings.resolved_compute_type,
-            inter_threads=inter, intra_threads=intra)
+            str(model_dir),
+            device=settings.device,
+            compute_type=settings.resolved_compute_type,
+            inter_threads=inter,
+            intra_threads=intra,
+        )
         self._source = spm.SentencePieceProcessor(model_file=str(model_dir / "source.spm"))
         self.tokens_translated = 0
         self._count_lock = threading.Lock()
@@ -70,11 +75,13 @@ class Translator:
     def decoding_key(self, beam_size: int | None = None) -> str:
         """What, besides the model, decides a translation; part of the translation-memory key."""
         s = self.settings
-        return (f"{self.model_id}|beam={beam_size or s.beam_size}|rep={s.repetition_penalty}"
-                f"|ngram={s.no_repeat_ngram_size}")
+        return (
+            f"{self.model_id}|beam={beam_size or s.beam_size}|rep={s.repetition_penalty}|ngram={s.no_repeat_ngram_size}"
+        )
 
-    def translate(self, sentences: Sequence[str], target_lengths: Sequence[int] | None = None,
-                  beam_size: int | None = None) -> list[Translation]:
+    def translate(
+        self, sentences: Sequence[str], target_lengths: Sequence[int] | None = None, beam_size: int | None = None
+    ) -> list[Translation]:
         """Translate sentences in length-sorted token batches, in parallel, and keep their order.
 
         target_lengths forces each output to an exact length (benchmarks with random weights);
@@ -91,13 +98,19 @@ class Translator:
             batch = [i for i in batch if tokens[i]]  # empty input needs no model call
             if not batch:
                 continue
-            lengths = self._decoding_lengths([len(tokens[i]) for i in batch],
-                                             [target_lengths[i] for i in batch] if target_lengths else None)
+            lengths = self._decoding_lengths(
+                [len(tokens[i]) for i in batch], [target_lengths[i] for i in batch] if target_lengths else None
+            )
             futures = self._model.translate_batch(
-                [tokens[i] for i in batch], asynchronous=True, beam_size=beam_size or self.settings.beam_size,
-                return_scores=True, max_input_length=0,  # scores are divided by length (length_penalty 1)
+                [tokens[i] for i in batch],
+                asynchronous=True,
+                beam_size=beam_size or self.settings.beam_size,
+                return_scores=True,
+                max_input_length=0,  # scores are divided by length (length_penalty 1)
                 repetition_penalty=self.settings.repetition_penalty,
-                no_repeat_ngram_size=self.settings.no_repeat_ngram_size, **lengths)
+                no_repeat_ngram_size=self.settings.no_repeat_ngram_size,
+                **lengths,
+            )
             pending.extend(zip(batch, futures, strict=True))
         for index, future in pending:
             result = future.result()

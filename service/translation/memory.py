@@ -5,6 +5,7 @@ and the decoding options that change output. WAL mode and short BEGIN IMMEDIATE 
 it safe to share between processes; it keeps at most max_entries rows, dropping the least
 recently used (checked every PRUNE_EVERY writes, or every tenth of the bound if smaller).
 """
+
 from __future__ import annotations
 
 import threading
@@ -51,14 +52,17 @@ class TranslationMemory:
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
             for start in range(0, len(sources), _QUERY_CHUNK):
-                chunk = list(sources[start:start + _QUERY_CHUNK])
+                chunk = list(sources[start : start + _QUERY_CHUNK])
                 marks = ",".join("?" * len(chunk))
                 rows = self._db.execute(
                     f"SELECT source, target, score, tokens FROM memory WHERE decoding = ? AND source IN ({marks})",
-                    [decoding, *chunk])
+                    [decoding, *chunk],
+                )
                 found.update((s, Translation(t, sc, n)) for s, t, sc, n in rows)
-            self._db.executemany("UPDATE memory SET used = ? WHERE decoding = ? AND source = ?",
-                                 [(time.time_ns(), decoding, s) for s in found])
+            self._db.executemany(
+                "UPDATE memory SET used = ? WHERE decoding = ? AND source = ?",
+                [(time.time_ns(), decoding, s) for s in found],
+            )
         return found
 
     def put_many(self, decoding: str, items: Iterable[tuple[str, Translation]]) -> None:
@@ -78,7 +82,9 @@ class TranslationMemory:
         if excess > 0:
             self._db.execute(
                 "DELETE FROM memory WHERE (decoding, source) IN "
-                "(SELECT decoding, source FROM memory ORDER BY used LIMIT ?)", (excess,))
+                "(SELECT decoding, source FROM memory ORDER BY used LIMIT ?)",
+                (excess,),
+            )
 
     def __len__(self) -> int:
         with self._lock:

@@ -3,6 +3,7 @@
 Building the app starts no threads: start_workers(app) starts the job workers where the process
 serves (gunicorn's post_worker_init hook in service/web/gunicorn_hooks.py, or `serve --dev`).
 """
+
 from __future__ import annotations
 
 from flask import Flask
@@ -52,8 +53,12 @@ def start_workers(app: Flask) -> WorkerPool | None:
     services, settings = app.extensions["mt"], app.extensions["mt"].settings
     if services.translator is None or settings.jobs_workers < 1 or app.extensions.get("mt_workers"):
         return app.extensions.get("mt_workers")
-    workers = [Worker.from_settings(settings, JobStore(settings.jobs_db, settings.job_lease_seconds),
-                                    services.translator, services.client) for _ in range(settings.jobs_workers)]
+    workers = [
+        Worker.from_settings(
+            settings, JobStore(settings.jobs_db, settings.job_lease_seconds), services.translator, services.client
+        )
+        for _ in range(settings.jobs_workers)
+    ]
     app.extensions["mt_workers"] = WorkerPool(workers).start()
     return app.extensions["mt_workers"]
 

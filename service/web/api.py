@@ -1,4 +1,5 @@
 """The JSON API under /api/v1: translate, detect, articles (with parallel-text export), search."""
+
 from __future__ import annotations
 
 import re
@@ -63,11 +64,25 @@ def translate():
     beam = body.get("beam_size")  # JSON Schema counts 2.0 as an integer, and so the document allows it
     results = translate_texts(texts, body.get("source", "auto"), None if beam is None else int(beam))
     model = translator()
-    return jsonify({"model": model.model_id, "demo": model.demo, "translations": [
-        {"text": r["body"], "translation": r["body_en"], "language": r["language"], "score": r["translation"]["score"],
-         "sentences": [{"source": s["source"], "target": s["target"], "score": s["score"], "span": s["span"]}
-                       for s in r["sentences"]]}
-        for r in results]})
+    return jsonify(
+        {
+            "model": model.model_id,
+            "demo": model.demo,
+            "translations": [
+                {
+                    "text": r["body"],
+                    "translation": r["body_en"],
+                    "language": r["language"],
+                    "score": r["translation"]["score"],
+                    "sentences": [
+                        {"source": s["source"], "target": s["target"], "score": s["score"], "span": s["span"]}
+                        for s in r["sentences"]
+                    ],
+                }
+                for r in results
+            ],
+        }
+    )
 
 
 @bp.post("/detect")
@@ -85,8 +100,7 @@ def add_articles():
     check_body(body, schemas.articles_request(found.settings))
     articles = body if isinstance(body, list) else [body]
     lifecycle.ensure(found.client, found.alias, found.settings.opensearch_shards, found.settings.opensearch_replicas)
-    report = ingest(enumerate(articles), found.client, found.alias, translator(),
-                    attempts=INTERACTIVE_ATTEMPTS)
+    report = ingest(enumerate(articles), found.client, found.alias, translator(), attempts=INTERACTIVE_ATTEMPTS)
     reasons = {r.line: r.reason for r in report.rejects}
     items = []
     for index in range(len(articles)):
@@ -117,11 +131,17 @@ def get_article(article_id: str):
     if kind == "json":
         return jsonify(document)
     if kind == "tsv":
-        return Response(export.to_tsv(document), mimetype="text/tab-separated-values",
-                        headers={"Content-Disposition": f'attachment; filename="{filename}.tsv"'})
+        return Response(
+            export.to_tsv(document),
+            mimetype="text/tab-separated-values",
+            headers={"Content-Disposition": f'attachment; filename="{filename}.tsv"'},
+        )
     if kind == "tmx":
-        return Response(export.to_tmx(document), mimetype="application/x-tmx+xml",
-                        headers={"Content-Disposition": f'attachment; filename="{filename}.tmx"'})
+        return Response(
+            export.to_tmx(document),
+            mimetype="application/x-tmx+xml",
+            headers={"Content-Disposition": f'attachment; filename="{filename}.tmx"'},
+        )
 
 
 @bp.delete("/articles/<path:article_id>")
@@ -135,11 +155,21 @@ def delete_article(article_id: str):
 def search_request(args) -> SearchRequest:
     """A SearchRequest from query-string arguments, checked against the declared parameters; a mismatch is a 400."""
     values = check_arguments(args, schemas.SEARCH_PARAMETERS)
+
     def chosen(name: str) -> tuple[str, ...]:
         return tuple(value for value in values.get(name, ()) if value)  # an empty select means "all"
-    query = SearchRequest(values["q"], values.get("lang", "auto"), chosen("source"), chosen("category"),
-                          values.get("from") or None, values.get("to") or None, values.get("sort", "relevance"),
-                          values.get("size", 10), values.get("page", 1))
+
+    query = SearchRequest(
+        values["q"],
+        values.get("lang", "auto"),
+        chosen("source"),
+        chosen("category"),
+        values.get("from") or None,
+        values.get("to") or None,
+        values.get("sort", "relevance"),
+        values.get("size", 10),
+        values.get("page", 1),
+    )
     try:
         query.validate()
     except ValueError as error:  # what the parameters cannot state each alone: page x size past the result window

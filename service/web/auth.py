@@ -4,6 +4,7 @@ A presented key is checked once per request. A key that is not valid never names
 cannot escape the address's limit) and counts as a failed check against the address; past
 RATE_LIMIT_FAILED_KEYS every keyed request from that address is a 429, so keys cannot be guessed at speed.
 """
+
 from __future__ import annotations
 
 import functools
@@ -120,12 +121,15 @@ def check_key(write: bool) -> None:
 
 def requires_key(write: bool):
     """Decorator: the view needs a valid key (write endpoints), or does when reads are keyed."""
+
     def decorate(view):
         @functools.wraps(view)
         def wrapped(*args, **kwargs):
             check_key(write)
             return view(*args, **kwargs)
+
         return wrapped
+
     return decorate
 
 
@@ -135,9 +139,14 @@ def _rate_key() -> str:
 
 def init_limiter(app, settings) -> Limiter:
     """The request limiter on settings.rate_limit_storage, and the failed-key-check limit beside it."""
-    limiter = Limiter(_rate_key, app=app, default_limits=[] if settings.rate_limit == "off" else [settings.rate_limit],
-                      storage_uri=settings.rate_limit_storage, headers_enabled=True,
-                      in_memory_fallback_enabled=True)  # redis down: count in this process until it is back
+    limiter = Limiter(
+        _rate_key,
+        app=app,
+        default_limits=[] if settings.rate_limit == "off" else [settings.rate_limit],
+        storage_uri=settings.rate_limit_storage,
+        headers_enabled=True,
+        in_memory_fallback_enabled=True,
+    )  # redis down: count in this process until it is back
     failed = settings.rate_limit_failed_keys
     app.extensions["mt_limiter"] = limiter
     app.extensions["mt_failed_keys"] = None if failed == "off" else parse_limit(failed)

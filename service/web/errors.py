@@ -2,6 +2,7 @@
 
 No stack trace ever reaches a client: unexpected exceptions are logged and answered with a 500.
 """
+
 from __future__ import annotations
 
 import logging
@@ -16,9 +17,20 @@ from service.index.lifecycle import LifecycleError
 from service.search.query import QueryError
 
 log = logging.getLogger(__name__)
-CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-         409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type", 422: "unprocessable",
-         429: "rate_limited", 500: "internal_error", 503: "unavailable"}
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
 
 
 class ApiError(Exception):

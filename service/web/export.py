@@ -1,4 +1,5 @@
 """Parallel text of an indexed article as TSV or TMX 1.4b (pure)."""
+
 from __future__ import annotations
 
 import re
@@ -24,15 +25,28 @@ def to_tsv(document: dict) -> str:
     """position, field, paragraph, score, Arabic, English: one line per sentence pair."""
     lines = ["position\tfield\tparagraph\tscore\tar\ten"]
     for s in document["sentences"]:
-        lines.append(f"{s['position']}\t{s['field']}\t{s['paragraph']}\t{s['score']}\t{_clean(s['ar'])}\t{_clean(s['en'])}")
+        lines.append(
+            f"{s['position']}\t{s['field']}\t{s['paragraph']}\t{s['score']}\t{_clean(s['ar'])}\t{_clean(s['en'])}"
+        )
     return "\n".join(lines) + "\n"
 
 
 def to_tmx(document: dict) -> bytes:
     """TMX 1.4b with one <tu> per sentence pair, Arabic as the source language."""
     tmx = ET.Element("tmx", version="1.4")
-    ET.SubElement(tmx, "header", {"creationtool": "mt-news", "creationtoolversion": "1", "segtype": "sentence",
-                                  "o-tmf": "ctranslate2", "adminlang": "en", "srclang": "ar", "datatype": "plaintext"})
+    ET.SubElement(
+        tmx,
+        "header",
+        {
+            "creationtool": "mt-news",
+            "creationtoolversion": "1",
+            "segtype": "sentence",
+            "o-tmf": "ctranslate2",
+            "adminlang": "en",
+            "srclang": "ar",
+            "datatype": "plaintext",
+        },
+    )
     body = ET.SubElement(tmx, "body")
     for s in document["sentences"]:
         unit = ET.SubElement(body, "tu", tuid=xml_text(f"{document['id']}-{s['position']}"))

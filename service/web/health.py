@@ -1,5 +1,6 @@
 """Health and metrics: /healthz (the process is up), /readyz (model loaded, OpenSearch reachable, job workers
 running where configured), /metrics."""
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
@@ -24,8 +25,11 @@ def readyz():
         pool = current_app.extensions.get("mt_workers")
         checks["jobs_workers"] = pool is not None and pool.healthy
     ready = all(checks.values())
-    body = {"status": "ready" if ready else "not ready", "checks": checks,
-            "model": found.translator.manifest.to_dict() if found.translator is not None else found.model_error}
+    body = {
+        "status": "ready" if ready else "not ready",
+        "checks": checks,
+        "model": found.translator.manifest.to_dict() if found.translator is not None else found.model_error,
+    }
     return jsonify(body), 200 if ready else 503
 
 

@@ -3,6 +3,7 @@
 Jobs are private: every route needs a valid key, and a key sees only the jobs it submitted (another
 key's job is a 404), except an admin key (ADMIN_API_KEYS), which sees and cancels them all.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context

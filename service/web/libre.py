@@ -4,6 +4,7 @@ Fields as in LibreTranslate's API: `q` (string or list), `source` (a code or "au
 `format` (text or html, tags kept), `api_key`; answers with `translatedText` and, for auto,
 `detectedLanguage` ({confidence 0-100, language}); errors as {"error": "..."}.
 """
+
 from __future__ import annotations
 
 import html
@@ -35,17 +36,22 @@ def _queries(body: dict) -> tuple[list[str], bool]:
 def _translate_html(texts: list[str], source: str) -> list[str]:
     """Translate the text between tags, all texts in one batch, and keep the tags as they are."""
     split = [_TAG.split(text) for text in texts]  # tags at odd positions, the text between them at even ones
-    slots = [(n, i) for n, parts in enumerate(split) for i, part in enumerate(parts)
-             if not _TAG.fullmatch(part) and part.strip()]
+    slots = [
+        (n, i)
+        for n, parts in enumerate(split)
+        for i, part in enumerate(parts)
+        if not _TAG.fullmatch(part) and part.strip()
+    ]
     limit = services().settings.max_batch_texts * HTML_PIECES_PER_TEXT
     if len(slots) > limit:
-        raise ApiError(400, f"Invalid request: the html holds {len(slots)} text pieces between tags; "
-                            f"the limit is {limit}")
+        raise ApiError(
+            400, f"Invalid request: the html holds {len(slots)} text pieces between tags; the limit is {limit}"
+        )
     if slots:
         results = translate_texts([html.unescape(split[n][i]) for n, i in slots], source)
         for (n, i), result in zip(slots, results, strict=True):
             part = split[n][i]
-            leading, trailing = part[:len(part) - len(part.lstrip())], part[len(part.rstrip()):]
+            leading, trailing = part[: len(part) - len(part.lstrip())], part[len(part.rstrip()) :]
             split[n][i] = leading + html.escape(result["body_en"], quote=False) + trailing
     return ["".join(parts) for parts in split]
 
@@ -61,8 +67,9 @@ def _check_limits(texts: list[str]) -> None:
     if len(texts) > settings.max_batch_texts:
         raise ApiError(400, f"Invalid request: request ({len(texts)}) exceeds batch limit ({settings.max_batch_texts})")
     if sum(map(len, texts)) > settings.max_request_chars:
-        raise ApiError(400, f"Invalid request: request ({sum(map(len, texts))}) exceeds text limit "
-                            f"({settings.max_request_chars})")
+        raise ApiError(
+            400, f"Invalid request: request ({sum(map(len, texts))}) exceeds text limit ({settings.max_request_chars})"
+        )
 
 
 @bp.post("/translate")

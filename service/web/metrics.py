@@ -1,4 +1,5 @@
 """Prometheus metrics, one registry per app: requests and latency by endpoint, tokens, memory hits, queue depth."""
+
 from __future__ import annotations
 
 import time
@@ -10,21 +11,25 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 class Metrics:
     def __init__(self):
         self.registry = CollectorRegistry()
-        self.requests = Counter("http_requests_total", "HTTP requests", ["endpoint", "method", "status"],
-                                registry=self.registry)
+        self.requests = Counter(
+            "http_requests_total", "HTTP requests", ["endpoint", "method", "status"], registry=self.registry
+        )
         self.latency = Histogram("http_request_seconds", "HTTP request latency", ["endpoint"], registry=self.registry)
         self.queue_depth = Gauge("job_queue_depth", "Items waiting in bulk jobs", registry=self.registry)
 
     def watch_translator(self, translator) -> None:
         """Gauges read from the translator when scraped: tokens translated, translation-memory hits."""
         engine = getattr(translator, "translator", translator)
-        Gauge("translated_tokens", "Output tokens the model produced (only grows)",
-              registry=self.registry).set_function(lambda: engine.tokens_translated)
+        Gauge(
+            "translated_tokens", "Output tokens the model produced (only grows)", registry=self.registry
+        ).set_function(lambda: engine.tokens_translated)
         if hasattr(translator, "hits"):
-            Gauge("translation_memory_hits", "Sentences served from the translation memory",
-                  registry=self.registry).set_function(lambda: translator.hits)
-            Gauge("translation_memory_misses", "Sentences sent to the model",
-                  registry=self.registry).set_function(lambda: translator.misses)
+            Gauge(
+                "translation_memory_hits", "Sentences served from the translation memory", registry=self.registry
+            ).set_function(lambda: translator.hits)
+            Gauge("translation_memory_misses", "Sentences sent to the model", registry=self.registry).set_function(
+                lambda: translator.misses
+            )
 
     def init_app(self, app: Flask) -> None:
         @app.before_request

@@ -4,6 +4,7 @@ Built per app from its settings and from the schemas the views validate with (se
 limits and the keys it asks for are this server's. tests/test_web_api.py checks that every
 /api/v1 route is described here, and nothing more; tests/test_fuzz.py runs schemathesis against it.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, render_template
@@ -47,17 +48,31 @@ class _Operations:
     def __init__(self, settings: Settings):
         self.settings = settings
 
-    def __call__(self, summary: str, ok: dict, errors: tuple[int, ...] = (), *, key: str | None = None,
-                 body: dict | None = None, parameters: list | None = None) -> dict:
+    def __call__(
+        self,
+        summary: str,
+        ok: dict,
+        errors: tuple[int, ...] = (),
+        *,
+        key: str | None = None,
+        body: dict | None = None,
+        parameters: list | None = None,
+    ) -> dict:
         """ok: {status: (description, content or None)}; key: "write", "private" (reads of what belongs to a key),
         "read" (keyed when READ_REQUIRES_KEY is on) or None (no key checked)."""
         keyed = key in ("write", "private") or (key == "read" and self.settings.read_requires_key)
         # 429 whatever RATE_LIMIT says: failed key checks and unfinished jobs are limited too
         statuses = set(errors) | {429} | ({401, 403} if keyed else set())
-        responses = {str(status): {"description": description, **({"content": content} if content else {})}
-                     for status, (description, content) in ok.items()}
-        responses.update({str(status): {"description": ERRORS[status], "content": _content(_ref("Error"))}
-                          for status in sorted(statuses)})
+        responses = {
+            str(status): {"description": description, **({"content": content} if content else {})}
+            for status, (description, content) in ok.items()
+        }
+        responses.update(
+            {
+                str(status): {"description": ERRORS[status], "content": _content(_ref("Error"))}
+                for status in sorted(statuses)
+            }
+        )
         operation = {"summary": summary, "responses": responses}
         if parameters:
             operation["parameters"] = parameters
@@ -72,78 +87,148 @@ def build(settings: Settings) -> dict:
     """The document for an app with these settings."""
     op = _Operations(settings)
     body_errors = (400, 413, 415)
-    article_formats = {JSON: {"schema": _ref("Article")},
-                       "text/tab-separated-values": {"schema": {"type": "string", "description": "position, field, "
-                                                                "paragraph, score, Arabic, English"}},
-                       "application/x-tmx+xml": {"schema": {"type": "string", "description": "TMX 1.4b"}}}
+    article_formats = {
+        JSON: {"schema": _ref("Article")},
+        "text/tab-separated-values": {
+            "schema": {"type": "string", "description": "position, field, paragraph, score, Arabic, English"}
+        },
+        "application/x-tmx+xml": {"schema": {"type": "string", "description": "TMX 1.4b"}},
+    }
     job = ("The job", _content(_ref("Job")))
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Arabic→English news translation and search", "version": "1",
-                 "description": "Errors are JSON: {\"error\": {\"code\", \"message\"}}. A method a path does not "
-                                "list answers 405 with an Allow header. Limits are this server's settings."},
-        "components": {"securitySchemes": SECURITY_SCHEMES, "schemas": {
-            **schemas.RESPONSES,
-            "TranslateRequest": schemas.texts_request(settings, decoding=True),
-            "DetectRequest": schemas.texts_request(settings, decoding=False),
-            "ArticlesRequest": schemas.articles_request(settings),
-            "JobRequest": schemas.JOB_JSON_REQUEST,
-            "JobUpload": schemas.JOB_UPLOAD_REQUEST,
-        }},
-        "paths": {
-            "/api/v1/translate": {"post": op(
-                "Translate texts; each comes back with sentence pairs (source, target, score), the detected "
-                "language and the model id.", {200: ("Translations", _content(_ref("Translations")))},
-                (*body_errors, 422, 503), key="read", body=_content(_ref("TranslateRequest")))},
-            "/api/v1/detect": {"post": op(
-                "Detect the language of texts.", {200: ("Detections", _content(_ref("Detections")))},
-                (*body_errors, 422), key="read", body=_content(_ref("DetectRequest")))},
-            "/api/v1/articles": {"post": op(
-                "Translate and index articles, idempotently by id; returns each item's id and status (indexed, "
-                "unchanged, or rejected with its reason).", {200: ("What happened to each article",
-                                                                   _content(_ref("IngestReport")))},
-                (*body_errors, 503), key="write", body=_content(_ref("ArticlesRequest")))},
-            "/api/v1/articles/{article_id}": {
-                "get": op("An article with its sentence-aligned parallel text, as JSON, TSV or TMX.",
-                          {200: ("The article", article_formats)}, (400, 404, 503), key="read",
-                          parameters=[schemas.ARTICLE_ID, schemas.EXPORT_FORMAT]),
-                "delete": op("Delete an article.", {204: ("Deleted", None)}, (404, 503), key="write",
-                             parameters=[schemas.ARTICLE_ID]),
+        "info": {
+            "title": "Arabic→English news translation and search",
+            "version": "1",
+            "description": 'Errors are JSON: {"error": {"code", "message"}}. A method a path does not '
+            "list answers 405 with an Allow header. Limits are this server's settings.",
+        },
+        "components": {
+            "securitySchemes": SECURITY_SCHEMES,
+            "schemas": {
+                **schemas.RESPONSES,
+                "TranslateRequest": schemas.texts_request(settings, decoding=True),
+                "DetectRequest": schemas.texts_request(settings, decoding=False),
+                "ArticlesRequest": schemas.articles_request(settings),
+                "JobRequest": schemas.JOB_JSON_REQUEST,
+                "JobUpload": schemas.JOB_UPLOAD_REQUEST,
             },
-            "/api/v1/search": {"get": op(
-                "Search in English or Arabic: hits with aligned sentence pairs, the total and facets.",
-                {200: ("Hits and facets", _content(_ref("SearchResult")))}, (400, 404, 503), key="read",
-                parameters=schemas.SEARCH_PARAMETERS)},
+        },
+        "paths": {
+            "/api/v1/translate": {
+                "post": op(
+                    "Translate texts; each comes back with sentence pairs (source, target, score), the detected "
+                    "language and the model id.",
+                    {200: ("Translations", _content(_ref("Translations")))},
+                    (*body_errors, 422, 503),
+                    key="read",
+                    body=_content(_ref("TranslateRequest")),
+                )
+            },
+            "/api/v1/detect": {
+                "post": op(
+                    "Detect the language of texts.",
+                    {200: ("Detections", _content(_ref("Detections")))},
+                    (*body_errors, 422),
+                    key="read",
+                    body=_content(_ref("DetectRequest")),
+                )
+            },
+            "/api/v1/articles": {
+                "post": op(
+                    "Translate and index articles, idempotently by id; returns each item's id and status (indexed, "
+                    "unchanged, or rejected with its reason).",
+                    {200: ("What happened to each article", _content(_ref("IngestReport")))},
+                    (*body_errors, 503),
+                    key="write",
+                    body=_content(_ref("ArticlesRequest")),
+                )
+            },
+            "/api/v1/articles/{article_id}": {
+                "get": op(
+                    "An article with its sentence-aligned parallel text, as JSON, TSV or TMX.",
+                    {200: ("The article", article_formats)},
+                    (400, 404, 503),
+                    key="read",
+                    parameters=[schemas.ARTICLE_ID, schemas.EXPORT_FORMAT],
+                ),
+                "delete": op(
+                    "Delete an article.",
+                    {204: ("Deleted", None)},
+                    (404, 503),
+                    key="write",
+                    parameters=[schemas.ARTICLE_ID],
+                ),
+            },
+            "/api/v1/search": {
+                "get": op(
+                    "Search in English or Arabic: hits with aligned sentence pairs, the total and facets.",
+                    {200: ("Hits and facets", _content(_ref("SearchResult")))},
+                    (400, 404, 503),
+                    key="read",
+                    parameters=schemas.SEARCH_PARAMETERS,
+                )
+            },
             "/api/v1/jobs": {
-                "post": op("Submit a bulk job: a multipart `file` (JSONL articles or plain text, one item per line) "
-                           "with form fields `index` and `beam_size`, or a JSON list of texts or articles with them "
-                           "in the query string. Bad items fail alone, with their line numbers (see /errors).",
-                           {202: ("Stored durably and queued", _content(_ref("SubmittedJob"))),
-                            200: ("An identical unfinished job exists: that job", _content(_ref("SubmittedJob")))},
-                           (400, 413, 415), key="write", parameters=schemas.JOB_OPTIONS,
-                           body={JSON: {"schema": _ref("JobRequest")},
-                                 "multipart/form-data": {"schema": _ref("JobUpload")}}),
-                "get": op("The jobs of the caller's key (every job for an admin key), newest first.",
-                          {200: ("Jobs", _content(_ref("JobList")))}, key="private"),
+                "post": op(
+                    "Submit a bulk job: a multipart `file` (JSONL articles or plain text, one item per line) "
+                    "with form fields `index` and `beam_size`, or a JSON list of texts or articles with them "
+                    "in the query string. Bad items fail alone, with their line numbers (see /errors).",
+                    {
+                        202: ("Stored durably and queued", _content(_ref("SubmittedJob"))),
+                        200: ("An identical unfinished job exists: that job", _content(_ref("SubmittedJob"))),
+                    },
+                    (400, 413, 415),
+                    key="write",
+                    parameters=schemas.JOB_OPTIONS,
+                    body={JSON: {"schema": _ref("JobRequest")}, "multipart/form-data": {"schema": _ref("JobUpload")}},
+                ),
+                "get": op(
+                    "The jobs of the caller's key (every job for an admin key), newest first.",
+                    {200: ("Jobs", _content(_ref("JobList")))},
+                    key="private",
+                ),
             },
             "/api/v1/jobs/{job_id}": {
-                "get": op("A job's state (queued, running, paused with a reason, done, failed, cancelled), counts, "
-                          "tokens/s and ETA.", {200: job}, (404,), key="private", parameters=[schemas.JOB_ID]),
-                "delete": op("Cancel a job; answers its state.", {200: job}, (404,), key="write",
-                             parameters=[schemas.JOB_ID]),
+                "get": op(
+                    "A job's state (queued, running, paused with a reason, done, failed, cancelled), counts, "
+                    "tokens/s and ETA.",
+                    {200: job},
+                    (404,),
+                    key="private",
+                    parameters=[schemas.JOB_ID],
+                ),
+                "delete": op(
+                    "Cancel a job; answers its state.", {200: job}, (404,), key="write", parameters=[schemas.JOB_ID]
+                ),
             },
-            "/api/v1/jobs/{job_id}/results": {"get": op(
-                "The done items' results as JSON Lines, in input order, streamed.",
-                {200: ("One translated item (the translation JSON shape) per line", _content(schemas.NDJSON_LINES,
-                                                                                              NDJSON))},
-                (404,), key="private", parameters=[schemas.JOB_ID])},
-            "/api/v1/jobs/{job_id}/errors": {"get": op(
-                "The failed items as JSON Lines: {line, error}.",
-                {200: ("One failed item per line", _content(schemas.NDJSON_LINES, NDJSON))}, (404,), key="private",
-                parameters=[schemas.JOB_ID])},
+            "/api/v1/jobs/{job_id}/results": {
+                "get": op(
+                    "The done items' results as JSON Lines, in input order, streamed.",
+                    {
+                        200: (
+                            "One translated item (the translation JSON shape) per line",
+                            _content(schemas.NDJSON_LINES, NDJSON),
+                        )
+                    },
+                    (404,),
+                    key="private",
+                    parameters=[schemas.JOB_ID],
+                )
+            },
+            "/api/v1/jobs/{job_id}/errors": {
+                "get": op(
+                    "The failed items as JSON Lines: {line, error}.",
+                    {200: ("One failed item per line", _content(schemas.NDJSON_LINES, NDJSON))},
+                    (404,),
+                    key="private",
+                    parameters=[schemas.JOB_ID],
+                )
+            },
             "/api/v1/openapi.json": {"get": op("This document.", {200: ("OpenAPI 3.1", _content({"type": "object"}))})},
-            "/api/v1/docs": {"get": op("This document as a page.", {200: ("HTML", _content({"type": "string"},
-                                                                                          "text/html"))})},
+            "/api/v1/docs": {
+                "get": op("This document as a page.", {200: ("HTML", _content({"type": "string"}, "text/html"))})
+            },
         },
     }
 

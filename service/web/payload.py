@@ -1,5 +1,6 @@
 """Reading request bodies strictly: content type, size, UTF-8, Unicode, nesting depth, JSON syntax, each with its 4xx;
 and draining what the app left unread, so clients still sending a body can read the answer."""
+
 from __future__ import annotations
 
 import json
@@ -57,8 +58,9 @@ def json_body(max_bytes: int):
     try:
         body = json.loads(text)
     except json.JSONDecodeError as error:
-        raise ApiError(400, f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}",
-                       "malformed_json") from None
+        raise ApiError(
+            400, f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}", "malformed_json"
+        ) from None
     _reject_lone_surrogates(body)
     return body
 
@@ -105,6 +107,7 @@ class DrainUnreadBody:
         def start(status, headers, exc_info=None):
             drain(body, length, self.limit)
             return start_response(status, headers, exc_info)
+
         return self.app(environ, start)
 
 

@@ -6,6 +6,7 @@ shows exactly the schemas that validate. Request schemas are self-contained (no 
 as they are; limits that are settings (MAX_BATCH_TEXTS, MAX_REQUEST_CHARS, MAX_API_ARTICLES) are filled in per app.
 Response schemas leave room for new fields (no additionalProperties: false): adding a field never breaks a client.
 """
+
 from __future__ import annotations
 
 from service.config import Settings
@@ -20,25 +21,40 @@ FLAG = {"type": "boolean", "default": False}
 
 
 def _text(settings: Settings) -> dict:
-    return {"type": "string", "pattern": NONBLANK, "maxLength": settings.max_request_chars,
-            "description": "Arabic (or English, kept as it is); not blank"}
+    return {
+        "type": "string",
+        "pattern": NONBLANK,
+        "maxLength": settings.max_request_chars,
+        "description": "Arabic (or English, kept as it is); not blank",
+    }
 
 
 def texts_request(settings: Settings, decoding: bool) -> dict:
     """{text} or {texts}; with `source` and `beam_size` when decoding (translate)."""
     properties = {
         "text": _text(settings),
-        "texts": {"type": "array", "items": _text(settings), "minItems": 1, "maxItems": settings.max_batch_texts,
-                  "description": f"at most {settings.max_batch_texts} texts per request, and "
-                                 f"{settings.max_request_chars} characters in all"},
+        "texts": {
+            "type": "array",
+            "items": _text(settings),
+            "minItems": 1,
+            "maxItems": settings.max_batch_texts,
+            "description": f"at most {settings.max_batch_texts} texts per request, and "
+            f"{settings.max_request_chars} characters in all",
+        },
     }
     if decoding:
-        properties["source"] = {"enum": ["auto", "ar"], "default": "auto",
-                                "description": "auto detects each text; ar translates it as Arabic"}
+        properties["source"] = {
+            "enum": ["auto", "ar"],
+            "default": "auto",
+            "description": "auto detects each text; ar translates it as Arabic",
+        }
         properties["beam_size"] = BEAM_SIZE
-    return {"type": "object", "properties": properties,
-            "oneOf": [{"required": ["text"]}, {"required": ["texts"]}],
-            "description": "send `text` (a string) or `texts` (a list of strings), not both"}
+    return {
+        "type": "object",
+        "properties": properties,
+        "oneOf": [{"required": ["text"]}, {"required": ["texts"]}],
+        "description": "send `text` (a string) or `texts` (a list of strings), not both",
+    }
 
 
 # The fields of an article are documented, not constrained: a bad article is rejected alone, with its reason,
@@ -46,7 +62,7 @@ def texts_request(settings: Settings, decoding: bool) -> dict:
 ARTICLE = {
     "type": "object",
     "description": "An article; one without a usable `body`, with a bad date or in another language is rejected "
-                   "alone, with its reason",
+    "alone, with its reason",
     "properties": {
         "id": {"description": "your id (string or integer); default: the content hash"},
         "title": {"description": "string"},
@@ -61,23 +77,40 @@ ARTICLE = {
 
 def articles_request(settings: Settings) -> dict:
     limit = settings.max_api_articles
-    return {"description": "one article, or a list of them",
-            "oneOf": [ARTICLE, {"type": "array", "items": ARTICLE, "minItems": 1, "maxItems": limit, "description":
-                                f"at most {limit} articles per request; submit larger loads as a bulk job"}]}
+    return {
+        "description": "one article, or a list of them",
+        "oneOf": [
+            ARTICLE,
+            {
+                "type": "array",
+                "items": ARTICLE,
+                "minItems": 1,
+                "maxItems": limit,
+                "description": f"at most {limit} articles per request; submit larger loads as a bulk job",
+            },
+        ],
+    }
 
 
-_JOB_ITEMS = {"type": "array", "minItems": 1, "description": "texts or articles, one job item each",
-              "items": {"anyOf": [{"type": "string"}, ARTICLE],
-                        "description": "a text (string) or an article (object)"}}
+_JOB_ITEMS = {
+    "type": "array",
+    "minItems": 1,
+    "description": "texts or articles, one job item each",
+    "items": {"anyOf": [{"type": "string"}, ARTICLE], "description": "a text (string) or an article (object)"},
+}
 JOB_JSON_REQUEST = {
-    "description": "a list of texts or articles, or {\"items\": that list}",
+    "description": 'a list of texts or articles, or {"items": that list}',
     "oneOf": [_JOB_ITEMS, {"type": "object", "required": ["items"], "properties": {"items": _JOB_ITEMS}}],
 }
 JOB_UPLOAD_REQUEST = {
-    "type": "object", "required": ["file"],
+    "type": "object",
+    "required": ["file"],
     "properties": {
-        "file": {"type": "string", "format": "binary",
-                 "description": "*.jsonl or *.json: one article per line; anything else: UTF-8 text, one item a line"},
+        "file": {
+            "type": "string",
+            "format": "binary",
+            "description": "*.jsonl or *.json: one article per line; anything else: UTF-8 text, one item a line",
+        },
         "index": {**FLAG, "description": "also index the articles for search"},
         "beam_size": BEAM_SIZE,
     },
@@ -95,103 +128,272 @@ _STRINGS = {"type": "array", "items": {"type": "string"}}
 
 
 SEARCH_PARAMETERS = [
-    parameter("q", "query", {"type": "string", "pattern": NONBLANK, "maxLength": MAX_QUERY_CHARS},
-              "words, \"phrases\", AND, OR, NOT, parentheses", required=True),
+    parameter(
+        "q",
+        "query",
+        {"type": "string", "pattern": NONBLANK, "maxLength": MAX_QUERY_CHARS},
+        'words, "phrases", AND, OR, NOT, parentheses',
+        required=True,
+    ),
     parameter("lang", "query", {"enum": list(LANGS), "default": "auto"}, "language of the query"),
     parameter("source", "query", _STRINGS, "only these sources (repeat for several; an empty value means all)"),
     parameter("category", "query", _STRINGS, "only these categories (repeat for several; empty means all)"),
     parameter("from", "query", {"type": "string"}, "published on or after this date (ISO 8601; empty: no bound)"),
     parameter("to", "query", {"type": "string"}, "published on or before this date (ISO 8601; empty: no bound)"),
     parameter("sort", "query", {"enum": list(SORTS), "default": "relevance"}, "relevance, or newest first"),
-    parameter("size", "query", {"type": "integer", "minimum": 1, "maximum": MAX_SIZE, "default": 10},
-              "hits per page"),
-    parameter("page", "query", {"type": "integer", "minimum": 1, "maximum": MAX_RESULT_WINDOW, "default": 1},
-              f"page number; page x size at most {MAX_RESULT_WINDOW}"),
+    parameter("size", "query", {"type": "integer", "minimum": 1, "maximum": MAX_SIZE, "default": 10}, "hits per page"),
+    parameter(
+        "page",
+        "query",
+        {"type": "integer", "minimum": 1, "maximum": MAX_RESULT_WINDOW, "default": 1},
+        f"page number; page x size at most {MAX_RESULT_WINDOW}",
+    ),
 ]
-ARTICLE_ID = parameter("article_id", "path", {"type": "string", "minLength": 1},
-                       "the article's id (ids are at most 512 bytes: a longer one is never found)")
-EXPORT_FORMAT = parameter("format", "query", {"enum": ["json", "tsv", "tmx"], "default": "json"},
-                          "json, tsv or tmx (TMX 1.4b, one <tu> per sentence pair)")
+ARTICLE_ID = parameter(
+    "article_id",
+    "path",
+    {"type": "string", "minLength": 1},
+    "the article's id (ids are at most 512 bytes: a longer one is never found)",
+)
+EXPORT_FORMAT = parameter(
+    "format",
+    "query",
+    {"enum": ["json", "tsv", "tmx"], "default": "json"},
+    "json, tsv or tmx (TMX 1.4b, one <tu> per sentence pair)",
+)
 JOB_ID = parameter("job_id", "path", {"type": "string", "minLength": 1}, "the job's id")
-JOB_OPTIONS = [parameter("index", "query", FLAG, "also index the articles for search (an upload's form field wins)"),
-               parameter("beam_size", "query", BEAM_SIZE, "beam width (an upload's form field wins)")]
+JOB_OPTIONS = [
+    parameter("index", "query", FLAG, "also index the articles for search (an upload's form field wins)"),
+    parameter("beam_size", "query", BEAM_SIZE, "beam width (an upload's form field wins)"),
+]
 
 # Response bodies, shown in the document's components.
 _NULLABLE_STRING = {"type": ["string", "null"]}
 _COUNT = {"type": "integer", "minimum": 0}
-DETECTION = {"type": "object", "required": ["language", "confidence", "method"], "properties": {
-    "language": {"type": "string", "description": "ISO 639-1, or und"},
-    "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-    "method": {"type": "string"}}}
+DETECTION = {
+    "type": "object",
+    "required": ["language", "confidence", "method"],
+    "properties": {
+        "language": {"type": "string", "description": "ISO 639-1, or und"},
+        "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+        "method": {"type": "string"},
+    },
+}
 _SPAN = {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2}
-_TRANSLATION = {"type": "object", "required": ["text", "translation", "language", "score", "sentences"], "properties": {
-    "text": {"type": "string"}, "translation": {"type": "string"}, "language": DETECTION,
-    "score": {"type": "number", "description": "mean token log-probability (0 for English kept as it is)"},
-    "sentences": {"type": "array", "items": {"type": "object", "required": ["source", "target", "score", "span"],
-                                             "properties": {"source": {"type": "string"}, "target": {"type": "string"},
-                                                            "score": {"type": "number"}, "span": _SPAN}}}}}
-_FACET = {"type": "array", "items": {"type": "object", "required": ["value", "count"],
-                                     "properties": {"value": {"type": "string"}, "count": _COUNT}}}
-_HIT = {"type": "object", "required": ["id", "title", "title_en", "snippets", "sentences"], "properties": {
-    "id": {"type": "string"}, "title": {"type": "string"}, "title_en": {"type": "string"},
-    "published": _NULLABLE_STRING, "source": _NULLABLE_STRING, "category": _NULLABLE_STRING, "url": _NULLABLE_STRING,
-    "language": _NULLABLE_STRING, "translation_score": {"type": ["number", "null"]}, "demo": {"type": "boolean"},
-    "score": {"type": ["number", "null"]},
-    "snippets": {"type": "object", "properties": {"ar": {"type": "array", "items": {"type": "string"}},
-                                                  "en": {"type": "array", "items": {"type": "string"}}}},
-    "sentences": {"type": "array", "items": {"type": "object", "required": ["position", "ar", "en"], "properties": {
-        "position": {"type": "integer"}, "score": {"type": ["number", "null"]},
-        "matched": {"enum": ["ar", "en", "both"]},
-        "ar": {"type": "string"}, "en": {"type": "string"},
-        "ar_highlighted": {"type": "string"}, "en_highlighted": {"type": "string"}}}}}}
+_TRANSLATION = {
+    "type": "object",
+    "required": ["text", "translation", "language", "score", "sentences"],
+    "properties": {
+        "text": {"type": "string"},
+        "translation": {"type": "string"},
+        "language": DETECTION,
+        "score": {"type": "number", "description": "mean token log-probability (0 for English kept as it is)"},
+        "sentences": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["source", "target", "score", "span"],
+                "properties": {
+                    "source": {"type": "string"},
+                    "target": {"type": "string"},
+                    "score": {"type": "number"},
+                    "span": _SPAN,
+                },
+            },
+        },
+    },
+}
+_FACET = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["value", "count"],
+        "properties": {"value": {"type": "string"}, "count": _COUNT},
+    },
+}
+_HIT = {
+    "type": "object",
+    "required": ["id", "title", "title_en", "snippets", "sentences"],
+    "properties": {
+        "id": {"type": "string"},
+        "title": {"type": "string"},
+        "title_en": {"type": "string"},
+        "published": _NULLABLE_STRING,
+        "source": _NULLABLE_STRING,
+        "category": _NULLABLE_STRING,
+        "url": _NULLABLE_STRING,
+        "language": _NULLABLE_STRING,
+        "translation_score": {"type": ["number", "null"]},
+        "demo": {"type": "boolean"},
+        "score": {"type": ["number", "null"]},
+        "snippets": {
+            "type": "object",
+            "properties": {
+                "ar": {"type": "array", "items": {"type": "string"}},
+                "en": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "sentences": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["position", "ar", "en"],
+                "properties": {
+                    "position": {"type": "integer"},
+                    "score": {"type": ["number", "null"]},
+                    "matched": {"enum": ["ar", "en", "both"]},
+                    "ar": {"type": "string"},
+                    "en": {"type": "string"},
+                    "ar_highlighted": {"type": "string"},
+                    "en_highlighted": {"type": "string"},
+                },
+            },
+        },
+    },
+}
 
-ERROR_CODES = ("bad_request: the request breaks this document (the message names the field); otherwise, among "
-               "others: malformed_json, invalid_utf8, too_deep, bad_query (the search syntax), out_of_range (page x "
-               "size past the result window), no_items (an empty upload), unauthorized, forbidden, not_found, "
-               "payload_too_large, unsupported_media_type, unprocessable, rate_limited, model_unavailable, "
-               "search_unavailable")
+ERROR_CODES = (
+    "bad_request: the request breaks this document (the message names the field); otherwise, among "
+    "others: malformed_json, invalid_utf8, too_deep, bad_query (the search syntax), out_of_range (page x "
+    "size past the result window), no_items (an empty upload), unauthorized, forbidden, not_found, "
+    "payload_too_large, unsupported_media_type, unprocessable, rate_limited, model_unavailable, "
+    "search_unavailable"
+)
 RESPONSES = {
-    "Error": {"type": "object", "required": ["error"], "properties": {"error": {
-        "type": "object", "required": ["code", "message"],
-        "properties": {"code": {"type": "string", "description": ERROR_CODES}, "message": {"type": "string"}}}}},
-    "Translations": {"type": "object", "required": ["model", "demo", "translations"], "properties": {
-        "model": {"type": "string"}, "demo": {"type": "boolean", "description": "true: the generated demo model"},
-        "translations": {"type": "array", "items": _TRANSLATION}}},
-    "Detections": {"type": "object", "required": ["detections"],
-                   "properties": {"detections": {"type": "array", "items": DETECTION}}},
-    "IngestReport": {"type": "object", "required": ["indexed", "unchanged", "rejected", "items"], "properties": {
-        "indexed": _COUNT, "unchanged": _COUNT, "rejected": _COUNT,
-        "items": {"type": "array", "items": {"type": "object", "required": ["index", "id", "status"], "properties": {
-            "index": _COUNT, "id": _NULLABLE_STRING, "status": {"enum": ["indexed", "unchanged", "rejected"]},
-            "reason": {"type": "string"}}}}}},
-    "Article": {"type": "object", "required": ["id", "title", "body", "title_en", "body_en", "sentences"],
-                "description": "An indexed article with its sentence-aligned parallel text", "properties": {
-        "id": {"type": "string"}, "title": {"type": "string"}, "body": {"type": "string"},
-        "title_en": {"type": "string"}, "body_en": {"type": "string"}, "source": _NULLABLE_STRING,
-        "url": _NULLABLE_STRING, "published": _NULLABLE_STRING, "category": _NULLABLE_STRING,
-        "language": {"type": "string"}, "model": _NULLABLE_STRING, "demo": {"type": "boolean"},
-        "translation_score": {"type": "number"},
-        "sentences": {"type": "array", "items": {"type": "object", "required": ["position", "ar", "en"], "properties": {
-            "position": {"type": "integer"}, "field": {"enum": ["title", "body"]}, "paragraph": {"type": "integer"},
-            "start": {"type": "integer"}, "end": {"type": "integer"}, "score": {"type": "number"},
-            "ar": {"type": "string"}, "en": {"type": "string"}}}}}},
-    "SearchResult": {"type": "object", "required": ["total", "hits", "facets"], "properties": {
-        "total": _COUNT, "hits": {"type": "array", "items": _HIT},
-        "facets": {"type": "object", "properties": {"source": _FACET, "category": _FACET, "published": _FACET}},
-        "query": {"type": "object", "properties": {"language": {"enum": ["ar", "en"]},
-                                                   "translation": _NULLABLE_STRING}}}},
-    "Job": {"type": "object", "required": ["id", "kind", "state", "counts", "created"], "properties": {
-        "id": {"type": "string"}, "kind": {"type": "string"}, "state": {"enum": list(JOB_STATES)},
-        "reason": {**_NULLABLE_STRING, "description": "why a job is paused or failed"}, "options": {"type": "object"},
-        "counts": {"type": "object", "required": ["done", "failed", "total"],
-                   "properties": {"done": _COUNT, "failed": _COUNT, "total": _COUNT}},
-        "tokens_per_second": {"type": "number"}, "eta_seconds": {"type": ["integer", "null"]},
-        "created": {"type": "number"}, "started": {"type": ["number", "null"]},
-        "finished": {"type": ["number", "null"]}}},
-    "JobList": {"type": "object", "required": ["jobs"],
-                "properties": {"jobs": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}}}},
-    "SubmittedJob": {"allOf": [{"$ref": "#/components/schemas/Job"}, {
-        "type": "object", "required": ["duplicate"],
-        "properties": {"duplicate": {"type": "boolean", "description": "true: an identical unfinished job exists"}}}]},
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {"code": {"type": "string", "description": ERROR_CODES}, "message": {"type": "string"}},
+            }
+        },
+    },
+    "Translations": {
+        "type": "object",
+        "required": ["model", "demo", "translations"],
+        "properties": {
+            "model": {"type": "string"},
+            "demo": {"type": "boolean", "description": "true: the generated demo model"},
+            "translations": {"type": "array", "items": _TRANSLATION},
+        },
+    },
+    "Detections": {
+        "type": "object",
+        "required": ["detections"],
+        "properties": {"detections": {"type": "array", "items": DETECTION}},
+    },
+    "IngestReport": {
+        "type": "object",
+        "required": ["indexed", "unchanged", "rejected", "items"],
+        "properties": {
+            "indexed": _COUNT,
+            "unchanged": _COUNT,
+            "rejected": _COUNT,
+            "items": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["index", "id", "status"],
+                    "properties": {
+                        "index": _COUNT,
+                        "id": _NULLABLE_STRING,
+                        "status": {"enum": ["indexed", "unchanged", "rejected"]},
+                        "reason": {"type": "string"},
+                    },
+                },
+            },
+        },
+    },
+    "Article": {
+        "type": "object",
+        "required": ["id", "title", "body", "title_en", "body_en", "sentences"],
+        "description": "An indexed article with its sentence-aligned parallel text",
+        "properties": {
+            "id": {"type": "string"},
+            "title": {"type": "string"},
+            "body": {"type": "string"},
+            "title_en": {"type": "string"},
+            "body_en": {"type": "string"},
+            "source": _NULLABLE_STRING,
+            "url": _NULLABLE_STRING,
+            "published": _NULLABLE_STRING,
+            "category": _NULLABLE_STRING,
+            "language": {"type": "string"},
+            "model": _NULLABLE_STRING,
+            "demo": {"type": "boolean"},
+            "translation_score": {"type": "number"},
+            "sentences": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["position", "ar", "en"],
+                    "properties": {
+                        "position": {"type": "integer"},
+                        "field": {"enum": ["title", "body"]},
+                        "paragraph": {"type": "integer"},
+                        "start": {"type": "integer"},
+                        "end": {"type": "integer"},
+                        "score": {"type": "number"},
+                        "ar": {"type": "string"},
+                        "en": {"type": "string"},
+                    },
+                },
+            },
+        },
+    },
+    "SearchResult": {
+        "type": "object",
+        "required": ["total", "hits", "facets"],
+        "properties": {
+            "total": _COUNT,
+            "hits": {"type": "array", "items": _HIT},
+            "facets": {"type": "object", "properties": {"source": _FACET, "category": _FACET, "published": _FACET}},
+            "query": {
+                "type": "object",
+                "properties": {"language": {"enum": ["ar", "en"]}, "translation": _NULLABLE_STRING},
+            },
+        },
+    },
+    "Job": {
+        "type": "object",
+        "required": ["id", "kind", "state", "counts", "created"],
+        "properties": {
+            "id": {"type": "string"},
+            "kind": {"type": "string"},
+            "state": {"enum": list(JOB_STATES)},
+            "reason": {**_NULLABLE_STRING, "description": "why a job is paused or failed"},
+            "options": {"type": "object"},
+            "counts": {
+                "type": "object",
+                "required": ["done", "failed", "total"],
+                "properties": {"done": _COUNT, "failed": _COUNT, "total": _COUNT},
+            },
+            "tokens_per_second": {"type": "number"},
+            "eta_seconds": {"type": ["integer", "null"]},
+            "created": {"type": "number"},
+            "started": {"type": ["number", "null"]},
+            "finished": {"type": ["number", "null"]},
+        },
+    },
+    "JobList": {
+        "type": "object",
+        "required": ["jobs"],
+        "properties": {"jobs": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}}},
+    },
+    "SubmittedJob": {
+        "allOf": [
+            {"$ref": "#/components/schemas/Job"},
+            {
+                "type": "object",
+                "required": ["duplicate"],
+                "properties": {
+                    "duplicate": {"type": "boolean", "description": "true: an identical unfinished job exists"}
+                },
+            },
+        ]
+    },
 }
 NDJSON_LINES = {"type": "string", "description": "JSON Lines: one object per line"}

@@ -1,4 +1,5 @@
 """Browser-facing defences: security headers on every response, safe links from stored URLs, trusted proxies."""
+
 from __future__ import annotations
 
 import re
@@ -9,10 +10,16 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from service.config import Settings
 
 # No inline script or style anywhere: the templates load /static/app.js and /static/style.css only.
-CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                           "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
-HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "X-Content-Type-Options": "nosniff",
-           "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
 # What browsers ignore in a URL: tabs and newlines anywhere, C0 controls and spaces at either end (WHATWG URL).
 _IGNORED_INSIDE = re.compile(r"[\t\n\r]")
 _IGNORED_AROUND = "".join(map(chr, range(0x21)))
@@ -29,6 +36,7 @@ def safe_url(value) -> str:
 
 def init_app(app: Flask, settings: Settings) -> None:
     """Headers on every response, the safe_url template filter, and X-Forwarded-* from trusted proxies only."""
+
     @app.after_request
     def add_security_headers(response):
         for name, value in HEADERS.items():

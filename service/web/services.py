@@ -1,4 +1,5 @@
 """What the web app works with, built once per process from settings: the translator and the OpenSearch client."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """The analyst web UI: search, read an article side by side, translate, ingest. Server-rendered."""
+
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -17,8 +18,11 @@ LOW_CONFIDENCE = -1.0  # mean token log-probability below which a sentence is ma
 @bp.app_context_processor
 def page_context():
     found = services()
-    return {"demo_model": found.demo, "model_id": getattr(found.translator, "model_id", None),
-            "low_confidence": LOW_CONFIDENCE}
+    return {
+        "demo_model": found.demo,
+        "model_id": getattr(found.translator, "model_id", None),
+        "low_confidence": LOW_CONFIDENCE,
+    }
 
 
 @bp.get("/")
@@ -36,9 +40,17 @@ def search_page():
 
     def page_url(number: int) -> str:
         return url_for("ui.search_page", **{**args.to_dict(flat=False), "page": number})
-    return render_template("search.html", result=result, error=None, args=args, page=query.page, pages=pages,
-                           prev_url=page_url(query.page - 1) if query.page > 1 else None,
-                           next_url=page_url(query.page + 1) if query.page < pages else None)
+
+    return render_template(
+        "search.html",
+        result=result,
+        error=None,
+        args=args,
+        page=query.page,
+        pages=pages,
+        prev_url=page_url(query.page - 1) if query.page > 1 else None,
+        next_url=page_url(query.page + 1) if query.page < pages else None,
+    )
 
 
 @bp.get("/articles/<path:article_id>")

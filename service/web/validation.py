@@ -3,6 +3,7 @@
 A body that breaks a limit (too many items, too long) is a 413, a blank text a 422, any other mismatch a 400;
 query and form arguments are read as their declared type first, and any mismatch there is a 400.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,15 @@ from service.web.errors import ApiError
 BODY_STATUS = {"maxItems": 413, "maxLength": 413, "pattern": 422}
 _INTEGER = re.compile(r"-?[0-9]+")
 _FLAGS = {"true": True, "false": False}
-_TYPE_NAMES = {"string": "a string", "integer": "an integer", "number": "a number", "boolean": "true or false",
-               "array": "a list", "object": "an object", "null": "null"}
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "an object",
+    "null": "null",
+}
 
 
 @lru_cache(maxsize=256)

@@ -1,4 +1,5 @@
 """The WSGI entry point for gunicorn: `gunicorn service.web.wsgi:app`. Configuration comes from the environment."""
+
 from service.runtime import limit_malloc_arenas
 
 limit_malloc_arenas()  # before the model's worker threads start
