@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from service.limits import MAX_RECORD_BYTES
 from service.pipeline import ArticleError
 
 BINARY_SNIFF_BYTES = 8192
-MAX_RECORD_BYTES = 2_000_000  # one JSONL article; larger lines are rejected unread
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 

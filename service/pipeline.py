@@ -12,12 +12,12 @@ from typing import TypeVar
 
 from service import align
 from service.align import SentenceUnit
+from service.limits import MAX_BODY_CHARS
 from service.text import langid, normalize, segment
 from service.translation.engine import Translation
 
 Key = TypeVar("Key")
 WINDOW_SENTENCES = 2048
-MAX_BODY_CHARS = 500_000
 DETECT_CHARS = 600  # enough to tell an article's language; langdetect's cost grows with length
 
 

@@ -4,9 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from service.config import SETTINGS, ConfigError, Settings
+from service.config import PROJECT_ROOT, SETTINGS, ConfigError, Settings
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+# Defaults worked out at start-up, which the README describes in words rather than as a value.
+COMPUTED_DEFAULTS = {"MT_MODEL_DIR": "models/opus-mt-ar-en, else models/demo", "MT_INTER_THREADS": "cores / intra"}
 
 
 def test_defaults_are_valid():
@@ -33,6 +35,10 @@ def test_values_are_parsed_from_the_environment():
         ({"MT_DEVICE": "tpu"}, "MT_DEVICE='tpu': must be one of cpu, cuda"),
         ({"MT_MEMORY": "maybe"}, "MT_MEMORY='maybe': must be on or off"),
         ({"MT_DECODE_LENGTH_RATIO": "-1"}, "MT_DECODE_LENGTH_RATIO='-1': must be greater than 0"),
+        ({"MT_NO_REPEAT_NGRAM_SIZE": "-1"}, "MT_NO_REPEAT_NGRAM_SIZE='-1': must be 0 or more"),
+        ({"OPENSEARCH_REPLICAS": "-1"}, "OPENSEARCH_REPLICAS='-1': must be 0 or more"),
+        ({"JOBS_WORKERS": "-2"}, "JOBS_WORKERS='-2': must be 0 or more"),
+        ({"TRUSTED_PROXIES": "-1"}, "TRUSTED_PROXIES='-1': must be 0 or more"),
     ],
 )
 def test_invalid_values_name_the_variable(env, message):
@@ -40,8 +46,35 @@ def test_invalid_values_name_the_variable(env, message):
         Settings.from_env(env)
 
 
-def test_every_setting_is_declared_once_and_documented():
+def test_zero_is_a_valid_count():
+    settings = Settings.from_env({"MT_NO_REPEAT_NGRAM_SIZE": "0", "OPENSEARCH_REPLICAS": "0", "JOBS_WORKERS": "0"})
+    assert (settings.no_repeat_ngram_size, settings.opensearch_replicas, settings.jobs_workers) == (0, 0, 0)
+
+
+def test_each_default_is_declared_once():
+    # SETTINGS comes from the fields, and each field's default is parsed from its variable's default text.
     assert {f.name for f in fields(Settings)} == set(SETTINGS)
+    assert Settings() == Settings.from_env({})
+
+
+def readme_defaults() -> dict[str, str]:
+    """{variable: default} from the README's configuration table."""
     readme = README.read_text(encoding="utf-8")
-    missing = [s.env for s in SETTINGS.values() if f"`{s.env}`" not in readme]
-    assert missing == []
+    return dict(re.findall(r"^\| `([A-Z_]+)` \| ([^|]+?) \|", readme, re.MULTILINE))
+
+
+def documented(setting) -> str:
+    """How the README's table writes a setting's default: paths relative to the checkout, (none) when unset."""
+    if setting.default is None:
+        return COMPUTED_DEFAULTS.get(setting.env, "(none)")
+    path = Path(setting.default)
+    if path.is_absolute() and path.is_relative_to(PROJECT_ROOT):
+        return str(path.relative_to(PROJECT_ROOT))
+    return setting.default
+
+
+def test_every_setting_is_documented_with_its_default():
+    table = readme_defaults()
+    assert sorted(table) == sorted(s.env for s in SETTINGS.values())  # no setting missing, no stale row
+    wrong = {s.env: (table[s.env], documented(s)) for s in SETTINGS.values() if table[s.env] != documented(s)}
+    assert wrong == {}

@@ -9,10 +9,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from service.config import Settings
+from service.config import QUANTIZATIONS, Settings
 from service.modelstore import manifest as model_manifest
 from service.modelstore.download import DownloadError
-from service.modelstore.install import QUANTIZATIONS
 
 
 def register(commands) -> None:

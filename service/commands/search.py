@@ -7,9 +7,10 @@ import json
 import re
 
 from service.index.client import make_client
+from service.limits import MAX_PAGE_SIZE
 from service.modelstore.manifest import ModelNotInstalled
 from service.search.query import QueryError
-from service.search.request import LANGS, MAX_SIZE, SORTS, SearchRequest
+from service.search.request import LANGS, SORTS, SearchRequest
 from service.search.searcher import search
 
 _TAGS = re.compile(r"</?mark>")
@@ -31,7 +32,7 @@ def register(commands) -> None:
     parser.add_argument("--from", dest="date_from", help="published on or after (YYYY-MM-DD)")
     parser.add_argument("--to", dest="date_to", help="published on or before (YYYY-MM-DD)")
     parser.add_argument("--sort", choices=SORTS, default="relevance")
-    parser.add_argument("--size", type=int, default=10, help=f"hits per page (1-{MAX_SIZE})")
+    parser.add_argument("--size", type=int, default=10, help=f"hits per page (1-{MAX_PAGE_SIZE})")
     parser.add_argument("--page", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(handler=run)

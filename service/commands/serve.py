@@ -7,6 +7,8 @@ import logging
 import os
 import sys
 
+from service.limits import SERVE_TIMEOUT_SECONDS
+
 
 def register(commands) -> None:
     parser = commands.add_parser("serve", help="serve the web UI and the API")
@@ -61,7 +63,7 @@ def run(args, settings) -> int:
         "--bind",
         f"{args.host}:{args.port}",
         "--timeout",
-        "120",
+        str(SERVE_TIMEOUT_SECONDS),
         "--logger-class",
         "service.serving.RedactingLogger",
         # gunicorn's default control socket is one path per user: a second instance would take it over

@@ -9,9 +9,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from service.limits import MAX_ID_BYTES
 from service.pipeline import ArticleError, validate
 
-MAX_ID_BYTES = 512  # OpenSearch refuses a longer _id, and with it the whole bulk request
 URL_SCHEMES = ("http", "https")
 
 

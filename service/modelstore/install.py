@@ -17,6 +17,7 @@ from pathlib import Path
 
 import ctranslate2
 
+from service.config import QUANTIZATIONS
 from service.modelstore.download import download
 from service.modelstore.manifest import MANIFEST_FILE, Manifest, file_sha256, tree_sha256
 
@@ -25,7 +26,6 @@ DEFAULT_URL = "https://object.pouta.csc.fi/OPUS-MT-models/ar-en/opus-2019-12-18.
 # Checksums of known releases, by file name, so a local copy of the zip is verified too.
 KNOWN_SHA256 = {"opus-2019-12-18.zip": "2406c939b175616789999f370a3f487e90cd018e4590e8679cf91ee8caff2416"}
 TOKENIZER_FILES = ("source.spm", "target.spm")
-QUANTIZATIONS = ("int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16", "bfloat16", "float32")
 
 
 class InstallError(RuntimeError):

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-MAX_QUERY_CHARS = 500
+from service.limits import MAX_QUERY_CHARS
+
 _TOKEN = re.compile(r'"[^"]*"|\(|\)|[^\s()"]+')
 _SPECIAL = re.compile(r'([+|\-"*()~\\])')
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from service.limits import MAX_PAGE_SIZE, MAX_RESULT_WINDOW
 from service.search.query import ParsedQuery
 
-MAX_SIZE = 100
-MAX_RESULT_WINDOW = 10_000
 SORTS = ("relevance", "date")
 LANGS = ("auto", "en", "ar")
 FIELDS = {"en": ["title_en^3", "body_en"], "ar": ["title^3", "body"]}
@@ -46,8 +45,8 @@ class SearchRequest:
             raise ValueError(f"lang must be one of {', '.join(LANGS)}")
         if self.sort not in SORTS:
             raise ValueError(f"sort must be one of {', '.join(SORTS)}")
-        if not 1 <= self.size <= MAX_SIZE:
-            raise ValueError(f"size must be between 1 and {MAX_SIZE}")
+        if not 1 <= self.size <= MAX_PAGE_SIZE:
+            raise ValueError(f"size must be between 1 and {MAX_PAGE_SIZE}")
         if self.page < 1 or self.page * self.size > MAX_RESULT_WINDOW:
             raise ValueError(f"page must be at least 1, and page x size at most {MAX_RESULT_WINDOW}")
 

@@ -10,10 +10,9 @@ Response schemas leave room for new fields (no additionalProperties: false): add
 from __future__ import annotations
 
 from service.config import Settings
-from service.search.query import MAX_QUERY_CHARS
-from service.search.request import LANGS, MAX_RESULT_WINDOW, MAX_SIZE, SORTS
+from service.limits import MAX_BEAM, MAX_PAGE_SIZE, MAX_QUERY_CHARS, MAX_RESULT_WINDOW
+from service.search.request import LANGS, SORTS
 
-MAX_BEAM = 16
 NONBLANK = r"\S"  # a text must hold at least one character that is not white space
 JOB_STATES = ("queued", "running", "paused", "done", "failed", "cancelled")
 BEAM_SIZE = {"type": "integer", "minimum": 1, "maximum": MAX_BEAM, "description": f"beam width, 1 to {MAX_BEAM}"}
@@ -141,7 +140,9 @@ SEARCH_PARAMETERS = [
     parameter("from", "query", {"type": "string"}, "published on or after this date (ISO 8601; empty: no bound)"),
     parameter("to", "query", {"type": "string"}, "published on or before this date (ISO 8601; empty: no bound)"),
     parameter("sort", "query", {"enum": list(SORTS), "default": "relevance"}, "relevance, or newest first"),
-    parameter("size", "query", {"type": "integer", "minimum": 1, "maximum": MAX_SIZE, "default": 10}, "hits per page"),
+    parameter(
+        "size", "query", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": 10}, "hits per page"
+    ),
     parameter(
         "page",
         "query",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
+from service.limits import MAX_RESULT_WINDOW
 from service.search.query import QueryError
 from service.search.searcher import search
 from service.web.api import read_texts, search_request, services, translate_texts
@@ -36,7 +37,7 @@ def search_page():
     except (ApiError, QueryError) as error:
         message = error.message if isinstance(error, ApiError) else str(error)
         return render_template("search.html", result=None, error=message, args=args), 400
-    pages = min(-(-result["total"] // query.size), 10_000 // query.size)
+    pages = min(-(-result["total"] // query.size), MAX_RESULT_WINDOW // query.size)
 
     def page_url(number: int) -> str:
         return url_for("ui.search_page", **{**args.to_dict(flat=False), "page": number})
