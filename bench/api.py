@@ -28,7 +28,8 @@ from search import DATA, percentile, pretranslated_corpus, write_queries
 from service.config import Settings
 from service.files import jsonl_records
 from service.index import lifecycle, node
-from service.index.client import local_node, make_client
+from service.index.client import make_client
+from service.index.node import local_node
 from service.ingest import ingest
 from service.pipeline import translate_articles
 from service.search.request import SearchRequest

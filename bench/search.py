@@ -27,7 +27,8 @@ from tqdm import tqdm
 from service.config import Settings
 from service.files import jsonl_records
 from service.index import lifecycle, node
-from service.index.client import local_node, make_client
+from service.index.client import make_client
+from service.index.node import local_node
 from service.ingest import ingest
 from service.modelstore.generate import generate
 from service.pipeline import translate_articles

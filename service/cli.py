@@ -19,7 +19,7 @@ from service.commands import search as search_commands
 from service.commands import serve as serve_commands
 from service.commands import translate as translate_commands
 from service.config import ConfigError, Settings
-from service.files import InputError
+from service.errors import InputError
 from service.index.bulk import Unavailable
 from service.index.lifecycle import LifecycleError
 from service.index.node import NodeError

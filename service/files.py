@@ -8,19 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from service.errors import InputError, RecordError
 from service.limits import MAX_RECORD_BYTES
-from service.pipeline import ArticleError
 
 BINARY_SNIFF_BYTES = 8192
 _SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-class InputError(ValueError):
-    """The input as a whole cannot be read (binary, or invalid UTF-8 in plain text)."""
-
-
-class RecordError(ArticleError):
-    """One JSONL record is bad; the others still go through."""
 
 
 def check_not_binary(path: Path) -> None:

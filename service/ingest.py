@@ -15,9 +15,10 @@ from itertools import islice
 from opensearchpy import OpenSearch
 
 from service import align
-from service.index.bulk import index_documents, with_retries
+from service.errors import ArticleError
+from service.index.bulk import index_documents, stored_hashes
 from service.index.documents import CheckedRecord, check_record, to_document
-from service.pipeline import DETECT_CHARS, ArticleError, translate_articles
+from service.pipeline import DETECT_CHARS, translate_articles
 from service.text import langid
 
 WINDOW_RECORDS = 256
@@ -104,11 +105,7 @@ def _ingest_window(chunk, client, alias, translator, pretranslated, report, reje
             report.dropped_fields[line] = checked.dropped
     if not pending:
         return
-    stored = with_retries(
-        lambda: client.mget(index=alias, body={"ids": [p.doc_id for p in pending]}, _source_includes=["content_hash"]),
-        attempts=attempts,
-    )
-    known = {d["_id"]: d["_source"].get("content_hash") for d in stored["docs"] if d.get("found")}
+    known = stored_hashes(client, alias, [p.doc_id for p in pending], attempts)
     changed = [p for p in pending if known.get(p.doc_id) != p.checked.digest]
     report.unchanged += len(pending) - len(changed)
     report.outcomes.update((p.line, ("unchanged", p.doc_id)) for p in pending if p not in changed)

@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from service import align
 from service.align import SentenceUnit
+from service.errors import ArticleError
 from service.limits import MAX_BODY_CHARS
 from service.text import langid, normalize, segment
 from service.translation.engine import Translation
@@ -19,10 +20,6 @@ from service.translation.engine import Translation
 Key = TypeVar("Key")
 WINDOW_SENTENCES = 2048
 DETECT_CHARS = 600  # enough to tell an article's language; langdetect's cost grows with length
-
-
-class ArticleError(ValueError):
-    """An article that cannot be translated; the message is the reason, for reports."""
 
 
 @dataclass(frozen=True)

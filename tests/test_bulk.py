@@ -12,7 +12,7 @@ from opensearchpy.exceptions import ConnectionTimeout
 
 from service.config import Settings
 from service.index import lifecycle
-from service.index.bulk import Unavailable, index_documents
+from service.index.bulk import Unavailable, index_documents, stored_hashes
 from service.index.client import make_client
 
 PUSHED_BACK = {
@@ -92,6 +92,26 @@ def test_an_outage_is_retried_by_with_retries_alone(stand_in, behaviour):
         index_documents(client, "articles", [doc("1")], attempts=3, first_delay=0.05)
     assert stand_in.requests == ["/_bulk?require_alias=true"] * 3  # no transport or streaming_bulk retries on top
     assert time.monotonic() - started >= 0.05 + 0.1  # with_retries' back-off between the attempts
+
+
+def test_the_stored_hash_lookup_is_retried_like_the_writes(stand_in):
+    stand_in.behaviour = "503"
+    client = client_for(f"http://127.0.0.1:{stand_in.server_port}")
+    with pytest.raises(Unavailable, match="after 1 attempts"):
+        stored_hashes(client, "articles", ["1"], attempts=1)
+    assert stand_in.requests == ["/articles/_mget?_source_includes=content_hash"]
+    assert stored_hashes(client, "articles", []) == {} and len(stand_in.requests) == 1  # nothing to ask: no call
+
+
+def test_stored_hashes_are_those_of_the_documents_found():
+    class Found:
+        def mget(self, index, body, _source_includes):
+            assert (index, body, _source_includes) == ("articles", {"ids": ["a", "b"]}, ["content_hash"])
+            return {
+                "docs": [{"_id": "a", "found": True, "_source": {"content_hash": "h"}}, {"_id": "b", "found": False}]
+            }
+
+    assert stored_hashes(Found(), "articles", ["a", "b"]) == {"a": "h"}
 
 
 def test_bulk_calls_take_the_bulk_timeout_and_others_the_interactive_one(stand_in):

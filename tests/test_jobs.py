@@ -17,7 +17,7 @@ import pytest
 from conftest import PROJECT_ROOT
 
 from service.config import ConfigError, Settings
-from service.files import RecordError
+from service.errors import RecordError
 from service.index import node
 from service.jobs.pool import WorkerPool
 from service.jobs.store import JobStore

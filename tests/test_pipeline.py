@@ -1,4 +1,5 @@
-from service.pipeline import ArticleError, segment_field, translate_articles
+from service.errors import ArticleError
+from service.pipeline import segment_field, translate_articles
 from service.translation.memory import CachedTranslator, TranslationMemory
 
 ARTICLE = {

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from service.files import InputError, check_not_binary, check_utf8
+from service.errors import InputError
+from service.files import check_not_binary, check_utf8
 
 
 def existing_file(name: str) -> Path:

@@ -71,7 +71,7 @@ def _ingest_resumable(args, settings, client) -> int:
     """ingest FILE --resume: the file runs as a job that indexes; an interrupted run continues."""
     from service.commands.jobs import report_job, run_as_job
     from service.commands.translate import warn_if_demo
-    from service.files import InputError
+    from service.errors import InputError
     from service.translation import open_translator
 
     if args.pretranslated or args.file == "-":

@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 from service.commands.common import existing_file
-from service.files import InputError, check_not_binary, jsonl_records, text_lines
+from service.errors import InputError
+from service.files import check_not_binary, jsonl_records, text_lines
 from service.jobs.store import JobStore
 from service.jobs.worker import IDLE_WAIT
 

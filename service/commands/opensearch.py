@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from service.index import node
-from service.index.client import local_node
+from service.index.node import local_node
 
 
 def register(commands) -> None:

@@ -9,9 +9,10 @@ from contextlib import ExitStack
 
 from service.commands.common import existing_file, open_input, with_progress
 from service.config import Settings
-from service.files import InputError, jsonl_records, text_lines
+from service.errors import ArticleError, InputError
+from service.files import jsonl_records, text_lines
 from service.modelstore import manifest as model_manifest
-from service.pipeline import ArticleError, translate_articles
+from service.pipeline import translate_articles
 
 
 def register(commands) -> None:

@@ -1,4 +1,4 @@
-"""Bulk indexing under one retry policy, with refusals isolated to the documents that caused them.
+"""Bulk reads and writes under one retry policy, with refusals isolated to the documents that caused them.
 
 The retry policy, in one place:
 - with_retries owns back-off: when the cluster is unreachable or answers 429/502/503/504 (for the
@@ -9,6 +9,7 @@ The retry policy, in one place:
 - The transport (service/index/client.py) retries once, at once, only on another host: failover,
   never back-off.
 
+stored_hashes looks up the content hashes already stored, so that ingest skips unchanged articles.
 A request-level refusal (a 400, e.g. an id over 512 bytes, or a 413) is bisected until the refused
 documents stand alone, so the good ones in the batch are still indexed. Bulk writes name the alias
 with require_alias, so they never auto-create an index.
@@ -98,3 +99,13 @@ def index_documents(client: OpenSearch, alias: str, documents: list[dict], **ret
             **index_documents(client, alias, documents[:middle], **retry),
             **index_documents(client, alias, documents[middle:], **retry),
         }
+
+
+def stored_hashes(client: OpenSearch, alias: str, ids: list[str], attempts: int = 10) -> dict[str, str | None]:
+    """{id: content hash} of the documents among ids that the alias already holds; retried like the writes."""
+    if not ids:
+        return {}
+    found = with_retries(
+        lambda: client.mget(index=alias, body={"ids": ids}, _source_includes=["content_hash"]), attempts=attempts
+    )
+    return {doc["_id"]: doc.get("_source", {}).get("content_hash") for doc in found["docs"] if doc.get("found")}

@@ -9,14 +9,11 @@ The transport retries only to fail over: once, at once, on another host (see ser
 from __future__ import annotations
 
 from collections.abc import Sequence
-from urllib.parse import urlparse
 
 from opensearchpy import OpenSearch
 
 from service.config import Settings
-from service.index.node import LocalNode, NodeError
 
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 DEFAULT_BULK_TIMEOUT = Settings.opensearch_bulk_timeout
 
 
@@ -57,21 +54,4 @@ def make_client(settings: Settings, **options) -> OpenSearch:
         retry_on_status=(),
         retry_on_timeout=True,
         **options,
-    )
-
-
-def local_node(settings: Settings, name: str = "local") -> LocalNode:
-    """The local node that OPENSEARCH_URL points at; a remote cluster is refused with NodeError."""
-    url = urlparse(settings.opensearch_urls[0])
-    if url.hostname not in LOCAL_HOSTS or url.scheme != "http":
-        raise NodeError(
-            f"OPENSEARCH_URL={settings.opensearch_urls[0]} is not a local http node; "
-            "`opensearch start|stop` manage only a node on this machine"
-        )
-    return LocalNode(
-        settings.opensearch_local_dir,
-        settings.opensearch_version,
-        name=name,
-        port=url.port or 9200,
-        heap=settings.opensearch_heap,
     )

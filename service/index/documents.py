@@ -9,8 +9,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from service.errors import ArticleError
 from service.limits import MAX_ID_BYTES
-from service.pipeline import ArticleError, validate
+from service.pipeline import validate
 
 URL_SCHEMES = ("http", "https")
 

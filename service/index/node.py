@@ -19,6 +19,9 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
+
+from service.config import Settings
 
 DIST_GROUP = "org.opensearch.distribution.integ-test-zip"
 MODULES = {
@@ -32,6 +35,7 @@ DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.6.1"
 START_TIMEOUT = 180.0
 STOP_TIMEOUT = 60.0
 SERVICE_USER = "opensearch"
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 _CHILDREN: dict[int, subprocess.Popen] = {}  # nodes this process started, so stop() can reap them
 
 
@@ -64,6 +68,23 @@ class LocalNode:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+
+def local_node(settings: Settings, name: str = "local") -> LocalNode:
+    """The local node that OPENSEARCH_URL points at; a remote cluster is refused with NodeError."""
+    url = urlparse(settings.opensearch_urls[0])
+    if url.hostname not in LOCAL_HOSTS or url.scheme != "http":
+        raise NodeError(
+            f"OPENSEARCH_URL={settings.opensearch_urls[0]} is not a local http node; "
+            "`opensearch start|stop` manage only a node on this machine"
+        )
+    return LocalNode(
+        settings.opensearch_local_dir,
+        settings.opensearch_version,
+        name=name,
+        port=url.port or 9200,
+        heap=settings.opensearch_heap,
+    )
 
 
 def _maven_copy(artifact: str, out: Path) -> None:

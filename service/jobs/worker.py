@@ -20,11 +20,12 @@ from collections import OrderedDict
 
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 
+from service.errors import ArticleError
 from service.index import lifecycle
 from service.index.bulk import Unavailable, index_documents
 from service.index.documents import check_record, to_document
 from service.jobs.store import Item, JobStore, worker_name
-from service.pipeline import ArticleError, translate_articles
+from service.pipeline import translate_articles
 
 log = logging.getLogger(__name__)
 IDLE_WAIT = 1.0  # seconds between looks for new work when there is none

@@ -6,10 +6,11 @@ import re
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from service.errors import ArticleError
 from service.index import lifecycle
 from service.index.documents import MAX_ID_BYTES
 from service.ingest import ingest
-from service.pipeline import ArticleError, translate_articles
+from service.pipeline import translate_articles
 from service.search.request import SearchRequest
 from service.search.searcher import search
 from service.text import langid

@@ -1,0 +1,19 @@
+"""Errors about the input that cross layers: raised where input is read or checked, reported at the edges.
+
+They sit low in the tree, so that reading (files.py), translating (pipeline.py) and indexing
+(index/documents.py) share them without importing one another.
+"""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """The input as a whole cannot be read (binary, or invalid UTF-8 in plain text)."""
+
+
+class ArticleError(ValueError):
+    """An article that cannot be translated or indexed; the message is the reason, for reports."""
+
+
+class RecordError(ArticleError):
+    """One JSONL record is bad; the others still go through."""
