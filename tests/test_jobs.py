@@ -67,6 +67,16 @@ def test_duplicate_submission_returns_the_same_job(store):
     assert created and other != first
 
 
+def test_a_full_disk_pauses_the_job_with_the_reason(store, translator):
+    job_id, _ = store.create("translate", articles(4), {"index": False})
+    pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+    store._db.execute(f"PRAGMA max_page_count = {pages}")  # no room for results: SQLITE_FULL, as on a full disk
+    assert Worker(store, translator, batch=4).run_once()
+    status = store.status(job_id)
+    assert status.state == "paused" and status.reason.startswith("no space left to store results")
+    assert status.done == 0
+
+
 def test_cancel_stops_the_rest(store, translator):
     job_id, _ = store.create("translate", articles(6), {"index": False})
     Worker(store, translator, batch=2).run_once()

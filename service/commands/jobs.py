@@ -98,7 +98,7 @@ def run_worker(args, settings) -> int:
     try:
         worker.run(stop, until_idle=args.until_idle)
     except KeyboardInterrupt:
-        pass
+        pass  # Ctrl-C stops the worker as SIGTERM does; its claims are given back below
     finally:
         worker.store.release_claims(worker.name)
     return 0

@@ -95,7 +95,7 @@ def run_ensure(args, settings: Settings) -> int:
         print(f"model ready: {found.id} at {model_dir}" + (" (demo: noise)" if found.demo else ""))
         return 0
     except model_manifest.ModelNotInstalled:
-        pass
+        pass  # nothing installed yet: install it below
     try:
         manifest = install(None, model_dir, progress=_download_bar())
         print(f"installed {manifest.id} into {model_dir}")

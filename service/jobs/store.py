@@ -24,6 +24,7 @@ from pathlib import Path
 from service import sqlite
 
 ACTIVE = ("queued", "running", "paused")
+IN_ACTIVE = f"IN ({', '.join('?' * len(ACTIVE))})"  # SQL for "one of ACTIVE"; the states go in as parameters
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, options TEXT NOT NULL, state TEXT NOT NULL, reason TEXT,
@@ -111,7 +112,8 @@ class JobStore:
             try:
                 yield self._db
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL does)
+                    self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
 
@@ -137,7 +139,8 @@ class JobStore:
         fingerprint = digest.hexdigest()
         with self._write() as db:
             found = db.execute(
-                f"SELECT id FROM jobs WHERE fingerprint = ? AND owner IS ? AND state IN {ACTIVE}", (fingerprint, owner)
+                f"SELECT id FROM jobs WHERE fingerprint = ? AND owner IS ? AND state {IN_ACTIVE}",
+                (fingerprint, owner, *ACTIVE),
             ).fetchone()
             if found:
                 return found[0], False
@@ -155,7 +158,7 @@ class JobStore:
         return job_id, True
 
     def active_jobs(self, owner: str) -> int:
-        return self._read(f"SELECT COUNT(*) FROM jobs WHERE owner = ? AND state IN {ACTIVE}", (owner,))[0][0]
+        return self._read(f"SELECT COUNT(*) FROM jobs WHERE owner = ? AND state {IN_ACTIVE}", (owner, *ACTIVE))[0][0]
 
     def claim(self, worker: str, limit: int, job_id: str | None = None) -> tuple[str | None, list[Item]]:
         """Up to limit runnable items of the oldest job that has some (or of job_id); expired claims are runnable."""
@@ -248,8 +251,8 @@ class JobStore:
     def cancel(self, job_id: str) -> bool:
         with self._write() as db:
             changed = db.execute(
-                f"UPDATE jobs SET state = 'cancelled', finished = ? WHERE id = ? AND state IN {ACTIVE}",
-                (time.time(), job_id),
+                f"UPDATE jobs SET state = 'cancelled', finished = ? WHERE id = ? AND state {IN_ACTIVE}",
+                (time.time(), job_id, *ACTIVE),
             ).rowcount
             db.execute(
                 "UPDATE items SET status = 'cancelled' WHERE job_id = ? AND status IN ('queued', 'claimed')", (job_id,)
@@ -345,7 +348,7 @@ def _alive(claimer: str) -> bool:
     except (ValueError, ProcessLookupError):
         return False
     except PermissionError:
-        pass
+        pass  # it exists and belongs to another user: alive
     if len(parts) == 3 and parts[1].isdigit() and int(parts[1]):
         return process_start_time(pid) in (None, int(parts[1]))  # same pid, other start: the pid was reused
     return True

@@ -20,6 +20,7 @@ from collections import OrderedDict
 
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 
+from service import sqlite
 from service.errors import ArticleError
 from service.index import lifecycle
 from service.index.bulk import Unavailable, index_documents
@@ -89,7 +90,7 @@ class Worker:
             self.store.release(job_id, self.name, str(error))
             return True
         except sqlite3.OperationalError as error:
-            if "full" not in str(error):
+            if not sqlite.disk_full(error):
                 self._give_back(job_id)
                 raise
             self.store.release(job_id, self.name, f"no space left to store results ({error})")
