@@ -1,7 +1,8 @@
-"""Errors about the input that cross layers: raised where input is read or checked, reported at the edges.
+"""Errors that cross layers: raised where input is read or checked or the cluster called, reported at the edges.
 
-They sit low in the tree, so that reading (files.py), translating (pipeline.py) and indexing
-(index/documents.py) share them without importing one another.
+They sit low in the tree, so that reading (files.py), translating (pipeline.py), indexing (index/)
+and searching (search/) share them, and the edges (the CLI, the web app, job workers) catch them,
+without importing one another.
 """
 
 from __future__ import annotations
@@ -17,3 +18,7 @@ class ArticleError(ValueError):
 
 class RecordError(ArticleError):
     """One JSONL record is bad; the others still go through."""
+
+
+class SearchUnavailable(RuntimeError):
+    """The search cluster (OpenSearch) stayed unreachable or overloaded through every retry."""

@@ -110,27 +110,28 @@ def _ingest_window(chunk, client, alias, translator, pretranslated, report, reje
     report.unchanged += len(pending) - len(changed)
     report.outcomes.update((p.line, ("unchanged", p.doc_id)) for p in pending if p not in changed)
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    documents, lines = [], {}
-    for item, result in _translated(changed, translator, pretranslated):
+    if pretranslated:
+        results = _assemble_pretranslated(changed)
+    else:
+        results = translate_articles(((item, item.record) for item in changed), translator)
+    documents, line_of = [], {}  # line_of: document id → its input line
+    for item, result in results:
         if isinstance(result, ArticleError):
             reject(item.line, str(result), item.doc_id)
             continue
         documents.append(to_document(result, item.checked, now))
-        lines[item.doc_id] = item.line
+        line_of[item.doc_id] = item.line
     failed = index_documents(client, alias, documents, attempts=attempts) if documents else {}
     for doc in documents:
         if doc["id"] in failed:
-            reject(lines[doc["id"]], f"refused by OpenSearch: {failed[doc['id']]}", doc["id"])
+            reject(line_of[doc["id"]], f"refused by OpenSearch: {failed[doc['id']]}", doc["id"])
         else:
             report.indexed += 1
-            report.outcomes[lines[doc["id"]]] = ("indexed", doc["id"])
+            report.outcomes[line_of[doc["id"]]] = ("indexed", doc["id"])
 
 
-def _translated(items: list[_Pending], translator, pretranslated: bool):
-    """(item, result or ArticleError) for each item, in order."""
-    if not pretranslated:
-        yield from translate_articles(((item, item.record) for item in items), translator)
-        return
+def _assemble_pretranslated(items: list[_Pending]):
+    """(item, aligned result or ArticleError) for records that carry their own sentence pairs, in order."""
     for item in items:
         record = item.record
         detection = langid.detect(f"{record.get('title') or ''}\n{record['body']}"[:DETECT_CHARS])

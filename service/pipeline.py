@@ -117,11 +117,11 @@ def _translate_window(window, translator, decoding):
         if isinstance(prepared, ArticleError):
             yield key, prepared
         elif prepared.needs_translation:
-            found = [next(translations) for _ in prepared.units]
+            targets = [next(translations) for _ in prepared.units]
             yield (
                 key,
                 align.assemble(
-                    prepared.article, prepared.detection, prepared.units, found, translator.model_id, translator.demo
+                    prepared.article, prepared.detection, prepared.units, targets, translator.model_id, translator.demo
                 ),
             )
         else:  # English is kept as it is

@@ -11,8 +11,9 @@ import pytest
 from opensearchpy.exceptions import ConnectionTimeout
 
 from service.config import Settings
+from service.errors import SearchUnavailable
 from service.index import lifecycle
-from service.index.bulk import Unavailable, index_documents, stored_hashes
+from service.index.bulk import index_documents, stored_hashes
 from service.index.client import make_client
 
 PUSHED_BACK = {
@@ -88,7 +89,7 @@ def test_an_outage_is_retried_by_with_retries_alone(stand_in, behaviour):
     stand_in.behaviour = behaviour
     client = client_for(f"http://127.0.0.1:{stand_in.server_port}")
     started = time.monotonic()
-    with pytest.raises(Unavailable, match="after 3 attempts"):
+    with pytest.raises(SearchUnavailable, match="after 3 attempts"):
         index_documents(client, "articles", [doc("1")], attempts=3, first_delay=0.05)
     assert stand_in.requests == ["/_bulk?require_alias=true"] * 3  # no transport or streaming_bulk retries on top
     assert time.monotonic() - started >= 0.05 + 0.1  # with_retries' back-off between the attempts
@@ -97,7 +98,7 @@ def test_an_outage_is_retried_by_with_retries_alone(stand_in, behaviour):
 def test_the_stored_hash_lookup_is_retried_like_the_writes(stand_in):
     stand_in.behaviour = "503"
     client = client_for(f"http://127.0.0.1:{stand_in.server_port}")
-    with pytest.raises(Unavailable, match="after 1 attempts"):
+    with pytest.raises(SearchUnavailable, match="after 1 attempts"):
         stored_hashes(client, "articles", ["1"], attempts=1)
     assert stand_in.requests == ["/articles/_mget?_source_includes=content_hash"]
     assert stored_hashes(client, "articles", []) == {} and len(stand_in.requests) == 1  # nothing to ask: no call
@@ -118,7 +119,7 @@ def test_bulk_calls_take_the_bulk_timeout_and_others_the_interactive_one(stand_i
     stand_in.behaviour = "slow"
     client = client_for(f"http://127.0.0.1:{stand_in.server_port}", timeout=0.3, bulk_timeout=10)
     assert index_documents(client, "articles", [doc("1")], attempts=1) == {}
-    with pytest.raises(Unavailable):
+    with pytest.raises(SearchUnavailable):
         index_documents(
             client_for(f"http://127.0.0.1:{stand_in.server_port}", timeout=10, bulk_timeout=0.3),
             "articles",

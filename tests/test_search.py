@@ -6,7 +6,7 @@ import pytest
 from conftest import run_cli
 from opensearchpy.exceptions import RequestError, TransportError
 
-from service.index.bulk import Unavailable
+from service.errors import SearchUnavailable
 from service.ingest import ingest
 from service.search.query import QueryError
 from service.search.request import SearchRequest
@@ -251,5 +251,5 @@ def test_a_refused_search_is_a_query_error_whatever_the_error_body(error, reason
 
 def test_a_search_the_cluster_cannot_run_is_unavailable_not_an_error():
     error = TransportError(503, "search_phase_execution_exception", {"error": {"reason": "all shards failed"}})
-    with pytest.raises(Unavailable, match="all shards failed"):
+    with pytest.raises(SearchUnavailable, match="all shards failed"):
         search(RefusingClient(error), "articles", SearchRequest("ceasefire"))

@@ -1,9 +1,10 @@
-"""The query parser and the request builder: pure functions, no node needed."""
+"""The query parser and the search body builder: pure functions, no node needed."""
 
 import pytest
 
+from service.search.body import build_body
 from service.search.query import ParsedQuery, QueryError, parse
-from service.search.request import SearchRequest, build_body
+from service.search.request import SearchRequest
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,7 @@ def open_input(name: str, jsonl: bool, stack: ExitStack):
 
 
 def with_progress(stream, total, enabled, stack: ExitStack):
-    """Yield the stream's lines while a progress bar (bytes) runs on stderr."""
+    """Yield the binary stream's lines (bytes) while a progress bar (bytes) runs on stderr."""
     bar = stack.enter_context(
         tqdm(total=total, unit="B", unit_scale=True, file=sys.stderr, disable=None if enabled is None else not enabled)
     )

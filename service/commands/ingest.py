@@ -53,8 +53,8 @@ def run(args, settings) -> int:
             rejects[0].write(json.dumps(reject.to_dict(), ensure_ascii=False) + "\n")
             print(f"line {reject.line}: {reject.reason}", file=sys.stderr)
 
-        lines = with_progress(stream, size, args.progress, stack)
-        report = ingest(jsonl_records(lines), client, alias, translator, args.pretranslated, on_reject)
+        byte_lines = with_progress(stream, size, args.progress, stack)
+        report = ingest(jsonl_records(byte_lines), client, alias, translator, args.pretranslated, on_reject)
     for line, dropped in sorted(report.dropped_fields.items()):
         for reason in dropped.values():
             print(f"line {line}: {reason}", file=sys.stderr)

@@ -91,8 +91,8 @@ def run_ensure(args, settings: Settings) -> int:
 
     model_dir = model_manifest.resolve_model_dir(settings.model_dir)
     try:
-        found = model_manifest.Manifest.read(model_dir)
-        print(f"model ready: {found.id} at {model_dir}" + (" (demo: noise)" if found.demo else ""))
+        installed = model_manifest.Manifest.read(model_dir)
+        print(f"model ready: {installed.id} at {model_dir}" + (" (demo: noise)" if installed.demo else ""))
         return 0
     except model_manifest.ModelNotInstalled:
         pass  # nothing installed yet: install it below

@@ -55,18 +55,18 @@ def run(args, settings: Settings) -> int:
         translator = open_translator(settings, use_memory=not args.no_memory)
         warn_if_demo(translator)
         out = stack.enter_context(open(args.output, "w", encoding="utf-8")) if args.output else sys.stdout
-        lines = with_progress(stream, size, args.progress, stack)
+        byte_lines = with_progress(stream, size, args.progress, stack)
         if args.jsonl:
-            translated, rejected = _translate_jsonl(lines, translator, out)
+            translated, rejected = _translate_jsonl(byte_lines, translator, out)
         else:
-            translated, rejected = _translate_text(lines, args.file, translator, out)
+            translated, rejected = _translate_text(byte_lines, args.file, translator, out)
     print(f"translated {translated}, rejected {rejected}", file=sys.stderr)
     return 1 if rejected else 0
 
 
-def _translate_jsonl(lines, translator, out) -> tuple[int, int]:
+def _translate_jsonl(byte_lines, translator, out) -> tuple[int, int]:
     translated = rejected = 0
-    for number, result in translate_articles(jsonl_records(lines), translator):
+    for number, result in translate_articles(jsonl_records(byte_lines), translator):
         if isinstance(result, ArticleError):
             rejected += 1
             print(f"line {number}: {result}", file=sys.stderr)
@@ -76,12 +76,12 @@ def _translate_jsonl(lines, translator, out) -> tuple[int, int]:
     return translated, rejected
 
 
-def _translate_text(lines, name, translator, out) -> tuple[int, int]:
+def _translate_text(byte_lines, name, translator, out) -> tuple[int, int]:
     """One output line per input line; lines in neither Arabic nor English are kept and reported."""
     originals: dict[int, str] = {}
 
     def paragraphs():
-        for number, line in text_lines(lines, name):
+        for number, line in text_lines(byte_lines, name):
             originals[number] = line
             yield number, {"body": line} if line.strip() else ArticleError("blank")
 

@@ -26,6 +26,7 @@ from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import TransportError
 
+from service.errors import SearchUnavailable
 from service.index.client import bulk_timeout
 from service.index.errors import reason_in, refusal_reason
 
@@ -33,10 +34,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETRYABLE_STATUS = {429, 502, 503, 504}
 SPLITTABLE_STATUS = {400, 413}  # the whole request was refused: some document in it is to blame
-
-
-class Unavailable(RuntimeError):
-    """The cluster stayed unreachable or overloaded through every retry."""
 
 
 def _retryable(error: Exception) -> bool:
@@ -54,7 +51,7 @@ def with_retries(call: Callable[[], T], attempts: int = 10, first_delay: float =
         except (OpenSearchConnectionError, TransportError) as error:
             if not _retryable(error) or attempt == attempts:
                 if _retryable(error):
-                    raise Unavailable(f"OpenSearch unavailable after {attempts} attempts: {error}") from error
+                    raise SearchUnavailable(f"OpenSearch unavailable after {attempts} attempts: {error}") from error
                 raise
             log.warning("OpenSearch unavailable (%s); retrying in %.1fs", error.__class__.__name__, delay)
             time.sleep(delay)  # back-off before retrying, not synchronisation
@@ -105,7 +102,7 @@ def stored_hashes(client: OpenSearch, alias: str, ids: list[str], attempts: int 
     """{id: content hash} of the documents among ids that the alias already holds; retried like the writes."""
     if not ids:
         return {}
-    found = with_retries(
+    answer = with_retries(
         lambda: client.mget(index=alias, body={"ids": ids}, _source_includes=["content_hash"]), attempts=attempts
     )
-    return {doc["_id"]: doc.get("_source", {}).get("content_hash") for doc in found["docs"] if doc.get("found")}
+    return {doc["_id"]: doc.get("_source", {}).get("content_hash") for doc in answer["docs"] if doc.get("found")}

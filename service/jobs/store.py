@@ -138,12 +138,12 @@ class JobStore:
             digest.update(b"\n")
         fingerprint = digest.hexdigest()
         with self._write() as db:
-            found = db.execute(
+            existing = db.execute(
                 f"SELECT id FROM jobs WHERE fingerprint = ? AND owner IS ? AND state {IN_ACTIVE}",
                 (fingerprint, owner, *ACTIVE),
             ).fetchone()
-            if found:
-                return found[0], False
+            if existing:
+                return existing[0], False
             job_id = uuid.uuid4().hex[:16]
             db.execute(
                 "INSERT INTO jobs (id, kind, options, state, owner, fingerprint, total, created) "

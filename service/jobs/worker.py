@@ -21,9 +21,9 @@ from collections import OrderedDict
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 
 from service import sqlite
-from service.errors import ArticleError
+from service.errors import ArticleError, SearchUnavailable
 from service.index import lifecycle
-from service.index.bulk import Unavailable, index_documents
+from service.index.bulk import index_documents
 from service.index.documents import check_record, to_document
 from service.jobs.store import Item, JobStore, worker_name
 from service.pipeline import translate_articles
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 IDLE_WAIT = 1.0  # seconds between looks for new work when there is none
 FIRST_BACKOFF, MAX_BACKOFF = 1.0, 30.0  # seconds to wait after an unexpected error, doubling while it repeats
 KEPT_BATCHES = 2  # translated-but-unstored batches a worker keeps, so a paused job is not translated again
-OUTAGES = (Unavailable, OpenSearchConnectionError)
+OUTAGES = (SearchUnavailable, OpenSearchConnectionError)
 PAUSED_FOR_OUTAGE = "the search cluster is unreachable; the job resumes when it is back"
 
 

@@ -1,1 +1,1 @@
-"""The search stage: a query parser we control, the OpenSearch request, and bilingual hits."""
+"""The search stage: the user's request, a query parser we control, the OpenSearch body, and bilingual hits."""

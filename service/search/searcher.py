@@ -5,11 +5,13 @@ from __future__ import annotations
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import RequestError, TransportError
 
-from service.index.bulk import RETRYABLE_STATUS, Unavailable
+from service.errors import SearchUnavailable
+from service.index.bulk import RETRYABLE_STATUS
 from service.index.errors import refusal_reason
 from service.search import query as query_parser
+from service.search.body import build_body
 from service.search.query import ParsedQuery, QueryError
-from service.search.request import SearchRequest, build_body
+from service.search.request import SearchRequest
 from service.search.results import parse_response
 from service.text import langid
 from service.text.normalize import normalize_text
@@ -47,7 +49,7 @@ def search(client: OpenSearch, alias: str, request: SearchRequest, translator=No
     except TransportError as error:  # overloaded or shards unavailable: the cluster's trouble, not the query's
         if error.status_code not in RETRYABLE_STATUS:
             raise
-        raise Unavailable(f"OpenSearch could not run the search: {refusal_reason(error)}") from None
+        raise SearchUnavailable(f"OpenSearch could not run the search: {refusal_reason(error)}") from None
     result = parse_response(response)
     result["query"] = {"language": lang, "translation": translated.terms if translated else None}
     return result

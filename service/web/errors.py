@@ -12,7 +12,7 @@ from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import NotFoundError
 from werkzeug.exceptions import HTTPException
 
-from service.index.bulk import Unavailable
+from service.errors import SearchUnavailable
 from service.index.lifecycle import LifecycleError
 from service.search.query import QueryError
 
@@ -73,7 +73,7 @@ def init_app(app: Flask) -> None:
         return error_response(404, "not found")
 
     @app.errorhandler(OpenSearchConnectionError)
-    @app.errorhandler(Unavailable)
+    @app.errorhandler(SearchUnavailable)
     def search_down(error):
         return error_response(503, "the search cluster is unreachable; try again shortly", "search_unavailable")
 
