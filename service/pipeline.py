@@ -13,7 +13,7 @@ from typing import TypeVar
 from service import align
 from service.align import SentenceUnit
 from service.text import langid, normalize, segment
-from service.translation.engine import Translation
+from service.translation.interface import Translation
 
 Key = TypeVar("Key")
 WINDOW_SENTENCES = 2048

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from service.config import Settings
+from service.translation.interface import SentenceTranslator
 
 
-def open_translator(settings: Settings, use_memory: bool = True):
+def open_translator(settings: Settings, use_memory: bool = True) -> SentenceTranslator:
     """The process's translator, behind the translation memory when that is enabled."""
     from service.translation.engine import load_translator
     from service.translation.memory import CachedTranslator, TranslationMemory

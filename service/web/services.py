@@ -10,6 +10,7 @@ from opensearchpy import OpenSearch
 from service.config import Settings
 from service.index.client import make_client
 from service.modelstore.manifest import ModelNotInstalled
+from service.translation.interface import SentenceTranslator
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +19,7 @@ log = logging.getLogger(__name__)
 class Services:
     settings: Settings
     client: OpenSearch
-    translator: object = None  # CachedTranslator or Translator; None when no model is installed
+    translator: SentenceTranslator | None = None  # None when no model is installed
     model_error: str | None = None
 
     @classmethod
@@ -39,3 +40,8 @@ class Services:
     @property
     def demo(self) -> bool:
         return bool(self.translator is not None and self.translator.demo)
+
+    @property
+    def model_id(self) -> str | None:
+        """The loaded model's manifest id; None when no model is installed."""
+        return self.translator.model_id if self.translator is not None else None

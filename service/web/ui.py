@@ -20,7 +20,7 @@ def page_context():
     found = services()
     return {
         "demo_model": found.demo,
-        "model_id": getattr(found.translator, "model_id", None),
+        "model_id": found.model_id,
         "low_confidence": LOW_CONFIDENCE,
     }
 
