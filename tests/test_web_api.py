@@ -6,7 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from service.web import create_app
+from service.translation import engine
+from service.web import check_setup, create_app
 
 KEY = "test-key-0123"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -187,6 +188,18 @@ def test_readyz_reports_a_missing_model_and_cluster(search_settings, tmp_path):
     assert "python -m service model install" in response.json["model"]
     translate = broken.test_client().post("/api/v1/translate", json={"text": "مرحبا"})
     assert translate.status_code == 503 and error_of(translate)["code"] == "model_unavailable"
+
+
+def test_check_setup_opens_what_the_app_opens_but_loads_no_model(settings, tmp_path, monkeypatch):
+    def no_loading(_settings):
+        raise AssertionError("check_setup loaded the model")
+
+    monkeypatch.setattr(engine, "load_translator", no_loading)
+    check_setup(replace(settings, jobs_db=tmp_path / "jobs.db"))
+    assert (tmp_path / "jobs.db").is_file() and settings.memory_path.is_file()
+    (tmp_path / "taken").write_text("a file where the job store's directory should be")
+    with pytest.raises(OSError):
+        check_setup(replace(settings, jobs_db=tmp_path / "taken" / "jobs.db"))
 
 
 def test_rate_limit_per_key(search_settings, alias):
