@@ -8,6 +8,7 @@ import pytest
 
 from service.translation import engine
 from service.web import check_setup, create_app
+from service.web.services import services_of
 
 KEY = "test-key-0123"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -82,7 +83,7 @@ def test_bad_input_gets_a_json_4xx(api, send, status, code):
 def test_oversized_body_is_413(api, app):
     response = api.post(
         "/api/v1/translate",
-        data=b"x" * (app.extensions["mt"].settings.max_request_bytes + 1),
+        data=b"x" * (services_of(app).settings.max_request_bytes + 1),
         content_type="application/json",
     )
     assert response.status_code == 413 and error_of(response)["code"] == "payload_too_large"

@@ -16,9 +16,8 @@ from service.jobs.store import JobStore
 from service.jobs.worker import Worker
 from service.web import api, errors, health, jobs, libre, openapi, security, ui
 from service.web.auth import init_limiter
-from service.web.metrics import Metrics
 from service.web.payload import DrainUnreadBody
-from service.web.services import Services
+from service.web.services import EXTENSION, Services, services_of
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
@@ -29,14 +28,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.config["MAX_CONTENT_LENGTH"] = max(settings.max_request_bytes, settings.max_upload_bytes)
     app.json.sort_keys = False
     app.json.ensure_ascii = False
-    app.extensions["mt"] = services
-    app.extensions["mt_jobs"] = services.jobs
-    metrics = Metrics()
-    metrics.init_app(app)
-    if services.translator is not None:
-        metrics.watch_translator(services.translator)
-    metrics.queue_depth.set_function(services.jobs.queued_items)
-    app.extensions["mt_metrics"] = metrics
+    app.extensions[EXTENSION] = services  # what views reach through services.app_services()
+    services.metrics.init_app(app)
     limiter = init_limiter(app, settings)
     errors.init_app(app)
     security.init_app(app, settings)
@@ -65,9 +58,10 @@ def check_setup(settings: Settings) -> None:
 
 def start_workers(app: Flask) -> WorkerPool | None:
     """Start the process's JOBS_WORKERS worker threads, sharing its translator; only where the process serves."""
-    services, settings = app.extensions["mt"], app.extensions["mt"].settings
-    if services.translator is None or settings.jobs_workers < 1 or app.extensions.get("mt_workers"):
-        return app.extensions.get("mt_workers")
+    services = services_of(app)
+    settings = services.settings
+    if services.translator is None or settings.jobs_workers < 1 or services.workers is not None:
+        return services.workers
     # Each worker thread opens its own job store rather than sharing the request threads' one: a store serialises
     # its one SQLite connection behind a lock, so a worker committing a batch of results would hold up status and
     # results requests; on their own connections, WAL lets those reads go on while a worker writes.
@@ -77,12 +71,13 @@ def start_workers(app: Flask) -> WorkerPool | None:
         )
         for _ in range(settings.jobs_workers)
     ]
-    app.extensions["mt_workers"] = WorkerPool(workers).start()
-    return app.extensions["mt_workers"]
+    services.workers = WorkerPool(workers).start()
+    return services.workers
 
 
 def stop_workers(app: Flask) -> None:
     """Stop the worker threads (gunicorn's worker_exit, the end of `serve --dev`)."""
-    pool = app.extensions.pop("mt_workers", None)
+    services = services_of(app)
+    pool, services.workers = services.workers, None
     if pool is not None:
         pool.stop()

@@ -13,10 +13,11 @@ import re
 from flask import Blueprint, jsonify
 
 from service.text import langid
-from service.web.api import services, translate_texts
+from service.web.actions import translate_texts
 from service.web.auth import check_key
 from service.web.errors import ApiError
 from service.web.payload import form_or_json
+from service.web.services import app_services
 
 bp = Blueprint("libre", __name__)
 LANGUAGES = [{"code": "ar", "name": "Arabic", "targets": ["en"]}, {"code": "en", "name": "English", "targets": []}]
@@ -42,7 +43,7 @@ def _translate_html(texts: list[str], source: str) -> list[str]:
         for i, part in enumerate(parts)
         if not _TAG.fullmatch(part) and part.strip()
     ]
-    limit = services().settings.max_batch_texts * HTML_PIECES_PER_TEXT
+    limit = app_services().settings.max_batch_texts * HTML_PIECES_PER_TEXT
     if len(slots) > limit:
         raise ApiError(
             400, f"Invalid request: the html holds {len(slots)} text pieces between tags; the limit is {limit}"
@@ -57,13 +58,13 @@ def _translate_html(texts: list[str], source: str) -> list[str]:
 
 
 def _detected(text: str) -> dict:
-    found = langid.detect(text)
-    return {"confidence": round(found.confidence * 100, 1), "language": found.language}
+    detection = langid.detect(text)
+    return {"confidence": round(detection.confidence * 100, 1), "language": detection.language}
 
 
 def _check_limits(texts: list[str]) -> None:
     """The limits of /api/v1/translate (MAX_BATCH_TEXTS, MAX_REQUEST_CHARS), in LibreTranslate's words."""
-    settings = services().settings
+    settings = app_services().settings
     if len(texts) > settings.max_batch_texts:
         raise ApiError(400, f"Invalid request: request ({len(texts)}) exceeds batch limit ({settings.max_batch_texts})")
     if sum(map(len, texts)) > settings.max_request_chars:
@@ -74,7 +75,7 @@ def _check_limits(texts: list[str]) -> None:
 
 @bp.post("/translate")
 def translate():
-    body = form_or_json(services().settings.max_request_bytes)
+    body = form_or_json(app_services().settings.max_request_bytes)
     check_key(write=False)
     texts, is_list = _queries(body)
     source, target = body.get("source", "auto"), body.get("target", "en")
@@ -105,7 +106,7 @@ def translate():
 
 @bp.post("/detect")
 def detect():
-    body = form_or_json(services().settings.max_request_bytes)
+    body = form_or_json(app_services().settings.max_request_bytes)
     check_key(write=False)
     texts, _ = _queries(body)
     _check_limits(texts)

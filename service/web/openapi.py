@@ -11,6 +11,7 @@ from flask import Blueprint, current_app, jsonify, render_template
 
 from service.config import Settings
 from service.web import schemas
+from service.web.services import app_services
 
 bp = Blueprint("apidocs", __name__)
 
@@ -236,7 +237,7 @@ def build(settings: Settings) -> dict:
 def document() -> dict:
     """The current app's document, built once."""
     if "mt_openapi" not in current_app.extensions:
-        current_app.extensions["mt_openapi"] = build(current_app.extensions["mt"].settings)
+        current_app.extensions["mt_openapi"] = build(app_services().settings)
     return current_app.extensions["mt_openapi"]
 
 
