@@ -108,12 +108,12 @@ def _job_items():
         upload = request.files.get("file")
         if upload is None:
             raise ApiError(400, "send the items as a multipart `file` (JSONL, or text with one item per line)")
-        data = upload.read()
+        content = upload.read()
         if (upload.filename or "").lower().endswith((".jsonl", ".json")):
-            items = list(jsonl_records(data.splitlines(keepends=True)))
+            items = list(jsonl_records(content.splitlines(keepends=True)))
         else:
             try:
-                lines = data.decode("utf-8").splitlines()
+                lines = content.decode("utf-8").splitlines()
             except UnicodeDecodeError:
                 raise ApiError(400, "the uploaded text file is not UTF-8", "invalid_utf8") from None
             items = [(n, {"body": line}) for n, line in enumerate(lines, 1) if line.strip()]

@@ -29,11 +29,11 @@ def translate():
     texts = read_texts(body, decoding=True)
     beam = body.get("beam_size")  # JSON Schema counts 2.0 as an integer, and so the document allows it
     results = translate_texts(texts, body.get("source", "auto"), None if beam is None else int(beam))
-    model = loaded_translator()
+    translator = loaded_translator()
     return jsonify(
         {
-            "model": model.model_id,
-            "demo": model.demo,
+            "model": translator.model_id,
+            "demo": translator.demo,
             "translations": [
                 {
                     "text": r["body"],

@@ -37,7 +37,7 @@ def list_jobs():
     return jsonify({"jobs": [job.to_dict() for job in app_services().jobs.list(owner=_visible_owner())]})
 
 
-def _job(job_id: str):
+def _visible_job(job_id: str):
     """The job, if this request's key may see it; 404 alike for a missing job and for another key's."""
     job = app_services().jobs.status(job_id)
     owner = _visible_owner()
@@ -49,26 +49,26 @@ def _job(job_id: str):
 @bp.get("/<job_id>")
 @requires_key(write=True)
 def job_status(job_id: str):
-    return jsonify(_job(job_id).to_dict())
+    return jsonify(_visible_job(job_id).to_dict())
 
 
 @bp.get("/<job_id>/results")
 @requires_key(write=True)
 def job_results(job_id: str):
-    _job(job_id)
+    _visible_job(job_id)
     return Response(stream_with_context(app_services().jobs.results(job_id)), mimetype="application/x-ndjson")
 
 
 @bp.get("/<job_id>/errors")
 @requires_key(write=True)
 def job_errors(job_id: str):
-    _job(job_id)
+    _visible_job(job_id)
     return Response(stream_with_context(app_services().jobs.errors(job_id)), mimetype="application/x-ndjson")
 
 
 @bp.delete("/<job_id>")
 @requires_key(write=True)
 def cancel(job_id: str):
-    _job(job_id)
+    _visible_job(job_id)
     app_services().jobs.cancel(job_id)
-    return jsonify(_job(job_id).to_dict())
+    return jsonify(_visible_job(job_id).to_dict())

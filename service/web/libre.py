@@ -25,7 +25,8 @@ _TAG = re.compile(r"(<[^>]*>)")
 HTML_PIECES_PER_TEXT = 16  # html mode: text pieces between tags per request, at most MAX_BATCH_TEXTS times this
 
 
-def _queries(body: dict) -> tuple[list[str], bool]:
+def _texts_and_shape(body: dict) -> tuple[list[str], bool]:
+    """The texts in `q`, and whether `q` was a list (the answer takes the same shape)."""
     q = body.get("q")
     if isinstance(q, str):
         return [q], False
@@ -57,7 +58,8 @@ def _translate_html(texts: list[str], source: str) -> list[str]:
     return ["".join(parts) for parts in split]
 
 
-def _detected(text: str) -> dict:
+def _detected_language(text: str) -> dict:
+    """LibreTranslate's detectedLanguage: {confidence 0-100, language}."""
     detection = langid.detect(text)
     return {"confidence": round(detection.confidence * 100, 1), "language": detection.language}
 
@@ -77,7 +79,7 @@ def _check_limits(texts: list[str]) -> None:
 def translate():
     body = form_or_json(app_services().settings.max_request_bytes)
     check_key(write=False)
-    texts, is_list = _queries(body)
+    texts, is_list = _texts_and_shape(body)
     source, target = body.get("source", "auto"), body.get("target", "en")
     text_format = body.get("format", "text")
     if source not in ("auto", "ar", "en"):
@@ -99,7 +101,7 @@ def translate():
             translated[i] = result["body_en"]
     answer = {"translatedText": translated if is_list else translated[0]}
     if source == "auto":
-        detections = [_detected(t) for t in texts]
+        detections = [_detected_language(t) for t in texts]
         answer["detectedLanguage"] = detections if is_list else detections[0]
     return jsonify(answer)
 
@@ -108,9 +110,9 @@ def translate():
 def detect():
     body = form_or_json(app_services().settings.max_request_bytes)
     check_key(write=False)
-    texts, _ = _queries(body)
+    texts, _ = _texts_and_shape(body)
     _check_limits(texts)
-    return jsonify([_detected(" ".join(texts))])
+    return jsonify([_detected_language(" ".join(texts))])
 
 
 @bp.get("/languages")
