@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from service.text.langid import Detection
-from service.translation.engine import Translation
+from service.translation.interface import Translation
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from service.align import SentenceUnit
 from service.errors import ArticleError
 from service.limits import MAX_BODY_CHARS
 from service.text import langid, normalize, segment
-from service.translation.engine import Translation
+from service.translation.interface import Translation
 
 Key = TypeVar("Key")
 WINDOW_SENTENCES = 2048

@@ -23,6 +23,7 @@ from service.jobs.pool import WorkerPool
 from service.jobs.store import JobStore
 from service.jobs.worker import Worker
 from service.web import create_app, start_workers, stop_workers
+from service.web.services import services_of
 
 KEY = "jobs-key-0123"
 OTHER_KEY = "jobs-other-key-4567"
@@ -212,7 +213,7 @@ def test_jobs_api_submit_status_results_errors_cancel(api, translator):
         "/api/v1/jobs", data={"file": (io.BytesIO(upload), "in.jsonl"), "index": "false"}, headers=auth
     )
     assert duplicate.status_code == 200 and duplicate.json["id"] == job_id and duplicate.json["duplicate"]
-    drain(app.extensions["mt_jobs"], translator)
+    drain(services_of(app).jobs, translator)
     status = http.get(f"/api/v1/jobs/{job_id}", headers=auth).json
     assert status["state"] == "done" and status["counts"] == {"done": 1, "failed": 1, "total": 2}
     results = http.get(f"/api/v1/jobs/{job_id}/results", headers=auth)
@@ -382,8 +383,8 @@ def test_jobs_belong_to_the_key_that_submitted_them(api):
         assert http.get(path, headers=mine).status_code == 200
         assert http.get(path, headers=theirs).status_code == 404
     assert http.delete(f"/api/v1/jobs/{job_id}", headers=theirs).status_code == 404
-    assert app.extensions["mt_jobs"].status(job_id).state == "queued"
-    assert app.extensions["mt_jobs"].status(job_id).owner == owner_of(KEY)  # a hash, never the key
+    assert services_of(app).jobs.status(job_id).state == "queued"
+    assert services_of(app).jobs.status(job_id).owner == owner_of(KEY)  # a hash, never the key
     assert {j["id"] for j in http.get("/api/v1/jobs", headers=admin).json["jobs"]} == {job_id, other_id}
     assert http.delete(f"/api/v1/jobs/{job_id}", headers=admin).json["state"] == "cancelled"
     assert http.post("/api/v1/jobs", json=["نص"], headers=admin).status_code == 202  # an admin key writes too

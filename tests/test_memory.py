@@ -1,6 +1,7 @@
+import inspect
 import multiprocessing
 
-from service.translation.engine import Translation
+from service.translation.interface import Counters, SentenceTranslator, Translation
 from service.translation.memory import CachedTranslator, TranslationMemory
 
 
@@ -68,3 +69,19 @@ def test_concurrent_processes_share_the_memory(tmp_path):
         process.join(120)
     assert [p.exitcode for p in processes] == [0, 0, 0, 0]
     assert len(TranslationMemory(path, 100_000)) == 4 * 20 * 50
+
+
+def test_the_engine_and_the_memory_wrapper_implement_one_interface(translator, tmp_path):
+    cached = CachedTranslator(translator, TranslationMemory(tmp_path / "tm.db", 100))
+    members = [name for name in vars(SentenceTranslator) if not name.startswith("_")]
+    wanted = list(inspect.signature(SentenceTranslator.translate).parameters)  # self, sentences, beam_size
+    for implementation in (translator, cached):
+        assert [name for name in members if not hasattr(implementation, name)] == []
+        assert list(inspect.signature(type(implementation).translate).parameters)[: len(wanted)] == wanted
+    assert (cached.model_id, cached.demo, cached.settings) == (
+        translator.model_id,
+        translator.demo,
+        translator.settings,
+    )
+    assert cached.counters() == Counters(translator.counters().tokens_translated, memory_hits=0, memory_misses=0)
+    assert translator.counters().memory_hits is None

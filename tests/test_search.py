@@ -119,7 +119,7 @@ class WordTranslator:
     demo = False
 
     def translate(self, sentences):
-        from service.translation.engine import Translation
+        from service.translation.interface import Translation
 
         return [Translation("fighters", -0.1, 1) for _ in sentences]
 

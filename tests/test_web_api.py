@@ -6,7 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from service.web import create_app
+from service.translation import engine
+from service.web import check_setup, create_app
+from service.web.services import services_of
 
 KEY = "test-key-0123"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -81,7 +83,7 @@ def test_bad_input_gets_a_json_4xx(api, send, status, code):
 def test_oversized_body_is_413(api, app):
     response = api.post(
         "/api/v1/translate",
-        data=b"x" * (app.extensions["mt"].settings.max_request_bytes + 1),
+        data=b"x" * (services_of(app).settings.max_request_bytes + 1),
         content_type="application/json",
     )
     assert response.status_code == 413 and error_of(response)["code"] == "payload_too_large"
@@ -187,6 +189,18 @@ def test_readyz_reports_a_missing_model_and_cluster(search_settings, tmp_path):
     assert "python -m service model install" in response.json["model"]
     translate = broken.test_client().post("/api/v1/translate", json={"text": "مرحبا"})
     assert translate.status_code == 503 and error_of(translate)["code"] == "model_unavailable"
+
+
+def test_check_setup_opens_what_the_app_opens_but_loads_no_model(settings, tmp_path, monkeypatch):
+    def no_loading(_settings):
+        raise AssertionError("check_setup loaded the model")
+
+    monkeypatch.setattr(engine, "load_translator", no_loading)
+    check_setup(replace(settings, jobs_db=tmp_path / "jobs.db"))
+    assert (tmp_path / "jobs.db").is_file() and settings.memory_path.is_file()
+    (tmp_path / "taken").write_text("a file where the job store's directory should be")
+    with pytest.raises(OSError):
+        check_setup(replace(settings, jobs_db=tmp_path / "taken" / "jobs.db"))
 
 
 def test_rate_limit_per_key(search_settings, alias):

@@ -14,6 +14,7 @@ from werkzeug.serving import make_server
 from service.ingest import ingest
 from service.jobs.worker import Worker
 from service.web import create_app
+from service.web.services import services_of
 
 CHROMIUM = Path("/usr/bin/chromium")
 KEY = "browser-key-0123"
@@ -158,10 +159,8 @@ def test_ingest_upload_becomes_a_job_with_live_progress(site, web_app, page, tra
     page.get_by_role("button", name="Submit job").click()
     job = page.locator(".job.highlight")
     assert job.locator(".state").inner_text() == "queued" and job.locator(".total").inner_text() == "2"
-    services = web_app.extensions["mt"]
-    Worker(web_app.extensions["mt_jobs"], translator, services.client, services.alias).run(
-        threading.Event(), until_idle=True
-    )
+    services = services_of(web_app)
+    Worker(services.jobs, translator, services.client, services.alias).run(threading.Event(), until_idle=True)
     expect(job.locator(".state")).to_have_text("done", timeout=15_000)  # the page's own polling updates it
     assert job.locator(".done").inner_text() == "2"
     assert not job.locator(".cancel").is_visible()  # nothing left to cancel
@@ -265,10 +264,8 @@ def test_jobs_page_keeps_updating_after_a_429_and_shows_only_its_keys_jobs(limit
     assert job.locator(".total").inner_text() == "3"  # the last values stay
     page.screenshot(path=str(SHOTS / "jobs-rate-limited.png"), full_page=True)
 
-    services = app.extensions["mt"]
-    Worker(app.extensions["mt_jobs"], translator, services.client, services.alias).run(
-        threading.Event(), until_idle=True
-    )
+    services = services_of(app)
+    Worker(services.jobs, translator, services.client, services.alias).run(threading.Event(), until_idle=True)
     expect(job.locator(".state")).to_have_text("done", timeout=30_000)  # today: app.js threw on the 429 body
     assert job.locator(".done").inner_text() == "3" and page.locator("#jobs-message").inner_text() == ""
     context.close()

@@ -12,6 +12,7 @@ import pytest
 
 from service.index import lifecycle, node
 from service.web import create_app
+from service.web.services import services_of
 
 KEY = "test-key-0123"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -66,7 +67,7 @@ def test_a_frozen_node_makes_interactive_calls_503_within_seconds(app, opensearc
 def test_concurrent_first_ingests_leave_the_index_writable(search_settings):
     fresh = "test-web-first-ingest"
     web = create_app(replace(search_settings, opensearch_index=fresh, api_keys=(KEY,)))
-    client = web.extensions["mt"].client
+    client = services_of(web).client
     lifecycle.delete(client, fresh)
     barrier = threading.Barrier(6)
 
@@ -91,7 +92,7 @@ def test_concurrent_first_ingests_leave_the_index_writable(search_settings):
 def test_an_index_named_like_the_alias_is_a_503_that_names_the_fix(search_settings):
     legacy = "test-web-legacy"
     web = create_app(replace(search_settings, opensearch_index=legacy, api_keys=(KEY,)))
-    client = web.extensions["mt"].client
+    client = services_of(web).client
     lifecycle.delete(client, legacy)
     client.indices.create(index=legacy)
     try:

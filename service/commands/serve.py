@@ -34,7 +34,7 @@ def register(commands) -> None:
 
 
 def run(args, settings) -> int:
-    from service.web import create_app, start_workers, stop_workers
+    from service.web import check_setup, create_app, start_workers, stop_workers
 
     if args.dev:
         from service.serving import redact_record
@@ -47,7 +47,7 @@ def run(args, settings) -> int:
         finally:
             stop_workers(app)
         return 0
-    create_app(settings)  # fail here, with one clear line, before gunicorn forks workers (no threads start here)
+    check_setup(settings)  # fail here, with one clear line, before gunicorn forks workers
     command = [
         sys.executable,
         "-m",

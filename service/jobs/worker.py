@@ -27,6 +27,7 @@ from service.index.bulk import index_documents
 from service.index.documents import check_record, to_document
 from service.jobs.store import Item, JobStore, worker_name
 from service.pipeline import translate_articles
+from service.translation.interface import SentenceTranslator
 
 log = logging.getLogger(__name__)
 IDLE_WAIT = 1.0  # seconds between looks for new work when there is none
@@ -40,7 +41,7 @@ class Worker:
     def __init__(
         self,
         store: JobStore,
-        translator,
+        translator: SentenceTranslator,
         client=None,
         alias: str | None = None,
         batch: int = 32,
@@ -57,7 +58,9 @@ class Worker:
         self._kept: OrderedDict[tuple[str, int], dict | ArticleError] = OrderedDict()  # (job, seq) → translation
 
     @classmethod
-    def from_settings(cls, settings, store: JobStore, translator, client, job_id: str | None = None) -> Worker:
+    def from_settings(
+        cls, settings, store: JobStore, translator: SentenceTranslator, client, job_id: str | None = None
+    ) -> Worker:
         """A worker on the configured alias, batch size and index shape."""
         return cls(
             store,
@@ -77,10 +80,10 @@ class Worker:
             return False
         try:
             options = self.store.status(job_id).options
-            engine = getattr(self.translator, "translator", self.translator)
-            before = engine.tokens_translated
+            before = self.translator.counters().tokens_translated
             done, failed = self._process_batch(job_id, items, options)
-            self.store.finish(job_id, self.name, done, failed, engine.tokens_translated - before)
+            tokens = self.translator.counters().tokens_translated - before
+            self.store.finish(job_id, self.name, done, failed, tokens)
         except OUTAGES as error:
             log.warning("job %s paused: %s", job_id, error)
             self.store.release(job_id, self.name, PAUSED_FOR_OUTAGE)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import ctranslate2
@@ -18,6 +17,7 @@ import sentencepiece as spm
 from service.config import Settings
 from service.modelstore.manifest import Manifest, resolve_model_dir
 from service.translation.batching import plan_batches
+from service.translation.interface import Counters, Translation
 
 MAX_DECODING_LENGTH = 512
 
@@ -26,22 +26,13 @@ class InputTooLong(ValueError):
     """A sentence exceeds the model's input limit; segmentation must split it first."""
 
 
-@dataclass(frozen=True)
-class Translation:
-    """One translated sentence; score is the length-normalised log-probability (0 is certain)."""
-
-    target: str
-    score: float
-    tokens: int
-
-
 def detokenize(pieces: Sequence[str]) -> str:
     """Join SentencePiece pieces; pieces unknown to target.spm are joined the same way."""
     return "".join(pieces).replace("\u2581", " ").strip()
 
 
 class Translator:
-    """A loaded model and its tokenizers; thread-safe."""
+    """A loaded model and its tokenizers; thread-safe. Implements interface.SentenceTranslator."""
 
     def __init__(self, model_dir: Path, settings: Settings):
         self.manifest = Manifest.read(model_dir)
@@ -79,8 +70,11 @@ class Translator:
             f"{self.model_id}|beam={beam_size or s.beam_size}|rep={s.repetition_penalty}|ngram={s.no_repeat_ngram_size}"
         )
 
+    def counters(self) -> Counters:
+        return Counters(self.tokens_translated)
+
     def translate(
-        self, sentences: Sequence[str], target_lengths: Sequence[int] | None = None, beam_size: int | None = None
+        self, sentences: Sequence[str], beam_size: int | None = None, *, target_lengths: Sequence[int] | None = None
     ) -> list[Translation]:
         """Translate sentences in length-sorted token batches, in parallel, and keep their order.
 

@@ -8,13 +8,19 @@ recently used (checked every PRUNE_EVERY writes, or every tenth of the bound if 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from service import sqlite
-from service.translation.engine import Translation
+from service.translation.interface import Counters, SentenceTranslator, Translation
+
+if TYPE_CHECKING:
+    from service.config import Settings
+    from service.modelstore.manifest import Manifest
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS memory (
@@ -92,23 +98,48 @@ class TranslationMemory:
 
 
 class CachedTranslator:
-    """A translator that looks each sentence up in the memory first and stores what it translates."""
+    """A translator that looks each sentence up in the memory first and stores what it translates.
 
-    def __init__(self, translator, memory: TranslationMemory):
-        self.translator = translator
+    Implements interface.SentenceTranslator; what it does not cache (the model, its settings) is the inner one's.
+    """
+
+    def __init__(self, inner: SentenceTranslator, memory: TranslationMemory):
+        self.inner = inner
         self.memory = memory
         self.hits = 0
         self.misses = 0
 
-    def __getattr__(self, name):
-        return getattr(self.translator, name)
+    @property
+    def settings(self) -> Settings:
+        return self.inner.settings
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.inner.manifest
+
+    @property
+    def model_id(self) -> str:
+        return self.inner.model_id
+
+    @property
+    def demo(self) -> bool:
+        return self.inner.demo
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def decoding_key(self, beam_size: int | None = None) -> str:
+        return self.inner.decoding_key(beam_size)
+
+    def counters(self) -> Counters:
+        return dataclasses.replace(self.inner.counters(), memory_hits=self.hits, memory_misses=self.misses)
 
     def translate(self, sentences: Sequence[str], beam_size: int | None = None) -> list[Translation]:
         unique = list(dict.fromkeys(sentences))
-        key = self.translator.decoding_key(beam_size)
+        key = self.inner.decoding_key(beam_size)
         known = self.memory.get_many(key, unique)
         missing = [s for s in unique if s not in known]
-        fresh = self.translator.translate(missing, beam_size=beam_size) if missing else []
+        fresh = self.inner.translate(missing, beam_size=beam_size) if missing else []
         self.memory.put_many(key, zip(missing, fresh, strict=True))
         known.update(zip(missing, fresh, strict=True))
         self.hits += len(sentences) - len(missing)

@@ -1,7 +1,9 @@
-"""The Flask app: create_app(settings) wires the API, LibreTranslate, health, UI and docs blueprints.
+"""The Flask app, built and run in explicit steps.
 
-Building the app starts no threads: start_workers(app) starts the job workers where the process
-serves (gunicorn's post_worker_init hook in service/web/gunicorn_hooks.py, or `serve --dev`).
+create_app(settings, services) wires the API, LibreTranslate, health, UI and docs blueprints around the
+process's services (web/services.py); it starts no thread. start_workers(app) starts the job workers where the
+process serves (gunicorn's post_worker_init hook in service/web/gunicorn_hooks.py, or `serve --dev`), and
+check_setup(settings) is what `serve` runs before the exec into gunicorn.
 """
 
 from __future__ import annotations
@@ -14,31 +16,24 @@ from service.jobs.store import JobStore
 from service.jobs.worker import Worker
 from service.web import api, errors, health, jobs, libre, openapi, security, ui
 from service.web.auth import init_limiter
-from service.web.metrics import Metrics
 from service.web.payload import DrainUnreadBody
-from service.web.services import Services
+from service.web.services import EXTENSION, Services, services_of
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
-    """Build the app from explicit settings (default: the environment), loading the model once."""
+    """Wire the app around services (opened from settings, default the environment, when not given)."""
     settings = settings or Settings.from_env()
-    services = services or Services.from_settings(settings)
+    services = services or Services.open(settings)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = max(settings.max_request_bytes, settings.max_upload_bytes)
     app.json.sort_keys = False
     app.json.ensure_ascii = False
-    app.extensions["mt"] = services
-    metrics = Metrics()
-    metrics.init_app(app)
-    if services.translator is not None:
-        metrics.watch_translator(services.translator)
-    app.extensions["mt_metrics"] = metrics
+    app.extensions[EXTENSION] = services  # what views reach through services.app_services()
+    services.metrics.init_app(app)
     limiter = init_limiter(app, settings)
     errors.init_app(app)
     security.init_app(app, settings)
     app.wsgi_app = DrainUnreadBody(app.wsgi_app)
-    app.extensions["mt_jobs"] = JobStore(settings.jobs_db, settings.job_lease_seconds)
-    metrics.queue_depth.set_function(app.extensions["mt_jobs"].queued_items)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(jobs.bp, url_prefix="/api/v1/jobs")
     for blueprint in (libre.bp, ui.bp, openapi.bp):
@@ -48,23 +43,41 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     return app
 
 
+def check_setup(settings: Settings) -> None:
+    """Raise the first problem building the app would meet, so `serve` reports it before the exec into gunicorn.
+
+    Opens what create_app opens and closes it again, but reads only the model's manifest: each gunicorn worker
+    loads the weights itself, and loading them here as well would only double the start-up time.
+    """
+    services = Services.open(settings, load_model=False)
+    try:
+        create_app(settings, services)
+    finally:
+        services.close()
+
+
 def start_workers(app: Flask) -> WorkerPool | None:
     """Start the process's JOBS_WORKERS worker threads, sharing its translator; only where the process serves."""
-    services, settings = app.extensions["mt"], app.extensions["mt"].settings
-    if services.translator is None or settings.jobs_workers < 1 or app.extensions.get("mt_workers"):
-        return app.extensions.get("mt_workers")
+    services = services_of(app)
+    settings = services.settings
+    if services.translator is None or settings.jobs_workers < 1 or services.workers is not None:
+        return services.workers
+    # Each worker thread opens its own job store rather than sharing the request threads' one: a store serialises
+    # its one SQLite connection behind a lock, so a worker committing a batch of results would hold up status and
+    # results requests; on their own connections, WAL lets those reads go on while a worker writes.
     workers = [
         Worker.from_settings(
             settings, JobStore(settings.jobs_db, settings.job_lease_seconds), services.translator, services.client
         )
         for _ in range(settings.jobs_workers)
     ]
-    app.extensions["mt_workers"] = WorkerPool(workers).start()
-    return app.extensions["mt_workers"]
+    services.workers = WorkerPool(workers).start()
+    return services.workers
 
 
 def stop_workers(app: Flask) -> None:
     """Stop the worker threads (gunicorn's worker_exit, the end of `serve --dev`)."""
-    pool = app.extensions.pop("mt_workers", None)
+    services = services_of(app)
+    pool, services.workers = services.workers, None
     if pool is not None:
         pool.stop()

@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from service.web.errors import ApiError
 from service.web.payload import json_body
+from service.web.services import app_services
 
 FAILED_KEYS_SCOPE = "failed-key-checks"
 
@@ -36,7 +37,7 @@ def presented_key() -> str | None:
         return request.headers["X-API-Key"].strip()
     if request.mimetype == "application/json":
         try:  # the strict parser: a hostile body is a 4xx in the view, never a crash here
-            body = json_body(current_app.extensions["mt"].settings.max_request_bytes)
+            body = json_body(app_services().settings.max_request_bytes)
         except ApiError:
             body = None
         value = body.get("api_key") if isinstance(body, dict) else None
@@ -86,7 +87,7 @@ def _identify() -> Caller:
     failed = current_app.extensions["mt_failed_keys"]
     if failed is not None and not _strategy().test(failed, FAILED_KEYS_SCOPE, address):
         return Caller(address, "locked")  # not even compared: a right guess must look like a wrong one
-    if key_is_valid(key, current_app.extensions["mt"].settings.api_keys):
+    if key_is_valid(key, app_services().settings.api_keys):
         return Caller(f"key:{key_digest(key)}", "valid")
     if failed is not None:
         _strategy().hit(failed, FAILED_KEYS_SCOPE, address)
@@ -105,7 +106,7 @@ def current_owner() -> str | None:
 
 
 def check_key(write: bool) -> None:
-    settings = current_app.extensions["mt"].settings
+    settings = app_services().settings
     if not (write or settings.read_requires_key):
         return
     if not settings.api_keys:

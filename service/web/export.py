@@ -16,7 +16,7 @@ def xml_text(text) -> str:
     return _NOT_XML.sub("", str(text))
 
 
-def _clean(text: str) -> str:
+def _one_line(text: str) -> str:
     """One line of text: whitespace runs (tabs and newlines included) become one space, so columns hold."""
     return " ".join(xml_text(text).split())
 
@@ -26,7 +26,7 @@ def to_tsv(document: dict) -> str:
     lines = ["position\tfield\tparagraph\tscore\tar\ten"]
     for s in document["sentences"]:
         lines.append(
-            f"{s['position']}\t{s['field']}\t{s['paragraph']}\t{s['score']}\t{_clean(s['ar'])}\t{_clean(s['en'])}"
+            f"{s['position']}\t{s['field']}\t{s['paragraph']}\t{s['score']}\t{_one_line(s['ar'])}\t{_one_line(s['en'])}"
         )
     return "\n".join(lines) + "\n"
 

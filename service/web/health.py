@@ -3,7 +3,9 @@ running where configured), /metrics."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
+
+from service.web.services import app_services
 
 bp = Blueprint("health", __name__)
 
@@ -15,24 +17,23 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    found = current_app.extensions["mt"]
-    checks = {"model": found.translator is not None, "opensearch": False}
+    services = app_services()
+    checks = {"model": services.translator is not None, "opensearch": False}
     try:
-        checks["opensearch"] = bool(found.client.ping(request_timeout=found.settings.opensearch_timeout))
+        checks["opensearch"] = bool(services.client.ping(request_timeout=services.settings.opensearch_timeout))
     except Exception:  # any failure to reach the cluster means "not ready", never a 500
         checks["opensearch"] = False
-    if found.settings.jobs_workers > 0:  # this process should run job workers: are they all alive?
-        pool = current_app.extensions.get("mt_workers")
-        checks["jobs_workers"] = pool is not None and pool.healthy
+    if services.settings.jobs_workers > 0:  # this process should run job workers: are they all alive?
+        checks["jobs_workers"] = services.workers is not None and services.workers.healthy
     ready = all(checks.values())
     body = {
         "status": "ready" if ready else "not ready",
         "checks": checks,
-        "model": found.translator.manifest.to_dict() if found.translator is not None else found.model_error,
+        "model": services.translator.manifest.to_dict() if services.translator is not None else services.model_error,
     }
     return jsonify(body), 200 if ready else 503
 
 
 @bp.get("/metrics")
 def metrics():
-    return current_app.extensions["mt_metrics"].response()
+    return app_services().metrics.response()

@@ -13,10 +13,11 @@ import re
 from flask import Blueprint, jsonify
 
 from service.text import langid
-from service.web.api import services, translate_texts
+from service.web.actions import translate_texts
 from service.web.auth import check_key
 from service.web.errors import ApiError
 from service.web.payload import form_or_json
+from service.web.services import app_services
 
 bp = Blueprint("libre", __name__)
 LANGUAGES = [{"code": "ar", "name": "Arabic", "targets": ["en"]}, {"code": "en", "name": "English", "targets": []}]
@@ -24,7 +25,8 @@ _TAG = re.compile(r"(<[^>]*>)")
 HTML_PIECES_PER_TEXT = 16  # html mode: text pieces between tags per request, at most MAX_BATCH_TEXTS times this
 
 
-def _queries(body: dict) -> tuple[list[str], bool]:
+def _texts_and_shape(body: dict) -> tuple[list[str], bool]:
+    """The texts in `q`, and whether `q` was a list (the answer takes the same shape)."""
     q = body.get("q")
     if isinstance(q, str):
         return [q], False
@@ -42,7 +44,7 @@ def _translate_html(texts: list[str], source: str) -> list[str]:
         for i, part in enumerate(parts)
         if not _TAG.fullmatch(part) and part.strip()
     ]
-    limit = services().settings.max_batch_texts * HTML_PIECES_PER_TEXT
+    limit = app_services().settings.max_batch_texts * HTML_PIECES_PER_TEXT
     if len(slots) > limit:
         raise ApiError(
             400, f"Invalid request: the html holds {len(slots)} text pieces between tags; the limit is {limit}"
@@ -56,14 +58,15 @@ def _translate_html(texts: list[str], source: str) -> list[str]:
     return ["".join(parts) for parts in split]
 
 
-def _detected(text: str) -> dict:
-    found = langid.detect(text)
-    return {"confidence": round(found.confidence * 100, 1), "language": found.language}
+def _detected_language(text: str) -> dict:
+    """LibreTranslate's detectedLanguage: {confidence 0-100, language}."""
+    detection = langid.detect(text)
+    return {"confidence": round(detection.confidence * 100, 1), "language": detection.language}
 
 
 def _check_limits(texts: list[str]) -> None:
     """The limits of /api/v1/translate (MAX_BATCH_TEXTS, MAX_REQUEST_CHARS), in LibreTranslate's words."""
-    settings = services().settings
+    settings = app_services().settings
     if len(texts) > settings.max_batch_texts:
         raise ApiError(400, f"Invalid request: request ({len(texts)}) exceeds batch limit ({settings.max_batch_texts})")
     if sum(map(len, texts)) > settings.max_request_chars:
@@ -74,9 +77,9 @@ def _check_limits(texts: list[str]) -> None:
 
 @bp.post("/translate")
 def translate():
-    body = form_or_json(services().settings.max_request_bytes)
+    body = form_or_json(app_services().settings.max_request_bytes)
     check_key(write=False)
-    texts, is_list = _queries(body)
+    texts, is_list = _texts_and_shape(body)
     source, target = body.get("source", "auto"), body.get("target", "en")
     text_format = body.get("format", "text")
     if source not in ("auto", "ar", "en"):
@@ -98,18 +101,18 @@ def translate():
             translated[i] = result["body_en"]
     answer = {"translatedText": translated if is_list else translated[0]}
     if source == "auto":
-        detections = [_detected(t) for t in texts]
+        detections = [_detected_language(t) for t in texts]
         answer["detectedLanguage"] = detections if is_list else detections[0]
     return jsonify(answer)
 
 
 @bp.post("/detect")
 def detect():
-    body = form_or_json(services().settings.max_request_bytes)
+    body = form_or_json(app_services().settings.max_request_bytes)
     check_key(write=False)
-    texts, _ = _queries(body)
+    texts, _ = _texts_and_shape(body)
     _check_limits(texts)
-    return jsonify([_detected(" ".join(texts))])
+    return jsonify([_detected_language(" ".join(texts))])
 
 
 @bp.get("/languages")

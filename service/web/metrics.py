@@ -7,6 +7,8 @@ import time
 from flask import Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from service.translation.interface import SentenceTranslator
+
 
 class Metrics:
     def __init__(self):
@@ -17,18 +19,17 @@ class Metrics:
         self.latency = Histogram("http_request_seconds", "HTTP request latency", ["endpoint"], registry=self.registry)
         self.queue_depth = Gauge("job_queue_depth", "Items waiting in bulk jobs", registry=self.registry)
 
-    def watch_translator(self, translator) -> None:
-        """Gauges read from the translator when scraped: tokens translated, translation-memory hits."""
-        engine = getattr(translator, "translator", translator)
+    def watch_translator(self, translator: SentenceTranslator) -> None:
+        """Gauges read from the translator's counters when scraped: tokens translated, translation-memory hits."""
         Gauge(
             "translated_tokens", "Output tokens the model produced (only grows)", registry=self.registry
-        ).set_function(lambda: engine.tokens_translated)
-        if hasattr(translator, "hits"):
+        ).set_function(lambda: translator.counters().tokens_translated)
+        if translator.counters().memory_hits is not None:  # a translation memory is in front of the model
             Gauge(
                 "translation_memory_hits", "Sentences served from the translation memory", registry=self.registry
-            ).set_function(lambda: translator.hits)
+            ).set_function(lambda: translator.counters().memory_hits)
             Gauge("translation_memory_misses", "Sentences sent to the model", registry=self.registry).set_function(
-                lambda: translator.misses
+                lambda: translator.counters().memory_misses
             )
 
     def init_app(self, app: Flask) -> None:

@@ -11,6 +11,7 @@ from flask import Blueprint, current_app, jsonify, render_template
 
 from service.config import Settings
 from service.web import schemas
+from service.web.services import app_services
 
 bp = Blueprint("apidocs", __name__)
 
@@ -42,7 +43,7 @@ def _content(schema: dict, media: str = JSON) -> dict:
     return {media: {"schema": schema}}
 
 
-class _Operations:
+class _OperationBuilder:
     """Builds operations for one app: which of them need a key follows its settings."""
 
     def __init__(self, settings: Settings):
@@ -85,7 +86,7 @@ class _Operations:
 
 def build(settings: Settings) -> dict:
     """The document for an app with these settings."""
-    op = _Operations(settings)
+    operation = _OperationBuilder(settings)
     body_errors = (400, 413, 415)
     article_formats = {
         JSON: {"schema": _ref("Article")},
@@ -116,7 +117,7 @@ def build(settings: Settings) -> dict:
         },
         "paths": {
             "/api/v1/translate": {
-                "post": op(
+                "post": operation(
                     "Translate texts; each comes back with sentence pairs (source, target, score), the detected "
                     "language and the model id.",
                     {200: ("Translations", _content(_ref("Translations")))},
@@ -126,7 +127,7 @@ def build(settings: Settings) -> dict:
                 )
             },
             "/api/v1/detect": {
-                "post": op(
+                "post": operation(
                     "Detect the language of texts.",
                     {200: ("Detections", _content(_ref("Detections")))},
                     (*body_errors, 422),
@@ -135,7 +136,7 @@ def build(settings: Settings) -> dict:
                 )
             },
             "/api/v1/articles": {
-                "post": op(
+                "post": operation(
                     "Translate and index articles, idempotently by id; returns each item's id and status (indexed, "
                     "unchanged, or rejected with its reason).",
                     {200: ("What happened to each article", _content(_ref("IngestReport")))},
@@ -145,14 +146,14 @@ def build(settings: Settings) -> dict:
                 )
             },
             "/api/v1/articles/{article_id}": {
-                "get": op(
+                "get": operation(
                     "An article with its sentence-aligned parallel text, as JSON, TSV or TMX.",
                     {200: ("The article", article_formats)},
                     (400, 404, 503),
                     key="read",
                     parameters=[schemas.ARTICLE_ID, schemas.EXPORT_FORMAT],
                 ),
-                "delete": op(
+                "delete": operation(
                     "Delete an article.",
                     {204: ("Deleted", None)},
                     (404, 503),
@@ -161,7 +162,7 @@ def build(settings: Settings) -> dict:
                 ),
             },
             "/api/v1/search": {
-                "get": op(
+                "get": operation(
                     "Search in English or Arabic: hits with aligned sentence pairs, the total and facets.",
                     {200: ("Hits and facets", _content(_ref("SearchResult")))},
                     (400, 404, 503),
@@ -170,7 +171,7 @@ def build(settings: Settings) -> dict:
                 )
             },
             "/api/v1/jobs": {
-                "post": op(
+                "post": operation(
                     "Submit a bulk job: a multipart `file` (JSONL articles or plain text, one item per line) "
                     "with form fields `index` and `beam_size`, or a JSON list of texts or articles with them "
                     "in the query string. Bad items fail alone, with their line numbers (see /errors).",
@@ -183,14 +184,14 @@ def build(settings: Settings) -> dict:
                     parameters=schemas.JOB_OPTIONS,
                     body={JSON: {"schema": _ref("JobRequest")}, "multipart/form-data": {"schema": _ref("JobUpload")}},
                 ),
-                "get": op(
+                "get": operation(
                     "The jobs of the caller's key (every job for an admin key), newest first.",
                     {200: ("Jobs", _content(_ref("JobList")))},
                     key="private",
                 ),
             },
             "/api/v1/jobs/{job_id}": {
-                "get": op(
+                "get": operation(
                     "A job's state (queued, running, paused with a reason, done, failed, cancelled), counts, "
                     "tokens/s and ETA.",
                     {200: job},
@@ -198,12 +199,12 @@ def build(settings: Settings) -> dict:
                     key="private",
                     parameters=[schemas.JOB_ID],
                 ),
-                "delete": op(
+                "delete": operation(
                     "Cancel a job; answers its state.", {200: job}, (404,), key="write", parameters=[schemas.JOB_ID]
                 ),
             },
             "/api/v1/jobs/{job_id}/results": {
-                "get": op(
+                "get": operation(
                     "The done items' results as JSON Lines, in input order, streamed.",
                     {
                         200: (
@@ -217,7 +218,7 @@ def build(settings: Settings) -> dict:
                 )
             },
             "/api/v1/jobs/{job_id}/errors": {
-                "get": op(
+                "get": operation(
                     "The failed items as JSON Lines: {line, error}.",
                     {200: ("One failed item per line", _content(schemas.NDJSON_LINES, NDJSON))},
                     (404,),
@@ -225,9 +226,11 @@ def build(settings: Settings) -> dict:
                     parameters=[schemas.JOB_ID],
                 )
             },
-            "/api/v1/openapi.json": {"get": op("This document.", {200: ("OpenAPI 3.1", _content({"type": "object"}))})},
+            "/api/v1/openapi.json": {
+                "get": operation("This document.", {200: ("OpenAPI 3.1", _content({"type": "object"}))})
+            },
             "/api/v1/docs": {
-                "get": op("This document as a page.", {200: ("HTML", _content({"type": "string"}, "text/html"))})
+                "get": operation("This document as a page.", {200: ("HTML", _content({"type": "string"}, "text/html"))})
             },
         },
     }
@@ -236,7 +239,7 @@ def build(settings: Settings) -> dict:
 def document() -> dict:
     """The current app's document, built once."""
     if "mt_openapi" not in current_app.extensions:
-        current_app.extensions["mt_openapi"] = build(current_app.extensions["mt"].settings)
+        current_app.extensions["mt_openapi"] = build(app_services().settings)
     return current_app.extensions["mt_openapi"]
 
 

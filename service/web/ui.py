@@ -6,11 +6,10 @@ from flask import Blueprint, redirect, render_template, request, url_for
 
 from service.limits import MAX_RESULT_WINDOW
 from service.search.query import QueryError
-from service.search.searcher import search
-from service.web.api import read_texts, search_request, services, translate_texts
+from service.web.actions import job_owner, read_texts, run_search, search_request, submit_job, translate_texts
 from service.web.auth import check_key
 from service.web.errors import ApiError
-from service.web.jobs import submit as submit_job
+from service.web.services import app_services
 
 bp = Blueprint("ui", __name__)
 LOW_CONFIDENCE = -1.0  # mean token log-probability below which a sentence is marked for review
@@ -18,10 +17,10 @@ LOW_CONFIDENCE = -1.0  # mean token log-probability below which a sentence is ma
 
 @bp.app_context_processor
 def page_context():
-    found = services()
+    services = app_services()
     return {
-        "demo_model": found.demo,
-        "model_id": getattr(found.translator, "model_id", None),
+        "demo_model": services.demo,
+        "model_id": services.model_id,
         "low_confidence": LOW_CONFIDENCE,
     }
 
@@ -33,7 +32,7 @@ def search_page():
         return render_template("search.html", result=None, error=None, args=args)
     try:
         query = search_request(args)
-        result = search(services().client, services().alias, query, services().translator)
+        result = run_search(query)
     except (ApiError, QueryError) as error:
         message = error.message if isinstance(error, ApiError) else str(error)
         return render_template("search.html", result=None, error=message, args=args), 400
@@ -56,7 +55,8 @@ def search_page():
 
 @bp.get("/articles/<path:article_id>")
 def article_page(article_id: str):
-    document = services().client.get(index=services().alias, id=article_id)["_source"]
+    services = app_services()
+    document = services.client.get(index=services.alias, id=article_id)["_source"]
     return render_template("article.html", doc=document)
 
 
@@ -83,10 +83,10 @@ def ingest_page():
         upload = request.files.get("file")
         if upload is None or not upload.filename:
             raise ApiError(400, "choose a file to upload")
-        response, _status = submit_job()
+        job, _created = submit_job(job_owner())
     except ApiError as error:
         return render_template("ingest.html", error=error.message), error.status
-    return redirect(url_for("ui.jobs_page", highlight=response.json["id"]), 303)
+    return redirect(url_for("ui.jobs_page", highlight=job["id"]), 303)
 
 
 @bp.get("/jobs")

@@ -1,0 +1,73 @@
+"""The translator as its callers see it: the Translation a sentence becomes, and the protocol both the
+engine (engine.Translator) and the translation memory's wrapper (memory.CachedTranslator) implement.
+
+Light on purpose: align.py, the pipeline and the web layer import it without loading CTranslate2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from service.config import Settings
+    from service.modelstore.manifest import Manifest
+
+
+@dataclass(frozen=True)
+class Translation:
+    """One translated sentence; score is the length-normalised log-probability (0 is certain)."""
+
+    target: str
+    score: float
+    tokens: int
+
+
+@dataclass(frozen=True)
+class Counters:
+    """What a translator has done since it was loaded; the memory's counts are None where there is no memory."""
+
+    tokens_translated: int  # output tokens the model produced
+    memory_hits: int | None = None  # sentences served from the translation memory
+    memory_misses: int | None = None  # sentences the memory sent on to the model
+
+
+class SentenceTranslator(Protocol):
+    """What callers use of a translator: translate sentences, count their tokens, name the model, report counters."""
+
+    @property
+    def settings(self) -> Settings:
+        """The settings it decodes with: beam size, input token limit, decoding lengths, batch budget."""
+        ...
+
+    @property
+    def manifest(self) -> Manifest:
+        """The installed model's manifest: what it is and where it came from."""
+        ...
+
+    @property
+    def model_id(self) -> str:
+        """The manifest id, recorded with every translation and part of the translation-memory key."""
+        ...
+
+    @property
+    def demo(self) -> bool:
+        """Whether the model is a generated one with random weights (every translation is noise)."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """How many source tokens the model sees for text (segmentation keeps sentences under the limit)."""
+        ...
+
+    def decoding_key(self, beam_size: int | None = None) -> str:
+        """What, besides the sentence, decides a translation: the translation memory's key."""
+        ...
+
+    def translate(self, sentences: Sequence[str], beam_size: int | None = None) -> list[Translation]:
+        """One Translation per sentence, in order; beam_size overrides the configured beam for this call."""
+        ...
+
+    def counters(self) -> Counters:
+        """Tokens translated so far and, behind a translation memory, its hits and misses."""
+        ...

@@ -1,0 +1,135 @@
+"""What the API, LibreTranslate, UI and jobs views do, as plain functions they share: read and translate texts,
+build and run a search, submit a job. No routes here: views call these and shape the answer.
+
+Errors are ApiErrors (the status and message a client gets); the request being read is Flask's current one.
+"""
+
+from __future__ import annotations
+
+from flask import request
+
+from service.errors import ArticleError
+from service.files import jsonl_records
+from service.pipeline import translate_articles
+from service.search.request import SearchRequest
+from service.search.searcher import search
+from service.translation.interface import SentenceTranslator
+from service.web import schemas
+from service.web.auth import current_owner
+from service.web.errors import ApiError
+from service.web.payload import json_body
+from service.web.services import app_services
+from service.web.validation import check_arguments, check_body
+
+
+def loaded_translator() -> SentenceTranslator:
+    """The app's translator, or a 503 when no model is installed."""
+    services = app_services()
+    if services.translator is None:
+        raise ApiError(503, services.model_error or "no translation model", "model_unavailable")
+    return services.translator
+
+
+def read_texts(body, decoding: bool = False) -> list[str]:
+    """`text` or `texts` from a JSON object, checked against the declared schema and the configured limits."""
+    settings = app_services().settings
+    check_body(body, schemas.texts_request(settings, decoding))
+    texts = body["texts"] if "texts" in body else [body["text"]]
+    if sum(map(len, texts)) > settings.max_request_chars:  # the one limit JSON Schema cannot state: a sum
+        raise ApiError(413, f"at most {settings.max_request_chars} characters per request")
+    return texts
+
+
+def translate_texts(texts: list[str], source: str = "auto", beam_size: int | None = None) -> list[dict]:
+    """Each text through the pipeline, batched together; one untranslatable text fails the request."""
+    decoding = {"beam_size": beam_size} if beam_size else {}
+    results = []
+    items = enumerate({"body": text} for text in texts)
+    translator = loaded_translator()
+    for index, result in translate_articles(items, translator, language="ar" if source == "ar" else None, **decoding):
+        if isinstance(result, ArticleError):
+            raise ApiError(422, f"text {index}: {result}")
+        results.append(result)
+    return results
+
+
+def search_request(args) -> SearchRequest:
+    """A SearchRequest from query-string arguments, checked against the declared parameters; a mismatch is a 400."""
+    values = check_arguments(args, schemas.SEARCH_PARAMETERS)
+
+    def chosen(name: str) -> tuple[str, ...]:
+        return tuple(value for value in values.get(name, ()) if value)  # an empty select means "all"
+
+    query = SearchRequest(
+        values["q"],
+        values.get("lang", "auto"),
+        chosen("source"),
+        chosen("category"),
+        values.get("from") or None,
+        values.get("to") or None,
+        values.get("sort", "relevance"),
+        values.get("size", 10),
+        values.get("page", 1),
+    )
+    try:
+        query.validate()
+    except ValueError as error:  # what the parameters cannot state each alone: page x size past the result window
+        raise ApiError(400, str(error), "out_of_range") from None
+    return query
+
+
+def run_search(query: SearchRequest) -> dict:
+    """Hits, total and facets for the query, an Arabic one translated when a real model is loaded."""
+    services = app_services()
+    return search(services.client, services.alias, query, services.translator)
+
+
+def job_owner() -> str:
+    """The hash of the request's valid key (the view has checked it); the store never sees the key itself."""
+    owner = current_owner()
+    if owner is None:
+        raise ApiError(401, "an API key is required: send `Authorization: Bearer KEY`")
+    return owner
+
+
+def submit_job(owner: str) -> tuple[dict, bool]:
+    """The request's items stored as a job of owner's, or the identical unfinished job: (its status, whether new)."""
+    services = app_services()
+    if services.jobs.active_jobs(owner) >= services.settings.max_active_jobs:
+        raise ApiError(429, f"at most {services.settings.max_active_jobs} unfinished jobs per API key")
+    options = _job_options()
+    items = _job_items()
+    job_id, created = services.jobs.create("translate", items, options, owner=owner)
+    return services.jobs.status(job_id).to_dict(), created
+
+
+def _job_items():
+    """(line, record) from a multipart JSONL or text upload, or from a JSON list of texts or articles."""
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise ApiError(400, "send the items as a multipart `file` (JSONL, or text with one item per line)")
+        content = upload.read()
+        if (upload.filename or "").lower().endswith((".jsonl", ".json")):
+            items = list(jsonl_records(content.splitlines(keepends=True)))
+        else:
+            try:
+                lines = content.decode("utf-8").splitlines()
+            except UnicodeDecodeError:
+                raise ApiError(400, "the uploaded text file is not UTF-8", "invalid_utf8") from None
+            items = [(n, {"body": line}) for n, line in enumerate(lines, 1) if line.strip()]
+        if not items:
+            raise ApiError(400, "the uploaded file holds no items", "no_items")
+        return items
+    body = json_body(app_services().settings.max_upload_bytes)
+    check_body(body, schemas.JOB_JSON_REQUEST)
+    entries = body["items"] if isinstance(body, dict) else body
+    return [(n, {"body": e} if isinstance(e, str) else e) for n, e in enumerate(entries, 1)]
+
+
+def _job_options() -> dict:
+    """index and beam_size, from the query string or, for an upload, its form fields (which win)."""
+    values = check_arguments(request.args, schemas.JOB_OPTIONS)
+    if request.mimetype == "multipart/form-data":
+        values.update(check_arguments(request.form, schemas.JOB_OPTIONS))
+    return {"index": values.get("index", False), "beam_size": values.get("beam_size")}
