@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import free_port
 
 from service.config import Settings
 from service.index import lifecycle, node
 from service.index.client import make_client
 from service.modelstore.generate import generate
 from service.translation.engine import Translator
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-SHARED = PROJECT_ROOT.parent / "shared"
-
-
-def shared_path(*parts: str) -> Path:
-    """A file under ../shared, or a clean skip when this checkout has none beside it."""
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"{path} is absent (../shared is only beside development checkouts and CI)")
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -46,31 +32,11 @@ def translator(tiny_model_dir) -> Translator:
     return Translator(tiny_model_dir, Settings(model_dir=tiny_model_dir, inter_threads=2))
 
 
-def run_cli(*args: str, env: dict | None = None, stdin: bytes | None = None) -> subprocess.CompletedProcess:
-    """Run `python -m service ...` as a user would, in a clean environment plus env."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MT_")}
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "service", *args],
-        cwd=PROJECT_ROOT,
-        env=full_env,
-        input=stdin,
-        capture_output=True,
-        timeout=240,
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def opensearch_node():
     """A real OpenSearch node for this test session, on a free port; stopped at the end."""
     local = node.LocalNode(
-        Settings().opensearch_local_dir, Settings().opensearch_version, name="test", port=_free_port()
+        Settings().opensearch_local_dir, Settings().opensearch_version, name="test", port=free_port()
     )
     shutil.rmtree(local.node_dir, ignore_errors=True)
     node.start(local)
