@@ -1,4 +1,10 @@
-"""Shared fixtures: one generated tiny model per test session, built through the real install path."""
+"""Shared fixtures (one generated tiny model, one real OpenSearch node per session) and the two test tiers.
+
+A test is `integration` when it needs Java, a server or a browser: it uses the OpenSearch node (every fixture that
+reaches the cluster, such as search_settings, client and alias, depends on opensearch_node, and so do the tests that
+run the CLI or gunicorn against it) or drives chromium. Every other test is `unit`: `make test-fast` runs those alone
+(`pytest -m "not integration"`), in seconds, with no Java and no ../shared.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,28 @@ from service.index import lifecycle, node
 from service.index.client import make_client
 from service.modelstore.generate import generate
 from service.translation.engine import Translator
+
+INTEGRATION_FIXTURES = frozenset({"opensearch_node", "browser", "page"})
+# Holds integration tests only, and collecting it alone takes seconds (schemathesis builds its cases then)
+SLOW_TO_COLLECT = frozenset({"test_fuzz.py"})
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """The fast tier skips collecting modules that hold nothing for it."""
+    if collection_path.name in SLOW_TO_COLLECT and "not integration" in (config.option.markexpr or ""):
+        return True
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its tier, from the fixtures it uses (directly or through other fixtures)."""
+    for item in items:
+        marked = item.get_closest_marker("integration") is not None
+        if marked or not INTEGRATION_FIXTURES.isdisjoint(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+        else:
+            item.add_marker(pytest.mark.unit)
 
 
 @pytest.fixture(scope="session")
