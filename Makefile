@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 RUN_API_KEY ?= local-dev-key
 
-.PHONY: setup run stop browser test lint format bench clean
+.PHONY: setup run stop browser test test-fast lint format bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ browser:
 
 test: setup browser
 	$(PY) -m pytest
+
+# The unit tier alone: no Java, no OpenSearch node, no server process, no browser; seconds, not minutes.
+test-fast: setup
+	$(PY) -m pytest -m "not integration"
 
 # Lint and format settings live in pyproject.toml; CI runs this before the tests.
 lint: setup

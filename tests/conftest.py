@@ -1,15 +1,18 @@
-"""Shared fixtures: one generated tiny model per test session, built through the real install path."""
+"""Shared fixtures (one generated tiny model, one real OpenSearch node per session) and the two test tiers.
+
+A test is `integration` when it needs Java, a server or a browser: it uses the OpenSearch node (every fixture that
+reaches the cluster, such as search_settings, client and alias, depends on opensearch_node, and so do the tests that
+run the CLI or gunicorn against it) or drives chromium. Every other test is `unit`: `make test-fast` runs those alone
+(`pytest -m "not integration"`), in seconds, with no Java and no ../shared.
+"""
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import free_port
 
 from service.config import Settings
 from service.index import lifecycle, node
@@ -17,16 +20,27 @@ from service.index.client import make_client
 from service.modelstore.generate import generate
 from service.translation.engine import Translator
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-SHARED = PROJECT_ROOT.parent / "shared"
+INTEGRATION_FIXTURES = frozenset({"opensearch_node", "browser", "page"})
+# Holds integration tests only, and collecting it alone takes seconds (schemathesis builds its cases then)
+SLOW_TO_COLLECT = frozenset({"test_fuzz.py"})
 
 
-def shared_path(*parts: str) -> Path:
-    """A file under ../shared, or a clean skip when this checkout has none beside it."""
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"{path} is absent (../shared is only beside development checkouts and CI)")
-    return path
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """The fast tier skips collecting modules that hold nothing for it."""
+    if collection_path.name in SLOW_TO_COLLECT and "not integration" in (config.option.markexpr or ""):
+        return True
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its tier, from the fixtures it uses (directly or through other fixtures)."""
+    for item in items:
+        marked = item.get_closest_marker("integration") is not None
+        if marked or not INTEGRATION_FIXTURES.isdisjoint(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+        else:
+            item.add_marker(pytest.mark.unit)
 
 
 @pytest.fixture(scope="session")
@@ -46,31 +60,11 @@ def translator(tiny_model_dir) -> Translator:
     return Translator(tiny_model_dir, Settings(model_dir=tiny_model_dir, inter_threads=2))
 
 
-def run_cli(*args: str, env: dict | None = None, stdin: bytes | None = None) -> subprocess.CompletedProcess:
-    """Run `python -m service ...` as a user would, in a clean environment plus env."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MT_")}
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "service", *args],
-        cwd=PROJECT_ROOT,
-        env=full_env,
-        input=stdin,
-        capture_output=True,
-        timeout=240,
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def opensearch_node():
     """A real OpenSearch node for this test session, on a free port; stopped at the end."""
     local = node.LocalNode(
-        Settings().opensearch_local_dir, Settings().opensearch_version, name="test", port=_free_port()
+        Settings().opensearch_local_dir, Settings().opensearch_version, name="test", port=free_port()
     )
     shutil.rmtree(local.node_dir, ignore_errors=True)
     node.start(local)

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import PROJECT_ROOT, run_cli
+from helpers import PROJECT_ROOT, run_cli
 
 ARTICLE = PROJECT_ROOT / "examples" / "article.txt"
 

@@ -3,7 +3,7 @@
 import threading
 
 import pytest
-from conftest import run_cli
+from helpers import run_cli
 
 from service.index import lifecycle
 from service.index.bulk import index_documents

@@ -6,7 +6,7 @@ import threading
 from dataclasses import replace
 
 import pytest
-from conftest import run_cli
+from helpers import run_cli
 
 from service.files import jsonl_records
 from service.index import node

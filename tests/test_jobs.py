@@ -14,7 +14,7 @@ import time
 from dataclasses import replace
 
 import pytest
-from conftest import PROJECT_ROOT
+from helpers import PROJECT_ROOT, service_env
 
 from service.config import ConfigError, Settings
 from service.errors import RecordError
@@ -152,16 +152,17 @@ def test_kill_9_mid_job_then_resume_with_exact_counts(search_settings, alias, cl
     jobs_db = tmp_path / "jobs.db"
     total = 40
     job_id, _ = JobStore(jobs_db).create("translate", articles(total, "k"), {"index": True})
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("MT_", "OPENSEARCH_", "JOB"))},
-        "JOBS_DB": str(jobs_db),
-        "JOB_BATCH_ITEMS": "4",
-        "JOB_LEASE_SECONDS": "2",
-        "MT_MODEL_DIR": str(search_settings.model_dir),
-        "MT_MEMORY_PATH": str(tmp_path / "tm.db"),
-        "OPENSEARCH_URL": search_settings.opensearch_urls[0],
-        "OPENSEARCH_INDEX": alias,
-    }
+    env = service_env(
+        {
+            "JOBS_DB": str(jobs_db),
+            "JOB_BATCH_ITEMS": "4",
+            "JOB_LEASE_SECONDS": "2",
+            "MT_MODEL_DIR": str(search_settings.model_dir),
+            "MT_MEMORY_PATH": str(tmp_path / "tm.db"),
+            "OPENSEARCH_URL": search_settings.opensearch_urls[0],
+            "OPENSEARCH_INDEX": alias,
+        }
+    )
     command = [sys.executable, "-m", "service", "jobs", "worker"]
     worker = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stderr=subprocess.DEVNULL)
     watcher = JobStore(jobs_db)
@@ -241,13 +242,14 @@ def test_jobs_api_limits_and_cancel(api):
 def test_translate_resume_after_kill_9_writes_every_record_once(search_settings, tmp_path):
     source = tmp_path / "archive.jsonl"
     source.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for _, a in articles(30, "r")), encoding="utf-8")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("MT_", "OPENSEARCH_", "JOB"))},
-        "JOBS_DB": str(tmp_path / "jobs.db"),
-        "JOB_BATCH_ITEMS": "3",
-        "MT_MODEL_DIR": str(search_settings.model_dir),
-        "MT_MEMORY_PATH": str(tmp_path / "tm.db"),
-    }
+    env = service_env(
+        {
+            "JOBS_DB": str(tmp_path / "jobs.db"),
+            "JOB_BATCH_ITEMS": "3",
+            "MT_MODEL_DIR": str(search_settings.model_dir),
+            "MT_MEMORY_PATH": str(tmp_path / "tm.db"),
+        }
+    )
     command = [
         sys.executable,
         "-m",
@@ -280,14 +282,15 @@ def test_ingest_resume_indexes_through_a_job(search_settings, alias, client, tmp
     source.write_text(
         "".join(json.dumps(a, ensure_ascii=False) + "\n" for _, a in articles(5, "g")) + "{bad\n", encoding="utf-8"
     )
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("MT_", "OPENSEARCH_", "JOB"))},
-        "JOBS_DB": str(tmp_path / "jobs.db"),
-        "MT_MODEL_DIR": str(search_settings.model_dir),
-        "MT_MEMORY_PATH": str(tmp_path / "tm.db"),
-        "OPENSEARCH_URL": search_settings.opensearch_urls[0],
-        "OPENSEARCH_INDEX": alias,
-    }
+    env = service_env(
+        {
+            "JOBS_DB": str(tmp_path / "jobs.db"),
+            "MT_MODEL_DIR": str(search_settings.model_dir),
+            "MT_MEMORY_PATH": str(tmp_path / "tm.db"),
+            "OPENSEARCH_URL": search_settings.opensearch_urls[0],
+            "OPENSEARCH_INDEX": alias,
+        }
+    )
     done = subprocess.run(
         [sys.executable, "-m", "service", "ingest", "--resume", str(source)],
         cwd=PROJECT_ROOT,

@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from contextlib import closing
 
-from conftest import PROJECT_ROOT, _free_port
+from helpers import PROJECT_ROOT, free_port, service_env
 
 from service.jobs.store import JobStore
 
@@ -61,24 +61,25 @@ def submit(base, items):
 
 def test_kill_9_of_service_and_worker_five_times_loses_and_repeats_nothing(search_settings, alias, client, tmp_path):
     jobs_db = tmp_path / "jobs.db"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("MT_", "OPENSEARCH_", "JOB", "API_"))},
-        "JOBS_DB": str(jobs_db),
-        "JOBS_WORKERS": "1",
-        "JOB_BATCH_ITEMS": "8",
-        "JOB_LEASE_SECONDS": str(LEASE_SECONDS),
-        "API_KEYS": KEY,
-        "RATE_LIMIT": "off",
-        "MT_MODEL_DIR": str(search_settings.model_dir),
-        "MT_MEMORY_PATH": str(tmp_path / "tm.db"),
-        "OPENSEARCH_URL": search_settings.opensearch_urls[0],
-        "OPENSEARCH_INDEX": alias,
-    }
+    env = service_env(
+        {
+            "JOBS_DB": str(jobs_db),
+            "JOBS_WORKERS": "1",
+            "JOB_BATCH_ITEMS": "8",
+            "JOB_LEASE_SECONDS": str(LEASE_SECONDS),
+            "API_KEYS": KEY,
+            "RATE_LIMIT": "off",
+            "MT_MODEL_DIR": str(search_settings.model_dir),
+            "MT_MEMORY_PATH": str(tmp_path / "tm.db"),
+            "OPENSEARCH_URL": search_settings.opensearch_urls[0],
+            "OPENSEARCH_INDEX": alias,
+        }
+    )
     logs = tmp_path / "logs"
     logs.mkdir()
 
     def start_service(round_):
-        port = _free_port()
+        port = free_port()
         with open(logs / f"serve-{round_}.log", "wb") as log:
             service = subprocess.Popen(
                 [sys.executable, "-m", "service", "serve", "--port", str(port), "--threads", "2", "--no-access-log"],

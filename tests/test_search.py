@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import run_cli
+from helpers import run_cli
 from opensearchpy.exceptions import RequestError, TransportError
 
 from service.errors import SearchUnavailable

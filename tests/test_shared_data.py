@@ -2,7 +2,7 @@
 
 from itertools import islice
 
-from conftest import shared_path
+from helpers import shared_path
 
 from service.text.langid import detect
 from service.text.segment import split_sentences

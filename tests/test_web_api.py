@@ -49,8 +49,18 @@ def test_translate_returns_sentence_pairs_language_and_model(api):
 
 
 def test_translate_with_beam_size_and_forced_source(api):
-    response = api.post("/api/v1/translate", json={"text": "مرحبا", "source": "ar", "beam_size": 1})
-    assert response.status_code == 200
+    def translate(**options):
+        response = api.post(
+            "/api/v1/translate", json={"text": "قال الرئيس إن الاقتصاد تحسن.", "source": "ar", **options}
+        )
+        assert response.status_code == 200
+        return response.json["translations"][0]
+
+    greedy, wide, configured = translate(beam_size=1), translate(beam_size=4), translate()
+    assert greedy["language"] == {"language": "ar", "confidence": 1.0, "method": "given"}  # forced, not detected
+    # on the tiny model the beam finds another, likelier output than greedy decoding (both deterministic)
+    assert greedy["translation"] != wide["translation"] and wide["score"] > greedy["score"]
+    assert (configured["translation"], configured["score"]) == (wide["translation"], wide["score"])  # MT_BEAM_SIZE=4
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT_ROOT
+from helpers import PROJECT_ROOT
 from werkzeug.serving import make_server
 
 from service.ingest import ingest

@@ -2,7 +2,6 @@
 
 import contextlib
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from conftest import PROJECT_ROOT, _free_port, run_cli
+from helpers import PROJECT_ROOT, free_port, run_cli, service_env
 
 KEY = "server-key-0123"
 
@@ -23,19 +22,20 @@ def serving(search_settings, alias, state_dir, *options, env=None, log=None):
     """`python -m service serve` on a free port until the block ends; yields its base URL.
 
     With log (a path), the server's stdout and stderr are appended there as they come."""
-    port = _free_port()
-    full_env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("MT_", "OPENSEARCH_"))},
-        "OPENSEARCH_URL": search_settings.opensearch_urls[0],
-        "OPENSEARCH_INDEX": alias,
-        "MT_MODEL_DIR": str(search_settings.model_dir),
-        "API_KEYS": KEY,
-        "MAX_REQUEST_BYTES": "4096",
-        "MT_MEMORY_PATH": str(state_dir / "tm.db"),
-        "JOBS_WORKERS": "0",
-        "JOBS_DB": str(state_dir / "jobs.db"),
-        **(env or {}),
-    }
+    port = free_port()
+    full_env = service_env(
+        {
+            "OPENSEARCH_URL": search_settings.opensearch_urls[0],
+            "OPENSEARCH_INDEX": alias,
+            "MT_MODEL_DIR": str(search_settings.model_dir),
+            "API_KEYS": KEY,
+            "MAX_REQUEST_BYTES": "4096",
+            "MT_MEMORY_PATH": str(state_dir / "tm.db"),
+            "JOBS_WORKERS": "0",
+            "JOBS_DB": str(state_dir / "jobs.db"),
+            **(env or {}),
+        }
+    )
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(open(log, "a", encoding="utf-8")) if log else None
         process = subprocess.Popen(

@@ -1,0 +1,79 @@
+"""Parallel-text export of an indexed article: TSV and TMX 1.4b that other tools can read back."""
+
+import csv
+import io
+import xml.etree.ElementTree as ET
+
+from service.web import export
+
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+DOCUMENT = {
+    "id": "a1",
+    "model": "opus-mt-ar-en@1",
+    "sentences": [
+        {"position": 0, "field": "title", "paragraph": 0, "score": -0.5, "ar": "عنوان الخبر", "en": "News title"},
+        {
+            "position": 1,
+            "field": "body",
+            "paragraph": 2,
+            "score": -0.1235,
+            "ar": "قال\tالرئيس\nإن الاقتصاد تحسن.",
+            "en": "The president said\r\nthe economy  improved.",
+        },
+        {
+            "position": 2,
+            "field": "body",
+            "paragraph": 3,
+            "score": 0.0,
+            "ar": "نص\x00\x0b\ufffe",
+            "en": "bell\x07 & <b>",
+        },
+    ],
+}
+
+
+def test_xml_text_drops_what_xml_forbids_and_keeps_the_rest():
+    assert export.xml_text("a\x00b\x08c\x0bd\x1fe\ufffef\uffffg\ud800h") == "abcdefgh"
+    assert export.xml_text("tab\tnew\nline\rعربي 😀 \ue000") == "tab\tnew\nline\rعربي 😀 \ue000"
+    assert export.xml_text(42) == "42"
+
+
+def test_tsv_has_a_header_and_one_line_per_sentence_pair():
+    lines = export.to_tsv(DOCUMENT).split("\n")
+    assert lines[0] == "position\tfield\tparagraph\tscore\tar\ten"
+    assert lines[1] == "0\ttitle\t0\t-0.5\tعنوان الخبر\tNews title"
+    assert lines[2] == "1\tbody\t2\t-0.1235\tقال الرئيس إن الاقتصاد تحسن.\tThe president said the economy improved."
+    assert lines[3] == "2\tbody\t3\t0.0\tنص\tbell & <b>"
+    assert lines[4:] == [""]  # ends with a newline
+
+
+def test_tsv_columns_hold_whatever_the_text_holds():
+    rows = list(csv.reader(io.StringIO(export.to_tsv(DOCUMENT)), delimiter="\t"))
+    assert [len(row) for row in rows] == [6, 6, 6, 6]
+
+
+def test_an_article_without_sentences_is_a_header_alone():
+    assert export.to_tsv({"id": "e", "sentences": []}) == "position\tfield\tparagraph\tscore\tar\ten\n"
+
+
+def test_tmx_parses_and_holds_one_unit_per_sentence_pair():
+    data = export.to_tmx(DOCUMENT)
+    assert data.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n')
+    tmx = ET.fromstring(data)  # the forbidden characters are gone, so the document parses
+    assert tmx.tag == "tmx" and tmx.get("version") == "1.4"
+    header = tmx.find("header")
+    assert (header.get("srclang"), header.get("segtype"), header.get("datatype")) == ("ar", "sentence", "plaintext")
+    units = tmx.findall("body/tu")
+    assert [u.get("tuid") for u in units] == ["a1-0", "a1-1", "a1-2"]
+    assert {u.find("prop[@type='x-model']").text for u in units} == {"opus-mt-ar-en@1"}
+    pairs = [{v.get(XML_LANG): v.find("seg").text for v in u.findall("tuv")} for u in units]
+    assert pairs[0] == {"ar": "عنوان الخبر", "en": "News title"}
+    # kept as they are; an XML parser reads CR LF as LF
+    assert pairs[1] == {"ar": "قال\tالرئيس\nإن الاقتصاد تحسن.", "en": "The president said\nthe economy  improved."}
+    assert pairs[2] == {"ar": "نص", "en": "bell & <b>"}  # markup is escaped, not interpreted
+
+
+def test_tmx_names_no_model_as_none_and_cleans_the_unit_id():
+    document = {"id": "bad\x01id", "model": None, "sentences": [{"position": 0, "ar": "نص", "en": "Text"}]}
+    unit = ET.fromstring(export.to_tmx(document)).find("body/tu")
+    assert unit.get("tuid") == "badid-0" and unit.find("prop").text == "none"

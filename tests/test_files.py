@@ -1,0 +1,105 @@
+"""Reading input files: binary and bad UTF-8 refused with the line, JSONL records one by one with clear reasons."""
+
+import io
+import json
+
+import pytest
+
+from service import files
+
+
+def write(tmp_path, data: bytes):
+    path = tmp_path / "input"
+    path.write_bytes(data)
+    return path
+
+
+def test_a_nul_byte_near_the_start_means_binary(tmp_path):
+    path = write(tmp_path, "قال الرئيس.\n".encode() + b"\0rest")
+    with pytest.raises(ValueError, match="looks like a binary file, not UTF-8 text"):
+        files.check_not_binary(path)
+
+
+def test_only_the_start_of_a_file_is_sniffed_for_binary(tmp_path):
+    files.check_not_binary(write(tmp_path, "نص\n".encode()))
+    files.check_not_binary(write(tmp_path, b"a" * files.BINARY_SNIFF_BYTES + b"\0"))  # past the sniff: not refused
+
+
+def test_invalid_utf8_is_named_by_its_line(tmp_path):
+    path = write(tmp_path, "سطر أول\n".encode() + b"second\n\xff\xfe third\n")
+    with pytest.raises(ValueError, match=r"input line 3: invalid UTF-8 \(invalid start byte\)"):
+        files.check_utf8(path)
+    files.check_utf8(write(tmp_path, "كله سليم\nall good\n".encode()))
+
+
+def test_text_lines_are_numbered_and_lose_their_line_ends():
+    stream = io.BytesIO("قال الرئيس.\r\n\nStocks rose.".encode())
+    assert list(files.text_lines(stream, "in.txt")) == [(1, "قال الرئيس."), (2, ""), (3, "Stocks rose.")]
+
+
+@pytest.mark.parametrize(
+    "data,reason",
+    [
+        (b"good\nbad \0 line\n", r"in\.txt line 2: binary data \(NUL byte\)"),
+        (b"good\n\xc3\x28\n", r"in\.txt line 2: invalid UTF-8 \(invalid continuation byte\)"),
+    ],
+)
+def test_text_lines_stop_at_the_first_bad_line(data, reason):
+    lines = files.text_lines(io.BytesIO(data), "in.txt")
+    assert next(lines) == (1, "good")
+    with pytest.raises(ValueError, match=reason):
+        next(lines)
+
+
+@pytest.mark.parametrize(
+    "value,where",
+    [
+        ({"body": "ok", "tags": ["a", "x\ud800"]}, "$.tags[1] (\\ud800 at character 1)"),
+        ({"bad\udfffkey": 1}, "$ (a key) (\\udfff at character 3)"),
+        ("\udc00", "$ (\\udc00 at character 0)"),
+        ({"a": {"b": [{"c": "😀 fine"}, "\ud83d"]}}, "$.a.b[1] (\\ud83d at character 0)"),
+    ],
+)
+def test_a_lone_surrogate_is_found_with_its_path(value, where):
+    assert files.lone_surrogate(value) == where
+
+
+def test_valid_text_has_no_lone_surrogate():
+    assert files.lone_surrogate({"body": "قال 😀", "n": [1, 2.5, None, True], "nested": {"x": ["y"]}}) is None
+
+
+def test_a_deeply_nested_record_is_walked_without_recursion():
+    deep = "\ud800"
+    for _ in range(5000):  # far deeper than Python's recursion limit
+        deep = [deep]
+    assert files.lone_surrogate(deep) == "$" + "[0]" * 5000 + " (\\ud800 at character 0)"
+
+
+def test_jsonl_records_come_with_their_line_numbers_and_errors_in_place():
+    good = {"id": "a1", "body": "قال الرئيس."}
+    lines = [
+        json.dumps(good, ensure_ascii=False).encode(),
+        b"",
+        b"   ",
+        b"{broken",
+        b'{"body": "\xff"}',
+        b'{"body": "\\ud800"}',
+        b'{"id": "a2", "body": "\\u0646\\u0635"}',
+    ]
+    results = list(files.jsonl_records(io.BytesIO(b"\n".join(lines) + b"\n")))
+    assert [number for number, _ in results] == [1, 4, 5, 6, 7]  # blank lines are skipped, not renumbered
+    assert results[0][1] == good and results[4][1] == {"id": "a2", "body": "نص"}
+    errors = {number: item for number, item in results if isinstance(item, Exception)}
+    assert set(errors) == {4, 5, 6} and all(isinstance(e, ValueError) for e in errors.values())
+    assert str(errors[4]) == "invalid JSON (Expecting property name enclosed in double quotes at column 2)"
+    assert str(errors[5]) == "invalid UTF-8 (invalid start byte)"
+    assert str(errors[6]) == "invalid Unicode: a lone surrogate at $.body (\\ud800 at character 0)"
+
+
+def test_an_oversized_record_is_rejected_unread():
+    size = files.MAX_RECORD_BYTES + 1
+    oversized = b'{"body": "' + b"x" * (size - 13) + b'"}\n'  # size bytes with the newline
+    assert len(oversized) == size
+    results = list(files.jsonl_records(io.BytesIO(oversized + b'{"body": "ok"}\n')))
+    assert str(results[0][1]) == f"record of {size} bytes exceeds the limit of {files.MAX_RECORD_BYTES}"
+    assert results[1] == (2, {"body": "ok"})
