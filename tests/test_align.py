@@ -4,7 +4,7 @@ import pytest
 
 from service.align import SentenceUnit, assemble, assemble_pretranslated, join_paragraphs, mean_score
 from service.text.langid import Detection
-from service.translation.engine import Translation
+from service.translation.interface import Translation
 
 ARABIC = Detection("ar", 0.98765, "script")
 TITLE = "عنوان الخبر"

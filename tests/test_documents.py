@@ -5,7 +5,9 @@ import json
 
 import pytest
 
+from service.errors import ArticleError
 from service.index import documents
+from service.limits import MAX_ID_BYTES
 
 RECORD = {
     "id": " a1 ",
@@ -73,14 +75,14 @@ def test_the_id_is_the_record_s_own_or_its_content_hash(given, expected):
     ],
 )
 def test_an_id_opensearch_would_refuse_is_an_article_error(doc_id, reason):
-    with pytest.raises(ValueError, match=f"^{reason}$"):
+    with pytest.raises(ArticleError, match=f"^{reason}$"):
         documents.check_id(doc_id)
-    with pytest.raises(ValueError, match=f"^{reason}$"):
+    with pytest.raises(ArticleError, match=f"^{reason}$"):
         documents.check_record({**RECORD, "id": doc_id})
 
 
 def test_the_longest_id_allowed_passes():
-    documents.check_id("x" * documents.MAX_ID_BYTES)
+    documents.check_id("x" * MAX_ID_BYTES)
     documents.check_id("مرحبا 1")
 
 
@@ -94,7 +96,7 @@ def test_the_longest_id_allowed_passes():
     ],
 )
 def test_an_unfit_record_is_refused_with_the_reason(record, reason):
-    with pytest.raises(ValueError, match=f"^{reason}$"):
+    with pytest.raises(ArticleError, match=f"^{reason}$"):
         documents.check_record(record)
 
 

@@ -6,6 +6,8 @@ import json
 import pytest
 
 from service import files
+from service.errors import InputError, RecordError
+from service.limits import MAX_RECORD_BYTES
 
 
 def write(tmp_path, data: bytes):
@@ -16,7 +18,7 @@ def write(tmp_path, data: bytes):
 
 def test_a_nul_byte_near_the_start_means_binary(tmp_path):
     path = write(tmp_path, "قال الرئيس.\n".encode() + b"\0rest")
-    with pytest.raises(ValueError, match="looks like a binary file, not UTF-8 text"):
+    with pytest.raises(InputError, match="looks like a binary file, not UTF-8 text"):
         files.check_not_binary(path)
 
 
@@ -27,7 +29,7 @@ def test_only_the_start_of_a_file_is_sniffed_for_binary(tmp_path):
 
 def test_invalid_utf8_is_named_by_its_line(tmp_path):
     path = write(tmp_path, "سطر أول\n".encode() + b"second\n\xff\xfe third\n")
-    with pytest.raises(ValueError, match=r"input line 3: invalid UTF-8 \(invalid start byte\)"):
+    with pytest.raises(InputError, match=r"input line 3: invalid UTF-8 \(invalid start byte\)"):
         files.check_utf8(path)
     files.check_utf8(write(tmp_path, "كله سليم\nall good\n".encode()))
 
@@ -47,7 +49,7 @@ def test_text_lines_are_numbered_and_lose_their_line_ends():
 def test_text_lines_stop_at_the_first_bad_line(data, reason):
     lines = files.text_lines(io.BytesIO(data), "in.txt")
     assert next(lines) == (1, "good")
-    with pytest.raises(ValueError, match=reason):
+    with pytest.raises(InputError, match=reason):
         next(lines)
 
 
@@ -90,16 +92,16 @@ def test_jsonl_records_come_with_their_line_numbers_and_errors_in_place():
     assert [number for number, _ in results] == [1, 4, 5, 6, 7]  # blank lines are skipped, not renumbered
     assert results[0][1] == good and results[4][1] == {"id": "a2", "body": "نص"}
     errors = {number: item for number, item in results if isinstance(item, Exception)}
-    assert set(errors) == {4, 5, 6} and all(isinstance(e, ValueError) for e in errors.values())
+    assert set(errors) == {4, 5, 6} and all(isinstance(e, RecordError) for e in errors.values())
     assert str(errors[4]) == "invalid JSON (Expecting property name enclosed in double quotes at column 2)"
     assert str(errors[5]) == "invalid UTF-8 (invalid start byte)"
     assert str(errors[6]) == "invalid Unicode: a lone surrogate at $.body (\\ud800 at character 0)"
 
 
 def test_an_oversized_record_is_rejected_unread():
-    size = files.MAX_RECORD_BYTES + 1
+    size = MAX_RECORD_BYTES + 1
     oversized = b'{"body": "' + b"x" * (size - 13) + b'"}\n'  # size bytes with the newline
     assert len(oversized) == size
     results = list(files.jsonl_records(io.BytesIO(oversized + b'{"body": "ok"}\n')))
-    assert str(results[0][1]) == f"record of {size} bytes exceeds the limit of {files.MAX_RECORD_BYTES}"
+    assert str(results[0][1]) == f"record of {size} bytes exceeds the limit of {MAX_RECORD_BYTES}"
     assert results[1] == (2, {"body": "ok"})

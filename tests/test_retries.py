@@ -7,6 +7,7 @@ import pytest
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, TransportError
 
+from service.errors import SearchUnavailable
 from service.index import bulk
 
 
@@ -75,7 +76,7 @@ def test_an_unreachable_or_overloaded_cluster_is_retried(pauses, error):
 def test_after_the_last_attempt_it_gives_up_as_unavailable_with_the_cause(pauses):
     last = unavailable(503)
     call = Flaky(unavailable(503), unavailable(503), last)
-    with pytest.raises(RuntimeError, match="unavailable after 3 attempts") as raised:
+    with pytest.raises(SearchUnavailable, match="unavailable after 3 attempts") as raised:
         bulk.with_retries(call, attempts=3, first_delay=0.001)
     assert raised.value.__cause__ is last
     assert call.calls == 3 and pauses == pytest.approx([0.001, 0.002])  # no pause after the last attempt
