@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,6 +61,26 @@ def lone_surrogate(value) -> str | None:
     return None
 
 
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
+
+
+def strict_json(text: str):
+    """json.loads, refusing what RFC 8259 has no place for: NaN, Infinity and numbers that overflow to them.
+
+    Python accepts them and would write them back out bare, which other JSON readers cannot parse.
+    Raises ValueError (json.JSONDecodeError for syntax) with a message for the sender.
+    """
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
 def jsonl_records(stream: BinaryIO) -> Iterator[tuple[int, dict | RecordError]]:
     """(line number, record or RecordError) for each non-blank JSONL line."""
     for number, raw in enumerate(stream, 1):
@@ -69,12 +90,15 @@ def jsonl_records(stream: BinaryIO) -> Iterator[tuple[int, dict | RecordError]]:
             yield number, RecordError(f"record of {len(raw)} bytes exceeds the limit of {MAX_RECORD_BYTES}")
             continue
         try:
-            record = json.loads(raw.decode("utf-8"))
+            record = strict_json(raw.decode("utf-8"))
         except UnicodeDecodeError as error:
             yield number, RecordError(f"invalid UTF-8 ({error.reason})")
             continue
         except json.JSONDecodeError as error:
             yield number, RecordError(f"invalid JSON ({error.msg} at column {error.colno})")
+            continue
+        except ValueError as error:  # NaN, Infinity, an overflowing or over-long number
+            yield number, RecordError(f"invalid JSON ({error})")
             continue
         where = lone_surrogate(record)
         if where:

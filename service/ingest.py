@@ -103,6 +103,7 @@ def _ingest_window(chunk, client, alias, translator, pretranslated, report, reje
         pending.append(_Pending(line, checked))
         if checked.dropped:
             report.dropped_fields[line] = checked.dropped
+    pending = _last_of_each_id(pending, reject)
     if not pending:
         return
     known = stored_hashes(client, alias, [p.doc_id for p in pending], attempts)
@@ -128,6 +129,15 @@ def _ingest_window(chunk, client, alias, translator, pretranslated, report, reje
         else:
             report.indexed += 1
             report.outcomes[line_of[doc["id"]]] = ("indexed", doc["id"])
+
+
+def _last_of_each_id(pending: list[_Pending], reject) -> list[_Pending]:
+    """One record per document id: a later record with the same id replaces the earlier, which is reported."""
+    last = {p.doc_id: p for p in pending}
+    for item in pending:
+        if last[item.doc_id] is not item:
+            reject(item.line, f"id {item.doc_id[:60]!r} comes again at line {last[item.doc_id].line}; that one is kept")
+    return [p for p in pending if last[p.doc_id] is p]
 
 
 def _assemble_pretranslated(items: list[_Pending]):

@@ -23,7 +23,8 @@ CODES = {
     500: "internal_error",
     501: "not_implemented",
 }
-_SECRETS = re.compile(r"(?i)(api(?:_|%5f)key=|bearer\s+)[^&\s\"']+")
+# The value runs to the next & or space, quotes included: a stray quote must not end the mask early.
+_SECRETS = re.compile(r"(?i)(api(?:_|%5f)key=|bearer\s+)[^&\s]+")
 
 
 def redact(line: str) -> str:
@@ -44,6 +45,12 @@ class RedactingLogger(Logger):
         super().setup(cfg)
         for log in (self.error_log, self.access_log):
             log.addFilter(redact_record)  # addFilter ignores a filter already there (setup runs on reload)
+
+    def atoms(self, resp, req, environ, request_time):
+        """Gunicorn's log atoms, less the Basic-auth user name (%(u)s), which may be a key."""
+        atoms = super().atoms(resp, req, environ, request_time)
+        atoms["u"] = "-"
+        return atoms
 
 
 class _Captured:

@@ -105,3 +105,11 @@ def test_an_oversized_record_is_rejected_unread():
     results = list(files.jsonl_records(io.BytesIO(oversized + b'{"body": "ok"}\n')))
     assert str(results[0][1]) == f"record of {size} bytes exceeds the limit of {MAX_RECORD_BYTES}"
     assert results[1] == (2, {"body": "ok"})
+
+
+def test_jsonl_lines_with_nan_infinity_or_overflowing_numbers_are_rejected():
+    lines = [b'{"body": "a", "n": NaN}\n', b'{"body": "b", "n": 1e400}\n', b'{"body": "c", "n": 2.5}\n']
+    results = dict(files.jsonl_records(io.BytesIO(b"".join(lines))))
+    assert isinstance(results[1], RecordError) and "NaN is not a JSON value" in str(results[1])
+    assert isinstance(results[2], RecordError) and "out of range" in str(results[2])
+    assert results[3] == {"body": "c", "n": 2.5}

@@ -116,3 +116,16 @@ def test_delete_drops_an_auto_created_index_named_like_the_alias(client, fresh_a
     client.index(index=fresh_alias, id="1", body={"id": "1"}, refresh=True)
     assert lifecycle.delete(client, fresh_alias) == [fresh_alias]
     assert not client.indices.exists(index=fresh_alias)
+
+
+def test_migrate_refuses_documents_the_mapping_cannot_take_and_changes_nothing(client, fresh_alias, search_settings):
+    client.index(index=fresh_alias, id="1", body={"id": "1", "published": "not a date at all"}, refresh=True)
+    with pytest.raises(lifecycle.LifecycleError, match=r"1 documents behind .* do not fit the new mapping"):
+        lifecycle.migrate(client, fresh_alias)
+    assert client.indices.exists(index=fresh_alias) and not client.indices.exists_alias(name=fresh_alias)
+    assert list(client.indices.get(index=f"{fresh_alias}-v*")) == []  # the half-built index is gone
+    done = run_cli(
+        "index", "migrate", env={"OPENSEARCH_URL": search_settings.opensearch_urls[0], "OPENSEARCH_INDEX": fresh_alias}
+    )
+    stderr = done.stderr.decode().strip()
+    assert done.returncode == 2 and "Traceback" not in stderr and "do not fit the new mapping" in stderr

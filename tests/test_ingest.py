@@ -229,3 +229,13 @@ def test_cli_rejects_a_long_id_with_its_line_and_no_traceback(search_settings, a
     assert done.returncode == 1 and b"Traceback" not in done.stderr, done.stderr
     assert b"line 2: id is 600 bytes" in done.stderr and b"line 3: url 'javascript:alert(1)'" in done.stderr
     assert b"indexed 2, unchanged 0, rejected 1" in done.stderr
+
+
+def test_the_same_id_twice_in_one_load_keeps_the_later_record_and_says_so(client, alias, translator):
+    records = [(1, article(71, body="نص أول.")), (2, {"id": "x" * 600, "body": "نص"}), (3, article(71, body="نص ثان."))]
+    report = ingest(records, client, alias, translator)
+    assert (report.indexed, len(report.rejects)) == (1, 2)
+    assert report.outcomes[3] == ("indexed", "a71") and report.outcomes[1][0] == "rejected"
+    assert "comes again at line 3" in next(r.reason for r in report.rejects if r.line == 1)
+    client.indices.refresh(index=alias)
+    assert client.get(index=alias, id="a71")["_source"]["body"] == "نص ثان."

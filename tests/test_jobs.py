@@ -18,7 +18,7 @@ from helpers import PROJECT_ROOT, service_env
 
 from service.config import ConfigError, Settings
 from service.errors import RecordError
-from service.index import node
+from service.index import lifecycle, node
 from service.jobs.pool import WorkerPool
 from service.jobs.store import JobStore
 from service.jobs.worker import Worker
@@ -466,3 +466,32 @@ def test_admin_keys_are_validated_and_are_valid_keys():
     assert settings.api_keys == ("plain-key-0123", "admin-key-0123") and settings.admin_api_keys == ("admin-key-0123",)
     with pytest.raises(ConfigError, match="ADMIN_API_KEYS='short': each key must be at least 8 characters"):
         Settings.from_env({"ADMIN_API_KEYS": "short"})
+
+
+def test_a_paused_job_resumes_however_many_jobs_came_after_it(store, translator, client, alias):
+    old, _ = store.create("translate", articles(1, "p"), {"index": False})
+    worker = Worker(store, translator, client, alias, batch=1)
+    store.claim(worker.name, 1)
+    store.release(old, worker.name, "the search cluster is unreachable")
+    for n in range(101):  # newer jobs push the paused one out of the newest hundred
+        store.create("translate", [(1, {"body": f"نص {n}"})], {"index": False})
+    assert store.status(old).state == "paused" and store.paused_jobs() == 1
+    worker.resume_if_possible()
+    assert store.status(old).state == "running" and store.paused_jobs() == 0
+
+
+def test_a_worker_recreates_an_index_deleted_under_it(store, translator, client):
+    fresh = "test-jobs-recreated"
+    lifecycle.delete(client, fresh)
+    worker = Worker(store, translator, client, fresh, batch=4)
+    first, _ = store.create("translate", articles(2, "r"), {"index": True})
+    worker.run(threading.Event(), until_idle=True)  # the same worker runs both jobs
+    lifecycle.delete(client, fresh)  # an operator deletes it while the service runs
+    second, _ = store.create("translate", articles(2, "s"), {"index": True})
+    worker.run(threading.Event(), until_idle=True)
+    try:
+        assert [store.status(j).done for j in (first, second)] == [2, 2]
+        client.indices.refresh(index=fresh)
+        assert client.count(index=fresh)["count"] == 2
+    finally:
+        lifecycle.delete(client, fresh)

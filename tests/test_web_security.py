@@ -311,3 +311,54 @@ def test_tsv_export_keeps_one_row_per_pair_and_six_columns():
     rows = to_tsv(CONTROL_DOC).splitlines()
     assert len(rows) == 2 and all(len(row.split("\t")) == 6 for row in rows)
     assert rows[1].split("\t")[4:] == ["قال الرئيس.", "The president said. Again."]
+
+
+# --- found by the hostile review ----------------------------------------------------------------------------
+
+
+def test_the_rate_limit_is_one_budget_across_every_route(make_app):
+    web = make_app(rate_limit="3 per minute", rate_limit_failed_keys="off").test_client()
+    codes = [
+        web.post("/api/v1/detect", json={"text": "مرحبا"}).status_code,
+        web.get("/api/v1/search?q=economy").status_code,
+        web.post("/translate", json={"q": "hello", "source": "en", "target": "en"}).status_code,
+        web.get("/languages").status_code,  # a fourth route, not a fourth budget
+    ]
+    assert codes == [200, 200, 200, 429]
+    assert web.get("/healthz").status_code == 200  # exempt, as are static files:
+    with web.get("/static/style.css") as static:
+        assert static.status_code == 200
+
+
+def test_pages_need_a_key_when_reads_do(make_app):
+    web = make_app(read_requires_key=True).test_client()
+    for page in ("/?q=economy", "/articles/sec1", "/"):
+        assert web.get(page).status_code == 401, page
+    assert web.post("/translation", data={"text": "مرحبا"}).status_code == 401
+    assert web.get("/jobs").status_code == 200 and web.get("/ingest").status_code == 200  # shells, keyed API behind
+    assert web.get("/?q=economy", headers=AUTH).status_code == 200
+    assert web.post("/translation", data={"text": "مرحبا"}, headers=AUTH).status_code == 200
+
+
+def test_wrong_methods_on_json_routes_answer_json(api):
+    libre = api.get("/translate")
+    assert libre.status_code == 405 and isinstance(libre.json["error"], str) and "POST" in libre.headers["Allow"]
+    health = api.post("/healthz")
+    assert health.status_code == 405 and health.json["error"]["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{"text": NaN}', '{"text": "x", "beam_size": Infinity}', '{"texts": ["x"], "n": 1e400}', '{"n": -Infinity}'],
+)
+def test_json_without_a_json_value_is_a_400(api, body):
+    response = api.post("/api/v1/translate", data=body, content_type="application/json")
+    assert response.status_code == 400 and error_of(response)["code"] == "malformed_json"
+
+
+def test_a_form_is_held_to_the_request_size_limit(make_app):
+    web = make_app(max_request_bytes=10_000).test_client()
+    libre = web.post("/translate", data={"q": "x" * 20_000, "source": "ar", "target": "en"})
+    assert libre.status_code == 413 and isinstance(libre.json["error"], str)
+    page = web.post("/translation", data={"text": "x" * 20_000})
+    assert page.status_code == 413

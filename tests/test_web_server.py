@@ -1,5 +1,6 @@
 """The real server process: `python -m service serve` under gunicorn, spoken to over loopback HTTP."""
 
+import base64
 import contextlib
 import json
 import socket
@@ -193,12 +194,16 @@ def test_the_access_log_never_shows_api_keys(logged_server):
     assert call(f"{server}/api/v1/search?q=logged&api_key={secret}")[0] == 200
     assert post_json(f"{server}/api/v1/articles?API_KEY={secret}&x=1", {"id": "q1", "body": "قال"})[0] == 401
     assert call(f"{server}/healthz?api%5Fkey={secret}")[0] == 200
+    assert call(f"{server}/healthz?api_key='{secret}")[0] == 200  # a quote must not end the mask early
+    basic = base64.b64encode(f"{secret}:".encode()).decode()
+    assert call(f"{server}/healthz", headers={"Authorization": f"Basic {basic}"})[0] == 200  # gunicorn's %(u)s
     assert wait_for(
         lambda: (
             log.read_text().count("api_key=[redacted]")
             + log.read_text().count("api%5Fkey=[redacted]")
             + log.read_text().count("API_KEY=[redacted]")
-            >= 3
+            >= 4
+            and log.read_text().count("GET /healthz HTTP") >= 1
         )
     ), log.read_text()[-3000:]
     assert "GET /api/v1/search?q=logged&api_key=[redacted]" in log.read_text()

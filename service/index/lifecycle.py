@@ -19,6 +19,7 @@ from opensearchpy.exceptions import RequestError
 
 from service.config import PROJECT_ROOT
 from service.index.client import bulk_timeout
+from service.index.errors import reason_in
 
 INDEX_CONFIG_DIR = PROJECT_ROOT / "index_config"
 ALREADY_EXISTS = "resource_already_exists_exception"
@@ -159,6 +160,14 @@ def migrate(client: OpenSearch, alias: str, shards: int = 1, replicas: int = 0, 
             body={"actions": [*removals, {"add": {"index": new, "alias": alias, "is_write_index": True}}]},
             request_timeout=timeout,
         )
+    except helpers.BulkIndexError as error:
+        client.indices.delete(index=new, ignore_unavailable=True, request_timeout=timeout)  # the alias is unchanged
+        first = error.errors[0] if error.errors else {}
+        reason = reason_in(next(iter(first.values()), {}).get("error")) if first else ""
+        raise LifecycleError(
+            f"{len(error.errors)} documents behind {alias!r} do not fit the new mapping (first: {reason}); "
+            f"nothing was changed. Fix or delete those documents, then run `index migrate` again"
+        ) from None
     except Exception:
         client.indices.delete(index=new, ignore_unavailable=True, request_timeout=timeout)  # the alias is unchanged
         raise

@@ -243,6 +243,10 @@ class JobStore:
                 )
         return len(dead)
 
+    def paused_jobs(self) -> int:
+        """How many jobs wait for their cause (an outage) to pass, however old."""
+        return self._read("SELECT COUNT(*) FROM jobs WHERE state = 'paused'")[0][0]
+
     def resume_paused(self) -> int:
         """Let paused jobs run again (a worker calls this once the cause looks fixed)."""
         with self._write() as db:

@@ -52,7 +52,6 @@ class Worker:
     ):
         self.store, self.translator, self.client, self.alias, self.batch = store, translator, client, alias, batch
         self.index_shape = (shards, replicas)  # of the managed index, should this worker be the one to create it
-        self._index_ready = False
         self.name = name or worker_name()
         self.job_id = job_id  # only this job's items, when set
         self._kept: OrderedDict[tuple[str, int], dict | ArticleError] = OrderedDict()  # (job, seq) → translation
@@ -162,9 +161,7 @@ class Worker:
 
     def _ensure_index(self) -> None:
         """Writers create the managed index behind the alias first, so a bulk write never meets a missing one."""
-        if not self._index_ready:
-            lifecycle.ensure(self.client, self.alias, *self.index_shape)
-            self._index_ready = True
+        lifecycle.ensure(self.client, self.alias, *self.index_shape)  # each batch: the index may have been deleted
 
     def _translate(self, job_id: str, pairs: list[tuple[Item, dict]], options: dict) -> None:
         """Translate what this worker does not already hold from an attempt that could not be stored."""
@@ -189,12 +186,12 @@ class Worker:
 
     def resume_if_possible(self) -> None:
         """Paused jobs run again once the cluster answers."""
-        if self.client is not None and any(j.state == "paused" for j in self.store.list()):
+        if self.client is not None and self.store.paused_jobs():
             try:
                 if self.client.ping():
                     self.store.resume_paused()
-            except Exception:  # still down: stay paused
-                pass
+            except Exception as error:  # still down: stay paused
+                log.debug("paused jobs stay paused: %s", error)
 
     def run(self, stop: threading.Event, until_idle: bool = False) -> None:
         """Work until stopped (or, with until_idle, until no runnable item is left); errors never end it."""

@@ -16,7 +16,7 @@ from service.jobs.store import JobStore
 from service.jobs.worker import Worker
 from service.web import api, errors, health, jobs, libre, openapi, security, ui
 from service.web.auth import init_limiter
-from service.web.payload import DrainUnreadBody
+from service.web.payload import DrainUnreadBody, limit_bodies
 from service.web.services import EXTENSION, Services, services_of
 
 
@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.json.ensure_ascii = False
     app.extensions[EXTENSION] = services  # what views reach through services.app_services()
     services.metrics.init_app(app)
+    limit_bodies(app, settings.max_request_bytes, settings.max_upload_bytes)
     limiter = init_limiter(app, settings)
     errors.init_app(app)
     security.init_app(app, settings)
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.register_blueprint(blueprint)
     app.register_blueprint(health.bp)
     limiter.exempt(health.bp)
+    limiter.exempt(app.view_functions["static"])  # a page's own CSS and script do not use up its reader's budget
     return app
 
 

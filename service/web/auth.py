@@ -143,7 +143,8 @@ def init_limiter(app, settings) -> Limiter:
     limiter = Limiter(
         _rate_key,
         app=app,
-        default_limits=[] if settings.rate_limit == "off" else [settings.rate_limit],
+        # One budget per caller across every route (flask-limiter's default limits count each route apart).
+        application_limits=[] if settings.rate_limit == "off" else [settings.rate_limit],
         storage_uri=settings.rate_limit_storage,
         headers_enabled=True,
         in_memory_fallback_enabled=True,

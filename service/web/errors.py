@@ -41,12 +41,25 @@ class ApiError(Exception):
         self.status, self.message, self.code = status, message, code or CODES.get(status, "error")
 
 
+# By path too: a request that matched no route (a 404, or a 405 for the wrong method) has no blueprint.
+LIBRE_PATHS = ("/translate", "/detect", "/languages")
+JSON_PATHS = ("/healthz", "/readyz", "/metrics")
+
+
+def _is_libre() -> bool:
+    return request.blueprint == "libre" or request.path in LIBRE_PATHS
+
+
 def _wants_json() -> bool:
-    return request.blueprint in ("api", "libre", "health") or request.path.startswith("/api/")
+    return (
+        request.blueprint in ("api", "libre", "health")
+        or request.path.startswith("/api/")
+        or request.path in JSON_PATHS
+    )
 
 
 def error_response(status: int, message: str, code: str | None = None):
-    if request.blueprint == "libre":
+    if _is_libre():
         return jsonify({"error": message}), status
     if _wants_json():
         return jsonify({"error": {"code": code or CODES.get(status, "error"), "message": message}}), status

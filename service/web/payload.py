@@ -8,7 +8,7 @@ import json
 from flask import request
 from werkzeug.wsgi import LimitedStream, get_content_length
 
-from service.files import lone_surrogate
+from service.files import lone_surrogate, strict_json
 from service.web.errors import ApiError
 
 MAX_DEPTH = 32
@@ -56,11 +56,13 @@ def json_body(max_bytes: int):
     if nesting_depth(text, MAX_DEPTH) > MAX_DEPTH:
         raise ApiError(400, f"the JSON is nested deeper than {MAX_DEPTH} levels", "too_deep")
     try:
-        body = json.loads(text)
+        body = strict_json(text)
     except json.JSONDecodeError as error:
         raise ApiError(
             400, f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}", "malformed_json"
         ) from None
+    except ValueError as error:  # NaN, Infinity, an overflowing or over-long number
+        raise ApiError(400, f"malformed JSON: {error}", "malformed_json") from None
     _reject_lone_surrogates(body)
     return body
 
@@ -83,6 +85,21 @@ def form_or_json(max_bytes: int) -> dict:
         _reject_lone_surrogates(fields)  # werkzeug decodes with replacement characters; checked all the same
         return fields
     raise ApiError(415, "send application/json or form fields")
+
+
+UPLOAD_ENDPOINTS = ("jobs.submit", "ui.ingest_page")  # the only routes that take files
+
+
+def limit_bodies(app, max_request_bytes: int, max_upload_bytes: int) -> None:
+    """Every body, JSON or form, is held to MAX_REQUEST_BYTES, and uploads to MAX_UPLOAD_BYTES (413 past them).
+
+    Registered before the rate limiter, whose key check may read a form's api_key field.
+    """
+
+    @app.before_request
+    def set_body_limit():
+        upload = request.endpoint in UPLOAD_ENDPOINTS
+        request.max_content_length = max_upload_bytes if upload else max_request_bytes
 
 
 class DrainUnreadBody:

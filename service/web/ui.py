@@ -13,6 +13,14 @@ from service.web.services import app_services
 
 bp = Blueprint("ui", __name__)
 LOW_CONFIDENCE = -1.0  # mean token log-probability below which a sentence is marked for review
+SHELL_PAGES = {"ui.ingest_page", "ui.jobs_page"}  # no data of their own: it comes through the keyed API
+
+
+@bp.before_request
+def pages_need_a_key_when_reads_do():
+    """With READ_REQUIRES_KEY=on, pages that show articles, searches or translations need a key, as the API does."""
+    if request.endpoint not in SHELL_PAGES:
+        check_key(write=False)
 
 
 @bp.app_context_processor
