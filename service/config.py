@@ -264,7 +264,10 @@ class Settings:
         "MAX_UPLOAD_BYTES", "52428800", "Largest file the web UI accepts for ingest.", _positive_int
     )
     rate_limit: str = _declare(
-        "RATE_LIMIT", "600 per minute", "Requests per API key (or per address without one), or off.", _rate
+        "RATE_LIMIT",
+        "600 per minute",
+        "Requests per valid API key (per address without one), across all routes, or off.",
+        _rate,
     )
     rate_limit_failed_keys: str = _declare(
         "RATE_LIMIT_FAILED_KEYS",
