@@ -159,6 +159,7 @@ def requests_counted(metrics: str, endpoint: str) -> float:
     return sum(float(value) for value in re.findall(pattern, metrics, re.MULTILINE))
 
 
+@pytest.mark.integration  # a gunicorn server process
 def test_metrics_sum_every_gunicorn_worker(tiny_model_dir, tmp_path):
     state = tmp_path / "srv"
     with serving(tiny_model_dir, state, "--workers", "2") as url:
