@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 RUN_API_KEY ?= local-dev-key
 
-.PHONY: setup run stop browser test test-fast lint format bench clean
+.PHONY: setup run stop browser servers test test-fast lint format bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,12 @@ browser:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
 		|| echo "warning: chromium is not installed (apt-get install chromium); the browser tests will be skipped"
 
-test: setup browser
+# The servers the integration tests start themselves (loopback, free ports, temporary directories).
+servers:
+	@command -v redis-server >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; } \
+		|| echo "warning: redis-server is not installed (apt-get install redis-server); the shared-state tests will fail"
+
+test: setup browser servers
 	$(PY) -m pytest
 
 # The unit tier alone: no Java, no OpenSearch node, no server process, no browser; seconds, not minutes.

@@ -121,6 +121,18 @@ def _storage_uri(text: str) -> str:
     return text
 
 
+MEMORY_URL_SCHEMES = ("redis", "rediss", "unix")
+
+
+def _memory_url(text: str) -> str | None:
+    if not text:
+        return None
+    scheme, separator, _ = text.partition("://")
+    if not separator or scheme not in MEMORY_URL_SCHEMES:
+        raise ValueError("must be empty (the SQLite file) or a redis://host:6379/0 URL")
+    return text
+
+
 def _zero_or_more(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -196,6 +208,18 @@ class Settings:
         "MT_MEMORY_MAX_ENTRIES",
         "2000000",
         "Most sentences the translation memory keeps; the least recently used go first.",
+        _positive_int,
+    )
+    memory_url: str | None = _declare(
+        "MT_MEMORY_URL",
+        None,
+        "Shared translation memory for several hosts: redis://host:6379/0. Unset: the SQLite file at MT_MEMORY_PATH.",
+        _memory_url,
+    )
+    memory_ttl_days: int = _declare(
+        "MT_MEMORY_TTL_DAYS",
+        "30",
+        "With MT_MEMORY_URL: days a sentence stays in the shared memory after its last use (each hit renews it).",
         _positive_int,
     )
     opensearch_urls: tuple[str, ...] = _declare(

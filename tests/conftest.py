@@ -2,7 +2,7 @@
 
 A test is `integration` when it needs Java, a server or a browser: it uses the OpenSearch node (every fixture that
 reaches the cluster, such as search_settings, client and alias, depends on opensearch_node, and so do the tests that
-run the CLI or gunicorn against it) or drives chromium. Every other test is `unit`: `make test-fast` runs those alone
+run the CLI or gunicorn against it), uses the Redis server (redis_server) or drives chromium. Every other test is `unit`: `make test-fast` runs those alone
 (`pytest -m "not integration"`), in seconds, with no Java and no ../shared.
 """
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from helpers import free_port
+from redis_server import RedisServer
 
 from service.config import Settings
 from service.index import lifecycle, node
@@ -20,7 +21,7 @@ from service.index.client import make_client
 from service.modelstore.generate import generate
 from service.translation.engine import Translator
 
-INTEGRATION_FIXTURES = frozenset({"opensearch_node", "browser", "page"})
+INTEGRATION_FIXTURES = frozenset({"opensearch_node", "browser", "page", "redis_server"})
 # Holds integration tests only, and collecting it alone takes seconds (schemathesis builds its cases then)
 SLOW_TO_COLLECT = frozenset({"test_fuzz.py"})
 
@@ -70,6 +71,15 @@ def opensearch_node():
     node.start(local)
     yield local
     node.stop(local)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A real redis-server for this test session, on a free port with nothing saved; stopped at the end."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,10 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 
 from service.limits import SERVE_TIMEOUT_SECONDS
+from service.web.gunicorn_hooks import METRICS_DIR_PREFIX, MULTIPROCESS_DIR
 
 
 def register(commands) -> None:
@@ -48,6 +50,9 @@ def run(args, settings) -> int:
             stop_workers(app)
         return 0
     check_setup(settings)  # fail here, with one clear line, before gunicorn forks workers
+    # Every gunicorn worker writes its metrics under this instance's own fresh directory, and /metrics sums them
+    # (web.metrics); set before the exec, so each worker's prometheus-client sees it on import. on_exit removes it.
+    os.environ[MULTIPROCESS_DIR] = tempfile.mkdtemp(prefix=METRICS_DIR_PREFIX)
     command = [
         sys.executable,
         "-m",

@@ -1,19 +1,30 @@
-"""Sentence-level translation memory: an SQLite cache in front of the translator.
+"""Sentence-level translation memory: a store of sentence translations in front of the translator.
 
 Keyed by (decoding key, normalised sentence), where the decoding key names the model manifest id
-and the decoding options that change output. WAL mode and short BEGIN IMMEDIATE transactions make
-it safe to share between processes; it keeps at most max_entries rows, dropping the least
-recently used (checked every PRUNE_EVERY writes, or every tenth of the bound if smaller).
+and the decoding options that change output. Two stores implement MemoryStore; open_memory picks
+one from settings:
+
+- TranslationMemory, the default: an SQLite file on this host. WAL mode and short BEGIN IMMEDIATE
+  transactions make it safe to share between processes; it keeps at most max_entries rows, dropping
+  the least recently used (checked every PRUNE_EVERY writes, or every tenth of the bound if smaller).
+- RedisMemory (MT_MEMORY_URL=redis://...): one store for every process on every host, so no host
+  translates a sentence another has already translated. Bounded by time: each entry expires
+  MT_MEMORY_TTL_DAYS after its last use (every hit renews it, GETEX), so what is in use stays and
+  what nobody asks for goes, with no scan, no shared counter and no coordination between hosts.
+  A hard cap in bytes is Redis's own: maxmemory with volatile-lru (docs/scaling.md). When Redis is
+  unreachable, lookups are misses and writes are dropped: translation goes on, only uncached.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from service import sqlite
 from service.translation.interface import Counters, SentenceTranslator, Translation
@@ -34,12 +45,34 @@ CREATE TABLE IF NOT EXISTS memory (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS memory_used ON memory (used);
 """
+log = logging.getLogger(__name__)
 PRUNE_EVERY = 1000  # writes between size checks, so counting rows stays off the hot path
 _QUERY_CHUNK = 500  # stays under SQLite's limit on bound parameters
 
 
+class MemoryStore(Protocol):
+    """Where CachedTranslator keeps sentence translations, keyed by (decoding key, normalised sentence)."""
+
+    def get_many(self, decoding: str, sources: Sequence[str]) -> dict[str, Translation]:
+        """Stored translations of those sources that are known, marking them recently used."""
+        ...
+
+    def put_many(self, decoding: str, items: Iterable[tuple[str, Translation]]) -> None: ...
+
+    def close(self) -> None: ...
+
+    def __len__(self) -> int: ...
+
+
+def open_memory(settings: Settings) -> MemoryStore:
+    """The store settings choose: Redis at MT_MEMORY_URL where set, else the SQLite file at MT_MEMORY_PATH."""
+    if settings.memory_url:
+        return RedisMemory(settings.memory_url, settings.memory_ttl_days * 86400)
+    return TranslationMemory(settings.memory_path, settings.memory_max_entries)
+
+
 class TranslationMemory:
-    """A bounded, process-safe store of sentence translations."""
+    """A bounded, process-safe store of sentence translations in an SQLite file (one host)."""
 
     def __init__(self, path: Path, max_entries: int):
         self.max_entries = max_entries
@@ -97,13 +130,68 @@ class TranslationMemory:
             return self._db.execute("SELECT COUNT(*) FROM memory").fetchone()[0]
 
 
+class RedisMemory:
+    """Sentence translations in Redis, shared by every process and host that reaches it; entries expire unused.
+
+    One key per (decoding key, sentence): KEY_PREFIX + decoding + NUL + sentence, the key of the SQLite store
+    exactly (Redis keys are binary-safe, so nothing is hashed); the value is [target, score, tokens] in JSON.
+    """
+
+    KEY_PREFIX = "mt:tm:"
+
+    def __init__(self, url: str, ttl_seconds: int):
+        import redis
+
+        self.ttl_seconds = ttl_seconds
+        self._errors = (redis.RedisError, OSError)
+        self._redis = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30)
+
+    def _key(self, decoding: str, source: str) -> str:
+        return f"{self.KEY_PREFIX}{decoding}\0{source}"
+
+    def close(self) -> None:
+        self._redis.close()
+
+    def get_many(self, decoding: str, sources: Sequence[str]) -> dict[str, Translation]:
+        """Stored translations of those sources that are known, renewing their time to live (GETEX)."""
+        found: dict[str, Translation] = {}
+        try:
+            for start in range(0, len(sources), _QUERY_CHUNK):
+                chunk = sources[start : start + _QUERY_CHUNK]
+                pipe = self._redis.pipeline(transaction=False)
+                for source in chunk:
+                    pipe.getex(self._key(decoding, source), ex=self.ttl_seconds)
+                for source, value in zip(chunk, pipe.execute(), strict=True):
+                    if value is not None:
+                        target, score, tokens = json.loads(value)
+                        found[source] = Translation(target, score, tokens)
+        except self._errors as error:  # the memory is a cache: without it, translate everything
+            log.warning("translation memory unreachable, translating without it: %s", error)
+            return {}
+        return found
+
+    def put_many(self, decoding: str, items: Iterable[tuple[str, Translation]]) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        for source, t in items:
+            pipe.set(self._key(decoding, source), json.dumps([t.target, t.score, t.tokens]), ex=self.ttl_seconds)
+        if not len(pipe):
+            return
+        try:
+            pipe.execute()
+        except self._errors as error:
+            log.warning("translation memory unreachable, not storing %d sentences: %s", len(pipe), error)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self._redis.scan_iter(match=self.KEY_PREFIX + "*", count=1000))
+
+
 class CachedTranslator:
     """A translator that looks each sentence up in the memory first and stores what it translates.
 
     Implements interface.SentenceTranslator; what it does not cache (the model, its settings) is the inner one's.
     """
 
-    def __init__(self, inner: SentenceTranslator, memory: TranslationMemory):
+    def __init__(self, inner: SentenceTranslator, memory: MemoryStore):
         self.inner = inner
         self.memory = memory
         self.hits = 0

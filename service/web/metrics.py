@@ -1,13 +1,31 @@
-"""Prometheus metrics, one registry per app: requests and latency by endpoint, tokens, memory hits, queue depth."""
+"""Prometheus metrics, one registry per app: requests and latency by endpoint, tokens, memory hits, queue depth.
+
+Under gunicorn with several workers each process counts its own requests, and a scrape reaches one of them; so
+`serve` runs gunicorn with PROMETHEUS_MULTIPROC_DIR set (a fresh directory per instance), prometheus-client then
+keeps every process's values in files there, and /metrics sums them (MultiProcessCollector). Gauges read by a
+callback at scrape time (set_function) cannot work that way, so the translator's counters and the queue depth are
+plain gauges this process sets: the counters after each of its requests and when it answers a scrape, summed over
+processes (dead ones included, as those counts only grow); the queue depth when scraped, the freshest value shown.
+Without the variable (the development server, tests) the one registry is the process's, as before.
+"""
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable
 
 from flask import Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from service.translation.interface import SentenceTranslator
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def multiprocess() -> bool:
+    """Whether prometheus-client keeps values in per-process files (it reads the variable once, at import)."""
+    return bool(os.environ.get(MULTIPROCESS_DIR))
 
 
 class Metrics:
@@ -17,20 +35,50 @@ class Metrics:
             "http_requests_total", "HTTP requests", ["endpoint", "method", "status"], registry=self.registry
         )
         self.latency = Histogram("http_request_seconds", "HTTP request latency", ["endpoint"], registry=self.registry)
-        self.queue_depth = Gauge("job_queue_depth", "Items waiting in bulk jobs", registry=self.registry)
+        self.queue_depth = Gauge(
+            "job_queue_depth", "Items waiting in bulk jobs", registry=self.registry, multiprocess_mode="livemostrecent"
+        )
+        self._queued_items: Callable[[], int] | None = None
+        self._translator: SentenceTranslator | None = None
+        self._tokens: Gauge | None = None
+        self._hits: Gauge | None = None
+        self._misses: Gauge | None = None
+
+    def watch_queue(self, queued_items: Callable[[], int]) -> None:
+        """The queue depth, read when scraped."""
+        self._queued_items = queued_items
 
     def watch_translator(self, translator: SentenceTranslator) -> None:
-        """Gauges read from the translator's counters when scraped: tokens translated, translation-memory hits."""
-        Gauge(
-            "translated_tokens", "Output tokens the model produced (only grows)", registry=self.registry
-        ).set_function(lambda: translator.counters().tokens_translated)
+        """Tokens translated and translation-memory hits, read from the translator's counters."""
+        self._translator = translator
+        self._tokens = Gauge(
+            "translated_tokens",
+            "Output tokens the model produced (only grows)",
+            registry=self.registry,
+            multiprocess_mode="sum",
+        )
         if translator.counters().memory_hits is not None:  # a translation memory is in front of the model
-            Gauge(
-                "translation_memory_hits", "Sentences served from the translation memory", registry=self.registry
-            ).set_function(lambda: translator.counters().memory_hits)
-            Gauge("translation_memory_misses", "Sentences sent to the model", registry=self.registry).set_function(
-                lambda: translator.counters().memory_misses
+            self._hits = Gauge(
+                "translation_memory_hits",
+                "Sentences served from the translation memory",
+                registry=self.registry,
+                multiprocess_mode="sum",
             )
+            self._misses = Gauge(
+                "translation_memory_misses",
+                "Sentences sent to the model",
+                registry=self.registry,
+                multiprocess_mode="sum",
+            )
+
+    def _read_translator(self) -> None:
+        if self._translator is None or self._tokens is None:
+            return
+        counters = self._translator.counters()
+        self._tokens.set(counters.tokens_translated)
+        if self._hits is not None and self._misses is not None:
+            self._hits.set(counters.memory_hits or 0)
+            self._misses.set(counters.memory_misses or 0)
 
     def init_app(self, app: Flask) -> None:
         @app.before_request
@@ -43,7 +91,18 @@ class Metrics:
             self.requests.labels(endpoint, request.method, str(response.status_code)).inc()
             if "started" in g:
                 self.latency.labels(endpoint).observe(time.perf_counter() - g.started)
+            self._read_translator()
             return response
 
     def response(self) -> Response:
-        return Response(generate_latest(self.registry), mimetype=CONTENT_TYPE_LATEST)
+        self._read_translator()
+        if self._queued_items is not None:
+            self.queue_depth.set(self._queued_items())
+        if multiprocess():
+            from prometheus_client import multiprocess as mp
+
+            registry = CollectorRegistry()
+            mp.MultiProcessCollector(registry)
+        else:
+            registry = self.registry
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

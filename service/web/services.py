@@ -44,7 +44,7 @@ class Services:
         """The metrics read the translator's counters and the job queue's depth when scraped."""
         if self.translator is not None:
             self.metrics.watch_translator(self.translator)
-        self.metrics.queue_depth.set_function(self.jobs.queued_items)
+        self.metrics.watch_queue(self.jobs.queued_items)
 
     @classmethod
     def open(cls, settings: Settings, load_model: bool = True) -> Services:
