@@ -140,6 +140,11 @@ def _zero_or_more(text: str) -> int:
     return value
 
 
+def _replicas(text: str) -> int | None:
+    """A replica count, or auto (None): one replica when the cluster has a second data node, else none."""
+    return None if text == "auto" else _zero_or_more(text)
+
+
 def _declare(
     env: str, default: str | None, help: str, parse: Callable[[str], object] = str, unset: object = None
 ) -> Field:
@@ -247,8 +252,11 @@ class Settings:
         "OPENSEARCH_INDEX", "articles", "The alias that search and ingest use; versioned indices sit behind it.", str
     )
     opensearch_shards: int = _declare("OPENSEARCH_SHARDS", "1", "Primary shards of a new index.", _positive_int)
-    opensearch_replicas: int = _declare(
-        "OPENSEARCH_REPLICAS", "0", "Replicas of a new index (0 on a single node).", _zero_or_more
+    opensearch_replicas: int | None = _declare(
+        "OPENSEARCH_REPLICAS",
+        "auto",
+        "Replicas of a new index: a number, or auto (1 when the cluster has 2 or more data nodes, else 0).",
+        _replicas,
     )
     opensearch_version: str = _declare(
         "OPENSEARCH_VERSION", "2.19.2", "Version of the local node (2.x runs on Java 17).", str

@@ -21,7 +21,9 @@ from service.index.client import make_client
 from service.modelstore.generate import generate
 from service.translation.engine import Translator
 
-INTEGRATION_FIXTURES = frozenset({"opensearch_node", "browser", "page", "redis_server"})
+INTEGRATION_FIXTURES = frozenset({"opensearch_node", "opensearch_cluster", "browser", "page", "redis_server"})
+CLUSTER_NODES = 3
+CLUSTER_HEAP = "384m"  # three JVMs on a small machine
 # Holds integration tests only, and collecting it alone takes seconds (schemathesis builds its cases then)
 SLOW_TO_COLLECT = frozenset({"test_fuzz.py"})
 
@@ -80,6 +82,33 @@ def redis_server(tmp_path_factory):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def opensearch_cluster():
+    """A real local 3-node OpenSearch cluster on free ports (HTTP and transport), for tests that kill a node.
+
+    Module-scoped: its three JVMs stop as soon as the cluster tests are done."""
+    ports: list[int] = []
+    while len(ports) < 2 * CLUSTER_NODES:
+        if (port := free_port()) not in ports:
+            ports.append(port)
+    nodes = node.cluster_nodes(
+        Settings().opensearch_local_dir,
+        Settings().opensearch_version,
+        "testcluster",
+        ports[:CLUSTER_NODES],
+        ports[CLUSTER_NODES:],
+        CLUSTER_HEAP,
+    )
+    for local in nodes:
+        shutil.rmtree(local.node_dir, ignore_errors=True)
+    try:
+        node.start_cluster(nodes)
+        yield nodes
+    finally:
+        for local in nodes:
+            node.stop(local)
 
 
 @pytest.fixture(scope="session")

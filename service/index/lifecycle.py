@@ -39,6 +39,18 @@ def config_versions(config_dir: Path = INDEX_CONFIG_DIR) -> dict[int, Path]:
     return found
 
 
+def auto_replicas(data_nodes: int) -> int:
+    """OPENSEARCH_REPLICAS=auto: one replica when another data node can hold it, none on a single node."""
+    return max(0, min(1, data_nodes - 1))
+
+
+def resolve_replicas(client: OpenSearch, replicas: int | None) -> int:
+    """The replica count for a new index: the number given, or auto's from the cluster's data nodes now."""
+    if replicas is not None:
+        return replicas
+    return auto_replicas(client.cluster.health(request_timeout=bulk_timeout(client))["number_of_data_nodes"])
+
+
 def load_config(shards: int, replicas: int, config_dir: Path = INDEX_CONFIG_DIR) -> tuple[int, dict]:
     """The newest index config, with shards and replicas taken from the settings."""
     versions = config_versions(config_dir)
@@ -100,13 +112,13 @@ def _refuse_concrete_index(client: OpenSearch, alias: str) -> None:
         )
 
 
-def ensure(client: OpenSearch, alias: str, shards: int = 1, replicas: int = 0) -> str:
+def ensure(client: OpenSearch, alias: str, shards: int = 1, replicas: int | None = 0) -> str:
     """The alias's write index, creating the newest version behind it first if needed; safe to call concurrently."""
     existing = current_index(client, alias)
     if existing:
         return existing
     _refuse_concrete_index(client, alias)
-    version, body = load_config(shards, replicas)
+    version, body = load_config(shards, resolve_replicas(client, replicas))
     name = index_name(alias, version, 1)
     timeout = bulk_timeout(client)
     try:
@@ -125,7 +137,7 @@ def ensure(client: OpenSearch, alias: str, shards: int = 1, replicas: int = 0) -
 create = ensure  # `index create` and older callers
 
 
-def migrate(client: OpenSearch, alias: str, shards: int = 1, replicas: int = 0, keep_old: bool = False) -> str:
+def migrate(client: OpenSearch, alias: str, shards: int = 1, replicas: int | None = 0, keep_old: bool = False) -> str:
     """Reindex into a new index from the newest config and switch the alias to it in one atomic step.
 
     Also the repair for an alias without a write index (every index behind it is merged) and for a
@@ -135,7 +147,7 @@ def migrate(client: OpenSearch, alias: str, shards: int = 1, replicas: int = 0, 
     legacy = not old and client.indices.exists(index=alias)
     if not old and not legacy:
         return ensure(client, alias, shards, replicas)
-    version, body = load_config(shards, replicas)
+    version, body = load_config(shards, resolve_replicas(client, replicas))
     timeout = bulk_timeout(client)
     taken = list(client.indices.get(index=f"{alias}-v{version}-*", request_timeout=timeout))
     new = index_name(alias, version, next_number(alias, version, taken))

@@ -3,6 +3,8 @@
 The integ-test-zip distribution has the server and transport only; the module jars the index needs
 (analysis-common: the arabic and english analyzers) are fetched with Maven and installed as modules.
 One unpacked distribution serves any number of nodes, each with its own config, data and logs.
+One node (single-node discovery) is the default; `start --nodes N` starts a local N-node cluster on
+loopback: each node its own name, data directory, HTTP and transport ports, found through seed hosts.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ START_TIMEOUT = 180.0
 STOP_TIMEOUT = 60.0
 SERVICE_USER = "opensearch"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+TRANSPORT_OFFSET = 100  # a cluster node's transport port: its HTTP port + 100 (9200 → 9300)
+MAX_NODES = 9
+MEMBERS_FILE = "local-cluster.json"  # under the local dir: the nodes the last `start` started
 _CHILDREN: dict[int, subprocess.Popen] = {}  # nodes this process started, so stop() can reap them
 
 
@@ -52,6 +57,10 @@ class LocalNode:
     name: str = "local"
     port: int = 9200
     heap: str = "512m"
+    cluster: str = ""  # the cluster's name; empty: a single node (single-node discovery, named after the node)
+    transport_port: int | None = None  # set for a cluster node
+    seeds: tuple[str, ...] = ()  # every cluster node's transport address (host:port)
+    managers: tuple[str, ...] = ()  # the names of the nodes that bootstrap the first cluster-manager election
 
     @property
     def home(self) -> Path:
@@ -84,6 +93,70 @@ def local_node(settings: Settings, name: str = "local") -> LocalNode:
         name=name,
         port=url.port or 9200,
         heap=settings.opensearch_heap,
+    )
+
+
+def cluster_nodes(
+    root: Path, version: str, name: str, ports: list[int], transport_ports: list[int], heap: str
+) -> list[LocalNode]:
+    """The nodes of one local cluster: <name>-1..<name>-N, every node manager-eligible and a seed of the others."""
+    names = tuple(f"{name}-{i}" for i in range(1, len(ports) + 1))
+    seeds = tuple(f"127.0.0.1:{port}" for port in transport_ports)
+    return [
+        LocalNode(root, version, node_name, port, heap, name, transport, seeds, names)
+        for node_name, port, transport in zip(names, ports, transport_ports, strict=True)
+    ]
+
+
+def local_cluster(settings: Settings, nodes: int, name: str = "local") -> list[LocalNode]:
+    """The local nodes OPENSEARCH_URL points at: one node, or N nodes on consecutive ports from its first port.
+
+    When OPENSEARCH_URL lists exactly N local URLs, their ports are used as they are.
+    """
+    if not 1 <= nodes <= MAX_NODES:
+        raise NodeError(f"--nodes must be between 1 and {MAX_NODES}")
+    first = local_node(settings, name)
+    if nodes == 1:
+        return [first]
+    urls = [urlparse(url) for url in settings.opensearch_urls]
+    if len(urls) == nodes and all(u.hostname in LOCAL_HOSTS and u.scheme == "http" for u in urls):
+        ports = [u.port or 9200 for u in urls]
+    else:
+        ports = [first.port + i for i in range(nodes)]
+    return cluster_nodes(
+        first.root, first.version, name, ports, [p + TRANSPORT_OFFSET for p in ports], settings.opensearch_heap
+    )
+
+
+def cluster_url(nodes: list[LocalNode]) -> str:
+    """OPENSEARCH_URL for these nodes: every node's URL, comma-separated."""
+    return ",".join(n.url for n in nodes)
+
+
+def remember(nodes: list[LocalNode]) -> None:
+    """Record which nodes `start` started, so `stop` and `status` find them all."""
+    root = nodes[0].root.resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    members = [{"name": n.name, "port": n.port, "transport_port": n.transport_port} for n in nodes]
+    (root / MEMBERS_FILE).write_text(json.dumps(members), encoding="utf-8")
+
+
+def remembered(settings: Settings, name: str = "local") -> list[LocalNode]:
+    """The nodes the last `start` recorded (a cluster), or the single local node OPENSEARCH_URL points at."""
+    first = local_node(settings, name)
+    try:
+        members = json.loads((first.root.resolve() / MEMBERS_FILE).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return [first]
+    if len(members) < 2 or not all(m.get("transport_port") for m in members):
+        return [first]
+    return cluster_nodes(
+        first.root,
+        first.version,
+        name,
+        [m["port"] for m in members],
+        [m["transport_port"] for m in members],
+        settings.opensearch_heap,
     )
 
 
@@ -140,6 +213,35 @@ def java_home() -> Path:
     return Path(os.path.realpath(java)).parents[1]
 
 
+def node_config(node: LocalNode, data: Path, logs: Path) -> dict:
+    """opensearch.yml for the node: single-node discovery alone, seed hosts and bootstrap managers in a cluster."""
+    settings = {
+        "cluster.name": f"mt-news-{node.cluster or node.name}",
+        "node.name": node.name,
+        "network.host": "127.0.0.1",
+        "http.port": node.port,
+    }
+    if node.seeds:
+        settings.update(
+            {
+                "transport.port": node.transport_port,
+                "discovery.seed_hosts": list(node.seeds),
+                "cluster.initial_cluster_manager_nodes": list(node.managers),
+            }
+        )
+    else:
+        settings["discovery.type"] = "single-node"
+    settings.update(
+        {
+            "path.data": str(data),
+            "path.logs": str(logs),
+            # A developer's nearly full disk should not turn the indices read-only.
+            "cluster.routing.allocation.disk.threshold_enabled": False,
+        }
+    )
+    return settings
+
+
 def _write_config(node: LocalNode) -> Path:
     config = node.node_dir / "config"
     config.mkdir(parents=True, exist_ok=True)
@@ -152,17 +254,7 @@ def _write_config(node: LocalNode) -> Path:
     options = options.replace("logs/", f"{logs}/").replace("HeapDumpPath=data", f"HeapDumpPath={data}")
     (config / "jvm.options").write_text(options, encoding="utf-8")
     (config / "jvm.options.d").mkdir(exist_ok=True)
-    settings = {
-        "cluster.name": f"mt-news-{node.name}",
-        "node.name": node.name,
-        "network.host": "127.0.0.1",
-        "http.port": node.port,
-        "discovery.type": "single-node",
-        "path.data": str(data),
-        "path.logs": str(logs),
-        # A developer's nearly full disk should not turn the indices read-only.
-        "cluster.routing.allocation.disk.threshold_enabled": False,
-    }
+    settings = node_config(node, data, logs)
     (config / "opensearch.yml").write_text(
         "".join(f"{key}: {json.dumps(value)}\n" for key, value in settings.items()), encoding="utf-8"
     )
@@ -179,9 +271,11 @@ def running_pid(node: LocalNode) -> int | None:
         return None
 
 
-def health(url: str, wait_for_green: bool = False) -> dict | None:
-    """Cluster health, or None when nothing answers."""
+def health(url: str, wait_for_green: bool = False, nodes: int | None = None) -> dict | None:
+    """Cluster health, or None when nothing answers (or the cluster has not formed yet)."""
     query = "?wait_for_status=green&timeout=30s" if wait_for_green else ""
+    if nodes and wait_for_green:
+        query += f"&wait_for_nodes={nodes}"
     try:
         with urllib.request.urlopen(f"{url}/_cluster/health{query}", timeout=40) as response:
             return json.loads(response.read())
@@ -190,36 +284,51 @@ def health(url: str, wait_for_green: bool = False) -> dict | None:
 
 
 def start(node: LocalNode) -> dict:
-    """Start the node (installing it first if needed) and return its health once green."""
+    """Start the node (installing it first if needed) and return the cluster's health once green."""
     install(node)
-    if running_pid(node) is None:
-        if health(node.url) is not None:
-            raise NodeError(f"something else already answers on {node.url}; choose another port")
-        config = _write_config(node)
-        env = {
-            **os.environ,
-            "OPENSEARCH_HOME": str(node.home),
-            "OPENSEARCH_PATH_CONF": str(config),
-            "OPENSEARCH_JAVA_HOME": str(java_home()),
-            "OPENSEARCH_JAVA_OPTS": f"-Xms{node.heap} -Xmx{node.heap}",
-        }
-        user = _service_user(node)
-        with open(node.node_dir / "console.log", "ab") as console:
-            # Its own session, so the node outlives this process and ignores the terminal's Ctrl-C.
-            process = subprocess.Popen(
-                [str(node.home / "bin" / "opensearch")],
-                env=env,
-                cwd=node.node_dir,
-                stdout=console,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                user=user,
-                group=user,
-            )
-        node.pid_file.write_text(str(process.pid), encoding="utf-8")
-        _CHILDREN[process.pid] = process
-        return _wait_until_green(node, process)
-    return _wait_until_green(node)
+    return _wait_until_green(node, _launch(node))
+
+
+def start_cluster(nodes: list[LocalNode]) -> dict:
+    """Start every node at once (a cluster forms only once a majority of its managers run); health once green."""
+    install(nodes[0])
+    processes = [_launch(n) for n in nodes]
+    status = {}
+    for n, process in zip(nodes, processes, strict=True):
+        status = _wait_until_green(n, process)
+    return status
+
+
+def _launch(node: LocalNode) -> subprocess.Popen | None:
+    """Start the node's process unless it runs already; the process, or None when it was running."""
+    if running_pid(node) is not None:
+        return None
+    if health(node.url) is not None:
+        raise NodeError(f"something else already answers on {node.url}; choose another port")
+    config = _write_config(node)
+    env = {
+        **os.environ,
+        "OPENSEARCH_HOME": str(node.home),
+        "OPENSEARCH_PATH_CONF": str(config),
+        "OPENSEARCH_JAVA_HOME": str(java_home()),
+        "OPENSEARCH_JAVA_OPTS": f"-Xms{node.heap} -Xmx{node.heap}",
+    }
+    user = _service_user(node)
+    with open(node.node_dir / "console.log", "ab") as console:
+        # Its own session, so the node outlives this process and ignores the terminal's Ctrl-C.
+        process = subprocess.Popen(
+            [str(node.home / "bin" / "opensearch")],
+            env=env,
+            cwd=node.node_dir,
+            stdout=console,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            user=user,
+            group=user,
+        )
+    node.pid_file.write_text(str(process.pid), encoding="utf-8")
+    _CHILDREN[process.pid] = process
+    return process
 
 
 def _service_user(node: LocalNode) -> str | None:
@@ -253,8 +362,8 @@ def _wait_until_green(node: LocalNode, process: subprocess.Popen | None = None) 
             node.pid_file.unlink(missing_ok=True)
             _CHILDREN.pop(process.pid if process else -1, None)
             raise NodeError(f"the node exited during start-up; see {node.node_dir / 'console.log'}")
-        status = health(node.url, wait_for_green=True)
-        if status and status.get("status") == "green":
+        status = health(node.url, wait_for_green=True, nodes=len(node.managers) or None)
+        if status and status.get("status") == "green" and status.get("number_of_nodes", 0) >= len(node.managers):
             return status
         time.sleep(0.5)  # the HTTP port is not open yet: poll again shortly
     raise NodeError(f"the node did not turn green within {START_TIMEOUT:.0f}s; see {node.node_dir / 'console.log'}")
@@ -283,10 +392,43 @@ def stop(node: LocalNode) -> bool:
     return True
 
 
-def status(node: LocalNode) -> dict:
-    """What runs where: pid, URL, health, directories."""
+def kill(node: LocalNode) -> int | None:
+    """SIGKILL the node (a crash, for tests and drills) and reap it; its pid, or None if it was not running."""
     pid = running_pid(node)
-    return {
+    if pid is None:
+        return None
+    os.kill(pid, signal.SIGKILL)
+    child = _CHILDREN.pop(pid, None)
+    if child is not None:
+        child.wait(STOP_TIMEOUT)
+    else:
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while time.monotonic() < deadline and running_pid(node) is not None:
+            time.sleep(0.1)
+    node.pid_file.unlink(missing_ok=True)
+    return pid
+
+
+def roles(nodes: list[LocalNode]) -> dict[str, dict]:
+    """{node name: {"roles": ..., "manager": elected or not}} as any running node of the cluster sees it."""
+    for n in nodes:
+        if running_pid(n) is None:
+            continue
+        url = f"{n.url}/_cat/nodes?format=json&h=name,node.role,cluster_manager"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                rows = json.loads(response.read())
+        except (urllib.error.URLError, OSError, ValueError):
+            continue
+        return {row["name"]: {"roles": row["node.role"], "manager": row["cluster_manager"] == "*"} for row in rows}
+    return {}
+
+
+def status(node: LocalNode, seen: dict[str, dict] | None = None) -> dict:
+    """What runs where: pid, URL, health, role (in a cluster), directories."""
+    pid = running_pid(node)
+    report = {
+        "name": node.name,
         "running": pid is not None,
         "pid": pid,
         "url": node.url,
@@ -296,3 +438,13 @@ def status(node: LocalNode) -> dict:
         "node_dir": str(node.node_dir),
         "health": health(node.url) if pid else None,
     }
+    if node.seeds:
+        report["transport"] = f"127.0.0.1:{node.transport_port}"
+        report["role"] = (seen if seen is not None else roles([node])).get(node.name)
+    return report
+
+
+def cluster_status(nodes: list[LocalNode]) -> list[dict]:
+    """status() of every node, with each one's roles and which one is the elected cluster manager."""
+    seen = roles(nodes) if len(nodes) > 1 else {}
+    return [status(n, seen) for n in nodes]

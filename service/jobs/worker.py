@@ -48,7 +48,7 @@ class Worker:
         name: str | None = None,
         job_id: str | None = None,
         shards: int = 1,
-        replicas: int = 0,
+        replicas: int | None = 0,
     ):
         self.store, self.translator, self.client, self.alias, self.batch = store, translator, client, alias, batch
         self.index_shape = (shards, replicas)  # of the managed index, should this worker be the one to create it
