@@ -8,11 +8,13 @@ run the CLI or gunicorn against it) or drives chromium. Every other test is `uni
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from pathlib import Path
 
 import pytest
 from helpers import free_port
+from servers import PostgresServer
 
 from service.config import Settings
 from service.index import lifecycle, node
@@ -20,7 +22,7 @@ from service.index.client import make_client
 from service.modelstore.generate import generate
 from service.translation.engine import Translator
 
-INTEGRATION_FIXTURES = frozenset({"opensearch_node", "browser", "page"})
+INTEGRATION_FIXTURES = frozenset({"opensearch_node", "postgres_server", "browser", "page"})
 # Holds integration tests only, and collecting it alone takes seconds (schemathesis builds its cases then)
 SLOW_TO_COLLECT = frozenset({"test_fuzz.py"})
 
@@ -70,6 +72,24 @@ def opensearch_node():
     node.start(local)
     yield local
     node.stop(local)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for this test session (Debian's, installed when missing), on a free port."""
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+_databases = itertools.count()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """A new, empty database on the session's PostgreSQL server, for one test."""
+    return postgres_server.create_database(f"test_{next(_databases)}")
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from pathlib import Path
 from service.commands.common import existing_file
 from service.errors import InputError
 from service.files import check_not_binary, jsonl_records, text_lines
-from service.jobs.store import JobStore
+from service.jobs.store import JobStore, open_job_store
 from service.jobs.worker import IDLE_WAIT
 
 
@@ -47,7 +47,7 @@ def read_records(path: Path, plain_text: bool):
 
 
 def _store(settings) -> JobStore:
-    return JobStore(settings.jobs_db, settings.job_lease_seconds)
+    return open_job_store(settings)
 
 
 def run_submit(args, settings) -> int:
