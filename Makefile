@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 RUN_API_KEY ?= local-dev-key
 
-.PHONY: setup run stop browser test test-fast lint format bench clean
+.PHONY: setup run stop browser postgres test test-fast lint format bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,12 @@ browser:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
 		|| echo "warning: chromium is not installed (apt-get install chromium); the browser tests will be skipped"
 
-test: setup browser
+# PostgreSQL for the job-store tests (tests/servers.py starts its own server as the postgres user).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } \
+		|| echo "warning: PostgreSQL is not installed (apt-get install postgresql); the tests will install it as root or fail"
+
+test: setup browser postgres
 	$(PY) -m pytest
 
 # The unit tier alone: no Java, no OpenSearch node, no server process, no browser; seconds, not minutes.

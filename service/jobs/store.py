@@ -104,6 +104,7 @@ class JobStore:
     """
 
     lease_seconds: float
+    where: str  # the store's location for logs: a file, or a database URL without its password
     _IS = "IS"  # null-safe equality (owner may be NULL)
     _FOR_UPDATE = ""  # locks a job row for the rest of the transaction (SQLite's writers are serialized already)
     _SKIP_LOCKED = ""  # lets claimers pass over item rows another claimer holds
@@ -370,7 +371,7 @@ class SqliteJobStore(JobStore):
     """Jobs and their items in one SQLite file (the embedded default: one host, no server)."""
 
     def __init__(self, path: Path, lease_seconds: float = 120.0):
-        self.path, self.lease_seconds = path, lease_seconds
+        self.path, self.lease_seconds, self.where = path, lease_seconds, str(path)
         self._db = sqlite.connect(path, synchronous="FULL")  # a 202 means the upload survives a power cut
         self._db.executescript(_SCHEMA)
         self._lock = threading.RLock()  # one connection, shared by request threads and worker threads

@@ -10,6 +10,7 @@ retried once on a new one (a longer outage raises, and the worker's back-off wai
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 
@@ -59,6 +60,7 @@ class PostgresJobStore(JobStore):
 
     def __init__(self, url: str, lease_seconds: float = 120.0):
         self.url, self.lease_seconds = url, lease_seconds
+        self.where = re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)  # never log the password
         self._lock = threading.RLock()  # one connection, shared by request threads and worker threads
         self._conn: psycopg.Connection | None = None
         self._transaction(self._create_schema)
