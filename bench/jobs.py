@@ -31,7 +31,7 @@ import ctranslate2
 from common import PROJECT_ROOT, base_model_dir, news_articles
 
 from service.config import Settings
-from service.jobs.store import JobStore
+from service.jobs.store import JobStore, SqliteJobStore
 from service.pipeline import prepare
 from service.translation.batching import plan_batches
 from service.translation.engine import Translator
@@ -99,7 +99,7 @@ def job_pass(name: str, articles: list[dict], memory: bool) -> tuple[JobStore, s
     jobs_db = DATA / f"{name}.sqlite3"
     for stale in DATA.glob(f"{name}.*"):
         stale.unlink()
-    store = JobStore(jobs_db)
+    store = SqliteJobStore(jobs_db)
     job_id, _ = store.create("translate", list(enumerate(articles, 1)), {"index": False})
     return store, job_id, worker_env(jobs_db, memory)
 

@@ -145,6 +145,14 @@ def _replicas(text: str) -> int | None:
     return None if text == "auto" else _zero_or_more(text)
 
 
+def _postgres_url(text: str) -> str | None:
+    if not text:
+        return None
+    if not text.startswith(("postgresql://", "postgres://")):
+        raise ValueError("must be a postgresql:// URL")
+    return text
+
+
 def _declare(
     env: str, default: str | None, help: str, parse: Callable[[str], object] = str, unset: object = None
 ) -> Field:
@@ -321,6 +329,13 @@ class Settings:
     )
     jobs_db: Path = _declare(
         "JOBS_DB", str(PROJECT_ROOT / "data" / "jobs.sqlite3"), "SQLite file of the bulk jobs.", Path
+    )
+    jobs_database_url: str | None = _declare(
+        "JOBS_DATABASE_URL",
+        None,
+        "PostgreSQL URL of the job store (postgresql://user:password@host:5432/db), shared by workers on several "
+        "hosts; unset: SQLite at JOBS_DB.",
+        _postgres_url,
     )
     jobs_workers: int = _declare(
         "JOBS_WORKERS",

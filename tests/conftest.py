@@ -8,12 +8,14 @@ run the CLI or gunicorn against it), uses the Redis server (redis_server) or dri
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from pathlib import Path
 
 import pytest
 from helpers import free_port
 from redis_server import RedisServer
+from servers import PostgresServer
 
 from service.config import Settings
 from service.index import lifecycle, node
@@ -21,7 +23,9 @@ from service.index.client import make_client
 from service.modelstore.generate import generate
 from service.translation.engine import Translator
 
-INTEGRATION_FIXTURES = frozenset({"opensearch_node", "opensearch_cluster", "browser", "page", "redis_server"})
+INTEGRATION_FIXTURES = frozenset(
+    {"opensearch_node", "opensearch_cluster", "browser", "page", "redis_server", "postgres_server"}
+)
 CLUSTER_NODES = 3
 CLUSTER_HEAP = "384m"  # three JVMs on a small machine
 # Holds integration tests only, and collecting it alone takes seconds (schemathesis builds its cases then)
@@ -84,6 +88,15 @@ def redis_server(tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for this test session (Debian's, installed when missing), on a free port."""
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="module")
 def opensearch_cluster():
     """A real local 3-node OpenSearch cluster on free ports (HTTP and transport), for tests that kill a node.
@@ -109,6 +122,15 @@ def opensearch_cluster():
     finally:
         for local in nodes:
             node.stop(local)
+
+
+_databases = itertools.count()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """A new, empty database on the session's PostgreSQL server, for one test."""
+    return postgres_server.create_database(f"test_{next(_databases)}")
 
 
 @pytest.fixture(scope="session")

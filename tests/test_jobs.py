@@ -1,4 +1,7 @@
-"""Bulk jobs on real SQLite and a real node: durability, crash and resume, cancellation, outages, the API."""
+"""Bulk jobs on real SQLite and a real node: durability, crash and resume, cancellation, outages, the API.
+
+The store-level tests run against both job stores: SQLite, and PostgreSQL on the session's real server.
+"""
 
 import hashlib
 import io
@@ -20,7 +23,7 @@ from service.config import ConfigError, Settings
 from service.errors import RecordError
 from service.index import lifecycle, node
 from service.jobs.pool import WorkerPool
-from service.jobs.store import JobStore
+from service.jobs.store import JobStore, SqliteJobStore
 from service.jobs.worker import Worker
 from service.web import create_app, start_workers, stop_workers
 from service.web.services import services_of
@@ -37,9 +40,33 @@ def articles(n, prefix="j"):
     ]
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
+def open_store(request, tmp_path):
+    """Opens the job store under test, a new connection to the same jobs at each call: SQLite, then PostgreSQL."""
+    opened: list[JobStore] = []
+    if request.param == "sqlite":
+        path = tmp_path / "jobs.db"
+
+        def open_one(lease_seconds: float = 120.0) -> JobStore:
+            opened.append(SqliteJobStore(path, lease_seconds))
+            return opened[-1]
+    else:
+        from service.jobs.store_pg import PostgresJobStore
+
+        url = request.getfixturevalue("postgres_url")
+
+        def open_one(lease_seconds: float = 120.0) -> JobStore:
+            opened.append(PostgresJobStore(url, lease_seconds))
+            return opened[-1]
+
+    yield open_one
+    for store in opened:
+        store.close()
+
+
 @pytest.fixture
-def store(tmp_path):
-    return JobStore(tmp_path / "jobs.db")
+def store(open_store):
+    return open_store()
 
 
 def drain(store, translator, **kwargs):
@@ -68,7 +95,8 @@ def test_duplicate_submission_returns_the_same_job(store):
     assert created and other != first
 
 
-def test_a_full_disk_pauses_the_job_with_the_reason(store, translator):
+def test_a_full_disk_pauses_the_job_with_the_reason(tmp_path, translator):
+    store = SqliteJobStore(tmp_path / "jobs.db")
     job_id, _ = store.create("translate", articles(4), {"index": False})
     pages = store._db.execute("PRAGMA page_count").fetchone()[0]
     store._db.execute(f"PRAGMA max_page_count = {pages}")  # no room for results: SQLITE_FULL, as on a full disk
@@ -88,8 +116,8 @@ def test_cancel_stops_the_rest(store, translator):
     assert len(list(store.results(job_id))) == 2
 
 
-def test_two_concurrent_jobs_with_two_workers(tmp_path, translator):
-    stores = [JobStore(tmp_path / "jobs.db") for _ in range(3)]
+def test_two_concurrent_jobs_with_two_workers(open_store, translator):
+    stores = [open_store() for _ in range(3)]
     first, _ = stores[0].create("translate", articles(8, "a"), {"index": False})
     second, _ = stores[0].create("translate", articles(8, "b"), {"index": False})
     workers = [threading.Thread(target=drain, args=(stores[i], translator), kwargs={"batch": 3}) for i in (1, 2)]
@@ -102,8 +130,8 @@ def test_two_concurrent_jobs_with_two_workers(tmp_path, translator):
         assert [json.loads(r)["id"] for r in stores[0].results(job_id)] == [f"{prefix}{i}" for i in range(8)]
 
 
-def test_expired_claims_are_taken_over(tmp_path, translator):
-    store = JobStore(tmp_path / "jobs.db", lease_seconds=0.0)
+def test_expired_claims_are_taken_over(open_store, translator):
+    store = open_store(lease_seconds=0.0)
     job_id, _ = store.create("translate", articles(3), {"index": False})
     store.claim("dead-worker", 10)  # a worker that claimed and died
     drain(store, translator)
@@ -151,7 +179,7 @@ def test_paused_by_an_outage_and_resumed_without_translating_again(store, transl
 def test_kill_9_mid_job_then_resume_with_exact_counts(search_settings, alias, client, tmp_path):
     jobs_db = tmp_path / "jobs.db"
     total = 40
-    job_id, _ = JobStore(jobs_db).create("translate", articles(total, "k"), {"index": True})
+    job_id, _ = SqliteJobStore(jobs_db).create("translate", articles(total, "k"), {"index": True})
     env = service_env(
         {
             "JOBS_DB": str(jobs_db),
@@ -165,7 +193,7 @@ def test_kill_9_mid_job_then_resume_with_exact_counts(search_settings, alias, cl
     )
     command = [sys.executable, "-m", "service", "jobs", "worker"]
     worker = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stderr=subprocess.DEVNULL)
-    watcher = JobStore(jobs_db)
+    watcher = SqliteJobStore(jobs_db)
     deadline = time.monotonic() + 120
     while watcher.status(job_id).done < 8:  # wait on the job's state, then kill mid-run
         assert worker.poll() is None and time.monotonic() < deadline, "the worker made no progress"
@@ -262,7 +290,7 @@ def test_translate_resume_after_kill_9_writes_every_record_once(search_settings,
         str(tmp_path / "out.jsonl"),
     ]
     first = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stderr=subprocess.DEVNULL)
-    watcher = JobStore(tmp_path / "jobs.db")
+    watcher = SqliteJobStore(tmp_path / "jobs.db")
     deadline = time.monotonic() + 120
     while not watcher.list() or watcher.list()[0].done < 6:
         assert first.poll() is None and time.monotonic() < deadline, "no progress before the kill"
@@ -436,12 +464,10 @@ class DiesOnce(Worker):
         super().run(stop, until_idle)
 
 
-def test_a_dead_worker_thread_is_restarted_and_its_claims_given_back(tmp_path, translator):
-    store = JobStore(tmp_path / "jobs.db", lease_seconds=600)
+def test_a_dead_worker_thread_is_restarted_and_its_claims_given_back(open_store, translator):
+    store = open_store(lease_seconds=600)
     job_id, _ = store.create("translate", articles(3, "d"), {"index": False})
-    pool = WorkerPool(
-        [DiesOnce(JobStore(tmp_path / "jobs.db", lease_seconds=600), translator)], check_every=0.05
-    ).start()
+    pool = WorkerPool([DiesOnce(open_store(lease_seconds=600), translator)], check_every=0.05).start()
     try:
         deadline = time.monotonic() + 60
         while store.status(job_id).state != "done":  # with a 600 s lease, only a release lets this finish

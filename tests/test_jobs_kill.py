@@ -18,7 +18,7 @@ from contextlib import closing
 
 from helpers import PROJECT_ROOT, free_port, service_env
 
-from service.jobs.store import JobStore
+from service.jobs.store import SqliteJobStore
 
 KEY = "kill-test-key-0123"
 TOTAL = 300
@@ -104,7 +104,7 @@ def test_kill_9_of_service_and_worker_five_times_loses_and_repeats_nothing(searc
     def start(round_):
         return *start_service(round_), start_worker(round_)
 
-    watcher = JobStore(jobs_db)
+    watcher = SqliteJobStore(jobs_db)
     started = time.monotonic()
     service, base = start_service(0)
     wait_until(lambda: answers(f"{base}/healthz"), 60, "the service to answer")

@@ -12,7 +12,7 @@ from pathlib import Path
 from service.commands.common import existing_file
 from service.errors import InputError
 from service.files import check_not_binary, jsonl_records, text_lines
-from service.jobs.store import JobStore
+from service.jobs.store import JobStore, open_job_store
 from service.jobs.worker import IDLE_WAIT
 
 
@@ -32,7 +32,7 @@ def register(commands) -> None:
         action = actions.add_parser(name, help=f"{name} of a job")
         action.add_argument("job_id")
         action.set_defaults(handler=handler)
-    worker = actions.add_parser("worker", help="run a worker process on the jobs in JOBS_DB")
+    worker = actions.add_parser("worker", help="run a worker process on the jobs in JOBS_DB (or JOBS_DATABASE_URL)")
     worker.add_argument("--until-idle", action="store_true", help="exit when no runnable item is left")
     worker.set_defaults(handler=run_worker)
 
@@ -47,7 +47,7 @@ def read_records(path: Path, plain_text: bool):
 
 
 def _store(settings) -> JobStore:
-    return JobStore(settings.jobs_db, settings.job_lease_seconds)
+    return open_job_store(settings)
 
 
 def run_submit(args, settings) -> int:
@@ -94,7 +94,7 @@ def run_worker(args, settings) -> int:
     worker = Worker.from_settings(settings, _store(settings), open_translator(settings), make_client(settings))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())  # finish the batch in hand, then exit
-    print(f"{worker.name} working on {settings.jobs_db}", file=sys.stderr, flush=True)
+    print(f"{worker.name} working on {worker.store.where}", file=sys.stderr, flush=True)
     try:
         worker.run(stop, until_idle=args.until_idle)
     except KeyboardInterrupt:

@@ -1,4 +1,8 @@
-"""The job store: SQLite (WAL), one row per job and one per item, safe for several worker processes.
+"""The job store: one row per job and one per item, safe for several worker processes.
+
+JobStore holds the logic (SQL that SQLite and PostgreSQL both run); SqliteJobStore keeps it in one SQLite
+file (WAL), the embedded default, and service.jobs.store_pg.PostgresJobStore in a PostgreSQL database that
+workers on several hosts share. open_job_store picks one from the settings.
 
 Workers claim items in short BEGIN IMMEDIATE transactions and hold them under a lease. A worker
 that dies (kill -9) leaves claims behind: a worker on the same host frees them at once (it can see
@@ -16,8 +20,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,33 +96,35 @@ class JobStatus:
 
 
 class JobStore:
-    """Jobs and their items in one SQLite file, opened by the service and by worker processes alike."""
+    """Jobs and their items, opened by the service and by worker processes alike; subclasses bring the database.
 
-    def __init__(self, path: Path, lease_seconds: float = 120.0):
-        self.path, self.lease_seconds = path, lease_seconds
-        self._db = sqlite.connect(path, synchronous="FULL")  # a 202 means the upload survives a power cut
-        self._db.executescript(_SCHEMA)
-        self._lock = threading.RLock()  # one connection, shared by request threads and worker threads
+    A subclass provides _transaction(work) (run work(db) in one write transaction, where db.execute(sql, params)
+    returns a cursor and db.executemany(sql, rows) runs a statement per row; "?" marks a parameter), _read and
+    close, and the few words of SQL that differ between the databases.
+    """
+
+    lease_seconds: float
+    where: str  # the store's location for logs: a file, or a database URL without its password
+    _IS = "IS"  # null-safe equality (owner may be NULL)
+    _FOR_UPDATE = ""  # locks a job row for the rest of the transaction (SQLite's writers are serialized already)
+    _SKIP_LOCKED = ""  # lets claimers pass over item rows another claimer holds
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        raise NotImplementedError
 
-    @contextmanager
-    def _write(self):
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                if self._db.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL does)
-                    self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _transaction(self, work: Callable):
+        raise NotImplementedError
 
     def _read(self, sql: str, params: tuple = ()) -> list:
-        with self._lock:
-            return self._db.execute(sql, params).fetchall()
+        raise NotImplementedError
+
+    def _serialize_create(self, db, fingerprint: str) -> None:
+        """Keep two identical submissions from both creating a job (SQLite: the write lock does already)."""
+
+    def _lock_job(self, db, job_id: str) -> str | None:
+        """The job's state, its row locked until the transaction ends; None when there is no such job."""
+        row = db.execute(f"SELECT state FROM jobs WHERE id = ?{self._FOR_UPDATE}", (job_id,)).fetchone()
+        return row[0] if row else None
 
     def create(
         self, kind: str, records: Iterable[tuple[int, object]], options: dict, owner: str | None = None
@@ -137,9 +142,11 @@ class JobStore:
                 rows.append((seq, line, text, "queued", None))
             digest.update(b"\n")
         fingerprint = digest.hexdigest()
-        with self._write() as db:
+
+        def work(db) -> tuple[str, bool]:
+            self._serialize_create(db, fingerprint)
             existing = db.execute(
-                f"SELECT id FROM jobs WHERE fingerprint = ? AND owner IS ? AND state {IN_ACTIVE}",
+                f"SELECT id FROM jobs WHERE fingerprint = ? AND owner {self._IS} ? AND state {IN_ACTIVE}",
                 (fingerprint, owner, *ACTIVE),
             ).fetchone()
             if existing:
@@ -155,7 +162,9 @@ class JobStore:
                 [(job_id, *row) for row in rows],
             )
             self._settle(db, job_id)  # nothing runnable (every item invalid): done at once, not queued forever
-        return job_id, True
+            return job_id, True
+
+        return self._transaction(work)
 
     def active_jobs(self, owner: str) -> int:
         return self._read(f"SELECT COUNT(*) FROM jobs WHERE owner = ? AND state {IN_ACTIVE}", (owner, *ACTIVE))[0][0]
@@ -164,36 +173,48 @@ class JobStore:
         """Up to limit runnable items of the oldest job that has some (or of job_id); expired claims are runnable."""
         now = time.time()
         only = "AND j.id = ?" if job_id else ""
-        with self._write() as db:
+
+        def work(db) -> tuple[str | None, list]:
             row = db.execute(
                 "SELECT i.job_id FROM items i JOIN jobs j ON j.id = i.job_id WHERE j.state IN ('queued', 'running') "
                 f"AND (i.status = 'queued' OR (i.status = 'claimed' AND i.lease_until < ?)) {only} "
                 "ORDER BY j.created LIMIT 1",
                 (now, job_id) if job_id else (now,),
             ).fetchone()
-            if row is None:
+            if row is None or self._lock_job(db, row[0]) not in ("queued", "running"):  # it may have changed since
                 return None, []
-            job_id = row[0]
+            chosen = row[0]
             items = db.execute(
                 "SELECT seq, line, input FROM items WHERE job_id = ? AND (status = 'queued' OR "
-                "(status = 'claimed' AND lease_until < ?)) ORDER BY seq LIMIT ?",
-                (job_id, now, limit),
+                f"(status = 'claimed' AND lease_until < ?)) ORDER BY seq LIMIT ?{self._SKIP_LOCKED}",
+                (chosen, now, limit),
             ).fetchall()
             db.executemany(
                 "UPDATE items SET status = 'claimed', claimed_by = ?, lease_until = ? WHERE job_id = ? AND seq = ?",
-                [(worker, now + self.lease_seconds, job_id, seq) for seq, _, _ in items],
+                [(worker, now + self.lease_seconds, chosen, seq) for seq, _, _ in items],
             )
             db.execute(
                 "UPDATE jobs SET state = 'running', started = COALESCE(started, ?) WHERE id = ? AND state = 'queued'",
-                (now, job_id),
+                (now, chosen),
             )
-        return job_id, [Item(job_id, seq, line, json.loads(text)) for seq, line, text in items]
+            return chosen, items
+
+        chosen, items = self._transaction(work)
+        if not items:
+            return None, []
+        return chosen, [Item(chosen, seq, line, json.loads(text)) for seq, line, text in items]
 
     def finish(
         self, job_id: str, worker: str, done: list[tuple[int, dict]], failed: list[tuple[int, str]], tokens: int = 0
     ) -> None:
-        """Commit finished items (seq, result) and failures (seq, error) claimed by this worker, in one transaction."""
-        with self._write() as db:
+        """Commit finished items (seq, result) and failures (seq, error) claimed by this worker, in one transaction.
+
+        Only items still claimed by this worker change, so a batch committed twice (a retry after a lost reply, a
+        redelivery) stores each result once.
+        """
+
+        def work(db) -> None:
+            self._lock_job(db, job_id)  # finishers of one job take turns, so the last one sees every item settled
             db.executemany(
                 "UPDATE items SET status = 'done', result = ?, claimed_by = NULL "
                 "WHERE job_id = ? AND seq = ? AND status = 'claimed' AND claimed_by = ?",
@@ -207,9 +228,13 @@ class JobStore:
             db.execute("UPDATE jobs SET tokens = tokens + ? WHERE id = ?", (tokens, job_id))
             self._settle(db, job_id)
 
+        self._transaction(work)
+
     def release(self, job_id: str, worker: str, reason: str | None = None) -> None:
         """Give claimed items back; with a reason, pause the job (e.g. the search cluster is down)."""
-        with self._write() as db:
+
+        def work(db) -> None:
+            self._lock_job(db, job_id)
             db.execute(
                 "UPDATE items SET status = 'queued', claimed_by = NULL, lease_until = NULL "
                 "WHERE job_id = ? AND status = 'claimed' AND claimed_by = ?",
@@ -220,27 +245,37 @@ class JobStore:
                     "UPDATE jobs SET state = 'paused', reason = ? WHERE id = ? AND state = 'running'", (reason, job_id)
                 )
 
+        self._transaction(work)
+
     def release_claims(self, worker: str) -> int:
         """Give back every item this worker holds (it stops, or its thread died); the number freed."""
-        with self._write() as db:
-            return db.execute(
-                "UPDATE items SET status = 'queued', claimed_by = NULL, lease_until = NULL "
-                "WHERE status = 'claimed' AND claimed_by = ?",
-                (worker,),
-            ).rowcount
+        return self._transaction(
+            lambda db: (
+                db.execute(
+                    "UPDATE items SET status = 'queued', claimed_by = NULL, lease_until = NULL "
+                    "WHERE status = 'claimed' AND claimed_by = ?",
+                    (worker,),
+                ).rowcount
+            )
+        )
 
     def release_dead_local_claims(self) -> int:
         """Free items claimed by worker processes on this host that no longer exist (no lease wait)."""
         host = f"{socket.gethostname()}-"
-        with self._write() as db:
-            owners = [r[0] for r in db.execute("SELECT DISTINCT claimed_by FROM items WHERE status = 'claimed'")]
-            dead = [o for o in owners if o and o.startswith(host) and not _alive(o[len(host) :])]
+        owners = [r[0] for r in self._read("SELECT DISTINCT claimed_by FROM items WHERE status = 'claimed'")]
+        dead = [o for o in owners if o and o.startswith(host) and not _alive(o[len(host) :])]
+        if not dead:
+            return 0
+
+        def work(db) -> None:
             for owner in dead:
                 db.execute(
                     "UPDATE items SET status = 'queued', claimed_by = NULL, lease_until = NULL "
                     "WHERE status = 'claimed' AND claimed_by = ?",
                     (owner,),
                 )
+
+        self._transaction(work)
         return len(dead)
 
     def paused_jobs(self) -> int:
@@ -249,11 +284,13 @@ class JobStore:
 
     def resume_paused(self) -> int:
         """Let paused jobs run again (a worker calls this once the cause looks fixed)."""
-        with self._write() as db:
-            return db.execute("UPDATE jobs SET state = 'running', reason = NULL WHERE state = 'paused'").rowcount
+        return self._transaction(
+            lambda db: db.execute("UPDATE jobs SET state = 'running', reason = NULL WHERE state = 'paused'").rowcount
+        )
 
     def cancel(self, job_id: str) -> bool:
-        with self._write() as db:
+        def work(db) -> int:
+            self._lock_job(db, job_id)
             changed = db.execute(
                 f"UPDATE jobs SET state = 'cancelled', finished = ? WHERE id = ? AND state {IN_ACTIVE}",
                 (time.time(), job_id, *ACTIVE),
@@ -261,7 +298,9 @@ class JobStore:
             db.execute(
                 "UPDATE items SET status = 'cancelled' WHERE job_id = ? AND status IN ('queued', 'claimed')", (job_id,)
             )
-        return bool(changed)
+            return changed
+
+        return bool(self._transaction(work))
 
     def _settle(self, db, job_id: str) -> None:
         left = db.execute(
@@ -303,7 +342,7 @@ class JobStore:
         """The newest jobs, of every owner or only of owner."""
         where, params = ("WHERE owner = ?", (owner,)) if owner is not None else ("", ())
         ids = [r[0] for r in self._read(f"SELECT id FROM jobs {where} ORDER BY created DESC LIMIT ?", (*params, limit))]
-        return [self.status(job_id) for job_id in ids]
+        return [status for job_id in ids if (status := self.status(job_id)) is not None]
 
     def queued_items(self) -> int:
         return self._read("SELECT COUNT(*) FROM items WHERE status IN ('queued', 'claimed')")[0][0]
@@ -326,6 +365,45 @@ class JobStore:
             "SELECT line, error FROM items WHERE job_id = ? AND status = 'failed' ORDER BY seq", (job_id,)
         ):
             yield json.dumps({"line": line, "error": error}, ensure_ascii=False) + "\n"
+
+
+class SqliteJobStore(JobStore):
+    """Jobs and their items in one SQLite file (the embedded default: one host, no server)."""
+
+    def __init__(self, path: Path, lease_seconds: float = 120.0):
+        self.path, self.lease_seconds, self.where = path, lease_seconds, str(path)
+        self._db = sqlite.connect(path, synchronous="FULL")  # a 202 means the upload survives a power cut
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.RLock()  # one connection, shared by request threads and worker threads
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _transaction(self, work: Callable):
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(self._db)
+            except BaseException:
+                if self._db.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL does)
+                    self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return result
+
+    def _read(self, sql: str, params: tuple = ()) -> list:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+
+def open_job_store(settings) -> JobStore:
+    """The job store the settings name: PostgreSQL at JOBS_DATABASE_URL when set, else SQLite at JOBS_DB."""
+    if settings.jobs_database_url:
+        from service.jobs.store_pg import PostgresJobStore  # psycopg is needed only then
+
+        return PostgresJobStore(settings.jobs_database_url, settings.job_lease_seconds)
+    return SqliteJobStore(settings.jobs_db, settings.job_lease_seconds)
 
 
 def worker_name() -> str:

@@ -12,7 +12,7 @@ from flask import Flask
 
 from service.config import Settings
 from service.jobs.pool import WorkerPool
-from service.jobs.store import JobStore
+from service.jobs.store import open_job_store
 from service.jobs.worker import Worker
 from service.web import api, errors, health, jobs, libre, openapi, security, ui
 from service.web.auth import init_limiter
@@ -68,9 +68,7 @@ def start_workers(app: Flask) -> WorkerPool | None:
     # its one SQLite connection behind a lock, so a worker committing a batch of results would hold up status and
     # results requests; on their own connections, WAL lets those reads go on while a worker writes.
     workers = [
-        Worker.from_settings(
-            settings, JobStore(settings.jobs_db, settings.job_lease_seconds), services.translator, services.client
-        )
+        Worker.from_settings(settings, open_job_store(settings), services.translator, services.client)
         for _ in range(settings.jobs_workers)
     ]
     services.workers = WorkerPool(workers).start()

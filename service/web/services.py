@@ -15,7 +15,7 @@ from opensearchpy import OpenSearch
 
 from service.config import Settings
 from service.index.client import make_client
-from service.jobs.store import JobStore
+from service.jobs.store import JobStore, open_job_store
 from service.modelstore.manifest import ModelNotInstalled
 from service.translation import check_translator, open_translator
 from service.translation.interface import SentenceTranslator
@@ -62,7 +62,7 @@ class Services:
         except ModelNotInstalled as error:  # the app serves without a model: translation answers 503
             log.warning("%s", error)
             model_error = str(error)
-        return cls(settings, client, JobStore(settings.jobs_db, settings.job_lease_seconds), translator, model_error)
+        return cls(settings, client, open_job_store(settings), translator, model_error)
 
     def close(self) -> None:
         """Close the job store (the translator is the process's, and stays loaded)."""

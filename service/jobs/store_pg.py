@@ -1,0 +1,114 @@
+"""The job store in PostgreSQL (psycopg 3): the same tables and the same SQL as SQLite's, shared by every host.
+
+Selected by JOBS_DATABASE_URL=postgresql://user:password@host:5432/db. Claims lock the job row and take items
+with SELECT ... FOR UPDATE SKIP LOCKED; a result is written in the transaction that marks its item done, and only
+while the item is still claimed by the committing worker, so each (job, seq) is stored once. One connection per
+store, behind a lock, like SQLite's; when the server restarts, the statement that finds the connection dropped is
+retried once on a new one (a longer outage raises, and the worker's back-off waits it out).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable
+
+import psycopg
+
+from service.jobs.store import JobStore
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS jobs ("
+    "id TEXT PRIMARY KEY, kind TEXT NOT NULL, options TEXT NOT NULL, state TEXT NOT NULL, reason TEXT, "
+    "owner TEXT, fingerprint TEXT NOT NULL, total INTEGER NOT NULL, created DOUBLE PRECISION NOT NULL, "
+    "started DOUBLE PRECISION, finished DOUBLE PRECISION, tokens BIGINT NOT NULL DEFAULT 0)",
+    "CREATE INDEX IF NOT EXISTS jobs_fingerprint ON jobs (fingerprint)",
+    "CREATE TABLE IF NOT EXISTS items ("
+    "job_id TEXT NOT NULL, seq INTEGER NOT NULL, line INTEGER NOT NULL, input TEXT, status TEXT NOT NULL, "
+    "result TEXT, error TEXT, claimed_by TEXT, lease_until DOUBLE PRECISION, PRIMARY KEY (job_id, seq))",
+    "CREATE INDEX IF NOT EXISTS items_pending ON items (status, job_id, seq)",
+)
+_SCHEMA_LOCK = 0x6A6F6273  # an advisory lock key: processes starting together create the tables one at a time
+CONNECT_TIMEOUT = 10
+RETRIES_ON_CONFLICT = 5  # a deadlock or serialization failure: PostgreSQL rolled back, so the work runs again
+
+
+class _Db:
+    """A connection that speaks the shared SQL: "?" parameters become psycopg's "%s"."""
+
+    def __init__(self, conn: psycopg.Connection):
+        self._conn = conn
+
+    def execute(self, sql: str, params: tuple = ()) -> psycopg.Cursor:
+        return self._conn.execute(sql.replace("?", "%s"), params)
+
+    def executemany(self, sql: str, rows: list) -> None:
+        if rows:
+            with self._conn.cursor() as cursor:
+                cursor.executemany(sql.replace("?", "%s"), rows)
+
+
+class PostgresJobStore(JobStore):
+    """Jobs and their items in a PostgreSQL database that several service processes and worker hosts share."""
+
+    _IS = "IS NOT DISTINCT FROM"
+    _FOR_UPDATE = " FOR UPDATE"
+    _SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
+
+    def __init__(self, url: str, lease_seconds: float = 120.0):
+        self.url, self.lease_seconds = url, lease_seconds
+        self.where = re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)  # never log the password
+        self._lock = threading.RLock()  # one connection, shared by request threads and worker threads
+        self._conn: psycopg.Connection | None = None
+        self._transaction(self._create_schema)
+
+    @staticmethod
+    def _create_schema(db: _Db) -> None:
+        db.execute("SELECT pg_advisory_xact_lock(?)", (_SCHEMA_LOCK,))
+        for statement in _SCHEMA:
+            db.execute(statement)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def _connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+        return self._conn
+
+    def _run(self, work: Callable, in_transaction: bool):
+        """work(db), retried once on a new connection when the old one turns out dropped (a server restart)."""
+        with self._lock:
+            reconnected, conflicts = False, 0
+            while True:
+                conn = self._connection()
+                try:
+                    if not in_transaction:
+                        return work(_Db(conn))
+                    with conn.transaction():
+                        return work(_Db(conn))
+                except psycopg.errors.TransactionRollback:
+                    conflicts += 1
+                    if conflicts > RETRIES_ON_CONFLICT:
+                        raise
+                except psycopg.OperationalError as error:
+                    if reconnected:  # a server restart yields one dropped connection; more is an outage
+                        raise
+                    log.warning("job store: the connection to PostgreSQL dropped (%s); reconnecting once", error)
+                    conn.close()  # whatever state it was left in (the server may have dropped it mid-reply)
+                    self._conn, reconnected = None, True
+
+    def _transaction(self, work: Callable):
+        return self._run(work, in_transaction=True)
+
+    def _read(self, sql: str, params: tuple = ()) -> list:
+        return self._run(lambda db: db.execute(sql, params).fetchall(), in_transaction=False)
+
+    def _serialize_create(self, db, fingerprint: str) -> None:
+        db.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (fingerprint,))

@@ -1,0 +1,141 @@
+"""Real servers the tests start for themselves: on loopback, on a free port, in a temporary data directory.
+
+PostgreSQL comes from Debian (`apt-get install postgresql`, done here as root when it is missing); it refuses to
+run as root, so as root it runs as Debian's `postgres` user, which then owns its data directory.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+from helpers import free_port
+
+SERVICE_USER = "postgres"  # created by Debian's postgresql-common
+
+
+def _postgres_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"), key=lambda p: int(Path(p).parts[-3]))
+    return Path(found[-1]).parent if found else None
+
+
+def install_postgres() -> Path:
+    """The directory of PostgreSQL's programs, installed from Debian first when missing (as root)."""
+    bindir = _postgres_bin()
+    if bindir is None and os.geteuid() == 0:
+        subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "postgresql"],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
+        bindir = _postgres_bin()
+    if bindir is None:
+        raise RuntimeError("PostgreSQL is not installed and this is not root: apt-get install postgresql")
+    return bindir
+
+
+class PostgresServer:
+    """One postgres process (a postmaster) on 127.0.0.1: start, SIGKILL it, start it again on the same data."""
+
+    def __init__(self):
+        self.bindir = install_postgres()
+        # Its own directory under /tmp, not under pytest's (which only root may enter): the service user owns it
+        self.root = Path(tempfile.mkdtemp(prefix="mt-test-postgres-"))
+        self.data = self.root / "data"
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+        self.user = SERVICE_USER if os.geteuid() == 0 else None
+        if self.user:
+            shutil.chown(self.root, self.user, self.user)
+        self._as_user(
+            [str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8"]
+        )
+
+    def _as_user(self, argv: list[str]) -> None:
+        done = subprocess.run(argv, capture_output=True, text=True, user=self.user, group=self.user, cwd=self.root)
+        if done.returncode:
+            raise RuntimeError(f"{argv[0]} failed: {done.stdout[-1000:]}{done.stderr[-1000:]}")
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def start(self, timeout: float = 60) -> None:
+        log = open(self.root / "postgres.log", "ab")  # noqa: SIM115 - the child has its own copy once started
+        self.process = subprocess.Popen(
+            [
+                str(self.bindir / "postgres"),
+                *("-D", str(self.data), "-p", str(self.port), "-k", str(self.root)),
+                *("-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "shared_buffers=32MB"),
+                *("-c", "max_connections=60"),
+            ],
+            user=self.user,
+            group=self.user,
+            cwd=self.root,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"postgres exited: {(self.root / 'postgres.log').read_text()[-2000:]}")
+            try:
+                with psycopg.connect(self.url(), connect_timeout=2):
+                    return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)  # polling with a deadline
+
+    def kill(self) -> None:
+        """SIGKILL the postmaster (its backends see it gone and exit); wait until it is gone."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(30)
+        # Backends outlive a killed postmaster for a moment and hold the shared memory: a restart waits for them.
+        pid_file = self.data / "postmaster.pid"
+        deadline = time.monotonic() + 30
+        while pid_file.exists() and _orphans(self.data) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # fast shutdown
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def create_database(self, name: str) -> str:
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+
+def _orphans(data: Path) -> bool:
+    """Whether a process of this data directory's server still runs (a backend of a killed postmaster)."""
+    for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            text = Path(cmdline).read_bytes()
+        except OSError:
+            continue
+        if text.startswith(b"postgres:") and _same_server(cmdline, data):
+            return True
+    return False
+
+
+def _same_server(cmdline: str, data: Path) -> bool:
+    try:
+        return os.readlink(Path(cmdline).parent / "cwd") == str(data)
+    except OSError:
+        return False  # not ours to see
