@@ -65,6 +65,7 @@ bench: setup
 	$(PY) bench/search.py
 	$(PY) bench/api.py
 	$(PY) bench/jobs.py
+	$(PY) bench/scale.py
 
 clean:
 	rm -rf $(VENV) data models/demo models/.downloads .opensearch/nodes

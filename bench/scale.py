@@ -1,0 +1,147 @@
+"""The job fleet past one machine: the same job through the shared (PostgreSQL) job store with one and with
+two worker processes, against the SQLite store with one worker, in one run, with the exactly-once check.
+
+Each pass is a fresh job of the same news articles (../shared/data/news), translated by
+`python -m service jobs worker --until-idle` processes with the generated base model:
+  sqlite x1    JOBS_DB (the single-machine default), one worker using every core;
+  postgres x1  JOBS_DATABASE_URL, one worker using every core: the cost of the shared store;
+  postgres x2  two workers with separate working directories, as if on two hosts, one core each.
+The passes alternate (A B C, A B C, ...) so that the machine's noise falls on all of them alike. Decoding
+is held to input length + 1 token (random weights never stop on their own), the translation memory
+is off, and nothing is indexed: the work is translation and the store's claims and commits.
+
+Without --database-url a throwaway PostgreSQL is started the way the tests start theirs
+(tests/servers.py: Debian's postgresql, installed when missing, on a free loopback port).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import PROJECT_ROOT, base_model_dir, news_articles
+
+from service.config import Settings
+from service.jobs.store import open_job_store
+
+DECODING = {"MT_DECODE_LENGTH_RATIO": "1.0", "MT_DECODE_LENGTH_EXTRA": "1"}
+
+
+def worker_env(store_env: dict, inter_threads: int, workdir: Path) -> dict:
+    return {
+        **os.environ,
+        **DECODING,
+        **store_env,
+        "MT_MODEL_DIR": str(base_model_dir()),
+        "MT_MEMORY": "off",
+        "MT_INTER_THREADS": str(inter_threads),
+        "MT_INTRA_THREADS": "1",
+        "JOB_BATCH_ITEMS": "8",
+        "JOB_LEASE_SECONDS": "60",
+        "MT_MEMORY_PATH": str(workdir / "tm.sqlite3"),
+    }
+
+
+def run_pass(name: str, store_env: dict, workers: int, articles: list[dict], cores: int) -> dict:
+    """One job through `workers` worker processes; its rate, each worker's peak RSS, and the exactly-once check."""
+    settings = Settings.from_env({**os.environ, **store_env})
+    store = open_job_store(settings)
+    job_id, _ = store.create("translate", list(enumerate(articles, 1)), {"index": False, "pass": name})
+    with tempfile.TemporaryDirectory() as scratch:
+        started = time.perf_counter()
+        processes = []
+        for n in range(workers):
+            workdir = Path(scratch) / f"host-{n}"  # as if on separate hosts: nothing shared on disk
+            workdir.mkdir()
+            env = worker_env(store_env, max(1, cores // workers), workdir)
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "service", "jobs", "worker", "--until-idle"],
+                    cwd=workdir,
+                    env={**env, "PYTHONPATH": str(PROJECT_ROOT)},
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        peaks = []
+        for process in processes:
+            _, status, usage = os.wait4(process.pid, 0)
+            if status != 0:
+                sys.exit(f"error: a {name} worker exited with status {status}")
+            peaks.append(usage.ru_maxrss / 1024)
+        seconds = time.perf_counter() - started
+    status = store.status(job_id)
+    ids = [json.loads(line)["id"] for line in store.results(job_id)]
+    exact = status.done == len(articles) and ids == [a["id"] for a in articles]
+    store.close()
+    return {"seconds": seconds, "rate": len(articles) / seconds, "peak_mb": max(peaks), "exact": exact}
+
+
+def postgres_url(given: str | None):
+    """(URL, server to stop or None): the given database, or a throwaway one."""
+    if given:
+        return given, None
+    sys.path.insert(0, str(PROJECT_ROOT / "tests"))  # the PostgreSQL launcher the test suite uses
+    from servers import PostgresServer
+
+    server = PostgresServer()
+    server.start()
+    return server.create_database("bench_scale"), server
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=2, help="times each pass runs, alternating")
+    parser.add_argument("--database-url", help="a PostgreSQL database to use (default: a throwaway server)")
+    args = parser.parse_args()
+    articles = [dict(a, id=str(a.get("id", n))) for n, a in enumerate(news_articles(args.articles))]
+    cores = len(os.sched_getaffinity(0))
+    url, server = postgres_url(args.database_url)
+    results: dict[str, list[dict]] = {"sqlite x1": [], "postgres x1": [], "postgres x2": []}
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            for round_ in range(args.rounds):
+                for name, store_env, workers in (
+                    ("sqlite x1", {"JOBS_DB": f"{scratch}/jobs-{round_}.sqlite3"}, 1),
+                    ("postgres x1", {"JOBS_DATABASE_URL": url}, 1),
+                    ("postgres x2", {"JOBS_DATABASE_URL": url}, 2),
+                ):
+                    outcome = run_pass(name, store_env, workers, articles, cores)
+                    results[name].append(outcome)
+                    print(
+                        f"round {round_ + 1} {name:12s} {outcome['rate']:6.2f} articles/s  "
+                        f"{outcome['seconds']:6.1f} s  peak {outcome['peak_mb']:.0f} MB  "
+                        f"{'exact' if outcome['exact'] else 'NOT EXACT'}",
+                        flush=True,
+                    )
+    finally:
+        if server is not None:
+            server.stop()
+
+    rate = {name: statistics.median(r["rate"] for r in runs) for name, runs in results.items()}
+    print(f"\n{args.articles} articles, {cores} cores, base model, beam 4, medians of {args.rounds} rounds")
+    for name, value in rate.items():
+        workers = 2 if name.endswith("x2") else 1
+        print(f"  {name:12s} {value:6.2f} articles/s  ({value / workers:.2f} per worker)")
+    overhead = 1 - rate["postgres x1"] / rate["sqlite x1"]
+    print(f"  shared-store overhead vs SQLite on one host: {overhead:+.1%} (target <= 10%)")
+    print(f"  two workers vs one on {cores} cores: x{rate['postgres x2'] / rate['postgres x1']:.2f}")
+    print(
+        f"  N hosts like this one predict about N x {rate['postgres x1']:.2f} articles/s, until the database's"
+        " claims and commits (a few per batch of 8 articles) become the limit"
+    )
+    exact = all(r["exact"] for runs in results.values() for r in runs)
+    print(f"  exactly once, in input order, in every pass: {exact}")
+    if not exact:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
