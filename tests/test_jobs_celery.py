@@ -19,6 +19,7 @@ from helpers import PROJECT_ROOT, free_port, service_env
 from servers import RabbitMQServer
 
 from service.config import ConfigError, Settings
+from service.index import lifecycle
 from service.jobs.celery_queue import BULK_QUEUE, CeleryJobStore
 from service.jobs.store import open_job_store
 from service.jobs.store_pg import PostgresJobStore
@@ -60,8 +61,8 @@ def test_celery_needs_a_broker_and_postgres():
 class Fleet:
     """Celery `jobs worker` processes, each in its own directory as if on its own host, and the job they share."""
 
-    def __init__(self, tmp_path, broker_url: str, database_url: str, model_dir, total: int, prefix: str):
-        self.tmp_path, self.total, self.prefix = tmp_path, total, prefix
+    def __init__(self, tmp_path, broker_url, database_url, model_dir, total, prefix, opensearch=None, alias=None):
+        self.tmp_path, self.total, self.prefix, self.index = tmp_path, total, prefix, opensearch is not None
         self.env = service_env(
             {
                 "JOBS_BACKEND": "celery",
@@ -70,7 +71,9 @@ class Fleet:
                 "JOB_BATCH_ITEMS": "8",
                 "JOB_LEASE_SECONDS": "2",
                 "MT_MODEL_DIR": str(model_dir),
-                "OPENSEARCH_URL": f"http://127.0.0.1:{free_port()}",  # unused: the job does not index
+                # unused unless the job indexes
+                "OPENSEARCH_URL": opensearch or f"http://127.0.0.1:{free_port()}",
+                "OPENSEARCH_INDEX": alias or "articles",
             }
         )
         self.watcher = PostgresJobStore(database_url)
@@ -81,7 +84,7 @@ class Fleet:
         lines = (json.dumps(r, ensure_ascii=False) + "\n" for r in articles(self.total, self.prefix))
         source.write_text("".join(lines))
         done = subprocess.run(
-            [sys.executable, "-m", "service", "jobs", "submit", str(source)],
+            [sys.executable, "-m", "service", "jobs", "submit", str(source), *(["--index"] if self.index else [])],
             cwd=PROJECT_ROOT,
             env=self.env,
             capture_output=True,
@@ -177,26 +180,38 @@ def broker_to_kill():
     server.stop()
 
 
-def test_rabbitmq_killed_and_restarted_mid_job(broker_to_kill, postgres_url, tiny_model_dir, tmp_path):
-    total = 120
-    fleet = Fleet(tmp_path, broker_to_kill.url, postgres_url, tiny_model_dir, total, "b")
+def test_rabbitmq_killed_and_restarted_mid_job(
+    broker_to_kill, postgres_url, tiny_model_dir, tmp_path, opensearch_node, client
+):
+    """An indexing job: after the broker's outage every item is done once and every article is indexed once."""
+    total, alias = 120, "test-celery-broker-restart"
+    lifecycle.delete(client, alias)
+    fleet = Fleet(tmp_path, broker_to_kill.url, postgres_url, tiny_model_dir, total, "b", opensearch_node.url, alias)
     job_id = fleet.submit()
     try:
         fleet.start_worker()
         fleet.start_worker()
         wait_until(lambda: fleet.done(job_id) >= 16, 90, f"the workers made no progress: {fleet.logs()}")
+        done_at_kill = fleet.done(job_id)
         broker_to_kill.kill()  # SIGKILL the node mid-job
         assert not broker_to_kill.answers()
         down_until = time.monotonic() + 3  # a few seconds of outage, watched rather than slept through
         while time.monotonic() < down_until:
             assert not fleet.finished(job_id) or fleet.done(job_id) == total
             time.sleep(0.1)
+        done_at_restart = fleet.done(job_id)
         broker_to_kill.start()
         wait_until(
             lambda: fleet.finished(job_id), 90, f"the job did not finish after RabbitMQ came back: {fleet.logs()}"
         )
         assert_exactly_once(fleet.watcher, job_id, total, "b")
+        client.indices.refresh(index=alias)
+        hits = client.search(index=alias, body={"size": total + 10, "_source": False})["hits"]["hits"]
+        assert sorted(hit["_id"] for hit in hits) == sorted(f"b{i}" for i in range(total))  # each article once
         assert all(worker.poll() is None for worker in fleet.workers)  # the workers rode out the outage
     finally:
         fleet.stop()
-    print(f"rabbitmq restart: {total} items, duplicates: 0")
+        lifecycle.delete(client, alias)
+    print(
+        f"rabbitmq restart: {total} items, {done_at_kill} done at the kill, {done_at_restart} at the restart, duplicates: 0"
+    )
