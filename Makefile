@@ -36,12 +36,15 @@ browser:
 		|| echo "warning: chromium is not installed (apt-get install chromium); the browser tests will be skipped"
 
 # The servers the integration tests start themselves (loopback, free ports, temporary directories),
-# installed from Debian when missing (as root, as in CI): Redis, and PostgreSQL (run as its postgres user).
+# installed from Debian when missing (as root, as in CI): Redis, PostgreSQL (run as its postgres user) and
+# RabbitMQ (run as its rabbitmq user).
 servers:
 	@command -v redis-server >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; } \
 		|| echo "warning: redis-server is not installed (apt-get install redis-server); the shared-state tests will fail"
 	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } \
 		|| echo "warning: PostgreSQL is not installed (apt-get install postgresql); the job-store tests will fail"
+	@test -x /usr/lib/rabbitmq/bin/rabbitmq-server || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server >/dev/null; } \
+		|| echo "warning: RabbitMQ is not installed (apt-get install rabbitmq-server); the Celery job-fleet tests will fail"
 
 test: setup browser servers
 	$(PY) -m pytest

@@ -153,6 +153,14 @@ def _postgres_url(text: str) -> str | None:
     return text
 
 
+def _amqp_url(text: str) -> str | None:
+    if not text:
+        return None
+    if not text.startswith(("amqp://", "amqps://")):
+        raise ValueError("must be an amqp:// URL")
+    return text
+
+
 def _declare(
     env: str, default: str | None, help: str, parse: Callable[[str], object] = str, unset: object = None
 ) -> Field:
@@ -337,6 +345,19 @@ class Settings:
         "hosts; unset: SQLite at JOBS_DB.",
         _postgres_url,
     )
+    jobs_backend: str = _declare(
+        "JOBS_BACKEND",
+        "store",
+        "How job batches reach workers: store (workers claim them from the job store) or celery (one task per "
+        "batch on RabbitMQ's bulk queue; needs JOBS_BROKER_URL and JOBS_DATABASE_URL).",
+        _choice(("store", "celery")),
+    )
+    jobs_broker_url: str | None = _declare(
+        "JOBS_BROKER_URL",
+        None,
+        "RabbitMQ URL of the Celery broker (amqp://user:password@host:5672//), with JOBS_BACKEND=celery.",
+        _amqp_url,
+    )
     jobs_workers: int = _declare(
         "JOBS_WORKERS",
         "1",
@@ -357,6 +378,8 @@ class Settings:
     def __post_init__(self) -> None:
         # An admin key is a valid key everywhere, so every key check needs only api_keys.
         object.__setattr__(self, "api_keys", tuple(dict.fromkeys((*self.api_keys, *self.admin_api_keys))))
+        if self.jobs_backend == "celery" and not (self.jobs_broker_url and self.jobs_database_url):
+            raise ConfigError("JOBS_BACKEND=celery needs JOBS_BROKER_URL (amqp://...) and JOBS_DATABASE_URL")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:

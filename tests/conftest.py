@@ -2,7 +2,7 @@
 
 A test is `integration` when it needs Java, a server or a browser: it uses the OpenSearch node (every fixture that
 reaches the cluster, such as search_settings, client and alias, depends on opensearch_node, and so do the tests that
-run the CLI or gunicorn against it), uses the Redis server (redis_server) or drives chromium. Every other test is `unit`: `make test-fast` runs those alone
+run the CLI or gunicorn against it), uses the Redis, PostgreSQL or RabbitMQ server (redis_server, postgres_server, rabbitmq_server) or drives chromium. Every other test is `unit`: `make test-fast` runs those alone
 (`pytest -m "not integration"`), in seconds, with no Java and no ../shared.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from helpers import free_port
 from redis_server import RedisServer
-from servers import PostgresServer
+from servers import PostgresServer, RabbitMQServer
 
 from service.config import Settings
 from service.index import lifecycle, node
@@ -24,7 +24,7 @@ from service.modelstore.generate import generate
 from service.translation.engine import Translator
 
 INTEGRATION_FIXTURES = frozenset(
-    {"opensearch_node", "opensearch_cluster", "browser", "page", "redis_server", "postgres_server"}
+    {"opensearch_node", "opensearch_cluster", "browser", "page", "redis_server", "postgres_server", "rabbitmq_server"}
 )
 CLUSTER_NODES = 3
 CLUSTER_HEAP = "384m"  # three JVMs on a small machine
@@ -92,6 +92,15 @@ def redis_server(tmp_path_factory):
 def postgres_server():
     """A real PostgreSQL server for this test session (Debian's, installed when missing), on a free port."""
     server = PostgresServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_server():
+    """A real RabbitMQ node for this test session (Debian's, installed when missing), on a free port."""
+    server = RabbitMQServer()
     server.start()
     yield server
     server.stop()

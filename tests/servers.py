@@ -6,6 +6,7 @@ run as root, so as root it runs as Debian's `postgres` user, which then owns its
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -139,3 +140,113 @@ def _same_server(cmdline: str, data: Path) -> bool:
         return os.readlink(Path(cmdline).parent / "cwd") == str(data)
     except OSError:
         return False  # not ours to see
+
+
+RABBITMQ_USER = "rabbitmq"  # created by Debian's rabbitmq-server
+RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+
+
+def install_rabbitmq() -> Path:
+    """RabbitMQ's server program, installed from Debian first when missing (as root)."""
+    if not RABBITMQ_SERVER.exists() and os.geteuid() == 0:
+        subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "rabbitmq-server"],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
+    if not RABBITMQ_SERVER.exists():
+        raise RuntimeError("RabbitMQ is not installed and this is not root: apt-get install rabbitmq-server")
+    return RABBITMQ_SERVER
+
+
+class RabbitMQServer:
+    """One RabbitMQ node on 127.0.0.1 with its own mnesia, log and cookie: start, SIGKILL it, start it again.
+
+    As root it runs as Debian's `rabbitmq` user (its Erlang cookie must not be readable by others)."""
+
+    def __init__(self):
+        self.program = install_rabbitmq()
+        self.root = Path(tempfile.mkdtemp(prefix="mt-test-rabbitmq-"))
+        self.port = free_port()
+        self.dist_port = free_port()
+        while self.dist_port == self.port:
+            self.dist_port = free_port()
+        self.node = f"rabbit-test-{self.port}@localhost"
+        self.user = RABBITMQ_USER if os.geteuid() == 0 else None
+        for name in ("mnesia", "log", "home"):
+            (self.root / name).mkdir()
+        if self.user:
+            for path in (self.root, *self.root.iterdir()):
+                shutil.chown(path, self.user, self.user)
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    def _env(self) -> dict[str, str]:
+        return {
+            "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+            "HOME": str(self.root / "home"),
+            "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_MNESIA_BASE": str(self.root / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.root / "log"),
+            "RABBITMQ_CONFIG_FILE": str(self.root / "rabbitmq"),  # none there: the defaults, not /etc's
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.root / "enabled_plugins"),
+            "RABBITMQ_PID_FILE": str(self.root / "rabbit.pid"),
+        }
+
+    def start(self, timeout: float = 90) -> None:
+        log = open(self.root / "server.log", "ab")  # noqa: SIM115 - the child has its own copy once started
+        self.process = subprocess.Popen(
+            [str(self.program)],
+            user=self.user,
+            group=self.user,
+            cwd=self.root,
+            env=self._env(),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: kill() takes every Erlang process of the node
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while not self.answers():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"rabbitmq-server exited: {(self.root / 'server.log').read_text()[-2000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"rabbitmq-server did not answer: {(self.root / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.1)  # polling with a deadline
+
+    def answers(self) -> bool:
+        """Whether the node accepts an AMQP connection (login included)."""
+        import amqp
+
+        try:
+            connection = amqp.Connection(f"127.0.0.1:{self.port}", connect_timeout=1)
+            connection.connect()
+            connection.close()
+            return True
+        except Exception:
+            return False
+
+    def kill(self) -> None:
+        """SIGKILL the node (its whole process group); wait until it is gone."""
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)  # a clean shutdown
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -32,7 +32,10 @@ def register(commands) -> None:
         action = actions.add_parser(name, help=f"{name} of a job")
         action.add_argument("job_id")
         action.set_defaults(handler=handler)
-    worker = actions.add_parser("worker", help="run a worker process on the jobs in JOBS_DB (or JOBS_DATABASE_URL)")
+    worker = actions.add_parser(
+        "worker",
+        help="run a worker process on the jobs in JOBS_DB (or JOBS_DATABASE_URL; a Celery worker with JOBS_BACKEND=celery)",
+    )
     worker.add_argument("--until-idle", action="store_true", help="exit when no runnable item is left")
     worker.set_defaults(handler=run_worker)
 
@@ -91,6 +94,12 @@ def run_worker(args, settings) -> int:
     from service.jobs.worker import Worker
     from service.translation import open_translator
 
+    if settings.jobs_backend == "celery":  # a Celery worker on the bulk queue, with the same batch processing
+        from service.jobs.celery_queue import run_worker as run_celery_worker
+
+        if args.until_idle:
+            raise InputError("--until-idle needs JOBS_BACKEND=store: a Celery worker waits for the broker's tasks")
+        return run_celery_worker(settings, _store(settings), open_translator(settings), make_client(settings))
     worker = Worker.from_settings(settings, _store(settings), open_translator(settings), make_client(settings))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())  # finish the batch in hand, then exit

@@ -204,6 +204,40 @@ class JobStore:
             return None, []
         return chosen, [Item(chosen, seq, line, json.loads(text)) for seq, line, text in items]
 
+    def claim_items(self, worker: str, job_id: str, seqs: list[int]) -> tuple[list[Item], int]:
+        """Claim the named items of job_id that are runnable (queued, or claimed with an expired lease), if the job
+        is queued or running: (the items claimed, how many of the others are still held under a live lease)."""
+        now = time.time()
+        marks = ", ".join("?" * len(seqs))
+
+        def work(db) -> tuple[list, int]:
+            if not seqs or self._lock_job(db, job_id) not in ("queued", "running"):
+                return [], 0
+            items = db.execute(
+                f"SELECT seq, line, input FROM items WHERE job_id = ? AND seq IN ({marks}) AND (status = 'queued' "
+                f"OR (status = 'claimed' AND lease_until < ?)) ORDER BY seq{self._SKIP_LOCKED}",
+                (job_id, *seqs, now),
+            ).fetchall()
+            held = db.execute(
+                f"SELECT COUNT(*) FROM items WHERE job_id = ? AND seq IN ({marks}) AND status = 'claimed' "
+                "AND lease_until >= ?",
+                (job_id, *seqs, now),
+            ).fetchone()[0]
+            db.executemany(
+                "UPDATE items SET status = 'claimed', claimed_by = ?, lease_until = ? WHERE job_id = ? AND seq = ?",
+                [(worker, now + self.lease_seconds, job_id, seq) for seq, _, _ in items],
+            )
+            if items:
+                db.execute(
+                    "UPDATE jobs SET state = 'running', started = COALESCE(started, ?) WHERE id = ? "
+                    "AND state = 'queued'",
+                    (now, job_id),
+                )
+            return items, held
+
+        items, held = self._transaction(work)
+        return [Item(job_id, seq, line, json.loads(text)) for seq, line, text in items], held
+
     def finish(
         self, job_id: str, worker: str, done: list[tuple[int, dict]], failed: list[tuple[int, str]], tokens: int = 0
     ) -> None:
@@ -398,7 +432,17 @@ class SqliteJobStore(JobStore):
 
 
 def open_job_store(settings) -> JobStore:
-    """The job store the settings name: PostgreSQL at JOBS_DATABASE_URL when set, else SQLite at JOBS_DB."""
+    """The job store the settings name: PostgreSQL at JOBS_DATABASE_URL when set (publishing each job's batches to
+    the broker with JOBS_BACKEND=celery), else SQLite at JOBS_DB."""
+    if settings.jobs_backend == "celery":  # the adapter that also publishes each new job's batches to the broker
+        from service.jobs.celery_queue import CeleryJobStore
+
+        return CeleryJobStore(
+            settings.jobs_database_url,
+            settings.job_lease_seconds,
+            settings.jobs_broker_url,
+            settings.job_batch_items,
+        )
     if settings.jobs_database_url:
         from service.jobs.store_pg import PostgresJobStore  # psycopg is needed only then
 

@@ -77,6 +77,12 @@ class Worker:
         job_id, items = self.store.claim(self.name, self.batch, self.job_id)
         if not items:
             return False
+        self.process_claimed(job_id, items)
+        return True
+
+    def process_claimed(self, job_id: str, items: list[Item]) -> str | None:
+        """Translate (and index) items this worker has claimed and commit them; None when they are stored, else
+        the reason they were given back and their job paused (an outage, an operator's problem)."""
         try:
             options = self.store.status(job_id).options
             before = self.translator.counters().tokens_translated
@@ -86,23 +92,24 @@ class Worker:
         except OUTAGES as error:
             log.warning("job %s paused: %s", job_id, error)
             self.store.release(job_id, self.name, PAUSED_FOR_OUTAGE)
-            return True
+            return PAUSED_FOR_OUTAGE
         except lifecycle.LifecycleError as error:  # e.g. an index named like the alias: an operator must act
             log.warning("job %s paused: %s", job_id, error)
             self.store.release(job_id, self.name, str(error))
-            return True
+            return str(error)
         except sqlite3.OperationalError as error:
             if not sqlite.disk_full(error):
                 self._give_back(job_id)
                 raise
-            self.store.release(job_id, self.name, f"no space left to store results ({error})")
-            return True
+            reason = f"no space left to store results ({error})"
+            self.store.release(job_id, self.name, reason)
+            return reason
         except BaseException:
             self._give_back(job_id)
             raise
         for item in items:
             self._kept.pop((job_id, item.seq), None)
-        return True
+        return None
 
     def _process_batch(self, job_id: str, items: list[Item], options: dict):
         """(done, failed) for a batch; when it raises something unexpected, each item is tried on its own."""

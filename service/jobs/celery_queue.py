@@ -1,0 +1,126 @@
+"""The job fleet on Celery with RabbitMQ (JOBS_BACKEND=celery): one task per batch of a job's items.
+
+The job store on PostgreSQL keeps what it keeps with any back end (jobs, items, results, errors), so progress,
+ETA, cancel and the queue-depth metric read it as before; the broker only carries which batch to work on. On
+submit, a job's items are split into batches of JOB_BATCH_ITEMS and one task per batch (job id, seqs) is
+published, with publisher confirms, to the durable `bulk` queue, never the default one: interactive translation is
+never queued behind bulk work.
+
+A task claims its items in the store under its worker's name, translates (and indexes) them with Worker's batch
+processing, and commits them (the result and the done mark in one transaction, only while the item is still this
+worker's), so a redelivered batch cannot store a result twice. Tasks are acknowledged late and rejected when their
+worker dies, and each worker takes one at a time: a worker killed mid-batch has its batch redelivered; the new
+task waits (a retry with a countdown) until the dead worker's lease on the items runs out. Items no longer runnable
+(done, cancelled) are skipped. On an OpenSearch outage the task gives its items back with the reason (the job is
+paused) and retries with a growing countdown; the job resumes when the cluster answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from celery import Celery
+from kombu import Queue
+
+from service.jobs.store_pg import PostgresJobStore
+from service.jobs.worker import Worker
+
+log = logging.getLogger(__name__)
+BULK_QUEUE = "bulk"
+TASK_NAME = "service.jobs.run_batch"
+FIRST_COUNTDOWN, MAX_COUNTDOWN = 1.0, 30.0  # seconds before a batch is tried again, doubling while it repeats
+
+
+def make_app(broker_url: str) -> Celery:
+    """A Celery app on the broker, with the batch task registered and routed to the bulk queue."""
+    app = Celery("service.jobs", broker=broker_url, set_as_current=False)
+    app.conf.update(
+        task_queues=(Queue(BULK_QUEUE, routing_key=BULK_QUEUE, durable=True),),
+        task_routes={TASK_NAME: {"queue": BULK_QUEUE, "routing_key": BULK_QUEUE}},
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        broker_transport_options={"confirm_publish": True},  # a published batch is on the broker's disk
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,  # a worker waits out a broker outage
+        worker_hijack_root_logger=False,
+    )
+    app.task(
+        name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None, ignore_result=True
+    )(run_batch)
+    return app
+
+
+class CeleryJobStore(PostgresJobStore):
+    """The PostgreSQL job store that also publishes one task per batch of each new job to the bulk queue."""
+
+    def __init__(self, url: str, lease_seconds: float, broker_url: str, batch_items: int):
+        super().__init__(url, lease_seconds)
+        self.broker_url, self.batch_items = broker_url, batch_items
+        self._app: Celery | None = None
+
+    def create(self, kind, records, options, owner=None):
+        job_id, created = super().create(kind, records, options, owner=owner)
+        if created:
+            self.publish(job_id)
+        return job_id, created
+
+    def publish(self, job_id: str) -> int:
+        """One task per batch of the job's runnable items; the number of tasks."""
+        if self._app is None:
+            self._app = make_app(self.broker_url)
+        rows = self._read("SELECT seq FROM items WHERE job_id = ? AND status = 'queued' ORDER BY seq", (job_id,))
+        seqs = [row[0] for row in rows]
+        batches = [seqs[i : i + self.batch_items] for i in range(0, len(seqs), self.batch_items)]
+        for batch in batches:
+            self._app.send_task(TASK_NAME, args=(job_id, batch), queue=BULK_QUEUE, routing_key=BULK_QUEUE)
+        return len(batches)
+
+
+_worker: Worker | None = None  # this process's Worker (its model loaded once), set by run_worker
+
+
+def run_batch(task, job_id: str, seqs: list[int]) -> int:
+    """The task: claim, translate (and index) and commit the batch's runnable items; the number stored."""
+    worker = _worker
+    if worker is None:
+        raise RuntimeError("no job worker in this process: start it with `python -m service jobs worker`")
+    countdown = min(MAX_COUNTDOWN, FIRST_COUNTDOWN * 2**task.request.retries)
+    try:
+        worker.resume_if_possible()  # a job paused by an outage runs again once the cluster answers
+        items, held = worker.store.claim_items(worker.name, job_id, seqs)
+        reason = worker.process_claimed(job_id, items) if items else None
+        state = worker.store.status(job_id)
+    except Exception as error:  # the store is unreachable, say: try the batch again later
+        log.warning("job %s: batch of %d items failed (%s); again in %.0f s", job_id, len(seqs), error, countdown)
+        raise task.retry(exc=error, countdown=countdown) from error
+    if reason is not None or held or (state is not None and state.state == "paused"):
+        # paused (an outage), or a dead worker's lease still holds some items: not lost, only not yet runnable
+        raise task.retry(countdown=countdown)
+    return len(items)
+
+
+def run_worker(settings, store, translator, client) -> int:
+    """A Celery worker consuming the bulk queue, one batch at a time, in this process (the model loaded once)."""
+    global _worker
+    _worker = Worker.from_settings(settings, store, translator, client)
+    app = make_app(settings.jobs_broker_url)
+    print(f"{_worker.name} working on {store.where} via the {BULK_QUEUE} queue", file=sys.stderr, flush=True)
+    try:
+        app.worker_main(
+            [
+                "worker",
+                "--pool=solo",
+                "--concurrency=1",
+                f"--queues={BULK_QUEUE}",
+                f"--hostname={_worker.name}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel=INFO",
+            ]
+        )
+    finally:
+        store.release_claims(_worker.name)
+    return 0

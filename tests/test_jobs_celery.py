@@ -1,0 +1,217 @@
+"""The job fleet on Celery with a real RabbitMQ and a real PostgreSQL: worker processes killed, the broker killed.
+
+Exactly once means: every item done, each result stored once, in input order. A redelivery (a batch handed to
+another worker after its worker died, or delivered again after the broker came back) is allowed and counted; a
+duplicate is not.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from helpers import PROJECT_ROOT, free_port, service_env
+from servers import RabbitMQServer
+
+from service.config import ConfigError, Settings
+from service.index import lifecycle
+from service.jobs.celery_queue import BULK_QUEUE, CeleryJobStore
+from service.jobs.store import open_job_store
+from service.jobs.store_pg import PostgresJobStore
+
+
+def articles(n: int, prefix: str) -> list[dict]:
+    return [{"id": f"{prefix}{i}", "title": "عنوان", "body": f"قال الرئيس في اليوم {i}."} for i in range(n)]
+
+
+def wait_until(condition, timeout: float, message: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.05)  # polling with a deadline
+
+
+def assert_exactly_once(store, job_id: str, total: int, prefix: str) -> None:
+    status = store.status(job_id)
+    assert (status.state, status.done, status.failed, status.total) == ("done", total, 0, total)
+    ids = [json.loads(line)["id"] for line in store.results(job_id)]
+    assert ids == [f"{prefix}{i}" for i in range(total)]  # each once, in input order
+    seqs = store._read("SELECT seq FROM items WHERE job_id = ? AND status = 'done'", (job_id,))
+    assert sorted(row[0] for row in seqs) == list(range(total))  # no seq twice, none missing
+    assert store.queued_items() == 0
+
+
+def test_celery_needs_a_broker_and_postgres():
+    with pytest.raises(ConfigError, match="JOBS_BROKER_URL"):
+        Settings.from_env({"JOBS_BACKEND": "celery", "JOBS_DATABASE_URL": "postgresql://db/jobs"})
+    with pytest.raises(ConfigError, match="JOBS_DATABASE_URL"):
+        Settings.from_env({"JOBS_BACKEND": "celery", "JOBS_BROKER_URL": "amqp://mq//"})
+    with pytest.raises(ConfigError, match="JOBS_BROKER_URL"):
+        Settings.from_env({"JOBS_BROKER_URL": "redis://mq"})
+    with pytest.raises(ConfigError, match="JOBS_BACKEND"):
+        Settings.from_env({"JOBS_BACKEND": "kafka"})
+    assert Settings().jobs_backend == "store"
+
+
+class Fleet:
+    """Celery `jobs worker` processes, each in its own directory as if on its own host, and the job they share."""
+
+    def __init__(self, tmp_path, broker_url, database_url, model_dir, total, prefix, opensearch=None, alias=None):
+        self.tmp_path, self.total, self.prefix, self.index = tmp_path, total, prefix, opensearch is not None
+        self.env = service_env(
+            {
+                "JOBS_BACKEND": "celery",
+                "JOBS_BROKER_URL": broker_url,
+                "JOBS_DATABASE_URL": database_url,
+                "JOB_BATCH_ITEMS": "8",
+                "JOB_LEASE_SECONDS": "2",
+                "MT_MODEL_DIR": str(model_dir),
+                # unused unless the job indexes
+                "OPENSEARCH_URL": opensearch or f"http://127.0.0.1:{free_port()}",
+                "OPENSEARCH_INDEX": alias or "articles",
+            }
+        )
+        self.watcher = PostgresJobStore(database_url)
+        self.workers: list[subprocess.Popen] = []
+
+    def submit(self) -> str:
+        source = self.tmp_path / "articles.jsonl"
+        lines = (json.dumps(r, ensure_ascii=False) + "\n" for r in articles(self.total, self.prefix))
+        source.write_text("".join(lines))
+        done = subprocess.run(
+            [sys.executable, "-m", "service", "jobs", "submit", str(source), *(["--index"] if self.index else [])],
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split()[0]
+
+    def start_worker(self) -> subprocess.Popen:
+        home = self.tmp_path / f"host{len(self.workers) + 1}"
+        home.mkdir()
+        log = open(home / "worker.log", "wb")  # noqa: SIM115 - the child has its own copy once started
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "service", "jobs", "worker"],
+            cwd=home,
+            env={**self.env, "PYTHONPATH": str(PROJECT_ROOT), "MT_MEMORY_PATH": str(home / "tm.sqlite3")},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        self.workers.append(worker)
+        return worker
+
+    def held_by(self, pid: int) -> int:
+        """How many items the worker process pid holds (its name is host-pid-starttime-random)."""
+        claimed = "SELECT COUNT(*) FROM items WHERE status = 'claimed' AND claimed_by LIKE ?"
+        return self.watcher._read(claimed, (f"%-{pid}-%",))[0][0]
+
+    def done(self, job_id: str) -> int:
+        return self.watcher.status(job_id).done
+
+    def finished(self, job_id: str) -> bool:
+        return self.watcher.status(job_id).state == "done"
+
+    def logs(self) -> str:
+        return "".join((p / "worker.log").read_text()[-1500:] for p in sorted(self.tmp_path.glob("host*")))
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)  # Celery's warm shutdown
+        for worker in self.workers:
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+        self.watcher.close()
+
+
+def test_the_setting_selects_the_publishing_store(rabbitmq_server, postgres_url):
+    settings = Settings.from_env(
+        {"JOBS_BACKEND": "celery", "JOBS_BROKER_URL": rabbitmq_server.url, "JOBS_DATABASE_URL": postgres_url}
+    )
+    store = open_job_store(settings)
+    assert isinstance(store, CeleryJobStore)
+    job_id, created = store.create("translate", enumerate(articles(70, "s"), 1), {"index": False})
+    assert created and store.publish(job_id) == 3  # 70 items in batches of 32
+    assert BULK_QUEUE == "bulk"
+    store.close()
+
+
+def test_two_celery_workers_one_killed_mid_batch(rabbitmq_server, postgres_url, tiny_model_dir, tmp_path):
+    """Two Celery worker processes in their own directories share a 200-item job; SIGKILL one mid-batch."""
+    total = 200
+    fleet = Fleet(tmp_path, rabbitmq_server.url, postgres_url, tiny_model_dir, total, "c")
+    job_id = fleet.submit()
+    try:
+        victim, survivor = fleet.start_worker(), fleet.start_worker()
+        wait_until(
+            lambda: fleet.held_by(victim.pid) > 0 and fleet.done(job_id) >= 16,
+            90,
+            f"the first worker never held a batch: {fleet.logs()}",
+        )
+        os.kill(victim.pid, signal.SIGKILL)  # mid-batch: it holds claimed items, its task is unacknowledged
+        victim.wait()
+        held = fleet.held_by(victim.pid)
+        wait_until(lambda: fleet.finished(job_id), 90, f"the job did not finish: {fleet.logs()}")
+        assert survivor.poll() is None
+        assert_exactly_once(fleet.watcher, job_id, total, "c")
+    finally:
+        fleet.stop()
+    print(f"celery worker killed: {total} items, {held} redelivered to the other worker, duplicates: 0")
+
+
+@pytest.fixture
+def broker_to_kill():
+    """A RabbitMQ node of the test's own, which it may kill."""
+    server = RabbitMQServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_rabbitmq_killed_and_restarted_mid_job(
+    broker_to_kill, postgres_url, tiny_model_dir, tmp_path, opensearch_node, client
+):
+    """An indexing job: after the broker's outage every item is done once and every article is indexed once."""
+    total, alias = 120, "test-celery-broker-restart"
+    lifecycle.delete(client, alias)
+    fleet = Fleet(tmp_path, broker_to_kill.url, postgres_url, tiny_model_dir, total, "b", opensearch_node.url, alias)
+    job_id = fleet.submit()
+    try:
+        fleet.start_worker()
+        fleet.start_worker()
+        wait_until(lambda: fleet.done(job_id) >= 16, 90, f"the workers made no progress: {fleet.logs()}")
+        done_at_kill = fleet.done(job_id)
+        broker_to_kill.kill()  # SIGKILL the node mid-job
+        assert not broker_to_kill.answers()
+        down_until = time.monotonic() + 3  # a few seconds of outage, watched rather than slept through
+        while time.monotonic() < down_until:
+            assert not fleet.finished(job_id) or fleet.done(job_id) == total
+            time.sleep(0.1)
+        done_at_restart = fleet.done(job_id)
+        broker_to_kill.start()
+        wait_until(
+            lambda: fleet.finished(job_id), 90, f"the job did not finish after RabbitMQ came back: {fleet.logs()}"
+        )
+        assert_exactly_once(fleet.watcher, job_id, total, "b")
+        client.indices.refresh(index=alias)
+        hits = client.search(index=alias, body={"size": total + 10, "_source": False})["hits"]["hits"]
+        assert sorted(hit["_id"] for hit in hits) == sorted(f"b{i}" for i in range(total))  # each article once
+        assert all(worker.poll() is None for worker in fleet.workers)  # the workers rode out the outage
+    finally:
+        fleet.stop()
+        lifecycle.delete(client, alias)
+    print(
+        f"rabbitmq restart: {total} items, {done_at_kill} done at the kill, {done_at_restart} at the restart, duplicates: 0"
+    )
