@@ -1,17 +1,19 @@
-"""The job fleet past one machine: the same job through the shared (PostgreSQL) job store with one and with
-two worker processes, against the SQLite store with one worker, in one run, with the exactly-once check.
+"""The job fleet past one machine: the same job through the distributed back end (Celery on RabbitMQ, jobs in
+PostgreSQL) with one and with two worker processes, against the SQLite store with one worker, in one run,
+with the exactly-once check.
 
 Each pass is a fresh job of the same news articles (../shared/data/news), translated by
-`python -m service jobs worker --until-idle` processes with the generated base model:
+`python -m service jobs worker` processes with the generated base model:
   sqlite x1    JOBS_DB (the single-machine default), one worker using every core;
-  postgres x1  JOBS_DATABASE_URL, one worker using every core: the cost of the shared store;
-  postgres x2  two workers with separate working directories, as if on two hosts, one core each.
+  celery x1    JOBS_BACKEND=celery: a task per batch on RabbitMQ, results in PostgreSQL, one worker
+               using every core: the cost of the broker path;
+  celery x2    two workers with separate working directories, as if on two hosts, one core each.
 The passes alternate (A B C, A B C, ...) so that the machine's noise falls on all of them alike. Decoding
 is held to input length + 1 token (random weights never stop on their own), the translation memory
 is off, and nothing is indexed: the work is translation and the store's claims and commits.
 
-Without --database-url a throwaway PostgreSQL is started the way the tests start theirs
-(tests/servers.py: Debian's postgresql, installed when missing, on a free loopback port).
+A throwaway PostgreSQL and RabbitMQ are started the way the tests start theirs (tests/servers.py:
+Debian's packages, installed when missing, on free loopback ports).
 """
 
 from __future__ import annotations
@@ -53,9 +55,10 @@ def run_pass(name: str, store_env: dict, workers: int, articles: list[dict], cor
     """One job through `workers` worker processes; its rate, each worker's peak RSS, and the exactly-once check."""
     settings = Settings.from_env({**os.environ, **store_env})
     store = open_job_store(settings)
-    job_id, _ = store.create("translate", list(enumerate(articles, 1)), {"index": False, "pass": name})
+    celery = settings.jobs_backend == "celery"  # its workers wait for tasks: they are stopped once the job is done
     with tempfile.TemporaryDirectory() as scratch:
         started = time.perf_counter()
+        job_id, _ = store.create("translate", list(enumerate(articles, 1)), {"index": False, "pass": name})
         processes = []
         for n in range(workers):
             workdir = Path(scratch) / f"host-{n}"  # as if on separate hosts: nothing shared on disk
@@ -63,19 +66,26 @@ def run_pass(name: str, store_env: dict, workers: int, articles: list[dict], cor
             env = worker_env(store_env, max(1, cores // workers), workdir)
             processes.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "service", "jobs", "worker", "--until-idle"],
+                    [sys.executable, "-m", "service", "jobs", "worker", *([] if celery else ["--until-idle"])],
                     cwd=workdir,
                     env={**env, "PYTHONPATH": str(PROJECT_ROOT)},
                     stderr=subprocess.DEVNULL,
                 )
             )
+        if celery:
+            while store.status(job_id).state not in ("done", "failed", "cancelled"):
+                time.sleep(0.5)  # polling the job's progress, as a client would
+            seconds = time.perf_counter() - started
+            for process in processes:
+                process.terminate()
         peaks = []
         for process in processes:
             _, status, usage = os.wait4(process.pid, 0)
-            if status != 0:
+            if status != 0 and not celery:
                 sys.exit(f"error: a {name} worker exited with status {status}")
             peaks.append(usage.ru_maxrss / 1024)
-        seconds = time.perf_counter() - started
+        if not celery:
+            seconds = time.perf_counter() - started
     status = store.status(job_id)
     ids = [json.loads(line)["id"] for line in store.results(job_id)]
     exact = status.done == len(articles) and ids == [a["id"] for a in articles]
@@ -83,35 +93,34 @@ def run_pass(name: str, store_env: dict, workers: int, articles: list[dict], cor
     return {"seconds": seconds, "rate": len(articles) / seconds, "peak_mb": max(peaks), "exact": exact}
 
 
-def postgres_url(given: str | None):
-    """(URL, server to stop or None): the given database, or a throwaway one."""
-    if given:
-        return given, None
-    sys.path.insert(0, str(PROJECT_ROOT / "tests"))  # the PostgreSQL launcher the test suite uses
-    from servers import PostgresServer
+def throwaway_servers():
+    """(PostgreSQL URL, RabbitMQ URL, servers to stop), started as the test suite starts them."""
+    sys.path.insert(0, str(PROJECT_ROOT / "tests"))
+    from servers import PostgresServer, RabbitMQServer
 
-    server = PostgresServer()
-    server.start()
-    return server.create_database("bench_scale"), server
+    postgres, rabbitmq = PostgresServer(), RabbitMQServer()
+    postgres.start()
+    rabbitmq.start()
+    return postgres.create_database("bench_scale"), rabbitmq.url, (rabbitmq, postgres)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=2, help="times each pass runs, alternating")
-    parser.add_argument("--database-url", help="a PostgreSQL database to use (default: a throwaway server)")
     args = parser.parse_args()
     articles = [dict(a, id=str(a.get("id", n))) for n, a in enumerate(news_articles(args.articles))]
     cores = len(os.sched_getaffinity(0))
-    url, server = postgres_url(args.database_url)
-    results: dict[str, list[dict]] = {"sqlite x1": [], "postgres x1": [], "postgres x2": []}
+    database, broker, servers = throwaway_servers()
+    distributed = {"JOBS_BACKEND": "celery", "JOBS_DATABASE_URL": database, "JOBS_BROKER_URL": broker}
+    results: dict[str, list[dict]] = {"sqlite x1": [], "celery x1": [], "celery x2": []}
     try:
         with tempfile.TemporaryDirectory() as scratch:
             for round_ in range(args.rounds):
                 for name, store_env, workers in (
                     ("sqlite x1", {"JOBS_DB": f"{scratch}/jobs-{round_}.sqlite3"}, 1),
-                    ("postgres x1", {"JOBS_DATABASE_URL": url}, 1),
-                    ("postgres x2", {"JOBS_DATABASE_URL": url}, 2),
+                    ("celery x1", distributed, 1),
+                    ("celery x2", distributed, 2),
                 ):
                     outcome = run_pass(name, store_env, workers, articles, cores)
                     results[name].append(outcome)
@@ -122,7 +131,7 @@ def main() -> None:
                         flush=True,
                     )
     finally:
-        if server is not None:
+        for server in servers:
             server.stop()
 
     rate = {name: statistics.median(r["rate"] for r in runs) for name, runs in results.items()}
@@ -130,11 +139,11 @@ def main() -> None:
     for name, value in rate.items():
         workers = 2 if name.endswith("x2") else 1
         print(f"  {name:12s} {value:6.2f} articles/s  ({value / workers:.2f} per worker)")
-    overhead = 1 - rate["postgres x1"] / rate["sqlite x1"]
-    print(f"  shared-store overhead vs SQLite on one host: {overhead:+.1%} (target <= 10%)")
-    print(f"  two workers vs one on {cores} cores: x{rate['postgres x2'] / rate['postgres x1']:.2f}")
+    overhead = 1 - rate["celery x1"] / rate["sqlite x1"]
+    print(f"  broker-path overhead vs SQLite on one host: {overhead:+.1%} (target <= 10%)")
+    print(f"  two workers vs one on {cores} cores: x{rate['celery x2'] / rate['celery x1']:.2f}")
     print(
-        f"  N hosts like this one predict about N x {rate['postgres x1']:.2f} articles/s, until the database's"
+        f"  N hosts like this one predict about N x {rate['celery x1']:.2f} articles/s, until the database's"
         " claims and commits (a few per batch of 8 articles) become the limit"
     )
     exact = all(r["exact"] for runs in results.values() for r in runs)
