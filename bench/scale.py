@@ -69,6 +69,7 @@ def run_pass(name: str, store_env: dict, workers: int, articles: list[dict], cor
                     [sys.executable, "-m", "service", "jobs", "worker", *([] if celery else ["--until-idle"])],
                     cwd=workdir,
                     env={**env, "PYTHONPATH": str(PROJECT_ROOT)},
+                    stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
             )
