@@ -16,7 +16,7 @@ import time
 
 import pytest
 from helpers import PROJECT_ROOT, free_port, service_env
-from servers import RabbitMQServer
+from servers import PostgresServer, RabbitMQServer
 
 from service.config import ConfigError, Settings
 from service.index import lifecycle
@@ -215,3 +215,40 @@ def test_rabbitmq_killed_and_restarted_mid_job(
     print(
         f"rabbitmq restart: {total} items, {done_at_kill} done at the kill, {done_at_restart} at the restart, duplicates: 0"
     )
+
+
+@pytest.fixture
+def database_to_kill():
+    """A PostgreSQL server of the test's own, which it may kill."""
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_postgres_killed_and_restarted_under_the_celery_fleet(
+    rabbitmq_server, database_to_kill, tiny_model_dir, tmp_path
+):
+    """The job database's postmaster SIGKILLed mid-job and started again: the tasks retry, nothing is lost or repeated."""
+    total = 120
+    fleet = Fleet(tmp_path, rabbitmq_server.url, database_to_kill.create_database("jobs"), tiny_model_dir, total, "p")
+    job_id = fleet.submit()
+    try:
+        fleet.start_worker()
+        fleet.start_worker()
+        wait_until(lambda: fleet.done(job_id) >= 16, 90, f"the workers made no progress: {fleet.logs()}")
+        done_at_kill = fleet.done(job_id)
+        database_to_kill.kill()
+        down_until = time.monotonic() + 3  # a few seconds of outage, watched rather than slept through
+        while time.monotonic() < down_until:
+            assert all(worker.poll() is None for worker in fleet.workers), fleet.logs()
+            time.sleep(0.1)
+        database_to_kill.start()
+        wait_until(
+            lambda: fleet.finished(job_id), 120, f"the job did not finish after PostgreSQL came back: {fleet.logs()}"
+        )
+        assert_exactly_once(fleet.watcher, job_id, total, "p")
+        assert all(worker.poll() is None for worker in fleet.workers)  # the workers rode out the outage
+    finally:
+        fleet.stop()
+    print(f"postgres restart under celery: {total} items, {done_at_kill} done at the kill, duplicates: 0")
