@@ -27,17 +27,22 @@ def _postgres_bin() -> Path | None:
     return Path(found[-1]).parent if found else None
 
 
+def apt_install(package: str) -> None:
+    """Install one of Debian's packages, as `make servers` does (root only; the caller checks)."""
+    subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", package],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    )
+
+
 def install_postgres() -> Path:
     """The directory of PostgreSQL's programs, installed from Debian first when missing (as root)."""
     bindir = _postgres_bin()
     if bindir is None and os.geteuid() == 0:
-        subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "postgresql"],
-            check=True,
-            capture_output=True,
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-        )
+        apt_install("postgresql")
         bindir = _postgres_bin()
     if bindir is None:
         raise RuntimeError("PostgreSQL is not installed and this is not root: apt-get install postgresql")
@@ -149,13 +154,7 @@ RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 def install_rabbitmq() -> Path:
     """RabbitMQ's server program, installed from Debian first when missing (as root)."""
     if not RABBITMQ_SERVER.exists() and os.geteuid() == 0:
-        subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "rabbitmq-server"],
-            check=True,
-            capture_output=True,
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-        )
+        apt_install("rabbitmq-server")
     if not RABBITMQ_SERVER.exists():
         raise RuntimeError("RabbitMQ is not installed and this is not root: apt-get install rabbitmq-server")
     return RABBITMQ_SERVER

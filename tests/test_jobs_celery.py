@@ -36,6 +36,14 @@ def wait_until(condition, timeout: float, message: str) -> None:
         time.sleep(0.05)  # polling with a deadline
 
 
+def watch_outage(holds, message, seconds: float = 3.0) -> None:
+    """Keep a server down for a few seconds, checking that holds() stays true, rather than sleeping through it."""
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        assert holds(), message() if callable(message) else message
+        time.sleep(0.1)
+
+
 def assert_exactly_once(store, job_id: str, total: int, prefix: str) -> None:
     status = store.status(job_id)
     assert (status.state, status.done, status.failed, status.total) == ("done", total, 0, total)
@@ -195,10 +203,7 @@ def test_rabbitmq_killed_and_restarted_mid_job(
         done_at_kill = fleet.done(job_id)
         broker_to_kill.kill()  # SIGKILL the node mid-job
         assert not broker_to_kill.answers()
-        down_until = time.monotonic() + 3  # a few seconds of outage, watched rather than slept through
-        while time.monotonic() < down_until:
-            assert not fleet.finished(job_id) or fleet.done(job_id) == total
-            time.sleep(0.1)
+        watch_outage(lambda: not fleet.finished(job_id) or fleet.done(job_id) == total, "finished during the outage")
         done_at_restart = fleet.done(job_id)
         broker_to_kill.start()
         wait_until(
@@ -239,10 +244,7 @@ def test_postgres_killed_and_restarted_under_the_celery_fleet(
         wait_until(lambda: fleet.done(job_id) >= 16, 90, f"the workers made no progress: {fleet.logs()}")
         done_at_kill = fleet.done(job_id)
         database_to_kill.kill()
-        down_until = time.monotonic() + 3  # a few seconds of outage, watched rather than slept through
-        while time.monotonic() < down_until:
-            assert all(worker.poll() is None for worker in fleet.workers), fleet.logs()
-            time.sleep(0.1)
+        watch_outage(lambda: all(worker.poll() is None for worker in fleet.workers), fleet.logs)
         database_to_kill.start()
         wait_until(
             lambda: fleet.finished(job_id), 120, f"the job did not finish after PostgreSQL came back: {fleet.logs()}"
