@@ -138,6 +138,42 @@ def test_expired_claims_are_taken_over(open_store, translator):
     assert store.status(job_id).done == 3
 
 
+class HeldTranslator:
+    """The real tiny translator, holding every call until the test lets it go (a batch slower than its lease)."""
+
+    def __init__(self, translator):
+        self.inner, self.entered, self.go = translator, threading.Event(), threading.Event()
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def translate(self, sentences, **decoding):
+        self.entered.set()
+        assert self.go.wait(60), "the test never let the batch go"
+        return self.inner.translate(sentences, **decoding)
+
+
+def test_a_batch_slower_than_its_lease_keeps_its_claims(open_store, translator):
+    lease = 0.5
+    store = open_store(lease_seconds=lease)
+    job_id, _ = store.create("translate", articles(3), {"index": False})
+    held = HeldTranslator(translator)
+    worker = threading.Thread(target=drain, args=(store, held), kwargs={"name": "slow-worker"})
+    worker.start()
+    try:
+        assert held.entered.wait(60)
+        other = open_store(lease_seconds=lease)
+        deadline = time.monotonic() + 4 * lease  # several leases pass while the batch is being translated
+        while time.monotonic() < deadline:
+            assert other.claim("other-worker", 10) == (None, [])
+            time.sleep(lease / 5)
+    finally:
+        held.go.set()
+        worker.join(60)
+    assert store.status(job_id).done == 3
+    assert [json.loads(r)["id"] for r in store.results(job_id)] == ["j0", "j1", "j2"]
+
+
 class CountingTranslator:
     """The real tiny translator, counting the calls that reach it; sentences holding `poison` raise."""
 

@@ -264,6 +264,18 @@ class JobStore:
 
         self._transaction(work)
 
+    def renew(self, job_id: str, worker: str) -> int:
+        """Extend the leases of the job's items this worker holds (its batch is still being worked on); how many."""
+        until = time.time() + self.lease_seconds
+        return self._transaction(
+            lambda db: (
+                db.execute(
+                    "UPDATE items SET lease_until = ? WHERE job_id = ? AND status = 'claimed' AND claimed_by = ?",
+                    (until, job_id, worker),
+                ).rowcount
+            )
+        )
+
     def release(self, job_id: str, worker: str, reason: str | None = None) -> None:
         """Give claimed items back; with a reason, pause the job (e.g. the search cluster is down)."""
 

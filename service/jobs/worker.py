@@ -34,6 +34,7 @@ IDLE_WAIT = 1.0  # seconds between looks for new work when there is none
 FIRST_BACKOFF, MAX_BACKOFF = 1.0, 30.0  # seconds to wait after an unexpected error, doubling while it repeats
 KEPT_BATCHES = 2  # translated-but-unstored batches a worker keeps, so a paused job is not translated again
 OUTAGES = (SearchUnavailable, OpenSearchConnectionError)
+RENEWALS_PER_LEASE = 3  # a claim is renewed this often within its lease, so one late renewal does not lose it
 PAUSED_FOR_OUTAGE = "the search cluster is unreachable; the job resumes when it is back"
 
 
@@ -83,6 +84,10 @@ class Worker:
     def process_claimed(self, job_id: str, items: list[Item]) -> str | None:
         """Translate (and index) items this worker has claimed and commit them; None when they are stored, else
         the reason they were given back and their job paused (an outage, an operator's problem)."""
+        with LeaseKeeper(self.store, job_id, self.name):
+            return self._process_claimed(job_id, items)
+
+    def _process_claimed(self, job_id: str, items: list[Item]) -> str | None:
         try:
             options = self.store.status(job_id).options
             before = self.translator.counters().tokens_translated
@@ -218,6 +223,34 @@ class Worker:
                 log.exception("job worker %s: unexpected error; carrying on in %.0f s", self.name, backoff)
                 stop.wait(backoff)
                 backoff = min(MAX_BACKOFF, backoff * 2)
+
+
+class LeaseKeeper:
+    """Renews a worker's claims on a job while its batch is worked on, so a batch slower than the lease is not
+    taken by another worker; a worker that dies stops renewing, and its claims run out as before."""
+
+    def __init__(self, store: JobStore, job_id: str, worker: str):
+        self.store, self.job_id, self.worker = store, job_id, worker
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._renew, name=f"lease-{worker}", daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _renew(self) -> None:
+        every = self.store.lease_seconds / RENEWALS_PER_LEASE
+        if every <= 0:
+            return
+        while not self._stop.wait(every):
+            try:
+                self.store.renew(self.job_id, self.worker)
+            except Exception as error:  # the store is unreachable: the batch's own commit will say so
+                log.warning("job %s: could not renew the claims of %s (%s)", self.job_id, self.worker, error)
 
 
 def _reason(error: Exception) -> str:
