@@ -8,6 +8,8 @@ from helpers import run_cli
 from service.index import lifecycle
 from service.index.bulk import index_documents
 
+NEWEST = max(lifecycle.config_versions())  # new indices are built from the newest index_config version
+
 
 @pytest.fixture
 def fresh_alias(client):
@@ -20,7 +22,7 @@ def fresh_alias(client):
 def test_create_is_idempotent(client, fresh_alias):
     first = lifecycle.create(client, fresh_alias)
     assert lifecycle.create(client, fresh_alias) == first
-    assert first.startswith(f"{fresh_alias}-v1-")
+    assert first.startswith(f"{fresh_alias}-v{NEWEST}-")
     mapping = client.indices.get_mapping(index=first)[first]["mappings"]
     assert mapping["properties"]["sentences"]["type"] == "nested"
 
@@ -69,17 +71,17 @@ def test_concurrent_first_ensures_leave_one_writable_index(client, fresh_alias):
         thread.start()
     for thread in threads:
         thread.join(60)
-    assert errors == [] and set(results) == {f"{fresh_alias}-v1-000001"}
-    assert write_flags(client, fresh_alias) == {f"{fresh_alias}-v1-000001": True}
+    assert errors == [] and set(results) == {f"{fresh_alias}-v{NEWEST}-000001"}
+    assert write_flags(client, fresh_alias) == {f"{fresh_alias}-v{NEWEST}-000001": True}
     assert index_documents(client, fresh_alias, [{"id": "w", "body": "نص", "title_en": "t"}]) == {}
 
 
 def test_migrate_takes_the_next_number_and_marks_the_write_index(client, fresh_alias):
     first = lifecycle.ensure(client, fresh_alias)
     second = lifecycle.migrate(client, fresh_alias, keep_old=True)
-    assert (first, second) == (f"{fresh_alias}-v1-000001", f"{fresh_alias}-v1-000002")
+    assert (first, second) == (f"{fresh_alias}-v{NEWEST}-000001", f"{fresh_alias}-v{NEWEST}-000002")
     assert write_flags(client, fresh_alias) == {second: True}
-    assert lifecycle.migrate(client, fresh_alias) == f"{fresh_alias}-v1-000003"
+    assert lifecycle.migrate(client, fresh_alias) == f"{fresh_alias}-v{NEWEST}-000003"
     client.indices.delete(index=first)
 
 
