@@ -19,7 +19,7 @@ from service.commands import search as search_commands
 from service.commands import serve as serve_commands
 from service.commands import translate as translate_commands
 from service.config import ConfigError, Settings
-from service.errors import InputError, SearchUnavailable
+from service.errors import InputError, JobsUnavailable, SearchUnavailable
 from service.index.lifecycle import LifecycleError
 from service.index.node import NodeError
 from service.modelstore import manifest as model_manifest
@@ -39,6 +39,7 @@ EXPECTED_ERRORS = (
     NodeError,
     QueryError,
     SearchUnavailable,
+    JobsUnavailable,
     LifecycleError,
 )
 

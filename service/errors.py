@@ -22,3 +22,7 @@ class RecordError(ArticleError):
 
 class SearchUnavailable(RuntimeError):
     """The search cluster (OpenSearch) stayed unreachable or overloaded through every retry."""
+
+
+class JobsUnavailable(RuntimeError):
+    """The job store's database or the job queue's broker could not be reached; the message says which."""

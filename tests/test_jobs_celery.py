@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import pytest
 from helpers import PROJECT_ROOT, free_port, service_env
@@ -23,6 +24,8 @@ from service.index import lifecycle
 from service.jobs.celery_queue import BULK_QUEUE, CeleryJobStore
 from service.jobs.store import open_job_store
 from service.jobs.store_pg import PostgresJobStore
+from service.web import create_app
+from service.web.services import services_of
 
 
 def articles(n: int, prefix: str) -> list[dict]:
@@ -87,11 +90,12 @@ class Fleet:
         self.watcher = PostgresJobStore(database_url)
         self.workers: list[subprocess.Popen] = []
 
-    def submit(self) -> str:
+    def run_submit(self) -> subprocess.CompletedProcess:
+        """`jobs submit` of the fleet's articles, as a client on another host would."""
         source = self.tmp_path / "articles.jsonl"
         lines = (json.dumps(r, ensure_ascii=False) + "\n" for r in articles(self.total, self.prefix))
         source.write_text("".join(lines))
-        done = subprocess.run(
+        return subprocess.run(
             [sys.executable, "-m", "service", "jobs", "submit", str(source), *(["--index"] if self.index else [])],
             cwd=PROJECT_ROOT,
             env=self.env,
@@ -99,6 +103,9 @@ class Fleet:
             text=True,
             timeout=120,
         )
+
+    def submit(self) -> str:
+        done = self.run_submit()
         assert done.returncode == 0, done.stderr
         return done.stdout.split()[0]
 
@@ -220,6 +227,40 @@ def test_rabbitmq_killed_and_restarted_mid_job(
     print(
         f"rabbitmq restart: {total} items, {done_at_kill} done at the kill, {done_at_restart} at the restart, duplicates: 0"
     )
+
+
+def test_a_job_submitted_while_the_broker_is_down_is_queued_when_submitted_again(
+    broker_to_kill, postgres_url, tiny_model_dir, tmp_path
+):
+    """Broker down at submit: a one-line error (CLI) and a 503 (API); the job is kept, and submitting it again
+    once the broker is back publishes it; one worker then does every item once."""
+    total = 20
+    fleet = Fleet(tmp_path, broker_to_kill.url, postgres_url, tiny_model_dir, total, "q")
+    broker_to_kill.kill()
+    refused = fleet.run_submit()
+    assert refused.returncode != 0
+    assert refused.stderr.strip().count("\n") == 0 and "broker could not be reached" in refused.stderr
+    job_id = refused.stderr.split("job ")[1].split()[0]
+    assert fleet.watcher.status(job_id).state == "queued"  # stored, not lost
+
+    settings = Settings.from_env(fleet.env)
+    app = create_app(replace(settings, jobs_workers=0, api_keys=("celery-key-0123",)))
+    with app.test_client() as http:
+        answer = http.post("/api/v1/jobs", json=["نص للترجمة"], headers={"Authorization": "Bearer celery-key-0123"})
+    services_of(app).close()
+    assert answer.status_code == 503 and answer.json["error"]["code"] == "jobs_unavailable"
+    fleet.watcher.cancel(answer.json["error"]["message"].split("job ")[1].split()[0])  # its client gives it up
+
+    broker_to_kill.start()
+    again = fleet.run_submit()
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith(f"{job_id} (the same job was already submitted)")
+    try:
+        fleet.start_worker()
+        wait_until(lambda: fleet.finished(job_id), 90, f"the job did not finish: {fleet.logs()}")
+        assert_exactly_once(fleet.watcher, job_id, total, "q")
+    finally:
+        fleet.stop()
 
 
 @pytest.fixture

@@ -15,12 +15,12 @@ import threading
 import time
 from collections import Counter
 
-import psycopg
 import pytest
 from helpers import PROJECT_ROOT, free_port, service_env
 from servers import PostgresServer
 
 from service.config import ConfigError, Settings
+from service.errors import JobsUnavailable
 from service.jobs.store import SqliteJobStore, open_job_store
 from service.jobs.store_pg import PostgresJobStore
 from service.jobs.worker import Worker
@@ -112,14 +112,14 @@ def test_postgres_killed_and_restarted_mid_job_loses_and_repeats_nothing(server_
     try:
         wait_until(lambda: watcher.status(job_id).done >= 20, 60, "the workers made no progress")
         server_to_kill.kill()  # SIGKILL the postmaster mid-job
-        with pytest.raises(psycopg.OperationalError):
+        with pytest.raises(JobsUnavailable):
             watcher.status(job_id)  # it is down
         server_to_kill.start()
 
         def finished() -> bool:
             try:
                 return watcher.status(job_id).state == "done"
-            except psycopg.OperationalError:
+            except JobsUnavailable:
                 return False  # the watcher's own retry found the server still starting
 
         wait_until(finished, 90, "the job did not finish after PostgreSQL came back")

@@ -22,7 +22,9 @@ import sys
 
 from celery import Celery
 from kombu import Queue
+from kombu.exceptions import KombuError
 
+from service.errors import JobsUnavailable
 from service.jobs.store_pg import PostgresJobStore
 from service.jobs.worker import Worker
 
@@ -62,20 +64,34 @@ class CeleryJobStore(PostgresJobStore):
         self._app: Celery | None = None
 
     def create(self, kind, records, options, owner=None):
+        """Store the job, then publish its batches; the same job submitted again is published again until a
+        worker has started it (its first publication may have met the broker down). Extra tasks are harmless:
+        they find their items taken or done."""
         job_id, created = super().create(kind, records, options, owner=owner)
-        if created:
+        if created or self._never_started(job_id):
             self.publish(job_id)
         return job_id, created
 
+    def _never_started(self, job_id: str) -> bool:
+        rows = self._read("SELECT 1 FROM jobs WHERE id = ? AND state = 'queued' AND started IS NULL", (job_id,))
+        return bool(rows)
+
     def publish(self, job_id: str) -> int:
-        """One task per batch of the job's runnable items; the number of tasks."""
+        """One task per batch of the job's runnable items; the number of tasks. JobsUnavailable when the broker
+        cannot be reached: the job stays stored, and submitting it again publishes it."""
         if self._app is None:
             self._app = make_app(self.broker_url)
         rows = self._read("SELECT seq FROM items WHERE job_id = ? AND status = 'queued' ORDER BY seq", (job_id,))
         seqs = [row[0] for row in rows]
         batches = [seqs[i : i + self.batch_items] for i in range(0, len(seqs), self.batch_items)]
-        for batch in batches:
-            self._app.send_task(TASK_NAME, args=(job_id, batch), queue=BULK_QUEUE, routing_key=BULK_QUEUE)
+        try:
+            for batch in batches:
+                self._app.send_task(TASK_NAME, args=(job_id, batch), queue=BULK_QUEUE, routing_key=BULK_QUEUE)
+        except KombuError as error:
+            raise JobsUnavailable(
+                f"job {job_id} is stored, but the job queue's broker could not be reached to queue it ({error}); "
+                "submit it again once the broker is back"
+            ) from None
         return len(batches)
 
 

@@ -4,7 +4,7 @@ Selected by JOBS_DATABASE_URL=postgresql://user:password@host:5432/db. Claims lo
 with SELECT ... FOR UPDATE SKIP LOCKED; a result is written in the transaction that marks its item done, and only
 while the item is still claimed by the committing worker, so each (job, seq) is stored once. One connection per
 store, behind a lock, like SQLite's; when the server restarts, the statement that finds the connection dropped is
-retried once on a new one (a longer outage raises, and the worker's back-off waits it out).
+retried once on a new one (a longer outage raises JobsUnavailable, and the worker's back-off waits it out).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import psycopg
 
+from service.errors import JobsUnavailable
 from service.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -87,8 +88,8 @@ class PostgresJobStore(JobStore):
         with self._lock:
             reconnected, conflicts = False, 0
             while True:
-                conn = self._connection()
                 try:
+                    conn = self._connection()
                     if not in_transaction:
                         return work(_Db(conn))
                     with conn.transaction():
@@ -99,9 +100,10 @@ class PostgresJobStore(JobStore):
                         raise
                 except psycopg.OperationalError as error:
                     if reconnected:  # a server restart yields one dropped connection; more is an outage
-                        raise
+                        raise JobsUnavailable(f"the job database at {self.where} is unreachable ({error})") from None
                     log.warning("job store: the connection to PostgreSQL dropped (%s); reconnecting once", error)
-                    conn.close()  # whatever state it was left in (the server may have dropped it mid-reply)
+                    if self._conn is not None:
+                        self._conn.close()  # whatever state it was left in (the server may have dropped it mid-reply)
                     self._conn, reconnected = None, True
 
     def _transaction(self, work: Callable):

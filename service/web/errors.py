@@ -12,7 +12,7 @@ from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import NotFoundError
 from werkzeug.exceptions import HTTPException
 
-from service.errors import SearchUnavailable
+from service.errors import JobsUnavailable, SearchUnavailable
 from service.index.lifecycle import LifecycleError
 from service.search.query import QueryError
 
@@ -89,6 +89,11 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(SearchUnavailable)
     def search_down(error):
         return error_response(503, "the search cluster is unreachable; try again shortly", "search_unavailable")
+
+    @app.errorhandler(JobsUnavailable)
+    def jobs_down(error: JobsUnavailable):
+        log.warning("%s", error)
+        return error_response(503, str(error), "jobs_unavailable")
 
     @app.errorhandler(LifecycleError)
     def index_unusable(error: LifecycleError):
