@@ -57,6 +57,12 @@ def assert_exactly_once(store, job_id: str, total: int, prefix: str) -> None:
     assert store.queued_items() == 0
 
 
+def assert_indexed_once(client, alias: str, total: int, prefix: str) -> None:
+    client.indices.refresh(index=alias)
+    hits = client.search(index=alias, body={"size": total + 10, "_source": False})["hits"]["hits"]
+    assert sorted(hit["_id"] for hit in hits) == sorted(f"{prefix}{i}" for i in range(total))  # each article once
+
+
 def test_celery_needs_a_broker_and_postgres():
     with pytest.raises(ConfigError, match="JOBS_BROKER_URL"):
         Settings.from_env({"JOBS_BACKEND": "celery", "JOBS_DATABASE_URL": "postgresql://db/jobs"})
@@ -163,10 +169,14 @@ def test_the_setting_selects_the_publishing_store(rabbitmq_server, postgres_url)
     store.close()
 
 
-def test_two_celery_workers_one_killed_mid_batch(rabbitmq_server, postgres_url, tiny_model_dir, tmp_path):
-    """Two Celery worker processes in their own directories share a 200-item job; SIGKILL one mid-batch."""
-    total = 200
-    fleet = Fleet(tmp_path, rabbitmq_server.url, postgres_url, tiny_model_dir, total, "c")
+def test_two_celery_workers_one_killed_mid_batch(
+    rabbitmq_server, postgres_url, tiny_model_dir, tmp_path, opensearch_node, client
+):
+    """Two Celery worker processes in their own directories share a 200-article indexing job; SIGKILL one
+    mid-batch: every item is done once, in input order, and every article is indexed once."""
+    total, alias = 200, "test-celery-worker-killed"
+    lifecycle.delete(client, alias)
+    fleet = Fleet(tmp_path, rabbitmq_server.url, postgres_url, tiny_model_dir, total, "c", opensearch_node.url, alias)
     job_id = fleet.submit()
     try:
         victim, survivor = fleet.start_worker(), fleet.start_worker()
@@ -181,8 +191,10 @@ def test_two_celery_workers_one_killed_mid_batch(rabbitmq_server, postgres_url, 
         wait_until(lambda: fleet.finished(job_id), 90, f"the job did not finish: {fleet.logs()}")
         assert survivor.poll() is None
         assert_exactly_once(fleet.watcher, job_id, total, "c")
+        assert_indexed_once(client, alias, total, "c")
     finally:
         fleet.stop()
+        lifecycle.delete(client, alias)
     print(f"celery worker killed: {total} items, {held} redelivered to the other worker, duplicates: 0")
 
 
@@ -217,9 +229,7 @@ def test_rabbitmq_killed_and_restarted_mid_job(
             lambda: fleet.finished(job_id), 90, f"the job did not finish after RabbitMQ came back: {fleet.logs()}"
         )
         assert_exactly_once(fleet.watcher, job_id, total, "b")
-        client.indices.refresh(index=alias)
-        hits = client.search(index=alias, body={"size": total + 10, "_source": False})["hits"]["hits"]
-        assert sorted(hit["_id"] for hit in hits) == sorted(f"b{i}" for i in range(total))  # each article once
+        assert_indexed_once(client, alias, total, "b")
         assert all(worker.poll() is None for worker in fleet.workers)  # the workers rode out the outage
     finally:
         fleet.stop()
