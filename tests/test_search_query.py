@@ -5,6 +5,7 @@ import pytest
 from service.search.body import build_body
 from service.search.query import ParsedQuery, QueryError, QueryForm, parse, split_by_script
 from service.search.request import SearchRequest
+from service.search.searcher import query_forms
 
 
 @pytest.mark.parametrize(
@@ -124,3 +125,10 @@ def test_top_level_exclusions_are_kept_apart_to_hold_for_every_form():
     assert parse('oil NOT Iran -"oil spill"').excluded == 'Iran "oil spill"'
     assert parse("(oil -Iran) OR gas").excluded == ""
     assert ParsedQuery.from_words("oil").excluded == ""
+
+
+def test_a_mixed_query_whose_part_is_no_query_alone_is_searched_whole():
+    request = SearchRequest("(-غزة) talks")
+    forms, not_searched = query_forms(request, parse(request.query), {})
+    assert [(f.lang, f.text, f.by) for f in forms] == [("en", "(-غزة) talks", "user")]
+    assert not_searched == [{"lang": "ar", "why": "no English→Arabic model installed"}]

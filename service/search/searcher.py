@@ -52,10 +52,14 @@ def _user_forms(request: SearchRequest, parsed: ParsedQuery) -> list[QueryForm]:
     """The user's words by side: a query mixing scripts is split, each part searching its own side."""
     if request.lang != "auto":
         return [QueryForm(request.lang, request.query, parsed, "user")]
+    whole = [QueryForm(query_language(request, parsed), request.query, parsed, "user")]
     parts = query_parser.split_by_script(request.query)
     if len(parts) == 1:
-        return [QueryForm(query_language(request, parsed), request.query, parsed, "user")]
-    return [QueryForm(lang, text, query_parser.parse(text), "user") for lang, text in parts.items()]
+        return whole
+    try:
+        return [QueryForm(lang, text, query_parser.parse(text), "user") for lang, text in parts.items()]
+    except QueryError:  # a part that is no query alone, such as a group of exclusions only: search the query whole
+        return whole
 
 
 def query_forms(request: SearchRequest, parsed: ParsedQuery, translators: dict) -> tuple[list[QueryForm], list[dict]]:
