@@ -121,7 +121,6 @@ class WordTranslator:
     """Stands in for a real model (the generated one only writes noise): fixed English for the query."""
 
     demo = False
-    model_id = "fixed-words"
 
     def translate(self, sentences):
         from service.translation.interface import Translation
