@@ -20,7 +20,7 @@ from service.text.normalize import normalize_text
 
 OTHER_SIDE = {"en": "ar", "ar": "en"}
 MODEL_NAMES = {"ar": "English→Arabic", "en": "Arabic→English"}  # by the side a model translates into
-QUERY_CACHE_SIZE = 2048  # distinct queries per model: a few MB at most
+QUERY_CACHE_SIZE = 2048  # (model, query) pairs kept in the process: a few MB at most
 
 
 def query_language(request: SearchRequest, parsed: ParsedQuery) -> str:
