@@ -8,6 +8,10 @@ is not bound by CPU MT. Then, in one run:
   - latency p50/p95/p99 of the search function (parse, OpenSearch, shaping hits) for 1, 4 and 16
     concurrent clients, over 200 English and 200 Arabic queries drawn from the indexed text with a
     fixed seed and written to bench/.data/queries.tsv, so they can be repeated.
+  - with --both-ways, each pass runs twice, side by side: queries searched in their own language only
+    ("off"), and with both-way queries on (each query also translated, ar-en or en-ar, and searched on the
+    other side). The query models are generated tiny ones labelled real so that search uses them; the
+    query-translation cache is emptied before each pass, so every query pays its MT once.
 """
 
 from __future__ import annotations
@@ -30,8 +34,10 @@ from service.index import lifecycle, node
 from service.index.client import make_client
 from service.index.node import local_node
 from service.ingest import ingest
-from service.modelstore.generate import generate
+from service.modelstore.generate import generate, write_opus_mt_dir
+from service.modelstore.install import RELEASES, install_from_path
 from service.pipeline import translate_articles
+from service.search import searcher
 from service.search.request import SearchRequest
 from service.search.searcher import search
 from service.translation.engine import Translator
@@ -107,13 +113,35 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def latencies(settings: Settings, queries, clients: int) -> list[float]:
+def query_translators(settings: Settings) -> tuple[Translator, Translator]:
+    """(ar-en, en-ar) tiny models for query translation, labelled real (demo false) so search uses their noise.
+
+    Random weights rarely stop early, so their outputs run to the length limit: the MT cost is an upper bound.
+    """
+    translators = []
+    for direction in ("ar-en", "en-ar"):
+        model_dir = BENCH_MODELS / f"tiny-{direction}-query"
+        if not (model_dir / "manifest.json").is_file():
+            release = write_opus_mt_dir("tiny", BENCH_MODELS / f".release-{direction}", direction=direction)
+            install_from_path(
+                release,
+                model_dir,
+                name=f"bench-query-{direction}",
+                direction=direction,
+                target_token=RELEASES[direction].target_token,
+            )
+        translators.append(Translator(model_dir, settings))
+    return translators[0], translators[1]
+
+
+def latencies(settings: Settings, queries, clients: int, translators=(None, None)) -> list[float]:
     client = make_client(settings, maxsize=clients)
+    searcher._machine_translation.cache_clear()  # every pass pays each query's MT once
 
     def timed(item):
         lang, text = item
         started = time.perf_counter()
-        search(client, ALIAS, SearchRequest(text, lang=lang, size=10))
+        search(client, ALIAS, SearchRequest(text, lang=lang, size=10), *translators)
         return (time.perf_counter() - started) * 1000
 
     with ThreadPoolExecutor(clients) as pool:
@@ -123,6 +151,7 @@ def latencies(settings: Settings, queries, clients: int) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=22070, help="news articles to index (all: 22070)")
+    parser.add_argument("--both-ways", action="store_true", help="also time each pass with both-way queries on")
     args = parser.parse_args()
 
     settings = Settings.from_env()
@@ -147,16 +176,20 @@ def main() -> None:
     print(f"size on disk: {stats / 1e6:.1f} MB, {stats / max(1, report.indexed) / 1024:.1f} KiB per article")
 
     queries = write_queries(corpus)
+    modes = {"": (None, None)}
+    if args.both_ways:
+        modes = {"both-way off ": (None, None), "both-way on  ": query_translators(settings)}
     latencies(settings, queries, 4)  # warm-up: caches and JIT, not measured
     for clients in CLIENTS:
-        started = time.perf_counter()
-        times = latencies(settings, queries, clients)
-        elapsed = time.perf_counter() - started
-        print(
-            f"{clients:>2} clients: p50 {percentile(times, 50):6.1f} ms  p95 {percentile(times, 95):6.1f} ms  "
-            f"p99 {percentile(times, 99):6.1f} ms  ({len(times) / elapsed:.0f} queries/s, "
-            f"mean {statistics.mean(times):.1f} ms)"
-        )
+        for label, translators in modes.items():
+            started = time.perf_counter()
+            times = latencies(settings, queries, clients, translators)
+            elapsed = time.perf_counter() - started
+            print(
+                f"{label}{clients:>2} clients: p50 {percentile(times, 50):6.1f} ms  "
+                f"p95 {percentile(times, 95):6.1f} ms  p99 {percentile(times, 99):6.1f} ms  "
+                f"({len(times) / elapsed:.0f} queries/s, mean {statistics.mean(times):.1f} ms)"
+            )
     print(f"queries: {DATA / 'queries.tsv'}; node: {local.url} (stop it with `python -m service opensearch stop`)")
 
 

@@ -161,6 +161,10 @@ def _amqp_url(text: str) -> str | None:
     return text
 
 
+def _model_dir_or_off(text: str) -> Path | str:
+    return "off" if text.lower() == "off" else Path(text)
+
+
 def _declare(
     env: str, default: str | None, help: str, parse: Callable[[str], object] = str, unset: object = None
 ) -> Field:
@@ -178,6 +182,13 @@ class Settings:
         None,
         "Model directory. Unset: models/opus-mt-ar-en, else the generated demo model in models/demo.",
         Path,
+    )
+    reverse_model_dir: Path | str | None = _declare(
+        "MT_REVERSE_MODEL_DIR",
+        None,
+        "English→Arabic model directory, for English queries to search the Arabic too; off to disable. "
+        "Unset: models/opus-mt-en-ar when installed.",
+        _model_dir_or_off,
     )
     device: str = _declare("MT_DEVICE", "cpu", "Where the model runs: cpu or cuda.", _choice(DEVICES))
     compute_type: str = _declare(
@@ -242,6 +253,12 @@ class Settings:
         "30",
         "With MT_MEMORY_URL: days a sentence stays in the shared memory after its last use (each hit renews it).",
         _positive_int,
+    )
+    search_translated_query_boost: float = _declare(
+        "SEARCH_TRANSLATED_QUERY_BOOST",
+        "0.5",
+        "Weight of a query's machine translation in search, against 1 for the user's own words.",
+        _positive_float,
     )
     opensearch_urls: tuple[str, ...] = _declare(
         "OPENSEARCH_URL", "http://127.0.0.1:9200", "OpenSearch hosts, comma-separated.", _urls

@@ -57,6 +57,14 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def tiny_reverse_model_dir(tmp_path_factory) -> Path:
+    """A generated English→Arabic model (a demo: search never uses its noise for queries)."""
+    out = tmp_path_factory.mktemp("models") / "tiny-en-ar"
+    generate("tiny", out, direction="en-ar")
+    return out
+
+
 @pytest.fixture
 def settings(tiny_model_dir, tmp_path) -> Settings:
     return Settings(model_dir=tiny_model_dir, memory_path=tmp_path / "tm.sqlite3", inter_threads=2)
@@ -143,10 +151,11 @@ def postgres_url(postgres_server) -> str:
 
 
 @pytest.fixture(scope="session")
-def search_settings(opensearch_node, tiny_model_dir, tmp_path_factory) -> Settings:
+def search_settings(opensearch_node, tiny_model_dir, tiny_reverse_model_dir, tmp_path_factory) -> Settings:
     state = tmp_path_factory.mktemp("state")
     return Settings(
         model_dir=tiny_model_dir,
+        reverse_model_dir=tiny_reverse_model_dir,
         inter_threads=2,
         opensearch_urls=(opensearch_node.url,),
         memory_path=state / "tm.sqlite3",

@@ -113,6 +113,18 @@ def test_install_from_a_local_directory_offline(tiny_model_dir, tmp_path):
     assert b"installed generated-tiny@" in done.stdout  # still labelled a demo model
 
 
+def test_generate_and_install_an_en_ar_model(tmp_path):
+    done = run_cli("model", "generate", "--direction", "en-ar", str(tmp_path / "generated"))
+    assert done.returncode == 0, done.stderr
+    dest = tmp_path / "opus-mt-en-ar"
+    done = run_cli(
+        "model", "install", "--direction", "en-ar", "--source", str(tmp_path / "generated"), "--dest", str(dest)
+    )
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((dest / "manifest.json").read_text())
+    assert (manifest["direction"], manifest["target_token"], manifest["demo"]) == ("en-ar", ">>ara<<", True)
+
+
 def test_install_without_network_is_a_clear_error(tmp_path):
     done = run_cli(
         "model", "install", "--source", "http://127.0.0.1:9/opus-2019-12-18.zip", "--dest", str(tmp_path / "m")

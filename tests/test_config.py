@@ -8,7 +8,11 @@ from service.config import PROJECT_ROOT, SETTINGS, ConfigError, Settings
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 # Defaults worked out at start-up, which the README describes in words rather than as a value.
-COMPUTED_DEFAULTS = {"MT_MODEL_DIR": "models/opus-mt-ar-en, else models/demo", "MT_INTER_THREADS": "cores / intra"}
+COMPUTED_DEFAULTS = {
+    "MT_MODEL_DIR": "models/opus-mt-ar-en, else models/demo",
+    "MT_REVERSE_MODEL_DIR": "models/opus-mt-en-ar when installed",
+    "MT_INTER_THREADS": "cores / intra",
+}
 
 
 def test_defaults_are_valid():

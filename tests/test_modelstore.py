@@ -1,12 +1,16 @@
 import json
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 from ctranslate2.converters.marian import load_vocab
 
+from service.config import Settings
 from service.modelstore import generate, install, marian_spec
-from service.modelstore.manifest import Manifest, ModelNotInstalled, resolve_model_dir
+from service.modelstore.manifest import Manifest, ModelNotInstalled, resolve_model_dir, resolve_reverse_model_dir
+from service.translation import open_reverse_translator
+from service.translation.engine import Translator
 
 
 @pytest.fixture(scope="module")
@@ -135,3 +139,50 @@ def test_missing_model_error_names_the_install_command(tmp_path):
 
 def test_configured_model_dir_wins(tmp_path):
     assert resolve_model_dir(tmp_path) == tmp_path
+
+
+@pytest.fixture(scope="module")
+def en_ar_release_dir(tmp_path_factory):
+    """An unpacked English→Arabic release (generated tiny): English source.spm, Arabic target.spm."""
+    return generate.write_opus_mt_dir("tiny", tmp_path_factory.mktemp("en-ar"), direction="en-ar")
+
+
+def test_en_ar_install_records_its_direction_and_target_token(en_ar_release_dir, tmp_path):
+    manifest = install.install(str(en_ar_release_dir), tmp_path / "opus-mt-en-ar", direction="en-ar")
+    assert (manifest.name, manifest.direction, manifest.target_token) == ("opus-mt-en-ar", "en-ar", ">>ara<<")
+    assert Manifest.read(tmp_path / "opus-mt-en-ar") == manifest
+    assert ">>ara<<" in load_vocab(en_ar_release_dir / generate.VOCAB_NAME), "the token is one vocabulary entry"
+
+
+def test_en_ar_default_source_is_the_official_tatoeba_release():
+    release = install.RELEASES["en-ar"]
+    assert release.url == "https://object.pouta.csc.fi/Tatoeba-MT-models/eng-ara/opus-2020-07-03.zip"
+    assert release.target_token == ">>ara<<"
+    with pytest.raises(install.InstallError, match="unknown direction"):
+        install.install(None, Path("unused"), direction="fr-en")
+
+
+def test_an_en_ar_model_starts_every_sentence_with_its_target_token(tiny_reverse_model_dir):
+    translator = Translator(tiny_reverse_model_dir, Settings(inter_threads=1))
+    assert (translator.manifest.direction, translator.demo) == ("en-ar", True)
+    assert translator.tokenize("ceasefire in Gaza")[0] == ">>ara<<"
+    assert translator.tokenize("") == [], "empty input still skips the model"
+    assert translator.translate(["ceasefire in Gaza"])[0].target
+
+
+def test_ar_en_manifests_written_before_directions_read_as_ar_en(tiny_model_dir):
+    data = json.loads((tiny_model_dir / "manifest.json").read_text())
+    old = {key: value for key, value in data.items() if key not in ("direction", "target_token")}
+    assert Manifest(**{k: v for k, v in old.items() if k != "id"}).direction == "ar-en"
+    assert Manifest.read(tiny_model_dir).target_token is None
+
+
+def test_the_reverse_model_is_optional_and_never_breaks_the_forward_one(tiny_model_dir, tiny_reverse_model_dir):
+    assert resolve_reverse_model_dir("off") is None
+    assert open_reverse_translator(Settings(model_dir=tiny_model_dir, reverse_model_dir="off")) is None
+    absent = Settings(model_dir=tiny_model_dir, reverse_model_dir=Path("/nonexistent/en-ar"))
+    assert open_reverse_translator(absent) is None
+    wrong_way = Settings(model_dir=tiny_model_dir, reverse_model_dir=tiny_model_dir)
+    assert open_reverse_translator(wrong_way) is None, "an ar-en model is refused as the reverse model"
+    loaded = open_reverse_translator(Settings(model_dir=tiny_model_dir, reverse_model_dir=tiny_reverse_model_dir))
+    assert loaded is not None and loaded.manifest.direction == "en-ar"

@@ -6,11 +6,15 @@ import pytest
 from helpers import run_cli
 from opensearchpy.exceptions import RequestError, TransportError
 
+from service.config import Settings
 from service.errors import SearchUnavailable
 from service.ingest import ingest
+from service.modelstore.generate import write_opus_mt_dir
+from service.modelstore.install import install_from_path
 from service.search.query import QueryError
 from service.search.request import SearchRequest
 from service.search.searcher import search
+from service.translation.engine import Translator
 
 CORPUS = [
     (
@@ -87,8 +91,8 @@ def corpus(client, alias):
     return alias
 
 
-def run(client, alias, query, translator=None, **options):
-    return search(client, alias, SearchRequest(query, **options), translator)
+def run(client, alias, query, translator=None, reverse_translator=None, **options):
+    return search(client, alias, SearchRequest(query, **options), translator, reverse_translator)
 
 
 def ids(result):
@@ -126,7 +130,10 @@ class WordTranslator:
 
 def test_arabic_query_is_also_translated_for_the_english_side(client, corpus):
     result = run(client, corpus, "المقاتل", WordTranslator())
-    assert result["query"]["translation"] == "fighters"
+    assert result["query"]["searched"] == [
+        {"lang": "ar", "text": "المقاتل", "by": "user"},
+        {"lang": "en", "text": "fighters", "by": "machine"},
+    ]
     assert {"s1", "s4"} <= set(ids(result))
     pair = next(p for hit in result["hits"] for p in hit["sentences"] if p["ar"].startswith("وقال المقاتلون"))
     assert pair["matched"] == "both"
@@ -134,7 +141,97 @@ def test_arabic_query_is_also_translated_for_the_english_side(client, corpus):
 
 
 def test_demo_model_does_not_translate_queries(client, corpus, translator):
-    assert run(client, corpus, "المقاتلين", translator)["query"]["translation"] is None
+    query = run(client, corpus, "المقاتلين", translator)["query"]
+    assert query["searched"] == [{"lang": "ar", "text": "المقاتلين", "by": "user"}]
+    assert query["not_searched"] == [
+        {"lang": "en", "why": "the Arabic→English model is a demo with random weights: its translations are noise"}
+    ]
+
+
+# An article whose English side lacks the name the analyst searches for: only its Arabic has it.
+HODEIDAH = {
+    "id": "port",
+    "source": "Al Jazeera",
+    "date": "2018-11-01T09:00:00Z",
+    "title": "الوزير في الحديدة",
+    "title_en": "The minister at the port",
+    "body": "زار الوزير ميناء الحديدة أمس.",
+    "sentences": [{"source": "زار الوزير ميناء الحديدة أمس.", "target": "The minister visited the port yesterday."}],
+}
+
+
+def index_now(client, alias, *records):
+    report = ingest(enumerate(records, 1), client, alias, pretranslated=True)
+    assert report.indexed + report.unchanged == len(records)  # the article may be there from an earlier test
+    client.indices.refresh(index=alias)
+
+
+def test_without_the_reverse_model_english_queries_search_english_and_say_so(client, corpus):
+    index_now(client, corpus, HODEIDAH)
+    result = run(client, corpus, "Hodeidah")
+    assert result["total"] == 0
+    assert result["query"]["searched"] == [{"lang": "en", "text": "Hodeidah", "by": "user"}]
+    assert result["query"]["not_searched"] == [{"lang": "ar", "why": "no English→Arabic model installed"}]
+
+
+def test_an_english_query_finds_an_article_by_its_arabic_side_alone_with_the_users_arabic(client, corpus):
+    index_now(client, corpus, HODEIDAH)
+    result = run(client, corpus, "Hodeidah", q_ar="الحديدة")
+    assert ids(result) == ["port"]
+    assert result["query"]["searched"] == [
+        {"lang": "en", "text": "Hodeidah", "by": "user"},
+        {"lang": "ar", "text": "الحديدة", "by": "user"},
+    ]
+    assert result["query"]["not_searched"] == []
+    pair = result["hits"][0]["sentences"][0]
+    assert pair["matched"] == "ar" and "<mark>الحديدة</mark>" in pair["ar_highlighted"]
+    assert pair["en"] == "The minister visited the port yesterday."
+
+
+@pytest.fixture(scope="module")
+def en_ar_translator(tmp_path_factory):
+    """A generated English→Arabic model installed as a real one (demo false), so search uses its translations.
+
+    Its weights are random, so what it writes is noise, but real CTranslate2 noise: a test can index exactly
+    that Arabic and prove the machine path runs end to end.
+    """
+    work = tmp_path_factory.mktemp("en-ar")
+    release = write_opus_mt_dir("tiny", work / "release", direction="en-ar")
+    model = work / "model"
+    install_from_path(release, model, name="test-en-ar", direction="en-ar", target_token=">>ara<<")
+    return Translator(model, Settings(model_dir=model, inter_threads=1))
+
+
+def test_an_english_query_finds_an_article_by_its_arabic_side_alone_with_the_machines_arabic(
+    client, corpus, en_ar_translator
+):
+    arabic = en_ar_translator.translate(["Hodeidah"])[0].target
+    sentence = {"source": arabic, "target": "The minister spoke."}
+    index_now(
+        client, corpus, {**HODEIDAH, "id": "machine-port", "title": "الوزير", "body": arabic, "sentences": [sentence]}
+    )
+    result = run(client, corpus, "Hodeidah", reverse_translator=en_ar_translator)
+    assert ids(result) == ["machine-port"]
+    assert result["query"]["searched"] == [
+        {"lang": "en", "text": "Hodeidah", "by": "user"},
+        {"lang": "ar", "text": " ".join(arabic.split()), "by": "machine"},
+    ]
+    assert run(client, corpus, "Hodeidah", reverse_translator=en_ar_translator, q_ar="الحديدة")["query"]["searched"][
+        1
+    ] == {"lang": "ar", "text": "الحديدة", "by": "user"}, "the user's Arabic replaces the machine's"
+
+
+def test_a_mixed_script_query_searches_each_part_on_its_own_side(client, corpus):
+    result = run(client, corpus, "Gaza OR استسلم")
+    assert set(ids(result)) == {"s1", "s4"}
+    assert result["query"]["searched"] == [
+        {"lang": "en", "text": "Gaza", "by": "user"},
+        {"lang": "ar", "text": "استسلم", "by": "user"},
+    ]
+    assert [side["lang"] for side in result["query"]["not_searched"]] == ["ar", "en"]
+    fighter = next(hit for hit in result["hits"] if hit["id"] == "s4")
+    assert fighter["sentences"][0]["matched"] == "ar"
+    assert set(ids(run(client, corpus, "fighters -Gaza المقاتل"))) == {"s4"}, "an exclusion holds on every side"
 
 
 def test_phrases_match_in_order(client, corpus):
@@ -193,13 +290,26 @@ def test_cli_search_json(search_settings, corpus):
             "OPENSEARCH_URL": search_settings.opensearch_urls[0],
             "OPENSEARCH_INDEX": corpus,
             "MT_MODEL_DIR": "/nonexistent",
+            "MT_REVERSE_MODEL_DIR": "off",
         },
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["total"] == 1 and result["hits"][0]["id"] == "s1"
+    assert result["query"]["not_searched"] == [{"lang": "ar", "why": "no English→Arabic model installed"}]
     assert set(result) >= {"total", "hits", "facets"}
     assert result["hits"][0]["sentences"][0]["ar"] == "أعلن الجيش وقف إطلاق النار."
+
+
+def test_cli_search_with_the_users_arabic(search_settings, corpus):
+    env = {"OPENSEARCH_URL": search_settings.opensearch_urls[0], "OPENSEARCH_INDEX": corpus}
+    done = run_cli("search", "surrender", "--q-ar", "وقف", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert set(ids(result)) == {"s1", "s4"}
+    assert result["query"]["searched"][1] == {"lang": "ar", "text": "وقف", "by": "user"}
+    shown = run_cli("search", "surrender", "--q-ar", "وقف", env=env)
+    assert "searched en (user): surrender; ar (user): وقف" in shown.stdout.decode()
 
 
 def test_cli_malformed_query_is_a_one_line_error(search_settings, corpus):

@@ -3,8 +3,9 @@
 import pytest
 
 from service.search.body import build_body
-from service.search.query import ParsedQuery, QueryError, parse
+from service.search.query import ParsedQuery, QueryError, QueryForm, parse, split_by_script
 from service.search.request import SearchRequest
+from service.search.searcher import query_forms
 
 
 @pytest.mark.parametrize(
@@ -72,8 +73,7 @@ def test_request_limits(request_, message):
 def test_body_matches_documents_and_asks_for_aligned_sentences():
     body = build_body(
         SearchRequest("talks", sources=("BBC Arabic",), date_from="2018-01-01", sort="date", size=5, page=3),
-        parse("talks"),
-        "en",
+        [QueryForm("en", "talks", parse("talks"), "user")],
     )
     assert body["from"] == 10 and body["size"] == 5
     must = body["query"]["bool"]["must"][0]["bool"]["should"]
@@ -85,10 +85,50 @@ def test_body_matches_documents_and_asks_for_aligned_sentences():
     assert set(body["aggs"]) == {"source", "category", "published"}
 
 
-def test_arabic_query_also_searches_english_with_its_translation():
-    body = build_body(SearchRequest("وقف"), parse("وقف"), "ar", ParsedQuery.from_words("ceasefire"))
+def test_a_machine_translation_searches_the_other_side_and_weighs_less():
+    forms = [QueryForm("ar", "وقف", parse("وقف"), "user"), QueryForm("en", "ceasefire", parse("ceasefire"), "machine")]
+    body = build_body(SearchRequest("وقف"), forms, translated_boost=0.3)
     clauses = body["query"]["bool"]["must"][0]["bool"]["should"]
     assert [c["simple_query_string"]["fields"][0] for c in clauses] == ["title^3", "title_en^3"]
-    assert clauses[1]["simple_query_string"]["boost"] < clauses[0]["simple_query_string"]["boost"]
+    assert [c["simple_query_string"]["boost"] for c in clauses] == [1.0, 0.3]
     names = [c["nested"]["inner_hits"]["name"] for c in body["query"]["bool"]["should"]]
     assert names == ["sentences_ar", "sentences_en"]
+
+
+def test_two_forms_on_one_side_share_its_sentence_clause():
+    forms = [QueryForm("en", "Gaza", parse("Gaza"), "user"), QueryForm("en", "truce", parse("truce"), "machine")]
+    (nested,) = [c["nested"] for c in build_body(SearchRequest("Gaza"), forms)["query"]["bool"]["should"]]
+    inner = [c["simple_query_string"] for c in nested["query"]["bool"]["should"]]
+    assert [(c["query"], c["boost"]) for c in inner] == [("Gaza", 1.0), ("truce", 0.5)]
+
+
+@pytest.mark.parametrize(
+    "text,parts",
+    [
+        ("ceasefire talks", {"en": "ceasefire talks"}),
+        ("وقف إطلاق النار", {"ar": "وقف إطلاق النار"}),
+        ("Gaza وقف", {"en": "Gaza", "ar": "وقف"}),
+        ('"oil prices" OR نفط -Iran', {"en": '"oil prices" -Iran', "ar": "نفط -Iran"}),
+        ("-Iran نفط", {"ar": "-Iran نفط"}),
+        ("(oil OR gas) AND (نفط OR غاز)", {"en": "( oil OR gas )", "ar": "( نفط OR غاز )"}),
+        ("(Gaza OR غزة) talks", {"en": "( Gaza OR غزة ) talks", "ar": "( Gaza OR غزة )"}),
+        ("NOT غزة Hamas", {"en": "NOT غزة Hamas"}),
+    ],
+)
+def test_a_mixed_script_query_splits_by_script_and_keeps_its_syntax(text, parts):
+    assert split_by_script(text) == parts
+    for part in parts.values():
+        parse(part)  # every part is a valid query on its own
+
+
+def test_top_level_exclusions_are_kept_apart_to_hold_for_every_form():
+    assert parse('oil NOT Iran -"oil spill"').excluded == 'Iran "oil spill"'
+    assert parse("(oil -Iran) OR gas").excluded == ""
+    assert ParsedQuery.from_words("oil").excluded == ""
+
+
+def test_a_mixed_query_whose_part_is_no_query_alone_is_searched_whole():
+    request = SearchRequest("(-غزة) talks")
+    forms, not_searched = query_forms(request, parse(request.query), {})
+    assert [(f.lang, f.text, f.by) for f in forms] == [("en", "(-غزة) talks", "user")]
+    assert not_searched == [{"lang": "ar", "why": "no English→Arabic model installed"}]

@@ -159,6 +159,22 @@ def test_search_with_facets_and_bad_queries(api, client, alias):
     assert api.get("/api/v1/search?q=x&page=two").status_code == 400
 
 
+def test_search_lists_every_form_searched_and_takes_the_users_translation(api, app, client, alias):
+    api.post("/api/v1/articles", json=ARTICLE, headers=AUTH)
+    client.indices.refresh(index=alias)
+    assert services_of(app).reverse_translator.demo, "the tiny en-ar model is loaded, and is a demo"
+    plain = api.get("/api/v1/search", query_string={"q": "president"}).json["query"]
+    assert plain["searched"] == [{"lang": "en", "text": "president", "by": "user"}]
+    assert [side["lang"] for side in plain["not_searched"]] == ["ar"] and "demo" in plain["not_searched"][0]["why"]
+    result = api.get("/api/v1/search", query_string={"q": "president", "q_ar": "الرئيس"}).json
+    assert "w1" in [hit["id"] for hit in result["hits"]], "found by its Arabic side alone"
+    assert result["query"]["searched"][1] == {"lang": "ar", "text": "الرئيس", "by": "user"}
+    assert result["query"]["not_searched"] == []
+    assert error_of(api.get("/api/v1/search", query_string={"q": "x", "q_ar": '"open'}))["code"] == "bad_query"
+    page = api.get("/", query_string={"q": "president", "q_ar": "الرئيس"}).data.decode()
+    assert 'name="q_ar" value="الرئيس"' in page, "the UI keeps the analyst's Arabic in its form"
+
+
 def test_libretranslate_translate_detect_languages(api):
     single = api.post("/translate", json={"q": "قال الرئيس.", "source": "auto", "target": "en", "format": "text"})
     assert single.status_code == 200 and isinstance(single.json["translatedText"], str)

@@ -19,17 +19,29 @@ def register(commands) -> None:
     model_commands = model.add_subparsers(dest="model_command", required=True)
     install = model_commands.add_parser("install", help="install the real model (download, zip or directory)")
     install.add_argument(
+        "--direction",
+        choices=model_manifest.DIRECTIONS,
+        default="ar-en",
+        help="ar-en translates the news; en-ar (optional) translates English queries to search the Arabic",
+    )
+    install.add_argument(
         "--source",
-        help="URL, release zip, OPUS-MT, Hugging Face or CTranslate2 directory "
-        "(default: the official opus-2019-12-18 release)",
+        help="URL, release zip, OPUS-MT, Hugging Face or CTranslate2 directory (default: the direction's official "
+        "release: opus-2019-12-18 for ar-en, Tatoeba eng-ara opus-2020-07-03 for en-ar)",
     )
     install.add_argument("--quantization", default="int8", choices=QUANTIZATIONS)
     install.add_argument("--sha256", help="expected SHA-256 of the downloaded or given zip")
-    install.add_argument("--dest", type=Path, help="install here (default: MT_MODEL_DIR or models/opus-mt-ar-en)")
+    install.add_argument(
+        "--dest",
+        type=Path,
+        help="install here (default: MT_MODEL_DIR or models/opus-mt-ar-en; for en-ar, MT_REVERSE_MODEL_DIR or "
+        "models/opus-mt-en-ar)",
+    )
     install.set_defaults(handler=run_install)
     generate = model_commands.add_parser("generate", help="generate a random-weight model for tests and benchmarks")
     generate.add_argument("--size", choices=("tiny", "base"), default="tiny")
     generate.add_argument("--seed", type=int, default=1)
+    generate.add_argument("--direction", choices=model_manifest.DIRECTIONS, default="ar-en")
     generate.add_argument("out_dir", type=Path)
     generate.set_defaults(handler=run_generate)
     info = model_commands.add_parser("info", help="print the installed model's manifest")
@@ -57,17 +69,24 @@ def _download_bar():
 def run_install(args, settings: Settings) -> int:
     from service.modelstore.install import install
 
-    dest = args.dest or settings.model_dir or model_manifest.DEFAULT_MODEL_DIR
-    manifest = install(args.source, dest, args.quantization, args.sha256, progress=_download_bar())
+    dest = args.dest or _configured_dir(settings, args.direction) or model_manifest.DEFAULT_DIRS[args.direction]
+    manifest = install(
+        args.source, dest, args.quantization, args.sha256, progress=_download_bar(), direction=args.direction
+    )
     print(f"installed {manifest.id} into {dest}")
     return 0
+
+
+def _configured_dir(settings: Settings, direction: str) -> Path | None:
+    configured = settings.model_dir if direction == "ar-en" else settings.reverse_model_dir
+    return configured if isinstance(configured, Path) else None  # MT_REVERSE_MODEL_DIR=off names no directory
 
 
 def run_generate(args, settings: Settings) -> int:
     from service.modelstore.generate import generate
 
     started = time.monotonic()
-    manifest = generate(args.size, args.out_dir, args.seed)
+    manifest = generate(args.size, args.out_dir, args.seed, direction=args.direction)
     print(
         f"generated {manifest.id} into {args.out_dir} in {time.monotonic() - started:.1f}s "
         f"(random weights: translations are noise)"

@@ -27,6 +27,8 @@ def register(commands) -> None:
     parser = commands.add_parser("search", help="search the news in English or Arabic")
     parser.add_argument("query", help='words, "phrases", AND, OR, NOT, parentheses')
     parser.add_argument("--lang", choices=LANGS, default="auto")
+    parser.add_argument("--q-ar", help="your own Arabic for the query, searched instead of its machine translation")
+    parser.add_argument("--q-en", help="your own English for the query, searched instead of its machine translation")
     parser.add_argument("--source", action="append", default=[], help="filter by source (repeatable)")
     parser.add_argument("--category", action="append", default=[], help="filter by category (repeatable)")
     parser.add_argument("--from", dest="date_from", help="published on or after (YYYY-MM-DD)")
@@ -38,13 +40,15 @@ def register(commands) -> None:
     parser.set_defaults(handler=run)
 
 
-def _translator(settings):
-    from service.translation import open_translator
+def _translators(settings) -> tuple:
+    """(Arabic→English, English→Arabic); either is None when not installed, and its side goes unsearched."""
+    from service.translation import open_reverse_translator, open_translator
 
     try:
-        return open_translator(settings)
+        forward = open_translator(settings)
     except ModelNotInstalled:
-        return None  # Arabic queries then search the Arabic fields only
+        forward = None
+    return forward, open_reverse_translator(settings)
 
 
 def run(args, settings) -> int:
@@ -58,19 +62,23 @@ def run(args, settings) -> int:
         args.sort,
         args.size,
         args.page,
+        args.q_ar,
+        args.q_en,
     )
     try:
         request.validate()
     except ValueError as error:
         raise QueryError(str(error)) from None
-    result = search(make_client(settings), settings.opensearch_index, request, _translator(settings))
+    client = make_client(settings)
+    translated_boost = settings.search_translated_query_boost
+    result = search(client, settings.opensearch_index, request, *_translators(settings), translated_boost)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return 0
-    print(
-        f"{result['total']} articles"
-        + (f" (query translated: {result['query']['translation']})" if result["query"]["translation"] else "")
-    )
+    searched = "; ".join(f"{f['lang']} ({f['by']}): {f['text']}" for f in result["query"]["searched"])
+    print(f"{result['total']} articles, searched {searched}")
+    for side in result["query"]["not_searched"]:
+        print(f"not searched in {side['lang']}: {side['why']}")
     for hit in result["hits"]:
         print(f"\n{hit['published'] or ''} {hit['source'] or ''}  [{hit['score']:.2f}]  {hit['id']}")
         print(

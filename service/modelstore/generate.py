@@ -63,13 +63,22 @@ def random_weights(arch: marian_spec.MarianArchitecture, seed: int) -> dict[str,
     return weights
 
 
-def write_opus_mt_dir(size: str, out_dir: Path, seed: int = 1, corpus_dir: Path = CORPUS_DIR) -> Path:
-    """Write an OPUS-MT release directory (as unpacked from its zip) with random weights."""
+def write_opus_mt_dir(
+    size: str, out_dir: Path, seed: int = 1, corpus_dir: Path = CORPUS_DIR, direction: str = "ar-en"
+) -> Path:
+    """Write an OPUS-MT release directory (as unpacked from its zip) with random weights.
+
+    direction picks the tokenizers' languages; an en-ar vocabulary also holds the release's target token.
+    """
     arch = marian_spec.SIZES[size]
+    source_lang, target_lang = direction.split("-")
+    target_token = install.RELEASES[direction].target_token
     out_dir.mkdir(parents=True, exist_ok=True)
     pieces_per_side = min(32000, (arch.vocab_size - 2) // 2)
-    source_pieces = train_sentencepiece(corpus_dir / "tico19.ar", pieces_per_side, out_dir / "source.spm")
-    target_pieces = train_sentencepiece(corpus_dir / "tico19.en", pieces_per_side, out_dir / "target.spm")
+    source_pieces = train_sentencepiece(corpus_dir / f"tico19.{source_lang}", pieces_per_side, out_dir / "source.spm")
+    target_pieces = train_sentencepiece(corpus_dir / f"tico19.{target_lang}", pieces_per_side, out_dir / "target.spm")
+    if target_token:
+        source_pieces.append(target_token)
     tokens = marian_vocab.shared_vocab(source_pieces, target_pieces, arch.vocab_size)
     marian_vocab.write_vocab(tokens, out_dir / VOCAB_NAME)
 
@@ -93,17 +102,22 @@ def write_opus_mt_dir(size: str, out_dir: Path, seed: int = 1, corpus_dir: Path 
     return out_dir
 
 
-def generate(size: str, out_dir: Path, seed: int = 1, quantization: str = "int8") -> Path:
+def generate(size: str, out_dir: Path, seed: int = 1, quantization: str = "int8", direction: str = "ar-en") -> Path:
     """Generate a random-weight OPUS-MT model and install it into out_dir through the real path."""
     if size not in marian_spec.SIZES:
         raise ValueError(f"unknown size {size!r}; choose one of {', '.join(marian_spec.SIZES)}")
+    if direction not in install.RELEASES:
+        raise ValueError(f"unknown direction {direction!r}; choose one of {', '.join(install.RELEASES)}")
+    suffix = "" if direction == "ar-en" else f"-{direction}"  # ar-en keeps the name its memory entries carry
     with tempfile.TemporaryDirectory(prefix="opus-mt-generated-") as work:
-        source = write_opus_mt_dir(size, Path(work) / "release", seed)
+        source = write_opus_mt_dir(size, Path(work) / "release", seed, direction=direction)
         return install.install_from_path(
             source,
             out_dir,
             quantization=quantization,
-            name=f"generated-{size}",
+            name=f"generated-{size}{suffix}",
             demo=True,
-            source_label=f"generated:{size}:seed={seed}",
+            source_label=f"generated:{size}{suffix}:seed={seed}",
+            direction=direction,
+            target_token=install.RELEASES[direction].target_token,
         )

@@ -13,16 +13,33 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import ctranslate2
 
 from service.config import QUANTIZATIONS
 from service.modelstore.download import download
-from service.modelstore.manifest import MANIFEST_FILE, Manifest, file_sha256, tree_sha256
+from service.modelstore.manifest import DIRECTIONS, MANIFEST_FILE, Manifest, file_sha256, tree_sha256
 
-RELEASE_NAME = "opus-mt-ar-en"
-DEFAULT_URL = "https://object.pouta.csc.fi/OPUS-MT-models/ar-en/opus-2019-12-18.zip"
+
+@dataclass(frozen=True)
+class Release:
+    """The official OPUS-MT release installed by default for one direction."""
+
+    name: str
+    url: str
+    target_token: str | None  # what a multi-target model needs before each source sentence
+
+
+RELEASES = {  # one per manifest.DIRECTIONS
+    "ar-en": Release("opus-mt-ar-en", "https://object.pouta.csc.fi/OPUS-MT-models/ar-en/opus-2019-12-18.zip", None),
+    # Tatoeba-Challenge eng-ara (Helsinki-NLP/opus-mt-en-ar): its targets are several Arabic varieties,
+    # so every source sentence starts with the target's language token; >>ara<< is Standard Arabic.
+    "en-ar": Release(
+        "opus-mt-en-ar", "https://object.pouta.csc.fi/Tatoeba-MT-models/eng-ara/opus-2020-07-03.zip", ">>ara<<"
+    ),
+}
 # Checksums of known releases, by file name, so a local copy of the zip is verified too.
 KNOWN_SHA256 = {"opus-2019-12-18.zip": "2406c939b175616789999f370a3f487e90cd018e4590e8679cf91ee8caff2416"}
 TOKENIZER_FILES = ("source.spm", "target.spm")
@@ -38,33 +55,40 @@ def install(
     quantization: str = "int8",
     sha256: str | None = None,
     progress: Callable[[int, int | None], None] | None = None,
+    direction: str = "ar-en",
 ) -> Manifest:
-    """Install from a URL, a zip or a directory (default: the official release) into dest."""
+    """Install from a URL, a zip or a directory (default: the direction's official release) into dest."""
     if quantization not in QUANTIZATIONS:
         raise InstallError(f"unknown quantization {quantization!r}; choose one of {', '.join(QUANTIZATIONS)}")
-    source = source or DEFAULT_URL
+    if direction not in RELEASES:
+        raise InstallError(f"unknown direction {direction!r}; choose one of {', '.join(DIRECTIONS)}")
+    release = RELEASES[direction]
+    identity = {"name": release.name, "direction": direction, "target_token": release.target_token}
+    source = source or release.url
     if source.startswith(("http://", "https://")):
         name = source.rstrip("/").rsplit("/", 1)[-1]
         downloads = dest.parent / ".downloads"
         downloads.mkdir(parents=True, exist_ok=True)
         archive = download(source, downloads / name, sha256 or KNOWN_SHA256.get(name), progress=progress)
-        return _install_zip(archive, dest, quantization, sha256, label=source)
+        return _install_zip(archive, dest, quantization, sha256, source, identity)
     path = Path(source)
     if path.is_file() and zipfile.is_zipfile(path):
-        return _install_zip(path, dest, quantization, sha256, label=str(path))
+        return _install_zip(path, dest, quantization, sha256, str(path), identity)
     if path.is_dir():
-        return install_from_path(path, dest, quantization, source_label=str(path), sha256=sha256)
+        return install_from_path(path, dest, quantization, source_label=str(path), sha256=sha256, **identity)
     raise InstallError(f"{source} is not a URL, a zip file or a model directory")
 
 
-def _install_zip(archive: Path, dest: Path, quantization: str, sha256: str | None, label: str) -> Manifest:
+def _install_zip(
+    archive: Path, dest: Path, quantization: str, sha256: str | None, label: str, identity: dict
+) -> Manifest:
     expected = sha256 or KNOWN_SHA256.get(archive.name)
     actual = file_sha256(archive)
     if expected and actual != expected:
         raise InstallError(f"checksum mismatch for {archive}: expected {expected}, got {actual}")
     with tempfile.TemporaryDirectory(prefix="opus-mt-unpack-", dir=dest.parent) as work:
         root = _safe_extract(archive, Path(work))
-        return install_from_path(root, dest, quantization, source_label=label, sha256=actual)
+        return install_from_path(root, dest, quantization, source_label=label, sha256=actual, **identity)
 
 
 def _safe_extract(archive: Path, target: Path) -> Path:
@@ -98,10 +122,12 @@ def install_from_path(
     source: Path,
     dest: Path,
     quantization: str = "int8",
-    name: str = RELEASE_NAME,
+    name: str = RELEASES["ar-en"].name,
     demo: bool = False,
     source_label: str | None = None,
     sha256: str | None = None,
+    direction: str = "ar-en",
+    target_token: str | None = None,
 ) -> Manifest:
     """Convert (or copy) a model directory into dest, with its tokenizers and a manifest."""
     kind = detect_kind(source)
@@ -126,6 +152,8 @@ def install_from_path(
                 converter=f"ctranslate2 {ctranslate2.__version__}",
                 created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 demo=demo,
+                direction=direction,
+                target_token=target_token,
             )
             manifest.write(staging)
         _replace_dir(staging, dest)

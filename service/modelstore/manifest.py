@@ -11,7 +11,10 @@ from pathlib import Path
 MANIFEST_FILE = "manifest.json"
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 DEFAULT_MODEL_DIR = MODELS_DIR / "opus-mt-ar-en"
+DEFAULT_REVERSE_MODEL_DIR = MODELS_DIR / "opus-mt-en-ar"  # English→Arabic, for English queries (optional)
 DEMO_MODEL_DIR = MODELS_DIR / "demo"
+DIRECTIONS = ("ar-en", "en-ar")  # source-target; ar-en translates the news, en-ar only English queries
+DEFAULT_DIRS = {"ar-en": DEFAULT_MODEL_DIR, "en-ar": DEFAULT_REVERSE_MODEL_DIR}
 INSTALL_HINT = "python -m service model install"
 
 
@@ -37,6 +40,8 @@ class Manifest:
     converter: str
     created: str
     demo: bool = False  # random weights: every translation is noise
+    direction: str = "ar-en"  # source-target; manifests written before there were two directions are ar-en
+    target_token: str | None = None  # put before every source sentence, as multi-target models need (>>ara<<)
 
     @property
     def id(self) -> str:
@@ -67,6 +72,15 @@ def resolve_model_dir(configured: Path | None) -> Path:
         if (candidate / MANIFEST_FILE).is_file():
             return candidate
     return DEFAULT_MODEL_DIR
+
+
+def resolve_reverse_model_dir(configured: Path | str | None) -> Path | None:
+    """The English→Arabic model's directory: the configured one, else the default if installed; None when off."""
+    if configured == "off":
+        return None
+    if configured is not None:
+        return Path(configured)
+    return DEFAULT_REVERSE_MODEL_DIR if (DEFAULT_REVERSE_MODEL_DIR / MANIFEST_FILE).is_file() else None
 
 
 def file_sha256(path: Path) -> str:

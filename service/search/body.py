@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from service.search.query import ParsedQuery
+from service.search.query import QueryForm
 from service.search.request import SearchRequest
 
 FIELDS = {"en": ["title_en^3", "body_en"], "ar": ["title^3", "body"]}
-TRANSLATED_QUERY_BOOST = 0.5  # the machine translation of an Arabic query counts half
 FLAGS = "AND|OR|NOT|PHRASE|PRECEDENCE|WHITESPACE|ESCAPE"
 HIT_SOURCE = [
     "id",
@@ -22,11 +21,15 @@ HIT_SOURCE = [
 ]
 
 
-def _match(query: ParsedQuery, lang: str, boost: float) -> dict:
+def _boost(form: QueryForm, translated_boost: float) -> float:
+    return 1.0 if form.by == "user" else translated_boost
+
+
+def _match(form: QueryForm, boost: float) -> dict:
     return {
         "simple_query_string": {
-            "query": query.text,
-            "fields": FIELDS[lang],
+            "query": form.query.text,
+            "fields": FIELDS[form.lang],
             "default_operator": "and",
             "quote_field_suffix": ".exact",
             "flags": FLAGS,
@@ -35,23 +38,40 @@ def _match(query: ParsedQuery, lang: str, boost: float) -> dict:
     }
 
 
-def _sentences(query: ParsedQuery, lang: str, boost: float) -> dict:
-    """Scores sentences by the query's terms and returns the best ones, with both languages."""
+def _exclusion(form: QueryForm) -> dict:
+    """A document with an excluded word on the form's side is left out, whichever form of the query it matched."""
+    return {
+        "simple_query_string": {
+            "query": form.query.excluded,
+            "fields": FIELDS[form.lang],
+            "default_operator": "or",
+            "quote_field_suffix": ".exact",
+            "flags": FLAGS,
+        }
+    }
+
+
+def _sentences(lang: str, forms: list[tuple[QueryForm, float]]) -> dict:
+    """Scores one side's sentences by every form searching it, and returns the best ones with both languages."""
     field = f"sentences.{lang}"
+    scored = [
+        {
+            "simple_query_string": {
+                "query": form.query.positive,
+                "fields": [field],
+                "default_operator": "or",
+                "quote_field_suffix": ".exact",
+                "flags": FLAGS,
+                "boost": boost,
+            }
+        }
+        for form, boost in forms
+    ]
     return {
         "nested": {
             "path": "sentences",
             "score_mode": "max",
-            "boost": boost,
-            "query": {
-                "simple_query_string": {
-                    "query": query.positive,
-                    "fields": [field],
-                    "default_operator": "or",
-                    "quote_field_suffix": ".exact",
-                    "flags": FLAGS,
-                }
-            },
+            "query": scored[0] if len(scored) == 1 else {"bool": {"should": scored}},
             "inner_hits": {
                 "name": f"sentences_{lang}",
                 "size": 3,
@@ -79,18 +99,19 @@ def _filters(request: SearchRequest) -> list[dict]:
     return filters
 
 
-def build_body(request: SearchRequest, query: ParsedQuery, lang: str, translated: ParsedQuery | None = None) -> dict:
-    """The search body: documents must match; sentence clauses rank them and give aligned snippets."""
-    must = [_match(query, lang, 1.0)]
-    should = [_sentences(query, lang, 1.0)]
-    if translated is not None:
-        must.append(_match(translated, "en", TRANSLATED_QUERY_BOOST))
-        should.append(_sentences(translated, "en", TRANSLATED_QUERY_BOOST))
+def build_body(request: SearchRequest, forms: list[QueryForm], translated_boost: float = 0.5) -> dict:
+    """The search body: documents must match one form of the query; sentence clauses rank them and give aligned
+    snippets. The user's own words weigh 1, a machine translation of them translated_boost."""
+    weighed = [(form, _boost(form, translated_boost)) for form in forms]
+    must = [_match(form, boost) for form, boost in weighed]
+    sides = dict.fromkeys(form.lang for form in forms)  # one nested clause per side: inner hits are named by side
+    should = [_sentences(lang, [(f, b) for f, b in weighed if f.lang == lang]) for lang in sides]
     body = {
         "query": {
             "bool": {
                 "must": [{"bool": {"should": must, "minimum_should_match": 1}}],
                 "should": should,
+                "must_not": [_exclusion(form) for form in forms if form.query.excluded],
                 "filter": _filters(request),
             }
         },

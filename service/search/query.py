@@ -24,6 +24,7 @@ class ParsedQuery:
     text: str  # simple_query_string syntax, operators included
     positive: str  # the terms and phrases that must or may match, without operators
     terms: str  # those words as plain text, for translating the query
+    excluded: str = ""  # the top-level exclusions (terms and phrases), which hold whichever form of the query matched
 
     @classmethod
     def from_words(cls, text: str) -> ParsedQuery:
@@ -49,6 +50,7 @@ def parse(text: str) -> ParsedQuery:
     out: list[str] = []
     positive: list[str] = []
     words: list[str] = []
+    excluded: list[str] = []
     depth = 0
     negate = False
     expect_operand = True
@@ -58,7 +60,7 @@ def parse(text: str) -> ParsedQuery:
                 raise QueryError(f"{token} needs a term on each side")
             out.append("+" if token == "AND" else "|")
             expect_operand = True
-        elif token == "NOT" or (token == "-" and expect_operand):
+        elif token in ("NOT", "-"):  # a lone - before a "phrase" or (group) excludes it too
             negate = True
         elif token == "(":
             out.append(("-" if negate else "") + "(")
@@ -79,6 +81,8 @@ def parse(text: str) -> ParsedQuery:
             else:
                 term, word = _escape(body), body
             out.append(prefix + term)
+            if prefix and not depth:
+                excluded.append(term)
             if not prefix:
                 positive.append(term)
                 words.append(word)
@@ -89,4 +93,74 @@ def parse(text: str) -> ParsedQuery:
         raise QueryError("the query ends with an operator")
     if not words:
         raise QueryError("the query has no terms to look for, only exclusions")
-    return ParsedQuery(" ".join(out), " ".join(positive), " ".join(words))
+    return ParsedQuery(" ".join(out), " ".join(positive), " ".join(words), " ".join(excluded))
+
+
+@dataclass(frozen=True)
+class QueryForm:
+    """One form of the query that a search runs: its words, the side of the index they search, and who wrote them."""
+
+    lang: str  # en or ar: the fields it searches
+    text: str  # as shown to the user: their own syntax, or the machine's words
+    query: ParsedQuery
+    by: str  # user (typed, or a translation the user passed) or machine (translated for this search)
+
+
+_ARABIC_LETTER = re.compile(r"[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")
+_LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
+
+
+def _script(text: str) -> str:
+    arabic, latin = bool(_ARABIC_LETTER.search(text)), bool(_LATIN_LETTER.search(text))
+    return "both" if arabic and latin else "ar" if arabic else "en"
+
+
+def _units(text: str) -> list[tuple[str, list[str], bool]]:
+    """Top-level units (AND/OR, then NOT or -, then a word, phrase or group): (script, tokens, excluded)."""
+    units: list[tuple[str, list[str], bool]] = []
+    pending: list[str] = []
+    group: list[str] = []
+    depth = 0
+    for token in _TOKEN.findall(text):
+        if depth:
+            group.append(token)
+            depth += {"(": 1, ")": -1}.get(token, 0)
+            if depth == 0:
+                words = " ".join(t for t in group if t not in ("AND", "OR", "NOT"))
+                units.append((_script(words), [*pending, *group], _excluded(pending)))
+                pending, group = [], []
+        elif token == "(":
+            group, depth = [token], 1
+        elif token in ("AND", "OR", "NOT") or token == "-":
+            pending.append(token)
+        else:
+            units.append((_script(token), [*pending, token], _excluded(pending) or token.startswith("-")))
+            pending = []
+    return units
+
+
+def _excluded(prefix: list[str]) -> bool:
+    return any(token in ("NOT", "-") for token in prefix)
+
+
+def split_by_script(text: str) -> dict[str, str]:
+    """A query's Arabic and Latin parts, each in its own syntax: {"en": ..., "ar": ...}, or one side if one script.
+
+    Each top-level word, phrase or parenthesised group goes to its script's side, with the AND/OR before it
+    (dropped where it would start a side). Exclusions go to both sides (an excluded word cannot match the other
+    script's fields, so it costs nothing there), and a group mixing scripts goes to both sides whole. A side
+    with exclusions only is not searched.
+    """
+    units = _units(text)
+    parts: dict[str, list[str]] = {}
+    for lang in ("en", "ar"):
+        tokens: list[str] = []
+        searched = False
+        for script, unit, excluded in units:
+            if script not in (lang, "both") and not excluded:
+                continue
+            searched = searched or not excluded
+            tokens.extend(unit[1:] if not tokens and unit[0] in ("AND", "OR") else unit)
+        if searched:
+            parts[lang] = " ".join(tokens)
+    return parts

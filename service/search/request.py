@@ -23,6 +23,8 @@ class SearchRequest:
     sort: str = "relevance"
     size: int = 10
     page: int = 1
+    q_ar: str | None = None  # the user's own Arabic for the query, searched instead of a machine translation
+    q_en: str | None = None  # the same for English
 
     def validate(self) -> None:
         if self.lang not in LANGS:

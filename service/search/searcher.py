@@ -1,6 +1,8 @@
-"""Run a search: detect the query's language, translate an Arabic query, query OpenSearch, shape the hits."""
+"""Run a search: detect the query's language, translate it to the other side, query OpenSearch, shape the hits."""
 
 from __future__ import annotations
+
+import functools
 
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import RequestError, TransportError
@@ -10,11 +12,15 @@ from service.index.bulk import RETRYABLE_STATUS
 from service.index.errors import refusal_reason
 from service.search import query as query_parser
 from service.search.body import build_body
-from service.search.query import ParsedQuery, QueryError
+from service.search.query import ParsedQuery, QueryError, QueryForm
 from service.search.request import SearchRequest
 from service.search.results import parse_response
 from service.text import langid
 from service.text.normalize import normalize_text
+
+OTHER_SIDE = {"en": "ar", "ar": "en"}
+MODEL_NAMES = {"ar": "English→Arabic", "en": "Arabic→English"}  # by the side a model translates into
+QUERY_CACHE_SIZE = 2048  # (model, query) pairs kept in the process: a few MB at most
 
 
 def query_language(request: SearchRequest, parsed: ParsedQuery) -> str:
@@ -24,24 +30,90 @@ def query_language(request: SearchRequest, parsed: ParsedQuery) -> str:
     return "ar" if langid.detect(parsed.terms).language == "ar" else "en"
 
 
-def translate_query(parsed: ParsedQuery, translator) -> ParsedQuery | None:
-    """The English translation of an Arabic query's terms, or None without a real translator.
+@functools.lru_cache(maxsize=QUERY_CACHE_SIZE)
+def _machine_translation(translator, terms: str) -> str:
+    """A query's words translated once per model and process: repeated queries cost no MT."""
+    return translator.translate([normalize_text(terms)])[0].target.strip()
 
-    A demo model's translation is noise that would match the noise it wrote into the index.
+
+def translate_query(parsed: ParsedQuery, translator) -> ParsedQuery | None:
+    """The translation of a query's terms, or None without a real translator.
+
+    A demo model's translation is noise: for an Arabic query it would match the noise the demo model wrote
+    into the index, and for an English one it finds nothing but chance.
     """
     if translator is None or translator.demo:
         return None
-    english = translator.translate([normalize_text(parsed.terms)])[0].target
-    return ParsedQuery.from_words(english) if english.strip() else None
+    words = _machine_translation(translator, parsed.terms)
+    return ParsedQuery.from_words(words) if words else None
 
 
-def search(client: OpenSearch, alias: str, request: SearchRequest, translator=None) -> dict:
-    """Search the alias; raises QueryError or ValueError for bad input, with a message for the user."""
+def _user_forms(request: SearchRequest, parsed: ParsedQuery) -> list[QueryForm]:
+    """The user's words by side: a query mixing scripts is split, each part searching its own side."""
+    if request.lang != "auto":
+        return [QueryForm(request.lang, request.query, parsed, "user")]
+    whole = [QueryForm(query_language(request, parsed), request.query, parsed, "user")]
+    parts = query_parser.split_by_script(request.query)
+    if len(parts) == 1:
+        return whole
+    try:
+        return [QueryForm(lang, text, query_parser.parse(text), "user") for lang, text in parts.items()]
+    except QueryError:  # a part that is no query alone, such as a group of exclusions only: search the query whole
+        return whole
+
+
+def query_forms(request: SearchRequest, parsed: ParsedQuery, translators: dict) -> tuple[list[QueryForm], list[dict]]:
+    """Every form the search runs, and the sides left out with the reason: (forms, not_searched).
+
+    translators maps the side a model translates into (en, ar) to the model, or None. A translation the
+    user passed (q_en, q_ar) replaces the machine's for its side.
+    """
+    forms = _user_forms(request, parsed)
+    overrides = {"en": request.q_en, "ar": request.q_ar}
+    not_searched = []
+    for form in list(forms):
+        target = OTHER_SIDE[form.lang]
+        if overrides[target]:
+            continue
+        translator = translators.get(target)
+        translated = translate_query(form.query, translator)
+        if translated is not None:
+            forms.append(QueryForm(target, translated.terms, translated, "machine"))
+        else:
+            not_searched.append({"lang": target, "why": _why_not(target, translator)})
+    for lang, text in overrides.items():
+        if text:
+            forms.append(QueryForm(lang, text, query_parser.parse(text), "user"))
+    return forms, not_searched
+
+
+def _why_not(side: str, translator) -> str:
+    name = MODEL_NAMES[side]
+    if translator is None:
+        return f"no {name} model installed"
+    if translator.demo:
+        return f"the {name} model is a demo with random weights: its translations are noise"
+    return f"the {name} translation of the query was empty"
+
+
+def search(
+    client: OpenSearch,
+    alias: str,
+    request: SearchRequest,
+    translator=None,
+    reverse_translator=None,
+    translated_boost: float = 0.5,
+) -> dict:
+    """Search the alias; raises QueryError or ValueError for bad input, with a message for the user.
+
+    translator (Arabic→English) and reverse_translator (English→Arabic) translate the query to the other side;
+    translated_boost is the weight of those machine translations against the user's own words.
+    """
     request.validate()
     parsed = query_parser.parse(request.query)
     lang = query_language(request, parsed)
-    translated = translate_query(parsed, translator) if lang == "ar" else None
-    body = build_body(request, parsed, lang, translated)
+    forms, not_searched = query_forms(request, parsed, {"en": translator, "ar": reverse_translator})
+    body = build_body(request, forms, translated_boost)
     try:
         response = client.search(index=alias, body=body)
     except RequestError as error:  # e.g. a date filter OpenSearch cannot parse
@@ -51,5 +123,9 @@ def search(client: OpenSearch, alias: str, request: SearchRequest, translator=No
             raise
         raise SearchUnavailable(f"OpenSearch could not run the search: {refusal_reason(error)}") from None
     result = parse_response(response)
-    result["query"] = {"language": lang, "translation": translated.terms if translated else None}
+    result["query"] = {
+        "language": lang,
+        "searched": [{"lang": form.lang, "text": form.text, "by": form.by} for form in forms],
+        "not_searched": not_searched,
+    }
     return result

@@ -58,7 +58,10 @@ class Translator:
         return self.manifest.demo
 
     def tokenize(self, text: str) -> list[str]:
-        return self._source.encode(text, out_type=str)
+        """SentencePiece pieces, after the target-language token a multi-target model needs (>>ara<<)."""
+        pieces = self._source.encode(text, out_type=str)
+        token = self.manifest.target_token
+        return [token, *pieces] if token and pieces else pieces
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenize(text))
@@ -129,7 +132,11 @@ _LOAD_LOCK = threading.Lock()
 
 def load_translator(settings: Settings) -> Translator:
     """The process-wide Translator for these settings, loaded on first use."""
-    model_dir = resolve_model_dir(settings.model_dir)
+    return load_translator_at(resolve_model_dir(settings.model_dir), settings)
+
+
+def load_translator_at(model_dir: Path, settings: Settings) -> Translator:
+    """The process-wide Translator of the model in model_dir (either direction), loaded on first use."""
     key = (model_dir.resolve(), settings)
     with _LOAD_LOCK:
         if key not in _LOADED:

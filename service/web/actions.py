@@ -70,6 +70,8 @@ def search_request(args) -> SearchRequest:
         values.get("sort", "relevance"),
         values.get("size", 10),
         values.get("page", 1),
+        values.get("q_ar", "").strip() or None,  # an empty field means "the machine's translation"
+        values.get("q_en", "").strip() or None,
     )
     try:
         query.validate()
@@ -79,9 +81,16 @@ def search_request(args) -> SearchRequest:
 
 
 def run_search(query: SearchRequest) -> dict:
-    """Hits, total and facets for the query, an Arabic one translated when a real model is loaded."""
+    """Hits, total and facets for the query, translated to the other side where a real model for it is loaded."""
     services = app_services()
-    return search(services.client, services.alias, query, services.translator)
+    return search(
+        services.client,
+        services.alias,
+        query,
+        services.translator,
+        services.reverse_translator,
+        services.settings.search_translated_query_boost,
+    )
 
 
 def job_owner() -> str:

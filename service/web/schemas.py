@@ -135,6 +135,18 @@ SEARCH_PARAMETERS = [
         required=True,
     ),
     parameter("lang", "query", {"enum": list(LANGS), "default": "auto"}, "language of the query"),
+    parameter(
+        "q_ar",
+        "query",
+        {"type": "string", "maxLength": MAX_QUERY_CHARS},
+        "your own Arabic for the query, searched instead of its machine translation (empty: the machine's)",
+    ),
+    parameter(
+        "q_en",
+        "query",
+        {"type": "string", "maxLength": MAX_QUERY_CHARS},
+        "your own English for the query, searched instead of its machine translation (empty: the machine's)",
+    ),
     parameter("source", "query", _STRINGS, "only these sources (repeat for several; an empty value means all)"),
     parameter("category", "query", _STRINGS, "only these categories (repeat for several; empty means all)"),
     parameter("from", "query", {"type": "string"}, "published on or after this date (ISO 8601; empty: no bound)"),
@@ -354,7 +366,31 @@ RESPONSES = {
             "facets": {"type": "object", "properties": {"source": _FACET, "category": _FACET, "published": _FACET}},
             "query": {
                 "type": "object",
-                "properties": {"language": {"enum": ["ar", "en"]}, "translation": _NULLABLE_STRING},
+                "properties": {
+                    "language": {"enum": ["ar", "en"]},
+                    "searched": {
+                        "type": "array",
+                        "description": "every form of the query searched: the user's words and their translations",
+                        "items": {
+                            "type": "object",
+                            "required": ["lang", "text", "by"],
+                            "properties": {
+                                "lang": {"enum": ["ar", "en"]},
+                                "text": {"type": "string"},
+                                "by": {"enum": ["user", "machine"]},
+                            },
+                        },
+                    },
+                    "not_searched": {
+                        "type": "array",
+                        "description": "sides the query could not be translated to, and why",
+                        "items": {
+                            "type": "object",
+                            "required": ["lang", "why"],
+                            "properties": {"lang": {"enum": ["ar", "en"]}, "why": {"type": "string"}},
+                        },
+                    },
+                },
             },
         },
     },

@@ -17,7 +17,7 @@ from service.config import Settings
 from service.index.client import make_client
 from service.jobs.store import JobStore, open_job_store
 from service.modelstore.manifest import ModelNotInstalled
-from service.translation import check_translator, open_translator
+from service.translation import check_translator, open_reverse_translator, open_translator
 from service.translation.interface import SentenceTranslator
 from service.web.metrics import Metrics
 
@@ -39,6 +39,7 @@ class Services:
     model_error: str | None = None
     metrics: Metrics = field(default_factory=Metrics)
     workers: WorkerPool | None = None  # the job worker threads, where the process serves (web.start_workers)
+    reverse_translator: SentenceTranslator | None = None  # English→Arabic, for English queries; None when absent
 
     def __post_init__(self):
         """The metrics read the translator's counters and the job queue's depth when scraped."""
@@ -62,7 +63,8 @@ class Services:
         except ModelNotInstalled as error:  # the app serves without a model: translation answers 503
             log.warning("%s", error)
             model_error = str(error)
-        return cls(settings, client, open_job_store(settings), translator, model_error)
+        reverse = open_reverse_translator(settings) if load_model else None
+        return cls(settings, client, open_job_store(settings), translator, model_error, reverse_translator=reverse)
 
     def close(self) -> None:
         """Close the job store (the translator is the process's, and stays loaded)."""
