@@ -68,13 +68,20 @@ def add_articles():
     articles = body if isinstance(body, list) else [body]
     lifecycle.ensure(services.client, services.alias, settings.opensearch_shards, settings.opensearch_replicas)
     report = ingest(
-        enumerate(articles), services.client, services.alias, loaded_translator(), attempts=INTERACTIVE_ATTEMPTS
+        enumerate(articles),
+        services.client,
+        services.alias,
+        loaded_translator(),
+        attempts=INTERACTIVE_ATTEMPTS,
+        cluster_threshold=settings.cluster_threshold,
     )
     reasons = {r.line: r.reason for r in report.rejects}
     items = []
     for index in range(len(articles)):
         status, doc_id = report.outcomes.get(index, ("rejected", None))
         item = {"index": index, "id": doc_id, "status": status}
+        if index in report.clusters:
+            item["cluster_id"] = report.clusters[index]
         if index in reasons:
             item["reason"] = reasons[index]
         if index in report.dropped_fields:  # stored without these fields
