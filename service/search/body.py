@@ -19,7 +19,9 @@ HIT_SOURCE = [
     "language",
     "translation_score",
     "demo",
+    "cluster_id",
 ]
+CLUSTER_MEMBERS = 10  # the other articles of a story shown with its hit (the index allows 50 inner hits)
 
 
 def _match(query: ParsedQuery, lang: str, boost: float) -> dict:
@@ -79,6 +81,22 @@ def _filters(request: SearchRequest) -> list[dict]:
     return filters
 
 
+def _collapse() -> dict:
+    """One hit per story: the best-ranked member (by the request's sort), with the others that match as inner hits.
+
+    hits.total and the facets still count articles; the `stories` aggregation counts the clusters.
+    """
+    return {
+        "field": "cluster_id",
+        "inner_hits": {
+            "name": "cluster",
+            "size": CLUSTER_MEMBERS + 1,  # the hit itself is among them
+            "_source": ["id", "source", "published"],
+            "sort": [{"published": {"order": "asc", "missing": "_last"}}],
+        },
+    }
+
+
 def build_body(request: SearchRequest, query: ParsedQuery, lang: str, translated: ParsedQuery | None = None) -> dict:
     """The search body: documents must match; sentence clauses rank them and give aligned snippets."""
     must = [_match(query, lang, 1.0)]
@@ -121,4 +139,7 @@ def build_body(request: SearchRequest, query: ParsedQuery, lang: str, translated
     }
     if request.sort == "date":
         body["sort"] = [{"published": {"order": "desc", "missing": "_last"}}, "_score"]
+    if request.collapse:
+        body["collapse"] = _collapse()
+        body["aggs"]["stories"] = {"cardinality": {"field": "cluster_id", "precision_threshold": 3000}}
     return body

@@ -23,6 +23,7 @@ class SearchRequest:
     sort: str = "relevance"
     size: int = 10
     page: int = 1
+    collapse: bool = True  # one hit per story cluster; False shows every article
 
     def validate(self) -> None:
         if self.lang not in LANGS:

@@ -70,6 +70,7 @@ def search_request(args) -> SearchRequest:
         values.get("sort", "relevance"),
         values.get("size", 10),
         values.get("page", 1),
+        values.get("collapse", True),
     )
     try:
         query.validate()

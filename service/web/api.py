@@ -1,4 +1,4 @@
-"""The JSON API under /api/v1: translate, detect, articles (with parallel-text export), search."""
+"""The JSON API under /api/v1: translate, detect, articles (with parallel-text export), search, story clusters."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 from service.index import lifecycle
 from service.ingest import ingest
 from service.limits import MAX_ID_BYTES
+from service.search.stories import cluster_members
 from service.text import langid
 from service.web import export, schemas
 from service.web.actions import loaded_translator, read_texts, run_search, search_request, translate_texts
@@ -102,7 +103,9 @@ def stored_id(article_id: str) -> str:
 def get_article(article_id: str):
     services = app_services()
     export_format = check_arguments(request.args, [schemas.EXPORT_FORMAT]).get("format", "json")
-    document = services.client.get(index=services.alias, id=stored_id(article_id))["_source"]
+    document = services.client.get(
+        index=services.alias, id=stored_id(article_id), _source_excludes=["cluster_bands"]  # look-up keys, not content
+    )["_source"]
     filename = re.sub(r"[^\w.-]", "_", article_id)[:100] or "article"
     if export_format == "json":
         return jsonify(document)
@@ -126,6 +129,16 @@ def delete_article(article_id: str):
     services = app_services()
     services.client.delete(index=services.alias, id=stored_id(article_id), refresh="wait_for")
     return "", 204
+
+
+@bp.get("/clusters/<path:cluster_id>")
+@requires_key(write=False)
+def get_cluster(cluster_id: str):
+    services = app_services()
+    found = cluster_members(services.client, services.alias, stored_id(cluster_id))  # cluster ids are article ids
+    if found is None:
+        raise ApiError(404, "not found")
+    return jsonify(found)
 
 
 @bp.get("/search")
