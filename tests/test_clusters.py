@@ -15,6 +15,8 @@ from service.index import clusters, lifecycle
 from service.ingest import ingest
 from service.jobs.store import SqliteJobStore
 from service.jobs.worker import Worker
+from service.search.body import build_body
+from service.search.query import parse
 from service.search.request import SearchRequest
 from service.search.searcher import search
 from service.web import create_app
@@ -99,6 +101,14 @@ def test_below_the_threshold_an_article_starts_its_own_cluster():
     candidates = [clusters.Candidate("t", "t", trade.shingles)]
     assert clusters.best_cluster(rain, candidates, THRESHOLD) is None
     assert clusters.assign_clusters([("r", rain)], {"r": candidates}, {}, THRESHOLD) == {"r": "r"}
+
+
+def test_search_body_collapses_on_cluster_id_unless_asked_not_to():
+    body = build_body(SearchRequest("x", sort="date"), parse("x"), "en")
+    assert body["collapse"]["field"] == "cluster_id" and body["collapse"]["inner_hits"]["name"] == "cluster"
+    assert "cluster_id" in body["_source"] and body["aggs"]["stories"]["cardinality"]["field"] == "cluster_id"
+    plain = build_body(SearchRequest("x", collapse=False), parse("x"), "en")
+    assert "collapse" not in plain and "stories" not in plain["aggs"]
 
 
 # Writers, search and the API on the real node

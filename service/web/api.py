@@ -104,7 +104,9 @@ def get_article(article_id: str):
     services = app_services()
     export_format = check_arguments(request.args, [schemas.EXPORT_FORMAT]).get("format", "json")
     document = services.client.get(
-        index=services.alias, id=stored_id(article_id), _source_excludes=["cluster_bands"]  # look-up keys, not content
+        index=services.alias,
+        id=stored_id(article_id),
+        _source_excludes=["cluster_bands"],  # look-up keys, not content
     )["_source"]
     filename = re.sub(r"[^\w.-]", "_", article_id)[:100] or "article"
     if export_format == "json":
