@@ -205,29 +205,40 @@ def test_api_and_job_writers_assign_clusters(stories, app, client, alias, transl
     assert result["cluster_id"] == "match-1" == stored(client, alias, "match-2")["cluster_id"]
 
 
-def test_a_v1_index_is_upgraded_in_place_and_its_articles_collapse_alone(client, translator):
-    alias = "test-clusters-v1-upgrade"
+@pytest.fixture
+def v1_alias(client):
+    """An alias whose write index was built from articles-v1.json, holding two articles written before clusters."""
+    alias = "test-clusters-v1"
     lifecycle.delete(client, alias)
     v1 = json.loads((lifecycle.INDEX_CONFIG_DIR / "articles-v1.json").read_text(encoding="utf-8"))
     index = lifecycle.index_name(alias, 1, 1)
     client.indices.create(index=index, body={**v1, "aliases": {alias: {"is_write_index": True}}})
-    try:
-        for doc_id, body in (("old-rain", RAIN), ("old-trade", TRADE)):
-            client.index(
-                index=alias,
-                id=doc_id,
-                body={"id": doc_id, "body": body, "title": "", "title_en": "", "body_en": "", "sentences": []},
-                refresh=True,
-            )
-        assert lifecycle.ensure(client, alias) == index
-        assert "cluster_id" in client.indices.get_mapping(index=index)[index]["mappings"]["properties"]
-        assert stored(client, alias, "old-trade")["cluster_id"] == "old-trade"
-        report = ingest(
-            enumerate([article("new-rain", near_copy(RAIN))]), client, alias, translator, cluster_threshold=THRESHOLD
-        )
-        assert report.clusters == {0: "old-rain"}  # the old article's band keys were filled in by the upgrade
-        client.indices.refresh(index=alias)
-        hits = search(client, alias, SearchRequest("الأرصاد OR الجمركية", lang="ar"))["hits"]
-        assert sorted(h["cluster_id"] for h in hits) == ["old-rain", "old-trade"]
-    finally:
-        lifecycle.delete(client, alias)
+    for doc_id, body in (("old-rain", RAIN), ("old-trade", TRADE)):
+        old = {"id": doc_id, "body": body, "title": "", "title_en": "", "body_en": "", "sentences": []}
+        client.index(index=alias, id=doc_id, body=old, refresh=True)
+    yield alias, index
+    lifecycle.delete(client, alias)
+
+
+def test_a_v1_index_is_upgraded_in_place_and_its_articles_collapse_alone(v1_alias, client, translator):
+    alias, index = v1_alias
+    assert lifecycle.ensure(client, alias) == index
+    assert "cluster_id" in client.indices.get_mapping(index=index)[index]["mappings"]["properties"]
+    assert stored(client, alias, "old-trade")["cluster_id"] == "old-trade"
+    report = ingest(
+        enumerate([article("new-rain", near_copy(RAIN))]), client, alias, translator, cluster_threshold=THRESHOLD
+    )
+    assert report.clusters == {0: "old-rain"}  # the old article's band keys were filled in by the upgrade
+    client.indices.refresh(index=alias)
+    hits = search(client, alias, SearchRequest("الأرصاد OR الجمركية", lang="ar"))["hits"]
+    assert sorted(h["cluster_id"] for h in hits) == ["old-rain", "old-trade"]
+
+
+def test_migrating_a_v1_index_gives_the_copied_articles_their_own_clusters(v1_alias, client):
+    alias, _ = v1_alias
+    new = lifecycle.migrate(client, alias)
+    assert f"-v{max(lifecycle.config_versions())}-" in new
+    assert {d: stored(client, alias, d)["cluster_id"] for d in ("old-rain", "old-trade")} == {
+        "old-rain": "old-rain",
+        "old-trade": "old-trade",
+    }
