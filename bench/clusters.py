@@ -12,7 +12,11 @@ original passes both tests with it (an upper bound: it counts the real republica
 only merges with an original published DISTINCT_DAYS or more days apart, which are different stories. Pure: no
 OpenSearch, the band keys go into a dict.
 
-    .venv/bin/python bench/clusters.py [--articles 3000] [--copies 1000]
+With --node, the chosen parameters also run through the local OpenSearch node (OPENSEARCH_URL, started like
+bench/search.py does) as the writers run them: the originals are clustered and indexed in batches of 256, then the
+copies are clustered against them, timing the fingerprints and the one msearch per batch.
+
+    .venv/bin/python bench/clusters.py [--articles 3000] [--copies 1000] [--node]
 """
 
 from __future__ import annotations
@@ -27,8 +31,13 @@ from itertools import combinations
 from common import news_articles
 
 from service.config import Settings
-from service.index import clusters
+from service.index import clusters, lifecycle, node
+from service.index.bulk import index_documents
+from service.index.client import make_client
+from service.index.cluster_lookup import cluster_documents
 
+ALIAS = "bench-clusters"
+BATCH = 256
 SHINGLE_SIZES = (2, 3, 4, 5)
 DISTINCT_DAYS = 3
 BANDINGS = ((64, 2), (42, 3), (32, 4), (25, 5))
@@ -80,10 +89,46 @@ def candidate_pairs(signatures: list, bands: int, rows: int) -> set[tuple[int, i
     return {pair for members in buckets.values() for pair in combinations(members, 2)}
 
 
+def through_node(originals: list[dict], copies: list[str]) -> None:
+    """Recall of the copies, and originals joined to another original, as the writers assign clusters."""
+    settings = Settings.from_env()
+    node.start(node.local_node(settings))
+    client = make_client(settings, timeout=120)
+    lifecycle.delete(client, ALIAS)
+    lifecycle.create(client, ALIAS)
+
+    def clustered(documents: list[dict], index: bool) -> tuple[dict[str, str], float]:
+        assigned, spent = {}, 0.0
+        for start in range(0, len(documents), BATCH):
+            started = time.perf_counter()
+            batch = cluster_documents(client, ALIAS, documents[start : start + BATCH], settings.cluster_threshold)
+            spent += time.perf_counter() - started
+            assigned.update((d["id"], d["cluster_id"]) for d in batch)
+            if index:
+                index_documents(client, ALIAS, batch)
+                client.indices.refresh(index=ALIAS)
+        return assigned, spent / len(documents) * 1000
+
+    empty = {"title": "", "title_en": "", "body_en": "", "sentences": []}
+    stored, ms = clustered([{**empty, "id": a["id"], "body": a["body"]} for a in originals], index=True)
+    joined = sum(cluster != doc_id for doc_id, cluster in stored.items()) / len(stored)
+    print(
+        f"\nthrough the node: originals {ms:.2f} ms per article (fingerprint + msearch, batches of {BATCH}); "
+        f"{joined:.4f} of them joined another original's story (real republications included)"
+    )
+    copied = [{**empty, "id": f"copy-{a['id']}", "body": body} for a, body in zip(originals, copies, strict=False)]
+    assigned, ms = clustered(copied, index=False)
+    recall = sum(assigned[f"copy-{a['id']}"] == stored[a["id"]] for a in originals[: len(copies)]) / len(copies)
+    print(f"through the node: copies {ms:.2f} ms per article; recall {recall:.3f}")
+    lifecycle.delete(client, ALIAS)
+    print(f"node: {settings.opensearch_urls[0]} (stop it with `python -m service opensearch stop`)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=3000, help="distinct real articles")
     parser.add_argument("--copies", type=int, default=1000, help="near-copies made (of the first articles)")
+    parser.add_argument("--node", action="store_true", help="also run the chosen parameters through the local node")
     args = parser.parse_args()
     rng = random.Random(11)
     originals = news_articles(args.articles)
@@ -143,6 +188,8 @@ def main() -> None:
         f"(normalise, shingle, {clusters.NUM_PERM}-value signature, band keys); "
         + ", ".join(f"{size}-word shingles + {MAX_PERM} values {ms:.2f} ms" for size, ms in timing.items())
     )
+    if args.node:
+        through_node(originals, [body for body, _ in copies])
 
 
 if __name__ == "__main__":

@@ -57,12 +57,15 @@ def cluster_documents(
     ids = list(fingerprints)
     searches.append({"size": len(ids), "_source": ["cluster_id"], "query": {"ids": {"values": ids}}})
     *candidate_answers, stored = _responses(client, alias, searches, attempts)
+    shingled: dict[str, frozenset[int]] = {}  # a candidate of several articles is shingled once
+
+    def candidate(hit: dict) -> clusters.Candidate:
+        if hit["_id"] not in shingled:
+            shingled[hit["_id"]] = clusters.shingles(hit["_source"].get("body") or "")
+        return clusters.Candidate(hit["_id"], hit["_source"].get("cluster_id") or hit["_id"], shingled[hit["_id"]])
+
     indexed = {
-        doc_id: [
-            clusters.Candidate(hit["_id"], hit["_source"].get("cluster_id") or hit["_id"], clusters.shingles(body))
-            for hit in answer["hits"]["hits"]
-            if isinstance(body := hit["_source"].get("body"), str)
-        ]
+        doc_id: [candidate(hit) for hit in answer["hits"]["hits"]]
         for doc_id, answer in zip(searched, candidate_answers, strict=True)
     }
     kept = {

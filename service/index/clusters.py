@@ -5,8 +5,8 @@ An article's normalised body becomes a set of word shingles (SHINGLE_WORDS words
 variants outlets spell differently). NUM_PERM MinHash values over those shingles are cut into BANDS bands of ROWS
 values; each band's key is stored in the document (`cluster_bands`), so two articles that agree on a whole band
 find each other with one terms query, across processes, hosts and re-ingests. A candidate joins only when the
-Jaccard similarity of the two shingle sets reaches the threshold (CLUSTER_THRESHOLD; bench/clusters.py measures it): the candidates'
-bodies come back with the candidate search, so the check is exact rather than a MinHash estimate.
+Jaccard similarity of the two shingle sets reaches the threshold (CLUSTER_THRESHOLD, measured by bench/clusters.py):
+the candidates' bodies come back with the candidate search, so the check is exact rather than a MinHash estimate.
 
 Everything here is deterministic across processes and hosts: shingles are hashed with BLAKE2b (never Python's
 salted hash()), and the permutations come from a fixed seed. Changing SHINGLE_WORDS, NUM_PERM, BANDS, ROWS or SEED
