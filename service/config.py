@@ -165,6 +165,13 @@ def _model_dir_or_off(text: str) -> Path | str:
     return "off" if text.lower() == "off" else Path(text)
 
 
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise ValueError("must be above 0 and at most 1")
+    return value
+
+
 def _declare(
     env: str, default: str | None, help: str, parse: Callable[[str], object] = str, unset: object = None
 ) -> Field:
@@ -301,6 +308,12 @@ class Settings:
         Path,
     )
     opensearch_heap: str = _declare("OPENSEARCH_HEAP", "512m", "Java heap of the local node.", _heap)
+    cluster_threshold: float = _declare(
+        "CLUSTER_THRESHOLD",
+        "0.4",
+        "Jaccard similarity of word shingles at which an article joins a story cluster (bench/clusters.py).",
+        _share,
+    )
     api_keys: tuple[str, ...] = _declare(
         "API_KEYS", None, "Comma-separated API keys (8+ characters); write endpoints need one.", _keys, unset=()
     )  # every valid key: ADMIN_API_KEYS are added to it

@@ -15,8 +15,10 @@ from itertools import islice
 from opensearchpy import OpenSearch
 
 from service import align
+from service.config import Settings
 from service.errors import ArticleError
 from service.index.bulk import index_documents, stored_hashes
+from service.index.cluster_lookup import cluster_documents
 from service.index.documents import CheckedRecord, check_record, to_document
 from service.pipeline import DETECT_CHARS, translate_articles
 from service.text import langid
@@ -40,6 +42,7 @@ class IngestReport:
     unchanged: int = 0
     rejects: list[Reject] = field(default_factory=list)
     outcomes: dict[int, tuple[str, str | None]] = field(default_factory=dict)  # line → (status, doc id)
+    clusters: dict[int, str] = field(default_factory=dict)  # line → the story cluster its indexed article joined
     dropped_fields: dict[int, dict[str, str]] = field(default_factory=dict)  # line → {field: why it was left out}
 
     def to_dict(self) -> dict:
@@ -69,10 +72,12 @@ def ingest(
     on_reject: Callable[[Reject], None] = lambda r: None,
     window: int = WINDOW_RECORDS,
     attempts: int = 10,
+    cluster_threshold: float = Settings().cluster_threshold,
 ) -> IngestReport:
     """Index (line number, record or ArticleError) pairs; report what went in, what was rejected, what was dropped.
 
     attempts: tries of each OpenSearch call while the cluster is down (with back-off); an HTTP request passes few.
+    cluster_threshold: CLUSTER_THRESHOLD, the similarity at which an article joins a story cluster.
     """
     if translator is None and not pretranslated:
         raise ValueError("ingest needs a translator unless the records are pre-translated")
@@ -86,11 +91,13 @@ def ingest(
 
     records = iter(records)
     while chunk := list(islice(records, window)):
-        _ingest_window(chunk, client, alias, translator, pretranslated, report, reject, attempts)
+        _ingest_window(chunk, client, alias, translator, pretranslated, report, reject, attempts, cluster_threshold)
     return report
 
 
-def _ingest_window(chunk, client, alias, translator, pretranslated, report, reject, attempts) -> None:
+def _ingest_window(
+    chunk, client, alias, translator, pretranslated, report, reject, attempts, cluster_threshold
+) -> None:
     pending = []
     for line, record in chunk:
         try:
@@ -122,6 +129,7 @@ def _ingest_window(chunk, client, alias, translator, pretranslated, report, reje
             continue
         documents.append(to_document(result, item.checked, now))
         line_of[item.doc_id] = item.line
+    documents = cluster_documents(client, alias, documents, cluster_threshold, attempts)
     failed = index_documents(client, alias, documents, attempts=attempts) if documents else {}
     for doc in documents:
         if doc["id"] in failed:
@@ -129,6 +137,7 @@ def _ingest_window(chunk, client, alias, translator, pretranslated, report, reje
         else:
             report.indexed += 1
             report.outcomes[line_of[doc["id"]]] = ("indexed", doc["id"])
+            report.clusters[line_of[doc["id"]]] = doc["cluster_id"]
 
 
 def _last_of_each_id(pending: list[_Pending], reject) -> list[_Pending]:

@@ -82,7 +82,7 @@ def test_body_matches_documents_and_asks_for_aligned_sentences():
     assert nested["inner_hits"]["name"] == "sentences_en"
     assert {"terms": {"source": ["BBC Arabic"]}} in body["query"]["bool"]["filter"]
     assert body["sort"][0] == {"published": {"order": "desc", "missing": "_last"}}
-    assert set(body["aggs"]) == {"source", "category", "published"}
+    assert set(body["aggs"]) == {"source", "category", "published", "stories"}  # stories: collapse is on
 
 
 def test_a_machine_translation_searches_the_other_side_and_weighs_less():

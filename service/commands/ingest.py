@@ -54,7 +54,15 @@ def run(args, settings) -> int:
             print(f"line {reject.line}: {reject.reason}", file=sys.stderr)
 
         byte_lines = with_progress(stream, size, args.progress, stack)
-        report = ingest(jsonl_records(byte_lines), client, alias, translator, args.pretranslated, on_reject)
+        report = ingest(
+            jsonl_records(byte_lines),
+            client,
+            alias,
+            translator,
+            args.pretranslated,
+            on_reject,
+            cluster_threshold=settings.cluster_threshold,
+        )
     for line, dropped in sorted(report.dropped_fields.items()):
         for reason in dropped.values():
             print(f"line {line}: {reason}", file=sys.stderr)

@@ -36,6 +36,9 @@ def register(commands) -> None:
     parser.add_argument("--sort", choices=SORTS, default="relevance")
     parser.add_argument("--size", type=int, default=10, help=f"hits per page (1-{MAX_PAGE_SIZE})")
     parser.add_argument("--page", type=int, default=1)
+    parser.add_argument(
+        "--no-collapse", dest="collapse", action="store_false", help="every article, not one per story cluster"
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(handler=run)
 
@@ -64,6 +67,7 @@ def run(args, settings) -> int:
         args.page,
         args.q_ar,
         args.q_en,
+        args.collapse,
     )
     try:
         request.validate()
@@ -80,7 +84,8 @@ def run(args, settings) -> int:
     for side in result["query"]["not_searched"]:
         print(f"not searched in {side['lang']}: {side['why']}")
     for hit in result["hits"]:
-        print(f"\n{hit['published'] or ''} {hit['source'] or ''}  [{hit['score']:.2f}]  {hit['id']}")
+        others = f"  (+{hit['cluster_size'] - 1} in its story)" if hit.get("cluster_size", 1) > 1 else ""
+        print(f"\n{hit['published'] or ''} {hit['source'] or ''}  [{hit['score']:.2f}]  {hit['id']}{others}")
         print(
             f"  {_shown(hit['title_en'])}\n  {_shown(hit['title'])}" + ("  [demo model: noise]" if hit["demo"] else "")
         )

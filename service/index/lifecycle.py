@@ -18,11 +18,13 @@ from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import RequestError
 
 from service.config import PROJECT_ROOT
+from service.index import clusters
 from service.index.client import bulk_timeout
 from service.index.errors import reason_in
 
 INDEX_CONFIG_DIR = PROJECT_ROOT / "index_config"
 ALREADY_EXISTS = "resource_already_exists_exception"
+_upgraded: set[str] = set()  # write indices this process has brought up to the newest mapping: checked once each
 
 
 class LifecycleError(RuntimeError):
@@ -116,6 +118,9 @@ def ensure(client: OpenSearch, alias: str, shards: int = 1, replicas: int | None
     """The alias's write index, creating the newest version behind it first if needed; safe to call concurrently."""
     existing = current_index(client, alias)
     if existing:
+        if existing not in _upgraded:
+            upgrade(client, existing)
+            _upgraded.add(existing)
         return existing
     _refuse_concrete_index(client, alias)
     version, body = load_config(shards, resolve_replicas(client, replicas))
@@ -135,6 +140,68 @@ def ensure(client: OpenSearch, alias: str, shards: int = 1, replicas: int | None
 
 
 create = ensure  # `index create` and older callers
+
+
+def upgrade(client: OpenSearch, index: str) -> None:
+    """Bring an index made from an older config up to the newest one in place: its additive fields, and a story
+    cluster of its own for every document without one (so search's collapse never folds them into one null group).
+
+    A change that is not additive (a field's type) is refused by OpenSearch: `index migrate` is the way then.
+    """
+    timeout = bulk_timeout(client)
+    properties = client.indices.get_mapping(index=index, request_timeout=timeout)[index]["mappings"]["properties"]
+    newest = json.loads(config_versions()[max(config_versions())].read_text(encoding="utf-8"))["mappings"]
+    if not newest["properties"].keys() <= properties.keys():
+        try:
+            client.indices.put_mapping(index=index, body=newest, request_timeout=timeout)
+        except RequestError as error:
+            raise LifecycleError(
+                f"{index} cannot take the newest mapping in place ({reason_in(error.info.get('error'))}): "
+                "`python -m service index migrate` copies it into a new index"
+            ) from None
+    give_own_clusters(client, index)
+
+
+def give_own_clusters(client: OpenSearch, index: str) -> int:
+    """Set cluster_id (the document's own id) and cluster_bands on the documents that lack them; return how many.
+
+    Documents written before story clusters existed each become a story of one; their band keys let new articles
+    join them. Scan + bulk update: the node needs no reindex module (update_by_query).
+    """
+    timeout = bulk_timeout(client)
+    missing = {"query": {"bool": {"must_not": [{"exists": {"field": "cluster_id"}}]}}}
+    if not client.count(index=index, body=missing, request_timeout=timeout)["count"]:
+        return 0
+    updates = (
+        {
+            "_op_type": "update",
+            "_index": index,
+            "_id": hit["_id"],
+            "if_seq_no": hit["_seq_no"],  # a writer that indexed the document meanwhile gave it its cluster: keep it
+            "if_primary_term": hit["_primary_term"],
+            "doc": {
+                "cluster_id": hit["_id"],
+                "cluster_bands": list(clusters.Fingerprint.of(hit["_source"].get("body") or "").bands),
+            },
+        }
+        for hit in helpers.scan(
+            client,
+            index=index,
+            query=missing,
+            _source=["body"],
+            seq_no_primary_term=True,
+            request_timeout=timeout,
+            scroll_kwargs={"request_timeout": timeout},
+        )
+    )
+    done, errors = helpers.bulk(client, updates, raise_on_error=False, request_timeout=timeout, refresh="wait_for")
+    refused = [e["update"] for e in errors if e["update"].get("status") != 409]
+    if refused:
+        raise LifecycleError(
+            f"{len(refused)} documents of {index} could not be given a story cluster "
+            f"(first: {reason_in(refused[0].get('error'))}); writing again retries"
+        )
+    return done
 
 
 def migrate(client: OpenSearch, alias: str, shards: int = 1, replicas: int | None = 0, keep_old: bool = False) -> str:
@@ -163,6 +230,7 @@ def migrate(client: OpenSearch, alias: str, shards: int = 1, replicas: int | Non
             bulk_kwargs={"request_timeout": timeout},
         )
         client.indices.refresh(index=new, request_timeout=timeout)
+        give_own_clusters(client, new)  # documents copied from an older version have none
         removals = (
             [{"remove_index": {"index": alias}}]
             if legacy

@@ -21,9 +21,11 @@ from collections import OrderedDict
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 
 from service import sqlite
+from service.config import Settings
 from service.errors import ArticleError, SearchUnavailable
 from service.index import lifecycle
 from service.index.bulk import index_documents
+from service.index.cluster_lookup import cluster_documents
 from service.index.documents import check_record, to_document
 from service.jobs.store import Item, JobStore, worker_name
 from service.pipeline import translate_articles
@@ -50,9 +52,11 @@ class Worker:
         job_id: str | None = None,
         shards: int = 1,
         replicas: int | None = 0,
+        cluster_threshold: float = Settings().cluster_threshold,
     ):
         self.store, self.translator, self.client, self.alias, self.batch = store, translator, client, alias, batch
         self.index_shape = (shards, replicas)  # of the managed index, should this worker be the one to create it
+        self.cluster_threshold = cluster_threshold
         self.name = name or worker_name()
         self.job_id = job_id  # only this job's items, when set
         self._kept: OrderedDict[tuple[str, int], dict | ArticleError] = OrderedDict()  # (job, seq) → translation
@@ -71,6 +75,7 @@ class Worker:
             job_id=job_id,
             shards=settings.opensearch_shards,
             replicas=settings.opensearch_replicas,
+            cluster_threshold=settings.cluster_threshold,
         )
 
     def run_once(self) -> bool:
@@ -165,9 +170,13 @@ class Worker:
                 documents.append((item.seq, to_document(result, checked, now)))
         if documents:
             self._ensure_index()
-            refused = index_documents(self.client, self.alias, [d for _, d in documents], attempts=3)
+            clustered = cluster_documents(
+                self.client, self.alias, [d for _, d in documents], self.cluster_threshold, attempts=3
+            )
+            refused = index_documents(self.client, self.alias, clustered, attempts=3)
+            cluster_of = {seq: d["cluster_id"] for (seq, _), d in zip(documents, clustered, strict=True)}
             refused_seqs = {seq: refused[d["id"]] for seq, d in documents if d["id"] in refused}
-            done = [(seq, r) for seq, r in done if seq not in refused_seqs]
+            done = [(seq, {**r, "cluster_id": cluster_of[seq]}) for seq, r in done if seq not in refused_seqs]
             failed += [(seq, f"refused by OpenSearch: {reason}") for seq, reason in refused_seqs.items()]
         return done, failed
 

@@ -18,7 +18,9 @@ HIT_SOURCE = [
     "language",
     "translation_score",
     "demo",
+    "cluster_id",
 ]
+CLUSTER_MEMBERS = 10  # the other articles of a story shown with its hit (the index allows 50 inner hits)
 
 
 def _boost(form: QueryForm, translated_boost: float) -> float:
@@ -99,6 +101,22 @@ def _filters(request: SearchRequest) -> list[dict]:
     return filters
 
 
+def _collapse() -> dict:
+    """One hit per story: the best-ranked member (by the request's sort), with the others that match as inner hits.
+
+    hits.total and the facets still count articles; the `stories` aggregation counts the clusters.
+    """
+    return {
+        "field": "cluster_id",
+        "inner_hits": {
+            "name": "cluster",
+            "size": CLUSTER_MEMBERS + 1,  # the hit itself is among them
+            "_source": ["id", "source", "published"],
+            "sort": [{"published": {"order": "asc", "missing": "_last"}}],
+        },
+    }
+
+
 def build_body(request: SearchRequest, forms: list[QueryForm], translated_boost: float = 0.5) -> dict:
     """The search body: documents must match one form of the query; sentence clauses rank them and give aligned
     snippets. The user's own words weigh 1, a machine translation of them translated_boost."""
@@ -142,4 +160,7 @@ def build_body(request: SearchRequest, forms: list[QueryForm], translated_boost:
     }
     if request.sort == "date":
         body["sort"] = [{"published": {"order": "desc", "missing": "_last"}}, "_score"]
+    if request.collapse:
+        body["collapse"] = _collapse()
+        body["aggs"]["stories"] = {"cardinality": {"field": "cluster_id", "precision_threshold": 3000}}
     return body

@@ -25,6 +25,7 @@ class SearchRequest:
     page: int = 1
     q_ar: str | None = None  # the user's own Arabic for the query, searched instead of a machine translation
     q_en: str | None = None  # the same for English
+    collapse: bool = True  # one hit per story cluster; False shows every article
 
     def validate(self) -> None:
         if self.lang not in LANGS:

@@ -39,6 +39,21 @@ def _snippets(highlight: dict, fields: tuple[str, str]) -> list[str]:
     return [fragment for f in fields for fragment in highlight.get(f, [])]
 
 
+def _cluster(hit: dict) -> dict:
+    """cluster_size and cluster_members (the other articles of the story that match), when the search collapsed."""
+    members = hit.get("inner_hits", {}).get("cluster")
+    if members is None:
+        return {}
+    return {
+        "cluster_size": members["hits"]["total"]["value"],
+        "cluster_members": [
+            {"id": m["_id"], "source": m["_source"].get("source"), "published": m["_source"].get("published")}
+            for m in members["hits"]["hits"]
+            if m["_id"] != hit["_id"]
+        ],
+    }
+
+
 def parse_hit(hit: dict) -> dict:
     source = hit["_source"]
     highlight = hit.get("highlight", {})
@@ -59,14 +74,18 @@ def parse_hit(hit: dict) -> dict:
             "en": _snippets(highlight, ("title_en", "body_en")),
         },
         "sentences": _sentence_pairs(hit.get("inner_hits", {})),
+        "cluster_id": source.get("cluster_id", hit["_id"]),
+        **_cluster(hit),
     }
 
 
 def parse_response(response: dict) -> dict:
     """{"total", "hits", "facets"}: the shape the CLI prints with --json and the API returns."""
     aggs = response.get("aggregations", {})
+    stories = {"stories": aggs["stories"]["value"]} if "stories" in aggs else {}
     return {
         "total": response["hits"]["total"]["value"],
+        **stories,
         "hits": [parse_hit(hit) for hit in response["hits"]["hits"]],
         "facets": {
             "source": [{"value": b["key"], "count": b["doc_count"]} for b in aggs.get("source", {}).get("buckets", [])],

@@ -72,6 +72,7 @@ def search_request(args) -> SearchRequest:
         values.get("page", 1),
         values.get("q_ar", "").strip() or None,  # an empty field means "the machine's translation"
         values.get("q_en", "").strip() or None,
+        values.get("collapse", True),
     )
     try:
         query.validate()

@@ -1,4 +1,4 @@
-"""The JSON API under /api/v1: translate, detect, articles (with parallel-text export), search."""
+"""The JSON API under /api/v1: translate, detect, articles (with parallel-text export), search, story clusters."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 from service.index import lifecycle
 from service.ingest import ingest
 from service.limits import MAX_ID_BYTES
+from service.search.stories import cluster_members
 from service.text import langid
 from service.web import export, schemas
 from service.web.actions import loaded_translator, read_texts, run_search, search_request, translate_texts
@@ -68,13 +69,20 @@ def add_articles():
     articles = body if isinstance(body, list) else [body]
     lifecycle.ensure(services.client, services.alias, settings.opensearch_shards, settings.opensearch_replicas)
     report = ingest(
-        enumerate(articles), services.client, services.alias, loaded_translator(), attempts=INTERACTIVE_ATTEMPTS
+        enumerate(articles),
+        services.client,
+        services.alias,
+        loaded_translator(),
+        attempts=INTERACTIVE_ATTEMPTS,
+        cluster_threshold=settings.cluster_threshold,
     )
     reasons = {r.line: r.reason for r in report.rejects}
     items = []
     for index in range(len(articles)):
         status, doc_id = report.outcomes.get(index, ("rejected", None))
         item = {"index": index, "id": doc_id, "status": status}
+        if index in report.clusters:
+            item["cluster_id"] = report.clusters[index]
         if index in reasons:
             item["reason"] = reasons[index]
         if index in report.dropped_fields:  # stored without these fields
@@ -95,7 +103,11 @@ def stored_id(article_id: str) -> str:
 def get_article(article_id: str):
     services = app_services()
     export_format = check_arguments(request.args, [schemas.EXPORT_FORMAT]).get("format", "json")
-    document = services.client.get(index=services.alias, id=stored_id(article_id))["_source"]
+    document = services.client.get(
+        index=services.alias,
+        id=stored_id(article_id),
+        _source_excludes=["cluster_bands"],  # look-up keys, not content
+    )["_source"]
     filename = re.sub(r"[^\w.-]", "_", article_id)[:100] or "article"
     if export_format == "json":
         return jsonify(document)
@@ -119,6 +131,16 @@ def delete_article(article_id: str):
     services = app_services()
     services.client.delete(index=services.alias, id=stored_id(article_id), refresh="wait_for")
     return "", 204
+
+
+@bp.get("/clusters/<path:cluster_id>")
+@requires_key(write=False)
+def get_cluster(cluster_id: str):
+    services = app_services()
+    found = cluster_members(services.client, services.alias, stored_id(cluster_id))  # cluster ids are article ids
+    if found is None:
+        raise ApiError(404, "not found")
+    return jsonify(found)
 
 
 @bp.get("/search")

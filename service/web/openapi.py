@@ -170,6 +170,15 @@ def build(settings: Settings) -> dict:
                     parameters=schemas.SEARCH_PARAMETERS,
                 )
             },
+            "/api/v1/clusters/{cluster_id}": {
+                "get": operation(
+                    "A story cluster's articles (near-duplicate wire stories), oldest first.",
+                    {200: ("The story", _content(_ref("Cluster")))},
+                    (404, 503),
+                    key="read",
+                    parameters=[schemas.CLUSTER_ID],
+                )
+            },
             "/api/v1/jobs": {
                 "post": operation(
                     "Submit a bulk job: a multipart `file` (JSONL articles or plain text, one item per line) "

@@ -161,6 +161,12 @@ SEARCH_PARAMETERS = [
         {"type": "integer", "minimum": 1, "maximum": MAX_RESULT_WINDOW, "default": 1},
         f"page number; page x size at most {MAX_RESULT_WINDOW}",
     ),
+    parameter(
+        "collapse",
+        "query",
+        {"type": "boolean", "default": True},
+        "true: one hit per story cluster (near-duplicate wire stories), with its other members; false: every article",
+    ),
 ]
 ARTICLE_ID = parameter(
     "article_id",
@@ -173,6 +179,12 @@ EXPORT_FORMAT = parameter(
     "query",
     {"enum": ["json", "tsv", "tmx"], "default": "json"},
     "json, tsv or tmx (TMX 1.4b, one <tu> per sentence pair)",
+)
+CLUSTER_ID = parameter(
+    "cluster_id",
+    "path",
+    {"type": "string", "minLength": 1},
+    "a story cluster's id (an article's `cluster_id`; at most 512 bytes)",
 )
 JOB_ID = parameter("job_id", "path", {"type": "string", "minLength": 1}, "the job's id")
 JOB_OPTIONS = [
@@ -192,6 +204,7 @@ DETECTION = {
         "method": {"type": "string"},
     },
 }
+_CLUSTER_ID = {"type": "string", "description": "the story cluster: near-duplicate articles share it"}
 _SPAN = {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2}
 _TRANSLATION = {
     "type": "object",
@@ -239,6 +252,20 @@ _HIT = {
         "translation_score": {"type": ["number", "null"]},
         "demo": {"type": "boolean"},
         "score": {"type": ["number", "null"]},
+        "cluster_id": _CLUSTER_ID,
+        "cluster_size": {
+            **_COUNT,
+            "description": "collapsed searches: the story's articles that match, this one included",
+        },
+        "cluster_members": {
+            "type": "array",
+            "description": "collapsed searches: the story's other matching articles (at most 10), oldest first",
+            "items": {
+                "type": "object",
+                "required": ["id"],
+                "properties": {"id": {"type": "string"}, "source": _NULLABLE_STRING, "published": _NULLABLE_STRING},
+            },
+        },
         "snippets": {
             "type": "object",
             "properties": {
@@ -315,6 +342,7 @@ RESPONSES = {
                         "id": _NULLABLE_STRING,
                         "status": {"enum": ["indexed", "unchanged", "rejected"]},
                         "reason": {"type": "string"},
+                        "cluster_id": {**_CLUSTER_ID, "description": "indexed articles: the story cluster joined"},
                     },
                 },
             },
@@ -338,6 +366,7 @@ RESPONSES = {
             "model": _NULLABLE_STRING,
             "demo": {"type": "boolean"},
             "translation_score": {"type": "number"},
+            "cluster_id": _CLUSTER_ID,
             "sentences": {
                 "type": "array",
                 "items": {
@@ -361,7 +390,8 @@ RESPONSES = {
         "type": "object",
         "required": ["total", "hits", "facets"],
         "properties": {
-            "total": _COUNT,
+            "total": {**_COUNT, "description": "articles that match"},
+            "stories": {**_COUNT, "description": "collapsed searches: the story clusters among them (approximate)"},
             "hits": {"type": "array", "items": _HIT},
             "facets": {"type": "object", "properties": {"source": _FACET, "category": _FACET, "published": _FACET}},
             "query": {
@@ -389,6 +419,31 @@ RESPONSES = {
                             "required": ["lang", "why"],
                             "properties": {"lang": {"enum": ["ar", "en"]}, "why": {"type": "string"}},
                         },
+                    },
+                },
+            },
+        },
+    },
+    "Cluster": {
+        "type": "object",
+        "required": ["cluster_id", "size", "members"],
+        "description": "A story: the articles whose bodies are near-duplicates, oldest first",
+        "properties": {
+            "cluster_id": {"type": "string"},
+            "size": {**_COUNT, "description": "all its articles (members lists at most 100)"},
+            "members": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "source": _NULLABLE_STRING,
+                        "published": _NULLABLE_STRING,
+                        "url": _NULLABLE_STRING,
+                        "title": _NULLABLE_STRING,
+                        "title_en": _NULLABLE_STRING,
+                        "language": _NULLABLE_STRING,
                     },
                 },
             },
