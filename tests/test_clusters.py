@@ -16,7 +16,7 @@ from service.ingest import ingest
 from service.jobs.store import SqliteJobStore
 from service.jobs.worker import Worker
 from service.search.body import build_body
-from service.search.query import parse
+from service.search.query import QueryForm, parse
 from service.search.request import SearchRequest
 from service.search.searcher import search
 from service.web import create_app
@@ -104,10 +104,11 @@ def test_below_the_threshold_an_article_starts_its_own_cluster():
 
 
 def test_search_body_collapses_on_cluster_id_unless_asked_not_to():
-    body = build_body(SearchRequest("x", sort="date"), parse("x"), "en")
+    forms = [QueryForm("en", "x", parse("x"), "user")]
+    body = build_body(SearchRequest("x", sort="date"), forms)
     assert body["collapse"]["field"] == "cluster_id" and body["collapse"]["inner_hits"]["name"] == "cluster"
     assert "cluster_id" in body["_source"] and body["aggs"]["stories"]["cardinality"]["field"] == "cluster_id"
-    plain = build_body(SearchRequest("x", collapse=False), parse("x"), "en")
+    plain = build_body(SearchRequest("x", collapse=False), forms)
     assert "collapse" not in plain and "stories" not in plain["aggs"]
 
 
