@@ -8,6 +8,7 @@ from service.search.request import SearchRequest
 FIELDS = {"en": ["title_en^3", "body_en"], "ar": ["title^3", "body"]}
 TRANSLATED_QUERY_BOOST = 0.5  # the machine translation of an Arabic query counts half
 FLAGS = "AND|OR|NOT|PHRASE|PRECEDENCE|WHITESPACE|ESCAPE"
+FACETS = ("source", "category")
 HIT_SOURCE = [
     "id",
     "title",
@@ -19,6 +20,8 @@ HIT_SOURCE = [
     "language",
     "translation_score",
     "demo",
+    "model",
+    "translated",
 ]
 
 
@@ -55,7 +58,7 @@ def _sentences(query: ParsedQuery, lang: str, boost: float) -> dict:
             "inner_hits": {
                 "name": f"sentences_{lang}",
                 "size": 3,
-                "_source": ["sentences.position", "sentences.ar", "sentences.en", "sentences.score"],
+                "_source": [f"sentences.{key}" for key in ("position", "field", "ar", "en", "score", "alignment")],
                 "highlight": {
                     "pre_tags": ["<mark>"],
                     "post_tags": ["</mark>"],
@@ -67,20 +70,51 @@ def _sentences(query: ParsedQuery, lang: str, boost: float) -> dict:
     }
 
 
-def _filters(request: SearchRequest) -> list[dict]:
-    filters = []
-    if request.sources:
-        filters.append({"terms": {"source": list(request.sources)}})
-    if request.categories:
-        filters.append({"terms": {"category": list(request.categories)}})
-    if request.date_from or request.date_to:
-        bounds = {k: v for k, v in (("gte", request.date_from), ("lte", request.date_to)) if v}
-        filters.append({"range": {"published": bounds}})
-    return filters
+def _facet_filters(request: SearchRequest) -> dict[str, dict]:
+    """The chosen facet values, by facet: applied as a post_filter so each facet still counts its other values."""
+    chosen = {"source": request.sources, "category": request.categories}
+    return {facet: {"terms": {facet: list(values)}} for facet, values in chosen.items() if values}
+
+
+def _date_filters(request: SearchRequest) -> list[dict]:
+    if not (request.date_from or request.date_to):
+        return []
+    bounds = {k: v for k, v in (("gte", request.date_from), ("lte", request.date_to)) if v}
+    return [{"range": {"published": bounds}}]
+
+
+def _all_of(filters: list[dict]) -> dict:
+    return {"bool": {"filter": filters}}
+
+
+def _aggregations(facet_filters: dict[str, dict]) -> dict:
+    """Each facet counted under the other facets' choices; the monthly histogram under all of them."""
+    aggs = {
+        facet: {
+            "filter": _all_of([f for other, f in facet_filters.items() if other != facet]),
+            "aggs": {"values": {"terms": {"field": facet, "size": 20}}},
+        }
+        for facet in FACETS
+    }
+    aggs["published"] = {
+        "filter": _all_of(list(facet_filters.values())),
+        "aggs": {
+            "months": {
+                "date_histogram": {
+                    "field": "published",
+                    "calendar_interval": "month",
+                    "min_doc_count": 1,
+                    "format": "yyyy-MM",
+                }
+            }
+        },
+    }
+    return aggs
 
 
 def build_body(request: SearchRequest, query: ParsedQuery, lang: str, translated: ParsedQuery | None = None) -> dict:
     """The search body: documents must match; sentence clauses rank them and give aligned snippets."""
+    facet_filters = _facet_filters(request)
     must = [_match(query, lang, 1.0)]
     should = [_sentences(query, lang, 1.0)]
     if translated is not None:
@@ -91,7 +125,7 @@ def build_body(request: SearchRequest, query: ParsedQuery, lang: str, translated
             "bool": {
                 "must": [{"bool": {"should": must, "minimum_should_match": 1}}],
                 "should": should,
-                "filter": _filters(request),
+                "filter": _date_filters(request),
             }
         },
         "from": (request.page - 1) * request.size,
@@ -106,19 +140,10 @@ def build_body(request: SearchRequest, query: ParsedQuery, lang: str, translated
             "encoder": "html",
             "fields": {f: {} for f in ("title", "body", "title_en", "body_en")},
         },
-        "aggs": {
-            "source": {"terms": {"field": "source", "size": 20}},
-            "category": {"terms": {"field": "category", "size": 20}},
-            "published": {
-                "date_histogram": {
-                    "field": "published",
-                    "calendar_interval": "month",
-                    "min_doc_count": 1,
-                    "format": "yyyy-MM",
-                }
-            },
-        },
+        "aggs": _aggregations(facet_filters),
     }
+    if facet_filters:
+        body["post_filter"] = _all_of(list(facet_filters.values()))
     if request.sort == "date":
         body["sort"] = [{"published": {"order": "desc", "missing": "_last"}}, "_score"]
     return body

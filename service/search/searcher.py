@@ -51,5 +51,6 @@ def search(client: OpenSearch, alias: str, request: SearchRequest, translator=No
             raise
         raise SearchUnavailable(f"OpenSearch could not run the search: {refusal_reason(error)}") from None
     result = parse_response(response)
+    request.check_page(result["total"], len(result["hits"]))
     result["query"] = {"language": lang, "translation": translated.terms if translated else None}
     return result

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 from service.index import lifecycle
 from service.ingest import ingest
 from service.limits import MAX_ID_BYTES
+from service.provenance import provenance
 from service.text import langid
 from service.web import export, schemas
 from service.web.actions import loaded_translator, read_texts, run_search, search_request, translate_texts
@@ -98,7 +99,7 @@ def get_article(article_id: str):
     document = services.client.get(index=services.alias, id=stored_id(article_id))["_source"]
     filename = re.sub(r"[^\w.-]", "_", article_id)[:100] or "article"
     if export_format == "json":
-        return jsonify(document)
+        return jsonify({**document, "provenance": provenance(document)})
     if export_format == "tsv":
         return Response(
             export.to_tsv(document),
@@ -124,4 +125,12 @@ def delete_article(article_id: str):
 @bp.get("/search")
 @requires_key(write=False)
 def search_articles():
-    return jsonify(run_search(search_request(request.args)))
+    export_format = check_arguments(request.args, [schemas.SEARCH_FORMAT]).get("format", "json")
+    result = run_search(search_request(request.args))
+    if export_format == "csv":
+        return Response(
+            export.search_csv(result["hits"]),
+            mimetype="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="search.csv"'},
+        )
+    return jsonify(result)
