@@ -33,6 +33,7 @@ PRETRANSLATED = [
     ("h1", "Al Arabiya", "economy", "2018-03-01", "أعلن الجيش وقف إطلاق النار.", "The army announced a ceasefire."),
     ("h2", "CNN Arabic", "middle_east", "2018-05-01", "بدأ وقف إطلاق النار أمس.", "The ceasefire began yesterday."),
     ("h3", "BBC Arabic", "middle_east", "2018-07-01", "انهار وقف إطلاق النار.", "The ceasefire collapsed."),
+    ("h4", "Reuters, Cairo", "world", "2018-08-01", "صمدت الهدنة.", "The truce held."),
 ]
 ENGLISH = {
     "id": "e1",
@@ -71,7 +72,7 @@ def corpus(client, alias, machine_translator, translator):
         )
         for n, (i, s, c, d, ar, en) in enumerate(PRETRANSLATED)
     ]
-    assert ingest(pretranslated, client, alias, pretranslated=True).indexed == 3
+    assert ingest(pretranslated, client, alias, pretranslated=True).indexed == len(PRETRANSLATED)
     assert ingest([(0, MACHINE), (1, ENGLISH)], client, alias, machine_translator).indexed == 2
     assert ingest([(0, {**MACHINE, "id": "d1", "source": "Demo"})], client, alias, translator).indexed == 1
     client.indices.refresh(index=alias)
@@ -185,6 +186,7 @@ def test_several_values_per_facet_by_repeating_or_by_commas(api, corpus):
     assert ids("/api/v1/search?q=ceasefire&source=Al+Arabiya&source=BBC+Arabic") == expected
     assert ids("/api/v1/search?q=ceasefire&source=Al+Arabiya,BBC+Arabic") == expected
     assert ids("/api/v1/search?q=ceasefire&category=economy,middle_east&source=") == ["h1", "h2", "h3"]
+    assert ids("/api/v1/search?q=truce&source=Reuters,+Cairo") == ["h4"]  # a value with a comma, whole
     page = api.get("/?q=ceasefire&source=Al+Arabiya&source=BBC+Arabic")
     sources = re.search(r'<select name="source" multiple.*?</select>', page.get_data(as_text=True), re.DOTALL)
     selected = re.findall(r'<option value="([^"]+)" selected>', sources.group(0))

@@ -58,8 +58,11 @@ def search_request(args) -> SearchRequest:
     values = check_arguments(args, schemas.SEARCH_PARAMETERS)
 
     def chosen(name: str) -> tuple[str, ...]:
-        """Repeated values and comma lists alike; an empty select means "all"."""
-        parts = (part.strip() for value in values.get(name, ()) for part in value.split(","))
+        """Repeated values and comma lists alike; an empty select means "all".
+
+        A value with commas also stands for itself, so a source named "Reuters, Cairo" is still found.
+        """
+        parts = (part.strip() for value in values.get(name, ()) for part in (value, *value.split(",")))
         return tuple(dict.fromkeys(part for part in parts if part))
 
     query = SearchRequest(
