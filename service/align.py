@@ -8,8 +8,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from service.provenance import PRETRANSLATED_MODEL
 from service.text.langid import Detection
+from service.text.normalize import normalize
 from service.translation.interface import Translation
+from service.wordalign import remap_source
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,24 @@ def mean_score(translations: Sequence[Translation]) -> float:
     return sum(t.score * t.tokens for t in translations) / tokens
 
 
+def stored_alignment(translation: Translation, model_text: str, stored_text: str) -> str | None:
+    """The translation's word alignment over the stored Arabic text's words instead of the model input's.
+
+    None when there is none, or when the stored text does not normalise to what the model read.
+    """
+    if translation.alignment is None:
+        return None
+    normalized = normalize(stored_text)
+    if normalized.text != model_text:
+        return None
+    return remap_source(translation.alignment, model_text, stored_text, normalized.starts)
+
+
+def _alignment_entry(alignment: str | None) -> dict:
+    """{"alignment": ...} where the sentence has one; sentences without keep the shape they had."""
+    return {} if alignment is None else {"alignment": alignment}
+
+
 def assemble(
     article: dict,
     detection: Detection,
@@ -63,6 +84,7 @@ def assemble(
             "source": texts[u.field][u.start : u.end],
             "target": t.target,
             "score": round(t.score, 4),
+            **_alignment_entry(stored_alignment(t, u.source, texts[u.field][u.start : u.end])),
         }
         for u, t in zip(units, translations, strict=True)
     ]
@@ -130,7 +152,7 @@ def assemble_pretranslated(article: dict, detection: Detection) -> dict:
         "body_en": "\n".join(" ".join(parts) for parts in lines),
         "sentences": sentences,
         "translation": {
-            "model": str(article.get("model") or "pretranslated"),
+            "model": str(article.get("model") or PRETRANSLATED_MODEL),
             "demo": False,
             "translated": True,
             "score": round(sum(scores) / len(scores), 4),

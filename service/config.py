@@ -236,6 +236,12 @@ class Settings:
     no_repeat_ngram_size: int = _declare(
         "MT_NO_REPEAT_NGRAM_SIZE", "0", "Forbid repeating n-grams of this size (0 is off).", _zero_or_more
     )
+    alignments: bool = _declare(
+        "MT_ALIGNMENTS",
+        "on",
+        "Word alignments from the model's attention, stored with each sentence: on or off.",
+        _flag,
+    )
     memory_enabled: bool = _declare("MT_MEMORY", "on", "Sentence-level translation memory: on or off.", _flag)
     memory_path: Path = _declare(
         "MT_MEMORY_PATH",

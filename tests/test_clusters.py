@@ -107,7 +107,10 @@ def test_search_body_collapses_on_cluster_id_unless_asked_not_to():
     forms = [QueryForm("en", "x", parse("x"), "user")]
     body = build_body(SearchRequest("x", sort="date"), forms)
     assert body["collapse"]["field"] == "cluster_id" and body["collapse"]["inner_hits"]["name"] == "cluster"
-    assert "cluster_id" in body["_source"] and body["aggs"]["stories"]["cardinality"]["field"] == "cluster_id"
+    assert (
+        "cluster_id" in body["_source"]
+        and body["aggs"]["stories"]["aggs"]["count"]["cardinality"]["field"] == "cluster_id"
+    )
     plain = build_body(SearchRequest("x", collapse=False), forms)
     assert "collapse" not in plain and "stories" not in plain["aggs"]
 

@@ -77,3 +77,25 @@ def test_tmx_names_no_model_as_none_and_cleans_the_unit_id():
     document = {"id": "bad\x01id", "model": None, "sentences": [{"position": 0, "ar": "نص", "en": "Text"}]}
     unit = ET.fromstring(export.to_tmx(document)).find("body/tu")
     assert unit.get("tuid") == "badid-0" and unit.find("prop").text == "none"
+
+
+def test_search_csv_parses_with_its_header_and_disarms_formulas():
+    import csv
+    import io
+
+    from service.web.export import SEARCH_CSV_COLUMNS, search_csv
+
+    hits = [
+        {"id": "a1", "published": "2018-03-01", "source": "BBC", "title_en": "=HYPERLINK(1)", "title": "عنوان، «1»"},
+        {
+            "id": "@b2",
+            "source": None,
+            "title_en": 'He said "no",\nthen left',
+            "url": "https://x.test/a",
+            "cluster_size": 3,
+        },
+    ]
+    rows = list(csv.reader(io.StringIO(search_csv(hits))))
+    assert rows[0] == list(SEARCH_CSV_COLUMNS)
+    assert rows[1] == ["a1", "2018-03-01", "BBC", "'=HYPERLINK(1)", "عنوان، «1»", "", "1"]
+    assert rows[2] == ["'@b2", "", "", 'He said "no",\nthen left', "", "https://x.test/a", "3"]

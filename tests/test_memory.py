@@ -1,6 +1,7 @@
 import inspect
 import multiprocessing
 
+from service.config import Settings
 from service.translation.interface import Counters, SentenceTranslator, Translation
 from service.translation.memory import CachedTranslator, TranslationMemory
 
@@ -8,15 +9,17 @@ from service.translation.memory import CachedTranslator, TranslationMemory
 class CountingTranslator:
     """Stands in for the engine to count what reaches the model; the engine has its own tests."""
 
-    def __init__(self):
+    def __init__(self, alignments=False):
         self.seen = []
+        self.settings = Settings(alignments=alignments)
 
     def decoding_key(self, beam_size=None):
         return f"model@1|beam={beam_size or 4}"
 
     def translate(self, sentences, beam_size=None):
         self.seen.extend(sentences)
-        return [Translation(f"en:{s}", -0.5, 3) for s in sentences]
+        alignment = "0-0" if self.settings.alignments else None
+        return [Translation(f"en:{s}", -0.5, 3, alignment) for s in sentences]
 
 
 def test_sentences_are_translated_once(tmp_path):
@@ -85,3 +88,30 @@ def test_the_engine_and_the_memory_wrapper_implement_one_interface(translator, t
     )
     assert cached.counters() == Counters(translator.counters().tokens_translated, memory_hits=0, memory_misses=0)
     assert translator.counters().memory_hits is None
+
+
+def test_alignments_are_kept_and_a_sentence_stored_without_one_is_translated_again(tmp_path):
+    path = tmp_path / "tm.db"
+    TranslationMemory(path, 100).put_many("model@1|beam=4", [("أ", Translation("old", -0.1, 1))])
+    inner = CountingTranslator(alignments=True)
+    cached = CachedTranslator(inner, TranslationMemory(path, 100))
+    assert cached.translate(["أ", "ب"]) == [Translation(f"en:{s}", -0.5, 3, "0-0") for s in ("أ", "ب")]
+    assert cached.translate(["أ"])[0].alignment == "0-0" and inner.seen == ["أ", "ب"]
+    reopened = TranslationMemory(path, 100).get_many("model@1|beam=4", ["أ"])
+    assert reopened["أ"].alignment == "0-0"
+
+
+def test_a_memory_file_from_before_alignments_gains_the_column(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE memory (decoding TEXT NOT NULL, source TEXT NOT NULL, target TEXT NOT NULL, score REAL NOT NULL,"
+            " tokens INTEGER NOT NULL, used INTEGER NOT NULL, PRIMARY KEY (decoding, source)) WITHOUT ROWID"
+        )
+        db.execute("INSERT INTO memory VALUES ('k', 'أ', 'a', -0.1, 1, 1)")
+    memory = TranslationMemory(path, 100)
+    assert memory.get_many("k", ["أ"]) == {"أ": Translation("a", -0.1, 1, None)}
+    memory.put_many("k", [("ب", Translation("b", -0.1, 1, "0-0"))])
+    assert memory.get_many("k", ["ب"])["ب"].alignment == "0-0"

@@ -136,6 +136,7 @@ def to_document(result: dict, checked: CheckedRecord, ingested_at: str) -> dict:
                 "score": s["score"],
                 "ar": s["source"],
                 "en": s["target"],
+                **({"alignment": s["alignment"]} if s.get("alignment") is not None else {}),
             }
             for i, s in enumerate(result["sentences"])
         ],

@@ -7,6 +7,7 @@ from service.search.request import SearchRequest
 
 FIELDS = {"en": ["title_en^3", "body_en"], "ar": ["title^3", "body"]}
 FLAGS = "AND|OR|NOT|PHRASE|PRECEDENCE|WHITESPACE|ESCAPE"
+FACETS = ("source", "category")
 HIT_SOURCE = [
     "id",
     "title",
@@ -19,6 +20,8 @@ HIT_SOURCE = [
     "translation_score",
     "demo",
     "cluster_id",
+    "model",
+    "translated",
 ]
 CLUSTER_MEMBERS = 10  # the other articles of a story shown with its hit (the index allows 50 inner hits)
 
@@ -77,7 +80,7 @@ def _sentences(lang: str, forms: list[tuple[QueryForm, float]]) -> dict:
             "inner_hits": {
                 "name": f"sentences_{lang}",
                 "size": 3,
-                "_source": ["sentences.position", "sentences.ar", "sentences.en", "sentences.score"],
+                "_source": [f"sentences.{key}" for key in ("position", "field", "ar", "en", "score", "alignment")],
                 "highlight": {
                     "pre_tags": ["<mark>"],
                     "post_tags": ["</mark>"],
@@ -89,16 +92,46 @@ def _sentences(lang: str, forms: list[tuple[QueryForm, float]]) -> dict:
     }
 
 
-def _filters(request: SearchRequest) -> list[dict]:
-    filters = []
-    if request.sources:
-        filters.append({"terms": {"source": list(request.sources)}})
-    if request.categories:
-        filters.append({"terms": {"category": list(request.categories)}})
-    if request.date_from or request.date_to:
-        bounds = {k: v for k, v in (("gte", request.date_from), ("lte", request.date_to)) if v}
-        filters.append({"range": {"published": bounds}})
-    return filters
+def _facet_filters(request: SearchRequest) -> dict[str, dict]:
+    """The chosen facet values, by facet: applied as a post_filter so each facet still counts its other values."""
+    chosen = {"source": request.sources, "category": request.categories}
+    return {facet: {"terms": {facet: list(values)}} for facet, values in chosen.items() if values}
+
+
+def _date_filters(request: SearchRequest) -> list[dict]:
+    if not (request.date_from or request.date_to):
+        return []
+    bounds = {k: v for k, v in (("gte", request.date_from), ("lte", request.date_to)) if v}
+    return [{"range": {"published": bounds}}]
+
+
+def _all_of(filters: list[dict]) -> dict:
+    return {"bool": {"filter": filters}}
+
+
+def _aggregations(facet_filters: dict[str, dict]) -> dict:
+    """Each facet counted under the other facets' choices; the monthly histogram under all of them."""
+    aggs = {
+        facet: {
+            "filter": _all_of([f for other, f in facet_filters.items() if other != facet]),
+            "aggs": {"values": {"terms": {"field": facet, "size": 20}}},
+        }
+        for facet in FACETS
+    }
+    aggs["published"] = {
+        "filter": _all_of(list(facet_filters.values())),
+        "aggs": {
+            "months": {
+                "date_histogram": {
+                    "field": "published",
+                    "calendar_interval": "month",
+                    "min_doc_count": 1,
+                    "format": "yyyy-MM",
+                }
+            }
+        },
+    }
+    return aggs
 
 
 def _collapse() -> dict:
@@ -120,6 +153,7 @@ def _collapse() -> dict:
 def build_body(request: SearchRequest, forms: list[QueryForm], translated_boost: float = 0.5) -> dict:
     """The search body: documents must match one form of the query; sentence clauses rank them and give aligned
     snippets. The user's own words weigh 1, a machine translation of them translated_boost."""
+    facet_filters = _facet_filters(request)
     weighed = [(form, _boost(form, translated_boost)) for form in forms]
     must = [_match(form, boost) for form, boost in weighed]
     sides = dict.fromkeys(form.lang for form in forms)  # one nested clause per side: inner hits are named by side
@@ -130,7 +164,7 @@ def build_body(request: SearchRequest, forms: list[QueryForm], translated_boost:
                 "must": [{"bool": {"should": must, "minimum_should_match": 1}}],
                 "should": should,
                 "must_not": [_exclusion(form) for form in forms if form.query.excluded],
-                "filter": _filters(request),
+                "filter": _date_filters(request),
             }
         },
         "from": (request.page - 1) * request.size,
@@ -145,22 +179,16 @@ def build_body(request: SearchRequest, forms: list[QueryForm], translated_boost:
             "encoder": "html",
             "fields": {f: {} for f in ("title", "body", "title_en", "body_en")},
         },
-        "aggs": {
-            "source": {"terms": {"field": "source", "size": 20}},
-            "category": {"terms": {"field": "category", "size": 20}},
-            "published": {
-                "date_histogram": {
-                    "field": "published",
-                    "calendar_interval": "month",
-                    "min_doc_count": 1,
-                    "format": "yyyy-MM",
-                }
-            },
-        },
+        "aggs": _aggregations(facet_filters),
     }
+    if facet_filters:
+        body["post_filter"] = _all_of(list(facet_filters.values()))
     if request.sort == "date":
         body["sort"] = [{"published": {"order": "desc", "missing": "_last"}}, "_score"]
     if request.collapse:
         body["collapse"] = _collapse()
-        body["aggs"]["stories"] = {"cardinality": {"field": "cluster_id", "precision_threshold": 3000}}
+        body["aggs"]["stories"] = {
+            "filter": _all_of(list(facet_filters.values())),  # counted like the hits: under every chosen facet
+            "aggs": {"count": {"cardinality": {"field": "cluster_id", "precision_threshold": 3000}}},
+        }
     return body

@@ -18,6 +18,8 @@ _SPECIAL = re.compile(r'([+|\-"*()~\\])')
 class QueryError(ValueError):
     """The query cannot be parsed; the message says why, for the user."""
 
+    code = "bad_query"  # the API's error code
+
 
 @dataclass(frozen=True)
 class ParsedQuery:

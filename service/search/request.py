@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from service.limits import MAX_PAGE_SIZE, MAX_RESULT_WINDOW
+from service.search.query import QueryError
 
 SORTS = ("relevance", "date")
 LANGS = ("auto", "en", "ar")
+
+
+class ReversedDates(ValueError):
+    """The date range ends before it starts."""
+
+    code = "reversed_dates"
+
+
+class PastLastPage(QueryError):
+    """The page asked for lies past the last page of results."""
+
+    code = "past_last_page"
 
 
 @dataclass(frozen=True)
@@ -36,3 +50,27 @@ class SearchRequest:
             raise ValueError(f"size must be between 1 and {MAX_PAGE_SIZE}")
         if self.page < 1 or self.page * self.size > MAX_RESULT_WINDOW:
             raise ValueError(f"page must be at least 1, and page x size at most {MAX_RESULT_WINDOW}")
+        start, end = _instant(self.date_from), _instant(self.date_to)
+        if start and end and start > end:
+            raise ReversedDates(
+                f"the date range is reversed: from ({self.date_from}) is after to ({self.date_to}); swap them"
+            )
+
+    def check_page(self, total: int, shown: int) -> None:
+        """PastLastPage when results exist but this page is past them, so a client is told, not shown nothing."""
+        if self.page > 1 and total > 0 and shown == 0:
+            raise PastLastPage(
+                f"page {self.page} is past the end of the results: {total} articles match, "
+                f"{-(-total // self.size)} pages of {self.size} at most"
+            )
+
+
+def _instant(value: str | None) -> dt.datetime | None:
+    """An ISO-8601 date as an aware instant (UTC unless it says otherwise), or None; OpenSearch judges the rest."""
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)

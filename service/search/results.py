@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import html
 
+from service.provenance import ALIGNMENT_ABSENT, provenance
+from service.search.body import FACETS
+from service.wordalign import aligned_spans
 
-def _sentence_pairs(inner_hits: dict) -> list[dict]:
+COUNTERPART = {"ar": "en", "en": "ar", "both": None}
+
+
+def _sentence_pairs(inner_hits: dict, kind: str) -> list[dict]:
     """Matched sentences from both languages' inner hits, each with its aligned counterpart.
 
-    `matched` says which side the query hit: "ar", "en", or "both" (an Arabic query and its translation).
+    `matched` says which side the query hit: "ar", "en", or "both" (an Arabic query and its translation);
+    `counterpart` names the other side, the matched sentence's own translation or source.
     """
     pairs: dict[int, dict] = {}
+    alignments: dict[int, str | None] = {}
     for name, matched in (("sentences_ar", "ar"), ("sentences_en", "en")):
         for inner in inner_hits.get(name, {}).get("hits", {}).get("hits", []):
             source = inner["_source"]
@@ -21,8 +29,10 @@ def _sentence_pairs(inner_hits: dict) -> list[dict]:
                 pair = pairs[position]
                 pair["matched"] = "both"
             else:
+                alignments[position] = source.get("alignment")
                 pair = pairs[position] = {
                     "position": position,
+                    "field": source.get("field"),
                     "score": source.get("score"),
                     "matched": matched,
                     "ar": source.get("ar", ""),
@@ -32,7 +42,17 @@ def _sentence_pairs(inner_hits: dict) -> list[dict]:
                 }
             if marked:
                 pair[f"{matched}_highlighted"] = marked
+    for position, pair in pairs.items():
+        pair["counterpart"] = COUNTERPART[pair["matched"]]
+        pair.update(_word_alignment(pair, alignments[position], kind))
     return sorted(pairs.values(), key=lambda p: p["position"])
+
+
+def _word_alignment(pair: dict, alignment: str | None, kind: str) -> dict:
+    """The Arabic word spans behind each highlighted English word, or null with the reason there are none."""
+    if alignment is None:
+        return {"alignment": None, "alignment_absent": ALIGNMENT_ABSENT[kind]}
+    return {"alignment": aligned_spans(pair["en"], pair["ar"], pair["en_highlighted"], alignment)}
 
 
 def _snippets(highlight: dict, fields: tuple[str, str]) -> list[str]:
@@ -57,6 +77,7 @@ def _cluster(hit: dict) -> dict:
 def parse_hit(hit: dict) -> dict:
     source = hit["_source"]
     highlight = hit.get("highlight", {})
+    origin = provenance(source)
     return {
         "id": hit["_id"],
         "title": source.get("title", ""),
@@ -68,12 +89,13 @@ def parse_hit(hit: dict) -> dict:
         "language": source.get("language"),
         "translation_score": source.get("translation_score"),
         "demo": source.get("demo", False),
+        "provenance": origin,
         "score": hit.get("_score"),
         "snippets": {
             "ar": _snippets(highlight, ("title", "body")),
             "en": _snippets(highlight, ("title_en", "body_en")),
         },
-        "sentences": _sentence_pairs(hit.get("inner_hits", {})),
+        "sentences": _sentence_pairs(hit.get("inner_hits", {}), origin["kind"]),
         "cluster_id": source.get("cluster_id", hit["_id"]),
         **_cluster(hit),
     }
@@ -82,19 +104,20 @@ def parse_hit(hit: dict) -> dict:
 def parse_response(response: dict) -> dict:
     """{"total", "hits", "facets"}: the shape the CLI prints with --json and the API returns."""
     aggs = response.get("aggregations", {})
-    stories = {"stories": aggs["stories"]["value"]} if "stories" in aggs else {}
+    stories = {"stories": aggs["stories"]["count"]["value"]} if "stories" in aggs else {}
     return {
         "total": response["hits"]["total"]["value"],
         **stories,
         "hits": [parse_hit(hit) for hit in response["hits"]["hits"]],
         "facets": {
-            "source": [{"value": b["key"], "count": b["doc_count"]} for b in aggs.get("source", {}).get("buckets", [])],
-            "category": [
-                {"value": b["key"], "count": b["doc_count"]} for b in aggs.get("category", {}).get("buckets", [])
-            ],
+            **{facet: _buckets(aggs.get(facet, {}).get("values", {})) for facet in FACETS},
             "published": [
                 {"value": b["key_as_string"], "count": b["doc_count"]}
-                for b in aggs.get("published", {}).get("buckets", [])
+                for b in aggs.get("published", {}).get("months", {}).get("buckets", [])
             ],
         },
     }
+
+
+def _buckets(terms: dict) -> list[dict]:
+    return [{"value": b["key"], "count": b["doc_count"]} for b in terms.get("buckets", [])]

@@ -18,6 +18,7 @@ from service.config import Settings
 from service.modelstore.manifest import Manifest, resolve_model_dir
 from service.translation.batching import plan_batches
 from service.translation.interface import Counters, Translation
+from service.wordalign import attention_alignment
 
 MAX_DECODING_LENGTH = 512
 
@@ -103,6 +104,7 @@ class Translator:
                 asynchronous=True,
                 beam_size=beam_size or self.settings.beam_size,
                 return_scores=True,
+                return_attention=self.settings.alignments,
                 max_input_length=0,  # scores are divided by length (length_penalty 1)
                 repetition_penalty=self.settings.repetition_penalty,
                 no_repeat_ngram_size=self.settings.no_repeat_ngram_size,
@@ -112,10 +114,12 @@ class Translator:
         for index, future in pending:
             result = future.result()
             pieces = result.hypotheses[0]
-            results[index] = Translation(detokenize(pieces), float(result.scores[0]), len(pieces))
+            alignment = attention_alignment(tokens[index], pieces, result.attention[0]) if result.attention else None
+            results[index] = Translation(detokenize(pieces), float(result.scores[0]), len(pieces), alignment)
         with self._count_lock:
             self.tokens_translated += sum(r.tokens for r in results if r is not None)
-        return [r if r is not None else Translation("", 0.0, 0) for r in results]
+        nothing = Translation("", 0.0, 0, "" if self.settings.alignments else None)
+        return [r if r is not None else nothing for r in results]
 
     def _decoding_lengths(self, source_lengths: list[int], targets: list[int] | None) -> dict:
         if targets:

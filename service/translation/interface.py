@@ -22,6 +22,7 @@ class Translation:
     target: str
     score: float
     tokens: int
+    alignment: str | None = None  # Pharaoh "i-j" over the model's words (service/wordalign.py); None: not recorded
 
 
 @dataclass(frozen=True)

@@ -41,10 +41,12 @@ CREATE TABLE IF NOT EXISTS memory (
     score REAL NOT NULL,
     tokens INTEGER NOT NULL,
     used INTEGER NOT NULL,
+    alignment TEXT,
     PRIMARY KEY (decoding, source)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS memory_used ON memory (used);
 """
+_COLUMNS = "decoding, source, target, score, tokens, used, alignment"
 log = logging.getLogger(__name__)
 PRUNE_EVERY = 1000  # writes between size checks, so counting rows stays off the hot path
 _QUERY_CHUNK = 500  # stays under SQLite's limit on bound parameters
@@ -80,6 +82,8 @@ class TranslationMemory:
         self._writes = 0
         self._db = sqlite.connect(path)
         self._db.executescript(_SCHEMA)
+        if "alignment" not in {row[1] for row in self._db.execute("PRAGMA table_info(memory)")}:
+            self._db.execute("ALTER TABLE memory ADD COLUMN alignment TEXT")  # a file from before alignments
 
     def close(self) -> None:
         with self._lock:
@@ -94,10 +98,11 @@ class TranslationMemory:
                 chunk = list(sources[start : start + _QUERY_CHUNK])
                 marks = ",".join("?" * len(chunk))
                 rows = self._db.execute(
-                    f"SELECT source, target, score, tokens FROM memory WHERE decoding = ? AND source IN ({marks})",
+                    f"SELECT source, target, score, tokens, alignment FROM memory"
+                    f" WHERE decoding = ? AND source IN ({marks})",
                     [decoding, *chunk],
                 )
-                found.update((s, Translation(t, sc, n)) for s, t, sc, n in rows)
+                found.update((s, Translation(t, sc, n, a)) for s, t, sc, n, a in rows)
             self._db.executemany(
                 "UPDATE memory SET used = ? WHERE decoding = ? AND source = ?",
                 [(time.time_ns(), decoding, s) for s in found],
@@ -105,12 +110,12 @@ class TranslationMemory:
         return found
 
     def put_many(self, decoding: str, items: Iterable[tuple[str, Translation]]) -> None:
-        rows = [(decoding, s, t.target, t.score, t.tokens, time.time_ns()) for s, t in items]
+        rows = [(decoding, s, t.target, t.score, t.tokens, time.time_ns(), t.alignment) for s, t in items]
         if not rows:
             return
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany("INSERT OR REPLACE INTO memory VALUES (?, ?, ?, ?, ?, ?)", rows)
+            self._db.executemany(f"INSERT OR REPLACE INTO memory ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             self._writes += len(rows)
             if self._writes >= min(PRUNE_EVERY, max(1, self.max_entries // 10)):
                 self._writes = 0
@@ -134,7 +139,8 @@ class RedisMemory:
     """Sentence translations in Redis, shared by every process and host that reaches it; entries expire unused.
 
     One key per (decoding key, sentence): KEY_PREFIX + decoding + NUL + sentence, the key of the SQLite store
-    exactly (Redis keys are binary-safe, so nothing is hashed); the value is [target, score, tokens] in JSON.
+    exactly (Redis keys are binary-safe, so nothing is hashed); the value is [target, score, tokens, alignment] in
+    JSON (entries written before alignments have three items: no alignment).
     """
 
     KEY_PREFIX = "mt:tm:"
@@ -163,8 +169,7 @@ class RedisMemory:
                     pipe.getex(self._key(decoding, source), ex=self.ttl_seconds)
                 for source, value in zip(chunk, pipe.execute(), strict=True):
                     if value is not None:
-                        target, score, tokens = json.loads(value)
-                        found[source] = Translation(target, score, tokens)
+                        found[source] = Translation(*json.loads(value))
         except self._errors as error:  # the memory is a cache: without it, translate everything
             log.warning("translation memory unreachable, translating without it: %s", error)
             return {}
@@ -173,7 +178,9 @@ class RedisMemory:
     def put_many(self, decoding: str, items: Iterable[tuple[str, Translation]]) -> None:
         pipe = self._redis.pipeline(transaction=False)
         for source, t in items:
-            pipe.set(self._key(decoding, source), json.dumps([t.target, t.score, t.tokens]), ex=self.ttl_seconds)
+            pipe.set(
+                self._key(decoding, source), json.dumps([t.target, t.score, t.tokens, t.alignment]), ex=self.ttl_seconds
+            )
         if not len(pipe):
             return
         try:
@@ -226,6 +233,8 @@ class CachedTranslator:
         unique = list(dict.fromkeys(sentences))
         key = self.inner.decoding_key(beam_size)
         known = self.memory.get_many(key, unique)
+        if self.settings.alignments:  # a sentence stored without its alignment is translated again, and restored
+            known = {s: t for s, t in known.items() if t.alignment is not None}
         missing = [s for s in unique if s not in known]
         fresh = self.inner.translate(missing, beam_size=beam_size) if missing else []
         self.memory.put_many(key, zip(missing, fresh, strict=True))

@@ -58,7 +58,12 @@ def search_request(args) -> SearchRequest:
     values = check_arguments(args, schemas.SEARCH_PARAMETERS)
 
     def chosen(name: str) -> tuple[str, ...]:
-        return tuple(value for value in values.get(name, ()) if value)  # an empty select means "all"
+        """Repeated values and comma lists alike; an empty select means "all".
+
+        A value with commas also stands for itself, so a source named "Reuters, Cairo" is still found.
+        """
+        parts = (part.strip() for value in values.get(name, ()) for part in (value, *value.split(",")))
+        return tuple(dict.fromkeys(part for part in parts if part))
 
     query = SearchRequest(
         values["q"],
@@ -76,8 +81,8 @@ def search_request(args) -> SearchRequest:
     )
     try:
         query.validate()
-    except ValueError as error:  # what the parameters cannot state each alone: page x size past the result window
-        raise ApiError(400, str(error), "out_of_range") from None
+    except ValueError as error:  # what the parameters cannot state each alone: page x size, a reversed date range
+        raise ApiError(400, str(error), getattr(error, "code", "out_of_range")) from None
     return query
 
 

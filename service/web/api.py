@@ -9,6 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 from service.index import lifecycle
 from service.ingest import ingest
 from service.limits import MAX_ID_BYTES
+from service.provenance import provenance
 from service.search.stories import cluster_members
 from service.text import langid
 from service.web import export, schemas
@@ -110,7 +111,7 @@ def get_article(article_id: str):
     )["_source"]
     filename = re.sub(r"[^\w.-]", "_", article_id)[:100] or "article"
     if export_format == "json":
-        return jsonify(document)
+        return jsonify({**document, "provenance": provenance(document)})
     if export_format == "tsv":
         return Response(
             export.to_tsv(document),
@@ -146,4 +147,12 @@ def get_cluster(cluster_id: str):
 @bp.get("/search")
 @requires_key(write=False)
 def search_articles():
-    return jsonify(run_search(search_request(request.args)))
+    export_format = check_arguments(request.args, [schemas.SEARCH_FORMAT]).get("format", "json")
+    result = run_search(search_request(request.args))
+    if export_format == "csv":
+        return Response(
+            export.search_csv(result["hits"]),
+            mimetype="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="search.csv"'},
+        )
+    return jsonify(result)

@@ -79,7 +79,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(QueryError)
     def query_error(error: QueryError):
-        return error_response(400, str(error), "bad_query")
+        return error_response(400, str(error), error.code)
 
     @app.errorhandler(NotFoundError)
     def not_found(error):

@@ -1,7 +1,9 @@
-"""Parallel text of an indexed article as TSV or TMX 1.4b (pure)."""
+"""Parallel text of an indexed article as TSV or TMX 1.4b, and a search's hits as CSV (pure)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import xml.etree.ElementTree as ET
 
@@ -55,3 +57,24 @@ def to_tmx(document: dict) -> bytes:
             variant = ET.SubElement(unit, "tuv", {XML_LANG: lang})
             ET.SubElement(variant, "seg").text = xml_text(text)
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(tmx, encoding="utf-8")
+
+
+SEARCH_CSV_COLUMNS = ("id", "published", "source", "title_en", "title", "url", "cluster_size")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what spreadsheets run as a formula (OWASP's list)
+
+
+def _cell(value) -> str:
+    """A CSV cell a spreadsheet shows as text: a leading apostrophe disarms what would start a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def search_csv(hits: list[dict]) -> str:
+    """One row per hit: id, published, source, title_en, title, url, cluster_size (1 for an unclustered hit)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(SEARCH_CSV_COLUMNS)
+    for hit in hits:
+        row = {**hit, "cluster_size": hit.get("cluster_size", 1)}
+        writer.writerow([_cell(row.get(column)) for column in SEARCH_CSV_COLUMNS])
+    return out.getvalue()

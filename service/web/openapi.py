@@ -163,11 +163,20 @@ def build(settings: Settings) -> dict:
             },
             "/api/v1/search": {
                 "get": operation(
-                    "Search in English or Arabic: hits with aligned sentence pairs, the total and facets.",
-                    {200: ("Hits and facets", _content(_ref("SearchResult")))},
+                    "Search in English or Arabic: hits with aligned sentence pairs, the total and facets "
+                    "(or, with format=csv, the page of hits as CSV).",
+                    {
+                        200: (
+                            "Hits and facets",
+                            {
+                                **_content(_ref("SearchResult")),
+                                "text/csv": {"schema": {"type": "string", "description": "one row per hit"}},
+                            },
+                        )
+                    },
                     (400, 404, 503),
                     key="read",
-                    parameters=schemas.SEARCH_PARAMETERS,
+                    parameters=[*schemas.SEARCH_PARAMETERS, schemas.SEARCH_FORMAT],
                 )
             },
             "/api/v1/clusters/{cluster_id}": {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from service.config import Settings
 from service.limits import MAX_BEAM, MAX_PAGE_SIZE, MAX_QUERY_CHARS, MAX_RESULT_WINDOW
+from service.provenance import KINDS as PROVENANCE_KINDS
 from service.search.request import LANGS, SORTS
 
 NONBLANK = r"\S"  # a text must hold at least one character that is not white space
@@ -147,8 +148,12 @@ SEARCH_PARAMETERS = [
         {"type": "string", "maxLength": MAX_QUERY_CHARS},
         "your own English for the query, searched instead of its machine translation (empty: the machine's)",
     ),
-    parameter("source", "query", _STRINGS, "only these sources (repeat for several; an empty value means all)"),
-    parameter("category", "query", _STRINGS, "only these categories (repeat for several; empty means all)"),
+    parameter(
+        "source", "query", _STRINGS, "only these sources: repeat it, or separate them by commas (empty means all)"
+    ),
+    parameter(
+        "category", "query", _STRINGS, "only these categories: repeat it, or separate them by commas (empty: all)"
+    ),
     parameter("from", "query", {"type": "string"}, "published on or after this date (ISO 8601; empty: no bound)"),
     parameter("to", "query", {"type": "string"}, "published on or before this date (ISO 8601; empty: no bound)"),
     parameter("sort", "query", {"enum": list(SORTS), "default": "relevance"}, "relevance, or newest first"),
@@ -185,6 +190,12 @@ CLUSTER_ID = parameter(
     "path",
     {"type": "string", "minLength": 1},
     "a story cluster's id (an article's `cluster_id`; at most 512 bytes)",
+)
+SEARCH_FORMAT = parameter(
+    "format",
+    "query",
+    {"enum": ["json", "csv"], "default": "json"},
+    "json, or csv: this page of hits with id, published, source, title_en, title, url, cluster_size",
 )
 JOB_ID = parameter("job_id", "path", {"type": "string", "minLength": 1}, "the job's id")
 JOB_OPTIONS = [
@@ -237,6 +248,23 @@ _FACET = {
         "properties": {"value": {"type": "string"}, "count": _COUNT},
     },
 }
+_PROVENANCE = {
+    "type": "object",
+    "required": ["kind", "model"],
+    "description": "Where the English comes from: machine (model id), human (pre-translated), demo noise, or "
+    "original (an English article)",
+    "properties": {"kind": {"enum": list(PROVENANCE_KINDS)}, "model": _NULLABLE_STRING},
+}
+_WORD_ALIGNMENT = {
+    "type": ["array", "null"],
+    "description": "for each highlighted English span, the spans of the Arabic words it aligns to (character "
+    "offsets into en and ar); null where the sentence has no word alignment (see alignment_absent)",
+    "items": {
+        "type": "object",
+        "required": ["en", "ar"],
+        "properties": {"en": _SPAN, "ar": {"type": "array", "items": _SPAN}},
+    },
+}
 _HIT = {
     "type": "object",
     "required": ["id", "title", "title_en", "snippets", "sentences"],
@@ -251,6 +279,7 @@ _HIT = {
         "language": _NULLABLE_STRING,
         "translation_score": {"type": ["number", "null"]},
         "demo": {"type": "boolean"},
+        "provenance": _PROVENANCE,
         "score": {"type": ["number", "null"]},
         "cluster_id": _CLUSTER_ID,
         "cluster_size": {
@@ -280,12 +309,16 @@ _HIT = {
                 "required": ["position", "ar", "en"],
                 "properties": {
                     "position": {"type": "integer"},
+                    "field": {"enum": ["title", "body", None]},
                     "score": {"type": ["number", "null"]},
                     "matched": {"enum": ["ar", "en", "both"]},
+                    "counterpart": {"enum": ["ar", "en", None], "description": "the side beside the match"},
                     "ar": {"type": "string"},
                     "en": {"type": "string"},
                     "ar_highlighted": {"type": "string"},
                     "en_highlighted": {"type": "string"},
+                    "alignment": _WORD_ALIGNMENT,
+                    "alignment_absent": {"type": "string", "description": "why alignment is null"},
                 },
             },
         },
@@ -295,7 +328,8 @@ _HIT = {
 ERROR_CODES = (
     "bad_request: the request breaks this document (the message names the field); otherwise, among "
     "others: malformed_json, invalid_utf8, too_deep, bad_query (the search syntax), out_of_range (page x "
-    "size past the result window), no_items (an empty upload), unauthorized, forbidden, not_found, "
+    "size past the result window), reversed_dates (from after to), past_last_page (a search page past the "
+    "last result), no_items (an empty upload), unauthorized, forbidden, not_found, "
     "payload_too_large, unsupported_media_type, unprocessable, rate_limited, model_unavailable, "
     "search_unavailable"
 )
@@ -367,6 +401,7 @@ RESPONSES = {
             "demo": {"type": "boolean"},
             "translation_score": {"type": "number"},
             "cluster_id": _CLUSTER_ID,
+            "provenance": _PROVENANCE,
             "sentences": {
                 "type": "array",
                 "items": {
@@ -381,6 +416,7 @@ RESPONSES = {
                         "score": {"type": "number"},
                         "ar": {"type": "string"},
                         "en": {"type": "string"},
+                        "alignment": {"type": "string", "description": 'Pharaoh "i-j": word i of ar, word j of en'},
                     },
                 },
             },
