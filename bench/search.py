@@ -8,10 +8,12 @@ is not bound by CPU MT. Then, in one run:
   - latency p50/p95/p99 of the search function (parse, OpenSearch, shaping hits) for 1, 4 and 16
     concurrent clients, over 200 English and 200 Arabic queries drawn from the indexed text with a
     fixed seed and written to bench/.data/queries.tsv, so they can be repeated.
-  - with --both-ways, each pass runs twice, side by side: queries searched in their own language only
-    ("off"), and with both-way queries on (each query also translated, ar-en or en-ar, and searched on the
-    other side). The query models are generated tiny ones labelled real so that search uses them; the
-    query-translation cache is emptied before each pass, so every query pays its MT once.
+  - each latency pass runs in three modes side by side, alternating: "off" (every article, the query in its
+    own language only), "collapse" (one hit per story cluster, with its members), and "all on" (collapse,
+    and both-way queries: each query also translated, ar-en or en-ar, and searched on the other side).
+    The query models are generated tiny ones labelled real so that search uses them; the query-translation
+    cache is emptied before each pass, so every query pays its MT once. The ratios of p99 to "off" are
+    printed (target: "all on" within 1.5x at 4 clients).
 """
 
 from __future__ import annotations
@@ -134,14 +136,14 @@ def query_translators(settings: Settings) -> tuple[Translator, Translator]:
     return translators[0], translators[1]
 
 
-def latencies(settings: Settings, queries, clients: int, translators=(None, None)) -> list[float]:
+def latencies(settings: Settings, queries, clients: int, translators=(None, None), collapse=True) -> list[float]:
     client = make_client(settings, maxsize=clients)
     searcher._machine_translation.cache_clear()  # every pass pays each query's MT once
 
     def timed(item):
         lang, text = item
         started = time.perf_counter()
-        search(client, ALIAS, SearchRequest(text, lang=lang, size=10), *translators)
+        search(client, ALIAS, SearchRequest(text, lang=lang, size=10, collapse=collapse), *translators)
         return (time.perf_counter() - started) * 1000
 
     with ThreadPoolExecutor(clients) as pool:
@@ -151,7 +153,6 @@ def latencies(settings: Settings, queries, clients: int, translators=(None, None
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=22070, help="news articles to index (all: 22070)")
-    parser.add_argument("--both-ways", action="store_true", help="also time each pass with both-way queries on")
     args = parser.parse_args()
 
     settings = Settings.from_env()
@@ -176,20 +177,26 @@ def main() -> None:
     print(f"size on disk: {stats / 1e6:.1f} MB, {stats / max(1, report.indexed) / 1024:.1f} KiB per article")
 
     queries = write_queries(corpus)
-    modes = {"": (None, None)}
-    if args.both_ways:
-        modes = {"both-way off ": (None, None), "both-way on  ": query_translators(settings)}
+    modes = {
+        "off": ((None, None), False),
+        "collapse": ((None, None), True),
+        "all on": (query_translators(settings), True),
+    }
     latencies(settings, queries, 4)  # warm-up: caches and JIT, not measured
     for clients in CLIENTS:
-        for label, translators in modes.items():
+        p99 = {}
+        for label, (translators, collapse) in modes.items():
             started = time.perf_counter()
-            times = latencies(settings, queries, clients, translators)
+            times = latencies(settings, queries, clients, translators, collapse)
             elapsed = time.perf_counter() - started
+            p99[label] = percentile(times, 99)
             print(
-                f"{label}{clients:>2} clients: p50 {percentile(times, 50):6.1f} ms  "
-                f"p95 {percentile(times, 95):6.1f} ms  p99 {percentile(times, 99):6.1f} ms  "
+                f"{label:9s}{clients:>2} clients: p50 {percentile(times, 50):6.1f} ms  "
+                f"p95 {percentile(times, 95):6.1f} ms  p99 {p99[label]:6.1f} ms  "
                 f"({len(times) / elapsed:.0f} queries/s, mean {statistics.mean(times):.1f} ms)"
             )
+        ratios = ", ".join(f"{label} x{p99[label] / p99['off']:.2f}" for label in ("collapse", "all on"))
+        print(f"   p99 against off at {clients} clients: {ratios}")
     print(f"queries: {DATA / 'queries.tsv'}; node: {local.url} (stop it with `python -m service opensearch stop`)")
 
 
