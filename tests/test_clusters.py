@@ -15,6 +15,7 @@ from service.index import clusters, lifecycle
 from service.ingest import ingest
 from service.jobs.store import SqliteJobStore
 from service.jobs.worker import Worker
+from service.search import stories as story_pages
 from service.search.body import build_body
 from service.search.query import QueryForm, parse
 from service.search.request import SearchRequest
@@ -106,13 +107,33 @@ def test_below_the_threshold_an_article_starts_its_own_cluster():
 def test_search_body_collapses_on_cluster_id_unless_asked_not_to():
     forms = [QueryForm("en", "x", parse("x"), "user")]
     body = build_body(SearchRequest("x", sort="date"), forms)
-    assert body["collapse"]["field"] == "cluster_id" and body["collapse"]["inner_hits"]["name"] == "cluster"
+    assert body["collapse"] == {"field": "cluster_id"}
     assert (
         "cluster_id" in body["_source"]
         and body["aggs"]["stories"]["aggs"]["count"]["cardinality"]["field"] == "cluster_id"
     )
     plain = build_body(SearchRequest("x", collapse=False), forms)
     assert "collapse" not in plain and "stories" not in plain["aggs"]
+
+
+def test_a_page_of_hits_gets_each_whole_story_from_one_aggregation():
+    body = story_pages.page_members_body(["a", "b"])
+    assert body["query"] == {"terms": {"cluster_id": ["a", "b"]}} and body["size"] == 0
+    member = {"_id": "a2", "_source": {"source": "Al Arabiya", "published": "2018-03-02"}}
+    response = {
+        "aggregations": {
+            "stories": {
+                "buckets": [
+                    {"key": "a", "doc_count": 4, "members": {"hits": {"hits": [{"_id": "a", "_source": {}}, member]}}}
+                ]
+            }
+        }
+    }
+    hits = story_pages.with_members([{"id": "a", "cluster_id": "a"}, {"id": "b", "cluster_id": "b"}], response)
+    assert hits[0]["cluster_size"] == 4 and hits[0]["cluster_members"] == [
+        {"id": "a2", "source": "Al Arabiya", "published": "2018-03-02"}
+    ]
+    assert hits[1]["cluster_size"] == 1 and hits[1]["cluster_members"] == []  # written since: on its own
 
 
 # Writers, search and the API on the real node
@@ -164,6 +185,10 @@ def test_search_collapses_a_story_into_one_hit_and_expands_on_request(stories, c
     assert hit["id"] not in {m["id"] for m in members} and len(members) == hit["cluster_size"] - 1
     assert {m["source"] for m in members} <= {"BBC Arabic", "Al Arabiya", "CNN Arabic"} and members[0]["published"]
     assert collapsed["stories"] == 1
+    narrowed = search(client, alias, SearchRequest("الأرصاد", lang="ar", sources=("Al Arabiya",)))
+    (outlet,) = narrowed["hits"]  # one outlet's version matches; its story is still the whole story
+    assert outlet["id"] == "rain-2" and outlet["cluster_size"] == hit["cluster_size"]
+    assert "rain-1" in {m["id"] for m in outlet["cluster_members"]}
     expanded = search(client, alias, SearchRequest("الأرصاد", lang="ar", collapse=False))
     assert len(expanded["hits"]) == expanded["total"] == collapsed["total"]
     assert {h["cluster_id"] for h in expanded["hits"]} == {"rain-1"} and "cluster_size" not in expanded["hits"][0]

@@ -23,7 +23,6 @@ HIT_SOURCE = [
     "model",
     "translated",
 ]
-CLUSTER_MEMBERS = 10  # the other articles of a story shown with its hit (the index allows 50 inner hits)
 
 
 def _boost(form: QueryForm, translated_boost: float) -> float:
@@ -134,22 +133,6 @@ def _aggregations(facet_filters: dict[str, dict]) -> dict:
     return aggs
 
 
-def _collapse() -> dict:
-    """One hit per story: the best-ranked member (by the request's sort), with the others that match as inner hits.
-
-    hits.total and the facets still count articles; the `stories` aggregation counts the clusters.
-    """
-    return {
-        "field": "cluster_id",
-        "inner_hits": {
-            "name": "cluster",
-            "size": CLUSTER_MEMBERS + 1,  # the hit itself is among them
-            "_source": ["id", "source", "published"],
-            "sort": [{"published": {"order": "asc", "missing": "_last"}}],
-        },
-    }
-
-
 def build_body(request: SearchRequest, forms: list[QueryForm], translated_boost: float = 0.5) -> dict:
     """The search body: documents must match one form of the query; sentence clauses rank them and give aligned
     snippets. The user's own words weigh 1, a machine translation of them translated_boost."""
@@ -186,7 +169,7 @@ def build_body(request: SearchRequest, forms: list[QueryForm], translated_boost:
     if request.sort == "date":
         body["sort"] = [{"published": {"order": "desc", "missing": "_last"}}, "_score"]
     if request.collapse:
-        body["collapse"] = _collapse()
+        body["collapse"] = {"field": "cluster_id"}  # one hit per story; its members come in one more request
         body["aggs"]["stories"] = {
             "filter": _all_of(list(facet_filters.values())),  # counted like the hits: under every chosen facet
             "aggs": {"count": {"cardinality": {"field": "cluster_id", "precision_threshold": 3000}}},

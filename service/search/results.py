@@ -59,21 +59,6 @@ def _snippets(highlight: dict, fields: tuple[str, str]) -> list[str]:
     return [fragment for f in fields for fragment in highlight.get(f, [])]
 
 
-def _cluster(hit: dict) -> dict:
-    """cluster_size and cluster_members (the other articles of the story that match), when the search collapsed."""
-    members = hit.get("inner_hits", {}).get("cluster")
-    if members is None:
-        return {}
-    return {
-        "cluster_size": members["hits"]["total"]["value"],
-        "cluster_members": [
-            {"id": m["_id"], "source": m["_source"].get("source"), "published": m["_source"].get("published")}
-            for m in members["hits"]["hits"]
-            if m["_id"] != hit["_id"]
-        ],
-    }
-
-
 def parse_hit(hit: dict) -> dict:
     source = hit["_source"]
     highlight = hit.get("highlight", {})
@@ -97,7 +82,6 @@ def parse_hit(hit: dict) -> dict:
         },
         "sentences": _sentence_pairs(hit.get("inner_hits", {}), origin["kind"]),
         "cluster_id": source.get("cluster_id", hit["_id"]),
-        **_cluster(hit),
     }
 
 

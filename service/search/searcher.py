@@ -15,6 +15,7 @@ from service.search.body import build_body
 from service.search.query import ParsedQuery, QueryError, QueryForm
 from service.search.request import SearchRequest
 from service.search.results import parse_response
+from service.search.stories import page_members_body, with_members
 from service.text import langid
 from service.text.normalize import normalize_text
 
@@ -96,6 +97,18 @@ def _why_not(side: str, translator) -> str:
     return f"the {name} translation of the query was empty"
 
 
+def _run(client: OpenSearch, alias: str, body: dict) -> dict:
+    """One search request; QueryError when OpenSearch refuses it, SearchUnavailable when it cannot run it."""
+    try:
+        return client.search(index=alias, body=body)
+    except RequestError as error:  # e.g. a date filter OpenSearch cannot parse
+        raise QueryError(f"OpenSearch rejected the search: {refusal_reason(error)}") from None
+    except TransportError as error:  # overloaded or shards unavailable: the cluster's trouble, not the query's
+        if error.status_code not in RETRYABLE_STATUS:
+            raise
+        raise SearchUnavailable(f"OpenSearch could not run the search: {refusal_reason(error)}") from None
+
+
 def search(
     client: OpenSearch,
     alias: str,
@@ -113,17 +126,11 @@ def search(
     parsed = query_parser.parse(request.query)
     lang = query_language(request, parsed)
     forms, not_searched = query_forms(request, parsed, {"en": translator, "ar": reverse_translator})
-    body = build_body(request, forms, translated_boost)
-    try:
-        response = client.search(index=alias, body=body)
-    except RequestError as error:  # e.g. a date filter OpenSearch cannot parse
-        raise QueryError(f"OpenSearch rejected the search: {refusal_reason(error)}") from None
-    except TransportError as error:  # overloaded or shards unavailable: the cluster's trouble, not the query's
-        if error.status_code not in RETRYABLE_STATUS:
-            raise
-        raise SearchUnavailable(f"OpenSearch could not run the search: {refusal_reason(error)}") from None
-    result = parse_response(response)
+    result = parse_response(_run(client, alias, build_body(request, forms, translated_boost)))
     request.check_page(result["total"], len(result["hits"]))
+    if request.collapse and result["hits"]:
+        stories = _run(client, alias, page_members_body([hit["cluster_id"] for hit in result["hits"]]))
+        result["hits"] = with_members(result["hits"], stories)
     result["query"] = {
         "language": lang,
         "searched": [{"lang": form.lang, "text": form.text, "by": form.by} for form in forms],

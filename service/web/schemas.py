@@ -284,11 +284,11 @@ _HIT = {
         "cluster_id": _CLUSTER_ID,
         "cluster_size": {
             **_COUNT,
-            "description": "collapsed searches: the story's articles that match, this one included",
+            "description": "collapsed searches: the story's articles, this one included, matching or not",
         },
         "cluster_members": {
             "type": "array",
-            "description": "collapsed searches: the story's other matching articles (at most 10), oldest first",
+            "description": "collapsed searches: the story's other articles (at most 10), oldest first",
             "items": {
                 "type": "object",
                 "required": ["id"],
