@@ -2,6 +2,7 @@
 
 import pytest
 
+from service.search import searcher
 from service.search.body import build_body
 from service.search.query import ParsedQuery, QueryError, QueryForm, parse, split_by_script
 from service.search.request import SearchRequest
@@ -133,3 +134,9 @@ def test_a_mixed_query_whose_part_is_no_query_alone_is_searched_whole():
     forms, not_searched = query_forms(request, parse(request.query), {})
     assert [(f.lang, f.text, f.by) for f in forms] == [("en", "(-غزة) talks", "user")]
     assert not_searched == [{"lang": "ar", "why": "no English→Arabic model installed"}]
+
+
+def test_a_machine_translation_of_a_query_is_bounded_and_without_repeats():
+    assert searcher.bounded_translation("health ministry health ministry says", 2) == "health ministry says"
+    assert searcher.bounded_translation(" ".join(f"w{i}" for i in range(40)), 1) == "w0 w1 w2"
+    assert searcher.bounded_translation("", 3) == ""

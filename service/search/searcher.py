@@ -21,6 +21,7 @@ from service.text.normalize import normalize_text
 
 OTHER_SIDE = {"en": "ar", "ar": "en"}
 MODEL_NAMES = {"ar": "English→Arabic", "en": "Arabic→English"}  # by the side a model translates into
+MAX_WORDS_PER_QUERY_WORD = 3  # a translation longer than this is degenerate (see bounded_translation)
 QUERY_CACHE_SIZE = 2048  # (model, query) pairs kept in the process: a few MB at most
 
 
@@ -45,8 +46,18 @@ def translate_query(parsed: ParsedQuery, translator) -> ParsedQuery | None:
     """
     if translator is None or translator.demo:
         return None
-    words = _machine_translation(translator, parsed.terms)
+    words = bounded_translation(_machine_translation(translator, parsed.terms), len(parsed.terms.split()))
     return ParsedQuery.from_words(words) if words else None
+
+
+def bounded_translation(text: str, query_words: int) -> str:
+    """A query's translation without repeated words, and at most a few words per query word.
+
+    On inputs this short, MT can loop ("the the the ...") or run to its length limit; every extra word would be
+    another term on the other side's clauses, costing search time and matching noise.
+    """
+    unique = list(dict.fromkeys(text.split()))
+    return " ".join(unique[: MAX_WORDS_PER_QUERY_WORD * max(1, query_words)])
 
 
 def _user_forms(request: SearchRequest, parsed: ParsedQuery) -> list[QueryForm]:
