@@ -29,48 +29,33 @@ def _boost(form: QueryForm, translated_boost: float) -> float:
     return 1.0 if form.by == "user" else translated_boost
 
 
-def _match(form: QueryForm, boost: float) -> dict:
-    return {
-        "simple_query_string": {
-            "query": form.query.text,
-            "fields": FIELDS[form.lang],
-            "default_operator": "and",
-            "quote_field_suffix": ".exact",
-            "flags": FLAGS,
-            "boost": boost,
-        }
+def _simple_query(text: str, fields: list[str], operator: str, boost: float | None = None) -> dict:
+    """The one way user text reaches OpenSearch: as the query string of a simple_query_string clause."""
+    clause = {
+        "query": text,
+        "fields": fields,
+        "default_operator": operator,
+        "quote_field_suffix": ".exact",
+        "flags": FLAGS,
     }
+    if boost is not None:
+        clause["boost"] = boost
+    return {"simple_query_string": clause}
+
+
+def _match(form: QueryForm, boost: float) -> dict:
+    return _simple_query(form.query.text, FIELDS[form.lang], "and", boost)
 
 
 def _exclusion(form: QueryForm) -> dict:
     """A document with an excluded word on the form's side is left out, whichever form of the query it matched."""
-    return {
-        "simple_query_string": {
-            "query": form.query.excluded,
-            "fields": FIELDS[form.lang],
-            "default_operator": "or",
-            "quote_field_suffix": ".exact",
-            "flags": FLAGS,
-        }
-    }
+    return _simple_query(form.query.excluded, FIELDS[form.lang], "or")
 
 
 def _sentences(lang: str, forms: list[tuple[QueryForm, float]]) -> dict:
     """Scores one side's sentences by every form searching it, and returns the best ones with both languages."""
     field = f"sentences.{lang}"
-    scored = [
-        {
-            "simple_query_string": {
-                "query": form.query.positive,
-                "fields": [field],
-                "default_operator": "or",
-                "quote_field_suffix": ".exact",
-                "flags": FLAGS,
-                "boost": boost,
-            }
-        }
-        for form, boost in forms
-    ]
+    scored = [_simple_query(form.query.positive, [field], "or", boost) for form, boost in forms]
     return {
         "nested": {
             "path": "sentences",
