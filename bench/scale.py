@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -116,6 +117,7 @@ def main() -> None:
     args = parser.parse_args()
     articles = [dict(a, id=str(a.get("id", n))) for n, a in enumerate(news_articles(args.articles))]
     cores = len(os.sched_getaffinity(0))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))  # still stop the throwaway servers
     database, broker, servers = throwaway_servers()
     distributed = {"JOBS_BACKEND": "celery", "JOBS_DATABASE_URL": database, "JOBS_BROKER_URL": broker}
     chosen = [name.strip() for name in args.passes.split(",")]
