@@ -183,7 +183,14 @@ EXPORT_FORMAT = parameter(
     "format",
     "query",
     {"enum": ["json", "tsv", "tmx"], "default": "json"},
-    "json, tsv or tmx (TMX 1.4b, one <tu> per sentence pair)",
+    "json, tsv or tmx (TMX 1.4b, one <tu> per sentence pair). TSV columns: position, field, paragraph, score, "
+    "ar, en, then the article's source, published and url on every line",
+)
+EXPORT_DOWNLOAD = parameter(
+    "download",
+    "query",
+    FLAG,
+    "true: a JSON answer comes as a file to save (Content-Disposition: attachment), as TSV and TMX always do",
 )
 CLUSTER_ID = parameter(
     "cluster_id",
