@@ -500,7 +500,16 @@ RESPONSES = {
             "kind": {"type": "string"},
             "state": {"enum": list(JOB_STATES)},
             "reason": {**_NULLABLE_STRING, "description": "why a job is paused or failed"},
-            "options": {"type": "object"},
+            "options": {
+                "type": "object",
+                "description": "how the job runs, and what tells it apart on the jobs page",
+                "properties": {
+                    "index": {"type": "boolean"},
+                    "beam_size": {"type": ["integer", "null"]},
+                    "file_name": {"type": "string", "description": "the uploaded file's name (uploads only)"},
+                    "key_label": {"type": "string", "description": "the submitting key's last four characters"},
+                },
+            },
             "counts": {
                 "type": "object",
                 "required": ["done", "failed", "total"],
