@@ -215,6 +215,16 @@ def test_an_outside_back_link_is_never_followed(site, open_page):
     assert page.get_by_role("link", name="Back to results").count() == 0
 
 
+def test_query_text_is_never_markup_and_a_bad_query_still_shows_the_article(site, open_page):
+    page = open_page(DESKTOP)
+    page.goto(f"{site}/articles/p1?q=%3Cimg%20src%3Dx%3E%20ceasefire")
+    expect(page.locator("#match-count")).to_contain_text("<img src=x> ceasefire")
+    assert page.locator("main img").count() == 0
+    page.goto(f"{site}/articles/p1?q=%22unclosed")
+    expect(page.locator("#query-error")).to_contain_text("a quotation mark is not closed")
+    expect(page.locator(".aligned tbody tr")).to_have_count(len(PAIRS))
+
+
 def test_reading_view_is_english_paragraphs_with_the_original_a_click_away_and_prints_plainly(site, open_page):
     page = open_page(DESKTOP)
     page.goto(f"{site}/articles/p1")
