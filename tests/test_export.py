@@ -10,6 +10,9 @@ XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 DOCUMENT = {
     "id": "a1",
     "model": "opus-mt-ar-en@1",
+    "source": "BBC\tArabic",
+    "published": "2018-03-01T09:00:00Z",
+    "url": "https://example.org/a1",
     "sentences": [
         {"position": 0, "field": "title", "paragraph": 0, "score": -0.5, "ar": "عنوان الخبر", "en": "News title"},
         {
@@ -40,20 +43,24 @@ def test_xml_text_drops_what_xml_forbids_and_keeps_the_rest():
 
 def test_tsv_has_a_header_and_one_line_per_sentence_pair():
     lines = export.to_tsv(DOCUMENT).split("\n")
-    assert lines[0] == "position\tfield\tparagraph\tscore\tar\ten"
-    assert lines[1] == "0\ttitle\t0\t-0.5\tعنوان الخبر\tNews title"
-    assert lines[2] == "1\tbody\t2\t-0.1235\tقال الرئيس إن الاقتصاد تحسن.\tThe president said the economy improved."
-    assert lines[3] == "2\tbody\t3\t0.0\tنص\tbell & <b>"
+    where = "\tBBC Arabic\t2018-03-01T09:00:00Z\thttps://example.org/a1"  # the article's, on every line
+    assert lines[0] == "position\tfield\tparagraph\tscore\tar\ten\tsource\tpublished\turl"
+    assert lines[1] == "0\ttitle\t0\t-0.5\tعنوان الخبر\tNews title" + where
+    assert lines[2] == (
+        "1\tbody\t2\t-0.1235\tقال الرئيس إن الاقتصاد تحسن.\tThe president said the economy improved." + where
+    )
+    assert lines[3] == "2\tbody\t3\t0.0\tنص\tbell & <b>" + where
     assert lines[4:] == [""]  # ends with a newline
 
 
 def test_tsv_columns_hold_whatever_the_text_holds():
     rows = list(csv.reader(io.StringIO(export.to_tsv(DOCUMENT)), delimiter="\t"))
-    assert [len(row) for row in rows] == [6, 6, 6, 6]
+    assert [len(row) for row in rows] == [9, 9, 9, 9]
 
 
 def test_an_article_without_sentences_is_a_header_alone():
-    assert export.to_tsv({"id": "e", "sentences": []}) == "position\tfield\tparagraph\tscore\tar\ten\n"
+    header = "position\tfield\tparagraph\tscore\tar\ten\tsource\tpublished\turl\n"
+    assert export.to_tsv({"id": "e", "sentences": []}) == header
 
 
 def test_tmx_parses_and_holds_one_unit_per_sentence_pair():

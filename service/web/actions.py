@@ -15,11 +15,14 @@ from service.search.request import SearchRequest
 from service.search.searcher import search
 from service.translation.interface import SentenceTranslator
 from service.web import schemas
-from service.web.auth import current_owner
+from service.web.auth import current_owner, presented_key
 from service.web.errors import ApiError
 from service.web.payload import json_body
 from service.web.services import app_services
 from service.web.validation import check_arguments, check_body
+
+MAX_FILE_NAME = 200  # characters of an upload's name kept with its job
+KEY_LABEL_CHARS = 4
 
 
 def loaded_translator() -> SentenceTranslator:
@@ -143,8 +146,26 @@ def _job_items():
 
 
 def _job_options() -> dict:
-    """index and beam_size, from the query string or, for an upload, its form fields (which win)."""
+    """index and beam_size, from the query string or, for an upload, its form fields (which win); with what tells
+    the job apart on the jobs page: the uploaded file's name, and the key's label."""
     values = check_arguments(request.args, schemas.JOB_OPTIONS)
+    options = {}
     if request.mimetype == "multipart/form-data":
         values.update(check_arguments(request.form, schemas.JOB_OPTIONS))
-    return {"index": values.get("index", False), "beam_size": values.get("beam_size")}
+        upload = request.files.get("file")
+        if upload is not None and upload.filename:
+            options["file_name"] = upload_name(upload.filename)
+    return {"index": values.get("index", False), "beam_size": values.get("beam_size"), **options, **_key_label()}
+
+
+def upload_name(filename: str) -> str:
+    """The name of an uploaded file as shown, never as a path: its last part, without control characters."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(char for char in name if char.isprintable())[:MAX_FILE_NAME] or "upload"
+
+
+def _key_label() -> dict:
+    """{"key_label": "…0123"}: the submitting key's last characters, which tell its owner's keys apart on the jobs
+    page (only that key, or an admin, sees the job) and give too little of an 8+ character key to guess it."""
+    key = presented_key()
+    return {"key_label": f"…{key[-KEY_LABEL_CHARS:]}"} if key else {}

@@ -103,7 +103,8 @@ def stored_id(article_id: str) -> str:
 @requires_key(write=False)
 def get_article(article_id: str):
     services = app_services()
-    export_format = check_arguments(request.args, [schemas.EXPORT_FORMAT]).get("format", "json")
+    arguments = check_arguments(request.args, [schemas.EXPORT_FORMAT, schemas.EXPORT_DOWNLOAD])
+    export_format = arguments.get("format", "json")
     document = services.client.get(
         index=services.alias,
         id=stored_id(article_id),
@@ -111,7 +112,10 @@ def get_article(article_id: str):
     )["_source"]
     filename = re.sub(r"[^\w.-]", "_", article_id)[:100] or "article"
     if export_format == "json":
-        return jsonify({**document, "provenance": provenance(document)})
+        answer = jsonify({**document, "provenance": provenance(document)})
+        if arguments.get("download"):  # the article page's link: saved as a file, not shown as raw text in the tab
+            answer.headers["Content-Disposition"] = f'attachment; filename="{filename}.json"'
+        return answer
     if export_format == "tsv":
         return Response(
             export.to_tsv(document),

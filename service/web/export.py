@@ -23,13 +23,18 @@ def _one_line(text: str) -> str:
     return " ".join(xml_text(text).split())
 
 
+TSV_COLUMNS = ("position", "field", "paragraph", "score", "ar", "en", "source", "published", "url")
+
+
 def to_tsv(document: dict) -> str:
-    """position, field, paragraph, score, Arabic, English: one line per sentence pair."""
-    lines = ["position\tfield\tparagraph\tscore\tar\ten"]
+    """One line per sentence pair: position, field, paragraph, score, Arabic, English, then the article's source,
+    publication date and URL on every line (added last, so readers of the first six columns keep working), so
+    that lines pasted into another file still say where they came from."""
+    article = [_cell(_one_line(document.get(key) or "")) for key in ("source", "published", "url")]
+    lines = ["\t".join(TSV_COLUMNS)]
     for s in document["sentences"]:
-        lines.append(
-            f"{s['position']}\t{s['field']}\t{s['paragraph']}\t{s['score']}\t{_one_line(s['ar'])}\t{_one_line(s['en'])}"
-        )
+        sentence = [s["position"], s["field"], s["paragraph"], s["score"], _one_line(s["ar"]), _one_line(s["en"])]
+        lines.append("\t".join(map(str, [*sentence, *article])))
     return "\n".join(lines) + "\n"
 
 

@@ -91,7 +91,10 @@ def build(settings: Settings) -> dict:
     article_formats = {
         JSON: {"schema": _ref("Article")},
         "text/tab-separated-values": {
-            "schema": {"type": "string", "description": "position, field, paragraph, score, Arabic, English"}
+            "schema": {
+                "type": "string",
+                "description": "position, field, paragraph, score, Arabic, English, source, published, url",
+            }
         },
         "application/x-tmx+xml": {"schema": {"type": "string", "description": "TMX 1.4b"}},
     }
@@ -151,7 +154,7 @@ def build(settings: Settings) -> dict:
                     {200: ("The article", article_formats)},
                     (400, 404, 503),
                     key="read",
-                    parameters=[schemas.ARTICLE_ID, schemas.EXPORT_FORMAT],
+                    parameters=[schemas.ARTICLE_ID, schemas.EXPORT_FORMAT, schemas.EXPORT_DOWNLOAD],
                 ),
                 "delete": operation(
                     "Delete an article.",

@@ -183,7 +183,14 @@ EXPORT_FORMAT = parameter(
     "format",
     "query",
     {"enum": ["json", "tsv", "tmx"], "default": "json"},
-    "json, tsv or tmx (TMX 1.4b, one <tu> per sentence pair)",
+    "json, tsv or tmx (TMX 1.4b, one <tu> per sentence pair). TSV columns: position, field, paragraph, score, "
+    "ar, en, then the article's source, published and url on every line",
+)
+EXPORT_DOWNLOAD = parameter(
+    "download",
+    "query",
+    FLAG,
+    "true: a JSON answer comes as a file to save (Content-Disposition: attachment), as TSV and TMX always do",
 )
 CLUSTER_ID = parameter(
     "cluster_id",
@@ -493,7 +500,16 @@ RESPONSES = {
             "kind": {"type": "string"},
             "state": {"enum": list(JOB_STATES)},
             "reason": {**_NULLABLE_STRING, "description": "why a job is paused or failed"},
-            "options": {"type": "object"},
+            "options": {
+                "type": "object",
+                "description": "how the job runs, and what tells it apart on the jobs page",
+                "properties": {
+                    "index": {"type": "boolean"},
+                    "beam_size": {"type": ["integer", "null"]},
+                    "file_name": {"type": "string", "description": "the uploaded file's name (uploads only)"},
+                    "key_label": {"type": "string", "description": "the submitting key's last four characters"},
+                },
+            },
             "counts": {
                 "type": "object",
                 "required": ["done", "failed", "total"],

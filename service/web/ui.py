@@ -6,6 +6,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 
 from service.limits import MAX_RESULT_WINDOW
 from service.search.query import QueryError
+from service.web import article_view
 from service.web.actions import job_owner, read_texts, run_search, search_request, submit_job, translate_texts
 from service.web.auth import check_key
 from service.web.errors import ApiError
@@ -63,9 +64,34 @@ def search_page():
 
 @bp.get("/articles/<path:article_id>")
 def article_page(article_id: str):
+    """Side by side (or, with view=reading, English paragraphs); with q, the query's matches marked on both sides."""
     services = app_services()
     document = services.client.get(index=services.alias, id=article_id)["_source"]
-    return render_template("article.html", doc=document)
+    query = request.args.get("q", "").strip()
+    matches, query_error = article_view.query_matches(services, article_id, query) if query else ({}, None)
+    rows = article_view.sentence_rows(document, matches)
+    reading = request.args.get("view") == "reading"
+    results = url_for("ui.search_page", q=query) if query else None
+    back = article_view.safe_back(request.args.get("back"), results)
+
+    def view_url(view: str | None) -> str:
+        """This page in the other view, with the query and a back link of the caller's own (None values drop)."""
+        own_back = back if back != results else None
+        return url_for("ui.article_page", article_id=article_id, view=view, q=query or None, back=own_back)
+
+    return render_template(
+        "article.html",
+        doc=document,
+        rows=rows,
+        paragraphs=article_view.reading_paragraphs(rows) if reading else None,
+        query=query,
+        query_error=query_error,
+        match_count=len(matches),
+        back=back,
+        reading_url=view_url("reading"),
+        side_by_side_url=view_url(None),
+        origin=article_view.provenance_label(document),
+    )
 
 
 @bp.route("/translation", methods=["GET", "POST"])  # POST /translate is LibreTranslate's
@@ -78,7 +104,8 @@ def translate_page():
         results = translate_texts([text])
     except ApiError as error:
         return render_template("translate.html", text=text, results=None, error=error.message), error.status
-    return render_template("translate.html", text=text, results=results[0], error=None)
+    paragraphs = [line for line in results[0]["body_en"].split("\n") if line.strip()]  # the input's own breaks
+    return render_template("translate.html", text=text, results=results[0], paragraphs=paragraphs, error=None)
 
 
 @bp.route("/ingest", methods=["GET", "POST"])

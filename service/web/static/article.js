@@ -1,0 +1,52 @@
+// Article page: jump to the search query's first match and step between matches; on a phone, one language at a
+// time. The server marks the matches (rows or paragraphs with data-match="1", "2", …); this only moves focus.
+document.addEventListener("DOMContentLoaded", () => {
+  const article = document.getElementById("article");
+  if (!article) return;
+  setUpLanguageToggle(article);
+  setUpMatchNavigation(article);
+});
+
+// Below the phone breakpoint (the CSS's 50rem) the table shows one column; buttons choose which.
+function setUpLanguageToggle(article) {
+  const toggle = article.querySelector(".language-toggle");
+  if (!toggle) return;
+  article.classList.add("one-language");
+  article.dataset.show = "en";
+  toggle.hidden = false;
+  const buttons = [...toggle.querySelectorAll("button")];
+  for (const button of buttons) {
+    button.addEventListener("click", () => {
+      article.dataset.show = button.dataset.show;
+      for (const other of buttons) other.setAttribute("aria-pressed", String(other === button));
+    });
+  }
+}
+
+function setUpMatchNavigation(article) {
+  const matches = [...article.querySelectorAll("[data-match]")];
+  if (!matches.length) return;
+  const count = document.getElementById("match-count");
+  const summary = count.textContent.replace(/\s+/g, " ").trim();
+  let current = 0;
+
+  const visibleCell = (match) =>
+    [...match.querySelectorAll("td, p.en")].find((cell) => cell.offsetParent !== null) || match;
+
+  const show = (index) => {
+    matches[current].classList.remove("current-match");
+    current = (index + matches.length) % matches.length; // past the last comes the first again
+    const match = matches[current];
+    match.classList.add("current-match");
+    match.scrollIntoView({ block: "center" });
+    const cell = visibleCell(match);
+    if (!cell.hasAttribute("tabindex")) cell.setAttribute("tabindex", "-1");
+    cell.focus({ preventScroll: true });
+    count.textContent = `Match ${current + 1} of ${matches.length} · ${summary}`;
+  };
+
+  article.querySelector(".match-nav").hidden = false;
+  document.getElementById("previous-match").addEventListener("click", () => show(current - 1));
+  document.getElementById("next-match").addEventListener("click", () => show(current + 1));
+  show(0);
+}
