@@ -52,7 +52,7 @@ def _exclusion(form: QueryForm) -> dict:
     return _simple_query(form.query.excluded, FIELDS[form.lang], "or")
 
 
-def _sentences(lang: str, forms: list[tuple[QueryForm, float]]) -> dict:
+def sentence_clause(lang: str, forms: list[tuple[QueryForm, float]]) -> dict:
     """Scores one side's sentences by every form searching it, and returns the best ones with both languages."""
     field = f"sentences.{lang}"
     scored = [_simple_query(form.query.positive, [field], "or", boost) for form, boost in forms]
@@ -125,7 +125,7 @@ def build_body(request: SearchRequest, forms: list[QueryForm], translated_boost:
     weighed = [(form, _boost(form, translated_boost)) for form in forms]
     must = [_match(form, boost) for form, boost in weighed]
     sides = dict.fromkeys(form.lang for form in forms)  # one nested clause per side: inner hits are named by side
-    should = [_sentences(lang, [(f, b) for f, b in weighed if f.lang == lang]) for lang in sides]
+    should = [sentence_clause(lang, [(f, b) for f, b in weighed if f.lang == lang]) for lang in sides]
     body = {
         "query": {
             "bool": {

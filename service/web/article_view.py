@@ -14,7 +14,7 @@ from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
 
 from service.provenance import provenance
-from service.search.body import _sentences as sentence_clause
+from service.search.body import sentence_clause
 from service.search.query import QueryError
 from service.search.query import parse as parse_query
 from service.search.results import parse_hit
