@@ -15,6 +15,7 @@ from service.commands import ingest as ingest_commands
 from service.commands import jobs as jobs_commands
 from service.commands import model as model_commands
 from service.commands import opensearch as opensearch_commands
+from service.commands import sample as sample_commands
 from service.commands import search as search_commands
 from service.commands import serve as serve_commands
 from service.commands import translate as translate_commands
@@ -78,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         opensearch_commands,
         index_commands,
         ingest_commands,
+        sample_commands,
         search_commands,
         serve_commands,
         jobs_commands,
