@@ -123,7 +123,7 @@ def search(
             raise
         raise SearchUnavailable(f"OpenSearch could not run the search: {refusal_reason(error)}") from None
     result = parse_response(response)
-    request.check_page(result["total"], len(result["hits"]))
+    request.check_page(result["total"], len(result["hits"]), result.get("stories"))
     result["query"] = {
         "language": lang,
         "searched": [{"lang": form.lang, "text": form.text, "by": form.by} for form in forms],
