@@ -15,8 +15,15 @@ from service.search.query import QueryError
 from service.search.request import PastLastPage, SearchRequest
 from service.search.stories import cluster_members
 from service.web import searchpage
-from service.web.actions import job_owner, read_texts, run_search, search_request, submit_job, translate_texts
-from service.web.api import stored_id
+from service.web.actions import (
+    job_owner,
+    read_texts,
+    run_search,
+    search_request,
+    stored_id,
+    submit_job,
+    translate_texts,
+)
 from service.web.auth import check_key
 from service.web.errors import ApiError
 from service.web.services import app_services
