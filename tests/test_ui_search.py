@@ -8,6 +8,7 @@ import re
 import threading
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from helpers import PROJECT_ROOT
@@ -17,6 +18,7 @@ from werkzeug.serving import make_server
 from service.config import Settings
 from service.ingest import ingest
 from service.web import create_app, searchpage
+from service.web.services import services_of
 
 CHROMIUM = Path("/usr/bin/chromium")
 KEY = "search-page-key-0123"
@@ -511,3 +513,23 @@ def test_under_read_requires_key_the_csv_link_is_keyed_like_the_page(search_sett
     assert web.get(href).status_code == 401
     answer = web.get(href, headers=auth)
     assert answer.status_code == 200 and answer.mimetype == "text/csv"
+
+
+class FixedEnglishToArabic:
+    """A real-looking English→Arabic model that always answers the same words (search caches by model)."""
+
+    demo = False
+    model_id = "fixed-en-ar"
+
+    def translate(self, texts):
+        return [SimpleNamespace(target="المفاوضات") for _ in texts]
+
+
+def test_a_machine_translation_of_the_query_is_shown_under_the_box_and_editable(search_settings, corpus):
+    app = create_app(replace(search_settings, opensearch_index=corpus, api_keys=(KEY,)))
+    services_of(app).reverse_translator = FixedEnglishToArabic()
+    html = app.test_client().get("/?q=discussions").get_data(as_text=True)
+    searched = re.search(r'<div class="searched" id="searched">.*?</div>\s*</div>', html, re.DOTALL).group(0)
+    assert re.search(r"Also searched in Arabic:\s*“<span[^>]*>المفاوضات</span>”\s*\(machine translation\)", searched)
+    assert re.search(r'<input name="q_ar" value="المفاوضات"', searched)  # the Edit form starts from it
+    assert 'data-id="m-army"' in html  # found by the Arabic side alone: no English text says "discussions"
