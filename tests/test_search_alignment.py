@@ -188,9 +188,11 @@ def test_several_values_per_facet_by_repeating_or_by_commas(api, corpus):
     assert ids("/api/v1/search?q=ceasefire&category=economy,middle_east&source=") == ["h1", "h2", "h3"]
     assert ids("/api/v1/search?q=truce&source=Reuters,+Cairo") == ["h4"]  # a value with a comma, whole
     page = api.get("/?q=ceasefire&source=Al+Arabiya&source=BBC+Arabic")
-    sources = re.search(r'<select name="source" multiple.*?</select>', page.get_data(as_text=True), re.DOTALL)
-    selected = re.findall(r'<option value="([^"]+)" selected>', sources.group(0))
-    assert set(selected) == {"Al Arabiya", "BBC Arabic"}
+    sources = re.search(
+        r'<fieldset class="facet" id="facet-source">.*?</fieldset>', page.get_data(as_text=True), re.DOTALL
+    )
+    checked = re.findall(r'name="source" value="([^"]+)" form="search-form"\s+checked>', sources.group(0))
+    assert set(checked) == {"Al Arabiya", "BBC Arabic"}
 
 
 def test_csv_export_of_a_result_page(api, corpus):

@@ -19,9 +19,13 @@ class ReversedDates(ValueError):
 
 
 class PastLastPage(QueryError):
-    """The page asked for lies past the last page of results."""
+    """The page asked for lies past the last page of results; last_page says which page is the last one."""
 
     code = "past_last_page"
+
+    def __init__(self, message: str, last_page: int):
+        super().__init__(message)
+        self.last_page = last_page
 
 
 @dataclass(frozen=True)
@@ -56,12 +60,17 @@ class SearchRequest:
                 f"the date range is reversed: from ({self.date_from}) is after to ({self.date_to}); swap them"
             )
 
-    def check_page(self, total: int, shown: int) -> None:
-        """PastLastPage when results exist but this page is past them, so a client is told, not shown nothing."""
+    def check_page(self, total: int, shown: int, stories: int | None = None) -> None:
+        """PastLastPage when results exist but this page is past them, so a client is told, not shown nothing.
+
+        stories: the number of hits the pages hold when the search collapsed articles into stories.
+        """
         if self.page > 1 and total > 0 and shown == 0:
+            pages = -(-(stories or total) // self.size)
+            matches = f"{total} articles" if stories in (None, total) else f"{total} articles in {stories} stories"
             raise PastLastPage(
-                f"page {self.page} is past the end of the results: {total} articles match, "
-                f"{-(-total // self.size)} pages of {self.size} at most"
+                f"page {self.page} is past the end of the results: {matches} match, {pages} pages of {self.size} at most",
+                last_page=pages,
             )
 
 

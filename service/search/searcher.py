@@ -138,7 +138,7 @@ def search(
     lang = query_language(request, parsed)
     forms, not_searched = query_forms(request, parsed, {"en": translator, "ar": reverse_translator})
     result = parse_response(_run(client, alias, build_body(request, forms, translated_boost)))
-    request.check_page(result["total"], len(result["hits"]))
+    request.check_page(result["total"], len(result["hits"]), result.get("stories"))
     if request.collapse and result["hits"]:
         stories = _run(client, alias, page_members_body([hit["cluster_id"] for hit in result["hits"]]))
         result["hits"] = with_members(result["hits"], stories)

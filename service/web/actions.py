@@ -10,6 +10,7 @@ from flask import request
 
 from service.errors import ArticleError
 from service.files import jsonl_records
+from service.limits import MAX_ID_BYTES
 from service.pipeline import translate_articles
 from service.search.request import SearchRequest
 from service.search.searcher import search
@@ -54,6 +55,13 @@ def translate_texts(texts: list[str], source: str = "auto", beam_size: int | Non
             raise ApiError(422, f"text {index}: {result}")
         results.append(result)
     return results
+
+
+def stored_id(article_id: str) -> str:
+    """The id, or a 404 for one no article can have (OpenSearch would refuse the request instead)."""
+    if len(article_id.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
+        raise ApiError(404, "not found")
+    return article_id
 
 
 def search_request(args) -> SearchRequest:

@@ -8,12 +8,18 @@ from flask import Blueprint, Response, jsonify, request
 
 from service.index import lifecycle
 from service.ingest import ingest
-from service.limits import MAX_ID_BYTES
 from service.provenance import provenance
 from service.search.stories import cluster_members
 from service.text import langid
 from service.web import export, schemas
-from service.web.actions import loaded_translator, read_texts, run_search, search_request, translate_texts
+from service.web.actions import (
+    loaded_translator,
+    read_texts,
+    run_search,
+    search_request,
+    stored_id,
+    translate_texts,
+)
 from service.web.auth import requires_key
 from service.web.errors import ApiError
 from service.web.payload import json_body
@@ -90,13 +96,6 @@ def add_articles():
             item["rejected_fields"] = report.dropped_fields[index]
         items.append(item)
     return jsonify({**report.to_dict(), "items": items})
-
-
-def stored_id(article_id: str) -> str:
-    """The id, or a 404 for one no article can have (OpenSearch would refuse the request instead)."""
-    if len(article_id.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
-        raise ApiError(404, "not found")
-    return article_id
 
 
 @bp.get("/articles/<path:article_id>")

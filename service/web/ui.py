@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+import logging
 
+from flask import Blueprint, redirect, render_template, request, url_for
+from opensearchpy.exceptions import OpenSearchException
+from werkzeug.datastructures import MultiDict
+
+from service.index.lifecycle import LifecycleError
 from service.limits import MAX_RESULT_WINDOW
+from service.search.overview import collection_overview
 from service.search.query import QueryError
-from service.web import article_view
-from service.web.actions import job_owner, read_texts, run_search, search_request, submit_job, translate_texts
+from service.search.request import PastLastPage, SearchRequest
+from service.search.stories import cluster_members
+from service.web import article_view, searchpage
+from service.web.actions import (
+    job_owner,
+    read_texts,
+    run_search,
+    search_request,
+    stored_id,
+    submit_job,
+    translate_texts,
+)
 from service.web.auth import check_key
 from service.web.errors import ApiError
 from service.web.services import app_services
@@ -15,6 +31,8 @@ from service.web.services import app_services
 bp = Blueprint("ui", __name__)
 LOW_CONFIDENCE = -1.0  # mean token log-probability below which a sentence is marked for review
 SHELL_PAGES = {"ui.ingest_page", "ui.jobs_page"}  # no data of their own: it comes through the keyed API
+WORDINGS = ("q_ar", "q_en", "wording_for")  # the user's own wordings of the query, and the query they belong to
+log = logging.getLogger(__name__)
 
 
 @bp.before_request
@@ -34,32 +52,105 @@ def page_context():
     }
 
 
+@bp.app_template_global()
+def search_url(values: dict, drop: tuple[str, ...] = (), **changes) -> str:
+    """The search page's URL for these arguments (lists of values by name, as MultiDict.to_dict(flat=False)),
+    less those named in drop, with the changes."""
+    return url_for("ui.search_page", **{**searchpage.without(values, *drop), **changes})
+
+
+bp.add_app_template_global(searchpage.facet_label, "facet_label")
+
+
 @bp.get("/")
 def search_page():
-    args = request.args
+    args = _with_current_wordings(request.args)
     if not args.get("q", "").strip():
-        return render_template("search.html", result=None, error=None, args=args)
+        return render_template("search.html", result=None, problem=None, args=args, overview=_overview())
+    values = args.to_dict(flat=False)
     try:
+        searchpage.check_page_and_dates(values)
         query = search_request(args)
         result = run_search(query)
+    except searchpage.PageProblem as problem:
+        return _search_problem(args, problem)
+    except PastLastPage as error:
+        return _search_problem(args, searchpage.past_last_page(values, int(args["page"]), error.last_page))
     except (ApiError, QueryError) as error:
-        message = error.message if isinstance(error, ApiError) else str(error)
-        return render_template("search.html", result=None, error=message, args=args), 400
-    pages = min(-(-result["total"] // query.size), MAX_RESULT_WINDOW // query.size)
+        return _search_problem(args, _in_user_words(error, values))
+    return render_template("search.html", problem=None, args=args, **_results_context(args, query, result))
 
-    def page_url(number: int) -> str:
-        return url_for("ui.search_page", **{**args.to_dict(flat=False), "page": number})
 
-    return render_template(
-        "search.html",
-        result=result,
-        error=None,
-        args=args,
-        page=query.page,
-        pages=pages,
-        prev_url=page_url(query.page - 1) if query.page > 1 else None,
-        next_url=page_url(query.page + 1) if query.page < pages else None,
-    )
+def _with_current_wordings(args: MultiDict) -> MultiDict:
+    """The arguments without the user's own q_ar / q_en when they were written for another query.
+
+    The search form carries them along (hidden) with `wording_for`, the query they belong to, so that changing a
+    filter keeps them and typing a new query drops them.
+    """
+    written_for = args.get("wording_for")
+    if written_for is None or written_for == args.get("q"):
+        return args
+    return MultiDict([(name, value) for name, value in args.items(multi=True) if name not in WORDINGS])
+
+
+def _search_problem(args: MultiDict, problem: searchpage.PageProblem):
+    return render_template("search.html", result=None, problem=problem, args=args, overview=None), 400
+
+
+def _in_user_words(error: ApiError | QueryError, values: dict) -> searchpage.PageProblem:
+    """The API's error as the page says it: the same facts, with a link that fixes the search where one does."""
+    message = error.message if isinstance(error, ApiError) else str(error)
+    code = getattr(error, "code", None)
+    if code == "reversed_dates":
+        return searchpage.reversed_dates(values)
+    if "page" in message and code in ("out_of_range", "bad_request"):
+        return searchpage.page_out_of_range(values)
+    return searchpage.PageProblem(message)
+
+
+def _results_context(args: MultiDict, query: SearchRequest, result: dict) -> dict:
+    """What the results page shows beside the hits: pages, facets, the timeline, the wordings searched, CSV."""
+    values = args.to_dict(flat=False)
+    listed = result.get("stories", result["total"]) if query.collapse else result["total"]
+    pages = min(-(-listed // query.size), MAX_RESULT_WINDOW // query.size)
+    facets = result["facets"]
+    return {
+        "result": result,
+        "views": [searchpage.hit_view(hit) for hit in result["hits"]],
+        "page": query.page,
+        "pages": pages,
+        "prev_args": {**values, "page": [query.page - 1]} if query.page > 1 else None,
+        "next_args": {**values, "page": [query.page + 1]} if query.page < pages else None,
+        "collapsed": query.collapse,
+        "facets": {
+            name: searchpage.facet_options(facets.get(name, []), args.getlist(name)) for name in ("source", "category")
+        },
+        "bars": searchpage.timeline(facets.get("published", []), values),
+        "mix_up": searchpage.language_mix_up(query.query, query.lang),
+        "wordings": searchpage.other_wordings(result["query"]["searched"], query.q_ar, query.q_en),
+        "csv_url": url_for("api.search_articles", **{**searchpage.without(values, "wording_for"), "format": "csv"}),
+        "back": request.full_path,
+    }
+
+
+def _overview() -> dict | None:
+    """The collection's figures and latest stories for the start page; None when the index cannot be read."""
+    services = app_services()
+    try:
+        return collection_overview(services.client, services.alias)
+    except (OpenSearchException, LifecycleError):  # no index yet, or the cluster is down: the page still works
+        log.warning("the start page could not read the collection", exc_info=True)
+        return None
+
+
+@bp.get("/stories/<path:cluster_id>")
+def story_page(cluster_id: str):
+    """Every outlet's version of a story, oldest first."""
+    services = app_services()
+    story = cluster_members(services.client, services.alias, stored_id(cluster_id))
+    if story is None:
+        raise ApiError(404, "no story with this id")
+    return render_template("story.html", story=story, back=searchpage.safe_back(request.args.get("back")))
 
 
 @bp.get("/articles/<path:article_id>")

@@ -1,0 +1,310 @@
+"""What the search page shows beyond the API's answer (pure): errors in the user's words, facet choices with
+readable labels, the monthly timeline, aligned sentence rows, stories' other outlets, and a language mix-up.
+
+Everything that becomes markup here is escaped first, except OpenSearch's highlights, which its html encoder
+escaped (only <mark> tags are its own).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from markupsafe import Markup, escape
+
+from service.search import query as query_parser
+from service.search.query import QueryError
+from service.text import langid
+
+LANGUAGE_NAMES = {"en": "English", "ar": "Arabic"}
+PROVENANCE_LABELS = {
+    "machine": "machine translation",
+    "human": "human translation",
+    "demo": "demo model: the English is noise",
+    "original": "English original",
+}
+FACET_LABELS = {"middle_east": "Middle East", "us": "US", "uk": "UK", "un": "UN"}  # where capitalising is wrong
+_KEY = re.compile(r"[a-z0-9]+(?:[_-][a-z0-9]+)*")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ][0-9:.]+(?:Z|[+-]\d{2}:?\d{2})?)?")
+SENTENCES_PER_HIT = 2
+OUTLETS_NAMED = 2
+MAX_TIMELINE_MONTHS = 240  # beyond 20 years, months without matches are left out rather than drawn as gaps
+
+
+class PageProblem(ValueError):
+    """A search the page cannot run as asked, told in the user's words, with a link that fixes it when one does."""
+
+    def __init__(self, message: str, fix_label: str | None = None, fix_args: dict | None = None):
+        super().__init__(message)
+        self.message, self.fix_label, self.fix_args = message, fix_label, fix_args
+
+
+# Errors
+
+
+def check_page_and_dates(args: dict[str, list[str]]) -> None:
+    """PageProblem for a page that is no number or dates that are no dates, before the API's own wording."""
+    page = (args.get("page") or [""])[0].strip()
+    if page and not (page.isdigit() and int(page) >= 1):
+        raise PageProblem(
+            f"“{page}” is not a page number: pages are numbered 1, 2, 3 …",
+            "Go to the first page",
+            without(args, "page"),
+        )
+    for name, label in (("from", "From"), ("to", "To")):
+        value = (args.get(name) or [""])[0].strip()
+        if value and not _is_date(value):
+            raise PageProblem(
+                f"The {label} date “{value}” is not a date the search understands: write it as YYYY-MM-DD, "
+                "for example 2018-03-01.",
+                f"Search without the {label} date",
+                without(args, name, "page"),
+            )
+
+
+def _is_date(value: str) -> bool:
+    if not _ISO_DATE.fullmatch(value):
+        return False
+    try:
+        dt.date.fromisoformat(value[:10])
+    except ValueError:
+        return False
+    return True
+
+
+def reversed_dates(args: dict[str, list[str]]) -> PageProblem:
+    start, end = args["from"][0], args["to"][0]
+    return PageProblem(
+        f"The dates are the wrong way round: From ({start}) is after To ({end}).",
+        "Search with the dates swapped",
+        {**without(args, "page"), "from": [end], "to": [start]},
+    )
+
+
+def past_last_page(args: dict[str, list[str]], page: int, last_page: int) -> PageProblem:
+    return PageProblem(
+        f"There is no page {page}: the results end on page {last_page}.",
+        f"Go to the last page ({last_page})",
+        {**args, "page": [str(last_page)]},
+    )
+
+
+def page_out_of_range(args: dict[str, list[str]]) -> PageProblem:
+    return PageProblem(
+        "Results can be paged only this far: narrow the search with more words, a source or dates instead.",
+        "Go to the first page",
+        without(args, "page"),
+    )
+
+
+def without(args: dict[str, list[str]], *names: str) -> dict[str, list[str]]:
+    """The arguments less those named (the page number, when a change makes it meaningless)."""
+    return {name: values for name, values in args.items() if name not in names}
+
+
+def safe_back(value: str | None) -> str | None:
+    """A "back to results" target: a path on this site only ("/?q=..."), never another site (//host, /\\host)."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")) or any(c in value for c in "\r\n\t"):
+        return None
+    return value
+
+
+# The language menu
+
+
+def language_mix_up(query: str, lang: str) -> str | None:
+    """The language the query is written in when the Language menu names the other one, else None.
+
+    A query mixing both scripts is no mix-up: each part searches its own side.
+    """
+    if lang not in LANGUAGE_NAMES:
+        return None
+    try:
+        parsed = query_parser.parse(query)
+        parts = query_parser.split_by_script(query)
+    except QueryError:
+        return None
+    if len(parts) > 1:
+        return None
+    written = "ar" if langid.detect(parsed.terms).language == "ar" else "en"
+    return written if written != lang else None
+
+
+# Facets
+
+
+def facet_label(value: str) -> str:
+    """A readable label for a stored key: middle_east → Middle East; a name (BBC Arabic) stays as it is."""
+    if value in FACET_LABELS:
+        return FACET_LABELS[value]
+    if not _KEY.fullmatch(value):
+        return value
+    return " ".join(FACET_LABELS.get(word, word.capitalize()) for word in re.split(r"[_-]", value))
+
+
+@dataclass(frozen=True)
+class FacetOption:
+    value: str
+    label: str
+    count: int
+    checked: bool
+
+
+def facet_options(buckets: list[dict], chosen: list[str]) -> list[FacetOption]:
+    """Every value the search counted, and the chosen ones it did not (with 0), so a choice can be undone."""
+    options = [FacetOption(b["value"], facet_label(b["value"]), b["count"], b["value"] in chosen) for b in buckets]
+    counted = {b["value"] for b in buckets}
+    options += [FacetOption(v, facet_label(v), 0, True) for v in dict.fromkeys(chosen) if v and v not in counted]
+    return options
+
+
+# The timeline
+
+
+@dataclass(frozen=True)
+class MonthBar:
+    month: str  # yyyy-MM
+    label: str  # March 2018
+    count: int
+    height: float  # of the chart's 100 units
+    args: dict | None  # the search narrowed to this month; None for a month without matches
+
+
+def month_bounds(month: str) -> tuple[str, str]:
+    """The first and last day of a yyyy-MM month, as the From and To dates."""
+    year, number = map(int, month.split("-"))
+    return f"{month}-01", f"{month}-{calendar.monthrange(year, number)[1]:02d}"
+
+
+def timeline(buckets: list[dict], args: dict[str, list[str]]) -> list[MonthBar]:
+    """One bar per month from the first month with matches to the last, empty months included as gaps."""
+    counts = {b["value"]: b["count"] for b in buckets if b["count"] > 0}
+    if not counts:
+        return []
+    months = _months_between(min(counts), max(counts))
+    if len(months) > MAX_TIMELINE_MONTHS:
+        months = sorted(counts)
+    tallest = max(counts.values())
+    bars = []
+    for month in months:
+        count = counts.get(month, 0)
+        start, end = month_bounds(month)
+        narrowed = {**without(args, "page"), "from": [start], "to": [end]} if count else None
+        bars.append(MonthBar(month, _month_name(month), count, round(100 * count / tallest, 2), narrowed))
+    return bars
+
+
+def _months_between(first: str, last: str) -> list[str]:
+    year, month = map(int, first.split("-"))
+    months = []
+    while (label := f"{year:04d}-{month:02d}") <= last:
+        months.append(label)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+def _month_name(month: str) -> str:
+    year, number = month.split("-")
+    return f"{calendar.month_name[int(number)]} {year}"
+
+
+# Hits
+
+
+@dataclass(frozen=True)
+class SentenceRow:
+    en: Markup
+    ar: Markup
+    matched: str  # en, ar or both: the side the query hit
+    counterpart: str | None  # the other side, which is the matched sentence's translation or source
+
+
+def sentence_rows(hit: dict, limit: int = SENTENCES_PER_HIT) -> list[SentenceRow]:
+    """The hit's matching body sentences, each beside its own translation; the counterpart side's aligned words
+    marked when the alignment is known. Titles are left out: the hit's heading shows them, unhighlighted."""
+    rows = []
+    for pair in hit.get("sentences", []):
+        if pair.get("field") == "title":
+            continue
+        ar = Markup(pair["ar_highlighted"]) if pair["matched"] in ("ar", "both") else escape(pair["ar"])
+        if pair["matched"] == "en" and pair.get("alignment"):
+            ar = mark_spans(pair["ar"], [span for item in pair["alignment"] for span in item["ar"]])
+        rows.append(SentenceRow(Markup(pair["en_highlighted"]), ar, pair["matched"], pair.get("counterpart")))
+        if len(rows) == limit:
+            break
+    return rows
+
+
+def mark_spans(text: str, spans: list[list[int]]) -> Markup:
+    """text, escaped, with the character spans (merged where they overlap) in <mark class="aligned">."""
+    pieces, cursor = [], 0
+    for start, end in _merged(spans, len(text)):
+        pieces += [escape(text[cursor:start]), Markup('<mark class="aligned">'), escape(text[start:end])]
+        pieces.append(Markup("</mark>"))
+        cursor = end
+    pieces.append(escape(text[cursor:]))
+    return Markup("").join(pieces)
+
+
+def _merged(spans: list[list[int]], length: int) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted((max(0, a), min(length, b)) for a, b in spans):
+        if start >= end:
+            continue
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+@dataclass(frozen=True)
+class OtherOutlets:
+    named: list[str]  # the first outlets, by date
+    more: int  # further outlets among the story's listed members
+
+
+def other_outlets(hit: dict, named: int = OUTLETS_NAMED) -> OtherOutlets | None:
+    """The story's other outlets ("also in: Al Arabiya, BBC Arabic (+3)"), or None for a story of one article."""
+    members = hit.get("cluster_members") or []
+    outlets = [s for s in dict.fromkeys(m.get("source") for m in members) if s and s != hit.get("source")]
+    if not outlets:
+        return None
+    return OtherOutlets(outlets[:named], len(outlets) - named if len(outlets) > named else 0)
+
+
+@dataclass(frozen=True)
+class HitView:
+    hit: dict
+    rows: list[SentenceRow]
+    outlets: OtherOutlets | None
+    provenance: str  # machine, human, demo or original
+    provenance_label: str
+
+
+def hit_view(hit: dict) -> HitView:
+    kind = (hit.get("provenance") or {}).get("kind", "")
+    return HitView(hit, sentence_rows(hit), other_outlets(hit), kind, PROVENANCE_LABELS.get(kind, ""))
+
+
+# What was searched
+
+
+@dataclass(frozen=True)
+class Wording:
+    lang: str
+    language: str  # its name: Arabic, English
+    text: str
+    by: str  # machine, or user (a wording the user gave with q_ar / q_en)
+
+
+def other_wordings(searched: list[dict], q_ar: str | None, q_en: str | None) -> list[Wording]:
+    """The forms of the query searched besides the user's own query: machine translations and the user's wordings."""
+    own = {"ar": q_ar, "en": q_en}
+    return [
+        Wording(form["lang"], LANGUAGE_NAMES[form["lang"]], form["text"], form["by"])
+        for form in searched
+        if form["by"] == "machine" or (own[form["lang"]] and form["text"] == own[form["lang"]])
+    ]

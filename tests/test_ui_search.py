@@ -1,0 +1,535 @@
+"""The search results page (issue 12): aligned pairs with the counterpart marked, facets, the language menu, errors
+in the user's words, provenance, stories and the story page, what was searched, the timeline, the start page and
+the CSV export. Pure helpers first, then the real app and node in Debian's chromium at desktop and phone widths."""
+
+import csv
+import io
+import re
+import threading
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from helpers import PROJECT_ROOT
+from markupsafe import Markup
+from werkzeug.serving import make_server
+
+from service.config import Settings
+from service.ingest import ingest
+from service.web import create_app, searchpage
+from service.web.services import services_of
+
+CHROMIUM = Path("/usr/bin/chromium")
+KEY = "search-page-key-0123"
+SHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
+DESKTOP, PHONE = {"width": 1440, "height": 900}, {"width": 390, "height": 844}
+PINNED_BACKGROUND = "rgb(169, 203, 239)"  # --pinned in style.css
+
+# One story in four outlets' versions (near-copies, so they share a cluster), two other ceasefire articles in later
+# months, and an article whose English names a model (machine provenance) with a word alignment.
+STORY = [
+    (
+        "أعلن الجيش وقف إطلاق النار في المدينة بعد أسبوع من القتال العنيف.",
+        "The army announced a ceasefire in the city after a week of heavy fighting.",
+    ),
+    (
+        "وقال المتحدث باسم الجيش إن القوات ستبقى في مواقعها حتى إشعار آخر.",
+        "The army spokesman said the forces would stay in their positions until further notice.",
+    ),
+    (
+        "ورحب سكان المدينة بالقرار وعاد بعضهم إلى منازلهم صباح اليوم.",
+        "Residents of the city welcomed the decision and some returned to their homes this morning.",
+    ),
+    (
+        "ودعت الأمم المتحدة جميع الأطراف إلى احترام الهدنة وفتح الطرق أمام المساعدات.",
+        "The United Nations called on all parties to respect the truce and open the roads to aid.",
+    ),
+]
+VERSIONS = [  # id, outlet, date, the sentences it carries
+    ("st-bbc", "BBC Arabic", "2018-03-01", STORY),
+    ("st-arabiya", "Al Arabiya", "2018-03-02", STORY[:3]),
+    ("st-cnn", "CNN Arabic", "2018-03-04", STORY),
+    ("st-sky", "Sky News Arabia", "2018-03-05", [STORY[0], STORY[2], STORY[3]]),
+]
+SINGLES = [
+    (
+        "may",
+        "CNN Arabic",
+        "politics",
+        "2018-05-10",
+        "صمد وقف إطلاق النار في الجنوب رغم بعض الخروقات.",
+        "The ceasefire in the south held despite some violations.",
+    ),
+    (
+        "jul",
+        "BBC Arabic",
+        "world",
+        "2018-07-20",
+        "انهار وقف إطلاق النار بعد ثلاثة أيام فقط.",
+        "The ceasefire collapsed after only three days.",
+    ),
+]
+MACHINE_AR, MACHINE_EN = "وأكد الجيش أن المفاوضات مستمرة.", "The army confirmed that negotiations continue."
+MACHINE_ALIGNMENT = "0-2 1-0 1-1 2-3 3-4 4-5"  # Arabic word i - English word j: negotiations (4) ← المفاوضات (3)
+
+
+# The pure part
+
+
+def test_facet_keys_read_as_words_and_names_stay_as_they_are():
+    assert searchpage.facet_label("middle_east") == "Middle East"
+    assert searchpage.facet_label("us-politics") == "US Politics"
+    assert searchpage.facet_label("BBC Arabic") == "BBC Arabic"
+    assert searchpage.facet_label("Reuters, Cairo") == "Reuters, Cairo"
+
+
+def test_facet_options_keep_a_chosen_value_the_search_no_longer_counts():
+    options = searchpage.facet_options([{"value": "world", "count": 2}], ["middle_east"])
+    assert [(o.value, o.label, o.count, o.checked) for o in options] == [
+        ("world", "World", 2, False),
+        ("middle_east", "Middle East", 0, True),
+    ]
+
+
+def test_timeline_has_a_bar_per_month_with_matches_and_gaps_between():
+    bars = searchpage.timeline(
+        [{"value": "2018-03", "count": 4}, {"value": "2018-05", "count": 1}], {"q": ["x"], "page": ["2"]}
+    )
+    assert [b.month for b in bars] == ["2018-03", "2018-04", "2018-05"]
+    assert [b.count for b in bars] == [4, 0, 1] and bars[0].height == 100 and bars[1].args is None
+    assert bars[2].args == {"q": ["x"], "from": ["2018-05-01"], "to": ["2018-05-31"]}  # and back to page 1
+    assert searchpage.month_bounds("2020-02") == ("2020-02-01", "2020-02-29")
+
+
+def test_aligned_words_are_marked_in_escaped_text():
+    marked = searchpage.mark_spans("<b>ab</b> cd", [[3, 5], [4, 6], [10, 12]])
+    assert isinstance(marked, Markup)
+    assert marked == '&lt;b&gt;<mark class="aligned">ab&lt;</mark>/b&gt; <mark class="aligned">cd</mark>'
+
+
+def test_sentence_rows_leave_titles_out_and_mark_the_counterpart():
+    pair = {
+        "field": "body",
+        "matched": "en",
+        "counterpart": "ar",
+        "ar": MACHINE_AR,
+        "en": MACHINE_EN,
+        "ar_highlighted": MACHINE_AR,
+        "en_highlighted": "The army confirmed that <mark>negotiations</mark> continue.",
+        "alignment": [{"en": [24, 36], "ar": [[14, 23]]}],
+    }
+    title = {**pair, "field": "title"}
+    (row,) = searchpage.sentence_rows({"sentences": [title, pair]})
+    assert row.counterpart == "ar" and '<mark class="aligned">المفاوضات</mark>' in row.ar
+
+
+def test_other_outlets_name_two_and_count_the_rest():
+    hit = {
+        "source": "BBC Arabic",
+        "cluster_members": [{"source": s} for s in ("Al Arabiya", "BBC Arabic", "CNN Arabic", "Sky", "Al Arabiya")],
+    }
+    outlets = searchpage.other_outlets(hit)
+    assert (outlets.named, outlets.more) == (["Al Arabiya", "CNN Arabic"], 1)
+    assert searchpage.other_outlets({"source": "x", "cluster_members": [{"source": "x"}]}) is None
+
+
+def test_page_and_dates_are_checked_in_the_users_words():
+    with pytest.raises(searchpage.PageProblem, match="“two” is not a page number") as problem:
+        searchpage.check_page_and_dates({"q": ["x"], "page": ["two"]})
+    assert problem.value.fix_args == {"q": ["x"]}
+    with pytest.raises(searchpage.PageProblem, match="write it as YYYY-MM-DD"):
+        searchpage.check_page_and_dates({"q": ["x"], "from": ["31/02/2018"]})
+    searchpage.check_page_and_dates({"q": ["x"], "page": ["3"], "from": ["2018-03-01"], "to": ["2018-03-31T10:00Z"]})
+
+
+def test_a_query_in_the_other_language_than_the_menu_says_is_noticed():
+    assert searchpage.language_mix_up("الجيش", "en") == "ar"
+    assert searchpage.language_mix_up("army", "ar") == "en"
+    assert searchpage.language_mix_up("army", "en") is None and searchpage.language_mix_up("army", "auto") is None
+    assert searchpage.language_mix_up("army الجيش", "en") is None  # each script searches its own side
+
+
+def test_back_links_stay_on_this_site():
+    assert searchpage.safe_back("/?q=army&page=2") == "/?q=army&page=2"
+    for target in ("//evil.example/", "/\\evil.example", "https://evil.example/", "javascript:alert(1)", "", None):
+        assert searchpage.safe_back(target) is None
+
+
+def test_machine_wordings_are_shown_and_the_users_own_are_told_apart():
+    searched = [
+        {"lang": "en", "text": "health ministry", "by": "user"},
+        {"lang": "ar", "text": "وزارة الصحة", "by": "machine"},
+    ]
+    (machine,) = searchpage.other_wordings(searched, None, None)
+    assert (machine.language, machine.text, machine.by) == ("Arabic", "وزارة الصحة", "machine")
+    own = [searched[0], {"lang": "ar", "text": "الوزارة", "by": "user"}]
+    assert [w.by for w in searchpage.other_wordings(own, "الوزارة", None)] == ["user"]
+
+
+# The real app, node and browser
+
+
+@pytest.fixture(scope="module")
+def corpus(client, alias):
+    records = [
+        {
+            "id": doc_id,
+            "source": source,
+            "category": "middle_east",
+            "date": f"{date}T09:00:00Z",
+            "title": "وقف إطلاق النار في المدينة",
+            "title_en": "Ceasefire in the city",
+            "url": f"https://example.org/{doc_id}",
+            "body": " ".join(ar for ar, _ in pairs),
+            "sentences": [{"source": ar, "target": en} for ar, en in pairs],
+        }
+        for doc_id, source, date, pairs in VERSIONS
+    ]
+    records += [
+        {
+            "id": doc_id,
+            "source": source,
+            "category": category,
+            "date": f"{date}T09:00:00Z",
+            "title": ar,
+            "title_en": "",
+            "body": ar,
+            "sentences": [{"source": ar, "target": en}],
+        }
+        for doc_id, source, category, date, ar, en in SINGLES
+    ]
+    records.append(
+        {
+            "id": "m-army",
+            "source": "Asharq Al-Awsat",
+            "category": "politics",
+            "date": "2018-09-01T09:00:00Z",
+            "title": "مفاوضات",
+            "title_en": "Talks",
+            "body": MACHINE_AR,
+            "model": "opus-mt-ar-en-test",  # names its model: machine provenance
+            "sentences": [{"source": MACHINE_AR, "target": MACHINE_EN}],
+        }
+    )
+    report = ingest(
+        enumerate(records), client, alias, pretranslated=True, cluster_threshold=Settings().cluster_threshold
+    )
+    assert report.indexed == len(records)
+    stored = client.get(index=alias, id="m-army")["_source"]  # as an alignment-recording model would have stored it
+    stored["sentences"] = [{**s, "alignment": MACHINE_ALIGNMENT} for s in stored["sentences"]]
+    client.index(index=alias, id="m-army", body=stored)
+    client.indices.refresh(index=alias)
+    clusters = {v[0]: client.get(index=alias, id=v[0])["_source"]["cluster_id"] for v in VERSIONS}
+    assert len(set(clusters.values())) == 1, clusters  # the four versions are one story
+    return alias
+
+
+def serve(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, thread, f"http://127.0.0.1:{server.server_port}"
+
+
+@pytest.fixture(scope="module")
+def web_app(search_settings, corpus):
+    return create_app(replace(search_settings, opensearch_index=corpus, api_keys=(KEY,)))
+
+
+@pytest.fixture(scope="module")
+def site(web_app):
+    server, thread, url = serve(web_app)
+    yield url
+    server.shutdown()
+    thread.join(10)
+
+
+def expect(locator):
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("chromium is not installed (make test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-sync"],
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport=DESKTOP)
+    blocked = []
+    opened = context.new_page()
+    opened.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+    yield opened
+    context.close()
+    assert blocked == []  # every page here works under the CSP: no inline script or style
+
+
+@pytest.fixture
+def phone(browser):
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    yield context.new_page()
+    context.close()
+
+
+def shot(page, name):
+    page.screenshot(path=str(SHOTS / f"search-{name}.png"), full_page=True)
+
+
+def hit(page, doc_id):
+    return page.locator(f'.hit[data-id="{doc_id}"]')
+
+
+def story_hit(page):
+    return page.locator(".hit").filter(has=page.locator(".story-link"))
+
+
+def test_hits_show_aligned_pairs_only_and_mark_the_counterpart_and_its_aligned_words(site, page):
+    page.goto(f"{site}/?q=negotiations")
+    machine = hit(page, "m-army")
+    counterpart = machine.locator(".sentence .ar")
+    expect(counterpart).to_have_class(re.compile(r"\bmatch\b.*\bcounterpart\b"))
+    assert counterpart.locator("mark.aligned").all_inner_texts() == ["المفاوضات"]
+    assert machine.locator(".sentence .en mark").all_inner_texts() == ["negotiations"]
+    shot(page, "aligned-words")
+    page.goto(f"{site}/?q=ceasefire")
+    assert page.locator(".hit .pair:not(.sentence)").count() == 0  # no body snippet beside the Arabic title
+    assert page.locator(".hit h2 mark, .hit .title-ar mark").count() == 0  # titles are never highlighted
+    first = story_hit(page).locator(".sentence").first
+    assert first.locator(".en mark").first.inner_text().lower() == "ceasefire"
+    assert "counterpart" in first.locator(".ar").get_attribute("class")
+    shot(page, "results")
+
+
+def test_each_hit_says_where_its_english_comes_from(site, page):
+    page.goto(f"{site}/?q=army")
+    assert hit(page, "m-army").locator(".provenance").inner_text() == "machine translation"
+    assert story_hit(page).locator(".provenance").inner_text() == "human translation"
+    expect(page.locator("#demo-banner")).to_contain_text("each result says where its English comes from")
+
+
+def test_a_pinned_sentence_row_stays_lit_after_the_mouse_leaves(site, page):
+    page.goto(f"{site}/articles/st-bbc")
+    rows = page.locator(".aligned tbody tr")
+    rows.nth(1).click()
+    page.locator("h1").hover()
+    expect(rows.nth(1)).to_have_class(re.compile(r"\bpinned\b"))
+    expect(rows.nth(1).locator("td.en")).to_have_css("background-color", PINNED_BACKGROUND)
+    rows.nth(2).hover()  # hovering another lights it, in a tint that can be seen, edged in the accent
+    expect(rows.nth(2).locator("td.en")).to_have_css("background-color", "rgb(194, 218, 244)")
+    expect(rows.nth(2).locator("td.en")).to_have_css("box-shadow", re.compile(r"rgb\(11, 92, 173\)"))
+    expect(rows.nth(1).locator("td.en")).to_have_css("background-color", PINNED_BACKGROUND)
+
+
+def test_facets_take_several_values_keep_other_counts_and_apply_on_change(site, page):
+    page.goto(f"{site}/?q=ceasefire")
+    assert page.locator("#apply-filters").is_hidden()  # the script applies changes itself
+    category = page.locator("#facet-category")
+    assert "Middle East" in category.inner_text() and "middle_east" not in category.inner_text()
+    page.get_by_role("checkbox", name=re.compile("^Al Arabiya")).check()
+    expect(page).to_have_url(re.compile(r"source=Al\+Arabiya"))  # applied without pressing Search
+    sources = page.locator("#facet-source")
+    expect(sources.get_by_role("checkbox", name=re.compile("^Al Arabiya"))).to_be_checked()
+    assert sources.get_by_role("checkbox").count() >= 4  # the other outlets are still offered, with counts
+    expect(sources.locator("label", has_text="BBC Arabic").locator(".facet-count")).to_have_text("(2)")
+    sources.get_by_role("checkbox", name=re.compile("^BBC Arabic")).check()
+    expect(page).to_have_url(re.compile(r"source=Al\+Arabiya&source=BBC\+Arabic|source=BBC.*source=Al"))
+    assert {h.get_attribute("data-id") for h in page.locator(".hit").all()} <= {"st-bbc", "st-arabiya", "jul"}
+    assert page.locator(".hit").count() == 2  # the story (in one of its two chosen outlets) and July's article
+    shot(page, "facets")
+
+
+def test_without_scripts_the_apply_button_applies_the_filters(site, browser):
+    context = browser.new_context(viewport=DESKTOP, java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{site}/?q=ceasefire")
+    page.get_by_role("checkbox", name=re.compile("^CNN Arabic")).check()
+    page.get_by_role("button", name="Apply filters").click()
+    expect(page).to_have_url(re.compile(r"source=CNN\+Arabic"))
+    assert {h.get_attribute("data-id") for h in page.locator(".hit").all()} <= {"st-cnn", "may"}
+    context.close()
+
+
+def test_a_query_in_the_other_language_is_noticed_not_answered_with_a_silent_zero(site, page):
+    page.goto(f"{site}/?q=المفاوضات&lang=en")
+    notice = page.locator("#language-mix-up")
+    expect(notice).to_contain_text("written in Arabic, but Language is set to English")
+    notice.get_by_role("link", name="Search it as Arabic").click()
+    expect(page).to_have_url(re.compile(r"lang=ar"))
+    assert page.locator("#language-mix-up").count() == 0 and hit(page, "m-army").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "message", "fix"),
+    [
+        ("/?q=ceasefire&from=2018-06-01&to=2018-03-01", "The dates are the wrong way round", "Search with the dates"),
+        ("/?q=ceasefire&size=1&page=99", "There is no page 99: the results end on page 3.", "Go to the last page (3)"),
+        ("/?q=ceasefire&page=two", "“two” is not a page number", "Go to the first page"),
+        ("/?q=ceasefire&from=1.3.2018", "is not a date the search understands", "Search without the From date"),
+    ],
+)
+def test_errors_say_what_to_change_in_the_users_words_with_a_link_that_does_it(site, page, path, message, fix):
+    answer = page.goto(f"{site}{path}")
+    assert answer.status == 400
+    expect(page.locator("#search-error")).to_contain_text(message)
+    assert "Page 99 of" not in page.locator("main").inner_text()
+    expect(page.locator("#search-fix")).to_contain_text(fix)
+    page.locator("#search-fix").click()  # the link fixes the search
+    expect(page.locator("#result-count")).to_be_visible()
+    assert page.locator("#search-error").count() == 0
+
+
+def test_pages_count_stories_when_the_search_groups_them(site, page):
+    page.goto(f"{site}/?q=ceasefire&size=2")
+    expect(page.locator("#result-count")).to_contain_text("6 articles in 3 stories")
+    expect(page.locator(".pages span")).to_have_text("Page 1 of 2")
+    page.get_by_role("link", name="Next →").click()
+    assert page.locator(".hit").count() == 1 and page.locator("#search-error").count() == 0
+
+
+def test_a_story_is_one_result_with_its_outlets_a_story_page_and_a_toggle(site, page):
+    page.goto(f"{site}/?q=ceasefire")
+    story = story_hit(page)
+    assert story.count() == 1 and page.locator(".hit").count() == 3
+    expect(story.locator(".story")).to_have_text(re.compile(r"^Also in: [^,]+, [^(]+ \(\+1\) · all 4 versions"))
+    story.locator(".story-link").click()
+    expect(page).to_have_url(re.compile(r"/stories/st-"))
+    versions = page.locator("#story-versions .version")
+    assert versions.locator(".outlet").all_inner_texts() == [v[1] for v in VERSIONS]  # oldest first, every outlet
+    assert versions.locator("time").all_inner_texts()[0] == "2018-03-01 09:00"
+    expect(page.locator("#story-summary")).to_contain_text("4 versions of this story, from 4 outlets")
+    shot(page, "story")
+    page.locator("#back-to-results").click()
+    expect(page).to_have_url(re.compile(r"/\?q=ceasefire$"))
+    page.locator("#show-every-article").click()
+    expect(page.locator(".hit")).to_have_count(6)
+    assert page.locator(".story-link").count() == 0
+    page.get_by_role("checkbox", name=re.compile("^Sky News Arabia")).check()  # the choice keeps every article
+    expect(page).to_have_url(re.compile(r"collapse=false"))
+    assert page.goto(f"{site}/stories/no-such-story").status == 404
+
+
+def test_hit_links_carry_the_query_and_the_way_back(site, page):
+    page.goto(f"{site}/?q=negotiations")
+    href = hit(page, "m-army").locator("h2 a").get_attribute("href")
+    assert href.startswith("/articles/m-army?") and "q=negotiations" in href
+    assert "back=/?q%3Dnegotiations" in href or "back=%2F%3Fq%3Dnegotiations" in href
+
+
+def test_what_was_searched_is_shown_under_the_box_and_can_be_edited(site, page):
+    page.goto(f"{site}/?q=negotiations")
+    searched = page.locator("#searched")
+    expect(searched).to_contain_text("Arabic side not searched")  # the session's English→Arabic model is a demo
+    searched.get_by_text("Search it in your own Arabic").click()
+    searched.get_by_label("Your Arabic for the query").fill("الجيش")
+    searched.get_by_role("button", name="Search with this Arabic").click()
+    wording = page.locator('#searched .wording[data-lang="ar"]')
+    expect(wording).to_contain_text("Also searched in Arabic: “الجيش” (your wording)")
+    assert story_hit(page).count() == 1  # found by the Arabic wording: the story's English has no "negotiations"
+    page.get_by_label("Sort").select_option("date")  # a filter change keeps the wording
+    expect(page).to_have_url(re.compile(r"sort=date"))
+    expect(wording).to_contain_text("“الجيش” (your wording)")
+    page.get_by_label("Search Arabic news in English or Arabic").fill("truce")
+    page.get_by_role("button", name="Search", exact=True).click()  # a new query drops it
+    expect(page).to_have_url(re.compile(r"q=truce"))
+    assert page.locator('#searched .wording[data-by="user"]').count() == 0
+
+
+def test_the_timeline_has_one_bar_per_month_and_a_bar_filters_to_its_month(site, page, phone):
+    page.goto(f"{site}/?q=ceasefire")
+    bars = page.locator("#timeline a.bar")
+    assert [b.get_attribute("data-month") for b in bars.all()] == ["2018-03", "2018-05", "2018-07"]
+    assert [b.get_attribute("data-count") for b in bars.all()] == ["4", "1", "1"]
+    shot(page, "timeline")
+    bars.first.click()
+    expect(page).to_have_url(re.compile(r"from=2018-03-01&to=2018-03-31"))
+    expect(page.locator("#result-count")).to_contain_text("4 articles in 1 story")
+    assert page.get_by_role("textbox", name="From").input_value() == "2018-03-01"
+    page.locator("#all-dates").click()
+    expect(page.locator("#timeline a.bar")).to_have_count(3)
+
+    phone.goto(f"{site}/?q=ceasefire")
+    expect(phone.locator("#timeline a.bar")).to_have_count(3)
+    expect(phone.locator("#filter-panel")).not_to_have_attribute("open", "")  # the results come first on a phone
+    phone.locator("#filter-panel summary").click()
+    expect(phone.get_by_role("checkbox", name=re.compile("^BBC Arabic"))).to_be_visible()
+    too_wide = phone.evaluate(
+        "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth + 1)"
+        ".map(e => e.tagName + '.' + e.className)"
+    )
+    assert too_wide == [] and phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    shot(phone, "results-phone")
+
+
+def test_the_start_page_shows_the_collection_the_latest_stories_and_the_syntax(site, page, phone):
+    page.goto(site)
+    expect(page.locator("#collection-figures")).to_have_text(
+        re.compile(r"7 articles\s+from 5 sources, published 2018-03-01 to 2018-09-01\.")
+    )
+    latest = page.locator("#latest-stories li")
+    assert latest.count() == 4  # the story's four versions are one of them
+    assert latest.first.inner_text().startswith("Talks")
+    expect(latest.filter(has_text="4 versions")).to_have_count(1)
+    expect(page.locator("#query-help")).to_contain_text('"a phrase"')
+    assert page.locator("h1").count() == 1
+    shot(page, "start")
+    phone.goto(site)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    shot(phone, "start-phone")
+
+
+def test_the_result_list_downloads_as_csv_with_the_same_search(site, page):
+    page.goto(f"{site}/?q=ceasefire&source=BBC+Arabic")
+    link = page.locator("#export-csv")
+    assert link.get_attribute("href").startswith("/api/v1/search?") and "format=csv" in link.get_attribute("href")
+    with page.expect_download() as downloaded:
+        link.click()
+    rows = list(csv.DictReader(io.StringIO(Path(downloaded.value.path()).read_text(encoding="utf-8"))))
+    assert sorted(r["id"] for r in rows) == sorted(h.get_attribute("data-id") for h in page.locator(".hit").all())
+
+
+def test_under_read_requires_key_the_csv_link_is_keyed_like_the_page(search_settings, corpus):
+    """Pages get the key from a proxy in front (README, Security model); the CSV link goes through the same proxy."""
+    web = create_app(
+        replace(search_settings, opensearch_index=corpus, api_keys=(KEY,), read_requires_key=True)
+    ).test_client()
+    auth = {"X-API-Key": KEY}
+    page = web.get("/?q=ceasefire&wording_for=x", headers=auth)
+    href = re.search(r'id="export-csv" href="([^"]+)"', page.get_data(as_text=True)).group(1).replace("&amp;", "&")
+    assert "wording_for" not in href
+    assert web.get(href).status_code == 401
+    answer = web.get(href, headers=auth)
+    assert answer.status_code == 200 and answer.mimetype == "text/csv"
+
+
+class FixedEnglishToArabic:
+    """A real-looking English→Arabic model that always answers the same words (search caches by model)."""
+
+    demo = False
+    model_id = "fixed-en-ar"
+
+    def translate(self, texts):
+        return [SimpleNamespace(target="المفاوضات") for _ in texts]
+
+
+def test_a_machine_translation_of_the_query_is_shown_under_the_box_and_editable(search_settings, corpus):
+    app = create_app(replace(search_settings, opensearch_index=corpus, api_keys=(KEY,)))
+    services_of(app).reverse_translator = FixedEnglishToArabic()
+    html = app.test_client().get("/?q=discussions").get_data(as_text=True)
+    searched = re.search(r'<div class="searched" id="searched">.*?</div>\s*</div>', html, re.DOTALL).group(0)
+    assert re.search(r"Also searched in Arabic:\s*“<span[^>]*>المفاوضات</span>”\s*\(machine translation\)", searched)
+    assert re.search(r'<input name="q_ar" value="المفاوضات"', searched)  # the Edit form starts from it
+    assert 'data-id="m-army"' in html  # found by the Arabic side alone: no English text says "discussions"
