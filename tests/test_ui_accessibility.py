@@ -5,23 +5,21 @@ focus ring, headings, navigation, date fields and the bundled Arabic font are ch
 every page at both widths go to artifacts/screenshots/a11y/ (git-ignored).
 """
 
-import threading
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
+from browsing import CHROMIUM, expect, served
+from browsing import SHOTS as BROWSER_SHOTS
 from helpers import PROJECT_ROOT
-from werkzeug.serving import make_server
 
 from service import sample
 from service.files import jsonl_records
 from service.web import create_app
 
-CHROMIUM = Path("/usr/bin/chromium")
 KEY = "a11y-key-0123456"
 AXE = PROJECT_ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
 AXE_VERSION = "4.14.1"  # pinned: tests/vendor/axe-core/README.md
-SHOTS = PROJECT_ROOT / "artifacts" / "screenshots" / "a11y"
+SHOTS = BROWSER_SHOTS / "a11y"
 VIEWPORTS = {"desktop": {"width": 1440, "height": 900}, "phone": {"width": 390, "height": 844}}
 BLOCKING_IMPACTS = ("serious", "critical")
 FONT_FILES = ("noto-naskh-arabic-arabic-400-normal.woff2", "noto-naskh-arabic-arabic-700-normal.woff2")
@@ -44,26 +42,8 @@ def site(web_app, client, alias, translator):
     _chosen, report = sample.load(sample_records(), client, alias, translator)
     assert report.to_dict()["rejected"] == 0
     client.indices.refresh(index=alias)
-    server = make_server("127.0.0.1", 0, web_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-sync"],
-        )
-        yield launched
-        launched.close()
+    with served(web_app) as url:
+        yield url
 
 
 @pytest.fixture(params=list(VIEWPORTS))
@@ -73,12 +53,6 @@ def page(browser, request):
     tab.width_name = request.param  # names the screenshots
     yield tab
     context.close()
-
-
-def expect(locator):
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(locator)
 
 
 def story_path(web_app, client, alias) -> str | None:

@@ -8,8 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from helpers import PROJECT_ROOT
-from werkzeug.serving import make_server
+from browsing import CHROMIUM, SHOTS, expect, served
 
 from service.ingest import ingest
 from service.jobs.worker import Worker
@@ -17,9 +16,7 @@ from service.web import create_app
 from service.web.article_view import safe_back
 from service.web.services import services_of
 
-CHROMIUM = Path("/usr/bin/chromium")
 KEY = "pages-key-0123456"
-SHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 LONG_URL = "https://example.org/news/" + "a1b2c3d4e5" * 16 + ".html?utm_source=share"  # no hyphen to break at
@@ -72,32 +69,8 @@ def site(web_app, client, alias, translator):
     demo = {"id": "demo1", "title": "خبر", "body": "قال الوزير إن المحادثات مستمرة."}
     assert ingest([(1, demo)], client, alias, translator).indexed == 1
     client.indices.refresh(index=alias)
-    server = make_server("127.0.0.1", 0, web_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
-
-
-def expect(locator):
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(locator)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-sync"],
-        )
-        yield launched
-        launched.close()
+    with served(web_app) as url:
+        yield url
 
 
 @pytest.fixture

@@ -5,24 +5,20 @@ the CSV export. Pure helpers first, then the real app and node in Debian's chrom
 import csv
 import io
 import re
-import threading
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from helpers import PROJECT_ROOT
+from browsing import SHOTS, expect, served
 from markupsafe import Markup
-from werkzeug.serving import make_server
 
 from service.config import Settings
 from service.ingest import ingest
 from service.web import create_app, searchpage
 from service.web.services import services_of
 
-CHROMIUM = Path("/usr/bin/chromium")
 KEY = "search-page-key-0123"
-SHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
 DESKTOP, PHONE = {"width": 1440, "height": 900}, {"width": 390, "height": 844}
 PINNED_BACKGROUND = "rgb(169, 203, 239)"  # --pinned in style.css
 
@@ -225,13 +221,6 @@ def corpus(client, alias):
     return alias
 
 
-def serve(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    return server, thread, f"http://127.0.0.1:{server.server_port}"
-
-
 @pytest.fixture(scope="module")
 def web_app(search_settings, corpus):
     return create_app(replace(search_settings, opensearch_index=corpus, api_keys=(KEY,)))
@@ -239,32 +228,8 @@ def web_app(search_settings, corpus):
 
 @pytest.fixture(scope="module")
 def site(web_app):
-    server, thread, url = serve(web_app)
-    yield url
-    server.shutdown()
-    thread.join(10)
-
-
-def expect(locator):
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(locator)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("chromium is not installed (make test installs it)")
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-sync"],
-        )
-        yield launched
-        launched.close()
+    with served(web_app) as url:
+        yield url
 
 
 @pytest.fixture

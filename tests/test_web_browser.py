@@ -8,18 +8,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from helpers import PROJECT_ROOT
-from werkzeug.serving import make_server
+from browsing import CHROMIUM, SHOTS, expect, served
 
 from service.ingest import ingest
 from service.jobs.worker import Worker
 from service.web import create_app
 from service.web.services import services_of
 
-CHROMIUM = Path("/usr/bin/chromium")
 KEY = "browser-key-0123"
 LIMITED_KEY, OTHER_KEY = "browser-limited-key-1", "browser-other-key-22"
-SHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed (make test installs it)")
 
 PAIRS = [
@@ -49,39 +46,8 @@ def site(web_app, client, alias):
     }
     assert ingest([(1, record)], client, alias, pretranslated=True).indexed == 1
     client.indices.refresh(index=alias)
-    server = make_server("127.0.0.1", 0, web_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
-
-
-def expect(locator):
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(locator)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield launched
-        launched.close()
+    with served(web_app) as url:
+        yield url
 
 
 @pytest.fixture
@@ -210,12 +176,8 @@ def limited_site(search_settings, alias, tmp_path):
             rate_limit="5 per 4 second",
         )
     )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
+    with served(app) as url:
+        yield app, url
 
 
 def list_status(site, key):

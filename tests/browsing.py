@@ -1,0 +1,34 @@
+"""What the browser tests share: Debian's chromium under Playwright, and the app served on a free port."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from helpers import PROJECT_ROOT
+from werkzeug.serving import make_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = PROJECT_ROOT / "artifacts" / "screenshots"  # kept as test artefacts (git-ignored), to be looked at
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-sync"]
+
+
+@contextmanager
+def served(app) -> Iterator[str]:
+    """The WSGI app on a free loopback port, threaded like gunicorn's threads; its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+
+
+def expect(locator):
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
