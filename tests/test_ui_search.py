@@ -16,6 +16,7 @@ from markupsafe import Markup
 from service.config import Settings
 from service.ingest import ingest
 from service.web import create_app, searchpage
+from service.web.article_view import safe_back
 from service.web.services import services_of
 
 KEY = "search-page-key-0123"
@@ -147,9 +148,9 @@ def test_a_query_in_the_other_language_than_the_menu_says_is_noticed():
 
 
 def test_back_links_stay_on_this_site():
-    assert searchpage.safe_back("/?q=army&page=2") == "/?q=army&page=2"
+    assert safe_back("/?q=army&page=2", None) == "/?q=army&page=2"
     for target in ("//evil.example/", "/\\evil.example", "https://evil.example/", "javascript:alert(1)", "", None):
-        assert searchpage.safe_back(target) is None
+        assert safe_back(target, None) is None
 
 
 def test_machine_wordings_are_shown_and_the_users_own_are_told_apart():

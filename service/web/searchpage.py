@@ -104,13 +104,6 @@ def without(args: dict[str, list[str]], *names: str) -> dict[str, list[str]]:
     return {name: values for name, values in args.items() if name not in names}
 
 
-def safe_back(value: str | None) -> str | None:
-    """A "back to results" target: a path on this site only ("/?q=..."), never another site (//host, /\\host)."""
-    if not value or not value.startswith("/") or value.startswith(("//", "/\\")) or any(c in value for c in "\r\n\t"):
-        return None
-    return value
-
-
 # The language menu
 
 

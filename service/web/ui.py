@@ -150,7 +150,7 @@ def story_page(cluster_id: str):
     story = cluster_members(services.client, services.alias, stored_id(cluster_id))
     if story is None:
         raise ApiError(404, "no story with this id")
-    return render_template("story.html", story=story, back=searchpage.safe_back(request.args.get("back")))
+    return render_template("story.html", story=story, back=article_view.safe_back(request.args.get("back"), None))
 
 
 @bp.get("/articles/<path:article_id>")
