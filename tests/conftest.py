@@ -25,7 +25,10 @@ from service.modelstore.generate import generate
 from service.translation.engine import Translator
 
 INTEGRATION_FIXTURES = frozenset(
-    {"opensearch_node", "opensearch_cluster", "browser", "page", "redis_server", "postgres_server", "rabbitmq_server"}
+    {
+        *("opensearch_node", "opensearch_cluster", "browser", "page", "redis_server"),
+        *("postgres_server", "rabbitmq_server", "postgres_to_kill", "rabbitmq_to_kill"),
+    }
 )
 CLUSTER_NODES = 3
 CLUSTER_HEAP = "384m"  # three JVMs on a small machine
@@ -111,22 +114,34 @@ def redis_server(tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def postgres_server():
-    """A real PostgreSQL server for this test session (Debian's, installed when missing), on a free port."""
-    server = PostgresServer()
+def _running(server):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for this test session (Debian's, installed when missing), on a free port."""
+    yield from _running(PostgresServer())
 
 
 @pytest.fixture(scope="session")
 def rabbitmq_server():
     """A real RabbitMQ node for this test session (Debian's, installed when missing), on a free port."""
-    server = RabbitMQServer()
-    server.start()
-    yield server
-    server.stop()
+    yield from _running(RabbitMQServer())
+
+
+@pytest.fixture
+def postgres_to_kill():
+    """A PostgreSQL server of the test's own, which it may kill and start again."""
+    yield from _running(PostgresServer())
+
+
+@pytest.fixture
+def rabbitmq_to_kill():
+    """A RabbitMQ node of the test's own, which it may kill and start again."""
+    yield from _running(RabbitMQServer())
 
 
 @pytest.fixture(scope="module")

@@ -53,3 +53,13 @@ def run_cli(
         capture_output=True,
         timeout=240,
     )
+
+
+def cli_env(settings, alias: str, model_dir, workdir) -> dict[str, str]:
+    """Settings for a CLI run that translates with model_dir into alias on the session's node (memory in workdir)."""
+    return {
+        "OPENSEARCH_URL": settings.opensearch_urls[0],
+        "OPENSEARCH_INDEX": alias,
+        "MT_MODEL_DIR": str(model_dir),
+        "MT_MEMORY_PATH": str(workdir / "tm.db"),
+    }

@@ -6,7 +6,7 @@ import threading
 from dataclasses import replace
 
 import pytest
-from helpers import run_cli
+from helpers import cli_env, run_cli
 
 from service.files import jsonl_records
 from service.index import node
@@ -162,12 +162,7 @@ def test_cli_writes_rejects_and_exits_non_zero(search_settings, alias, tmp_path,
     done = run_cli(
         "ingest",
         str(source),
-        env={
-            "OPENSEARCH_URL": search_settings.opensearch_urls[0],
-            "OPENSEARCH_INDEX": alias,
-            "MT_MODEL_DIR": str(tiny_model_dir),
-            "MT_MEMORY_PATH": str(tmp_path / "tm.db"),
-        },
+        env=cli_env(search_settings, alias, tiny_model_dir, tmp_path),
     )
     assert done.returncode == 1, done.stderr
     rejects = [json.loads(line) for line in (tmp_path / "in.jsonl.rejects.jsonl").read_text().splitlines()]
@@ -219,12 +214,7 @@ def test_cli_rejects_a_long_id_with_its_line_and_no_traceback(search_settings, a
     done = run_cli(
         "ingest",
         str(source),
-        env={
-            "OPENSEARCH_URL": search_settings.opensearch_urls[0],
-            "OPENSEARCH_INDEX": alias,
-            "MT_MODEL_DIR": str(tiny_model_dir),
-            "MT_MEMORY_PATH": str(tmp_path / "tm.db"),
-        },
+        env=cli_env(search_settings, alias, tiny_model_dir, tmp_path),
     )
     assert done.returncode == 1 and b"Traceback" not in done.stderr, done.stderr
     assert b"line 2: id is 600 bytes" in done.stderr and b"line 3: url 'javascript:alert(1)'" in done.stderr

@@ -17,7 +17,6 @@ from dataclasses import replace
 
 import pytest
 from helpers import PROJECT_ROOT, free_port, service_env
-from servers import PostgresServer, RabbitMQServer
 
 from service.config import ConfigError, Settings
 from service.index import lifecycle
@@ -198,33 +197,24 @@ def test_two_celery_workers_one_killed_mid_batch(
     print(f"celery worker killed: {total} items, {held} redelivered to the other worker, duplicates: 0")
 
 
-@pytest.fixture
-def broker_to_kill():
-    """A RabbitMQ node of the test's own, which it may kill."""
-    server = RabbitMQServer()
-    server.start()
-    yield server
-    server.stop()
-
-
 def test_rabbitmq_killed_and_restarted_mid_job(
-    broker_to_kill, postgres_url, tiny_model_dir, tmp_path, opensearch_node, client
+    rabbitmq_to_kill, postgres_url, tiny_model_dir, tmp_path, opensearch_node, client
 ):
     """An indexing job: after the broker's outage every item is done once and every article is indexed once."""
     total, alias = 120, "test-celery-broker-restart"
     lifecycle.delete(client, alias)
-    fleet = Fleet(tmp_path, broker_to_kill.url, postgres_url, tiny_model_dir, total, "b", opensearch_node.url, alias)
+    fleet = Fleet(tmp_path, rabbitmq_to_kill.url, postgres_url, tiny_model_dir, total, "b", opensearch_node.url, alias)
     job_id = fleet.submit()
     try:
         fleet.start_worker()
         fleet.start_worker()
         wait_until(lambda: fleet.done(job_id) >= 16, 90, f"the workers made no progress: {fleet.logs()}")
         done_at_kill = fleet.done(job_id)
-        broker_to_kill.kill()  # SIGKILL the node mid-job
-        assert not broker_to_kill.answers()
+        rabbitmq_to_kill.kill()  # SIGKILL the node mid-job
+        assert not rabbitmq_to_kill.answers()
         watch_outage(lambda: not fleet.finished(job_id) or fleet.done(job_id) == total, "finished during the outage")
         done_at_restart = fleet.done(job_id)
-        broker_to_kill.start()
+        rabbitmq_to_kill.start()
         wait_until(
             lambda: fleet.finished(job_id), 90, f"the job did not finish after RabbitMQ came back: {fleet.logs()}"
         )
@@ -240,13 +230,13 @@ def test_rabbitmq_killed_and_restarted_mid_job(
 
 
 def test_a_job_submitted_while_the_broker_is_down_is_queued_when_submitted_again(
-    broker_to_kill, postgres_url, tiny_model_dir, tmp_path
+    rabbitmq_to_kill, postgres_url, tiny_model_dir, tmp_path
 ):
     """Broker down at submit: a one-line error (CLI) and a 503 (API); the job is kept, and submitting it again
     once the broker is back publishes it; one worker then does every item once."""
     total = 20
-    fleet = Fleet(tmp_path, broker_to_kill.url, postgres_url, tiny_model_dir, total, "q")
-    broker_to_kill.kill()
+    fleet = Fleet(tmp_path, rabbitmq_to_kill.url, postgres_url, tiny_model_dir, total, "q")
+    rabbitmq_to_kill.kill()
     refused = fleet.run_submit()
     assert refused.returncode != 0
     assert refused.stderr.strip().count("\n") == 0 and "broker could not be reached" in refused.stderr
@@ -261,7 +251,7 @@ def test_a_job_submitted_while_the_broker_is_down_is_queued_when_submitted_again
     assert answer.status_code == 503 and answer.json["error"]["code"] == "jobs_unavailable"
     fleet.watcher.cancel(answer.json["error"]["message"].split("job ")[1].split()[0])  # its client gives it up
 
-    broker_to_kill.start()
+    rabbitmq_to_kill.start()
     again = fleet.run_submit()
     assert again.returncode == 0, again.stderr
     assert again.stdout.startswith(f"{job_id} (the same job was already submitted)")
@@ -273,30 +263,21 @@ def test_a_job_submitted_while_the_broker_is_down_is_queued_when_submitted_again
         fleet.stop()
 
 
-@pytest.fixture
-def database_to_kill():
-    """A PostgreSQL server of the test's own, which it may kill."""
-    server = PostgresServer()
-    server.start()
-    yield server
-    server.stop()
-
-
 def test_postgres_killed_and_restarted_under_the_celery_fleet(
-    rabbitmq_server, database_to_kill, tiny_model_dir, tmp_path
+    rabbitmq_server, postgres_to_kill, tiny_model_dir, tmp_path
 ):
     """The job database's postmaster SIGKILLed mid-job and started again: the tasks retry, nothing is lost or repeated."""
     total = 120
-    fleet = Fleet(tmp_path, rabbitmq_server.url, database_to_kill.create_database("jobs"), tiny_model_dir, total, "p")
+    fleet = Fleet(tmp_path, rabbitmq_server.url, postgres_to_kill.create_database("jobs"), tiny_model_dir, total, "p")
     job_id = fleet.submit()
     try:
         fleet.start_worker()
         fleet.start_worker()
         wait_until(lambda: fleet.done(job_id) >= 16, 90, f"the workers made no progress: {fleet.logs()}")
         done_at_kill = fleet.done(job_id)
-        database_to_kill.kill()
+        postgres_to_kill.kill()
         watch_outage(lambda: all(worker.poll() is None for worker in fleet.workers), fleet.logs)
-        database_to_kill.start()
+        postgres_to_kill.start()
         wait_until(
             lambda: fleet.finished(job_id), 120, f"the job did not finish after PostgreSQL came back: {fleet.logs()}"
         )

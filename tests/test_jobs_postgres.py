@@ -17,7 +17,6 @@ from collections import Counter
 
 import pytest
 from helpers import PROJECT_ROOT, free_port, service_env
-from servers import PostgresServer
 
 from service.config import ConfigError, Settings
 from service.errors import JobsUnavailable
@@ -90,18 +89,9 @@ def test_two_worker_threads_share_a_200_item_job_exactly_once(postgres_url, tran
         store.close()
 
 
-@pytest.fixture
-def server_to_kill():
-    """A PostgreSQL server of the test's own, which it may kill."""
-    server = PostgresServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-def test_postgres_killed_and_restarted_mid_job_loses_and_repeats_nothing(server_to_kill, translator):
+def test_postgres_killed_and_restarted_mid_job_loses_and_repeats_nothing(postgres_to_kill, translator):
     total, claimed = 120, Counter()
-    url = server_to_kill.create_database("jobs")
+    url = postgres_to_kill.create_database("jobs")
     watcher = PostgresJobStore(url)
     job_id, _ = watcher.create("translate", articles(total, "r"), {"index": False})
     stores = [CountingStore(url, 1.0, claimed) for _ in range(2)]  # short leases: claims cut off are soon free
@@ -111,10 +101,10 @@ def test_postgres_killed_and_restarted_mid_job_loses_and_repeats_nothing(server_
         thread.start()
     try:
         wait_until(lambda: watcher.status(job_id).done >= 20, 60, "the workers made no progress")
-        server_to_kill.kill()  # SIGKILL the postmaster mid-job
+        postgres_to_kill.kill()  # SIGKILL the postmaster mid-job
         with pytest.raises(JobsUnavailable):
             watcher.status(job_id)  # it is down
-        server_to_kill.start()
+        postgres_to_kill.start()
 
         def finished() -> bool:
             try:

@@ -2,7 +2,7 @@
 
 import json
 
-from helpers import PROJECT_ROOT, run_cli
+from helpers import PROJECT_ROOT, cli_env, run_cli
 
 from service import sample
 from service.cli import build_parser
@@ -110,12 +110,7 @@ def test_the_sample_command_make_run_calls_keeps_the_human_english_with_the_demo
     done = run_cli(
         "sample",
         "examples/articles.jsonl",
-        env={
-            "OPENSEARCH_URL": search_settings.opensearch_urls[0],
-            "OPENSEARCH_INDEX": alias,
-            "MT_MODEL_DIR": str(tiny_model_dir),
-            "MT_MEMORY_PATH": str(tmp_path / "tm.db"),
-        },
+        env=cli_env(search_settings, alias, tiny_model_dir, tmp_path),
     )
     assert done.returncode == 0, done.stderr
     assert b"sample: 6 with their human English (pre-translated) and 1 through generated-tiny@" in done.stderr

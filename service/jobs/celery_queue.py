@@ -68,13 +68,10 @@ class CeleryJobStore(PostgresJobStore):
         worker has started it (its first publication may have met the broker down). Extra tasks are harmless:
         they find their items taken or done."""
         job_id, created = super().create(kind, records, options, owner=owner)
-        if created or self._never_started(job_id):
+        status = self.status(job_id)
+        if created or (status.state == "queued" and status.started is None):
             self.publish(job_id)
         return job_id, created
-
-    def _never_started(self, job_id: str) -> bool:
-        rows = self._read("SELECT 1 FROM jobs WHERE id = ? AND state = 'queued' AND started IS NULL", (job_id,))
-        return bool(rows)
 
     def publish(self, job_id: str) -> int:
         """One task per batch of the job's runnable items; the number of tasks. JobsUnavailable when the broker
