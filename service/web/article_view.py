@@ -21,6 +21,7 @@ from service.search.results import parse_hit
 from service.search.searcher import query_forms
 from service.web.actions import search_request
 from service.web.errors import ApiError
+from service.web.searchpage import mark_spans
 
 MAX_MARKED_SENTENCES = 50  # per side: the index's max_inner_result_window; more matching sentences stay unmarked
 PROVENANCE_LABELS = {
@@ -91,24 +92,6 @@ def _marked_pair(pair: dict) -> dict:
         spans = sorted({tuple(span) for marked in pair["alignment"] for span in marked["ar"]})
         arabic = mark_spans(pair["ar"], spans, "aligned-word")
     return {"matched": pair["matched"], "en": Markup(pair["en_highlighted"]), "ar": arabic}
-
-
-def mark_spans(text: str, spans: list[tuple[int, int]], css_class: str) -> Markup:
-    """text escaped, with each (start, end) character span in a <mark class=css_class>; overlapping spans merge."""
-    out, at = [], 0
-    for start, end in spans:
-        start = max(start, at)
-        if start >= end:
-            continue
-        out += [
-            escape(text[at:start]),
-            Markup(f'<mark class="{css_class}">'),
-            escape(text[start:end]),
-            Markup("</mark>"),
-        ]
-        at = end
-    out.append(escape(text[at:]))
-    return Markup("").join(out)
 
 
 def sentence_rows(document: dict, matches: dict[int, dict]) -> list[dict]:

@@ -230,18 +230,19 @@ def sentence_rows(hit: dict, limit: int = SENTENCES_PER_HIT) -> list[SentenceRow
     return rows
 
 
-def mark_spans(text: str, spans: list[list[int]]) -> Markup:
-    """text, escaped, with the character spans (merged where they overlap) in <mark class="aligned">."""
+def mark_spans(text: str, spans, css_class: str = "aligned") -> Markup:
+    """text, escaped, with the character spans (merged where they overlap) in <mark class=css_class>."""
     pieces, cursor = [], 0
+    opening = Markup('<mark class="{}">').format(css_class)
     for start, end in _merged(spans, len(text)):
-        pieces += [escape(text[cursor:start]), Markup('<mark class="aligned">'), escape(text[start:end])]
+        pieces += [escape(text[cursor:start]), opening, escape(text[start:end])]
         pieces.append(Markup("</mark>"))
         cursor = end
     pieces.append(escape(text[cursor:]))
     return Markup("").join(pieces)
 
 
-def _merged(spans: list[list[int]], length: int) -> list[tuple[int, int]]:
+def _merged(spans, length: int) -> list[tuple[int, int]]:
     merged: list[tuple[int, int]] = []
     for start, end in sorted((max(0, a), min(length, b)) for a, b in spans):
         if start >= end:
