@@ -259,7 +259,8 @@ def test_translate_page_keeps_paragraphs_copies_and_downloads(site, open_page):
     page = open_page(DESKTOP, permissions=["clipboard-read", "clipboard-write"])
     page.goto(f"{site}/translation")
     page.get_by_label("Arabic text").fill(TWO_PARAGRAPHS)
-    page.get_by_role("button", name="Translate").click()
+    with page.expect_navigation():  # waits for the stylesheets too: the widths below are measured
+        page.get_by_role("button", name="Translate").click()
     expect(page.locator("#translation-text p")).to_have_count(2)  # the input's paragraph break is kept
     table = page.locator("#translation").bounding_box()
     confidence = page.locator("#translation td.confidence").first.bounding_box()
@@ -279,7 +280,8 @@ def test_translate_page_on_a_phone_is_not_one_word_a_line(site, open_page):
     phone = open_page(PHONE)
     phone.goto(f"{site}/translation")
     phone.get_by_label("Arabic text").fill(TWO_PARAGRAPHS)
-    phone.get_by_role("button", name="Translate").click()
+    with phone.expect_navigation():
+        phone.get_by_role("button", name="Translate").click()
     english = phone.locator("#translation td.en").first
     expect(english).to_be_visible()
     assert english.bounding_box()["width"] > 0.8 * (PHONE["width"] - 32)
