@@ -1,11 +1,25 @@
-"""HTTP overhead: /api/v1/search and /api/v1/translate through gunicorn vs the same library calls, in one run.
+"""Serving capacity through gunicorn: concurrent single-sentence clients against one request, and beside a bulk job.
 
-Search runs over the news articles pre-translated by the tiny model (bench/search.py's corpus and
-queries); translate sends tico19 sentences to the tiny model with the translation memory off, so
-every request does real work. For 1, 4 and 16 concurrent clients on loopback it prints throughput
-and p50/p99 latency of each path, and the HTTP overhead as 1 - (HTTP throughput / library
-throughput). The target is at most 15% on search at 4 clients. Each client thread keeps one
+Every pass sends distinct tico19 sentences (../shared) to POST /api/v1/translate, with the translation
+memory off so each request does real work, to a generated model (base by default, as bench/translate.py).
+Random weights never stop on their own, so decoding is held to the source length times tico19's
+target/source token ratio, plus one (MT_DECODE_LENGTH_RATIO, MT_DECODE_LENGTH_EXTRA=1): each sentence
+decodes to about its reference length. Output tokens are counted from the responses (the model's
+target.spm re-tokenises each sentence's translation), never assumed. Each client thread keeps one
 HTTP/1.1 connection open, and gunicorn's access log is off.
+
+  (a) capacity: for each client count, the same sentences as single-sentence requests from N clients
+      and as ONE request carrying them all, alternating in every round: sentences/s, output tokens/s,
+      p50/p99 latency, and the ratio N clients / one request (target >= 0.8 at 16 clients);
+  (b) bulk job: single-sentence clients with no job and with a large job (POST /api/v1/jobs, news
+      articles) running in the server's own job workers (JOBS_WORKERS), alternating; the interactive
+      p99 with the job against without (target <= 1.5x). Each job is cancelled after its pass, and the
+      next pass waits until the server is idle;
+  (c) peak RSS of the server per kind of pass: its processes' VmHWM (gunicorn master and workers),
+      reset before each pass and summed.
+
+`--env NAME=VALUE` passes settings to the server (say, a scheduler's). bench/api_overhead.py measures
+the HTTP overhead of search and translate against the same library calls.
 """
 
 from __future__ import annotations
@@ -14,170 +28,352 @@ import argparse
 import http.client
 import json
 import os
+import platform
 import subprocess
 import sys
 import threading
 import time
-import urllib.parse
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from common import BENCH_MODELS, PROJECT_ROOT, read_lines, shared_file
-from search import DATA, percentile, pretranslated_corpus, write_queries
+import sentencepiece as spm
+from common import PROJECT_ROOT, generated_model_dir, news_articles, read_lines, shared_file
 
 from service.config import Settings
-from service.files import jsonl_records
-from service.index import lifecycle, node
-from service.index.client import make_client
-from service.index.node import local_node
-from service.ingest import ingest
-from service.pipeline import translate_articles
-from service.search.request import SearchRequest
-from service.search.searcher import search
-from service.translation.engine import Translator
 
-ALIAS = "bench-api"
-CLIENTS = (1, 4, 16)
+DATA = PROJECT_ROOT / "bench" / ".data" / "api"
+API_KEY = "bench-api-key-0000"
+JSON_WITH_KEY = {"Content-Type": "application/json", "X-API-Key": API_KEY}
+IDLE_CPU_SHARE = 0.05  # of one core: the server counts as idle below it
 
 
-def prepare_index(settings: Settings, articles: int) -> None:
-    client = make_client(settings, timeout=120)
-    if lifecycle.current_index(client, ALIAS) and client.count(index=ALIAS)["count"] > 0:
-        return
-    lifecycle.create(client, ALIAS)
-    with open(pretranslated_corpus(articles), "rb") as handle:
-        ingest(jsonl_records(handle), client, ALIAS, pretranslated=True, window=500)
-    client.indices.refresh(index=ALIAS)
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def start_server(settings: Settings, port: int, workers: int) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "OPENSEARCH_URL": settings.opensearch_urls[0],
-        "OPENSEARCH_INDEX": ALIAS,
-        "MT_MODEL_DIR": str(settings.model_dir),
-        "MT_MEMORY": "off",
-        "RATE_LIMIT": "off",
-        "JOBS_WORKERS": "0",
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "service",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--threads",
-            str(16 // workers),
-            "--no-access-log",
-        ],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    for line in process.stderr:
-        if "Listening at" in line:
-            threading.Thread(target=process.stderr.read, daemon=True).start()  # keep the pipe from filling
-            return process
-    sys.exit("error: the server did not start")
+class Server:
+    """`python -m service serve` in a subprocess, with the memory and CPU time of its processes."""
+
+    def __init__(self, env: dict[str, str], port: int, workers: int, threads: int):
+        self.port = port
+        command = [sys.executable, "-m", "service", "serve", "--port", str(port)]
+        command += ["--workers", str(workers), "--threads", str(threads), "--no-access-log"]
+        self.process = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        DATA.mkdir(parents=True, exist_ok=True)
+        self.log = DATA / f"server-{port}.log"
+        with open(self.log, "w") as log:
+            for line in self.process.stderr:
+                log.write(line)
+                if "Listening at" in line:
+                    threading.Thread(target=self._keep_log, daemon=True).start()  # keep the pipe from filling
+                    return
+        sys.exit(f"error: the server did not start (see {self.log})")
+
+    def _keep_log(self) -> None:
+        with open(self.log, "a") as log:
+            for line in self.process.stderr:
+                log.write(line)
+                log.flush()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+
+    def pids(self) -> list[int]:
+        """The gunicorn master (the process we started: serve execs into gunicorn) and its workers."""
+        children = []
+        for entry in Path("/proc").iterdir():
+            try:
+                stat = (entry / "stat").read_text()
+            except (OSError, ValueError):
+                continue  # not a process, or gone since the listing
+            if int(stat.rsplit(")", 1)[1].split()[1]) == self.process.pid:
+                children.append(int(entry.name))
+        return [self.process.pid, *children]
+
+    def reset_peak(self) -> None:
+        for pid in self.pids():
+            Path(f"/proc/{pid}/clear_refs").write_text("5")  # 5: reset VmHWM to the current RSS
+
+    def peak_rss_mb(self) -> float:
+        return sum(_status_kb(pid, "VmHWM") for pid in self.pids()) / 1024
+
+    def cpu_seconds(self) -> float:
+        ticks = 0
+        for pid in self.pids():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def wait_idle(self, deadline_s: float = 600, window_s: float = 1.0) -> None:
+        """Poll until the server's CPU use over a window falls below IDLE_CPU_SHARE of one core."""
+        give_up = time.monotonic() + deadline_s
+        while time.monotonic() < give_up:
+            before = self.cpu_seconds()
+            time.sleep(window_s)  # the measuring window of the poll, not a wait for an event
+            if self.cpu_seconds() - before < IDLE_CPU_SHARE * window_s:
+                return
+        sys.exit(f"error: the server was still busy after {deadline_s:.0f} s")
 
 
-def run(calls, clients: int) -> tuple[float, list[float]]:
-    """(requests per second, latencies in ms) of running every call with this many clients."""
-
-    def timed(call):
-        started = time.perf_counter()
-        call()
-        return (time.perf_counter() - started) * 1000
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        latencies = list(pool.map(timed, calls))
-    return len(calls) / (time.perf_counter() - started), latencies
+def _status_kb(pid: int, name: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(name + ":"):
+            return int(line.split()[1])
+    return 0
 
 
 _connections = threading.local()
 
 
-def _request(port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None) -> bytes:
-    """One request on this thread's keep-alive connection, as a real client or load balancer would."""
+def request(port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None) -> bytes:
+    """One request on this thread's keep-alive connection, as a real client or load balancer would.
+
+    For the clients of a pass, which send back to back: gunicorn closes a connection idle for a few seconds.
+    """
     connection = getattr(_connections, "http", None)
     if connection is None:
-        connection = _connections.http = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    connection.request(method, path, body=body, headers=headers or {})
+        connection = _connections.http = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    return _exchange(connection, method, path, body, headers or {})
+
+
+def control(port: int, method: str, path: str, body=None, expect: Iterable[int] = (200,)) -> dict:
+    """One JSON request on a connection of its own: the bench's own calls, with long pauses between them."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    try:
+        data = None if body is None else json.dumps(body).encode()
+        return json.loads(_exchange(connection, method, path, data, JSON_WITH_KEY, expect))
+    finally:
+        connection.close()
+
+
+def _exchange(connection, method: str, path: str, body, headers: dict, expect: Iterable[int] = (200,)) -> bytes:
+    connection.request(method, path, body=body, headers=headers)
     response = connection.getresponse()
     data = response.read()
-    if response.status != 200:
+    if response.status not in expect:
         raise RuntimeError(f"{method} {path} answered {response.status}: {data[:200]!r}")
     return data
 
 
-def http_get(port: int, path: str):
-    return lambda: _request(port, "GET", path)
+@dataclass
+class Tally:
+    """One kind of pass, summed over the rounds."""
+
+    seconds: float = 0.0
+    sentences: int = 0
+    tokens: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    peak_rss_mb: float = 0.0
+
+    @property
+    def sentences_per_s(self) -> float:
+        return self.sentences / self.seconds
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.seconds
+
+    def row(self, name: str) -> str:
+        ms = self.latencies_ms
+        return (
+            f"{name:<18} {self.sentences_per_s:8.1f} {self.tokens_per_s:9.0f} {percentile(ms, 50):8.0f} "
+            f"{percentile(ms, 99):8.0f} {self.peak_rss_mb:8.0f}"
+        )
 
 
-def http_post(port: int, path: str, body: dict):
-    data = json.dumps(body).encode()
-    return lambda: _request(port, "POST", path, data, {"Content-Type": "application/json"})
+HEADER = f"{'':<18} {'sent/s':>8} {'tokens/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'RSS MB':>8}"
 
 
-def report(name: str, clients: int, http: tuple, library: tuple) -> None:
-    (http_qps, http_ms), (lib_qps, lib_ms) = http, library
-    print(
-        f"{name:<9} {clients:>2} clients | HTTP {http_qps:6.1f}/s p50 {percentile(http_ms, 50):6.1f} "
-        f"p99 {percentile(http_ms, 99):6.1f} ms | library {lib_qps:6.1f}/s p50 {percentile(lib_ms, 50):6.1f} "
-        f"p99 {percentile(lib_ms, 99):6.1f} ms | overhead {1 - http_qps / lib_qps:+.0%}"
-    )
+class Bench:
+    """The server and the workload; each pass method measures one pass and adds it to a Tally."""
+
+    def __init__(self, server: Server, sentences: list[str], target_sp):
+        self.server = server
+        self.sentences = sentences
+        self.target_sp = target_sp
+
+    def _measure(self, tally: Tally, calls: list[Callable[[], tuple[float, list[str]]]], clients: int) -> None:
+        self.server.reset_peak()
+        started = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            results = list(pool.map(lambda call: call(), calls))
+        tally.seconds += time.perf_counter() - started
+        tally.peak_rss_mb = max(tally.peak_rss_mb, self.server.peak_rss_mb())
+        targets = [target for _, targets in results for target in targets]
+        tally.sentences += len(targets)
+        tally.tokens += sum(len(t) for t in self.target_sp.encode(targets))  # after the clock: no client load
+        tally.latencies_ms += [ms for ms, targets in results for _ in targets]
+
+    def _translate(self, texts: list[str]) -> Callable[[], tuple[float, list[str]]]:
+        """A call: (latency in ms, each text's translated sentences joined) of one request carrying texts."""
+        body = json.dumps({"text": texts[0]} if len(texts) == 1 else {"texts": texts}).encode()
+
+        def call():
+            started = time.perf_counter()
+            response = json.loads(request(self.server.port, "POST", "/api/v1/translate", body, JSON_WITH_KEY))
+            ms = (time.perf_counter() - started) * 1000
+            return ms, [" ".join(s["target"] for s in t["sentences"]) for t in response["translations"]]
+
+        return call
+
+    def one_request(self, tally: Tally) -> None:
+        self._measure(tally, [self._translate(self.sentences)], 1)
+
+    def clients(self, tally: Tally, clients: int) -> None:
+        self._measure(tally, [self._translate([s]) for s in self.sentences], clients)
+
+    def beside_job(self, tally: Tally, clients: int, articles: list[dict]) -> bool:
+        """A client pass while a job translates articles; whether the job was still running at the end."""
+        job = control(self.server.port, "POST", "/api/v1/jobs?index=false", articles, expect=(202,))
+        path = f"/api/v1/jobs/{job['id']}"
+        give_up = time.monotonic() + 120
+        while control(self.server.port, "GET", path)["state"] != "running":  # a worker has claimed its first items
+            if time.monotonic() > give_up:
+                sys.exit("error: no job worker started the job in 120 s (is JOBS_WORKERS 0?)")
+            time.sleep(0.05)  # poll interval of the deadline loop above
+        self.clients(tally, clients)
+        running = control(self.server.port, "DELETE", path)["state"] == "cancelled"
+        self.server.wait_idle()  # the batch in flight finishes after the cancel
+        return running
+
+
+def tico19(limit: int, model_dir: Path):
+    """(sentences, target/source token ratio over them, target SentencePiece) from tico19's test set."""
+    sources = read_lines(shared_file("data", "parallel", "tico19_test", "src.ar"), limit)
+    references = read_lines(shared_file("data", "parallel", "tico19_test", "ref.en"), limit)
+    source_sp = spm.SentencePieceProcessor(model_file=str(model_dir / "source.spm"))
+    target_sp = spm.SentencePieceProcessor(model_file=str(model_dir / "target.spm"))
+    ratio = sum(map(len, target_sp.encode(references))) / sum(map(len, source_sp.encode(sources)))
+    return list(dict.fromkeys(sources)), ratio, target_sp  # distinct: a repeat is not the same work twice
+
+
+def server_env(args, model_dir: Path, ratio: float, sentences: list[str]) -> dict[str, str]:
+    jobs_db = DATA / "jobs.sqlite3"
+    for stale in DATA.glob("jobs.sqlite3*"):
+        stale.unlink()
+    passed = dict(pair.split("=", 1) for pair in args.env)
+    return {
+        **os.environ,
+        "MT_MODEL_DIR": str(model_dir),
+        "MT_MEMORY": "off",
+        "MT_DECODE_LENGTH_RATIO": f"{ratio:.3f}",
+        "MT_DECODE_LENGTH_EXTRA": "1",
+        "MAX_BATCH_TEXTS": str(max(64, len(sentences))),  # the one-request pass carries every sentence
+        "MAX_REQUEST_CHARS": str(max(100_000, sum(map(len, sentences)))),
+        "MAX_REQUEST_BYTES": str(16 << 20),
+        "RATE_LIMIT": "off",
+        "API_KEYS": API_KEY,
+        "JOBS_DB": str(jobs_db),
+        "JOBS_WORKERS": str(args.job_workers),
+        "JOB_BATCH_ITEMS": str(args.job_batch_items),
+        **passed,
+    }
+
+
+def machine() -> str:
+    with open("/proc/cpuinfo") as cpuinfo:
+        model = next(
+            (line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")),
+            platform.processor() or "unknown CPU",
+        )
+    return f"{os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), {model}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--articles", type=int, default=22070, help="news articles in the search index")
-    parser.add_argument("--texts", type=int, default=120, help="tico19 sentences for /translate")
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (16 threads shared among them)")
-    args = parser.parse_args()
-
-    settings = replace(Settings.from_env(), model_dir=BENCH_MODELS / "tiny", memory_enabled=False)
-    node.start(local_node(settings))
-    prepare_index(settings, args.articles)
-    queries = (
-        write_queries(pretranslated_corpus(args.articles))
-        if not (DATA / "queries.tsv").is_file()
-        else [tuple(line.split("\t", 1)) for line in read_lines(DATA / "queries.tsv")]
+    parser.add_argument("--clients", default="1,4,16,64", help="client counts for (a), comma-separated")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of every comparison")
+    parser.add_argument("--sentences", type=int, default=128, help="distinct tico19 sentences per pass")
+    parser.add_argument("--model", choices=("tiny", "base"), default="base", help="generated model size")
+    parser.add_argument("--skip-job", action="store_true", help="leave out (b), the bulk-job comparison")
+    parser.add_argument("--job-clients", type=int, default=4, help="interactive clients in (b)")
+    parser.add_argument("--job-articles", type=int, default=2000, help="news articles in each job of (b)")
+    parser.add_argument("--job-workers", type=int, default=1, help="JOBS_WORKERS: job threads in each server worker")
+    parser.add_argument(
+        "--job-batch-items",
+        type=int,
+        default=8,
+        help="JOB_BATCH_ITEMS: articles per job batch (a cancel waits for the batch in flight)",
     )
-    texts = read_lines(shared_file("data", "parallel", "tico19_test", "src.ar"), args.texts)
-    server = start_server(settings, args.port, args.workers)
+    parser.add_argument("--gunicorn-workers", type=int, default=1, help="server processes (each loads the model)")
+    parser.add_argument("--gunicorn-threads", type=int, default=80, help="threads per server process")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="a server setting")
+    parser.add_argument("--port", type=int, default=8766)
+    args = parser.parse_args()
+    client_counts = [int(n) for n in args.clients.split(",")]
+    if any("=" not in pair for pair in args.env):
+        parser.error("--env takes NAME=VALUE")
+    if args.gunicorn_workers * args.gunicorn_threads < max(client_counts) + args.job_clients:
+        parser.error("too few gunicorn threads to serve every client at once")
+
+    model_dir = generated_model_dir(args.model)
+    sentences, ratio, target_sp = tico19(args.sentences, model_dir)
+    env = server_env(args, model_dir, ratio, sentences)
+    settings = Settings.from_env(env)
+    articles = [] if args.skip_job else [{"id": a["id"], "body": a["body"]} for a in news_articles(args.job_articles)]
+    inter, intra = settings.threads
+    print(f"machine: {machine()}")
+    print(
+        f"server: {args.gunicorn_workers} gunicorn worker(s) x {args.gunicorn_threads} threads; {args.model} model, "
+        f"{settings.resolved_compute_type}, {inter}x{intra} threads (inter x intra), beam {settings.beam_size}, "
+        f"batch {settings.batch_tokens} tokens, memory off, decoding {ratio:.2f} x source + 1 tokens"
+        + (f"; {' '.join(args.env)}" if args.env else "")
+    )
+    print(f"workload: {len(sentences)} distinct tico19 sentences per pass, {args.rounds} rounds")
+
+    server = Server(env, args.port, args.gunicorn_workers, args.gunicorn_threads)
     try:
-        client = make_client(settings, maxsize=16)
-        translator = Translator(settings.model_dir, settings)
-        search_http = [
-            http_get(args.port, "/api/v1/search?" + urllib.parse.urlencode({"q": q, "lang": lang}))
-            for lang, q in queries
-        ]
-        search_lib = [
-            lambda lang=lang, q=q: search(client, ALIAS, SearchRequest(q, lang=lang), None) for lang, q in queries
-        ]
-        translate_http = [http_post(args.port, "/api/v1/translate", {"text": t}) for t in texts]
-        translate_lib = [lambda t=t: list(translate_articles([(0, {"body": t})], translator)) for t in texts]
-        run(search_http[:50], 4), run(search_lib[:50], 4), run(translate_http[:8], 4)  # warm up both paths
+        bench = Bench(server, sentences, target_sp)
+        bench.one_request(Tally())  # warm-up: loads the model in every thread it touches
+        bench.clients(Tally(), max(client_counts))
+        print(f"idle server after warm-up: {sum(_status_kb(p, 'VmRSS') for p in server.pids()) / 1024:.0f} MB RSS")
+
+        one, many = Tally(), {n: Tally() for n in client_counts}
+        for _ in range(args.rounds):
+            for n in client_counts:
+                bench.one_request(one)
+                bench.clients(many[n], n)
+        print(f"\n(a) single-sentence clients against one request carrying the same {len(sentences)} sentences")
+        print(f"{HEADER} {'ratio sent/s':>13} {'tokens/s':>9}")
+        print(one.row("one request"))
+        for n, tally in many.items():
+            print(
+                f"{tally.row(f'{n} clients')} {tally.sentences_per_s / one.sentences_per_s:13.2f} "
+                f"{tally.tokens_per_s / one.tokens_per_s:9.2f}"
+            )
         print(
-            f"{len(queries)} search queries, {len(texts)} translate texts; gunicorn {args.workers} workers x "
-            f"{16 // args.workers} threads; "
-            f"tiny model, translation memory off"
+            "target: sentences/s ratio >= 0.80 at 16 clients. tokens/s counts what the responses hold: random weights"
+            "\nnever stop, so in a batch a short sentence decodes to the limit of the batch's longest (more tokens, the"
+            "\nsame sentence); sentences/s is the ratio to judge."
         )
-        for clients in CLIENTS:
-            report("search", clients, run(search_http, clients), run(search_lib, clients))
-        for clients in CLIENTS:
-            report("translate", clients, run(translate_http, clients), run(translate_lib, clients))
+
+        if not args.skip_job:
+            quiet, busy, outlived = Tally(), Tally(), 0
+            for _ in range(args.rounds):
+                bench.clients(quiet, args.job_clients)
+                outlived += bench.beside_job(busy, args.job_clients, articles)
+            print(
+                f"\n(b) {args.job_clients} single-sentence clients with and without a job of {len(articles)} articles "
+                f"({args.job_workers} job worker(s), {args.job_batch_items} articles per batch)"
+            )
+            print(HEADER)
+            print(quiet.row("no job"))
+            print(busy.row("with the job"))
+            print(
+                f"interactive p99 with the job / without: "
+                f"{percentile(busy.latencies_ms, 99) / percentile(quiet.latencies_ms, 99):.2f} (target <= 1.5)"
+            )
+            if outlived < args.rounds:
+                print(f"warning: the job finished before the pass ended in {args.rounds - outlived} round(s)")
+        print("\nRSS MB: peak of the server's processes (VmHWM summed), the highest over that kind of pass")
     finally:
-        server.terminate()
-        server.wait(30)
+        server.stop()
 
 
 if __name__ == "__main__":

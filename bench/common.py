@@ -38,10 +38,15 @@ def peak_rss_mb() -> float:
 
 def base_model_dir() -> Path:
     """The generated `base` model (opus-mt-ar-en's dimensions), generated once and reused."""
+    return generated_model_dir("base")
+
+
+def generated_model_dir(size: str) -> Path:
+    """A generated model of this size (tiny, base), generated once into bench/.models and reused."""
     from service.modelstore.generate import generate
 
-    path = BENCH_MODELS / "base"
+    path = BENCH_MODELS / size
     if not (path / "manifest.json").is_file():
-        print(f"generating the base model into {path} (once)…", file=sys.stderr)
-        generate("base", path)
+        print(f"generating the {size} model into {path} (once)…", file=sys.stderr)
+        generate(size, path)
     return path
