@@ -69,6 +69,7 @@ bench: setup
 	$(PY) bench/translate.py
 	$(PY) bench/search.py
 	$(PY) bench/api.py
+	$(PY) bench/api_overhead.py
 	$(PY) bench/jobs.py
 	$(PY) bench/scale.py
 
