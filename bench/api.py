@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import sentencepiece as spm
 from common import PROJECT_ROOT, generated_model_dir, news_articles, read_lines, shared_file
@@ -152,10 +153,20 @@ def control(port: int, method: str, path: str, body=None, expect: Iterable[int] 
         connection.close()
 
 
+class Busy(Exception):
+    """A 503 with Retry-After: the server's queue is full (back-pressure), try again later."""
+
+    def __init__(self, retry_after: float):
+        super().__init__(f"busy, retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
 def _exchange(connection, method: str, path: str, body, headers: dict, expect: Iterable[int] = (200,)) -> bytes:
     connection.request(method, path, body=body, headers=headers)
     response = connection.getresponse()
     data = response.read()
+    if response.status == 503 and response.getheader("Retry-After"):
+        raise Busy(float(response.getheader("Retry-After")))
     if response.status not in expect:
         raise RuntimeError(f"{method} {path} answered {response.status}: {data[:200]!r}")
     return data
@@ -170,6 +181,7 @@ class Tally:
     tokens: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     peak_rss_mb: float = 0.0
+    refusals: int = 0  # 503s with Retry-After, each waited out and retried
 
     @property
     def sentences_per_s(self) -> float:
@@ -183,11 +195,17 @@ class Tally:
         ms = self.latencies_ms
         return (
             f"{name:<18} {self.sentences_per_s:8.1f} {self.tokens_per_s:9.0f} {percentile(ms, 50):8.0f} "
-            f"{percentile(ms, 99):8.0f} {self.peak_rss_mb:8.0f}"
+            f"{percentile(ms, 99):8.0f} {self.peak_rss_mb:8.0f} {self.refusals:5}"
         )
 
 
-HEADER = f"{'':<18} {'sent/s':>8} {'tokens/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'RSS MB':>8}"
+HEADER = f"{'':<18} {'sent/s':>8} {'tokens/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'RSS MB':>8} {'503s':>5}"
+
+
+class Answer(NamedTuple):
+    ms: float  # from the first try to the answer, waits after a 503 included
+    targets: list[str]  # each text's translated sentences, joined
+    refusals: int
 
 
 class Bench:
@@ -198,27 +216,35 @@ class Bench:
         self.sentences = sentences
         self.target_sp = target_sp
 
-    def _measure(self, tally: Tally, calls: list[Callable[[], tuple[float, list[str]]]], clients: int) -> None:
+    def _measure(self, tally: Tally, calls: list[Callable[[], Answer]], clients: int) -> None:
         self.server.reset_peak()
         started = time.perf_counter()
         with ThreadPoolExecutor(clients) as pool:
             results = list(pool.map(lambda call: call(), calls))
         tally.seconds += time.perf_counter() - started
         tally.peak_rss_mb = max(tally.peak_rss_mb, self.server.peak_rss_mb())
-        targets = [target for _, targets in results for target in targets]
+        targets = [target for answer in results for target in answer.targets]
         tally.sentences += len(targets)
         tally.tokens += sum(len(t) for t in self.target_sp.encode(targets))  # after the clock: no client load
-        tally.latencies_ms += [ms for ms, targets in results for _ in targets]
+        tally.latencies_ms += [answer.ms for answer in results for _ in answer.targets]
+        tally.refusals += sum(answer.refusals for answer in results)
 
-    def _translate(self, texts: list[str]) -> Callable[[], tuple[float, list[str]]]:
-        """A call: (latency in ms, each text's translated sentences joined) of one request carrying texts."""
+    def _translate(self, texts: list[str]) -> Callable[[], Answer]:
+        """A call of one request carrying texts, which waits out and retries a 503 as a polite client does."""
         body = json.dumps({"text": texts[0]} if len(texts) == 1 else {"texts": texts}).encode()
 
         def call():
-            started = time.perf_counter()
-            response = json.loads(request(self.server.port, "POST", "/api/v1/translate", body, JSON_WITH_KEY))
+            started, refusals = time.perf_counter(), 0
+            while True:
+                try:
+                    response = json.loads(request(self.server.port, "POST", "/api/v1/translate", body, JSON_WITH_KEY))
+                    break
+                except Busy as busy:
+                    refusals += 1
+                    time.sleep(busy.retry_after)  # what the server asked for
             ms = (time.perf_counter() - started) * 1000
-            return ms, [" ".join(s["target"] for s in t["sentences"]) for t in response["translations"]]
+            targets = [" ".join(s["target"] for s in t["sentences"]) for t in response["translations"]]
+            return Answer(ms, targets, refusals)
 
         return call
 
@@ -228,19 +254,19 @@ class Bench:
     def clients(self, tally: Tally, clients: int) -> None:
         self._measure(tally, [self._translate([s]) for s in self.sentences], clients)
 
-    def beside_job(self, tally: Tally, clients: int, articles: list[dict]) -> bool:
-        """A client pass while a job translates articles; whether the job was still running at the end."""
+    def beside_job(self, tally: Tally, clients: int, articles: list[dict]) -> tuple[int, bool]:
+        """A client pass while a job translates articles: (articles it translated meanwhile, whether it outlived it)."""
         job = control(self.server.port, "POST", "/api/v1/jobs?index=false", articles, expect=(202,))
         path = f"/api/v1/jobs/{job['id']}"
         give_up = time.monotonic() + 120
-        while control(self.server.port, "GET", path)["state"] != "running":  # a worker has claimed its first items
+        while (job := control(self.server.port, "GET", path))["state"] != "running":  # a worker claimed items
             if time.monotonic() > give_up:
                 sys.exit("error: no job worker started the job in 120 s (is JOBS_WORKERS 0?)")
             time.sleep(0.05)  # poll interval of the deadline loop above
         self.clients(tally, clients)
-        running = control(self.server.port, "DELETE", path)["state"] == "cancelled"
+        after = control(self.server.port, "DELETE", path)
         self.server.wait_idle()  # the batch in flight finishes after the cancel
-        return running
+        return after["counts"]["done"] - job["counts"]["done"], after["state"] == "cancelled"
 
 
 def tico19(limit: int, model_dir: Path):
@@ -289,7 +315,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", default="1,4,16,64", help="client counts for (a), comma-separated")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of every comparison")
-    parser.add_argument("--sentences", type=int, default=128, help="distinct tico19 sentences per pass")
+    parser.add_argument("--sentences", type=int, default=256, help="distinct tico19 sentences per pass")
     parser.add_argument("--model", choices=("tiny", "base"), default="base", help="generated model size")
     parser.add_argument("--skip-job", action="store_true", help="leave out (b), the bulk-job comparison")
     parser.add_argument("--job-clients", type=int, default=4, help="interactive clients in (b)")
@@ -334,18 +360,18 @@ def main() -> None:
         bench.clients(Tally(), max(client_counts))
         print(f"idle server after warm-up: {sum(_status_kb(p, 'VmRSS') for p in server.pids()) / 1024:.0f} MB RSS")
 
-        one, many = Tally(), {n: Tally() for n in client_counts}
+        one, many = {n: Tally() for n in client_counts}, {n: Tally() for n in client_counts}
         for _ in range(args.rounds):
             for n in client_counts:
-                bench.one_request(one)
+                bench.one_request(one[n])
                 bench.clients(many[n], n)
         print(f"\n(a) single-sentence clients against one request carrying the same {len(sentences)} sentences")
         print(f"{HEADER} {'ratio sent/s':>13} {'tokens/s':>9}")
-        print(one.row("one request"))
-        for n, tally in many.items():
+        for n in client_counts:  # each ratio against the one-request passes that alternated with its own
+            print(one[n].row(f"one request (/{n})"))
             print(
-                f"{tally.row(f'{n} clients')} {tally.sentences_per_s / one.sentences_per_s:13.2f} "
-                f"{tally.tokens_per_s / one.tokens_per_s:9.2f}"
+                f"{many[n].row(f'{n} clients')} {many[n].sentences_per_s / one[n].sentences_per_s:13.2f} "
+                f"{many[n].tokens_per_s / one[n].tokens_per_s:9.2f}"
             )
         print(
             "target: sentences/s ratio >= 0.80 at 16 clients. tokens/s counts what the responses hold: random weights"
@@ -354,10 +380,11 @@ def main() -> None:
         )
 
         if not args.skip_job:
-            quiet, busy, outlived = Tally(), Tally(), 0
+            quiet, busy, outlived, job_done = Tally(), Tally(), 0, 0
             for _ in range(args.rounds):
                 bench.clients(quiet, args.job_clients)
-                outlived += bench.beside_job(busy, args.job_clients, articles)
+                done, running = bench.beside_job(busy, args.job_clients, articles)
+                outlived, job_done = outlived + running, job_done + done
             print(
                 f"\n(b) {args.job_clients} single-sentence clients with and without a job of {len(articles)} articles "
                 f"({args.job_workers} job worker(s), {args.job_batch_items} articles per batch)"
@@ -369,9 +396,13 @@ def main() -> None:
                 f"interactive p99 with the job / without: "
                 f"{percentile(busy.latencies_ms, 99) / percentile(quiet.latencies_ms, 99):.2f} (target <= 1.5)"
             )
+            print(f"the job translated {job_done} articles during those passes ({job_done / busy.seconds:.2f}/s)")
             if outlived < args.rounds:
                 print(f"warning: the job finished before the pass ended in {args.rounds - outlived} round(s)")
-        print("\nRSS MB: peak of the server's processes (VmHWM summed), the highest over that kind of pass")
+        print(
+            "\nRSS MB: peak of the server's processes (VmHWM summed), the highest over that kind of pass. 503s: requests"
+            "\nrefused with Retry-After (a full queue); each client waited as asked and retried, within its latency."
+        )
     finally:
         server.stop()
 
