@@ -29,13 +29,14 @@ import http.client
 import json
 import os
 import platform
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import NamedTuple
 
@@ -66,7 +67,7 @@ class Server:
             command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
         DATA.mkdir(parents=True, exist_ok=True)
-        self.log = DATA / f"server-{port}.log"
+        self.log = DATA / "server.log"
         with open(self.log, "w") as log:
             for line in self.process.stderr:
                 log.write(line)
@@ -120,6 +121,13 @@ class Server:
             if self.cpu_seconds() - before < IDLE_CPU_SHARE * window_s:
                 return
         sys.exit(f"error: the server was still busy after {deadline_s:.0f} s")
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def _status_kb(pid: int, name: str) -> int:
@@ -330,7 +338,7 @@ def main() -> None:
     parser.add_argument("--gunicorn-workers", type=int, default=1, help="server processes (each loads the model)")
     parser.add_argument("--gunicorn-threads", type=int, default=80, help="threads per server process")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="a server setting")
-    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--port", type=int, default=None, help="the server's port (default: a free one)")
     args = parser.parse_args()
     client_counts = [int(n) for n in args.clients.split(",")]
     if any("=" not in pair for pair in args.env):
@@ -351,9 +359,12 @@ def main() -> None:
         f"batch {settings.batch_tokens} tokens, memory off, decoding {ratio:.2f} x source + 1 tokens"
         + (f"; {' '.join(args.env)}" if args.env else "")
     )
+    scheduler = [f"{f.name}={getattr(settings, f.name)}" for f in fields(settings) if f.name.startswith("scheduler_")]
+    if scheduler:  # the cross-request scheduler's settings, where the service has one
+        print(f"scheduler: {' '.join(scheduler)}")
     print(f"workload: {len(sentences)} distinct tico19 sentences per pass, {args.rounds} rounds")
 
-    server = Server(env, args.port, args.gunicorn_workers, args.gunicorn_threads)
+    server = Server(env, args.port or free_port(), args.gunicorn_workers, args.gunicorn_threads)
     try:
         bench = Bench(server, sentences, target_sp)
         bench.one_request(Tally())  # warm-up: loads the model in every thread it touches
