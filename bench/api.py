@@ -48,6 +48,7 @@ from service.config import Settings
 DATA = PROJECT_ROOT / "bench" / ".data" / "api"
 API_KEY = "bench-api-key-0000"
 JSON_WITH_KEY = {"Content-Type": "application/json", "X-API-Key": API_KEY}
+MAX_REFUSALS = 100  # 503s one request waits out before the bench gives up
 IDLE_CPU_SHARE = 0.05  # of one core: the server counts as idle below it
 
 
@@ -249,6 +250,8 @@ class Bench:
                     break
                 except Busy as busy:
                     refusals += 1
+                    if refusals > MAX_REFUSALS:
+                        raise RuntimeError(f"refused {refusals} times: is the queue bound below one request?") from None
                     time.sleep(busy.retry_after)  # what the server asked for
             ms = (time.perf_counter() - started) * 1000
             targets = [" ".join(s["target"] for s in t["sentences"]) for t in response["translations"]]
