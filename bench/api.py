@@ -91,10 +91,12 @@ class Server:
         """The gunicorn master (the process we started: serve execs into gunicorn) and its workers."""
         children = []
         for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
             try:
                 stat = (entry / "stat").read_text()
-            except (OSError, ValueError):
-                continue  # not a process, or gone since the listing
+            except OSError:
+                continue  # gone since the listing
             if int(stat.rsplit(")", 1)[1].split()[1]) == self.process.pid:
                 children.append(int(entry.name))
         return [self.process.pid, *children]
@@ -109,8 +111,8 @@ class Server:
     def cpu_seconds(self) -> float:
         ticks = 0
         for pid in self.pids():
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(stat[11]) + int(stat[12])  # utime, stime
         return ticks / os.sysconf("SC_CLK_TCK")
 
     def wait_idle(self, deadline_s: float = 600, window_s: float = 1.0) -> None:
