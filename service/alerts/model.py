@@ -9,7 +9,7 @@ add their ids and outlets to the same entry.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from service.search import query as query_parser
 from service.search.query import QueryForm
@@ -65,6 +65,14 @@ class StoryMatch:
         shown = asdict(self)
         shown["article_ids"], shown["outlets"] = list(self.article_ids), list(self.outlets)
         return shown
+
+    def joined(self, other: StoryMatch) -> StoryMatch:
+        """This entry with the other's articles and outlets added (in order, without repeats)."""
+        return replace(
+            self,
+            article_ids=tuple(dict.fromkeys((*self.article_ids, *other.article_ids))),
+            outlets=tuple(dict.fromkeys((*self.outlets, *other.outlets))),
+        )
 
 
 def match_id(alert_id: str, story_id: str) -> str:

@@ -257,7 +257,7 @@ class AlertStore:
         created now. Entries of the alerts in notify get a pending webhook delivery."""
         merged: dict[str, StoryMatch] = {}
         for match in matches:
-            merged[match.id] = _joined(merged[match.id], match) if match.id in merged else match
+            merged[match.id] = merged[match.id].joined(match) if match.id in merged else match
         created: list[StoryMatch] = []
         pending = merged
         for _ in range(UPDATE_ROUNDS):
@@ -281,7 +281,7 @@ class AlertStore:
                 actions.append({"_op_type": "create", "_index": self.matches_index, "_id": match.id, "_source": source})
                 new[match.id] = match
                 continue
-            joined = _joined(_match_of(doc["_source"]), match)
+            joined = _match_of(doc["_source"]).joined(match)
             if joined.article_ids == tuple(doc["_source"]["article_ids"]):
                 continue  # nothing new: an article already listed, matched again (e.g. an update)
             actions.append(
@@ -332,12 +332,3 @@ class AlertStore:
 def _match_of(source: dict) -> StoryMatch:
     fields = {key: value for key, value in source.items() if key != "webhook"}
     return StoryMatch(**{**fields, "article_ids": tuple(fields["article_ids"]), "outlets": tuple(fields["outlets"])})
-
-
-def _joined(entry: StoryMatch, other: StoryMatch) -> StoryMatch:
-    """The entry with the other's articles and outlets added (in order, without repeats)."""
-    return replace(
-        entry,
-        article_ids=tuple(dict.fromkeys((*entry.article_ids, *other.article_ids))),
-        outlets=tuple(dict.fromkeys((*entry.outlets, *other.outlets))),
-    )
