@@ -404,6 +404,15 @@ class Settings:
         "JOB_BATCH_ITEMS", "32", "Items a worker claims and translates together.", _positive_int
     )
     max_active_jobs: int = _declare("MAX_ACTIVE_JOBS", "5", "Unfinished jobs one API key may have.", _positive_int)
+    alerts_per_key: int = _declare(
+        "ALERTS_PER_KEY", "100", "Saved searches (alerts) one API key may have.", _positive_int
+    )
+    alert_backfill_articles: int = _declare(
+        "ALERT_BACKFILL_ARTICLES",
+        "100",
+        "Most existing articles (newest first) an alert created with backfill lists as its first matches.",
+        _positive_int,
+    )
     job_lease_seconds: float = _declare(
         "JOB_LEASE_SECONDS",
         "120",

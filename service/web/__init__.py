@@ -14,7 +14,7 @@ from service.config import Settings
 from service.jobs.pool import WorkerPool
 from service.jobs.store import open_job_store
 from service.jobs.worker import Worker
-from service.web import api, errors, health, jobs, libre, openapi, security, ui
+from service.web import alerts, api, errors, health, jobs, libre, openapi, security, ui
 from service.web.auth import init_limiter
 from service.web.payload import DrainUnreadBody, limit_bodies
 from service.web.services import EXTENSION, Services, services_of
@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.wsgi_app = DrainUnreadBody(app.wsgi_app)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(jobs.bp, url_prefix="/api/v1/jobs")
+    app.register_blueprint(alerts.bp, url_prefix="/api/v1/alerts")
     for blueprint in (libre.bp, ui.bp, openapi.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(health.bp)
