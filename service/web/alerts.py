@@ -30,6 +30,7 @@ from service.web.services import app_services
 from service.web.validation import check_arguments, check_body
 
 bp = Blueprint("alerts", __name__)
+MAX_ALERT_ID = 64  # ids are 32 hex digits: a longer one is no alert's
 
 
 def alert_store() -> AlertStore:
@@ -39,7 +40,7 @@ def alert_store() -> AlertStore:
 
 def _owned(alert_id: str) -> Alert:
     """The caller's alert; 404 alike for a missing alert and another key's."""
-    alert = alert_store().get(alert_id, job_owner())
+    alert = alert_store().get(alert_id, job_owner()) if len(alert_id) <= MAX_ALERT_ID else None
     if alert is None:
         raise ApiError(404, f"no alert {alert_id}")
     return alert
@@ -62,7 +63,9 @@ def _webhook_url(value: str | None) -> str | None:
     try:
         return checked_url(value)
     except ValueError:
-        raise ApiError(400, "webhook_url must be an http(s) URL with a host, without spaces") from None
+        raise ApiError(
+            400, "webhook_url must be an http(s) URL with a host, without spaces", "bad_webhook_url"
+        ) from None
 
 
 def _refused(error: RequestError) -> QueryError:
