@@ -88,9 +88,19 @@ class AlertStore:
     # alerts
 
     def create(
-        self, owner: str, name: str, query: str, filters: dict, forms: list[QueryForm], webhook_url: str | None = None
+        self,
+        owner: str,
+        name: str,
+        query: str,
+        filters: dict,
+        forms: list[QueryForm],
+        webhook_url: str | None = None,
+        refresh: str | bool = "wait_for",
     ) -> tuple[Alert, str | None]:
-        """A new alert of owner's, and its webhook secret when it has a webhook (given out this once)."""
+        """A new alert of owner's, and its webhook secret when it has a webhook (given out this once).
+
+        refresh: wait_for makes it match the next ingest and show in list_for at once; False (loading many) leaves
+        that to the index's next refresh."""
         self.ensure()
         alert = Alert(
             id=uuid.uuid4().hex,
@@ -105,16 +115,18 @@ class AlertStore:
             searched=tuple(form_dict(form) for form in forms),
         )
         secret = secrets.token_urlsafe(SECRET_BYTES) if webhook_url else None
-        self._put(alert, forms, secret, op_type="create")
+        self._put(alert, forms, secret, op_type="create", refresh=refresh)
         return alert, secret
 
-    def _put(self, alert: Alert, forms: list[QueryForm], secret: str | None, **options) -> None:
+    def _put(
+        self, alert: Alert, forms: list[QueryForm], secret: str | None, refresh: str | bool = "wait_for", **options
+    ) -> None:
         source = {
             "query": alert_query(alert.request(), forms),
             "alert": {**alert.to_dict(), "owner": alert.owner, "webhook_secret": secret},
         }
         with_retries(
-            lambda: self.client.index(index=self.alerts_index, id=alert.id, body=source, refresh="wait_for", **options),
+            lambda: self.client.index(index=self.alerts_index, id=alert.id, body=source, refresh=refresh, **options),
             attempts=self.attempts,
         )
 
