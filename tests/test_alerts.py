@@ -1,14 +1,19 @@
 """Saved searches on a real node with the real percolator: what an alert matches on ingest is what search returns."""
 
 import itertools
+import json
+import threading
 from dataclasses import replace
 
 import pytest
+from helpers import cli_env, run_cli
 
 from service.alerts import matching
 from service.alerts.model import search_request
 from service.alerts.store import AlertStore
 from service.ingest import ingest
+from service.jobs.store import SqliteJobStore
+from service.jobs.worker import Worker
 from service.modelstore.generate import CORPUS_DIR
 from service.search import query as query_parser
 from service.search.searcher import query_forms, search
@@ -238,3 +243,25 @@ def test_percolating_many_alerts_pages_through_them(client, alias, store, monkey
     assert {a.id for a in alerts} <= set(found)
     assert all(slots == [0] for _, slots in (found[a.id] for a in alerts))
     assert list(itertools.chain.from_iterable(s for _, s in found.values())) == [0] * len(found)
+
+
+ARABIC_STORY = "أعلنت السلطات الصحية حملة تطعيم واسعة ضد الحصبة في المدارس"
+
+
+def test_cli_ingest_and_bulk_jobs_record_matches_too(
+    client, alias, store, search_settings, tiny_model_dir, translator, tmp_path
+):
+    alert = save(store, "الحصبة")
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(json.dumps({"id": "cli-1", "body": ARABIC_STORY}, ensure_ascii=False) + "\n", encoding="utf-8")
+    done = run_cli("ingest", str(feed), env=cli_env(search_settings, alias, tiny_model_dir, tmp_path))
+    assert done.returncode == 0, done.stderr
+    jobs = SqliteJobStore(tmp_path / "jobs.db")
+    jobs.create(
+        "translate", [(1, {"id": "job-1", "body": ARABIC_STORY + " اليوم", "source": "Al Arabiya"})], {"index": True}
+    )
+    Worker(jobs, translator, client, alias).run(threading.Event(), until_idle=True)
+    jobs.close()
+    client.indices.refresh(index=store.matches_index)
+    (entry,) = store.matches(alert.id)[1]  # the job's article is a near-copy: the same story
+    assert entry.article_ids == ("cli-1", "job-1")
