@@ -256,6 +256,7 @@ def test_cli_ingest_and_bulk_jobs_record_matches_too(
     feed.write_text(json.dumps({"id": "cli-1", "body": ARABIC_STORY}, ensure_ascii=False) + "\n", encoding="utf-8")
     done = run_cli("ingest", str(feed), env=cli_env(search_settings, alias, tiny_model_dir, tmp_path))
     assert done.returncode == 0, done.stderr
+    client.indices.refresh(index=alias)  # a near-copy finds its story by search: once the first is searchable
     jobs = SqliteJobStore(tmp_path / "jobs.db")
     jobs.create(
         "translate", [(1, {"id": "job-1", "body": ARABIC_STORY + " اليوم", "source": "Al Arabiya"})], {"index": True}
@@ -265,3 +266,30 @@ def test_cli_ingest_and_bulk_jobs_record_matches_too(
     client.indices.refresh(index=store.matches_index)
     (entry,) = store.matches(alert.id)[1]  # the job's article is a near-copy: the same story
     assert entry.article_ids == ("cli-1", "job-1")
+
+
+class WordTranslator:
+    """Stands in for a real model, as in test_search.py (the generated one writes noise): fixed English."""
+
+    demo = False
+
+    def translate(self, sentences):
+        from service.translation.interface import Translation
+
+        return [Translation("measles", -0.1, 1) for _ in sentences]
+
+
+def test_the_machine_translation_made_at_save_time_is_matched_as_search_matches_it(client, alias, store):
+    translators = {"en": WordTranslator()}
+    request = search_request("الحصبة", {})
+    forms, _ = query_forms(request, query_parser.parse("الحصبة"), translators)
+    alert, _ = store.create(OWNER, "measles", "الحصبة", {}, forms)
+    assert alert.searched == (
+        {"lang": "ar", "text": "الحصبة", "by": "user"},
+        {"lang": "en", "text": "measles", "by": "machine"},
+    )
+    english_only = tico_articles(1600, 1, "mt")[0] | {"title_en": "Measles cases rise"}
+    index(client, alias, english_only)
+    result = search(client, alias, search_request("الحصبة", {}, size=100), *translators.values())
+    assert "mt0" in {hit["id"] for hit in result["hits"]}  # found by its English alone, as the alert found it
+    assert matched_articles(store, alert) == {"mt0"}

@@ -16,6 +16,7 @@ from opensearchpy import OpenSearch
 
 from service.alerts.model import Alert, StoryMatch, match_id
 from service.alerts.store import AlertStore, now_iso
+from service.limits import MAX_RESULT_WINDOW
 from service.search.body import alert_query
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ def backfill(store: AlertStore, alert: Alert, limit: int) -> list[StoryMatch]:
     matches: its percolator query run as a search, so back-fill and ingest matching agree."""
     body = {
         "query": alert_query(alert.request(), alert.forms()),
-        "size": limit,
+        "size": min(limit, MAX_RESULT_WINDOW),
         "sort": [{"published": {"order": "desc", "missing": "_last"}}, {"id": "asc"}],
         "_source": MATCH_SOURCE,
     }
