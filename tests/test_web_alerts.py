@@ -61,7 +61,7 @@ def test_another_key_can_neither_read_change_nor_delete_an_alert(http):
     assert http.get(path, headers=AUTH).status_code == 404
 
 
-def test_update_changes_what_matches_and_a_new_webhook_gets_its_secret_once(http, client, alias):
+def test_update_changes_the_query_and_a_new_webhook_gets_its_secret_once(http, client, alias):
     alert = create(http)
     path = f"/api/v1/alerts/{alert['id']}"
     changed = http.patch(
