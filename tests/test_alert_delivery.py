@@ -1,0 +1,207 @@
+"""Webhook delivery from the matches outbox, on the real node, to a real HTTP receiver on loopback (allow-listed)."""
+
+import json
+import threading
+import time
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from helpers import free_port, run_cli
+
+from service.alerts import webhooks
+from service.alerts.delivery import Deliverer, DeliveryThread, backoff
+from service.alerts.model import StoryMatch, match_id, saved_form
+from service.alerts.store import AlertStore, now_iso
+
+ALLOW = ("127.0.0.0/8",)
+DEADLINE = 60.0
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1:port that answers 503 to its first `refuse` requests, then 200."""
+
+    def __init__(self, port: int, secret: str, refuse: int = 0):
+        self.secret, self.refuse = secret, refuse
+        self.accepted: list[str] = []  # delivery ids answered 200, in order, repeats kept
+        self.refused = 0
+        self.bad_signatures = 0
+        self.bodies: dict[str, dict] = {}
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with receiver.lock:
+                    if not webhooks.verify(receiver.secret, body, self.headers.get(webhooks.SIGNATURE_HEADER, "")):
+                        receiver.bad_signatures += 1
+                        status = 400
+                    elif receiver.refused < receiver.refuse:
+                        receiver.refused += 1
+                        status = 503
+                    else:
+                        delivery = self.headers[webhooks.DELIVERY_HEADER]
+                        receiver.accepted.append(delivery)
+                        receiver.bodies[delivery] = json.loads(body)
+                        status = 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def store(client, alias):
+    return AlertStore(client, alias)
+
+
+@pytest.fixture
+def delivery_settings(search_settings, alias):
+    return replace(
+        search_settings,
+        opensearch_index=alias,
+        alert_webhook_allow=ALLOW,
+        alert_webhook_timeout=2.0,
+        alert_webhook_retry_seconds=0.05,
+        alert_webhook_retry_max_seconds=0.2,
+        alert_delivery_poll_seconds=0.05,
+    )
+
+
+def alert_with_webhook(store: AlertStore, url: str):
+    form = saved_form({"lang": "en", "text": "ceasefire", "by": "user"})
+    return store.create("owner-a", "Ceasefire", "ceasefire", {}, [form], webhook_url=url)
+
+
+def record(store: AlertStore, alert_id: str, stories: list[str]) -> list[str]:
+    matches = [
+        StoryMatch(
+            id=match_id(alert_id, story),
+            alert_id=alert_id,
+            story_id=story,
+            article_ids=(f"{story}-a",),
+            outlets=("Outlet A",),
+            title_en=f"Ceasefire talks {story}",
+            title_ar="",
+            url_article_id=f"{story}-a",
+            published=None,
+            matched_at=now_iso(),
+            backfill=False,
+        )
+        for story in stories
+    ]
+    store.record_matches(matches, notify=frozenset({alert_id}))
+    store.client.indices.refresh(index=store.matches_index)
+    return [match.id for match in matches]
+
+
+def webhook_states(store: AlertStore, ids: list[str]) -> dict[str, dict]:
+    docs = store.client.mget(index=store.matches_index, body={"ids": ids})["docs"]
+    return {doc["_id"]: doc["_source"]["webhook"] for doc in docs}
+
+
+def poll(condition, what: str, deadline: float = DEADLINE):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"not within {deadline} s: {what}")
+
+
+def test_a_receiver_that_is_down_gets_every_match_exactly_once_when_it_is_back(store, delivery_settings):
+    port = free_port()
+    alert, secret = alert_with_webhook(store, f"http://127.0.0.1:{port}/hook")
+    ids = record(store, alert.id, [f"down-{n}" for n in range(5)])
+    deliverer = Deliverer(store, delivery_settings)
+
+    # Down: nothing listens on the port, so every attempt is refused and rescheduled, none lost.
+    def tried_twice():
+        deliverer.run_once()
+        store.client.indices.refresh(index=store.matches_index)
+        return all(state["attempts"] >= 2 for state in webhook_states(store, ids).values())
+
+    poll(tried_twice, "every match attempted twice while the receiver is down")
+    states = webhook_states(store, ids)
+    assert {state["state"] for state in states.values()} == {"pending"}
+    assert all(
+        "Connection refused" in state["last_error"] or "NewConnection" in state["last_error"]
+        for state in states.values()
+    )
+
+    # Back, but answering 503 to its first three requests; two deliverers race for the outbox.
+    with Receiver(port, secret, refuse=3) as receiver:
+        threads = [DeliveryThread(Deliverer(store, delivery_settings)).start() for _ in range(2)]
+        try:
+            poll(lambda: len(set(receiver.accepted)) == len(ids), "every match delivered")
+        finally:
+            for thread in threads:
+                thread.stop()
+    assert sorted(receiver.accepted) == sorted(ids)  # each exactly once: no repeats
+    assert receiver.refused == 3 and receiver.bad_signatures == 0
+    body = receiver.bodies[ids[0]]
+    assert body["delivery_id"] == ids[0] and body["alert"]["id"] == alert.id
+    assert body["match"]["title_en"] == "Ceasefire talks down-0" and "webhook" not in body["match"]
+    store.client.indices.refresh(index=store.matches_index)
+    assert {state["state"] for state in webhook_states(store, ids).values()} == {"delivered"}
+
+
+def test_a_match_never_taken_is_marked_failed_after_the_give_up_age(store, delivery_settings):
+    alert, _secret = alert_with_webhook(store, f"http://127.0.0.1:{free_port()}/hook")
+    ids = record(store, alert.id, ["never-taken"])
+    deliverer = Deliverer(store, replace(delivery_settings, alert_webhook_give_up_hours=1 / 3600))
+
+    def failed():
+        deliverer.run_once()
+        store.client.indices.refresh(index=store.matches_index)
+        return webhook_states(store, ids)[ids[0]]["state"] == "failed"
+
+    poll(failed, "the match marked failed")
+    state = webhook_states(store, ids)[ids[0]]
+    assert state["attempts"] >= 1 and state["last_error"]
+
+
+def test_a_webhook_to_loopback_is_not_sent_without_the_allow_list(store, delivery_settings):
+    port = free_port()
+    alert, secret = alert_with_webhook(store, f"http://127.0.0.1:{port}/hook")
+    ids = record(store, alert.id, ["not-allowed"])
+    with Receiver(port, secret) as receiver:
+        report = Deliverer(store, replace(delivery_settings, alert_webhook_allow=())).run_once()
+    assert receiver.accepted == [] and report.delivered == 0
+    assert "only public addresses" in webhook_states(store, ids)[ids[0]]["last_error"]
+
+
+def test_the_cli_delivers_what_is_due_once(store, delivery_settings, alias):
+    port = free_port()
+    alert, secret = alert_with_webhook(store, f"http://127.0.0.1:{port}/hook")
+    ids = record(store, alert.id, ["by-cli"])
+    env = {
+        "OPENSEARCH_URL": delivery_settings.opensearch_urls[0],
+        "OPENSEARCH_INDEX": alias,
+        "ALERT_WEBHOOK_ALLOW": "127.0.0.1",
+    }
+    with Receiver(port, secret) as receiver:
+        done = run_cli("alerts", "deliver", "--once", env=env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["delivered"] >= 1
+    assert ids[0] in receiver.accepted
+
+
+def test_back_off_doubles_with_jitter_up_to_its_cap():
+    assert [backoff(n, 10, 100, draw=lambda: 1.0) for n in (1, 2, 3, 4, 5)] == [10, 20, 40, 80, 100]
+    assert backoff(3, 10, 100, draw=lambda: 0.0) == 20  # half of 40 at the least
+    assert backoff(10_000, 10, 100, draw=lambda: 1.0) == 100
