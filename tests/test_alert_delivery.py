@@ -13,8 +13,13 @@ from service.alerts import webhooks
 from service.alerts.delivery import Deliverer, DeliveryThread, backoff
 from service.alerts.model import StoryMatch, match_id, saved_form
 from service.alerts.store import AlertStore, now_iso
+from service.web import create_app
+from service.web.auth import key_digest
 
 ALLOW = ("127.0.0.0/8",)
+KEY = "delivery-key-0123"
+AUTH = {"X-API-Key": KEY}
+OWNER = key_digest(KEY)[:16]  # whom the API's alerts belong to (web.auth.current_owner)
 DEADLINE = 60.0
 
 
@@ -84,7 +89,7 @@ def delivery_settings(search_settings, alias):
 
 def alert_with_webhook(store: AlertStore, url: str):
     form = saved_form({"lang": "en", "text": "ceasefire", "by": "user"})
-    return store.create("owner-a", "Ceasefire", "ceasefire", {}, [form], webhook_url=url)
+    return store.create(OWNER, "Ceasefire", "ceasefire", {}, [form], webhook_url=url)
 
 
 def record(store: AlertStore, alert_id: str, stories: list[str]) -> list[str]:
@@ -160,7 +165,7 @@ def test_a_receiver_that_is_down_gets_every_match_exactly_once_when_it_is_back(s
     assert {state["state"] for state in webhook_states(store, ids).values()} == {"delivered"}
 
 
-def test_a_match_never_taken_is_marked_failed_after_the_give_up_age(store, delivery_settings):
+def test_a_match_never_taken_is_marked_failed_after_the_give_up_age_and_the_api_says_so(store, delivery_settings):
     alert, _secret = alert_with_webhook(store, f"http://127.0.0.1:{free_port()}/hook")
     ids = record(store, alert.id, ["never-taken"])
     deliverer = Deliverer(store, replace(delivery_settings, alert_webhook_give_up_hours=1 / 3600))
@@ -171,8 +176,34 @@ def test_a_match_never_taken_is_marked_failed_after_the_give_up_age(store, deliv
         return webhook_states(store, ids)[ids[0]]["state"] == "failed"
 
     poll(failed, "the match marked failed")
-    state = webhook_states(store, ids)[ids[0]]
-    assert state["attempts"] >= 1 and state["last_error"]
+    api = create_app(replace(delivery_settings, api_keys=(KEY,))).test_client()
+    (shown,) = api.get(f"/api/v1/alerts/{alert.id}/matches", headers=AUTH).get_json()["matches"]
+    assert shown["webhook"]["state"] == "failed" and shown["webhook"]["attempts"] >= 1
+    assert "Connection refused" in shown["webhook"]["last_error"] or "NewConnection" in shown["webhook"]["last_error"]
+
+
+@pytest.mark.parametrize("allow", [(), ("10.0.0.0/8",)])
+def test_a_webhook_to_loopback_is_refused_at_create_and_update_without_the_allow_list(delivery_settings, store, allow):
+    api = create_app(replace(delivery_settings, api_keys=(KEY,), alert_webhook_allow=allow)).test_client()
+    for url in ("http://127.0.0.1:9/hook", "http://localhost:9/hook", "http://[::1]/hook"):
+        body = {"name": "Loopback", "query": "ceasefire", "webhook_url": url}
+        refused = api.post("/api/v1/alerts", json=body, headers=AUTH)
+        assert refused.status_code == 400, url
+        assert refused.get_json()["error"]["code"] == "webhook_refused"
+    created = api.post("/api/v1/alerts", json={"name": "No hook", "query": "ceasefire"}, headers=AUTH)
+    assert created.status_code == 201
+    alert_id = created.get_json()["id"]
+    patched = api.patch(f"/api/v1/alerts/{alert_id}", json={"webhook_url": "http://127.0.0.1:9/"}, headers=AUTH)
+    assert patched.status_code == 400 and store.get(alert_id, None).webhook_url is None
+
+
+def test_with_the_allow_list_a_loopback_webhook_is_saved_and_its_secret_given_once(delivery_settings):
+    api = create_app(replace(delivery_settings, api_keys=(KEY,))).test_client()
+    body = {"name": "Allowed", "query": "ceasefire", "webhook_url": "http://127.0.0.1:9/hook"}
+    created = api.post("/api/v1/alerts", json=body, headers=AUTH)
+    assert created.status_code == 201 and len(created.get_json()["webhook_secret"]) >= 32
+    shown = api.get(f"/api/v1/alerts/{created.get_json()['id']}", headers=AUTH).get_json()
+    assert "webhook_secret" not in shown and shown["webhook_url"] == "http://127.0.0.1:9/hook"
 
 
 def test_a_webhook_to_loopback_is_not_sent_without_the_allow_list(store, delivery_settings):

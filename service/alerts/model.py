@@ -60,10 +60,13 @@ class StoryMatch:
     published: str | None
     matched_at: str  # ISO-8601, UTC: when the story first matched
     backfill: bool  # listed at creation from articles already indexed, not matched on ingest
+    webhook: dict | None = None  # its webhook delivery (state pending/delivered/failed, attempts…), when it has one
 
     def to_dict(self) -> dict:
         shown = asdict(self)
         shown["article_ids"], shown["outlets"] = list(self.article_ids), list(self.outlets)
+        if self.webhook is None:
+            del shown["webhook"]
         return shown
 
     def joined(self, other: StoryMatch) -> StoryMatch:

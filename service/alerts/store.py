@@ -342,5 +342,4 @@ class AlertStore:
 
 
 def _match_of(source: dict) -> StoryMatch:
-    fields = {key: value for key, value in source.items() if key != "webhook"}
-    return StoryMatch(**{**fields, "article_ids": tuple(fields["article_ids"]), "outlets": tuple(fields["outlets"])})
+    return StoryMatch(**{**source, "article_ids": tuple(source["article_ids"]), "outlets": tuple(source["outlets"])})

@@ -12,6 +12,7 @@ import datetime as dt
 from flask import Blueprint, jsonify, request
 from opensearchpy.exceptions import NotFoundError, RequestError
 
+from service.alerts import webhooks
 from service.alerts.matching import backfill
 from service.alerts.model import Alert, search_request
 from service.alerts.store import AlertStore
@@ -61,11 +62,17 @@ def _checked(query: str, filters: dict) -> list[QueryForm]:
 
 def _webhook_url(value: str | None) -> str | None:
     try:
-        return checked_url(value)
+        url = checked_url(value)
     except ValueError:
         raise ApiError(
             400, "webhook_url must be an http(s) URL with a host, without spaces", "bad_webhook_url"
         ) from None
+    if url is not None:
+        try:  # again at each delivery (alerts/delivery.py): the host's addresses may change
+            webhooks.check_url(url, app_services().settings.alert_webhook_allow)
+        except webhooks.WebhookUrlError as error:
+            raise ApiError(400, str(error), "webhook_refused") from None
+    return url
 
 
 def _refused(error: RequestError) -> QueryError:
@@ -158,3 +165,13 @@ def matches(alert_id: str):
             raise ApiError(400, "since must be an ISO 8601 date or instant") from None
     total, found = alert_store().matches(_owned(alert_id).id, since, page, size)
     return jsonify({"total": total, "page": page, "size": size, "matches": [match.to_dict() for match in found]})
+
+
+@bp.post("/<alert_id>/seen")
+@requires_key(write=True)
+def seen(alert_id: str):
+    """Mark the alert's matches seen now: the Alerts page counts the new ones from here on its next visit."""
+    alert = alert_store().mark_seen(_owned(alert_id).id, job_owner())
+    if alert is None:  # deleted meanwhile
+        raise ApiError(404, f"no alert {alert_id}")
+    return jsonify(alert.to_dict())

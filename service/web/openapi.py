@@ -301,6 +301,15 @@ def _alert_paths(operation: _OperationBuilder) -> dict:
                 parameters=[*with_id, *schemas.MATCHES_PARAMETERS],
             )
         },
+        "/api/v1/alerts/{alert_id}/seen": {
+            "post": operation(
+                "Mark the alert's matches seen now (the Alerts page counts new matches from its owner's last visit).",
+                {200: alert},
+                (404,),
+                key="write",
+                parameters=with_id,
+            )
+        },
     }
 
 

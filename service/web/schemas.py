@@ -628,6 +628,18 @@ _STORY_MATCH = {
         "published": _NULLABLE_STRING,
         "matched_at": {"type": "string"},
         "backfill": {"type": "boolean", "description": "listed at creation from articles already indexed"},
+        "webhook": {
+            "type": "object",
+            "description": "the webhook delivery, when the alert has a webhook: pending (retried with back-off), "
+            "delivered, or failed (given up after ALERT_WEBHOOK_GIVE_UP_HOURS; last_error says why)",
+            "properties": {
+                "state": {"enum": ["pending", "delivered", "failed"]},
+                "attempts": _COUNT,
+                "next_attempt": {"type": "string"},
+                "delivered_at": _NULLABLE_STRING,
+                "last_error": _NULLABLE_STRING,
+            },
+        },
     },
 }
 RESPONSES.update(

@@ -179,7 +179,7 @@ document.addEventListener("DOMContentLoaded", () => {
     const more = row.querySelector(".more-matches");
     more.hidden = page.total <= page.matches.length;
     more.textContent = `The newest ${page.matches.length} of ${page.total} stories; the feed and the API list them all.`;
-    keyed(`${base}/seen`, { method: "POST" }).catch(() => {}); // the next visit counts from now
+    await keyed(`${base}/seen`, { method: "POST" }).catch(() => {}); // the next visit counts from now
   };
 
   async function load() {
@@ -192,7 +192,7 @@ document.addEventListener("DOMContentLoaded", () => {
     list.replaceChildren();
     empty.hidden = answer.alerts.length > 0;
     await Promise.all(answer.alerts.map(showAlert));
-    list.dataset.loaded = "yes";
+    list.dataset.loaded = "yes"; // every alert shown and marked seen
   }
 
   load();
