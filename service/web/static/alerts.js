@@ -157,7 +157,7 @@ document.addEventListener("DOMContentLoaded", () => {
     row.classList.toggle("highlight", alert.id === list.dataset.highlight);
     text(row, ".name", alert.name);
     text(row, ".query", alert.query);
-    text(row, ".filters", filtersText(alert.filters));
+    text(row, ".alert-filters", filtersText(alert.filters));
     const created = row.querySelector(".created");
     created.dateTime = alert.created;
     created.textContent = shortDate(alert.created);
