@@ -1,6 +1,8 @@
 """Webhook delivery from the matches outbox, on the real node, to a real HTTP receiver on loopback (allow-listed)."""
 
 import json
+import ssl
+import subprocess
 import threading
 import time
 from dataclasses import replace
@@ -13,21 +15,23 @@ from service.alerts import webhooks
 from service.alerts.delivery import Deliverer, DeliveryThread, backoff
 from service.alerts.model import StoryMatch, match_id, saved_form
 from service.alerts.store import AlertStore, now_iso
-from service.web import create_app
+from service.web import create_app, start_workers, stop_workers
 from service.web.auth import key_digest
+from service.web.services import services_of
 
 ALLOW = ("127.0.0.0/8",)
 KEY = "delivery-key-0123"
 AUTH = {"X-API-Key": KEY}
 OWNER = key_digest(KEY)[:16]  # whom the API's alerts belong to (web.auth.current_owner)
 DEADLINE = 60.0
+SECRET = "whsec-test-0123456789"
 
 
 class Receiver:
     """A webhook receiver on 127.0.0.1:port that answers 503 to its first `refuse` requests, then 200."""
 
-    def __init__(self, port: int, secret: str, refuse: int = 0):
-        self.secret, self.refuse = secret, refuse
+    def __init__(self, port: int, secret: str, refuse: int = 0, redirect_to: str | None = None):
+        self.secret, self.refuse, self.redirect_to = secret, refuse, redirect_to
         self.accepted: list[str] = []  # delivery ids answered 200, in order, repeats kept
         self.refused = 0
         self.bad_signatures = 0
@@ -42,6 +46,9 @@ class Receiver:
                     if not webhooks.verify(receiver.secret, body, self.headers.get(webhooks.SIGNATURE_HEADER, "")):
                         receiver.bad_signatures += 1
                         status = 400
+                    elif receiver.redirect_to:
+                        receiver.refused += 1
+                        status = 307
                     elif receiver.refused < receiver.refuse:
                         receiver.refused += 1
                         status = 503
@@ -51,6 +58,8 @@ class Receiver:
                         receiver.bodies[delivery] = json.loads(body)
                         status = 200
                 self.send_response(status)
+                if status == 307:
+                    self.send_header("Location", receiver.redirect_to)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -214,6 +223,70 @@ def test_a_webhook_to_loopback_is_not_sent_without_the_allow_list(store, deliver
         report = Deliverer(store, replace(delivery_settings, alert_webhook_allow=())).run_once()
     assert receiver.accepted == [] and report.delivered == 0
     assert "only public addresses" in webhook_states(store, ids)[ids[0]]["last_error"]
+
+
+def test_a_redirect_is_an_answer_and_never_followed(store, delivery_settings):
+    inside, outside = free_port(), free_port()
+    alert, secret = alert_with_webhook(store, f"http://127.0.0.1:{outside}/hook")
+    ids = record(store, alert.id, ["redirected"])
+    with (
+        Receiver(inside, secret) as target,
+        Receiver(outside, secret, redirect_to=f"http://127.0.0.1:{inside}/") as hop,
+    ):
+        report = Deliverer(store, delivery_settings).run_once()
+    assert hop.refused == 1 and target.accepted == [] and report.delivered == 0
+    assert "answered 307" in webhook_states(store, ids)[ids[0]]["last_error"]
+
+
+def test_tls_to_the_pinned_address_still_checks_the_certificate(tmp_path):
+    """A receiver with a certificate nobody vouches for is refused, though its address is allowed."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            key,
+            "-out",
+            cert,
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    receiver = Receiver(port, SECRET)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    receiver.server.socket = context.wrap_socket(receiver.server.socket, server_side=True)
+    with receiver:
+        target = webhooks.check_url(f"https://127.0.0.1:{port}/hook", ALLOW)
+        with pytest.raises(webhooks.DeliveryFailed, match=r"SSL|certificate"):
+            webhooks.post(target, b"{}", webhooks.signed_headers(SECRET, b"{}", "d1"), timeout=5)
+    assert receiver.accepted == []
+
+
+def test_the_serving_process_runs_a_deliverer_beside_its_job_workers(store, delivery_settings, tmp_path):
+    port = free_port()
+    alert, secret = alert_with_webhook(store, f"http://127.0.0.1:{port}/hook")
+    ids = record(store, alert.id, ["served"])
+    app = create_app(replace(delivery_settings, jobs_db=tmp_path / "jobs.db"))
+    with Receiver(port, secret) as receiver:
+        start_workers(app)
+        try:
+            assert services_of(app).deliverer is not None
+            poll(lambda: ids[0] in receiver.accepted, "the match delivered by the serving process")
+        finally:
+            stop_workers(app)
+    assert services_of(app).deliverer is None
+    assert not any(thread.name == "alert-webhooks" and thread.is_alive() for thread in threading.enumerate())
 
 
 def test_the_cli_delivers_what_is_due_once(store, delivery_settings, alias):
