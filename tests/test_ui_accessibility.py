@@ -89,9 +89,17 @@ def alerts_listed(page, site):
     expect(page.locator("#alerts-empty")).to_be_visible()
 
 
+def search_saving(page, site):
+    """The search page with "Save this search" opened (its form appears with the script)."""
+    page.goto(f"{site}/?q=coronavirus")
+    page.get_by_text("Save this search").click()
+    expect(page.get_by_label("Name")).to_be_visible()
+
+
 PAGES = {  # name → path, or a function that brings the page to the state to check
     "start": "/",
     "search": "/?q=coronavirus",
+    "search-saving": search_saving,
     "article": "/articles/sample-5",
     "translate": translated,
     "ingest": "/ingest",
