@@ -10,6 +10,7 @@ import sys
 
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 
+from service.commands import alerts as alerts_commands
 from service.commands import index as index_commands
 from service.commands import ingest as ingest_commands
 from service.commands import jobs as jobs_commands
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         search_commands,
         serve_commands,
         jobs_commands,
+        alerts_commands,
     ):
         group.register(commands)
     return parser

@@ -10,6 +10,7 @@ constants in service/limits.py.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -170,6 +171,21 @@ def _share(text: str) -> float:
     if not 0 < value <= 1:
         raise ValueError("must be above 0 and at most 1")
     return value
+
+
+def _webhook_allow(text: str) -> tuple[str, ...]:
+    """Hosts (lower-case) and networks (CIDR, or one address) that webhooks may reach although not public."""
+    entries = []
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        try:
+            entries.append(str(ipaddress.ip_network(entry, strict=False)))
+        except ValueError:
+            if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9.])?", entry):
+                raise ValueError(f"{entry!r} is neither a host name nor an address or CIDR network") from None
+            entries.append(entry.lower().rstrip("."))
+    return tuple(entries)
 
 
 def _declare(
@@ -404,11 +420,51 @@ class Settings:
         "JOB_BATCH_ITEMS", "32", "Items a worker claims and translates together.", _positive_int
     )
     max_active_jobs: int = _declare("MAX_ACTIVE_JOBS", "5", "Unfinished jobs one API key may have.", _positive_int)
+    alerts_per_key: int = _declare(
+        "ALERTS_PER_KEY", "100", "Saved searches (alerts) one API key may have.", _positive_int
+    )
+    alert_backfill_articles: int = _declare(
+        "ALERT_BACKFILL_ARTICLES",
+        "100",
+        "Most existing articles (newest first) an alert created with backfill lists as its first matches.",
+        _positive_int,
+    )
     job_lease_seconds: float = _declare(
         "JOB_LEASE_SECONDS",
         "120",
         "How long a claimed item waits before another worker may take it (a dead worker's items).",
         _positive_float,
+    )
+    alert_webhook_allow: tuple[str, ...] = _declare(
+        "ALERT_WEBHOOK_ALLOW",
+        None,
+        "Hosts and networks (CIDR), comma-separated, that alert webhooks may reach although not public.",
+        _webhook_allow,
+        (),
+    )
+    alert_webhook_timeout: float = _declare(
+        "ALERT_WEBHOOK_TIMEOUT", "5", "Seconds one webhook POST may take, connection included.", _positive_float
+    )
+    alert_webhook_retry_seconds: float = _declare(
+        "ALERT_WEBHOOK_RETRY_SECONDS",
+        "30",
+        "Wait before the first retry of a failed webhook delivery; it doubles each time (with jitter).",
+        _positive_float,
+    )
+    alert_webhook_retry_max_seconds: float = _declare(
+        "ALERT_WEBHOOK_RETRY_MAX_SECONDS", "3600", "Longest wait between two webhook attempts.", _positive_float
+    )
+    alert_webhook_give_up_hours: float = _declare(
+        "ALERT_WEBHOOK_GIVE_UP_HOURS",
+        "48",
+        "Hours after a match that its webhook stops being retried and is marked failed.",
+        _positive_float,
+    )
+    alert_delivery: bool = _declare(
+        "ALERT_DELIVERY", "on", "Whether the web service delivers alert webhooks in a thread where it serves.", _flag
+    )
+    alert_delivery_poll_seconds: float = _declare(
+        "ALERT_DELIVERY_POLL_SECONDS", "5", "Seconds between two looks for due webhook deliveries.", _positive_float
     )
 
     def __post_init__(self) -> None:

@@ -2,7 +2,8 @@
 
 The document id is the article's `id` (or its content hash). An article whose stored content hash
 matches is skipped before any translation, so re-running a file changes nothing, and re-running
-it after a crash resumes where it stopped. The CLI and the API both call ingest().
+it after a crash resumes where it stopped. The CLI and the API both call ingest(); every writer (bulk jobs too)
+stores through store_documents, which matches what it indexed against the saved searches (service/alerts).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from itertools import islice
 from opensearchpy import OpenSearch
 
 from service import align
+from service.alerts.matching import match_indexed
 from service.config import Settings
 from service.errors import ArticleError
 from service.index.bulk import index_documents, stored_hashes
@@ -129,8 +131,7 @@ def _ingest_window(
             continue
         documents.append(to_document(result, item.checked, now))
         line_of[item.doc_id] = item.line
-    documents = cluster_documents(client, alias, documents, cluster_threshold, attempts)
-    failed = index_documents(client, alias, documents, attempts=attempts) if documents else {}
+    documents, failed = store_documents(client, alias, documents, cluster_threshold, attempts)
     for doc in documents:
         if doc["id"] in failed:
             reject(line_of[doc["id"]], f"refused by OpenSearch: {failed[doc['id']]}", doc["id"])
@@ -138,6 +139,19 @@ def _ingest_window(
             report.indexed += 1
             report.outcomes[line_of[doc["id"]]] = ("indexed", doc["id"])
             report.clusters[line_of[doc["id"]]] = doc["cluster_id"]
+
+
+def store_documents(
+    client: OpenSearch, alias: str, documents: list[dict], cluster_threshold: float, attempts: int
+) -> tuple[list[dict], dict[str, str]]:
+    """Every writer's way to store documents: join them to story clusters, index them, then match the indexed
+    ones against the saved searches. Returns (the documents with their cluster_id, {id: why refused})."""
+    if not documents:
+        return [], {}
+    clustered = cluster_documents(client, alias, documents, cluster_threshold, attempts)
+    refused = index_documents(client, alias, clustered, attempts=attempts)
+    match_indexed(client, alias, [doc for doc in clustered if doc["id"] not in refused])
+    return clustered, refused
 
 
 def _last_of_each_id(pending: list[_Pending], reject) -> list[_Pending]:

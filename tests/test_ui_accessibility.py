@@ -81,14 +81,32 @@ def jobs_listed(page, site):
     expect(page.locator("#jobs-empty")).to_be_visible()
 
 
+def alerts_listed(page, site):
+    """The alerts page once the key is given (a shell with a key form until then)."""
+    page.goto(f"{site}/alerts")
+    page.get_by_label("API key").fill(KEY)
+    page.get_by_role("button", name="Show my alerts").click()
+    expect(page.locator("#alerts-empty")).to_be_visible()
+
+
+def search_saving(page, site):
+    """The search page with "Save this search" opened (its form appears with the script)."""
+    page.goto(f"{site}/?q=coronavirus")
+    page.get_by_text("Save this search").click()
+    expect(page.get_by_label("Name")).to_be_visible()
+
+
 PAGES = {  # name → path, or a function that brings the page to the state to check
     "start": "/",
     "search": "/?q=coronavirus",
+    "search-saving": search_saving,
     "article": "/articles/sample-5",
     "translate": translated,
     "ingest": "/ingest",
     "jobs": "/jobs",
     "jobs-listed": jobs_listed,
+    "alerts": "/alerts",
+    "alerts-listed": alerts_listed,
     "api-docs": "/api/v1/docs",
     "not-found": "/articles/no-such-article",
 }
@@ -98,6 +116,7 @@ NAV_CURRENT = {  # page → the navigation entry marked current on it
     "translate": "Translate",
     "ingest": "Ingest",
     "jobs": "Jobs",
+    "alerts": "Alerts",
     "api-docs": "API",
 }
 

@@ -1,7 +1,8 @@
 """A local OpenSearch node for development, tests, CI and single-machine users, built from Maven Central.
 
 The integ-test-zip distribution has the server and transport only; the module jars the index needs
-(analysis-common: the arabic and english analyzers) are fetched with Maven and installed as modules.
+(analysis-common: the arabic and english analyzers; percolator: saved searches) are fetched with Maven and installed
+as modules.
 One unpacked distribution serves any number of nodes, each with its own config, data and logs.
 One node (single-node discovery) is the default; `start --nodes N` starts a local N-node cluster on
 loopback: each node its own name, data directory, HTTP and transport ports, found through seed hosts.
@@ -26,12 +27,17 @@ from urllib.parse import urlparse
 from service.config import Settings
 
 DIST_GROUP = "org.opensearch.distribution.integ-test-zip"
-MODULES = {
+MODULES = {  # module name: (Maven group:artifact, plugin class, description)
     "analysis-common": (
-        "org.opensearch.plugin",
+        "org.opensearch.plugin:analysis-common",
         "org.opensearch.analysis.common.CommonAnalysisPlugin",
         "Adds analysis components: the language analyzers, arabic_normalization, arabic_stem",
-    )
+    ),
+    "percolator": (
+        "org.opensearch.plugin:percolator-client",
+        "org.opensearch.percolator.PercolatorPlugin",
+        "Percolator module: the percolator field and percolate query (saved searches, service/alerts)",
+    ),
 }
 DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.6.1"
 START_TIMEOUT = 180.0
@@ -174,7 +180,8 @@ def _maven_copy(artifact: str, out: Path) -> None:
 def install(node: LocalNode) -> Path:
     """Fetch (through the local Maven cache) and assemble the distribution with its modules, once."""
     marker = node.home / ".assembled"
-    if marker.is_file():
+    assembled = f"{node.version} {' '.join(sorted(MODULES))}"  # a module added since means assembling again
+    if marker.is_file() and marker.read_text(encoding="utf-8") == assembled:
         return node.home
     artifacts = node.root.resolve() / "artifacts"
     _maven_copy(f"{DIST_GROUP}:opensearch:{node.version}:zip", artifacts)
@@ -185,8 +192,8 @@ def install(node: LocalNode) -> Path:
     home = staging / f"opensearch-{node.version}"
     for path in (home / "bin").iterdir():
         path.chmod(0o755)  # zip files do not keep the executable bit
-    for module, (group, classname, description) in MODULES.items():
-        _maven_copy(f"{group}:{module}:{node.version}:jar", home / "modules" / module)
+    for module, (artifact, classname, description) in MODULES.items():
+        _maven_copy(f"{artifact}:{node.version}:jar", home / "modules" / module)
         (home / "modules" / module / "plugin-descriptor.properties").write_text(
             f"description={description}\nversion={node.version}\nname={module}\nclassname={classname}\n"
             f"java.version=11\nopensearch.version={node.version}\ncustom.foldername=\nextended.plugins=\n"
@@ -196,7 +203,7 @@ def install(node: LocalNode) -> Path:
     shutil.rmtree(node.home, ignore_errors=True)
     os.replace(home, node.home)
     shutil.rmtree(staging, ignore_errors=True)
-    marker.write_text(node.version, encoding="utf-8")
+    marker.write_text(assembled, encoding="utf-8")
     return node.home
 
 

@@ -24,9 +24,8 @@ from service import sqlite
 from service.config import Settings
 from service.errors import ArticleError, SearchUnavailable
 from service.index import lifecycle
-from service.index.bulk import index_documents
-from service.index.cluster_lookup import cluster_documents
 from service.index.documents import check_record, to_document
+from service.ingest import store_documents
 from service.jobs.store import Item, JobStore, worker_name
 from service.pipeline import translate_articles
 from service.translation.interface import SentenceTranslator
@@ -170,10 +169,9 @@ class Worker:
                 documents.append((item.seq, to_document(result, checked, now)))
         if documents:
             self._ensure_index()
-            clustered = cluster_documents(
+            clustered, refused = store_documents(
                 self.client, self.alias, [d for _, d in documents], self.cluster_threshold, attempts=3
             )
-            refused = index_documents(self.client, self.alias, clustered, attempts=3)
             cluster_of = {seq: d["cluster_id"] for (seq, _), d in zip(documents, clustered, strict=True)}
             refused_seqs = {seq: refused[d["id"]] for seq, d in documents if d["id"] in refused}
             done = [(seq, {**r, "cluster_id": cluster_of[seq]}) for seq, r in done if seq not in refused_seqs]

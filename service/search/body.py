@@ -118,23 +118,39 @@ def _aggregations(facet_filters: dict[str, dict]) -> dict:
     return aggs
 
 
+def matching_query(request: SearchRequest, forms: list[QueryForm], translated_boost: float = 0.5) -> dict:
+    """What a document must be to match: one form of the query, none of the exclusions, within the dates.
+
+    Search adds its ranking clauses and applies the facets as a post_filter; an alert's percolator query
+    (alert_query) adds the facets as filters. This is the one builder of what matches, so the two agree.
+    """
+    must = [_match(form, _boost(form, translated_boost)) for form in forms]
+    return {
+        "bool": {
+            "must": [{"bool": {"should": must, "minimum_should_match": 1}}],
+            "must_not": [_exclusion(form) for form in forms if form.query.excluded],
+            "filter": _date_filters(request),
+        }
+    }
+
+
+def alert_query(request: SearchRequest, forms: list[QueryForm]) -> dict:
+    """The percolator query of a saved search: the search's matching query, with the chosen facets as filters."""
+    query = matching_query(request, forms)
+    query["bool"]["filter"] = [*query["bool"]["filter"], *_facet_filters(request).values()]
+    return query
+
+
 def build_body(request: SearchRequest, forms: list[QueryForm], translated_boost: float = 0.5) -> dict:
     """The search body: documents must match one form of the query; sentence clauses rank them and give aligned
     snippets. The user's own words weigh 1, a machine translation of them translated_boost."""
     facet_filters = _facet_filters(request)
     weighed = [(form, _boost(form, translated_boost)) for form in forms]
-    must = [_match(form, boost) for form, boost in weighed]
     sides = dict.fromkeys(form.lang for form in forms)  # one nested clause per side: inner hits are named by side
-    should = [sentence_clause(lang, [(f, b) for f, b in weighed if f.lang == lang]) for lang in sides]
+    query = matching_query(request, forms, translated_boost)
+    query["bool"]["should"] = [sentence_clause(lang, [(f, b) for f, b in weighed if f.lang == lang]) for lang in sides]
     body = {
-        "query": {
-            "bool": {
-                "must": [{"bool": {"should": must, "minimum_should_match": 1}}],
-                "should": should,
-                "must_not": [_exclusion(form) for form in forms if form.query.excluded],
-                "filter": _date_filters(request),
-            }
-        },
+        "query": query,
         "from": (request.page - 1) * request.size,
         "size": request.size,
         "track_total_hits": True,

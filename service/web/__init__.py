@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from flask import Flask
 
+from service.alerts.delivery import Deliverer, DeliveryThread
+from service.alerts.store import AlertStore
 from service.config import Settings
 from service.jobs.pool import WorkerPool
 from service.jobs.store import open_job_store
 from service.jobs.worker import Worker
-from service.web import api, errors, health, jobs, libre, openapi, security, ui
+from service.web import alerts, api, errors, feeds, health, jobs, libre, openapi, security, ui
 from service.web.auth import init_limiter
 from service.web.payload import DrainUnreadBody, limit_bodies
 from service.web.services import EXTENSION, Services, services_of
@@ -37,7 +39,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.wsgi_app = DrainUnreadBody(app.wsgi_app)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(jobs.bp, url_prefix="/api/v1/jobs")
-    for blueprint in (libre.bp, ui.bp, openapi.bp):
+    app.register_blueprint(alerts.bp, url_prefix="/api/v1/alerts")
+    for blueprint in (libre.bp, ui.bp, openapi.bp, feeds.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(health.bp)
     limiter.exempt(health.bp)
@@ -59,9 +62,13 @@ def check_setup(settings: Settings) -> None:
 
 
 def start_workers(app: Flask) -> WorkerPool | None:
-    """Start the process's JOBS_WORKERS worker threads, sharing its translator; only where the process serves."""
+    """Start the process's JOBS_WORKERS worker threads, sharing its translator, and its webhook deliverer
+    (ALERT_DELIVERY); only where the process serves."""
     services = services_of(app)
     settings = services.settings
+    if settings.alert_delivery and services.deliverer is None:
+        store = AlertStore(services.client, services.alias)
+        services.deliverer = DeliveryThread(Deliverer(store, settings)).start()
     if services.translator is None or settings.jobs_workers < 1 or services.workers is not None:
         return services.workers
     # Each worker thread opens its own job store rather than sharing the request threads' one: a store serialises
@@ -76,8 +83,11 @@ def start_workers(app: Flask) -> WorkerPool | None:
 
 
 def stop_workers(app: Flask) -> None:
-    """Stop the worker threads (gunicorn's worker_exit, the end of `serve --dev`)."""
+    """Stop the worker threads and the deliverer (gunicorn's worker_exit, the end of `serve --dev`)."""
     services = services_of(app)
+    deliverer, services.deliverer = services.deliverer, None
+    if deliverer is not None:
+        deliverer.stop()
     pool, services.workers = services.workers, None
     if pool is not None:
         pool.stop()

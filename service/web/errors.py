@@ -52,7 +52,7 @@ def _is_libre() -> bool:
 
 def _wants_json() -> bool:
     return (
-        request.blueprint in ("api", "libre", "health")
+        request.blueprint in ("api", "libre", "health", "feeds")
         or request.path.startswith("/api/")
         or request.path in JSON_PATHS
     )

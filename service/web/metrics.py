@@ -18,6 +18,7 @@ from collections.abc import Callable
 from flask import Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from service.alerts import matching
 from service.translation.interface import SentenceTranslator
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
@@ -37,6 +38,12 @@ class Metrics:
         self.latency = Histogram("http_request_seconds", "HTTP request latency", ["endpoint"], registry=self.registry)
         self.queue_depth = Gauge(
             "job_queue_depth", "Items waiting in bulk jobs", registry=self.registry, multiprocess_mode="livemostrecent"
+        )
+        self.alert_matching_failures = Gauge(
+            "alert_matching_failures",
+            "Articles indexed whose matching against the saved searches failed (only grows; see service/alerts)",
+            registry=self.registry,
+            multiprocess_mode="sum",
         )
         self._queued_items: Callable[[], int] | None = None
         self._translator: SentenceTranslator | None = None
@@ -92,10 +99,12 @@ class Metrics:
             if "started" in g:
                 self.latency.labels(endpoint).observe(time.perf_counter() - g.started)
             self._read_translator()
+            self.alert_matching_failures.set(matching.failures())  # each process its own count, summed when scraped
             return response
 
     def response(self) -> Response:
         self._read_translator()
+        self.alert_matching_failures.set(matching.failures())
         if self._queued_items is not None:
             self.queue_depth.set(self._queued_items())
         if multiprocess():

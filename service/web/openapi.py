@@ -247,12 +247,68 @@ def build(settings: Settings) -> dict:
                     parameters=[schemas.JOB_ID],
                 )
             },
+            **_alert_paths(operation),
             "/api/v1/openapi.json": {
                 "get": operation("This document.", {200: ("OpenAPI 3.1", _content({"type": "object"}))})
             },
             "/api/v1/docs": {
                 "get": operation("This document as a page.", {200: ("HTML", _content({"type": "string"}, "text/html"))})
             },
+        },
+    }
+
+
+def _alert_paths(operation: _OperationBuilder) -> dict:
+    """The saved searches (alerts) of the caller's key, and their matches."""
+    alert = ("The alert", _content(_ref("Alert")))
+    with_id = [schemas.ALERT_ID]
+    body_errors = (400, 413, 415, 422)
+    return {
+        "/api/v1/alerts": {
+            "post": operation(
+                "Save a search as an alert: the query and filters of /api/v1/search (translated now, as search "
+                "translates it), matched against every article indexed from now on; with backfill, the articles "
+                "already indexed that match are listed too, marked backfill.",
+                {201: ("The alert, with its webhook secret (shown this once)", _content(_ref("CreatedAlert")))},
+                (*body_errors, 429, 503),
+                key="write",
+                body=_content(schemas.ALERT_REQUEST),
+            ),
+            "get": operation(
+                "The caller's alerts, newest first.", {200: ("Alerts", _content(_ref("AlertList")))}, key="private"
+            ),
+        },
+        "/api/v1/alerts/{alert_id}": {
+            "get": operation("An alert.", {200: alert}, (404,), key="private", parameters=with_id),
+            "patch": operation(
+                "Change an alert's name, query, filters or webhook; the others stay.",
+                {200: alert},
+                (*body_errors, 404, 503),
+                key="write",
+                parameters=with_id,
+                body=_content(schemas.ALERT_UPDATE),
+            ),
+            "delete": operation(
+                "Delete an alert and its matches.", {204: ("Deleted", None)}, (404,), key="write", parameters=with_id
+            ),
+        },
+        "/api/v1/alerts/{alert_id}/matches": {
+            "get": operation(
+                "The alert's matches, one per story, newest first, paged; `since` keeps those after an instant.",
+                {200: ("Matches", _content(_ref("AlertMatches")))},
+                (400, 404),
+                key="private",
+                parameters=[*with_id, *schemas.MATCHES_PARAMETERS],
+            )
+        },
+        "/api/v1/alerts/{alert_id}/seen": {
+            "post": operation(
+                "Mark the alert's matches seen now (the Alerts page counts new matches from its owner's last visit).",
+                {200: alert},
+                (404,),
+                key="write",
+                parameters=with_id,
+            )
         },
     }
 

@@ -336,7 +336,7 @@ ERROR_CODES = (
     "bad_request: the request breaks this document (the message names the field); otherwise, among "
     "others: malformed_json, invalid_utf8, too_deep, bad_query (the search syntax), out_of_range (page x "
     "size past the result window), reversed_dates (from after to), past_last_page (a search page past the "
-    "last result), no_items (an empty upload), unauthorized, forbidden, not_found, "
+    "last result), no_items (an empty upload), bad_webhook_url (not an http(s) URL), unauthorized, forbidden, not_found, "
     "payload_too_large, unsupported_media_type, unprocessable, rate_limited, model_unavailable, "
     "search_unavailable"
 )
@@ -541,3 +541,132 @@ RESPONSES = {
     },
 }
 NDJSON_LINES = {"type": "string", "description": "JSON Lines: one object per line"}
+
+# Saved searches (alerts): the query and filters of a search, kept and matched against every article indexed after.
+_QUERY_TEXT = {"type": "string", "pattern": NONBLANK, "maxLength": MAX_QUERY_CHARS}
+_FILTER_VALUES = {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 200}, "maxItems": 50}
+_DATE = {"type": ["string", "null"], "maxLength": 40, "description": "ISO 8601 (empty or null: no bound)"}
+ALERT_FILTERS = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "the search filters, named as /api/v1/search names them",
+    "properties": {
+        "lang": {"enum": list(LANGS), "default": "auto"},
+        "source": _FILTER_VALUES,
+        "category": _FILTER_VALUES,
+        "from": _DATE,
+        "to": _DATE,
+        "q_en": {"type": ["string", "null"], "maxLength": MAX_QUERY_CHARS},
+        "q_ar": {"type": ["string", "null"], "maxLength": MAX_QUERY_CHARS},
+    },
+}
+_ALERT_FIELDS = {
+    "name": {"type": "string", "pattern": NONBLANK, "maxLength": 200},
+    "query": {**_QUERY_TEXT, "description": 'the search syntax: words, "phrases", AND, OR, NOT, parentheses'},
+    "filters": ALERT_FILTERS,
+    "webhook_url": {
+        "type": ["string", "null"],
+        "maxLength": 2000,
+        "description": "http(s) URL each new match is POSTed to, signed (null: none)",
+    },
+}
+ALERT_REQUEST = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "query"],
+    "properties": {
+        **_ALERT_FIELDS,
+        "backfill": {**FLAG, "description": "also list the articles already indexed that match, marked backfill"},
+    },
+}
+ALERT_UPDATE = {
+    "type": "object",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "description": "the fields to change; the others stay",
+    "properties": _ALERT_FIELDS,
+}
+ALERT_ID = parameter("alert_id", "path", {"type": "string", "minLength": 1, "maxLength": 64}, "the alert's id")
+MATCHES_PARAMETERS = [
+    parameter("since", "query", {"type": "string"}, "only stories first matched after this instant (ISO 8601)"),
+    parameter("page", "query", {"type": "integer", "minimum": 1, "maximum": MAX_RESULT_WINDOW, "default": 1}, "page"),
+    parameter(
+        "size", "query", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": 20}, "stories a page"
+    ),
+]
+_ALERT = {
+    "type": "object",
+    "required": ["id", "name", "query", "filters", "feed_token", "webhook_url", "created", "last_seen", "searched"],
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "query": {"type": "string"},
+        "filters": {"type": "object"},
+        "feed_token": {"type": "string", "description": "reads the alert's feed without an API key"},
+        "webhook_url": _NULLABLE_STRING,
+        "created": {"type": "string"},
+        "last_seen": _NULLABLE_STRING,
+        "searched": {
+            "type": "array",
+            "description": "the query forms matched: the user's words and their machine translation made at save time",
+            "items": {"type": "object", "properties": {"lang": {"enum": ["en", "ar"]}, "text": {"type": "string"}}},
+        },
+    },
+}
+_STORY_MATCH = {
+    "type": "object",
+    "required": ["id", "alert_id", "story_id", "article_ids", "outlets", "matched_at", "backfill"],
+    "properties": {
+        "id": {"type": "string"},
+        "alert_id": {"type": "string"},
+        "story_id": _CLUSTER_ID,
+        "article_ids": {"type": "array", "items": {"type": "string"}},
+        "outlets": {"type": "array", "items": {"type": "string"}},
+        "title_en": {"type": "string"},
+        "title_ar": {"type": "string"},
+        "url_article_id": {"type": "string", "description": "the article to link to (the first matched)"},
+        "published": _NULLABLE_STRING,
+        "matched_at": {"type": "string"},
+        "backfill": {"type": "boolean", "description": "listed at creation from articles already indexed"},
+        "webhook": {
+            "type": "object",
+            "description": "the webhook delivery, when the alert has a webhook: pending (retried with back-off), "
+            "delivered, or failed (given up after ALERT_WEBHOOK_GIVE_UP_HOURS; last_error says why)",
+            "properties": {
+                "state": {"enum": ["pending", "delivered", "failed"]},
+                "attempts": _COUNT,
+                "next_attempt": {"type": "string"},
+                "delivered_at": _NULLABLE_STRING,
+                "last_error": _NULLABLE_STRING,
+            },
+        },
+    },
+}
+RESPONSES.update(
+    {
+        "Alert": _ALERT,
+        "CreatedAlert": {
+            **_ALERT,
+            "properties": {
+                **_ALERT["properties"],
+                "webhook_secret": {"type": "string", "description": "signs the webhook's POSTs; shown this once"},
+                "backfilled": {**_COUNT, "description": "stories listed from articles already indexed"},
+            },
+        },
+        "AlertList": {
+            "type": "object",
+            "required": ["alerts"],
+            "properties": {"alerts": {"type": "array", "items": _ALERT}},
+        },
+        "AlertMatches": {
+            "type": "object",
+            "required": ["total", "page", "size", "matches"],
+            "properties": {
+                "total": _COUNT,
+                "page": {"type": "integer"},
+                "size": {"type": "integer"},
+                "matches": {"type": "array", "items": _STORY_MATCH},
+            },
+        },
+    }
+)

@@ -22,6 +22,7 @@ from service.translation.interface import SentenceTranslator
 from service.web.metrics import Metrics
 
 if TYPE_CHECKING:
+    from service.alerts.delivery import DeliveryThread
     from service.jobs.pool import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)
     workers: WorkerPool | None = None  # the job worker threads, where the process serves (web.start_workers)
     reverse_translator: SentenceTranslator | None = None  # English→Arabic, for English queries; None when absent
+    deliverer: DeliveryThread | None = None  # the alert webhook deliverer, where the process serves (start_workers)
 
     def __post_init__(self):
         """The metrics read the translator's counters and the job queue's depth when scraped."""

@@ -30,7 +30,8 @@ from service.web.services import app_services
 
 bp = Blueprint("ui", __name__)
 LOW_CONFIDENCE = -1.0  # mean token log-probability below which a sentence is marked for review
-SHELL_PAGES = {"ui.ingest_page", "ui.jobs_page"}  # no data of their own: it comes through the keyed API
+# Pages with no data of their own: it comes through the keyed API.
+SHELL_PAGES = {"ui.ingest_page", "ui.jobs_page", "ui.alerts_page"}
 WORDINGS = ("q_ar", "q_en", "wording_for")  # the user's own wordings of the query, and the query they belong to
 log = logging.getLogger(__name__)
 
@@ -128,9 +129,24 @@ def _results_context(args: MultiDict, query: SearchRequest, result: dict) -> dic
         "bars": searchpage.timeline(facets.get("published", []), values),
         "mix_up": searchpage.language_mix_up(query.query, query.lang),
         "wordings": searchpage.other_wordings(result["query"]["searched"], query.q_ar, query.q_en),
+        "saved_search": saved_search(query),
         "csv_url": url_for("api.search_articles", **{**searchpage.without(values, "wording_for"), "format": "csv"}),
         "back": request.full_path,
     }
+
+
+def saved_search(query: SearchRequest) -> dict:
+    """The search as the alerts API saves it: its query and filters, named as the search API names them."""
+    filters = {
+        "lang": query.lang,
+        "source": list(query.sources),
+        "category": list(query.categories),
+        "from": query.date_from,
+        "to": query.date_to,
+        "q_ar": query.q_ar,
+        "q_en": query.q_en,
+    }
+    return {"query": query.query, "filters": {name: value for name, value in filters.items() if value}}
 
 
 def _overview() -> dict | None:
@@ -219,3 +235,9 @@ def ingest_page():
 def jobs_page():
     """A shell: jobs are private, so the page's script lists the jobs of the key kept in the browser tab."""
     return render_template("jobs.html", highlight=request.args.get("highlight"))
+
+
+@bp.get("/alerts")
+def alerts_page():
+    """A shell: alerts are private, so the page's script lists the alerts of the key kept in the browser tab."""
+    return render_template("alerts.html", highlight=request.args.get("highlight"))

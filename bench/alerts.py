@@ -1,0 +1,167 @@
+"""Alerts benchmark on a local node: ingest throughput with 0, 100 and 1,000 saved searches, and the delay from
+ingest to a recorded match.
+
+The news articles in ../shared/data/news, pre-translated once by the tiny model (bench/search.py's cache), are
+ingested --pretranslated in the writers' windows into three aliases that differ only in how many saved searches
+their alerts index holds. Saved searches are drawn with a fixed seed from the articles' own Arabic and English
+words: single words, two words, phrases, NOT, source and date filters, so a realistic share of them match.
+Throughput is measured side by side in one run: the corpus is cut into rounds, and each round is ingested into
+every alias in turn, the order rotating each round (0, 100, 1000, then 100, 1000, 0, ...), so drift in the
+machine's load falls on all three alike. Target: at most 20% slower with 1,000 saved searches than with none.
+
+The delay is the time from calling ingest for one article until its match can be read from the alert's matches
+(the matches index refreshes every second), with the largest number of saved searches present.
+
+    .venv/bin/python bench/alerts.py [--articles 3000] [--alerts 0,100,1000] [--rounds 6] [--delays 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import socket
+import statistics
+import time
+from pathlib import Path
+
+from common import peak_rss_mb
+from search import pretranslated_corpus
+
+from service.alerts.model import search_request
+from service.alerts.store import AlertStore
+from service.config import Settings
+from service.index import lifecycle, node
+from service.index.client import make_client
+from service.ingest import ingest
+from service.search import query as query_parser
+from service.search.searcher import query_forms
+
+ALIAS = "bench-alerts-{}"
+WORD = re.compile(r"[^\W\d_]{4,}")
+DELAY_DEADLINE = 30.0  # seconds an awaited match may take before the bench calls it lost
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def saved_searches(records: list[dict], count: int, seed: int = 11) -> list[tuple[str, dict]]:
+    """(query, filters) pairs drawn from the articles' words, in the shapes analysts save."""
+    rng = random.Random(seed)
+    arabic = [w for r in records for w in WORD.findall(r["title"])[:6]]
+    english = [w for r in records for w in WORD.findall(r["title_en"])[:6]]
+    sources = sorted({r["source"] for r in records if r.get("source")})
+    searches = []
+    for _ in range(count):
+        words = rng.choice((arabic, arabic, english))
+        shape = rng.random()
+        if shape < 0.45:
+            query, filters = rng.choice(words), {}
+        elif shape < 0.6:
+            query, filters = f"{rng.choice(words)} {rng.choice(words)}", {}
+        elif shape < 0.7:
+            query, filters = f'"{rng.choice(words)} {rng.choice(words)}"', {}
+        elif shape < 0.8:
+            query, filters = f"{rng.choice(words)} NOT {rng.choice(words)}", {}
+        elif shape < 0.9:
+            query, filters = rng.choice(words), {"source": [rng.choice(sources)]}
+        else:
+            month = rng.randint(1, 12)
+            query, filters = rng.choice(words), {"from": f"2018-{month:02d}-01", "to": f"2018-{month:02d}-28"}
+        searches.append((query, filters))
+    return searches
+
+
+def save_all(store: AlertStore, searches: list[tuple[str, dict]]) -> None:
+    store.ensure()
+    for n, (query, filters) in enumerate(searches):
+        forms, _ = query_forms(search_request(query, filters), query_parser.parse(query), {})
+        store.create(f"bench-owner-{n % 20}", f"saved {n}", query, filters, forms, refresh=False)
+    store.client.indices.refresh(index=store.alerts_index)
+
+
+def match_delays(client, alias: str, store: AlertStore, template: dict, count: int) -> list[float]:
+    """Seconds from calling ingest for one article to reading its match, for count articles, one at a time."""
+    delays = []
+    for n in range(count):
+        token = f"benchtoken{n}x{random.randrange(10**9)}"
+        forms, _ = query_forms(search_request(token, {}), query_parser.parse(token), {})
+        alert, _ = store.create("bench-delay", token, token, {}, forms)
+        article = {**template, "id": f"delay-{token}", "title_en": f"{template['title_en']} {token}"}
+        started = time.perf_counter()
+        ingest([(1, article)], client, alias, pretranslated=True)
+        while store.matches(alert.id)[0] == 0:
+            if time.perf_counter() - started > DELAY_DEADLINE:
+                raise SystemExit(f"no match recorded {DELAY_DEADLINE:.0f}s after ingest")
+            time.sleep(0.02)  # polling for the match, against a deadline
+        delays.append(time.perf_counter() - started)
+    return delays
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=3000, help="news articles ingested into each alias")
+    parser.add_argument(
+        "--corpus", type=int, default=3000, help="articles in the pre-translated cache (bench/search.py's; built once)"
+    )
+    parser.add_argument("--alerts", default="0,100,1000", help="saved-search counts compared, comma-separated")
+    parser.add_argument("--rounds", type=int, default=6, help="rounds the articles are cut into (ABAB)")
+    parser.add_argument("--delays", type=int, default=10, help="single-article ingests timed to their match")
+    parser.add_argument("--heap", default="1g", help="the bench node's Java heap")
+    args = parser.parse_args()
+    counts = [int(n) for n in args.alerts.split(",")]
+
+    corpus: Path = pretranslated_corpus(max(args.articles, args.corpus))
+    records = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines()][: args.articles]
+    searches = saved_searches(records, max(counts))
+    settings = Settings.from_env()
+    local = node.LocalNode(
+        settings.opensearch_local_dir, settings.opensearch_version, "bench-alerts", free_port(), args.heap
+    )
+    node.start(local)
+    try:
+        client = make_client(Settings(opensearch_urls=(local.url,)), timeout=120)
+        stores = {}
+        for count in counts:
+            alias = ALIAS.format(count)
+            lifecycle.delete(client, alias)
+            client.indices.delete(index=f"{alias}-alert*")
+            lifecycle.create(client, alias)
+            stores[count] = AlertStore(client, alias)
+            save_all(stores[count], searches[:count])
+        size = -(-len(records) // args.rounds)
+        seconds = dict.fromkeys(counts, 0.0)
+        for round_ in range(args.rounds):
+            batch = list(enumerate(records[round_ * size : (round_ + 1) * size], 1))
+            order = counts[round_ % len(counts) :] + counts[: round_ % len(counts)]
+            for count in order:
+                started = time.perf_counter()
+                ingest(batch, client, ALIAS.format(count), pretranslated=True)
+                seconds[count] += time.perf_counter() - started
+        print(f"{len(records)} articles per alias, {args.rounds} rounds, alternating; peak RSS {peak_rss_mb():.0f} MB")
+        print(f"{'saved searches':>15} {'articles/s':>11} {'vs none':>8} {'stories matched':>16}")
+        for count in counts:
+            store = stores[count]
+            client.indices.refresh(index=store.matches_index)
+            entries = client.count(index=store.matches_index)["count"] if count else 0
+            ratio = seconds[count] / seconds[counts[0]]
+            print(f"{count:>15} {len(records) / seconds[count]:>11.1f} {ratio:>7.2f}x {entries:>16}")
+        if args.delays:
+            largest = max(counts)
+            delays = match_delays(client, ALIAS.format(largest), stores[largest], records[0], args.delays)
+            print(
+                f"ingest → match readable, {largest} saved searches, {len(delays)} articles: "
+                f"median {statistics.median(delays) * 1000:.0f} ms, max {max(delays) * 1000:.0f} ms "
+                "(includes the matches index's 1 s refresh)"
+            )
+        print(f"peak RSS {peak_rss_mb():.0f} MB (this process; the node is Java, heap {args.heap})")
+    finally:
+        node.stop(local)
+
+
+if __name__ == "__main__":
+    main()

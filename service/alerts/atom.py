@@ -1,0 +1,78 @@
+"""An alert's matches as an Atom 1.0 feed (RFC 4287), pure: one entry per story, built with an XML builder.
+
+Every text goes in through ElementTree, which escapes it: titles, outlets and ids come from articles and users and
+never become markup. Ids are stable URNs (a feed reader keys on them), and never carry the feed's token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import Iterable
+from urllib.parse import quote
+from xml.etree import ElementTree as ET
+
+from service.alerts.model import Alert, StoryMatch
+
+ATOM = "http://www.w3.org/2005/Atom"
+MEDIA_TYPE = "application/atom+xml"
+GENERATOR = "Arabic→English news alerts"
+ET.register_namespace("", ATOM)
+
+
+def feed_xml(alert: Alert, matches: Iterable[StoryMatch], base_url: str) -> bytes:
+    """The alert's feed, newest entries as given first; links are absolute under base_url (the service's root)."""
+    entries = list(matches)
+    feed = ET.Element(f"{{{ATOM}}}feed")
+    _text(feed, "id", _urn("alert", alert.id))
+    _text(feed, "title", f"Alert: {alert.name}")
+    _text(feed, "subtitle", f"New stories matching {alert.query}")
+    _text(feed, "updated", max((rfc3339(match.matched_at) for match in entries), default=rfc3339(alert.created)))
+    _text(feed, "generator", GENERATOR)
+    ET.SubElement(feed, f"{{{ATOM}}}link", rel="alternate", type="text/html", href=f"{base_url}/alerts")
+    author = ET.SubElement(feed, f"{{{ATOM}}}author")
+    _text(author, "name", GENERATOR)
+    for match in entries:
+        feed.append(_entry(match, base_url))
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+
+
+def _entry(match: StoryMatch, base_url: str) -> ET.Element:
+    entry = ET.Element(f"{{{ATOM}}}entry")
+    _text(entry, "id", _urn("story-match", match.id))
+    _text(entry, "title", match.title_en or match.title_ar or match.story_id)
+    _text(entry, "updated", rfc3339(match.matched_at))
+    if match.published:
+        _text(entry, "published", rfc3339(match.published))
+    href = f"{base_url}/articles/{quote(match.url_article_id, safe='')}"
+    ET.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", type="text/html", href=href)
+    for outlet in match.outlets:
+        ET.SubElement(entry, f"{{{ATOM}}}category", term=outlet, label=outlet)
+    outlets = ", ".join(match.outlets) or "unknown outlet"
+    dated = f" · published {match.published[:10]}" if match.published else ""
+    summary = f"{outlets}{dated}" + (f" · {match.title_ar}" if match.title_ar and match.title_en else "")
+    _text(entry, "summary", summary)
+    return entry
+
+
+def _text(parent: ET.Element, name: str, value: str) -> ET.Element:
+    element = ET.SubElement(parent, f"{{{ATOM}}}{name}")
+    element.text = value
+    return element
+
+
+def _urn(kind: str, value: str) -> str:
+    """A stable urn:uuid for an alert or a match (Atom ids must be IRIs; these reveal nothing)."""
+    return uuid.UUID(bytes=hashlib.sha256(f"{kind}:{value}".encode()).digest()[:16], version=5).urn
+
+
+def parse_utc(value: str) -> dt.datetime:
+    """An ISO-8601 date or date-time as an aware datetime; a time without a zone is taken as UTC."""
+    moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def rfc3339(value: str) -> str:
+    """An ISO-8601 date or date-time as Atom's date-time, in UTC."""
+    return parse_utc(value).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,183 @@
+"""The webhook deliverer: the matches index is the durable outbox, and each entry's `webhook` field its state.
+
+A match of an alert with a webhook is recorded with `webhook: {state: pending, attempts: 0, next_attempt}`. The
+deliverer takes due entries (pending, next_attempt passed), claims each by moving its next_attempt a lease ahead
+with a write guarded by if_seq_no/if_primary_term (so of several deliverers, in threads, processes or hosts, one
+wins), POSTs it signed, and then marks it delivered, or schedules the next attempt with exponential back-off and
+jitter, or, once the match is older than ALERT_WEBHOOK_GIVE_UP_HOURS, marks it failed. A deliverer that dies
+after its claim leaves the entry pending: it is due again when the lease ends. So a receiver gets every match at
+least once, and exactly once when it drops repeats of a delivery id (the match id, the same on every attempt).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from opensearchpy.exceptions import ConflictError, NotFoundError, OpenSearchException
+
+from service.alerts import webhooks
+from service.alerts.atom import parse_utc
+from service.alerts.store import AlertStore
+from service.config import Settings
+
+log = logging.getLogger(__name__)
+BATCH = 50  # due entries taken per look
+LEASE_MARGIN = 30.0  # seconds a claim outlives the POST's own timeout
+
+
+def backoff(attempt: int, first: float, cap: float, draw: Callable[[], float] = random.random) -> float:
+    """Seconds before attempt + 1: first doubled per attempt, capped, then between half and all of that."""
+    ceiling = min(cap, first * 2 ** min(attempt - 1, 60))
+    return ceiling * (0.5 + draw() / 2)
+
+
+def payload(alert, source: dict) -> bytes:
+    """The POST body: the alert (id, name, query) and the match as the matches API shows it."""
+    match = {name: value for name, value in source.items() if name != "webhook"}
+    body = {"delivery_id": match["id"], "alert": {"id": alert.id, "name": alert.name, "query": alert.query}}
+    return json.dumps({**body, "match": match}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+@dataclass
+class Report:
+    delivered: int = 0
+    retried: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"delivered": self.delivered, "retried": self.retried, "failed": self.failed}
+
+
+class Deliverer:
+    def __init__(self, store: AlertStore, settings: Settings, now: Callable[[], dt.datetime] | None = None):
+        self.store, self.settings = store, settings
+        self.now = now or (lambda: dt.datetime.now(dt.UTC))
+        self.lease = settings.alert_webhook_timeout + LEASE_MARGIN
+
+    def run_once(self, limit: int = BATCH) -> Report:
+        """Deliver the entries due now (at most limit); what could not be sent waits for its next attempt."""
+        report = Report()
+        for hit in self._due(limit):
+            claimed = self._claim(hit)
+            if claimed is not None:
+                self._deliver(hit["_id"], hit["_source"], claimed, report)
+        return report
+
+    def run(self, stop: threading.Event) -> None:
+        """Deliver until stop is set, looking every ALERT_DELIVERY_POLL_SECONDS (at once again after a full batch)."""
+        while not stop.is_set():
+            try:
+                report = self.run_once()
+                busy = report.delivered + report.retried + report.failed >= BATCH
+            except OpenSearchException:  # the cluster is away: the outbox keeps everything until it is back
+                log.warning("webhook delivery could not read its outbox; trying again", exc_info=True)
+                busy = False
+            stop.wait(0 if busy else self.settings.alert_delivery_poll_seconds)
+
+    def _due(self, limit: int) -> list[dict]:
+        body = {
+            "query": {
+                "bool": {
+                    "filter": [
+                        {"term": {"webhook.state": "pending"}},
+                        {"range": {"webhook.next_attempt": {"lte": _iso(self.now())}}},
+                    ]
+                }
+            },
+            "sort": [{"webhook.next_attempt": "asc"}],
+            "size": limit,
+            "seq_no_primary_term": True,
+        }
+        try:
+            return self.store.client.search(index=self.store.matches_index, body=body)["hits"]["hits"]
+        except NotFoundError:  # no match recorded yet
+            return []
+
+    def _claim(self, hit: dict) -> int | None:
+        """Take the entry for one attempt; its attempt number, or None when another deliverer took it first."""
+        attempt = hit["_source"]["webhook"].get("attempts", 0) + 1
+        lease_end = self.now() + dt.timedelta(seconds=self.lease)
+        try:
+            self.store.client.update(
+                index=self.store.matches_index,
+                id=hit["_id"],
+                body={"doc": {"webhook": {"attempts": attempt, "next_attempt": _iso(lease_end)}}},
+                if_seq_no=hit["_seq_no"],
+                if_primary_term=hit["_primary_term"],
+            )
+        except ConflictError:
+            return None
+        return attempt
+
+    def _deliver(self, match_id: str, source: dict, attempt: int, report: Report) -> None:
+        settings = self.settings
+        alert = self.store.get(source["alert_id"], None)
+        secret = self.store.webhook_secret(source["alert_id"]) if alert else None
+        if alert is None or not alert.webhook_url or not secret:
+            self._settle(match_id, {"state": "failed", "last_error": "the alert no longer has a webhook"})
+            report.failed += 1
+            return
+        body = payload(alert, source)
+        try:
+            target = webhooks.check_url(alert.webhook_url, settings.alert_webhook_allow)  # again: DNS may change
+            webhooks.post(target, body, webhooks.signed_headers(secret, body, match_id), settings.alert_webhook_timeout)
+        except (webhooks.WebhookUrlError, webhooks.DeliveryFailed) as error:
+            self._retry_or_fail(match_id, source, attempt, str(error), report)
+            return
+        self._settle(match_id, {"state": "delivered", "delivered_at": _iso(self.now()), "last_error": None})
+        report.delivered += 1
+
+    def _retry_or_fail(self, match_id: str, source: dict, attempt: int, error: str, report: Report) -> None:
+        settings = self.settings
+        now = self.now()
+        wait = backoff(attempt, settings.alert_webhook_retry_seconds, settings.alert_webhook_retry_max_seconds)
+        next_attempt = now + dt.timedelta(seconds=wait)
+        give_up_at = parse_utc(source["matched_at"]) + dt.timedelta(hours=settings.alert_webhook_give_up_hours)
+        report.errors.append(error)
+        if next_attempt > give_up_at:
+            log.warning("webhook of match %s failed for good after %d attempts: %s", match_id, attempt, error)
+            self._settle(match_id, {"state": "failed", "last_error": error})
+            report.failed += 1
+        else:
+            self._settle(match_id, {"state": "pending", "next_attempt": _iso(next_attempt), "last_error": error})
+            report.retried += 1
+
+    def _settle(self, match_id: str, webhook: dict) -> None:
+        """Write the attempt's outcome (only the webhook fields: ingest may be adding outlets meanwhile)."""
+        self.store.client.update(
+            index=self.store.matches_index, id=match_id, body={"doc": {"webhook": webhook}}, retry_on_conflict=5
+        )
+
+
+class DeliveryThread:
+    """One deliverer in a daemon thread, where the process serves (web.start_workers) beside the job workers."""
+
+    def __init__(self, deliverer: Deliverer):
+        self.deliverer = deliverer
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="alert-webhooks", daemon=True)
+
+    def start(self) -> DeliveryThread:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            self.deliverer.run(self._stop)
+        except Exception:  # logged; the outbox keeps the matches for the next process
+            log.exception("the webhook deliverer stopped")
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds")

@@ -1,0 +1,110 @@
+"""What an alert and a recorded match are (pure): the saved search, its filters as a SearchRequest, the ids.
+
+An alert keeps the query forms it was saved with (`searched`: the user's own words and the machine translation
+made at save time), so its percolator query is the query search ran then, and "what the alert matched" and "what
+search returned" agree. A StoryMatch is one story (a cluster_id) an alert matched: later articles of the story
+add their ids and outlets to the same entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field, replace
+
+from service.search import query as query_parser
+from service.search.query import QueryForm
+from service.search.request import SearchRequest
+
+FILTER_KEYS = ("lang", "source", "category", "from", "to", "q_en", "q_ar")  # as the search API names them
+
+
+@dataclass(frozen=True)
+class Alert:
+    id: str
+    owner: str  # the hash of the API key that made it (web.auth.current_owner)
+    name: str
+    query: str  # in the search syntax
+    filters: dict  # FILTER_KEYS, as the search API takes them: {"lang": "auto", "source": [...], "from": ...}
+    feed_token: str  # reads the alert's feed without an API key
+    webhook_url: str | None
+    created: str  # ISO-8601, UTC
+    last_seen: str | None  # when its owner last looked at its matches (mark_seen)
+    searched: tuple[dict, ...] = field(default=())  # the query forms: {"lang", "text", "by": user|machine}
+
+    def request(self) -> SearchRequest:
+        """The search this alert saves, as search runs it (one page, every article)."""
+        return search_request(self.query, self.filters)
+
+    def forms(self) -> list[QueryForm]:
+        """The query forms saved with the alert, parsed again (parsing is deterministic)."""
+        return [saved_form(form) for form in self.searched]
+
+    def to_dict(self) -> dict:
+        """The alert as the API shows it to its owner (the webhook secret is never part of it)."""
+        shown = asdict(self)
+        shown.pop("owner")
+        shown["searched"] = list(self.searched)
+        return shown
+
+
+@dataclass(frozen=True)
+class StoryMatch:
+    id: str  # match_id(alert_id, story_id)
+    alert_id: str
+    story_id: str  # the story cluster (cluster_id) of the articles
+    article_ids: tuple[str, ...]
+    outlets: tuple[str, ...]
+    title_en: str
+    title_ar: str
+    url_article_id: str  # the article the entry links to: the first one matched
+    published: str | None
+    matched_at: str  # ISO-8601, UTC: when the story first matched
+    backfill: bool  # listed at creation from articles already indexed, not matched on ingest
+    webhook: dict | None = None  # its webhook delivery (state pending/delivered/failed, attempts…), when it has one
+
+    def to_dict(self) -> dict:
+        shown = asdict(self)
+        shown["article_ids"], shown["outlets"] = list(self.article_ids), list(self.outlets)
+        if self.webhook is None:
+            del shown["webhook"]
+        return shown
+
+    def joined(self, other: StoryMatch) -> StoryMatch:
+        """This entry with the other's articles and outlets added (in order, without repeats)."""
+        return replace(
+            self,
+            article_ids=tuple(dict.fromkeys((*self.article_ids, *other.article_ids))),
+            outlets=tuple(dict.fromkeys((*self.outlets, *other.outlets))),
+        )
+
+
+def match_id(alert_id: str, story_id: str) -> str:
+    """The one document id of an (alert, story) entry: recording it twice finds the first."""
+    return hashlib.sha256(f"{alert_id}\x00{story_id}".encode()).hexdigest()
+
+
+def search_request(query: str, filters: dict, size: int = 10, page: int = 1, collapse: bool = False) -> SearchRequest:
+    """A SearchRequest for a query and filters named as the search API names them."""
+    return SearchRequest(
+        query,
+        filters.get("lang") or "auto",
+        tuple(filters.get("source") or ()),
+        tuple(filters.get("category") or ()),
+        filters.get("from") or None,
+        filters.get("to") or None,
+        size=size,
+        page=page,
+        q_ar=filters.get("q_ar") or None,
+        q_en=filters.get("q_en") or None,
+        collapse=collapse,
+    )
+
+
+def saved_form(form: dict) -> QueryForm:
+    """A query form from its saved {lang, text, by}: the user's syntax parsed, the machine's words as words."""
+    parsed = query_parser.ParsedQuery.from_words(form["text"]) if form["by"] == "machine" else None
+    return QueryForm(form["lang"], form["text"], parsed or query_parser.parse(form["text"]), form["by"])
+
+
+def form_dict(form: QueryForm) -> dict:
+    return {"lang": form.lang, "text": form.text, "by": form.by}

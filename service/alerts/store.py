@@ -1,0 +1,345 @@
+"""Alerts and their matches in OpenSearch: `<alias>-alerts` (percolator queries) and `<alias>-alert-matches`.
+
+The alerts index holds each alert's percolator query (search/body.py's alert_query over the query forms saved with
+it) beside the alert's own fields under `alert`. A percolator query is parsed with the index's mapping, so that
+index also maps the article fields the queries search, copied with their analyzers from the newest articles
+config when the index is made (index_config/alerts-v1.json has the rest). Changing those analyzers means making
+the alerts index again and storing every alert anew.
+
+The matches index holds one entry per (alert, story), its id match_id(alert, story): recorded once with `create`;
+a later article of the story adds its id and outlet with an update guarded by if_seq_no/if_primary_term, so
+concurrent writers (ingest processes, the webhook deliverer) never undo each other. Entries of an alert with a
+webhook carry `webhook: {state: pending, attempts: 0, next_attempt}` for the deliverer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import uuid
+from dataclasses import replace
+
+from opensearchpy import OpenSearch, helpers
+from opensearchpy.exceptions import NotFoundError, RequestError
+
+from service.alerts.model import Alert, StoryMatch, form_dict
+from service.index.bulk import with_retries
+from service.index.client import bulk_timeout
+from service.index.lifecycle import ALREADY_EXISTS, INDEX_CONFIG_DIR, config_versions
+from service.search.body import alert_query
+from service.search.query import QueryForm
+
+ALERTS_CONFIG = INDEX_CONFIG_DIR / "alerts-v1.json"
+MATCHES_CONFIG = INDEX_CONFIG_DIR / "alert-matches-v1.json"
+PERCOLATED_FIELDS = ("title", "body", "title_en", "body_en", "published", "source", "category")
+PERCOLATE_PAGE = 1000  # alerts per page of percolate hits
+MAX_LISTED = 1000  # alerts list_for returns at most (a key's limit is ALERTS_PER_KEY)
+UPDATE_ROUNDS = 5  # tries of an entry's update when another writer changed it in between
+SECRET_BYTES = 32
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+def alerts_index_body() -> dict:
+    """The alerts index: its own config, plus the searched article fields and their analysis from the articles'."""
+    articles = json.loads(config_versions()[max(config_versions())].read_text(encoding="utf-8"))
+    body = json.loads(ALERTS_CONFIG.read_text(encoding="utf-8"))
+    body["settings"]["analysis"] = articles["settings"]["analysis"]
+    fields = articles["mappings"]["properties"]
+    body["mappings"]["properties"].update({name: fields[name] for name in PERCOLATED_FIELDS})
+    return body
+
+
+def percolated_document(document: dict) -> dict:
+    """The part of an article document that alert queries read."""
+    return {name: document[name] for name in PERCOLATED_FIELDS if document.get(name) is not None}
+
+
+def _alert_of(source: dict) -> Alert:
+    saved = dict(source["alert"])
+    saved.pop("webhook_secret", None)
+    return Alert(**{**saved, "searched": tuple(saved.get("searched") or ())})
+
+
+class AlertStore:
+    """Alerts and their matches behind one articles alias; alert methods taking owner see only that owner's."""
+
+    def __init__(self, client: OpenSearch, alias: str, attempts: int = 3):
+        self.client, self.alias, self.attempts = client, alias, attempts
+        self.alerts_index = f"{alias}-alerts"
+        self.matches_index = f"{alias}-alert-matches"
+
+    def ensure(self) -> None:
+        """Make both indices if missing; safe to call concurrently."""
+        bodies = {self.alerts_index: alerts_index_body(), self.matches_index: json.loads(MATCHES_CONFIG.read_text())}
+        for index, body in bodies.items():
+            if self.client.indices.exists(index=index):
+                continue
+            try:
+                self.client.indices.create(index=index, body=body, request_timeout=bulk_timeout(self.client))
+            except RequestError as error:
+                if error.error != ALREADY_EXISTS:
+                    raise
+            self.client.cluster.health(index=index, wait_for_status="yellow", request_timeout=bulk_timeout(self.client))
+
+    # alerts
+
+    def create(
+        self,
+        owner: str,
+        name: str,
+        query: str,
+        filters: dict,
+        forms: list[QueryForm],
+        webhook_url: str | None = None,
+        refresh: str | bool = "wait_for",
+    ) -> tuple[Alert, str | None]:
+        """A new alert of owner's, and its webhook secret when it has a webhook (given out this once).
+
+        refresh: wait_for makes it match the next ingest and show in list_for at once; False (loading many) leaves
+        that to the index's next refresh."""
+        self.ensure()
+        alert = Alert(
+            id=uuid.uuid4().hex,
+            owner=owner,
+            name=name,
+            query=query,
+            filters=filters,
+            feed_token=secrets.token_urlsafe(24),
+            webhook_url=webhook_url,
+            created=now_iso(),
+            last_seen=None,
+            searched=tuple(form_dict(form) for form in forms),
+        )
+        secret = secrets.token_urlsafe(SECRET_BYTES) if webhook_url else None
+        self._put(alert, forms, secret, op_type="create", refresh=refresh)
+        return alert, secret
+
+    def _put(
+        self, alert: Alert, forms: list[QueryForm], secret: str | None, refresh: str | bool = "wait_for", **options
+    ) -> None:
+        source = {
+            "query": alert_query(alert.request(), forms),
+            "alert": {**alert.to_dict(), "owner": alert.owner, "webhook_secret": secret},
+        }
+        with_retries(
+            lambda: self.client.index(index=self.alerts_index, id=alert.id, body=source, refresh=refresh, **options),
+            attempts=self.attempts,
+        )
+
+    def _stored(self, alert_id: str) -> dict | None:
+        try:
+            found = self.client.get(index=self.alerts_index, id=alert_id)
+        except NotFoundError:  # no such alert, or no alerts index yet
+            return None
+        return found["_source"]
+
+    def get(self, alert_id: str, owner: str | None) -> Alert | None:
+        """The alert, when owner's (any owner's with None: the feed and the deliverer); else None."""
+        source = self._stored(alert_id)
+        if source is None or (owner is not None and source["alert"]["owner"] != owner):
+            return None
+        return _alert_of(source)
+
+    def list_for(self, owner: str) -> list[Alert]:
+        """owner's alerts, newest first."""
+        body = {"query": {"term": {"alert.owner": owner}}, "size": MAX_LISTED, "sort": [{"alert.created": "desc"}]}
+        return [_alert_of(hit["_source"]) for hit in self._search(body)]
+
+    def count_for(self, owner: str) -> int:
+        try:
+            return self.client.count(index=self.alerts_index, body={"query": {"term": {"alert.owner": owner}}})["count"]
+        except NotFoundError:
+            return 0
+
+    def update(
+        self,
+        alert_id: str,
+        owner: str,
+        name: str,
+        query: str,
+        filters: dict,
+        forms: list[QueryForm],
+        webhook_url: str | None,
+    ) -> tuple[Alert, str | None] | None:
+        """Replace owner's alert's definition; (alert, a new webhook secret when a webhook was added), or None.
+
+        The secret stays while the alert has a webhook (a changed URL keeps it), and goes with the webhook.
+        """
+        source = self._stored(alert_id)
+        if source is None or source["alert"]["owner"] != owner:
+            return None
+        secret = source["alert"].get("webhook_secret")
+        fresh = None
+        if webhook_url and not secret:
+            secret = fresh = secrets.token_urlsafe(SECRET_BYTES)
+        alert = replace(
+            _alert_of(source),
+            name=name,
+            query=query,
+            filters=filters,
+            webhook_url=webhook_url,
+            searched=tuple(form_dict(form) for form in forms),
+        )
+        self._put(alert, forms, secret if webhook_url else None)
+        return alert, fresh
+
+    def delete(self, alert_id: str, owner: str) -> bool:
+        """Delete owner's alert and its matches; False when there is no such alert of owner's."""
+        if self.get(alert_id, owner) is None:
+            return False
+        self.client.delete(index=self.alerts_index, id=alert_id, refresh="wait_for")
+        entries = helpers.scan(
+            self.client, index=self.matches_index, query={"query": {"term": {"alert_id": alert_id}}}, _source=False
+        )
+        helpers.bulk(
+            self.client,
+            ({"_op_type": "delete", "_index": self.matches_index, "_id": hit["_id"]} for hit in entries),
+            raise_on_error=False,
+            refresh="wait_for",
+        )
+        return True
+
+    def by_feed_token(self, token: str) -> Alert | None:
+        """The alert whose feed token this is, or None."""
+        hits = self._search({"query": {"term": {"alert.feed_token": token}}, "size": 1})
+        return _alert_of(hits[0]["_source"]) if hits else None
+
+    def webhook_secret(self, alert_id: str) -> str | None:
+        """The secret the alert's webhook deliveries are signed with; None without a webhook."""
+        source = self._stored(alert_id)
+        return source["alert"].get("webhook_secret") if source else None
+
+    def mark_seen(self, alert_id: str, owner: str, when: str | None = None) -> Alert | None:
+        """Record that owner looked at the alert's matches now (or at when); None when not owner's."""
+        if self.get(alert_id, owner) is None:
+            return None
+        seen = when or now_iso()
+        self.client.update(
+            index=self.alerts_index, id=alert_id, body={"doc": {"alert": {"last_seen": seen}}}, refresh="wait_for"
+        )
+        return self.get(alert_id, owner)
+
+    def _search(self, body: dict) -> list[dict]:
+        try:
+            return self.client.search(index=self.alerts_index, body=body)["hits"]["hits"]
+        except NotFoundError:
+            return []
+
+    # matching
+
+    def percolate(self, documents: list[dict]) -> dict[str, tuple[bool, list[int]]]:
+        """{alert id: (whether it has a webhook, the positions in documents it matches)}, in one percolate query
+        over all the documents (paged over the alerts)."""
+        if not documents:
+            return {}
+        query = {
+            "constant_score": {
+                "filter": {"percolate": {"field": "query", "documents": [percolated_document(d) for d in documents]}}
+            }
+        }
+        found: dict[str, tuple[bool, list[int]]] = {}
+        after = None
+        while True:
+            body = {
+                "query": query,
+                "size": PERCOLATE_PAGE,
+                "sort": [{"alert.id": "asc"}],
+                "_source": ["alert.id", "alert.webhook_url"],
+                **({"search_after": after} if after else {}),
+            }
+            try:
+                hits = with_retries(
+                    lambda body=body: self.client.search(index=self.alerts_index, body=body), attempts=self.attempts
+                )["hits"]["hits"]
+            except NotFoundError:  # no alert was ever saved
+                return {}
+            for hit in hits:
+                alert = hit["_source"]["alert"]
+                found[alert["id"]] = (bool(alert.get("webhook_url")), hit["fields"]["_percolator_document_slot"])
+            if len(hits) < PERCOLATE_PAGE:
+                return found
+            after = hits[-1]["sort"]
+
+    def record_matches(self, matches: list[StoryMatch], notify: frozenset[str] = frozenset()) -> list[StoryMatch]:
+        """Record each (alert, story) once; later articles of a recorded story join its entry. Returns the entries
+        created now. Entries of the alerts in notify get a pending webhook delivery."""
+        merged: dict[str, StoryMatch] = {}
+        for match in matches:
+            merged[match.id] = merged[match.id].joined(match) if match.id in merged else match
+        created: list[StoryMatch] = []
+        pending = merged
+        for _ in range(UPDATE_ROUNDS):
+            if not pending:
+                break
+            pending = self._record_round(pending, notify, created)
+        return created
+
+    def _record_round(self, matches: dict[str, StoryMatch], notify, created: list[StoryMatch]) -> dict:
+        """One round of creates and guarded updates; returns the entries to try again (a writer came between)."""
+        stored = with_retries(
+            lambda: self.client.mget(index=self.matches_index, body={"ids": list(matches)}), attempts=self.attempts
+        )["docs"]
+        actions, new = [], {}
+        for doc in stored:
+            match = matches[doc["_id"]]
+            if not doc.get("found"):
+                source = match.to_dict()
+                if match.alert_id in notify and not match.backfill:
+                    source["webhook"] = {"state": "pending", "attempts": 0, "next_attempt": match.matched_at}
+                actions.append({"_op_type": "create", "_index": self.matches_index, "_id": match.id, "_source": source})
+                new[match.id] = match
+                continue
+            joined = _match_of(doc["_source"]).joined(match)
+            if joined.article_ids == tuple(doc["_source"]["article_ids"]):
+                continue  # nothing new: an article already listed, matched again (e.g. an update)
+            actions.append(
+                {
+                    "_op_type": "update",
+                    "_index": self.matches_index,
+                    "_id": match.id,
+                    "if_seq_no": doc["_seq_no"],
+                    "if_primary_term": doc["_primary_term"],
+                    "doc": {"article_ids": list(joined.article_ids), "outlets": list(joined.outlets)},
+                }
+            )
+        if not actions:
+            return {}
+        _, errors = with_retries(
+            lambda: helpers.bulk(self.client, actions, raise_on_error=False, max_retries=0), attempts=self.attempts
+        )
+        conflicts = {}
+        for error in errors:
+            (item,) = error.values()
+            if item.get("status") != 409:
+                raise RuntimeError(f"recording a match was refused: {item.get('error')}")
+            conflicts[item["_id"]] = matches[item["_id"]]
+        created.extend(match for match_id, match in new.items() if match_id not in conflicts)
+        return conflicts
+
+    def matches(
+        self, alert_id: str, since: str | None = None, page: int = 1, size: int = 20
+    ) -> tuple[int, list[StoryMatch]]:
+        """(how many, one page of) the alert's entries matched after since, newest first."""
+        query: dict = {"bool": {"filter": [{"term": {"alert_id": alert_id}}]}}
+        if since:
+            query["bool"]["filter"].append({"range": {"matched_at": {"gt": since}}})
+        body = {
+            "query": query,
+            "sort": [{"matched_at": "desc"}, {"id": "asc"}],
+            "from": (page - 1) * size,
+            "size": size,
+            "track_total_hits": True,
+        }
+        try:
+            answer = self.client.search(index=self.matches_index, body=body)
+        except NotFoundError:
+            return 0, []
+        return answer["hits"]["total"]["value"], [_match_of(hit["_source"]) for hit in answer["hits"]["hits"]]
+
+
+def _match_of(source: dict) -> StoryMatch:
+    return StoryMatch(**{**source, "article_ids": tuple(source["article_ids"]), "outlets": tuple(source["outlets"])})

@@ -1,0 +1,198 @@
+"""Webhooks: the signature a receiver checks, the guard on where we may POST, and the one POST, pinned.
+
+Signature: `X-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" under the alert's secret>`, and
+`X-Delivery-Id`, the same on every retry of one match, so a receiver drops the repeats. A receiver checks with
+verify() (or the same three lines in its own language): recompute the HMAC over the raw body, compare in constant
+time, and refuse a timestamp older than its tolerance (a replayed request).
+
+Guard: a webhook URL is http(s) only, and every address its host resolves to must be public (not private,
+loopback, link-local, multicast, reserved or unspecified) unless ALERT_WEBHOOK_ALLOW names the host or a network
+holding the address. It is checked when an alert is saved, and again at each delivery, where the connection goes
+to the very address checked (so a DNS answer that changes in between cannot redirect it) and no redirect is
+followed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import urllib3
+
+SIGNATURE_HEADER = "X-Signature"
+DELIVERY_HEADER = "X-Delivery-Id"
+SCHEMES = {"http": 80, "https": 443}
+MAX_URL_CHARS = 2000
+DEFAULT_TOLERANCE = 300  # seconds a receiver accepts between our timestamp and its clock
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class WebhookUrlError(ValueError):
+    """A webhook URL we will not POST to; the message says why, in words for the alert's owner."""
+
+
+# Signing
+
+
+def signature(secret: str, body: bytes, timestamp: int) -> str:
+    """The X-Signature value for body sent at timestamp (unix seconds)."""
+    digest = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def signed_headers(secret: str, body: bytes, delivery_id: str, timestamp: int | None = None) -> dict[str, str]:
+    """The headers of one delivery: JSON, its signature now, and the delivery id receivers dedupe on."""
+    stamp = int(time.time()) if timestamp is None else timestamp
+    return {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: signature(secret, body, stamp),
+        DELIVERY_HEADER: delivery_id,
+        "User-Agent": "arabic-english-news-alerts",
+    }
+
+
+def verify(secret: str, body: bytes, header: str, tolerance: int = DEFAULT_TOLERANCE, now: float | None = None) -> bool:
+    """For receivers: whether header (X-Signature) signs this raw body with secret, sent within tolerance seconds.
+
+    The comparison runs in constant time; a malformed header, another body or secret, or an old timestamp is
+    False.
+    """
+    parts = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+    timestamp = parts.get("t", "")
+    if not timestamp.isdigit() or "v1" not in parts:
+        return False
+    if abs((time.time() if now is None else now) - int(timestamp)) > tolerance:
+        return False
+    return hmac.compare_digest(signature(secret, body, int(timestamp)), f"t={timestamp},v1={parts['v1']}")
+
+
+# The guard
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one POST goes: the URL's parts and the checked address the connection is pinned to."""
+
+    scheme: str
+    host: str
+    port: int
+    path: str
+    address: Address
+
+    @property
+    def host_header(self) -> str:
+        named = f"[{self.host}]" if ":" in self.host else self.host
+        return named if self.port == SCHEMES[self.scheme] else f"{named}:{self.port}"
+
+
+def check_url(url: str, allow: tuple[str, ...]) -> Target:
+    """The URL's target, resolved now and checked; WebhookUrlError says why it is refused."""
+    if not isinstance(url, str) or len(url) > MAX_URL_CHARS:
+        raise WebhookUrlError(f"a webhook URL is a string of at most {MAX_URL_CHARS} characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise WebhookUrlError("the webhook URL cannot be parsed") from None
+    scheme = parts.scheme.lower()
+    if scheme not in SCHEMES or not parts.hostname:
+        raise WebhookUrlError("a webhook URL must be http:// or https:// with a host")
+    if parts.username is not None or parts.password is not None:
+        raise WebhookUrlError("a webhook URL must not carry a user name or password")
+    host = parts.hostname.lower().rstrip(".")
+    port = port or SCHEMES[scheme]
+    addresses = _resolve(host, port)
+    for address in addresses:
+        if not _allowed(host, address, allow):
+            raise WebhookUrlError(
+                f"the webhook host {host} resolves to {address}, a {_kind(address)} address; "
+                "only public addresses are allowed unless ALERT_WEBHOOK_ALLOW names it"
+            )
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Target(scheme, host, port, path, addresses[0])
+
+
+def _resolve(host: str, port: int) -> list[Address]:
+    try:
+        answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise WebhookUrlError(f"the webhook host {host} does not resolve") from None
+    addresses = [ipaddress.ip_address(answer[4][0].split("%", 1)[0]) for answer in answers]
+    return [_unmapped(address) for address in dict.fromkeys(addresses)]
+
+
+def _unmapped(address: Address) -> Address:
+    """::ffff:10.0.0.1 is 10.0.0.1: judge the IPv4 address an IPv4-mapped one reaches."""
+    mapped = getattr(address, "ipv4_mapped", None)
+    return mapped or address
+
+
+def _allowed(host: str, address: Address, allow: tuple[str, ...]) -> bool:
+    if address.is_global and not address.is_multicast:
+        return True
+    for entry in allow:
+        if entry == host:
+            return True
+        network = _network(entry)
+        if network is not None and network.version == address.version and address in network:
+            return True
+    return False
+
+
+def _network(entry: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        return None  # a host name
+
+
+def _kind(address: Address) -> str:
+    for kind in ("loopback", "private", "link_local", "multicast", "unspecified", "reserved"):
+        if getattr(address, f"is_{kind}"):
+            return kind.replace("_", "-")
+    return "non-public"
+
+
+# The POST
+
+
+class DeliveryFailed(Exception):
+    """The receiver did not take the delivery (no connection, a timeout, or an answer other than 2xx)."""
+
+
+def post(target: Target, body: bytes, headers: dict[str, str], timeout: float) -> int:
+    """POST body to the target's checked address (TLS still checks the certificate against the host name).
+
+    Returns the 2xx status; raises DeliveryFailed otherwise. Redirects are answers, never followed.
+    """
+    common = {"port": target.port, "timeout": urllib3.Timeout(total=timeout), "retries": False, "maxsize": 1}
+    if target.scheme == "https":
+        pool = urllib3.HTTPSConnectionPool(
+            str(target.address), server_hostname=target.host, assert_hostname=target.host, **common
+        )
+    else:
+        pool = urllib3.HTTPConnectionPool(str(target.address), **common)
+    try:
+        response = pool.urlopen(
+            "POST",
+            target.path,
+            body=body,
+            headers={**headers, "Host": target.host_header},
+            redirect=False,
+            preload_content=False,
+        )
+        status = response.status
+        response.drain_conn()
+    except urllib3.exceptions.HTTPError as error:
+        raise DeliveryFailed(f"{type(error).__name__}: {error}") from None
+    finally:
+        pool.close()
+    if not 200 <= status < 300:
+        raise DeliveryFailed(f"the receiver answered {status}")
+    return status

@@ -1,0 +1,199 @@
+// "Save this search" (search page) and the Alerts page. Alerts are private: the API key lives in this tab's
+// sessionStorage only, shared with the jobs pages (never a cookie or a URL), and goes as the X-API-Key header.
+// Everything shown is set with textContent, never as markup.
+const ALERT_KEY_STORAGE = "mt-api-key";
+const SHOWN_MATCHES = 20;
+
+const alertKey = () => sessionStorage.getItem(ALERT_KEY_STORAGE);
+const keyed = (url, options = {}) =>
+  fetch(url, { ...options, cache: "no-store", headers: { ...(options.headers || {}), "X-API-Key": alertKey() || "" } });
+const reason = async (response) => {
+  const answer = await response.json().catch(() => ({}));
+  return answer.error ? answer.error.message : `the service answered ${response.status}`;
+};
+
+// Search page: the form carries the search (query and filters, as the API names them) in data-search.
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.getElementById("save-search-form");
+  if (!form) return;
+  form.hidden = false;
+  const keyField = form.querySelector(".key-field");
+  const keyInput = form.querySelector("[name=api_key]");
+  const status = document.getElementById("save-search-status");
+  keyField.hidden = Boolean(alertKey());
+  const say = (text, isError) => {
+    status.textContent = text;
+    status.classList.toggle("error", Boolean(isError));
+  };
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (keyInput.value.trim()) sessionStorage.setItem(ALERT_KEY_STORAGE, keyInput.value.trim());
+    if (!alertKey()) {
+      keyField.hidden = false;
+      say("Enter your API key: alerts belong to the key that saves them.", true);
+      keyInput.focus();
+      return;
+    }
+    const search = JSON.parse(form.dataset.search);
+    const body = { name: form.querySelector("[name=name]").value.trim(), ...search };
+    const webhook = form.querySelector("[name=webhook_url]").value.trim();
+    if (webhook) body.webhook_url = webhook;
+    if (form.querySelector("[name=backfill]").checked) body.backfill = true;
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    say("Saving…", false);
+    let response;
+    try {
+      response = await keyed("/api/v1/alerts", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    } catch {
+      say("The service cannot be reached; try again.", true);
+      button.disabled = false;
+      return;
+    }
+    button.disabled = false;
+    if (!response.ok) {
+      if (response.status === 401 || response.status === 403) {
+        sessionStorage.removeItem(ALERT_KEY_STORAGE);
+        keyField.hidden = false;
+        keyInput.select();
+      }
+      say(`Not saved: ${await reason(response)}.`, true);
+      return;
+    }
+    const alert = await response.json();
+    keyField.hidden = true;
+    const link = document.createElement("a");
+    link.href = `/alerts?highlight=${encodeURIComponent(alert.id)}`;
+    link.textContent = "See it on the Alerts page";
+    const secret = alert.webhook_secret
+      ? ` Its webhook secret, shown this once (deliveries are signed with it): ${alert.webhook_secret}.`
+      : "";
+    say(`Saved “${alert.name}”.${secret} `, false);
+    status.append(link);
+  });
+});
+
+// Alerts page: every alert of the key with its matches, the count of those new since the last visit, and its feed.
+document.addEventListener("DOMContentLoaded", () => {
+  const list = document.getElementById("alerts");
+  if (!list) return;
+  const keyForm = document.getElementById("alert-key-form");
+  const message = document.getElementById("alerts-message");
+  const empty = document.getElementById("alerts-empty");
+  const alertTemplate = document.getElementById("alert-template");
+  const matchTemplate = document.getElementById("match-template");
+  const say = (text) => {
+    message.textContent = text;
+    message.hidden = !text;
+  };
+  const text = (node, selector, value) => { node.querySelector(selector).textContent = String(value); };
+  const shortDate = (iso) => new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+  const askForKey = (why) => {
+    keyForm.hidden = false;
+    say(why);
+    keyForm.querySelector("input").focus();
+  };
+  keyForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const typed = keyForm.querySelector("input").value.trim();
+    if (!typed) return;
+    sessionStorage.setItem(ALERT_KEY_STORAGE, typed);
+    keyForm.hidden = true;
+    say("");
+    load();
+  });
+
+  // A keyed GET's JSON, or null after saying why not.
+  const getJson = async (url) => {
+    let response;
+    try {
+      response = await keyed(url);
+    } catch {
+      say("The service cannot be reached; reload the page to try again.");
+      return null;
+    }
+    if (response.status === 401 || response.status === 403) {
+      sessionStorage.removeItem(ALERT_KEY_STORAGE);
+      askForKey("That API key was not accepted. Enter the key you saved your alerts with.");
+      return null;
+    }
+    if (!response.ok) {
+      say(`Not shown: ${await reason(response)}.`);
+      return null;
+    }
+    return response.json();
+  };
+
+  const matchRow = (match, lastSeen) => {
+    const row = matchTemplate.content.firstElementChild.cloneNode(true);
+    const link = row.querySelector(".title");
+    link.href = `/articles/${encodeURIComponent(match.url_article_id)}`;
+    link.textContent = match.title_en || match.title_ar || match.story_id;
+    text(row, ".outlets", match.outlets.join(", ") || "unknown outlet");
+    const date = row.querySelector(".date");
+    date.dateTime = match.published || match.matched_at;
+    date.textContent = shortDate(match.published || match.matched_at);
+    row.querySelector(".new-badge").hidden = Boolean(lastSeen) && match.matched_at <= lastSeen;
+    row.querySelector(".backfill").hidden = !match.backfill;
+    return row;
+  };
+
+  const filtersText = (filters) => {
+    const parts = Object.entries(filters || {})
+      .filter(([, value]) => value && value.length !== 0 && value !== "auto")
+      .map(([name, value]) => `${name}: ${[].concat(value).join(", ")}`);
+    return parts.length ? ` (${parts.join("; ")})` : "";
+  };
+
+  const showAlert = async (alert) => {
+    const row = alertTemplate.content.firstElementChild.cloneNode(true);
+    row.dataset.alert = alert.id;
+    row.classList.toggle("highlight", alert.id === list.dataset.highlight);
+    text(row, ".name", alert.name);
+    text(row, ".query", alert.query);
+    text(row, ".alert-filters", filtersText(alert.filters));
+    const created = row.querySelector(".created");
+    created.dateTime = alert.created;
+    created.textContent = shortDate(alert.created);
+    const feed = row.querySelector(".feed");
+    feed.href = `/alerts/${encodeURIComponent(alert.id)}/feed.atom?token=${encodeURIComponent(alert.feed_token)}`;
+    feed.setAttribute("aria-label", `Atom feed of ${alert.name}`);
+    text(row, ".webhook", alert.webhook_url ? ` · webhook to ${alert.webhook_url}` : "");
+    list.append(row);
+    const base = `/api/v1/alerts/${encodeURIComponent(alert.id)}`;
+    const since = alert.last_seen ? `&since=${encodeURIComponent(alert.last_seen)}` : "";
+    const [page, fresh] = await Promise.all([
+      getJson(`${base}/matches?size=${SHOWN_MATCHES}`),
+      getJson(`${base}/matches?size=1${since}`),
+    ]);
+    if (!page || !fresh) return;
+    text(row, ".new-count", `· ${fresh.total} new since your last visit`);
+    row.querySelector(".alert-matches").replaceChildren(...page.matches.map((m) => matchRow(m, alert.last_seen)));
+    row.querySelector(".no-matches").hidden = page.total > 0;
+    const more = row.querySelector(".more-matches");
+    more.hidden = page.total <= page.matches.length;
+    more.textContent = `The newest ${page.matches.length} of ${page.total} stories; the feed and the API list them all.`;
+    await keyed(`${base}/seen`, { method: "POST" }).catch(() => {}); // the next visit counts from now
+  };
+
+  async function load() {
+    if (!alertKey()) {
+      askForKey("Enter your API key to see your alerts.");
+      return;
+    }
+    const answer = await getJson("/api/v1/alerts");
+    if (!answer) return;
+    list.replaceChildren();
+    empty.hidden = answer.alerts.length > 0;
+    await Promise.all(answer.alerts.map(showAlert));
+    list.dataset.loaded = "yes"; // every alert shown and marked seen
+  }
+
+  load();
+});

@@ -1,0 +1,134 @@
+"""Saved searches in a real browser (Debian's chromium): "Save this search" on the search page, and the Alerts page
+with each alert's new-match count, feed link and matches, against the real app, node and percolator."""
+
+from dataclasses import replace
+
+import feedparser
+import pytest
+from browsing import CHROMIUM, SHOTS, expect, served
+
+from service.ingest import ingest
+from service.web import create_app
+
+KEY = "alerts-key-0123456"
+DESKTOP = {"width": 1440, "height": 900}
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed (make test installs it)")
+
+
+def article(article_id: str, title_en: str, source: str, day: int) -> dict:
+    """A pre-translated record about a ceasefire (so the tiny model's noise plays no part)."""
+    return {
+        "id": article_id,
+        "source": source,
+        "category": "middle_east",
+        "date": f"2024-05-{day:02d}T09:00:00Z",
+        "title": f"وقف إطلاق النار {article_id}",
+        "title_en": title_en,
+        "body": f"أعلن الجيش وقف إطلاق النار في المنطقة {day}.",
+        "sentences": [{"source": f"أعلن الجيش وقف إطلاق النار في المنطقة {day}.", "target": f"{title_en}."}],
+    }
+
+
+@pytest.fixture(scope="module")
+def web_app(search_settings, alias):
+    return create_app(replace(search_settings, opensearch_index=alias, api_keys=(KEY,), alert_delivery=False))
+
+
+@pytest.fixture(scope="module")
+def site(web_app, client, alias):
+    report = ingest(
+        [(1, article("old-1", "Army declares a ceasefire in the north", "Outlet One", 1))],
+        client,
+        alias,
+        pretranslated=True,
+    )
+    assert report.indexed == 1
+    client.indices.refresh(index=alias)
+    with served(web_app) as url:
+        yield url
+
+
+@pytest.fixture
+def tab(browser):
+    context = browser.new_context(viewport=DESKTOP)
+    yield context.new_page()
+    context.close()
+
+
+def save_search(tab, site, name: str, backfill: bool) -> None:
+    tab.goto(f"{site}/?q=ceasefire")
+    tab.get_by_text("Save this search").click()
+    tab.get_by_label("Name").fill(name)
+    if tab.get_by_label("API key").is_visible():
+        tab.get_by_label("API key").fill(KEY)
+    if backfill:
+        tab.get_by_label("Also list the articles that match already").check()
+    tab.get_by_role("button", name="Save search").click()
+    expect(tab.locator("#save-search-status")).to_contain_text(f"Saved “{name}”")
+
+
+def test_a_saved_search_is_listed_on_the_alerts_page_with_its_feed_and_the_key_never_in_a_url(site, tab, client, alias):
+    requested = []
+    tab.on("request", lambda request: requested.append(request.url))
+    save_search(tab, site, "Northern ceasefire", backfill=True)
+    client.indices.refresh(index=f"{alias}-alert-matches")  # the back-fill's entries, searchable at once
+    tab.get_by_role("link", name="See it on the Alerts page").click()
+    expect(tab.get_by_role("navigation", name="Main").locator("[aria-current='page']")).to_have_text("Alerts")
+    entry = tab.locator("li.alert", has_text="Northern ceasefire")
+    expect(entry).to_have_class("alert highlight")  # the one just saved
+    expect(entry.locator(".query")).to_have_text("ceasefire")
+    expect(entry.locator(".alert-match")).to_have_count(1)  # the back-fill: the article already there
+    expect(entry.locator(".alert-match .backfill")).to_be_visible()
+    feed = entry.get_by_role("link", name="Atom feed of Northern ceasefire")
+    answer = tab.request.get(site + feed.get_attribute("href"))  # a feed reader: no key, the feed's token
+    assert answer.status == 200 and answer.headers["content-type"].startswith("application/atom+xml")
+    assert not feedparser.parse(answer.body()).bozo
+    tab.screenshot(path=str(SHOTS / "alerts-listed.png"), full_page=True)
+    assert not any(KEY in url for url in requested)
+
+
+def test_matches_arrive_on_ingest_and_only_the_new_ones_count_as_new(site, tab, client, alias):
+    save_search(tab, site, "Ceasefire watch", backfill=False)
+    tab.goto(f"{site}/alerts")
+    entry = tab.locator("li.alert", has_text="Ceasefire watch")
+    expect(entry.locator(".no-matches")).to_be_visible()
+    expect(entry.locator(".new-count")).to_have_text("· 0 new since your last visit")
+    expect(tab.locator("#alerts")).to_have_attribute("data-loaded", "yes")
+
+    records = [
+        (1, article("new-1", "Ceasefire holds <b>in the south</b>", "Outlet Two", 3)),
+        (2, article("other-1", "Markets rally on trade data", "Outlet Two", 3)),
+    ]
+    assert ingest(records, client, alias, pretranslated=True).indexed == 2
+    client.indices.refresh(index=f"{alias}-alert-matches")
+    tab.reload()
+    entry = tab.locator("li.alert", has_text="Ceasefire watch")
+    expect(entry.locator(".new-count")).to_have_text("· 1 new since your last visit")
+    match = entry.locator(".alert-match")
+    expect(match).to_have_count(1)
+    expect(match.locator(".title")).to_have_text("Ceasefire holds <b>in the south</b>")  # text, never markup
+    expect(match.locator(".outlets")).to_have_text("Outlet Two")
+    expect(match.locator(".new-badge")).to_be_visible()
+    expect(match.locator(".date")).to_have_attribute("datetime", "2024-05-03T09:00:00+00:00")
+
+    expect(tab.locator("#alerts")).to_have_attribute("data-loaded", "yes")  # and marked seen
+    tab.reload()  # the visit before counted as seen
+    entry = tab.locator("li.alert", has_text="Ceasefire watch")
+    expect(entry.locator(".new-count")).to_have_text("· 0 new since your last visit")
+    expect(entry.locator(".new-badge")).to_be_hidden()
+    entry.locator(".alert-match .title").click()
+    expect(tab).to_have_url(f"{site}/articles/new-1")
+
+
+def test_a_refused_key_asks_again_and_nothing_is_saved(site, browser):
+    context = browser.new_context(viewport=DESKTOP)
+    tab = context.new_page()
+    tab.goto(f"{site}/?q=ceasefire")
+    tab.get_by_text("Save this search").click()
+    tab.get_by_label("API key").fill("not-the-key-000")
+    tab.get_by_role("button", name="Save search").click()
+    expect(tab.locator("#save-search-status")).to_contain_text("Not saved: the API key is not valid")
+    expect(tab.get_by_label("API key")).to_be_visible()
+    tab.goto(f"{site}/alerts")
+    expect(tab.get_by_label("API key")).to_be_visible()  # the refused key was not kept
+    context.close()

@@ -1,0 +1,131 @@
+"""The alerts API on the real node: saved searches scoped to their key, matches on API ingest, back-fill, 4xx."""
+
+from dataclasses import replace
+
+import pytest
+
+from service.web import create_app
+
+KEY, OTHER = "alerts-key-0123", "other-key-4567"
+AUTH, OTHER_AUTH = {"Authorization": f"Bearer {KEY}"}, {"Authorization": f"Bearer {OTHER}"}
+STORY = "أعلنت وزارة الصحة افتتاح مستشفى ميداني جديد في المدينة لاستقبال المرضى"
+
+
+@pytest.fixture(scope="module")
+def app(search_settings, alias, client):
+    yield create_app(
+        replace(
+            search_settings,
+            opensearch_index=alias,
+            api_keys=(KEY, OTHER),
+            alerts_per_key=4,
+            alert_webhook_allow=("127.0.0.1",),  # webhook URLs must resolve, to a public or an allowed address
+        )
+    )
+    client.indices.delete(index=f"{alias}-alert*")
+
+
+@pytest.fixture
+def http(app):
+    return app.test_client()
+
+
+def create(http, headers=AUTH, **fields):
+    answer = http.post("/api/v1/alerts", json={"name": "hospital", "query": "مستشفى", **fields}, headers=headers)
+    assert answer.status_code == 201, answer.json
+    return answer.json
+
+
+def ingest_article(http, client, alias, article_id, body=STORY, source="BBC Arabic"):
+    answer = http.post("/api/v1/articles", json={"id": article_id, "body": body, "source": source}, headers=AUTH)
+    assert answer.json["indexed"] == 1, answer.json
+    client.indices.refresh(index=f"{alias}-alert-matches")
+
+
+def test_an_alert_saved_through_the_api_matches_articles_posted_after(http, client, alias):
+    alert = create(http, filters={"source": ["BBC Arabic"]})
+    assert alert["searched"] == [{"lang": "ar", "text": "مستشفى", "by": "user"}] and "webhook_secret" not in alert
+    ingest_article(http, client, alias, "h1")
+    ingest_article(http, client, alias, "h2", body="افتتح الوزير مستشفى للأطفال", source="Al Arabiya")  # filtered out
+    answer = http.get(f"/api/v1/alerts/{alert['id']}/matches", headers=AUTH)
+    assert answer.status_code == 200
+    assert answer.json["total"] == 1
+    assert answer.json["matches"][0]["article_ids"] == ["h1"]
+    assert answer.json["matches"][0]["outlets"] == ["BBC Arabic"]
+    http.delete(f"/api/v1/alerts/{alert['id']}", headers=AUTH)
+
+
+def test_another_key_can_neither_read_change_nor_delete_an_alert(http):
+    alert = create(http)
+    path = f"/api/v1/alerts/{alert['id']}"
+    for method, extra in (("get", {}), ("patch", {"json": {"name": "mine"}}), ("delete", {})):
+        answer = getattr(http, method)(path, headers=OTHER_AUTH, **extra)
+        assert answer.status_code == 404 and answer.json["error"]["code"] == "not_found"
+    assert http.get(f"{path}/matches", headers=OTHER_AUTH).status_code == 404
+    assert alert["id"] not in [a["id"] for a in http.get("/api/v1/alerts", headers=OTHER_AUTH).json["alerts"]]
+    assert http.get(path).status_code == 401
+    assert http.get(path, headers=AUTH).json == alert
+    assert http.delete(path, headers=AUTH).status_code == 204
+    assert http.get(path, headers=AUTH).status_code == 404
+
+
+def test_update_changes_the_query_and_a_new_webhook_gets_its_secret_once(http, client, alias):
+    alert = create(http)
+    path = f"/api/v1/alerts/{alert['id']}"
+    changed = http.patch(path, json={"query": "وزارة الصحة", "webhook_url": "http://127.0.0.1:9/a"}, headers=AUTH)
+    assert changed.status_code == 200 and changed.json["query"] == "وزارة الصحة"
+    assert changed.json["webhook_secret"] and "webhook_secret" not in http.get(path, headers=AUTH).json
+    again = http.patch(path, json={"webhook_url": "http://127.0.0.1:9/b"}, headers=AUTH)
+    assert "webhook_secret" not in again.json and again.json["webhook_url"] == "http://127.0.0.1:9/b"
+    assert http.delete(path, headers=AUTH).status_code == 204
+
+
+def test_backfill_lists_existing_matches_marked_as_such(http, client, alias):
+    ingest_article(http, client, alias, "b1", body="زار الرئيس مستشفى الأطفال في العاصمة صباح اليوم")
+    alert = create(http, backfill=True)
+    assert alert["backfilled"] >= 1
+    client.indices.refresh(index=f"{alias}-alert-matches")
+    matches = http.get(f"/api/v1/alerts/{alert['id']}/matches?size=50", headers=AUTH).json["matches"]
+    assert "b1" in {a for m in matches for a in m["article_ids"]} and all(m["backfill"] for m in matches)
+    assert http.delete(f"/api/v1/alerts/{alert['id']}", headers=AUTH).status_code == 204
+
+
+@pytest.mark.parametrize(
+    "body, status, code",
+    [
+        ({"name": "x"}, 400, "bad_request"),
+        ({"name": "x", "query": '"unclosed'}, 400, "bad_query"),
+        ({"name": "x", "query": "NOT a"}, 400, "bad_query"),
+        ({"name": "x", "query": "a", "filters": {"from": "2020-05-01", "to": "2020-01-01"}}, 400, "reversed_dates"),
+        ({"name": "x", "query": "a", "filters": {"from": "yesterday"}}, 400, "bad_query"),
+        ({"name": "x", "query": "a", "filters": {"colour": "red"}}, 400, "bad_request"),
+        ({"name": "x", "query": "a", "webhook_url": "file:///etc/passwd"}, 400, "bad_webhook_url"),
+        ({"name": " ", "query": "a"}, 422, "unprocessable"),
+        ({"name": "x", "query": "a" * 5000}, 413, "payload_too_large"),
+        ([], 400, "bad_request"),
+    ],
+)
+def test_bad_alerts_are_4xx_with_a_json_error(http, body, status, code):
+    answer = http.post("/api/v1/alerts", json=body, headers=AUTH)
+    assert answer.status_code == status, answer.json
+    assert answer.json["error"]["code"] == code
+
+
+def test_bad_requests_for_matches_and_updates_are_4xx(http):
+    alert = create(http)
+    path = f"/api/v1/alerts/{alert['id']}"
+    assert http.get(f"{path}/matches?since=soon", headers=AUTH).status_code == 400
+    assert http.get(f"{path}/matches?size=0", headers=AUTH).status_code == 400
+    assert http.get(f"{path}/matches?page=1000&size=100", headers=AUTH).json["error"]["code"] == "out_of_range"
+    assert http.patch(path, json={}, headers=AUTH).status_code == 400
+    assert http.patch(path, data="x", headers=AUTH).status_code == 415
+    assert http.get("/api/v1/alerts/" + "x" * 600, headers=AUTH).status_code == 404
+    assert http.delete(path, headers=AUTH).status_code == 204
+
+
+def test_a_key_has_at_most_alerts_per_key(http):
+    made = [create(http, headers=OTHER_AUTH, name=f"n{n}") for n in range(4)]
+    answer = http.post("/api/v1/alerts", json={"name": "one more", "query": "a"}, headers=OTHER_AUTH)
+    assert answer.status_code == 429
+    for alert in made:
+        http.delete(f"/api/v1/alerts/{alert['id']}", headers=OTHER_AUTH)

@@ -1,0 +1,95 @@
+"""Webhook signatures (what receivers verify) and the URL guard (where deliveries may go), with real resolution."""
+
+import ipaddress
+import socket
+
+import pytest
+
+from service.alerts import webhooks
+from service.alerts.webhooks import WebhookUrlError, check_url, signed_headers, verify
+from service.config import ConfigError, Settings
+
+SECRET = "whsec-0123456789abcdef"
+BODY = b'{"match": {"id": "m1", "title_en": "Talks resume"}}'
+
+
+def test_a_signed_body_verifies_and_a_tampered_one_does_not():
+    headers = signed_headers(SECRET, BODY, "delivery-1", timestamp=1_700_000_000)
+    header = headers[webhooks.SIGNATURE_HEADER]
+    assert header.startswith("t=1700000000,v1=") and headers[webhooks.DELIVERY_HEADER] == "delivery-1"
+    assert verify(SECRET, BODY, header, now=1_700_000_010)
+    assert not verify(SECRET, BODY.replace(b"resume", b"collapse"), header, now=1_700_000_010)
+    assert not verify("another-secret-0123", BODY, header, now=1_700_000_010)
+    assert not verify(SECRET, BODY, header.replace("t=1700000000", "t=1700000001"), now=1_700_000_010)
+
+
+def test_an_old_or_malformed_signature_is_refused():
+    header = signed_headers(SECRET, BODY, "d", timestamp=1_700_000_000)[webhooks.SIGNATURE_HEADER]
+    assert not verify(SECRET, BODY, header, now=1_700_000_000 + webhooks.DEFAULT_TOLERANCE + 1)
+    for broken in ("", "v1=abc", "t=abc,v1=00", "t=1700000000", "garbage"):
+        assert not verify(SECRET, BODY, broken, now=1_700_000_000)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hook",
+        "http://localhost/hook",  # a host name that resolves to loopback
+        "http://[::1]/hook",
+        "http://[::ffff:127.0.0.1]/hook",  # IPv4-mapped loopback
+        "http://10.1.2.3/hook",
+        "http://192.168.0.10/hook",
+        "http://169.254.169.254/latest/meta-data",  # link-local: cloud metadata
+        "http://0.0.0.0/hook",
+        "http://224.0.0.1/hook",
+        "http://240.0.0.1/hook",  # reserved
+    ],
+)
+def test_non_public_addresses_are_refused_without_the_allow_list(url):
+    with pytest.raises(WebhookUrlError, match="only public addresses"):
+        check_url(url, ())
+
+
+def test_a_host_name_that_resolves_to_a_private_address_is_refused():
+    host = socket.gethostname()
+    try:
+        address = ipaddress.ip_address(socket.getaddrinfo(host, 80, type=socket.SOCK_STREAM)[0][4][0])
+    except (socket.gaierror, ValueError):
+        pytest.skip(f"this machine's name {host} does not resolve")
+    if address.is_global:
+        pytest.skip(f"this machine's name resolves to a public address ({address})")
+    with pytest.raises(WebhookUrlError, match=str(address)):
+        check_url(f"https://{host}/hook", ())
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://example.org/x", "file:///etc/passwd", "http:///nohost", "http://user:pw@93.184.215.14/", 7, "x" * 3000],
+)
+def test_what_is_not_a_plain_http_url_is_refused(url):
+    with pytest.raises(WebhookUrlError):
+        check_url(url, ())
+
+
+def test_the_allow_list_admits_named_hosts_and_networks_and_pins_the_address():
+    target = check_url("http://127.0.0.1:8080/hook?x=1", ("127.0.0.0/8",))
+    assert (str(target.address), target.port, target.path, target.host_header) == (
+        "127.0.0.1",
+        8080,
+        "/hook?x=1",
+        "127.0.0.1:8080",
+    )
+    assert check_url("http://localhost:9/h", ("localhost",)).address.is_loopback
+    with pytest.raises(WebhookUrlError):
+        check_url("http://10.0.0.1/h", ("127.0.0.0/8", "localhost"))
+
+
+def test_a_public_address_needs_no_allow_list():
+    assert str(check_url("https://93.184.215.14/hook", ()).address) == "93.184.215.14"
+
+
+def test_the_allow_list_setting_is_validated():
+    allow = Settings.from_env({"ALERT_WEBHOOK_ALLOW": "127.0.0.1, 10.0.0.0/8,Receiver.Example."}).alert_webhook_allow
+    assert allow == ("127.0.0.1/32", "10.0.0.0/8", "receiver.example")
+    with pytest.raises(ConfigError, match="ALERT_WEBHOOK_ALLOW"):
+        Settings.from_env({"ALERT_WEBHOOK_ALLOW": "http://x/"})
