@@ -162,7 +162,7 @@ def matches(alert_id: str):
         try:
             dt.datetime.fromisoformat(since.replace("Z", "+00:00"))
         except ValueError:
-            raise ApiError(400, "since must be an ISO 8601 date or instant") from None
+            raise ApiError(400, "since must be an ISO 8601 date or instant", "bad_date") from None
     total, found = alert_store().matches(_owned(alert_id).id, since, page, size)
     return jsonify({"total": total, "page": page, "size": size, "matches": [match.to_dict() for match in found]})
 

@@ -336,7 +336,8 @@ ERROR_CODES = (
     "bad_request: the request breaks this document (the message names the field); otherwise, among "
     "others: malformed_json, invalid_utf8, too_deep, bad_query (the search syntax), out_of_range (page x "
     "size past the result window), reversed_dates (from after to), past_last_page (a search page past the "
-    "last result), no_items (an empty upload), bad_webhook_url (not an http(s) URL), unauthorized, forbidden, not_found, "
+    "last result), no_items (an empty upload), bad_webhook_url (not an http(s) URL), webhook_refused (a "
+    "private address not allow-listed), bad_date (`since` is not ISO 8601), unauthorized, forbidden, not_found, "
     "payload_too_large, unsupported_media_type, unprocessable, rate_limited, model_unavailable, "
     "search_unavailable"
 )
