@@ -231,6 +231,13 @@ class Settings:
         "Source tokens per batch (padding included); bench/translate.py measured 384 as fast as 1024 with half the memory.",
         _positive_int,
     )
+    batch_decode_tokens: int = _declare(
+        "MT_BATCH_DECODE_TOKENS",
+        "2048",
+        "Most output tokens one batch may be decoding at once (sentences x beam x longest output allowed); a batch "
+        "over it is decoded in smaller pieces. Bounds the decoder's memory, 30-40 KB per token with the base model.",
+        _positive_int,
+    )
     max_input_tokens: int = _declare(
         "MT_MAX_INPUT_TOKENS",
         "200",

@@ -131,3 +131,22 @@ def test_install_without_network_is_a_clear_error(tmp_path):
     )
     assert done.returncode == 2
     assert b"error: could not download http://127.0.0.1:9/opus-2019-12-18.zip" in done.stderr
+
+
+def test_install_an_argos_package_offline(tiny_model_dir, tmp_path):
+    from service.modelstore import argos
+
+    package = argos.write_package(tiny_model_dir, tmp_path / "ar_en.argosmodel", tiny_model_dir / "source.spm")
+    dest = tmp_path / "m"
+    done = run_cli("model", "install", "--source", str(package), "--dest", str(dest))
+    assert done.returncode == 0, done.stderr
+    assert b"installed argos-translate-ar_en@" in done.stdout
+    translated = run_cli(
+        "translate", "-", env={"MT_MODEL_DIR": str(dest), "MT_MEMORY": "off"}, stdin="قال الرئيس.\n".encode()
+    )
+    assert translated.returncode == 0 and translated.stdout.strip(), translated.stderr
+    refused = run_cli(
+        "model", "install", "--direction", "en-ar", "--source", str(package), "--dest", str(tmp_path / "r")
+    )
+    assert refused.returncode != 0
+    assert refused.stderr.decode().strip().splitlines() == [f"error: {package} translates ar-en, not en-ar"]

@@ -2,7 +2,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from service.translation.engine import InputTooLong, detokenize
+from service.config import Settings
+from service.translation.engine import InputTooLong, Translator, detokenize
 
 SENTENCES = [
     "قال الرئيس إن الاقتصاد تحسن.",
@@ -60,3 +61,20 @@ def test_concurrent_callers_get_the_same_results(translator):
 
 def test_detokenize_joins_pieces_even_unknown_ones():
     assert detokenize(["▁The", "▁pres", "ident", "▁said", "<filler3>", "▁x"]) == "The president said<filler3> x"
+
+
+def test_long_outputs_get_smaller_batches(tiny_model_dir):
+    settings = Settings(model_dir=tiny_model_dir, inter_threads=2, batch_decode_tokens=4096)
+    translator = Translator(tiny_model_dir, settings)
+    assert translator._sentences_per_batch(beam_size=4, max_decoding_length=256) == 4
+    assert translator._sentences_per_batch(beam_size=4, max_decoding_length=60) == 17
+    assert translator._sentences_per_batch(beam_size=4, max_decoding_length=5000) == 1  # never none
+
+
+def test_a_split_batch_keeps_each_sentence_its_own_translation(tiny_model_dir):
+    settings = Settings(model_dir=tiny_model_dir, inter_threads=2, batch_decode_tokens=1)  # one sentence at a time
+    translator = Translator(tiny_model_dir, settings)
+    lengths = [8] * len(SENTENCES)  # one fixed output length, so each sentence alone decodes as in the batch
+    alone = [translator.translate([s], target_lengths=[n])[0] for s, n in zip(SENTENCES, lengths, strict=True)]
+    assert [r.tokens for r in alone] == lengths
+    assert translator.translate(SENTENCES, target_lengths=lengths) == alone

@@ -7,7 +7,7 @@ import pytest
 from ctranslate2.converters.marian import load_vocab
 
 from service.config import Settings
-from service.modelstore import generate, install, marian_spec
+from service.modelstore import argos, generate, install, marian_spec
 from service.modelstore.manifest import Manifest, ModelNotInstalled, resolve_model_dir, resolve_reverse_model_dir
 from service.translation import open_reverse_translator
 from service.translation.engine import Translator
@@ -186,3 +186,65 @@ def test_the_reverse_model_is_optional_and_never_breaks_the_forward_one(tiny_mod
     assert open_reverse_translator(wrong_way) is None, "an ar-en model is refused as the reverse model"
     loaded = open_reverse_translator(Settings(model_dir=tiny_model_dir, reverse_model_dir=tiny_reverse_model_dir))
     assert loaded is not None and loaded.manifest.direction == "en-ar"
+
+
+@pytest.fixture(scope="module")
+def argos_package(tiny_model_dir, tmp_path_factory):
+    """The tiny model as LibreTranslate users have their models: one .argosmodel with one SentencePiece model."""
+    path = tmp_path_factory.mktemp("argos") / "translate-ar_en-1_0.argosmodel"
+    return argos.write_package(tiny_model_dir, path, tiny_model_dir / "source.spm")
+
+
+def _argos_zip(path: Path, members: dict[str, str]) -> Path:
+    with zipfile.ZipFile(path, "w") as zipped:
+        for name, text in members.items():
+            zipped.writestr(name, text)
+    return path
+
+
+ARGOS_METADATA = json.dumps({"from_code": "ar", "to_code": "en", "package_version": "1.9"})
+
+
+def test_argos_package_installs_with_its_one_sentencepiece_model_and_translates(argos_package, tmp_path):
+    dest = tmp_path / "model"
+    manifest = install.install(str(argos_package), dest)
+    assert (manifest.kind, manifest.name, manifest.version) == ("argos", "argos-translate-ar_en", "1.0")
+    assert (manifest.direction, manifest.quantization, manifest.demo) == ("ar-en", "preconverted", False)
+    assert manifest.sha256 == install.file_sha256(argos_package) and manifest.source == str(argos_package)
+    assert Manifest.read(dest) == manifest
+    with zipfile.ZipFile(argos_package) as zipped:
+        spm = zipped.read("translate-ar_en-1_0/sentencepiece.model")
+    assert (dest / "source.spm").read_bytes() == spm == (dest / "target.spm").read_bytes()
+    translator = Translator(dest, Settings(model_dir=dest, inter_threads=1))
+    [result] = translator.translate(["قال الرئيس إن الاجتماع سيعقد غدا."])
+    assert result.tokens > 0 and result.target
+
+
+def test_argos_package_for_another_direction_is_refused(tiny_reverse_model_dir, tmp_path):
+    package = argos.write_package(
+        tiny_reverse_model_dir, tmp_path / "en_ar.argosmodel", tiny_reverse_model_dir / "source.spm"
+    )
+    with pytest.raises(install.InstallError, match="translates en-ar, not ar-en"):
+        install.install(str(package), tmp_path / "model")
+    assert not (tmp_path / "model").exists()
+
+
+def test_argos_package_missing_parts_is_refused(tmp_path):
+    package = _argos_zip(tmp_path / "bare.argosmodel", {"translate-ar_en/metadata.json": ARGOS_METADATA})
+    with pytest.raises(install.InstallError, match=r"lacks model/model\.bin, sentencepiece\.model"):
+        install.install(str(package), tmp_path / "model")
+    no_metadata = _argos_zip(tmp_path / "no-metadata.argosmodel", {"translate-ar_en/sentencepiece.model": ""})
+    with pytest.raises(install.InstallError, match=r"lacks metadata\.json"):
+        install.install(str(no_metadata), tmp_path / "model")
+    not_a_zip = tmp_path / "text.argosmodel"
+    not_a_zip.write_text("not a zip")
+    with pytest.raises(install.InstallError, match="not a zip file"):
+        install.install(str(not_a_zip), tmp_path / "model")
+
+
+def test_argos_package_with_unsafe_paths_is_refused(tmp_path):
+    members = {"translate-ar_en/metadata.json": ARGOS_METADATA, "translate-ar_en/../../outside.txt": "x"}
+    package = _argos_zip(tmp_path / "evil.argosmodel", members)
+    with pytest.raises(install.InstallError, match="unsafe path"):
+        install.install(str(package), tmp_path / "sub" / "model")
+    assert not (tmp_path / "outside.txt").exists()

@@ -26,7 +26,8 @@ def register(commands) -> None:
     )
     install.add_argument(
         "--source",
-        help="URL, release zip, OPUS-MT, Hugging Face or CTranslate2 directory (default: the direction's official "
+        help="URL, release zip, Argos Translate package (.argosmodel), OPUS-MT, Hugging Face or CTranslate2 directory "
+        "(default: the direction's official "
         "release: opus-2019-12-18 for ar-en, Tatoeba eng-ara opus-2020-07-03 for en-ar)",
     )
     install.add_argument("--quantization", default="int8", choices=QUANTIZATIONS)

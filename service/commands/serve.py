@@ -8,8 +8,9 @@ import os
 import sys
 import tempfile
 
+from service.gunicorn_hooks import METRICS_DIR_PREFIX, MULTIPROCESS_DIR
 from service.limits import SERVE_TIMEOUT_SECONDS
-from service.web.gunicorn_hooks import METRICS_DIR_PREFIX, MULTIPROCESS_DIR
+from service.runtime import with_jemalloc
 
 
 def register(commands) -> None:
@@ -58,7 +59,7 @@ def run(args, settings) -> int:
         "-m",
         "gunicorn",
         "--config",
-        "python:service.web.gunicorn_hooks",
+        "python:service.gunicorn_hooks",
         "--workers",
         str(args.workers),
         "--threads",
@@ -77,4 +78,4 @@ def run(args, settings) -> int:
         "service.web.wsgi:app",
     ]
     print(f"serving on http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
-    os.execv(sys.executable, command)
+    os.execve(sys.executable, command, with_jemalloc(os.environ))

@@ -1,7 +1,8 @@
 """Install a translation model: fetch or open the source, verify it, convert it with CTranslate2, record a manifest.
 
 Sources: the official OPUS-MT release (downloaded), a local release zip, an unpacked OPUS-MT
-directory, a Hugging Face Marian directory, or an already converted CTranslate2 directory.
+directory, a Hugging Face Marian directory, an already converted CTranslate2 directory, or an
+Argos Translate package (.argosmodel, modelstore/argos.py).
 The new model is built beside the destination and renamed into place only when complete.
 """
 
@@ -72,6 +73,10 @@ def install(
         archive = download(source, downloads / name, sha256 or KNOWN_SHA256.get(name), progress=progress)
         return _install_zip(archive, dest, quantization, sha256, source, identity)
     path = Path(source)
+    if path.suffix == ".argosmodel" and path.is_file():
+        from service.modelstore import argos  # argos builds on this module's install_from_path
+
+        return argos.install_package(path, dest, direction, sha256)
     if path.is_file() and zipfile.is_zipfile(path):
         return _install_zip(path, dest, quantization, sha256, str(path), identity)
     if path.is_dir():
@@ -87,11 +92,11 @@ def _install_zip(
     if expected and actual != expected:
         raise InstallError(f"checksum mismatch for {archive}: expected {expected}, got {actual}")
     with tempfile.TemporaryDirectory(prefix="opus-mt-unpack-", dir=dest.parent) as work:
-        root = _safe_extract(archive, Path(work))
+        root = safe_extract(archive, Path(work))
         return install_from_path(root, dest, quantization, source_label=label, sha256=actual, **identity)
 
 
-def _safe_extract(archive: Path, target: Path) -> Path:
+def safe_extract(archive: Path, target: Path) -> Path:
     """Unzip, refusing members that would land outside target; return the model's root folder."""
     with zipfile.ZipFile(archive) as zipped:
         for member in zipped.namelist():
@@ -128,8 +133,13 @@ def install_from_path(
     sha256: str | None = None,
     direction: str = "ar-en",
     target_token: str | None = None,
+    recorded_kind: str | None = None,
+    version: str | None = None,
 ) -> Manifest:
-    """Convert (or copy) a model directory into dest, with its tokenizers and a manifest."""
+    """Convert (or copy) a model directory into dest, with its tokenizers and a manifest.
+
+    recorded_kind names where the model came from when that is more than its format (an Argos package).
+    """
     kind = detect_kind(source)
     missing = [f for f in TOKENIZER_FILES if not (source / f).is_file()]
     if missing:
@@ -145,7 +155,7 @@ def install_from_path(
         else:
             manifest = Manifest(
                 name=name,
-                kind=kind,
+                kind=recorded_kind or kind,
                 source=source_label or str(source),
                 sha256=sha256 or tree_sha256(source),
                 quantization=recorded_quantization,
@@ -154,6 +164,7 @@ def install_from_path(
                 demo=demo,
                 direction=direction,
                 target_token=target_token,
+                version=version,
             )
             manifest.write(staging)
         _replace_dir(staging, dest)

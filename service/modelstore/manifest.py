@@ -33,7 +33,7 @@ class Manifest:
     """Identity and provenance of an installed model; `id` keys the translation memory."""
 
     name: str
-    kind: str  # opus-mt | huggingface | ctranslate2
+    kind: str  # opus-mt | huggingface | ctranslate2 | argos
     source: str
     sha256: str
     quantization: str
@@ -42,6 +42,7 @@ class Manifest:
     demo: bool = False  # random weights: every translation is noise
     direction: str = "ar-en"  # source-target; manifests written before there were two directions are ar-en
     target_token: str | None = None  # put before every source sentence, as multi-target models need (>>ara<<)
+    version: str | None = None  # the source's own version, where it has one (an Argos package's package_version)
 
     @property
     def id(self) -> str:

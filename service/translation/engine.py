@@ -99,10 +99,12 @@ class Translator:
             lengths = self._decoding_lengths(
                 [len(tokens[i]) for i in batch], [target_lengths[i] for i in batch] if target_lengths else None
             )
+            beam = beam_size or self.settings.beam_size
             futures = self._model.translate_batch(
                 [tokens[i] for i in batch],
                 asynchronous=True,
-                beam_size=beam_size or self.settings.beam_size,
+                max_batch_size=self._sentences_per_batch(beam, lengths["max_decoding_length"]),
+                beam_size=beam,
                 return_scores=True,
                 return_attention=self.settings.alignments,
                 max_input_length=0,  # scores are divided by length (length_penalty 1)
@@ -120,6 +122,14 @@ class Translator:
             self.tokens_translated += sum(r.tokens for r in results if r is not None)
         nothing = Translation("", 0.0, 0, "" if self.settings.alignments else None)
         return [r if r is not None else nothing for r in results]
+
+    def _sentences_per_batch(self, beam_size: int, max_decoding_length: int) -> int:
+        """How many sentences CTranslate2 decodes together (it splits a larger batch, in order).
+
+        The decoder keeps keys and values for every beam of every sentence at every step, so a batch's memory grows
+        with sentences x beam x output length: long outputs get smaller batches (MT_BATCH_DECODE_TOKENS).
+        """
+        return max(1, self.settings.batch_decode_tokens // (beam_size * max_decoding_length))
 
     def _decoding_lengths(self, source_lengths: list[int], targets: list[int] | None) -> dict:
         if targets:

@@ -2,7 +2,7 @@
 
 create_app(settings, services) wires the API, LibreTranslate, health, UI and docs blueprints around the
 process's services (web/services.py); it starts no thread. start_workers(app) starts the job workers where the
-process serves (gunicorn's post_worker_init hook in service/web/gunicorn_hooks.py, or `serve --dev`), and
+process serves (gunicorn's post_worker_init hook in service/gunicorn_hooks.py, or `serve --dev`), and
 check_setup(settings) is what `serve` runs before the exec into gunicorn.
 """
 

@@ -1,9 +1,11 @@
-"""Gunicorn settings that `serve` passes with `--config python:service.web.gunicorn_hooks`.
+"""Gunicorn settings that `serve` passes with `--config python:service.gunicorn_hooks`.
 
 Job workers start in each gunicorn worker process once it has loaded the app, never in the
 master or before the exec into gunicorn, and stop when the worker exits (SIGTERM, restarts).
 Metrics: `serve` gives the instance a fresh PROMETHEUS_MULTIPROC_DIR; a worker's live gauges leave with it
 (child_exit, in the master, so a worker that was killed counts too), and the directory goes with the master.
+Outside service.web on purpose: the master imports this module, and importing service.web (Flask, opensearch-py,
+the job back ends) would cost it about 50 MB of RSS that it never uses.
 """
 
 import os

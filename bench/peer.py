@@ -1,0 +1,390 @@
+"""Side by side with LibreTranslate on the same model: this service vs libretranslate 1.9.6, alternating (ABAB).
+
+The generated `base` model (opus-mt-ar-en's dimensions, int8) is packaged once as an Argos
+Translate package (.argosmodel). LibreTranslate installs it into its own package directory; this
+service installs the same file with `model install --source` (modelstore/argos.py), so both serve
+the same weights and the same SentencePiece model. Both are asked through POST /translate, the
+LibreTranslate API (ours: service/web/libre.py), with source "ar", on the same tico19 sentences:
+
+  batch       one request carrying every text as a list
+  N clients   each text its own request, N at a time (4 and 16 by default)
+  single      each text its own request, one at a time
+
+Held equal on both sides: inter and intra threads (ARGOS_INTER_THREADS / ARGOS_INTRA_THREADS vs
+MT_INTER_THREADS / MT_INTRA_THREADS), beam 4, HTTP threads, and the decoding limit: random weights
+never emit </s>, so every sentence decodes to the limit, CTranslate2's default of 256 tokens that
+LibreTranslate leaves in place, and ours is set to 256 (MT_DECODE_LENGTH_RATIO/EXTRA). Our
+translation memory is off and our word alignments stay on (our default). Output tokens are
+counted from each response's text, re-tokenised with the model's target SentencePiece model.
+
+LibreTranslate runs offline: an empty local package index (ARGOS_PACKAGE_INDEX=file://...), no
+model download, and spaCy sentence splitting (ARGOS_CHUNK_TYPE=SPACY). spaCy's multilingual
+xx_sent_ud_sm does not ship on PyPI, so the package carries a blank multilingual spaCy pipeline,
+to which Argos adds spaCy's rule-based sentencizer. LibreTranslate and spaCy are installed from
+PyPI into bench/.peer/venv (once, kept; no torch). When that cannot be done, the bench says so in
+one line and exits 0.
+
+Prints, per workload, each side's output tokens/s, texts/s, p50/p99 latency and the ratio
+ours/theirs, then each server's peak RSS (VmHWM, summed over its process tree).
+Targets (issue 13): >= 3x at 16 clients, >= 1.5x for one batch, lower peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sentencepiece as spm
+from common import PROJECT_ROOT, base_model_dir, read_lines, shared_file
+from search import percentile
+
+from service.modelstore import argos
+
+PEER_DIR = PROJECT_ROOT / "bench" / ".peer"
+PEER_VENV = PEER_DIR / "venv"
+PEER_REQUIREMENTS = ("libretranslate==1.9.6", "spacy==3.7.5")
+DECODING_LIMIT = 256  # CTranslate2's default max_decoding_length, which LibreTranslate keeps
+BEAM_SIZE = 4
+START_TIMEOUT_SECONDS = 300
+
+
+def skip(reason: str) -> None:
+    print(f"skipped: {reason}")
+    sys.exit(0)
+
+
+def peer_python() -> Path:
+    """The Python of LibreTranslate's own virtual environment, installed once from PyPI."""
+    python = PEER_VENV / "bin" / "python"
+    marker = PEER_VENV / ".installed"
+    if marker.is_file() and marker.read_text() == " ".join(PEER_REQUIREMENTS):
+        return python
+    print(f"installing {', '.join(PEER_REQUIREMENTS)} into {PEER_VENV} (once)…", file=sys.stderr)
+    shutil.rmtree(PEER_VENV, ignore_errors=True)
+    steps = (
+        [sys.executable, "-m", "venv", str(PEER_VENV)],
+        [str(python), "-m", "pip", "install", "-q", *PEER_REQUIREMENTS],
+    )
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, text=True)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            skip(f"LibreTranslate cannot be installed ({last})")
+    marker.write_text(" ".join(PEER_REQUIREMENTS))
+    return python
+
+
+def joint_sentencepiece(model_dir: Path, out: Path) -> Path:
+    """One SentencePiece model for the whole model vocabulary, as an Argos package has.
+
+    Argos encodes the source and decodes the output with one model. source.spm's pieces come
+    first, so Arabic encodes as with source.spm; target.spm's pieces follow. The rest of the
+    vocabulary (the generated model's <fillerN> entries, which random weights do emit) become
+    user-defined pieces, so re-tokenising an output counts each of them as the one token it was.
+    """
+    from sentencepiece import sentencepiece_model_pb2
+
+    piece_type = sentencepiece_model_pb2.ModelProto.SentencePiece
+    joint = sentencepiece_model_pb2.ModelProto()
+    joint.ParseFromString((model_dir / "source.spm").read_bytes())
+    english = sentencepiece_model_pb2.ModelProto()
+    english.ParseFromString((model_dir / "target.spm").read_bytes())
+    known = {piece.piece for piece in joint.pieces}
+    for piece in english.pieces:
+        if piece.type == piece_type.NORMAL and piece.piece not in known:
+            joint.pieces.add().CopyFrom(piece)
+            known.add(piece.piece)
+    vocabulary = json.loads((model_dir / "shared_vocabulary.json").read_text(encoding="utf-8"))
+    for token in vocabulary:
+        if token not in known:
+            joint.pieces.add(piece=token, score=0.0, type=piece_type.USER_DEFINED)
+            known.add(token)
+    joint.trainer_spec.vocab_size = len(joint.pieces)
+    out.write_bytes(joint.SerializeToString())
+    return out
+
+
+def build_package(python: Path) -> Path:
+    """The base model as an .argosmodel, with a blank spaCy pipeline for Argos's SPACY sentence splitting."""
+    model_dir = base_model_dir()
+    package = PEER_DIR / "translate-ar_en-base.argosmodel"
+    if package.is_file() and package.stat().st_mtime > max(
+        p.stat().st_mtime for p in (model_dir / "model.bin", Path(__file__))
+    ):
+        return package  # built from this model by this script
+    work = PEER_DIR / "build"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    spm_path = joint_sentencepiece(model_dir, work / "sentencepiece.model")
+    argos.write_package(model_dir, work / package.name, spm_path)
+    spacy_dir = work / "spacy"
+    subprocess.run([str(python), "-c", f"import spacy; spacy.blank('xx').to_disk({str(spacy_dir)!r})"], check=True)
+    with zipfile.ZipFile(work / package.name) as zipped:
+        folder = zipped.namelist()[0].split("/")[0]
+    with zipfile.ZipFile(work / package.name, "a") as zipped:
+        for path in sorted(spacy_dir.rglob("*")):
+            if path.is_file():
+                zipped.write(path, f"{folder}/spacy/{path.relative_to(spacy_dir)}")
+    os.replace(work / package.name, package)
+    shutil.rmtree(work)
+    return package
+
+
+def peer_env(inter: int, intra: int) -> dict:
+    """LibreTranslate's environment: offline, its own directories, our thread and beam settings."""
+    home = PEER_DIR / "home"
+    index = PEER_DIR / "index"
+    index.mkdir(parents=True, exist_ok=True)
+    (index / "index.json").write_text("[]")
+    return {
+        **os.environ,
+        "XDG_DATA_HOME": str(home / "data"),
+        "XDG_CACHE_HOME": str(home / "cache"),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "ARGOS_PACKAGES_DIR": str(home / "packages"),
+        "ARGOS_PACKAGE_INDEX": f"file://{index}/",
+        "ARGOS_CHUNK_TYPE": "SPACY",
+        "ARGOS_DEVICE_TYPE": "cpu",
+        "ARGOS_INTER_THREADS": str(inter),
+        "ARGOS_INTRA_THREADS": str(intra),
+        "ARGOS_BEAM_SIZE": str(BEAM_SIZE),
+    }
+
+
+def install_into_peer(python: Path, package: Path, env: dict) -> None:
+    packages = Path(env["ARGOS_PACKAGES_DIR"])
+    shutil.rmtree(packages, ignore_errors=True)
+    script = "import sys; from argostranslate import package; package.install_from_path(sys.argv[1])"
+    subprocess.run([str(python), "-c", script, str(package)], env=env, check=True, capture_output=True)
+
+
+def install_into_ours(package: Path) -> Path:
+    dest = PEER_DIR / "ours"
+    subprocess.run(
+        [sys.executable, "-m", "service", "model", "install", "--source", str(package), "--dest", str(dest)],
+        cwd=PROJECT_ROOT,
+        check=True,
+        capture_output=True,
+    )
+    return dest
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen
+    port: int
+    passes: dict = field(default_factory=dict)  # workload -> [(seconds, latencies, output tokens, texts)]
+
+    def peak_rss_mb(self) -> float:
+        """VmHWM summed over the server's process tree (gunicorn's master and worker; waitress's one process)."""
+        pids, tree = [self.process.pid], []
+        while pids:
+            pid = pids.pop()
+            tree.append(pid)
+            children = Path(f"/proc/{pid}/task/{pid}/children")
+            pids += [int(child) for child in children.read_text().split()] if children.exists() else []
+        peak = 0
+        for pid in tree:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM"):
+                    peak += int(line.split()[1])
+        return peak / 1024
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def start(name: str, command: list[str], env: dict, port: int, log: Path) -> Server:
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    server = Server(name, process, port)
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"error: {name} exited at start ({process.returncode}); see {log}")
+        try:
+            translate(port, ["مرحبا"])  # ready, and its model loaded
+            return server
+        except OSError:
+            time.sleep(0.2)  # polling a starting server, under a deadline
+    server.stop()
+    sys.exit(f"error: {name} did not answer within {START_TIMEOUT_SECONDS}s; see {log}")
+
+
+def translate(port: int, texts: list[str]) -> list[str]:
+    """POST /translate (the LibreTranslate API) with q as a list; the translated texts."""
+    body = json.dumps({"q": texts, "source": "ar", "target": "en", "format": "text"}).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/translate", data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=3600) as response:
+        return json.loads(response.read())["translatedText"]
+
+
+def run_pass(server: Server, workload: str, texts: list[str], target_sp) -> None:
+    """One pass of a workload: wall time, each request's latency, output tokens counted from the answers."""
+    if workload == "batch":
+        requests, clients = [texts], 1
+    else:
+        requests, clients = [[text] for text in texts], int(workload.split()[0]) if workload != "single" else 1
+
+    def timed(batch: list[str]) -> tuple[float, list[str]]:
+        started = time.perf_counter()
+        answer = translate(server.port, batch)
+        return time.perf_counter() - started, answer
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        results = list(pool.map(timed, requests))
+    seconds = time.perf_counter() - started
+    outputs = [text for _, answer in results for text in answer]
+    tokens = sum(len(target_sp.encode(text)) for text in outputs)
+    server.passes.setdefault(workload, []).append((seconds, [latency for latency, _ in results], tokens, len(texts)))
+
+
+def summary(server: Server, workload: str) -> tuple[float, float, float, float]:
+    """(output tokens/s, texts/s, p50 ms, p99 ms) over every pass of the workload."""
+    passes = server.passes[workload]
+    seconds = sum(p[0] for p in passes)
+    latencies = [latency * 1000 for p in passes for latency in p[1]]
+    return (
+        sum(p[2] for p in passes) / seconds,
+        sum(p[3] for p in passes) / seconds,
+        percentile(latencies, 50),
+        percentile(latencies, 99),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--texts", type=int, default=32, help="tico19 sentences per pass")
+    parser.add_argument("--clients", type=int, nargs="+", default=[4, 16], help="concurrent single-text clients")
+    parser.add_argument("--rounds", type=int, default=2, help="ABAB rounds per workload")
+    parser.add_argument("--inter", type=int, default=2, help="inter threads, both sides")
+    parser.add_argument("--intra", type=int, default=1, help="intra threads, both sides")
+    parser.add_argument("--http-threads", type=int, default=16, help="HTTP threads, both sides")
+    parser.add_argument("--port", type=int, default=8791, help="ours; LibreTranslate gets the next port")
+    args = parser.parse_args()
+
+    python = peer_python()
+    package = build_package(python)
+    env = peer_env(args.inter, args.intra)
+    install_into_peer(python, package, env)
+    ours_dir = install_into_ours(package)
+    target_sp = spm.SentencePieceProcessor(model_file=str(ours_dir / "target.spm"))
+    texts = read_lines(shared_file("data", "parallel", "tico19_test", "src.ar"), args.texts)
+    workloads = ["batch", *(f"{n} clients" for n in args.clients), "single"]
+
+    ours_env = {
+        **os.environ,
+        "MT_MODEL_DIR": str(ours_dir),
+        "MT_MEMORY": "off",
+        "RATE_LIMIT": "off",
+        "JOBS_WORKERS": "0",
+        "MT_INTER_THREADS": str(args.inter),
+        "MT_INTRA_THREADS": str(args.intra),
+        "MT_BEAM_SIZE": str(BEAM_SIZE),
+        # the decoding limit is ratio x longest input + extra: a tiny ratio rounds up to 1, so 1 + 255 = 256
+        "MT_DECODE_LENGTH_RATIO": "0.0001",
+        "MT_DECODE_LENGTH_EXTRA": str(DECODING_LIMIT - 1),
+        "MAX_BATCH_TEXTS": str(max(64, args.texts)),
+    }
+    logs = PEER_DIR / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    servers: list[Server] = []
+    try:
+        servers.append(
+            start(
+                "ours",
+                [
+                    sys.executable,
+                    "-m",
+                    "service",
+                    "serve",
+                    "--port",
+                    str(args.port),
+                    "--threads",
+                    str(args.http_threads),
+                    "--no-access-log",
+                ],
+                ours_env,
+                args.port,
+                logs / "ours.log",
+            )
+        )
+        servers.append(
+            start(
+                "LibreTranslate",
+                [
+                    str(PEER_VENV / "bin" / "libretranslate"),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(args.port + 1),
+                    "--load-only",
+                    "ar,en",
+                    "--threads",
+                    str(args.http_threads),
+                    "--char-limit",
+                    "-1",
+                    "--batch-limit",
+                    "-1",
+                    "--disable-web-ui",
+                    "--disable-files-translation",
+                ],
+                env,
+                args.port + 1,
+                logs / "libretranslate.log",
+            )
+        )
+        print(
+            f"{len(texts)} tico19 sentences per pass, {args.rounds} rounds ABAB; generated base model (int8) from one "
+            f".argosmodel; inter {args.inter} x intra {args.intra} threads, beam {BEAM_SIZE}, decoding to "
+            f"{DECODING_LIMIT} tokens, {args.http_threads} HTTP threads, both sides; POST /translate on both"
+        )
+        for server in servers:
+            run_pass(server, "single", texts[:2], target_sp)  # warm-up, not counted
+            server.passes.clear()
+        for workload in workloads:
+            for _ in range(args.rounds):
+                for server in servers:
+                    run_pass(server, workload, texts, target_sp)
+            ours, theirs = (summary(server, workload) for server in servers)
+            print(
+                f"{workload:<11} | ours {ours[0]:7.1f} tok/s {ours[1]:6.2f} texts/s p50 {ours[2]:8.0f} p99 {ours[3]:8.0f} ms"
+                f" | LibreTranslate {theirs[0]:7.1f} tok/s {theirs[1]:6.2f} texts/s p50 {theirs[2]:8.0f} "
+                f"p99 {theirs[3]:8.0f} ms | ours/theirs {ours[0] / theirs[0]:.2f}x",
+                flush=True,
+            )
+        ours_rss, theirs_rss = (server.peak_rss_mb() for server in servers)
+        print(
+            f"peak RSS (VmHWM, process tree) | ours {ours_rss:.0f} MB | LibreTranslate {theirs_rss:.0f} MB "
+            f"| ours/theirs {ours_rss / theirs_rss:.2f}"
+        )
+    finally:
+        for server in servers:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
