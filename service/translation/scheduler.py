@@ -8,11 +8,11 @@ and the next batch is formed the moment one finishes, with whatever has arrived 
 Runner threads rather than one dispatcher holding asynchronous futures: CTranslate2's futures have no completion
 callback, so a single dispatcher could only learn that a batch finished by polling; a runner just returns.
 
-A batch is formed from the oldest waiting sentence and those queued behind it (FILL_WINDOW_BATCHES batches'
-worth), length-sorted and token-budgeted by plan_batches (MT_BATCH_TOKENS): sorted within the window, first come
-first served across windows, so no sentence waits forever behind a stream of others. Only sentences with the same
-decoding options (beam size, forced target length) share a batch. With less than a batch's worth queued, a runner
-waits up to MT_SCHEDULER_WAIT_MS after the oldest sentence arrived, for other requests to join its batch.
+A batch is cut by plan_batches (length-sorted, MT_BATCH_TOKENS) from a window: the oldest request whole and the
+requests behind it, up to FILL_WINDOW_BATCHES batches' worth. So requests are served first come first served, none
+waits forever behind a stream of others, and a large request is sorted as a whole, as when it was alone. Only
+sentences with the same decoding options (beam size, forced target length) share a batch. With less than a batch's
+worth queued, a runner waits up to MT_SCHEDULER_WAIT_MS after the oldest sentence arrived, for others to join.
 
 Interactive work always goes first; bulk work (job workers: `bulk_priority()`) fills the slots interactive work
 leaves, at most MT_SCHEDULER_BULK_SLOTS batches at once. An interactive request therefore waits for at most one
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from service.modelstore.manifest import Manifest
     from service.translation.engine import Translator
 
-FILL_WINDOW_BATCHES = 4  # waiting sentences one batch is chosen from, in batches' worth of tokens
+FILL_WINDOW_BATCHES = 4  # requests behind the oldest that one batch may draw from, in batches' worth of tokens
 MAX_RETRY_AFTER = 60  # seconds; a client told to wait longer would rather be told to go elsewhere
 
 
@@ -125,11 +125,7 @@ class SchedulingTranslator:
         self._lock = threading.Lock()
         self._work = threading.Condition(self._lock)  # runners wait here for sentences or a free bulk slot
         self._room = threading.Condition(self._lock)  # bulk submitters wait here for room in the queue
-        self._runners = [
-            threading.Thread(target=self._run, name=f"translation-runner-{n}", daemon=True) for n in range(self.slots)
-        ]
-        for runner in self._runners:
-            runner.start()
+        self._runners: list[threading.Thread] = []  # started by the first request, never by building the app
 
     @property
     def settings(self) -> Settings:
@@ -211,6 +207,13 @@ class SchedulingTranslator:
                     self._room.wait()
             if self._closed:
                 raise TranslatorClosed("the translator was closed")
+            if not self._runners:
+                self._runners = [
+                    threading.Thread(target=self._run, name=f"translation-runner-{n}", daemon=True)
+                    for n in range(self.slots)
+                ]
+                for runner in self._runners:
+                    runner.start()
             for sentence in sentences:
                 self._queues[priority].setdefault(sentence.decoding, deque()).append(sentence)
             self._queued[priority] += len(sentences)
@@ -269,14 +272,17 @@ class SchedulingTranslator:
             return None
 
     def _take_batch(self, group: deque[_Sentence], priority: Priority) -> list[_Sentence]:
-        """Take one batch from the front of a group: the oldest sentence's batch among the window behind it.
+        """Take one batch from the front of a group: the longest of plan_batches' batches over the window.
 
-        Sentences of requests that have failed meanwhile are dropped; what the batch leaves of the window goes
-        back to the front, in order.
+        The window is the whole of the oldest request (sorted as one, its padding is as low as when it had the
+        model to itself) and the requests behind it up to FILL_WINDOW_BATCHES batches' worth of tokens. Each
+        batch comes from the window, so the oldest request finishes first. Sentences of requests that have failed
+        meanwhile are dropped; what the batch leaves of the window goes back to the front, in order.
         """
         budget = FILL_WINDOW_BATCHES * self.settings.batch_tokens
+        oldest = group[0].request
         window, tokens = [], 0
-        while group and (not window or tokens + len(group[0].tokens) <= budget):
+        while group and (group[0].request is oldest or tokens + len(group[0].tokens) <= budget):
             sentence = group.popleft()
             self._queued[priority] -= 1
             if sentence.request.error is None:
@@ -284,11 +290,11 @@ class SchedulingTranslator:
                 tokens += len(sentence.tokens)
         if not window:
             return []
-        chosen = next(b for b in plan_batches([len(s.tokens) for s in window], self.settings.batch_tokens) if 0 in b)
-        left = [s for i, s in enumerate(window) if i not in set(chosen)]
+        chosen = set(plan_batches([len(s.tokens) for s in window], self.settings.batch_tokens)[0])
+        left = [s for i, s in enumerate(window) if i not in chosen]
         group.extendleft(reversed(left))
         self._queued[priority] += len(left)
-        return [window[i] for i in sorted(chosen)]
+        return [s for i, s in enumerate(window) if i in chosen]
 
     def _tokens_up_to(self, group: deque[_Sentence], enough: int) -> int:
         """Source tokens waiting in a group, counted until there are enough."""
