@@ -221,6 +221,7 @@ def test_past_the_queue_bound_interactive_requests_get_503_and_bulk_waits(
         assert page.status_code == 503 and page.headers["Retry-After"] and b"<html" in page.data.lower()
 
         assert scheduler.queued() == {Priority.INTERACTIVE: 2, Priority.BULK: 0}  # the job waits for room
+        assert "translation_queue_sentences 2.0" in client.get("/metrics").text
         recording.gate.set()
         assert [r.target for r in accepted.result(timeout=DEADLINE)] == [
             r.target for r in engine.translate(SENTENCES[:2])

@@ -29,6 +29,7 @@ import enum
 import math
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
@@ -116,7 +117,7 @@ class SchedulingTranslator:
         self.bulk_slots = min(settings.scheduler_bulk_slots or self.slots, self.slots)
         self.wait_seconds = settings.scheduler_wait_ms / 1000
         self.queue_bound = settings.scheduler_queue_sentences
-        self.batches = 0  # model calls made, for /metrics and tests
+        self.batches, self.batched_sentences = 0, 0  # model calls made and the sentences they carried, for /metrics
         self._queues: dict[Priority, dict[tuple, deque[_Sentence]]] = {p: {} for p in Priority}
         self._queued = dict.fromkeys(Priority, 0)
         self._in_flight = dict.fromkeys(Priority, 0)
@@ -126,6 +127,8 @@ class SchedulingTranslator:
         self._work = threading.Condition(self._lock)  # runners wait here for sentences or a free bulk slot
         self._room = threading.Condition(self._lock)  # bulk submitters wait here for room in the queue
         self._runners: list[threading.Thread] = []  # started by the first request, never by building the app
+        with _SCHEDULERS_LOCK:
+            _OPEN.add(self)
 
     @property
     def settings(self) -> Settings:
@@ -151,6 +154,10 @@ class SchedulingTranslator:
 
     def counters(self) -> Counters:
         return self.engine.counters()
+
+    def stats(self) -> SchedulerStats:
+        with self._lock:
+            return SchedulerStats(self._waiting(), self.batches, self.batched_sentences)
 
     def queued(self) -> dict[Priority, int]:
         """Sentences waiting for a batch, by priority."""
@@ -183,6 +190,8 @@ class SchedulingTranslator:
 
     def close(self) -> None:
         """Stop the runners after their batch in hand; every request still waiting fails with TranslatorClosed."""
+        with _SCHEDULERS_LOCK:
+            _OPEN.discard(self)
         with self._lock:
             self._closed = True
             for groups in self._queues.values():
@@ -267,6 +276,7 @@ class SchedulingTranslator:
                 if batch:
                     self._in_flight[priority] += 1
                     self.batches += 1
+                    self.batched_sentences += len(batch)
                     self._room.notify_all()
                     return _Batch(priority, batch)
             return None
@@ -319,7 +329,25 @@ class SchedulingTranslator:
         return None, Priority.INTERACTIVE
 
 
-_SCHEDULERS: dict[Translator, SchedulingTranslator] = {}
+@dataclass(frozen=True)
+class SchedulerStats:
+    """What the process's schedulers hold and have done, for /metrics."""
+
+    waiting: int  # sentences waiting for a batch
+    batches: int  # model calls made
+    sentences: int  # sentences those calls carried (over batches: the mean batch size)
+
+
+def process_stats() -> SchedulerStats:
+    """The sums over every open scheduler of this process (one per loaded model)."""
+    with _SCHEDULERS_LOCK:
+        schedulers = list(_OPEN)
+    each = [scheduler.stats() for scheduler in schedulers]
+    return SchedulerStats(sum(s.waiting for s in each), sum(s.batches for s in each), sum(s.sentences for s in each))
+
+
+_SCHEDULERS: dict[Translator, SchedulingTranslator] = {}  # the process's, by engine
+_OPEN: weakref.WeakSet[SchedulingTranslator] = weakref.WeakSet()  # every scheduler not closed, for process_stats
 _SCHEDULERS_LOCK = threading.Lock()
 
 
