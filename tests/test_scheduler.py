@@ -17,6 +17,7 @@ import pytest
 from service.config import Settings
 from service.index.client import make_client
 from service.jobs.store import open_job_store
+from service.jobs.worker import Worker
 from service.translation.engine import InputTooLong, Translator
 from service.translation.scheduler import Priority, SchedulingTranslator, TranslatorClosed, bulk_priority
 from service.web import create_app
@@ -243,3 +244,16 @@ def test_closing_fails_what_waits_and_refuses_what_comes(engine, recording, make
         assert held.result(timeout=DEADLINE)  # the batch in hand still finishes
     with pytest.raises(TranslatorClosed):
         scheduler.translate(SENTENCES[:1])
+
+
+def test_a_job_worker_s_sentences_queue_as_bulk_work(engine, recording, make_scheduler, settings, tmp_path):
+    scheduler = make_scheduler(scheduler_wait_ms=0)
+    store = open_job_store(replace(settings, jobs_db=tmp_path / "jobs.db"))
+    job_id, _ = store.create("translate", [(1, {"body": SENTENCES[0]}), (2, {"body": SENTENCES[1]})], {"index": False})
+    with ThreadPoolExecutor(2) as pool:
+        held = hold_the_runner(scheduler, recording, pool)
+        worked = pool.submit(Worker(store, scheduler, batch=2).run_once)
+        wait_until(lambda: scheduler.queued()[Priority.BULK] == 2, "the job's sentences wait as bulk work")
+        recording.gate.set()
+        assert worked.result(timeout=DEADLINE) and held.result(timeout=DEADLINE)
+    assert store.status(job_id).state == "done"
