@@ -18,6 +18,7 @@ from service.config import Settings
 from service.index.client import make_client
 from service.jobs.store import open_job_store
 from service.jobs.worker import Worker
+from service.translation import open_translator
 from service.translation.engine import InputTooLong, Translator
 from service.translation.scheduler import Priority, SchedulingTranslator, TranslatorClosed, bulk_priority
 from service.web import create_app
@@ -257,3 +258,12 @@ def test_a_job_worker_s_sentences_queue_as_bulk_work(engine, recording, make_sch
         recording.gate.set()
         assert worked.result(timeout=DEADLINE) and held.result(timeout=DEADLINE)
     assert store.status(job_id).state == "done"
+
+
+def test_the_process_translator_is_memory_then_one_scheduler_and_cached_sentences_skip_it(settings):
+    translator = open_translator(settings)
+    scheduler = translator.inner
+    assert isinstance(scheduler, SchedulingTranslator) and open_translator(settings).inner is scheduler
+    first = translator.translate(SENTENCES[:2])
+    batches = scheduler.stats().batches
+    assert translator.translate(SENTENCES[:2]) == first and scheduler.stats().batches == batches

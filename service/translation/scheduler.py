@@ -127,7 +127,7 @@ class SchedulingTranslator:
         self._work = threading.Condition(self._lock)  # runners wait here for sentences or a free bulk slot
         self._room = threading.Condition(self._lock)  # bulk submitters wait here for room in the queue
         self._runners: list[threading.Thread] = []  # started by the first request, never by building the app
-        with _SCHEDULERS_LOCK:
+        with _OPEN_LOCK:
             _OPEN.add(self)
 
     @property
@@ -190,7 +190,7 @@ class SchedulingTranslator:
 
     def close(self) -> None:
         """Stop the runners after their batch in hand; every request still waiting fails with TranslatorClosed."""
-        with _SCHEDULERS_LOCK:
+        with _OPEN_LOCK:
             _OPEN.discard(self)
         with self._lock:
             self._closed = True
@@ -340,15 +340,16 @@ class SchedulerStats:
 
 def process_stats() -> SchedulerStats:
     """The sums over every open scheduler of this process (one per loaded model)."""
-    with _SCHEDULERS_LOCK:
+    with _OPEN_LOCK:
         schedulers = list(_OPEN)
     each = [scheduler.stats() for scheduler in schedulers]
     return SchedulerStats(sum(s.waiting for s in each), sum(s.batches for s in each), sum(s.sentences for s in each))
 
 
 _SCHEDULERS: dict[Translator, SchedulingTranslator] = {}  # the process's, by engine
-_OPEN: weakref.WeakSet[SchedulingTranslator] = weakref.WeakSet()  # every scheduler not closed, for process_stats
 _SCHEDULERS_LOCK = threading.Lock()
+_OPEN: weakref.WeakSet[SchedulingTranslator] = weakref.WeakSet()  # every scheduler not closed, for process_stats
+_OPEN_LOCK = threading.Lock()
 
 
 def scheduled(engine: Translator) -> SchedulingTranslator:
