@@ -238,6 +238,24 @@ class Settings:
         "over it is decoded in smaller pieces. Bounds the decoder's memory, 30-40 KB per token with the base model.",
         _positive_int,
     )
+    scheduler_wait_ms: int = _declare(
+        "MT_SCHEDULER_WAIT_MS",
+        "2",
+        "Milliseconds a batch may wait for other requests' sentences to join it (none once a batch's worth waits).",
+        _zero_or_more,
+    )
+    scheduler_queue_sentences: int = _declare(
+        "MT_SCHEDULER_QUEUE_SENTENCES",
+        "2048",
+        "Sentences that may wait for the model; past it interactive requests get a 503 and bulk jobs wait.",
+        _positive_int,
+    )
+    scheduler_bulk_slots: int = _declare(
+        "MT_SCHEDULER_BULK_SLOTS",
+        "0",
+        "Batches bulk job work may have on the model at once (0: all MT_INTER_THREADS); fewer keeps some free.",
+        _zero_or_more,
+    )
     max_input_tokens: int = _declare(
         "MT_MAX_INPUT_TOKENS",
         "200",

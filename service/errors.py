@@ -26,3 +26,11 @@ class SearchUnavailable(RuntimeError):
 
 class JobsUnavailable(RuntimeError):
     """The job store's database or the job queue's broker could not be reached; the message says which."""
+
+
+class TranslatorBusy(RuntimeError):
+    """The translator's queue is full: an interactive caller should come back after retry_after seconds."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -29,6 +29,7 @@ from service.ingest import store_documents
 from service.jobs.store import Item, JobStore, worker_name
 from service.pipeline import translate_articles
 from service.translation.interface import SentenceTranslator
+from service.translation.scheduler import bulk_priority
 
 log = logging.getLogger(__name__)
 IDLE_WAIT = 1.0  # seconds between looks for new work when there is none
@@ -191,8 +192,9 @@ class Worker:
             else:
                 todo.append((item, record))
         decoding = {"beam_size": options["beam_size"]} if options.get("beam_size") else {}
-        for item, result in translate_articles(todo, self.translator, **decoding):
-            self._kept[(job_id, item.seq)] = result
+        with bulk_priority():  # an analyst's request goes before a job's sentences
+            for item, result in translate_articles(todo, self.translator, **decoding):
+                self._kept[(job_id, item.seq)] = result
         while len(self._kept) > max(KEPT_BATCHES * self.batch, len(pairs)):
             self._kept.popitem(last=False)
 

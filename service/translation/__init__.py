@@ -11,11 +11,15 @@ log = logging.getLogger(__name__)
 
 
 def open_translator(settings: Settings, use_memory: bool = True) -> SentenceTranslator:
-    """The process's translator, behind the translation memory when that is enabled."""
+    """The process's translator: the engine behind its scheduler, behind the translation memory when that is enabled.
+
+    Cached sentences never reach the scheduler; what does shares batches with every other caller in the process.
+    """
     from service.translation.engine import load_translator
     from service.translation.memory import CachedTranslator, open_memory
+    from service.translation.scheduler import scheduled
 
-    translator = load_translator(settings)
+    translator = scheduled(load_translator(settings))
     if not (use_memory and settings.memory_enabled):
         return translator
     return CachedTranslator(translator, open_memory(settings))
@@ -43,6 +47,7 @@ def open_reverse_translator(settings: Settings) -> SentenceTranslator | None:
     """
     from service.modelstore.manifest import Manifest, resolve_reverse_model_dir
     from service.translation.engine import load_translator_at
+    from service.translation.scheduler import scheduled
 
     model_dir = resolve_reverse_model_dir(settings.reverse_model_dir)
     if model_dir is None:
@@ -51,7 +56,7 @@ def open_reverse_translator(settings: Settings) -> SentenceTranslator | None:
         if Manifest.read(model_dir).direction != "en-ar":
             log.warning("%s is not an English→Arabic model; English queries search the English side only", model_dir)
             return None
-        return load_translator_at(model_dir, settings)
+        return scheduled(load_translator_at(model_dir, settings))
     except (RuntimeError, OSError, ValueError) as error:  # ModelNotInstalled, or a model CTranslate2 cannot load
         log.warning("no English→Arabic query translation: %s", error)
         return None

@@ -77,6 +77,15 @@ class Translator:
     def counters(self) -> Counters:
         return Counters(self.tokens_translated)
 
+    def encode(self, sentences: Sequence[str]) -> list[list[str]]:
+        """Each sentence's pieces; InputTooLong for one over MT_MAX_INPUT_TOKENS, before any of them is decoded."""
+        tokens = [self.tokenize(sentence) for sentence in sentences]
+        limit = self.settings.max_input_tokens
+        for sentence, pieces in zip(sentences, tokens, strict=True):
+            if len(pieces) > limit:
+                raise InputTooLong(f"sentence of {len(pieces)} tokens exceeds the limit of {limit}: {sentence[:60]}…")
+        return tokens
+
     def translate(
         self, sentences: Sequence[str], beam_size: int | None = None, *, target_lengths: Sequence[int] | None = None
     ) -> list[Translation]:
@@ -85,43 +94,55 @@ class Translator:
         target_lengths forces each output to an exact length (benchmarks with random weights);
         beam_size overrides the configured beam for this call.
         """
-        tokens = [self.tokenize(sentence) for sentence in sentences]
-        limit = self.settings.max_input_tokens
-        for sentence, pieces in zip(sentences, tokens, strict=True):
-            if len(pieces) > limit:
-                raise InputTooLong(f"sentence of {len(pieces)} tokens exceeds the limit of {limit}: {sentence[:60]}…")
+        tokens = self.encode(sentences)
         results: list[Translation | None] = [None] * len(sentences)
         pending = []
         for batch in plan_batches([len(t) for t in tokens], self.settings.batch_tokens):
             batch = [i for i in batch if tokens[i]]  # empty input needs no model call
-            if not batch:
-                continue
-            lengths = self._decoding_lengths(
-                [len(tokens[i]) for i in batch], [target_lengths[i] for i in batch] if target_lengths else None
-            )
-            beam = beam_size or self.settings.beam_size
-            futures = self._model.translate_batch(
-                [tokens[i] for i in batch],
-                asynchronous=True,
-                max_batch_size=self._sentences_per_batch(beam, lengths["max_decoding_length"]),
-                beam_size=beam,
-                return_scores=True,
-                return_attention=self.settings.alignments,
-                max_input_length=0,  # scores are divided by length (length_penalty 1)
-                repetition_penalty=self.settings.repetition_penalty,
-                no_repeat_ngram_size=self.settings.no_repeat_ngram_size,
-                **lengths,
-            )
-            pending.extend(zip(batch, futures, strict=True))
-        for index, future in pending:
-            result = future.result()
-            pieces = result.hypotheses[0]
-            alignment = attention_alignment(tokens[index], pieces, result.attention[0]) if result.attention else None
-            results[index] = Translation(detokenize(pieces), float(result.scores[0]), len(pieces), alignment)
-        with self._count_lock:
-            self.tokens_translated += sum(r.tokens for r in results if r is not None)
+            if batch:
+                targets = [target_lengths[i] for i in batch] if target_lengths else None
+                pending.append((batch, self._submit([tokens[i] for i in batch], beam_size, targets)))
+        for batch, futures in pending:
+            translations = self._collect([tokens[i] for i in batch], futures)
+            for index, translation in zip(batch, translations, strict=True):
+                results[index] = translation
         nothing = Translation("", 0.0, 0, "" if self.settings.alignments else None)
         return [r if r is not None else nothing for r in results]
+
+    def translate_batch(
+        self, batch: Sequence[list[str]], beam_size: int | None = None, target_lengths: Sequence[int] | None = None
+    ) -> list[Translation]:
+        """One model call for one batch of non-empty encoded sentences, waited for (the scheduler's batches)."""
+        return self._collect(batch, self._submit(batch, beam_size, target_lengths))
+
+    def _submit(self, batch: Sequence[list[str]], beam_size: int | None, target_lengths: Sequence[int] | None) -> list:
+        """Queue one batch on CTranslate2's workers; its futures."""
+        beam = beam_size or self.settings.beam_size
+        lengths = self._decoding_lengths([len(pieces) for pieces in batch], target_lengths)
+        return self._model.translate_batch(
+            list(batch),
+            asynchronous=True,
+            max_batch_size=self._sentences_per_batch(beam, lengths["max_decoding_length"]),
+            beam_size=beam,
+            return_scores=True,
+            return_attention=self.settings.alignments,
+            max_input_length=0,  # scores are divided by length (length_penalty 1)
+            repetition_penalty=self.settings.repetition_penalty,
+            no_repeat_ngram_size=self.settings.no_repeat_ngram_size,
+            **lengths,
+        )
+
+    def _collect(self, batch: Sequence[list[str]], futures: list) -> list[Translation]:
+        """A submitted batch's translations, waited for, and counted."""
+        translations = []
+        for pieces, future in zip(batch, futures, strict=True):
+            result = future.result()
+            output = result.hypotheses[0]
+            alignment = attention_alignment(pieces, output, result.attention[0]) if result.attention else None
+            translations.append(Translation(detokenize(output), float(result.scores[0]), len(output), alignment))
+        with self._count_lock:
+            self.tokens_translated += sum(t.tokens for t in translations)
+        return translations
 
     def _sentences_per_batch(self, beam_size: int, max_decoding_length: int) -> int:
         """How many sentences CTranslate2 decodes together (it splits a larger batch, in order).
@@ -131,7 +152,7 @@ class Translator:
         """
         return max(1, self.settings.batch_decode_tokens // (beam_size * max_decoding_length))
 
-    def _decoding_lengths(self, source_lengths: list[int], targets: list[int] | None) -> dict:
+    def _decoding_lengths(self, source_lengths: list[int], targets: Sequence[int] | None) -> dict:
         if targets:
             return {"min_decoding_length": max(targets), "max_decoding_length": max(targets)}
         s = self.settings

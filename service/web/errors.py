@@ -12,7 +12,7 @@ from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import NotFoundError
 from werkzeug.exceptions import HTTPException
 
-from service.errors import JobsUnavailable, SearchUnavailable
+from service.errors import JobsUnavailable, SearchUnavailable, TranslatorBusy
 from service.index.lifecycle import LifecycleError
 from service.search.query import QueryError
 
@@ -94,6 +94,11 @@ def init_app(app: Flask) -> None:
     def jobs_down(error: JobsUnavailable):
         log.warning("%s", error)
         return error_response(503, str(error), "jobs_unavailable")
+
+    @app.errorhandler(TranslatorBusy)
+    def translator_busy(error: TranslatorBusy):
+        body, status = error_response(503, str(error), "translator_busy")
+        return body, status, {"Retry-After": str(error.retry_after)}
 
     @app.errorhandler(LifecycleError)
     def index_unusable(error: LifecycleError):

@@ -1,4 +1,4 @@
-"""Prometheus metrics, one registry per app: requests and latency by endpoint, tokens, memory hits, queue depth.
+"""Prometheus metrics, one registry per app: requests and latency by endpoint, tokens, memory hits, queue depths.
 
 Under gunicorn with several workers each process counts its own requests, and a scrape reaches one of them; so
 `serve` runs gunicorn with PROMETHEUS_MULTIPROC_DIR set (a fresh directory per instance), prometheus-client then
@@ -19,6 +19,7 @@ from flask import Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from service.alerts import matching
+from service.translation import scheduler
 from service.translation.interface import SentenceTranslator
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
@@ -50,6 +51,7 @@ class Metrics:
         self._tokens: Gauge | None = None
         self._hits: Gauge | None = None
         self._misses: Gauge | None = None
+        self._scheduler_gauges: dict[str, Gauge] = {}
 
     def watch_queue(self, queued_items: Callable[[], int]) -> None:
         """The queue depth, read when scraped."""
@@ -64,6 +66,19 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="sum",
         )
+        self._scheduler_gauges = {  # by SchedulerStats field
+            field: Gauge(name, text, registry=self.registry, multiprocess_mode=mode)
+            for field, name, text, mode in (
+                ("waiting", "translation_queue_sentences", "Sentences waiting for a batch in the scheduler", "livesum"),
+                ("batches", "translation_batches", "Batches the scheduler sent to the model (only grows)", "sum"),
+                (
+                    "sentences",
+                    "translation_batch_sentences",
+                    "Sentences in those batches (/ batches: mean size)",
+                    "sum",
+                ),
+            )
+        }
         if translator.counters().memory_hits is not None:  # a translation memory is in front of the model
             self._hits = Gauge(
                 "translation_memory_hits",
@@ -83,6 +98,9 @@ class Metrics:
             return
         counters = self._translator.counters()
         self._tokens.set(counters.tokens_translated)
+        stats = scheduler.process_stats()
+        for field, gauge in self._scheduler_gauges.items():
+            gauge.set(getattr(stats, field))
         if self._hits is not None and self._misses is not None:
             self._hits.set(counters.memory_hits or 0)
             self._misses.set(counters.memory_misses or 0)
