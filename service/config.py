@@ -253,7 +253,8 @@ class Settings:
     scheduler_bulk_slots: int = _declare(
         "MT_SCHEDULER_BULK_SLOTS",
         "0",
-        "Batches bulk job work may have on the model at once (0: all MT_INTER_THREADS); fewer keeps some free.",
+        "Batches bulk job work may have on the model at once. 0: all MT_INTER_THREADS while no interactive request "
+        "came in the last 30 s, all but one after one did.",
         _zero_or_more,
     )
     max_input_tokens: int = _declare(

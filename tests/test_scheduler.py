@@ -196,6 +196,26 @@ def test_bulk_work_holds_at_most_its_slots_and_leaves_the_others_free(engine, re
     assert recording.calls[1] == [engine.tokenize("ما هي الأخبار اليوم؟")]
 
 
+def test_by_default_bulk_work_takes_every_slot_until_an_interactive_request_comes(engine, recording, make_scheduler):
+    scheduler = make_scheduler(scheduler_wait_ms=0, inter_threads=2, batch_tokens=engine.count_tokens(SENTENCES[0]))
+    with ThreadPoolExecutor(4) as pool:
+        recording.gate.clear()
+        job = pool.submit(_bulk, scheduler, SENTENCES)  # eight batches of one sentence
+        assert recording.held.acquire(timeout=DEADLINE) and recording.held.acquire(timeout=DEADLINE)  # both slots
+        asked = pool.submit(scheduler.translate, ["ما هي الأخبار اليوم؟"])
+        wait_until(lambda: scheduler.queued()[Priority.INTERACTIVE] == 1, "the question waits")
+        recording.gate.set()
+        asked.result(timeout=DEADLINE)
+        recording.gate.clear()  # from now on the job may hold one slot only: the other stays free
+        while not job.done():
+            if recording.held.acquire(timeout=0.2):
+                assert not recording.held.acquire(timeout=0.3), "two bulk batches at once after a question"
+                recording.gate.set()
+                recording.gate.clear()
+        recording.gate.set()
+        job.result(timeout=DEADLINE)
+
+
 def _bulk(scheduler, sentences):
     with bulk_priority():
         return scheduler.translate(sentences)

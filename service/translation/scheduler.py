@@ -15,8 +15,10 @@ sentences with the same decoding options (beam size, forced target length) share
 worth queued, a runner waits up to MT_SCHEDULER_WAIT_MS after the oldest sentence arrived, for others to join.
 
 Interactive work always goes first; bulk work (job workers: `bulk_priority()`) fills the slots interactive work
-leaves, at most MT_SCHEDULER_BULK_SLOTS batches at once. An interactive request therefore waits for at most one
-running batch to finish. Past MT_SCHEDULER_QUEUE_SENTENCES waiting sentences, interactive submits raise
+leaves. By default bulk may hold every slot while nobody else asks, and all but one once an interactive request
+has come in the last INTERACTIVE_RECENT_SECONDS, so a job runs at full speed on an idle service and analysts find a
+slot free as soon as they are there (MT_SCHEDULER_BULK_SLOTS fixes the number instead). The first interactive
+request after a quiet spell waits for at most one running batch. Past MT_SCHEDULER_QUEUE_SENTENCES waiting sentences, interactive submits raise
 TranslatorBusy (HTTP 503 with Retry-After) and bulk submits wait for room: a job is never dropped.
 
 Nothing here is CUDA-specific: the engine's device and compute type come from settings as before.
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
 
 FILL_WINDOW_BATCHES = 4  # requests behind the oldest that one batch may draw from, in batches' worth of tokens
 MAX_RETRY_AFTER = 60  # seconds; a client told to wait longer would rather be told to go elsewhere
+INTERACTIVE_RECENT_SECONDS = 30.0  # after an interactive request, bulk work leaves a slot free this long
 
 
 class Priority(enum.IntEnum):
@@ -114,7 +117,7 @@ class SchedulingTranslator:
         settings = engine.settings
         self.engine = engine
         self.slots = settings.threads[0]
-        self.bulk_slots = min(settings.scheduler_bulk_slots or self.slots, self.slots)
+        self.bulk_slots = min(settings.scheduler_bulk_slots, self.slots)  # 0: by interactive traffic
         self.wait_seconds = settings.scheduler_wait_ms / 1000
         self.queue_bound = settings.scheduler_queue_sentences
         self.batches, self.batched_sentences = 0, 0  # model calls made and the sentences they carried, for /metrics
@@ -123,6 +126,7 @@ class SchedulingTranslator:
         self._in_flight = dict.fromkeys(Priority, 0)
         self._done_sentences, self._busy_seconds = 0, 0.0  # for Retry-After: how fast the queue drains
         self._closed = False
+        self._interactive_seen = -math.inf  # time.monotonic() of the last interactive request
         self._lock = threading.Lock()
         self._work = threading.Condition(self._lock)  # runners wait here for sentences or a free bulk slot
         self._room = threading.Condition(self._lock)  # bulk submitters wait here for room in the queue
@@ -206,6 +210,7 @@ class SchedulingTranslator:
     def _enqueue(self, priority: Priority, sentences: list[_Sentence]) -> None:
         with self._lock:
             if priority is Priority.INTERACTIVE:
+                self._interactive_seen = time.monotonic()
                 waiting = self._queued[priority]
                 if waiting and waiting + len(sentences) > self.queue_bound:  # a request alone always goes in
                     raise TranslatorBusy(
@@ -319,7 +324,7 @@ class SchedulingTranslator:
         """The waiting sentences of the decoding options whose oldest sentence came first, interactive ones before
         bulk ones (bulk ones only while a bulk slot is free); a group left empty is dropped."""
         for priority in Priority:
-            if priority is Priority.BULK and self._in_flight[priority] >= self.bulk_slots:
+            if priority is Priority.BULK and self._in_flight[priority] >= self._bulk_cap():
                 break
             groups = self._queues[priority]
             for decoding in [d for d, group in groups.items() if not group]:
@@ -327,6 +332,14 @@ class SchedulingTranslator:
             if groups:
                 return min(groups.values(), key=lambda g: g[0].request.arrived), priority
         return None, Priority.INTERACTIVE
+
+    def _bulk_cap(self) -> int:
+        """Batches bulk work may have on the model now: MT_SCHEDULER_BULK_SLOTS where set, else every slot while
+        no interactive request came in the last INTERACTIVE_RECENT_SECONDS, and all but one (at least one) after."""
+        if self.bulk_slots:
+            return self.bulk_slots
+        recent = time.monotonic() - self._interactive_seen < INTERACTIVE_RECENT_SECONDS
+        return max(1, self.slots - 1) if recent else self.slots
 
 
 @dataclass(frozen=True)
