@@ -49,6 +49,7 @@ import sentencepiece as spm
 from common import PROJECT_ROOT, base_model_dir, read_lines, shared_file
 from search import percentile
 
+from service.config import Settings
 from service.modelstore import argos
 
 PEER_DIR = PROJECT_ROOT / "bench" / ".peer"
@@ -275,6 +276,40 @@ def summary(server: Server, workload: str) -> tuple[float, float, float, float]:
     )
 
 
+def raw_ceiling(model_dir: Path, texts: list[str], inter: int, intra: int) -> None:
+    """What batching can give at all at this decoding length: raw CTranslate2 on the same model and texts, each
+    text its own batch (LibreTranslate's way under concurrent clients) against all of them as one batch decoded in
+    pieces of our MT_BATCH_DECODE_TOKENS budget and in pieces of 8, alternating. Run after both servers stopped."""
+    import ctranslate2
+
+    source = spm.SentencePieceProcessor(model_file=str(model_dir / "source.spm"))
+    tokens = [source.encode(text, out_type=str) for text in texts]
+    model = ctranslate2.Translator(
+        str(model_dir), device="cpu", compute_type="int8", inter_threads=inter, intra_threads=intra
+    )
+    options = {"beam_size": BEAM_SIZE, "max_decoding_length": DECODING_LIMIT, "max_input_length": 0}
+    budget = max(1, Settings().batch_decode_tokens // (BEAM_SIZE * DECODING_LIMIT))
+
+    def tokens_per_second(batches: list[list[list[str]]], piece: int) -> float:
+        started = time.perf_counter()
+        futures = [
+            f for b in batches for f in model.translate_batch(b, asynchronous=True, max_batch_size=piece, **options)
+        ]
+        return sum(len(f.result().hypotheses[0]) for f in futures) / (time.perf_counter() - started)
+
+    ways = {"each its own batch": ([[t] for t in tokens], 1), f"pieces of {budget} (our budget)": ([tokens], budget)}
+    ways["pieces of 8"] = ([tokens], 8)
+    rates: dict[str, list[float]] = {name: [] for name in ways}
+    for _ in range(2):
+        for name, (batches, piece) in ways.items():
+            rates[name].append(tokens_per_second(batches, piece))
+    alone = sum(rates["each its own batch"]) / 2
+    print(
+        "raw CTranslate2, same model and texts: "
+        + " | ".join(f"{name} {sum(r) / 2:.0f} tok/s ({sum(r) / 2 / alone:.2f}x)" for name, r in rates.items())
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--texts", type=int, default=32, help="tico19 sentences per pass")
@@ -384,6 +419,7 @@ def main() -> None:
     finally:
         for server in servers:
             server.stop()
+    raw_ceiling(ours_dir, texts, args.inter, args.intra)
 
 
 if __name__ == "__main__":

@@ -73,3 +73,5 @@ def test_another_alerts_token_does_not_open_this_feed(app, alert, client, alias)
     answer = app.test_client().get(f"/alerts/{alert.id}/feed.atom?token={other.feed_token}")
     assert answer.status_code == 404 and answer.is_json
     assert app.test_client().get(f"/alerts/no-such-alert/feed.atom?token={alert.feed_token}").status_code == 404
+    too_long = app.test_client().get(f"/alerts/{'a' * 600}/feed.atom?token={alert.feed_token}")
+    assert too_long.status_code == 404 and too_long.is_json

@@ -64,6 +64,9 @@ def _alert_of(source: dict) -> Alert:
     return Alert(**{**saved, "searched": tuple(saved.get("searched") or ())})
 
 
+MAX_ALERT_ID = 64  # alert ids are 32 hex digits: a longer one is no alert's
+
+
 class AlertStore:
     """Alerts and their matches behind one articles alias; alert methods taking owner see only that owner's."""
 
@@ -131,6 +134,8 @@ class AlertStore:
         )
 
     def _stored(self, alert_id: str) -> dict | None:
+        if len(alert_id) > MAX_ALERT_ID:  # no alert has it: spare OpenSearch the lookup
+            return None
         try:
             found = self.client.get(index=self.alerts_index, id=alert_id)
         except NotFoundError:  # no such alert, or no alerts index yet

@@ -31,7 +31,6 @@ from service.web.services import app_services
 from service.web.validation import check_arguments, check_body
 
 bp = Blueprint("alerts", __name__)
-MAX_ALERT_ID = 64  # ids are 32 hex digits: a longer one is no alert's
 
 
 def alert_store() -> AlertStore:
@@ -41,7 +40,7 @@ def alert_store() -> AlertStore:
 
 def _owned(alert_id: str) -> Alert:
     """The caller's alert; 404 alike for a missing alert and another key's."""
-    alert = alert_store().get(alert_id, job_owner()) if len(alert_id) <= MAX_ALERT_ID else None
+    alert = alert_store().get(alert_id, job_owner())
     if alert is None:
         raise ApiError(404, f"no alert {alert_id}")
     return alert
