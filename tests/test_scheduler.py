@@ -216,6 +216,22 @@ def test_by_default_bulk_work_takes_every_slot_until_an_interactive_request_come
         job.result(timeout=DEADLINE)
 
 
+def test_a_batch_is_no_more_than_the_engine_decodes_as_one_piece(engine, recording, make_scheduler):
+    longest = max(engine.count_tokens(sentence) for sentence in SENTENCES)
+    two_per_piece = 2 * engine.settings.beam_size * engine._decoding_lengths([longest], None)["max_decoding_length"]
+    scheduler = make_scheduler(scheduler_wait_ms=0, batch_decode_tokens=two_per_piece)
+    assert scheduler.engine.decoded_together(longest) == 2
+    with ThreadPoolExecutor(len(SENTENCES)) as pool:
+        held = hold_the_runner(scheduler, recording, pool)
+        asked = [pool.submit(scheduler.translate, [sentence]) for sentence in SENTENCES[1:]]
+        wait_until(lambda: scheduler.queued()[Priority.INTERACTIVE] == len(SENTENCES) - 1, "all requests wait")
+        recording.gate.set()
+        answers = [held.result(timeout=DEADLINE)] + [a.result(timeout=DEADLINE) for a in asked]
+    # the seven waiting requests went out two by two, not as one batch of seven that each waits for
+    assert [len(call) for call in recording.calls[1:]] == [2, 2, 2, 1]
+    assert [decoded(a) for a in answers[1:]] == [decoded(engine.translate([s])) for s in SENTENCES[1:]]
+
+
 def _bulk(scheduler, sentences):
     with bulk_priority():
         return scheduler.translate(sentences)

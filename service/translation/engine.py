@@ -144,6 +144,13 @@ class Translator:
             self.tokens_translated += sum(t.tokens for t in translations)
         return translations
 
+    def decoded_together(
+        self, longest_source: int, beam_size: int | None = None, target_length: int | None = None
+    ) -> int:
+        """How many sentences, the longest of longest_source tokens, CTranslate2 decodes as one piece."""
+        lengths = self._decoding_lengths([longest_source], [target_length] if target_length else None)
+        return self._sentences_per_batch(beam_size or self.settings.beam_size, lengths["max_decoding_length"])
+
     def _sentences_per_batch(self, beam_size: int, max_decoding_length: int) -> int:
         """How many sentences CTranslate2 decodes together (it splits a larger batch, in order).
 

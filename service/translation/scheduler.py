@@ -18,8 +18,9 @@ Interactive work always goes first; bulk work (job workers: `bulk_priority()`) f
 leaves. By default bulk may hold every slot while nobody else asks, and all but one once an interactive request
 has come in the last INTERACTIVE_RECENT_SECONDS, so a job runs at full speed on an idle service and analysts find a
 slot free as soon as they are there (MT_SCHEDULER_BULK_SLOTS fixes the number instead). The first interactive
-request after a quiet spell waits for at most one running batch. Past MT_SCHEDULER_QUEUE_SENTENCES waiting sentences, interactive submits raise
-TranslatorBusy (HTTP 503 with Retry-After) and bulk submits wait for room: a job is never dropped.
+request after a quiet spell waits for at most one running batch, and a batch is never more than CTranslate2
+decodes as one piece (MT_BATCH_DECODE_TOKENS). Past MT_SCHEDULER_QUEUE_SENTENCES waiting sentences, interactive
+submits raise TranslatorBusy (HTTP 503 with Retry-After) and bulk submits wait for room: a job is never dropped.
 
 Nothing here is CUDA-specific: the engine's device and compute type come from settings as before.
 """
@@ -287,7 +288,8 @@ class SchedulingTranslator:
             return None
 
     def _take_batch(self, group: deque[_Sentence], priority: Priority) -> list[_Sentence]:
-        """Take one batch from the front of a group: the longest of plan_batches' batches over the window.
+        """Take one batch from the front of a group: the longest of plan_batches' batches over the window, cut to
+        what the engine decodes as one piece.
 
         The window is the whole of the oldest request (sorted as one, its padding is as low as when it had the
         model to itself) and the requests behind it up to FILL_WINDOW_BATCHES batches' worth of tokens. Each
@@ -305,7 +307,11 @@ class SchedulingTranslator:
                 tokens += len(sentence.tokens)
         if not window:
             return []
-        chosen = set(plan_batches([len(s.tokens) for s in window], self.settings.batch_tokens)[0])
+        first = plan_batches([len(s.tokens) for s in window], self.settings.batch_tokens)[0]  # longest first
+        beam, target = window[first[0]].decoding
+        # no more than CTranslate2 decodes as one piece (MT_BATCH_DECODE_TOKENS): a request is answered when its
+        # piece is done, and an interactive request waits for one piece, not for a batch of many
+        chosen = set(first[: self.engine.decoded_together(len(window[first[0]].tokens), beam, target)])
         left = [s for i, s in enumerate(window) if i not in chosen]
         group.extendleft(reversed(left))
         self._queued[priority] += len(left)
