@@ -48,7 +48,8 @@ def watch_outage(holds, message, seconds: float = 3.0) -> None:
 
 def assert_exactly_once(store, job_id: str, total: int, prefix: str) -> None:
     status = store.status(job_id)
-    assert (status.state, status.done, status.failed, status.total) == ("done", total, 0, total)
+    failures = list(store.errors(job_id))  # why, when an item failed: the assertion shows it
+    assert (status.state, status.done, status.failed, status.total) == ("done", total, 0, total), failures
     ids = [json.loads(line)["id"] for line in store.results(job_id)]
     assert ids == [f"{prefix}{i}" for i in range(total)]  # each once, in input order
     seqs = store._read("SELECT seq FROM items WHERE job_id = ? AND status = 'done'", (job_id,))

@@ -380,7 +380,8 @@ def test_a_story_is_one_result_with_its_outlets_a_story_page_and_a_toggle(site, 
     shot(page, "story")
     page.locator("#back-to-results").click()
     expect(page).to_have_url(re.compile(r"/\?q=ceasefire$"))
-    page.locator("#show-every-article").click()
+    with page.expect_navigation():  # and its scripts: the checkbox below applies itself through search.js
+        page.locator("#show-every-article").click()
     expect(page.locator(".hit")).to_have_count(6)
     assert page.locator(".story-link").count() == 0
     page.get_by_role("checkbox", name=re.compile("^Sky News Arabia")).check()  # the choice keeps every article
@@ -401,7 +402,8 @@ def test_what_was_searched_is_shown_under_the_box_and_can_be_edited(site, page):
     expect(searched).to_contain_text("Arabic side not searched")  # the session's English→Arabic model is a demo
     searched.get_by_text("Search it in your own Arabic").click()
     searched.get_by_label("Your Arabic for the query").fill("الجيش")
-    searched.get_by_role("button", name="Search with this Arabic").click()
+    with page.expect_navigation():  # and its scripts: the sort menu below applies itself through search.js
+        searched.get_by_role("button", name="Search with this Arabic").click()
     wording = page.locator('#searched .wording[data-lang="ar"]')
     expect(wording).to_contain_text("Also searched in Arabic: “الجيش” (your wording)")
     assert story_hit(page).count() == 1  # found by the Arabic wording: the story's English has no "negotiations"
