@@ -1,12 +1,10 @@
-// "Save this search" (search page) and the Alerts page. Alerts are private: the API key lives in this tab's
-// sessionStorage only, shared with the jobs pages (never a cookie or a URL), and goes as the X-API-Key header.
+// "Save this search" (search page) and the Alerts page. Alerts are private: the API key is app.js's (storedApiKey,
+// shared with the jobs pages, never a cookie or a URL), and goes as the X-API-Key header.
 // Everything shown is set with textContent, never as markup.
-const ALERT_KEY_STORAGE = "mt-api-key";
 const SHOWN_MATCHES = 20;
 
-const alertKey = () => sessionStorage.getItem(ALERT_KEY_STORAGE);
 const keyed = (url, options = {}) =>
-  fetch(url, { ...options, cache: "no-store", headers: { ...(options.headers || {}), "X-API-Key": alertKey() || "" } });
+  fetch(url, { ...options, cache: "no-store", headers: { ...(options.headers || {}), "X-API-Key": storedApiKey() || "" } });
 const reason = async (response) => {
   const answer = await response.json().catch(() => ({}));
   return answer.error ? answer.error.message : `the service answered ${response.status}`;
@@ -20,7 +18,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const keyField = form.querySelector(".key-field");
   const keyInput = form.querySelector("[name=api_key]");
   const status = document.getElementById("save-search-status");
-  keyField.hidden = Boolean(alertKey());
+  keyField.hidden = Boolean(storedApiKey());
   const say = (text, isError) => {
     status.textContent = text;
     status.classList.toggle("error", Boolean(isError));
@@ -28,8 +26,8 @@ document.addEventListener("DOMContentLoaded", () => {
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    if (keyInput.value.trim()) sessionStorage.setItem(ALERT_KEY_STORAGE, keyInput.value.trim());
-    if (!alertKey()) {
+    if (keyInput.value.trim()) keepApiKey(keyInput.value.trim());
+    if (!storedApiKey()) {
       keyField.hidden = false;
       say("Enter your API key: alerts belong to the key that saves them.", true);
       keyInput.focus();
@@ -58,7 +56,7 @@ document.addEventListener("DOMContentLoaded", () => {
     button.disabled = false;
     if (!response.ok) {
       if (response.status === 401 || response.status === 403) {
-        sessionStorage.removeItem(ALERT_KEY_STORAGE);
+        forgetApiKey();
         keyField.hidden = false;
         keyInput.select();
       }
@@ -99,15 +97,7 @@ document.addEventListener("DOMContentLoaded", () => {
     say(why);
     keyForm.querySelector("input").focus();
   };
-  keyForm.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const typed = keyForm.querySelector("input").value.trim();
-    if (!typed) return;
-    sessionStorage.setItem(ALERT_KEY_STORAGE, typed);
-    keyForm.hidden = true;
-    say("");
-    load();
-  });
+  onKeyEntered(keyForm, say, load);
 
   // A keyed GET's JSON, or null after saying why not.
   const getJson = async (url) => {
@@ -119,7 +109,7 @@ document.addEventListener("DOMContentLoaded", () => {
       return null;
     }
     if (response.status === 401 || response.status === 403) {
-      sessionStorage.removeItem(ALERT_KEY_STORAGE);
+      forgetApiKey();
       askForKey("That API key was not accepted. Enter the key you saved your alerts with.");
       return null;
     }
@@ -183,7 +173,7 @@ document.addEventListener("DOMContentLoaded", () => {
   };
 
   async function load() {
-    if (!alertKey()) {
+    if (!storedApiKey()) {
       askForKey("Enter your API key to see your alerts.");
       return;
     }

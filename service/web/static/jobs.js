@@ -1,10 +1,7 @@
-// The ingest and jobs pages. The API key lives in this tab's sessionStorage only (never a cookie or a URL): typed
-// once, on either page, it serves every later request of the tab, cancels included.
-const KEY_STORAGE = "mt-api-key";
+// The ingest and jobs pages. The API key is app.js's (storedApiKey): typed once, it serves every later request of
+// the tab, cancels included.
 const SHOWN_ERRORS = 100; // error lines shown on the page; the download holds them all
 const SHOWN_ARTICLES = 10;
-
-const storedKey = () => sessionStorage.getItem(KEY_STORAGE);
 
 // The first `limit` JSON lines of a streamed answer, reading no further than needed.
 async function firstLines(response, limit) {
@@ -31,7 +28,7 @@ document.addEventListener("DOMContentLoaded", () => {
   if (!form) return;
   const keyInput = form.querySelector("[name=api_key]");
   const status = document.getElementById("ingest-status");
-  if (!keyInput.value && storedKey()) keyInput.value = storedKey();
+  if (!keyInput.value && storedApiKey()) keyInput.value = storedApiKey();
 
   const say = (text, isError) => {
     status.textContent = text;
@@ -63,7 +60,7 @@ document.addEventListener("DOMContentLoaded", () => {
       if (response.status === 401 || response.status === 403) keyInput.select();
       return;
     }
-    sessionStorage.setItem(KEY_STORAGE, key);
+    keepApiKey(key);
     window.location.assign(`/jobs?highlight=${encodeURIComponent(answer.id)}`);
   });
 });
@@ -95,24 +92,18 @@ document.addEventListener("DOMContentLoaded", () => {
     say(why);
     keyForm.querySelector("input").focus();
   };
-  keyForm.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const typed = keyForm.querySelector("input").value.trim();
-    if (!typed) return;
-    sessionStorage.setItem(KEY_STORAGE, typed);
-    keyForm.hidden = true;
-    say("");
+  onKeyEntered(keyForm, say, () => {
     delay = FIRST_DELAY;
     schedule(0);
   });
 
   const call = (url, options = {}) =>
-    fetch(url, { ...options, cache: "no-store", headers: { "X-API-Key": storedKey() || "" } });
+    fetch(url, { ...options, cache: "no-store", headers: { "X-API-Key": storedApiKey() || "" } });
 
   // Whether the answer is usable; otherwise says why, and when to try again.
   const usable = (response) => {
     if (response.status === 401 || response.status === 403) {
-      sessionStorage.removeItem(KEY_STORAGE);
+      forgetApiKey();
       askForKey("That API key was not accepted. Enter the key you submitted your jobs with.");
       return false;
     }
@@ -289,7 +280,7 @@ document.addEventListener("DOMContentLoaded", () => {
   };
 
   async function poll() {
-    if (!storedKey()) {
+    if (!storedApiKey()) {
       askForKey("Enter your API key to see your jobs.");
       return;
     }
