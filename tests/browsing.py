@@ -18,7 +18,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 @contextmanager
 def served(app) -> Iterator[str]:
     """The WSGI app on a free loopback port, threaded like gunicorn's threads; its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, _closing_on_abort(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -26,6 +26,27 @@ def served(app) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(10)
+
+
+def _closing_on_abort(app):
+    """Close every response body, even when the browser hangs up mid-download.
+
+    Werkzeug's dev server skips `close()` when the client resets the connection while it
+    drains the request (a page navigating away from a font download does), leaving the
+    static file open until garbage collection raises a ResourceWarning. A generator's
+    `finally` runs when it is collected, so the file is closed either way. Gunicorn, which
+    serves the product, closes bodies itself.
+    """
+
+    def wsgi(environ, start_response):
+        body = app(environ, start_response)
+        try:
+            yield from body
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+    return wsgi
 
 
 def expect(locator):
