@@ -2,6 +2,7 @@
 
 import pytest
 
+from service.errors import TranslatorBusy
 from service.search import searcher
 from service.search.body import build_body
 from service.search.query import ParsedQuery, QueryError, QueryForm, parse, split_by_script
@@ -140,3 +141,21 @@ def test_a_machine_translation_of_a_query_is_bounded_and_without_repeats():
     assert searcher.bounded_translation("health ministry health ministry says", 2) == "health ministry says"
     assert searcher.bounded_translation(" ".join(f"w{i}" for i in range(40)), 1) == "w0 w1 w2"
     assert searcher.bounded_translation("", 3) == ""
+
+
+class _BusyTranslator:
+    """A real model's stand-in whose scheduler queue is full (tests/test_scheduler.py fills a real one)."""
+
+    demo = False
+
+    def translate(self, sentences):
+        raise TranslatorBusy("the translator's queue is full", retry_after=1)
+
+
+def test_a_busy_translator_leaves_the_other_side_out_of_a_search_but_not_out_of_a_saved_search():
+    request, parsed = SearchRequest("ceasefire talks"), parse("ceasefire talks")
+    forms, not_searched = query_forms(request, parsed, {"ar": _BusyTranslator()})
+    assert [(f.lang, f.by) for f in forms] == [("en", "user")]
+    assert not_searched == [{"lang": "ar", "why": "the English→Arabic translator was busy"}]
+    with pytest.raises(TranslatorBusy):
+        query_forms(request, parsed, {"ar": _BusyTranslator()}, wait_when_busy=True)

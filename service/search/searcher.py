@@ -7,7 +7,7 @@ import functools
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import RequestError, TransportError
 
-from service.errors import SearchUnavailable
+from service.errors import SearchUnavailable, TranslatorBusy
 from service.index.bulk import RETRYABLE_STATUS
 from service.index.errors import refusal_reason
 from service.search import query as query_parser
@@ -74,11 +74,15 @@ def _user_forms(request: SearchRequest, parsed: ParsedQuery) -> list[QueryForm]:
         return whole
 
 
-def query_forms(request: SearchRequest, parsed: ParsedQuery, translators: dict) -> tuple[list[QueryForm], list[dict]]:
+def query_forms(
+    request: SearchRequest, parsed: ParsedQuery, translators: dict, wait_when_busy: bool = False
+) -> tuple[list[QueryForm], list[dict]]:
     """Every form the search runs, and the sides left out with the reason: (forms, not_searched).
 
     translators maps the side a model translates into (en, ar) to the model, or None. A translation the
-    user passed (q_en, q_ar) replaces the machine's for its side.
+    user passed (q_en, q_ar) replaces the machine's for its side. When the translator's queue is full, a
+    search leaves the other side out and says so; with wait_when_busy (a saved search, kept for good) the
+    TranslatorBusy goes to the caller instead.
     """
     forms = _user_forms(request, parsed)
     overrides = {"en": request.q_en, "ar": request.q_ar}
@@ -88,7 +92,13 @@ def query_forms(request: SearchRequest, parsed: ParsedQuery, translators: dict) 
         if overrides[target]:
             continue
         translator = translators.get(target)
-        translated = translate_query(form.query, translator)
+        try:
+            translated = translate_query(form.query, translator)
+        except TranslatorBusy:  # a search answers from the user's own words rather than wait or fail
+            if wait_when_busy:
+                raise
+            not_searched.append({"lang": target, "why": f"the {MODEL_NAMES[target]} translator was busy"})
+            continue
         if translated is not None:
             forms.append(QueryForm(target, translated.terms, translated, "machine"))
         else:

@@ -55,7 +55,7 @@ def _checked(query: str, filters: dict) -> list[QueryForm]:
     except ValueError as error:
         raise ApiError(400, str(error), getattr(error, "code", "bad_request")) from None
     translators = {"en": services.translator, "ar": services.reverse_translator}
-    forms, _ = query_forms(wanted, query_parser.parse(query), translators)
+    forms, _ = query_forms(wanted, query_parser.parse(query), translators, wait_when_busy=True)
     return forms
 
 
