@@ -132,3 +132,23 @@ def test_a_refused_key_asks_again_and_nothing_is_saved(site, browser):
     tab.goto(f"{site}/alerts")
     expect(tab.get_by_label("API key")).to_be_visible()  # the refused key was not kept
     context.close()
+
+
+def test_an_alert_is_deleted_from_the_alerts_page_after_a_confirmation(site, tab, web_app):
+    save_search(tab, site, "Short-lived watch", backfill=False)
+    tab.goto(f"{site}/alerts")
+    entry = tab.locator("li.alert", has_text="Short-lived watch")
+    delete = entry.get_by_role("button", name="Delete Short-lived watch")
+    tab.once("dialog", lambda dialog: dialog.dismiss())
+    delete.click()
+    expect(entry).to_have_count(1)  # dismissed: kept
+    tab.once("dialog", lambda dialog: dialog.accept())
+    delete.click()
+    expect(tab.locator("#alerts-message")).to_have_text("Deleted “Short-lived watch”.")
+    expect(entry).to_have_count(0)
+    with web_app.test_client() as http:
+        kept = http.get("/api/v1/alerts", headers={"X-API-Key": KEY}).json["alerts"]
+    assert "Short-lived watch" not in [alert["name"] for alert in kept]
+    tab.reload()
+    expect(tab.locator("#alerts")).to_have_attribute("data-loaded", "yes")
+    expect(tab.locator("li.alert", has_text="Short-lived watch")).to_have_count(0)

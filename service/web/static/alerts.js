@@ -155,6 +155,9 @@ document.addEventListener("DOMContentLoaded", () => {
     feed.href = `/alerts/${encodeURIComponent(alert.id)}/feed.atom?token=${encodeURIComponent(alert.feed_token)}`;
     feed.setAttribute("aria-label", `Atom feed of ${alert.name}`);
     text(row, ".webhook", alert.webhook_url ? ` · webhook to ${alert.webhook_url}` : "");
+    const remove = row.querySelector(".delete-alert");
+    remove.setAttribute("aria-label", `Delete ${alert.name}`);
+    remove.addEventListener("click", () => deleteAlert(alert, row));
     list.append(row);
     const base = `/api/v1/alerts/${encodeURIComponent(alert.id)}`;
     const since = alert.last_seen ? `&since=${encodeURIComponent(alert.last_seen)}` : "";
@@ -170,6 +173,24 @@ document.addEventListener("DOMContentLoaded", () => {
     more.hidden = page.total <= page.matches.length;
     more.textContent = `The newest ${page.matches.length} of ${page.total} stories; the feed and the API list them all.`;
     await keyed(`${base}/seen`, { method: "POST" }).catch(() => {}); // the next visit counts from now
+  };
+
+  const deleteAlert = async (alert, row) => {
+    if (!window.confirm(`Delete the alert “${alert.name}”? Its matches and its feed go with it.`)) return;
+    let response;
+    try {
+      response = await keyed(`/api/v1/alerts/${encodeURIComponent(alert.id)}`, { method: "DELETE" });
+    } catch {
+      say("The service cannot be reached; the alert was not deleted.");
+      return;
+    }
+    if (!response.ok && response.status !== 404) { // a 404: deleted already, elsewhere
+      say(`Not deleted: ${await reason(response)}.`);
+      return;
+    }
+    row.remove();
+    empty.hidden = list.children.length > 0;
+    say(`Deleted “${alert.name}”.`);
   };
 
   async function load() {
