@@ -94,6 +94,29 @@ def save_all(store: AlertStore, searches: list[tuple[str, dict]]) -> None:
     store.client.indices.refresh(index=store.alerts_index)
 
 
+class MatchingTimes:
+    """Seconds spent in the store's percolate and record_matches calls, by alias, to show where matching's cost goes."""
+
+    def __init__(self):
+        self.seconds: dict[tuple[str, str], float] = {}
+        for name in ("percolate", "record_matches"):
+            setattr(AlertStore, name, self._timed(name, getattr(AlertStore, name)))
+
+    def _timed(self, name: str, method):
+        def timed(store: AlertStore, *args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return method(store, *args, **kwargs)
+            finally:
+                key = (store.alias, name)
+                self.seconds[key] = self.seconds.get(key, 0.0) + time.perf_counter() - started
+
+        return timed
+
+    def of(self, alias: str, name: str) -> float:
+        return self.seconds.get((alias, name), 0.0)
+
+
 def match_delays(client, alias: str, store: AlertStore, template: dict, count: int) -> list[float]:
     """Seconds from calling ingest for one article to reading its match, for count articles, one at a time."""
     delays = []
@@ -145,6 +168,7 @@ def main() -> None:
             save_all(stores[count], searches[:count])
         size = -(-len(records) // args.rounds)
         seconds = dict.fromkeys(counts, 0.0)
+        matching = MatchingTimes()
         for round_ in range(args.rounds):
             batch = list(enumerate(records[round_ * size : (round_ + 1) * size], 1))
             order = counts[round_ % len(counts) :] + counts[: round_ % len(counts)]
@@ -153,13 +177,21 @@ def main() -> None:
                 ingest(batch, client, ALIAS.format(count), pretranslated=True)
                 seconds[count] += time.perf_counter() - started
         print(f"{len(records)} articles per alias, {args.rounds} rounds, alternating; peak RSS {peak_rss_mb():.0f} MB")
-        print(f"{'saved searches':>15} {'articles/s':>11} {'time vs none':>13} {'stories matched':>16}")
+        print(
+            f"{'saved searches':>15} {'articles/s':>11} {'time vs none':>13} {'stories matched':>16}"
+            f" {'percolate s':>12} {'record s':>9} {'ingest s':>9}"
+        )
         for count in counts:
             store = stores[count]
             client.indices.refresh(index=store.matches_index)
             entries = client.count(index=store.matches_index)["count"] if count else 0
             ratio = seconds[count] / seconds[counts[0]]
-            print(f"{count:>15} {len(records) / seconds[count]:>11.1f} {ratio:>12.2f}x {entries:>16}")
+            alias = ALIAS.format(count)
+            print(
+                f"{count:>15} {len(records) / seconds[count]:>11.1f} {ratio:>12.2f}x {entries:>16}"
+                f" {matching.of(alias, 'percolate'):>12.1f} {matching.of(alias, 'record_matches'):>9.1f}"
+                f" {seconds[count]:>9.1f}"
+            )
         if args.delays:
             largest = max(counts)
             delays = match_delays(client, ALIAS.format(largest), stores[largest], records[0], args.delays)

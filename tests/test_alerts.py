@@ -293,3 +293,28 @@ def test_the_machine_translation_made_at_save_time_is_matched_as_search_matches_
     result = search(client, alias, search_request("الحصبة", {}, size=100), *translators.values())
     assert "mt0" in {hit["id"] for hit in result["hits"]}  # found by its English alone, as the alert found it
     assert matched_articles(store, alert) == {"mt0"}
+
+
+def test_articles_are_not_percolated_while_no_alert_is_saved(client, alias):
+    """Percolation analyses every article's text again: with no alert to match, it is skipped, and the first
+    alert saved matches the next ingest."""
+    empty = AlertStore(client, f"{alias}-unwatched")
+    empty.ensure()
+    percolated = []
+
+    def recording_search(*args, **kwargs):
+        percolated.append(kwargs.get("index"))
+        return real_search(*args, **kwargs)
+
+    real_search = client.search
+    try:
+        client.search = recording_search
+        document = {"title_en": "a barometer", "body_en": "", "title": "", "body": ""}
+        assert empty.percolate([document]) == {}
+        assert percolated == []
+        alert = save(empty, "barometer")
+        assert set(empty.percolate([document])) == {alert.id}
+        assert percolated == [empty.alerts_index]
+    finally:
+        del client.search
+        client.indices.delete(index=f"{alias}-unwatched-alert*")
