@@ -253,7 +253,9 @@ class AlertStore:
                 "query": query,
                 "size": PERCOLATE_PAGE,
                 "sort": [{"alert.id": "asc"}],
-                "_source": ["alert.id", "alert.webhook_url"],
+                "track_total_hits": False,
+                "_source": False,  # doc values: no alert's stored source is read and parsed
+                "docvalue_fields": ["alert.id", "alert.webhook_url"],
                 **({"search_after": after} if after else {}),
             }
             try:
@@ -263,8 +265,8 @@ class AlertStore:
             except NotFoundError:  # no alert was ever saved
                 return {}
             for hit in hits:
-                alert = hit["_source"]["alert"]
-                found[alert["id"]] = (bool(alert.get("webhook_url")), hit["fields"]["_percolator_document_slot"])
+                fields = hit["fields"]
+                found[fields["alert.id"][0]] = (bool(fields.get("alert.webhook_url")), fields["_percolator_document_slot"])
             if len(hits) < PERCOLATE_PAGE:
                 return found
             after = hits[-1]["sort"]
