@@ -266,7 +266,10 @@ class AlertStore:
                 return {}
             for hit in hits:
                 fields = hit["fields"]
-                found[fields["alert.id"][0]] = (bool(fields.get("alert.webhook_url")), fields["_percolator_document_slot"])
+                found[fields["alert.id"][0]] = (
+                    bool(fields.get("alert.webhook_url")),
+                    fields["_percolator_document_slot"],
+                )
             if len(hits) < PERCOLATE_PAGE:
                 return found
             after = hits[-1]["sort"]
