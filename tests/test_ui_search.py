@@ -305,13 +305,15 @@ def test_facets_take_several_values_keep_other_counts_and_apply_on_change(site, 
     assert page.locator("#apply-filters").is_hidden()  # the script applies changes itself
     category = page.locator("#facet-category")
     assert "Middle East" in category.inner_text() and "middle_east" not in category.inner_text()
-    page.get_by_role("checkbox", name=re.compile("^Al Arabiya")).check()
+    with page.expect_navigation():  # and its scripts: the next checkbox applies itself through search.js
+        page.get_by_role("checkbox", name=re.compile("^Al Arabiya")).check()
     expect(page).to_have_url(re.compile(r"source=Al\+Arabiya"))  # applied without pressing Search
     sources = page.locator("#facet-source")
     expect(sources.get_by_role("checkbox", name=re.compile("^Al Arabiya"))).to_be_checked()
     assert sources.get_by_role("checkbox").count() >= 4  # the other outlets are still offered, with counts
     expect(sources.locator("label", has_text="BBC Arabic").locator(".facet-count")).to_have_text("(2)")
-    sources.get_by_role("checkbox", name=re.compile("^BBC Arabic")).check()
+    with page.expect_navigation():  # the whole results page, before its hits are counted
+        sources.get_by_role("checkbox", name=re.compile("^BBC Arabic")).check()
     expect(page).to_have_url(re.compile(r"source=Al\+Arabiya&source=BBC\+Arabic|source=BBC.*source=Al"))
     assert {h.get_attribute("data-id") for h in page.locator(".hit").all()} <= {"st-bbc", "st-arabiya", "jul"}
     assert page.locator(".hit").count() == 2  # the story (in one of its two chosen outlets) and July's article
@@ -333,7 +335,8 @@ def test_a_query_in_the_other_language_is_noticed_not_answered_with_a_silent_zer
     page.goto(f"{site}/?q=المفاوضات&lang=en")
     notice = page.locator("#language-mix-up")
     expect(notice).to_contain_text("written in Arabic, but Language is set to English")
-    notice.get_by_role("link", name="Search it as Arabic").click()
+    with page.expect_navigation():
+        notice.get_by_role("link", name="Search it as Arabic").click()
     expect(page).to_have_url(re.compile(r"lang=ar"))
     assert page.locator("#language-mix-up").count() == 0 and hit(page, "m-army").count() == 1
 
@@ -362,7 +365,8 @@ def test_pages_count_stories_when_the_search_groups_them(site, page):
     page.goto(f"{site}/?q=ceasefire&size=2")
     expect(page.locator("#result-count")).to_contain_text("6 articles in 3 stories")
     expect(page.locator(".pages span")).to_have_text("Page 1 of 2")
-    page.get_by_role("link", name="Next →").click()
+    with page.expect_navigation():
+        page.get_by_role("link", name="Next →").click()
     assert page.locator(".hit").count() == 1 and page.locator("#search-error").count() == 0
 
 
@@ -422,7 +426,8 @@ def test_the_timeline_has_one_bar_per_month_and_a_bar_filters_to_its_month(site,
     assert [b.get_attribute("data-month") for b in bars.all()] == ["2018-03", "2018-05", "2018-07"]
     assert [b.get_attribute("data-count") for b in bars.all()] == ["4", "1", "1"]
     shot(page, "timeline")
-    bars.first.click()
+    with page.expect_navigation():
+        bars.first.click()
     expect(page).to_have_url(re.compile(r"from=2018-03-01&to=2018-03-31"))
     expect(page.locator("#result-count")).to_contain_text("4 articles in 1 story")
     assert page.get_by_role("textbox", name="From").input_value() == "2018-03-01"

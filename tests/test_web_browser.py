@@ -82,7 +82,8 @@ def test_search_open_article_and_see_the_aligned_highlight(site, page):
 def test_translate_page_gives_sentences_with_confidence(site, page):
     page.goto(f"{site}/translation")
     page.get_by_label("Arabic text").fill("قال الرئيس إن الاقتصاد تحسن. وأضاف أن الحكومة ستعمل.")
-    page.get_by_role("button", name="Translate").click()
+    with page.expect_navigation():  # the whole answer page, before its rows are counted
+        page.get_by_role("button", name="Translate").click()
     rows = page.locator("#translation tbody tr")
     assert rows.count() == 2
     assert rows.nth(0).locator("td.ar").inner_text() == "قال الرئيس إن الاقتصاد تحسن."
