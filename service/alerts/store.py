@@ -275,8 +275,8 @@ class AlertStore:
             after = hits[-1]["sort"]
 
     def _has_alerts(self) -> bool:
-        """Whether any alert is saved: percolating analyses every document's text (about as much work as a tenth of
-        indexing it), which a count of the alerts, a millisecond or two, saves when there are none."""
+        """Whether any alert is saved: percolating analyses every document's text again (15% of pre-translated
+        ingest in bench/alerts.py), which a count of the alerts, a millisecond or two, saves when there are none."""
         try:
             return with_retries(lambda: self.client.count(index=self.alerts_index), attempts=self.attempts)["count"] > 0
         except NotFoundError:  # no alert was ever saved
