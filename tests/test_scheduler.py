@@ -220,7 +220,7 @@ def test_a_batch_is_no_more_than_the_engine_decodes_as_one_piece(engine, recordi
     longest = max(engine.count_tokens(sentence) for sentence in SENTENCES)
     two_per_piece = 2 * engine.settings.beam_size * engine._decoding_lengths([longest], None)["max_decoding_length"]
     scheduler = make_scheduler(scheduler_wait_ms=0, batch_decode_tokens=two_per_piece)
-    assert scheduler.engine.decoded_together(longest) == 2
+    assert scheduler.inner.decoded_together(longest) == 2
     with ThreadPoolExecutor(len(SENTENCES)) as pool:
         held = hold_the_runner(scheduler, recording, pool)
         asked = [pool.submit(scheduler.translate, [sentence]) for sentence in SENTENCES[1:]]

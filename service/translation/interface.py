@@ -1,5 +1,6 @@
-"""The translator as its callers see it: the Translation a sentence becomes, and the protocol both the
-engine (engine.Translator) and the translation memory's wrapper (memory.CachedTranslator) implement.
+"""The translator as its callers see it: the Translation a sentence becomes, the protocol the engine
+(engine.Translator) and its wrappers (memory.CachedTranslator, scheduler.SchedulingTranslator) implement, and
+the base those wrappers share.
 
 Light on purpose: align.py, the pipeline and the web layer import it without loading CTranslate2.
 """
@@ -72,3 +73,36 @@ class SentenceTranslator(Protocol):
     def counters(self) -> Counters:
         """Tokens translated so far and, behind a translation memory, its hits and misses."""
         ...
+
+
+class TranslatorWrapper:
+    """A translator that adds one thing to an inner one (a memory, a scheduler) and is the inner one in every other
+    respect: its model, settings, token counts and counters. Subclasses give translate()."""
+
+    def __init__(self, inner: SentenceTranslator):
+        self.inner = inner
+
+    @property
+    def settings(self) -> Settings:
+        return self.inner.settings
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.inner.manifest
+
+    @property
+    def model_id(self) -> str:
+        return self.inner.model_id
+
+    @property
+    def demo(self) -> bool:
+        return self.inner.demo
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def decoding_key(self, beam_size: int | None = None) -> str:
+        return self.inner.decoding_key(beam_size)
+
+    def counters(self) -> Counters:
+        return self.inner.counters()

@@ -27,11 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from service import sqlite
-from service.translation.interface import Counters, SentenceTranslator, Translation
+from service.translation.interface import Counters, SentenceTranslator, Translation, TranslatorWrapper
 
 if TYPE_CHECKING:
     from service.config import Settings
-    from service.modelstore.manifest import Manifest
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS memory (
@@ -192,39 +191,17 @@ class RedisMemory:
         return sum(1 for _ in self._redis.scan_iter(match=self.KEY_PREFIX + "*", count=1000))
 
 
-class CachedTranslator:
+class CachedTranslator(TranslatorWrapper):
     """A translator that looks each sentence up in the memory first and stores what it translates.
 
     Implements interface.SentenceTranslator; what it does not cache (the model, its settings) is the inner one's.
     """
 
     def __init__(self, inner: SentenceTranslator, memory: MemoryStore):
-        self.inner = inner
+        super().__init__(inner)
         self.memory = memory
         self.hits = 0
         self.misses = 0
-
-    @property
-    def settings(self) -> Settings:
-        return self.inner.settings
-
-    @property
-    def manifest(self) -> Manifest:
-        return self.inner.manifest
-
-    @property
-    def model_id(self) -> str:
-        return self.inner.model_id
-
-    @property
-    def demo(self) -> bool:
-        return self.inner.demo
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
-
-    def decoding_key(self, beam_size: int | None = None) -> str:
-        return self.inner.decoding_key(beam_size)
 
     def counters(self) -> Counters:
         return dataclasses.replace(self.inner.counters(), memory_hits=self.hits, memory_misses=self.misses)

@@ -41,11 +41,9 @@ from typing import TYPE_CHECKING
 
 from service.errors import TranslatorBusy
 from service.translation.batching import plan_batches
-from service.translation.interface import Counters, Translation
+from service.translation.interface import Translation, TranslatorWrapper
 
 if TYPE_CHECKING:
-    from service.config import Settings
-    from service.modelstore.manifest import Manifest
     from service.translation.engine import Translator
 
 FILL_WINDOW_BATCHES = 4  # requests behind the oldest that one batch may draw from, in batches' worth of tokens
@@ -111,12 +109,14 @@ class _Batch:
     sentences: list[_Sentence]
 
 
-class SchedulingTranslator:
+class SchedulingTranslator(TranslatorWrapper):
     """Implements interface.SentenceTranslator over an engine Translator, batching across concurrent callers."""
 
+    inner: Translator  # the engine: encode, translate_batch and decoded_together are its alone
+
     def __init__(self, engine: Translator):
+        super().__init__(engine)
         settings = engine.settings
-        self.engine = engine
         self.slots = settings.threads[0]
         self.bulk_slots = min(settings.scheduler_bulk_slots, self.slots)  # 0: by interactive traffic
         self.wait_seconds = settings.scheduler_wait_ms / 1000
@@ -135,31 +135,6 @@ class SchedulingTranslator:
         with _OPEN_LOCK:
             _OPEN.add(self)
 
-    @property
-    def settings(self) -> Settings:
-        return self.engine.settings
-
-    @property
-    def manifest(self) -> Manifest:
-        return self.engine.manifest
-
-    @property
-    def model_id(self) -> str:
-        return self.engine.model_id
-
-    @property
-    def demo(self) -> bool:
-        return self.engine.demo
-
-    def count_tokens(self, text: str) -> int:
-        return self.engine.count_tokens(text)
-
-    def decoding_key(self, beam_size: int | None = None) -> str:
-        return self.engine.decoding_key(beam_size)
-
-    def counters(self) -> Counters:
-        return self.engine.counters()
-
     def stats(self) -> SchedulerStats:
         with self._lock:
             return SchedulerStats(self._waiting(), self.batches, self.batched_sentences)
@@ -177,7 +152,7 @@ class SchedulingTranslator:
         InputTooLong is raised here, before anything is queued, so it fails this request alone; an engine error
         fails the requests whose sentences were in that batch. The priority is the caller's (bulk_priority()).
         """
-        tokens = self.engine.encode(sentences)
+        tokens = self.inner.encode(sentences)
         nothing = Translation("", 0.0, 0, "" if self.settings.alignments else None)
         todo = [i for i, pieces in enumerate(tokens) if pieces]  # empty input needs no model call
         request = _Request([nothing] * len(sentences), len(todo))
@@ -249,7 +224,7 @@ class SchedulingTranslator:
             started = time.monotonic()
             beam, target = batch.sentences[0].decoding
             try:
-                translations = self.engine.translate_batch(
+                translations = self.inner.translate_batch(
                     [s.tokens for s in batch.sentences], beam, [target] * len(batch.sentences) if target else None
                 )
                 failure = None
@@ -311,7 +286,7 @@ class SchedulingTranslator:
         beam, target = window[first[0]].decoding
         # no more than CTranslate2 decodes as one piece (MT_BATCH_DECODE_TOKENS): a request is answered when its
         # piece is done, and an interactive request waits for one piece, not for a batch of many
-        chosen = set(first[: self.engine.decoded_together(len(window[first[0]].tokens), beam, target)])
+        chosen = set(first[: self.inner.decoded_together(len(window[first[0]].tokens), beam, target)])
         left = [s for i, s in enumerate(window) if i not in chosen]
         group.extendleft(reversed(left))
         self._queued[priority] += len(left)
