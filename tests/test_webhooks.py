@@ -30,6 +30,32 @@ def test_an_old_or_malformed_signature_is_refused():
         assert not verify(SECRET, BODY, broken, now=1_700_000_000)
 
 
+def test_a_forged_signature_of_any_shape_is_false_and_never_an_error():
+    header = signed_headers(SECRET, BODY, "d", timestamp=1_700_000_000)[webhooks.SIGNATURE_HEADER]
+    digest = header.split("v1=")[1]
+    forged = [
+        f"t=1700000000,v1={digest[:-1]}é",  # non-ASCII, as long as the real one
+        f"t=1700000000,v1={'é' * 64}",
+        f"t=١٧٠٠٠٠٠٠٠٠,v1={digest}",  # Arabic-Indic digits: int() reads them
+        f"t=1700000000²,v1={digest}",  # a digit to str.isdigit, not to int()
+        f"t={'9' * 5000},v1={digest}",  # longer than int() converts
+        f"t=1700000000,v1={digest[:-2]}",  # too short
+        f"t=1700000000,v1={digest}00",  # too long
+        f"t=1700000000,sha256={digest}",  # another scheme's prefix
+        f"t=1700000000,v1={digest.upper()}",
+        None,
+        1_700_000_000,
+        f"t=1700000000,v1={digest[:-1]}é".encode(),
+    ]
+    for broken in forged:
+        assert verify(SECRET, BODY, broken, now=1_700_000_000) is False, broken
+    assert verify(SECRET, BODY, header.encode("ascii"), now=1_700_000_000)  # the header as raw bytes
+    assert verify(SECRET, bytearray(BODY), header, now=1_700_000_000)
+    for body in (None, BODY.decode()):
+        assert verify(SECRET, body, header, now=1_700_000_000) is False
+    assert verify(None, BODY, header, now=1_700_000_000) is False
+
+
 @pytest.mark.parametrize(
     "url",
     [

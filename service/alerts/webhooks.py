@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import re
 import socket
 import time
 from dataclasses import dataclass
@@ -42,8 +43,11 @@ class WebhookUrlError(ValueError):
 
 def signature(secret: str, body: bytes, timestamp: int) -> str:
     """The X-Signature value for body sent at timestamp (unix seconds)."""
-    digest = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
+    return f"t={timestamp},v1={_digest(secret, body, timestamp)}"
+
+
+def _digest(secret: str, body: bytes, timestamp: int) -> str:
+    return hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
 def signed_headers(secret: str, body: bytes, delivery_id: str, timestamp: int | None = None) -> dict[str, str]:
@@ -57,19 +61,34 @@ def signed_headers(secret: str, body: bytes, delivery_id: str, timestamp: int | 
     }
 
 
-def verify(secret: str, body: bytes, header: str, tolerance: int = DEFAULT_TOLERANCE, now: float | None = None) -> bool:
+def verify(
+    secret: str, body: bytes, header: str | bytes, tolerance: int = DEFAULT_TOLERANCE, now: float | None = None
+) -> bool:
     """For receivers: whether header (X-Signature) signs this raw body with secret, sent within tolerance seconds.
 
-    The comparison runs in constant time; a malformed header, another body or secret, or an old timestamp is
-    False.
+    The comparison runs in constant time, on bytes; a malformed header (not text, no `t` of ASCII digits, no `v1`
+    of 64 lower-case hex digits), another body or secret, or an old timestamp is False, never an exception.
     """
+    parts = _signature_parts(header)
+    if parts is None or not isinstance(secret, str) or not isinstance(body, bytes | bytearray | memoryview):
+        return False
+    timestamp, digest = parts
+    if abs((time.time() if now is None else now) - timestamp) > tolerance:
+        return False
+    return hmac.compare_digest(_digest(secret, bytes(body), timestamp).encode("ascii"), digest)
+
+
+def _signature_parts(header: object) -> tuple[int, bytes] | None:
+    """The timestamp and the hex digest (as ASCII bytes) of an X-Signature header, or None when it is malformed."""
+    if isinstance(header, bytes | bytearray):
+        header = header.decode("ascii", errors="replace")
+    if not isinstance(header, str):
+        return None
     parts = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
-    timestamp = parts.get("t", "")
-    if not timestamp.isdigit() or "v1" not in parts:
-        return False
-    if abs((time.time() if now is None else now) - int(timestamp)) > tolerance:
-        return False
-    return hmac.compare_digest(signature(secret, body, int(timestamp)), f"t={timestamp},v1={parts['v1']}")
+    timestamp, digest = parts.get("t", ""), parts.get("v1", "")
+    if not re.fullmatch(r"[0-9]{1,12}", timestamp) or not re.fullmatch(r"[0-9a-f]{64}", digest):
+        return None
+    return int(timestamp), digest.encode("ascii")
 
 
 # The guard
