@@ -76,6 +76,44 @@ def test_non_public_addresses_are_refused_without_the_allow_list(url):
         check_url(url, ())
 
 
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "64:ff9b:1::5db8:d70e",  # NAT64's local-use prefix, even of a public address
+        "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+        "2002:a00:1::1",  # 6to4 of 10.0.0.1
+        "::7f00:1",  # IPv4-compatible 127.0.0.1
+        "::5db8:d70e",  # IPv4-compatible, even of a public address
+        "::ffff:0:7f00:1",  # IPv4-translated 127.0.0.1
+        "::ffff:0:5db8:d70e",
+        "::ffff:a9fe:a9fe",  # IPv4-mapped 169.254.169.254
+        "2001:0:5db8:d70e:0:0:f5ff:fffe",  # Teredo (server 93.184.215.14, client 10.0.0.1)
+        "2001:0:5db8:d70e::a2b7:2af1",  # Teredo, both ends public
+        "ff0e::1",  # global multicast
+        "4000::1",  # not yet assigned (reserved)
+    ],
+)
+def test_ipv6_forms_that_reach_a_non_public_ipv4_host_or_a_tunnel_are_refused(address):
+    with pytest.raises(WebhookUrlError, match="only public addresses"):
+        check_url(f"http://[{address}]/hook", ())
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::5db8:d70e",  # NAT64 of 93.184.215.14 (DNS64 on an IPv6-only network)
+        "2002:5db8:d70e::1",  # 6to4 of 93.184.215.14
+        "::ffff:5db8:d70e",  # IPv4-mapped 93.184.215.14
+        "2606:2800:21f:cb07:6820:80da:af6b:8b2c",
+    ],
+)
+def test_ipv6_forms_that_reach_a_public_host_are_allowed(address):
+    resolved = ipaddress.ip_address(address)
+    assert check_url(f"http://[{address}]/hook", ()).address in (resolved, resolved.ipv4_mapped)
+
+
 def test_a_host_name_that_resolves_to_a_private_address_is_refused():
     host = socket.gethostname()
     try:

@@ -6,10 +6,11 @@ verify() (or the same three lines in its own language): recompute the HMAC over 
 time, and refuse a timestamp older than its tolerance (a replayed request).
 
 Guard: a webhook URL is http(s) only, and every address its host resolves to must be public (not private,
-loopback, link-local, multicast, reserved or unspecified) unless ALERT_WEBHOOK_ALLOW names the host or a network
-holding the address. It is checked when an alert is saved, and again at each delivery, where the connection goes
-to the very address checked (so a DNS answer that changes in between cannot redirect it) and no redirect is
-followed.
+loopback, link-local, multicast, reserved or unspecified; a NAT64 or 6to4 address is judged by the IPv4 host it
+reaches, and the other IPv4 translation and tunnel forms are refused) unless ALERT_WEBHOOK_ALLOW names the host or
+a network holding the address. It is checked when an alert is saved, and again at each delivery, where the
+connection goes to the very address checked (so a DNS answer that changes in between cannot redirect it) and no
+redirect is followed.
 """
 
 from __future__ import annotations
@@ -32,6 +33,15 @@ MAX_URL_CHARS = 2000
 DEFAULT_TOLERANCE = 300  # seconds a receiver accepts between our timestamp and its clock
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# IPv6 ranges that reach an IPv4 host through a translator or a tunnel: NAT64's well-known prefix (RFC 6052) and
+# 6to4 (RFC 3056), whose address is judged by the IPv4 one it carries (an IPv4-mapped one is unmapped before).
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# Those that carry one we do not read, refused whatever it is (Python 3.11 calls some of them global): NAT64's
+# local-use prefix (RFC 8215), IPv4-compatible (::a.b.c.d) and IPv4-translated (::ffff:0:a.b.c.d) addresses, Teredo.
+TUNNELS = tuple(
+    ipaddress.IPv6Network(network) for network in ("64:ff9b:1::/48", "::/96", "::ffff:0:0:0/96", "2001::/32")
+)
 
 
 class WebhookUrlError(ValueError):
@@ -153,7 +163,7 @@ def _unmapped(address: Address) -> Address:
 
 
 def _allowed(host: str, address: Address, allow: tuple[str, ...]) -> bool:
-    if address.is_global and not address.is_multicast:
+    if _public(address):
         return True
     for entry in allow:
         if entry == host:
@@ -164,6 +174,25 @@ def _allowed(host: str, address: Address, allow: tuple[str, ...]) -> bool:
     return False
 
 
+def _public(address: Address) -> bool:
+    """Whether address is one the internet routes to, judged by the IPv4 host it reaches when it carries one."""
+    carried = _carried_ipv4(address)
+    if carried is not None:
+        return _public(carried)
+    if address.version == 6 and any(address in tunnel for tunnel in TUNNELS):  # `in` does not compare versions
+        return False
+    return address.is_global and not address.is_multicast and not address.is_reserved
+
+
+def _carried_ipv4(address: Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 host a NAT64 or 6to4 address reaches."""
+    if address.version == 4:
+        return None
+    if address in NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.sixtofour
+
+
 def _network(entry: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
     try:
         return ipaddress.ip_network(entry, strict=False)
@@ -172,6 +201,9 @@ def _network(entry: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None
 
 
 def _kind(address: Address) -> str:
+    carried = _carried_ipv4(address)
+    if carried is not None:
+        return f"{_kind(carried)} (by way of {carried})"
     for kind in ("loopback", "private", "link_local", "multicast", "unspecified", "reserved"):
         if getattr(address, f"is_{kind}"):
             return kind.replace("_", "-")
