@@ -148,6 +148,11 @@ def test_the_allow_list_admits_named_hosts_and_networks_and_pins_the_address():
         check_url("http://10.0.0.1/h", ("127.0.0.0/8", "localhost"))
 
 
+def test_the_path_goes_out_percent_encoded():
+    target = check_url("http://127.0.0.1/ملف a/%41?q=ü&x=1", ("127.0.0.1",))
+    assert target.path == "/%D9%85%D9%84%D9%81%20a/%41?q=%C3%BC&x=1"
+
+
 def test_a_public_address_needs_no_allow_list():
     assert str(check_url("https://93.184.215.14/hook", ()).address) == "93.184.215.14"
 

@@ -15,21 +15,26 @@ redirect is followed.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import re
 import socket
+import ssl
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import urlsplit
-
-import urllib3
+from urllib.parse import quote, urlsplit
 
 SIGNATURE_HEADER = "X-Signature"
 DELIVERY_HEADER = "X-Delivery-Id"
 SCHEMES = {"http": 80, "https": 443}
 MAX_URL_CHARS = 2000
+PATH_SAFE = "!$&'()*+,;=:@/?%"  # what a path and query keep as they are (RFC 3986); the rest is %-encoded UTF-8
 DEFAULT_TOLERANCE = 300  # seconds a receiver accepts between our timestamp and its clock
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -106,7 +111,7 @@ def _signature_parts(header: object) -> tuple[int, bytes] | None:
 
 @dataclass(frozen=True)
 class Target:
-    """Where one POST goes: the URL's parts and the checked address the connection is pinned to."""
+    """Where one POST goes: the URL's parts (the path %-encoded) and the checked address it is pinned to."""
 
     scheme: str
     host: str
@@ -143,7 +148,7 @@ def check_url(url: str, allow: tuple[str, ...]) -> Target:
                 f"the webhook host {host} resolves to {address}, a {_kind(address)} address; "
                 "only public addresses are allowed unless ALERT_WEBHOOK_ALLOW names it"
             )
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    path = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), safe=PATH_SAFE)
     return Target(scheme, host, port, path, addresses[0])
 
 
@@ -220,30 +225,62 @@ class DeliveryFailed(Exception):
 def post(target: Target, body: bytes, headers: dict[str, str], timeout: float) -> int:
     """POST body to the target's checked address (TLS still checks the certificate against the host name).
 
-    Returns the 2xx status; raises DeliveryFailed otherwise. Redirects are answers, never followed.
+    The whole exchange fits in timeout seconds, however slowly the receiver sends or reads: connecting, the TLS
+    handshake, the request, and the answer's status line and headers (its body is never read). Returns the 2xx
+    status; raises DeliveryFailed otherwise. Redirects are answers, never followed.
     """
-    common = {"port": target.port, "timeout": urllib3.Timeout(total=timeout), "retries": False, "maxsize": 1}
-    if target.scheme == "https":
-        pool = urllib3.HTTPSConnectionPool(
-            str(target.address), server_hostname=target.host, assert_hostname=target.host, **common
-        )
-    else:
-        pool = urllib3.HTTPConnectionPool(str(target.address), **common)
+    deadline = time.monotonic() + timeout
     try:
-        response = pool.urlopen(
-            "POST",
-            target.path,
-            body=body,
-            headers={**headers, "Host": target.host_header},
-            redirect=False,
-            preload_content=False,
-        )
-        status = response.status
-        response.drain_conn()
-    except urllib3.exceptions.HTTPError as error:
+        sock = socket.create_connection((str(target.address), target.port), timeout)
+    except OSError as error:
         raise DeliveryFailed(f"{type(error).__name__}: {error}") from None
+    connection = http.client.HTTPConnection(str(target.address), target.port, timeout)
+    cut = threading.Event()  # set when the deadline shut the connection down: what was read is then no answer
+    try:
+        with _cut_at(deadline, sock, cut):
+            connection.sock = (
+                _tls_context().wrap_socket(sock, server_hostname=target.host) if target.scheme == "https" else sock
+            )
+            connection.request("POST", target.path, body, {**headers, "Host": target.host_header})
+            with connection.getresponse() as response:
+                status = response.status
+    except (OSError, http.client.HTTPException) as error:
+        if not cut.is_set():
+            raise DeliveryFailed(f"{type(error).__name__}: {error}") from None
     finally:
-        pool.close()
+        connection.close()
+        sock.close()
+    if cut.is_set():
+        raise DeliveryFailed(f"the receiver took more than {timeout:g} s")
     if not 200 <= status < 300:
         raise DeliveryFailed(f"the receiver answered {status}")
     return status
+
+
+@contextlib.contextmanager
+def _cut_at(deadline: float, sock: socket.socket, cut: threading.Event) -> Iterator[None]:
+    """Shut the connection down at deadline (and set cut), ending whatever read or write then waits on it.
+
+    A socket timeout bounds each read, not the exchange: a receiver that trickles a byte a second would hold the
+    deliverer for ever. The watchdog holds a duplicate of the socket, since TLS takes the original over.
+    """
+    duplicate = sock.dup()
+    watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _shut_down, (duplicate, cut))
+    watchdog.start()
+    try:
+        yield
+    finally:
+        watchdog.cancel()
+        watchdog.join()  # a shutdown under way ends before the duplicate closes
+        duplicate.close()
+
+
+def _shut_down(sock: socket.socket, cut: threading.Event) -> None:
+    cut.set()
+    with contextlib.suppress(OSError):  # the receiver closed it first
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    return ssl.create_default_context()
