@@ -153,6 +153,14 @@ def test_the_path_goes_out_percent_encoded():
     assert target.path == "/%D9%85%D9%84%D9%81%20a/%41?q=%C3%BC&x=1"
 
 
+def test_an_internationalised_host_name_goes_out_in_its_ascii_form():
+    """A Host header or TLS name out of ASCII would raise UnicodeEncodeError in the deliverer's thread."""
+    target = check_url("http://ⓛocalhost:9/hook", ("127.0.0.0/8",))  # IDNA maps ⓛ to l
+    assert (target.host, target.host_header) == ("localhost", "localhost:9")
+    with pytest.raises(WebhookUrlError, match="not a valid host name"):
+        check_url(f"http://{'a' * 64}.example/hook", ())  # a label longer than 63
+
+
 def test_a_public_address_needs_no_allow_list():
     assert str(check_url("https://93.184.215.14/hook", ()).address) == "93.184.215.14"
 

@@ -139,7 +139,10 @@ def check_url(url: str, allow: tuple[str, ...]) -> Target:
         raise WebhookUrlError("a webhook URL must be http:// or https:// with a host")
     if parts.username is not None or parts.password is not None:
         raise WebhookUrlError("a webhook URL must not carry a user name or password")
-    host = parts.hostname.lower().rstrip(".")
+    try:  # the host as it goes out, in the Host header and TLS: an internationalised name in its ASCII form
+        host = parts.hostname.rstrip(".").encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise WebhookUrlError(f"the webhook host {parts.hostname} is not a valid host name") from None
     port = port or SCHEMES[scheme]
     addresses = _resolve(host, port)
     for address in addresses:
