@@ -211,7 +211,7 @@ def _network(entry: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None
 def _kind(address: Address) -> str:
     carried = _carried_ipv4(address)
     if carried is not None:
-        return f"{_kind(carried)} (by way of {carried})"
+        return f"{_kind(carried)} ({carried})"
     for kind in ("loopback", "private", "link_local", "multicast", "unspecified", "reserved"):
         if getattr(address, f"is_{kind}"):
             return kind.replace("_", "-")
