@@ -347,7 +347,7 @@ def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_timeout(scheme):
 
 
 def test_a_slow_receiver_holds_back_neither_the_other_receivers_nor_the_next_look(store, delivery_settings):
-    settings = replace(delivery_settings, alert_webhook_timeout=3.0)
+    settings = replace(delivery_settings, alert_webhook_timeout=5.0)
     timeout, port = settings.alert_webhook_timeout, free_port()
     with Trickler(TRICKLES["http"]) as slow:
         slow_alert, _ = alert_with_webhook(store, f"http://127.0.0.1:{slow.port}/hook")
