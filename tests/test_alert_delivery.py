@@ -1,6 +1,10 @@
 """Webhook delivery from the matches outbox, on the real node, to a real HTTP receiver on loopback (allow-listed)."""
 
+import contextlib
+import itertools
 import json
+import select
+import socket
 import ssl
 import subprocess
 import threading
@@ -76,6 +80,52 @@ class Receiver:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+
+
+class Trickler:
+    """A receiver on loopback that answers a byte every `every` seconds, for ever, after `prefix` (the start of an
+    HTTP answer, or of a TLS handshake record), so that no read waits long; it notes how long each exchange lasted,
+    until the client hung up."""
+
+    def __init__(self, prefix: bytes, every: float = 0.05):
+        self.prefix, self.every = prefix, every
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(every)
+        self.port = self.listener.getsockname()[1]
+        self.lasted: list[float] = []
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self):
+        while not self.stopped.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=self._trickle, args=(connection,), daemon=True).start()
+
+    def _trickle(self, connection: socket.socket):
+        started = time.monotonic()
+        answer = itertools.chain(self.prefix, itertools.repeat(ord("a")))
+        with connection, contextlib.suppress(OSError):  # an error: the client hung up
+            while not self.stopped.is_set():
+                readable, _, _ = select.select([connection], [], [], self.every)
+                if readable and not connection.recv(65536):
+                    break  # the client hung up
+                connection.sendall(bytes([next(answer)]))
+        self.lasted.append(time.monotonic() - started)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped.set()
+        self.thread.join()
+        self.listener.close()
+
+
+TRICKLES = {"http": b"HTTP/1.1 200 OK\r\nX-Slow: ", "https": b"\x16\x03\x03\x40\x00"}  # a 16 KiB TLS record
 
 
 @pytest.fixture
@@ -271,6 +321,50 @@ def test_tls_to_the_pinned_address_still_checks_the_certificate(tmp_path):
         with pytest.raises(webhooks.DeliveryFailed, match=r"SSL|certificate"):
             webhooks.post(target, b"{}", webhooks.signed_headers(SECRET, b"{}", "d1"), timeout=5)
     assert receiver.accepted == []
+
+
+@pytest.mark.parametrize("scheme", TRICKLES)
+def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_timeout(scheme):
+    """Each read gets a byte in time, so only a deadline on the whole exchange ends it (TLS: in the handshake)."""
+    timeout = 2.0
+    with Trickler(TRICKLES[scheme]) as slow:
+        target = webhooks.check_url(f"{scheme}://127.0.0.1:{slow.port}/hook", ALLOW)
+        ended: list[tuple[float, str]] = []  # (seconds the POST took, why it failed)
+
+        def deliver():
+            started = time.monotonic()
+            try:
+                webhooks.post(target, b"{}", webhooks.signed_headers(SECRET, b"{}", "d1"), timeout)
+            except webhooks.DeliveryFailed as error:
+                ended.append((time.monotonic() - started, str(error)))
+
+        sender = threading.Thread(target=deliver, daemon=True)
+        sender.start()
+        sender.join(3 * timeout)
+        assert not sender.is_alive(), f"the POST still runs after {3 * timeout} s (its timeout: {timeout} s)"
+    ((took, error),) = ended
+    assert timeout <= took < 1.5 * timeout and "took more than" in error
+
+
+def test_a_slow_receiver_holds_back_neither_the_other_receivers_nor_the_next_look(store, delivery_settings):
+    settings = replace(delivery_settings, alert_webhook_timeout=5.0)
+    timeout, port = settings.alert_webhook_timeout, free_port()
+    with Trickler(TRICKLES["http"]) as slow:
+        slow_alert, _ = alert_with_webhook(store, f"http://127.0.0.1:{slow.port}/hook")
+        fast_alert, secret = alert_with_webhook(store, f"http://127.0.0.1:{port}/hook")
+        record(store, slow_alert.id, [f"slow-{n}" for n in range(3)])  # due first
+        (first,) = record(store, fast_alert.id, ["fast-1"])
+        with Receiver(port, secret) as fast:
+            thread = DeliveryThread(Deliverer(store, settings)).start()
+            try:
+                poll(lambda: first in fast.accepted, "the fast receiver's match", deadline=4 * timeout)
+                assert slow.lasted == []  # while the slow receiver's first exchange still trickles
+                (second,) = record(store, fast_alert.id, ["fast-2"])
+                poll(lambda: second in fast.accepted, "the fast receiver's next match", deadline=4 * timeout)
+                assert len(slow.lasted) <= 1  # the look after: the slow receiver had one exchange, not three
+            finally:
+                thread.stop()
+    assert slow.lasted and max(slow.lasted) < 1.5 * timeout
 
 
 def test_the_serving_process_runs_a_deliverer_beside_its_job_workers(store, delivery_settings, tmp_path):

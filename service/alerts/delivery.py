@@ -7,6 +7,10 @@ wins), POSTs it signed, and then marks it delivered, or schedules the next attem
 jitter, or, once the match is older than ALERT_WEBHOOK_GIVE_UP_HOURS, marks it failed. A deliverer that dies
 after its claim leaves the entry pending: it is due again when the lease ends. So a receiver gets every match at
 least once, and exactly once when it drops repeats of a delivery id (the match id, the same on every attempt).
+
+Each look gives every receiver (a webhook's host and port) a turn, up to THREADS at once: a turn takes that
+receiver's due entries in order until it has run ALERT_WEBHOOK_TIMEOUT seconds, leaving the rest due. So a slow
+receiver's turn lasts at most about two timeouts a look, and it holds back neither the others nor the next look.
 """
 
 from __future__ import annotations
@@ -16,19 +20,26 @@ import json
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from opensearchpy.exceptions import ConflictError, NotFoundError, OpenSearchException
 
 from service.alerts import webhooks
 from service.alerts.atom import parse_utc
+from service.alerts.model import Alert
 from service.alerts.store import AlertStore
 from service.config import Settings
 
 log = logging.getLogger(__name__)
 BATCH = 50  # due entries taken per look
 LEASE_MARGIN = 30.0  # seconds a claim outlives the POST's own timeout
+THREADS = 8  # receivers delivered to at once
+
+Webhook = tuple[Alert, str]  # an alert with a webhook, and its secret
 
 
 def backoff(attempt: int, first: float, cap: float, draw: Callable[[], float] = random.random) -> float:
@@ -54,6 +65,12 @@ class Report:
     def to_dict(self) -> dict:
         return {"delivered": self.delivered, "retried": self.retried, "failed": self.failed}
 
+    def add(self, other: Report) -> None:
+        self.delivered += other.delivered
+        self.retried += other.retried
+        self.failed += other.failed
+        self.errors.extend(other.errors)
+
 
 class Deliverer:
     def __init__(self, store: AlertStore, settings: Settings, now: Callable[[], dt.datetime] | None = None):
@@ -62,12 +79,13 @@ class Deliverer:
         self.lease = settings.alert_webhook_timeout + LEASE_MARGIN
 
     def run_once(self, limit: int = BATCH) -> Report:
-        """Deliver the entries due now (at most limit); what could not be sent waits for its next attempt."""
+        """Deliver the entries due now (at most limit), a turn per receiver; what was not sent waits its next try."""
+        turns = self._turns(self._due(limit))
         report = Report()
-        for hit in self._due(limit):
-            claimed = self._claim(hit)
-            if claimed is not None:
-                self._deliver(hit["_id"], hit["_source"], claimed, report)
+        if turns:
+            with ThreadPoolExecutor(min(THREADS, len(turns)), thread_name_prefix="alert-webhook-turn") as pool:
+                for turn in pool.map(self._take_turn, turns):
+                    report.add(turn)
         return report
 
     def run(self, stop: threading.Event) -> None:
@@ -100,6 +118,35 @@ class Deliverer:
         except NotFoundError:  # no match recorded yet
             return []
 
+    def _turns(self, hits: list[dict]) -> list[list[tuple[dict, Webhook | None]]]:
+        """The due entries with their alert's webhook (None when it has none now), by receiver, in order."""
+        webhooks_of: dict[str, Webhook | None] = {}
+        turns: dict[str, list[tuple[dict, Webhook | None]]] = {}
+        for hit in hits:
+            alert_id = hit["_source"]["alert_id"]
+            if alert_id not in webhooks_of:
+                webhooks_of[alert_id] = self._webhook(alert_id)
+            webhook = webhooks_of[alert_id]
+            turns.setdefault(_receiver(webhook[0].webhook_url) if webhook else "", []).append((hit, webhook))
+        return list(turns.values())
+
+    def _webhook(self, alert_id: str) -> Webhook | None:
+        alert = self.store.get(alert_id, None)
+        secret = self.store.webhook_secret(alert_id) if alert else None
+        return (alert, secret) if alert and alert.webhook_url and secret else None
+
+    def _take_turn(self, entries: list[tuple[dict, Webhook | None]]) -> Report:
+        """Deliver one receiver's entries in order until the turn has run ALERT_WEBHOOK_TIMEOUT seconds."""
+        report = Report()
+        started = time.monotonic()
+        for hit, webhook in entries:
+            if time.monotonic() - started >= self.settings.alert_webhook_timeout:
+                break  # a slow receiver: the rest wait for the next look
+            claimed = self._claim(hit)
+            if claimed is not None:
+                self._deliver(hit["_id"], hit["_source"], claimed, webhook, report)
+        return report
+
     def _claim(self, hit: dict) -> int | None:
         """Take the entry for one attempt; its attempt number, or None when another deliverer took it first."""
         attempt = hit["_source"]["webhook"].get("attempts", 0) + 1
@@ -116,14 +163,13 @@ class Deliverer:
             return None
         return attempt
 
-    def _deliver(self, match_id: str, source: dict, attempt: int, report: Report) -> None:
+    def _deliver(self, match_id: str, source: dict, attempt: int, webhook: Webhook | None, report: Report) -> None:
         settings = self.settings
-        alert = self.store.get(source["alert_id"], None)
-        secret = self.store.webhook_secret(source["alert_id"]) if alert else None
-        if alert is None or not alert.webhook_url or not secret:
+        if webhook is None:
             self._settle(match_id, {"state": "failed", "last_error": "the alert no longer has a webhook"})
             report.failed += 1
             return
+        alert, secret = webhook
         body = payload(alert, source)
         try:
             target = webhooks.check_url(alert.webhook_url, settings.alert_webhook_allow)  # again: DNS may change
@@ -177,6 +223,14 @@ class DeliveryThread:
             self.deliverer.run(self._stop)
         except Exception:  # logged; the outbox keeps the matches for the next process
             log.exception("the webhook deliverer stopped")
+
+
+def _receiver(url: str) -> str:
+    """Who a webhook URL reaches, as turns go: its host and port."""
+    try:
+        return urlsplit(url).netloc.lower()
+    except ValueError:  # its delivery says why
+        return url
 
 
 def _iso(moment: dt.datetime) -> str:

@@ -6,31 +6,47 @@ verify() (or the same three lines in its own language): recompute the HMAC over 
 time, and refuse a timestamp older than its tolerance (a replayed request).
 
 Guard: a webhook URL is http(s) only, and every address its host resolves to must be public (not private,
-loopback, link-local, multicast, reserved or unspecified) unless ALERT_WEBHOOK_ALLOW names the host or a network
-holding the address. It is checked when an alert is saved, and again at each delivery, where the connection goes
-to the very address checked (so a DNS answer that changes in between cannot redirect it) and no redirect is
-followed.
+loopback, link-local, multicast, reserved or unspecified; a NAT64 or 6to4 address is judged by the IPv4 host it
+reaches, and the other IPv4 translation and tunnel forms are refused) unless ALERT_WEBHOOK_ALLOW names the host or
+a network holding the address. It is checked when an alert is saved, and again at each delivery, where the
+connection goes to the very address checked (so a DNS answer that changes in between cannot redirect it) and no
+redirect is followed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import hmac
+import http.client
 import ipaddress
+import re
 import socket
+import ssl
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import urlsplit
-
-import urllib3
+from urllib.parse import quote, urlsplit
 
 SIGNATURE_HEADER = "X-Signature"
 DELIVERY_HEADER = "X-Delivery-Id"
 SCHEMES = {"http": 80, "https": 443}
 MAX_URL_CHARS = 2000
+PATH_SAFE = "!$&'()*+,;=:@/?%"  # what a path and query keep as they are (RFC 3986); the rest is %-encoded UTF-8
 DEFAULT_TOLERANCE = 300  # seconds a receiver accepts between our timestamp and its clock
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# IPv6 ranges that reach an IPv4 host through a translator or a tunnel: NAT64's well-known prefix (RFC 6052) and
+# 6to4 (RFC 3056), whose address is judged by the IPv4 one it carries (an IPv4-mapped one is unmapped before).
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# Those that carry one we do not read, refused whatever it is (Python 3.11 calls some of them global): NAT64's
+# local-use prefix (RFC 8215), IPv4-compatible (::a.b.c.d) and IPv4-translated (::ffff:0:a.b.c.d) addresses, Teredo.
+TUNNELS = tuple(
+    ipaddress.IPv6Network(network) for network in ("64:ff9b:1::/48", "::/96", "::ffff:0:0:0/96", "2001::/32")
+)
 
 
 class WebhookUrlError(ValueError):
@@ -42,8 +58,11 @@ class WebhookUrlError(ValueError):
 
 def signature(secret: str, body: bytes, timestamp: int) -> str:
     """The X-Signature value for body sent at timestamp (unix seconds)."""
-    digest = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
+    return f"t={timestamp},v1={_digest(secret, body, timestamp)}"
+
+
+def _digest(secret: str, body: bytes, timestamp: int) -> str:
+    return hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
 def signed_headers(secret: str, body: bytes, delivery_id: str, timestamp: int | None = None) -> dict[str, str]:
@@ -57,19 +76,34 @@ def signed_headers(secret: str, body: bytes, delivery_id: str, timestamp: int | 
     }
 
 
-def verify(secret: str, body: bytes, header: str, tolerance: int = DEFAULT_TOLERANCE, now: float | None = None) -> bool:
+def verify(
+    secret: str, body: bytes, header: str | bytes, tolerance: int = DEFAULT_TOLERANCE, now: float | None = None
+) -> bool:
     """For receivers: whether header (X-Signature) signs this raw body with secret, sent within tolerance seconds.
 
-    The comparison runs in constant time; a malformed header, another body or secret, or an old timestamp is
-    False.
+    The comparison runs in constant time, on bytes; a malformed header (not text, no `t` of ASCII digits, no `v1`
+    of 64 lower-case hex digits), another body or secret, or an old timestamp is False, never an exception.
     """
+    parts = _signature_parts(header)
+    if parts is None or not isinstance(secret, str) or not isinstance(body, bytes | bytearray | memoryview):
+        return False
+    timestamp, digest = parts
+    if abs((time.time() if now is None else now) - timestamp) > tolerance:
+        return False
+    return hmac.compare_digest(_digest(secret, bytes(body), timestamp).encode("ascii"), digest)
+
+
+def _signature_parts(header: object) -> tuple[int, bytes] | None:
+    """The timestamp and the hex digest (as ASCII bytes) of an X-Signature header, or None when it is malformed."""
+    if isinstance(header, bytes | bytearray):
+        header = header.decode("ascii", errors="replace")
+    if not isinstance(header, str):
+        return None
     parts = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
-    timestamp = parts.get("t", "")
-    if not timestamp.isdigit() or "v1" not in parts:
-        return False
-    if abs((time.time() if now is None else now) - int(timestamp)) > tolerance:
-        return False
-    return hmac.compare_digest(signature(secret, body, int(timestamp)), f"t={timestamp},v1={parts['v1']}")
+    timestamp, digest = parts.get("t", ""), parts.get("v1", "")
+    if not re.fullmatch(r"[0-9]{1,12}", timestamp) or not re.fullmatch(r"[0-9a-f]{64}", digest):
+        return None
+    return int(timestamp), digest.encode("ascii")
 
 
 # The guard
@@ -77,7 +111,7 @@ def verify(secret: str, body: bytes, header: str, tolerance: int = DEFAULT_TOLER
 
 @dataclass(frozen=True)
 class Target:
-    """Where one POST goes: the URL's parts and the checked address the connection is pinned to."""
+    """Where one POST goes: the URL's parts (the path %-encoded) and the checked address it is pinned to."""
 
     scheme: str
     host: str
@@ -105,7 +139,10 @@ def check_url(url: str, allow: tuple[str, ...]) -> Target:
         raise WebhookUrlError("a webhook URL must be http:// or https:// with a host")
     if parts.username is not None or parts.password is not None:
         raise WebhookUrlError("a webhook URL must not carry a user name or password")
-    host = parts.hostname.lower().rstrip(".")
+    try:  # the host as it goes out, in the Host header and TLS: an internationalised name in its ASCII form
+        host = parts.hostname.rstrip(".").encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise WebhookUrlError(f"the webhook host {parts.hostname} is not a valid host name") from None
     port = port or SCHEMES[scheme]
     addresses = _resolve(host, port)
     for address in addresses:
@@ -114,7 +151,7 @@ def check_url(url: str, allow: tuple[str, ...]) -> Target:
                 f"the webhook host {host} resolves to {address}, a {_kind(address)} address; "
                 "only public addresses are allowed unless ALERT_WEBHOOK_ALLOW names it"
             )
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    path = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), safe=PATH_SAFE)
     return Target(scheme, host, port, path, addresses[0])
 
 
@@ -134,7 +171,7 @@ def _unmapped(address: Address) -> Address:
 
 
 def _allowed(host: str, address: Address, allow: tuple[str, ...]) -> bool:
-    if address.is_global and not address.is_multicast:
+    if _public(address):
         return True
     for entry in allow:
         if entry == host:
@@ -145,6 +182,25 @@ def _allowed(host: str, address: Address, allow: tuple[str, ...]) -> bool:
     return False
 
 
+def _public(address: Address) -> bool:
+    """Whether address is one the internet routes to, judged by the IPv4 host it reaches when it carries one."""
+    carried = _carried_ipv4(address)
+    if carried is not None:
+        return _public(carried)
+    if address.version == 6 and any(address in tunnel for tunnel in TUNNELS):  # `in` does not compare versions
+        return False
+    return address.is_global and not address.is_multicast and not address.is_reserved
+
+
+def _carried_ipv4(address: Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 host a NAT64 or 6to4 address reaches."""
+    if address.version == 4:
+        return None
+    if address in NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.sixtofour
+
+
 def _network(entry: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
     try:
         return ipaddress.ip_network(entry, strict=False)
@@ -153,6 +209,9 @@ def _network(entry: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None
 
 
 def _kind(address: Address) -> str:
+    carried = _carried_ipv4(address)
+    if carried is not None:
+        return f"{_kind(carried)} ({carried})"
     for kind in ("loopback", "private", "link_local", "multicast", "unspecified", "reserved"):
         if getattr(address, f"is_{kind}"):
             return kind.replace("_", "-")
@@ -169,30 +228,62 @@ class DeliveryFailed(Exception):
 def post(target: Target, body: bytes, headers: dict[str, str], timeout: float) -> int:
     """POST body to the target's checked address (TLS still checks the certificate against the host name).
 
-    Returns the 2xx status; raises DeliveryFailed otherwise. Redirects are answers, never followed.
+    The whole exchange fits in timeout seconds, however slowly the receiver sends or reads: connecting, the TLS
+    handshake, the request, and the answer's status line and headers (its body is never read). Returns the 2xx
+    status; raises DeliveryFailed otherwise. Redirects are answers, never followed.
     """
-    common = {"port": target.port, "timeout": urllib3.Timeout(total=timeout), "retries": False, "maxsize": 1}
-    if target.scheme == "https":
-        pool = urllib3.HTTPSConnectionPool(
-            str(target.address), server_hostname=target.host, assert_hostname=target.host, **common
-        )
-    else:
-        pool = urllib3.HTTPConnectionPool(str(target.address), **common)
+    deadline = time.monotonic() + timeout
     try:
-        response = pool.urlopen(
-            "POST",
-            target.path,
-            body=body,
-            headers={**headers, "Host": target.host_header},
-            redirect=False,
-            preload_content=False,
-        )
-        status = response.status
-        response.drain_conn()
-    except urllib3.exceptions.HTTPError as error:
+        sock = socket.create_connection((str(target.address), target.port), timeout)
+    except OSError as error:
         raise DeliveryFailed(f"{type(error).__name__}: {error}") from None
+    connection = http.client.HTTPConnection(str(target.address), target.port, timeout)
+    cut = threading.Event()  # set when the deadline shut the connection down: what was read is then no answer
+    try:
+        with _cut_at(deadline, sock, cut):
+            connection.sock = (
+                _tls_context().wrap_socket(sock, server_hostname=target.host) if target.scheme == "https" else sock
+            )
+            connection.request("POST", target.path, body, {**headers, "Host": target.host_header})
+            with connection.getresponse() as response:
+                status = response.status
+    except (OSError, http.client.HTTPException) as error:
+        if not cut.is_set():
+            raise DeliveryFailed(f"{type(error).__name__}: {error}") from None
     finally:
-        pool.close()
+        connection.close()
+        sock.close()
+    if cut.is_set():
+        raise DeliveryFailed(f"the receiver took more than {timeout:g} s")
     if not 200 <= status < 300:
         raise DeliveryFailed(f"the receiver answered {status}")
     return status
+
+
+@contextlib.contextmanager
+def _cut_at(deadline: float, sock: socket.socket, cut: threading.Event) -> Iterator[None]:
+    """Shut the connection down at deadline (and set cut), ending whatever read or write then waits on it.
+
+    A socket timeout bounds each read, not the exchange: a receiver that trickles a byte a second would hold the
+    deliverer for ever. The watchdog holds a duplicate of the socket, since TLS takes the original over.
+    """
+    duplicate = sock.dup()
+    watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _shut_down, (duplicate, cut))
+    watchdog.start()
+    try:
+        yield
+    finally:
+        watchdog.cancel()
+        watchdog.join()  # a shutdown under way ends before the duplicate closes
+        duplicate.close()
+
+
+def _shut_down(sock: socket.socket, cut: threading.Event) -> None:
+    cut.set()
+    with contextlib.suppress(OSError):  # the receiver closed it first
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    return ssl.create_default_context()
