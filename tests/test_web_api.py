@@ -159,6 +159,20 @@ def test_search_with_facets_and_bad_queries(api, client, alias):
     assert api.get("/api/v1/search?q=x&page=two").status_code == 400
 
 
+def test_before_the_first_ingest_a_search_finds_nothing_rather_than_failing(search_settings, client):
+    alias = "test-never-created"
+    assert not client.indices.exists_alias(name=alias) and not client.indices.exists(index=alias)
+    fresh = create_app(replace(search_settings, opensearch_index=alias, api_keys=(KEY,))).test_client()
+    for collapse in ("true", "false"):
+        answer = fresh.get("/api/v1/search", query_string={"q": "الرئيس", "collapse": collapse})
+        assert answer.status_code == 200 and (answer.json["total"], answer.json["hits"]) == (0, [])
+    csv_answer = fresh.get("/api/v1/search?q=x&format=csv")
+    assert csv_answer.status_code == 200 and csv_answer.data.decode().splitlines()[0].startswith("id,")
+    page = fresh.get("/", query_string={"q": "president"})
+    assert page.status_code == 200 and 'id="empty-state"' in page.data.decode()
+    assert not client.indices.exists(index=alias), "searching made no index"
+
+
 def test_search_lists_every_form_searched_and_takes_the_users_translation(api, app, client, alias):
     api.post("/api/v1/articles", json=ARTICLE, headers=AUTH)
     client.indices.refresh(index=alias)
