@@ -143,6 +143,18 @@ def test_delete_then_404(api):
     assert api.delete("/api/v1/articles/gone", headers=AUTH).status_code == 404
 
 
+def test_a_date_with_no_utc_date_is_rejected_with_its_reason_and_the_rest_go_in(api):
+    late = dict(ARTICLE, id="late", date="9999-12-31T23:59:59-14:00")
+    early = dict(ARTICLE, id="early", date=None, published="0001-01-01T00:00:00+14:00")
+    response = api.post("/api/v1/articles", json=[late, early, dict(ARTICLE, id="on-time")], headers=AUTH)
+    assert response.status_code == 200
+    items = response.json["items"]
+    assert [(i["id"], i["status"]) for i in items] == [(None, "rejected"), (None, "rejected"), ("on-time", "indexed")]
+    assert all("out of range in UTC" in i["reason"] for i in items[:2])
+    assert api.get("/api/v1/articles/late").status_code == 404
+    assert api.delete("/api/v1/articles/on-time", headers=AUTH).status_code == 204  # the module's searches expect w1
+
+
 def test_too_many_articles_point_to_bulk_jobs(api):
     response = api.post("/api/v1/articles", json=[ARTICLE] * 101, headers=AUTH)
     assert response.status_code == 413 and "bulk job" in error_of(response)["message"]

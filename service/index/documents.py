@@ -93,14 +93,20 @@ def checked_url(value) -> str | None:
 
 
 def published_date(record: dict) -> str | None:
-    """The article's publication date (`published` or `date`), checked as ISO-8601."""
+    """The article's publication date (`published` or `date`), checked as ISO-8601 with a UTC date Python can hold."""
     value = record.get("published", record.get("date"))
     if value in (None, ""):
         return None
     try:
-        return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")).isoformat()
+        published = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         raise ArticleError(f"date {str(value)[:40]!r} is not ISO-8601") from None
+    if published.tzinfo is not None:  # a time without a zone is read as UTC already
+        try:  # readers (feeds, date filters) take it in UTC, where 0001-01-01T00:00+14:00 has no date
+            published.astimezone(dt.UTC)
+        except OverflowError:
+            raise ArticleError(f"date {str(value)[:40]!r} is out of range in UTC (years 1 to 9999)") from None
+    return published.isoformat()
 
 
 def _text(record: dict, key: str) -> str | None:
