@@ -9,6 +9,7 @@ from service.errors import ArticleError
 from service.index import documents
 from service.limits import MAX_ID_BYTES
 
+UNREACHABLE = 'id starts with "/" or has a "." or ".." segment between slashes, which URLs do not keep'
 RECORD = {
     "id": " a1 ",
     "title": "عنوان",
@@ -72,6 +73,7 @@ def test_the_id_is_the_record_s_own_or_its_content_hash(given, expected):
         ("é" * 257, "id is 514 bytes of UTF-8; at most 512 are allowed"),
         ("tab\tid", "id contains control characters"),
         ("nul\x00", "id contains control characters"),
+        *((doc_id, UNREACHABLE) for doc_id in ("/x", "//x", "/", ".", "..", "a/./b", "a/../b", "../x", "x/..")),
     ],
 )
 def test_an_id_opensearch_would_refuse_is_an_article_error(doc_id, reason):
@@ -84,6 +86,8 @@ def test_an_id_opensearch_would_refuse_is_an_article_error(doc_id, reason):
 def test_the_longest_id_allowed_passes():
     documents.check_id("x" * MAX_ID_BYTES)
     documents.check_id("مرحبا 1")
+    for doc_id in ("a/b", "a//b", "x/", "...", ".x/x.", "%2F", "https://example.org/a?b#c", "é/ü"):
+        documents.check_id(doc_id)
 
 
 @pytest.mark.parametrize(
