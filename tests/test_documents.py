@@ -9,6 +9,7 @@ from service.errors import ArticleError
 from service.index import documents
 from service.limits import MAX_ID_BYTES
 
+UNREACHABLE = 'id starts with "/" or has a "." or ".." segment between slashes, which URLs do not keep'
 RECORD = {
     "id": " a1 ",
     "title": "عنوان",
@@ -72,6 +73,7 @@ def test_the_id_is_the_record_s_own_or_its_content_hash(given, expected):
         ("é" * 257, "id is 514 bytes of UTF-8; at most 512 are allowed"),
         ("tab\tid", "id contains control characters"),
         ("nul\x00", "id contains control characters"),
+        *((doc_id, UNREACHABLE) for doc_id in ("/x", "//x", "/", ".", "..", "a/./b", "a/../b", "../x", "x/..")),
     ],
 )
 def test_an_id_opensearch_would_refuse_is_an_article_error(doc_id, reason):
@@ -84,6 +86,8 @@ def test_an_id_opensearch_would_refuse_is_an_article_error(doc_id, reason):
 def test_the_longest_id_allowed_passes():
     documents.check_id("x" * MAX_ID_BYTES)
     documents.check_id("مرحبا 1")
+    for doc_id in ("a/b", "a//b", "x/", "...", ".x/x.", "%2F", "https://example.org/a?b#c", "é/ü"):
+        documents.check_id(doc_id)
 
 
 @pytest.mark.parametrize(
@@ -91,6 +95,14 @@ def test_the_longest_id_allowed_passes():
     [
         ({"title": "no body"}, "missing or empty 'body'"),
         ({"body": "نص", "date": "yesterday"}, "date 'yesterday' is not ISO-8601"),
+        (
+            {"body": "نص", "published": "9999-12-31T23:59:59-14:00"},
+            "date '9999-12-31T23:59:59-14:00' is out of range in UTC \\(years 1 to 9999\\)",
+        ),
+        (
+            {"body": "نص", "date": "0001-01-01T00:00:00+14:00"},
+            "date '0001-01-01T00:00:00\\+14:00' is out of range in UTC \\(years 1 to 9999\\)",
+        ),
         ({"body": "نص\ud800"}, "record holds a lone surrogate, which is not valid Unicode"),
         ("not an object", "record is not a JSON object"),
     ],
@@ -122,6 +134,9 @@ def test_the_publication_date_is_published_or_date_in_iso_8601():
     assert documents.published_date({"published": "2018-03-01", "date": "1999-01-01"}) == "2018-03-01T00:00:00"
     assert documents.published_date({"date": "2018-03-01T09:00:00+03:00"}) == "2018-03-01T09:00:00+03:00"
     assert documents.published_date({"date": ""}) is None and documents.published_date({}) is None
+    # the range's very ends, with and without a zone, are fine
+    assert documents.published_date({"date": "9999-12-31T23:59:59Z"}) == "9999-12-31T23:59:59+00:00"
+    assert documents.published_date({"date": "0001-01-01T00:00:00"}) == "0001-01-01T00:00:00"
 
 
 def test_optional_text_fields_are_left_out_when_blank_or_not_text():

@@ -106,3 +106,33 @@ def test_search_csv_parses_with_its_header_and_disarms_formulas():
     assert rows[0] == list(SEARCH_CSV_COLUMNS)
     assert rows[1] == ["a1", "2018-03-01", "BBC", "'=HYPERLINK(1)", "عنوان، «1»", "", "1"]
     assert rows[2] == ["'@b2", "", "", 'He said "no",\nthen left', "", "https://x.test/a", "3"]
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # OWASP's list: what a spreadsheet may run as a formula
+
+
+def formula_cells(rows: list[list[str]]) -> list[str]:
+    """The cells of a parsed export that a spreadsheet would run: text starting with a formula character."""
+    return [cell for row in rows for cell in row if cell.startswith(FORMULA_STARTS)]
+
+
+def test_every_text_cell_of_every_spreadsheet_export_is_disarmed():
+    texts = [start + "1+cmd|' /C calc'!A0" for start in FORMULA_STARTS] + ["=\t=x", "\r\n@SUM(A1)"]
+    document = {
+        "id": "f1",
+        "source": "=source",
+        "published": "-1",
+        "url": "@url",
+        "sentences": [
+            {"position": i, "field": "body", "paragraph": 0, "score": -0.25, "ar": text, "en": text}
+            for i, text in enumerate(texts)
+        ],
+    }
+    tsv = list(csv.reader(io.StringIO(export.to_tsv(document)), delimiter="\t"))
+    assert formula_cells(tsv) == ["-0.25"] * len(texts)  # a negative score is a number, kept as it is
+    assert [row[4] for row in tsv[1:3]] == ["'=1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"]
+    assert tsv[1][6:] == ["'=source", "'-1", "'@url"]
+    hits = [{"id": text, "source": text, "title_en": text, "title": text, "url": text} for text in texts]
+    rows = list(csv.reader(io.StringIO(export.search_csv(hits), newline="")))
+    assert formula_cells(rows) == []
+    assert rows[1][0] == "'=1+cmd|' /C calc'!A0" and rows[5][0] == "'\t1+cmd|' /C calc'!A0"

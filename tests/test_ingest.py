@@ -103,15 +103,29 @@ def test_bad_records_are_rejected_with_line_numbers_and_good_ones_go_in(client, 
         json.dumps(article(6, date="yesterday")).encode(),
         b'{"id": "big", "body": "' + b"x" * 2_100_000 + b'"}',
         json.dumps({"id": "en", "body": "Stocks rose on Monday after the talks."}).encode(),
+        json.dumps(article(8, id="/a8")).encode(),
     ]
     report = ingest(jsonl_records(line + b"\n" for line in raw), client, alias, counting)
     reasons = {r.line: r.reason for r in report.rejects}
-    assert set(reasons) == {2, 3, 4, 5, 6}
+    assert set(reasons) == {2, 3, 4, 5, 6, 8}
     assert "invalid JSON" in reasons[2] and "body" in reasons[3] and "language is fa" in reasons[4]
-    assert "ISO-8601" in reasons[5] and "exceeds the limit" in reasons[6]
+    assert "ISO-8601" in reasons[5] and "exceeds the limit" in reasons[6] and 'starts with "/"' in reasons[8]
     assert report.indexed == 2
     english = client.get(index=alias, id="en")["_source"]
     assert english["language"] == "en" and english["body_en"] == english["body"] and english["translated"] is False
+
+
+def test_a_date_with_no_utc_date_is_rejected_and_the_good_lines_go_in(client, alias, counting):
+    raw = [
+        json.dumps(article(7, id="late", date="9999-12-31T23:59:59-14:00")).encode(),
+        json.dumps(article(7, id="early", published="0001-01-01T00:00:00+14:00")).encode(),
+        json.dumps(article(7, id="in-range", date="9999-12-31T09:59:59-14:00")).encode(),
+    ]
+    report = ingest(jsonl_records(line + b"\n" for line in raw), client, alias, counting)
+    reasons = {r.line: r.reason for r in report.rejects}
+    assert set(reasons) == {1, 2} and all("out of range in UTC" in reason for reason in reasons.values())
+    assert report.indexed == 1 and client.get(index=alias, id="in-range")["_source"]["published"].startswith("9999")
+    assert not client.exists(index=alias, id="late") and not client.exists(index=alias, id="early")
 
 
 def test_pretranslated_records_are_indexed_without_mt(client, alias, counting):

@@ -381,15 +381,18 @@ def test_bad_records_fail_their_items_and_the_worker_carries_on(store, translato
         (5, {"id": "p\x07bell", "body": body}),
         (6, {"id": "p5", "body": body, "url": " JavaScript:alert(1)"}),
         (7, {"id": "p6", "body": body, "url": "https://example.org/p6"}),
+        (8, {"id": "p7", "body": body, "date": "9999-12-31T23:59:59-14:00"}),
+        (9, {"id": "/p8", "body": body}),
     ]
     poisoned, _ = store.create("translate", records, {"index": True})
     after, _ = store.create("translate", articles(2, "after"), {"index": False})
     drain(store, translator, client=client, alias=alias, batch=8)  # today: ArticleError ends the worker
     status = store.status(poisoned)
-    assert (status.state, status.done, status.failed) == ("done", 3, 4)
+    assert (status.state, status.done, status.failed) == ("done", 3, 6)
     errors = {e["line"]: e["error"] for e in map(json.loads, store.errors(poisoned))}
     assert "ISO-8601" in errors[2] and "ISO-8601" in errors[3]
-    assert "513 bytes" in errors[4] and "control characters" in errors[5]
+    assert "513 bytes" in errors[4] and "control characters" in errors[5] and "out of range in UTC" in errors[8]
+    assert 'starts with "/" or has a "." or ".." segment' in errors[9]
     results = {r["id"]: r for r in map(json.loads, store.results(poisoned))}
     assert "url" not in results["p5"] and "http(s)" in results["p5"]["rejected_fields"]["url"]
     assert store.status(after).state == "done"  # the next job was not stuck behind the bad one

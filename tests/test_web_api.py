@@ -3,8 +3,10 @@
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import replace
+from urllib.parse import quote, urljoin, urlsplit
 
 import pytest
+from flask import url_for
 
 from service.translation import engine
 from service.web import check_setup, create_app
@@ -143,6 +145,48 @@ def test_delete_then_404(api):
     assert api.delete("/api/v1/articles/gone", headers=AUTH).status_code == 404
 
 
+def test_a_date_with_no_utc_date_is_rejected_with_its_reason_and_the_rest_go_in(api):
+    late = dict(ARTICLE, id="late", date="9999-12-31T23:59:59-14:00")
+    early = dict(ARTICLE, id="early", date=None, published="0001-01-01T00:00:00+14:00")
+    response = api.post("/api/v1/articles", json=[late, early, dict(ARTICLE, id="on-time")], headers=AUTH)
+    assert response.status_code == 200
+    items = response.json["items"]
+    assert [(i["id"], i["status"]) for i in items] == [(None, "rejected"), (None, "rejected"), ("on-time", "indexed")]
+    assert all("out of range in UTC" in i["reason"] for i in items[:2])
+    assert api.get("/api/v1/articles/late").status_code == 404
+    assert api.delete("/api/v1/articles/on-time", headers=AUTH).status_code == 204  # the module's searches expect w1
+
+
+TRICKY_IDS = ("a/b", "a//b", "x/", "...", ".x/x.", "%2F", "a%2Fb", "a\\b", "x?y#z", "a b", "é/ü", "خبر/١")
+TRICKY_IDS += ("https://example.org/a/?b=1#c",)
+REFUSED_IDS = ("/x", "//x", "..", ".", "a/./b", "a/../b", "x/..")  # no URL path keeps these as they are
+
+
+def reached(link: str) -> str:
+    """The path a browser requests for a link on the site: dot segments resolved."""
+    return urlsplit(urljoin("http://localhost/", link)).path or "/"
+
+
+def test_every_id_accepted_reaches_its_page_download_and_delete_and_the_others_are_refused(api, app):
+    ids = TRICKY_IDS + REFUSED_IDS
+    articles = [dict(ARTICLE, id=doc_id, title=f"عنوان رقم {n}") for n, doc_id in enumerate(ids)]
+    items = api.post("/api/v1/articles", json=articles, headers=AUTH).json["items"]
+    for item in (item for item in items if item["status"] == "indexed"):
+        doc_id = item["id"]
+        with app.test_request_context():
+            page_url = url_for("ui.article_page", article_id=doc_id)
+        for link in (page_url, "/articles/" + quote(doc_id, safe="")):  # the pages' links, and the scripts'
+            page = api.get(reached(link))
+            assert page.status_code == 200 and f"عنوان رقم {item['index']}<" in page.data.decode(), (doc_id, link)
+        download = re.search(r'href="([^"]+)" download>JSON', page.data.decode()).group(1).replace("&amp;", "&")
+        assert api.get(download).json["id"] == doc_id
+        deleted = api.delete(reached("/api/v1/articles/" + quote(doc_id, safe="")), headers=AUTH)
+        assert deleted.status_code == 204 and api.get(reached(page_url)).status_code == 404, doc_id
+    refused = [item for item in items if item["status"] == "rejected"]
+    assert [ids[item["index"]] for item in refused] == list(REFUSED_IDS)
+    assert all('starts with "/" or has a "." or ".." segment' in item["reason"] for item in refused)
+
+
 def test_too_many_articles_point_to_bulk_jobs(api):
     response = api.post("/api/v1/articles", json=[ARTICLE] * 101, headers=AUTH)
     assert response.status_code == 413 and "bulk job" in error_of(response)["message"]
@@ -157,6 +201,20 @@ def test_search_with_facets_and_bad_queries(api, client, alias):
     assert error_of(api.get("/api/v1/search?q=%22open"))["code"] == "bad_query"
     assert api.get("/api/v1/search?q=x&size=500").status_code == 400
     assert api.get("/api/v1/search?q=x&page=two").status_code == 400
+
+
+def test_before_the_first_ingest_a_search_finds_nothing_rather_than_failing(search_settings, client):
+    alias = "test-never-created"
+    assert not client.indices.exists_alias(name=alias) and not client.indices.exists(index=alias)
+    fresh = create_app(replace(search_settings, opensearch_index=alias, api_keys=(KEY,))).test_client()
+    for collapse in ("true", "false"):
+        answer = fresh.get("/api/v1/search", query_string={"q": "الرئيس", "collapse": collapse})
+        assert answer.status_code == 200 and (answer.json["total"], answer.json["hits"]) == (0, [])
+    csv_answer = fresh.get("/api/v1/search?q=x&format=csv")
+    assert csv_answer.status_code == 200 and csv_answer.data.decode().splitlines()[0].startswith("id,")
+    page = fresh.get("/", query_string={"q": "president"})
+    assert page.status_code == 200 and 'id="empty-state"' in page.data.decode()
+    assert not client.indices.exists(index=alias), "searching made no index"
 
 
 def test_search_lists_every_form_searched_and_takes_the_users_translation(api, app, client, alias):

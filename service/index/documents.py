@@ -14,6 +14,7 @@ from service.limits import MAX_ID_BYTES
 from service.pipeline import validate
 
 URL_SCHEMES = ("http", "https")
+DOT_SEGMENTS = (".", "..")
 
 
 @dataclass(frozen=True)
@@ -66,12 +67,17 @@ def document_id(record: dict, digest: str) -> str:
 
 
 def check_id(doc_id: str) -> None:
-    """ArticleError unless the id is at most MAX_ID_BYTES bytes of UTF-8, without control characters."""
+    """ArticleError unless the id is at most MAX_ID_BYTES bytes of UTF-8, without control characters, and reaches
+    its article's page, download and DELETE as a URL path (a URL as id does: "https://example.org/a?b#c")."""
     size = len(doc_id.encode("utf-8", "surrogatepass"))
     if size > MAX_ID_BYTES:
         raise ArticleError(f"id is {size} bytes of UTF-8; at most {MAX_ID_BYTES} are allowed")
     if any(unicodedata.category(char) == "Cc" for char in doc_id):
         raise ArticleError("id contains control characters")
+    # In /articles/<id>, Werkzeug redirects a leading slash away, and browsers and curl resolve "." and ".."
+    # segments: the id's links, and its DELETE, would reach another article or none.
+    if doc_id.startswith("/") or any(part in DOT_SEGMENTS for part in doc_id.split("/")):
+        raise ArticleError('id starts with "/" or has a "." or ".." segment between slashes, which URLs do not keep')
 
 
 def checked_url(value) -> str | None:
@@ -93,14 +99,20 @@ def checked_url(value) -> str | None:
 
 
 def published_date(record: dict) -> str | None:
-    """The article's publication date (`published` or `date`), checked as ISO-8601."""
+    """The article's publication date (`published` or `date`), checked as ISO-8601 with a UTC date Python can hold."""
     value = record.get("published", record.get("date"))
     if value in (None, ""):
         return None
     try:
-        return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")).isoformat()
+        published = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         raise ArticleError(f"date {str(value)[:40]!r} is not ISO-8601") from None
+    if published.tzinfo is not None:  # a time without a zone is read as UTC already
+        try:  # readers (feeds, date filters) take it in UTC, where 0001-01-01T00:00+14:00 has no date
+            published.astimezone(dt.UTC)
+        except OverflowError:
+            raise ArticleError(f"date {str(value)[:40]!r} is out of range in UTC (years 1 to 9999)") from None
+    return published.isoformat()
 
 
 def _text(record: dict, key: str) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 
 from opensearchpy import OpenSearch
-from opensearchpy.exceptions import RequestError, TransportError
+from opensearchpy.exceptions import NotFoundError, RequestError, TransportError
 
 from service.errors import SearchUnavailable, TranslatorBusy
 from service.index.bulk import RETRYABLE_STATUS
@@ -23,6 +23,7 @@ OTHER_SIDE = {"en": "ar", "ar": "en"}
 MODEL_NAMES = {"ar": "English→Arabic", "en": "Arabic→English"}  # by the side a model translates into
 MAX_WORDS_PER_QUERY_WORD = 3  # a translation longer than this is degenerate (see bounded_translation)
 QUERY_CACHE_SIZE = 2048  # (model, query) pairs kept in the process: a few MB at most
+NO_INDEX_YET = {"hits": {"total": {"value": 0}, "hits": []}}  # a search's answer before the first ingest
 
 
 def query_language(request: SearchRequest, parsed: ParsedQuery) -> str:
@@ -122,6 +123,8 @@ def _run(client: OpenSearch, alias: str, body: dict) -> dict:
     """One search request; QueryError when OpenSearch refuses it, SearchUnavailable when it cannot run it."""
     try:
         return client.search(index=alias, body=body)
+    except NotFoundError:  # the alias is made by the first ingest: until then, nothing matches
+        return NO_INDEX_YET
     except RequestError as error:  # e.g. a date filter OpenSearch cannot parse
         raise QueryError(f"OpenSearch rejected the search: {refusal_reason(error)}") from None
     except TransportError as error:  # overloaded or shards unavailable: the cluster's trouble, not the query's

@@ -30,11 +30,11 @@ def to_tsv(document: dict) -> str:
     """One line per sentence pair: position, field, paragraph, score, Arabic, English, then the article's source,
     publication date and URL on every line (added last, so readers of the first six columns keep working), so
     that lines pasted into another file still say where they came from."""
-    article = [_cell(_one_line(document.get(key) or "")) for key in ("source", "published", "url")]
+    article = [document.get(key) for key in ("source", "published", "url")]
     lines = ["\t".join(TSV_COLUMNS)]
     for s in document["sentences"]:
-        sentence = [s["position"], s["field"], s["paragraph"], s["score"], _one_line(s["ar"]), _one_line(s["en"])]
-        lines.append("\t".join(map(str, [*sentence, *article])))
+        sentence = [s["position"], s["field"], s["paragraph"], s["score"], s["ar"], s["en"]]
+        lines.append("\t".join(_tsv_cell(value) for value in [*sentence, *article]))
     return "\n".join(lines) + "\n"
 
 
@@ -69,9 +69,16 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what spreadsheets run as a 
 
 
 def _cell(value) -> str:
-    """A CSV cell a spreadsheet shows as text: a leading apostrophe disarms what would start a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    """A spreadsheet cell (every CSV and TSV export's): a leading apostrophe disarms text that would start a
+    formula, so it shows as text; numbers (a negative score) stay numbers."""
+    if not isinstance(value, str):
+        return "" if value is None else str(value)
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def _tsv_cell(value) -> str:
+    """A TSV cell: text on one line, so columns hold, then disarmed like any spreadsheet cell."""
+    return _cell(_one_line(value) if isinstance(value, str) else value)
 
 
 def search_csv(hits: list[dict]) -> str:

@@ -64,7 +64,10 @@ ARTICLE = {
     "description": "An article; one without a usable `body`, with a bad date or in another language is rejected "
     "alone, with its reason",
     "properties": {
-        "id": {"description": "your id (string or integer); default: the content hash"},
+        "id": {
+            "description": 'your id (string or integer; not starting with "/", no "." or ".." between slashes); '
+            "default: the content hash"
+        },
         "title": {"description": "string"},
         "body": {"description": "string, required: the text to translate"},
         "source": {"description": "string"},
