@@ -5,9 +5,11 @@ import xml.etree.ElementTree as ET
 from dataclasses import replace
 
 import pytest
+from helpers import LINEAR_FACTOR, seconds
 
 from service.translation import engine
 from service.web import check_setup, create_app
+from service.web.libre import split_tags
 from service.web.services import services_of
 
 KEY = "test-key-0123"
@@ -190,6 +192,16 @@ def test_libretranslate_translate_detect_languages(api):
     assert markup.startswith("<p>") and "<b>" in markup and markup.endswith("</p>")
     assert api.post("/detect", json={"q": "مرحبا بكم"}).json[0]["language"] == "ar"
     assert api.get("/languages").json[0] == {"code": "ar", "name": "Arabic", "targets": ["en"]}
+
+
+def test_libretranslate_html_splits_unclosed_tags_in_linear_time():
+    unclosed = "<" * 99_000
+    markup = ("<p>قال <b>الرئيس</b>.</p>" * (len(unclosed) // 24 + 1))[: len(unclosed)]
+    limit = LINEAR_FACTOR * seconds(lambda: split_tags(markup))
+    took = seconds(lambda: split_tags(unclosed), within=limit)
+    assert took <= limit, f"{took:.3f} s, {took / limit * LINEAR_FACTOR:.0f} times well-formed html as long"
+    assert split_tags("a <b>c</b> <d") == ["a ", "<b>", "c", "</b>", " <d"]
+    assert split_tags("<<b>") == ["<", "<b>", ""]
 
 
 def test_libretranslate_errors_are_its_shape(api):
