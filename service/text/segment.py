@@ -24,7 +24,7 @@ _TOP_LEVEL_DOMAIN = re.compile(r"com|net|org|gov|edu|info|int|io|tv|news|[a-z]{2
 _WORD_CHAR = re.compile(r"\w")
 _WORD_CHARS = re.compile(r"\w+")
 _LIST_MARKER = re.compile(r"[(\[]?(?:\d{1,3}|[ivxIVX]{1,4}|\w)[)\]]?")
-_LOOK_BACK = 8  # the longest list marker, "(iii)", or abbreviation, with the single spaces of normalised text
+_LOOK_BACK = 8  # the longest list marker, "(viii)", or abbreviation, with the single spaces of normalised text
 ABBREVIATIONS = frozenset(
     {
         # Latin abbreviations that appear inside Arabic news (lower-cased, without the dot)
