@@ -12,6 +12,7 @@ One mapping of words throughout: a word is a run of non-space characters (`\\S+`
 
 from __future__ import annotations
 
+import bisect
 import html
 import re
 from collections.abc import Sequence
@@ -87,11 +88,12 @@ def remap_source(alignment: str, model_text: str, stored_text: str, original_off
     None when a model word falls outside every stored word, which the offset map rules out for normalised text.
     """
     stored = word_spans(stored_text)
+    stored_starts = [start for start, _ in stored]
     renumbered = {}
     for index, (start, _) in enumerate(word_spans(model_text)):
         offset = original_offsets[start]
-        found = next((k for k, (a, b) in enumerate(stored) if a <= offset < b), None)
-        if found is None:
+        found = bisect.bisect_right(stored_starts, offset) - 1  # a scan per word was quadratic in the words
+        if found < 0 or offset >= stored[found][1]:
             return None
         renumbered[index] = found
     try:

@@ -6,7 +6,8 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,9 @@ from service.config import SETTINGS
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED = PROJECT_ROOT.parent / "shared"
 SETTING_VARIABLES = frozenset(setting.env for setting in SETTINGS.values())
+# How much slower than a linear-time reference of the same size hostile input may be: comfortably above what
+# per-character work costs, far below what quadratic work costs at the sizes the tests use (hundreds of times).
+LINEAR_FACTOR = 25
 
 
 def shared_path(*parts: str) -> Path:
@@ -24,6 +28,21 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent (../shared is only beside development checkouts and CI)")
     return path
+
+
+def seconds(call: Callable[[], object], within: float = 0.0, tries: int = 3) -> float:
+    """The shortest time of up to `tries` calls, stopping at the first that takes at most `within` seconds.
+
+    Other work on the machine only ever adds time, so the shortest run is the truest.
+    """
+    best = float("inf")
+    for _ in range(tries):
+        start = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - start)
+        if best <= within:
+            break
+    return best
 
 
 def free_port() -> int:

@@ -1,4 +1,6 @@
-from service.text.normalize import normalize, normalize_text
+from helpers import LINEAR_FACTOR, seconds
+
+from service.text.normalize import MAX_COMBINING_MARKS, normalize, normalize_text
 
 
 def test_presentation_forms_and_ligatures_become_plain_letters():
@@ -49,3 +51,13 @@ def test_already_normal_text_takes_the_fast_path_with_identity_offsets():
 
 def test_fast_path_does_not_skip_format_characters():
     assert normalize_text("أ\u2067ب") == "أب"  # FIRST STRONG ISOLATE, a Cf character
+
+
+def test_time_is_linear_with_endless_combining_marks():
+    marks = "a" + "\u0301\u0316" * 30_000  # two classes of mark in turn: NFKC sorts them one swap at a time
+    diacritised = ("قَالَ الرَّئِيسُ إِنَّ الاقْتِصَادَ تَحَسَّنَ. " * (len(marks) // 40 + 1))[: len(marks)]
+    limit = LINEAR_FACTOR * seconds(lambda: normalize(diacritised))
+    took = seconds(lambda: normalize(marks), within=limit)
+    assert took <= limit, f"{took:.3f} s, {took / limit * LINEAR_FACTOR:.0f} times diacritised text as long"
+    result = normalize(marks)
+    assert len(result.text) <= 1 + MAX_COMBINING_MARKS and result.original_span(0, len(result.text)) == (0, len(marks))

@@ -1,4 +1,5 @@
 import pytest
+from helpers import LINEAR_FACTOR, seconds
 
 from service.text.segment import segment, split_long, split_sentences
 
@@ -71,3 +72,30 @@ def test_no_text_is_ever_dropped(text):
     covered = "".join(text[a:b] for a, b in spans)
     assert covered.replace(" ", "") == text.replace(" ", "")
     assert all(a < b for a, b in spans)
+
+
+ORDINARY = "قال الوزير إن المحادثات ستستأنف الأسبوع المقبل في القاهرة، وأضاف أن الوفدين اتفقا على جدول الأعمال. "
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ب@" * 1_000,  # e-mail: text@ many times, and no dot after
+        "x." * 6_000,  # domain: dotted names with no top-level domain at the end
+        "www." + ".," * 10_000 + "x",  # URL: punctuation that might end it, but does not
+        "x" * 40_000,  # one word: split by tokens, and an @ looked for from every character
+        "▁ " * 20_000 + "ب " * 300,  # words of no tokens: spans that fit grow without end
+        # Full stops that are no boundary, each looked back to the sentence start; the emoji makes text 4 bytes a
+        # character, so each look back copies more.
+        "😀 " + "د. " * 60_000,
+    ],
+    ids=["at-signs", "dotted", "url-punctuation", "one-word", "zero-token-words", "abbreviations"],
+)
+def test_segmentation_time_is_linear_whatever_the_text(translator, text):
+    ordinary = (ORDINARY * (len(text) // len(ORDINARY) + 1))[: len(text)]
+    limit = LINEAR_FACTOR * seconds(lambda: segment(ordinary, 200, translator.count_tokens))
+    took = seconds(lambda: segment(text, 200, translator.count_tokens), within=limit)
+    assert took <= limit, f"{took:.3f} s, {took / limit * LINEAR_FACTOR:.0f} times ordinary text of the same length"
+    spans = segment(text, 200, translator.count_tokens)
+    assert all(translator.count_tokens(text[a:b]) <= 200 for a, b in spans)
+    assert "".join(text[a:b] for a, b in spans).replace(" ", "") == text.replace(" ", "")

@@ -7,9 +7,11 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import pytest
 from flask import url_for
+from helpers import LINEAR_FACTOR, seconds
 
 from service.translation import engine
 from service.web import check_setup, create_app
+from service.web.libre import split_tags
 from service.web.services import services_of
 
 KEY = "test-key-0123"
@@ -248,6 +250,16 @@ def test_libretranslate_translate_detect_languages(api):
     assert markup.startswith("<p>") and "<b>" in markup and markup.endswith("</p>")
     assert api.post("/detect", json={"q": "مرحبا بكم"}).json[0]["language"] == "ar"
     assert api.get("/languages").json[0] == {"code": "ar", "name": "Arabic", "targets": ["en"]}
+
+
+def test_libretranslate_html_splits_unclosed_tags_in_linear_time():
+    unclosed = "<" * 99_000
+    markup = ("<p>قال <b>الرئيس</b>.</p>" * (len(unclosed) // 24 + 1))[: len(unclosed)]
+    limit = LINEAR_FACTOR * seconds(lambda: split_tags(markup))
+    took = seconds(lambda: split_tags(unclosed), within=limit)
+    assert took <= limit, f"{took:.3f} s, {took / limit * LINEAR_FACTOR:.0f} times well-formed html as long"
+    assert split_tags("a <b>c</b> <d") == ["a ", "<b>", "c", "</b>", " <d"]
+    assert split_tags("<<b>") == ["<", "<b>", ""]
 
 
 def test_libretranslate_errors_are_its_shape(api):

@@ -1,6 +1,7 @@
 """Word alignments: pieces to words, attention to Pharaoh, model words to stored words, highlights to spans."""
 
 import pytest
+from helpers import LINEAR_FACTOR, seconds
 
 from service.align import stored_alignment
 from service.text.normalize import normalize
@@ -12,6 +13,7 @@ from service.wordalign import (
     parse_pharaoh,
     piece_words,
     remap_source,
+    word_spans,
 )
 
 
@@ -41,6 +43,14 @@ def test_model_words_are_renumbered_to_the_words_of_the_stored_text():
     assert stored_alignment(Translation("x", 0.0, 1, "2-0"), normalized.text, stored) == "3-0"
     assert stored_alignment(Translation("x", 0.0, 1, None), normalized.text, stored) is None
     assert stored_alignment(Translation("x", 0.0, 1, "0-0"), "something else", stored) is None
+
+
+def test_renumbering_takes_time_linear_in_the_words():
+    stored = "▁ " * 20_000  # ▁ is no token: a sentence of such words is any length and is never split
+    normalized = normalize(stored)
+    limit = LINEAR_FACTOR * seconds(lambda: (word_spans(normalized.text), word_spans(stored)))
+    took = seconds(lambda: remap_source("", normalized.text, stored, normalized.starts), within=limit)
+    assert took <= limit, f"{took:.3f} s, {took / limit * LINEAR_FACTOR:.0f} times finding the words"
 
 
 def test_highlights_are_found_in_the_plain_text_whatever_the_html_escaping():

@@ -6,7 +6,9 @@ Each choice (docs/text-handling.md explains why):
 - harakat and Quranic marks removed (the model's training text is almost all undiacritised);
 - Arabic-Indic and Persian digits become ASCII digits, and ٫ ٬ ٪ become . , %;
 - zero-width, bidi and other format or control characters removed;
-- every run of whitespace becomes one space, trimmed at both ends.
+- every run of whitespace becomes one space, trimmed at both ends;
+- a character keeps at most 30 combining marks, Unicode's stream-safe limit (NFKC sorts them in time
+  quadratic in their number).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import unicodedata
 from dataclasses import dataclass
 
 TATWEEL = "\u0640"
+MAX_COMBINING_MARKS = 30  # per character, as in Unicode's Stream-Safe Text Format (UAX #15)
 _DIACRITICS = [
     *range(0x064B, 0x0660),
     0x0670,
@@ -82,7 +85,7 @@ def normalize(text: str) -> Normalized:
     ends: list[int] = []
     space_at: tuple[int, int] | None = None
     for start, end in _clusters(text):
-        for char in _normalize_cluster(text[start:end]):
+        for char in _normalize_cluster(text[start : min(end, start + 1 + MAX_COMBINING_MARKS)]):
             if char.isspace():
                 space_at = space_at or (start, end)
                 continue

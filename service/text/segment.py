@@ -9,19 +9,22 @@ dropped: the spans cover every non-space character.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 
 Span = tuple[int, int]
 
 _TERMINAL = re.compile(r"[.!?؟…۔‼⁇⁈⁉]+[\"'”’»)\]›]*")
-_URL_END = r"(?=[.,;:!?؟،؛»”)\]]*(?:\s|$))"  # trailing punctuation belongs to the sentence
-_PROTECTED = re.compile(
-    rf"(?:https?://|www\.)\S+?{_URL_END}|\S+@\S+?\.\w+{_URL_END}"
-    r"|\b[\w-]+(?:\.[\w-]+)*\.(?:com|net|org|gov|edu|info|int|io|tv|news|[a-z]{2})\b(?:/\S*?)?" + _URL_END,
-    re.IGNORECASE,
-)
+_WORD = re.compile(r"\S+")
+_ADDRESS_TRAILING = ".,;:!?؟،؛»”)]"  # punctuation after a URL, e-mail or domain belongs to the sentence
+_URL_START = re.compile(r"https?://|www\.", re.IGNORECASE)
+_DOMAIN_CHARS = re.compile(r"[\w.-]+")
+_TOP_LEVEL_DOMAIN = re.compile(r"com|net|org|gov|edu|info|int|io|tv|news|[a-z]{2}", re.IGNORECASE)
+_WORD_CHAR = re.compile(r"\w")
+_WORD_CHARS = re.compile(r"\w+")
 _LIST_MARKER = re.compile(r"[(\[]?(?:\d{1,3}|[ivxIVX]{1,4}|\w)[)\]]?")
+_LOOK_BACK = 8  # the longest list marker, "(viii)", or abbreviation, with the single spaces of normalised text
 ABBREVIATIONS = frozenset(
     {
         # Latin abbreviations that appear inside Arabic news (lower-cased, without the dot)
@@ -71,8 +74,63 @@ MAX_QUOTE_CHARS = 250  # a quotation longer than this is split into its own sent
 _CLAUSE_BREAK = re.compile(r"[،؛;,:]\s+")
 
 
+def _url_span(word: str, core_end: int) -> Span | None:
+    """From http://, https:// or www. to the end of the word's core (at least one character past the prefix)."""
+    prefix = _URL_START.search(word)
+    if not prefix or prefix.end() == len(word):
+        return None
+    return prefix.start(), max(core_end, prefix.end() + 1)
+
+
+def _email_span(core: str) -> Span | None:
+    """The whole core when it reads text@text.word, whatever the text."""
+    dot = core.rfind(".")
+    if dot > 0 and _WORD_CHARS.fullmatch(core, dot + 1) and core.find("@", 1, dot - 1) >= 0:
+        return 0, len(core)
+    return None
+
+
+def _domain_start(run: str) -> int | None:
+    """Where the dotted names of run (letters, digits, _, - and dots) that end in a top-level domain begin."""
+    labels = run.split(".")
+    if len(labels) < 2 or not _TOP_LEVEL_DOMAIN.fullmatch(labels[-1]):
+        return None
+    first = max((index + 1 for index, label in enumerate(labels) if not label), default=0)  # past any "..", ".x"
+    offset = sum(len(label) + 1 for label in labels[:first])
+    for label in labels[first:-1]:
+        if letter := _WORD_CHAR.search(label):  # a domain starts at a word boundary
+            return offset + letter.start()
+        offset += len(label) + 1
+    return None
+
+
+def _domain_span(core: str) -> Span | None:
+    """From the first name of a domain (bbc.co.uk, perhaps followed by /path) to the end of the core."""
+    for run in _DOMAIN_CHARS.finditer(core):
+        if run.end() == len(core) or core[run.end()] == "/":
+            start = _domain_start(run.group())
+            if start is not None:
+                return run.start() + start, len(core)
+    return None
+
+
+def _address_span(word: str) -> Span | None:
+    """The part of one word that is a URL, e-mail address or domain, without the punctuation after it.
+
+    Word by word and without backtracking, so the time stays linear in the text whatever it holds.
+    """
+    core_end = len(word.rstrip(_ADDRESS_TRAILING))
+    core = word[:core_end]
+    found = [span for span in (_url_span(word, core_end), _email_span(core), _domain_span(core)) if span]
+    return min(found, key=lambda span: span[0], default=None)  # the leftmost; on a tie, the first kind listed
+
+
 def _protected_spans(text: str) -> list[Span]:
-    spans = [m.span() for m in _PROTECTED.finditer(text)]
+    spans = [
+        (word.start() + address[0], word.start() + address[1])
+        for word in _WORD.finditer(text)
+        if (address := _address_span(word.group()))
+    ]
     for opener, closer in _OPENING_QUOTES.items():
         for match in re.finditer(re.escape(opener) + r"[^" + opener + closer + r"]*" + re.escape(closer), text):
             if match.end() - match.start() <= MAX_QUOTE_CHARS:
@@ -81,15 +139,26 @@ def _protected_spans(text: str) -> list[Span]:
     return spans
 
 
+def _inside(spans: list[Span], length: int) -> bytearray:
+    """1 at each position of a text of that length that one of the spans covers (one look-up per full stop)."""
+    mask = bytearray(length)
+    for start, end in spans:
+        mask[start:end] = b"\x01" * (end - start)
+    return mask
+
+
 def _is_full_stop_boundary(text: str, dot: int, sentence_start: int) -> bool:
     before = text[dot - 1] if dot > 0 else ""
     after = text[dot + 1] if dot + 1 < len(text) else ""
     if before.isdigit() and after.isdigit():
         return False
-    word = text[sentence_start:dot].rsplit(" ", 1)[-1].lower()
+    # Only an abbreviation or a list marker matters here: looking further back would make a long run of
+    # full stops that are no boundary (x.x.x…) quadratic.
+    recent = text[max(sentence_start, dot - _LOOK_BACK) : dot]
+    word = recent.rsplit(" ", 1)[-1].lower()
     if word in ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
         return False
-    return not _LIST_MARKER.fullmatch(text[sentence_start:dot].strip())
+    return not (dot - sentence_start <= _LOOK_BACK and _LIST_MARKER.fullmatch(recent.strip()))
 
 
 def _follows_boundary(text: str, end: int, cluster: str) -> bool:
@@ -106,12 +175,12 @@ def _follows_boundary(text: str, end: int, cluster: str) -> bool:
 
 def split_sentences(text: str) -> list[Span]:
     """Split one normalised paragraph into sentence spans (start, end), stripped of spaces."""
-    protected = _protected_spans(text)
+    protected = _inside(_protected_spans(text), len(text))
     spans: list[Span] = []
     start = 0
     for match in _TERMINAL.finditer(text):
         position, end = match.span()
-        if any(a <= position < b for a, b in protected):
+        if protected[position]:
             continue
         cluster = match.group()
         if (
@@ -140,37 +209,56 @@ def _strip(text: str, span: Span) -> Span | None:
 def split_long(text: str, span: Span, max_tokens: int, count_tokens: Callable[[str], int]) -> list[Span]:
     """Split a sentence longer than max_tokens at ، ؛ ; , : then at spaces, then inside a word."""
     start, end = span
-    if count_tokens(text[start:end]) <= max_tokens:
+    tokens = count_tokens(text[start:end])
+    if tokens <= max_tokens or end - start < 2:  # one character cannot be split
         return [span]
     for pattern in (_CLAUSE_BREAK, re.compile(r" ")):
         cuts = [m.end() for m in pattern.finditer(text, start, end)]
         if cuts:
             return _pack(text, start, end, cuts, max_tokens, count_tokens)
-    middle = start + max(1, (end - start) // 2)  # one huge "word": halve it until it fits
-    return split_long(text, (start, middle), max_tokens, count_tokens) + split_long(
-        text, (middle, end), max_tokens, count_tokens
-    )
+    # One huge "word": cut it into as many equal parts as its tokens need, and cut again any part that still
+    # does not fit (halving it instead counted the whole word once per halving).
+    size = -(-(end - start) // max(2, -(-tokens // max_tokens)))
+    bounds = [*range(start, end, size), end]
+    return [piece for part in itertools.pairwise(bounds) for piece in split_long(text, part, max_tokens, count_tokens)]
+
+
+def _longest_fit(text: str, pieces: list[Span], first: int, max_tokens: int, count_tokens) -> int | None:
+    """The last piece of the longest run from pieces[first] that fits max_tokens; None if that one alone does not.
+
+    Counts grow with the text, so the run's length is found by doubling then halving: O(log n) counts for a run
+    of n pieces, where adding one piece at a time took n (quadratic for pieces of few or no tokens, such as ▁).
+    """
+
+    def fits(last: int) -> bool:
+        return count_tokens(text[pieces[first][0] : pieces[last][1]]) <= max_tokens
+
+    if not fits(first):
+        return None
+    good, step = first, 1
+    while good + step < len(pieces) and fits(good + step):
+        good += step
+        step *= 2
+    bad = min(good + step, len(pieces))  # the first piece known not to fit, or past the end
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        good, bad = (middle, bad) if fits(middle) else (good, middle)
+    return good
 
 
 def _pack(text, start, end, cuts, max_tokens, count_tokens) -> list[Span]:
-    """Greedily join pieces between cuts into spans that fit; re-split any piece that is too long."""
+    """Join pieces between cuts into the longest spans that fit, in order; re-split any piece that is too long."""
     pieces = [p for p in (_strip(text, s) for s in zip([start, *cuts], [*cuts, end], strict=True)) if p]
     spans: list[Span] = []
-    current: Span | None = None
-    for piece in pieces:
-        merged = (current[0], piece[1]) if current else piece
-        if count_tokens(text[merged[0] : merged[1]]) <= max_tokens:
-            current = merged
-            continue
-        if current:
-            spans.append(current)
-        current = None
-        if count_tokens(text[piece[0] : piece[1]]) <= max_tokens:
-            current = piece
+    first = 0
+    while first < len(pieces):
+        last = _longest_fit(text, pieces, first, max_tokens, count_tokens)
+        if last is None:
+            spans.extend(split_long(text, pieces[first], max_tokens, count_tokens))
+            last = first
         else:
-            spans.extend(split_long(text, piece, max_tokens, count_tokens))
-    if current:
-        spans.append(current)
+            spans.append((pieces[first][0], pieces[last][1]))
+        first = last + 1
     return spans
 
 

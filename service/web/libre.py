@@ -21,7 +21,7 @@ from service.web.services import app_services
 
 bp = Blueprint("libre", __name__)
 LANGUAGES = [{"code": "ar", "name": "Arabic", "targets": ["en"]}, {"code": "en", "name": "English", "targets": []}]
-_TAG = re.compile(r"(<[^>]*>)")
+_TAG = re.compile(r"(<[^<>]*>)")  # no < inside: a < left open is text, not a tag to look for to the end each time
 HTML_PIECES_PER_TEXT = 16  # html mode: text pieces between tags per request, at most MAX_BATCH_TEXTS times this
 
 
@@ -35,9 +35,14 @@ def _texts_and_shape(body: dict) -> tuple[list[str], bool]:
     raise ApiError(400, "Invalid request: missing q parameter")
 
 
+def split_tags(text: str) -> list[str]:
+    """The text between tags at even positions, the tags at odd ones, in time linear in the text."""
+    return _TAG.split(text)
+
+
 def _translate_html(texts: list[str], source: str) -> list[str]:
     """Translate the text between tags, all texts in one batch, and keep the tags as they are."""
-    split = [_TAG.split(text) for text in texts]  # tags at odd positions, the text between them at even ones
+    split = [split_tags(text) for text in texts]
     slots = [
         (n, i)
         for n, parts in enumerate(split)
