@@ -1,6 +1,8 @@
 """The JSON API and the LibreTranslate routes, through Flask's test client, on a real node and the tiny model."""
 
+import random
 import re
+import string
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 
@@ -206,6 +208,21 @@ def test_health_ready_and_metrics(api):
     metrics = api.get("/metrics").data.decode()
     assert 'http_requests_total{endpoint="/api/v1/translate",method="POST",status="200"}' in metrics
     assert "translated_tokens" in metrics and "translation_memory_hits" in metrics
+
+
+def test_invented_methods_add_no_metric_series(api):
+    def series() -> int:
+        return len(re.findall(r"^http_requests_total\{", api.get("/metrics").data.decode(), re.MULTILINE))
+
+    letters = random.Random(14)
+    methods = ["".join(letters.choices(string.ascii_uppercase, k=8)) for _ in range(300)]
+    api.open("/api/v1/translate", method="BREW")  # the one series every invented method shares
+    series()  # and the scrape's own
+    before = series()
+    for method in methods:
+        assert api.open("/api/v1/translate", method=method).status_code == 405
+    assert series() == before
+    assert 'http_requests_total{endpoint="unmatched",method="other",status="405"} 301.0' in api.get("/metrics").text
 
 
 def test_readyz_reports_a_missing_model_and_cluster(search_settings, tmp_path):
