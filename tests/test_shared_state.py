@@ -4,7 +4,10 @@ Redis, and Prometheus metrics summed over gunicorn workers; against a real redis
 from __future__ import annotations
 
 import contextlib
+import json
 import re
+import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -18,7 +21,15 @@ from helpers import PROJECT_ROOT, free_port, service_env
 
 from service.config import ConfigError, Settings
 from service.translation.engine import Translator
-from service.translation.memory import CachedTranslator, RedisMemory, TranslationMemory, open_memory
+from service.translation.memory import (
+    REDIS_TIMEOUT_SECONDS,
+    RETRY_SECONDS,
+    CachedTranslator,
+    RedisMemory,
+    TranslationMemory,
+    open_memory,
+)
+from service.web.auth import STORAGE_TIMEOUT_SECONDS
 
 SENTENCES = [f"جملة رقم {n} في الخبر" for n in range(12)]
 DECODING = "model|beam=4|rep=1.0|ngram=0"
@@ -152,6 +163,42 @@ def test_two_service_processes_share_one_rate_limit_in_redis(tiny_model_dir, red
     assert sorted(set(statuses)) == [200, 429]
     assert statuses.count(200) == 5  # one budget for both processes, not 5 each
     assert statuses[:5] == [200] * 5
+
+
+def translate_seconds(url: str, text: str) -> float:
+    """How long one /api/v1/translate request takes; it must succeed."""
+    body = json.dumps({"text": text}).encode()
+    request = urllib.request.Request(f"{url}/api/v1/translate", body, {"Content-Type": "application/json"})
+    started = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert response.status == 200
+    return time.perf_counter() - started
+
+
+def test_a_hung_redis_costs_a_timeout_now_and_then_not_one_per_request(tiny_model_dir, redis_db, tmp_path):
+    env = {"RATE_LIMIT": "10000 per minute", "RATE_LIMIT_STORAGE": redis_db.url, "MT_MEMORY_URL": redis_db.url}
+    client = redis_db.client()
+    timeout = STORAGE_TIMEOUT_SECONDS + REDIS_TIMEOUT_SECONDS  # what a request pays when both stores time out
+    with serving(tiny_model_dir, tmp_path, env=env) as url:
+        reference = statistics.median(translate_seconds(url, f"جملة للقياس {n}.") for n in range(5))
+        redis_db.process.send_signal(signal.SIGSTOP)
+        try:
+            translate_seconds(url, "الجملة الأولى.")  # notices the outage: both stores time out
+            hung = [translate_seconds(url, f"جملة رقم {n}.") for n in range(20)]
+        finally:
+            redis_db.process.send_signal(signal.SIGCONT)
+        # Paying the timeouts each time, these took 20 x timeout at least; the limiter may try Redis twice or so
+        assert sum(hung) < len(hung) * 2 * reference + 4 * timeout, hung
+
+        client.delete(*client.keys("LIMITS*"))
+        memory_keys = len(client.keys(RedisMemory.KEY_PREFIX + "*"))
+        deadline = time.monotonic() + 64 + RETRY_SECONDS  # the limiter's longest wait between tries, and the memory's
+        n = 0
+        while not (client.keys("LIMITS*") and len(client.keys(RedisMemory.KEY_PREFIX + "*")) > memory_keys):
+            assert time.monotonic() < deadline, "the service never went back to Redis"
+            n += 1
+            translate_seconds(url, f"جملة بعد العودة {n}.")
+            time.sleep(0.1)  # polling, with the deadline above
 
 
 def requests_counted(metrics: str, endpoint: str) -> float:

@@ -1,6 +1,9 @@
 """The JSON API and the LibreTranslate routes, through Flask's test client, on a real node and the tiny model."""
 
+import logging
+import random
 import re
+import string
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from urllib.parse import quote, urljoin, urlsplit
@@ -276,6 +279,35 @@ def test_health_ready_and_metrics(api):
     metrics = api.get("/metrics").data.decode()
     assert 'http_requests_total{endpoint="/api/v1/translate",method="POST",status="200"}' in metrics
     assert "translated_tokens" in metrics and "translation_memory_hits" in metrics
+
+
+def test_invented_methods_add_no_metric_series(api):
+    def series() -> int:
+        return len(re.findall(r"^http_requests_total\{", api.get("/metrics").data.decode(), re.MULTILINE))
+
+    letters = random.Random(14)
+    methods = ["".join(letters.choices(string.ascii_uppercase, k=8)) for _ in range(300)]
+    api.open("/api/v1/translate", method="BREW")  # the one series every invented method shares
+    series()  # and the scrape's own
+    before = series()
+    for method in methods:
+        assert api.open("/api/v1/translate", method=method).status_code == 405
+    assert series() == before
+    assert 'http_requests_total{endpoint="unmatched",method="other",status="405"} 301.0' in api.get("/metrics").text
+
+
+def test_a_full_translation_memory_only_stops_caching(search_settings, alias, tmp_path, caplog):
+    app = create_app(replace(search_settings, opensearch_index=alias, memory_path=tmp_path / "tm.db"))
+    memory = services_of(app).translator.memory
+    (pages,) = memory._db.execute("PRAGMA page_count").fetchone()
+    memory._db.execute(f"PRAGMA max_page_count = {pages}")  # the file may not grow: a full disk, to SQLite
+    api = app.test_client()
+    texts = [" ".join(f"قال الرئيس إن الاقتصاد تحسن في العام رقم {n}{m}." for m in range(5)) for n in range(20)]
+    with caplog.at_level(logging.WARNING, logger="service.translation.memory"):
+        statuses = [api.post("/api/v1/translate", json={"text": text}).status_code for text in texts]
+    assert statuses == [200] * len(texts)
+    assert len(memory) < 5 * len(texts)  # it did fill up
+    assert len(caplog.records) == 1  # once for the outage, not once per request
 
 
 def test_readyz_reports_a_missing_model_and_cluster(search_settings, tmp_path):

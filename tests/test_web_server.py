@@ -2,6 +2,7 @@
 
 import base64
 import contextlib
+import http.client
 import json
 import socket
 import subprocess
@@ -229,6 +230,50 @@ def test_gunicorn_s_own_errors_are_json(server):
     assert status == 400 and json.loads(body)["error"]["code"] == "bad_request"
     assert b"Content-Type: application/json" in head and b"X-Content-Type-Options: nosniff" in head
     assert call(f"{server}/healthz")[0] == 200
+
+
+def chunked_post(server: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    """POST body with `Transfer-Encoding: chunked` and no Content-Length, in 64 KiB chunks; status and body."""
+    conn = http.client.HTTPConnection(urllib.parse.urlsplit(server).netloc, timeout=120)
+    try:
+        chunks = (body[start : start + 65536] for start in range(0, len(body), 65536))
+        conn.request("POST", path, chunks, {"Transfer-Encoding": "chunked", **headers}, encode_chunked=True)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def test_a_chunked_body_over_the_limit_is_a_413_not_cut_short(server):
+    # The limit is 4096 bytes; the first 4096 are a valid request, which was what got answered (a 200)
+    json_type = {"Content-Type": "application/json"}
+    text = json.dumps({"text": "قال الرئيس."}).encode()
+    assert chunked_post(server, "/api/v1/translate", text, json_type)[0] == 200  # chunked and within the limit
+    status, body = chunked_post(server, "/api/v1/translate", text + b" " * 8192, json_type)
+    assert status == 413 and json.loads(body)["error"]["code"] == "payload_too_large"
+    form = urllib.parse.urlencode({"q": "قال الرئيس.", "source": "ar", "target": "en", "pad": "x" * 8192})
+    status, body = chunked_post(
+        server, "/translate", form.encode(), {"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert status == 413 and isinstance(json.loads(body)["error"], str)
+    assert call(f"{server}/healthz")[0] == 200
+
+
+def test_a_chunked_upload_over_the_upload_limit_is_a_413(logged_server):
+    server, _ = logged_server  # uploads capped at 1 MiB
+    auth = {"Authorization": f"Bearer {KEY}"}
+    items = json.dumps(["قال الرئيس."]).encode() + b" " * (2 * 1024 * 1024)
+    status, body = chunked_post(server, "/api/v1/jobs", items, {"Content-Type": "application/json", **auth})
+    assert status == 413 and json.loads(body)["error"]["code"] == "payload_too_large"
+    boundary = "chunkedupload"
+    upload = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\n'
+        + "قال الرئيس.\n" * 200_000
+        + f"\r\n--{boundary}--\r\n"
+    ).encode()
+    multipart = {"Content-Type": f"multipart/form-data; boundary={boundary}", **auth}
+    status, body = chunked_post(server, "/api/v1/jobs", upload, multipart)
+    assert status == 413 and json.loads(body)["error"]["code"] == "payload_too_large"
 
 
 def test_two_instances_on_one_machine_each_start_and_share_no_control_socket(search_settings, alias, tmp_path):

@@ -11,8 +11,12 @@ one from settings:
   translates a sentence another has already translated. Bounded by time: each entry expires
   MT_MEMORY_TTL_DAYS after its last use (every hit renews it, GETEX), so what is in use stays and
   what nobody asks for goes, with no scan, no shared counter and no coordination between hosts.
-  A hard cap in bytes is Redis's own: maxmemory with volatile-lru (docs/scaling.md). When Redis is
-  unreachable, lookups are misses and writes are dropped: translation goes on, only uncached.
+  A hard cap in bytes is Redis's own: maxmemory with volatile-lru (docs/scaling.md).
+
+The memory is a cache: when its store fails (Redis unreachable or hung, an SQLite file on a full disk), lookups are
+misses and writes are dropped, and translation goes on, only uncached. A Breaker then leaves the store alone for
+RETRY_SECONDS before one call tries it again, so an outage costs one timeout or error now and then, not one per
+request; and Redis calls time out after REDIS_TIMEOUT_SECONDS, unretried.
 """
 
 from __future__ import annotations
@@ -20,11 +24,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from service import sqlite
 from service.translation.interface import Counters, SentenceTranslator, Translation, TranslatorWrapper
@@ -49,6 +54,48 @@ _COLUMNS = "decoding, source, target, score, tokens, used, alignment"
 log = logging.getLogger(__name__)
 PRUNE_EVERY = 1000  # writes between size checks, so counting rows stays off the hot path
 _QUERY_CHUNK = 500  # stays under SQLite's limit on bound parameters
+RETRY_SECONDS = 10.0  # a store that failed is left alone this long before one call tries it again
+REDIS_TIMEOUT_SECONDS = 0.25  # a lookup slower than this costs more than translating without the memory
+T = TypeVar("T")
+
+
+class Breaker:
+    """Runs a store's calls until one fails; then skips the store for retry_seconds, and lets one call try it again.
+
+    One warning per outage, when it begins; a line at info level when the store answers again.
+    """
+
+    def __init__(self, store: str, errors: tuple[type[Exception], ...], retry_seconds: float = RETRY_SECONDS):
+        self.store, self.errors, self.retry_seconds = store, errors, retry_seconds
+        self._lock = threading.Lock()
+        self._failing = False
+        self._next_try = 0.0  # while failing, calls before this time (monotonic) skip the store
+
+    def call(self, operation: Callable[[], T], fallback: T) -> T:
+        """operation's result; fallback when it fails, or when the store is being left alone."""
+        with self._lock:
+            if self._failing:
+                if time.monotonic() < self._next_try:
+                    return fallback
+                self._next_try = time.monotonic() + self.retry_seconds  # this call is the trial; the others skip
+        try:
+            result = operation()
+        except self.errors as error:
+            with self._lock:
+                if not self._failing:
+                    log.warning(
+                        "translation memory (%s) failed, translating without it; trying it again every %gs: %s",
+                        self.store,
+                        self.retry_seconds,
+                        error,
+                    )
+                self._failing, self._next_try = True, time.monotonic() + self.retry_seconds
+            return fallback
+        with self._lock:
+            if self._failing:
+                log.info("translation memory (%s) answers again", self.store)
+            self._failing = False
+        return result
 
 
 class MemoryStore(Protocol):
@@ -79,6 +126,7 @@ class TranslationMemory:
         self.max_entries = max_entries
         self._lock = threading.Lock()
         self._writes = 0
+        self._breaker = Breaker(str(path), (sqlite3.Error,))
         self._db = sqlite.connect(path)
         self._db.executescript(_SCHEMA)
         if "alignment" not in {row[1] for row in self._db.execute("PRAGMA table_info(memory)")}:
@@ -90,6 +138,9 @@ class TranslationMemory:
 
     def get_many(self, decoding: str, sources: Sequence[str]) -> dict[str, Translation]:
         """Stored translations of those sources that are known, marking them recently used."""
+        return self._breaker.call(lambda: self._get_many(decoding, sources), {})
+
+    def _get_many(self, decoding: str, sources: Sequence[str]) -> dict[str, Translation]:
         found: dict[str, Translation] = {}
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
@@ -110,8 +161,10 @@ class TranslationMemory:
 
     def put_many(self, decoding: str, items: Iterable[tuple[str, Translation]]) -> None:
         rows = [(decoding, s, t.target, t.score, t.tokens, time.time_ns(), t.alignment) for s, t in items]
-        if not rows:
-            return
+        if rows:
+            self._breaker.call(lambda: self._put_many(rows), None)
+
+    def _put_many(self, rows: list[tuple]) -> None:
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.executemany(f"INSERT OR REPLACE INTO memory ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
@@ -134,6 +187,15 @@ class TranslationMemory:
             return self._db.execute("SELECT COUNT(*) FROM memory").fetchone()[0]
 
 
+def fail_fast(timeout: float) -> dict:
+    """redis-py's options for a store the service can go on without: every call gives up after timeout seconds."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    # redis-py retries a timeout 3 times by default, with backoff: 4 timeouts and more per call
+    return {"socket_connect_timeout": timeout, "socket_timeout": timeout, "retry": Retry(NoBackoff(), 0)}
+
+
 class RedisMemory:
     """Sentence translations in Redis, shared by every process and host that reaches it; entries expire unused.
 
@@ -148,8 +210,8 @@ class RedisMemory:
         import redis
 
         self.ttl_seconds = ttl_seconds
-        self._errors = (redis.RedisError, OSError)
-        self._redis = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30)
+        self._breaker = Breaker("Redis", (redis.RedisError, OSError))
+        self._redis = redis.Redis.from_url(url, health_check_interval=30, **fail_fast(REDIS_TIMEOUT_SECONDS))
 
     def _key(self, decoding: str, source: str) -> str:
         return f"{self.KEY_PREFIX}{decoding}\0{source}"
@@ -159,19 +221,18 @@ class RedisMemory:
 
     def get_many(self, decoding: str, sources: Sequence[str]) -> dict[str, Translation]:
         """Stored translations of those sources that are known, renewing their time to live (GETEX)."""
+        return self._breaker.call(lambda: self._get_many(decoding, sources), {})
+
+    def _get_many(self, decoding: str, sources: Sequence[str]) -> dict[str, Translation]:
         found: dict[str, Translation] = {}
-        try:
-            for start in range(0, len(sources), _QUERY_CHUNK):
-                chunk = sources[start : start + _QUERY_CHUNK]
-                pipe = self._redis.pipeline(transaction=False)
-                for source in chunk:
-                    pipe.getex(self._key(decoding, source), ex=self.ttl_seconds)
-                for source, value in zip(chunk, pipe.execute(), strict=True):
-                    if value is not None:
-                        found[source] = Translation(*json.loads(value))
-        except self._errors as error:  # the memory is a cache: without it, translate everything
-            log.warning("translation memory unreachable, translating without it: %s", error)
-            return {}
+        for start in range(0, len(sources), _QUERY_CHUNK):
+            chunk = sources[start : start + _QUERY_CHUNK]
+            pipe = self._redis.pipeline(transaction=False)
+            for source in chunk:
+                pipe.getex(self._key(decoding, source), ex=self.ttl_seconds)
+            for source, value in zip(chunk, pipe.execute(), strict=True):
+                if value is not None:
+                    found[source] = Translation(*json.loads(value))
         return found
 
     def put_many(self, decoding: str, items: Iterable[tuple[str, Translation]]) -> None:
@@ -180,12 +241,8 @@ class RedisMemory:
             pipe.set(
                 self._key(decoding, source), json.dumps([t.target, t.score, t.tokens, t.alignment]), ex=self.ttl_seconds
             )
-        if not len(pipe):
-            return
-        try:
-            pipe.execute()
-        except self._errors as error:
-            log.warning("translation memory unreachable, not storing %d sentences: %s", len(pipe), error)
+        if len(pipe):
+            self._breaker.call(pipe.execute, None)
 
     def __len__(self) -> int:
         return sum(1 for _ in self._redis.scan_iter(match=self.KEY_PREFIX + "*", count=1000))

@@ -18,7 +18,7 @@ from service.jobs.store import open_job_store
 from service.jobs.worker import Worker
 from service.web import alerts, api, errors, feeds, health, jobs, libre, openapi, security, ui
 from service.web.auth import init_limiter
-from service.web.payload import DrainUnreadBody, limit_bodies
+from service.web.payload import BoundedRequest, DrainUnreadBody, limit_bodies
 from service.web.services import EXTENSION, Services, services_of
 
 
@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     settings = settings or Settings.from_env()
     services = services or Services.open(settings)
     app = Flask(__name__)
+    app.request_class = BoundedRequest
     app.config["MAX_CONTENT_LENGTH"] = max(settings.max_request_bytes, settings.max_upload_bytes)
     app.json.sort_keys = False
     app.json.ensure_ascii = False

@@ -18,11 +18,13 @@ from flask_limiter.util import get_remote_address
 from limits import parse as parse_limit
 from werkzeug.exceptions import HTTPException
 
+from service.translation.memory import fail_fast
 from service.web.errors import ApiError
 from service.web.payload import json_body
 from service.web.services import app_services
 
 FAILED_KEYS_SCOPE = "failed-key-checks"
+STORAGE_TIMEOUT_SECONDS = 0.5  # a Redis slower than this: counted in this process for a while (init_limiter)
 
 
 def presented_key() -> str | None:
@@ -138,6 +140,11 @@ def _rate_key() -> str:
     return caller().bucket
 
 
+def _storage_options(uri: str) -> dict:
+    """Short timeouts for a Redis store: without them a hung Redis holds every request for good."""
+    return {} if uri.startswith("memory://") else fail_fast(STORAGE_TIMEOUT_SECONDS)
+
+
 def init_limiter(app, settings) -> Limiter:
     """The request limiter on settings.rate_limit_storage, and the failed-key-check limit beside it."""
     limiter = Limiter(
@@ -146,9 +153,11 @@ def init_limiter(app, settings) -> Limiter:
         # One budget per caller across every route (flask-limiter's default limits count each route apart).
         application_limits=[] if settings.rate_limit == "off" else [settings.rate_limit],
         storage_uri=settings.rate_limit_storage,
+        storage_options=_storage_options(settings.rate_limit_storage),
         headers_enabled=True,
+        # Redis down or hung: count in this process, trying Redis again after 1, 2, 4 ... 32 s until it answers
         in_memory_fallback_enabled=True,
-    )  # redis down: count in this process until it is back
+    )
     failed = settings.rate_limit_failed_keys
     app.extensions["mt_limiter"] = limiter
     app.extensions["mt_failed_keys"] = None if failed == "off" else parse_limit(failed)

@@ -23,6 +23,14 @@ from service.translation import scheduler
 from service.translation.interface import SentenceTranslator
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+# A client may send any token as its method, and each label value is a time series kept for good: the methods HTTP
+# defines for resources are counted by name, any other as "other".
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    """method as the requests counter labels it: one of METHODS, else "other"."""
+    return method if method in METHODS else "other"
 
 
 def multiprocess() -> bool:
@@ -112,8 +120,8 @@ class Metrics:
 
         @app.after_request
         def observe(response):
-            endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-            self.requests.labels(endpoint, request.method, str(response.status_code)).inc()
+            endpoint = request.url_rule.rule if request.url_rule else "unmatched"  # the route, never the path
+            self.requests.labels(endpoint, method_label(request.method), str(response.status_code)).inc()
             if "started" in g:
                 self.latency.labels(endpoint).observe(time.perf_counter() - g.started)
             self._read_translator()

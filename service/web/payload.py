@@ -4,8 +4,11 @@ and draining what the app left unread, so clients still sending a body can read 
 from __future__ import annotations
 
 import json
+from typing import IO
 
-from flask import request
+from flask import Request, request
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream, get_content_length
 
 from service.files import lone_surrogate, strict_json
@@ -46,7 +49,10 @@ def json_body(max_bytes: int):
         raise ApiError(415, "send the body as application/json")
     if request.content_length is not None and request.content_length > max_bytes:
         raise ApiError(413, f"the body exceeds {max_bytes} bytes")
-    raw = request.get_data(cache=True)
+    try:
+        raw = request.get_data(cache=True)
+    except RequestEntityTooLarge:  # a chunked body, with no length to check first
+        raise ApiError(413, f"the body exceeds {max_bytes} bytes") from None
     if len(raw) > max_bytes:
         raise ApiError(413, f"the body exceeds {max_bytes} bytes")
     try:
@@ -100,6 +106,43 @@ def limit_bodies(app, max_request_bytes: int, max_upload_bytes: int) -> None:
     def set_body_limit():
         upload = request.endpoint in UPLOAD_ENDPOINTS
         request.max_content_length = max_upload_bytes if upload else max_request_bytes
+
+
+class BodyLimit(LimitedStream):
+    """A body held to limit bytes: RequestEntityTooLarge (413) once a byte past them arrives, and on every read after.
+
+    werkzeug's stream for a body of unknown length (chunked) stops at the limit without a word when asked for all of
+    it, so the first limit bytes were taken for the whole body: cut, and processed.
+    """
+
+    def __init__(self, stream: IO[bytes], limit: int):
+        super().__init__(stream, limit, is_max=True)
+        self._source = stream
+        self._overflowed = False
+
+    def readall(self) -> bytes:
+        data = super().readall()
+        if self.is_exhausted:
+            self.on_exhausted()
+        return data
+
+    def on_exhausted(self) -> None:
+        self._overflowed = self._overflowed or bool(self._source.read(1))
+        if self._overflowed:
+            raise RequestEntityTooLarge()
+
+
+class BoundedRequest(Request):
+    """Flask's request, reading a body the server ends itself (chunked, or a Content-Length) through BodyLimit."""
+
+    @cached_property
+    def stream(self) -> IO[bytes]:
+        limit = self.max_content_length
+        if limit is None or "wsgi.input_terminated" not in self.environ:
+            return super().stream  # werkzeug reads up to the Content-Length, or nothing at all
+        if self.content_length is not None and self.content_length > limit:
+            raise RequestEntityTooLarge()
+        return BodyLimit(self.input_stream, limit)
 
 
 class DrainUnreadBody:
