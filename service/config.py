@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 
+from service.errors import hide_credentials
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEVICES = ("cpu", "cuda")
 # CTranslate2's compute types: a model is quantized to one at install, and may be run in any of them.
@@ -510,7 +512,7 @@ class Settings:
             try:
                 values[name] = setting.parse(raw)
             except ValueError as error:
-                raise ConfigError(f"{setting.env}={raw!r}: {error}") from None
+                raise ConfigError(hide_credentials(f"{setting.env}={raw!r}: {error}")) from None
         return cls(**values)
 
     @property

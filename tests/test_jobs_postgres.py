@@ -14,15 +14,18 @@ import sys
 import threading
 import time
 from collections import Counter
+from dataclasses import replace
 
 import pytest
-from helpers import PROJECT_ROOT, free_port, service_env
+from helpers import PROJECT_ROOT, free_port, run_cli, service_env
 
 from service.config import ConfigError, Settings
 from service.errors import JobsUnavailable
 from service.jobs.store import SqliteJobStore, open_job_store
 from service.jobs.store_pg import PostgresJobStore
 from service.jobs.worker import Worker
+from service.web import create_app
+from service.web.services import services_of
 
 pytestmark = pytest.mark.integration
 
@@ -70,6 +73,26 @@ def test_the_setting_selects_the_store(postgres_url, tmp_path):
     secret = PostgresJobStore(postgres_url.replace("postgres@", "postgres:hunter2@"))
     assert "hunter2" not in secret.where and "***" in secret.where
     secret.close()
+
+
+def test_the_job_database_password_reaches_no_client_and_no_log(postgres_to_kill, settings, caplog):
+    """The database down: the 503 a client gets, the service's log and serve's one-line error name the database
+    without its password, in either form a URL carries it."""
+    secret, key = "s3cret-pw", "pg-secret-key-0123"
+    url = postgres_to_kill.url()  # the server trusts loopback: the password is never checked
+    urls = [url.replace("postgres@", f"postgres:{secret}@"), f"{url}?password={secret}"]
+    apps = [create_app(replace(settings, jobs_database_url=u, jobs_workers=0, api_keys=(key,))) for u in urls]
+    postgres_to_kill.kill()
+    for app in apps:
+        answer = app.test_client().post("/api/v1/jobs", json=["نص"], headers={"Authorization": f"Bearer {key}"})
+        assert answer.status_code == 503 and answer.json["error"]["code"] == "jobs_unavailable"
+        assert "job database" in answer.json["error"]["message"] and secret not in answer.get_data(as_text=True)
+        services_of(app).close()
+    assert "job database" in caplog.text and secret not in caplog.text
+    for url in urls:
+        refused = run_cli("serve", env={"JOBS_DATABASE_URL": url, "MT_MODEL_DIR": str(settings.model_dir)})
+        output = (refused.stdout + refused.stderr).decode()
+        assert refused.returncode == 2 and "job database" in output and secret not in output, output
 
 
 def test_two_worker_threads_share_a_200_item_job_exactly_once(postgres_url, translator):

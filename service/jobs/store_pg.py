@@ -10,13 +10,12 @@ retried once on a new one (a longer outage raises JobsUnavailable, and the worke
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Callable
 
 import psycopg
 
-from service.errors import JobsUnavailable
+from service.errors import JobsUnavailable, hide_credentials
 from service.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -61,7 +60,7 @@ class PostgresJobStore(JobStore):
 
     def __init__(self, url: str, lease_seconds: float = 120.0):
         self.url, self.lease_seconds = url, lease_seconds
-        self.where = re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)  # never log the password
+        self.where = hide_credentials(url)
         self._lock = threading.RLock()  # one connection, shared by request threads and worker threads
         self._conn: psycopg.Connection | None = None
         self._transaction(self._create_schema)
@@ -101,7 +100,10 @@ class PostgresJobStore(JobStore):
                 except psycopg.OperationalError as error:
                     if reconnected:  # a server restart yields one dropped connection; more is an outage
                         raise JobsUnavailable(f"the job database at {self.where} is unreachable ({error})") from None
-                    log.warning("job store: the connection to PostgreSQL dropped (%s); reconnecting once", error)
+                    log.warning(
+                        "job store: the connection to PostgreSQL dropped (%s); reconnecting once",
+                        hide_credentials(str(error)),
+                    )
                     if self._conn is not None:
                         self._conn.close()  # whatever state it was left in (the server may have dropped it mid-reply)
                     self._conn, reconnected = None, True
