@@ -114,5 +114,5 @@ class PostgresJobStore(JobStore):
     def _read(self, sql: str, params: tuple = ()) -> list:
         return self._run(lambda db: db.execute(sql, params).fetchall(), in_transaction=False)
 
-    def _serialize_create(self, db, fingerprint: str) -> None:
-        db.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (fingerprint,))
+    def _serialize_create(self, db, submitter: str) -> None:
+        db.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (submitter,))
