@@ -107,6 +107,23 @@ def test_a_full_disk_pauses_the_job_with_the_reason(tmp_path, translator):
     assert status.done == 0
 
 
+def test_a_full_job_store_answers_507_and_keeps_what_it_stored(settings, tmp_path):
+    """The job database cannot grow (SQLITE_FULL, as on a full disk): each submission is a JSON 507, the jobs
+    stored before are whole, and once there is room again submissions are stored."""
+    app = create_app(replace(settings, api_keys=(KEY,), jobs_workers=0, jobs_db=tmp_path / "jobs.db"))
+    http, auth = app.test_client(), {"Authorization": f"Bearer {KEY}"}
+    kept = http.post("/api/v1/jobs", json=["نص محفوظ"], headers=auth).json
+    db = services_of(app).jobs._db
+    db.execute(f"PRAGMA max_page_count = {db.execute('PRAGMA page_count').fetchone()[0]}")
+    refused = [http.post("/api/v1/jobs", json=[f"نص {n} " * 400] * 20, headers=auth) for n in range(8)]
+    assert {(r.status_code, r.json["error"]["code"]) for r in refused} == {(507, "insufficient_storage")}
+    assert {**http.get(f"/api/v1/jobs/{kept['id']}", headers=auth).json, "duplicate": False} == kept
+    assert [job["id"] for job in http.get("/api/v1/jobs", headers=auth).json["jobs"]] == [kept["id"]]
+    db.execute("PRAGMA max_page_count = 1073741823")
+    assert http.post("/api/v1/jobs", json=["نص جديد"], headers=auth).status_code == 202
+    services_of(app).close()
+
+
 def test_cancel_stops_the_rest(store, translator):
     job_id, _ = store.create("translate", articles(6), {"index": False})
     Worker(store, translator, batch=2).run_once()
