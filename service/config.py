@@ -438,6 +438,13 @@ class Settings:
         "RabbitMQ URL of the Celery broker (amqp://user:password@host:5672//), with JOBS_BACKEND=celery.",
         _amqp_url,
     )
+    jobs_timeout: float = _declare(
+        "JOBS_TIMEOUT",
+        "5",
+        "Seconds a call to the job database or the broker may wait for its connection, and then for each answer; "
+        "past it a request gets a 503 and /readyz says not ready.",
+        _positive_float,
+    )
     jobs_workers: int = _declare(
         "JOBS_WORKERS",
         "1",

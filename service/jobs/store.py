@@ -186,6 +186,14 @@ class JobStore:
 
         return self._transaction(work)
 
+    def health(self) -> dict[str, bool]:
+        """/readyz's checks of the store's back ends, by name: whether each answers (within its timeout)."""
+        try:
+            self._read("SELECT 1")
+        except Exception:  # any failure to reach the store means "not ready", never a 500
+            return {"jobs_store": False}
+        return {"jobs_store": True}
+
     def claim(self, worker: str, limit: int, job_id: str | None = None) -> tuple[str | None, list[Item]]:
         """Up to limit runnable items of the oldest job that has some (or of job_id); expired claims are runnable."""
         now = time.time()
@@ -471,11 +479,12 @@ def open_job_store(settings) -> JobStore:
             settings.job_lease_seconds,
             settings.jobs_broker_url,
             settings.job_batch_items,
+            settings.jobs_timeout,
         )
     if settings.jobs_database_url:
         from service.jobs.store_pg import PostgresJobStore  # psycopg is needed only then
 
-        return PostgresJobStore(settings.jobs_database_url, settings.job_lease_seconds)
+        return PostgresJobStore(settings.jobs_database_url, settings.job_lease_seconds, settings.jobs_timeout)
     return SqliteJobStore(settings.jobs_db, settings.job_lease_seconds)
 
 
