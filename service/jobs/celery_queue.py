@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 BULK_QUEUE = "bulk"
 TASK_NAME = "service.jobs.run_batch"
 FIRST_COUNTDOWN, MAX_COUNTDOWN = 1.0, 30.0  # seconds before a batch is tried again, doubling while it repeats
+# A submission's publish tries one new connection after a dropped one (a broker restart), not Celery's three:
+# against a broker that does not answer, each try waits the timeout again.
+PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
 
 
 def make_app(broker_url: str, timeout: float) -> Celery:
@@ -50,8 +53,6 @@ def make_app(broker_url: str, timeout: float) -> Celery:
         broker_connection_max_retries=None,  # a worker waits out a broker outage
         broker_connection_timeout=timeout,
         broker_pool_acquire_timeout=timeout,
-        # a publish tries one new connection after a dropped one (a broker restart), not three: each waits timeout
-        task_publish_retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0},
         worker_hijack_root_logger=False,
     )
     app.task(
@@ -63,7 +64,7 @@ def make_app(broker_url: str, timeout: float) -> Celery:
 class CeleryJobStore(PostgresJobStore):
     """The PostgreSQL job store that also publishes one task per batch of each new job to the bulk queue."""
 
-    def __init__(self, url: str, lease_seconds: float, broker_url: str, batch_items: int, timeout: float = 5.0):
+    def __init__(self, url: str, lease_seconds: float, broker_url: str, batch_items: int, timeout: float):
         super().__init__(url, lease_seconds, timeout)
         self.broker_url, self.batch_items = broker_url, batch_items
         self._app: Celery | None = None
@@ -95,6 +96,7 @@ class CeleryJobStore(PostgresJobStore):
                     routing_key=BULK_QUEUE,
                     timeout=self.timeout,
                     confirm_timeout=self.timeout,  # a broker that takes the message but never confirms it (frozen)
+                    retry_policy=PUBLISH_RETRY,
                 )
         except (KombuError, OSError) as error:
             raise JobsUnavailable(
