@@ -6,6 +6,7 @@ import pytest
 
 from service.config import PROJECT_ROOT, SETTINGS, ConfigError, Settings
 from service.errors import hide_credentials
+from service.serving import redact
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 # Defaults worked out at start-up, which the README describes in words rather than as a value.
@@ -71,6 +72,7 @@ SECRET = "s3cret-pw"
 def test_no_form_of_a_back_end_password_reaches_a_message(text):
     masked = hide_credentials(f"could not reach {text}: refused")
     assert SECRET not in masked and "***" in masked and masked.startswith("could not reach ")
+    assert SECRET not in redact(f"[ERROR] job store: {text}")  # gunicorn's log lines under `serve`
     with pytest.raises(ConfigError) as refused:  # a setting's bad value is quoted back whole
         Settings.from_env({"JOBS_DATABASE_URL": f"x{text}"})
     assert SECRET not in str(refused.value)
