@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 
+from service.errors import hide_credentials
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEVICES = ("cpu", "cuda")
 # CTranslate2's compute types: a model is quantized to one at install, and may be run in any of them.
@@ -436,6 +438,13 @@ class Settings:
         "RabbitMQ URL of the Celery broker (amqp://user:password@host:5672//), with JOBS_BACKEND=celery.",
         _amqp_url,
     )
+    jobs_timeout: float = _declare(
+        "JOBS_TIMEOUT",
+        "5",
+        "Seconds a call to the job database or the broker may wait for its connection, and then for each answer; "
+        "past it a request gets a 503 and /readyz says not ready.",
+        _positive_float,
+    )
     jobs_workers: int = _declare(
         "JOBS_WORKERS",
         "1",
@@ -510,7 +519,7 @@ class Settings:
             try:
                 values[name] = setting.parse(raw)
             except ValueError as error:
-                raise ConfigError(f"{setting.env}={raw!r}: {error}") from None
+                raise ConfigError(hide_credentials(f"{setting.env}={raw!r}: {error}")) from None
         return cls(**values)
 
     @property

@@ -7,6 +7,22 @@ without importing one another.
 
 from __future__ import annotations
 
+import re
+
+# A back end's URL or connection string may carry its password: as a URL's userinfo (scheme://user:PASSWORD@host,
+# redis://:PASSWORD@host), as a query parameter (?password=...) or as a conninfo key (password=... sslpassword=...).
+_CREDENTIALS = (
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/?#@]*:)\S*@"), r"\1***@"),
+    (re.compile(r"""(?i)(\w*password\s*=\s*)('[^']*'|"[^"]*"|[^\s&'"]+)"""), r"\1***"),
+)
+
+
+def hide_credentials(text: str) -> str:
+    """text with every password in a back end's URL or connection string masked, for any message or log."""
+    for pattern, mask in _CREDENTIALS:
+        text = pattern.sub(mask, text)
+    return text
+
 
 class InputError(ValueError):
     """The input as a whole cannot be read (binary, or invalid UTF-8 in plain text)."""
@@ -25,7 +41,12 @@ class SearchUnavailable(RuntimeError):
 
 
 class JobsUnavailable(RuntimeError):
-    """The job store's database or the job queue's broker could not be reached; the message says which."""
+    """The job store's database or the job queue's broker could not be reached; the message says which.
+
+    Its message reaches clients and logs, and may quote the back end's URL or error: its passwords are masked."""
+
+    def __init__(self, message: str):
+        super().__init__(hide_credentials(message))
 
 
 class TranslatorBusy(RuntimeError):

@@ -13,6 +13,8 @@ from gunicorn import util
 from gunicorn.glogging import Logger
 from gunicorn.workers.gthread import ThreadWorker
 
+from service.errors import hide_credentials
+
 # The statuses gunicorn answers itself, named as service/web/errors.py names the app's.
 CODES = {
     400: "bad_request",
@@ -29,7 +31,7 @@ _SECRETS = re.compile(r"(?i)(api(?:_|%5f)key=|bearer\s+)[^&\s]+")
 
 def redact(line: str) -> str:
     """line with the values of `api_key=` and `Bearer` masked."""
-    return _SECRETS.sub(r"\1[redacted]", line)
+    return hide_credentials(_SECRETS.sub(r"\1[redacted]", line))
 
 
 def redact_record(record: logging.LogRecord) -> bool:

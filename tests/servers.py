@@ -14,6 +14,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -113,6 +114,15 @@ class PostgresServer:
         while pid_file.exists() and _orphans(self.data) and time.monotonic() < deadline:
             time.sleep(0.05)
 
+    def freeze(self) -> None:
+        """SIGSTOP the postmaster, then its backends: the connections stay open, and nothing answers on them."""
+        for pid in [self.process.pid, *_backends(self.data)]:
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        for pid in [self.process.pid, *_backends(self.data)]:
+            os.kill(pid, signal.SIGCONT)
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)  # fast shutdown
@@ -130,14 +140,18 @@ class PostgresServer:
 
 def _orphans(data: Path) -> bool:
     """Whether a process of this data directory's server still runs (a backend of a killed postmaster)."""
+    return any(_backends(data))
+
+
+def _backends(data: Path) -> Iterator[int]:
+    """The pids of this data directory's server processes other than the postmaster (its backends and helpers)."""
     for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
         try:
             text = Path(cmdline).read_bytes()
         except OSError:
             continue
         if text.startswith(b"postgres:") and _same_server(cmdline, data):
-            return True
-    return False
+            yield int(Path(cmdline).parent.name)
 
 
 def _same_server(cmdline: str, data: Path) -> bool:
@@ -233,6 +247,13 @@ class RabbitMQServer:
             return True
         except Exception:
             return False
+
+    def freeze(self) -> None:
+        """SIGSTOP the node (its whole process group): connections stay open, and nothing answers on them."""
+        os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.killpg(self.process.pid, signal.SIGCONT)
 
     def kill(self) -> None:
         """SIGKILL the node (its whole process group); wait until it is gone."""

@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 
 from service.config import PROJECT_ROOT, SETTINGS, ConfigError, Settings
+from service.errors import hide_credentials
+from service.serving import redact
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 # Defaults worked out at start-up, which the README describes in words rather than as a value.
@@ -48,6 +50,32 @@ def test_values_are_parsed_from_the_environment():
 def test_invalid_values_name_the_variable(env, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         Settings.from_env(env)
+
+
+SECRET = "s3cret-pw"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"postgresql://jobs:{SECRET}@db:5432/jobs",
+        f"postgresql://jobs@db/jobs?sslmode=require&password={SECRET}",
+        f"host=db user=jobs password={SECRET} dbname=jobs",
+        f"host=db password = '{SECRET} x' dbname=jobs",
+        f"postgresql://jobs@db/jobs?sslpassword={SECRET}",
+        f"amqp://guest:{SECRET}@rabbit:5672//",
+        f"amqp://guest:{SECRET}@with-an-at@rabbit:5672//",
+        f"redis://:{SECRET}@cache:6379/0",
+        f"rediss://user:{SECRET}@cache:6379",
+    ],
+)
+def test_no_form_of_a_back_end_password_reaches_a_message(text):
+    masked = hide_credentials(f"could not reach {text}: refused")
+    assert SECRET not in masked and "***" in masked and masked.startswith("could not reach ")
+    assert SECRET not in redact(f"[ERROR] job store: {text}")  # gunicorn's log lines under `serve`
+    with pytest.raises(ConfigError) as refused:  # a setting's bad value is quoted back whole
+        Settings.from_env({"JOBS_DATABASE_URL": f"x{text}"})
+    assert SECRET not in str(refused.value)
 
 
 def test_zero_is_a_valid_count():

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
@@ -23,7 +24,7 @@ from service.config import ConfigError, Settings
 from service.errors import RecordError
 from service.index import lifecycle, node
 from service.jobs.pool import WorkerPool
-from service.jobs.store import JobStore, SqliteJobStore
+from service.jobs.store import ActiveJobLimit, JobStore, SqliteJobStore
 from service.jobs.worker import Worker
 from service.web import create_app, start_workers, stop_workers
 from service.web.services import services_of
@@ -104,6 +105,23 @@ def test_a_full_disk_pauses_the_job_with_the_reason(tmp_path, translator):
     status = store.status(job_id)
     assert status.state == "paused" and status.reason.startswith("no space left to store results")
     assert status.done == 0
+
+
+def test_a_full_job_store_answers_507_and_keeps_what_it_stored(settings, tmp_path):
+    """The job database cannot grow (SQLITE_FULL, as on a full disk): each submission is a JSON 507, the jobs
+    stored before are whole, and once there is room again submissions are stored."""
+    app = create_app(replace(settings, api_keys=(KEY,), jobs_workers=0, jobs_db=tmp_path / "jobs.db"))
+    http, auth = app.test_client(), {"Authorization": f"Bearer {KEY}"}
+    kept = http.post("/api/v1/jobs", json=["نص محفوظ"], headers=auth).json
+    db = services_of(app).jobs._db
+    db.execute(f"PRAGMA max_page_count = {db.execute('PRAGMA page_count').fetchone()[0]}")
+    refused = [http.post("/api/v1/jobs", json=[f"نص {n} " * 400] * 20, headers=auth) for n in range(8)]
+    assert {(r.status_code, r.json["error"]["code"]) for r in refused} == {(507, "insufficient_storage")}
+    assert {**http.get(f"/api/v1/jobs/{kept['id']}", headers=auth).json, "duplicate": False} == kept
+    assert [job["id"] for job in http.get("/api/v1/jobs", headers=auth).json["jobs"]] == [kept["id"]]
+    db.execute("PRAGMA max_page_count = 1073741823")
+    assert http.post("/api/v1/jobs", json=["نص جديد"], headers=auth).status_code == 202
+    services_of(app).close()
 
 
 def test_cancel_stops_the_rest(store, translator):
@@ -424,6 +442,51 @@ def test_a_job_with_nothing_runnable_is_settled_at_once(store):
     status = store.status(job_id)
     assert (status.state, status.failed, status.total) == ("done", 2, 2) and status.finished
     assert [json.loads(e)["line"] for e in store.errors(job_id)] == [1, 2]
+
+
+def test_the_active_job_limit_holds_for_concurrent_creates(open_store):
+    """16 creates of one owner at once, each on its own connection, with a limit of 5: exactly 5 jobs."""
+    stores, start = [open_store() for _ in range(16)], threading.Barrier(16)
+
+    def create(n: int) -> bool:
+        start.wait()
+        try:
+            return stores[n].create("translate", articles(1, f"c{n}-"), {"index": False}, "k", max_active=5)[1]
+        except ActiveJobLimit:
+            return False
+
+    with ThreadPoolExecutor(16) as pool:
+        created = list(pool.map(create, range(16)))
+    assert created.count(True) == 5 and len(stores[0].list(owner="k")) == 5
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
+def test_the_active_job_limit_holds_for_concurrent_submissions(backend, settings, tmp_path, request):
+    """16 submissions of one key at once with MAX_ACTIVE_JOBS=5: 5 are stored, the other 11 get the 429."""
+    url = request.getfixturevalue("postgres_url") if backend == "postgres" else None
+    app = create_app(
+        replace(
+            settings,
+            api_keys=(KEY,),
+            max_active_jobs=5,
+            jobs_workers=0,
+            jobs_db=tmp_path / "jobs.db",
+            jobs_database_url=url,
+            rate_limit="off",
+        )
+    )
+    start = threading.Barrier(16)
+
+    def submit(n: int) -> int:
+        http = app.test_client()
+        start.wait()
+        return http.post("/api/v1/jobs", json=[f"نص رقم {n}"], headers={"Authorization": f"Bearer {KEY}"}).status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        statuses = sorted(pool.map(submit, range(16)))
+    stored = len(services_of(app).jobs.list(owner=owner_of(KEY)))
+    services_of(app).close()
+    assert (statuses, stored) == ([202] * 5 + [429] * 11, 5)
 
 
 def test_jobs_of_only_bad_lines_finish_and_do_not_lock_the_key_out(api):

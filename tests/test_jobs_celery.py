@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
@@ -262,6 +263,44 @@ def test_a_job_submitted_while_the_broker_is_down_is_queued_when_submitted_again
         assert_exactly_once(fleet.watcher, job_id, total, "q")
     finally:
         fleet.stop()
+
+
+def test_a_frozen_broker_costs_a_submission_seconds(rabbitmq_to_kill, postgres_url, settings):
+    """RabbitMQ SIGSTOPped with the publishing connection open: a submission is a 503 jobs_unavailable within a
+    few JOBS_TIMEOUTs (the job stays stored), /readyz names the broker; after SIGCONT the job is published."""
+    timeout, key = 1.0, "celery-frozen-key-0123"
+    app = create_app(
+        replace(
+            settings,
+            jobs_backend="celery",
+            jobs_broker_url=rabbitmq_to_kill.url,
+            jobs_database_url=postgres_url,
+            jobs_timeout=timeout,
+            jobs_workers=0,
+            api_keys=(key,),
+        )
+    )
+    http, auth = app.test_client(), {"Authorization": f"Bearer {key}"}
+    assert http.post("/api/v1/jobs", json=["قبل"], headers=auth).status_code == 202  # the connection is open
+    assert http.get("/readyz").json["checks"]["jobs_broker"] is True
+    rabbitmq_to_kill.freeze()
+    with ThreadPoolExecutor(1) as pool:
+        try:
+            started = time.monotonic()
+            submitted = pool.submit(http.post, "/api/v1/jobs", json=["نص"], headers=auth)
+            answer = submitted.result(timeout=20 * timeout)  # two connections tried, each with its timeouts
+            took = time.monotonic() - started
+            assert answer.status_code == 503 and answer.json["error"]["code"] == "jobs_unavailable"
+            ready = http.get("/readyz")
+            assert ready.status_code == 503 and ready.json["checks"]["jobs_broker"] is False
+            assert ready.json["checks"]["jobs_store"] is True
+        finally:
+            rabbitmq_to_kill.thaw()
+    again = http.post("/api/v1/jobs", json=["نص"], headers=auth)
+    assert again.status_code == 200 and again.json["duplicate"]  # stored at the 503, published now
+    assert http.get("/readyz").json["checks"]["jobs_broker"] is True
+    services_of(app).close()
+    print(f"frozen RabbitMQ, JOBS_TIMEOUT={timeout:g} s: the submission answered 503 in {took:.1f} s")
 
 
 def test_postgres_killed_and_restarted_under_the_celery_fleet(

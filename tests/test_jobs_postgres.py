@@ -14,15 +14,19 @@ import sys
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import replace
 
 import pytest
-from helpers import PROJECT_ROOT, free_port, service_env
+from helpers import PROJECT_ROOT, free_port, run_cli, service_env
 
 from service.config import ConfigError, Settings
 from service.errors import JobsUnavailable
 from service.jobs.store import SqliteJobStore, open_job_store
 from service.jobs.store_pg import PostgresJobStore
 from service.jobs.worker import Worker
+from service.web import create_app
+from service.web.services import services_of
 
 pytestmark = pytest.mark.integration
 
@@ -70,6 +74,62 @@ def test_the_setting_selects_the_store(postgres_url, tmp_path):
     secret = PostgresJobStore(postgres_url.replace("postgres@", "postgres:hunter2@"))
     assert "hunter2" not in secret.where and "***" in secret.where
     secret.close()
+
+
+def test_the_job_database_password_reaches_no_client_and_no_log(postgres_to_kill, settings, caplog):
+    """The database down: the 503 a client gets, the service's log and serve's one-line error name the database
+    without its password, in either form a URL carries it."""
+    secret, key = "s3cret-pw", "pg-secret-key-0123"
+    url = postgres_to_kill.url()  # the server trusts loopback: the password is never checked
+    urls = [url.replace("postgres@", f"postgres:{secret}@"), f"{url}?password={secret}"]
+    apps = [create_app(replace(settings, jobs_database_url=u, jobs_workers=0, api_keys=(key,))) for u in urls]
+    postgres_to_kill.kill()
+    for app in apps:
+        answer = app.test_client().post("/api/v1/jobs", json=["نص"], headers={"Authorization": f"Bearer {key}"})
+        assert answer.status_code == 503 and answer.json["error"]["code"] == "jobs_unavailable"
+        assert "job database" in answer.json["error"]["message"] and secret not in answer.get_data(as_text=True)
+        services_of(app).close()
+    assert "job database" in caplog.text and secret not in caplog.text
+    for url in urls:
+        refused = run_cli("serve", env={"JOBS_DATABASE_URL": url, "MT_MODEL_DIR": str(settings.model_dir)})
+        output = (refused.stdout + refused.stderr).decode()
+        assert refused.returncode == 2 and "job database" in output and secret not in output, output
+
+
+def timed_submit(app, key: str, text: str) -> tuple[int, str | None, float]:
+    """POST one job: (status, error code, seconds taken)."""
+    started = time.monotonic()
+    answer = app.test_client().post("/api/v1/jobs", json=[text], headers={"Authorization": f"Bearer {key}"})
+    return answer.status_code, (answer.json.get("error") or {}).get("code"), time.monotonic() - started
+
+
+def test_a_frozen_job_database_costs_a_request_seconds_not_its_thread(postgres_to_kill, settings):
+    """PostgreSQL SIGSTOPped with its connections open: 10 job requests at once each get a 503 jobs_unavailable
+    within a few JOBS_TIMEOUTs, /healthz answers meanwhile and /readyz names the job store; after SIGCONT,
+    submissions work again."""
+    timeout, key = 1.0, "pg-frozen-key-0123"
+    url = postgres_to_kill.create_database("jobs")
+    app = create_app(replace(settings, jobs_database_url=url, jobs_timeout=timeout, jobs_workers=0, api_keys=(key,)))
+    assert timed_submit(app, key, "قبل")[0] == 202  # the connection is open when the server freezes
+    bound = 10 * timeout  # a frozen server costs a lock wait, an answer wait and a connect (libpq's least: 2 s)
+    postgres_to_kill.freeze()
+    with ThreadPoolExecutor(10) as pool:
+        try:
+            answers = [pool.submit(timed_submit, app, key, f"نص {n}") for n in range(10)]
+            assert app.test_client().get("/healthz").status_code == 200
+            done, hung = wait(answers, timeout=bound)
+            assert not hung, f"{len(hung)} of 10 job requests still waiting after {bound:g} s"
+            results = [answer.result() for answer in done]
+            assert {(status, code) for status, code, _ in results} == {(503, "jobs_unavailable")}
+            ready = app.test_client().get("/readyz")
+            assert ready.status_code == 503 and ready.json["checks"]["jobs_store"] is False
+        finally:
+            postgres_to_kill.thaw()
+    slowest = max(seconds for _, _, seconds in results)
+    wait_until(lambda: timed_submit(app, key, "بعد")[0] == 202, 30, "submissions did not work again after SIGCONT")
+    assert app.test_client().get("/readyz").json["checks"]["jobs_store"] is True
+    services_of(app).close()
+    print(f"frozen PostgreSQL, JOBS_TIMEOUT={timeout:g} s: 10 job requests answered 503 within {slowest:.1f} s")
 
 
 def test_two_worker_threads_share_a_200_item_job_exactly_once(postgres_url, translator):

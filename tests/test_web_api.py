@@ -274,7 +274,7 @@ def test_libretranslate_errors_are_its_shape(api):
 def test_health_ready_and_metrics(api):
     assert api.get("/healthz").json == {"status": "ok"}
     ready = api.get("/readyz")
-    assert ready.status_code == 200 and ready.json["checks"] == {"model": True, "opensearch": True}
+    assert ready.status_code == 200 and ready.json["checks"] == {"model": True, "opensearch": True, "jobs_store": True}
     api.post("/api/v1/translate", json={"text": "مرحبا"})
     metrics = api.get("/metrics").data.decode()
     assert 'http_requests_total{endpoint="/api/v1/translate",method="POST",status="200"}' in metrics
@@ -313,7 +313,8 @@ def test_a_full_translation_memory_only_stops_caching(search_settings, alias, tm
 def test_readyz_reports_a_missing_model_and_cluster(search_settings, tmp_path):
     broken = create_app(replace(search_settings, model_dir=tmp_path / "none", opensearch_urls=("http://127.0.0.1:9",)))
     response = broken.test_client().get("/readyz")
-    assert response.status_code == 503 and response.json["checks"] == {"model": False, "opensearch": False}
+    assert response.status_code == 503
+    assert response.json["checks"] == {"model": False, "opensearch": False, "jobs_store": True}
     assert "python -m service model install" in response.json["model"]
     translate = broken.test_client().post("/api/v1/translate", json={"text": "مرحبا"})
     assert translate.status_code == 503 and error_of(translate)["code"] == "model_unavailable"

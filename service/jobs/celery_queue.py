@@ -21,7 +21,7 @@ import logging
 import sys
 
 from celery import Celery
-from kombu import Queue
+from kombu import Connection, Queue
 from kombu.exceptions import KombuError
 
 from service.errors import JobsUnavailable
@@ -32,10 +32,14 @@ log = logging.getLogger(__name__)
 BULK_QUEUE = "bulk"
 TASK_NAME = "service.jobs.run_batch"
 FIRST_COUNTDOWN, MAX_COUNTDOWN = 1.0, 30.0  # seconds before a batch is tried again, doubling while it repeats
+# A submission's publish tries one new connection after a dropped one (a broker restart), not Celery's three:
+# against a broker that does not answer, each try waits the timeout again.
+PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
 
 
-def make_app(broker_url: str) -> Celery:
-    """A Celery app on the broker, with the batch task registered and routed to the bulk queue."""
+def make_app(broker_url: str, timeout: float) -> Celery:
+    """A Celery app on the broker, with the batch task registered and routed to the bulk queue; connecting to the
+    broker (the AMQP handshake included) and waiting for a free connection take at most timeout seconds each."""
     app = Celery("service.jobs", broker=broker_url, set_as_current=False)
     app.conf.update(
         task_queues=(Queue(BULK_QUEUE, routing_key=BULK_QUEUE, durable=True),),
@@ -47,6 +51,8 @@ def make_app(broker_url: str) -> Celery:
         broker_transport_options={"confirm_publish": True},  # a published batch is on the broker's disk
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,  # a worker waits out a broker outage
+        broker_connection_timeout=timeout,
+        broker_pool_acquire_timeout=timeout,
         worker_hijack_root_logger=False,
     )
     app.task(
@@ -58,16 +64,16 @@ def make_app(broker_url: str) -> Celery:
 class CeleryJobStore(PostgresJobStore):
     """The PostgreSQL job store that also publishes one task per batch of each new job to the bulk queue."""
 
-    def __init__(self, url: str, lease_seconds: float, broker_url: str, batch_items: int):
-        super().__init__(url, lease_seconds)
+    def __init__(self, url: str, lease_seconds: float, broker_url: str, batch_items: int, timeout: float):
+        super().__init__(url, lease_seconds, timeout)
         self.broker_url, self.batch_items = broker_url, batch_items
         self._app: Celery | None = None
 
-    def create(self, kind, records, options, owner=None):
+    def create(self, kind, records, options, owner=None, max_active=None):
         """Store the job, then publish its batches; the same job submitted again is published again until a
         worker has started it (its first publication may have met the broker down). Extra tasks are harmless:
         they find their items taken or done."""
-        job_id, created = super().create(kind, records, options, owner=owner)
+        job_id, created = super().create(kind, records, options, owner=owner, max_active=max_active)
         status = self.status(job_id)
         if created or (status.state == "queued" and status.started is None):
             self.publish(job_id)
@@ -77,19 +83,39 @@ class CeleryJobStore(PostgresJobStore):
         """One task per batch of the job's runnable items; the number of tasks. JobsUnavailable when the broker
         cannot be reached: the job stays stored, and submitting it again publishes it."""
         if self._app is None:
-            self._app = make_app(self.broker_url)
+            self._app = make_app(self.broker_url, self.timeout)
         rows = self._read("SELECT seq FROM items WHERE job_id = ? AND status = 'queued' ORDER BY seq", (job_id,))
         seqs = [row[0] for row in rows]
         batches = [seqs[i : i + self.batch_items] for i in range(0, len(seqs), self.batch_items)]
         try:
             for batch in batches:
-                self._app.send_task(TASK_NAME, args=(job_id, batch), queue=BULK_QUEUE, routing_key=BULK_QUEUE)
-        except KombuError as error:
+                self._app.send_task(
+                    TASK_NAME,
+                    args=(job_id, batch),
+                    queue=BULK_QUEUE,
+                    routing_key=BULK_QUEUE,
+                    timeout=self.timeout,
+                    confirm_timeout=self.timeout,  # a broker that takes the message but never confirms it (frozen)
+                    retry_policy=PUBLISH_RETRY,
+                )
+        except (KombuError, OSError) as error:
             raise JobsUnavailable(
                 f"job {job_id} is stored, but the job queue's broker could not be reached to queue it ({error}); "
                 "submit it again once the broker is back"
             ) from None
         return len(batches)
+
+    def health(self) -> dict[str, bool]:
+        return {**super().health(), "jobs_broker": self._broker_answers()}
+
+    def _broker_answers(self) -> bool:
+        """Whether the broker takes a connection (the AMQP handshake included) within the timeout."""
+        try:
+            with Connection(self.broker_url, connect_timeout=self.timeout) as connection:
+                connection.connect()
+        except Exception:  # any failure to reach the broker means "not ready", never a 500
+            return False
+        return True
 
 
 _worker: Worker | None = None  # this process's Worker (its model loaded once), set by run_worker
@@ -119,7 +145,7 @@ def run_worker(settings, store, translator, client) -> int:
     """A Celery worker consuming the bulk queue, one batch at a time, in this process (the model loaded once)."""
     global _worker
     _worker = Worker.from_settings(settings, store, translator, client)
-    app = make_app(settings.jobs_broker_url)
+    app = make_app(settings.jobs_broker_url, settings.jobs_timeout)
     print(f"{_worker.name} working on {store.where} via the {BULK_QUEUE} queue", file=sys.stderr, flush=True)
     try:
         app.worker_main(

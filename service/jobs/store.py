@@ -42,6 +42,10 @@ CREATE INDEX IF NOT EXISTS items_pending ON items (status, job_id, seq);
 """
 
 
+class ActiveJobLimit(RuntimeError):
+    """The owner already has as many unfinished jobs as it may."""
+
+
 @dataclass(frozen=True)
 class Item:
     job_id: str
@@ -118,8 +122,10 @@ class JobStore:
     def _read(self, sql: str, params: tuple = ()) -> list:
         raise NotImplementedError
 
-    def _serialize_create(self, db, fingerprint: str) -> None:
-        """Keep two identical submissions from both creating a job (SQLite: the write lock does already)."""
+    def _serialize_create(self, db, submitter: str) -> None:
+        """Make one submitter's creates take turns, so that each sees the jobs the others made: two identical
+        submissions do not both create a job, nor do two that the limit allows only one of (SQLite: the write
+        lock does already)."""
 
     def _lock_job(self, db, job_id: str) -> str | None:
         """The job's state, its row locked until the transaction ends; None when there is no such job."""
@@ -127,9 +133,17 @@ class JobStore:
         return row[0] if row else None
 
     def create(
-        self, kind: str, records: Iterable[tuple[int, object]], options: dict, owner: str | None = None
+        self,
+        kind: str,
+        records: Iterable[tuple[int, object]],
+        options: dict,
+        owner: str | None = None,
+        max_active: int | None = None,
     ) -> tuple[str, bool]:
-        """Store a job and its items durably; (job id, created). The owner's identical active job is returned instead."""
+        """Store a job and its items durably; (job id, created). The owner's identical active job is returned instead.
+
+        ActiveJobLimit when the owner has max_active unfinished jobs already: counted in the transaction that
+        inserts, so submissions at the same moment cannot all pass the count."""
         rows, digest = [], hashlib.sha256(json.dumps([kind, options], sort_keys=True).encode())
         for seq, (line, record) in enumerate(records):
             if isinstance(record, Exception):
@@ -144,13 +158,19 @@ class JobStore:
         fingerprint = digest.hexdigest()
 
         def work(db) -> tuple[str, bool]:
-            self._serialize_create(db, fingerprint)
+            self._serialize_create(db, fingerprint if owner is None else owner)
             existing = db.execute(
                 f"SELECT id FROM jobs WHERE fingerprint = ? AND owner {self._IS} ? AND state {IN_ACTIVE}",
                 (fingerprint, owner, *ACTIVE),
             ).fetchone()
             if existing:
                 return existing[0], False
+            if max_active is not None:
+                active = db.execute(
+                    f"SELECT COUNT(*) FROM jobs WHERE owner = ? AND state {IN_ACTIVE}", (owner, *ACTIVE)
+                ).fetchone()[0]
+                if active >= max_active:
+                    raise ActiveJobLimit(f"at most {max_active} unfinished jobs per owner")
             job_id = uuid.uuid4().hex[:16]
             db.execute(
                 "INSERT INTO jobs (id, kind, options, state, owner, fingerprint, total, created) "
@@ -166,8 +186,13 @@ class JobStore:
 
         return self._transaction(work)
 
-    def active_jobs(self, owner: str) -> int:
-        return self._read(f"SELECT COUNT(*) FROM jobs WHERE owner = ? AND state {IN_ACTIVE}", (owner, *ACTIVE))[0][0]
+    def health(self) -> dict[str, bool]:
+        """/readyz's checks of the store's back ends, by name: whether each answers (within its timeout)."""
+        try:
+            self._read("SELECT 1")
+        except Exception:  # any failure to reach the store means "not ready", never a 500
+            return {"jobs_store": False}
+        return {"jobs_store": True}
 
     def claim(self, worker: str, limit: int, job_id: str | None = None) -> tuple[str | None, list[Item]]:
         """Up to limit runnable items of the oldest job that has some (or of job_id); expired claims are runnable."""
@@ -454,11 +479,12 @@ def open_job_store(settings) -> JobStore:
             settings.job_lease_seconds,
             settings.jobs_broker_url,
             settings.job_batch_items,
+            settings.jobs_timeout,
         )
     if settings.jobs_database_url:
         from service.jobs.store_pg import PostgresJobStore  # psycopg is needed only then
 
-        return PostgresJobStore(settings.jobs_database_url, settings.job_lease_seconds)
+        return PostgresJobStore(settings.jobs_database_url, settings.job_lease_seconds, settings.jobs_timeout)
     return SqliteJobStore(settings.jobs_db, settings.job_lease_seconds)
 
 

@@ -10,6 +10,7 @@ from flask import request
 
 from service.errors import ArticleError
 from service.files import jsonl_records
+from service.jobs.store import ActiveJobLimit
 from service.limits import MAX_ID_BYTES
 from service.pipeline import translate_articles
 from service.search.request import SearchRequest
@@ -121,11 +122,13 @@ def job_owner() -> str:
 def submit_job(owner: str) -> tuple[dict, bool]:
     """The request's items stored as a job of owner's, or the identical unfinished job: (its status, whether new)."""
     services = app_services()
-    if services.jobs.active_jobs(owner) >= services.settings.max_active_jobs:
-        raise ApiError(429, f"at most {services.settings.max_active_jobs} unfinished jobs per API key")
     options = _job_options()
     items = _job_items()
-    job_id, created = services.jobs.create("translate", items, options, owner=owner)
+    limit = services.settings.max_active_jobs
+    try:
+        job_id, created = services.jobs.create("translate", items, options, owner=owner, max_active=limit)
+    except ActiveJobLimit:
+        raise ApiError(429, f"at most {limit} unfinished jobs per API key") from None
     return services.jobs.status(job_id).to_dict(), created
 
 

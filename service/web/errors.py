@@ -6,12 +6,14 @@ No stack trace ever reaches a client: unexpected exceptions are logged and answe
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from flask import Flask, jsonify, render_template, request
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import NotFoundError
 from werkzeug.exceptions import HTTPException
 
+from service import sqlite
 from service.errors import JobsUnavailable, SearchUnavailable, TranslatorBusy
 from service.index.lifecycle import LifecycleError
 from service.search.query import QueryError
@@ -30,6 +32,7 @@ CODES = {
     429: "rate_limited",
     500: "internal_error",
     503: "unavailable",
+    507: "insufficient_storage",
 }
 
 
@@ -104,6 +107,14 @@ def init_app(app: Flask) -> None:
     def index_unusable(error: LifecycleError):
         log.error("%s", error)
         return error_response(503, str(error), "index_unusable")
+
+    @app.errorhandler(sqlite3.OperationalError)
+    def storage_error(error: sqlite3.OperationalError):
+        if not sqlite.disk_full(error):
+            return unexpected(error)
+        log.error("%s %s: %s", request.method, request.path, error)
+        # SQLite rolled the transaction back: what was stored before is whole, and this request left nothing
+        return error_response(507, "no space left to store this; nothing was stored, try again later")
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

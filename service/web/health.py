@@ -1,5 +1,5 @@
-"""Health and metrics: /healthz (the process is up), /readyz (model loaded, OpenSearch reachable, job workers
-running where configured), /metrics."""
+"""Health and metrics: /healthz (the process is up), /readyz (model loaded, OpenSearch, the job store and its
+broker reachable, job workers running where configured), /metrics."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ def readyz():
         checks["opensearch"] = bool(services.client.ping(request_timeout=services.settings.opensearch_timeout))
     except Exception:  # any failure to reach the cluster means "not ready", never a 500
         checks["opensearch"] = False
+    checks.update(services.jobs.health())
     if services.settings.jobs_workers > 0:  # this process should run job workers: are they all alive?
         checks["jobs_workers"] = services.workers is not None and services.workers.healthy
     ready = all(checks.values())

@@ -24,7 +24,8 @@ ERRORS = {
     415: "The body is not application/json (or multipart/form-data for an upload)",
     422: "Well-formed but unusable: a blank text, or one that is neither Arabic nor English",
     429: "Too many requests (RATE_LIMIT), failed key checks or unfinished jobs (MAX_ACTIVE_JOBS)",
-    503: "The translation model is not installed, or the search cluster is unreachable",
+    503: "The translation model is not installed, or the search cluster, the job store or its broker is unreachable",
+    507: "No space left to store it (the job store's disk is full); nothing was stored",
 }
 SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer KEY`, KEY one of API_KEYS"},
@@ -200,7 +201,7 @@ def build(settings: Settings) -> dict:
                         202: ("Stored durably and queued", _content(_ref("SubmittedJob"))),
                         200: ("An identical unfinished job exists: that job", _content(_ref("SubmittedJob"))),
                     },
-                    (400, 413, 415),
+                    (400, 413, 415, 503, 507),
                     key="write",
                     parameters=schemas.JOB_OPTIONS,
                     body={JSON: {"schema": _ref("JobRequest")}, "multipart/form-data": {"schema": _ref("JobUpload")}},
