@@ -17,7 +17,7 @@ import time
 from dataclasses import replace
 
 import pytest
-from helpers import PROJECT_ROOT, service_env
+from helpers import PROJECT_ROOT, run_cli, service_env
 
 from service.config import ConfigError, Settings
 from service.errors import RecordError
@@ -433,6 +433,38 @@ def test_jobs_of_only_bad_lines_finish_and_do_not_lock_the_key_out(api):
         assert submitted.json["state"] == "done" and submitted.json["counts"] == {"done": 0, "failed": 2, "total": 2}
     errors = http.get(f"/api/v1/jobs/{submitted.json['id']}/errors", headers=auth).data.decode().splitlines()
     assert [json.loads(e)["line"] for e in errors] == [1, 3]
+
+
+BOM_JSONL = (
+    "\ufeff".encode()
+    + b'{"id": "b1", "body": "\xd9\x82\xd8\xa7\xd9\x84."}\n{"id": "b2", "body": "\xd8\xab\xd9\x85."}\n'
+)
+
+
+def test_an_upload_that_starts_with_a_byte_order_mark_keeps_its_first_record(api, translator):
+    app, http = api
+    auth = {"Authorization": f"Bearer {KEY}"}
+    for name in ("bom.jsonl", "bom.txt"):
+        submitted = http.post("/api/v1/jobs", data={"file": (io.BytesIO(BOM_JSONL), name)}, headers=auth)
+        assert submitted.status_code == 202, submitted.json
+        assert submitted.json["counts"] == {"done": 0, "failed": 0, "total": 2}
+    drain(services_of(app).jobs, translator)
+    jsonl_job, text_job = (j["id"] for j in reversed(http.get("/api/v1/jobs", headers=auth).json["jobs"]))
+    results = [json.loads(r) for r in services_of(app).jobs.results(jsonl_job)]
+    assert [r["id"] for r in results] == ["b1", "b2"]
+    first_line = json.loads(next(services_of(app).jobs.results(text_job)))["body"]
+    assert first_line.startswith('{"id"')  # a text line as sent, without the mark
+
+
+def test_jobs_submit_of_a_file_that_starts_with_a_byte_order_mark_keeps_its_first_record(tmp_path):
+    source = tmp_path / "bom.jsonl"
+    source.write_bytes(BOM_JSONL)
+    submitted = run_cli("jobs", "submit", str(source), env={"JOBS_DB": str(tmp_path / "jobs.db")})
+    assert submitted.returncode == 0, submitted.stderr
+    store = SqliteJobStore(tmp_path / "jobs.db")
+    status = store.status(submitted.stdout.decode().strip())
+    assert (status.total, status.failed) == (2, 0)
+    store.close()
 
 
 def test_jobs_belong_to_the_key_that_submitted_them(api):
