@@ -14,10 +14,12 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 from dataclasses import replace
 
 import pytest
 from helpers import PROJECT_ROOT, run_cli, service_env
+from werkzeug.test import EnvironBuilder
 
 from service.config import ConfigError, Settings
 from service.errors import RecordError
@@ -465,6 +467,38 @@ def test_jobs_submit_of_a_file_that_starts_with_a_byte_order_mark_keeps_its_firs
     status = store.status(submitted.stdout.decode().strip())
     assert (status.total, status.failed) == (2, 0)
     store.close()
+
+
+def upload_growth(http, lines: int) -> int:
+    """The most Python memory a multipart JSONL upload of so many lines took while it was stored, over what was
+    held before (its body was built beforehand); the job is cancelled after."""
+    body = b"".join(
+        json.dumps({"id": f"m{lines}-{i}", "body": "قال الرئيس إن الاقتصاد تحسن في اليوم. " * 3}).encode() + b"\n"
+        for i in range(lines)
+    )
+    auth = {"Authorization": f"Bearer {KEY}"}
+    request = EnvironBuilder(
+        "/api/v1/jobs", method="POST", data={"file": (io.BytesIO(body), "big.jsonl")}, headers=auth
+    )
+    environ = request.get_environ()
+    tracemalloc.start()
+    try:
+        response = http.open(environ)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        request.close()
+        environ["wsgi.input"].close()  # the body, spooled to a file as a client would stream it
+    assert response.status_code == 202 and response.json["counts"]["total"] == lines, response.json
+    assert http.delete(f"/api/v1/jobs/{response.json['id']}", headers=auth).status_code == 200
+    return peak
+
+
+def test_an_uploads_memory_does_not_grow_with_its_size(api):
+    _, http = api
+    upload_growth(http, 100)  # what a first upload loads once
+    small, large = upload_growth(http, 5_000), upload_growth(http, 50_000)  # about 1.6 and 16 MB
+    assert large < 2 * small, f"{small / 1e6:.1f} MB for 5,000 lines, {large / 1e6:.1f} MB for 50,000"
 
 
 def test_jobs_belong_to_the_key_that_submitted_them(api):

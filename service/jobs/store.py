@@ -14,6 +14,7 @@ is written in the same transaction that marks it done, so it is stored once or n
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import socket
@@ -25,8 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from service import sqlite
+from service.errors import JobsUnavailable
 
 ACTIVE = ("queued", "running", "paused")
+INSERT_CHUNK = 1000  # items stored per statement: an upload is read this many lines at a time
 IN_ACTIVE = f"IN ({', '.join('?' * len(ACTIVE))})"  # SQL for "one of ACTIVE"; the states go in as parameters
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -129,42 +132,40 @@ class JobStore:
     def create(
         self, kind: str, records: Iterable[tuple[int, object]], options: dict, owner: str | None = None
     ) -> tuple[str, bool]:
-        """Store a job and its items durably; (job id, created). The owner's identical active job is returned instead."""
-        rows, digest = [], hashlib.sha256(json.dumps([kind, options], sort_keys=True).encode())
-        for seq, (line, record) in enumerate(records):
-            if isinstance(record, Exception):
-                rows.append((seq, line, None, "failed", str(record)))
-            elif not isinstance(record, dict):  # a JSON line that is not an object can never run
-                rows.append((seq, line, None, "failed", "record is not a JSON object"))
-            else:
-                text = json.dumps(record, ensure_ascii=False, sort_keys=True)
-                digest.update(text.encode())
-                rows.append((seq, line, text, "queued", None))
-            digest.update(b"\n")
-        fingerprint = digest.hexdigest()
+        """Store a job and its items durably; (job id, created). The owner's identical active job is returned instead.
 
-        def work(db) -> tuple[str, bool]:
+        The records are read once, while they are stored, a chunk at a time: an upload's size never sits in memory.
+        """
+        records, started = iter(records), False
+
+        def work(db) -> str:
+            nonlocal started
+            if started:  # PostgreSQL runs work again on a new connection, but the records read so far are gone
+                raise JobsUnavailable("the connection to the job store dropped while the job was stored; send it again")
+            started = True
+            job_id = uuid.uuid4().hex[:16]
+            total, fingerprint = _insert_items(
+                db, job_id, records, hashlib.sha256(json.dumps([kind, options], sort_keys=True).encode())
+            )
             self._serialize_create(db, fingerprint)
             existing = db.execute(
                 f"SELECT id FROM jobs WHERE fingerprint = ? AND owner {self._IS} ? AND state {IN_ACTIVE}",
                 (fingerprint, owner, *ACTIVE),
             ).fetchone()
             if existing:
-                return existing[0], False
-            job_id = uuid.uuid4().hex[:16]
+                raise _Duplicate(existing[0])  # its items, stored already, go with the rollback
             db.execute(
                 "INSERT INTO jobs (id, kind, options, state, owner, fingerprint, total, created) "
                 "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
-                (job_id, kind, json.dumps(options), owner, fingerprint, len(rows), time.time()),
-            )
-            db.executemany(
-                "INSERT INTO items (job_id, seq, line, input, status, error) VALUES (?, ?, ?, ?, ?, ?)",
-                [(job_id, *row) for row in rows],
+                (job_id, kind, json.dumps(options), owner, fingerprint, total, time.time()),
             )
             self._settle(db, job_id)  # nothing runnable (every item invalid): done at once, not queued forever
-            return job_id, True
+            return job_id
 
-        return self._transaction(work)
+        try:
+            return self._transaction(work), True
+        except _Duplicate as duplicate:
+            return duplicate.job_id, False
 
     def active_jobs(self, owner: str) -> int:
         return self._read(f"SELECT COUNT(*) FROM jobs WHERE owner = ? AND state {IN_ACTIVE}", (owner, *ACTIVE))[0][0]
@@ -411,6 +412,42 @@ class JobStore:
             "SELECT line, error FROM items WHERE job_id = ? AND status = 'failed' ORDER BY seq", (job_id,)
         ):
             yield json.dumps({"line": line, "error": error}, ensure_ascii=False) + "\n"
+
+
+class _Duplicate(Exception):
+    """The job being stored is already active: its transaction rolls back, and the caller gets the existing job."""
+
+    def __init__(self, job_id: str):
+        super().__init__(job_id)
+        self.job_id = job_id
+
+
+def _insert_items(db, job_id: str, records: Iterator[tuple[int, object]], digest) -> tuple[int, str]:
+    """Store the records as the job's items, INSERT_CHUNK at a time; (how many, the job's fingerprint: the digest
+    updated with every record)."""
+    total = 0
+    while chunk := list(itertools.islice(records, INSERT_CHUNK)):
+        rows = [
+            (job_id, total + offset, line, *_item_columns(record, digest))
+            for offset, (line, record) in enumerate(chunk)
+        ]
+        db.executemany("INSERT INTO items (job_id, seq, line, input, status, error) VALUES (?, ?, ?, ?, ?, ?)", rows)
+        total += len(rows)
+    return total, digest.hexdigest()
+
+
+def _item_columns(record, digest) -> tuple[str | None, str, str | None]:
+    """(input, status, error) of a record's item; a valid record's text goes into the digest too."""
+    if isinstance(record, Exception):
+        columns = (None, "failed", str(record))
+    elif not isinstance(record, dict):  # a JSON line that is not an object can never run
+        columns = (None, "failed", "record is not a JSON object")
+    else:
+        text = json.dumps(record, ensure_ascii=False, sort_keys=True)
+        digest.update(text.encode())
+        columns = (text, "queued", None)
+    digest.update(b"\n")
+    return columns
 
 
 class SqliteJobStore(JobStore):
