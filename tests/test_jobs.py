@@ -140,6 +140,35 @@ def test_expired_claims_are_taken_over(open_store, translator):
     assert store.status(job_id).done == 3
 
 
+def test_an_item_whose_worker_keeps_dying_fails_alone_after_its_attempts(open_store, translator):
+    store = open_store(lease_seconds=0.0)  # every claim has expired by the next one: as if its worker had died
+    job_id, _ = store.create("translate", articles(4), {"index": False})
+    claims = [[item.seq for item in store.claim(f"dying-worker-{n}", 10)[1]] for n in range(3)]
+    assert claims == [[0, 1, 2, 3], [0], [0]]  # after a death, each item of that batch runs alone
+    drain(store, translator)  # its claim finds the third death: item 0 fails, the rest are done
+    status = store.status(job_id)
+    assert (status.state, status.done, status.failed) == ("done", 3, 1)
+    assert [json.loads(e) for e in store.errors(job_id)] == [
+        {
+            "line": 1,
+            "error": "the worker died 3 times processing this item (killed, out of memory, or stalled past its lease)",
+        }
+    ]
+    assert [json.loads(r)["id"] for r in store.results(job_id)] == ["j1", "j2", "j3"]
+
+
+def test_a_redelivered_batch_whose_workers_died_runs_item_by_item_until_the_attempts_run_out(open_store):
+    store = open_store(lease_seconds=0.0)  # as above: every claim's worker has died by the next claim
+    job_id, _ = store.create("translate", articles(3), {"index": False})
+    seqs = [0, 1, 2]  # a Celery task's batch, delivered again after each death
+    assert [item.seq for item in store.claim_items("dying-worker-0", job_id, seqs)[0]] == [0, 1, 2]
+    items, waiting = store.claim_items("dying-worker-1", job_id, seqs)
+    assert ([item.seq for item in items], waiting) == ([0], 2)
+    store.claim_items("dying-worker-2", job_id, seqs)
+    items, waiting = store.claim_items("worker", job_id, seqs)  # item 0's third death fails it; item 1 runs alone
+    assert ([item.seq for item in items], waiting, store.status(job_id).failed) == ([1], 1, 1)
+
+
 class HeldTranslator:
     """The real tiny translator, holding every call until the test lets it go (a batch slower than its lease)."""
 
