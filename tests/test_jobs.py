@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import tracemalloc
+import uuid
 from dataclasses import replace
 
 import pytest
@@ -652,3 +653,51 @@ def test_a_worker_recreates_an_index_deleted_under_it(store, translator, client)
         assert client.count(index=fresh)["count"] == 2
     finally:
         lifecycle.delete(client, fresh)
+
+
+def refuse(client, index: str, how: str) -> None:
+    """Make the cluster refuse the index as it does in an outage: closed (400), or blocked for reads or writes (403)."""
+    if how == "closed":
+        client.indices.close(index=index)
+    else:
+        client.indices.put_settings(index=index, body={f"index.blocks.{how}": True})
+
+
+def allow(client, index: str, how: str) -> None:
+    if how == "closed":
+        client.indices.open(index=index)
+        client.cluster.health(index=index, wait_for_status="yellow", request_timeout=60)
+    else:
+        client.indices.put_settings(index=index, body={f"index.blocks.{how}": False})
+
+
+@pytest.mark.parametrize(
+    "how, done_before",  # the cluster lookup's search, the first look at a new index, the bulk write
+    [("closed", 2), ("read", 0), ("write", 2)],
+)
+def test_an_index_the_cluster_refuses_pauses_the_job_and_every_item_is_done_once_after(
+    store, translator, client, how, done_before
+):
+    refusing = f"test-jobs-refusing-{how}-{uuid.uuid4().hex[:6]}"  # a new index: this process has not upgraded it
+    lifecycle.create(client, refusing)
+    try:
+        job_id, _ = store.create("translate", articles(6, how), {"index": True})
+        worker = Worker(store, translator, client, refusing, batch=2)
+        if done_before:
+            assert worker.run_once() and store.status(job_id).done == done_before
+        index = lifecycle.current_index(client, refusing)
+        refuse(client, index, how)
+        try:
+            assert worker.run_once()
+            status = store.status(job_id)
+            assert (status.state, status.done, status.failed) == ("paused", done_before, 0), list(store.errors(job_id))
+        finally:
+            allow(client, index, how)
+        worker.run(threading.Event(), until_idle=True)
+        status = store.status(job_id)
+        assert (status.state, status.done, status.failed) == ("done", 6, 0)
+        assert [json.loads(r)["id"] for r in store.results(job_id)] == [f"{how}{i}" for i in range(6)]
+        client.indices.refresh(index=refusing)
+        assert client.count(index=refusing)["count"] == 6
+    finally:
+        lifecycle.delete(client, refusing)
