@@ -470,6 +470,12 @@ class Settings:
         "How long a claimed item waits before another worker may take it (a dead worker's items).",
         _positive_float,
     )
+    job_item_max_attempts: int = _declare(
+        "JOB_ITEM_MAX_ATTEMPTS",
+        "3",
+        "Times an item's worker may die (killed, out of memory, stalled past its lease) before the item fails.",
+        _positive_int,
+    )
     alert_webhook_allow: tuple[str, ...] = _declare(
         "ALERT_WEBHOOK_ALLOW",
         None,

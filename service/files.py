@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 from service.errors import InputError, RecordError
 from service.limits import MAX_RECORD_BYTES
@@ -33,9 +33,18 @@ def check_utf8(path: Path) -> None:
                 raise InputError(f"{path} line {number}: invalid UTF-8 ({error.reason})") from None
 
 
-def text_lines(stream: BinaryIO, name: str) -> Iterator[tuple[int, str]]:
+def without_bom(lines: Iterable[bytes]) -> Iterator[bytes]:
+    """The byte lines of a file, less the UTF-8 byte order mark that Windows tools put before the first one."""
+    lines = iter(lines)
+    first = next(lines, None)
+    if first is not None:
+        yield first.removeprefix(codecs.BOM_UTF8)
+    yield from lines
+
+
+def text_lines(stream: Iterable[bytes], name: str) -> Iterator[tuple[int, str]]:
     """(line number, line) for a plain-text stream; invalid UTF-8 stops everything."""
-    for number, raw in enumerate(stream, 1):
+    for number, raw in enumerate(without_bom(stream), 1):
         if b"\0" in raw:
             raise InputError(f"{name} line {number}: binary data (NUL byte)")
         try:
@@ -81,9 +90,9 @@ def strict_json(text: str):
     return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
 
 
-def jsonl_records(stream: BinaryIO) -> Iterator[tuple[int, dict | RecordError]]:
+def jsonl_records(stream: Iterable[bytes]) -> Iterator[tuple[int, dict | RecordError]]:
     """(line number, record or RecordError) for each non-blank JSONL line."""
-    for number, raw in enumerate(stream, 1):
+    for number, raw in enumerate(without_bom(stream), 1):
         if not raw.strip():
             continue
         if len(raw) > MAX_RECORD_BYTES:

@@ -8,12 +8,12 @@ from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from opensearchpy.exceptions import ConnectionTimeout
+from opensearchpy.exceptions import ConnectionTimeout, TransportError
 
 from service.config import Settings
 from service.errors import SearchUnavailable
 from service.index import lifecycle
-from service.index.bulk import index_documents, stored_hashes
+from service.index.bulk import index_documents, is_outage, stored_hashes
 from service.index.client import make_client
 
 PUSHED_BACK = {
@@ -155,3 +155,15 @@ def test_a_request_level_refusal_loses_only_the_bad_documents(client, alias):
     assert "512 bytes" in refused[too_long]
     found = client.mget(index=alias, body={"ids": ["g1", "g2", "g3", "g4", "g5"]})["docs"]
     assert all(d["found"] for d in found)
+
+
+def test_an_outage_is_told_from_a_documents_refusal():
+    closed = {"error": {"type": "index_closed_exception", "reason": "closed"}, "status": 400}
+    assert is_outage(TransportError(503, "search_phase_execution_exception", {}))
+    assert is_outage(TransportError(400, "index_closed_exception", closed))
+    assert is_outage(TransportError(403, "cluster candidate search failed", {"type": "cluster_block_exception"}))
+    assert is_outage(ConnectionTimeout("TIMEOUT", "read timed out", None))
+    assert not is_outage(
+        TransportError(400, "mapper_parsing_exception", {"error": {"type": "mapper_parsing_exception"}})
+    )
+    assert not is_outage(ValueError("not the cluster's"))

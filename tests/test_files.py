@@ -113,3 +113,10 @@ def test_jsonl_lines_with_nan_infinity_or_overflowing_numbers_are_rejected():
     assert isinstance(results[1], RecordError) and "NaN is not a JSON value" in str(results[1])
     assert isinstance(results[2], RecordError) and "out of range" in str(results[2])
     assert results[3] == {"body": "c", "n": 2.5}
+
+
+def test_a_byte_order_mark_before_the_first_line_is_not_part_of_it():
+    bom = "\ufeff".encode()
+    records = list(files.jsonl_records(io.BytesIO(bom + b'{"body": "a"}\n{"body": "b"}\n')))
+    assert records == [(1, {"body": "a"}), (2, {"body": "b"})]
+    assert list(files.text_lines(io.BytesIO(bom + "قال.\nثم.\n".encode()), "in")) == [(1, "قال."), (2, "ثم.")]

@@ -14,11 +14,14 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
-from helpers import PROJECT_ROOT, service_env
+from helpers import PROJECT_ROOT, run_cli, service_env
+from werkzeug.test import EnvironBuilder
 
 from service.config import ConfigError, Settings
 from service.errors import RecordError
@@ -154,6 +157,35 @@ def test_expired_claims_are_taken_over(open_store, translator):
     store.claim("dead-worker", 10)  # a worker that claimed and died
     drain(store, translator)
     assert store.status(job_id).done == 3
+
+
+def test_an_item_whose_worker_keeps_dying_fails_alone_after_its_attempts(open_store, translator):
+    store = open_store(lease_seconds=0.0)  # every claim has expired by the next one: as if its worker had died
+    job_id, _ = store.create("translate", articles(4), {"index": False})
+    claims = [[item.seq for item in store.claim(f"dying-worker-{n}", 10)[1]] for n in range(3)]
+    assert claims == [[0, 1, 2, 3], [0], [0]]  # after a death, each item of that batch runs alone
+    drain(store, translator)  # its claim finds the third death: item 0 fails, the rest are done
+    status = store.status(job_id)
+    assert (status.state, status.done, status.failed) == ("done", 3, 1)
+    assert [json.loads(e) for e in store.errors(job_id)] == [
+        {
+            "line": 1,
+            "error": "the worker died 3 times processing this item (killed, out of memory, or stalled past its lease)",
+        }
+    ]
+    assert [json.loads(r)["id"] for r in store.results(job_id)] == ["j1", "j2", "j3"]
+
+
+def test_a_redelivered_batch_whose_workers_died_runs_item_by_item_until_the_attempts_run_out(open_store):
+    store = open_store(lease_seconds=0.0)  # as above: every claim's worker has died by the next claim
+    job_id, _ = store.create("translate", articles(3), {"index": False})
+    seqs = [0, 1, 2]  # a Celery task's batch, delivered again after each death
+    assert [item.seq for item in store.claim_items("dying-worker-0", job_id, seqs)[0]] == [0, 1, 2]
+    items, waiting = store.claim_items("dying-worker-1", job_id, seqs)
+    assert ([item.seq for item in items], waiting) == ([0], 2)
+    store.claim_items("dying-worker-2", job_id, seqs)
+    items, waiting = store.claim_items("worker", job_id, seqs)  # item 0's third death fails it; item 1 runs alone
+    assert ([item.seq for item in items], waiting, store.status(job_id).failed) == ([1], 1, 1)
 
 
 class HeldTranslator:
@@ -501,6 +533,70 @@ def test_jobs_of_only_bad_lines_finish_and_do_not_lock_the_key_out(api):
     assert [json.loads(e)["line"] for e in errors] == [1, 3]
 
 
+BOM_JSONL = (
+    "\ufeff".encode()
+    + b'{"id": "b1", "body": "\xd9\x82\xd8\xa7\xd9\x84."}\n{"id": "b2", "body": "\xd8\xab\xd9\x85."}\n'
+)
+
+
+def test_an_upload_that_starts_with_a_byte_order_mark_keeps_its_first_record(api, translator):
+    app, http = api
+    auth = {"Authorization": f"Bearer {KEY}"}
+    for name in ("bom.jsonl", "bom.txt"):
+        submitted = http.post("/api/v1/jobs", data={"file": (io.BytesIO(BOM_JSONL), name)}, headers=auth)
+        assert submitted.status_code == 202, submitted.json
+        assert submitted.json["counts"] == {"done": 0, "failed": 0, "total": 2}
+    drain(services_of(app).jobs, translator)
+    jsonl_job, text_job = (j["id"] for j in reversed(http.get("/api/v1/jobs", headers=auth).json["jobs"]))
+    results = [json.loads(r) for r in services_of(app).jobs.results(jsonl_job)]
+    assert [r["id"] for r in results] == ["b1", "b2"]
+    first_line = json.loads(next(services_of(app).jobs.results(text_job)))["body"]
+    assert first_line.startswith('{"id"')  # a text line as sent, without the mark
+
+
+def test_jobs_submit_of_a_file_that_starts_with_a_byte_order_mark_keeps_its_first_record(tmp_path):
+    source = tmp_path / "bom.jsonl"
+    source.write_bytes(BOM_JSONL)
+    submitted = run_cli("jobs", "submit", str(source), env={"JOBS_DB": str(tmp_path / "jobs.db")})
+    assert submitted.returncode == 0, submitted.stderr
+    store = SqliteJobStore(tmp_path / "jobs.db")
+    status = store.status(submitted.stdout.decode().strip())
+    assert (status.total, status.failed) == (2, 0)
+    store.close()
+
+
+def upload_growth(http, lines: int) -> int:
+    """The most Python memory a multipart JSONL upload of so many lines took while it was stored, over what was
+    held before (its body was built beforehand); the job is cancelled after."""
+    body = b"".join(
+        json.dumps({"id": f"m{lines}-{i}", "body": "قال الرئيس إن الاقتصاد تحسن في اليوم. " * 3}).encode() + b"\n"
+        for i in range(lines)
+    )
+    auth = {"Authorization": f"Bearer {KEY}"}
+    request = EnvironBuilder(
+        "/api/v1/jobs", method="POST", data={"file": (io.BytesIO(body), "big.jsonl")}, headers=auth
+    )
+    environ = request.get_environ()
+    tracemalloc.start()
+    try:
+        response = http.open(environ)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        request.close()
+        environ["wsgi.input"].close()  # the body, spooled to a file as a client would stream it
+    assert response.status_code == 202 and response.json["counts"]["total"] == lines, response.json
+    assert http.delete(f"/api/v1/jobs/{response.json['id']}", headers=auth).status_code == 200
+    return peak
+
+
+def test_an_uploads_memory_does_not_grow_with_its_size(api):
+    _, http = api
+    upload_growth(http, 100)  # what a first upload loads once
+    small, large = upload_growth(http, 5_000), upload_growth(http, 50_000)  # about 1.6 and 16 MB
+    assert large < 2 * small, f"{small / 1e6:.1f} MB for 5,000 lines, {large / 1e6:.1f} MB for 50,000"
+
+
 def test_jobs_belong_to_the_key_that_submitted_them(api):
     app, http = api
     mine, theirs, admin = ({"Authorization": f"Bearer {k}"} for k in (KEY, OTHER_KEY, ADMIN_KEY))
@@ -623,3 +719,51 @@ def test_a_worker_recreates_an_index_deleted_under_it(store, translator, client)
         assert client.count(index=fresh)["count"] == 2
     finally:
         lifecycle.delete(client, fresh)
+
+
+def refuse(client, index: str, how: str) -> None:
+    """Make the cluster refuse the index as it does in an outage: closed (400), or blocked for reads or writes (403)."""
+    if how == "closed":
+        client.indices.close(index=index)
+    else:
+        client.indices.put_settings(index=index, body={f"index.blocks.{how}": True})
+
+
+def allow(client, index: str, how: str) -> None:
+    if how == "closed":
+        client.indices.open(index=index)
+        client.cluster.health(index=index, wait_for_status="yellow", request_timeout=60)
+    else:
+        client.indices.put_settings(index=index, body={f"index.blocks.{how}": False})
+
+
+@pytest.mark.parametrize(
+    "how, done_before",  # the cluster lookup's search, the first look at a new index, the bulk write
+    [("closed", 2), ("read", 0), ("write", 2)],
+)
+def test_an_index_the_cluster_refuses_pauses_the_job_and_every_item_is_done_once_after(
+    store, translator, client, how, done_before
+):
+    refusing = f"test-jobs-refusing-{how}-{uuid.uuid4().hex[:6]}"  # a new index: this process has not upgraded it
+    lifecycle.create(client, refusing)
+    try:
+        job_id, _ = store.create("translate", articles(6, how), {"index": True})
+        worker = Worker(store, translator, client, refusing, batch=2)
+        if done_before:
+            assert worker.run_once() and store.status(job_id).done == done_before
+        index = lifecycle.current_index(client, refusing)
+        refuse(client, index, how)
+        try:
+            assert worker.run_once()
+            status = store.status(job_id)
+            assert (status.state, status.done, status.failed) == ("paused", done_before, 0), list(store.errors(job_id))
+        finally:
+            allow(client, index, how)
+        worker.run(threading.Event(), until_idle=True)
+        status = store.status(job_id)
+        assert (status.state, status.done, status.failed) == ("done", 6, 0)
+        assert [json.loads(r)["id"] for r in store.results(job_id)] == [f"{how}{i}" for i in range(6)]
+        client.indices.refresh(index=refusing)
+        assert client.count(index=refusing)["count"] == 6
+    finally:
+        lifecycle.delete(client, refusing)

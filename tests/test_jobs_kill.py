@@ -147,3 +147,90 @@ def test_kill_9_of_service_and_worker_five_times_loses_and_repeats_nothing(searc
     assert [json.loads(line)["id"] for line in watcher.results(job_id)] == [f"kill{i}" for i in range(TOTAL)]
     client.indices.refresh(index=alias)
     assert client.count(index=alias, body={"query": {"prefix": {"id": "kill"}}})["count"] == TOTAL
+
+
+POISON = "السم الزعاف"
+WEDGING_WORKER = f"""
+import sys
+import threading
+
+import service.translation
+from service.cli import main
+
+opened = service.translation.open_translator
+
+
+class Wedging:
+    '''The real translator, wedged for good by a sentence holding the poison, as by a segmentation that holds the
+    GIL until the process is killed.'''
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def translate(self, sentences, **decoding):
+        if any({POISON!r} in sentence for sentence in sentences):
+            threading.Event().wait()
+        return self.inner.translate(sentences, **decoding)
+
+
+service.translation.open_translator = lambda settings: Wedging(opened(settings))
+sys.exit(main(["jobs", "worker"]))
+"""
+
+
+def test_an_item_that_wedges_its_worker_fails_after_three_kills_and_the_rest_are_done_once(tiny_model_dir, tmp_path):
+    jobs_db = tmp_path / "jobs.db"
+    records = [(i + 1, {"id": f"w{i}", "body": f"قال الرئيس إن الاقتصاد تحسن في اليوم {i}."}) for i in range(12)]
+    records[5] = (6, {"id": "w5", "body": f"قال الرئيس إن {POISON} في الكأس."})
+    store = SqliteJobStore(jobs_db)
+    job_id, _ = store.create("translate", records, {"index": False})
+    env = service_env(
+        {
+            "JOBS_DB": str(jobs_db),
+            "JOB_BATCH_ITEMS": "4",
+            "JOB_LEASE_SECONDS": str(LEASE_SECONDS),  # a dead worker's claims are freed by the next, not the lease
+            "JOB_ITEM_MAX_ATTEMPTS": "3",
+            "MT_MODEL_DIR": str(tiny_model_dir),
+            "MT_MEMORY_PATH": str(tmp_path / "tm.db"),
+        }
+    )
+
+    def wedged(worker):
+        """Whether this worker process holds the poisoned item (and so hangs on it)."""
+        with closing(sqlite3.connect(jobs_db)) as db:
+            status, owner = db.execute(
+                "SELECT status, claimed_by FROM items WHERE job_id = ? AND seq = 5", (job_id,)
+            ).fetchone()
+        return status == "claimed" and f"-{worker.pid}-" in owner
+
+    kills = 0
+    while True:
+        worker = subprocess.Popen(
+            [sys.executable, "-c", WEDGING_WORKER], cwd=PROJECT_ROOT, env=env, stderr=subprocess.DEVNULL
+        )
+        wait_until(
+            lambda worker=worker: wedged(worker) or store.status(job_id).state == "done",
+            120,
+            "the worker to wedge or end",
+        )
+        if not wedged(worker):
+            break
+        worker.kill()
+        worker.wait(30)
+        kills += 1
+        assert kills <= 3, "the item was taken again after its worker died three times"
+    worker.terminate()
+    assert worker.wait(60) == 0
+
+    status = store.status(job_id)
+    assert (kills, status.state, status.done, status.failed) == (3, "done", 11, 1)
+    assert [json.loads(e) for e in store.errors(job_id)] == [
+        {
+            "line": 6,
+            "error": "the worker died 3 times processing this item (killed, out of memory, or stalled past its lease)",
+        }
+    ]
+    assert [json.loads(r)["id"] for r in store.results(job_id)] == [f"w{i}" for i in range(12) if i != 5]

@@ -246,3 +246,23 @@ def test_two_worker_processes_one_killed_mid_batch(postgres_url, tiny_model_dir,
     assert_exactly_once(watcher, job_id, total, "w")
     print(f"worker process killed: {total} items, {held} redelivered to the other worker, duplicates: 0")
     watcher.close()
+
+
+def test_a_connection_dropped_while_a_job_is_stored_loses_no_item_silently(postgres_url):
+    store, killer = PostgresJobStore(postgres_url), PostgresJobStore(postgres_url)
+
+    def records_dropping_the_connection():
+        """The records, read once, as an upload's are; the store's connection is dropped while they are read."""
+        for number, (line, record) in enumerate(articles(20, "d")):
+            if number == 10:
+                killer._read("SELECT pg_terminate_backend(?)", (store._conn.info.backend_pid,))
+            yield line, record
+
+    before = store.list()
+    with pytest.raises(JobsUnavailable, match="send it again"):  # not a job of the records left unread
+        store.create("translate", records_dropping_the_connection(), {"index": False}, owner="dropped")
+    assert store.list() == before
+    job_id, created = store.create("translate", articles(20, "d"), {"index": False}, owner="dropped")
+    assert created and store.status(job_id).total == 20
+    store.close()
+    killer.close()

@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from service.commands.common import existing_file
@@ -40,13 +41,19 @@ def register(commands) -> None:
     worker.set_defaults(handler=run_worker)
 
 
-def read_records(path: Path, plain_text: bool):
-    """(line, record) from a JSONL file, or one {"body": line} per non-empty line of plain text."""
+def read_records(path: Path, plain_text: bool) -> Iterator[tuple[int, object]]:
+    """(line, record) from a JSONL file, or one {"body": line} per non-empty line of plain text, read as they are
+    stored (a binary file is refused first)."""
     check_not_binary(path)
+    return _records(path, plain_text)
+
+
+def _records(path: Path, plain_text: bool) -> Iterator[tuple[int, object]]:
     with open(path, "rb") as handle:
         if plain_text:
-            return [(n, {"body": line}) for n, line in text_lines(handle, str(path)) if line.strip()]
-        return list(jsonl_records(handle))
+            yield from ((n, {"body": line}) for n, line in text_lines(handle, str(path)) if line.strip())
+        else:
+            yield from jsonl_records(handle)
 
 
 def _store(settings) -> JobStore:

@@ -1,8 +1,9 @@
 """Bulk reads and writes under one retry policy, with refusals isolated to the documents that caused them.
 
 The retry policy, in one place:
-- with_retries owns back-off: when the cluster is unreachable or answers 429/502/503/504 (for the
-  request or for any item), the call is made again after a growing pause. Indexing by explicit id
+- with_retries owns back-off: when the cluster is unreachable or answers 429/502/503/504, or the index is
+  closed or blocked (for the request or for any item), the call is made again after a growing pause: an
+  outage, never the document's fault. Indexing by explicit id
   makes resending a batch safe, and nothing counts as indexed until the cluster has acknowledged it.
 - streaming_bulk's own retries are off: they would retry 429 items with their own pauses inside each
   with_retries attempt, multiplying the attempts and the wait; pushed-back items go to with_retries.
@@ -33,13 +34,28 @@ from service.index.errors import reason_in, refusal_reason
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETRYABLE_STATUS = {429, 502, 503, 504}
+UNUSABLE_INDEX = {"index_closed_exception", "cluster_block_exception"}  # refused whatever the document (400, 403)
 SPLITTABLE_STATUS = {400, 413}  # the whole request was refused: some document in it is to blame
 
 
-def _retryable(error: Exception) -> bool:
+def is_outage(error: BaseException) -> bool:
+    """Whether the cluster, not the request, is at fault: unreachable or timed out, pushing back or unavailable
+    (429/502/503/504), or the index closed or blocked. Worth trying again later; never a reason to refuse a document."""
     if isinstance(error, OpenSearchConnectionError):
         return True
-    return isinstance(error, TransportError) and error.status_code in RETRYABLE_STATUS
+    return isinstance(error, TransportError) and _outage_answer(error.status_code, error.error, error.info)
+
+
+def _outage_answer(status, *details) -> bool:
+    """Whether an answer's status or error (a type, or a body holding one) is an outage's."""
+    return status in RETRYABLE_STATUS or any(_error_type(detail) in UNUSABLE_INDEX for detail in details)
+
+
+def _error_type(detail) -> str | None:
+    """The type of an OpenSearch error, given as itself or in a body ({"error": {"type": ...}}, an item's answer)."""
+    while isinstance(detail, dict) and "error" in detail:
+        detail = detail["error"]
+    return detail.get("type") if isinstance(detail, dict) else detail if isinstance(detail, str) else None
 
 
 def with_retries(call: Callable[[], T], attempts: int = 10, first_delay: float = 1.0, max_delay: float = 30.0) -> T:
@@ -49,8 +65,8 @@ def with_retries(call: Callable[[], T], attempts: int = 10, first_delay: float =
         try:
             return call()
         except (OpenSearchConnectionError, TransportError) as error:
-            if not _retryable(error) or attempt == attempts:
-                if _retryable(error):
+            if not is_outage(error) or attempt == attempts:
+                if is_outage(error):
                     raise SearchUnavailable(f"OpenSearch unavailable after {attempts} attempts: {error}") from error
                 raise
             log.warning("OpenSearch unavailable (%s); retrying in %.1fs", error.__class__.__name__, delay)
@@ -74,7 +90,7 @@ def _bulk(client: OpenSearch, alias: str, documents: list[dict]) -> dict[str, st
     ):
         if not ok:
             result = item["index"]
-            if result.get("status") in RETRYABLE_STATUS:
+            if _outage_answer(result.get("status"), result):
                 raise TransportError(result["status"], "bulk item pushed back", result)
             failed[result["_id"]] = reason_in(result.get("error")) or f"status {result.get('status')}"
     return failed

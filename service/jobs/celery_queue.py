@@ -64,8 +64,10 @@ def make_app(broker_url: str, timeout: float) -> Celery:
 class CeleryJobStore(PostgresJobStore):
     """The PostgreSQL job store that also publishes one task per batch of each new job to the bulk queue."""
 
-    def __init__(self, url: str, lease_seconds: float, broker_url: str, batch_items: int, timeout: float):
-        super().__init__(url, lease_seconds, timeout)
+    def __init__(
+        self, url: str, lease_seconds: float, broker_url: str, batch_items: int, max_attempts: int, timeout: float
+    ):
+        super().__init__(url, lease_seconds, max_attempts, timeout)
         self.broker_url, self.batch_items = broker_url, batch_items
         self._app: Celery | None = None
 
@@ -129,16 +131,21 @@ def run_batch(task, job_id: str, seqs: list[int]) -> int:
     countdown = min(MAX_COUNTDOWN, FIRST_COUNTDOWN * 2**task.request.retries)
     try:
         worker.resume_if_possible()  # a job paused by an outage runs again once the cluster answers
-        items, held = worker.store.claim_items(worker.name, job_id, seqs)
-        reason = worker.process_claimed(job_id, items) if items else None
+        stored, reason, waiting = 0, None, True
+        while waiting and reason is None:  # items a worker died on are claimed one at a time
+            items, waiting = worker.store.claim_items(worker.name, job_id, seqs)
+            if not items:
+                break
+            reason = worker.process_claimed(job_id, items)
+            stored += len(items)
         state = worker.store.status(job_id)
     except Exception as error:  # the store is unreachable, say: try the batch again later
         log.warning("job %s: batch of %d items failed (%s); again in %.0f s", job_id, len(seqs), error, countdown)
         raise task.retry(exc=error, countdown=countdown) from error
-    if reason is not None or held or (state is not None and state.state == "paused"):
+    if reason is not None or waiting or (state is not None and state.state == "paused"):
         # paused (an outage), or a dead worker's lease still holds some items: not lost, only not yet runnable
         raise task.retry(countdown=countdown)
-    return len(items)
+    return stored
 
 
 def run_worker(settings, store, translator, client) -> int:

@@ -7,13 +7,16 @@ workers on several hosts share. open_job_store picks one from the settings.
 Workers claim items in short BEGIN IMMEDIATE transactions and hold them under a lease. A worker
 that dies (kill -9) leaves claims behind: a worker on the same host frees them at once (it can see
 the process is gone: its name holds the pid and the process's start time, so a reused pid does not
-fool it), and anywhere else they are taken once the lease runs out. An item's result
+fool it), and anywhere else they are taken once the lease runs out. Each time counts as an attempt of the
+items: an item whose worker dies again and again (it kills it, say) runs alone, and after
+JOB_ITEM_MAX_ATTEMPTS deaths it fails with that reason, so its job can end. An item's result
 is written in the same transaction that marks it done, so it is stored once or not at all.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import socket
@@ -25,8 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from service import sqlite
+from service.config import Settings
+from service.errors import JobsUnavailable
 
 ACTIVE = ("queued", "running", "paused")
+INSERT_CHUNK = 1000  # items stored per statement: an upload is read this many lines at a time
 IN_ACTIVE = f"IN ({', '.join('?' * len(ACTIVE))})"  # SQL for "one of ACTIVE"; the states go in as parameters
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -36,7 +42,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_fingerprint ON jobs (fingerprint);
 CREATE TABLE IF NOT EXISTS items (
     job_id TEXT NOT NULL, seq INTEGER NOT NULL, line INTEGER NOT NULL, input TEXT, status TEXT NOT NULL,
-    result TEXT, error TEXT, claimed_by TEXT, lease_until REAL,
+    result TEXT, error TEXT, claimed_by TEXT, lease_until REAL, attempts INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (job_id, seq)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS items_pending ON items (status, job_id, seq);
 """
@@ -108,6 +114,7 @@ class JobStore:
     """
 
     lease_seconds: float
+    max_attempts: int  # deaths of an item's worker after which the item fails
     where: str  # the store's location for logs: a file, or a database URL without its password
     _IS = "IS"  # null-safe equality (owner may be NULL)
     _FOR_UPDATE = ""  # locks a job row for the rest of the transaction (SQLite's writers are serialized already)
@@ -142,49 +149,46 @@ class JobStore:
     ) -> tuple[str, bool]:
         """Store a job and its items durably; (job id, created). The owner's identical active job is returned instead.
 
+        The records are read once, while they are stored, a chunk at a time: an upload's size never sits in memory.
         ActiveJobLimit when the owner has max_active unfinished jobs already: counted in the transaction that
-        inserts, so submissions at the same moment cannot all pass the count."""
-        rows, digest = [], hashlib.sha256(json.dumps([kind, options], sort_keys=True).encode())
-        for seq, (line, record) in enumerate(records):
-            if isinstance(record, Exception):
-                rows.append((seq, line, None, "failed", str(record)))
-            elif not isinstance(record, dict):  # a JSON line that is not an object can never run
-                rows.append((seq, line, None, "failed", "record is not a JSON object"))
-            else:
-                text = json.dumps(record, ensure_ascii=False, sort_keys=True)
-                digest.update(text.encode())
-                rows.append((seq, line, text, "queued", None))
-            digest.update(b"\n")
-        fingerprint = digest.hexdigest()
+        inserts, so submissions at the same moment cannot all pass the count.
+        """
+        records, started = iter(records), False
 
-        def work(db) -> tuple[str, bool]:
+        def work(db) -> str:
+            nonlocal started
+            if started:  # PostgreSQL runs work again on a new connection, but the records read so far are gone
+                raise JobsUnavailable("the connection to the job store dropped while the job was stored; send it again")
+            started = True
+            job_id = uuid.uuid4().hex[:16]
+            total, fingerprint = _insert_items(
+                db, job_id, records, hashlib.sha256(json.dumps([kind, options], sort_keys=True).encode())
+            )
             self._serialize_create(db, fingerprint if owner is None else owner)
             existing = db.execute(
                 f"SELECT id FROM jobs WHERE fingerprint = ? AND owner {self._IS} ? AND state {IN_ACTIVE}",
                 (fingerprint, owner, *ACTIVE),
             ).fetchone()
             if existing:
-                return existing[0], False
+                raise _Duplicate(existing[0])  # its items, stored already, go with the rollback
             if max_active is not None:
                 active = db.execute(
                     f"SELECT COUNT(*) FROM jobs WHERE owner = ? AND state {IN_ACTIVE}", (owner, *ACTIVE)
                 ).fetchone()[0]
                 if active >= max_active:
                     raise ActiveJobLimit(f"at most {max_active} unfinished jobs per owner")
-            job_id = uuid.uuid4().hex[:16]
             db.execute(
                 "INSERT INTO jobs (id, kind, options, state, owner, fingerprint, total, created) "
                 "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
-                (job_id, kind, json.dumps(options), owner, fingerprint, len(rows), time.time()),
-            )
-            db.executemany(
-                "INSERT INTO items (job_id, seq, line, input, status, error) VALUES (?, ?, ?, ?, ?, ?)",
-                [(job_id, *row) for row in rows],
+                (job_id, kind, json.dumps(options), owner, fingerprint, total, time.time()),
             )
             self._settle(db, job_id)  # nothing runnable (every item invalid): done at once, not queued forever
-            return job_id, True
+            return job_id
 
-        return self._transaction(work)
+        try:
+            return self._transaction(work), True
+        except _Duplicate as duplicate:
+            return duplicate.job_id, False
 
     def health(self) -> dict[str, bool]:
         """/readyz's checks of the store's back ends, by name: whether each answers (within its timeout)."""
@@ -209,14 +213,17 @@ class JobStore:
             if row is None or self._lock_job(db, row[0]) not in ("queued", "running"):  # it may have changed since
                 return None, []
             chosen = row[0]
-            items = db.execute(
-                "SELECT seq, line, input FROM items WHERE job_id = ? AND (status = 'queued' OR "
-                f"(status = 'claimed' AND lease_until < ?)) ORDER BY seq LIMIT ?{self._SKIP_LOCKED}",
-                (chosen, now, limit),
-            ).fetchall()
+            self._take_back(db, chosen, "lease_until < ?", (now,))
+            items = _alone_if_a_worker_died_on_it(
+                db.execute(
+                    "SELECT seq, line, input, attempts FROM items WHERE job_id = ? AND status = 'queued' "
+                    f"ORDER BY seq LIMIT ?{self._SKIP_LOCKED}",
+                    (chosen, limit),
+                ).fetchall()
+            )
             db.executemany(
                 "UPDATE items SET status = 'claimed', claimed_by = ?, lease_until = ? WHERE job_id = ? AND seq = ?",
-                [(worker, now + self.lease_seconds, chosen, seq) for seq, _, _ in items],
+                [(worker, now + self.lease_seconds, chosen, seq) for seq, *_ in items],
             )
             db.execute(
                 "UPDATE jobs SET state = 'running', started = COALESCE(started, ?) WHERE id = ? AND state = 'queued'",
@@ -227,22 +234,25 @@ class JobStore:
         chosen, items = self._transaction(work)
         if not items:
             return None, []
-        return chosen, [Item(chosen, seq, line, json.loads(text)) for seq, line, text in items]
+        return chosen, [Item(chosen, seq, line, json.loads(text)) for seq, line, text, _ in items]
 
     def claim_items(self, worker: str, job_id: str, seqs: list[int]) -> tuple[list[Item], int]:
         """Claim the named items of job_id that are runnable (queued, or claimed with an expired lease), if the job
-        is queued or running: (the items claimed, how many of the others are still held under a live lease)."""
+        is queued or running: (the items claimed, how many of the others are not runnable yet: held under a live
+        lease, or waiting to run alone after a worker died on them)."""
         now = time.time()
         marks = ", ".join("?" * len(seqs))
 
         def work(db) -> tuple[list, int]:
             if not seqs or self._lock_job(db, job_id) not in ("queued", "running"):
                 return [], 0
-            items = db.execute(
-                f"SELECT seq, line, input FROM items WHERE job_id = ? AND seq IN ({marks}) AND (status = 'queued' "
-                f"OR (status = 'claimed' AND lease_until < ?)) ORDER BY seq{self._SKIP_LOCKED}",
-                (job_id, *seqs, now),
+            self._take_back(db, job_id, "lease_until < ?", (now,))
+            runnable = db.execute(
+                f"SELECT seq, line, input, attempts FROM items WHERE job_id = ? AND seq IN ({marks}) "
+                f"AND status = 'queued' ORDER BY seq{self._SKIP_LOCKED}",
+                (job_id, *seqs),
             ).fetchall()
+            items = _alone_if_a_worker_died_on_it(runnable)
             held = db.execute(
                 f"SELECT COUNT(*) FROM items WHERE job_id = ? AND seq IN ({marks}) AND status = 'claimed' "
                 "AND lease_until >= ?",
@@ -250,7 +260,7 @@ class JobStore:
             ).fetchone()[0]
             db.executemany(
                 "UPDATE items SET status = 'claimed', claimed_by = ?, lease_until = ? WHERE job_id = ? AND seq = ?",
-                [(worker, now + self.lease_seconds, job_id, seq) for seq, _, _ in items],
+                [(worker, now + self.lease_seconds, job_id, seq) for seq, *_ in items],
             )
             if items:
                 db.execute(
@@ -258,10 +268,10 @@ class JobStore:
                     "AND state = 'queued'",
                     (now, job_id),
                 )
-            return items, held
+            return items, held + len(runnable) - len(items)
 
-        items, held = self._transaction(work)
-        return [Item(job_id, seq, line, json.loads(text)) for seq, line, text in items], held
+        items, waiting = self._transaction(work)
+        return [Item(job_id, seq, line, json.loads(text)) for seq, line, text, _ in items], waiting
 
     def finish(
         self, job_id: str, worker: str, done: list[tuple[int, dict]], failed: list[tuple[int, str]], tokens: int = 0
@@ -340,14 +350,37 @@ class JobStore:
 
         def work(db) -> None:
             for owner in dead:
-                db.execute(
-                    "UPDATE items SET status = 'queued', claimed_by = NULL, lease_until = NULL "
-                    "WHERE status = 'claimed' AND claimed_by = ?",
-                    (owner,),
-                )
+                jobs = db.execute(
+                    "SELECT DISTINCT job_id FROM items WHERE status = 'claimed' AND claimed_by = ?", (owner,)
+                ).fetchall()
+                for (job_id,) in jobs:
+                    self._lock_job(db, job_id)
+                    self._take_back(db, job_id, "claimed_by = ?", (owner,))
 
         self._transaction(work)
         return len(dead)
+
+    def _take_back(self, db, job_id: str, abandoned: str, params: tuple) -> None:
+        """Queue again the job's claimed items whose worker died (those the SQL condition abandoned picks), one more
+        attempt each; an item that has had max_attempts fails with the reason instead, and may end its job."""
+        died = f"WHERE job_id = ? AND status = 'claimed' AND {abandoned}"
+        failed = db.execute(
+            "UPDATE items SET status = 'failed', error = ?, claimed_by = NULL, lease_until = NULL, "
+            f"attempts = attempts + 1 {died} AND attempts + 1 >= ?",
+            (
+                f"the worker died {self.max_attempts} times processing this item "
+                "(killed, out of memory, or stalled past its lease)",
+                job_id,
+                *params,
+                self.max_attempts,
+            ),
+        ).rowcount
+        db.execute(
+            f"UPDATE items SET status = 'queued', claimed_by = NULL, lease_until = NULL, attempts = attempts + 1 {died}",
+            (job_id, *params),
+        )
+        if failed:
+            self._settle(db, job_id)
 
     def paused_jobs(self) -> int:
         """How many jobs wait for their cause (an outage) to pass, however old."""
@@ -438,13 +471,58 @@ class JobStore:
             yield json.dumps({"line": line, "error": error}, ensure_ascii=False) + "\n"
 
 
+def _alone_if_a_worker_died_on_it(items: list) -> list:
+    """The rows (seq, line, input, attempts) to claim: all of them, or only the first whose worker died before, so
+    that an item that kills its worker fails alone, not with the batch it came in."""
+    retried = [item for item in items if item[3]]
+    return retried[:1] or items
+
+
+class _Duplicate(Exception):
+    """The job being stored is already active: its transaction rolls back, and the caller gets the existing job."""
+
+    def __init__(self, job_id: str):
+        super().__init__(job_id)
+        self.job_id = job_id
+
+
+def _insert_items(db, job_id: str, records: Iterator[tuple[int, object]], digest) -> tuple[int, str]:
+    """Store the records as the job's items, INSERT_CHUNK at a time; (how many, the job's fingerprint: the digest
+    updated with every record)."""
+    total = 0
+    while chunk := list(itertools.islice(records, INSERT_CHUNK)):
+        rows = [
+            (job_id, total + offset, line, *_item_columns(record, digest))
+            for offset, (line, record) in enumerate(chunk)
+        ]
+        db.executemany("INSERT INTO items (job_id, seq, line, input, status, error) VALUES (?, ?, ?, ?, ?, ?)", rows)
+        total += len(rows)
+    return total, digest.hexdigest()
+
+
+def _item_columns(record, digest) -> tuple[str | None, str, str | None]:
+    """(input, status, error) of a record's item; a valid record's text goes into the digest too."""
+    if isinstance(record, Exception):
+        columns = (None, "failed", str(record))
+    elif not isinstance(record, dict):  # a JSON line that is not an object can never run
+        columns = (None, "failed", "record is not a JSON object")
+    else:
+        text = json.dumps(record, ensure_ascii=False, sort_keys=True)
+        digest.update(text.encode())
+        columns = (text, "queued", None)
+    digest.update(b"\n")
+    return columns
+
+
 class SqliteJobStore(JobStore):
     """Jobs and their items in one SQLite file (the embedded default: one host, no server)."""
 
-    def __init__(self, path: Path, lease_seconds: float = 120.0):
-        self.path, self.lease_seconds, self.where = path, lease_seconds, str(path)
+    def __init__(self, path: Path, lease_seconds: float = 120.0, max_attempts: int = Settings().job_item_max_attempts):
+        self.path, self.lease_seconds, self.max_attempts, self.where = path, lease_seconds, max_attempts, str(path)
         self._db = sqlite.connect(path, synchronous="FULL")  # a 202 means the upload survives a power cut
         self._db.executescript(_SCHEMA)
+        if "attempts" not in {row[1] for row in self._db.execute("PRAGMA table_info(items)")}:
+            self._db.execute("ALTER TABLE items ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")  # an older file
         self._lock = threading.RLock()  # one connection, shared by request threads and worker threads
 
     def close(self) -> None:
@@ -479,13 +557,19 @@ def open_job_store(settings) -> JobStore:
             settings.job_lease_seconds,
             settings.jobs_broker_url,
             settings.job_batch_items,
+            settings.job_item_max_attempts,
             settings.jobs_timeout,
         )
     if settings.jobs_database_url:
         from service.jobs.store_pg import PostgresJobStore  # psycopg is needed only then
 
-        return PostgresJobStore(settings.jobs_database_url, settings.job_lease_seconds, settings.jobs_timeout)
-    return SqliteJobStore(settings.jobs_db, settings.job_lease_seconds)
+        return PostgresJobStore(
+            settings.jobs_database_url,
+            settings.job_lease_seconds,
+            settings.job_item_max_attempts,
+            settings.jobs_timeout,
+        )
+    return SqliteJobStore(settings.jobs_db, settings.job_lease_seconds, settings.job_item_max_attempts)
 
 
 def worker_name() -> str:

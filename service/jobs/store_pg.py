@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 import psycopg
 
+from service.config import Settings
 from service.errors import JobsUnavailable, hide_credentials
 from service.jobs.store import JobStore
 
@@ -35,7 +36,9 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS jobs_fingerprint ON jobs (fingerprint)",
     "CREATE TABLE IF NOT EXISTS items ("
     "job_id TEXT NOT NULL, seq INTEGER NOT NULL, line INTEGER NOT NULL, input TEXT, status TEXT NOT NULL, "
-    "result TEXT, error TEXT, claimed_by TEXT, lease_until DOUBLE PRECISION, PRIMARY KEY (job_id, seq))",
+    "result TEXT, error TEXT, claimed_by TEXT, lease_until DOUBLE PRECISION, attempts INTEGER NOT NULL DEFAULT 0, "
+    "PRIMARY KEY (job_id, seq))",
+    "ALTER TABLE items ADD COLUMN IF NOT EXISTS attempts INTEGER NOT NULL DEFAULT 0",  # a database from before it
     "CREATE INDEX IF NOT EXISTS items_pending ON items (status, job_id, seq)",
 )
 _SCHEMA_LOCK = 0x6A6F6273  # an advisory lock key: processes starting together create the tables one at a time
@@ -75,8 +78,14 @@ class PostgresJobStore(JobStore):
     _FOR_UPDATE = " FOR UPDATE"
     _SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
 
-    def __init__(self, url: str, lease_seconds: float = 120.0, timeout: float = 5.0):
-        self.url, self.lease_seconds, self.timeout = url, lease_seconds, timeout
+    def __init__(
+        self,
+        url: str,
+        lease_seconds: float = 120.0,
+        max_attempts: int = Settings().job_item_max_attempts,
+        timeout: float = 5.0,
+    ):
+        self.url, self.lease_seconds, self.max_attempts, self.timeout = url, lease_seconds, max_attempts, timeout
         self.where = hide_credentials(url)
         self._lock = threading.RLock()  # one connection, shared by request threads and worker threads
         self._conn: psycopg.Connection | None = None

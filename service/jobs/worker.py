@@ -7,7 +7,9 @@ document id overwrites rather than duplicates.
 
 A worker does not die of its work: a bad record fails its item with the reason, a batch that
 raises something unexpected is tried again item by item (so one poison item fails alone), and
-anything else is logged and retried after a pause.
+anything else is logged and retried after a pause. A search-cluster outage (unreachable, timing out, a
+429/502/503/504, the index closed or blocked) is never an item's fault: the batch is given back and the
+job paused until the cluster answers.
 """
 
 from __future__ import annotations
@@ -18,12 +20,11 @@ import sqlite3
 import threading
 from collections import OrderedDict
 
-from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
-
 from service import sqlite
 from service.config import Settings
 from service.errors import ArticleError, SearchUnavailable
 from service.index import lifecycle
+from service.index.bulk import is_outage, with_retries
 from service.index.documents import check_record, to_document
 from service.ingest import store_documents
 from service.jobs.store import Item, JobStore, worker_name
@@ -35,9 +36,8 @@ log = logging.getLogger(__name__)
 IDLE_WAIT = 1.0  # seconds between looks for new work when there is none
 FIRST_BACKOFF, MAX_BACKOFF = 1.0, 30.0  # seconds to wait after an unexpected error, doubling while it repeats
 KEPT_BATCHES = 2  # translated-but-unstored batches a worker keeps, so a paused job is not translated again
-OUTAGES = (SearchUnavailable, OpenSearchConnectionError)
 RENEWALS_PER_LEASE = 3  # a claim is renewed this often within its lease, so one late renewal does not lose it
-PAUSED_FOR_OUTAGE = "the search cluster is unreachable; the job resumes when it is back"
+PAUSED_FOR_OUTAGE = "the search cluster is unreachable or refuses the index; the job resumes when it is back"
 
 
 class Worker:
@@ -99,10 +99,6 @@ class Worker:
             done, failed = self._process_batch(job_id, items, options)
             tokens = self.translator.counters().tokens_translated - before
             self.store.finish(job_id, self.name, done, failed, tokens)
-        except OUTAGES as error:
-            log.warning("job %s paused: %s", job_id, error)
-            self.store.release(job_id, self.name, PAUSED_FOR_OUTAGE)
-            return PAUSED_FOR_OUTAGE
         except lifecycle.LifecycleError as error:  # e.g. an index named like the alias: an operator must act
             log.warning("job %s paused: %s", job_id, error)
             self.store.release(job_id, self.name, str(error))
@@ -114,6 +110,13 @@ class Worker:
             reason = f"no space left to store results ({error})"
             self.store.release(job_id, self.name, reason)
             return reason
+        except Exception as error:
+            if not _outage(error):
+                self._give_back(job_id)
+                raise
+            log.warning("job %s paused: %s", job_id, error)
+            self.store.release(job_id, self.name, PAUSED_FOR_OUTAGE)
+            return PAUSED_FOR_OUTAGE
         except BaseException:
             self._give_back(job_id)
             raise
@@ -125,17 +128,17 @@ class Worker:
         """(done, failed) for a batch; when it raises something unexpected, each item is tried on its own."""
         try:
             return self._process(job_id, items, options)
-        except (*OUTAGES, lifecycle.LifecycleError, sqlite3.Error):
-            raise
-        except Exception:
+        except Exception as error:
+            if not _items_fault(error):
+                raise
             log.exception("job %s: a batch of %d items failed; trying them one by one", job_id, len(items))
         done, failed = [], []
         for item in items:
             try:
                 one_done, one_failed = self._process(job_id, [item], options)
-            except (*OUTAGES, lifecycle.LifecycleError, sqlite3.Error):
-                raise
             except Exception as error:
+                if not _items_fault(error):
+                    raise
                 log.exception("job %s: item %d (line %d) failed", job_id, item.seq, item.line)
                 one_done, one_failed = [], [(item.seq, _reason(error))]
             done += one_done
@@ -181,7 +184,8 @@ class Worker:
 
     def _ensure_index(self) -> None:
         """Writers create the managed index behind the alias first, so a bulk write never meets a missing one."""
-        lifecycle.ensure(self.client, self.alias, *self.index_shape)  # each batch: the index may have been deleted
+        # each batch: the index may have been deleted; a node that is starting answers 503 for a while
+        with_retries(lambda: lifecycle.ensure(self.client, self.alias, *self.index_shape), attempts=3)
 
     def _translate(self, job_id: str, pairs: list[tuple[Item, dict]], options: dict) -> None:
         """Translate what this worker does not already hold from an attempt that could not be stored."""
@@ -260,6 +264,17 @@ class LeaseKeeper:
                 self.store.renew(self.job_id, self.worker)
             except Exception as error:  # the store is unreachable: the batch's own commit will say so
                 log.warning("job %s: could not renew the claims of %s (%s)", self.job_id, self.worker, error)
+
+
+def _outage(error: Exception) -> bool:
+    """The search cluster is down or refusing its index: the batch waits for it, whatever its items hold."""
+    return isinstance(error, SearchUnavailable) or is_outage(error)
+
+
+def _items_fault(error: Exception) -> bool:
+    """Whether an error may come from the items themselves, rather than from an outage, the index's state or a
+    full disk, which would fail every item alike."""
+    return not (_outage(error) or isinstance(error, (lifecycle.LifecycleError, sqlite3.Error)))
 
 
 def _reason(error: Exception) -> str:

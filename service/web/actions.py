@@ -6,10 +6,13 @@ Errors are ApiErrors (the status and message a client gets); the request being r
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
+
 from flask import request
 
-from service.errors import ArticleError
-from service.files import jsonl_records
+from service.errors import ArticleError, InputError
+from service.files import jsonl_records, text_lines
 from service.jobs.store import ActiveJobLimit
 from service.limits import MAX_ID_BYTES
 from service.pipeline import translate_articles
@@ -138,22 +141,27 @@ def _job_items():
         upload = request.files.get("file")
         if upload is None:
             raise ApiError(400, "send the items as a multipart `file` (JSONL, or text with one item per line)")
-        content = upload.read()
-        if (upload.filename or "").lower().endswith((".jsonl", ".json")):
-            items = list(jsonl_records(content.splitlines(keepends=True)))
-        else:
-            try:
-                lines = content.decode("utf-8").splitlines()
-            except UnicodeDecodeError:
-                raise ApiError(400, "the uploaded text file is not UTF-8", "invalid_utf8") from None
-            items = [(n, {"body": line}) for n, line in enumerate(lines, 1) if line.strip()]
-        if not items:
+        items = _upload_items(upload)
+        first = next(items, None)
+        if first is None:
             raise ApiError(400, "the uploaded file holds no items", "no_items")
-        return items
+        return itertools.chain([first], items)
     body = json_body(app_services().settings.max_upload_bytes)
     check_body(body, schemas.JOB_JSON_REQUEST)
     entries = body["items"] if isinstance(body, dict) else body
     return [(n, {"body": e} if isinstance(e, str) else e) for n, e in enumerate(entries, 1)]
+
+
+def _upload_items(upload) -> Iterator[tuple[int, object]]:
+    """The upload's items, read a line at a time from the file the form parser spooled it to, so that memory does
+    not grow with its size."""
+    if (upload.filename or "").lower().endswith((".jsonl", ".json")):
+        yield from jsonl_records(upload.stream)
+        return
+    try:
+        yield from ((n, {"body": line}) for n, line in text_lines(upload.stream, "the uploaded file") if line.strip())
+    except InputError as error:
+        raise ApiError(400, str(error), "invalid_utf8") from None
 
 
 def _job_options() -> dict:
