@@ -82,6 +82,7 @@ def test_update_changes_the_query_and_a_new_webhook_gets_its_secret_once(http, c
 
 def test_backfill_lists_existing_matches_marked_as_such(http, client, alias):
     ingest_article(http, client, alias, "b1", body="زار الرئيس مستشفى الأطفال في العاصمة صباح اليوم")
+    client.indices.refresh(index=alias)  # backfill searches the articles: b1 must be searchable, however busy the node
     alert = create(http, backfill=True)
     assert alert["backfilled"] >= 1
     client.indices.refresh(index=f"{alias}-alert-matches")
@@ -121,6 +122,35 @@ def test_bad_requests_for_matches_and_updates_are_4xx(http):
     assert http.patch(path, data="x", headers=AUTH).status_code == 415
     assert http.get("/api/v1/alerts/" + "x" * 600, headers=AUTH).status_code == 404
     assert http.delete(path, headers=AUTH).status_code == 204
+
+
+@pytest.fixture(scope="module")
+def matched(app, client, alias):
+    """An alert with one match, to page through; deleted after the module's tests that use it."""
+    http = app.test_client()
+    alert = create(http, name="since")
+    ingest_article(http, client, alias, "since1")
+    yield alert
+    http.delete(f"/api/v1/alerts/{alert['id']}", headers=AUTH)
+
+
+@pytest.mark.parametrize(
+    "since", ["2024-W01-1", "20240101T000000", "2024-01-01 00:00", "2024-01-01T00:00+0200", "2024-02-30", "soon"]
+)
+def test_since_in_a_form_opensearch_refuses_is_a_400_bad_date(http, matched, since):
+    answer = http.get(f"/api/v1/alerts/{matched['id']}/matches", query_string={"since": since}, headers=AUTH)
+    assert answer.status_code == 400, answer.json
+    assert answer.json["error"]["code"] == "bad_date"
+
+
+@pytest.mark.parametrize(
+    "since, total",
+    [("2024-01-01", 1), ("2024-01-01T10:00", 1), ("2024-01-01T10:00:05.5Z", 1), ("9999-12-31T23:59:59-14:00", 0)],
+)
+def test_since_in_iso_8601_extended_form_is_taken(http, matched, since, total):
+    answer = http.get(f"/api/v1/alerts/{matched['id']}/matches", query_string={"since": since}, headers=AUTH)
+    assert answer.status_code == 200, answer.json
+    assert answer.json["total"] == total
 
 
 def test_a_key_has_at_most_alerts_per_key(http):

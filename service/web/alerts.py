@@ -8,6 +8,7 @@ at save time; the forms are stored with the alert and its percolator query is bu
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from flask import Blueprint, jsonify, request
 from opensearchpy.exceptions import NotFoundError, RequestError
@@ -31,6 +32,9 @@ from service.web.services import app_services
 from service.web.validation import check_arguments, check_body
 
 bp = Blueprint("alerts", __name__)
+# What OpenSearch's date field takes and Python's fromisoformat agrees on: ISO 8601's extended form, a date with an
+# optional time (minutes, seconds, fraction) and zone. Python alone also takes week dates, basic forms and a space.
+_SINCE = re.compile(r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?)?", re.ASCII)
 
 
 def alert_store() -> AlertStore:
@@ -156,14 +160,22 @@ def matches(alert_id: str):
     page, size = values.get("page", 1), values.get("size", 20)
     if page * size > MAX_RESULT_WINDOW:
         raise ApiError(400, f"page x size must be at most {MAX_RESULT_WINDOW}", "out_of_range")
-    since = values.get("since") or None
-    if since is not None:
-        try:
-            dt.datetime.fromisoformat(since.replace("Z", "+00:00"))
-        except ValueError:
-            raise ApiError(400, "since must be an ISO 8601 date or instant", "bad_date") from None
+    since = _since(values["since"]) if values.get("since") else None
     total, found = alert_store().matches(_owned(alert_id).id, since, page, size)
     return jsonify({"total": total, "page": page, "size": size, "matches": [match.to_dict() for match in found]})
+
+
+def _since(value: str) -> str:
+    """The `since` argument as the instant OpenSearch is asked for (UTC unless it says otherwise); 400 otherwise."""
+    try:
+        if not _SINCE.fullmatch(value):
+            raise ValueError(value)
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(
+            400, "since must be an ISO 8601 date or instant: YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|+HH:MM]", "bad_date"
+        ) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).isoformat(timespec="milliseconds")
 
 
 @bp.post("/<alert_id>/seen")
