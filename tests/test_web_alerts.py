@@ -1,10 +1,14 @@
 """The alerts API on the real node: saved searches scoped to their key, matches on API ingest, back-fill, 4xx."""
 
+import threading
 from dataclasses import replace
 
 import pytest
 
+from service.alerts.model import saved_form
+from service.alerts.store import AlertStore
 from service.web import create_app
+from service.web.auth import key_digest
 
 KEY, OTHER = "alerts-key-0123", "other-key-4567"
 AUTH, OTHER_AUTH = {"Authorization": f"Bearer {KEY}"}, {"Authorization": f"Bearer {OTHER}"}
@@ -159,3 +163,35 @@ def test_a_key_has_at_most_alerts_per_key(http):
     assert answer.status_code == 429
     for alert in made:
         http.delete(f"/api/v1/alerts/{alert['id']}", headers=OTHER_AUTH)
+
+
+RACES = 12
+
+
+def race(app, *requests) -> list[int]:
+    """The statuses of requests (method, path, json) sent at once, each from its own thread and client."""
+    start, statuses = threading.Barrier(len(requests)), [0] * len(requests)
+
+    def send(position, method, path, body):
+        start.wait()
+        statuses[position] = getattr(app.test_client(), method)(path, json=body, headers=AUTH).status_code
+
+    threads = [threading.Thread(target=send, args=(n, *request)) for n, request in enumerate(requests)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
+
+
+def test_an_update_racing_a_delete_never_brings_the_alert_back(app, http, client, alias):
+    store, form = AlertStore(client, alias), saved_form({"lang": "en", "text": "race", "by": "user"})
+    made = [store.create(key_digest(KEY)[:16], f"race {n}", "race", {}, [form], refresh=False)[0] for n in range(RACES)]
+    client.indices.refresh(index=store.alerts_index)
+    back = []
+    for alert in made:  # one race at a time: many at once mostly queue behind each other
+        path = f"/api/v1/alerts/{alert.id}"
+        patched, deleted = race(app, ("patch", path, {"name": "renamed"}), ("delete", path, None))
+        assert deleted == 204 and patched in (200, 404), (patched, deleted)
+        back += [path] if http.get(path, headers=AUTH).status_code != 404 else []
+    assert not back, f"{len(back)} of {RACES} deleted alerts came back"

@@ -21,7 +21,7 @@ import uuid
 from dataclasses import replace
 
 from opensearchpy import OpenSearch, helpers
-from opensearchpy.exceptions import NotFoundError, RequestError
+from opensearchpy.exceptions import ConflictError, NotFoundError, RequestError
 
 from service.alerts.model import Alert, StoryMatch, form_dict
 from service.index.bulk import with_retries
@@ -65,6 +65,10 @@ def _alert_of(source: dict) -> Alert:
 
 
 MAX_ALERT_ID = 64  # alert ids are 32 hex digits: a longer one is no alert's
+
+
+class AlertChanged(Exception):
+    """Another writer changed the alert between reading and writing it: the change was not made."""
 
 
 class AlertStore:
@@ -133,14 +137,18 @@ class AlertStore:
             attempts=self.attempts,
         )
 
-    def _stored(self, alert_id: str) -> dict | None:
+    def _read(self, alert_id: str) -> dict | None:
+        """The alert's stored document with its _seq_no and _primary_term, or None."""
         if len(alert_id) > MAX_ALERT_ID:  # no alert has it: spare OpenSearch the lookup
             return None
         try:
-            found = self.client.get(index=self.alerts_index, id=alert_id)
+            return self.client.get(index=self.alerts_index, id=alert_id)
         except NotFoundError:  # no such alert, or no alerts index yet
             return None
-        return found["_source"]
+
+    def _stored(self, alert_id: str) -> dict | None:
+        found = self._read(alert_id)
+        return found["_source"] if found else None
 
     def get(self, alert_id: str, owner: str | None) -> Alert | None:
         """The alert, when owner's (any owner's with None: the feed and the deliverer); else None."""
@@ -173,10 +181,13 @@ class AlertStore:
         """Replace owner's alert's definition; (alert, a new webhook secret when a webhook was added), or None.
 
         The secret stays while the alert has a webhook (a changed URL keeps it), and goes with the webhook.
+        The write is conditional on the version read: an alert deleted meanwhile stays deleted (None), and one
+        changed meanwhile raises AlertChanged rather than losing that change.
         """
-        source = self._stored(alert_id)
-        if source is None or source["alert"]["owner"] != owner:
+        found = self._read(alert_id)
+        if found is None or found["_source"]["alert"]["owner"] != owner:
             return None
+        source = found["_source"]
         secret = source["alert"].get("webhook_secret")
         fresh = None
         if webhook_url and not secret:
@@ -189,14 +200,28 @@ class AlertStore:
             webhook_url=webhook_url,
             searched=tuple(form_dict(form) for form in forms),
         )
-        self._put(alert, forms, secret if webhook_url else None)
+        try:
+            self._put(
+                alert,
+                forms,
+                secret if webhook_url else None,
+                if_seq_no=found["_seq_no"],
+                if_primary_term=found["_primary_term"],
+            )
+        except ConflictError:
+            if self._read(alert_id) is None:
+                return None
+            raise AlertChanged(f"alert {alert_id} changed while it was being updated") from None
         return alert, fresh
 
     def delete(self, alert_id: str, owner: str) -> bool:
         """Delete owner's alert and its matches; False when there is no such alert of owner's."""
         if self.get(alert_id, owner) is None:
             return False
-        self.client.delete(index=self.alerts_index, id=alert_id, refresh="wait_for")
+        try:
+            self.client.delete(index=self.alerts_index, id=alert_id, refresh="wait_for")
+        except NotFoundError:  # another request deleted it in between
+            return False
         entries = helpers.scan(
             self.client, index=self.matches_index, query={"query": {"term": {"alert_id": alert_id}}}, _source=False
         )
@@ -223,9 +248,12 @@ class AlertStore:
         if self.get(alert_id, owner) is None:
             return None
         seen = when or now_iso()
-        self.client.update(
-            index=self.alerts_index, id=alert_id, body={"doc": {"alert": {"last_seen": seen}}}, refresh="wait_for"
-        )
+        try:  # an update, not an index: it fails on an alert deleted in between rather than making it again
+            self.client.update(
+                index=self.alerts_index, id=alert_id, body={"doc": {"alert": {"last_seen": seen}}}, refresh="wait_for"
+            )
+        except NotFoundError:
+            return None
         return self.get(alert_id, owner)
 
     def _search(self, body: dict) -> list[dict]:

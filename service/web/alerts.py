@@ -16,7 +16,7 @@ from opensearchpy.exceptions import NotFoundError, RequestError
 from service.alerts import webhooks
 from service.alerts.matching import backfill
 from service.alerts.model import Alert, search_request
-from service.alerts.store import AlertStore
+from service.alerts.store import AlertChanged, AlertStore
 from service.index.documents import checked_url
 from service.index.errors import refusal_reason
 from service.limits import MAX_RESULT_WINDOW
@@ -139,6 +139,8 @@ def update(alert_id: str):
         )
     except RequestError as error:
         raise _refused(error) from None
+    except AlertChanged:
+        raise ApiError(409, "the alert changed while this update was made; read it again and retry") from None
     if updated is None:  # deleted meanwhile
         raise ApiError(404, f"no alert {alert_id}")
     changed, secret = updated
