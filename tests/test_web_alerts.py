@@ -168,13 +168,13 @@ def test_a_key_has_at_most_alerts_per_key(http):
 RACES = 12
 
 
-def race(app, *requests) -> list[int]:
+def race(app, *requests, headers=AUTH) -> list[int]:
     """The statuses of requests (method, path, json) sent at once, each from its own thread and client."""
     start, statuses = threading.Barrier(len(requests)), [0] * len(requests)
 
     def send(position, method, path, body):
         start.wait()
-        statuses[position] = getattr(app.test_client(), method)(path, json=body, headers=AUTH).status_code
+        statuses[position] = getattr(app.test_client(), method)(path, json=body, headers=headers).status_code
 
     threads = [threading.Thread(target=send, args=(n, *request)) for n, request in enumerate(requests)]
     for thread in threads:
@@ -195,3 +195,12 @@ def test_an_update_racing_a_delete_never_brings_the_alert_back(app, http, client
         assert deleted == 204 and patched in (200, 404), (patched, deleted)
         back += [path] if http.get(path, headers=AUTH).status_code != 404 else []
     assert not back, f"{len(back)} of {RACES} deleted alerts came back"
+
+
+def test_concurrent_creates_never_take_a_key_past_alerts_per_key(app, http):
+    bodies = [("post", "/api/v1/alerts", {"name": f"rush {n}", "query": "مستشفى"}) for n in range(RACES)]
+    statuses = race(app, *bodies, headers=OTHER_AUTH)
+    made = http.get("/api/v1/alerts", headers=OTHER_AUTH).json["alerts"]
+    deleted = [http.delete(f"/api/v1/alerts/{alert['id']}", headers=OTHER_AUTH).status_code for alert in made]
+    assert set(deleted) <= {204}
+    assert sorted(statuses) == [201] * 4 + [429] * (RACES - 4) and len(made) == 4, statuses

@@ -16,7 +16,7 @@ from opensearchpy.exceptions import NotFoundError, RequestError
 from service.alerts import webhooks
 from service.alerts.matching import backfill
 from service.alerts.model import Alert, search_request
-from service.alerts.store import AlertChanged, AlertStore
+from service.alerts.store import AlertChanged, AlertLimitReached, AlertStore
 from service.index.documents import checked_url
 from service.index.errors import refusal_reason
 from service.limits import MAX_RESULT_WINDOW
@@ -90,17 +90,19 @@ def create():
     owner = job_owner()
     body = json_body(services.settings.max_request_bytes)
     check_body(body, schemas.ALERT_REQUEST)
-    store = alert_store()
-    if store.count_for(owner) >= services.settings.alerts_per_key:
-        raise ApiError(429, f"at most {services.settings.alerts_per_key} alerts per API key")
+    store, limit = alert_store(), services.settings.alerts_per_key
+    if store.count_for(owner) >= limit:  # spares the translation; the store decides, under concurrent creates too
+        raise ApiError(429, f"at most {limit} alerts per API key")
     filters = body.get("filters") or {}
     forms = _checked(body["query"], filters)
     try:
         alert, secret = store.create(
-            owner, body["name"], body["query"], filters, forms, _webhook_url(body.get("webhook_url"))
+            owner, body["name"], body["query"], filters, forms, _webhook_url(body.get("webhook_url")), limit=limit
         )
     except RequestError as error:
         raise _refused(error) from None
+    except AlertLimitReached as error:
+        raise ApiError(429, str(error)) from None
     answer = alert.to_dict()
     if secret:
         answer["webhook_secret"] = secret
