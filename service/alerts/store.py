@@ -176,6 +176,7 @@ class AlertStore:
         return False
 
     def _abandoned(self, slot: dict) -> bool:
+        """Whether a held slot was left by a create or delete that died midway: old, and its alert missing."""
         claimed = dt.datetime.fromisoformat(slot["_source"]["claimed"])
         return dt.datetime.now(dt.UTC) - claimed > ABANDONED_SLOT and self._read(slot["_source"]["alert_id"]) is None
 
