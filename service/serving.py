@@ -25,12 +25,15 @@ CODES = {
     500: "internal_error",
     501: "not_implemented",
 }
-# The value runs to the next & or space, quotes included: a stray quote must not end the mask early.
-_SECRETS = re.compile(r"(?i)(api(?:_|%5f)key=|bearer\s+)[^&\s]+")
+# Secret-bearing query parameters: any whose name ends in key, token, secret or password (api_key, the feeds'
+# token, access_token...), percent-encoded or not. The value runs to the next & or space, quotes included: a stray
+# quote must not end the mask early.
+_SECRETS = re.compile(r"(?i)([\w%]*(?:key|token|secret|password)=|bearer\s+)[^&\s]+")
 
 
 def redact(line: str) -> str:
-    """line with the values of `api_key=` and `Bearer` masked."""
+    """line with the values of secret-bearing query parameters (`api_key=`, `token=`...), `Bearer` and back-end
+    URLs' passwords masked."""
     return hide_credentials(_SECRETS.sub(r"\1[redacted]", line))
 
 

@@ -1,10 +1,12 @@
 """GET /alerts/<id>/feed.atom?token=…: the alert's matches as Atom, on the real node; no API key, the feed's token."""
 
 from dataclasses import replace
+from xml.etree import ElementTree as ET
 
 import feedparser
 import pytest
 
+from service.alerts.matching import match_indexed
 from service.alerts.model import StoryMatch, match_id, saved_form
 from service.alerts.store import AlertStore, now_iso
 from service.web import create_app
@@ -75,3 +77,49 @@ def test_another_alerts_token_does_not_open_this_feed(app, alert, client, alias)
     assert app.test_client().get(f"/alerts/no-such-alert/feed.atom?token={alert.feed_token}").status_code == 404
     too_long = app.test_client().get(f"/alerts/{'a' * 600}/feed.atom?token={alert.feed_token}")
     assert too_long.status_code == 404 and too_long.is_json
+
+
+# Stored before ingest checked them (the record check is bypassed here, as for articles already indexed): instants
+# whose UTC is past Python's years, dates OpenSearch takes and fromisoformat does not, and what XML 1.0 forbids.
+HOSTILE_ARTICLES = [
+    ("late", "9999-12-31T23:59:59-14:00", "Zebra late\x00 news", "Outlet\x07 A"),
+    ("early", "0001-01-01T00:00:00+14:00", "Zebra early\x1b[31m news\ufffe", "Outlet\x0b B"),
+    ("millis", 1700000000000, "Zebra epoch\x08 news", "Outlet C"),
+]
+
+
+def test_stored_articles_with_out_of_range_dates_or_control_characters_leave_the_feed_well_formed(app, client, alias):
+    store = AlertStore(client, alias)
+    hostile, _ = store.create(
+        "someone", "Zebra\x01 watch", "zebra", {}, [saved_form({"lang": "en", "text": "zebra", "by": "user"})]
+    )
+    documents = [
+        {
+            "id": f"hostile-{name}",
+            "cluster_id": f"hostile-{name}",
+            "title": title,
+            "title_en": title,
+            "body": title,
+            "body_en": title,
+            "source": source,
+            "published": published,
+        }
+        for name, published, title, source in HOSTILE_ARTICLES
+    ]
+    for document in documents:
+        client.index(index=alias, id=document["id"], body=document, refresh=True)
+    assert len(match_indexed(client, alias, documents)) == len(documents)
+    client.indices.refresh(index=store.matches_index)
+    answer = app.test_client().get(f"/alerts/{hostile.id}/feed.atom?token={hostile.feed_token}")
+    assert answer.status_code == 200, answer.data[:500]
+    ET.fromstring(answer.data)  # well-formed: raises ParseError otherwise
+    parsed = feedparser.parse(answer.data)
+    assert not parsed.bozo and len(parsed.entries) == len(documents)
+    assert parsed.feed.title == "Alert: Zebra watch"
+    published = {entry.title: entry.get("published") for entry in parsed.entries}
+    assert published == {
+        "Zebra late news": "9999-12-31T23:59:59Z",
+        "Zebra early[31m news": "0001-01-01T00:00:00Z",
+        "Zebra epoch news": None,
+    }
+    assert {tag.term for entry in parsed.entries for tag in entry.tags} == {"Outlet A", "Outlet B", "Outlet C"}

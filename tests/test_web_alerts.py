@@ -1,10 +1,14 @@
 """The alerts API on the real node: saved searches scoped to their key, matches on API ingest, back-fill, 4xx."""
 
+import threading
 from dataclasses import replace
 
 import pytest
 
+from service.alerts.model import saved_form
+from service.alerts.store import AlertStore
 from service.web import create_app
+from service.web.auth import key_digest
 
 KEY, OTHER = "alerts-key-0123", "other-key-4567"
 AUTH, OTHER_AUTH = {"Authorization": f"Bearer {KEY}"}, {"Authorization": f"Bearer {OTHER}"}
@@ -82,6 +86,7 @@ def test_update_changes_the_query_and_a_new_webhook_gets_its_secret_once(http, c
 
 def test_backfill_lists_existing_matches_marked_as_such(http, client, alias):
     ingest_article(http, client, alias, "b1", body="زار الرئيس مستشفى الأطفال في العاصمة صباح اليوم")
+    client.indices.refresh(index=alias)  # backfill searches the articles: b1 must be searchable, however busy the node
     alert = create(http, backfill=True)
     assert alert["backfilled"] >= 1
     client.indices.refresh(index=f"{alias}-alert-matches")
@@ -123,9 +128,79 @@ def test_bad_requests_for_matches_and_updates_are_4xx(http):
     assert http.delete(path, headers=AUTH).status_code == 204
 
 
+@pytest.fixture(scope="module")
+def matched(app, client, alias):
+    """An alert with one match, to page through; deleted after the module's tests that use it."""
+    http = app.test_client()
+    alert = create(http, name="since")
+    ingest_article(http, client, alias, "since1")
+    yield alert
+    http.delete(f"/api/v1/alerts/{alert['id']}", headers=AUTH)
+
+
+@pytest.mark.parametrize(
+    "since", ["2024-W01-1", "20240101T000000", "2024-01-01 00:00", "2024-01-01T00:00+0200", "2024-02-30", "soon"]
+)
+def test_since_in_a_form_opensearch_refuses_is_a_400_bad_date(http, matched, since):
+    answer = http.get(f"/api/v1/alerts/{matched['id']}/matches", query_string={"since": since}, headers=AUTH)
+    assert answer.status_code == 400, answer.json
+    assert answer.json["error"]["code"] == "bad_date"
+
+
+@pytest.mark.parametrize(
+    "since, total",
+    [("2024-01-01", 1), ("2024-01-01T10:00", 1), ("2024-01-01T10:00:05.5Z", 1), ("9999-12-31T23:59:59-14:00", 0)],
+)
+def test_since_in_iso_8601_extended_form_is_taken(http, matched, since, total):
+    answer = http.get(f"/api/v1/alerts/{matched['id']}/matches", query_string={"since": since}, headers=AUTH)
+    assert answer.status_code == 200, answer.json
+    assert answer.json["total"] == total
+
+
 def test_a_key_has_at_most_alerts_per_key(http):
     made = [create(http, headers=OTHER_AUTH, name=f"n{n}") for n in range(4)]
     answer = http.post("/api/v1/alerts", json={"name": "one more", "query": "a"}, headers=OTHER_AUTH)
     assert answer.status_code == 429
     for alert in made:
         http.delete(f"/api/v1/alerts/{alert['id']}", headers=OTHER_AUTH)
+
+
+RACES = 12
+
+
+def race(app, *requests, headers=AUTH) -> list[int]:
+    """The statuses of requests (method, path, json) sent at once, each from its own thread and client."""
+    start, statuses = threading.Barrier(len(requests)), [0] * len(requests)
+
+    def send(position, method, path, body):
+        start.wait()
+        statuses[position] = getattr(app.test_client(), method)(path, json=body, headers=headers).status_code
+
+    threads = [threading.Thread(target=send, args=(n, *request)) for n, request in enumerate(requests)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
+
+
+def test_an_update_racing_a_delete_never_brings_the_alert_back(app, http, client, alias):
+    store, form = AlertStore(client, alias), saved_form({"lang": "en", "text": "race", "by": "user"})
+    made = [store.create(key_digest(KEY)[:16], f"race {n}", "race", {}, [form], refresh=False)[0] for n in range(RACES)]
+    client.indices.refresh(index=store.alerts_index)
+    back = []
+    for alert in made:  # one race at a time: many at once mostly queue behind each other
+        path = f"/api/v1/alerts/{alert.id}"
+        patched, deleted = race(app, ("patch", path, {"name": "renamed"}), ("delete", path, None))
+        assert deleted == 204 and patched in (200, 404), (patched, deleted)
+        back += [path] if http.get(path, headers=AUTH).status_code != 404 else []
+    assert not back, f"{len(back)} of {RACES} deleted alerts came back"
+
+
+def test_concurrent_creates_never_take_a_key_past_alerts_per_key(app, http):
+    bodies = [("post", "/api/v1/alerts", {"name": f"rush {n}", "query": "مستشفى"}) for n in range(RACES)]
+    statuses = race(app, *bodies, headers=OTHER_AUTH)
+    made = http.get("/api/v1/alerts", headers=OTHER_AUTH).json["alerts"]
+    deleted = [http.delete(f"/api/v1/alerts/{alert['id']}", headers=OTHER_AUTH).status_code for alert in made]
+    assert set(deleted) <= {204}
+    assert sorted(statuses) == [201] * 4 + [429] * (RACES - 4) and len(made) == 4, statuses

@@ -211,6 +211,16 @@ def test_the_access_log_never_shows_api_keys(logged_server):
     assert secret not in log.read_text()
 
 
+def test_the_access_log_never_shows_feed_tokens_or_other_secret_parameters(logged_server):
+    server, log = logged_server
+    secret = "feed-token-secret-42"
+    for query in (f"token={secret}", f"x=1&access_token={secret}", f"webhook%5Fsecret={secret}", f"password={secret}"):
+        assert call(f"{server}/alerts/no-such-alert/feed.atom?{query}")[0] == 404
+    assert wait_for(lambda: log.read_text().count("GET /alerts/no-such-alert/feed.atom?") >= 4), log.read_text()[-3000:]
+    assert "GET /alerts/no-such-alert/feed.atom?token=[redacted]" in log.read_text()
+    assert secret not in log.read_text()
+
+
 def raw_request(server: str, data: bytes) -> tuple[int, bytes, bytes]:
     """Send bytes as they are (http.client refuses malformed requests); status, headers and body."""
     host, port = urllib.parse.urlsplit(server).netloc.split(":")

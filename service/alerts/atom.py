@@ -1,7 +1,8 @@
 """An alert's matches as an Atom 1.0 feed (RFC 4287), pure: one entry per story, built with an XML builder.
 
 Every text goes in through ElementTree, which escapes it: titles, outlets and ids come from articles and users and
-never become markup. Ids are stable URNs (a feed reader keys on them), and never carry the feed's token.
+never become markup; what XML 1.0 forbids (control characters) is dropped, so any stored article leaves the feed
+well-formed. Ids are stable URNs (a feed reader keys on them), and never carry the feed's token.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
 from service.alerts.model import Alert, StoryMatch
+from service.text.xmlsafe import xml_text
 
 ATOM = "http://www.w3.org/2005/Atom"
 MEDIA_TYPE = "application/atom+xml"
@@ -43,22 +45,32 @@ def _entry(match: StoryMatch, base_url: str) -> ET.Element:
     _text(entry, "id", _urn("story-match", match.id))
     _text(entry, "title", match.title_en or match.title_ar or match.story_id)
     _text(entry, "updated", rfc3339(match.matched_at))
-    if match.published:
-        _text(entry, "published", rfc3339(match.published))
+    published = _published(match.published)
+    if published:
+        _text(entry, "published", published)
     href = f"{base_url}/articles/{quote(match.url_article_id, safe='')}"
     ET.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", type="text/html", href=href)
     for outlet in match.outlets:
-        ET.SubElement(entry, f"{{{ATOM}}}category", term=outlet, label=outlet)
+        ET.SubElement(entry, f"{{{ATOM}}}category", term=xml_text(outlet), label=xml_text(outlet))
     outlets = ", ".join(match.outlets) or "unknown outlet"
-    dated = f" · published {match.published[:10]}" if match.published else ""
+    dated = f" · published {str(match.published)[:10]}" if match.published else ""
     summary = f"{outlets}{dated}" + (f" · {match.title_ar}" if match.title_ar and match.title_en else "")
     _text(entry, "summary", summary)
     return entry
 
 
+def _published(value) -> str | None:
+    """An entry's publication date as Atom's; None without one, or for one stored before ingest checked dates
+    (epoch milliseconds, a bare year: OpenSearch's date field takes them, fromisoformat does not)."""
+    try:
+        return rfc3339(str(value)) if value else None
+    except ValueError:
+        return None
+
+
 def _text(parent: ET.Element, name: str, value: str) -> ET.Element:
     element = ET.SubElement(parent, f"{{{ATOM}}}{name}")
-    element.text = value
+    element.text = xml_text(value)
     return element
 
 
@@ -74,5 +86,11 @@ def parse_utc(value: str) -> dt.datetime:
 
 
 def rfc3339(value: str) -> str:
-    """An ISO-8601 date or date-time as Atom's date-time, in UTC."""
-    return parse_utc(value).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """An ISO-8601 date or date-time as Atom's date-time, in UTC. An instant whose UTC is past the years Python holds
+    (9999-12-31T23:59:59-14:00, 0001-01-01T00:00+14:00: dates an article may carry) is the nearest one it holds."""
+    moment = parse_utc(value)
+    try:
+        utc = moment.astimezone(dt.UTC)
+    except OverflowError:
+        utc = (dt.datetime.max if moment.year == dt.MAXYEAR else dt.datetime.min).replace(tzinfo=dt.UTC)
+    return utc.replace(microsecond=0, tzinfo=None).isoformat() + "Z"  # strftime's %Y leaves out a year's leading 0s

@@ -10,10 +10,16 @@ The matches index holds one entry per (alert, story), its id match_id(alert, sto
 a later article of the story adds its id and outlet with an update guarded by if_seq_no/if_primary_term, so
 concurrent writers (ingest processes, the webhook deliverer) never undo each other. Entries of an alert with a
 webhook carry `webhook: {state: pending, attempts: 0, next_attempt}` for the deliverer.
+
+A key's limit (ALERTS_PER_KEY) holds under concurrent creates, in any number of processes, through
+`<alias>-alert-slots`: a key has `limit` slots, documents `<owner>:<n>` each naming the alert that holds it, taken
+with `create` (one writer wins a slot) before the alert is written and freed after it is deleted. An alert that no
+slot names (saved before slots, or by a caller without a limit) takes one too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import secrets
@@ -21,7 +27,7 @@ import uuid
 from dataclasses import replace
 
 from opensearchpy import OpenSearch, helpers
-from opensearchpy.exceptions import NotFoundError, RequestError
+from opensearchpy.exceptions import ConflictError, NotFoundError, RequestError
 
 from service.alerts.model import Alert, StoryMatch, form_dict
 from service.index.bulk import with_retries
@@ -32,11 +38,15 @@ from service.search.query import QueryForm
 
 ALERTS_CONFIG = INDEX_CONFIG_DIR / "alerts-v1.json"
 MATCHES_CONFIG = INDEX_CONFIG_DIR / "alert-matches-v1.json"
+SLOTS_CONFIG = INDEX_CONFIG_DIR / "alert-slots-v1.json"
 PERCOLATED_FIELDS = ("title", "body", "title_en", "body_en", "published", "source", "category")
 PERCOLATE_PAGE = 1000  # alerts per page of percolate hits
 MAX_LISTED = 1000  # alerts list_for returns at most (a key's limit is ALERTS_PER_KEY)
 UPDATE_ROUNDS = 5  # tries of an entry's update when another writer changed it in between
 SECRET_BYTES = 32
+# A slot whose alert is still missing this long after it was taken was left by a create or delete that died midway
+# (a create writes its alert right after taking the slot, retries included well within this)
+ABANDONED_SLOT = dt.timedelta(minutes=10)
 
 
 def now_iso() -> str:
@@ -67,6 +77,14 @@ def _alert_of(source: dict) -> Alert:
 MAX_ALERT_ID = 64  # alert ids are 32 hex digits: a longer one is no alert's
 
 
+class AlertLimitReached(Exception):
+    """The owner holds as many alerts as the limit allows."""
+
+
+class AlertChanged(Exception):
+    """Another writer changed the alert between reading and writing it: the change was not made."""
+
+
 class AlertStore:
     """Alerts and their matches behind one articles alias; alert methods taking owner see only that owner's."""
 
@@ -74,10 +92,15 @@ class AlertStore:
         self.client, self.alias, self.attempts = client, alias, attempts
         self.alerts_index = f"{alias}-alerts"
         self.matches_index = f"{alias}-alert-matches"
+        self.slots_index = f"{alias}-alert-slots"
 
     def ensure(self) -> None:
-        """Make both indices if missing; safe to call concurrently."""
-        bodies = {self.alerts_index: alerts_index_body(), self.matches_index: json.loads(MATCHES_CONFIG.read_text())}
+        """Make the indices if missing; safe to call concurrently."""
+        bodies = {
+            self.alerts_index: alerts_index_body(),
+            self.matches_index: json.loads(MATCHES_CONFIG.read_text()),
+            self.slots_index: json.loads(SLOTS_CONFIG.read_text()),
+        }
         for index, body in bodies.items():
             if self.client.indices.exists(index=index):
                 continue
@@ -99,11 +122,12 @@ class AlertStore:
         forms: list[QueryForm],
         webhook_url: str | None = None,
         refresh: str | bool = "wait_for",
+        limit: int | None = None,
     ) -> tuple[Alert, str | None]:
         """A new alert of owner's, and its webhook secret when it has a webhook (given out this once).
 
         refresh: wait_for makes it match the next ingest and show in list_for at once; False (loading many) leaves
-        that to the index's next refresh."""
+        that to the index's next refresh. limit: AlertLimitReached when owner holds that many alerts already."""
         self.ensure()
         alert = Alert(
             id=uuid.uuid4().hex,
@@ -118,8 +142,50 @@ class AlertStore:
             searched=tuple(form_dict(form) for form in forms),
         )
         secret = secrets.token_urlsafe(SECRET_BYTES) if webhook_url else None
-        self._put(alert, forms, secret, op_type="create", refresh=refresh)
+        if limit is not None and not self._take_slot(owner, alert.id, limit):
+            raise AlertLimitReached(f"at most {limit} alerts per API key")
+        try:
+            self._put(alert, forms, secret, op_type="create", refresh=refresh)
+        except Exception:
+            self._free_slot(alert.id)
+            raise
         return alert, secret
+
+    def _take_slot(self, owner: str, alert_id: str, limit: int) -> bool:
+        """Take a free one of owner's slots for alert_id; False when every one is held."""
+        alerts = self.list_for(owner)  # first: an alert listed has its slot already (taken before it was written)
+        slot_ids = [f"{owner}:{n}" for n in range(limit)]
+        slots = self.client.mget(index=self.slots_index, body={"ids": slot_ids})["docs"]
+        named = {slot["_source"]["alert_id"] for slot in slots if slot.get("found")}
+        unslotted = sum(alert.id not in named for alert in alerts)
+        for slot in slots[: max(0, limit - unslotted)]:
+            if slot.get("found") and not self._abandoned(slot):
+                continue
+            claim = {"owner": owner, "alert_id": alert_id, "claimed": now_iso()}
+            # an abandoned slot only if no one took it over since it was read; a free one only if still free
+            unchanged = (
+                {"if_seq_no": slot["_seq_no"], "if_primary_term": slot["_primary_term"]}
+                if slot.get("found")
+                else {"op_type": "create"}
+            )
+            try:
+                self.client.index(index=self.slots_index, id=slot["_id"], body=claim, refresh=True, **unchanged)
+            except ConflictError:  # another create took it first
+                continue
+            return True
+        return False
+
+    def _abandoned(self, slot: dict) -> bool:
+        """Whether a held slot was left by a create or delete that died midway: old, and its alert missing."""
+        claimed = dt.datetime.fromisoformat(slot["_source"]["claimed"])
+        return dt.datetime.now(dt.UTC) - claimed > ABANDONED_SLOT and self._read(slot["_source"]["alert_id"]) is None
+
+    def _free_slot(self, alert_id: str) -> None:
+        """Free the slot alert_id holds, if any (slots are written with refresh, so the search finds it)."""
+        body = {"query": {"term": {"alert_id": alert_id}}, "_source": False}
+        with contextlib.suppress(NotFoundError):  # no slots index (alerts saved before slots), or freed already
+            for slot in self.client.search(index=self.slots_index, body=body)["hits"]["hits"]:
+                self.client.delete(index=self.slots_index, id=slot["_id"], refresh=True)
 
     def _put(
         self, alert: Alert, forms: list[QueryForm], secret: str | None, refresh: str | bool = "wait_for", **options
@@ -133,14 +199,18 @@ class AlertStore:
             attempts=self.attempts,
         )
 
-    def _stored(self, alert_id: str) -> dict | None:
+    def _read(self, alert_id: str) -> dict | None:
+        """The alert's stored document with its _seq_no and _primary_term, or None."""
         if len(alert_id) > MAX_ALERT_ID:  # no alert has it: spare OpenSearch the lookup
             return None
         try:
-            found = self.client.get(index=self.alerts_index, id=alert_id)
+            return self.client.get(index=self.alerts_index, id=alert_id)
         except NotFoundError:  # no such alert, or no alerts index yet
             return None
-        return found["_source"]
+
+    def _stored(self, alert_id: str) -> dict | None:
+        found = self._read(alert_id)
+        return found["_source"] if found else None
 
     def get(self, alert_id: str, owner: str | None) -> Alert | None:
         """The alert, when owner's (any owner's with None: the feed and the deliverer); else None."""
@@ -173,10 +243,13 @@ class AlertStore:
         """Replace owner's alert's definition; (alert, a new webhook secret when a webhook was added), or None.
 
         The secret stays while the alert has a webhook (a changed URL keeps it), and goes with the webhook.
+        The write is conditional on the version read: an alert deleted meanwhile stays deleted (None), and one
+        changed meanwhile raises AlertChanged rather than losing that change.
         """
-        source = self._stored(alert_id)
-        if source is None or source["alert"]["owner"] != owner:
+        found = self._read(alert_id)
+        if found is None or found["_source"]["alert"]["owner"] != owner:
             return None
+        source = found["_source"]
         secret = source["alert"].get("webhook_secret")
         fresh = None
         if webhook_url and not secret:
@@ -189,14 +262,29 @@ class AlertStore:
             webhook_url=webhook_url,
             searched=tuple(form_dict(form) for form in forms),
         )
-        self._put(alert, forms, secret if webhook_url else None)
+        try:
+            self._put(
+                alert,
+                forms,
+                secret if webhook_url else None,
+                if_seq_no=found["_seq_no"],
+                if_primary_term=found["_primary_term"],
+            )
+        except ConflictError:
+            if self._read(alert_id) is None:
+                return None
+            raise AlertChanged(f"alert {alert_id} changed while it was being updated") from None
         return alert, fresh
 
     def delete(self, alert_id: str, owner: str) -> bool:
         """Delete owner's alert and its matches; False when there is no such alert of owner's."""
         if self.get(alert_id, owner) is None:
             return False
-        self.client.delete(index=self.alerts_index, id=alert_id, refresh="wait_for")
+        try:
+            self.client.delete(index=self.alerts_index, id=alert_id, refresh="wait_for")
+        except NotFoundError:  # another request deleted it in between
+            return False
+        self._free_slot(alert_id)
         entries = helpers.scan(
             self.client, index=self.matches_index, query={"query": {"term": {"alert_id": alert_id}}}, _source=False
         )
@@ -223,9 +311,12 @@ class AlertStore:
         if self.get(alert_id, owner) is None:
             return None
         seen = when or now_iso()
-        self.client.update(
-            index=self.alerts_index, id=alert_id, body={"doc": {"alert": {"last_seen": seen}}}, refresh="wait_for"
-        )
+        try:  # an update, not an index: it fails on an alert deleted in between rather than making it again
+            self.client.update(
+                index=self.alerts_index, id=alert_id, body={"doc": {"alert": {"last_seen": seen}}}, refresh="wait_for"
+            )
+        except NotFoundError:
+            return None
         return self.get(alert_id, owner)
 
     def _search(self, body: dict) -> list[dict]:

@@ -8,6 +8,7 @@ at save time; the forms are stored with the alert and its percolator query is bu
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from flask import Blueprint, jsonify, request
 from opensearchpy.exceptions import NotFoundError, RequestError
@@ -15,7 +16,7 @@ from opensearchpy.exceptions import NotFoundError, RequestError
 from service.alerts import webhooks
 from service.alerts.matching import backfill
 from service.alerts.model import Alert, search_request
-from service.alerts.store import AlertStore
+from service.alerts.store import AlertChanged, AlertLimitReached, AlertStore
 from service.index.documents import checked_url
 from service.index.errors import refusal_reason
 from service.limits import MAX_RESULT_WINDOW
@@ -31,6 +32,9 @@ from service.web.services import app_services
 from service.web.validation import check_arguments, check_body
 
 bp = Blueprint("alerts", __name__)
+# What OpenSearch's date field takes and Python's fromisoformat agrees on: ISO 8601's extended form, a date with an
+# optional time (minutes, seconds, fraction) and zone. Python alone also takes week dates, basic forms and a space.
+_SINCE = re.compile(r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?)?", re.ASCII)
 
 
 def alert_store() -> AlertStore:
@@ -86,17 +90,19 @@ def create():
     owner = job_owner()
     body = json_body(services.settings.max_request_bytes)
     check_body(body, schemas.ALERT_REQUEST)
-    store = alert_store()
-    if store.count_for(owner) >= services.settings.alerts_per_key:
-        raise ApiError(429, f"at most {services.settings.alerts_per_key} alerts per API key")
+    store, limit = alert_store(), services.settings.alerts_per_key
+    if store.count_for(owner) >= limit:  # spares the translation; the store decides, under concurrent creates too
+        raise ApiError(429, f"at most {limit} alerts per API key")
     filters = body.get("filters") or {}
     forms = _checked(body["query"], filters)
     try:
         alert, secret = store.create(
-            owner, body["name"], body["query"], filters, forms, _webhook_url(body.get("webhook_url"))
+            owner, body["name"], body["query"], filters, forms, _webhook_url(body.get("webhook_url")), limit=limit
         )
     except RequestError as error:
         raise _refused(error) from None
+    except AlertLimitReached as error:
+        raise ApiError(429, str(error)) from None
     answer = alert.to_dict()
     if secret:
         answer["webhook_secret"] = secret
@@ -135,6 +141,8 @@ def update(alert_id: str):
         )
     except RequestError as error:
         raise _refused(error) from None
+    except AlertChanged:
+        raise ApiError(409, "the alert changed while this update was made; read it again and retry") from None
     if updated is None:  # deleted meanwhile
         raise ApiError(404, f"no alert {alert_id}")
     changed, secret = updated
@@ -156,14 +164,22 @@ def matches(alert_id: str):
     page, size = values.get("page", 1), values.get("size", 20)
     if page * size > MAX_RESULT_WINDOW:
         raise ApiError(400, f"page x size must be at most {MAX_RESULT_WINDOW}", "out_of_range")
-    since = values.get("since") or None
-    if since is not None:
-        try:
-            dt.datetime.fromisoformat(since.replace("Z", "+00:00"))
-        except ValueError:
-            raise ApiError(400, "since must be an ISO 8601 date or instant", "bad_date") from None
+    since = _since(values["since"]) if values.get("since") else None
     total, found = alert_store().matches(_owned(alert_id).id, since, page, size)
     return jsonify({"total": total, "page": page, "size": size, "matches": [match.to_dict() for match in found]})
+
+
+def _since(value: str) -> str:
+    """The `since` argument as the instant OpenSearch is asked for (UTC unless it says otherwise); 400 otherwise."""
+    try:
+        if not _SINCE.fullmatch(value):
+            raise ValueError(value)
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(
+            400, "since must be an ISO 8601 date or instant: YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|+HH:MM]", "bad_date"
+        ) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).isoformat(timespec="milliseconds")
 
 
 @bp.post("/<alert_id>/seen")

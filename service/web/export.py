@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import xml.etree.ElementTree as ET
 
+from service.text.xmlsafe import xml_text
+
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-# What XML 1.0 forbids (control characters but tab, LF and CR; surrogates; U+FFFE, U+FFFF). ElementTree
-# writes them as they are, and the document no longer parses; TSV readers choke on them too.
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def xml_text(text) -> str:
-    """text without the characters XML 1.0 forbids."""
-    return _NOT_XML.sub("", str(text))
 
 
 def _one_line(text: str) -> str:

@@ -20,6 +20,7 @@ ERRORS = {
     401: "An API key is needed and none was sent",
     403: "The API key is not valid, or no keys are configured",
     404: "No such resource (for a search: no index yet)",
+    409: "Changed by another request meanwhile (an alert being updated): read it again and retry",
     413: "Over a configured limit (body size, texts, characters, articles)",
     415: "The body is not application/json (or multipart/form-data for an upload)",
     422: "Well-formed but unusable: a blank text, or one that is neither Arabic nor English",
@@ -284,7 +285,7 @@ def _alert_paths(operation: _OperationBuilder) -> dict:
             "patch": operation(
                 "Change an alert's name, query, filters or webhook; the others stay.",
                 {200: alert},
-                (*body_errors, 404, 503),
+                (*body_errors, 404, 409, 503),
                 key="write",
                 parameters=with_id,
                 body=_content(schemas.ALERT_UPDATE),

@@ -592,7 +592,12 @@ ALERT_UPDATE = {
 }
 ALERT_ID = parameter("alert_id", "path", {"type": "string", "minLength": 1, "maxLength": 64}, "the alert's id")
 MATCHES_PARAMETERS = [
-    parameter("since", "query", {"type": "string"}, "only stories first matched after this instant (ISO 8601)"),
+    parameter(
+        "since",
+        "query",
+        {"type": "string"},
+        "only stories first matched after this instant: ISO 8601, YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|±HH:MM]",
+    ),
     parameter("page", "query", {"type": "integer", "minimum": 1, "maximum": MAX_RESULT_WINDOW, "default": 1}, "page"),
     parameter(
         "size", "query", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": 20}, "stories a page"
