@@ -11,17 +11,25 @@ import re
 
 # A back end's URL or connection string may carry its password: as a URL's userinfo (scheme://user:PASSWORD@host,
 # redis://:PASSWORD@host), as a query parameter (?password=...) or as a conninfo key (password=... sslpassword=...).
-_CREDENTIALS = (
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/?#@]*:)\S*@"), r"\1***@"),
-    (re.compile(r"""(?i)(\w*password\s*=\s*)('[^']*'|"[^"]*"|[^\s&'"]+)"""), r"\1***"),
-)
+# Each pattern starts only where the run it reads does (no scheme or word character before it), so log lines with
+# client text are read in linear time, not tried again at each character of a long run.
+_URL_WITH_USER = re.compile(r"(?i)(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*://[^\s:/?#@]*:\S*")
+_PASSWORD_KEY = re.compile(r"""(?i)(?<!\w)(\w*password\s*=\s*)('[^']*'|"[^"]*"|[^\s&'"]+)""")
 
 
 def hide_credentials(text: str) -> str:
     """text with every password in a back end's URL or connection string masked, for any message or log."""
-    for pattern, mask in _CREDENTIALS:
-        text = pattern.sub(mask, text)
-    return text
+    return _PASSWORD_KEY.sub(r"\1***", _URL_WITH_USER.sub(_userinfo_masked, text))
+
+
+def _userinfo_masked(url: re.Match) -> str:
+    """scheme://user:PASSWORD@rest as scheme://user:***@rest (up to the last @, as URL parsers read it)."""
+    text = url.group()
+    at = text.rfind("@")
+    if at < 0:
+        return text
+    colon = text.index(":", text.index("://") + 3)
+    return text[: colon + 1] + "***" + text[at:]
 
 
 class InputError(ValueError):

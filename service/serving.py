@@ -27,14 +27,23 @@ CODES = {
 }
 # Secret-bearing query parameters: any whose name ends in key, token, secret or password (api_key, the feeds'
 # token, access_token...), percent-encoded or not. The value runs to the next & or space, quotes included: a stray
-# quote must not end the mask early.
-_SECRETS = re.compile(r"(?i)([\w%]*(?:key|token|secret|password)=|bearer\s+)[^&\s]+")
+# quote must not end the mask early. A name starts only where no name character precedes it, so the pattern is
+# tried once per name, never once per character of a long one (access log lines carry client headers).
+_PARAMETER = re.compile(r"(?<![\w%])([\w%]+=)([^&\s]+)")
+_SECRET_NAMES = ("key=", "token=", "secret=", "password=")
+_BEARER = re.compile(r"(?i)(bearer\s+)[^&\s]+")
 
 
 def redact(line: str) -> str:
     """line with the values of secret-bearing query parameters (`api_key=`, `token=`...), `Bearer` and back-end
     URLs' passwords masked."""
-    return hide_credentials(_SECRETS.sub(r"\1[redacted]", line))
+    line = _PARAMETER.sub(_masked_if_secret, _BEARER.sub(r"\1[redacted]", line))
+    return hide_credentials(line)
+
+
+def _masked_if_secret(parameter: re.Match) -> str:
+    name = parameter.group(1)
+    return name + "[redacted]" if name.lower().endswith(_SECRET_NAMES) else parameter.group()
 
 
 def redact_record(record: logging.LogRecord) -> bool:

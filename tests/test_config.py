@@ -3,6 +3,7 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
+from helpers import LINEAR_FACTOR, seconds
 
 from service.config import PROJECT_ROOT, SETTINGS, ConfigError, Settings
 from service.errors import hide_credentials
@@ -110,3 +111,16 @@ def test_every_setting_is_documented_with_its_default():
     assert sorted(table) == sorted(s.env for s in SETTINGS.values())  # no setting missing, no stale row
     wrong = {s.env: (table[s.env], documented(s)) for s in SETTINGS.values() if table[s.env] != documented(s)}
     assert wrong == {}
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["a" * 16_000, "password" * 2_000, "a." * 8_000, "a://b:" * 2_700, "%" * 16_000, "bearer " + " " * 16_000],
+    ids=["word", "password", "dots", "schemes", "percent", "bearer"],
+)
+def test_masking_a_log_line_takes_time_linear_in_its_length(hostile):
+    """Access log lines carry what clients send (the request line, the user agent): masking reads each once."""
+    ordinary = ("GET /api/v1/search?q=news&api_key=k HTTP/1.1 Mozilla/5.0 " * 500)[: len(hostile)]
+    limit = LINEAR_FACTOR * seconds(lambda: redact(ordinary))
+    took = seconds(lambda: redact(hostile), within=limit)
+    assert took <= limit, f"{took:.3f} s, {took / limit * LINEAR_FACTOR:.0f} times an ordinary line as long"
