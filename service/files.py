@@ -33,24 +33,56 @@ def check_utf8(path: Path) -> None:
                 raise InputError(f"{path} line {number}: invalid UTF-8 ({error.reason})") from None
 
 
-def without_bom(lines: Iterable[bytes]) -> Iterator[bytes]:
-    """The byte lines of a file, less the UTF-8 byte order mark that Windows tools put before the first one."""
-    lines = iter(lines)
-    first = next(lines, None)
-    if first is not None:
-        yield first.removeprefix(codecs.BOM_UTF8)
-    yield from lines
+def _lines(stream: Iterable[bytes]) -> Iterator[tuple[int, bytes | None, int]]:
+    """(line number, line, its size in bytes) for each line of a byte stream, less the UTF-8 byte order mark that
+    Windows tools put before the first one. From a file, a line over MAX_RECORD_BYTES comes as None, read past but
+    never held, so one huge line (a file with no newline) costs no more memory than the limit."""
+    read = getattr(stream, "readline", None)
+    lines = iter(stream) if read is None else iter(lambda: read(MAX_RECORD_BYTES + 1), b"")
+    for number, raw in enumerate(lines, 1):
+        if number == 1:
+            raw = raw.removeprefix(codecs.BOM_UTF8)
+        size = len(raw)
+        if size > MAX_RECORD_BYTES:
+            size += _skip_rest_of_line(read, raw)
+            raw = None
+        yield number, raw, size
 
 
-def text_lines(stream: Iterable[bytes], name: str) -> Iterator[tuple[int, str]]:
-    """(line number, line) for a plain-text stream; invalid UTF-8 stops everything."""
-    for number, raw in enumerate(without_bom(stream), 1):
+def _skip_rest_of_line(read, start: bytes) -> int:
+    """Read past the rest of a line whose start was read already; how many more bytes it held."""
+    skipped = 0
+    while read is not None and not start.endswith(b"\n") and (start := read(MAX_RECORD_BYTES)):
+        skipped += len(start)
+    return skipped
+
+
+def _too_long(size: int) -> RecordError:
+    return RecordError(f"record of {size} bytes exceeds the limit of {MAX_RECORD_BYTES}")
+
+
+def text_lines(stream: Iterable[bytes], name: str) -> Iterator[tuple[int, str | RecordError]]:
+    """(line number, line) for a plain-text stream, a RecordError in place of a line over the limit; invalid UTF-8
+    stops everything."""
+    for number, raw, size in _lines(stream):
+        if raw is None:
+            yield number, _too_long(size)
+            continue
         if b"\0" in raw:
             raise InputError(f"{name} line {number}: binary data (NUL byte)")
         try:
             yield number, raw.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError as error:
             raise InputError(f"{name} line {number}: invalid UTF-8 ({error.reason})") from None
+
+
+def text_records(stream: Iterable[bytes], name: str) -> Iterator[tuple[int, dict | RecordError]]:
+    """(line number, {"body": line} or RecordError) for each non-blank line of a plain-text stream."""
+    for number, line in text_lines(stream, name):
+        if isinstance(line, RecordError):
+            yield number, line
+        elif line.strip():
+            yield number, {"body": line}
 
 
 def lone_surrogate(value) -> str | None:
@@ -92,11 +124,11 @@ def strict_json(text: str):
 
 def jsonl_records(stream: Iterable[bytes]) -> Iterator[tuple[int, dict | RecordError]]:
     """(line number, record or RecordError) for each non-blank JSONL line."""
-    for number, raw in enumerate(without_bom(stream), 1):
-        if not raw.strip():
+    for number, raw, size in _lines(stream):
+        if raw is None:
+            yield number, _too_long(size)
             continue
-        if len(raw) > MAX_RECORD_BYTES:
-            yield number, RecordError(f"record of {len(raw)} bytes exceeds the limit of {MAX_RECORD_BYTES}")
+        if not raw.strip():
             continue
         try:
             record = strict_json(raw.decode("utf-8"))

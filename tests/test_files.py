@@ -2,6 +2,7 @@
 
 import io
 import json
+import tracemalloc
 
 import pytest
 
@@ -120,3 +121,22 @@ def test_a_byte_order_mark_before_the_first_line_is_not_part_of_it():
     records = list(files.jsonl_records(io.BytesIO(bom + b'{"body": "a"}\n{"body": "b"}\n')))
     assert records == [(1, {"body": "a"}), (2, {"body": "b"})]
     assert list(files.text_lines(io.BytesIO(bom + "قال.\nثم.\n".encode()), "in")) == [(1, "قال."), (2, "ثم.")]
+
+
+def test_a_line_over_the_record_limit_is_reported_without_being_held(tmp_path):
+    """A file with one huge line (no newline in 48 MB) costs a few times the limit in memory, not the line."""
+    path = tmp_path / "one-line.txt"
+    path.write_bytes(b"\xef\xbb\xbfgood\n" + b"x" * (12 * MAX_RECORD_BYTES) + b"\nalso good")
+    with open(path, "rb") as stream:
+        tracemalloc.start()
+        try:
+            records = list(files.text_records(stream, "one-line.txt"))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert records[0] == (1, {"body": "good"}) and records[2] == (3, {"body": "also good"})
+    assert isinstance(records[1][1], RecordError) and f"{12 * MAX_RECORD_BYTES + 1} bytes" in str(records[1][1])
+    assert peak < 5 * MAX_RECORD_BYTES, f"{peak / 1e6:.1f} MB for a {12 * MAX_RECORD_BYTES / 1e6:.0f} MB line"
+    with open(path, "rb") as stream:
+        refused = [number for number, record in files.jsonl_records(stream) if isinstance(record, RecordError)]
+    assert refused == [1, 2, 3]

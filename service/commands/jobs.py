@@ -12,7 +12,7 @@ from pathlib import Path
 
 from service.commands.common import existing_file
 from service.errors import InputError
-from service.files import check_not_binary, jsonl_records, text_lines
+from service.files import check_not_binary, jsonl_records, text_records
 from service.jobs.store import JobStore, open_job_store
 from service.jobs.worker import IDLE_WAIT
 
@@ -51,7 +51,7 @@ def read_records(path: Path, plain_text: bool) -> Iterator[tuple[int, object]]:
 def _records(path: Path, plain_text: bool) -> Iterator[tuple[int, object]]:
     with open(path, "rb") as handle:
         if plain_text:
-            yield from ((n, {"body": line}) for n, line in text_lines(handle, str(path)) if line.strip())
+            yield from text_records(handle, str(path))
         else:
             yield from jsonl_records(handle)
 

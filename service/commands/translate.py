@@ -82,6 +82,11 @@ def _translate_text(byte_lines, name, translator, out) -> tuple[int, int]:
 
     def paragraphs():
         for number, line in text_lines(byte_lines, name):
+            if isinstance(line, ArticleError):  # over the size limit: reported, and an empty line holds its place
+                originals[number] = ""
+                print(f"line {number}: {line}", file=sys.stderr)
+                yield number, ArticleError("blank")
+                continue
             originals[number] = line
             yield number, {"body": line} if line.strip() else ArticleError("blank")
 
