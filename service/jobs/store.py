@@ -190,6 +190,10 @@ class JobStore:
         except _Duplicate as duplicate:
             return duplicate.job_id, False
 
+    def active_jobs(self, owner: str) -> int:
+        """The owner's unfinished jobs: a cheap look before an upload is read (create() counts again, to decide)."""
+        return self._read(f"SELECT COUNT(*) FROM jobs WHERE owner = ? AND state {IN_ACTIVE}", (owner, *ACTIVE))[0][0]
+
     def health(self) -> dict[str, bool]:
         """/readyz's checks of the store's back ends, by name: whether each answers (within its timeout)."""
         try:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from flask import request
 
 from service.errors import ArticleError, InputError
-from service.files import jsonl_records, text_lines
+from service.files import jsonl_records, text_records
 from service.jobs.store import ActiveJobLimit
 from service.limits import MAX_ID_BYTES
 from service.pipeline import translate_articles
@@ -125,9 +125,11 @@ def job_owner() -> str:
 def submit_job(owner: str) -> tuple[dict, bool]:
     """The request's items stored as a job of owner's, or the identical unfinished job: (its status, whether new)."""
     services = app_services()
+    limit = services.settings.max_active_jobs
+    if services.jobs.active_jobs(owner) >= limit:  # before the upload is read and stored, only to be rolled back
+        raise ApiError(429, f"at most {limit} unfinished jobs per API key")
     options = _job_options()
     items = _job_items()
-    limit = services.settings.max_active_jobs
     try:
         job_id, created = services.jobs.create("translate", items, options, owner=owner, max_active=limit)
     except ActiveJobLimit:
@@ -159,7 +161,7 @@ def _upload_items(upload) -> Iterator[tuple[int, object]]:
         yield from jsonl_records(upload.stream)
         return
     try:
-        yield from ((n, {"body": line}) for n, line in text_lines(upload.stream, "the uploaded file") if line.strip())
+        yield from text_records(upload.stream, "the uploaded file")
     except InputError as error:
         raise ApiError(400, str(error), "invalid_utf8") from None
 
