@@ -204,3 +204,19 @@ def test_concurrent_creates_never_take_a_key_past_alerts_per_key(app, http):
     deleted = [http.delete(f"/api/v1/alerts/{alert['id']}", headers=OTHER_AUTH).status_code for alert in made]
     assert set(deleted) <= {204}
     assert sorted(statuses) == [201] * 4 + [429] * (RACES - 4) and len(made) == 4, statuses
+
+
+@pytest.mark.parametrize("index", ["alert-slots", "alerts"])
+def test_a_closed_alert_index_is_a_503_not_a_500(app, http, client, alias, index):
+    """A cluster that refuses a call (here a closed index, as during a restore) is an outage, whichever call met it."""
+    alert = create(http)
+    client.indices.close(index=f"{alias}-{index}")
+    try:
+        created = http.post("/api/v1/alerts", json={"name": "closed", "query": "مستشفى"}, headers=AUTH)
+        read = http.get(f"/api/v1/alerts/{alert['id']}", headers=AUTH)
+    finally:
+        client.indices.open(index=f"{alias}-{index}", wait_for_active_shards="all")
+    assert (created.status_code, created.json["error"]["code"]) == (503, "search_unavailable")
+    if index == "alerts":
+        assert (read.status_code, read.json["error"]["code"]) == (503, "search_unavailable")
+    assert http.delete(f"/api/v1/alerts/{alert['id']}", headers=AUTH).status_code == 204

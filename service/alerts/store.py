@@ -25,6 +25,7 @@ import json
 import secrets
 import uuid
 from dataclasses import replace
+from functools import partial
 
 from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import ConflictError, NotFoundError, RequestError
@@ -155,7 +156,9 @@ class AlertStore:
         """Take a free one of owner's slots for alert_id; False when every one is held."""
         alerts = self.list_for(owner)  # first: an alert listed has its slot already (taken before it was written)
         slot_ids = [f"{owner}:{n}" for n in range(limit)]
-        slots = self.client.mget(index=self.slots_index, body={"ids": slot_ids})["docs"]
+        slots = with_retries(
+            lambda: self.client.mget(index=self.slots_index, body={"ids": slot_ids}), attempts=self.attempts
+        )["docs"]
         named = {slot["_source"]["alert_id"] for slot in slots if slot.get("found")}
         unslotted = sum(alert.id not in named for alert in alerts)
         for slot in slots[: max(0, limit - unslotted)]:
@@ -169,7 +172,8 @@ class AlertStore:
                 else {"op_type": "create"}
             )
             try:
-                self.client.index(index=self.slots_index, id=slot["_id"], body=claim, refresh=True, **unchanged)
+                take = partial(self.client.index, index=self.slots_index, id=slot["_id"], body=claim, refresh=True)
+                with_retries(partial(take, **unchanged), attempts=self.attempts)
             except ConflictError:  # another create took it first
                 continue
             return True
@@ -184,8 +188,10 @@ class AlertStore:
         """Free the slot alert_id holds, if any (slots are written with refresh, so the search finds it)."""
         body = {"query": {"term": {"alert_id": alert_id}}, "_source": False}
         with contextlib.suppress(NotFoundError):  # no slots index (alerts saved before slots), or freed already
-            for slot in self.client.search(index=self.slots_index, body=body)["hits"]["hits"]:
-                self.client.delete(index=self.slots_index, id=slot["_id"], refresh=True)
+            held = with_retries(lambda: self.client.search(index=self.slots_index, body=body), attempts=self.attempts)
+            for slot in held["hits"]["hits"]:
+                free = partial(self.client.delete, index=self.slots_index, id=slot["_id"], refresh=True)
+                with_retries(free, attempts=self.attempts)
 
     def _put(
         self, alert: Alert, forms: list[QueryForm], secret: str | None, refresh: str | bool = "wait_for", **options

@@ -10,11 +10,12 @@ import sqlite3
 
 from flask import Flask, jsonify, render_template, request
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
-from opensearchpy.exceptions import NotFoundError
+from opensearchpy.exceptions import NotFoundError, TransportError
 from werkzeug.exceptions import HTTPException
 
 from service import sqlite
 from service.errors import JobsUnavailable, SearchUnavailable, TranslatorBusy
+from service.index.bulk import is_outage
 from service.index.lifecycle import LifecycleError
 from service.search.query import QueryError
 
@@ -92,6 +93,11 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(SearchUnavailable)
     def search_down(error):
         return error_response(503, "the search cluster is unreachable; try again shortly", "search_unavailable")
+
+    @app.errorhandler(TransportError)
+    def cluster_error(error: TransportError):
+        """An outage's answer (429/502/503/504, a closed or blocked index) from a call made without retries."""
+        return search_down(error) if is_outage(error) else unexpected(error)
 
     @app.errorhandler(JobsUnavailable)
     def jobs_down(error: JobsUnavailable):
