@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from urllib.parse import unquote
 
 from gunicorn import util
 from gunicorn.glogging import Logger
@@ -43,7 +44,8 @@ def redact(line: str) -> str:
 
 def _masked_if_secret(parameter: re.Match) -> str:
     name = parameter.group(1)
-    return name + "[redacted]" if name.lower().endswith(_SECRET_NAMES) else parameter.group()
+    secret = unquote(name).lower().endswith(_SECRET_NAMES)  # Werkzeug reads ?%74oken= as token
+    return name + "[redacted]" if secret else parameter.group()
 
 
 def redact_record(record: logging.LogRecord) -> bool:

@@ -124,3 +124,8 @@ def test_masking_a_log_line_takes_time_linear_in_its_length(hostile):
     limit = LINEAR_FACTOR * seconds(lambda: redact(ordinary))
     took = seconds(lambda: redact(hostile), within=limit)
     assert took <= limit, f"{took:.3f} s, {took / limit * LINEAR_FACTOR:.0f} times an ordinary line as long"
+
+
+def test_a_secret_parameter_is_masked_however_its_name_is_percent_encoded():
+    line = redact("GET /alerts/a/feed.atom?%74oken=S1&tok%65n=S2&api%5Fkey=S3&ACCESS_TOKEN=S4&q=S5 HTTP/1.1")
+    assert not {"S1", "S2", "S3", "S4"} & set(re.findall(r"S\d", line)) and "q=S5" in line
