@@ -291,8 +291,11 @@ def test_a_frozen_broker_costs_a_submission_seconds(rabbitmq_to_kill, postgres_u
             answer = submitted.result(timeout=20 * timeout)  # two connections tried, each with its timeouts
             took = time.monotonic() - started
             assert answer.status_code == 503 and answer.json["error"]["code"] == "jobs_unavailable"
+            asked = time.monotonic()
             ready = http.get("/readyz")
+            probed = time.monotonic() - asked
             assert ready.status_code == 503 and ready.json["checks"]["jobs_broker"] is False
+            assert probed < 3 * timeout, f"/readyz took {probed:.1f} s to find the broker frozen"
             assert ready.json["checks"]["jobs_store"] is True
         finally:
             rabbitmq_to_kill.thaw()
@@ -300,7 +303,9 @@ def test_a_frozen_broker_costs_a_submission_seconds(rabbitmq_to_kill, postgres_u
     assert again.status_code == 200 and again.json["duplicate"]  # stored at the 503, published now
     assert http.get("/readyz").json["checks"]["jobs_broker"] is True
     services_of(app).close()
-    print(f"frozen RabbitMQ, JOBS_TIMEOUT={timeout:g} s: the submission answered 503 in {took:.1f} s")
+    print(
+        f"frozen RabbitMQ, JOBS_TIMEOUT={timeout:g} s: a submission answered 503 in {took:.1f} s, /readyz in {probed:.1f} s"
+    )
 
 
 def test_postgres_killed_and_restarted_under_the_celery_fleet(

@@ -114,7 +114,7 @@ class CeleryJobStore(PostgresJobStore):
         """Whether the broker takes a connection (the AMQP handshake included) within the timeout."""
         try:
             with Connection(self.broker_url, connect_timeout=self.timeout) as connection:
-                connection.connect()
+                connection.ensure_connection(max_retries=0)  # connect() retries once after a 2 s back-off
         except Exception:  # any failure to reach the broker means "not ready", never a 500
             return False
         return True

@@ -19,7 +19,7 @@ ERRORS = {
     400: "The request is malformed or invalid: the message says which field and why",
     401: "An API key is needed and none was sent",
     403: "The API key is not valid, or no keys are configured",
-    404: "No such resource (for a search: no index yet)",
+    404: "No such resource",
     409: "Changed by another request meanwhile (an alert being updated): read it again and retry",
     413: "Over a configured limit (body size, texts, characters, articles)",
     415: "The body is not application/json (or multipart/form-data for an upload)",
@@ -179,7 +179,7 @@ def build(settings: Settings) -> dict:
                             },
                         )
                     },
-                    (400, 404, 503),
+                    (400, 503),
                     key="read",
                     parameters=[*schemas.SEARCH_PARAMETERS, schemas.SEARCH_FORMAT],
                 )
