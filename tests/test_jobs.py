@@ -176,6 +176,18 @@ def test_an_item_whose_worker_keeps_dying_fails_alone_after_its_attempts(open_st
     assert [json.loads(r)["id"] for r in store.results(job_id)] == ["j1", "j2", "j3"]
 
 
+def test_while_one_item_a_worker_died_on_runs_the_others_wait_for_their_turn(open_store):
+    """One suspect at a time per job: a second death (a deploy, an OOM kill) counts against one item, not one per
+    worker; the other workers take the items no worker died on meanwhile."""
+    store = open_store(lease_seconds=0.0)
+    job_id, _ = store.create("translate", articles(6), {"index": False})
+    assert [item.seq for item in store.claim("dying-worker", 3)[1]] == [0, 1, 2]  # its lease runs out: a death
+    store.lease_seconds = 600.0
+    assert [item.seq for item in store.claim("worker-a", 3)[1]] == [0]  # a suspect, alone
+    assert [item.seq for item in store.claim("worker-b", 3)[1]] == [3, 4, 5]  # not the other suspects
+    assert store.claim_items("worker-c", job_id, [1, 2]) == ([], 2)  # a Celery batch of suspects waits too
+
+
 def test_a_redelivered_batch_whose_workers_died_runs_item_by_item_until_the_attempts_run_out(open_store):
     store = open_store(lease_seconds=0.0)  # as above: every claim's worker has died by the next claim
     job_id, _ = store.create("translate", articles(3), {"index": False})

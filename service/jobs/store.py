@@ -218,12 +218,15 @@ class JobStore:
                 return None, []
             chosen = row[0]
             self._take_back(db, chosen, "lease_until < ?", (now,))
+            suspect_running = self._suspect_running(db, chosen, now)
+            untouched = " AND attempts = 0" if suspect_running else ""  # the other suspects wait their turn
             items = _alone_if_a_worker_died_on_it(
                 db.execute(
-                    "SELECT seq, line, input, attempts FROM items WHERE job_id = ? AND status = 'queued' "
+                    f"SELECT seq, line, input, attempts FROM items WHERE job_id = ? AND status = 'queued'{untouched} "
                     f"ORDER BY seq LIMIT ?{self._SKIP_LOCKED}",
                     (chosen, limit),
-                ).fetchall()
+                ).fetchall(),
+                suspect_running,
             )
             db.executemany(
                 "UPDATE items SET status = 'claimed', claimed_by = ?, lease_until = ? WHERE job_id = ? AND seq = ?",
@@ -256,7 +259,7 @@ class JobStore:
                 f"AND status = 'queued' ORDER BY seq{self._SKIP_LOCKED}",
                 (job_id, *seqs),
             ).fetchall()
-            items = _alone_if_a_worker_died_on_it(runnable)
+            items = _alone_if_a_worker_died_on_it(runnable, self._suspect_running(db, job_id, now))
             held = db.execute(
                 f"SELECT COUNT(*) FROM items WHERE job_id = ? AND seq IN ({marks}) AND status = 'claimed' "
                 "AND lease_until >= ?",
@@ -363,6 +366,18 @@ class JobStore:
 
         self._transaction(work)
         return len(dead)
+
+    @staticmethod
+    def _suspect_running(db, job_id: str, now: float) -> bool:
+        """Whether an item a worker died on is running now (alone, under a live lease)."""
+        return (
+            db.execute(
+                "SELECT 1 FROM items WHERE job_id = ? AND status = 'claimed' AND attempts > 0 AND lease_until >= ? "
+                "LIMIT 1",
+                (job_id, now),
+            ).fetchone()
+            is not None
+        )
 
     def _take_back(self, db, job_id: str, abandoned: str, params: tuple) -> None:
         """Queue again the job's claimed items whose worker died (those the SQL condition abandoned picks), one more
@@ -475,10 +490,14 @@ class JobStore:
             yield json.dumps({"line": line, "error": error}, ensure_ascii=False) + "\n"
 
 
-def _alone_if_a_worker_died_on_it(items: list) -> list:
+def _alone_if_a_worker_died_on_it(items: list, suspect_running: bool) -> list:
     """The rows (seq, line, input, attempts) to claim: all of them, or only the first whose worker died before, so
-    that an item that kills its worker fails alone, not with the batch it came in."""
+    that an item that kills its worker fails alone, not with the batch it came in. While one such item runs, the
+    others wait and only untouched items are claimed: a death (a deploy, an out-of-memory kill) then counts against
+    one suspect of the job, not against one per worker."""
     retried = [item for item in items if item[3]]
+    if suspect_running:
+        return [item for item in items if not item[3]]
     return retried[:1] or items
 
 
