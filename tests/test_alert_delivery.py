@@ -1,6 +1,7 @@
 """Webhook delivery from the matches outbox, on the real node, to a real HTTP receiver on loopback (allow-listed)."""
 
 import contextlib
+import functools
 import itertools
 import json
 import select
@@ -16,7 +17,8 @@ import pytest
 from helpers import free_port, run_cli
 
 from service.alerts import webhooks
-from service.alerts.delivery import Deliverer, DeliveryThread, backoff
+from service.alerts.atom import parse_utc
+from service.alerts.delivery import BATCH, Deliverer, DeliveryThread, backoff
 from service.alerts.model import StoryMatch, match_id, saved_form
 from service.alerts.store import AlertStore, now_iso
 from service.web import create_app, start_workers, stop_workers
@@ -365,6 +367,72 @@ def test_a_slow_receiver_holds_back_neither_the_other_receivers_nor_the_next_loo
             finally:
                 thread.stop()
     assert slow.lasted and max(slow.lasted) < 1.5 * timeout
+
+
+def test_a_slow_receivers_backlog_does_not_starve_the_other_receivers(store, delivery_settings):
+    """More of a tarpit's entries due than a look takes: each look took the earliest, all the tarpit's, and tried one,
+    so the fast receiver's entries, due after them, waited until the backlog had gone, one entry a look."""
+    settings = replace(delivery_settings, alert_webhook_timeout=1.0)
+    port = free_port()
+    with Trickler(TRICKLES["http"]) as slow:
+        slow_alert, _ = alert_with_webhook(store, f"http://127.0.0.1:{slow.port}/hook")
+        fast_alert, secret = alert_with_webhook(store, f"http://127.0.0.1:{port}/hook")
+        backlog = record(store, slow_alert.id, [f"tarpit-{n}" for n in range(BATCH + 20)])  # due first
+        fast_ids = record(store, fast_alert.id, ["fast-1", "fast-2"])
+        deliverer = Deliverer(store, settings)
+        first_look, looks = deliverer.now(), 0
+        with Receiver(port, secret) as fast:
+            while looks < 2 and not set(fast_ids) <= set(fast.accepted):
+                deliverer.run_once()
+                store.client.indices.refresh(index=store.matches_index)
+                looks += 1
+            poll(lambda: set(fast_ids) <= set(fast.accepted), "the fast receiver's deliveries, given two looks")
+    states = webhook_states(store, backlog).values()
+    assert 1 <= sum(state["attempts"] for state in states) <= looks  # the tarpit's turn has time for one a look
+    deferred = [s for s in states if s["attempts"] == 0 and parse_utc(s["next_attempt"]) > first_look]
+    assert len(deferred) > 1  # those it had no time for wait behind the others, no attempt counted
+
+
+def test_a_look_leaves_a_turn_held_by_a_slow_dns_look_up_to_end_on_its_own(store, delivery_settings, monkeypatch):
+    """The system resolver has no deadline of ours: a look waited for every turn, so one slow look-up held up every
+    receiver's next look. Now the look goes on without it, and gives that receiver no second turn meanwhile."""
+    settings = replace(delivery_settings, alert_webhook_timeout=1.0)
+    answer, asked = threading.Event(), []
+    resolve = webhooks._resolve
+
+    def slow_resolver(host, port):  # a name server that answers when the test says so
+        if host == "slow-dns.example":
+            asked.append(host)
+            answer.wait()
+            return resolve("127.0.0.1", port)
+        return resolve(host, port)
+
+    monkeypatch.setattr(webhooks, "_resolve", slow_resolver)
+    port = free_port()
+    slow_alert, _ = alert_with_webhook(store, f"http://slow-dns.example:{free_port()}/hook")
+    fast_alert, secret = alert_with_webhook(store, f"http://127.0.0.1:{port}/hook")
+    held, waiting = record(store, slow_alert.id, ["slow-dns-1", "slow-dns-2"])
+    deliverer = Deliverer(store, settings)
+
+    def sent_after_a_look(delivery: str, receiver: Receiver) -> bool:
+        """One more look, which must end while the look-up still waits; then whether delivery has gone out."""
+        thread = threading.Thread(target=deliverer.run_once, daemon=True)
+        thread.start()
+        thread.join(DEADLINE)
+        assert not thread.is_alive(), "the look still waits for the turn held by the DNS look-up"
+        store.client.indices.refresh(index=store.matches_index)
+        return delivery in receiver.accepted
+
+    try:
+        with Receiver(port, secret) as fast:
+            for story in ("fast-1", "fast-2"):  # looks while the look-up still waits
+                (delivery,) = record(store, fast_alert.id, [story])
+                poll(functools.partial(sent_after_a_look, delivery, fast), f"{story} delivered")
+        assert asked == ["slow-dns.example"]  # one turn for that receiver, though its second entry is due
+    finally:
+        answer.set()
+    poll(lambda: webhook_states(store, [held])[held].get("last_error"), "the held turn ends on its own")
+    assert webhook_states(store, [waiting])[waiting]["attempts"] == 0
 
 
 def test_the_serving_process_runs_a_deliverer_beside_its_job_workers(store, delivery_settings, tmp_path):

@@ -69,6 +69,20 @@ def test_a_forged_signature_of_any_shape_is_false_and_never_an_error():
         "http://0.0.0.0/hook",
         "http://224.0.0.1/hook",
         "http://240.0.0.1/hook",  # reserved
+        "http://192.0.0.8/hook",  # IETF protocol assignments: Python calls 192.0.0.8-255 global before 3.11.10
+        "http://192.0.0.255/hook",
+        "http://100.64.0.1/hook",  # shared address space (carrier-grade NAT)
+        "http://198.18.0.1/hook",  # benchmarking
+        "http://203.0.113.7/hook",  # documentation
+        "http://255.255.255.255/hook",
+        "http://[fec0::1]/hook",  # site-local (deprecated): global to Python
+        "http://[3fff::1]/hook",  # documentation (RFC 9637): global to Python before 3.13
+        "http://[2001:db8::1]/hook",  # documentation
+        "http://[5f00::1]/hook",  # SRv6 segment identifiers
+        "http://[100::1]/hook",  # discard-only
+        "http://[100:0:0:1::1]/hook",  # dummy prefix (RFC 9780)
+        "http://[2001:2::1]/hook",  # benchmarking, in the IETF protocol assignments
+        "http://[fd00::1]/hook",  # unique local
     ],
 )
 def test_non_public_addresses_are_refused_without_the_allow_list(url):

@@ -8,9 +8,12 @@ jitter, or, once the match is older than ALERT_WEBHOOK_GIVE_UP_HOURS, marks it f
 after its claim leaves the entry pending: it is due again when the lease ends. So a receiver gets every match at
 least once, and exactly once when it drops repeats of a delivery id (the match id, the same on every attempt).
 
-Each look gives every receiver (a webhook's host and port) a turn, up to THREADS at once: a turn takes that
-receiver's due entries in order until it has run ALERT_WEBHOOK_TIMEOUT seconds, leaving the rest due. So a slow
-receiver's turn lasts at most about two timeouts a look, and it holds back neither the others nor the next look.
+Each look takes the earliest due entries of up to BATCH alerts, at most PER_ALERT of each, so that one alert's
+backlog cannot fill a look, and gives every receiver (a webhook's host and port) a turn, up to THREADS at once: a
+turn takes that receiver's entries in order until it has run ALERT_WEBHOOK_TIMEOUT seconds, and moves those it had
+no time for a timeout later, no attempt counted, behind the entries due now. A look waits for its turns as long
+as their POSTs may take (two timeouts and TURN_MARGIN per THREADS turns); a turn held longer (the system
+resolver's DNS look-up has no deadline of ours) ends on its own, and its receiver gets no other turn until then.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -35,9 +38,11 @@ from service.alerts.store import AlertStore
 from service.config import Settings
 
 log = logging.getLogger(__name__)
-BATCH = 50  # due entries taken per look
+BATCH = 50  # alerts whose due entries one look takes
+PER_ALERT = 5  # due entries of one alert one look takes
 LEASE_MARGIN = 30.0  # seconds a claim outlives the POST's own timeout
 THREADS = 8  # receivers delivered to at once
+TURN_MARGIN = 2.0  # seconds a turn's outbox writes may add to its POSTs before the look stops waiting for it
 
 Webhook = tuple[Alert, str]  # an alert with a webhook, and its secret
 
@@ -77,16 +82,31 @@ class Deliverer:
         self.store, self.settings = store, settings
         self.now = now or (lambda: dt.datetime.now(dt.UTC))
         self.lease = settings.alert_webhook_timeout + LEASE_MARGIN
+        self._lock = threading.Lock()
+        self._in_turn: set[str] = set()  # receivers whose turn outlasted its look and still runs
 
     def run_once(self, limit: int = BATCH) -> Report:
-        """Deliver the entries due now (at most limit), a turn per receiver; what was not sent waits its next try."""
-        turns = self._turns(self._due(limit))
+        """Deliver the entries due now (of at most limit alerts), a turn per receiver; what was not sent waits its
+        next try. The report counts the turns that ended while the look waited for them."""
+        due = self._turns(self._due(limit))
+        with self._lock:
+            turns = {receiver: entries for receiver, entries in due.items() if receiver not in self._in_turn}
+            self._in_turn.update(turns)
         report = Report()
-        if turns:
-            with ThreadPoolExecutor(min(THREADS, len(turns)), thread_name_prefix="alert-webhook-turn") as pool:
-                for turn in pool.map(self._take_turn, turns):
-                    report.add(turn)
+        if not turns:
+            return report
+        pool = ThreadPoolExecutor(min(THREADS, len(turns)), thread_name_prefix="alert-webhook-turn")
+        futures = [pool.submit(self._take_turn, receiver, entries) for receiver, entries in turns.items()]
+        pool.shutdown(wait=False)  # a turn past its time finishes in its thread, unwaited for
+        done, _ = wait(futures, timeout=self._turns_time(len(turns)))
+        for future in done:
+            report.add(future.result())
         return report
+
+    def _turns_time(self, turns: int) -> float:
+        """How long the turns may rightly take: each stops taking entries at the timeout, then ends its last POST."""
+        rounds = -(-turns // THREADS)
+        return rounds * (2 * self.settings.alert_webhook_timeout + TURN_MARGIN)
 
     def run(self, stop: threading.Event) -> None:
         """Deliver until stop is set, looking every ALERT_DELIVERY_POLL_SECONDS (at once again after a full batch)."""
@@ -110,15 +130,24 @@ class Deliverer:
                 }
             },
             "sort": [{"webhook.next_attempt": "asc"}],
+            "collapse": {
+                "field": "alert_id",
+                "inner_hits": {
+                    "name": "due",
+                    "size": PER_ALERT,
+                    "sort": [{"webhook.next_attempt": "asc"}],
+                    "seq_no_primary_term": True,
+                },
+            },
             "size": limit,
-            "seq_no_primary_term": True,
         }
         try:
-            return self.store.client.search(index=self.store.matches_index, body=body)["hits"]["hits"]
+            alerts = self.store.client.search(index=self.store.matches_index, body=body)["hits"]["hits"]
         except NotFoundError:  # no match recorded yet
             return []
+        return [hit for alert in alerts for hit in alert["inner_hits"]["due"]["hits"]["hits"]]
 
-    def _turns(self, hits: list[dict]) -> list[list[tuple[dict, Webhook | None]]]:
+    def _turns(self, hits: list[dict]) -> dict[str, list[tuple[dict, Webhook | None]]]:
         """The due entries with their alert's webhook (None when it has none now), by receiver, in order."""
         webhooks_of: dict[str, Webhook | None] = {}
         turns: dict[str, list[tuple[dict, Webhook | None]]] = {}
@@ -128,24 +157,40 @@ class Deliverer:
                 webhooks_of[alert_id] = self._webhook(alert_id)
             webhook = webhooks_of[alert_id]
             turns.setdefault(_receiver(webhook[0].webhook_url) if webhook else "", []).append((hit, webhook))
-        return list(turns.values())
+        return turns
 
     def _webhook(self, alert_id: str) -> Webhook | None:
         alert = self.store.get(alert_id, None)
         secret = self.store.webhook_secret(alert_id) if alert else None
         return (alert, secret) if alert and alert.webhook_url and secret else None
 
-    def _take_turn(self, entries: list[tuple[dict, Webhook | None]]) -> Report:
+    def _take_turn(self, receiver: str, entries: list[tuple[dict, Webhook | None]]) -> Report:
         """Deliver one receiver's entries in order until the turn has run ALERT_WEBHOOK_TIMEOUT seconds."""
         report = Report()
         started = time.monotonic()
-        for hit, webhook in entries:
-            if time.monotonic() - started >= self.settings.alert_webhook_timeout:
-                break  # a slow receiver: the rest wait for the next look
-            claimed = self._claim(hit)
-            if claimed is not None:
-                self._deliver(hit["_id"], hit["_source"], claimed, webhook, report)
+        try:
+            for taken, (hit, webhook) in enumerate(entries):
+                if time.monotonic() - started >= self.settings.alert_webhook_timeout:
+                    self._defer([entry for entry, _ in entries[taken:]])  # a slow receiver: let the others go first
+                    break
+                claimed = self._claim(hit)
+                if claimed is not None:
+                    self._deliver(hit["_id"], hit["_source"], claimed, webhook, report)
+        finally:
+            with self._lock:
+                self._in_turn.discard(receiver)
         return report
+
+    def _defer(self, hits: list[dict]) -> None:
+        """Make the entries due a timeout from now, behind those due now; guarded like a claim, so that an entry
+        another deliverer took meanwhile keeps its lease (its item in the bulk fails)."""
+        due = self.now() + dt.timedelta(seconds=self.settings.alert_webhook_timeout)
+        later = {"doc": {"webhook": {"next_attempt": _iso(due)}}}
+        actions = []
+        for hit in hits:
+            guard = {"if_seq_no": hit["_seq_no"], "if_primary_term": hit["_primary_term"]}
+            actions += [{"update": {"_index": self.store.matches_index, "_id": hit["_id"], **guard}}, later]
+        self.store.client.bulk(body=actions)
 
     def _claim(self, hit: dict) -> int | None:
         """Take the entry for one attempt; its attempt number, or None when another deliverer took it first."""

@@ -6,7 +6,8 @@ verify() (or the same three lines in its own language): recompute the HMAC over 
 time, and refuse a timestamp older than its tolerance (a replayed request).
 
 Guard: a webhook URL is http(s) only, and every address its host resolves to must be public (not private,
-loopback, link-local, multicast, reserved or unspecified; a NAT64 or 6to4 address is judged by the IPv4 host it
+loopback, link-local, site-local, multicast, reserved, unspecified or another of IANA's special-purpose ranges
+that are not globally reachable, whatever the Python version; a NAT64 or 6to4 address is judged by the IPv4 host it
 reaches, and the other IPv4 translation and tunnel forms are refused) unless ALERT_WEBHOOK_ALLOW names the host or
 a network holding the address. It is checked when an alert is saved, and again at each delivery, where the
 connection goes to the very address checked (so a DNS answer that changes in between cannot redirect it) and no
@@ -46,6 +47,18 @@ NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 # local-use prefix (RFC 8215), IPv4-compatible (::a.b.c.d) and IPv4-translated (::ffff:0:a.b.c.d) addresses, Teredo.
 TUNNELS = tuple(
     ipaddress.IPv6Network(network) for network in ("64:ff9b:1::/48", "::/96", "::ffff:0:0:0/96", "2001::/32")
+)
+# IANA's special-purpose ranges that are not globally reachable (and site-local, deprecated), listed here since
+# Python's is_global misses some of them before 3.11.10 (192.0.0.8-255) or 3.13 (3fff::/20), fec0::/10 in all.
+# 192.0.0.0/24 and 2001::/23 hold a few anycast services that are global, none of them a webhook receiver.
+NOT_GLOBAL = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        *("0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "198.18.0.0/15", "198.51.100.0/24"),
+        *("203.0.113.0/24", "240.0.0.0/4", "255.255.255.255/32"),
+        *("100::/64", "100:0:0:1::/64", "2001::/23", "2001:db8::/32", "3fff::/20", "5f00::/16", "fc00::/7"),
+        "fec0::/10",
+    )
 )
 
 
@@ -189,6 +202,8 @@ def _public(address: Address) -> bool:
         return _public(carried)
     if address.version == 6 and any(address in tunnel for tunnel in TUNNELS):  # `in` does not compare versions
         return False
+    if any(address in network for network in NOT_GLOBAL):
+        return False
     return address.is_global and not address.is_multicast and not address.is_reserved
 
 
@@ -212,10 +227,10 @@ def _kind(address: Address) -> str:
     carried = _carried_ipv4(address)
     if carried is not None:
         return f"{_kind(carried)} ({carried})"
-    for kind in ("loopback", "private", "link_local", "multicast", "unspecified", "reserved"):
-        if getattr(address, f"is_{kind}"):
+    for kind in ("loopback", "private", "link_local", "site_local", "multicast", "unspecified", "reserved"):
+        if getattr(address, f"is_{kind}", False):  # an IPv4 address has no is_site_local
             return kind.replace("_", "-")
-    return "non-public"
+    return "special-purpose" if any(address in network for network in NOT_GLOBAL) else "non-public"
 
 
 # The POST
