@@ -435,6 +435,27 @@ def test_a_look_leaves_a_turn_held_by_a_slow_dns_look_up_to_end_on_its_own(store
     assert webhook_states(store, [waiting])[waiting]["attempts"] == 0
 
 
+def test_a_turn_that_fails_is_logged_and_stops_no_other_turn_or_look(store, delivery_settings, monkeypatch, caplog):
+    """Any error in one receiver's turn (here the resolver's own) is that turn's: the look reports the others."""
+    resolve = webhooks._resolve
+
+    def broken_resolver(host, port):
+        if host == "broken-dns.example":
+            raise RuntimeError("the resolver broke")
+        return resolve(host, port)
+
+    monkeypatch.setattr(webhooks, "_resolve", broken_resolver)
+    port = free_port()
+    broken_alert, _ = alert_with_webhook(store, f"http://broken-dns.example:{free_port()}/hook")
+    fast_alert, secret = alert_with_webhook(store, f"http://127.0.0.1:{port}/hook")
+    record(store, broken_alert.id, ["broken-1"])
+    (delivery,) = record(store, fast_alert.id, ["fine-1"])
+    with Receiver(port, secret) as fast:
+        report = Deliverer(store, delivery_settings).run_once()
+    assert report.delivered == 1 and delivery in fast.accepted
+    assert any("webhook turn failed" in line for line in caplog.messages)
+
+
 def test_the_serving_process_runs_a_deliverer_beside_its_job_workers(store, delivery_settings, tmp_path):
     port = free_port()
     alert, secret = alert_with_webhook(store, f"http://127.0.0.1:{port}/hook")

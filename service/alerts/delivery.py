@@ -25,7 +25,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -98,9 +98,12 @@ class Deliverer:
         pool = ThreadPoolExecutor(min(THREADS, len(turns)), thread_name_prefix="alert-webhook-turn")
         futures = [pool.submit(self._take_turn, receiver, entries) for receiver, entries in turns.items()]
         pool.shutdown(wait=False)  # a turn past its time finishes in its thread, unwaited for
+        for future in futures:  # a turn that fails is logged, waited for or not, and stops no other turn or look
+            future.add_done_callback(_log_if_failed)
         done, _ = wait(futures, timeout=self._turns_time(len(turns)))
         for future in done:
-            report.add(future.result())
+            if future.exception() is None:
+                report.add(future.result())
         return report
 
     def _turns_time(self, turns: int) -> float:
@@ -280,3 +283,8 @@ def _receiver(url: str) -> str:
 
 def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds")
+
+
+def _log_if_failed(turn: Future) -> None:
+    if (error := turn.exception()) is not None:
+        log.error("a webhook turn failed; its entries stay due", exc_info=error)
