@@ -1,5 +1,6 @@
 """Saved searches on a real node with the real percolator: what an alert matches on ingest is what search returns."""
 
+import contextlib
 import itertools
 import json
 import threading
@@ -10,7 +11,7 @@ from helpers import cli_env, run_cli
 
 from service.alerts import matching
 from service.alerts.model import search_request
-from service.alerts.store import AlertStore
+from service.alerts.store import AlertLimitReached, AlertStore
 from service.ingest import ingest
 from service.jobs.store import SqliteJobStore
 from service.jobs.worker import Worker
@@ -318,3 +319,23 @@ def test_articles_are_not_percolated_while_no_alert_is_saved(client, alias):
     finally:
         del client.search
         client.indices.delete(index=f"{alias}-unwatched-alert*")
+
+
+def test_an_alert_saved_before_slots_existed_counts_against_the_limit_whatever_slots_are_free(store):
+    """Slots are taken at any place once alerts are deleted; an alert with none of its own still counts."""
+    owner, limit = "slots-owner", 3
+    kept = [save_limited(store, owner, limit) for _ in range(limit)][-1]  # slots 0, 1 and 2
+    for alert in store.list_for(owner):
+        if alert.id != kept.id:
+            store.delete(alert.id, owner)  # slots 0 and 1 free again; the kept alert holds slot 2
+    save(store, "ceasefire", owner=owner)  # saved without a slot, as before slots existed
+    made = []
+    for _ in range(limit):
+        with contextlib.suppress(AlertLimitReached):
+            made.append(save_limited(store, owner, limit))
+    assert len(store.list_for(owner)) == limit and len(made) == 1
+
+
+def save_limited(store, owner, limit):
+    forms, _ = query_forms(search_request("ceasefire", {}), query_parser.parse("ceasefire"), {})
+    return store.create(owner, "ceasefire", "ceasefire", {}, forms, None, limit=limit)[0]

@@ -153,18 +153,24 @@ class AlertStore:
         return alert, secret
 
     def _take_slot(self, owner: str, alert_id: str, limit: int) -> bool:
-        """Take a free one of owner's slots for alert_id; False when every one is held."""
+        """Take a free one of owner's slots for alert_id; False when every one is held.
+
+        An alert saved before slots existed gets a slot first, so that every alert counted holds one and two creates
+        at once cannot both count it out. Two such creates may each give it one: the key then has a slot fewer until
+        that alert is deleted (which frees all of its slots), never one more."""
         alerts = self.list_for(owner)  # first: an alert listed has its slot already (taken before it was written)
         slot_ids = [f"{owner}:{n}" for n in range(limit)]
         slots = with_retries(
             lambda: self.client.mget(index=self.slots_index, body={"ids": slot_ids}), attempts=self.attempts
         )["docs"]
         named = {slot["_source"]["alert_id"] for slot in slots if slot.get("found")}
-        unslotted = sum(alert.id not in named for alert in alerts)
-        for slot in slots[: max(0, limit - unslotted)]:
+        waiting = [alert.id for alert in alerts if alert.id not in named] + [alert_id]
+        for slot in slots:
+            if not waiting:
+                break
             if slot.get("found") and not self._abandoned(slot):
                 continue
-            claim = {"owner": owner, "alert_id": alert_id, "claimed": now_iso()}
+            claim = {"owner": owner, "alert_id": waiting[0], "claimed": now_iso()}
             # an abandoned slot only if no one took it over since it was read; a free one only if still free
             unchanged = (
                 {"if_seq_no": slot["_seq_no"], "if_primary_term": slot["_primary_term"]}
@@ -176,8 +182,8 @@ class AlertStore:
                 with_retries(partial(take, **unchanged), attempts=self.attempts)
             except ConflictError:  # another create took it first
                 continue
-            return True
-        return False
+            waiting.pop(0)
+        return not waiting
 
     def _abandoned(self, slot: dict) -> bool:
         """Whether a held slot was left by a create or delete that died midway: old, and its alert missing."""
