@@ -167,3 +167,4 @@ def test_an_outage_is_told_from_a_documents_refusal():
         TransportError(400, "mapper_parsing_exception", {"error": {"type": "mapper_parsing_exception"}})
     )
     assert not is_outage(ValueError("not the cluster's"))
+    assert not is_outage(TransportError(400)) and is_outage(TransportError(503))  # no error or info given

@@ -43,7 +43,10 @@ def is_outage(error: BaseException) -> bool:
     (429/502/503/504), or the index closed or blocked. Worth trying again later; never a reason to refuse a document."""
     if isinstance(error, OpenSearchConnectionError):
         return True
-    return isinstance(error, TransportError) and _outage_answer(error.status_code, error.error, error.info)
+    if not isinstance(error, TransportError):
+        return False
+    # status_code, error and info read args[0], [1] and [2], and raise IndexError on an error made with fewer
+    return _outage_answer(error.args[0] if error.args else None, *error.args[1:3])
 
 
 def _outage_answer(status, *details) -> bool:
