@@ -12,6 +12,7 @@ import pytest
 from flask import url_for
 from helpers import LINEAR_FACTOR, seconds
 
+from service.index import lifecycle
 from service.translation import engine
 from service.web import check_setup, create_app
 from service.web.libre import split_tags
@@ -220,6 +221,20 @@ def test_before_the_first_ingest_a_search_finds_nothing_rather_than_failing(sear
     page = fresh.get("/", query_string={"q": "president"})
     assert page.status_code == 200 and 'id="empty-state"' in page.data.decode()
     assert not client.indices.exists(index=alias), "searching made no index"
+
+
+def test_a_search_of_a_closed_index_is_the_clusters_trouble_not_the_querys(search_settings, client):
+    """A closed (or blocked) index is an outage, as for every other call: a 503, not a 400 that blames the query."""
+    alias = "test-closed-for-search"
+    lifecycle.delete(client, alias)
+    lifecycle.create(client, alias)
+    client.indices.close(index=alias)
+    try:
+        closed = create_app(replace(search_settings, opensearch_index=alias, api_keys=(KEY,))).test_client()
+        answer = closed.get("/api/v1/search", query_string={"q": "president"})
+    finally:
+        lifecycle.delete(client, alias)
+    assert (answer.status_code, error_of(answer)["code"]) == (503, "search_unavailable")
 
 
 def test_search_lists_every_form_searched_and_takes_the_users_translation(api, app, client, alias):

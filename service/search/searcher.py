@@ -5,10 +5,11 @@ from __future__ import annotations
 import functools
 
 from opensearchpy import OpenSearch
+from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import NotFoundError, RequestError, TransportError
 
 from service.errors import SearchUnavailable, TranslatorBusy
-from service.index.bulk import RETRYABLE_STATUS
+from service.index.bulk import is_outage
 from service.index.errors import refusal_reason
 from service.search import query as query_parser
 from service.search.body import build_body
@@ -125,12 +126,14 @@ def _run(client: OpenSearch, alias: str, body: dict) -> dict:
         return client.search(index=alias, body=body)
     except NotFoundError:  # the alias is made by the first ingest: until then, nothing matches
         return NO_INDEX_YET
-    except RequestError as error:  # e.g. a date filter OpenSearch cannot parse
-        raise QueryError(f"OpenSearch rejected the search: {refusal_reason(error)}") from None
-    except TransportError as error:  # overloaded or shards unavailable: the cluster's trouble, not the query's
-        if error.status_code not in RETRYABLE_STATUS:
-            raise
-        raise SearchUnavailable(f"OpenSearch could not run the search: {refusal_reason(error)}") from None
+    except OpenSearchConnectionError:
+        raise  # unreachable: the caller says where it looked
+    except TransportError as error:
+        if is_outage(error):  # overloaded, shards unavailable, the index closed or blocked: not the query's fault
+            raise SearchUnavailable(f"OpenSearch could not run the search: {refusal_reason(error)}") from None
+        if isinstance(error, RequestError):  # e.g. a date filter OpenSearch cannot parse
+            raise QueryError(f"OpenSearch rejected the search: {refusal_reason(error)}") from None
+        raise
 
 
 def search(

@@ -9,7 +9,6 @@ import logging
 import sqlite3
 
 from flask import Flask, jsonify, render_template, request
-from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import NotFoundError, TransportError
 from werkzeug.exceptions import HTTPException
 
@@ -89,14 +88,14 @@ def init_app(app: Flask) -> None:
     def not_found(error):
         return error_response(404, "not found")
 
-    @app.errorhandler(OpenSearchConnectionError)
     @app.errorhandler(SearchUnavailable)
     def search_down(error):
         return error_response(503, "the search cluster is unreachable; try again shortly", "search_unavailable")
 
     @app.errorhandler(TransportError)
     def cluster_error(error: TransportError):
-        """An outage's answer (429/502/503/504, a closed or blocked index) from a call made without retries."""
+        """The cluster unreachable, or an outage's answer (429/502/503/504, a closed or blocked index), from a call
+        made without retries."""
         return search_down(error) if is_outage(error) else unexpected(error)
 
     @app.errorhandler(JobsUnavailable)
