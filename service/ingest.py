@@ -1,16 +1,26 @@
-"""Ingest: JSONL articles → detect → segment → translate → bulk index, idempotently.
+"""The one write path: checked articles → translated → documents → enriched → indexed → matched.
 
-The document id is the article's `id` (or its content hash). An article whose stored content hash
-matches is skipped before any translation, so re-running a file changes nothing, and re-running
-it after a crash resumes where it stopped. The CLI and the API both call ingest(); every writer (bulk jobs too)
-stores through store_documents, which matches what it indexed against the saved searches (service/alerts).
+Every writer stores articles through write_articles: the CLI's `ingest` (plain, and `--resume` as a job), `sample`,
+`POST /api/v1/articles`, and every job worker (in the service, `jobs worker`, Celery). It does, in order:
+
+1. ensure the managed index behind the alias (created on the first write);
+2. check each record (ArticleError: rejected with its reason); of records with the same document id, the last
+   is kept and the earlier ones are rejected, naming the line that replaces them (repeated_id_reason);
+3. skip records whose stored content hash matches: unchanged, never translated or indexed again;
+4. translate the rest with the caller's Translate (the model, the record's own human English, or a worker's
+   translations kept from an attempt that could not be stored);
+5. build the documents and run the enrichment steps (ENRICHMENT_STEPS: story clusters today) over them;
+6. index them, then match the indexed ones against the saved searches (service/alerts).
+
+It returns one Outcome per record, so every writer counts and reports alike. A new enrichment step is one entry
+in ENRICHMENT_STEPS, and reaches every writer.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from itertools import islice
 
 from opensearchpy import OpenSearch
@@ -19,13 +29,182 @@ from service import align
 from service.alerts.matching import match_indexed
 from service.config import Settings
 from service.errors import ArticleError
-from service.index.bulk import index_documents, stored_hashes
+from service.index import lifecycle
+from service.index.bulk import index_documents, stored_hashes, with_retries
 from service.index.cluster_lookup import cluster_documents
 from service.index.documents import CheckedRecord, check_record, to_document
 from service.pipeline import DETECT_CHARS, translate_articles
 from service.text import langid
 
 WINDOW_RECORDS = 256
+INDEXED, UNCHANGED, REJECTED = "indexed", "unchanged", "rejected"
+
+# (line, record) pairs in, (line, aligned translation or ArticleError) pairs out, in any order
+Translate = Callable[[list[tuple[int, dict]]], Iterable[tuple[int, "dict | ArticleError"]]]
+
+
+@dataclass(frozen=True)
+class IndexTarget:
+    """Where and how writers store: the alias, the shape of the index made behind it on the first write, the
+    story-cluster threshold, and how often each OpenSearch call is tried while the cluster is down."""
+
+    client: OpenSearch
+    alias: str
+    shards: int = 1
+    replicas: int | None = 0
+    cluster_threshold: float = Settings().cluster_threshold
+    attempts: int = 10  # with back-off; an HTTP request passes few
+
+    @classmethod
+    def from_settings(cls, settings: Settings, client: OpenSearch, attempts: int = 10) -> IndexTarget:
+        return cls(
+            client,
+            settings.opensearch_index,
+            settings.opensearch_shards,
+            settings.opensearch_replicas,
+            settings.cluster_threshold,
+            attempts,
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one record: indexed (with its story cluster), unchanged, or rejected (with the reason)."""
+
+    line: int
+    status: str
+    doc_id: str | None = None
+    reason: str | None = None
+    cluster_id: str | None = None
+    translation: dict | None = None  # the aligned translation indexed (jobs keep it as the item's result)
+    dropped: dict[str, str] = field(default_factory=dict)  # {field: why it was left out}; stored without them
+
+
+def _cluster(target: IndexTarget, documents: list[dict]) -> list[dict]:
+    return cluster_documents(target.client, target.alias, documents, target.cluster_threshold, target.attempts)
+
+
+# Each step takes the target and the window's documents and returns them enriched, in the same order.
+ENRICHMENT_STEPS: tuple[Callable[[IndexTarget, list[dict]], list[dict]], ...] = (_cluster,)
+
+
+def write_articles(records: list[tuple[int, object]], target: IndexTarget, translate: Translate) -> list[Outcome]:
+    """Store (line, record or ArticleError) pairs; one Outcome per pair, in input order."""
+    with_retries(lambda: lifecycle.ensure(target.client, target.alias, target.shards, target.replicas), target.attempts)
+    outcomes: dict[int, Outcome] = {}
+    checked = _check(records, outcomes)
+    known = stored_hashes(target.client, target.alias, [c.doc_id for c in checked.values()], target.attempts)
+    changed = {}
+    for line, record in checked.items():
+        if known.get(record.doc_id) == record.digest:
+            outcomes[line] = Outcome(line, UNCHANGED, record.doc_id, dropped=record.dropped)
+        else:
+            changed[line] = record
+    documents, translations = [], {}
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    for line, result in translate([(line, record.record) for line, record in changed.items()]):
+        record = changed[line]
+        if isinstance(result, ArticleError):
+            outcomes[line] = Outcome(line, REJECTED, record.doc_id, str(result), dropped=record.dropped)
+            continue
+        documents.append(to_document(result, record, now))
+        translations[record.doc_id] = (line, result)
+    for step in ENRICHMENT_STEPS:
+        documents = step(target, documents) if documents else documents
+    refused = index_documents(target.client, target.alias, documents, attempts=target.attempts) if documents else {}
+    for doc in documents:
+        line, result = translations[doc["id"]]
+        dropped = changed[line].dropped
+        if doc["id"] in refused:
+            outcomes[line] = Outcome(line, REJECTED, doc["id"], f"refused by OpenSearch: {refused[doc['id']]}")
+        else:
+            outcomes[line] = Outcome(line, INDEXED, doc["id"], None, doc["cluster_id"], result, dropped)
+    match_indexed(target.client, target.alias, [doc for doc in documents if doc["id"] not in refused])
+    return [outcomes[line] for line, _ in records]
+
+
+def _check(records: list[tuple[int, object]], outcomes: dict[int, Outcome]) -> dict[int, CheckedRecord]:
+    """{line: checked record} of the records fit to store, the last of each document id; the others' outcomes."""
+    checked = {}
+    for line, record in records:
+        try:
+            if isinstance(record, ArticleError):
+                raise record
+            checked[line] = check_record(record)
+        except ArticleError as error:
+            outcomes[line] = Outcome(line, REJECTED, reason=str(error))
+    last = {record.doc_id: line for line, record in checked.items()}
+    for line, record in list(checked.items()):
+        if last[record.doc_id] != line:
+            outcomes[line] = Outcome(
+                line, REJECTED, record.doc_id, repeated_id_reason(record.doc_id, last[record.doc_id])
+            )
+            del checked[line]
+    return checked
+
+
+def repeated_id_reason(doc_id: str, kept_line: int) -> str:
+    """Why a record is rejected when a later one has the same document id: the same words on every path."""
+    return f"id {doc_id[:60]!r} comes again at line {kept_line}; that one is kept"
+
+
+class RepeatedIds:
+    """The repeated-id rule over a whole stream, for a writer that sees the stream before it writes (a job, when
+    it is submitted): told each record in turn, it names the earlier record that this one replaces."""
+
+    def __init__(self):
+        self._position_of: dict[str, int] = {}  # document id → the position of the record that holds it so far
+
+    def replaces(self, position: int, line: int, record: object) -> tuple[int, str] | None:
+        """(the earlier record's position, why it is rejected) when this record's document id came before."""
+        try:
+            doc_id = check_record(record).doc_id
+        except ArticleError:
+            return None  # rejected on its own account when it is written
+        earlier, self._position_of[doc_id] = self._position_of.get(doc_id), position
+        return None if earlier is None else (earlier, repeated_id_reason(doc_id, line))
+
+
+def repeats_rule(job_options: dict) -> RepeatedIds | None:
+    """The repeated-id rule a job is submitted with: an indexing job's, none for a job that only translates."""
+    return RepeatedIds() if job_options.get("index") else None
+
+
+# Translate implementations: the model, the records' own human English, or either by record.
+
+
+def machine_translation(translator, **decoding) -> Translate:
+    """Through the model (translator: a SentenceTranslator); decoding: e.g. beam_size."""
+    return lambda pairs: translate_articles(pairs, translator, **decoding)
+
+
+def human_translation(pairs: list[tuple[int, dict]]) -> Iterator[tuple[int, dict | ArticleError]]:
+    """Records that carry their own sentence pairs ([{source, target}], `--pretranslated`), aligned as they are."""
+    for line, record in pairs:
+        detection = langid.detect(f"{record.get('title') or ''}\n{record['body']}"[:DETECT_CHARS])
+        if detection.language not in ("ar", "en"):
+            yield line, ArticleError(f"language is {detection.language}, not Arabic or English")
+            continue
+        try:
+            yield line, align.assemble_pretranslated(record, detection)
+        except ValueError as error:
+            yield line, ArticleError(str(error))
+
+
+def human_or_machine(translator, carries_human_english: Callable[[dict], bool]) -> Translate:
+    """Records that carry_human_english keep it; the others go through the model."""
+
+    def translate(pairs: list[tuple[int, dict]]) -> Iterator[tuple[int, dict | ArticleError]]:
+        human = [pair for pair in pairs if carries_human_english(pair[1])]
+        yield from human_translation(human)
+        machine = [pair for pair in pairs if not carries_human_english(pair[1])]
+        if machine:
+            yield from translate_articles(machine, translator)
+
+    return translate
+
+
+# A stream of records (a file), written a window at a time: the CLI, the API and the sample.
 
 
 @dataclass(frozen=True)
@@ -43,26 +222,20 @@ class IngestReport:
     indexed: int = 0
     unchanged: int = 0
     rejects: list[Reject] = field(default_factory=list)
-    outcomes: dict[int, tuple[str, str | None]] = field(default_factory=dict)  # line → (status, doc id)
-    clusters: dict[int, str] = field(default_factory=dict)  # line → the story cluster its indexed article joined
-    dropped_fields: dict[int, dict[str, str]] = field(default_factory=dict)  # line → {field: why it was left out}
+    outcomes: dict[int, Outcome] = field(default_factory=dict)  # line → its outcome
+
+    @property
+    def clusters(self) -> dict[int, str]:
+        """line → the story cluster its indexed article joined."""
+        return {line: o.cluster_id for line, o in self.outcomes.items() if o.status == INDEXED}
+
+    @property
+    def dropped_fields(self) -> dict[int, dict[str, str]]:
+        """line → {field: why it was left out} of records stored without some fields."""
+        return {line: o.dropped for line, o in self.outcomes.items() if o.dropped}
 
     def to_dict(self) -> dict:
         return {"indexed": self.indexed, "unchanged": self.unchanged, "rejected": len(self.rejects)}
-
-
-@dataclass(frozen=True)
-class _Pending:
-    line: int
-    checked: CheckedRecord
-
-    @property
-    def record(self) -> dict:
-        return self.checked.record
-
-    @property
-    def doc_id(self) -> str:
-        return self.checked.doc_id
 
 
 def ingest(
@@ -75,103 +248,56 @@ def ingest(
     window: int = WINDOW_RECORDS,
     attempts: int = 10,
     cluster_threshold: float = Settings().cluster_threshold,
+    translate: Translate | None = None,
+    target: IndexTarget | None = None,
 ) -> IngestReport:
-    """Index (line number, record or ArticleError) pairs; report what went in, what was rejected, what was dropped.
+    """Write (line number, record or ArticleError) pairs a window at a time; report what went in and what not.
 
-    attempts: tries of each OpenSearch call while the cluster is down (with back-off); an HTTP request passes few.
-    cluster_threshold: CLUSTER_THRESHOLD, the similarity at which an article joins a story cluster.
+    translate: how records are translated; by default the translator's model, or with pretranslated the records'
+    own sentence pairs. target: where to write; by default the alias on client, with attempts tries of each call
+    while the cluster is down and cluster_threshold (CLUSTER_THRESHOLD) for story clusters.
+    A record whose id comes again later in the stream is rejected, even in an earlier window (it was then
+    indexed, and the later record replaces it), so a file's counts do not depend on where windows fall.
     """
-    if translator is None and not pretranslated:
-        raise ValueError("ingest needs a translator unless the records are pre-translated")
-    report = IngestReport()
-
-    def reject(line: int, reason: str, doc_id: str | None = None) -> None:
-        rejected = Reject(line, reason, doc_id)
-        report.rejects.append(rejected)
-        report.outcomes[line] = ("rejected", doc_id)
-        on_reject(rejected)
-
+    if translate is None:
+        if translator is None and not pretranslated:
+            raise ValueError("ingest needs a translator unless the records are pre-translated")
+        translate = human_translation if pretranslated else machine_translation(translator)
+    target = target or IndexTarget(client, alias, cluster_threshold=cluster_threshold, attempts=attempts)
+    report, line_of_id = IngestReport(), {}
     records = iter(records)
     while chunk := list(islice(records, window)):
-        _ingest_window(chunk, client, alias, translator, pretranslated, report, reject, attempts, cluster_threshold)
+        for outcome in write_articles(chunk, target, translate):
+            if outcome.status != REJECTED and outcome.doc_id in line_of_id:
+                outcome = _replaced(report, line_of_id[outcome.doc_id], outcome, on_reject)
+            if outcome.doc_id is not None and outcome.status != REJECTED:
+                line_of_id[outcome.doc_id] = outcome.line
+            _count(report, outcome, on_reject)
     return report
 
 
-def _ingest_window(
-    chunk, client, alias, translator, pretranslated, report, reject, attempts, cluster_threshold
-) -> None:
-    pending = []
-    for line, record in chunk:
-        try:
-            if isinstance(record, ArticleError):
-                raise record
-            checked = check_record(record)
-        except ArticleError as error:
-            reject(line, str(error))
-            continue
-        pending.append(_Pending(line, checked))
-        if checked.dropped:
-            report.dropped_fields[line] = checked.dropped
-    pending = _last_of_each_id(pending, reject)
-    if not pending:
-        return
-    known = stored_hashes(client, alias, [p.doc_id for p in pending], attempts)
-    changed = [p for p in pending if known.get(p.doc_id) != p.checked.digest]
-    report.unchanged += len(pending) - len(changed)
-    report.outcomes.update((p.line, ("unchanged", p.doc_id)) for p in pending if p not in changed)
-    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    if pretranslated:
-        results = _assemble_pretranslated(changed)
+def _count(report: IngestReport, outcome: Outcome, on_reject) -> None:
+    report.outcomes[outcome.line] = outcome
+    if outcome.status == INDEXED:
+        report.indexed += 1
+    elif outcome.status == UNCHANGED:
+        report.unchanged += 1
     else:
-        results = translate_articles(((item, item.record) for item in changed), translator)
-    documents, line_of = [], {}  # line_of: document id → its input line
-    for item, result in results:
-        if isinstance(result, ArticleError):
-            reject(item.line, str(result), item.doc_id)
-            continue
-        documents.append(to_document(result, item.checked, now))
-        line_of[item.doc_id] = item.line
-    documents, failed = store_documents(client, alias, documents, cluster_threshold, attempts)
-    for doc in documents:
-        if doc["id"] in failed:
-            reject(line_of[doc["id"]], f"refused by OpenSearch: {failed[doc['id']]}", doc["id"])
-        else:
-            report.indexed += 1
-            report.outcomes[line_of[doc["id"]]] = ("indexed", doc["id"])
-            report.clusters[line_of[doc["id"]]] = doc["cluster_id"]
+        rejected = Reject(outcome.line, outcome.reason, outcome.doc_id)
+        report.rejects.append(rejected)
+        on_reject(rejected)
 
 
-def store_documents(
-    client: OpenSearch, alias: str, documents: list[dict], cluster_threshold: float, attempts: int
-) -> tuple[list[dict], dict[str, str]]:
-    """Every writer's way to store documents: join them to story clusters, index them, then match the indexed
-    ones against the saved searches. Returns (the documents with their cluster_id, {id: why refused})."""
-    if not documents:
-        return [], {}
-    clustered = cluster_documents(client, alias, documents, cluster_threshold, attempts)
-    refused = index_documents(client, alias, clustered, attempts=attempts)
-    match_indexed(client, alias, [doc for doc in clustered if doc["id"] not in refused])
-    return clustered, refused
-
-
-def _last_of_each_id(pending: list[_Pending], reject) -> list[_Pending]:
-    """One record per document id: a later record with the same id replaces the earlier, which is reported."""
-    last = {p.doc_id: p for p in pending}
-    for item in pending:
-        if last[item.doc_id] is not item:
-            reject(item.line, f"id {item.doc_id[:60]!r} comes again at line {last[item.doc_id].line}; that one is kept")
-    return [p for p in pending if last[p.doc_id] is p]
-
-
-def _assemble_pretranslated(items: list[_Pending]):
-    """(item, aligned result or ArticleError) for records that carry their own sentence pairs, in order."""
-    for item in items:
-        record = item.record
-        detection = langid.detect(f"{record.get('title') or ''}\n{record['body']}"[:DETECT_CHARS])
-        if detection.language not in ("ar", "en"):
-            yield item, ArticleError(f"language is {detection.language}, not Arabic or English")
-            continue
-        try:
-            yield item, align.assemble_pretranslated(record, detection)
-        except ValueError as error:
-            yield item, ArticleError(str(error))
+def _replaced(report: IngestReport, earlier_line: int, later: Outcome, on_reject) -> Outcome:
+    """An earlier window's record whose id comes again is counted as rejected, the way one window counts it; the
+    later record, unchanged only because the earlier one was just indexed, counts as indexed in its place."""
+    earlier = report.outcomes[earlier_line]
+    if earlier.status == INDEXED:
+        report.indexed -= 1
+    else:
+        report.unchanged -= 1
+    reason = repeated_id_reason(later.doc_id, later.line)
+    _count(report, Outcome(earlier_line, REJECTED, later.doc_id, reason), on_reject)
+    if earlier.status == INDEXED and later.status == UNCHANGED:
+        return replace(later, status=INDEXED, cluster_id=earlier.cluster_id, translation=earlier.translation)
+    return later

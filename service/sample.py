@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from opensearchpy import OpenSearch
 
 from service.config import PROJECT_ROOT, Settings
-from service.ingest import IngestReport, ingest
+from service.ingest import IndexTarget, IngestReport, human_or_machine, ingest
 
 SAMPLE_FILE = PROJECT_ROOT / "examples" / "articles.jsonl"
 HUMAN_FIELDS = ("title_en", "sentences")  # what the pre-translated path reads; the model writes its own
@@ -64,25 +64,14 @@ def load(
     translator,
     on_reject=lambda reject: None,
     cluster_threshold: float = Settings().cluster_threshold,
+    target: IndexTarget | None = None,
 ) -> tuple[SamplePlan, IngestReport]:
-    """Index the sample the way plan() chooses for this translator; one report over both parts."""
+    """Index the sample the way plan() chooses for this translator, in one pass through the write path."""
     chosen = plan(records, translator.demo)
-    options = {"on_reject": on_reject, "cluster_threshold": cluster_threshold}
-    report = IngestReport()
-    if chosen.pretranslated:
-        _add(report, ingest(chosen.pretranslated, client, alias, pretranslated=True, **options))
-    if chosen.to_translate:
-        _add(report, ingest(chosen.to_translate, client, alias, translator, **options))
-    return chosen, report
-
-
-def _add(total: IngestReport, part: IngestReport) -> None:
-    total.indexed += part.indexed
-    total.unchanged += part.unchanged
-    total.rejects.extend(part.rejects)
-    total.outcomes.update(part.outcomes)
-    total.clusters.update(part.clusters)
-    total.dropped_fields.update(part.dropped_fields)
+    both = sorted(chosen.pretranslated + chosen.to_translate, key=lambda pair: pair[0])
+    translate = human_or_machine(translator, has_human_english)  # plan() stripped it where the model translates
+    target = target or IndexTarget(client, alias, cluster_threshold=cluster_threshold)
+    return chosen, ingest(both, client, alias, on_reject=on_reject, translate=translate, target=target)
 
 
 def describe(chosen: SamplePlan, report: IngestReport, model_id: str) -> str:

@@ -239,7 +239,8 @@ def test_the_same_id_twice_in_one_load_keeps_the_later_record_and_says_so(client
     records = [(1, article(71, body="نص أول.")), (2, {"id": "x" * 600, "body": "نص"}), (3, article(71, body="نص ثان."))]
     report = ingest(records, client, alias, translator)
     assert (report.indexed, len(report.rejects)) == (1, 2)
-    assert report.outcomes[3] == ("indexed", "a71") and report.outcomes[1][0] == "rejected"
+    assert (report.outcomes[3].status, report.outcomes[3].doc_id) == ("indexed", "a71")
+    assert report.outcomes[1].status == "rejected"
     assert "comes again at line 3" in next(r.reason for r in report.rejects if r.line == 1)
     client.indices.refresh(index=alias)
     assert client.get(index=alias, id="a71")["_source"]["body"] == "نص ثان."

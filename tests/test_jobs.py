@@ -241,29 +241,37 @@ class CountingTranslator:
 
     def __init__(self, translator, poison=None):
         self.inner, self.poison, self.calls = translator, poison, 0
+        self.before_translating = None  # a callable run once, on the next translation
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
     def translate(self, sentences, **decoding):
         self.calls += 1
+        if self.before_translating:
+            self.before_translating, run = None, self.before_translating
+            run()
         if self.poison and any(self.poison in s for s in sentences):
             raise RuntimeError("the engine choked")
         return self.inner.translate(sentences, **decoding)
 
 
 def test_paused_by_an_outage_and_resumed_without_translating_again(store, translator, client, alias, opensearch_node):
-    job_id, _ = store.create("translate", articles(4, "o"), {"index": True})
+    prefix = f"o-{type(store).__name__}-"  # each store's run writes articles of its own: none is unchanged
+    job_id, _ = store.create("translate", articles(4, prefix), {"index": True})
     counting = CountingTranslator(translator)
     worker = Worker(store, counting, client, alias, batch=2)
-    node.stop(opensearch_node)
+    # the cluster goes down after the batch's unchanged articles were looked up, while it is being translated
+    counting.before_translating = lambda: node.stop(opensearch_node)
     try:
         assert worker.run_once()
         status = store.status(job_id)
         assert status.state == "paused" and "unreachable" in status.reason and status.failed == 0
     finally:
+        counting.before_translating = None
         node.start(opensearch_node)
     calls = counting.calls
+    assert calls > 0
     worker.resume_if_possible()
     assert store.status(job_id).state == "running"
     assert worker.run_once() and store.status(job_id).done == 2
@@ -271,7 +279,9 @@ def test_paused_by_an_outage_and_resumed_without_translating_again(store, transl
     worker.run(threading.Event(), until_idle=True)
     assert store.status(job_id).done == 4
     client.indices.refresh(index=alias)
-    assert client.count(index=alias, body={"query": {"ids": {"values": [f"o{i}" for i in range(4)]}}})["count"] == 4
+    assert (
+        client.count(index=alias, body={"query": {"ids": {"values": [f"{prefix}{i}" for i in range(4)]}}})["count"] == 4
+    )
 
 
 def test_kill_9_mid_job_then_resume_with_exact_counts(search_settings, alias, client, tmp_path):
@@ -424,7 +434,11 @@ def test_ingest_resume_indexes_through_a_job(search_settings, alias, client, tmp
         capture_output=True,
         timeout=300,
     )
-    assert done.returncode == 1 and b"line 6: invalid JSON" in done.stderr and b"indexed 5, rejected 1" in done.stderr
+    assert (
+        done.returncode == 1
+        and b"line 6: invalid JSON" in done.stderr
+        and b"indexed 5, unchanged 0, rejected 1" in done.stderr
+    )
     client.indices.refresh(index=alias)
     assert client.count(index=alias, body={"query": {"prefix": {"id": "g"}}})["count"] == 5
 

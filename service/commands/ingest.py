@@ -8,9 +8,8 @@ from contextlib import ExitStack
 
 from service.commands.common import existing_file, open_input, with_progress
 from service.files import jsonl_records
-from service.index import lifecycle
 from service.index.client import make_client
-from service.ingest import ingest
+from service.ingest import IndexTarget, ingest
 
 
 def register(commands) -> None:
@@ -34,8 +33,6 @@ def run(args, settings) -> int:
     from service.translation import open_translator
 
     client = make_client(settings)
-    alias = settings.opensearch_index
-    lifecycle.ensure(client, alias, settings.opensearch_shards, settings.opensearch_replicas)
     if args.resume:
         return _ingest_resumable(args, settings, client)
     rejects_path = args.rejects or (f"{args.file}.rejects.jsonl" if args.file != "-" else "rejects.jsonl")
@@ -54,14 +51,9 @@ def run(args, settings) -> int:
             print(f"line {reject.line}: {reject.reason}", file=sys.stderr)
 
         byte_lines = with_progress(stream, size, args.progress, stack)
+        target = IndexTarget.from_settings(settings, client)
         report = ingest(
-            jsonl_records(byte_lines),
-            client,
-            alias,
-            translator,
-            args.pretranslated,
-            on_reject,
-            cluster_threshold=settings.cluster_threshold,
+            jsonl_records(byte_lines), client, target.alias, translator, args.pretranslated, on_reject, target=target
         )
     for line, dropped in sorted(report.dropped_fields.items()):
         for reason in dropped.values():
@@ -90,4 +82,4 @@ def _ingest_resumable(args, settings, client) -> int:
     store, job_id = run_as_job(
         settings, path, {"index": True, "source": str(path.resolve())}, translator, client, progress=args.progress
     )
-    return report_job(store, job_id, "indexed")
+    return report_job(store, job_id, indexing=True)

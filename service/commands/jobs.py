@@ -13,6 +13,7 @@ from pathlib import Path
 from service.commands.common import existing_file
 from service.errors import InputError
 from service.files import check_not_binary, jsonl_records, text_records
+from service.ingest import repeats_rule
 from service.jobs.store import JobStore, open_job_store
 from service.jobs.worker import IDLE_WAIT
 
@@ -63,7 +64,8 @@ def _store(settings) -> JobStore:
 def run_submit(args, settings) -> int:
     path = existing_file(args.file)
     options = {"index": args.index, "beam_size": args.beam}
-    job_id, created = _store(settings).create("translate", read_records(path, args.text), options, owner="cli")
+    records = read_records(path, args.text)
+    job_id, created = _store(settings).create("translate", records, options, owner="cli", repeats=repeats_rule(options))
     print(job_id if created else f"{job_id} (the same job was already submitted)")
     return 0
 
@@ -127,7 +129,8 @@ def run_as_job(settings, path: Path, options: dict, translator, client=None, pro
     from service.jobs.worker import Worker
 
     store = _store(settings)
-    job_id, created = store.create("translate", read_records(path, plain_text=False), options, owner="cli")
+    records = read_records(path, plain_text=False)
+    job_id, created = store.create("translate", records, options, owner="cli", repeats=repeats_rule(options))
     status = store.status(job_id)
     if not created:
         print(f"resuming job {job_id}: {status.done + status.failed} of {status.total} already done", file=sys.stderr)
@@ -153,11 +156,18 @@ def run_as_job(settings, path: Path, options: dict, translator, client=None, pro
                 time.sleep(IDLE_WAIT)  # another live worker holds the remaining items
 
 
-def report_job(store: JobStore, job_id: str, verb: str) -> int:
+def report_job(store: JobStore, job_id: str, indexing: bool) -> int:
     """Failed items as `line N: reason`, then a summary, on stderr; the exit status (1 if any failed)."""
     for line in store.errors(job_id):
         error = json.loads(line)
         print(f"line {error['line']}: {error['error']}", file=sys.stderr)
     status = store.status(job_id)
-    print(f"{verb} {status.done}, rejected {status.failed} (job {job_id})", file=sys.stderr)
+    if indexing:  # an indexing job's done items are indexed or found unchanged: counted as `ingest` counts them
+        unchanged = sum(json.loads(line).get("status") == "unchanged" for line in store.results(job_id))
+        print(
+            f"indexed {status.done - unchanged}, unchanged {unchanged}, rejected {status.failed} (job {job_id})",
+            file=sys.stderr,
+        )
+    else:
+        print(f"translated {status.done}, rejected {status.failed} (job {job_id})", file=sys.stderr)
     return 1 if status.failed else 0

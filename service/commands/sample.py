@@ -11,7 +11,6 @@ from contextlib import ExitStack
 
 from service.commands.common import open_input
 from service.files import jsonl_records
-from service.index import lifecycle
 from service.index.client import make_client
 
 
@@ -28,11 +27,10 @@ def register(commands) -> None:
 
 def run(args, settings) -> int:
     from service import sample
+    from service.ingest import IndexTarget
     from service.translation import open_translator
 
-    client = make_client(settings)
-    alias = settings.opensearch_index
-    lifecycle.ensure(client, alias, settings.opensearch_shards, settings.opensearch_replicas)
+    target = IndexTarget.from_settings(settings, make_client(settings))
     translator = open_translator(settings)
 
     def on_reject(reject) -> None:
@@ -41,7 +39,7 @@ def run(args, settings) -> int:
     with ExitStack() as stack:
         stream, _size = open_input(args.file, True, stack)
         chosen, report = sample.load(
-            jsonl_records(stream), client, alias, translator, on_reject, settings.cluster_threshold
+            jsonl_records(stream), target.client, target.alias, translator, on_reject, target=target
         )
     print(sample.describe(chosen, report, translator.model_id), file=sys.stderr)
     return 1 if report.rejects else 0

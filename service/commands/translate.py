@@ -120,4 +120,4 @@ def _translate_resumable(args, settings: Settings) -> int:
         out = stack.enter_context(open(args.output, "w", encoding="utf-8")) if args.output else sys.stdout
         for line in store.results(job_id):
             out.write(line)
-    return report_job(store, job_id, "translated")
+    return report_job(store, job_id, indexing=False)

@@ -146,12 +146,15 @@ class JobStore:
         options: dict,
         owner: str | None = None,
         max_active: int | None = None,
+        repeats=None,
     ) -> tuple[str, bool]:
         """Store a job and its items durably; (job id, created). The owner's identical active job is returned instead.
 
         The records are read once, while they are stored, a chunk at a time: an upload's size never sits in memory.
         ActiveJobLimit when the owner has max_active unfinished jobs already: counted in the transaction that
         inserts, so submissions at the same moment cannot all pass the count.
+        repeats (an indexing job's service.ingest.RepeatedIds): an item that a later item replaces fails at once,
+        with the reason that writer gives, so the job counts a file the way `ingest` does.
         """
         records, started = iter(records), False
 
@@ -162,7 +165,7 @@ class JobStore:
             started = True
             job_id = uuid.uuid4().hex[:16]
             total, fingerprint = _insert_items(
-                db, job_id, records, hashlib.sha256(json.dumps([kind, options], sort_keys=True).encode())
+                db, job_id, records, hashlib.sha256(json.dumps([kind, options], sort_keys=True).encode()), repeats
             )
             self._serialize_create(db, fingerprint if owner is None else owner)
             existing = db.execute(
@@ -509,9 +512,9 @@ class _Duplicate(Exception):
         self.job_id = job_id
 
 
-def _insert_items(db, job_id: str, records: Iterator[tuple[int, object]], digest) -> tuple[int, str]:
+def _insert_items(db, job_id: str, records: Iterator[tuple[int, object]], digest, repeats) -> tuple[int, str]:
     """Store the records as the job's items, INSERT_CHUNK at a time; (how many, the job's fingerprint: the digest
-    updated with every record)."""
+    updated with every record). Items that a later one replaces (repeats) fail with the reason it gives."""
     total = 0
     while chunk := list(itertools.islice(records, INSERT_CHUNK)):
         rows = [
@@ -519,6 +522,12 @@ def _insert_items(db, job_id: str, records: Iterator[tuple[int, object]], digest
             for offset, (line, record) in enumerate(chunk)
         ]
         db.executemany("INSERT INTO items (job_id, seq, line, input, status, error) VALUES (?, ?, ?, ?, ?, ?)", rows)
+        if repeats is not None:
+            replaced = [repeats.replaces(total + offset, line, record) for offset, (line, record) in enumerate(chunk)]
+            db.executemany(
+                "UPDATE items SET status = 'failed', input = NULL, error = ? WHERE job_id = ? AND seq = ?",
+                [(reason, job_id, earlier) for earlier, reason in filter(None, replaced)],
+            )
         total += len(rows)
     return total, digest.hexdigest()
 

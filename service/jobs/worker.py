@@ -14,7 +14,6 @@ job paused until the cluster answers.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import sqlite3
 import threading
@@ -24,9 +23,8 @@ from service import sqlite
 from service.config import Settings
 from service.errors import ArticleError, SearchUnavailable
 from service.index import lifecycle
-from service.index.bulk import is_outage, with_retries
-from service.index.documents import check_record, to_document
-from service.ingest import store_documents
+from service.index.bulk import is_outage
+from service.ingest import REJECTED, IndexTarget, Outcome, write_articles
 from service.jobs.store import Item, JobStore, worker_name
 from service.pipeline import translate_articles
 from service.translation.interface import SentenceTranslator
@@ -54,12 +52,13 @@ class Worker:
         replicas: int | None = 0,
         cluster_threshold: float = Settings().cluster_threshold,
     ):
-        self.store, self.translator, self.client, self.alias, self.batch = store, translator, client, alias, batch
-        self.index_shape = (shards, replicas)  # of the managed index, should this worker be the one to create it
-        self.cluster_threshold = cluster_threshold
+        self.store, self.translator, self.client, self.batch = store, translator, client, batch
+        # where jobs that index write; an outage is waited out by pausing the job, so each call tries only 3 times
+        self.target = None if client is None else IndexTarget(client, alias, shards, replicas, cluster_threshold, 3)
         self.name = name or worker_name()
         self.job_id = job_id  # only this job's items, when set
-        self._kept: OrderedDict[tuple[str, int], dict | ArticleError] = OrderedDict()  # (job, seq) → translation
+        # (job, line) → a translation not stored yet: kept across attempts, so a paused job is not translated again
+        self._unstored: OrderedDict[tuple[str, int], dict | ArticleError] = OrderedDict()
 
     @classmethod
     def from_settings(
@@ -121,7 +120,7 @@ class Worker:
             self._give_back(job_id)
             raise
         for item in items:
-            self._kept.pop((job_id, item.seq), None)
+            self._unstored.pop((job_id, item.line), None)
         return None
 
     def _process_batch(self, job_id: str, items: list[Item], options: dict):
@@ -146,61 +145,47 @@ class Worker:
         return done, failed
 
     def _process(self, job_id: str, items: list[Item], options: dict):
-        """Check, translate (or reuse a kept translation), and index; bad records fail alone, with their reason."""
-        failed, runnable = [], []  # runnable: (item, what to translate, its checked record when indexing)
-        for item in items:
-            if not options.get("index"):
-                runnable.append((item, item.input, None))
-                continue
-            try:
-                checked = check_record(item.input)
-            except ArticleError as error:
-                log.info("job %s: line %d failed: %s", job_id, item.line, error)
-                failed.append((item.seq, str(error)))
-                continue
-            runnable.append((item, checked.record, checked))
-        self._translate(job_id, [(item, record) for item, record, _ in runnable], options)
-        done, documents, now = [], [], _now()
-        for item, _, checked in runnable:
-            result = self._kept[(job_id, item.seq)]
+        """Translate the items, or store them through the write path when the job indexes; bad records fail alone,
+        with their reason. (done, failed): [(seq, result)], [(seq, reason)]."""
+        seq_of = {item.line: item.seq for item in items}  # an item is one line of its job's input
+        pairs = [(item.line, item.input) for item in items]
+        translate = self._translation(job_id, options)
+        done, failed = [], []
+        if options.get("index"):
+            for outcome in write_articles(pairs, self.target, translate):
+                if outcome.status == REJECTED:
+                    failed.append((seq_of[outcome.line], outcome.reason))
+                else:
+                    done.append((seq_of[outcome.line], job_result(outcome)))
+            return done, failed
+        for line, result in translate(pairs):
             if isinstance(result, ArticleError):
-                failed.append((item.seq, str(result)))
-                continue
-            if checked is not None and checked.dropped:
-                result = {**result, "rejected_fields": checked.dropped}
-            done.append((item.seq, result))
-            if checked is not None:
-                documents.append((item.seq, to_document(result, checked, now)))
-        if documents:
-            self._ensure_index()
-            clustered, refused = store_documents(
-                self.client, self.alias, [d for _, d in documents], self.cluster_threshold, attempts=3
-            )
-            cluster_of = {seq: d["cluster_id"] for (seq, _), d in zip(documents, clustered, strict=True)}
-            refused_seqs = {seq: refused[d["id"]] for seq, d in documents if d["id"] in refused}
-            done = [(seq, {**r, "cluster_id": cluster_of[seq]}) for seq, r in done if seq not in refused_seqs]
-            failed += [(seq, f"refused by OpenSearch: {reason}") for seq, reason in refused_seqs.items()]
+                failed.append((seq_of[line], str(result)))
+            else:
+                done.append((seq_of[line], result))
         return done, failed
 
-    def _ensure_index(self) -> None:
-        """Writers create the managed index behind the alias first, so a bulk write never meets a missing one."""
-        # each batch: the index may have been deleted; a node that is starting answers 503 for a while
-        with_retries(lambda: lifecycle.ensure(self.client, self.alias, *self.index_shape), attempts=3)
-
-    def _translate(self, job_id: str, pairs: list[tuple[Item, dict]], options: dict) -> None:
-        """Translate what this worker does not already hold from an attempt that could not be stored."""
-        todo = []
-        for item, record in pairs:
-            if (job_id, item.seq) in self._kept:
-                self._kept.move_to_end((job_id, item.seq))  # in use again: the last to be forgotten
-            else:
-                todo.append((item, record))
+    def _translation(self, job_id: str, options: dict):
+        """A Translate that reuses what this worker translated in an attempt that could not be stored (a paused
+        job is not translated again), and keeps what it translates until its batch is committed."""
         decoding = {"beam_size": options["beam_size"]} if options.get("beam_size") else {}
-        with bulk_priority():  # an analyst's request goes before a job's sentences
-            for item, result in translate_articles(todo, self.translator, **decoding):
-                self._kept[(job_id, item.seq)] = result
-        while len(self._kept) > max(KEPT_BATCHES * self.batch, len(pairs)):
-            self._kept.popitem(last=False)
+
+        def translate(pairs: list[tuple[int, dict]]) -> list[tuple[int, dict | ArticleError]]:
+            todo = []
+            for line, record in pairs:
+                if (job_id, line) in self._unstored:
+                    self._unstored.move_to_end((job_id, line))  # in use again: the last to be forgotten
+                else:
+                    todo.append((line, record))
+            with bulk_priority():  # an analyst's request goes before a job's sentences
+                for line, result in translate_articles(todo, self.translator, **decoding):
+                    self._unstored[(job_id, line)] = result
+            translated = [(line, self._unstored[(job_id, line)]) for line, _ in pairs]
+            while len(self._unstored) > max(KEPT_BATCHES * self.batch, len(pairs)):
+                self._unstored.popitem(last=False)
+            return translated
+
+        return translate
 
     def _give_back(self, job_id: str) -> None:
         """After an unexpected error, free this worker's claims at once rather than at the end of the lease."""
@@ -266,6 +251,17 @@ class LeaseKeeper:
                 log.warning("job %s: could not renew the claims of %s (%s)", self.job_id, self.worker, error)
 
 
+def job_result(outcome: Outcome) -> dict:
+    """An indexing job's result for an article stored or found unchanged: its id, status and, when translated now,
+    the aligned translation with its story cluster (and the fields left out of the document)."""
+    result = {**(outcome.translation or {}), "id": outcome.doc_id, "status": outcome.status}
+    if outcome.cluster_id:
+        result["cluster_id"] = outcome.cluster_id
+    if outcome.dropped:
+        result["rejected_fields"] = outcome.dropped
+    return result
+
+
 def _outage(error: Exception) -> bool:
     """The search cluster is down or refusing its index: the batch waits for it, whatever its items hold."""
     return isinstance(error, SearchUnavailable) or is_outage(error)
@@ -279,7 +275,3 @@ def _items_fault(error: Exception) -> bool:
 
 def _reason(error: Exception) -> str:
     return f"unexpected error: {type(error).__name__}: {error}"[:300]
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

@@ -13,6 +13,7 @@ from flask import request
 
 from service.errors import ArticleError, InputError
 from service.files import jsonl_records, text_records
+from service.ingest import repeats_rule
 from service.jobs.store import ActiveJobLimit
 from service.limits import MAX_ID_BYTES
 from service.pipeline import translate_articles
@@ -131,7 +132,9 @@ def submit_job(owner: str) -> tuple[dict, bool]:
     options = _job_options()
     items = _job_items()
     try:
-        job_id, created = services.jobs.create("translate", items, options, owner=owner, max_active=limit)
+        job_id, created = services.jobs.create(
+            "translate", items, options, owner=owner, max_active=limit, repeats=repeats_rule(options)
+        )
     except ActiveJobLimit:
         raise ApiError(429, f"at most {limit} unfinished jobs per API key") from None
     return services.jobs.status(job_id).to_dict(), created

@@ -6,8 +6,7 @@ import re
 
 from flask import Blueprint, Response, jsonify, request
 
-from service.index import lifecycle
-from service.ingest import ingest
+from service.ingest import IndexTarget, ingest
 from service.provenance import provenance
 from service.search.stories import cluster_members
 from service.text import langid
@@ -74,28 +73,20 @@ def add_articles():
     body = json_body(settings.max_request_bytes)
     check_body(body, schemas.articles_request(settings))
     articles = body if isinstance(body, list) else [body]
-    lifecycle.ensure(services.client, services.alias, settings.opensearch_shards, settings.opensearch_replicas)
-    report = ingest(
-        enumerate(articles),
-        services.client,
-        services.alias,
-        loaded_translator(),
-        attempts=INTERACTIVE_ATTEMPTS,
-        cluster_threshold=settings.cluster_threshold,
-    )
-    reasons = {r.line: r.reason for r in report.rejects}
-    items = []
-    for index in range(len(articles)):
-        status, doc_id = report.outcomes.get(index, ("rejected", None))
-        item = {"index": index, "id": doc_id, "status": status}
-        if index in report.clusters:
-            item["cluster_id"] = report.clusters[index]
-        if index in reasons:
-            item["reason"] = reasons[index]
-        if index in report.dropped_fields:  # stored without these fields
-            item["rejected_fields"] = report.dropped_fields[index]
-        items.append(item)
-    return jsonify({**report.to_dict(), "items": items})
+    target = IndexTarget.from_settings(settings, services.client, attempts=INTERACTIVE_ATTEMPTS)
+    report = ingest(enumerate(articles), target.client, target.alias, loaded_translator(), target=target)
+    return jsonify({**report.to_dict(), "items": [_article_item(o) for o in report.outcomes.values()]})
+
+
+def _article_item(outcome) -> dict:
+    item = {"index": outcome.line, "id": outcome.doc_id, "status": outcome.status}
+    if outcome.cluster_id:
+        item["cluster_id"] = outcome.cluster_id
+    if outcome.reason:
+        item["reason"] = outcome.reason
+    if outcome.dropped:  # stored without these fields
+        item["rejected_fields"] = outcome.dropped
+    return item
 
 
 @bp.get("/articles/<path:article_id>")
