@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 
-from service.errors import hide_credentials
+from service.errors import ServiceError, hide_credentials
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEVICES = ("cpu", "cuda")
@@ -26,8 +26,10 @@ QUANTIZATIONS = ("int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16
 COMPUTE_TYPES = ("auto", *QUANTIZATIONS)
 
 
-class ConfigError(ValueError):
+class ConfigError(ServiceError, ValueError):
     """A setting has an invalid value; the message names the variable."""
+
+    code = "bad_configuration"
 
 
 def _cpu_count() -> int:

@@ -31,6 +31,7 @@ from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import ConflictError, NotFoundError, RequestError
 
 from service.alerts.model import Alert, StoryMatch, form_dict
+from service.errors import ServiceError
 from service.index.bulk import with_retries
 from service.index.client import bulk_timeout
 from service.index.lifecycle import ALREADY_EXISTS, INDEX_CONFIG_DIR, config_versions
@@ -78,12 +79,16 @@ def _alert_of(source: dict) -> Alert:
 MAX_ALERT_ID = 64  # alert ids are 32 hex digits: a longer one is no alert's
 
 
-class AlertLimitReached(Exception):
+class AlertLimitReached(ServiceError):
     """The owner holds as many alerts as the limit allows."""
 
+    status, code = 429, "rate_limited"
 
-class AlertChanged(Exception):
+
+class AlertChanged(ServiceError):
     """Another writer changed the alert between reading and writing it: the change was not made."""
+
+    status, code = 409, "conflict"
 
 
 class AlertStore:

@@ -31,6 +31,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
+from service.errors import ServiceError
+
 SIGNATURE_HEADER = "X-Signature"
 DELIVERY_HEADER = "X-Delivery-Id"
 SCHEMES = {"http": 80, "https": 443}
@@ -62,8 +64,10 @@ NOT_GLOBAL = tuple(
 )
 
 
-class WebhookUrlError(ValueError):
+class WebhookUrlError(ServiceError, ValueError):
     """A webhook URL we will not POST to; the message says why, in words for the alert's owner."""
+
+    status, code = 400, "webhook_refused"
 
 
 # Signing
@@ -236,8 +240,10 @@ def _kind(address: Address) -> str:
 # The POST
 
 
-class DeliveryFailed(Exception):
+class DeliveryFailed(ServiceError):
     """The receiver did not take the delivery (no connection, a timeout, or an answer other than 2xx)."""
+
+    status, code = 502, "delivery_failed"
 
 
 def post(target: Target, body: bytes, headers: dict[str, str], timeout: float) -> int:

@@ -11,6 +11,7 @@ the bulk timeout; the look-ups take the client's interactive one.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import RequestError
 
 from service.config import PROJECT_ROOT
+from service.errors import ServiceError
 from service.index import clusters
 from service.index.client import bulk_timeout
 from service.index.errors import reason_in
@@ -27,8 +29,10 @@ ALREADY_EXISTS = "resource_already_exists_exception"
 _upgraded: set[str] = set()  # write indices this process has brought up to the newest mapping: checked once each
 
 
-class LifecycleError(RuntimeError):
+class LifecycleError(ServiceError, RuntimeError):
     """The alias is in a state writers cannot use; the message names the index and how to fix it."""
+
+    status, code, log_level = 503, "index_unusable", logging.ERROR
 
 
 def config_versions(config_dir: Path = INDEX_CONFIG_DIR) -> dict[int, Path]:

@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from service.config import Settings
+from service.errors import ServiceError
 
 DIST_GROUP = "org.opensearch.distribution.integ-test-zip"
 MODULES = {  # module name: (Maven group:artifact, plugin class, description)
@@ -50,8 +51,10 @@ MEMBERS_FILE = "local-cluster.json"  # under the local dir: the nodes the last `
 _CHILDREN: dict[int, subprocess.Popen] = {}  # nodes this process started, so stop() can reap them
 
 
-class NodeError(RuntimeError):
+class NodeError(ServiceError, RuntimeError):
     """The local node could not be fetched, started or stopped; the message says why."""
+
+    code = "node_error"
 
 
 @dataclass(frozen=True)

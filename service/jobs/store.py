@@ -29,7 +29,7 @@ from pathlib import Path
 
 from service import sqlite
 from service.config import Settings
-from service.errors import JobsUnavailable
+from service.errors import JobsUnavailable, ServiceError
 
 ACTIVE = ("queued", "running", "paused")
 INSERT_CHUNK = 1000  # items stored per statement: an upload is read this many lines at a time
@@ -48,8 +48,10 @@ CREATE INDEX IF NOT EXISTS items_pending ON items (status, job_id, seq);
 """
 
 
-class ActiveJobLimit(RuntimeError):
+class ActiveJobLimit(ServiceError, RuntimeError):
     """The owner already has as many unfinished jobs as it may."""
+
+    status, code = 429, "rate_limited"
 
 
 @dataclass(frozen=True)

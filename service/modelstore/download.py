@@ -8,13 +8,16 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from service.errors import ServiceError
 from service.modelstore.manifest import file_sha256
 
 CHUNK = 1 << 20
 
 
-class DownloadError(RuntimeError):
+class DownloadError(ServiceError, RuntimeError):
     """The download failed or its checksum did not match."""
+
+    status, code = 502, "download_failed"
 
 
 def download(

@@ -20,6 +20,7 @@ from pathlib import Path
 import ctranslate2
 
 from service.config import QUANTIZATIONS
+from service.errors import ServiceError
 from service.modelstore.download import download
 from service.modelstore.manifest import DIRECTIONS, MANIFEST_FILE, Manifest, file_sha256, tree_sha256
 
@@ -46,8 +47,10 @@ KNOWN_SHA256 = {"opus-2019-12-18.zip": "2406c939b175616789999f370a3f487e90cd018e
 TOKENIZER_FILES = ("source.spm", "target.spm")
 
 
-class InstallError(RuntimeError):
+class InstallError(ServiceError, RuntimeError):
     """The source cannot be installed; the message says why and what to do."""
+
+    code = "install_failed"
 
 
 def install(

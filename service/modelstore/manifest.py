@@ -8,6 +8,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from service.errors import ServiceError
+
 MANIFEST_FILE = "manifest.json"
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 DEFAULT_MODEL_DIR = MODELS_DIR / "opus-mt-ar-en"
@@ -18,8 +20,10 @@ DEFAULT_DIRS = {"ar-en": DEFAULT_MODEL_DIR, "en-ar": DEFAULT_REVERSE_MODEL_DIR}
 INSTALL_HINT = "python -m service model install"
 
 
-class ModelNotInstalled(RuntimeError):
+class ModelNotInstalled(ServiceError, RuntimeError):
     """No usable model at the configured directory."""
+
+    status, code = 503, "model_unavailable"
 
     def __init__(self, model_dir: Path):
         super().__init__(

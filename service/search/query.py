@@ -9,16 +9,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from service.errors import ServiceError
 from service.limits import MAX_QUERY_CHARS
 
 _TOKEN = re.compile(r'"[^"]*"|\(|\)|[^\s()"]+')
 _SPECIAL = re.compile(r'([+|\-"*()~\\])')
 
 
-class QueryError(ValueError):
+class QueryError(ServiceError, ValueError):
     """The query cannot be parsed; the message says why, for the user."""
 
-    code = "bad_query"  # the API's error code
+    status, code = 400, "bad_query"
 
 
 @dataclass(frozen=True)

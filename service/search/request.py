@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from service.errors import ServiceError
 from service.limits import MAX_PAGE_SIZE, MAX_RESULT_WINDOW
 from service.search.query import QueryError
 
@@ -12,10 +13,10 @@ SORTS = ("relevance", "date")
 LANGS = ("auto", "en", "ar")
 
 
-class ReversedDates(ValueError):
+class ReversedDates(ServiceError, ValueError):
     """The date range ends before it starts."""
 
-    code = "reversed_dates"
+    status, code = 400, "reversed_dates"
 
 
 class PastLastPage(QueryError):

@@ -15,6 +15,7 @@ import ctranslate2
 import sentencepiece as spm
 
 from service.config import Settings
+from service.errors import ServiceError
 from service.modelstore.manifest import Manifest, resolve_model_dir
 from service.translation.batching import plan_batches
 from service.translation.interface import Counters, Translation
@@ -23,8 +24,10 @@ from service.wordalign import attention_alignment
 MAX_DECODING_LENGTH = 512
 
 
-class InputTooLong(ValueError):
+class InputTooLong(ServiceError, ValueError):
     """A sentence exceeds the model's input limit; segmentation must split it first."""
+
+    code = "input_too_long"  # status 500: segmentation splits every sentence below the limit first
 
 
 def detokenize(pieces: Sequence[str]) -> str:

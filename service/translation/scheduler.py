@@ -39,7 +39,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from service.errors import TranslatorBusy
+from service.errors import ServiceError, TranslatorBusy
 from service.translation.batching import plan_batches
 from service.translation.interface import Translation, TranslatorWrapper
 
@@ -69,8 +69,10 @@ def bulk_priority() -> Iterator[None]:
         _PRIORITY.reset(token)
 
 
-class TranslatorClosed(RuntimeError):
+class TranslatorClosed(ServiceError, RuntimeError):
     """The scheduler was closed before these sentences were translated."""
+
+    status, code = 503, "translator_closed"
 
 
 @dataclass(eq=False)

@@ -13,10 +13,8 @@ from opensearchpy.exceptions import NotFoundError, TransportError
 from werkzeug.exceptions import HTTPException
 
 from service import sqlite
-from service.errors import JobsUnavailable, SearchUnavailable, TranslatorBusy
+from service.errors import SearchUnavailable, ServiceError
 from service.index.bulk import is_outage
-from service.index.lifecycle import LifecycleError
-from service.search.query import QueryError
 
 log = logging.getLogger(__name__)
 CODES = {
@@ -36,8 +34,8 @@ CODES = {
 }
 
 
-class ApiError(Exception):
-    """An error with its HTTP status and a message for the client."""
+class ApiError(ServiceError):
+    """An error a view raises with its own HTTP status and a message for the client."""
 
     def __init__(self, status: int, message: str, code: str | None = None):
         super().__init__(message)
@@ -70,9 +68,14 @@ def error_response(status: int, message: str, code: str | None = None):
 
 
 def init_app(app: Flask) -> None:
-    @app.errorhandler(ApiError)
-    def api_error(error: ApiError):
-        return error_response(error.status, error.message, error.code)
+    @app.errorhandler(ServiceError)
+    def service_error(error: ServiceError):
+        if error.status == 500:  # not the client's to fix
+            return unexpected(error)
+        if error.log_level is not None:
+            log.log(error.log_level, "%s", error)
+        body, status = error_response(error.status, error.client_message or str(error), error.code)
+        return body, status, error.response_headers()
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
@@ -80,38 +83,15 @@ def init_app(app: Flask) -> None:
         # werkzeug's own headers describe its HTML page, except Allow, which a 405 must carry (RFC 9110)
         return body, status, [(name, value) for name, value in error.get_headers() if name == "Allow"]
 
-    @app.errorhandler(QueryError)
-    def query_error(error: QueryError):
-        return error_response(400, str(error), error.code)
-
     @app.errorhandler(NotFoundError)
     def not_found(error):
         return error_response(404, "not found")
-
-    @app.errorhandler(SearchUnavailable)
-    def search_down(error):
-        return error_response(503, "the search cluster is unreachable; try again shortly", "search_unavailable")
 
     @app.errorhandler(TransportError)
     def cluster_error(error: TransportError):
         """The cluster unreachable, or an outage's answer (429/502/503/504, a closed or blocked index), from a call
         made without retries."""
-        return search_down(error) if is_outage(error) else unexpected(error)
-
-    @app.errorhandler(JobsUnavailable)
-    def jobs_down(error: JobsUnavailable):
-        log.warning("%s", error)
-        return error_response(503, str(error), "jobs_unavailable")
-
-    @app.errorhandler(TranslatorBusy)
-    def translator_busy(error: TranslatorBusy):
-        body, status = error_response(503, str(error), "translator_busy")
-        return body, status, {"Retry-After": str(error.retry_after)}
-
-    @app.errorhandler(LifecycleError)
-    def index_unusable(error: LifecycleError):
-        log.error("%s", error)
-        return error_response(503, str(error), "index_unusable")
+        return service_error(SearchUnavailable(str(error))) if is_outage(error) else unexpected(error)
 
     @app.errorhandler(sqlite3.OperationalError)
     def storage_error(error: sqlite3.OperationalError):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
+from service.errors import ServiceError
 from service.search import query as query_parser
 from service.search.query import QueryError
 from service.text import langid
@@ -33,8 +34,10 @@ OUTLETS_NAMED = 2
 MAX_TIMELINE_MONTHS = 240  # beyond 20 years, months without matches are left out rather than drawn as gaps
 
 
-class PageProblem(ValueError):
+class PageProblem(ServiceError, ValueError):
     """A search the page cannot run as asked, told in the user's words, with a link that fixes it when one does."""
+
+    status, code = 400, "bad_request"
 
     def __init__(self, message: str, fix_label: str | None = None, fix_args: dict | None = None):
         super().__init__(message)
