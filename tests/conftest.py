@@ -123,8 +123,8 @@ def offline_settings(tiny_model_dir, tmp_path) -> Settings:
 def make_offline_app(offline_settings):
     """make(**changes): the app create_app builds from offline_settings plus changes (API keys, limits), no Java.
 
-    Each test gets its own apps (about 20 ms each with the tiny model); their workers,
-    if a test started them, and their job stores are closed after it."""
+    Each test gets its own apps (about 20 ms each with the tiny model); the job workers a test started and the job
+    stores are closed after it. Tests set their own API keys, as api_keys=(KEY,)."""
     apps: list[Flask] = []
 
     def make(**changes) -> Flask:
