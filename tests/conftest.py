@@ -4,16 +4,21 @@ A test is `integration` when it needs Java, a server or a browser: it uses the O
 reaches the cluster, such as search_settings, client and alias, depends on opensearch_node, and so do the tests that
 run the CLI or gunicorn against it), uses the Redis, PostgreSQL or RabbitMQ server (redis_server, postgres_server, rabbitmq_server) or drives chromium. Every other test is `unit`: `make test-fast` runs those alone
 (`pytest -m "not integration"`), in seconds, with no Java and no ../shared.
+
+Route tests that never reach the index use make_offline_app: the whole app, with OpenSearch at an address where
+nothing listens, so they are `unit` too.
 """
 
 from __future__ import annotations
 
 import itertools
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from browsing import CHROMIUM, CHROMIUM_ARGS, SHOTS
+from flask import Flask
 from helpers import free_port
 from redis_server import RedisServer
 from servers import PostgresServer, RabbitMQServer
@@ -23,6 +28,8 @@ from service.index import lifecycle, node
 from service.index.client import make_client
 from service.modelstore.generate import generate
 from service.translation.engine import Translator
+from service.web import create_app, stop_workers
+from service.web.services import services_of
 
 INTEGRATION_FIXTURES = frozenset(
     {
@@ -34,6 +41,9 @@ CLUSTER_NODES = 3
 CLUSTER_HEAP = "384m"  # three JVMs on a small machine
 # Holds integration tests only, and collecting it alone takes seconds (schemathesis builds its cases then)
 SLOW_TO_COLLECT = frozenset({"test_fuzz.py"})
+# The offline app's OpenSearch: the discard port, where nothing listens, so every call is refused at once. A port
+# found free now could be taken by another process later; a privileged one cannot.
+UNREACHABLE_OPENSEARCH = "http://127.0.0.1:9"
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
@@ -91,6 +101,40 @@ def settings(tiny_model_dir, tmp_path) -> Settings:
 @pytest.fixture(scope="session")
 def translator(tiny_model_dir) -> Translator:
     return Translator(tiny_model_dir, Settings(model_dir=tiny_model_dir, inter_threads=2))
+
+
+@pytest.fixture
+def offline_settings(tiny_model_dir, tmp_path) -> Settings:
+    """The app's settings with no OpenSearch to reach: the tiny model, the job store and translation memory in
+    tmp_path, and none of the threads that would call the cluster (job workers, the alert deliverer)."""
+    return Settings(
+        model_dir=tiny_model_dir,
+        reverse_model_dir="off",
+        inter_threads=2,
+        opensearch_urls=(UNREACHABLE_OPENSEARCH,),
+        memory_path=tmp_path / "tm.sqlite3",
+        jobs_db=tmp_path / "jobs.sqlite3",
+        jobs_workers=0,
+        alert_delivery=False,
+    )
+
+
+@pytest.fixture
+def make_offline_app(offline_settings):
+    """make(**changes): the app create_app builds from offline_settings plus changes (API keys, limits), no Java.
+
+    Each test gets its own apps (about 20 ms each with the tiny model); the job workers a test started and the job
+    stores are closed after it. Tests set their own API keys, as api_keys=(KEY,)."""
+    apps: list[Flask] = []
+
+    def make(**changes) -> Flask:
+        apps.append(create_app(replace(offline_settings, **changes)))
+        return apps[-1]
+
+    yield make
+    for app in apps:
+        stop_workers(app)
+        services_of(app).close()
 
 
 @pytest.fixture(scope="session")

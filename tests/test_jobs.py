@@ -1,4 +1,5 @@
-"""Bulk jobs on real SQLite and a real node: durability, crash and resume, cancellation, outages, the API.
+"""Bulk jobs on real SQLite and a real node: durability, crash and resume, cancellation, outages, the API (offline
+where its jobs never reach the index).
 
 The store-level tests run against both job stores: SQLite, and PostgreSQL on the session's real server.
 """
@@ -321,18 +322,27 @@ def test_kill_9_mid_job_then_resume_with_exact_counts(search_settings, alias, cl
 
 
 @pytest.fixture
-def api(search_settings, alias, tmp_path):
-    app = create_app(
-        replace(
-            search_settings,
-            opensearch_index=alias,
-            api_keys=(KEY, OTHER_KEY),
-            admin_api_keys=(ADMIN_KEY,),
-            jobs_db=tmp_path / "jobs.db",
-            max_active_jobs=2,
-        )
-    )
+def api(make_offline_app):
+    app = make_offline_app(api_keys=(KEY, OTHER_KEY), admin_api_keys=(ADMIN_KEY,), max_active_jobs=2)
     return app, app.test_client()
+
+
+def test_the_apps_own_workers_take_a_submitted_job_to_its_results(make_offline_app):
+    app = make_offline_app(api_keys=(KEY,), jobs_workers=2)
+    http, auth = app.test_client(), {"Authorization": f"Bearer {KEY}"}
+    start_workers(app)
+    submitted = http.post("/api/v1/jobs?index=false", json=["قال الرئيس.", "ثم غادر.", "انتهى الاجتماع."], headers=auth)
+    assert submitted.status_code == 202
+    job = f"/api/v1/jobs/{submitted.json['id']}"
+    deadline = time.monotonic() + 60
+    while (status := http.get(job, headers=auth).json)["state"] != "done":
+        assert status["state"] in ("queued", "running") and time.monotonic() < deadline, status
+        time.sleep(0.05)  # poll interval
+    assert status["counts"] == {"done": 3, "failed": 0, "total": 3}
+    results = [json.loads(line) for line in http.get(f"{job}/results", headers=auth).data.splitlines()]
+    assert [r["body"] for r in results] == ["قال الرئيس.", "ثم غادر.", "انتهى الاجتماع."]
+    assert all(r["body_en"] for r in results)
+    assert http.delete(job, headers=auth).json["state"] == "done"  # nothing left to cancel
 
 
 def test_jobs_api_submit_status_results_errors_cancel(api, translator):
@@ -647,9 +657,9 @@ def test_jobs_belong_to_the_key_that_submitted_them(api):
     assert same.status_code == 202 and same.json["id"] != other_id
 
 
-def test_creating_the_app_starts_no_worker_threads(search_settings, tmp_path):
+def test_creating_the_app_starts_no_worker_threads(make_offline_app):
     before = set(threading.enumerate())
-    app = create_app(replace(search_settings, jobs_workers=2, jobs_db=tmp_path / "jobs.db"))
+    app = make_offline_app(jobs_workers=2)
     started = [t for t in set(threading.enumerate()) - before if not isinstance(t, threading.Timer)]  # limiter's
     assert started == []  # today: two worker threads, which claim items even in a process about to exec gunicorn
     pool = start_workers(app)

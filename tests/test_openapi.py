@@ -1,7 +1,7 @@
 """The served OpenAPI document and the server agree: on which requests are valid, on every response, on keys and 405s.
 
-Each request here is judged twice, by the document (its JSON Schema) and by the real app on a real node with the
-tiny model; the two verdicts must match.
+Each request here is judged twice, by the document (its JSON Schema) and by the real app with the tiny model (offline
+where the request never reaches the index, else on a real node); the two verdicts must match.
 """
 
 import io
@@ -26,17 +26,17 @@ ARTICLE = {
 }
 
 
-@pytest.fixture(scope="module")
-def app(search_settings, alias, tmp_path_factory):
-    jobs_db = tmp_path_factory.mktemp("openapi") / "jobs.sqlite3"
-    return create_app(
-        replace(search_settings, opensearch_index=alias, api_keys=(KEY,), jobs_db=jobs_db, max_active_jobs=100)
-    )
-
-
 @pytest.fixture
-def api(app):
-    return app.test_client()
+def api(make_offline_app):
+    """The app with nothing listening where OpenSearch should be, for the requests that never reach the index."""
+    return make_offline_app(api_keys=(KEY,)).test_client()
+
+
+@pytest.fixture(scope="module")
+def node_api(search_settings, alias, tmp_path_factory):
+    """The app on the session's node, for the requests that read or write the index."""
+    jobs_db = tmp_path_factory.mktemp("openapi") / "jobs.sqlite3"
+    return create_app(replace(search_settings, opensearch_index=alias, api_keys=(KEY,), jobs_db=jobs_db)).test_client()
 
 
 @pytest.fixture
@@ -86,6 +86,12 @@ def declared_response(document: dict, path: str, method: str, response):
     )
 
 
+def assert_they_agree_on_the_body(api, document: dict, path: str, body) -> None:
+    valid = body_is_valid(document, path, "post", body)
+    response = api.post(path, json=body, headers=AUTH)
+    assert (response.status_code < 300) == valid, (valid, response.status_code, response.data[:300])
+
+
 @pytest.mark.parametrize(
     "path,body",
     [
@@ -99,7 +105,6 @@ def declared_response(document: dict, path: str, method: str, response):
         ("/api/v1/detect", {"texts": ["مرحبا", ""]}),
         ("/api/v1/detect", {"text": "مرحبا بكم"}),
         ("/api/v1/articles", []),
-        ("/api/v1/articles", [ARTICLE, {"id": "no body"}]),
         ("/api/v1/jobs", [None]),
         ("/api/v1/jobs", [5, "نص"]),
         ("/api/v1/jobs", {"items": []}),
@@ -107,9 +112,11 @@ def declared_response(document: dict, path: str, method: str, response):
     ],
 )
 def test_the_document_and_the_server_agree_on_bodies(api, document, path, body):
-    valid = body_is_valid(document, path, "post", body)
-    response = api.post(path, json=body, headers=AUTH)
-    assert (response.status_code < 300) == valid, (valid, response.status_code, response.data[:300])
+    assert_they_agree_on_the_body(api, document, path, body)
+
+
+def test_the_document_and_the_server_agree_on_a_body_that_is_indexed(node_api, document):
+    assert_they_agree_on_the_body(node_api, document, "/api/v1/articles", [ARTICLE, {"id": "no body"}])
 
 
 @pytest.mark.parametrize(
@@ -124,9 +131,9 @@ def test_the_document_and_the_server_agree_on_bodies(api, document, path, body):
         {"q": "الرئيس", "size": "5", "sort": "date"},
     ],
 )
-def test_the_document_and_the_server_agree_on_search_arguments(api, document, query):
+def test_the_document_and_the_server_agree_on_search_arguments(node_api, document, query):
     valid = query_is_valid(document, "/api/v1/search", "get", query)
-    response = api.get("/api/v1/search", query_string=query)
+    response = node_api.get("/api/v1/search", query_string=query)
     assert (response.status_code < 300) == valid, (valid, response.status_code, response.data[:300])
 
 
@@ -154,7 +161,7 @@ def test_every_response_declares_its_body(document):
     assert missing == []
 
 
-def test_real_responses_match_their_declared_schemas(api, document, client, alias):
+def test_real_responses_match_their_declared_schemas(node_api, document, client, alias):
     calls = [
         ("post", "/api/v1/translate", "/api/v1/translate", dict(json={"texts": ["قال الرئيس. ثم غادر.", "Hi."]})),
         ("post", "/api/v1/translate", "/api/v1/translate", dict(json={"texts": []})),
@@ -174,7 +181,7 @@ def test_real_responses_match_their_declared_schemas(api, document, client, alia
         ("get", "/api/v1/openapi.json", "/api/v1/openapi.json", {}),
     ]
     for method, template, url, send in calls:
-        response = getattr(api, method)(url, **send)
+        response = getattr(node_api, method)(url, **send)
         if template == "/api/v1/articles" and response.status_code == 200:
             client.indices.refresh(index=alias)
         if response.status_code == 204:
@@ -183,6 +190,16 @@ def test_real_responses_match_their_declared_schemas(api, document, client, alia
         payload = response.json if response.is_json else response.data.decode()
         errors = [e.message for e in declared_response(document, template, method, response).iter_errors(payload)]
         assert errors == [], (method, url, response.status_code)
+
+
+def test_an_unreachable_cluster_answers_the_documented_503(api, document):
+    for path, url in (
+        ("/api/v1/search", "/api/v1/search?q=x"),
+        ("/api/v1/articles/{article_id}", "/api/v1/articles/o1"),
+    ):
+        response = api.get(url)
+        assert response.status_code == 503
+        assert declared_response(document, path, "get", response).is_valid(response.json), url
 
 
 def test_submitting_a_job_twice_answers_the_documented_200(api, document):
@@ -199,7 +216,7 @@ def test_submitting_a_job_twice_answers_the_documented_200(api, document):
             declared_response(document, "/api/v1/jobs/{job_id}/results", "get", response)
 
 
-def test_both_ways_of_sending_a_key_are_declared(document, api):
+def test_both_ways_of_sending_a_key_are_declared(document, node_api):
     schemes = document["components"]["securitySchemes"].values()
     assert {"type": "http", "scheme": "bearer"}.items() <= next(s for s in schemes if s["type"] == "http").items()
     assert any(s == {**s, "type": "apiKey", "in": "header", "name": "X-API-Key"} for s in schemes)
@@ -207,20 +224,20 @@ def test_both_ways_of_sending_a_key_are_declared(document, api):
     delete = document["paths"]["/api/v1/articles/{article_id}"]["delete"]
     assert sorted(name for alternative in delete["security"] for name in alternative) == names
     assert all(len(alternative) == 1 for alternative in delete["security"])  # either one, not both
-    assert api.delete("/api/v1/articles/o9", headers={"X-API-Key": KEY}).status_code == 404
+    assert node_api.delete("/api/v1/articles/o9", headers={"X-API-Key": KEY}).status_code == 404
 
 
-def test_reads_declare_a_key_only_when_they_need_one(search_settings, alias, document):
+def test_reads_declare_a_key_only_when_they_need_one(make_offline_app, document):
     assert "security" not in document["paths"]["/api/v1/search"]["get"]
-    keyed = create_app(replace(search_settings, opensearch_index=alias, api_keys=(KEY,), read_requires_key=True))
+    keyed = make_offline_app(api_keys=(KEY,), read_requires_key=True)
     served = keyed.test_client().get("/api/v1/openapi.json").json
     search = served["paths"]["/api/v1/search"]["get"]
     assert search["security"] and {"401", "403"} <= set(search["responses"])
     assert keyed.test_client().get("/api/v1/search?q=x").status_code == 401
 
 
-def test_limits_in_the_document_come_from_the_settings(search_settings, alias):
-    small = create_app(replace(search_settings, opensearch_index=alias, max_batch_texts=3, max_api_articles=7))
+def test_limits_in_the_document_come_from_the_settings(make_offline_app):
+    small = make_offline_app(max_batch_texts=3, max_api_articles=7)
     served = small.test_client().get("/api/v1/openapi.json").json
     assert not body_is_valid(served, "/api/v1/translate", "post", {"texts": ["a"] * 4})
     assert body_is_valid(served, "/api/v1/translate", "post", {"texts": ["a"] * 3})

@@ -1,4 +1,5 @@
-"""The JSON API and the LibreTranslate routes, through Flask's test client, on a real node and the tiny model."""
+"""The JSON API and the LibreTranslate routes, through Flask's test client and the tiny model: on the offline app
+where a route never reaches the index, else on a real node."""
 
 import logging
 import random
@@ -40,13 +41,24 @@ def api(app):
     return app.test_client()
 
 
+@pytest.fixture
+def offline_app(make_offline_app):
+    """The app with nothing listening where OpenSearch should be: for the routes that never reach the index."""
+    return make_offline_app(api_keys=(KEY,))
+
+
+@pytest.fixture
+def offline_api(offline_app):
+    return offline_app.test_client()
+
+
 def error_of(response):
     assert response.is_json, response.data[:200]
     return response.json["error"]
 
 
-def test_translate_returns_sentence_pairs_language_and_model(api):
-    response = api.post("/api/v1/translate", json={"texts": ["قال الرئيس. ثم غادر.", "انتهى الاجتماع."]})
+def test_translate_returns_sentence_pairs_language_and_model(offline_api):
+    response = offline_api.post("/api/v1/translate", json={"texts": ["قال الرئيس. ثم غادر.", "انتهى الاجتماع."]})
     assert response.status_code == 200
     body = response.json
     assert body["demo"] is True and body["model"].startswith("generated-tiny@")
@@ -56,9 +68,9 @@ def test_translate_returns_sentence_pairs_language_and_model(api):
     assert first["language"]["language"] == "ar" and len(body["translations"]) == 2
 
 
-def test_translate_with_beam_size_and_forced_source(api):
+def test_translate_with_beam_size_and_forced_source(offline_api):
     def translate(**options):
-        response = api.post(
+        response = offline_api.post(
             "/api/v1/translate", json={"text": "قال الرئيس إن الاقتصاد تحسن.", "source": "ar", **options}
         )
         assert response.status_code == 200
@@ -92,36 +104,36 @@ def test_translate_with_beam_size_and_forced_source(api):
         ),
     ],
 )
-def test_bad_input_gets_a_json_4xx(api, send, status, code):
-    response = api.post("/api/v1/translate", **send)
+def test_bad_input_gets_a_json_4xx(offline_api, send, status, code):
+    response = offline_api.post("/api/v1/translate", **send)
     assert response.status_code == status
     assert error_of(response)["code"] == code
 
 
-def test_oversized_body_is_413(api, app):
-    response = api.post(
+def test_oversized_body_is_413(offline_api, offline_app):
+    response = offline_api.post(
         "/api/v1/translate",
-        data=b"x" * (services_of(app).settings.max_request_bytes + 1),
+        data=b"x" * (services_of(offline_app).settings.max_request_bytes + 1),
         content_type="application/json",
     )
     assert response.status_code == 413 and error_of(response)["code"] == "payload_too_large"
 
 
-def test_unknown_route_and_method_are_json(api):
-    assert error_of(api.get("/api/v1/nothing"))["code"] == "not_found"
-    assert api.get("/api/v1/translate").status_code == 405
+def test_unknown_route_and_method_are_json(offline_api):
+    assert error_of(offline_api.get("/api/v1/nothing"))["code"] == "not_found"
+    assert offline_api.get("/api/v1/translate").status_code == 405
 
 
-def test_detect(api):
-    response = api.post("/api/v1/detect", json={"texts": ["مرحبا بكم", "Hello there"]})
+def test_detect(offline_api):
+    response = offline_api.post("/api/v1/detect", json={"texts": ["مرحبا بكم", "Hello there"]})
     assert [d["language"] for d in response.json["detections"]] == ["ar", "en"]
 
 
-def test_writes_need_a_valid_key(api):
-    assert error_of(api.post("/api/v1/articles", json=ARTICLE))["code"] == "unauthorized"
-    wrong = api.post("/api/v1/articles", json=ARTICLE, headers={"Authorization": "Bearer wrong-key-999"})
+def test_writes_need_a_valid_key(offline_api):
+    assert error_of(offline_api.post("/api/v1/articles", json=ARTICLE))["code"] == "unauthorized"
+    wrong = offline_api.post("/api/v1/articles", json=ARTICLE, headers={"Authorization": "Bearer wrong-key-999"})
     assert wrong.status_code == 403
-    assert api.delete("/api/v1/articles/w1").status_code == 401
+    assert offline_api.delete("/api/v1/articles/w1").status_code == 401
 
 
 def test_articles_index_idempotently_and_export_parallel_text(api, client, alias):
@@ -193,8 +205,8 @@ def test_every_id_accepted_reaches_its_page_download_and_delete_and_the_others_a
     assert all('starts with "/" or has a "." or ".." segment' in item["reason"] for item in refused)
 
 
-def test_too_many_articles_point_to_bulk_jobs(api):
-    response = api.post("/api/v1/articles", json=[ARTICLE] * 101, headers=AUTH)
+def test_too_many_articles_point_to_bulk_jobs(offline_api):
+    response = offline_api.post("/api/v1/articles", json=[ARTICLE] * 101, headers=AUTH)
     assert response.status_code == 413 and "bulk job" in error_of(response)["message"]
 
 
@@ -253,21 +265,38 @@ def test_search_lists_every_form_searched_and_takes_the_users_translation(api, a
     assert 'name="q_ar" value="الرئيس"' in page, "the UI keeps the analyst's Arabic in its form"
 
 
-def test_libretranslate_translate_detect_languages(api):
-    single = api.post("/translate", json={"q": "قال الرئيس.", "source": "auto", "target": "en", "format": "text"})
+def test_while_opensearch_is_unreachable_what_needs_it_is_a_clean_503(offline_api):
+    calls = [
+        offline_api.get("/api/v1/search?q=president"),
+        offline_api.get("/api/v1/search?q=president&format=csv"),
+        offline_api.get("/api/v1/articles/w1"),
+        offline_api.post("/api/v1/articles", json=ARTICLE, headers=AUTH),
+    ]
+    assert [(answer.status_code, error_of(answer)["code"]) for answer in calls] == [(503, "search_unavailable")] * 4
+    for page in ("/?q=president", "/articles/w1"):
+        answer = offline_api.get(page)
+        assert (answer.status_code, answer.mimetype) == (503, "text/html"), page
+    assert offline_api.get("/").status_code == 200  # the start page serves, without the collection's overview
+    assert offline_api.get("/healthz").status_code == 200  # alive, only not ready
+
+
+def test_libretranslate_translate_detect_languages(offline_api):
+    single = offline_api.post(
+        "/translate", json={"q": "قال الرئيس.", "source": "auto", "target": "en", "format": "text"}
+    )
     assert single.status_code == 200 and isinstance(single.json["translatedText"], str)
     assert (
         single.json["detectedLanguage"]["language"] == "ar"
         and 0 <= single.json["detectedLanguage"]["confidence"] <= 100
     )
-    batch = api.post("/translate", data={"q": ["قال الرئيس.", "ثم غادر."], "source": "ar", "target": "en"})
+    batch = offline_api.post("/translate", data={"q": ["قال الرئيس.", "ثم غادر."], "source": "ar", "target": "en"})
     assert isinstance(batch.json["translatedText"], list) and "detectedLanguage" not in batch.json
-    markup = api.post(
+    markup = offline_api.post(
         "/translate", json={"q": "<p>قال <b>الرئيس</b>.</p>", "source": "ar", "target": "en", "format": "html"}
     ).json["translatedText"]
     assert markup.startswith("<p>") and "<b>" in markup and markup.endswith("</p>")
-    assert api.post("/detect", json={"q": "مرحبا بكم"}).json[0]["language"] == "ar"
-    assert api.get("/languages").json[0] == {"code": "ar", "name": "Arabic", "targets": ["en"]}
+    assert offline_api.post("/detect", json={"q": "مرحبا بكم"}).json[0]["language"] == "ar"
+    assert offline_api.get("/languages").json[0] == {"code": "ar", "name": "Arabic", "targets": ["en"]}
 
 
 def test_libretranslate_html_splits_unclosed_tags_in_linear_time():
@@ -280,10 +309,10 @@ def test_libretranslate_html_splits_unclosed_tags_in_linear_time():
     assert split_tags("<<b>") == ["<", "<b>", ""]
 
 
-def test_libretranslate_errors_are_its_shape(api):
-    response = api.post("/translate", json={"source": "auto", "target": "en"})
+def test_libretranslate_errors_are_its_shape(offline_api):
+    response = offline_api.post("/translate", json={"source": "auto", "target": "en"})
     assert response.status_code == 400 and isinstance(response.json["error"], str)
-    assert api.post("/translate", json={"q": "x", "source": "ar", "target": "fr"}).status_code == 400
+    assert offline_api.post("/translate", json={"q": "x", "source": "ar", "target": "fr"}).status_code == 400
 
 
 def test_health_ready_and_metrics(api):
@@ -296,23 +325,26 @@ def test_health_ready_and_metrics(api):
     assert "translated_tokens" in metrics and "translation_memory_hits" in metrics
 
 
-def test_invented_methods_add_no_metric_series(api):
+def test_invented_methods_add_no_metric_series(offline_api):
     def series() -> int:
-        return len(re.findall(r"^http_requests_total\{", api.get("/metrics").data.decode(), re.MULTILINE))
+        return len(re.findall(r"^http_requests_total\{", offline_api.get("/metrics").data.decode(), re.MULTILINE))
 
     letters = random.Random(14)
     methods = ["".join(letters.choices(string.ascii_uppercase, k=8)) for _ in range(300)]
-    api.open("/api/v1/translate", method="BREW")  # the one series every invented method shares
+    offline_api.open("/api/v1/translate", method="BREW")  # the one series every invented method shares
     series()  # and the scrape's own
     before = series()
     for method in methods:
-        assert api.open("/api/v1/translate", method=method).status_code == 405
+        assert offline_api.open("/api/v1/translate", method=method).status_code == 405
     assert series() == before
-    assert 'http_requests_total{endpoint="unmatched",method="other",status="405"} 301.0' in api.get("/metrics").text
+    assert (
+        'http_requests_total{endpoint="unmatched",method="other",status="405"} 301.0'
+        in offline_api.get("/metrics").text
+    )
 
 
-def test_a_full_translation_memory_only_stops_caching(search_settings, alias, tmp_path, caplog):
-    app = create_app(replace(search_settings, opensearch_index=alias, memory_path=tmp_path / "tm.db"))
+def test_a_full_translation_memory_only_stops_caching(make_offline_app, caplog):
+    app = make_offline_app()
     memory = services_of(app).translator.memory
     (pages,) = memory._db.execute("PRAGMA page_count").fetchone()
     memory._db.execute(f"PRAGMA max_page_count = {pages}")  # the file may not grow: a full disk, to SQLite
@@ -325,8 +357,8 @@ def test_a_full_translation_memory_only_stops_caching(search_settings, alias, tm
     assert len(caplog.records) == 1  # once for the outage, not once per request
 
 
-def test_readyz_reports_a_missing_model_and_cluster(search_settings, tmp_path):
-    broken = create_app(replace(search_settings, model_dir=tmp_path / "none", opensearch_urls=("http://127.0.0.1:9",)))
+def test_readyz_reports_a_missing_model_and_cluster(make_offline_app, tmp_path):
+    broken = make_offline_app(model_dir=tmp_path / "none")
     response = broken.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.json["checks"] == {"model": False, "opensearch": False, "jobs_store": True}
@@ -347,10 +379,8 @@ def test_check_setup_opens_what_the_app_opens_but_loads_no_model(settings, tmp_p
         check_setup(replace(settings, jobs_db=tmp_path / "taken" / "jobs.db"))
 
 
-def test_rate_limit_per_key(search_settings, alias):
-    limited = create_app(
-        replace(search_settings, opensearch_index=alias, rate_limit="2 per minute", api_keys=(KEY, "another-key-1"))
-    ).test_client()
+def test_rate_limit_per_key(make_offline_app):
+    limited = make_offline_app(rate_limit="2 per minute", api_keys=(KEY, "another-key-1")).test_client()
     codes = [limited.post("/api/v1/detect", json={"text": "مرحبا"}).status_code for _ in range(3)]
     assert codes == [200, 200, 429]
     assert error_of(limited.post("/api/v1/detect", json={"text": "مرحبا"}))["code"] == "rate_limited"
@@ -358,15 +388,15 @@ def test_rate_limit_per_key(search_settings, alias):
     assert other_key.status_code == 200  # a valid key has a bucket of its own (an invented one shares the address's)
 
 
-def test_openapi_describes_every_api_route(app, api):
+def test_openapi_describes_every_api_route(offline_app, offline_api):
     routes = {
         (re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule), method.lower())
-        for rule in app.url_map.iter_rules()
+        for rule in offline_app.url_map.iter_rules()
         if rule.rule.startswith("/api/v1")
         for method in rule.methods - {"HEAD", "OPTIONS"}
     }
-    served = api.get("/api/v1/openapi.json").json
+    served = offline_api.get("/api/v1/openapi.json").json
     documented = {(path, method) for path, ops in served["paths"].items() for method in ops}
     assert routes == documented
     assert served["openapi"] == "3.1.0"
-    assert b"POST /api/v1/translate" in api.get("/api/v1/docs").data
+    assert b"POST /api/v1/translate" in offline_api.get("/api/v1/docs").data

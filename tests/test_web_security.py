@@ -1,5 +1,6 @@
-"""The web edge's defences through Flask's test client, on a real node and the tiny model: links and headers,
-keys and rate limits, trusted proxies, Unicode in bodies and files, LibreTranslate limits, exports."""
+"""The web edge's defences through Flask's test client and the tiny model: links and headers, keys and rate limits,
+trusted proxies, Unicode in bodies and files, LibreTranslate limits, exports. On the offline app where a route never
+reaches the index, else on a real node."""
 
 import io
 import json
@@ -45,6 +46,17 @@ def app(make_app):
 @pytest.fixture
 def api(app):
     return app.test_client()
+
+
+@pytest.fixture
+def make_offline(make_offline_app):
+    """make(**changes): the app with nothing listening where OpenSearch should be, for what never reaches the index."""
+    return lambda **changes: make_offline_app(api_keys=(KEY,), **changes)
+
+
+@pytest.fixture
+def offline_api(make_offline):
+    return make_offline().test_client()
 
 
 def error_of(response):
@@ -121,8 +133,8 @@ def test_a_stored_script_url_never_becomes_a_link(api, client, alias):
         ("POST", "/translate"),
     ],
 )
-def test_every_response_carries_the_security_headers(api, method, path):
-    with api.open(path, method=method) as response:  # closes the static file
+def test_every_response_carries_the_security_headers(offline_api, method, path):
+    with offline_api.open(path, method=method) as response:  # closes the static file
         headers = response.headers
     policy = headers.get("Content-Security-Policy", "")
     assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
@@ -144,8 +156,8 @@ def test_templates_hold_nothing_the_policy_blocks():
 # --- API keys and rate limits -----------------------------------------------------------------------------
 
 
-def test_invented_keys_do_not_escape_the_address_limit(make_app):
-    limited = make_app(rate_limit="3 per minute", rate_limit_failed_keys="off")
+def test_invented_keys_do_not_escape_the_address_limit(make_offline):
+    limited = make_offline(rate_limit="3 per minute", rate_limit_failed_keys="off")
     web = limited.test_client()
     codes = [
         web.post("/api/v1/detect", json={"text": "مرحبا"}, headers={"X-API-Key": f"made-up-key-{n}"}).status_code
@@ -170,15 +182,15 @@ def test_failed_key_checks_are_limited_per_address(make_app):
     assert elsewhere.status_code == 404  # another address is not locked out: its key is checked and passes
 
 
-def test_keys_in_the_query_string_are_refused(api):
-    response = api.post(f"/api/v1/articles?api_key={KEY}", json=dict(ARTICLE, id="sec-qs"))
+def test_keys_in_the_query_string_are_refused(offline_api):
+    response = offline_api.post(f"/api/v1/articles?api_key={KEY}", json=dict(ARTICLE, id="sec-qs"))
     assert response.status_code == 401
-    assert api.delete(f"/api/v1/articles/sec-qs?api_key={KEY}").status_code == 401
-    form = api.post("/translate", data={"q": "مرحبا", "source": "ar", "target": "en", "api_key": KEY})
+    assert offline_api.delete(f"/api/v1/articles/sec-qs?api_key={KEY}").status_code == 401
+    form = offline_api.post("/translate", data={"q": "مرحبا", "source": "ar", "target": "en", "api_key": KEY})
     assert form.status_code == 200  # LibreTranslate's form field is the body: still accepted
 
 
-def test_rate_limit_storage_is_a_setting(make_app):
+def test_rate_limit_storage_is_a_setting(make_offline):
     with pytest.raises(ConfigError, match=re.escape("RATE_LIMIT_STORAGE='ftp://x'")):
         Settings.from_env({"RATE_LIMIT_STORAGE": "ftp://x"})
     with pytest.raises(ConfigError, match="RATE_LIMIT_FAILED_KEYS"):
@@ -186,15 +198,15 @@ def test_rate_limit_storage_is_a_setting(make_app):
     assert (
         Settings.from_env({"RATE_LIMIT_STORAGE": "redis://cache:6379/0"}).rate_limit_storage == "redis://cache:6379/0"
     )
-    shared = make_app(rate_limit_storage="redis://127.0.0.1:9/0", rate_limit="2 per minute")
+    shared = make_offline(rate_limit_storage="redis://127.0.0.1:9/0", rate_limit="2 per minute")
     assert type(shared.extensions["mt_limiter"].storage).__name__ == "RedisStorage"
     web = shared.test_client()  # nothing listens there: counted in this process meanwhile, never a 500
     assert [web.post("/api/v1/detect", json={"text": "مرحبا"}).status_code for _ in range(3)] == [200, 200, 429]
 
 
 @pytest.mark.parametrize("proxies,separate", [(1, True), (0, False)])
-def test_trusted_proxies_decide_which_address_is_limited(make_app, proxies, separate):
-    web = make_app(rate_limit="1 per minute", trusted_proxies=proxies).test_client()
+def test_trusted_proxies_decide_which_address_is_limited(make_offline, proxies, separate):
+    web = make_offline(rate_limit="1 per minute", trusted_proxies=proxies).test_client()
 
     def detect(client_address):
         return web.post(
@@ -221,15 +233,17 @@ def test_trusted_proxies_decide_which_address_is_limited(make_app, proxies, sepa
         ("/api/v1/articles", '{"id": "sur2", "body": "قال", "\\ud800": 1}', AUTH),
     ],
 )
-def test_a_lone_surrogate_is_a_400(api, path, body, headers):
-    response = api.post(path, data=body, content_type="application/json", headers=headers)
+def test_a_lone_surrogate_is_a_400(offline_api, path, body, headers):
+    response = offline_api.post(path, data=body, content_type="application/json", headers=headers)
     assert response.status_code == 400 and error_of(response)["code"] == "invalid_unicode"
 
 
-def test_a_lone_surrogate_is_a_libretranslate_400_and_pairs_are_fine(api):
-    response = api.post("/translate", data='{"q": "abc \\ud800", "target": "en"}', content_type="application/json")
+def test_a_lone_surrogate_is_a_libretranslate_400_and_pairs_are_fine(offline_api):
+    response = offline_api.post(
+        "/translate", data='{"q": "abc \\ud800", "target": "en"}', content_type="application/json"
+    )
     assert response.status_code == 400 and "surrogate" in response.json["error"]
-    pair = api.post("/api/v1/detect", data='{"text": "مرحبا \\ud83d\\ude00"}', content_type="application/json")
+    pair = offline_api.post("/api/v1/detect", data='{"text": "مرحبا \\ud83d\\ude00"}', content_type="application/json")
     assert pair.status_code == 200
 
 
@@ -241,9 +255,9 @@ def test_jsonl_lines_with_lone_surrogates_are_rejected_with_their_number():
     assert number == 2 and "surrogate" in str(bad) and "$.body" in str(bad)
 
 
-def test_an_upload_with_a_lone_surrogate_keeps_its_good_lines(api):
+def test_an_upload_with_a_lone_surrogate_keeps_its_good_lines(offline_api):
     data = '{"id": "u1", "body": "قال الرئيس."}\n{"id": "u2", "body": "x \\ud800"}\n{"id": "u3", "body": "ثم غادر."}\n'
-    response = api.post(
+    response = offline_api.post(
         "/api/v1/jobs",
         headers=AUTH,
         content_type="multipart/form-data",
@@ -253,7 +267,7 @@ def test_an_upload_with_a_lone_surrogate_keeps_its_good_lines(api):
     assert response.json["counts"]["total"] == 3 and response.json["counts"]["failed"] == 1
     errors = [
         json.loads(line)
-        for line in api.get(f"/api/v1/jobs/{response.json['id']}/errors", headers=AUTH).data.splitlines()
+        for line in offline_api.get(f"/api/v1/jobs/{response.json['id']}/errors", headers=AUTH).data.splitlines()
     ]
     assert len(errors) == 1 and errors[0]["line"] == 2 and "surrogate" in json.dumps(errors[0])
 
@@ -261,19 +275,19 @@ def test_an_upload_with_a_lone_surrogate_keeps_its_good_lines(api):
 # --- LibreTranslate limits ----------------------------------------------------------------------------
 
 
-def test_libretranslate_applies_the_batch_limit(api):
-    response = api.post("/translate", json={"q": ["مرحبا"] * 65, "source": "ar", "target": "en"})
+def test_libretranslate_applies_the_batch_limit(offline_api):
+    response = offline_api.post("/translate", json={"q": ["مرحبا"] * 65, "source": "ar", "target": "en"})
     assert response.status_code == 400 and "batch limit (64)" in response.json["error"]
-    form = api.post("/translate", data={"q": ["مرحبا"] * 65, "source": "ar", "target": "en"})
+    form = offline_api.post("/translate", data={"q": ["مرحبا"] * 65, "source": "ar", "target": "en"})
     assert form.status_code == 400 and isinstance(form.json["error"], str)
-    assert api.post("/detect", json={"q": "أ" * 100_001}).status_code == 400
+    assert offline_api.post("/detect", json={"q": "أ" * 100_001}).status_code == 400
 
 
-def test_libretranslate_html_pieces_are_bounded(api):
+def test_libretranslate_html_pieces_are_bounded(offline_api):
     many = "".join(f"<b>{n}</b>" for n in range(64 * 16 + 1))
-    response = api.post("/translate", json={"q": many, "source": "ar", "target": "en", "format": "html"})
+    response = offline_api.post("/translate", json={"q": many, "source": "ar", "target": "en", "format": "html"})
     assert response.status_code == 400 and "text pieces" in response.json["error"]
-    several = api.post(
+    several = offline_api.post(
         "/translate",
         json={"q": ["<p>قال <b>الرئيس</b>.</p>", "<i>ثم غادر.</i>"], "source": "ar", "target": "en", "format": "html"},
     )
@@ -316,15 +330,15 @@ def test_tsv_export_keeps_one_row_per_pair_and_nine_columns():
 # --- found by the hostile review ----------------------------------------------------------------------------
 
 
-def test_the_rate_limit_is_one_budget_across_every_route(make_app):
-    web = make_app(rate_limit="3 per minute", rate_limit_failed_keys="off").test_client()
+def test_the_rate_limit_is_one_budget_across_every_route(make_offline):
+    web = make_offline(rate_limit="3 per minute", rate_limit_failed_keys="off").test_client()
     codes = [
         web.post("/api/v1/detect", json={"text": "مرحبا"}).status_code,
         web.get("/api/v1/search?q=economy").status_code,
         web.post("/translate", json={"q": "hello", "source": "en", "target": "en"}).status_code,
         web.get("/languages").status_code,  # a fourth route, not a fourth budget
     ]
-    assert codes == [200, 200, 200, 429]
+    assert codes == [200, 503, 200, 429]  # the search, refused for want of a cluster, was counted all the same
     assert web.get("/healthz").status_code == 200  # exempt, as are static files:
     with web.get("/static/style.css") as static:
         assert static.status_code == 200
@@ -340,10 +354,10 @@ def test_pages_need_a_key_when_reads_do(make_app):
     assert web.post("/translation", data={"text": "مرحبا"}, headers=AUTH).status_code == 200
 
 
-def test_wrong_methods_on_json_routes_answer_json(api):
-    libre = api.get("/translate")
+def test_wrong_methods_on_json_routes_answer_json(offline_api):
+    libre = offline_api.get("/translate")
     assert libre.status_code == 405 and isinstance(libre.json["error"], str) and "POST" in libre.headers["Allow"]
-    health = api.post("/healthz")
+    health = offline_api.post("/healthz")
     assert health.status_code == 405 and health.json["error"]["code"] == "method_not_allowed"
 
 
@@ -351,13 +365,13 @@ def test_wrong_methods_on_json_routes_answer_json(api):
     "body",
     ['{"text": NaN}', '{"text": "x", "beam_size": Infinity}', '{"texts": ["x"], "n": 1e400}', '{"n": -Infinity}'],
 )
-def test_json_without_a_json_value_is_a_400(api, body):
-    response = api.post("/api/v1/translate", data=body, content_type="application/json")
+def test_json_without_a_json_value_is_a_400(offline_api, body):
+    response = offline_api.post("/api/v1/translate", data=body, content_type="application/json")
     assert response.status_code == 400 and error_of(response)["code"] == "malformed_json"
 
 
-def test_a_form_is_held_to_the_request_size_limit(make_app):
-    web = make_app(max_request_bytes=10_000).test_client()
+def test_a_form_is_held_to_the_request_size_limit(make_offline):
+    web = make_offline(max_request_bytes=10_000).test_client()
     libre = web.post("/translate", data={"q": "x" * 20_000, "source": "ar", "target": "en"})
     assert libre.status_code == 413 and isinstance(libre.json["error"], str)
     page = web.post("/translation", data={"text": "x" * 20_000})
