@@ -59,10 +59,12 @@ test: setup browser servers
 test-fast: setup
 	$(PY) -m pytest -m "not integration"
 
-# Lint and format settings live in pyproject.toml; CI runs this before the tests.
+# Lint and format settings live in pyproject.toml, and so do the import contracts (the floors and the nevers) that
+# lint-imports checks; CI runs this before the tests.
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: setup
 	$(VENV)/bin/ruff check --fix .

@@ -33,7 +33,7 @@ from pathlib import Path
 from common import PROJECT_ROOT, base_model_dir, news_articles
 
 from service.config import Settings
-from service.jobs.store import open_job_store
+from service.jobs.backends import open_job_store
 
 DECODING = {"MT_DECODE_LENGTH_RATIO": "1.0", "MT_DECODE_LENGTH_EXTRA": "1"}
 BATCHES = {"JOB_BATCH_ITEMS": "8"}  # read by the submitter too: under Celery, it cuts the job into tasks

@@ -21,8 +21,8 @@ from helpers import PROJECT_ROOT, free_port, service_env
 
 from service.config import ConfigError, Settings
 from service.index import lifecycle
-from service.jobs.celery_queue import BULK_QUEUE, CeleryJobStore
-from service.jobs.store import open_job_store
+from service.jobs.backends import open_job_store
+from service.jobs.celery_queue import BULK_QUEUE, CeleryDispatch
 from service.jobs.store_pg import PostgresJobStore
 from service.web import create_app
 from service.web.services import services_of
@@ -158,14 +158,15 @@ class Fleet:
         self.watcher.close()
 
 
-def test_the_setting_selects_the_publishing_store(rabbitmq_server, postgres_url):
+def test_the_setting_selects_the_publishing_dispatch(rabbitmq_server, postgres_url):
     settings = Settings.from_env(
         {"JOBS_BACKEND": "celery", "JOBS_BROKER_URL": rabbitmq_server.url, "JOBS_DATABASE_URL": postgres_url}
     )
     store = open_job_store(settings)
-    assert isinstance(store, CeleryJobStore)
+    assert isinstance(store, PostgresJobStore) and isinstance(store.dispatch, CeleryDispatch)
     job_id, created = store.create("translate", enumerate(articles(70, "s"), 1), {"index": False})
-    assert created and store.publish(job_id) == 3  # 70 items in batches of 32
+    assert created and store.dispatch.publish(store, job_id) == 3  # 70 items in batches of 32
+    assert store.health() == {"jobs_store": True, "jobs_broker": True}
     assert BULK_QUEUE == "bulk"
     store.close()
 

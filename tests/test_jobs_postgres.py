@@ -22,7 +22,8 @@ from helpers import PROJECT_ROOT, free_port, run_cli, service_env
 
 from service.config import ConfigError, Settings
 from service.errors import JobsUnavailable
-from service.jobs.store import SqliteJobStore, open_job_store
+from service.jobs.backends import open_job_store
+from service.jobs.store import POLLING, SqliteJobStore
 from service.jobs.store_pg import PostgresJobStore
 from service.jobs.worker import Worker
 from service.web import create_app
@@ -67,6 +68,7 @@ def test_the_setting_selects_the_store(postgres_url, tmp_path):
     settings = Settings.from_env({"JOBS_DATABASE_URL": postgres_url, "JOBS_DB": str(tmp_path / "unused.db")})
     store = open_job_store(settings)
     assert isinstance(store, PostgresJobStore) and not (tmp_path / "unused.db").exists()
+    assert store.dispatch is POLLING and store.health() == {"jobs_store": True}  # its workers poll
     store.close()
     assert isinstance(open_job_store(Settings(jobs_db=tmp_path / "jobs.db")), SqliteJobStore)
     with pytest.raises(ConfigError, match="JOBS_DATABASE_URL"):

@@ -7,7 +7,7 @@ import pytest
 from ctranslate2.converters.marian import load_vocab
 
 from service.config import Settings
-from service.modelstore import argos, generate, install, marian_spec
+from service.modelstore import argos, generate, install, marian_spec, sources
 from service.modelstore.manifest import Manifest, ModelNotInstalled, resolve_model_dir, resolve_reverse_model_dir
 from service.translation import open_reverse_translator
 from service.translation.engine import Translator
@@ -55,7 +55,7 @@ def test_base_size_matches_opus_mt_ar_en():
 
 def test_install_from_zip_converts_and_writes_manifest(release_zip, tmp_path):
     dest = tmp_path / "model"
-    manifest = install.install(str(release_zip), dest)
+    manifest = sources.install(str(release_zip), dest)
     assert {"model.bin", "source.spm", "target.spm", "manifest.json"} <= {p.name for p in dest.iterdir()}
     recorded = json.loads((dest / "manifest.json").read_text())
     assert recorded["kind"] == "opus-mt" and recorded["quantization"] == "int8"
@@ -68,12 +68,12 @@ def test_known_release_zip_is_checked_against_its_published_checksum(release_zip
     fake = tmp_path / "opus-2019-12-18.zip"
     fake.write_bytes(release_zip.read_bytes())
     with pytest.raises(install.InstallError, match="checksum mismatch"):
-        install.install(str(fake), tmp_path / "model")
+        sources.install(str(fake), tmp_path / "model")
 
 
 def test_explicit_checksum_mismatch_is_refused(release_zip, tmp_path):
     with pytest.raises(install.InstallError, match="checksum mismatch"):
-        install.install(str(release_zip), tmp_path / "model", sha256="0" * 64)
+        sources.install(str(release_zip), tmp_path / "model", sha256="0" * 64)
 
 
 def test_zip_with_unsafe_paths_is_refused(tmp_path):
@@ -81,12 +81,12 @@ def test_zip_with_unsafe_paths_is_refused(tmp_path):
     with zipfile.ZipFile(evil, "w") as zipped:
         zipped.writestr("../outside.txt", "x")
     with pytest.raises(install.InstallError, match="unsafe path"):
-        install.install(str(evil), tmp_path / "model")
+        sources.install(str(evil), tmp_path / "model")
     assert not (tmp_path / "outside.txt").exists()
 
 
 def test_install_from_converted_directory_copies_it(tiny_model_dir, tmp_path):
-    manifest = install.install(str(tiny_model_dir), tmp_path / "copy")
+    manifest = sources.install(str(tiny_model_dir), tmp_path / "copy")
     assert manifest == Manifest.read(tiny_model_dir)  # a copied demo model stays labelled as noise
     assert manifest.demo
     assert (tmp_path / "copy" / "model.bin").read_bytes() == (tiny_model_dir / "model.bin").read_bytes()
@@ -97,7 +97,7 @@ def test_foreign_converted_directory_gets_a_manifest(tiny_model_dir, tmp_path):
     foreign.mkdir()
     for name in ("model.bin", "config.json", "shared_vocabulary.json", *install.TOKENIZER_FILES):
         (foreign / name).write_bytes((tiny_model_dir / name).read_bytes())
-    manifest = install.install(str(foreign), tmp_path / "m")
+    manifest = sources.install(str(foreign), tmp_path / "m")
     assert (manifest.kind, manifest.quantization, manifest.demo) == ("ctranslate2", "preconverted", False)
 
 
@@ -107,19 +107,19 @@ def test_hugging_face_directory_names_what_to_install(tmp_path):
     for name in install.TOKENIZER_FILES:
         (tmp_path / name).write_bytes(b"")
     with pytest.raises(install.InstallError, match="pip install transformers torch"):
-        install.install(str(tmp_path), tmp_path.parent / "hf-model")
+        sources.install(str(tmp_path), tmp_path.parent / "hf-model")
 
 
 def test_unknown_source_and_quantization_are_refused(tmp_path):
     with pytest.raises(install.InstallError, match="not a URL, a zip file or a model directory"):
-        install.install(str(tmp_path / "nothing-here"), tmp_path / "model")
+        sources.install(str(tmp_path / "nothing-here"), tmp_path / "model")
     with pytest.raises(install.InstallError, match="unknown quantization"):
-        install.install(str(tmp_path), tmp_path / "model", quantization="int3")
+        sources.install(str(tmp_path), tmp_path / "model", quantization="int3")
 
 
 def test_failed_install_keeps_the_previous_model(tiny_model_dir, tmp_path):
     dest = tmp_path / "model"
-    install.install(str(tiny_model_dir), dest)
+    sources.install(str(tiny_model_dir), dest)
     before = Manifest.read(dest)
     broken = tmp_path / "broken"
     broken.mkdir()
@@ -127,7 +127,7 @@ def test_failed_install_keeps_the_previous_model(tiny_model_dir, tmp_path):
     for name in install.TOKENIZER_FILES:
         (broken / name).write_bytes(b"")
     with pytest.raises(FileNotFoundError):
-        install.install(str(broken), dest)
+        sources.install(str(broken), dest)
     assert Manifest.read(dest) == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
@@ -148,7 +148,7 @@ def en_ar_release_dir(tmp_path_factory):
 
 
 def test_en_ar_install_records_its_direction_and_target_token(en_ar_release_dir, tmp_path):
-    manifest = install.install(str(en_ar_release_dir), tmp_path / "opus-mt-en-ar", direction="en-ar")
+    manifest = sources.install(str(en_ar_release_dir), tmp_path / "opus-mt-en-ar", direction="en-ar")
     assert (manifest.name, manifest.direction, manifest.target_token) == ("opus-mt-en-ar", "en-ar", ">>ara<<")
     assert Manifest.read(tmp_path / "opus-mt-en-ar") == manifest
     assert ">>ara<<" in load_vocab(en_ar_release_dir / generate.VOCAB_NAME), "the token is one vocabulary entry"
@@ -159,7 +159,7 @@ def test_en_ar_default_source_is_the_official_tatoeba_release():
     assert release.url == "https://object.pouta.csc.fi/Tatoeba-MT-models/eng-ara/opus-2020-07-03.zip"
     assert release.target_token == ">>ara<<"
     with pytest.raises(install.InstallError, match="unknown direction"):
-        install.install(None, Path("unused"), direction="fr-en")
+        sources.install(None, Path("unused"), direction="fr-en")
 
 
 def test_an_en_ar_model_starts_every_sentence_with_its_target_token(tiny_reverse_model_dir):
@@ -207,7 +207,7 @@ ARGOS_METADATA = json.dumps({"from_code": "ar", "to_code": "en", "package_versio
 
 def test_argos_package_installs_with_its_one_sentencepiece_model_and_translates(argos_package, tmp_path):
     dest = tmp_path / "model"
-    manifest = install.install(str(argos_package), dest)
+    manifest = sources.install(str(argos_package), dest)
     assert (manifest.kind, manifest.name, manifest.version) == ("argos", "argos-translate-ar_en", "1.0")
     assert (manifest.direction, manifest.quantization, manifest.demo) == ("ar-en", "preconverted", False)
     assert manifest.sha256 == install.file_sha256(argos_package) and manifest.source == str(argos_package)
@@ -225,26 +225,26 @@ def test_argos_package_for_another_direction_is_refused(tiny_reverse_model_dir, 
         tiny_reverse_model_dir, tmp_path / "en_ar.argosmodel", tiny_reverse_model_dir / "source.spm"
     )
     with pytest.raises(install.InstallError, match="translates en-ar, not ar-en"):
-        install.install(str(package), tmp_path / "model")
+        sources.install(str(package), tmp_path / "model")
     assert not (tmp_path / "model").exists()
 
 
 def test_argos_package_missing_parts_is_refused(tmp_path):
     package = _argos_zip(tmp_path / "bare.argosmodel", {"translate-ar_en/metadata.json": ARGOS_METADATA})
     with pytest.raises(install.InstallError, match=r"lacks model/model\.bin, sentencepiece\.model"):
-        install.install(str(package), tmp_path / "model")
+        sources.install(str(package), tmp_path / "model")
     no_metadata = _argos_zip(tmp_path / "no-metadata.argosmodel", {"translate-ar_en/sentencepiece.model": ""})
     with pytest.raises(install.InstallError, match=r"lacks metadata\.json"):
-        install.install(str(no_metadata), tmp_path / "model")
+        sources.install(str(no_metadata), tmp_path / "model")
     not_a_zip = tmp_path / "text.argosmodel"
     not_a_zip.write_text("not a zip")
     with pytest.raises(install.InstallError, match="not a zip file"):
-        install.install(str(not_a_zip), tmp_path / "model")
+        sources.install(str(not_a_zip), tmp_path / "model")
 
 
 def test_argos_package_with_unsafe_paths_is_refused(tmp_path):
     members = {"translate-ar_en/metadata.json": ARGOS_METADATA, "translate-ar_en/../../outside.txt": "x"}
     package = _argos_zip(tmp_path / "evil.argosmodel", members)
     with pytest.raises(install.InstallError, match="unsafe path"):
-        install.install(str(package), tmp_path / "sub" / "model")
+        sources.install(str(package), tmp_path / "sub" / "model")
     assert not (tmp_path / "outside.txt").exists()

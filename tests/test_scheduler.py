@@ -16,7 +16,7 @@ import pytest
 
 from service.config import Settings
 from service.index.client import make_client
-from service.jobs.store import open_job_store
+from service.jobs.backends import open_job_store
 from service.jobs.worker import Worker
 from service.translation import open_translator
 from service.translation.engine import InputTooLong, Translator

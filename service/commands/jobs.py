@@ -14,7 +14,8 @@ from service.commands.common import existing_file
 from service.errors import InputError
 from service.files import check_not_binary, jsonl_records, text_records
 from service.ingest import repeats_rule
-from service.jobs.store import JobStore, open_job_store
+from service.jobs.backends import open_job_store
+from service.jobs.store import JobStore
 from service.jobs.worker import IDLE_WAIT
 
 

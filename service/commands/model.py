@@ -68,7 +68,7 @@ def _download_bar():
 
 
 def run_install(args, settings: Settings) -> int:
-    from service.modelstore.install import install
+    from service.modelstore.sources import install
 
     dest = args.dest or _configured_dir(settings, args.direction) or model_manifest.DEFAULT_DIRS[args.direction]
     manifest = install(
@@ -107,7 +107,7 @@ def run_info(args, settings: Settings) -> int:
 
 def run_ensure(args, settings: Settings) -> int:
     from service.modelstore.generate import generate
-    from service.modelstore.install import install
+    from service.modelstore.sources import install
 
     model_dir = model_manifest.resolve_model_dir(settings.model_dir)
     try:

@@ -2,9 +2,9 @@
 
 The job store on PostgreSQL keeps what it keeps with any back end (jobs, items, results, errors), so progress,
 ETA, cancel and the queue-depth metric read it as before; the broker only carries which batch to work on. On
-submit, a job's items are split into batches of JOB_BATCH_ITEMS and one task per batch (job id, seqs) is
-published, with publisher confirms, to the durable `bulk` queue, never the default one: interactive translation is
-never queued behind bulk work.
+submit, the store's dispatch (CeleryDispatch) splits a job's items into batches of JOB_BATCH_ITEMS and publishes
+one task per batch (job id, seqs), with publisher confirms, to the durable `bulk` queue, never the default one:
+interactive translation is never queued behind bulk work.
 
 A task claims its items in the store under its worker's name, translates (and indexes) them with Worker's batch
 processing, and commits them (the result and the done mark in one transaction, only while the item is still this
@@ -25,7 +25,7 @@ from kombu import Connection, Queue
 from kombu.exceptions import KombuError
 
 from service.errors import JobsUnavailable
-from service.jobs.store_pg import PostgresJobStore
+from service.jobs.store import JobDispatch, JobStore
 from service.jobs.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -61,33 +61,27 @@ def make_app(broker_url: str, timeout: float) -> Celery:
     return app
 
 
-class CeleryJobStore(PostgresJobStore):
-    """The PostgreSQL job store that also publishes one task per batch of each new job to the bulk queue."""
+class CeleryDispatch(JobDispatch):
+    """Publishes one task per batch of each new job to the bulk queue (the jobs stay in the PostgreSQL store)."""
 
-    def __init__(
-        self, url: str, lease_seconds: float, broker_url: str, batch_items: int, max_attempts: int, timeout: float
-    ):
-        super().__init__(url, lease_seconds, max_attempts, timeout)
-        self.broker_url, self.batch_items = broker_url, batch_items
+    def __init__(self, broker_url: str, batch_items: int, timeout: float):
+        self.broker_url, self.batch_items, self.timeout = broker_url, batch_items, timeout
         self._app: Celery | None = None
 
-    def create(self, kind, records, options, owner=None, max_active=None):
-        """Store the job, then publish its batches; the same job submitted again is published again until a
-        worker has started it (its first publication may have met the broker down). Extra tasks are harmless:
-        they find their items taken or done."""
-        job_id, created = super().create(kind, records, options, owner=owner, max_active=max_active)
-        status = self.status(job_id)
+    def job_submitted(self, store: JobStore, job_id: str, created: bool) -> None:
+        """Publish the job's batches; the same job submitted again is published again until a worker has started
+        it (its first publication may have met the broker down). Extra tasks are harmless: they find their items
+        taken or done."""
+        status = store.status(job_id)
         if created or (status.state == "queued" and status.started is None):
-            self.publish(job_id)
-        return job_id, created
+            self.publish(store, job_id)
 
-    def publish(self, job_id: str) -> int:
+    def publish(self, store: JobStore, job_id: str) -> int:
         """One task per batch of the job's runnable items; the number of tasks. JobsUnavailable when the broker
         cannot be reached: the job stays stored, and submitting it again publishes it."""
         if self._app is None:
             self._app = make_app(self.broker_url, self.timeout)
-        rows = self._read("SELECT seq FROM items WHERE job_id = ? AND status = 'queued' ORDER BY seq", (job_id,))
-        seqs = [row[0] for row in rows]
+        seqs = store.queued_seqs(job_id)
         batches = [seqs[i : i + self.batch_items] for i in range(0, len(seqs), self.batch_items)]
         try:
             for batch in batches:
@@ -108,7 +102,7 @@ class CeleryJobStore(PostgresJobStore):
         return len(batches)
 
     def health(self) -> dict[str, bool]:
-        return {**super().health(), "jobs_broker": self._broker_answers()}
+        return {"jobs_broker": self._broker_answers()}
 
     def _broker_answers(self) -> bool:
         """Whether the broker takes a connection (the AMQP handshake included) within the timeout."""

@@ -2,7 +2,9 @@
 
 JobStore holds the logic (SQL that SQLite and PostgreSQL both run); SqliteJobStore keeps it in one SQLite
 file (WAL), the embedded default, and service.jobs.store_pg.PostgresJobStore in a PostgreSQL database that
-workers on several hosts share. open_job_store picks one from the settings.
+workers on several hosts share. A store's JobDispatch tells workers of each new job: by default it does nothing,
+as workers poll the store; Celery's (service.jobs.celery_queue) publishes the job's batches. This module knows
+none of its back ends: service.jobs.backends.open_job_store picks and composes them from the settings.
 
 Workers claim items in short BEGIN IMMEDIATE transactions and hold them under a lease. A worker
 that dies (kill -9) leaves claims behind: a worker on the same host frees them at once (it can see
@@ -15,6 +17,7 @@ is written in the same transaction that marks it done, so it is stored once or n
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import itertools
 import json
@@ -107,7 +110,21 @@ class JobStatus:
         }
 
 
-class JobStore:
+class JobDispatch:
+    """Tells workers of stored jobs; this one leaves them to find the jobs by polling the store."""
+
+    def job_submitted(self, store: JobStore, job_id: str, created: bool) -> None:
+        """Called once store.create returned job_id: created now, or the submitter's identical job found active."""
+
+    def health(self) -> dict[str, bool]:
+        """/readyz's checks of what the dispatch relies on, by name: none when workers poll."""
+        return {}
+
+
+POLLING = JobDispatch()
+
+
+class JobStore(abc.ABC):
     """Jobs and their items, opened by the service and by worker processes alike; subclasses bring the database.
 
     A subclass provides _transaction(work) (run work(db) in one write transaction, where db.execute(sql, params)
@@ -121,17 +138,18 @@ class JobStore:
     _IS = "IS"  # null-safe equality (owner may be NULL)
     _FOR_UPDATE = ""  # locks a job row for the rest of the transaction (SQLite's writers are serialized already)
     _SKIP_LOCKED = ""  # lets claimers pass over item rows another claimer holds
+    dispatch: JobDispatch = POLLING
 
-    def close(self) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def close(self) -> None: ...
 
-    def _transaction(self, work: Callable):
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _transaction(self, work: Callable): ...
 
-    def _read(self, sql: str, params: tuple = ()) -> list:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _read(self, sql: str, params: tuple = ()) -> list: ...
 
-    def _serialize_create(self, db, submitter: str) -> None:
+    def _serialize_create(self, db, submitter: str) -> None:  # noqa: B027 - a hook; SQLite needs no body
         """Make one submitter's creates take turns, so that each sees the jobs the others made: two identical
         submissions do not both create a job, nor do two that the limit allows only one of (SQLite: the write
         lock does already)."""
@@ -191,21 +209,25 @@ class JobStore:
             return job_id
 
         try:
-            return self._transaction(work), True
+            job_id, created = self._transaction(work), True
         except _Duplicate as duplicate:
-            return duplicate.job_id, False
+            job_id, created = duplicate.job_id, False
+        self.dispatch.job_submitted(self, job_id, created)
+        return job_id, created
 
     def active_jobs(self, owner: str) -> int:
         """The owner's unfinished jobs: a cheap look before an upload is read (create() counts again, to decide)."""
         return self._read(f"SELECT COUNT(*) FROM jobs WHERE owner = ? AND state {IN_ACTIVE}", (owner, *ACTIVE))[0][0]
 
     def health(self) -> dict[str, bool]:
-        """/readyz's checks of the store's back ends, by name: whether each answers (within its timeout)."""
+        """/readyz's checks of the store's back ends and its dispatch's, by name: whether each answers (within its
+        timeout)."""
         try:
             self._read("SELECT 1")
+            answers = True
         except Exception:  # any failure to reach the store means "not ready", never a 500
-            return {"jobs_store": False}
-        return {"jobs_store": True}
+            answers = False
+        return {"jobs_store": answers, **self.dispatch.health()}
 
     def claim(self, worker: str, limit: int, job_id: str | None = None) -> tuple[str | None, list[Item]]:
         """Up to limit runnable items of the oldest job that has some (or of job_id); expired claims are runnable."""
@@ -472,6 +494,15 @@ class JobStore:
         ids = [r[0] for r in self._read(f"SELECT id FROM jobs {where} ORDER BY created DESC LIMIT ?", (*params, limit))]
         return [status for job_id in ids if (status := self.status(job_id)) is not None]
 
+    def queued_seqs(self, job_id: str) -> list[int]:
+        """The job's items waiting for a worker, by seq, in order."""
+        return [
+            row[0]
+            for row in self._read(
+                "SELECT seq FROM items WHERE job_id = ? AND status = 'queued' ORDER BY seq", (job_id,)
+            )
+        ]
+
     def queued_items(self) -> int:
         return self._read("SELECT COUNT(*) FROM items WHERE status IN ('queued', 'claimed')")[0][0]
 
@@ -578,32 +609,6 @@ class SqliteJobStore(JobStore):
     def _read(self, sql: str, params: tuple = ()) -> list:
         with self._lock:
             return self._db.execute(sql, params).fetchall()
-
-
-def open_job_store(settings) -> JobStore:
-    """The job store the settings name: PostgreSQL at JOBS_DATABASE_URL when set (publishing each job's batches to
-    the broker with JOBS_BACKEND=celery), else SQLite at JOBS_DB."""
-    if settings.jobs_backend == "celery":  # the adapter that also publishes each new job's batches to the broker
-        from service.jobs.celery_queue import CeleryJobStore
-
-        return CeleryJobStore(
-            settings.jobs_database_url,
-            settings.job_lease_seconds,
-            settings.jobs_broker_url,
-            settings.job_batch_items,
-            settings.job_item_max_attempts,
-            settings.jobs_timeout,
-        )
-    if settings.jobs_database_url:
-        from service.jobs.store_pg import PostgresJobStore  # psycopg is needed only then
-
-        return PostgresJobStore(
-            settings.jobs_database_url,
-            settings.job_lease_seconds,
-            settings.job_item_max_attempts,
-            settings.jobs_timeout,
-        )
-    return SqliteJobStore(settings.jobs_db, settings.job_lease_seconds, settings.job_item_max_attempts)
 
 
 def worker_name() -> str:

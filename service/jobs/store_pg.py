@@ -24,7 +24,7 @@ import psycopg
 
 from service.config import Settings
 from service.errors import JobsUnavailable, hide_credentials
-from service.jobs.store import JobStore
+from service.jobs.store import POLLING, JobDispatch, JobStore
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +84,10 @@ class PostgresJobStore(JobStore):
         lease_seconds: float = 120.0,
         max_attempts: int = Settings().job_item_max_attempts,
         timeout: float = 5.0,
+        dispatch: JobDispatch = POLLING,
     ):
         self.url, self.lease_seconds, self.max_attempts, self.timeout = url, lease_seconds, max_attempts, timeout
+        self.dispatch = dispatch
         self.where = hide_credentials(url)
         self._lock = threading.RLock()  # one connection, shared by request threads and worker threads
         self._conn: psycopg.Connection | None = None

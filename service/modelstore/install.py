@@ -1,8 +1,8 @@
-"""Install a translation model: fetch or open the source, verify it, convert it with CTranslate2, record a manifest.
+"""Install a translation model: verify the source, convert it with CTranslate2, record a manifest.
 
-Sources: the official OPUS-MT release (downloaded), a local release zip, an unpacked OPUS-MT
-directory, a Hugging Face Marian directory, an already converted CTranslate2 directory, or an
-Argos Translate package (.argosmodel, modelstore/argos.py).
+The building blocks every kind of source uses (sources.py picks the kind: the official OPUS-MT release, downloaded;
+a local release zip; an unpacked OPUS-MT directory; a Hugging Face Marian directory; an already converted
+CTranslate2 directory; an Argos Translate package, modelstore/argos.py).
 The new model is built beside the destination and renamed into place only when complete.
 """
 
@@ -13,16 +13,13 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import ctranslate2
 
-from service.config import QUANTIZATIONS
 from service.errors import ServiceError
-from service.modelstore.download import download
-from service.modelstore.manifest import DIRECTIONS, MANIFEST_FILE, Manifest, file_sha256, tree_sha256
+from service.modelstore.manifest import MANIFEST_FILE, Manifest, file_sha256, tree_sha256
 
 
 @dataclass(frozen=True)
@@ -53,43 +50,10 @@ class InstallError(ServiceError, RuntimeError):
     code = "install_failed"
 
 
-def install(
-    source: str | None,
-    dest: Path,
-    quantization: str = "int8",
-    sha256: str | None = None,
-    progress: Callable[[int, int | None], None] | None = None,
-    direction: str = "ar-en",
-) -> Manifest:
-    """Install from a URL, a zip or a directory (default: the direction's official release) into dest."""
-    if quantization not in QUANTIZATIONS:
-        raise InstallError(f"unknown quantization {quantization!r}; choose one of {', '.join(QUANTIZATIONS)}")
-    if direction not in RELEASES:
-        raise InstallError(f"unknown direction {direction!r}; choose one of {', '.join(DIRECTIONS)}")
-    release = RELEASES[direction]
-    identity = {"name": release.name, "direction": direction, "target_token": release.target_token}
-    source = source or release.url
-    if source.startswith(("http://", "https://")):
-        name = source.rstrip("/").rsplit("/", 1)[-1]
-        downloads = dest.parent / ".downloads"
-        downloads.mkdir(parents=True, exist_ok=True)
-        archive = download(source, downloads / name, sha256 or KNOWN_SHA256.get(name), progress=progress)
-        return _install_zip(archive, dest, quantization, sha256, source, identity)
-    path = Path(source)
-    if path.suffix == ".argosmodel" and path.is_file():
-        from service.modelstore import argos  # argos builds on this module's install_from_path
-
-        return argos.install_package(path, dest, direction, sha256)
-    if path.is_file() and zipfile.is_zipfile(path):
-        return _install_zip(path, dest, quantization, sha256, str(path), identity)
-    if path.is_dir():
-        return install_from_path(path, dest, quantization, source_label=str(path), sha256=sha256, **identity)
-    raise InstallError(f"{source} is not a URL, a zip file or a model directory")
-
-
-def _install_zip(
+def install_zip(
     archive: Path, dest: Path, quantization: str, sha256: str | None, label: str, identity: dict
 ) -> Manifest:
+    """Verify a release zip (against sha256, or the known checksum of its name), unpack it and install it."""
     expected = sha256 or KNOWN_SHA256.get(archive.name)
     actual = file_sha256(archive)
     if expected and actual != expected:

@@ -13,8 +13,8 @@ from flask import Flask
 from service.alerts.delivery import Deliverer, DeliveryThread
 from service.alerts.store import AlertStore
 from service.config import Settings
+from service.jobs.backends import open_job_store
 from service.jobs.pool import WorkerPool
-from service.jobs.store import open_job_store
 from service.jobs.worker import Worker
 from service.web import alerts, api, errors, feeds, health, jobs, libre, openapi, security, ui
 from service.web.auth import init_limiter

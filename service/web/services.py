@@ -15,7 +15,8 @@ from opensearchpy import OpenSearch
 
 from service.config import Settings
 from service.index.client import make_client
-from service.jobs.store import JobStore, open_job_store
+from service.jobs.backends import open_job_store
+from service.jobs.store import JobStore
 from service.modelstore.manifest import ModelNotInstalled
 from service.translation import check_translator, open_reverse_translator, open_translator
 from service.translation.interface import SentenceTranslator
