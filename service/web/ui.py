@@ -8,7 +8,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from opensearchpy.exceptions import OpenSearchException
 from werkzeug.datastructures import MultiDict
 
-from service.index.lifecycle import LifecycleError
+from service.errors import ServiceError
 from service.limits import MAX_RESULT_WINDOW
 from service.search.overview import collection_overview
 from service.search.query import QueryError
@@ -154,7 +154,7 @@ def _overview() -> dict | None:
     services = app_services()
     try:
         return collection_overview(services.client, services.alias)
-    except (OpenSearchException, LifecycleError):  # no index yet, or the cluster is down: the page still works
+    except (OpenSearchException, ServiceError):  # no index yet, the cluster down or unusable: the page still works
         log.warning("the start page could not read the collection", exc_info=True)
         return None
 
