@@ -22,6 +22,7 @@ from service.commands import serve as serve_commands
 from service.commands import translate as translate_commands
 from service.config import Settings
 from service.errors import ServiceError
+from service.services import Services
 
 # the project's own errors, and a file named on the command line that cannot be read
 EXPECTED_ERRORS = (ServiceError, FileNotFoundError, IsADirectoryError, PermissionError)
@@ -33,7 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("opensearch").setLevel(logging.CRITICAL)  # failures are reported once, below
     try:
         settings = Settings.from_env()
-        return args.handler(args, settings)
+        services = Services(settings)  # what every command works with, opened as it is used
+        try:
+            return args.handler(args, services)
+        finally:
+            services.close()
     except OpenSearchConnectionError:
         print(
             f"error: cannot reach OpenSearch at {', '.join(settings.opensearch_urls)}; start the local node "

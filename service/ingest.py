@@ -248,22 +248,28 @@ def ingest(
     window: int = WINDOW_RECORDS,
     attempts: int = 10,
     cluster_threshold: float = Settings().cluster_threshold,
-    translate: Translate | None = None,
-    target: IndexTarget | None = None,
+) -> IngestReport:
+    """ingest_stream onto alias, translated by the translator's model or, with pretranslated, with the records' own
+    sentence pairs; attempts tries of each OpenSearch call while the cluster is down; CLUSTER_THRESHOLD."""
+    if translator is None and not pretranslated:
+        raise ValueError("ingest needs a translator unless the records are pre-translated")
+    translate = human_translation if pretranslated else machine_translation(translator)
+    target = IndexTarget(client, alias, cluster_threshold=cluster_threshold, attempts=attempts)
+    return ingest_stream(records, target, translate, on_reject, window)
+
+
+def ingest_stream(
+    records: Iterable[tuple[int, object]],
+    target: IndexTarget,
+    translate: Translate,
+    on_reject: Callable[[Reject], None] = lambda r: None,
+    window: int = WINDOW_RECORDS,
 ) -> IngestReport:
     """Write (line number, record or ArticleError) pairs a window at a time; report what went in and what not.
 
-    translate: how records are translated; by default the translator's model, or with pretranslated the records'
-    own sentence pairs. target: where to write; by default the alias on client, with attempts tries of each call
-    while the cluster is down and cluster_threshold (CLUSTER_THRESHOLD) for story clusters.
     A record whose id comes again later in the stream is rejected, even in an earlier window (it was then
     indexed, and the later record replaces it), so a file's counts do not depend on where windows fall.
     """
-    if translate is None:
-        if translator is None and not pretranslated:
-            raise ValueError("ingest needs a translator unless the records are pre-translated")
-        translate = human_translation if pretranslated else machine_translation(translator)
-    target = target or IndexTarget(client, alias, cluster_threshold=cluster_threshold, attempts=attempts)
     report, line_of_id = IngestReport(), {}
     records = iter(records)
     while chunk := list(islice(records, window)):

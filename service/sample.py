@@ -17,10 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from opensearchpy import OpenSearch
-
-from service.config import PROJECT_ROOT, Settings
-from service.ingest import IndexTarget, IngestReport, human_or_machine, ingest
+from service.config import PROJECT_ROOT
+from service.ingest import IndexTarget, IngestReport, human_or_machine, ingest_stream
 
 SAMPLE_FILE = PROJECT_ROOT / "examples" / "articles.jsonl"
 HUMAN_FIELDS = ("title_en", "sentences")  # what the pre-translated path reads; the model writes its own
@@ -58,20 +56,13 @@ def plan(records: Iterable[tuple[int, object]], demo: bool) -> SamplePlan:
 
 
 def load(
-    records: Iterable[tuple[int, object]],
-    client: OpenSearch,
-    alias: str,
-    translator,
-    on_reject=lambda reject: None,
-    cluster_threshold: float = Settings().cluster_threshold,
-    target: IndexTarget | None = None,
+    records: Iterable[tuple[int, object]], target: IndexTarget, translator, on_reject=lambda reject: None
 ) -> tuple[SamplePlan, IngestReport]:
     """Index the sample the way plan() chooses for this translator, in one pass through the write path."""
     chosen = plan(records, translator.demo)
     both = sorted(chosen.pretranslated + chosen.to_translate, key=lambda pair: pair[0])
     translate = human_or_machine(translator, has_human_english)  # plan() stripped it where the model translates
-    target = target or IndexTarget(client, alias, cluster_threshold=cluster_threshold)
-    return chosen, ingest(both, client, alias, on_reject=on_reject, translate=translate, target=target)
+    return chosen, ingest_stream(both, target, translate, on_reject)
 
 
 def describe(chosen: SamplePlan, report: IngestReport, model_id: str) -> str:

@@ -117,7 +117,7 @@ def test_a_full_job_store_answers_507_and_keeps_what_it_stored(settings, tmp_pat
     app = create_app(replace(settings, api_keys=(KEY,), jobs_workers=0, jobs_db=tmp_path / "jobs.db"))
     http, auth = app.test_client(), {"Authorization": f"Bearer {KEY}"}
     kept = http.post("/api/v1/jobs", json=["نص محفوظ"], headers=auth).json
-    db = services_of(app).jobs._db
+    db = services_of(app).job_store._db
     db.execute(f"PRAGMA max_page_count = {db.execute('PRAGMA page_count').fetchone()[0]}")
     refused = [http.post("/api/v1/jobs", json=[f"نص {n} " * 400] * 20, headers=auth) for n in range(8)]
     assert {(r.status_code, r.json["error"]["code"]) for r in refused} == {(507, "insufficient_storage")}
@@ -360,7 +360,7 @@ def test_jobs_api_submit_status_results_errors_cancel(api, translator):
         "/api/v1/jobs", data={"file": (io.BytesIO(upload), "in.jsonl"), "index": "false"}, headers=auth
     )
     assert duplicate.status_code == 200 and duplicate.json["id"] == job_id and duplicate.json["duplicate"]
-    drain(services_of(app).jobs, translator)
+    drain(services_of(app).job_store, translator)
     status = http.get(f"/api/v1/jobs/{job_id}", headers=auth).json
     assert status["state"] == "done" and status["counts"] == {"done": 1, "failed": 1, "total": 2}
     results = http.get(f"/api/v1/jobs/{job_id}/results", headers=auth)
@@ -552,7 +552,7 @@ def test_the_active_job_limit_holds_for_concurrent_submissions(backend, settings
 
     with ThreadPoolExecutor(16) as pool:
         statuses = sorted(pool.map(submit, range(16)))
-    stored = len(services_of(app).jobs.list(owner=owner_of(KEY)))
+    stored = len(services_of(app).job_store.list(owner=owner_of(KEY)))
     services_of(app).close()
     assert (statuses, stored) == ([202] * 5 + [429] * 11, 5)
 
@@ -582,11 +582,11 @@ def test_an_upload_that_starts_with_a_byte_order_mark_keeps_its_first_record(api
         submitted = http.post("/api/v1/jobs", data={"file": (io.BytesIO(BOM_JSONL), name)}, headers=auth)
         assert submitted.status_code == 202, submitted.json
         assert submitted.json["counts"] == {"done": 0, "failed": 0, "total": 2}
-    drain(services_of(app).jobs, translator)
+    drain(services_of(app).job_store, translator)
     jsonl_job, text_job = (j["id"] for j in reversed(http.get("/api/v1/jobs", headers=auth).json["jobs"]))
-    results = [json.loads(r) for r in services_of(app).jobs.results(jsonl_job)]
+    results = [json.loads(r) for r in services_of(app).job_store.results(jsonl_job)]
     assert [r["id"] for r in results] == ["b1", "b2"]
-    first_line = json.loads(next(services_of(app).jobs.results(text_job)))["body"]
+    first_line = json.loads(next(services_of(app).job_store.results(text_job)))["body"]
     assert first_line.startswith('{"id"')  # a text line as sent, without the mark
 
 
@@ -648,8 +648,8 @@ def test_jobs_belong_to_the_key_that_submitted_them(api):
         assert http.get(path, headers=mine).status_code == 200
         assert http.get(path, headers=theirs).status_code == 404
     assert http.delete(f"/api/v1/jobs/{job_id}", headers=theirs).status_code == 404
-    assert services_of(app).jobs.status(job_id).state == "queued"
-    assert services_of(app).jobs.status(job_id).owner == owner_of(KEY)  # a hash, never the key
+    assert services_of(app).job_store.status(job_id).state == "queued"
+    assert services_of(app).job_store.status(job_id).owner == owner_of(KEY)  # a hash, never the key
     assert {j["id"] for j in http.get("/api/v1/jobs", headers=admin).json["jobs"]} == {job_id, other_id}
     assert http.delete(f"/api/v1/jobs/{job_id}", headers=admin).json["state"] == "cancelled"
     assert http.post("/api/v1/jobs", json=["نص"], headers=admin).status_code == 202  # an admin key writes too

@@ -7,6 +7,7 @@ from helpers import PROJECT_ROOT, cli_env, run_cli
 from service import sample
 from service.cli import build_parser
 from service.commands import sample as sample_command
+from service.ingest import IndexTarget
 from service.provenance import provenance
 
 CORPUS = PROJECT_ROOT / "service" / "modelstore" / "corpus"
@@ -83,7 +84,7 @@ def stored_provenance(client, alias) -> dict[str, dict]:
 
 def test_load_indexes_human_english_with_the_demo_model_and_translates_with_a_real_one(client, alias, translator):
     assert translator.demo  # the session's generated model stands for the demo model
-    chosen, report = sample.load(sample_records(), client, alias, translator)
+    chosen, report = sample.load(sample_records(), IndexTarget(client, alias), translator)
     assert report.to_dict() == {"indexed": 7, "unchanged": 0, "rejected": 0}
     kinds = stored_provenance(client, alias)
     assert {doc_id: kind["kind"] for doc_id, kind in kinds.items()} == {
@@ -96,7 +97,7 @@ def test_load_indexes_human_english_with_the_demo_model_and_translates_with_a_re
     assert "sample: 6 with their human English" in sample.describe(chosen, report, translator.model_id)
 
     real = RealModel(translator)
-    chosen, report = sample.load(sample_records(), client, alias, real)
+    chosen, report = sample.load(sample_records(), IndexTarget(client, alias), real)
     # the human English is gone from the records, so the sample indexed with it is translated again
     assert report.to_dict() == {"indexed": 6, "unchanged": 1, "rejected": 0}
     kinds = stored_provenance(client, alias)

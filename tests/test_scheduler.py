@@ -15,14 +15,13 @@ from dataclasses import replace
 import pytest
 
 from service.config import Settings
-from service.index.client import make_client
 from service.jobs.backends import open_job_store
 from service.jobs.worker import Worker
+from service.services import Services
 from service.translation import open_translator
 from service.translation.engine import InputTooLong, Translator
 from service.translation.scheduler import Priority, SchedulingTranslator, TranslatorClosed, bulk_priority
 from service.web import create_app
-from service.web.services import Services
 
 WORDS = ["قال", "الرئيس", "إن", "الاقتصاد", "تحسن", "كثيرا", "هذا", "العام"]
 # The same words in other orders: SentencePiece splits at spaces, so each has the same number of tokens, and a
@@ -242,7 +241,8 @@ def test_past_the_queue_bound_interactive_requests_get_503_and_bulk_waits(
 ):
     scheduler = make_scheduler(scheduler_wait_ms=0, scheduler_queue_sentences=2)
     app_settings = replace(settings, jobs_db=tmp_path / "jobs.db", memory_enabled=False)
-    services = Services(app_settings, make_client(app_settings), open_job_store(app_settings), scheduler)
+    services = Services(app_settings)
+    services.translator = scheduler
     client = create_app(app_settings, services).test_client()
     with ThreadPoolExecutor(4) as pool:
         held = hold_the_runner(scheduler, recording, pool)

@@ -14,6 +14,7 @@ from helpers import PROJECT_ROOT
 
 from service import sample
 from service.files import jsonl_records
+from service.ingest import IndexTarget
 from service.web import create_app
 
 KEY = "a11y-key-0123456"
@@ -39,7 +40,7 @@ def web_app(search_settings, alias):
 @pytest.fixture(scope="module")
 def site(web_app, client, alias, translator):
     """The app over the sample as `make run` indexes it with the demo model (the session's model is one)."""
-    _chosen, report = sample.load(sample_records(), client, alias, translator)
+    _chosen, report = sample.load(sample_records(), IndexTarget(client, alias), translator)
     assert report.to_dict()["rejected"] == 0
     client.indices.refresh(index=alias)
     with served(web_app) as url:

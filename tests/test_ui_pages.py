@@ -317,7 +317,7 @@ def test_jobs_are_told_apart_start_visibly_and_show_their_errors(site, web_app, 
     page.screenshot(path=str(SHOTS / "pages-jobs-starting.png"), full_page=True)
 
     services = services_of(web_app)
-    Worker(services.jobs, translator, services.client, services.alias).run(threading.Event(), until_idle=True)
+    Worker(services.job_store, translator, services.client, services.alias).run(threading.Event(), until_idle=True)
     expect(job.locator(".state")).to_have_text("done", timeout=15_000)
     expect(job.locator(".figures")).to_be_visible()
     expect(job.locator(".job-articles a")).to_have_count(2, timeout=15_000)

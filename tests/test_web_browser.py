@@ -127,7 +127,7 @@ def test_ingest_upload_becomes_a_job_with_live_progress(site, web_app, page, tra
     job = page.locator(".job.highlight")
     assert job.locator(".state").inner_text() == "queued" and job.locator(".total").inner_text() == "2"
     services = services_of(web_app)
-    Worker(services.jobs, translator, services.client, services.alias).run(threading.Event(), until_idle=True)
+    Worker(services.job_store, translator, services.client, services.alias).run(threading.Event(), until_idle=True)
     expect(job.locator(".state")).to_have_text("done", timeout=15_000)  # the page's own polling updates it
     assert job.locator(".done").inner_text() == "2"
     assert not job.locator(".cancel").is_visible()  # nothing left to cancel
@@ -228,7 +228,7 @@ def test_jobs_page_keeps_updating_after_a_429_and_shows_only_its_keys_jobs(limit
     page.screenshot(path=str(SHOTS / "jobs-rate-limited.png"), full_page=True)
 
     services = services_of(app)
-    Worker(services.jobs, translator, services.client, services.alias).run(threading.Event(), until_idle=True)
+    Worker(services.job_store, translator, services.client, services.alias).run(threading.Event(), until_idle=True)
     expect(job.locator(".state")).to_have_text("done", timeout=30_000)  # today: app.js threw on the 429 body
     assert job.locator(".done").inner_text() == "3" and page.locator("#jobs-message").inner_text() == ""
     context.close()

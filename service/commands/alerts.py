@@ -7,10 +7,6 @@ import json
 import signal
 import threading
 
-from service.alerts.delivery import Deliverer
-from service.alerts.store import AlertStore
-from service.index.client import make_client
-
 
 def register(commands) -> None:
     parser = commands.add_parser("alerts", help="saved searches that alert")
@@ -22,8 +18,8 @@ def register(commands) -> None:
     deliver.set_defaults(handler=run_deliver)
 
 
-def run_deliver(args, settings) -> int:
-    deliverer = Deliverer(AlertStore(make_client(settings), settings.opensearch_index), settings)
+def run_deliver(args, services) -> int:
+    deliverer = services.alert_deliverer()
     if args.once:
         print(json.dumps(deliverer.run_once().to_dict()))
         return 0

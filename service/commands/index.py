@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from service.index import lifecycle
-from service.index.client import make_client
 
 
 def register(commands) -> None:
@@ -13,8 +12,8 @@ def register(commands) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(args, settings) -> int:
-    client = make_client(settings)
+def run(args, services) -> int:
+    settings, client = services.settings, services.client
     alias = settings.opensearch_index
     shape = (settings.opensearch_shards, settings.opensearch_replicas)
     if args.action == "create":

@@ -8,8 +8,7 @@ from contextlib import ExitStack
 
 from service.commands.common import existing_file, open_input, with_progress
 from service.files import jsonl_records
-from service.index.client import make_client
-from service.ingest import IndexTarget, ingest
+from service.ingest import human_translation, ingest_stream, machine_translation
 
 
 def register(commands) -> None:
@@ -28,19 +27,17 @@ def register(commands) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(args, settings) -> int:
+def run(args, services) -> int:
     from service.commands.translate import warn_if_demo
-    from service.translation import open_translator
 
-    client = make_client(settings)
     if args.resume:
-        return _ingest_resumable(args, settings, client)
+        return _ingest_resumable(args, services)
     rejects_path = args.rejects or (f"{args.file}.rejects.jsonl" if args.file != "-" else "rejects.jsonl")
     with ExitStack() as stack:
         stream, size = open_input(args.file, True, stack)
         translator = None
         if not args.pretranslated:
-            translator = open_translator(settings)
+            translator = services.load_translator()
             warn_if_demo(translator)
         rejects = []  # the file is created on the first reject only
 
@@ -51,10 +48,8 @@ def run(args, settings) -> int:
             print(f"line {reject.line}: {reject.reason}", file=sys.stderr)
 
         byte_lines = with_progress(stream, size, args.progress, stack)
-        target = IndexTarget.from_settings(settings, client)
-        report = ingest(
-            jsonl_records(byte_lines), client, target.alias, translator, args.pretranslated, on_reject, target=target
-        )
+        translate = human_translation if args.pretranslated else machine_translation(translator)
+        report = ingest_stream(jsonl_records(byte_lines), services.index_target, translate, on_reject)
     for line, dropped in sorted(report.dropped_fields.items()):
         for reason in dropped.values():
             print(f"line {line}: {reason}", file=sys.stderr)
@@ -67,19 +62,15 @@ def run(args, settings) -> int:
     return 1 if summary["rejected"] else 0
 
 
-def _ingest_resumable(args, settings, client) -> int:
+def _ingest_resumable(args, services) -> int:
     """ingest FILE --resume: the file runs as a job that indexes; an interrupted run continues."""
     from service.commands.jobs import report_job, run_as_job
     from service.commands.translate import warn_if_demo
     from service.errors import InputError
-    from service.translation import open_translator
 
     if args.pretranslated or args.file == "-":
         raise InputError("--resume takes a file of articles to translate (not --pretranslated, not stdin)")
     path = existing_file(args.file)
-    translator = open_translator(settings)
-    warn_if_demo(translator)
-    store, job_id = run_as_job(
-        settings, path, {"index": True, "source": str(path.resolve())}, translator, client, progress=args.progress
-    )
+    warn_if_demo(services.load_translator())
+    store, job_id = run_as_job(services, path, {"index": True, "source": str(path.resolve())}, progress=args.progress)
     return report_job(store, job_id, indexing=True)

@@ -14,7 +14,6 @@ from service.commands.common import existing_file
 from service.errors import InputError
 from service.files import check_not_binary, jsonl_records, text_records
 from service.ingest import repeats_rule
-from service.jobs.backends import open_job_store
 from service.jobs.store import JobStore
 from service.jobs.worker import IDLE_WAIT
 
@@ -58,21 +57,19 @@ def _records(path: Path, plain_text: bool) -> Iterator[tuple[int, object]]:
             yield from jsonl_records(handle)
 
 
-def _store(settings) -> JobStore:
-    return open_job_store(settings)
-
-
-def run_submit(args, settings) -> int:
+def run_submit(args, services) -> int:
     path = existing_file(args.file)
     options = {"index": args.index, "beam_size": args.beam}
     records = read_records(path, args.text)
-    job_id, created = _store(settings).create("translate", records, options, owner="cli", repeats=repeats_rule(options))
+    job_id, created = services.job_store.create(
+        "translate", records, options, owner="cli", repeats=repeats_rule(options)
+    )
     print(job_id if created else f"{job_id} (the same job was already submitted)")
     return 0
 
 
-def run_status(args, settings) -> int:
-    store = _store(settings)
+def run_status(args, services) -> int:
+    store = services.job_store
     jobs = [store.status(args.job_id)] if args.job_id else store.list()
     if args.job_id and jobs[0] is None:
         raise InputError(f"no job {args.job_id}")
@@ -86,31 +83,27 @@ def _stream(lines) -> int:
     return 0
 
 
-def run_results(args, settings) -> int:
-    return _stream(_store(settings).results(args.job_id))
+def run_results(args, services) -> int:
+    return _stream(services.job_store.results(args.job_id))
 
 
-def run_errors(args, settings) -> int:
-    return _stream(_store(settings).errors(args.job_id))
+def run_errors(args, services) -> int:
+    return _stream(services.job_store.errors(args.job_id))
 
 
-def run_cancel(args, settings) -> int:
-    print("cancelled" if _store(settings).cancel(args.job_id) else f"job {args.job_id} is not running")
+def run_cancel(args, services) -> int:
+    print("cancelled" if services.job_store.cancel(args.job_id) else f"job {args.job_id} is not running")
     return 0
 
 
-def run_worker(args, settings) -> int:
-    from service.index.client import make_client
-    from service.jobs.worker import Worker
-    from service.translation import open_translator
-
-    if settings.jobs_backend == "celery":  # a Celery worker on the bulk queue, with the same batch processing
+def run_worker(args, services) -> int:
+    if services.settings.jobs_backend == "celery":  # a Celery worker on the bulk queue, with the same batch processing
         from service.jobs.celery_queue import run_worker as run_celery_worker
 
         if args.until_idle:
             raise InputError("--until-idle needs JOBS_BACKEND=store: a Celery worker waits for the broker's tasks")
-        return run_celery_worker(settings, _store(settings), open_translator(settings), make_client(settings))
-    worker = Worker.from_settings(settings, _store(settings), open_translator(settings), make_client(settings))
+        return run_celery_worker(services.worker(), services.settings.jobs_broker_url, services.settings.jobs_timeout)
+    worker = services.worker()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())  # finish the batch in hand, then exit
     print(f"{worker.name} working on {worker.store.where}", file=sys.stderr, flush=True)
@@ -123,19 +116,18 @@ def run_worker(args, settings) -> int:
     return 0
 
 
-def run_as_job(settings, path: Path, options: dict, translator, client=None, progress=None) -> tuple[JobStore, str]:
-    """Run a file as a durable job in this process; an unfinished job for the same file and options resumes."""
+def run_as_job(services, path: Path, options: dict, progress=None) -> tuple[JobStore, str]:
+    """Run a file as a durable job in this process (with the translator services has loaded); an unfinished job
+    for the same file and options resumes."""
     from tqdm import tqdm
 
-    from service.jobs.worker import Worker
-
-    store = _store(settings)
+    store = services.job_store
     records = read_records(path, plain_text=False)
     job_id, created = store.create("translate", records, options, owner="cli", repeats=repeats_rule(options))
     status = store.status(job_id)
     if not created:
         print(f"resuming job {job_id}: {status.done + status.failed} of {status.total} already done", file=sys.stderr)
-    worker = Worker.from_settings(settings, store, translator, client, job_id=job_id)
+    worker = services.worker(job_id=job_id)
     store.release_dead_local_claims()
     worker.resume_if_possible()
     with tqdm(

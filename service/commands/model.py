@@ -67,9 +67,10 @@ def _download_bar():
     return update
 
 
-def run_install(args, settings: Settings) -> int:
+def run_install(args, services) -> int:
     from service.modelstore.sources import install
 
+    settings = services.settings
     dest = args.dest or _configured_dir(settings, args.direction) or model_manifest.DEFAULT_DIRS[args.direction]
     manifest = install(
         args.source, dest, args.quantization, args.sha256, progress=_download_bar(), direction=args.direction
@@ -83,7 +84,7 @@ def _configured_dir(settings: Settings, direction: str) -> Path | None:
     return configured if isinstance(configured, Path) else None  # MT_REVERSE_MODEL_DIR=off names no directory
 
 
-def run_generate(args, settings: Settings) -> int:
+def run_generate(args, services) -> int:
     from service.modelstore.generate import generate
 
     started = time.monotonic()
@@ -95,7 +96,8 @@ def run_generate(args, settings: Settings) -> int:
     return 0
 
 
-def run_info(args, settings: Settings) -> int:
+def run_info(args, services) -> int:
+    settings = services.settings
     model_dir = model_manifest.resolve_model_dir(settings.model_dir)
     print(
         json.dumps(
@@ -105,10 +107,11 @@ def run_info(args, settings: Settings) -> int:
     return 0
 
 
-def run_ensure(args, settings: Settings) -> int:
+def run_ensure(args, services) -> int:
     from service.modelstore.generate import generate
     from service.modelstore.sources import install
 
+    settings = services.settings
     model_dir = model_manifest.resolve_model_dir(settings.model_dir)
     try:
         installed = model_manifest.Manifest.read(model_dir)

@@ -20,7 +20,8 @@ def register(commands) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(args, settings) -> int:
+def run(args, services) -> int:
+    settings = services.settings
     if args.action == "start":
         nodes = node.local_cluster(settings, args.nodes or 1)
         health = node.start_cluster(nodes) if len(nodes) > 1 else node.start(nodes[0])

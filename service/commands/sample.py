@@ -11,7 +11,6 @@ from contextlib import ExitStack
 
 from service.commands.common import open_input
 from service.files import jsonl_records
-from service.index.client import make_client
 
 
 def register(commands) -> None:
@@ -25,21 +24,16 @@ def register(commands) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(args, settings) -> int:
+def run(args, services) -> int:
     from service import sample
-    from service.ingest import IndexTarget
-    from service.translation import open_translator
 
-    target = IndexTarget.from_settings(settings, make_client(settings))
-    translator = open_translator(settings)
+    translator = services.load_translator()
 
     def on_reject(reject) -> None:
         print(f"line {reject.line}: {reject.reason}", file=sys.stderr)
 
     with ExitStack() as stack:
         stream, _size = open_input(args.file, True, stack)
-        chosen, report = sample.load(
-            jsonl_records(stream), target.client, target.alias, translator, on_reject, target=target
-        )
+        chosen, report = sample.load(jsonl_records(stream), services.index_target, translator, on_reject)
     print(sample.describe(chosen, report, translator.model_id), file=sys.stderr)
     return 1 if report.rejects else 0

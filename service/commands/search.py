@@ -6,7 +6,6 @@ import html
 import json
 import re
 
-from service.index.client import make_client
 from service.limits import MAX_PAGE_SIZE
 from service.modelstore.manifest import ModelNotInstalled
 from service.search.query import QueryError
@@ -43,18 +42,18 @@ def register(commands) -> None:
     parser.set_defaults(handler=run)
 
 
-def _translators(settings) -> tuple:
+def _translators(services) -> tuple:
     """(Arabic→English, English→Arabic); either is None when not installed, and its side goes unsearched."""
-    from service.translation import open_reverse_translator, open_translator
+    from service.translation import open_reverse_translator
 
     try:
-        forward = open_translator(settings)
+        forward = services.load_translator()
     except ModelNotInstalled:
         forward = None
-    return forward, open_reverse_translator(settings)
+    return forward, open_reverse_translator(services.settings)
 
 
-def run(args, settings) -> int:
+def run(args, services) -> int:
     request = SearchRequest(
         args.query,
         args.lang,
@@ -73,9 +72,8 @@ def run(args, settings) -> int:
         request.validate()
     except ValueError as error:
         raise QueryError(str(error)) from None
-    client = make_client(settings)
-    translated_boost = settings.search_translated_query_boost
-    result = search(client, settings.opensearch_index, request, *_translators(settings), translated_boost)
+    translated_boost = services.settings.search_translated_query_boost
+    result = search(services.client, services.alias, request, *_translators(services), translated_boost)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return 0

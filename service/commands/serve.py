@@ -36,9 +36,10 @@ def register(commands) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(args, settings) -> int:
+def run(args, services) -> int:
     from service.web import check_setup, create_app, start_workers, stop_workers
 
+    settings = services.settings
     if args.dev:
         from service.serving import redact_record
 

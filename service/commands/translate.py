@@ -8,7 +8,6 @@ import sys
 from contextlib import ExitStack
 
 from service.commands.common import existing_file, open_input, with_progress
-from service.config import Settings
 from service.errors import ArticleError, InputError
 from service.files import jsonl_records, text_lines
 from service.modelstore import manifest as model_manifest
@@ -44,15 +43,13 @@ def warn_if_demo(translator) -> None:
         )
 
 
-def run(args, settings: Settings) -> int:
-    from service.translation import open_translator
-
+def run(args, services) -> int:
     if args.resume:
-        return _translate_resumable(args, settings)
+        return _translate_resumable(args, services)
 
     with ExitStack() as stack:
         stream, size = open_input(args.file, args.jsonl, stack)  # bad input fails before the model loads
-        translator = open_translator(settings, use_memory=not args.no_memory)
+        translator = services.load_translator(use_memory=not args.no_memory)
         warn_if_demo(translator)
         out = stack.enter_context(open(args.output, "w", encoding="utf-8")) if args.output else sys.stdout
         byte_lines = with_progress(stream, size, args.progress, stack)
@@ -103,19 +100,15 @@ def _translate_text(byte_lines, name, translator, out) -> tuple[int, int]:
     return translated, 0
 
 
-def _translate_resumable(args, settings: Settings) -> int:
+def _translate_resumable(args, services) -> int:
     """translate --jsonl FILE --resume: the file runs as a job in JOBS_DB, so an interrupted run continues."""
     from service.commands.jobs import report_job, run_as_job
-    from service.translation import open_translator
 
     if not args.jsonl or args.file == "-":
         raise InputError("--resume needs --jsonl and a file (standard input cannot be resumed)")
     path = existing_file(args.file)
-    translator = open_translator(settings, use_memory=not args.no_memory)
-    warn_if_demo(translator)
-    store, job_id = run_as_job(
-        settings, path, {"index": False, "source": str(path.resolve())}, translator, progress=args.progress
-    )
+    warn_if_demo(services.load_translator(use_memory=not args.no_memory))
+    store, job_id = run_as_job(services, path, {"index": False, "source": str(path.resolve())}, progress=args.progress)
     with ExitStack() as stack:
         out = stack.enter_context(open(args.output, "w", encoding="utf-8")) if args.output else sys.stdout
         for line in store.results(job_id):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from celery import Celery
+from celery import Celery, Task
 from kombu import Connection, Queue
 from kombu.exceptions import KombuError
 
@@ -37,9 +37,17 @@ FIRST_COUNTDOWN, MAX_COUNTDOWN = 1.0, 30.0  # seconds before a batch is tried ag
 PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
 
 
-def make_app(broker_url: str, timeout: float) -> Celery:
-    """A Celery app on the broker, with the batch task registered and routed to the bulk queue; connecting to the
-    broker (the AMQP handshake included) and waiting for a free connection take at most timeout seconds each."""
+class BatchTask(Task):
+    """The batch task's class: its worker is the process's Worker (its model loaded once), given to make_app where
+    the process consumes the queue (run_worker); a process that only publishes has none."""
+
+    worker: Worker | None = None
+
+
+def make_app(broker_url: str, timeout: float, worker: Worker | None = None) -> Celery:
+    """A Celery app on the broker, with the batch task registered (run by worker) and routed to the bulk queue;
+    connecting to the broker (the AMQP handshake included) and waiting for a free connection take at most timeout
+    seconds each."""
     app = Celery("service.jobs", broker=broker_url, set_as_current=False)
     app.conf.update(
         task_queues=(Queue(BULK_QUEUE, routing_key=BULK_QUEUE, durable=True),),
@@ -56,7 +64,14 @@ def make_app(broker_url: str, timeout: float) -> Celery:
         worker_hijack_root_logger=False,
     )
     app.task(
-        name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None, ignore_result=True
+        name=TASK_NAME,
+        base=BatchTask,
+        worker=worker,  # set on the task's class, as Celery does with a decorator's extra options
+        bind=True,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        max_retries=None,
+        ignore_result=True,
     )(run_batch)
     return app
 
@@ -114,12 +129,9 @@ class CeleryDispatch(JobDispatch):
         return True
 
 
-_worker: Worker | None = None  # this process's Worker (its model loaded once), set by run_worker
-
-
 def run_batch(task, job_id: str, seqs: list[int]) -> int:
     """The task: claim, translate (and index) and commit the batch's runnable items; the number stored."""
-    worker = _worker
+    worker = task.worker
     if worker is None:
         raise RuntimeError("no job worker in this process: start it with `python -m service jobs worker`")
     countdown = min(MAX_COUNTDOWN, FIRST_COUNTDOWN * 2**task.request.retries)
@@ -142,12 +154,10 @@ def run_batch(task, job_id: str, seqs: list[int]) -> int:
     return stored
 
 
-def run_worker(settings, store, translator, client) -> int:
-    """A Celery worker consuming the bulk queue, one batch at a time, in this process (the model loaded once)."""
-    global _worker
-    _worker = Worker.from_settings(settings, store, translator, client)
-    app = make_app(settings.jobs_broker_url, settings.jobs_timeout)
-    print(f"{_worker.name} working on {store.where} via the {BULK_QUEUE} queue", file=sys.stderr, flush=True)
+def run_worker(worker: Worker, broker_url: str, timeout: float) -> int:
+    """A Celery worker consuming the bulk queue, one batch at a time, in this process, each batch run by worker."""
+    app = make_app(broker_url, timeout, worker)
+    print(f"{worker.name} working on {worker.store.where} via the {BULK_QUEUE} queue", file=sys.stderr, flush=True)
     try:
         app.worker_main(
             [
@@ -155,12 +165,12 @@ def run_worker(settings, store, translator, client) -> int:
                 "--pool=solo",
                 "--concurrency=1",
                 f"--queues={BULK_QUEUE}",
-                f"--hostname={_worker.name}@%h",
+                f"--hostname={worker.name}@%h",
                 "--without-gossip",
                 "--without-mingle",
                 "--loglevel=INFO",
             ]
         )
     finally:
-        store.release_claims(_worker.name)
+        worker.store.release_claims(worker.name)
     return 0

@@ -60,23 +60,6 @@ class Worker:
         # (job, line) → a translation not stored yet: kept across attempts, so a paused job is not translated again
         self._unstored: OrderedDict[tuple[str, int], dict | ArticleError] = OrderedDict()
 
-    @classmethod
-    def from_settings(
-        cls, settings, store: JobStore, translator: SentenceTranslator, client, job_id: str | None = None
-    ) -> Worker:
-        """A worker on the configured alias, batch size and index shape."""
-        return cls(
-            store,
-            translator,
-            client,
-            settings.opensearch_index,
-            settings.job_batch_items,
-            job_id=job_id,
-            shards=settings.opensearch_shards,
-            replicas=settings.opensearch_replicas,
-            cluster_threshold=settings.cluster_threshold,
-        )
-
     def run_once(self) -> bool:
         """Process one batch; False when there was nothing to do."""
         job_id, items = self.store.claim(self.name, self.batch, self.job_id)

@@ -1,7 +1,7 @@
 """The Flask app, built and run in explicit steps.
 
 create_app(settings, services) wires the API, LibreTranslate, health, UI and docs blueprints around the
-process's services (web/services.py); it starts no thread. start_workers(app) starts the job workers where the
+process's Services (service/services.py); it starts no thread. start_workers(app) starts the job workers where the
 process serves (gunicorn's post_worker_init hook in service/gunicorn_hooks.py, or `serve --dev`), and
 check_setup(settings) is what `serve` runs before the exec into gunicorn.
 """
@@ -10,16 +10,14 @@ from __future__ import annotations
 
 from flask import Flask
 
-from service.alerts.delivery import Deliverer, DeliveryThread
-from service.alerts.store import AlertStore
 from service.config import Settings
-from service.jobs.backends import open_job_store
 from service.jobs.pool import WorkerPool
-from service.jobs.worker import Worker
+from service.services import Services
 from service.web import alerts, api, errors, feeds, health, jobs, libre, openapi, security, ui
 from service.web.auth import init_limiter
+from service.web.metrics import Metrics
 from service.web.payload import BoundedRequest, DrainUnreadBody, limit_bodies
-from service.web.services import EXTENSION, Services, services_of
+from service.web.services import EXTENSION, METRICS_EXTENSION, services_of
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
@@ -32,7 +30,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     app.extensions[EXTENSION] = services  # what views reach through services.app_services()
-    services.metrics.init_app(app)
+    app.extensions[METRICS_EXTENSION] = metrics = Metrics()
+    if services.translator is not None:  # the metrics read its counters and the job queue's depth when scraped
+        metrics.watch_translator(services.translator)
+    metrics.watch_queue(services.job_store.queued_items)
+    metrics.init_app(app)
     limit_bodies(app, settings.max_request_bytes, settings.max_upload_bytes)
     limiter = init_limiter(app, settings)
     errors.init_app(app)
@@ -63,32 +65,10 @@ def check_setup(settings: Settings) -> None:
 
 
 def start_workers(app: Flask) -> WorkerPool | None:
-    """Start the process's JOBS_WORKERS worker threads, sharing its translator, and its webhook deliverer
-    (ALERT_DELIVERY); only where the process serves."""
-    services = services_of(app)
-    settings = services.settings
-    if settings.alert_delivery and services.deliverer is None:
-        store = AlertStore(services.client, services.alias)
-        services.deliverer = DeliveryThread(Deliverer(store, settings)).start()
-    if services.translator is None or settings.jobs_workers < 1 or services.workers is not None:
-        return services.workers
-    # Each worker thread opens its own job store rather than sharing the request threads' one: a store serialises
-    # its one SQLite connection behind a lock, so a worker committing a batch of results would hold up status and
-    # results requests; on their own connections, WAL lets those reads go on while a worker writes.
-    workers = [
-        Worker.from_settings(settings, open_job_store(settings), services.translator, services.client)
-        for _ in range(settings.jobs_workers)
-    ]
-    services.workers = WorkerPool(workers).start()
-    return services.workers
+    """Start the app's job worker threads and webhook deliverer (Services.start_workers); where the process serves."""
+    return services_of(app).start_workers()
 
 
 def stop_workers(app: Flask) -> None:
-    """Stop the worker threads and the deliverer (gunicorn's worker_exit, the end of `serve --dev`)."""
-    services = services_of(app)
-    deliverer, services.deliverer = services.deliverer, None
-    if deliverer is not None:
-        deliverer.stop()
-    pool, services.workers = services.workers, None
-    if pool is not None:
-        pool.stop()
+    """Stop them (gunicorn's worker_exit, the end of `serve --dev`)."""
+    services_of(app).stop_workers()

@@ -127,17 +127,17 @@ def submit_job(owner: str) -> tuple[dict, bool]:
     """The request's items stored as a job of owner's, or the identical unfinished job: (its status, whether new)."""
     services = app_services()
     limit = services.settings.max_active_jobs
-    if services.jobs.active_jobs(owner) >= limit:  # before the upload is read and stored, only to be rolled back
+    if services.job_store.active_jobs(owner) >= limit:  # before the upload is read and stored, only to be rolled back
         raise ApiError(429, f"at most {limit} unfinished jobs per API key")
     options = _job_options()
     items = _job_items()
     try:
-        job_id, created = services.jobs.create(
+        job_id, created = services.job_store.create(
             "translate", items, options, owner=owner, max_active=limit, repeats=repeats_rule(options)
         )
     except ActiveJobLimit:
         raise ApiError(429, f"at most {limit} unfinished jobs per API key") from None
-    return services.jobs.status(job_id).to_dict(), created
+    return services.job_store.status(job_id).to_dict(), created
 
 
 def _job_items():

@@ -6,7 +6,7 @@ import re
 
 from flask import Blueprint, Response, jsonify, request
 
-from service.ingest import IndexTarget, ingest
+from service.ingest import IndexTarget, ingest_stream, machine_translation
 from service.provenance import provenance
 from service.search.stories import cluster_members
 from service.text import langid
@@ -74,7 +74,7 @@ def add_articles():
     check_body(body, schemas.articles_request(settings))
     articles = body if isinstance(body, list) else [body]
     target = IndexTarget.from_settings(settings, services.client, attempts=INTERACTIVE_ATTEMPTS)
-    report = ingest(enumerate(articles), target.client, target.alias, loaded_translator(), target=target)
+    report = ingest_stream(enumerate(articles), target, machine_translation(loaded_translator()))
     return jsonify({**report.to_dict(), "items": [_article_item(o) for o in report.outcomes.values()]})
 
 

@@ -11,7 +11,6 @@ import hmac
 from flask import Blueprint, Response, request
 
 from service.alerts.atom import MEDIA_TYPE, feed_xml
-from service.alerts.store import AlertStore
 from service.web.errors import ApiError
 from service.web.services import app_services
 
@@ -21,8 +20,7 @@ FEED_ENTRIES = 50  # the newest stories a feed lists; a reader polls, so older o
 
 @bp.get("/alerts/<alert_id>/feed.atom")
 def alert_feed(alert_id: str):
-    services = app_services()
-    store = AlertStore(services.client, services.alias)
+    store = app_services().alert_store
     alert = store.get(alert_id, None)
     token = request.args.get("token", "")
     if alert is None or not hmac.compare_digest(alert.feed_token.encode(), token.encode()):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from service.web.services import app_services
+from service.web.services import app_metrics, app_services
 
 bp = Blueprint("health", __name__)
 
@@ -23,7 +23,7 @@ def readyz():
         checks["opensearch"] = bool(services.client.ping(request_timeout=services.settings.opensearch_timeout))
     except Exception:  # any failure to reach the cluster means "not ready", never a 500
         checks["opensearch"] = False
-    checks.update(services.jobs.health())
+    checks.update(services.job_store.health())
     if services.settings.jobs_workers > 0:  # this process should run job workers: are they all alive?
         checks["jobs_workers"] = services.workers is not None and services.workers.healthy
     ready = all(checks.values())
@@ -37,4 +37,4 @@ def readyz():
 
 @bp.get("/metrics")
 def metrics():
-    return app_services().metrics.response()
+    return app_metrics().response()

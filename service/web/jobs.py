@@ -34,12 +34,12 @@ def submit():
 @bp.get("")
 @requires_key(write=True)  # jobs are private: reading them needs a key whatever READ_REQUIRES_KEY says
 def list_jobs():
-    return jsonify({"jobs": [job.to_dict() for job in app_services().jobs.list(owner=_visible_owner())]})
+    return jsonify({"jobs": [job.to_dict() for job in app_services().job_store.list(owner=_visible_owner())]})
 
 
 def _visible_job(job_id: str):
     """The job, if this request's key may see it; 404 alike for a missing job and for another key's."""
-    job = app_services().jobs.status(job_id)
+    job = app_services().job_store.status(job_id)
     owner = _visible_owner()
     if job is None or (owner is not None and job.owner != owner):
         raise ApiError(404, f"no job {job_id}")
@@ -56,19 +56,19 @@ def job_status(job_id: str):
 @requires_key(write=True)
 def job_results(job_id: str):
     _visible_job(job_id)
-    return Response(stream_with_context(app_services().jobs.results(job_id)), mimetype="application/x-ndjson")
+    return Response(stream_with_context(app_services().job_store.results(job_id)), mimetype="application/x-ndjson")
 
 
 @bp.get("/<job_id>/errors")
 @requires_key(write=True)
 def job_errors(job_id: str):
     _visible_job(job_id)
-    return Response(stream_with_context(app_services().jobs.errors(job_id)), mimetype="application/x-ndjson")
+    return Response(stream_with_context(app_services().job_store.errors(job_id)), mimetype="application/x-ndjson")
 
 
 @bp.delete("/<job_id>")
 @requires_key(write=True)
 def cancel(job_id: str):
     _visible_job(job_id)
-    app_services().jobs.cancel(job_id)
+    app_services().job_store.cancel(job_id)
     return jsonify(_visible_job(job_id).to_dict())

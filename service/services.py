@@ -1,0 +1,149 @@
+"""The composition root: one Services object, made from settings, behind every front door.
+
+The CLI's commands, the web app (service/web) and the Celery worker all build what they work with here, the way
+datasette's one Datasette object stands behind its CLI and its app: the translators, the OpenSearch client and the
+index target writers store to, the job store, the alert store, job workers and the alert deliverer. Nothing here
+opens a connection until it is used, so a command pays only for what it touches.
+
+Two registries are process-wide on purpose, and Services is their one user: the loaded models
+(translation/engine.py `load_translator_at`: weights are loaded once per process, however many Services or apps
+a process makes, tests included) and the batching schedulers in front of them (translation/scheduler.py
+`scheduled`: every caller of a model shares its batches, so request threads and job workers fill one batch).
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cached_property
+
+from opensearchpy import OpenSearch
+
+from service.alerts.delivery import Deliverer, DeliveryThread
+from service.alerts.store import AlertStore
+from service.config import Settings
+from service.index.client import make_client
+from service.ingest import IndexTarget
+from service.jobs.backends import open_job_store
+from service.jobs.pool import WorkerPool
+from service.jobs.store import JobStore
+from service.jobs.worker import Worker
+from service.modelstore.manifest import ModelNotInstalled
+from service.translation import check_translator, open_reverse_translator, open_translator
+from service.translation.interface import SentenceTranslator
+
+log = logging.getLogger(__name__)
+
+
+class Services:
+    """What a process works with, opened from settings on first use and shared by its threads."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.translator: SentenceTranslator | None = None  # Arabic→English; set by load_translator
+        self.model_error: str | None = None  # why there is no translator, where the process runs without one
+        self.reverse_translator: SentenceTranslator | None = None  # English→Arabic, for English queries
+        self.workers: WorkerPool | None = None  # the job worker threads, where the process serves (start_workers)
+        self.deliverer: DeliveryThread | None = None  # the webhook deliverer thread, where the process serves
+
+    @classmethod
+    def open(cls, settings: Settings, load_model: bool = True) -> Services:
+        """Services for a serving process: the job store opened and the models loaded (or, with load_model false,
+        only checked), so start-up fails early. Without a model the process still serves: translation says 503."""
+        services = cls(settings)
+        services.job_store  # noqa: B018 - opened now: a bad JOBS_DB or database URL stops start-up, not a request
+        try:
+            if load_model:
+                services.load_translator()
+            else:
+                check_translator(settings)
+        except ModelNotInstalled as error:
+            log.warning("%s", error)
+            services.model_error = str(error)
+        if load_model:
+            services.reverse_translator = open_reverse_translator(settings)
+        return services
+
+    def load_translator(self, use_memory: bool = True) -> SentenceTranslator:
+        """The Arabic→English translator (the model behind its scheduler, behind the translation memory unless
+        use_memory is false); ModelNotInstalled when there is no model."""
+        if self.translator is None:
+            self.translator = open_translator(self.settings, use_memory)
+        return self.translator
+
+    @cached_property
+    def client(self) -> OpenSearch:
+        return make_client(self.settings)
+
+    @property
+    def alias(self) -> str:
+        return self.settings.opensearch_index
+
+    @cached_property
+    def index_target(self) -> IndexTarget:
+        """Where writers store articles (service/ingest.py), as the settings say."""
+        return IndexTarget.from_settings(self.settings, self.client)
+
+    @cached_property
+    def job_store(self) -> JobStore:
+        """The store request threads and commands share (each worker thread opens its own: see start_workers)."""
+        return open_job_store(self.settings)
+
+    @cached_property
+    def alert_store(self) -> AlertStore:
+        return AlertStore(self.client, self.alias)
+
+    @property
+    def demo(self) -> bool:
+        return bool(self.translator is not None and self.translator.demo)
+
+    @property
+    def model_id(self) -> str | None:
+        """The loaded model's manifest id; None when no model is loaded."""
+        return self.translator.model_id if self.translator is not None else None
+
+    def worker(self, job_store: JobStore | None = None, job_id: str | None = None) -> Worker:
+        """A job worker on the configured alias, batch size and index shape (only job_id's items, when given)."""
+        settings = self.settings
+        return Worker(
+            job_store or self.job_store,
+            self.load_translator(),
+            self.client,
+            self.alias,
+            settings.job_batch_items,
+            job_id=job_id,
+            shards=settings.opensearch_shards,
+            replicas=settings.opensearch_replicas,
+            cluster_threshold=settings.cluster_threshold,
+        )
+
+    def alert_deliverer(self) -> Deliverer:
+        return Deliverer(self.alert_store, self.settings)
+
+    def start_workers(self) -> WorkerPool | None:
+        """Start JOBS_WORKERS job worker threads sharing this process's translator, and the webhook deliverer
+        (ALERT_DELIVERY); only where the process serves. The pool; None when there is no model or no workers."""
+        settings = self.settings
+        if settings.alert_delivery and self.deliverer is None:
+            self.deliverer = DeliveryThread(self.alert_deliverer()).start()
+        if self.translator is None or settings.jobs_workers < 1 or self.workers is not None:
+            return self.workers
+        # Each worker thread opens its own job store rather than sharing the request threads' one: a store serialises
+        # its one SQLite connection behind a lock, so a worker committing a batch of results would hold up status and
+        # results requests; on their own connections, WAL lets those reads go on while a worker writes.
+        workers = [self.worker(open_job_store(settings)) for _ in range(settings.jobs_workers)]
+        self.workers = WorkerPool(workers).start()
+        return self.workers
+
+    def stop_workers(self) -> None:
+        """Stop the worker threads and the deliverer, giving back what they hold."""
+        deliverer, self.deliverer = self.deliverer, None
+        if deliverer is not None:
+            deliverer.stop()
+        pool, self.workers = self.workers, None
+        if pool is not None:
+            pool.stop()
+
+    def close(self) -> None:
+        """Close the job store if it was opened (the translator is the process's, and stays loaded)."""
+        if "job_store" in self.__dict__:
+            self.job_store.close()
