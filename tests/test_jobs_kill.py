@@ -157,10 +157,10 @@ WEDGING_WORKER = f"""
 import sys
 import threading
 
-import service.translation
+import service.services
 from service.cli import main
 
-opened = service.translation.open_translator
+opened = service.services.open_translator
 
 
 class Wedging:
@@ -179,7 +179,7 @@ class Wedging:
         return self.inner.translate(sentences, **decoding)
 
 
-service.translation.open_translator = lambda settings: Wedging(opened(settings))
+service.services.open_translator = lambda *args: Wedging(opened(*args))  # what Services opens its translator with
 sys.exit(main(["jobs", "worker"]))
 """
 
