@@ -17,7 +17,7 @@ from service.jobs.store import SqliteJobStore
 from service.jobs.worker import Worker
 from service.search import stories as story_pages
 from service.search.body import build_body
-from service.search.query import QueryForm, parse
+from service.search.query import QueryWording, parse
 from service.search.request import SearchRequest
 from service.search.searcher import search
 from service.web import create_app
@@ -105,14 +105,14 @@ def test_below_the_threshold_an_article_starts_its_own_cluster():
 
 
 def test_search_body_collapses_on_cluster_id_unless_asked_not_to():
-    forms = [QueryForm("en", "x", parse("x"), "user")]
-    body = build_body(SearchRequest("x", sort="date"), forms)
+    wordings = [QueryWording("en", "x", parse("x"), "user")]
+    body = build_body(SearchRequest("x", sort="date"), wordings)
     assert body["collapse"] == {"field": "cluster_id"}
     assert (
         "cluster_id" in body["_source"]
         and body["aggs"]["stories"]["aggs"]["count"]["cardinality"]["field"] == "cluster_id"
     )
-    plain = build_body(SearchRequest("x", collapse=False), forms)
+    plain = build_body(SearchRequest("x", collapse=False), wordings)
     assert "collapse" not in plain and "stories" not in plain["aggs"]
 
 

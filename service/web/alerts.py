@@ -1,8 +1,8 @@
 """The alerts API under /api/v1/alerts: saved searches (create, list, get, update, delete) and their matches.
 
 Alerts are private like jobs: every route needs a valid key, and a key sees only the alerts it made (another
-key's alert is a 404). A saved search is checked and translated as search does it (searcher.query_forms), once,
-at save time; the forms are stored with the alert and its percolator query is built from them.
+key's alert is a 404). A saved search is checked and translated as search does it (searcher.query_wordings), once,
+at save time; the wordings are stored with the alert and its percolator query is built from them.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from service.index.documents import checked_url
 from service.index.errors import refusal_reason
 from service.limits import MAX_RESULT_WINDOW
 from service.search import query as query_parser
-from service.search.query import QueryError, QueryForm
-from service.search.searcher import query_forms
+from service.search.query import QueryError, QueryWording
+from service.search.searcher import query_wordings
 from service.web import schemas
 from service.web.actions import job_owner
 from service.web.auth import requires_key
@@ -50,8 +50,8 @@ def _owned(alert_id: str) -> Alert:
     return alert
 
 
-def _checked(query: str, filters: dict) -> list[QueryForm]:
-    """The query forms the alert will match, as search would run them now; 400 for a query search would refuse."""
+def _checked(query: str, filters: dict) -> list[QueryWording]:
+    """The query wordings the alert will match, as search would run them now; 400 for a query search would refuse."""
     services = app_services()
     wanted = search_request(query, filters)
     try:
@@ -59,8 +59,8 @@ def _checked(query: str, filters: dict) -> list[QueryForm]:
     except ValueError as error:
         raise ApiError(400, str(error), getattr(error, "code", "bad_request")) from None
     translators = {"en": services.translator, "ar": services.reverse_translator}
-    forms, _ = query_forms(wanted, query_parser.parse(query), translators, wait_when_busy=True)
-    return forms
+    wordings, _ = query_wordings(wanted, query_parser.parse(query), translators, wait_when_busy=True)
+    return wordings
 
 
 def _webhook_url(value: str | None) -> str | None:
@@ -94,10 +94,10 @@ def create():
     if store.count_for(owner) >= limit:  # spares the translation; the store decides, under concurrent creates too
         raise ApiError(429, f"at most {limit} alerts per API key")
     filters = body.get("filters") or {}
-    forms = _checked(body["query"], filters)
+    wordings = _checked(body["query"], filters)
     try:
         alert, secret = store.create(
-            owner, body["name"], body["query"], filters, forms, _webhook_url(body.get("webhook_url")), limit=limit
+            owner, body["name"], body["query"], filters, wordings, _webhook_url(body.get("webhook_url")), limit=limit
         )
     except RequestError as error:
         raise _refused(error) from None
@@ -133,11 +133,11 @@ def update(alert_id: str):
     check_body(body, schemas.ALERT_UPDATE)
     alert = _owned(alert_id)
     query, filters = body.get("query", alert.query), body.get("filters", alert.filters)
-    forms = _checked(query, filters) if {"query", "filters"} & body.keys() else alert.forms()
+    wordings = _checked(query, filters) if {"query", "filters"} & body.keys() else alert.wordings()
     webhook = _webhook_url(body["webhook_url"]) if "webhook_url" in body else alert.webhook_url
     try:
         updated = alert_store().update(
-            alert_id, alert.owner, body.get("name", alert.name), query, filters, forms, webhook
+            alert_id, alert.owner, body.get("name", alert.name), query, filters, wordings, webhook
         )
     except RequestError as error:
         raise _refused(error) from None
