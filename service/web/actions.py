@@ -61,7 +61,7 @@ def translate_texts(texts: list[str], source: str = "auto", beam_size: int | Non
     return results
 
 
-def stored_id(article_id: str) -> str:
+def article_id_or_404(article_id: str) -> str:
     """The id, or a 404 for one no article can have (OpenSearch would refuse the request instead)."""
     if len(article_id.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
         raise ApiError(404, "not found")
@@ -114,8 +114,8 @@ def run_search(query: SearchRequest) -> dict:
     )
 
 
-def job_owner() -> str:
-    """The hash of the request's valid key (the view has checked it); the store never sees the key itself."""
+def key_owner() -> str:
+    """The hash of the request's valid key, owner of its jobs and alerts; stores never see the key itself."""
     owner = current_owner()
     if owner is None:
         raise ApiError(401, "an API key is required: send `Authorization: Bearer KEY`")

@@ -24,7 +24,7 @@ from service.search import query as query_parser
 from service.search.query import QueryError, QueryWording
 from service.search.searcher import query_wordings
 from service.web import schemas
-from service.web.actions import job_owner
+from service.web.actions import key_owner
 from service.web.auth import requires_key
 from service.web.errors import ApiError
 from service.web.payload import json_body
@@ -44,7 +44,7 @@ def alert_store() -> AlertStore:
 
 def _owned(alert_id: str) -> Alert:
     """The caller's alert; 404 alike for a missing alert and another key's."""
-    alert = alert_store().get(alert_id, job_owner())
+    alert = alert_store().get(alert_id, key_owner())
     if alert is None:
         raise ApiError(404, f"no alert {alert_id}")
     return alert
@@ -87,7 +87,7 @@ def _refused(error: RequestError) -> QueryError:
 @requires_key(write=True)
 def create():
     services = app_services()
-    owner = job_owner()
+    owner = key_owner()
     body = json_body(services.settings.max_request_bytes)
     check_body(body, schemas.ALERT_REQUEST)
     store, limit = alert_store(), services.settings.alerts_per_key
@@ -117,7 +117,7 @@ def create():
 @bp.get("")
 @requires_key(write=True)  # alerts are private: reading them needs a key whatever READ_REQUIRES_KEY says
 def list_alerts():
-    return jsonify({"alerts": [alert.to_dict() for alert in alert_store().list_for(job_owner())]})
+    return jsonify({"alerts": [alert.to_dict() for alert in alert_store().list_for(key_owner())]})
 
 
 @bp.get("/<alert_id>")
@@ -152,7 +152,7 @@ def update(alert_id: str):
 @bp.delete("/<alert_id>")
 @requires_key(write=True)
 def delete(alert_id: str):
-    if not alert_store().delete(alert_id, job_owner()):
+    if not alert_store().delete(alert_id, key_owner()):
         raise ApiError(404, f"no alert {alert_id}")
     return "", 204
 
@@ -186,7 +186,7 @@ def _since(value: str) -> str:
 @requires_key(write=True)
 def seen(alert_id: str):
     """Mark the alert's matches seen now: the Alerts page counts the new ones from here on its next visit."""
-    alert = alert_store().mark_seen(_owned(alert_id).id, job_owner())
+    alert = alert_store().mark_seen(_owned(alert_id).id, key_owner())
     if alert is None:  # deleted meanwhile
         raise ApiError(404, f"no alert {alert_id}")
     return jsonify(alert.to_dict())
