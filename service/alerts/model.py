@@ -87,11 +87,11 @@ def search_request(query: str, filters: dict, size: int = 10, page: int = 1, col
     """A SearchRequest for a query and filters named as the search API names them."""
     return SearchRequest(
         query,
-        filters.get("lang") or "auto",
-        tuple(filters.get("source") or ()),
-        tuple(filters.get("category") or ()),
-        filters.get("from") or None,
-        filters.get("to") or None,
+        lang=filters.get("lang") or "auto",
+        sources=tuple(filters.get("source") or ()),
+        categories=tuple(filters.get("category") or ()),
+        date_from=filters.get("from") or None,
+        date_to=filters.get("to") or None,
         size=size,
         page=page,
         q_ar=filters.get("q_ar") or None,

@@ -82,17 +82,17 @@ def search_request(args) -> SearchRequest:
 
     query = SearchRequest(
         values["q"],
-        values.get("lang", "auto"),
-        chosen("source"),
-        chosen("category"),
-        values.get("from") or None,
-        values.get("to") or None,
-        values.get("sort", "relevance"),
-        values.get("size", 10),
-        values.get("page", 1),
-        values.get("q_ar", "").strip() or None,  # an empty field means "the machine's translation"
-        values.get("q_en", "").strip() or None,
-        values.get("collapse", True),
+        lang=values.get("lang", "auto"),
+        sources=chosen("source"),
+        categories=chosen("category"),
+        date_from=values.get("from") or None,
+        date_to=values.get("to") or None,
+        sort=values.get("sort", "relevance"),
+        size=values.get("size", 10),
+        page=values.get("page", 1),
+        q_ar=values.get("q_ar", "").strip() or None,  # an empty field means "the machine's translation"
+        q_en=values.get("q_en", "").strip() or None,
+        collapse=values.get("collapse", True),
     )
     try:
         query.validate()
