@@ -15,8 +15,6 @@ from service.search import query as query_parser
 from service.search.query import QueryWording
 from service.search.request import SearchRequest
 
-FILTER_KEYS = ("lang", "source", "category", "from", "to", "q_en", "q_ar")  # as the search API names them
-
 
 @dataclass(frozen=True)
 class Alert:
@@ -24,7 +22,7 @@ class Alert:
     owner: str  # the hash of the API key that made it (web.auth.current_owner)
     name: str
     query: str  # in the search syntax
-    filters: dict  # FILTER_KEYS, as the search API takes them: {"lang": "auto", "source": [...], "from": ...}
+    filters: dict  # lang, source, category, from, to, q_ar, q_en as the search API takes them: {"source": [...], ...}
     feed_token: str  # reads the alert's feed without an API key
     webhook_url: str | None
     created: str  # ISO-8601, UTC

@@ -313,11 +313,6 @@ class AlertStore:
         )
         return True
 
-    def by_feed_token(self, token: str) -> Alert | None:
-        """The alert whose feed token this is, or None."""
-        hits = self._search({"query": {"term": {"alert.feed_token": token}}, "size": 1})
-        return _alert_of(hits[0]["_source"]) if hits else None
-
     def webhook_secret(self, alert_id: str) -> str | None:
         """The secret the alert's webhook deliveries are signed with; None without a webhook."""
         source = self._stored(alert_id)
