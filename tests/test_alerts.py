@@ -258,9 +258,7 @@ def test_cli_ingest_and_bulk_jobs_record_matches_too(
     assert done.returncode == 0, done.stderr
     client.indices.refresh(index=alias)  # a near-copy finds its story by search: once the first is searchable
     jobs = SqliteJobStore(tmp_path / "jobs.db")
-    jobs.create(
-        "translate", [(1, {"id": "job-1", "body": ARABIC_STORY + " اليوم", "source": "Al Arabiya"})], {"index": True}
-    )
+    jobs.create([(1, {"id": "job-1", "body": ARABIC_STORY + " اليوم", "source": "Al Arabiya"})], {"index": True})
     Worker(jobs, translator, client, alias).run(threading.Event(), until_idle=True)
     jobs.close()
     client.indices.refresh(index=store.matches_index)

@@ -228,7 +228,7 @@ def test_api_and_job_writers_assign_clusters(stories, app, client, alias, transl
     assert posted["items"][0]["cluster_id"] == "match-1"
     client.indices.refresh(index=alias)  # candidates are found by search: visible after a refresh (1 s at most)
     store = SqliteJobStore(tmp_path / "jobs.db")
-    job_id, _ = store.create("translate", [(1, article("match-2", near_copy(MATCH)))], {"index": True})
+    job_id, _ = store.create([(1, article("match-2", near_copy(MATCH)))], {"index": True})
     Worker(store, translator, client, alias, cluster_threshold=THRESHOLD).run(threading.Event(), until_idle=True)
     (result,) = [json.loads(line) for line in store.results(job_id)]
     assert result["cluster_id"] == "match-1" == stored(client, alias, "match-2")["cluster_id"]

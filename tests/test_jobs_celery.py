@@ -164,7 +164,7 @@ def test_the_setting_selects_the_publishing_store(rabbitmq_server, postgres_url)
     )
     store = open_job_store(settings)
     assert isinstance(store, CeleryJobStore)
-    job_id, created = store.create("translate", enumerate(articles(70, "s"), 1), {"index": False})
+    job_id, created = store.create(enumerate(articles(70, "s"), 1), {"index": False})
     assert created and store.publish(job_id) == 3  # 70 items in batches of 32
     assert BULK_QUEUE == "bulk"
     store.close()

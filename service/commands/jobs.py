@@ -63,7 +63,7 @@ def _store(settings) -> JobStore:
 def run_submit(args, settings) -> int:
     path = existing_file(args.file)
     options = {"index": args.index, "beam_size": args.beam}
-    job_id, created = _store(settings).create("translate", read_records(path, args.text), options, owner="cli")
+    job_id, created = _store(settings).create(read_records(path, args.text), options, owner="cli")
     print(job_id if created else f"{job_id} (the same job was already submitted)")
     return 0
 
@@ -127,7 +127,7 @@ def run_as_job(settings, path: Path, options: dict, translator, client=None, pro
     from service.jobs.worker import Worker
 
     store = _store(settings)
-    job_id, created = store.create("translate", read_records(path, plain_text=False), options, owner="cli")
+    job_id, created = store.create(read_records(path, plain_text=False), options, owner="cli")
     status = store.status(job_id)
     if not created:
         print(f"resuming job {job_id}: {status.done + status.failed} of {status.total} already done", file=sys.stderr)

@@ -71,11 +71,11 @@ class CeleryJobStore(PostgresJobStore):
         self.broker_url, self.batch_items = broker_url, batch_items
         self._app: Celery | None = None
 
-    def create(self, kind, records, options, owner=None, max_active=None):
+    def create(self, records, options, owner=None, max_active=None):
         """Store the job, then publish its batches; the same job submitted again is published again until a
         worker has started it (its first publication may have met the broker down). Extra tasks are harmless:
         they find their items taken or done."""
-        job_id, created = super().create(kind, records, options, owner=owner, max_active=max_active)
+        job_id, created = super().create(records, options, owner=owner, max_active=max_active)
         status = self.status(job_id)
         if created or (status.state == "queued" and status.started is None):
             self.publish(job_id)

@@ -131,7 +131,7 @@ def submit_job(owner: str) -> tuple[dict, bool]:
     options = _job_options()
     items = _job_items()
     try:
-        job_id, created = services.jobs.create("translate", items, options, owner=owner, max_active=limit)
+        job_id, created = services.jobs.create(items, options, owner=owner, max_active=limit)
     except ActiveJobLimit:
         raise ApiError(429, f"at most {limit} unfinished jobs per API key") from None
     return services.jobs.status(job_id).to_dict(), created
