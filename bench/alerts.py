@@ -41,7 +41,7 @@ from service.index import lifecycle, node
 from service.index.client import make_client
 from service.ingest import ingest
 from service.search import query as query_parser
-from service.search.searcher import query_forms
+from service.search.searcher import query_wordings
 
 ALIAS = "bench-alerts-{}"
 WORD = re.compile(r"[^\W\d_]{4,}")
@@ -91,8 +91,8 @@ def saved_searches(records: list[dict], count: int, seed: int = 11) -> list[tupl
 def save_all(store: AlertStore, searches: list[tuple[str, dict]]) -> None:
     store.ensure()
     for n, (query, filters) in enumerate(searches):
-        forms, _ = query_forms(search_request(query, filters), query_parser.parse(query), {})
-        store.create(f"bench-owner-{n % 20}", f"saved {n}", query, filters, forms, refresh=False)
+        wordings, _ = query_wordings(search_request(query, filters), query_parser.parse(query), {})
+        store.create(f"bench-owner-{n % 20}", f"saved {n}", query, filters, wordings, refresh=False)
     store.client.indices.refresh(index=store.alerts_index)
 
 
@@ -124,8 +124,8 @@ def match_delays(client, alias: str, store: AlertStore, template: dict, count: i
     delays = []
     for n in range(count):
         token = f"benchtoken{n}x{random.randrange(10**9)}"
-        forms, _ = query_forms(search_request(token, {}), query_parser.parse(token), {})
-        alert, _ = store.create("bench-delay", token, token, {}, forms)
+        wordings, _ = query_wordings(search_request(token, {}), query_parser.parse(token), {})
+        alert, _ = store.create("bench-delay", token, token, {}, wordings)
         article = {**template, "id": f"delay-{token}", "title_en": f"{template['title_en']} {token}"}
         started = time.perf_counter()
         ingest([(1, article)], client, alias, pretranslated=True)

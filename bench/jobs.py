@@ -100,7 +100,7 @@ def job_pass(name: str, articles: list[dict], memory: bool) -> tuple[JobStore, s
     for stale in DATA.glob(f"{name}.*"):
         stale.unlink()
     store = SqliteJobStore(jobs_db)
-    job_id, _ = store.create("translate", list(enumerate(articles, 1)), {"index": False})
+    job_id, _ = store.create(list(enumerate(articles, 1)), {"index": False})
     return store, job_id, worker_env(jobs_db, memory)
 
 

@@ -60,7 +60,7 @@ def run_pass(name: str, store_env: dict, workers: int, articles: list[dict], cor
     celery = settings.jobs_backend == "celery"  # its workers wait for tasks: they are stopped once the job is done
     with tempfile.TemporaryDirectory() as scratch, contextlib.ExitStack() as open_logs:
         started = time.perf_counter()
-        job_id, _ = store.create("translate", list(enumerate(articles, 1)), {"index": False, "pass": name})
+        job_id, _ = store.create(list(enumerate(articles, 1)), {"index": False, "pass": name})
         processes = []
         for n in range(workers):
             workdir = Path(scratch) / f"host-{n}"  # as if on separate hosts: nothing shared on disk

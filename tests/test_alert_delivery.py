@@ -19,7 +19,7 @@ from helpers import free_port, run_cli
 from service.alerts import webhooks
 from service.alerts.atom import parse_utc
 from service.alerts.delivery import BATCH, Deliverer, DeliveryThread, backoff
-from service.alerts.model import StoryMatch, match_id, saved_form
+from service.alerts.model import StoryMatch, match_id, saved_wording
 from service.alerts.store import AlertStore, now_iso
 from service.web import create_app, start_workers, stop_workers
 from service.web.auth import key_digest
@@ -149,8 +149,8 @@ def delivery_settings(search_settings, alias):
 
 
 def alert_with_webhook(store: AlertStore, url: str):
-    form = saved_form({"lang": "en", "text": "ceasefire", "by": "user"})
-    return store.create(OWNER, "Ceasefire", "ceasefire", {}, [form], webhook_url=url)
+    wording = saved_wording({"lang": "en", "text": "ceasefire", "by": "user"})
+    return store.create(OWNER, "Ceasefire", "ceasefire", {}, [wording], webhook_url=url)
 
 
 def record(store: AlertStore, alert_id: str, stories: list[str]) -> list[str]:

@@ -7,7 +7,7 @@ import feedparser
 import pytest
 
 from service.alerts.matching import match_indexed
-from service.alerts.model import StoryMatch, match_id, saved_form
+from service.alerts.model import StoryMatch, match_id, saved_wording
 from service.alerts.store import AlertStore, now_iso
 from service.web import create_app
 
@@ -22,8 +22,8 @@ def app(search_settings, alias):
 @pytest.fixture(scope="module")
 def alert(client, alias):
     store = AlertStore(client, alias)
-    form = saved_form({"lang": "en", "text": "ceasefire", "by": "user"})
-    alert, _secret = store.create("someone", "Ceasefire <watch>", "ceasefire", {}, [form])
+    wording = saved_wording({"lang": "en", "text": "ceasefire", "by": "user"})
+    alert, _secret = store.create("someone", "Ceasefire <watch>", "ceasefire", {}, [wording])
     stories = [("s1", "Ceasefire holds & talks go on", ("Outlet A", "Outlet B")), ("s2", "Truce <b>broken</b>", ())]
     store.record_matches(
         [
@@ -70,7 +70,7 @@ def test_a_wrong_or_missing_token_is_a_json_404(app, alert, token):
 
 def test_another_alerts_token_does_not_open_this_feed(app, alert, client, alias):
     other, _ = AlertStore(client, alias).create(
-        "someone", "Other", "truce", {}, [saved_form({"lang": "en", "text": "truce", "by": "user"})]
+        "someone", "Other", "truce", {}, [saved_wording({"lang": "en", "text": "truce", "by": "user"})]
     )
     answer = app.test_client().get(f"/alerts/{alert.id}/feed.atom?token={other.feed_token}")
     assert answer.status_code == 404 and answer.is_json
@@ -91,7 +91,7 @@ HOSTILE_ARTICLES = [
 def test_stored_articles_with_out_of_range_dates_or_control_characters_leave_the_feed_well_formed(app, client, alias):
     store = AlertStore(client, alias)
     hostile, _ = store.create(
-        "someone", "Zebra\x01 watch", "zebra", {}, [saved_form({"lang": "en", "text": "zebra", "by": "user"})]
+        "someone", "Zebra\x01 watch", "zebra", {}, [saved_wording({"lang": "en", "text": "zebra", "by": "user"})]
     )
     documents = [
         {

@@ -17,7 +17,7 @@ from service.jobs.store import SqliteJobStore
 from service.jobs.worker import Worker
 from service.search import stories as story_pages
 from service.search.body import build_body
-from service.search.query import QueryForm, parse
+from service.search.query import QueryWording, parse
 from service.search.request import SearchRequest
 from service.search.searcher import search
 from service.web import create_app
@@ -105,14 +105,14 @@ def test_below_the_threshold_an_article_starts_its_own_cluster():
 
 
 def test_search_body_collapses_on_cluster_id_unless_asked_not_to():
-    forms = [QueryForm("en", "x", parse("x"), "user")]
-    body = build_body(SearchRequest("x", sort="date"), forms)
+    wordings = [QueryWording("en", "x", parse("x"), "user")]
+    body = build_body(SearchRequest("x", sort="date"), wordings)
     assert body["collapse"] == {"field": "cluster_id"}
     assert (
         "cluster_id" in body["_source"]
         and body["aggs"]["stories"]["aggs"]["count"]["cardinality"]["field"] == "cluster_id"
     )
-    plain = build_body(SearchRequest("x", collapse=False), forms)
+    plain = build_body(SearchRequest("x", collapse=False), wordings)
     assert "collapse" not in plain and "stories" not in plain["aggs"]
 
 
@@ -228,7 +228,7 @@ def test_api_and_job_writers_assign_clusters(stories, app, client, alias, transl
     assert posted["items"][0]["cluster_id"] == "match-1"
     client.indices.refresh(index=alias)  # candidates are found by search: visible after a refresh (1 s at most)
     store = SqliteJobStore(tmp_path / "jobs.db")
-    job_id, _ = store.create("translate", [(1, article("match-2", near_copy(MATCH)))], {"index": True})
+    job_id, _ = store.create([(1, article("match-2", near_copy(MATCH)))], {"index": True})
     Worker(store, translator, client, alias, cluster_threshold=THRESHOLD).run(threading.Event(), until_idle=True)
     (result,) = [json.loads(line) for line in store.results(job_id)]
     assert result["cluster_id"] == "match-1" == stored(client, alias, "match-2")["cluster_id"]

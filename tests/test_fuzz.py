@@ -35,7 +35,7 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
-from service.alerts.model import StoryMatch, match_id, saved_form
+from service.alerts.model import StoryMatch, match_id, saved_wording
 from service.alerts.store import AlertStore, now_iso
 from service.config import Settings
 from service.web import create_app, openapi
@@ -113,8 +113,8 @@ def app(search_settings, alias, tmp_path_factory):
 def alert(client, alias):
     """The fuzz key's own alert, with one match: valid requests for an alert are sent for it."""
     store = AlertStore(client, alias)
-    form = saved_form({"lang": "en", "text": "fuzz", "by": "user"})
-    alert, _ = store.create(key_digest(KEY)[:16], "fuzz", "fuzz", {}, [form])
+    wording = saved_wording({"lang": "en", "text": "fuzz", "by": "user"})
+    alert, _ = store.create(key_digest(KEY)[:16], "fuzz", "fuzz", {}, [wording])
     # its updates wait for a refresh (refresh=wait_for): a shorter interval keeps a few dozen of them to seconds
     client.indices.put_settings(index=store.alerts_index, body={"index": {"refresh_interval": "100ms"}})
     store.record_matches([_match(alert.id, "fuzz-story", "Fuzz", "Outlet", "2026-03-01")])

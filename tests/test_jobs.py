@@ -80,7 +80,7 @@ def drain(store, translator, **kwargs):
 
 def test_job_translates_every_item_in_input_order(store, translator):
     records = [*articles(5), (6, RecordError("invalid JSON (Expecting value at column 1)"))]
-    job_id, created = store.create("translate", records, {"index": False})
+    job_id, created = store.create(records, {"index": False})
     assert created and store.status(job_id).state == "queued"
     drain(store, translator, batch=2)
     status = store.status(job_id)
@@ -93,16 +93,16 @@ def test_job_translates_every_item_in_input_order(store, translator):
 
 
 def test_duplicate_submission_returns_the_same_job(store):
-    first, _ = store.create("translate", articles(3), {"index": False})
-    again, created = store.create("translate", articles(3), {"index": False})
+    first, _ = store.create(articles(3), {"index": False})
+    again, created = store.create(articles(3), {"index": False})
     assert (again, created) == (first, False)
-    other, created = store.create("translate", articles(3), {"index": True})
+    other, created = store.create(articles(3), {"index": True})
     assert created and other != first
 
 
 def test_a_full_disk_pauses_the_job_with_the_reason(tmp_path, translator):
     store = SqliteJobStore(tmp_path / "jobs.db")
-    job_id, _ = store.create("translate", articles(4), {"index": False})
+    job_id, _ = store.create(articles(4), {"index": False})
     pages = store._db.execute("PRAGMA page_count").fetchone()[0]
     store._db.execute(f"PRAGMA max_page_count = {pages}")  # no room for results: SQLITE_FULL, as on a full disk
     assert Worker(store, translator, batch=4).run_once()
@@ -129,7 +129,7 @@ def test_a_full_job_store_answers_507_and_keeps_what_it_stored(settings, tmp_pat
 
 
 def test_cancel_stops_the_rest(store, translator):
-    job_id, _ = store.create("translate", articles(6), {"index": False})
+    job_id, _ = store.create(articles(6), {"index": False})
     Worker(store, translator, batch=2).run_once()
     assert store.cancel(job_id)
     drain(store, translator, batch=2)
@@ -140,8 +140,8 @@ def test_cancel_stops_the_rest(store, translator):
 
 def test_two_concurrent_jobs_with_two_workers(open_store, translator):
     stores = [open_store() for _ in range(3)]
-    first, _ = stores[0].create("translate", articles(8, "a"), {"index": False})
-    second, _ = stores[0].create("translate", articles(8, "b"), {"index": False})
+    first, _ = stores[0].create(articles(8, "a"), {"index": False})
+    second, _ = stores[0].create(articles(8, "b"), {"index": False})
     workers = [threading.Thread(target=drain, args=(stores[i], translator), kwargs={"batch": 3}) for i in (1, 2)]
     for worker in workers:
         worker.start()
@@ -154,7 +154,7 @@ def test_two_concurrent_jobs_with_two_workers(open_store, translator):
 
 def test_expired_claims_are_taken_over(open_store, translator):
     store = open_store(lease_seconds=0.0)
-    job_id, _ = store.create("translate", articles(3), {"index": False})
+    job_id, _ = store.create(articles(3), {"index": False})
     store.claim("dead-worker", 10)  # a worker that claimed and died
     drain(store, translator)
     assert store.status(job_id).done == 3
@@ -162,7 +162,7 @@ def test_expired_claims_are_taken_over(open_store, translator):
 
 def test_an_item_whose_worker_keeps_dying_fails_alone_after_its_attempts(open_store, translator):
     store = open_store(lease_seconds=0.0)  # every claim has expired by the next one: as if its worker had died
-    job_id, _ = store.create("translate", articles(4), {"index": False})
+    job_id, _ = store.create(articles(4), {"index": False})
     claims = [[item.seq for item in store.claim(f"dying-worker-{n}", 10)[1]] for n in range(3)]
     assert claims == [[0, 1, 2, 3], [0], [0]]  # after a death, each item of that batch runs alone
     drain(store, translator)  # its claim finds the third death: item 0 fails, the rest are done
@@ -181,7 +181,7 @@ def test_while_one_item_a_worker_died_on_runs_the_others_wait_for_their_turn(ope
     """One suspect at a time per job: a second death (a deploy, an OOM kill) counts against one item, not one per
     worker; the other workers take the items no worker died on meanwhile."""
     store = open_store(lease_seconds=0.0)
-    job_id, _ = store.create("translate", articles(6), {"index": False})
+    job_id, _ = store.create(articles(6), {"index": False})
     assert [item.seq for item in store.claim("dying-worker", 3)[1]] == [0, 1, 2]  # its lease runs out: a death
     store.lease_seconds = 600.0
     assert [item.seq for item in store.claim("worker-a", 3)[1]] == [0]  # a suspect, alone
@@ -191,7 +191,7 @@ def test_while_one_item_a_worker_died_on_runs_the_others_wait_for_their_turn(ope
 
 def test_a_redelivered_batch_whose_workers_died_runs_item_by_item_until_the_attempts_run_out(open_store):
     store = open_store(lease_seconds=0.0)  # as above: every claim's worker has died by the next claim
-    job_id, _ = store.create("translate", articles(3), {"index": False})
+    job_id, _ = store.create(articles(3), {"index": False})
     seqs = [0, 1, 2]  # a Celery task's batch, delivered again after each death
     assert [item.seq for item in store.claim_items("dying-worker-0", job_id, seqs)[0]] == [0, 1, 2]
     items, waiting = store.claim_items("dying-worker-1", job_id, seqs)
@@ -219,7 +219,7 @@ class HeldTranslator:
 def test_a_batch_slower_than_its_lease_keeps_its_claims(open_store, translator):
     lease = 0.5
     store = open_store(lease_seconds=lease)
-    job_id, _ = store.create("translate", articles(3), {"index": False})
+    job_id, _ = store.create(articles(3), {"index": False})
     held = HeldTranslator(translator)
     worker = threading.Thread(target=drain, args=(store, held), kwargs={"name": "slow-worker"})
     worker.start()
@@ -259,7 +259,7 @@ class CountingTranslator:
 
 def test_paused_by_an_outage_and_resumed_without_translating_again(store, translator, client, alias, opensearch_node):
     prefix = f"o-{type(store).__name__}-"  # each store's run writes articles of its own: none is unchanged
-    job_id, _ = store.create("translate", articles(4, prefix), {"index": True})
+    job_id, _ = store.create(articles(4, prefix), {"index": True})
     counting = CountingTranslator(translator)
     worker = Worker(store, counting, client, alias, batch=2)
     # the cluster goes down after the batch's unchanged articles were looked up, while it is being translated
@@ -288,7 +288,7 @@ def test_paused_by_an_outage_and_resumed_without_translating_again(store, transl
 def test_kill_9_mid_job_then_resume_with_exact_counts(search_settings, alias, client, tmp_path):
     jobs_db = tmp_path / "jobs.db"
     total = 40
-    job_id, _ = SqliteJobStore(jobs_db).create("translate", articles(total, "k"), {"index": True})
+    job_id, _ = SqliteJobStore(jobs_db).create(articles(total, "k"), {"index": True})
     env = service_env(
         {
             "JOBS_DB": str(jobs_db),
@@ -470,8 +470,8 @@ def test_bad_records_fail_their_items_and_the_worker_carries_on(store, translato
         (8, {"id": "p7", "body": body, "date": "9999-12-31T23:59:59-14:00"}),
         (9, {"id": "/p8", "body": body}),
     ]
-    poisoned, _ = store.create("translate", records, {"index": True})
-    after, _ = store.create("translate", articles(2, "after"), {"index": False})
+    poisoned, _ = store.create(records, {"index": True})
+    after, _ = store.create(articles(2, "after"), {"index": False})
     drain(store, translator, client=client, alias=alias, batch=8)  # today: ArticleError ends the worker
     status = store.status(poisoned)
     assert (status.state, status.done, status.failed) == ("done", 3, 6)
@@ -490,7 +490,7 @@ def test_bad_records_fail_their_items_and_the_worker_carries_on(store, translato
 def test_a_poison_item_fails_alone_and_the_worker_lives(store, translator, caplog):
     records = articles(4, "z")
     records[2] = (3, {"id": "z2", "body": "قال الرئيس إن الاقتصاد تحسن. POISON"})
-    job_id, _ = store.create("translate", records, {"index": False})
+    job_id, _ = store.create(records, {"index": False})
     worker = Worker(store, CountingTranslator(translator, poison="POISON"), batch=4)
     with caplog.at_level(logging.ERROR, logger="service.jobs.worker"):
         worker.run(threading.Event(), until_idle=True)  # today: the RuntimeError ends run()
@@ -504,9 +504,7 @@ def test_a_poison_item_fails_alone_and_the_worker_lives(store, translator, caplo
 
 
 def test_a_job_with_nothing_runnable_is_settled_at_once(store):
-    job_id, _ = store.create(
-        "translate", [(1, RecordError("invalid JSON")), (2, RecordError("invalid JSON"))], {"index": False}
-    )
+    job_id, _ = store.create([(1, RecordError("invalid JSON")), (2, RecordError("invalid JSON"))], {"index": False})
     status = store.status(job_id)
     assert (status.state, status.failed, status.total) == ("done", 2, 2) and status.finished
     assert [json.loads(e)["line"] for e in store.errors(job_id)] == [1, 2]
@@ -519,7 +517,7 @@ def test_the_active_job_limit_holds_for_concurrent_creates(open_store):
     def create(n: int) -> bool:
         start.wait()
         try:
-            return stores[n].create("translate", articles(1, f"c{n}-"), {"index": False}, "k", max_active=5)[1]
+            return stores[n].create(articles(1, f"c{n}-"), {"index": False}, "k", max_active=5)[1]
         except ActiveJobLimit:
             return False
 
@@ -700,7 +698,7 @@ class DiesOnce(Worker):
 
 def test_a_dead_worker_thread_is_restarted_and_its_claims_given_back(open_store, translator):
     store = open_store(lease_seconds=600)
-    job_id, _ = store.create("translate", articles(3, "d"), {"index": False})
+    job_id, _ = store.create(articles(3, "d"), {"index": False})
     pool = WorkerPool([DiesOnce(open_store(lease_seconds=600), translator)], check_every=0.05).start()
     try:
         deadline = time.monotonic() + 60
@@ -713,7 +711,7 @@ def test_a_dead_worker_thread_is_restarted_and_its_claims_given_back(open_store,
 
 
 def test_a_claim_of_a_reused_pid_is_released(store):
-    _job_id, _ = store.create("translate", articles(2), {"index": False})
+    _job_id, _ = store.create(articles(2), {"index": False})
     host = socket.gethostname()
     store.claim(f"{host}-{os.getpid()}-1-abc123", 1)  # this pid, but a process that started at another time
     store.claim(Worker(store, None).name, 1)  # this very process: still alive
@@ -729,12 +727,12 @@ def test_admin_keys_are_validated_and_are_valid_keys():
 
 
 def test_a_paused_job_resumes_however_many_jobs_came_after_it(store, translator, client, alias):
-    old, _ = store.create("translate", articles(1, "p"), {"index": False})
+    old, _ = store.create(articles(1, "p"), {"index": False})
     worker = Worker(store, translator, client, alias, batch=1)
     store.claim(worker.name, 1)
     store.release(old, worker.name, "the search cluster is unreachable")
     for n in range(101):  # newer jobs push the paused one out of the newest hundred
-        store.create("translate", [(1, {"body": f"نص {n}"})], {"index": False})
+        store.create([(1, {"body": f"نص {n}"})], {"index": False})
     assert store.status(old).state == "paused" and store.paused_jobs() == 1
     worker.resume_if_possible()
     assert store.status(old).state == "running" and store.paused_jobs() == 0
@@ -744,10 +742,10 @@ def test_a_worker_recreates_an_index_deleted_under_it(store, translator, client)
     fresh = "test-jobs-recreated"
     lifecycle.delete(client, fresh)
     worker = Worker(store, translator, client, fresh, batch=4)
-    first, _ = store.create("translate", articles(2, "r"), {"index": True})
+    first, _ = store.create(articles(2, "r"), {"index": True})
     worker.run(threading.Event(), until_idle=True)  # the same worker runs both jobs
     lifecycle.delete(client, fresh)  # an operator deletes it while the service runs
-    second, _ = store.create("translate", articles(2, "s"), {"index": True})
+    second, _ = store.create(articles(2, "s"), {"index": True})
     worker.run(threading.Event(), until_idle=True)
     try:
         assert [store.status(j).done for j in (first, second)] == [2, 2]
@@ -783,7 +781,7 @@ def test_an_index_the_cluster_refuses_pauses_the_job_and_every_item_is_done_once
     refusing = f"test-jobs-refusing-{how}-{uuid.uuid4().hex[:6]}"  # a new index: this process has not upgraded it
     lifecycle.create(client, refusing)
     try:
-        job_id, _ = store.create("translate", articles(6, how), {"index": True})
+        job_id, _ = store.create(articles(6, how), {"index": True})
         worker = Worker(store, translator, client, refusing, batch=2)
         if done_before:
             assert worker.run_once() and store.status(job_id).done == done_before

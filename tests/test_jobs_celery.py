@@ -164,7 +164,7 @@ def test_the_setting_selects_the_publishing_dispatch(rabbitmq_server, postgres_u
     )
     store = open_job_store(settings)
     assert isinstance(store, PostgresJobStore) and isinstance(store.dispatch, CeleryDispatch)
-    job_id, created = store.create("translate", enumerate(articles(70, "s"), 1), {"index": False})
+    job_id, created = store.create(enumerate(articles(70, "s"), 1), {"index": False})
     assert created and store.dispatch.publish(store, job_id) == 3  # 70 items in batches of 32
     assert store.health() == {"jobs_store": True, "jobs_broker": True}
     assert BULK_QUEUE == "bulk"

@@ -189,7 +189,7 @@ def test_an_item_that_wedges_its_worker_fails_after_three_kills_and_the_rest_are
     records = [(i + 1, {"id": f"w{i}", "body": f"قال الرئيس إن الاقتصاد تحسن في اليوم {i}."}) for i in range(12)]
     records[5] = (6, {"id": "w5", "body": f"قال الرئيس إن {POISON} في الكأس."})
     store = SqliteJobStore(jobs_db)
-    job_id, _ = store.create("translate", records, {"index": False})
+    job_id, _ = store.create(records, {"index": False})
     env = service_env(
         {
             "JOBS_DB": str(jobs_db),

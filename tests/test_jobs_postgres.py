@@ -137,7 +137,7 @@ def test_a_frozen_job_database_costs_a_request_seconds_not_its_thread(postgres_t
 def test_two_worker_threads_share_a_200_item_job_exactly_once(postgres_url, translator):
     total, claimed = 200, Counter()
     stores = [CountingStore(postgres_url, 120, claimed) for _ in range(3)]
-    job_id, _ = stores[0].create("translate", articles(total), {"index": False})
+    job_id, _ = stores[0].create(articles(total), {"index": False})
     workers = [Worker(store, translator, batch=8) for store in stores[1:]]
     threads = [threading.Thread(target=w.run, args=(threading.Event(), True)) for w in workers]
     for thread in threads:
@@ -155,7 +155,7 @@ def test_postgres_killed_and_restarted_mid_job_loses_and_repeats_nothing(postgre
     total, claimed = 120, Counter()
     url = postgres_to_kill.create_database("jobs")
     watcher = PostgresJobStore(url)
-    job_id, _ = watcher.create("translate", articles(total, "r"), {"index": False})
+    job_id, _ = watcher.create(articles(total, "r"), {"index": False})
     stores = [CountingStore(url, 1.0, claimed) for _ in range(2)]  # short leases: claims cut off are soon free
     stop = threading.Event()
     threads = [threading.Thread(target=Worker(s, translator, batch=4).run, args=(stop, True)) for s in stores]
@@ -262,9 +262,9 @@ def test_a_connection_dropped_while_a_job_is_stored_loses_no_item_silently(postg
 
     before = store.list()
     with pytest.raises(JobsUnavailable, match="send it again"):  # not a job of the records left unread
-        store.create("translate", records_dropping_the_connection(), {"index": False}, owner="dropped")
+        store.create(records_dropping_the_connection(), {"index": False}, owner="dropped")
     assert store.list() == before
-    job_id, created = store.create("translate", articles(20, "d"), {"index": False}, owner="dropped")
+    job_id, created = store.create(articles(20, "d"), {"index": False}, owner="dropped")
     assert created and store.status(job_id).total == 20
     store.close()
     killer.close()

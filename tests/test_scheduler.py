@@ -286,7 +286,7 @@ def test_closing_fails_what_waits_and_refuses_what_comes(engine, recording, make
 def test_a_job_worker_s_sentences_queue_as_bulk_work(engine, recording, make_scheduler, settings, tmp_path):
     scheduler = make_scheduler(scheduler_wait_ms=0)
     store = open_job_store(replace(settings, jobs_db=tmp_path / "jobs.db"))
-    job_id, _ = store.create("translate", [(1, {"body": SENTENCES[0]}), (2, {"body": SENTENCES[1]})], {"index": False})
+    job_id, _ = store.create([(1, {"body": SENTENCES[0]}), (2, {"body": SENTENCES[1]})], {"index": False})
     with ThreadPoolExecutor(2) as pool:
         held = hold_the_runner(scheduler, recording, pool)
         worked = pool.submit(Worker(store, scheduler, batch=2).run_once)

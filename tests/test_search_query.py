@@ -5,9 +5,9 @@ import pytest
 from service.errors import TranslatorBusy
 from service.search import searcher
 from service.search.body import build_body
-from service.search.query import ParsedQuery, QueryError, QueryForm, parse, split_by_script
+from service.search.query import ParsedQuery, QueryError, QueryWording, parse, split_by_script
 from service.search.request import SearchRequest
-from service.search.searcher import query_forms
+from service.search.searcher import query_wordings
 
 
 @pytest.mark.parametrize(
@@ -75,7 +75,7 @@ def test_request_limits(request_, message):
 def test_body_matches_documents_and_asks_for_aligned_sentences():
     body = build_body(
         SearchRequest("talks", sources=("BBC Arabic",), date_from="2018-01-01", sort="date", size=5, page=3),
-        [QueryForm("en", "talks", parse("talks"), "user")],
+        [QueryWording("en", "talks", parse("talks"), "user")],
     )
     assert body["from"] == 10 and body["size"] == 5
     must = body["query"]["bool"]["must"][0]["bool"]["should"]
@@ -89,8 +89,11 @@ def test_body_matches_documents_and_asks_for_aligned_sentences():
 
 
 def test_a_machine_translation_searches_the_other_side_and_weighs_less():
-    forms = [QueryForm("ar", "وقف", parse("وقف"), "user"), QueryForm("en", "ceasefire", parse("ceasefire"), "machine")]
-    body = build_body(SearchRequest("وقف"), forms, translated_boost=0.3)
+    wordings = [
+        QueryWording("ar", "وقف", parse("وقف"), "user"),
+        QueryWording("en", "ceasefire", parse("ceasefire"), "machine"),
+    ]
+    body = build_body(SearchRequest("وقف"), wordings, translated_boost=0.3)
     clauses = body["query"]["bool"]["must"][0]["bool"]["should"]
     assert [c["simple_query_string"]["fields"][0] for c in clauses] == ["title^3", "title_en^3"]
     assert [c["simple_query_string"]["boost"] for c in clauses] == [1.0, 0.3]
@@ -98,9 +101,12 @@ def test_a_machine_translation_searches_the_other_side_and_weighs_less():
     assert names == ["sentences_ar", "sentences_en"]
 
 
-def test_two_forms_on_one_side_share_its_sentence_clause():
-    forms = [QueryForm("en", "Gaza", parse("Gaza"), "user"), QueryForm("en", "truce", parse("truce"), "machine")]
-    (nested,) = [c["nested"] for c in build_body(SearchRequest("Gaza"), forms)["query"]["bool"]["should"]]
+def test_two_wordings_on_one_side_share_its_sentence_clause():
+    wordings = [
+        QueryWording("en", "Gaza", parse("Gaza"), "user"),
+        QueryWording("en", "truce", parse("truce"), "machine"),
+    ]
+    (nested,) = [c["nested"] for c in build_body(SearchRequest("Gaza"), wordings)["query"]["bool"]["should"]]
     inner = [c["simple_query_string"] for c in nested["query"]["bool"]["should"]]
     assert [(c["query"], c["boost"]) for c in inner] == [("Gaza", 1.0), ("truce", 0.5)]
 
@@ -132,8 +138,8 @@ def test_top_level_exclusions_are_kept_apart_to_hold_for_every_form():
 
 def test_a_mixed_query_whose_part_is_no_query_alone_is_searched_whole():
     request = SearchRequest("(-غزة) talks")
-    forms, not_searched = query_forms(request, parse(request.query), {})
-    assert [(f.lang, f.text, f.by) for f in forms] == [("en", "(-غزة) talks", "user")]
+    wordings, not_searched = query_wordings(request, parse(request.query), {})
+    assert [(f.lang, f.text, f.by) for f in wordings] == [("en", "(-غزة) talks", "user")]
     assert not_searched == [{"lang": "ar", "why": "no English→Arabic model installed"}]
 
 
@@ -154,8 +160,8 @@ class _BusyTranslator:
 
 def test_a_busy_translator_leaves_the_other_side_out_of_a_search_but_not_out_of_a_saved_search():
     request, parsed = SearchRequest("ceasefire talks"), parse("ceasefire talks")
-    forms, not_searched = query_forms(request, parsed, {"ar": _BusyTranslator()})
-    assert [(f.lang, f.by) for f in forms] == [("en", "user")]
+    wordings, not_searched = query_wordings(request, parsed, {"ar": _BusyTranslator()})
+    assert [(f.lang, f.by) for f in wordings] == [("en", "user")]
     assert not_searched == [{"lang": "ar", "why": "the English→Arabic translator was busy"}]
     with pytest.raises(TranslatorBusy):
-        query_forms(request, parsed, {"ar": _BusyTranslator()}, wait_when_busy=True)
+        query_wordings(request, parsed, {"ar": _BusyTranslator()}, wait_when_busy=True)

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from service.alerts.model import saved_form
+from service.alerts.model import saved_wording
 from service.alerts.store import AlertStore
 from service.web import create_app
 from service.web.auth import key_digest
@@ -185,8 +185,10 @@ def race(app, *requests, headers=AUTH) -> list[int]:
 
 
 def test_an_update_racing_a_delete_never_brings_the_alert_back(app, http, client, alias):
-    store, form = AlertStore(client, alias), saved_form({"lang": "en", "text": "race", "by": "user"})
-    made = [store.create(key_digest(KEY)[:16], f"race {n}", "race", {}, [form], refresh=False)[0] for n in range(RACES)]
+    store, wording = AlertStore(client, alias), saved_wording({"lang": "en", "text": "race", "by": "user"})
+    made = [
+        store.create(key_digest(KEY)[:16], f"race {n}", "race", {}, [wording], refresh=False)[0] for n in range(RACES)
+    ]
     client.indices.refresh(index=store.alerts_index)
     back = []
     for alert in made:  # one race at a time: many at once mostly queue behind each other

@@ -77,7 +77,7 @@ def backfill(store: AlertStore, alert: Alert, limit: int) -> list[StoryMatch]:
     """Record, marked as back-fill, the stories of the newest `limit` articles already indexed that the alert
     matches: its percolator query run as a search, so back-fill and ingest matching agree."""
     body = {
-        "query": alert_query(alert.request(), alert.forms()),
+        "query": alert_query(alert.request(), alert.wordings()),
         "size": min(limit, MAX_RESULT_WINDOW),
         "sort": [{"published": {"order": "desc", "missing": "_last"}}, {"id": "asc"}],
         "_source": MATCH_SOURCE,

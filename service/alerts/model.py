@@ -1,6 +1,6 @@
 """What an alert and a recorded match are (pure): the saved search, its filters as a SearchRequest, the ids.
 
-An alert keeps the query forms it was saved with (`searched`: the user's own words and the machine translation
+An alert keeps the query wordings it was saved with (`searched`: the user's own words and the machine translation
 made at save time), so its percolator query is the query search ran then, and "what the alert matched" and "what
 search returned" agree. A StoryMatch is one story (a cluster_id) an alert matched: later articles of the story
 add their ids and outlets to the same entry.
@@ -12,10 +12,8 @@ import hashlib
 from dataclasses import asdict, dataclass, field, replace
 
 from service.search import query as query_parser
-from service.search.query import QueryForm
+from service.search.query import QueryWording
 from service.search.request import SearchRequest
-
-FILTER_KEYS = ("lang", "source", "category", "from", "to", "q_en", "q_ar")  # as the search API names them
 
 
 @dataclass(frozen=True)
@@ -24,20 +22,20 @@ class Alert:
     owner: str  # the hash of the API key that made it (web.auth.current_owner)
     name: str
     query: str  # in the search syntax
-    filters: dict  # FILTER_KEYS, as the search API takes them: {"lang": "auto", "source": [...], "from": ...}
+    filters: dict  # lang, source, category, from, to, q_ar, q_en as the search API takes them: {"source": [...], ...}
     feed_token: str  # reads the alert's feed without an API key
     webhook_url: str | None
     created: str  # ISO-8601, UTC
     last_seen: str | None  # when its owner last looked at its matches (mark_seen)
-    searched: tuple[dict, ...] = field(default=())  # the query forms: {"lang", "text", "by": user|machine}
+    searched: tuple[dict, ...] = field(default=())  # the query wordings: {"lang", "text", "by": user|machine}
 
     def request(self) -> SearchRequest:
         """The search this alert saves, as search runs it (one page, every article)."""
         return search_request(self.query, self.filters)
 
-    def forms(self) -> list[QueryForm]:
-        """The query forms saved with the alert, parsed again (parsing is deterministic)."""
-        return [saved_form(form) for form in self.searched]
+    def wordings(self) -> list[QueryWording]:
+        """The query wordings saved with the alert, parsed again (parsing is deterministic)."""
+        return [saved_wording(wording) for wording in self.searched]
 
     def to_dict(self) -> dict:
         """The alert as the API shows it to its owner (the webhook secret is never part of it)."""
@@ -87,11 +85,11 @@ def search_request(query: str, filters: dict, size: int = 10, page: int = 1, col
     """A SearchRequest for a query and filters named as the search API names them."""
     return SearchRequest(
         query,
-        filters.get("lang") or "auto",
-        tuple(filters.get("source") or ()),
-        tuple(filters.get("category") or ()),
-        filters.get("from") or None,
-        filters.get("to") or None,
+        lang=filters.get("lang") or "auto",
+        sources=tuple(filters.get("source") or ()),
+        categories=tuple(filters.get("category") or ()),
+        date_from=filters.get("from") or None,
+        date_to=filters.get("to") or None,
         size=size,
         page=page,
         q_ar=filters.get("q_ar") or None,
@@ -100,11 +98,11 @@ def search_request(query: str, filters: dict, size: int = 10, page: int = 1, col
     )
 
 
-def saved_form(form: dict) -> QueryForm:
-    """A query form from its saved {lang, text, by}: the user's syntax parsed, the machine's words as words."""
-    parsed = query_parser.ParsedQuery.from_words(form["text"]) if form["by"] == "machine" else None
-    return QueryForm(form["lang"], form["text"], parsed or query_parser.parse(form["text"]), form["by"])
+def saved_wording(wording: dict) -> QueryWording:
+    """A query wording from its saved {lang, text, by}: the user's syntax parsed, the machine's words as words."""
+    parsed = query_parser.ParsedQuery.from_words(wording["text"]) if wording["by"] == "machine" else None
+    return QueryWording(wording["lang"], wording["text"], parsed or query_parser.parse(wording["text"]), wording["by"])
 
 
-def form_dict(form: QueryForm) -> dict:
-    return {"lang": form.lang, "text": form.text, "by": form.by}
+def wording_dict(wording: QueryWording) -> dict:
+    return {"lang": wording.lang, "text": wording.text, "by": wording.by}

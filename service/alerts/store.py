@@ -1,6 +1,6 @@
 """Alerts and their matches in OpenSearch: `<alias>-alerts` (percolator queries) and `<alias>-alert-matches`.
 
-The alerts index holds each alert's percolator query (search/body.py's alert_query over the query forms saved with
+The alerts index holds each alert's percolator query (search/body.py's alert_query over the query wordings saved with
 it) beside the alert's own fields under `alert`. A percolator query is parsed with the index's mapping, so that
 index also maps the article fields the queries search, copied with their analyzers from the newest articles
 config when the index is made (index_config/alerts-v1.json has the rest). Changing those analyzers means making
@@ -30,13 +30,13 @@ from functools import partial
 from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import ConflictError, NotFoundError, RequestError
 
-from service.alerts.model import Alert, StoryMatch, form_dict
+from service.alerts.model import Alert, StoryMatch, wording_dict
 from service.errors import ServiceError
 from service.index.bulk import with_retries
 from service.index.client import bulk_timeout
 from service.index.lifecycle import ALREADY_EXISTS, INDEX_CONFIG_DIR, config_versions
 from service.search.body import alert_query
-from service.search.query import QueryForm
+from service.search.query import QueryWording
 
 ALERTS_CONFIG = INDEX_CONFIG_DIR / "alerts-v1.json"
 MATCHES_CONFIG = INDEX_CONFIG_DIR / "alert-matches-v1.json"
@@ -125,7 +125,7 @@ class AlertStore:
         name: str,
         query: str,
         filters: dict,
-        forms: list[QueryForm],
+        wordings: list[QueryWording],
         webhook_url: str | None = None,
         refresh: str | bool = "wait_for",
         limit: int | None = None,
@@ -145,13 +145,13 @@ class AlertStore:
             webhook_url=webhook_url,
             created=now_iso(),
             last_seen=None,
-            searched=tuple(form_dict(form) for form in forms),
+            searched=tuple(wording_dict(wording) for wording in wordings),
         )
         secret = secrets.token_urlsafe(SECRET_BYTES) if webhook_url else None
         if limit is not None and not self._take_slot(owner, alert.id, limit):
             raise AlertLimitReached(f"at most {limit} alerts per API key")
         try:
-            self._put(alert, forms, secret, op_type="create", refresh=refresh)
+            self._put(alert, wordings, secret, op_type="create", refresh=refresh)
         except Exception:
             self._free_slot(alert.id)
             raise
@@ -205,10 +205,15 @@ class AlertStore:
                 with_retries(free, attempts=self.attempts)
 
     def _put(
-        self, alert: Alert, forms: list[QueryForm], secret: str | None, refresh: str | bool = "wait_for", **options
+        self,
+        alert: Alert,
+        wordings: list[QueryWording],
+        secret: str | None,
+        refresh: str | bool = "wait_for",
+        **options,
     ) -> None:
         source = {
-            "query": alert_query(alert.request(), forms),
+            "query": alert_query(alert.request(), wordings),
             "alert": {**alert.to_dict(), "owner": alert.owner, "webhook_secret": secret},
         }
         with_retries(
@@ -254,7 +259,7 @@ class AlertStore:
         name: str,
         query: str,
         filters: dict,
-        forms: list[QueryForm],
+        wordings: list[QueryWording],
         webhook_url: str | None,
     ) -> tuple[Alert, str | None] | None:
         """Replace owner's alert's definition; (alert, a new webhook secret when a webhook was added), or None.
@@ -277,12 +282,12 @@ class AlertStore:
             query=query,
             filters=filters,
             webhook_url=webhook_url,
-            searched=tuple(form_dict(form) for form in forms),
+            searched=tuple(wording_dict(wording) for wording in wordings),
         )
         try:
             self._put(
                 alert,
-                forms,
+                wordings,
                 secret if webhook_url else None,
                 if_seq_no=found["_seq_no"],
                 if_primary_term=found["_primary_term"],
@@ -312,11 +317,6 @@ class AlertStore:
             refresh="wait_for",
         )
         return True
-
-    def by_feed_token(self, token: str) -> Alert | None:
-        """The alert whose feed token this is, or None."""
-        hits = self._search({"query": {"term": {"alert.feed_token": token}}, "size": 1})
-        return _alert_of(hits[0]["_source"]) if hits else None
 
     def webhook_secret(self, alert_id: str) -> str | None:
         """The secret the alert's webhook deliveries are signed with; None without a webhook."""

@@ -61,9 +61,7 @@ def run_submit(args, services) -> int:
     path = existing_file(args.file)
     options = {"index": args.index, "beam_size": args.beam}
     records = read_records(path, args.text)
-    job_id, created = services.job_store.create(
-        "translate", records, options, owner="cli", repeats=repeats_rule(options)
-    )
+    job_id, created = services.job_store.create(records, options, owner="cli", repeats=repeats_rule(options))
     print(job_id if created else f"{job_id} (the same job was already submitted)")
     return 0
 
@@ -123,7 +121,7 @@ def run_as_job(services, path: Path, options: dict, progress=None) -> tuple[JobS
 
     store = services.job_store
     records = read_records(path, plain_text=False)
-    job_id, created = store.create("translate", records, options, owner="cli", repeats=repeats_rule(options))
+    job_id, created = store.create(records, options, owner="cli", repeats=repeats_rule(options))
     status = store.status(job_id)
     if not created:
         print(f"resuming job {job_id}: {status.done + status.failed} of {status.total} already done", file=sys.stderr)

@@ -56,17 +56,17 @@ def _translators(services) -> tuple:
 def run(args, services) -> int:
     request = SearchRequest(
         args.query,
-        args.lang,
-        tuple(args.source),
-        tuple(args.category),
-        args.date_from,
-        args.date_to,
-        args.sort,
-        args.size,
-        args.page,
-        args.q_ar,
-        args.q_en,
-        args.collapse,
+        lang=args.lang,
+        sources=tuple(args.source),
+        categories=tuple(args.category),
+        date_from=args.date_from,
+        date_to=args.date_to,
+        sort=args.sort,
+        size=args.size,
+        page=args.page,
+        q_ar=args.q_ar,
+        q_en=args.q_en,
+        collapse=args.collapse,
     )
     try:
         request.validate()

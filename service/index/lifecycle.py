@@ -163,10 +163,10 @@ def upgrade(client: OpenSearch, index: str) -> None:
                 f"{index} cannot take the newest mapping in place ({reason_in(error.info.get('error'))}): "
                 "`python -m service index migrate` copies it into a new index"
             ) from None
-    give_own_clusters(client, index)
+    backfill_story_clusters(client, index)
 
 
-def give_own_clusters(client: OpenSearch, index: str) -> int:
+def backfill_story_clusters(client: OpenSearch, index: str) -> int:
     """Set cluster_id (the document's own id) and cluster_bands on the documents that lack them; return how many.
 
     Documents written before story clusters existed each become a story of one; their band keys let new articles
@@ -234,7 +234,7 @@ def migrate(client: OpenSearch, alias: str, shards: int = 1, replicas: int | Non
             bulk_kwargs={"request_timeout": timeout},
         )
         client.indices.refresh(index=new, request_timeout=timeout)
-        give_own_clusters(client, new)  # documents copied from an older version have none
+        backfill_story_clusters(client, new)  # documents copied from an older version have none
         removals = (
             [{"remove_index": {"index": alias}}]
             if legacy

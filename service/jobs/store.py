@@ -35,6 +35,9 @@ from service.config import Settings
 from service.errors import JobsUnavailable, ServiceError
 
 ACTIVE = ("queued", "running", "paused")
+# Every job translates (and may index): nothing dispatches on a kind. The one kind stays in the jobs table's column,
+# in the status a client reads, and in the fingerprint, so that a job stored before it left the API still matches.
+JOB_KIND = "translate"
 INSERT_CHUNK = 1000  # items stored per statement: an upload is read this many lines at a time
 IN_ACTIVE = f"IN ({', '.join('?' * len(ACTIVE))})"  # SQL for "one of ACTIVE"; the states go in as parameters
 _SCHEMA = """
@@ -68,7 +71,6 @@ class Item:
 @dataclass(frozen=True)
 class JobStatus:
     id: str
-    kind: str
     state: str
     reason: str | None
     options: dict
@@ -97,7 +99,7 @@ class JobStatus:
     def to_dict(self) -> dict:
         return {
             "id": self.id,
-            "kind": self.kind,
+            "kind": JOB_KIND,
             "state": self.state,
             "reason": self.reason,
             "options": self.options,
@@ -161,7 +163,6 @@ class JobStore(abc.ABC):
 
     def create(
         self,
-        kind: str,
         records: Iterable[tuple[int, object]],
         options: dict,
         owner: str | None = None,
@@ -185,7 +186,7 @@ class JobStore(abc.ABC):
             started = True
             job_id = uuid.uuid4().hex[:16]
             total, fingerprint = _insert_items(
-                db, job_id, records, hashlib.sha256(json.dumps([kind, options], sort_keys=True).encode()), repeats
+                db, job_id, records, hashlib.sha256(json.dumps([JOB_KIND, options], sort_keys=True).encode()), repeats
             )
             self._serialize_create(db, fingerprint if owner is None else owner)
             existing = db.execute(
@@ -203,7 +204,7 @@ class JobStore(abc.ABC):
             db.execute(
                 "INSERT INTO jobs (id, kind, options, state, owner, fingerprint, total, created) "
                 "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
-                (job_id, kind, json.dumps(options), owner, fingerprint, total, time.time()),
+                (job_id, JOB_KIND, json.dumps(options), owner, fingerprint, total, time.time()),
             )
             self._settle(db, job_id)  # nothing runnable (every item invalid): done at once, not queued forever
             return job_id
@@ -464,17 +465,16 @@ class JobStore(abc.ABC):
 
     def status(self, job_id: str) -> JobStatus | None:
         rows = self._read(
-            "SELECT id, kind, state, reason, options, total, created, started, finished, tokens, owner, "
+            "SELECT id, state, reason, options, total, created, started, finished, tokens, owner, "
             "(SELECT COUNT(*) FROM items WHERE job_id = jobs.id AND status = 'done'), "
             "(SELECT COUNT(*) FROM items WHERE job_id = jobs.id AND status = 'failed') FROM jobs WHERE id = ?",
             (job_id,),
         )
         if not rows:
             return None
-        id_, kind, state, reason, options, total, created, started, finished, tokens, owner, done, failed = rows[0]
+        id_, state, reason, options, total, created, started, finished, tokens, owner, done, failed = rows[0]
         return JobStatus(
             id_,
-            kind,
             state,
             reason,
             json.loads(options),

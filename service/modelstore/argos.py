@@ -16,15 +16,10 @@ from pathlib import Path
 from service.modelstore.install import InstallError, install_from_path, safe_extract
 from service.modelstore.manifest import Manifest, file_sha256
 
-SUFFIX = ".argosmodel"
 KIND = "argos"
 METADATA_FILE = "metadata.json"
 MODEL_FOLDER = "model"
 SENTENCEPIECE_FILE = "sentencepiece.model"
-
-
-def is_package(path: Path) -> bool:
-    return path.suffix == SUFFIX and path.is_file()
 
 
 def install_package(

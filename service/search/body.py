@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.search.query import QueryForm
+from service.search.query import QueryWording
 from service.search.request import SearchRequest
 
 FIELDS = {"en": ["title_en^3", "body_en"], "ar": ["title^3", "body"]}
@@ -25,8 +25,8 @@ HIT_SOURCE = [
 ]
 
 
-def _boost(form: QueryForm, translated_boost: float) -> float:
-    return 1.0 if form.by == "user" else translated_boost
+def _boost(wording: QueryWording, translated_boost: float) -> float:
+    return 1.0 if wording.by == "user" else translated_boost
 
 
 def _simple_query(text: str, fields: list[str], operator: str, boost: float | None = None) -> dict:
@@ -43,19 +43,19 @@ def _simple_query(text: str, fields: list[str], operator: str, boost: float | No
     return {"simple_query_string": clause}
 
 
-def _match(form: QueryForm, boost: float) -> dict:
-    return _simple_query(form.query.text, FIELDS[form.lang], "and", boost)
+def _match(wording: QueryWording, boost: float) -> dict:
+    return _simple_query(wording.query.text, FIELDS[wording.lang], "and", boost)
 
 
-def _exclusion(form: QueryForm) -> dict:
-    """A document with an excluded word on the form's side is left out, whichever form of the query it matched."""
-    return _simple_query(form.query.excluded, FIELDS[form.lang], "or")
+def _exclusion(wording: QueryWording) -> dict:
+    """A document with an excluded word on the wording's side is left out, whichever wording of the query it matched."""
+    return _simple_query(wording.query.excluded, FIELDS[wording.lang], "or")
 
 
-def sentence_clause(lang: str, forms: list[tuple[QueryForm, float]]) -> dict:
-    """Scores one side's sentences by every form searching it, and returns the best ones with both languages."""
+def sentence_clause(lang: str, wordings: list[tuple[QueryWording, float]]) -> dict:
+    """Scores one side's sentences by every wording searching it, and returns the best ones with both languages."""
     field = f"sentences.{lang}"
-    scored = [_simple_query(form.query.positive, [field], "or", boost) for form, boost in forms]
+    scored = [_simple_query(wording.query.positive, [field], "or", boost) for wording, boost in wordings]
     return {
         "nested": {
             "path": "sentences",
@@ -118,36 +118,38 @@ def _aggregations(facet_filters: dict[str, dict]) -> dict:
     return aggs
 
 
-def matching_query(request: SearchRequest, forms: list[QueryForm], translated_boost: float = 0.5) -> dict:
-    """What a document must be to match: one form of the query, none of the exclusions, within the dates.
+def matching_query(request: SearchRequest, wordings: list[QueryWording], translated_boost: float = 0.5) -> dict:
+    """What a document must be to match: one wording of the query, none of the exclusions, within the dates.
 
     Search adds its ranking clauses and applies the facets as a post_filter; an alert's percolator query
     (alert_query) adds the facets as filters. This is the one builder of what matches, so the two agree.
     """
-    must = [_match(form, _boost(form, translated_boost)) for form in forms]
+    must = [_match(wording, _boost(wording, translated_boost)) for wording in wordings]
     return {
         "bool": {
             "must": [{"bool": {"should": must, "minimum_should_match": 1}}],
-            "must_not": [_exclusion(form) for form in forms if form.query.excluded],
+            "must_not": [_exclusion(wording) for wording in wordings if wording.query.excluded],
             "filter": _date_filters(request),
         }
     }
 
 
-def alert_query(request: SearchRequest, forms: list[QueryForm]) -> dict:
+def alert_query(request: SearchRequest, wordings: list[QueryWording]) -> dict:
     """The percolator query of a saved search: the search's matching query, with the chosen facets as filters."""
-    query = matching_query(request, forms)
+    query = matching_query(request, wordings)
     query["bool"]["filter"] = [*query["bool"]["filter"], *_facet_filters(request).values()]
     return query
 
 
-def build_body(request: SearchRequest, forms: list[QueryForm], translated_boost: float = 0.5) -> dict:
-    """The search body: documents must match one form of the query; sentence clauses rank them and give aligned
+def build_body(request: SearchRequest, wordings: list[QueryWording], translated_boost: float = 0.5) -> dict:
+    """The search body: documents must match one wording of the query; sentence clauses rank them and give aligned
     snippets. The user's own words weigh 1, a machine translation of them translated_boost."""
     facet_filters = _facet_filters(request)
-    weighed = [(form, _boost(form, translated_boost)) for form in forms]
-    sides = dict.fromkeys(form.lang for form in forms)  # one nested clause per side: inner hits are named by side
-    query = matching_query(request, forms, translated_boost)
+    weighed = [(wording, _boost(wording, translated_boost)) for wording in wordings]
+    sides = dict.fromkeys(
+        wording.lang for wording in wordings
+    )  # one nested clause per side: inner hits are named by side
+    query = matching_query(request, wordings, translated_boost)
     query["bool"]["should"] = [sentence_clause(lang, [(f, b) for f, b in weighed if f.lang == lang]) for lang in sides]
     body = {
         "query": query,

@@ -27,7 +27,9 @@ class ParsedQuery:
     text: str  # simple_query_string syntax, operators included
     positive: str  # the terms and phrases that must or may match, without operators
     terms: str  # those words as plain text, for translating the query
-    excluded: str = ""  # the top-level exclusions (terms and phrases), which hold whichever form of the query matched
+    excluded: str = (
+        ""  # the top-level exclusions (terms and phrases), which hold whichever wording of the query matched
+    )
 
     @classmethod
     def from_words(cls, text: str) -> ParsedQuery:
@@ -100,8 +102,8 @@ def parse(text: str) -> ParsedQuery:
 
 
 @dataclass(frozen=True)
-class QueryForm:
-    """One form of the query that a search runs: its words, the side of the index they search, and who wrote them."""
+class QueryWording:
+    """One wording of the query that a search runs: its words, the side of the index they search, and who wrote them."""
 
     lang: str  # en or ar: the fields it searches
     text: str  # as shown to the user: their own syntax, or the machine's words

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 from service.errors import ServiceError
 from service.limits import MAX_PAGE_SIZE, MAX_RESULT_WINDOW
@@ -34,6 +34,7 @@ class SearchRequest:
     """What the user asked for; validated by validate()."""
 
     query: str
+    _: KW_ONLY  # a dozen fields: named at every call, never told apart by position
     lang: str = "auto"
     sources: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()

@@ -13,7 +13,7 @@ from service.index.bulk import is_outage
 from service.index.errors import refusal_reason
 from service.search import query as query_parser
 from service.search.body import build_body
-from service.search.query import ParsedQuery, QueryError, QueryForm
+from service.search.query import ParsedQuery, QueryError, QueryWording
 from service.search.request import SearchRequest
 from service.search.results import parse_response
 from service.search.stories import page_members_body, with_members
@@ -62,53 +62,53 @@ def bounded_translation(text: str, query_words: int) -> str:
     return " ".join(unique[: MAX_WORDS_PER_QUERY_WORD * max(1, query_words)])
 
 
-def _user_forms(request: SearchRequest, parsed: ParsedQuery) -> list[QueryForm]:
+def _user_wordings(request: SearchRequest, parsed: ParsedQuery) -> list[QueryWording]:
     """The user's words by side: a query mixing scripts is split, each part searching its own side."""
     if request.lang != "auto":
-        return [QueryForm(request.lang, request.query, parsed, "user")]
-    whole = [QueryForm(query_language(request, parsed), request.query, parsed, "user")]
+        return [QueryWording(request.lang, request.query, parsed, "user")]
+    whole = [QueryWording(query_language(request, parsed), request.query, parsed, "user")]
     parts = query_parser.split_by_script(request.query)
     if len(parts) == 1:
         return whole
     try:
-        return [QueryForm(lang, text, query_parser.parse(text), "user") for lang, text in parts.items()]
+        return [QueryWording(lang, text, query_parser.parse(text), "user") for lang, text in parts.items()]
     except QueryError:  # a part that is no query alone, such as a group of exclusions only: search the query whole
         return whole
 
 
-def query_forms(
+def query_wordings(
     request: SearchRequest, parsed: ParsedQuery, translators: dict, wait_when_busy: bool = False
-) -> tuple[list[QueryForm], list[dict]]:
-    """Every form the search runs, and the sides left out with the reason: (forms, not_searched).
+) -> tuple[list[QueryWording], list[dict]]:
+    """Every wording the search runs, and the sides left out with the reason: (wordings, not_searched).
 
     translators maps the side a model translates into (en, ar) to the model, or None. A translation the
     user passed (q_en, q_ar) replaces the machine's for its side. When the translator's queue is full, a
     search leaves the other side out and says so; with wait_when_busy (a saved search, kept for good) the
     TranslatorBusy goes to the caller instead.
     """
-    forms = _user_forms(request, parsed)
+    wordings = _user_wordings(request, parsed)
     overrides = {"en": request.q_en, "ar": request.q_ar}
     not_searched = []
-    for form in list(forms):
-        target = OTHER_SIDE[form.lang]
+    for wording in list(wordings):
+        target = OTHER_SIDE[wording.lang]
         if overrides[target]:
             continue
         translator = translators.get(target)
         try:
-            translated = translate_query(form.query, translator)
+            translated = translate_query(wording.query, translator)
         except TranslatorBusy:  # a search answers from the user's own words rather than wait or fail
             if wait_when_busy:
                 raise
             not_searched.append({"lang": target, "why": f"the {MODEL_NAMES[target]} translator was busy"})
             continue
         if translated is not None:
-            forms.append(QueryForm(target, translated.terms, translated, "machine"))
+            wordings.append(QueryWording(target, translated.terms, translated, "machine"))
         else:
             not_searched.append({"lang": target, "why": _why_not(target, translator)})
     for lang, text in overrides.items():
         if text:
-            forms.append(QueryForm(lang, text, query_parser.parse(text), "user"))
-    return forms, not_searched
+            wordings.append(QueryWording(lang, text, query_parser.parse(text), "user"))
+    return wordings, not_searched
 
 
 def _why_not(side: str, translator) -> str:
@@ -152,15 +152,15 @@ def search(
     request.validate()
     parsed = query_parser.parse(request.query)
     lang = query_language(request, parsed)
-    forms, not_searched = query_forms(request, parsed, {"en": translator, "ar": reverse_translator})
-    result = parse_response(_run(client, alias, build_body(request, forms, translated_boost)))
+    wordings, not_searched = query_wordings(request, parsed, {"en": translator, "ar": reverse_translator})
+    result = parse_response(_run(client, alias, build_body(request, wordings, translated_boost)))
     request.check_page(result["total"], len(result["hits"]), result.get("stories"))
     if request.collapse and result["hits"]:
         stories = _run(client, alias, page_members_body([hit["cluster_id"] for hit in result["hits"]]))
         result["hits"] = with_members(result["hits"], stories)
     result["query"] = {
         "language": lang,
-        "searched": [{"lang": form.lang, "text": form.text, "by": form.by} for form in forms],
+        "searched": [{"lang": wording.lang, "text": wording.text, "by": wording.by} for wording in wordings],
         "not_searched": not_searched,
     }
     return result

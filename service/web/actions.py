@@ -62,7 +62,7 @@ def translate_texts(texts: list[str], source: str = "auto", beam_size: int | Non
     return results
 
 
-def stored_id(article_id: str) -> str:
+def article_id_or_404(article_id: str) -> str:
     """The id, or a 404 for one no article can have (OpenSearch would refuse the request instead)."""
     if len(article_id.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
         raise ApiError(404, "not found")
@@ -83,17 +83,17 @@ def search_request(args) -> SearchRequest:
 
     query = SearchRequest(
         values["q"],
-        values.get("lang", "auto"),
-        chosen("source"),
-        chosen("category"),
-        values.get("from") or None,
-        values.get("to") or None,
-        values.get("sort", "relevance"),
-        values.get("size", 10),
-        values.get("page", 1),
-        values.get("q_ar", "").strip() or None,  # an empty field means "the machine's translation"
-        values.get("q_en", "").strip() or None,
-        values.get("collapse", True),
+        lang=values.get("lang", "auto"),
+        sources=chosen("source"),
+        categories=chosen("category"),
+        date_from=values.get("from") or None,
+        date_to=values.get("to") or None,
+        sort=values.get("sort", "relevance"),
+        size=values.get("size", 10),
+        page=values.get("page", 1),
+        q_ar=values.get("q_ar", "").strip() or None,  # an empty field means "the machine's translation"
+        q_en=values.get("q_en", "").strip() or None,
+        collapse=values.get("collapse", True),
     )
     try:
         query.validate()
@@ -115,8 +115,8 @@ def run_search(query: SearchRequest) -> dict:
     )
 
 
-def job_owner() -> str:
-    """The hash of the request's valid key (the view has checked it); the store never sees the key itself."""
+def key_owner() -> str:
+    """The hash of the request's valid key, owner of its jobs and alerts; stores never see the key itself."""
     owner = current_owner()
     if owner is None:
         raise ApiError(401, "an API key is required: send `Authorization: Bearer KEY`")
@@ -133,7 +133,7 @@ def submit_job(owner: str) -> tuple[dict, bool]:
     items = _job_items()
     try:
         job_id, created = services.job_store.create(
-            "translate", items, options, owner=owner, max_active=limit, repeats=repeats_rule(options)
+            items, options, owner=owner, max_active=limit, repeats=repeats_rule(options)
         )
     except ActiveJobLimit:
         raise ApiError(429, f"at most {limit} unfinished jobs per API key") from None

@@ -1,8 +1,8 @@
 """The alerts API under /api/v1/alerts: saved searches (create, list, get, update, delete) and their matches.
 
 Alerts are private like jobs: every route needs a valid key, and a key sees only the alerts it made (another
-key's alert is a 404). A saved search is checked and translated as search does it (searcher.query_forms), once,
-at save time; the forms are stored with the alert and its percolator query is built from them.
+key's alert is a 404). Creating and changing one (quota, query check, webhook policy, back-fill) is
+alerts/usecases.py's: the views read the request, call it and answer.
 """
 
 from __future__ import annotations
@@ -11,22 +11,15 @@ import datetime as dt
 import re
 
 from flask import Blueprint, jsonify, request
-from opensearchpy.exceptions import NotFoundError, RequestError
 
-from service.alerts import webhooks
-from service.alerts.matching import backfill
-from service.alerts.model import Alert, search_request
+from service.alerts.model import Alert
 from service.alerts.store import AlertChanged, AlertLimitReached, AlertStore
-from service.index.documents import checked_url
-from service.index.errors import refusal_reason
+from service.alerts.usecases import AlertRefused, AlertSpec, create_alert, update_alert
 from service.limits import MAX_RESULT_WINDOW
-from service.search import query as query_parser
-from service.search.query import QueryError, QueryForm
-from service.search.searcher import query_forms
 from service.web import schemas
-from service.web.actions import job_owner
+from service.web.actions import key_owner
 from service.web.auth import requires_key
-from service.web.errors import ApiError
+from service.web.errors import ApiError, error_response
 from service.web.payload import json_body
 from service.web.services import app_services
 from service.web.validation import check_arguments, check_body
@@ -37,87 +30,54 @@ bp = Blueprint("alerts", __name__)
 _SINCE = re.compile(r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?)?", re.ASCII)
 
 
+@bp.errorhandler(AlertRefused)
+def alert_refused(error: AlertRefused):
+    return error_response(400, str(error), error.code)
+
+
+@bp.errorhandler(AlertLimitReached)
+def alert_limit_reached(error: AlertLimitReached):
+    return error_response(429, str(error))
+
+
+@bp.errorhandler(AlertChanged)
+def alert_changed(error: AlertChanged):
+    return error_response(409, "the alert changed while this update was made; read it again and retry")
+
+
 def alert_store() -> AlertStore:
     services = app_services()
     return AlertStore(services.client, services.alias)
 
 
+def _translators() -> dict:
+    services = app_services()
+    return {"en": services.translator, "ar": services.reverse_translator}
+
+
 def _owned(alert_id: str) -> Alert:
     """The caller's alert; 404 alike for a missing alert and another key's."""
-    alert = alert_store().get(alert_id, job_owner())
+    alert = alert_store().get(alert_id, key_owner())
     if alert is None:
         raise ApiError(404, f"no alert {alert_id}")
     return alert
 
 
-def _checked(query: str, filters: dict) -> list[QueryForm]:
-    """The query forms the alert will match, as search would run them now; 400 for a query search would refuse."""
-    services = app_services()
-    wanted = search_request(query, filters)
-    try:
-        wanted.validate()
-    except ValueError as error:
-        raise ApiError(400, str(error), getattr(error, "code", "bad_request")) from None
-    translators = {"en": services.translator, "ar": services.reverse_translator}
-    forms, _ = query_forms(wanted, query_parser.parse(query), translators, wait_when_busy=True)
-    return forms
-
-
-def _webhook_url(value: str | None) -> str | None:
-    try:
-        url = checked_url(value)
-    except ValueError:
-        raise ApiError(
-            400, "webhook_url must be an http(s) URL with a host, without spaces", "bad_webhook_url"
-        ) from None
-    if url is not None:
-        try:  # again at each delivery (alerts/delivery.py): the host's addresses may change
-            webhooks.check_url(url, app_services().settings.alert_webhook_allow)
-        except webhooks.WebhookUrlError as error:
-            raise ApiError(400, str(error), "webhook_refused") from None
-    return url
-
-
-def _refused(error: RequestError) -> QueryError:
-    """OpenSearch could not take the alert's query (a date it cannot parse): the caller's to fix."""
-    return QueryError(f"OpenSearch rejected the saved search: {refusal_reason(error)}")
-
-
 @bp.post("")
 @requires_key(write=True)
 def create():
-    services = app_services()
-    owner = job_owner()
-    body = json_body(services.settings.max_request_bytes)
+    settings = app_services().settings
+    owner = key_owner()
+    body = json_body(settings.max_request_bytes)
     check_body(body, schemas.ALERT_REQUEST)
-    store, limit = alert_store(), services.settings.alerts_per_key
-    if store.count_for(owner) >= limit:  # spares the translation; the store decides, under concurrent creates too
-        raise ApiError(429, f"at most {limit} alerts per API key")
-    filters = body.get("filters") or {}
-    forms = _checked(body["query"], filters)
-    try:
-        alert, secret = store.create(
-            owner, body["name"], body["query"], filters, forms, _webhook_url(body.get("webhook_url")), limit=limit
-        )
-    except RequestError as error:
-        raise _refused(error) from None
-    except AlertLimitReached as error:
-        raise ApiError(429, str(error)) from None
-    answer = alert.to_dict()
-    if secret:
-        answer["webhook_secret"] = secret
-    if body.get("backfill"):
-        try:
-            answer["backfilled"] = len(backfill(store, alert, services.settings.alert_backfill_articles))
-        except NotFoundError:  # nothing indexed yet
-            answer["backfilled"] = 0
-    return jsonify(answer), 201
+    saved = create_alert(alert_store(), owner, AlertSpec.from_dict(body), settings, _translators())
+    return jsonify(saved.to_dict()), 201
 
 
 @bp.get("")
 @requires_key(write=True)  # alerts are private: reading them needs a key whatever READ_REQUIRES_KEY says
 def list_alerts():
-    return jsonify({"alerts": [alert.to_dict() for alert in alert_store().list_for(job_owner())]})
+    return jsonify({"alerts": [alert.to_dict() for alert in alert_store().list_for(key_owner())]})
 
 
 @bp.get("/<alert_id>")
@@ -129,30 +89,19 @@ def get_alert(alert_id: str):
 @bp.patch("/<alert_id>")
 @requires_key(write=True)
 def update(alert_id: str):
-    body = json_body(app_services().settings.max_request_bytes)
+    settings = app_services().settings
+    body = json_body(settings.max_request_bytes)
     check_body(body, schemas.ALERT_UPDATE)
-    alert = _owned(alert_id)
-    query, filters = body.get("query", alert.query), body.get("filters", alert.filters)
-    forms = _checked(query, filters) if {"query", "filters"} & body.keys() else alert.forms()
-    webhook = _webhook_url(body["webhook_url"]) if "webhook_url" in body else alert.webhook_url
-    try:
-        updated = alert_store().update(
-            alert_id, alert.owner, body.get("name", alert.name), query, filters, forms, webhook
-        )
-    except RequestError as error:
-        raise _refused(error) from None
-    except AlertChanged:
-        raise ApiError(409, "the alert changed while this update was made; read it again and retry") from None
-    if updated is None:  # deleted meanwhile
+    saved = update_alert(alert_store(), alert_id, key_owner(), body, settings, _translators())
+    if saved is None:
         raise ApiError(404, f"no alert {alert_id}")
-    changed, secret = updated
-    return jsonify({**changed.to_dict(), **({"webhook_secret": secret} if secret else {})})
+    return jsonify(saved.to_dict())
 
 
 @bp.delete("/<alert_id>")
 @requires_key(write=True)
 def delete(alert_id: str):
-    if not alert_store().delete(alert_id, job_owner()):
+    if not alert_store().delete(alert_id, key_owner()):
         raise ApiError(404, f"no alert {alert_id}")
     return "", 204
 
@@ -186,7 +135,7 @@ def _since(value: str) -> str:
 @requires_key(write=True)
 def seen(alert_id: str):
     """Mark the alert's matches seen now: the Alerts page counts the new ones from here on its next visit."""
-    alert = alert_store().mark_seen(_owned(alert_id).id, job_owner())
+    alert = alert_store().mark_seen(_owned(alert_id).id, key_owner())
     if alert is None:  # deleted meanwhile
         raise ApiError(404, f"no alert {alert_id}")
     return jsonify(alert.to_dict())

@@ -12,11 +12,11 @@ from service.search.stories import cluster_members
 from service.text import langid
 from service.web import export, schemas
 from service.web.actions import (
+    article_id_or_404,
     loaded_translator,
     read_texts,
     run_search,
     search_request,
-    stored_id,
     translate_texts,
 )
 from service.web.auth import requires_key
@@ -97,7 +97,7 @@ def get_article(article_id: str):
     export_format = arguments.get("format", "json")
     document = services.client.get(
         index=services.alias,
-        id=stored_id(article_id),
+        id=article_id_or_404(article_id),
         _source_excludes=["cluster_bands"],  # look-up keys, not content
     )["_source"]
     filename = re.sub(r"[^\w.-]", "_", article_id)[:100] or "article"
@@ -124,7 +124,7 @@ def get_article(article_id: str):
 @requires_key(write=True)
 def delete_article(article_id: str):
     services = app_services()
-    services.client.delete(index=services.alias, id=stored_id(article_id), refresh="wait_for")
+    services.client.delete(index=services.alias, id=article_id_or_404(article_id), refresh="wait_for")
     return "", 204
 
 
@@ -132,7 +132,9 @@ def delete_article(article_id: str):
 @requires_key(write=False)
 def get_cluster(cluster_id: str):
     services = app_services()
-    found = cluster_members(services.client, services.alias, stored_id(cluster_id))  # cluster ids are article ids
+    found = cluster_members(
+        services.client, services.alias, article_id_or_404(cluster_id)
+    )  # cluster ids are article ids
     if found is None:
         raise ApiError(404, "not found")
     return jsonify(found)

@@ -18,7 +18,7 @@ from service.search.body import sentence_clause
 from service.search.query import QueryError
 from service.search.query import parse as parse_query
 from service.search.results import parse_hit
-from service.search.searcher import query_forms
+from service.search.searcher import query_wordings
 from service.web.actions import search_request
 from service.web.errors import ApiError
 from service.web.searchpage import mark_spans
@@ -67,10 +67,12 @@ def query_matches(services, article_id: str, query: str) -> tuple[dict[int, dict
     except (ApiError, QueryError) as error:
         return {}, error.message if isinstance(error, ApiError) else str(error)
     translators = {"en": services.translator, "ar": services.reverse_translator}
-    forms, _not_searched = query_forms(request, parsed, translators)  # translations are cached: the search made them
+    wordings, _not_searched = query_wordings(
+        request, parsed, translators
+    )  # translations are cached: the search made them
     clauses = []
-    for lang in dict.fromkeys(form.lang for form in forms):
-        clause = sentence_clause(lang, [(form, 1.0) for form in forms if form.lang == lang])
+    for lang in dict.fromkeys(wording.lang for wording in wordings):
+        clause = sentence_clause(lang, [(wording, 1.0) for wording in wordings if wording.lang == lang])
         clause["nested"]["inner_hits"]["size"] = MAX_MARKED_SENTENCES  # every matching sentence, not the best 3
         clauses.append(clause)
     body = {

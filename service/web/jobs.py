@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, stream_with_context
 
-from service.web.actions import job_owner, submit_job
+from service.web.actions import key_owner, submit_job
 from service.web.auth import key_is_valid, presented_key, requires_key
 from service.web.errors import ApiError
 from service.web.services import app_services
@@ -21,13 +21,13 @@ def _visible_owner() -> str | None:
     key = presented_key()
     if key is not None and key_is_valid(key, app_services().settings.admin_api_keys):
         return None
-    return job_owner()
+    return key_owner()
 
 
 @bp.post("")
 @requires_key(write=True)
 def submit():
-    job, created = submit_job(job_owner())
+    job, created = submit_job(key_owner())
     return jsonify({**job, "duplicate": not created}), 202 if created else 200
 
 

@@ -617,7 +617,7 @@ _ALERT = {
         "last_seen": _NULLABLE_STRING,
         "searched": {
             "type": "array",
-            "description": "the query forms matched: the user's words and their machine translation made at save time",
+            "description": "the query wordings matched: the user's words and their machine translation made at save time",
             "items": {"type": "object", "properties": {"lang": {"enum": ["en", "ar"]}, "text": {"type": "string"}}},
         },
     },

@@ -16,11 +16,11 @@ from service.search.request import PastLastPage, SearchRequest
 from service.search.stories import cluster_members
 from service.web import article_view, searchpage
 from service.web.actions import (
-    job_owner,
+    article_id_or_404,
+    key_owner,
     read_texts,
     run_search,
     search_request,
-    stored_id,
     submit_job,
     translate_texts,
 )
@@ -163,7 +163,7 @@ def _overview() -> dict | None:
 def story_page(cluster_id: str):
     """Every outlet's version of a story, oldest first."""
     services = app_services()
-    story = cluster_members(services.client, services.alias, stored_id(cluster_id))
+    story = cluster_members(services.client, services.alias, article_id_or_404(cluster_id))
     if story is None:
         raise ApiError(404, "no story with this id")
     return render_template("story.html", story=story, back=article_view.safe_back(request.args.get("back"), None))
@@ -225,7 +225,7 @@ def ingest_page():
         upload = request.files.get("file")
         if upload is None or not upload.filename:
             raise ApiError(400, "choose a file to upload")
-        job, _created = submit_job(job_owner())
+        job, _created = submit_job(key_owner())
     except ApiError as error:
         return render_template("ingest.html", error=error.message), error.status
     return redirect(url_for("ui.jobs_page", highlight=job["id"]), 303)

@@ -1,0 +1,162 @@
+"""Creating and changing an alert, for any front door (the web API, a command): the key's quota, the query checked
+and translated as search does it (searcher.query_wordings) once, at save time, the webhook policy, and back-fill.
+
+The caller has checked the request's shape (the API's schema) and who owns the key; what is refused here comes back
+as a project error: AlertRefused (the caller's to fix), QueryError, AlertLimitReached, AlertChanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from opensearchpy.exceptions import NotFoundError, RequestError
+
+from service.alerts import webhooks
+from service.alerts.matching import backfill
+from service.alerts.model import Alert, search_request
+from service.alerts.store import AlertLimitReached, AlertStore
+from service.config import Settings
+from service.index.documents import checked_url
+from service.index.errors import refusal_reason
+from service.search import query as query_parser
+from service.search.query import QueryError, QueryWording
+from service.search.searcher import query_wordings
+from service.translation.interface import SentenceTranslator
+
+
+class AlertRefused(ValueError):
+    """The alert cannot be saved as asked; the message says why, code names it for the API."""
+
+    def __init__(self, message: str, code: str = "bad_request"):
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class AlertSpec:
+    """A new alert as its owner asks for it: the fields of the API's create."""
+
+    name: str
+    query: str
+    filters: dict = field(default_factory=dict)  # as the search API names them
+    webhook_url: str | None = None
+    backfill: bool = False  # list the matching articles already indexed as its first matches
+
+    @classmethod
+    def from_dict(cls, body: dict) -> AlertSpec:
+        return cls(
+            body["name"],
+            body["query"],
+            body.get("filters") or {},
+            body.get("webhook_url"),
+            bool(body.get("backfill")),
+        )
+
+
+@dataclass(frozen=True)
+class SavedAlert:
+    alert: Alert
+    webhook_secret: str | None  # shown once: when a webhook is set
+    backfilled: int | None = None  # stories recorded by back-fill; None when none was asked for
+
+    def to_dict(self) -> dict:
+        shown = self.alert.to_dict()
+        if self.webhook_secret:
+            shown["webhook_secret"] = self.webhook_secret
+        if self.backfilled is not None:
+            shown["backfilled"] = self.backfilled
+        return shown
+
+
+def create_alert(
+    store: AlertStore,
+    owner: str,
+    spec: AlertSpec,
+    settings: Settings,
+    translators: dict[str, SentenceTranslator | None],
+) -> SavedAlert:
+    """Save owner's new alert; translators ({"en": ..., "ar": ...}, None where no model) translate its query."""
+    limit = settings.alerts_per_key
+    if store.count_for(owner) >= limit:  # spares the translation; the store decides, under concurrent creates too
+        raise AlertLimitReached(f"at most {limit} alerts per API key")
+    wordings = checked_wordings(spec.query, spec.filters, translators)
+    webhook_url = allowed_webhook_url(spec.webhook_url, settings.alert_webhook_allow)
+    try:
+        alert, secret = store.create(owner, spec.name, spec.query, spec.filters, wordings, webhook_url, limit=limit)
+    except RequestError as error:
+        raise _refused(error) from None
+    if not spec.backfill:
+        return SavedAlert(alert, secret)
+    try:
+        backfilled = len(backfill(store, alert, settings.alert_backfill_articles))
+    except NotFoundError:  # nothing indexed yet
+        backfilled = 0
+    return SavedAlert(alert, secret, backfilled)
+
+
+def update_alert(
+    store: AlertStore,
+    alert_id: str,
+    owner: str,
+    changes: dict,
+    settings: Settings,
+    translators: dict[str, SentenceTranslator | None],
+) -> SavedAlert | None:
+    """Change the fields that changes holds (name, query, filters, webhook_url) in owner's alert; None when owner
+    has no such alert, or it was deleted meanwhile.
+
+    The query is checked and translated again only when it or the filters change; a webhook_url of None removes it.
+    """
+    alert = store.get(alert_id, owner)
+    if alert is None:
+        return None
+    query, filters = changes.get("query", alert.query), changes.get("filters", alert.filters)
+    if {"query", "filters"} & changes.keys():
+        wordings = checked_wordings(query, filters, translators)
+    else:
+        wordings = alert.wordings()
+    webhook_url = alert.webhook_url
+    if "webhook_url" in changes:
+        webhook_url = allowed_webhook_url(changes["webhook_url"], settings.alert_webhook_allow)
+    try:
+        updated = store.update(
+            alert_id, alert.owner, changes.get("name", alert.name), query, filters, wordings, webhook_url
+        )
+    except RequestError as error:
+        raise _refused(error) from None
+    return None if updated is None else SavedAlert(*updated)
+
+
+def checked_wordings(
+    query: str, filters: dict, translators: dict[str, SentenceTranslator | None]
+) -> list[QueryWording]:
+    """The query wordings the alert will match, as search would run them now; QueryError or AlertRefused for a
+    query or filters search would refuse. A busy translator is waited for: a saved search keeps its wordings."""
+    wanted = search_request(query, filters)
+    try:
+        wanted.validate()
+    except ValueError as error:
+        raise AlertRefused(str(error), getattr(error, "code", "bad_request")) from None
+    wordings, _ = query_wordings(wanted, query_parser.parse(query), translators, wait_when_busy=True)
+    return wordings
+
+
+def allowed_webhook_url(value: str | None, allow: tuple[str, ...]) -> str | None:
+    """The webhook URL as stored, or AlertRefused for one that is malformed or reaches a host the policy refuses."""
+    try:
+        url = checked_url(value)
+    except ValueError:
+        raise AlertRefused(
+            "webhook_url must be an http(s) URL with a host, without spaces", "bad_webhook_url"
+        ) from None
+    if url is not None:
+        try:  # again at each delivery (alerts/delivery.py): the host's addresses may change
+            webhooks.check_url(url, allow)
+        except webhooks.WebhookUrlError as error:
+            raise AlertRefused(str(error), "webhook_refused") from None
+    return url
+
+
+def _refused(error: RequestError) -> QueryError:
+    """OpenSearch could not take the alert's query (a date it cannot parse): the caller's to fix."""
+    return QueryError(f"OpenSearch rejected the saved search: {refusal_reason(error)}")
