@@ -89,6 +89,7 @@ class AlertChanged(ServiceError):
     """Another writer changed the alert between reading and writing it: the change was not made."""
 
     status, code = 409, "conflict"
+    client_message = "the alert changed while this update was made; read it again and retry"
 
 
 class AlertStore:

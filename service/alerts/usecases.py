@@ -16,6 +16,7 @@ from service.alerts.matching import backfill
 from service.alerts.model import Alert, search_request
 from service.alerts.store import AlertLimitReached, AlertStore
 from service.config import Settings
+from service.errors import ServiceError
 from service.index.documents import checked_url
 from service.index.errors import refusal_reason
 from service.search import query as query_parser
@@ -24,8 +25,10 @@ from service.search.searcher import query_wordings
 from service.translation.interface import SentenceTranslator
 
 
-class AlertRefused(ValueError):
+class AlertRefused(ServiceError, ValueError):
     """The alert cannot be saved as asked; the message says why, code names it for the API."""
+
+    status = 400
 
     def __init__(self, message: str, code: str = "bad_request"):
         super().__init__(message)

@@ -16,6 +16,7 @@ from pathlib import Path
 from service.modelstore.install import InstallError, install_from_path, safe_extract
 from service.modelstore.manifest import Manifest, file_sha256
 
+SUFFIX = ".argosmodel"
 KIND = "argos"
 METADATA_FILE = "metadata.json"
 MODEL_FOLDER = "model"

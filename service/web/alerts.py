@@ -13,13 +13,13 @@ import re
 from flask import Blueprint, jsonify, request
 
 from service.alerts.model import Alert
-from service.alerts.store import AlertChanged, AlertLimitReached, AlertStore
-from service.alerts.usecases import AlertRefused, AlertSpec, create_alert, update_alert
+from service.alerts.store import AlertStore
+from service.alerts.usecases import AlertSpec, create_alert, update_alert
 from service.limits import MAX_RESULT_WINDOW
 from service.web import schemas
 from service.web.actions import key_owner
 from service.web.auth import requires_key
-from service.web.errors import ApiError, error_response
+from service.web.errors import ApiError
 from service.web.payload import json_body
 from service.web.services import app_services
 from service.web.validation import check_arguments, check_body
@@ -30,24 +30,8 @@ bp = Blueprint("alerts", __name__)
 _SINCE = re.compile(r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?)?", re.ASCII)
 
 
-@bp.errorhandler(AlertRefused)
-def alert_refused(error: AlertRefused):
-    return error_response(400, str(error), error.code)
-
-
-@bp.errorhandler(AlertLimitReached)
-def alert_limit_reached(error: AlertLimitReached):
-    return error_response(429, str(error))
-
-
-@bp.errorhandler(AlertChanged)
-def alert_changed(error: AlertChanged):
-    return error_response(409, "the alert changed while this update was made; read it again and retry")
-
-
 def alert_store() -> AlertStore:
-    services = app_services()
-    return AlertStore(services.client, services.alias)
+    return app_services().alert_store
 
 
 def _translators() -> dict:
