@@ -19,7 +19,7 @@ in ENRICHMENT_STEPS, and reaches every writer.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import islice
 
@@ -149,20 +149,33 @@ def repeated_id_reason(doc_id: str, kept_line: int) -> str:
 
 
 class RepeatedIds:
-    """The repeated-id rule over a whole stream, for a writer that sees the stream before it writes (a job, when
-    it is submitted): told each record in turn, it names the earlier record that this one replaces."""
+    """The repeated-id rule over a whole stream, for a writer that can read the stream before it writes it (a job
+    when it is submitted, a file, a request's list): told each record in turn, it names the earlier record that
+    this one replaces. Memory: one entry per document id."""
 
     def __init__(self):
         self._position_of: dict[str, int] = {}  # document id → the position of the record that holds it so far
 
-    def replaces(self, position: int, line: int, record: object) -> tuple[int, str] | None:
-        """(the earlier record's position, why it is rejected) when this record's document id came before."""
+    def replaces(self, position: int, line: int, record: object) -> tuple[int, str, str] | None:
+        """(the earlier record's position, its document id, why it is rejected) when this record's id came before."""
         try:
             doc_id = check_record(record).doc_id
         except ArticleError:
             return None  # rejected on its own account when it is written
         earlier, self._position_of[doc_id] = self._position_of.get(doc_id), position
-        return None if earlier is None else (earlier, repeated_id_reason(doc_id, line))
+        return None if earlier is None else (earlier, doc_id, repeated_id_reason(doc_id, line))
+
+
+def replaced_lines(records: Iterable[tuple[int, object]]) -> dict[int, tuple[str, str]]:
+    """{line: (document id, reason)} of the records that a later record with the same id replaces: read before
+    writing, so that they are never written (ingest_stream's replaced)."""
+    repeats, replaced = RepeatedIds(), {}
+    for line, record in records:
+        found = repeats.replaces(line, line, record)
+        if found:
+            earlier, doc_id, reason = found
+            replaced[earlier] = (doc_id, reason)
+    return replaced
 
 
 def repeats_rule(job_options: dict) -> RepeatedIds | None:
@@ -264,16 +277,26 @@ def ingest_stream(
     translate: Translate,
     on_reject: Callable[[Reject], None] = lambda r: None,
     window: int = WINDOW_RECORDS,
+    replaced: Mapping[int, tuple[str, str]] | None = None,
 ) -> IngestReport:
     """Write (line number, record or ArticleError) pairs a window at a time; report what went in and what not.
 
-    A record whose id comes again later in the stream is rejected, even in an earlier window (it was then
-    indexed, and the later record replaces it), so a file's counts do not depend on where windows fall.
+    replaced: replaced_lines() of the same records, where they can be read twice (a file; a list is read here):
+    those lines are rejected without being written. A stream read once (standard input) comes without it: a
+    record whose id comes again in a later window has been written by then, and is counted as rejected when the
+    later one replaces it.
     """
+    if replaced is None and isinstance(records, Sequence):
+        replaced = replaced_lines(records)
+    replaced = replaced or {}
     report, line_of_id = IngestReport(), {}
     records = iter(records)
     while chunk := list(islice(records, window)):
-        for outcome in write_articles(chunk, target, translate):
+        for line, _ in chunk:
+            if line in replaced:
+                _count(report, Outcome(line, REJECTED, *replaced[line]), on_reject)
+        chunk = [(line, record) for line, record in chunk if line not in replaced]
+        for outcome in write_articles(chunk, target, translate) if chunk else ():
             if outcome.status != REJECTED and outcome.doc_id in line_of_id:
                 outcome = _replaced(report, line_of_id[outcome.doc_id], outcome, on_reject)
             if outcome.doc_id is not None and outcome.status != REJECTED:

@@ -96,11 +96,12 @@ class Fleet:
         )
         self.watcher = PostgresJobStore(database_url)
         self.workers: list[subprocess.Popen] = []
+        self.records = articles(total, prefix)  # what `jobs submit` sends
 
     def run_submit(self) -> subprocess.CompletedProcess:
         """`jobs submit` of the fleet's articles, as a client on another host would."""
         source = self.tmp_path / "articles.jsonl"
-        lines = (json.dumps(r, ensure_ascii=False) + "\n" for r in articles(self.total, self.prefix))
+        lines = (json.dumps(r, ensure_ascii=False) + "\n" for r in self.records)
         source.write_text("".join(lines))
         return subprocess.run(
             [sys.executable, "-m", "service", "jobs", "submit", str(source), *(["--index"] if self.index else [])],
@@ -198,6 +199,33 @@ def test_two_celery_workers_one_killed_mid_batch(
         fleet.stop()
         lifecycle.delete(client, alias)
     print(f"celery worker killed: {total} items, {held} redelivered to the other worker, duplicates: 0")
+
+
+def test_a_repeated_id_counts_as_on_every_write_path(
+    rabbitmq_server, postgres_url, tiny_model_dir, tmp_path, opensearch_node, client
+):
+    """tests/test_write_path.py's three records through the Celery fleet: the earlier a1 fails at submission;
+    submitted again, both articles are unchanged, and neither is indexed twice."""
+    from test_write_path import AGAIN, FIRST, RECORDS, check_stored
+
+    alias = "test-celery-write-path"
+    lifecycle.delete(client, alias)
+    fleet = Fleet(tmp_path, rabbitmq_server.url, postgres_url, tiny_model_dir, 3, "r", opensearch_node.url, alias)
+    fleet.records = RECORDS
+    try:
+        fleet.start_worker()
+        for expected in FIRST, AGAIN:
+            job_id = fleet.submit()
+            wait_until(lambda job_id=job_id: fleet.finished(job_id), 90, f"the job did not finish: {fleet.logs()}")
+            statuses = [json.loads(line)["status"] for line in fleet.watcher.results(job_id)]
+            failed = fleet.watcher.status(job_id).failed
+            assert (statuses.count("indexed"), statuses.count("unchanged"), failed) == expected
+            errors = [json.loads(line) for line in fleet.watcher.errors(job_id)]
+            assert errors == [{"line": 1, "error": "id 'a1' comes again at line 3; that one is kept"}]
+        check_stored(client, alias)
+    finally:
+        fleet.stop()
+        lifecycle.delete(client, alias)
 
 
 def test_rabbitmq_killed_and_restarted_mid_job(

@@ -8,7 +8,7 @@ from contextlib import ExitStack
 
 from service.commands.common import existing_file, open_input, with_progress
 from service.files import jsonl_records
-from service.ingest import human_translation, ingest_stream, machine_translation
+from service.ingest import human_translation, ingest_stream, machine_translation, replaced_lines
 
 
 def register(commands) -> None:
@@ -49,7 +49,10 @@ def run(args, services) -> int:
 
         byte_lines = with_progress(stream, size, args.progress, stack)
         translate = human_translation if args.pretranslated else machine_translation(translator)
-        report = ingest_stream(jsonl_records(byte_lines), services.index_target, translate, on_reject)
+        replaced = _replaced_in(stream) if size is not None else None  # standard input can be read only once
+        report = ingest_stream(
+            jsonl_records(byte_lines), services.index_target, translate, on_reject, replaced=replaced
+        )
     for line, dropped in sorted(report.dropped_fields.items()):
         for reason in dropped.values():
             print(f"line {line}: {reason}", file=sys.stderr)
@@ -74,3 +77,10 @@ def _ingest_resumable(args, services) -> int:
     warn_if_demo(services.load_translator())
     store, job_id = run_as_job(services, path, {"index": True, "source": str(path.resolve())}, progress=args.progress)
     return report_job(store, job_id, indexing=True)
+
+
+def _replaced_in(stream) -> dict:
+    """The file's records that a later record with the same id replaces (a first read), the file rewound."""
+    replaced = replaced_lines(jsonl_records(stream))
+    stream.seek(0)
+    return replaced

@@ -559,7 +559,7 @@ def _insert_items(db, job_id: str, records: Iterator[tuple[int, object]], digest
             replaced = [repeats.replaces(total + offset, line, record) for offset, (line, record) in enumerate(chunk)]
             db.executemany(
                 "UPDATE items SET status = 'failed', input = NULL, error = ? WHERE job_id = ? AND seq = ?",
-                [(reason, job_id, earlier) for earlier, reason in filter(None, replaced)],
+                [(reason, job_id, earlier) for earlier, _doc_id, reason in filter(None, replaced)],
             )
         total += len(rows)
     return total, digest.hexdigest()

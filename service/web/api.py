@@ -74,7 +74,7 @@ def add_articles():
     check_body(body, schemas.articles_request(settings))
     articles = body if isinstance(body, list) else [body]
     target = IndexTarget.from_settings(settings, services.client, attempts=INTERACTIVE_ATTEMPTS)
-    report = ingest_stream(enumerate(articles), target, machine_translation(loaded_translator()))
+    report = ingest_stream(list(enumerate(articles)), target, machine_translation(loaded_translator()))
     return jsonify({**report.to_dict(), "items": [_article_item(o) for o in report.outcomes.values()]})
 
 
