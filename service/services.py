@@ -42,6 +42,7 @@ class Services:
         self.translator: SentenceTranslator | None = None  # Arabic→English; set by load_translator
         self.model_error: str | None = None  # why there is no translator, where the process runs without one
         self.reverse_translator: SentenceTranslator | None = None  # English→Arabic, for English queries
+        self._reverse_looked_for = False  # whether reverse_translator was opened (it may be None: no such model)
         self.workers: WorkerPool | None = None  # the job worker threads, where the process serves (start_workers)
         self.deliverer: DeliveryThread | None = None  # the webhook deliverer thread, where the process serves
 
@@ -60,7 +61,7 @@ class Services:
             log.warning("%s", error)
             services.model_error = str(error)
         if load_model:
-            services.reverse_translator = open_reverse_translator(settings)
+            services.query_translators()
         return services
 
     def load_translator(self, use_memory: bool = True) -> SentenceTranslator:
@@ -69,6 +70,18 @@ class Services:
         if self.translator is None:
             self.translator = open_translator(self.settings, use_memory)
         return self.translator
+
+    def query_translators(self) -> dict[str, SentenceTranslator | None]:
+        """{"en": the Arabic→English translator, "ar": the English→Arabic one}, None where that model is missing:
+        what a query is translated to its other side with (search, alerts). Opened on first use."""
+        if self.translator is None and self.model_error is None:
+            try:
+                self.load_translator()
+            except ModelNotInstalled as error:  # the Arabic side is searched as written
+                self.model_error = str(error)
+        if not self._reverse_looked_for:
+            self.reverse_translator, self._reverse_looked_for = open_reverse_translator(self.settings), True
+        return {"en": self.translator, "ar": self.reverse_translator}
 
     @cached_property
     def client(self) -> OpenSearch:

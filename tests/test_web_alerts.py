@@ -1,9 +1,11 @@
 """The alerts API on the real node: saved searches scoped to their key, matches on API ingest, back-fill, 4xx."""
 
+import json
 import threading
 from dataclasses import replace
 
 import pytest
+from helpers import run_cli
 
 from service.alerts.model import saved_wording
 from service.alerts.store import AlertStore
@@ -57,6 +59,27 @@ def test_an_alert_saved_through_the_api_matches_articles_posted_after(http, clie
     assert answer.json["matches"][0]["article_ids"] == ["h1"]
     assert answer.json["matches"][0]["outlets"] == ["BBC Arabic"]
     http.delete(f"/api/v1/alerts/{alert['id']}", headers=AUTH)
+
+
+def test_the_cli_creates_an_alert_for_a_key_that_the_api_then_serves(http, search_settings, alias, tiny_model_dir):
+    """`alerts create` runs the API's use case (service/alerts/usecases.py): the key's alert, its query checked."""
+    env = {
+        "OPENSEARCH_URL": search_settings.opensearch_urls[0],
+        "OPENSEARCH_INDEX": alias,
+        "MT_MODEL_DIR": str(tiny_model_dir),
+        "API_KEYS": f"{KEY},{OTHER}",
+    }
+    done = run_cli("alerts", "create", "from the cli", "مستشفى", "--key", KEY, env=env)
+    assert done.returncode == 0, done.stderr
+    saved = json.loads(done.stdout)
+    assert saved["name"] == "from the cli" and saved["searched"][0]["text"] == "مستشفى"
+    assert http.get(f"/api/v1/alerts/{saved['id']}", headers=AUTH).json["id"] == saved["id"]
+    assert http.get(f"/api/v1/alerts/{saved['id']}", headers=OTHER_AUTH).status_code == 404
+    refused = run_cli("alerts", "create", "x", "مستشفى", "--key", "not-a-key", env=env)
+    assert refused.returncode == 2 and refused.stderr.decode().count("\n") == 1
+    bad_query = run_cli("alerts", "create", "x", '"unclosed', "--key", KEY, env=env)
+    assert bad_query.returncode == 2 and bad_query.stderr.decode().startswith("error: ")
+    http.delete(f"/api/v1/alerts/{saved['id']}", headers=AUTH)
 
 
 def test_another_key_can_neither_read_change_nor_delete_an_alert(http):

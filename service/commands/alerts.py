@@ -1,4 +1,5 @@
-"""`python -m service alerts deliver [--once]`: deliver the alerts' pending webhooks from the matches outbox."""
+"""`python -m service alerts create|deliver`: save an alert for an API key; deliver the pending webhooks from the
+matches outbox."""
 
 from __future__ import annotations
 
@@ -16,6 +17,27 @@ def register(commands) -> None:
     )
     deliver.add_argument("--once", action="store_true", help="deliver what is due now, print the counts and exit")
     deliver.set_defaults(handler=run_deliver)
+    create = actions.add_parser("create", help="save an alert for an API key, as POST /api/v1/alerts does")
+    create.add_argument("name")
+    create.add_argument("query", help="the search, in English or Arabic, as the search box takes it")
+    create.add_argument("--key", required=True, help="the API key (one of API_KEYS) the alert belongs to")
+    create.add_argument("--webhook-url", help="POST each new match here (ALERT_WEBHOOK_ALLOW applies)")
+    create.add_argument("--backfill", action="store_true", help="list the matching articles already indexed")
+    create.set_defaults(handler=run_create)
+
+
+def run_create(args, services) -> int:
+    from service.alerts.usecases import AlertSpec, create_alert
+    from service.errors import InputError
+    from service.web.auth import key_is_valid, owner_of_key
+
+    if not key_is_valid(args.key, services.settings.api_keys):
+        raise InputError("--key is not one of API_KEYS: an alert belongs to a key the API accepts")
+    spec = AlertSpec(args.name, args.query, webhook_url=args.webhook_url, backfill=args.backfill)
+    owner, translators = owner_of_key(args.key), services.query_translators()
+    saved = create_alert(services.alert_store, owner, spec, services.settings, translators)
+    print(json.dumps(saved.to_dict(), ensure_ascii=False, indent=2))
+    return 0
 
 
 def run_deliver(args, services) -> int:

@@ -7,7 +7,6 @@ import json
 import re
 
 from service.limits import MAX_PAGE_SIZE
-from service.modelstore.manifest import ModelNotInstalled
 from service.search.query import QueryError
 from service.search.request import LANGS, SORTS, SearchRequest
 from service.search.searcher import search
@@ -42,17 +41,6 @@ def register(commands) -> None:
     parser.set_defaults(handler=run)
 
 
-def _translators(services) -> tuple:
-    """(Arabic→English, English→Arabic); either is None when not installed, and its side goes unsearched."""
-    from service.translation import open_reverse_translator
-
-    try:
-        forward = services.load_translator()
-    except ModelNotInstalled:
-        forward = None
-    return forward, open_reverse_translator(services.settings)
-
-
 def run(args, services) -> int:
     request = SearchRequest(
         args.query,
@@ -73,7 +61,8 @@ def run(args, services) -> int:
     except ValueError as error:
         raise QueryError(str(error)) from None
     translated_boost = services.settings.search_translated_query_boost
-    result = search(services.client, services.alias, request, *_translators(services), translated_boost)
+    to = services.query_translators()  # to each side's language
+    result = search(services.client, services.alias, request, to["en"], to["ar"], translated_boost)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return 0

@@ -35,8 +35,7 @@ def alert_store() -> AlertStore:
 
 
 def _translators() -> dict:
-    services = app_services()
-    return {"en": services.translator, "ar": services.reverse_translator}
+    return app_services().query_translators()
 
 
 def _owned(alert_id: str) -> Alert:

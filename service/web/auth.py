@@ -104,7 +104,12 @@ def current_owner() -> str | None:
     """The owner of this request's jobs: a hash of its key when the key is valid (never the key), else None."""
     if caller().key_state != "valid":
         return None
-    return key_digest(presented_key())[:16]
+    return owner_of_key(presented_key())
+
+
+def owner_of_key(key: str) -> str:
+    """The owner name a key's jobs and alerts are stored under (the API's and the CLI's alike)."""
+    return key_digest(key)[:16]
 
 
 def check_key(write: bool) -> None:
