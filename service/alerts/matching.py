@@ -1,6 +1,6 @@
 """Matching articles against the saved searches: on ingest (percolate), and at an alert's creation (back-fill).
 
-Every writer (API, CLI ingest, bulk jobs) calls match_indexed with the documents it has just indexed, which carry
+The write path (service/ingest.py, behind every writer) calls match_indexed with the documents it has just indexed, which carry
 their story cluster: one percolate query over the batch finds the alerts each article matches, and the store
 records one entry per (alert, story). Matching never fails an ingest: the articles are indexed already, so a
 failure is logged and counted (failures(), the alert_matching_failures metric), and those articles' matches are

@@ -1,6 +1,6 @@
 """Story clusters at the edge: find a batch's candidates in the index with one msearch, then assign clusters (pure).
 
-Every writer (ingest, POST /api/v1/articles, the job worker) calls cluster_documents just before index_documents.
+The write path (service/ingest.py, behind every writer) calls cluster_documents, its enrichment step, before indexing.
 One request per batch: a search per document for the indexed articles sharing a band key with it (ranked by how
 many they share, itself excluded, bounded by CANDIDATES), plus one ids search for the cluster ids the batch's own
 documents already hold, which a re-ingested article keeps. The candidates' bodies come back, so the pure part
