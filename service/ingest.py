@@ -19,7 +19,7 @@ in ENRICHMENT_STEPS, and reaches every writer.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import islice
 
@@ -88,15 +88,20 @@ def _cluster(target: IndexTarget, documents: list[dict]) -> list[dict]:
 ENRICHMENT_STEPS: tuple[Callable[[IndexTarget, list[dict]], list[dict]], ...] = (_cluster,)
 
 
-def write_articles(records: list[tuple[int, object]], target: IndexTarget, translate: Translate) -> list[Outcome]:
-    """Store (line, record or ArticleError) pairs; one Outcome per pair, in input order."""
+def write_articles(
+    records: list[tuple[int, object]], target: IndexTarget, translate: Translate, rewrite: Collection[int] = ()
+) -> list[Outcome]:
+    """Store (line, record or ArticleError) pairs; one Outcome per pair, in input order.
+
+    rewrite: lines written even when their stored content matches: a job's items whose earlier attempt may have
+    indexed them without matching them against the saved searches, or without telling its job."""
     with_retries(lambda: lifecycle.ensure(target.client, target.alias, target.shards, target.replicas), target.attempts)
     outcomes: dict[int, Outcome] = {}
     checked = _check(records, outcomes)
     known = stored_hashes(target.client, target.alias, [c.doc_id for c in checked.values()], target.attempts)
     changed = {}
     for line, record in checked.items():
-        if known.get(record.doc_id) == record.digest:
+        if known.get(record.doc_id) == record.digest and line not in rewrite:
             outcomes[line] = Outcome(line, UNCHANGED, record.doc_id, dropped=record.dropped)
         else:
             changed[line] = record
@@ -116,7 +121,8 @@ def write_articles(records: list[tuple[int, object]], target: IndexTarget, trans
         line, result = translations[doc["id"]]
         dropped = changed[line].dropped
         if doc["id"] in refused:
-            outcomes[line] = Outcome(line, REJECTED, doc["id"], f"refused by OpenSearch: {refused[doc['id']]}")
+            reason = f"refused by OpenSearch: {refused[doc['id']]}"
+            outcomes[line] = Outcome(line, REJECTED, doc["id"], reason, dropped=dropped)
         else:
             outcomes[line] = Outcome(line, INDEXED, doc["id"], None, doc["cluster_id"], result, dropped)
     match_indexed(target.client, target.alias, [doc for doc in documents if doc["id"] not in refused])
@@ -284,7 +290,7 @@ def ingest_stream(
     replaced: replaced_lines() of the same records, where they can be read twice (a file; a list is read here):
     those lines are rejected without being written. A stream read once (standard input) comes without it: a
     record whose id comes again in a later window has been written by then, and is counted as rejected when the
-    later one replaces it.
+    later one replaces it; should the later one be rejected itself, the earlier stays stored and counted.
     """
     if replaced is None and isinstance(records, Sequence):
         replaced = replaced_lines(records)
@@ -292,11 +298,10 @@ def ingest_stream(
     report, line_of_id = IngestReport(), {}
     records = iter(records)
     while chunk := list(islice(records, window)):
-        for line, _ in chunk:
-            if line in replaced:
-                _count(report, Outcome(line, REJECTED, *replaced[line]), on_reject)
-        chunk = [(line, record) for line, record in chunk if line not in replaced]
-        for outcome in write_articles(chunk, target, translate) if chunk else ():
+        kept = [(line, record) for line, record in chunk if line not in replaced]
+        written = {outcome.line: outcome for outcome in write_articles(kept, target, translate)} if kept else {}
+        for line, _ in chunk:  # in input order
+            outcome = Outcome(line, REJECTED, *replaced[line]) if line in replaced else written[line]
             if outcome.status != REJECTED and outcome.doc_id in line_of_id:
                 outcome = _replaced(report, line_of_id[outcome.doc_id], outcome, on_reject)
             if outcome.doc_id is not None and outcome.status != REJECTED:
@@ -306,7 +311,7 @@ def ingest_stream(
 
 
 def _count(report: IngestReport, outcome: Outcome, on_reject) -> None:
-    report.outcomes[outcome.line] = outcome
+    report.outcomes[outcome.line] = replace(outcome, translation=None)  # a whole file's translations would not fit
     if outcome.status == INDEXED:
         report.indexed += 1
     elif outcome.status == UNCHANGED:
@@ -328,5 +333,5 @@ def _replaced(report: IngestReport, earlier_line: int, later: Outcome, on_reject
     reason = repeated_id_reason(later.doc_id, later.line)
     _count(report, Outcome(earlier_line, REJECTED, later.doc_id, reason), on_reject)
     if earlier.status == INDEXED and later.status == UNCHANGED:
-        return replace(later, status=INDEXED, cluster_id=earlier.cluster_id, translation=earlier.translation)
+        return replace(later, status=INDEXED, cluster_id=earlier.cluster_id)
     return later

@@ -51,7 +51,9 @@ class Services:
         """Services for a serving process: the job store opened and the models loaded (or, with load_model false,
         only checked), so start-up fails early. Without a model the process still serves: translation says 503."""
         services = cls(settings)
-        services.job_store  # noqa: B018 - opened now: a bad JOBS_DB or database URL stops start-up, not a request
+        # made now, before request threads share them (cached_property takes no lock), and so that a bad JOBS_DB or
+        # database URL stops start-up rather than a request
+        services.job_store, services.alert_store, services.index_target  # noqa: B018
         try:
             if load_model:
                 services.load_translator()

@@ -479,7 +479,7 @@ def test_bad_records_fail_their_items_and_the_worker_carries_on(store, translato
     assert "ISO-8601" in errors[2] and "ISO-8601" in errors[3]
     assert "513 bytes" in errors[4] and "control characters" in errors[5] and "out of range in UTC" in errors[8]
     assert 'starts with "/" or has a "." or ".." segment' in errors[9]
-    results = {r["id"]: r for r in map(json.loads, store.results(poisoned))}
+    results = {r["doc_id"]: r for r in map(json.loads, store.results(poisoned))}
     assert "url" not in results["p5"] and "http(s)" in results["p5"]["rejected_fields"]["url"]
     assert store.status(after).state == "done"  # the next job was not stuck behind the bad one
     client.indices.refresh(index=alias)

@@ -22,7 +22,7 @@ from helpers import PROJECT_ROOT, free_port, service_env
 from service.config import ConfigError, Settings
 from service.index import lifecycle
 from service.jobs.backends import open_job_store
-from service.jobs.celery_queue import BULK_QUEUE, CeleryDispatch
+from service.jobs.celery_queue import BULK_QUEUE, TASK_NAME, CeleryDispatch, make_app
 from service.jobs.store_pg import PostgresJobStore
 from service.web import create_app
 from service.web.services import services_of
@@ -159,6 +159,13 @@ class Fleet:
         self.watcher.close()
 
 
+def test_each_app_runs_its_batches_with_its_own_worker():
+    """The worker rides on the app's own task class: a second app in one process does not get the first's."""
+    first, second = object(), object()
+    apps = [make_app("amqp://127.0.0.1:1//", 1.0, worker) for worker in (first, second)]
+    assert [app.tasks[TASK_NAME].worker for app in apps] == [first, second]
+
+
 def test_the_setting_selects_the_publishing_dispatch(rabbitmq_server, postgres_url):
     settings = Settings.from_env(
         {"JOBS_BACKEND": "celery", "JOBS_BROKER_URL": rabbitmq_server.url, "JOBS_DATABASE_URL": postgres_url}
@@ -217,7 +224,7 @@ def test_a_repeated_id_counts_as_on_every_write_path(
         for expected in FIRST, AGAIN:
             job_id = fleet.submit()
             wait_until(lambda job_id=job_id: fleet.finished(job_id), 90, f"the job did not finish: {fleet.logs()}")
-            statuses = [json.loads(line)["status"] for line in fleet.watcher.results(job_id)]
+            statuses = [json.loads(line)["outcome"] for line in fleet.watcher.results(job_id)]
             failed = fleet.watcher.status(job_id).failed
             assert (statuses.count("indexed"), statuses.count("unchanged"), failed) == expected
             errors = [json.loads(line) for line in fleet.watcher.errors(job_id)]

@@ -8,6 +8,7 @@ step reaches every writer, and nothing but the write path writes articles to the
 import ast
 import io
 import json
+import sqlite3
 import threading
 import uuid
 from dataclasses import replace
@@ -86,7 +87,7 @@ def report_counts(report) -> tuple[int, int, int]:
 
 
 def job_counts(store, job_id) -> tuple[int, int, int]:
-    statuses = [json.loads(line)["status"] for line in store.results(job_id)]
+    statuses = [json.loads(line)["outcome"] for line in store.results(job_id)]
     return statuses.count("indexed"), statuses.count("unchanged"), store.status(job_id).failed
 
 
@@ -125,6 +126,9 @@ def test_api_articles(search_settings, fresh_alias, client):
         assert (answer["indexed"], answer["unchanged"], answer["rejected"]) == expected
         assert answer["items"][0]["reason"] == "id 'a1' comes again at line 2; that one is kept"  # lines count from 0
     check_stored(client, fresh_alias)
+    reordered = [RECORDS[1], RECORDS[0], RECORDS[2]]
+    answer = http.post("/api/v1/articles", json=reordered, headers={"Authorization": f"Bearer {KEY}"}).json
+    assert [item["index"] for item in answer["items"]] == [0, 1, 2]  # in the request's order, whatever became of each
 
 
 def test_sample(client, fresh_alias, counting):
@@ -174,6 +178,33 @@ def test_a_stream_read_once_counts_a_replaced_record_as_rejected(client, fresh_a
     assert report_counts(report) == FIRST
     assert report.rejects[0].reason == "id 'a1' comes again at line 3; that one is kept"
     assert stored_body(client, fresh_alias, "a1").endswith("انخفضت.")
+
+
+class FailingOnceToCommit(SqliteJobStore):
+    """A job store whose first commit of results fails, after the batch was indexed (a database blip)."""
+
+    failed = False
+
+    def finish(self, *args, **kwargs):
+        if not self.failed:
+            self.failed = True
+            raise sqlite3.OperationalError("database is locked")
+        return super().finish(*args, **kwargs)
+
+
+def test_a_batch_indexed_but_not_committed_counts_as_indexed_when_retried(client, fresh_alias, counting, tmp_path):
+    """The retry writes what its first attempt indexed again (matching it against the saved searches), and its
+    results say indexed, with the translation kept from the first attempt: not unchanged, not translated twice."""
+    store = FailingOnceToCommit(tmp_path / "jobs.db")
+    job_id, _ = store.create(list(enumerate(RECORDS[:2], 1)), {"index": True})
+    worker = Worker(store, counting, client, fresh_alias)
+    with pytest.raises(sqlite3.OperationalError):
+        worker.run_once()
+    translated = counting.sentences
+    assert worker.run_once()
+    assert job_counts(store, job_id) == (2, 0, 0) and counting.sentences == translated
+    results = [json.loads(line) for line in store.results(job_id)]
+    assert [(r["doc_id"], r["id"], "body_en" in r) for r in results] == [("a1", "a1", True), ("b1", "b1", True)]
 
 
 def test_a_new_enrichment_step_reaches_every_writer(

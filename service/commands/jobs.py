@@ -154,7 +154,7 @@ def report_job(store: JobStore, job_id: str, indexing: bool) -> int:
         print(f"line {error['line']}: {error['error']}", file=sys.stderr)
     status = store.status(job_id)
     if indexing:  # an indexing job's done items are indexed or found unchanged: counted as `ingest` counts them
-        unchanged = sum(json.loads(line).get("status") == "unchanged" for line in store.results(job_id))
+        unchanged = sum(json.loads(line).get("outcome") == "unchanged" for line in store.results(job_id))
         print(
             f"indexed {status.done - unchanged}, unchanged {unchanged}, rejected {status.failed} (job {job_id})",
             file=sys.stderr,

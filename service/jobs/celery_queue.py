@@ -67,6 +67,7 @@ def make_app(broker_url: str, timeout: float, worker: Worker | None = None) -> C
         name=TASK_NAME,
         base=BatchTask,
         worker=worker,  # set on the task's class, as Celery does with a decorator's extra options
+        shared=False,  # this app's own task: a shared one would carry the first app's worker to every later app
         bind=True,
         acks_late=True,
         reject_on_worker_lost=True,

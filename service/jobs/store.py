@@ -66,6 +66,7 @@ class Item:
     seq: int
     line: int
     input: dict
+    attempts: int = 0  # how often a worker died holding it
 
 
 @dataclass(frozen=True)
@@ -269,7 +270,7 @@ class JobStore(abc.ABC):
         chosen, items = self._transaction(work)
         if not items:
             return None, []
-        return chosen, [Item(chosen, seq, line, json.loads(text)) for seq, line, text, _ in items]
+        return chosen, [Item(chosen, seq, line, json.loads(text), attempts) for seq, line, text, attempts in items]
 
     def claim_items(self, worker: str, job_id: str, seqs: list[int]) -> tuple[list[Item], int]:
         """Claim the named items of job_id that are runnable (queued, or claimed with an expired lease), if the job
@@ -306,7 +307,7 @@ class JobStore(abc.ABC):
             return items, held + len(runnable) - len(items)
 
         items, waiting = self._transaction(work)
-        return [Item(job_id, seq, line, json.loads(text)) for seq, line, text, _ in items], waiting
+        return [Item(job_id, seq, line, json.loads(text), attempts) for seq, line, text, attempts in items], waiting
 
     def finish(
         self, job_id: str, worker: str, done: list[tuple[int, dict]], failed: list[tuple[int, str]], tokens: int = 0

@@ -135,7 +135,9 @@ class Worker:
         translate = self._translation(job_id, options)
         done, failed = [], []
         if options.get("index"):
-            for outcome in write_articles(pairs, self.target, translate):
+            # an item translated here before, or whose worker died, may be indexed but not matched or not committed
+            rewrite = {item.line for item in items if item.attempts or (job_id, item.line) in self._unstored}
+            for outcome in write_articles(pairs, self.target, translate, rewrite):
                 if outcome.status == REJECTED:
                     failed.append((seq_of[outcome.line], outcome.reason))
                 else:
@@ -235,9 +237,10 @@ class LeaseKeeper:
 
 
 def job_result(outcome: Outcome) -> dict:
-    """An indexing job's result for an article stored or found unchanged: its id, status and, when translated now,
-    the aligned translation with its story cluster (and the fields left out of the document)."""
-    result = {**(outcome.translation or {}), "id": outcome.doc_id, "status": outcome.status}
+    """An indexing job's result for an article stored or found unchanged: its document id and outcome ("indexed" or
+    "unchanged") and, when translated now, the aligned translation with its story cluster (and the fields left out
+    of the document). The record's own fields keep their names: the outcome's are doc_id and outcome."""
+    result = {**(outcome.translation or {}), "doc_id": outcome.doc_id, "outcome": outcome.status}
     if outcome.cluster_id:
         result["cluster_id"] = outcome.cluster_id
     if outcome.dropped:
