@@ -10,9 +10,11 @@ e5+use is the two vectors side by side over √2 (service/embedding/models.py Su
 parts' vectors, which is exactly what the summed encoder returns.
 
 Cost, each encoder in its own process on one thread (OMP_NUM_THREADS=1 and OPENBLAS_NUM_THREADS=1 are set before
-anything loads): load time, Arabic passages encoded per second (the sets' sentences, in calls of 8 as a job's
-passages go through the scheduler), a keyword query's latency (p50/p99, one call per query, as a search makes),
-and the process's peak RSS.
+anything loads): load time, Arabic sentences encoded per second (200 tico19 sentences, and the first 40 news
+articles of ../shared split as the write path splits them, in calls of 8 as a job's passages go through the
+scheduler), the ingest slowdown that adds to the real MT model's cost per article, a keyword query's latency
+(p50/p99, one call per query, as a search makes), and the process's peak RSS. The sets' vectors are saved in
+bench/.data/encoders and reused by the next run; the costs are measured every time.
 
     .venv/bin/python bench/encoders.py [--lines 1000] [--encoders use,e5]
 """
@@ -33,9 +35,11 @@ import sys
 import time
 
 import numpy as np
-from common import PROJECT_ROOT, peak_rss_mb, read_lines, shared_file
+from common import PROJECT_ROOT, news_articles, peak_rss_mb, read_lines, shared_file
 
 from service.embedding.models import load_encoder
+from service.text.normalize import normalize_text
+from service.text.segment import split_sentences
 
 DATA = PROJECT_ROOT / "bench" / ".data" / "encoders"
 SETS = {  # name: (folder, Arabic file, English file)
@@ -45,6 +49,9 @@ SETS = {  # name: (folder, Arabic file, English file)
 }
 QUERY_KINDS = ("sentence", "4 longest words", "4 first content words")
 LATENCY_QUERIES = 200
+NEWS_ARTICLES = 40
+SPEED_SENTENCES = 200  # tico19 Arabic sentences timed for passages/s
+MT_ARTICLES_PER_CORE_SECOND = 0.75  # the real opus-mt-ar-en at beam 4: 1.5 articles/s per 2-core host (docs/scaling.md)
 PASSAGE_CALL = 8  # scheduler.BULK_CHUNK_SENTENCES: how a job's passages reach the model
 WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _STOPWORD_TEXT = """a about above after again against all also am an and any are as at be because been before being below between
@@ -103,26 +110,45 @@ def queries(english: list[str]) -> dict[str, tuple[list[int], list[str]]]:
     }
 
 
+def news_sentences(count: int) -> list[list[str]]:
+    """The first news articles of ../shared, each its title and body sentences as the write path splits them."""
+    articles = []
+    for article in news_articles(count):
+        paragraphs = [normalize_text(article["title"]), *(normalize_text(p) for p in article["body"].split("\n"))]
+        articles.append([p[a:b] for p in paragraphs if p for a, b in split_sentences(p)])
+    return articles
+
+
 def encode_sets(name: str, lines: int) -> dict:
-    """In this process: encode every set with encoder `name`, save the vectors, return the costs measured."""
+    """In this process: encode every set with encoder `name` (vectors saved once and reused), then measure its costs."""
     started = time.perf_counter()
     encoder = load_encoder(name)
     load_seconds = time.perf_counter() - started
-    passages, passage_seconds, all_queries = 0, 0.0, []
+    keyword_queries = []
     for set_name in SETS:
         arabic, english = parallel_set(set_name, lines)
-        started = time.perf_counter()
-        rows = [encoder.encode_passages(arabic[i : i + PASSAGE_CALL]) for i in range(0, len(arabic), PASSAGE_CALL)]
-        passage_seconds += time.perf_counter() - started
-        passages += len(arabic)
-        vectors = {"passages": np.vstack(rows)}
-        for kind, (_, texts) in queries(english).items():
-            vectors[kind] = encoder.encode_queries(texts)
-            if kind != "sentence":
-                all_queries.extend(texts)
-        np.savez(DATA / f"{name}-{set_name}-{lines}.npz", **{k.replace(" ", "_"): v for k, v in vectors.items()})
+        asked = queries(english)
+        keyword_queries.extend(text for kind in QUERY_KINDS[1:] for text in asked[kind][1])
+        path = DATA / f"{name}-{set_name}-{lines}.npz"
+        if path.is_file():
+            continue
+        vectors = {"passages": encoder.encode_passages(arabic)}
+        vectors.update({kind.replace(" ", "_"): encoder.encode_queries(texts) for kind, (_, texts) in asked.items()})
+        np.savez(path, **vectors)
+
+    arabic = parallel_set("tico19", SPEED_SENTENCES)[0]
+    started = time.perf_counter()
+    for i in range(0, len(arabic), PASSAGE_CALL):
+        encoder.encode_passages(arabic[i : i + PASSAGE_CALL])
+    passage_seconds = time.perf_counter() - started
+    news = news_sentences(NEWS_ARTICLES)
+    started = time.perf_counter()
+    for sentences in news:
+        for i in range(0, len(sentences), PASSAGE_CALL):
+            encoder.encode_passages(sentences[i : i + PASSAGE_CALL])
+    news_seconds = time.perf_counter() - started
     latencies = []
-    for text in random.Random(7).sample(all_queries, min(LATENCY_QUERIES, len(all_queries))):
+    for text in random.Random(7).sample(keyword_queries, min(LATENCY_QUERIES, len(keyword_queries))):
         started = time.perf_counter()
         encoder.encode_queries([text])
         latencies.append((time.perf_counter() - started) * 1000)
@@ -131,7 +157,10 @@ def encode_sets(name: str, lines: int) -> dict:
         "encoder_id": encoder.encoder_id,
         "dimension": encoder.dimension,
         "load_s": load_seconds,
-        "passages_per_s": passages / passage_seconds,
+        "passages_per_s": len(arabic) / passage_seconds,
+        "news_sentences_per_s": sum(map(len, news)) / news_seconds,
+        "news_seconds_per_article": news_seconds / len(news),
+        "news_words_per_sentence": sum(len(s.split()) for a in news for s in a) / sum(map(len, news)),
         "query_p50_ms": latencies[len(latencies) // 2],
         "query_p99_ms": latencies[min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))],
         "peak_rss_mb": peak_rss_mb(),
@@ -205,6 +234,23 @@ def main() -> None:
             f"{name:8s}{c['encoder_id']:48s} {c['dimension']:4d}-d  load {c['load_s']:4.1f} s  "
             f"{c['passages_per_s']:6.1f} Arabic sentences/s  keyword query p50 {c['query_p50_ms']:5.1f} ms "
             f"p99 {c['query_p99_ms']:5.1f} ms  peak RSS {c['peak_rss_mb']:4.0f} MB"
+        )
+    mt_seconds = 1 / MT_ARTICLES_PER_CORE_SECOND
+    print(
+        f"\nnews articles ({NEWS_ARTICLES}, title and body sentences, "
+        f"{costs[models[0]]['news_words_per_sentence']:.0f} words a sentence), one thread; ingest slowed against the "
+        f"real MT model's {mt_seconds:.2f} s an article per core (target: 10%)"
+    )
+    news_cost = {m: costs[m]["news_seconds_per_article"] for m in models}
+    news_rate = {m: costs[m]["news_sentences_per_s"] for m in models}
+    if len(models) == 2:
+        news_cost[names[-1]] = sum(news_cost.values())
+        news_rate[names[-1]] = 1 / sum(1 / rate for rate in news_rate.values())
+    for name, seconds in news_cost.items():
+        per_s = news_rate[name]
+        print(
+            f"{name:8s}{seconds * 1000:7.0f} ms an article  {per_s:6.1f} sentences/s  "
+            f"ingest +{seconds / mt_seconds:.1%}  (x{seconds / news_cost[base]:.1f} {base}'s cost)"
         )
     if len(models) == 2:
         a, b = (costs[m] for m in models)
