@@ -24,6 +24,7 @@ DEVICES = ("cpu", "cuda")
 # CTranslate2's compute types: a model is quantized to one at install, and may be run in any of them.
 QUANTIZATIONS = ("int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16", "bfloat16", "float32")
 COMPUTE_TYPES = ("auto", *QUANTIZATIONS)
+ENCODERS = ("use", "e5", "e5+use")  # sentence encoders (service/embedding/models.py), besides off
 
 
 class ConfigError(ServiceError, ValueError):
@@ -312,6 +313,13 @@ class Settings:
         "30",
         "With MT_MEMORY_URL: days a sentence stays in the shared memory after its last use (each hit renews it).",
         _positive_int,
+    )
+    encoder: str = _declare(
+        "ENCODER",
+        "use",
+        "Sentence encoder for search across the language line: use (USE multilingual v3), e5 (multilingual-e5-small), "
+        "e5+use (both, their cosines averaged) or off. bench/encoders.py measured the choice.",
+        _choice((*ENCODERS, "off")),
     )
     search_translated_query_boost: float = _declare(
         "SEARCH_TRANSLATED_QUERY_BOOST",

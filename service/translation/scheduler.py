@@ -59,6 +59,11 @@ class Priority(enum.IntEnum):
 _PRIORITY: ContextVar[Priority] = ContextVar("translation_priority", default=Priority.INTERACTIVE)
 
 
+def current_priority() -> Priority:
+    """This thread's priority: BULK within bulk_priority(), else INTERACTIVE (the sentence encoder reads it too)."""
+    return _PRIORITY.get()
+
+
 @contextlib.contextmanager
 def bulk_priority() -> Iterator[None]:
     """Within this block, this thread's translations are bulk work: they yield to interactive requests."""
