@@ -359,7 +359,10 @@ class Settings:
         _replicas,
     )
     opensearch_version: str = _declare(
-        "OPENSEARCH_VERSION", "2.19.2", "Version of the local node (2.x runs on Java 17).", str
+        "OPENSEARCH_VERSION",
+        "2.19.1",
+        "Version of the local node: 2.19.1 (Java 17) or 3.5.0 (Java 21+) have the k-NN plugin; others run without it.",
+        str,
     )
     opensearch_local_dir: Path = _declare(
         "OPENSEARCH_LOCAL_DIR",

@@ -25,14 +25,14 @@ GREEN_WITHIN = 180.0
 
 
 def test_a_single_node_keeps_single_node_discovery():
-    local = node.LocalNode(Path("/os"), "2.19.2", name="local", port=9200)
+    local = node.LocalNode(Path("/os"), "2.19.1", name="local", port=9200)
     config = node.node_config(local, Path("/d"), Path("/l"))
     assert config["discovery.type"] == "single-node" and config["cluster.name"] == "mt-news-local"
     assert "discovery.seed_hosts" not in config and "transport.port" not in config
 
 
 def test_each_cluster_node_gets_its_name_ports_dirs_and_the_seeds():
-    nodes = node.cluster_nodes(Path("/os"), "2.19.2", "local", [9200, 9201, 9202], [9300, 9301, 9302], "384m")
+    nodes = node.cluster_nodes(Path("/os"), "2.19.1", "local", [9200, 9201, 9202], [9300, 9301, 9302], "384m")
     configs = [node.node_config(n, n.node_dir / "data", n.node_dir / "logs") for n in nodes]
     assert [c["node.name"] for c in configs] == ["local-1", "local-2", "local-3"]
     assert [(c["http.port"], c["transport.port"]) for c in configs] == [(9200, 9300), (9201, 9301), (9202, 9302)]

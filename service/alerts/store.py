@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import secrets
 import uuid
 from dataclasses import replace
@@ -34,7 +33,8 @@ from service.alerts.model import Alert, StoryMatch, wording_dict
 from service.errors import ServiceError
 from service.index.bulk import with_retries
 from service.index.client import bulk_timeout
-from service.index.lifecycle import ALREADY_EXISTS, INDEX_CONFIG_DIR, config_versions
+from service.index.lifecycle import ALREADY_EXISTS, INDEX_CONFIG_DIR, config_versions, read_config
+from service.index.mappings import check_index_body
 from service.search.body import alert_query
 from service.search.query import QueryWording
 
@@ -57,8 +57,8 @@ def now_iso() -> str:
 
 def alerts_index_body() -> dict:
     """The alerts index: its own config, plus the searched article fields and their analysis from the articles'."""
-    articles = json.loads(config_versions()[max(config_versions())].read_text(encoding="utf-8"))
-    body = json.loads(ALERTS_CONFIG.read_text(encoding="utf-8"))
+    articles = read_config(config_versions()[max(config_versions())])
+    body = read_config(ALERTS_CONFIG)
     body["settings"]["analysis"] = articles["settings"]["analysis"]
     fields = articles["mappings"]["properties"]
     body["mappings"]["properties"].update({name: fields[name] for name in PERCOLATED_FIELDS})
@@ -105,12 +105,13 @@ class AlertStore:
         """Make the indices if missing; safe to call concurrently."""
         bodies = {
             self.alerts_index: alerts_index_body(),
-            self.matches_index: json.loads(MATCHES_CONFIG.read_text()),
-            self.slots_index: json.loads(SLOTS_CONFIG.read_text()),
+            self.matches_index: read_config(MATCHES_CONFIG),
+            self.slots_index: read_config(SLOTS_CONFIG),
         }
         for index, body in bodies.items():
             if self.client.indices.exists(index=index):
                 continue
+            check_index_body(body, index)  # the alerts index takes article fields: checked as sent, too
             try:
                 self.client.indices.create(index=index, body=body, request_timeout=bulk_timeout(self.client))
             except RequestError as error:

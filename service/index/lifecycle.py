@@ -23,6 +23,7 @@ from service.errors import ServiceError
 from service.index import clusters
 from service.index.client import bulk_timeout
 from service.index.errors import reason_in
+from service.index.mappings import check_index_body
 
 INDEX_CONFIG_DIR = PROJECT_ROOT / "index_config"
 ALREADY_EXISTS = "resource_already_exists_exception"
@@ -57,11 +58,17 @@ def resolve_replicas(client: OpenSearch, replicas: int | None) -> int:
     return auto_replicas(client.cluster.health(request_timeout=bulk_timeout(client))["number_of_data_nodes"])
 
 
+def read_config(path: Path) -> dict:
+    """An index config file, refused (MappingError) when a vector field would break the node; every config the
+    service loads comes through here, so no index is made or mapped from an unchecked one."""
+    return check_index_body(json.loads(path.read_text(encoding="utf-8")), str(path))
+
+
 def load_config(shards: int, replicas: int, config_dir: Path = INDEX_CONFIG_DIR) -> tuple[int, dict]:
     """The newest index config, with shards and replicas taken from the settings."""
     versions = config_versions(config_dir)
     version = max(versions)
-    body = json.loads(versions[version].read_text(encoding="utf-8"))
+    body = read_config(versions[version])
     body["settings"]["index"].update({"number_of_shards": shards, "number_of_replicas": replicas})
     return version, body
 
@@ -118,7 +125,9 @@ def _refuse_concrete_index(client: OpenSearch, alias: str) -> None:
         )
 
 
-def ensure(client: OpenSearch, alias: str, shards: int = 1, replicas: int | None = 0) -> str:
+def ensure(
+    client: OpenSearch, alias: str, shards: int = 1, replicas: int | None = 0, config_dir: Path = INDEX_CONFIG_DIR
+) -> str:
     """The alias's write index, creating the newest version behind it first if needed; safe to call concurrently."""
     existing = current_index(client, alias)
     if existing:
@@ -127,7 +136,7 @@ def ensure(client: OpenSearch, alias: str, shards: int = 1, replicas: int | None
             _upgraded.add(existing)
         return existing
     _refuse_concrete_index(client, alias)
-    version, body = load_config(shards, resolve_replicas(client, replicas))
+    version, body = load_config(shards, resolve_replicas(client, replicas), config_dir)
     name = index_name(alias, version, 1)
     timeout = bulk_timeout(client)
     try:
@@ -154,7 +163,7 @@ def upgrade(client: OpenSearch, index: str) -> None:
     """
     timeout = bulk_timeout(client)
     properties = client.indices.get_mapping(index=index, request_timeout=timeout)[index]["mappings"]["properties"]
-    newest = json.loads(config_versions()[max(config_versions())].read_text(encoding="utf-8"))["mappings"]
+    newest = read_config(config_versions()[max(config_versions())])["mappings"]
     if not newest["properties"].keys() <= properties.keys():
         try:
             client.indices.put_mapping(index=index, body=newest, request_timeout=timeout)

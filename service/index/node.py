@@ -1,8 +1,12 @@
 """A local OpenSearch node for development, tests, CI and single-machine users, built from Maven Central.
 
 The integ-test-zip distribution has the server and transport only; the module jars the index needs
-(analysis-common: the arabic and english analyzers; percolator: saved searches) are fetched with Maven and installed
-as modules.
+(analysis-common: the arabic and english analyzers; percolator: saved searches; lang-painless, with its dependency
+jars, which the k-NN plugin extends) are fetched with Maven and installed as modules, and the k-NN plugin zip (vector
+fields and the `knn` query) as a plugin. 3.x distributions already bundle those modules: only missing ones are added.
+The k-NN plugin must match the node's version exactly and Maven Central serves it for a few versions only
+(KNN_PLUGIN_VERSIONS); its zip holds the Java jars and none of the faiss/nmslib native libraries, so only the Lucene
+engine works (service/index/mappings.py refuses the others before they reach the node, which they would kill).
 One unpacked distribution serves any number of nodes, each with its own config, data and logs.
 One node (single-node discovery) is the default; `start --nodes N` starts a local N-node cluster on
 loopback: each node its own name, data directory, HTTP and transport ports, found through seed hosts.
@@ -13,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import subprocess
@@ -28,18 +33,58 @@ from service.config import Settings
 from service.errors import ServiceError
 
 DIST_GROUP = "org.opensearch.distribution.integ-test-zip"
-MODULES = {  # module name: (Maven group:artifact, plugin class, description)
-    "analysis-common": (
+
+
+@dataclass(frozen=True)
+class Module:
+    """A module jar of OpenSearch's own, installed under modules/ when the distribution lacks it."""
+
+    artifact: str  # Maven group:artifact; the version is the node's
+    classname: str
+    description: str
+    jars: tuple[str, ...] = ()  # dependency jars, group:artifact:version ("{version}": the node's)
+    extends: tuple[str, ...] = ()  # extended.plugins: modules whose class loader this one's classes see
+    policy: str = ""  # plugin-security.policy: the permissions the module's code needs
+
+
+# lang-painless's own policy (OpenSearch's plugin-metadata): Painless compiles scripts into classes at run time.
+PAINLESS_POLICY = """grant {
+  permission java.lang.RuntimePermission "createClassLoader";
+  permission java.lang.RuntimePermission "getClassLoader";
+};
+"""
+MODULES = {  # in install order: a module comes after the modules it extends
+    "lang-painless": Module(
+        "org.opensearch.plugin:lang-painless",
+        "org.opensearch.painless.PainlessPlugin",
+        "An easy, safe and fast scripting language for OpenSearch; the k-NN plugin extends it",
+        jars=(
+            "org.opensearch.plugin:opensearch-scripting-painless-spi:{version}",
+            "org.antlr:antlr4-runtime:4.13.1",
+            "org.ow2.asm:asm:9.7",
+            "org.ow2.asm:asm-analysis:9.7",
+            "org.ow2.asm:asm-commons:9.7",
+            "org.ow2.asm:asm-tree:9.7",
+            "org.ow2.asm:asm-util:9.7",
+        ),
+        policy=PAINLESS_POLICY,
+    ),
+    "analysis-common": Module(
         "org.opensearch.plugin:analysis-common",
         "org.opensearch.analysis.common.CommonAnalysisPlugin",
         "Adds analysis components: the language analyzers, arabic_normalization, arabic_stem",
+        extends=("lang-painless",),
     ),
-    "percolator": (
+    "percolator": Module(
         "org.opensearch.plugin:percolator-client",
         "org.opensearch.percolator.PercolatorPlugin",
         "Percolator module: the percolator field and percolate query (saved searches, service/alerts)",
     ),
 }
+KNN_PLUGIN = "org.opensearch.plugin:opensearch-knn"
+# The node versions Maven Central has a k-NN build for ({node version: plugin version}); its descriptor names the one
+# OpenSearch version it loads on. Another OPENSEARCH_VERSION gets a node without vector search (status says so).
+KNN_PLUGIN_VERSIONS = {"2.19.1": "2.19.1.0", "3.5.0": "3.5.0.0"}
 DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.6.1"
 START_TIMEOUT = 180.0
 STOP_TIMEOUT = 60.0
@@ -180,10 +225,27 @@ def _maven_copy(artifact: str, out: Path) -> None:
         raise NodeError(f"Maven could not fetch {artifact}: {' '.join(tail)}") from None
 
 
+def plugins_for(version: str) -> dict[str, str]:
+    """{plugin name: Maven coordinates of its zip} installed on a node of this version."""
+    if version not in KNN_PLUGIN_VERSIONS:
+        return {}
+    return {"opensearch-knn": f"{KNN_PLUGIN}:{KNN_PLUGIN_VERSIONS[version]}:zip"}
+
+
+def _descriptor(name: str, module: Module, version: str) -> str:
+    return (
+        f"description={module.description}\nversion={version}\nname={name}\nclassname={module.classname}\n"
+        f"java.version=11\nopensearch.version={version}\ncustom.foldername=\n"
+        f"extended.plugins={','.join(module.extends)}\nhas.native.controller=false\n"
+    )
+
+
 def install(node: LocalNode) -> Path:
-    """Fetch (through the local Maven cache) and assemble the distribution with its modules, once."""
+    """Fetch (through the local Maven cache) and assemble the distribution with its modules and plugins, once."""
     marker = node.home / ".assembled"
-    assembled = f"{node.version} {' '.join(sorted(MODULES))}"  # a module added since means assembling again
+    plugins = plugins_for(node.version)
+    # A module or plugin added since means assembling again.
+    assembled = f"{node.version} {' '.join(sorted(MODULES))} plugins: {' '.join(sorted(plugins.values()))}"
     if marker.is_file() and marker.read_text(encoding="utf-8") == assembled:
         return node.home
     artifacts = node.root.resolve() / "artifacts"
@@ -195,14 +257,22 @@ def install(node: LocalNode) -> Path:
     home = staging / f"opensearch-{node.version}"
     for path in (home / "bin").iterdir():
         path.chmod(0o755)  # zip files do not keep the executable bit
-    for module, (artifact, classname, description) in MODULES.items():
-        _maven_copy(f"{artifact}:{node.version}:jar", home / "modules" / module)
-        (home / "modules" / module / "plugin-descriptor.properties").write_text(
-            f"description={description}\nversion={node.version}\nname={module}\nclassname={classname}\n"
-            f"java.version=11\nopensearch.version={node.version}\ncustom.foldername=\nextended.plugins=\n"
-            "has.native.controller=false\n",
-            encoding="utf-8",
-        )
+    for name, module in MODULES.items():
+        folder = home / "modules" / name
+        if folder.exists():  # bundled by this distribution (3.x bundles all three)
+            continue
+        for artifact in (f"{module.artifact}:{node.version}", *module.jars):
+            _maven_copy(f"{artifact.format(version=node.version)}:jar", folder)
+        (folder / "plugin-descriptor.properties").write_text(_descriptor(name, module, node.version), "utf-8")
+        if module.policy:
+            (folder / "plugin-security.policy").write_text(module.policy, encoding="utf-8")
+    for name, artifact in plugins.items():
+        _maven_copy(artifact, artifacts)
+        zip_name = "-".join(artifact.split(":")[1:3]) + ".zip"
+        # Unpacked as `opensearch-plugin install` would, without its prompt to accept the plugin's permissions
+        # (the k-NN policy asks to load the native libraries this zip does not have, and for cpuinfo and sockets).
+        with zipfile.ZipFile(artifacts / zip_name) as zipped:
+            zipped.extractall(home / "plugins" / name)
     shutil.rmtree(node.home, ignore_errors=True)
     os.replace(home, node.home)
     shutil.rmtree(staging, ignore_errors=True)
@@ -210,17 +280,40 @@ def install(node: LocalNode) -> Path:
     return node.home
 
 
-def java_home() -> Path:
-    """The JDK to run OpenSearch with: OPENSEARCH_JAVA_HOME, JAVA_HOME, or the `java` on PATH."""
+def installed_plugins(node: LocalNode) -> list[str]:
+    """The plugins (not modules) in the node's distribution, e.g. ["opensearch-knn"]."""
+    folder = node.home / "plugins"
+    return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+
+def java_home(version: str = "2") -> Path:
+    """The JDK to run OpenSearch with: OPENSEARCH_JAVA_HOME, JAVA_HOME, or the `java` on PATH; for 3.x, which needs
+    Java 21 or newer, a newer JDK under /usr/lib/jvm when that one is older (Debian 12's own is 17)."""
+    needed = 21 if int(version.split(".")[0]) >= 3 else 11
     for variable in ("OPENSEARCH_JAVA_HOME", "JAVA_HOME"):
         if os.environ.get(variable):
             return Path(os.environ[variable])
     java = shutil.which("java")
-    if not java:
-        raise NodeError(
-            "no Java found: OpenSearch 2.x needs Java 11, 17 or 21 (apt-get install openjdk-17-jre-headless)"
-        )
-    return Path(os.path.realpath(java)).parents[1]
+    found = Path(os.path.realpath(java)).parents[1] if java else None
+    if found and java_major(found) >= needed:
+        return found
+    newer = sorted((h for h in Path("/usr/lib/jvm").glob("*") if java_major(h) >= needed), key=java_major)
+    if newer:
+        return newer[-1]
+    raise NodeError(
+        f"no Java {needed} or newer found for OpenSearch {version}: install one (2.x: apt-get install "
+        "openjdk-17-jre-headless; 3.x: a Java 21+ JDK) or point OPENSEARCH_JAVA_HOME at it"
+    )
+
+
+def java_major(home: Path) -> int:
+    """The major version of the JDK at home, from its `release` file; 0 when it has none."""
+    try:
+        release = (home / "release").read_text(encoding="utf-8")
+    except OSError:
+        return 0
+    found = re.search(r'^JAVA_VERSION="(\d+)', release, re.MULTILINE)
+    return int(found.group(1)) if found else 0
 
 
 def node_config(node: LocalNode, data: Path, logs: Path) -> dict:
@@ -320,7 +413,7 @@ def _launch(node: LocalNode) -> subprocess.Popen | None:
         **os.environ,
         "OPENSEARCH_HOME": str(node.home),
         "OPENSEARCH_PATH_CONF": str(config),
-        "OPENSEARCH_JAVA_HOME": str(java_home()),
+        "OPENSEARCH_JAVA_HOME": str(java_home(node.version)),
         "OPENSEARCH_JAVA_OPTS": f"-Xms{node.heap} -Xmx{node.heap}",
     }
     user = _service_user(node)
@@ -371,12 +464,36 @@ def _wait_until_green(node: LocalNode, process: subprocess.Popen | None = None) 
         if exited:
             node.pid_file.unlink(missing_ok=True)
             _CHILDREN.pop(process.pid if process else -1, None)
-            raise NodeError(f"the node exited during start-up; see {node.node_dir / 'console.log'}")
+            raise NodeError(start_failure(node, _console_tail(node)))
         status = health(node.url, wait_for_green=True, nodes=len(node.managers) or None)
         if status and status.get("status") == "green" and status.get("number_of_nodes", 0) >= len(node.managers):
             return status
         time.sleep(0.5)  # the HTTP port is not open yet: poll again shortly
     raise NodeError(f"the node did not turn green within {START_TIMEOUT:.0f}s; see {node.node_dir / 'console.log'}")
+
+
+def _console_tail(node: LocalNode, size: int = 20_000) -> str:
+    try:
+        with open(node.node_dir / "console.log", "rb") as console:
+            console.seek(max(0, console.seek(0, os.SEEK_END) - size))
+            return console.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def start_failure(node: LocalNode, console: str) -> str:
+    """Why the node exited during start-up, from its console output: a data directory written by a newer
+    version is named with what to do (OpenSearch never opens data of a newer version); else where to look."""
+    found = re.search(r"cannot downgrade a node from version \[([^\]]+)\] to version \[([^\]]+)\]", console)
+    if found:
+        newer, older = found.groups()
+        return (
+            f"the data in {node.node_dir / 'data'} was written by OpenSearch {newer}, and {older} cannot open it "
+            f"(no version opens a newer one's data). Either keep it and run {newer} (OPENSEARCH_VERSION={newer}: "
+            f"no vector search), or move that directory aside, start {older} empty and ingest your articles again "
+            "(the translation memory spares translating again what it still holds)"
+        )
+    return f"the node exited during start-up; see {node.node_dir / 'console.log'}"
 
 
 def stop(node: LocalNode) -> bool:
@@ -444,6 +561,7 @@ def status(node: LocalNode, seen: dict[str, dict] | None = None) -> dict:
         "url": node.url,
         "version": node.version,
         "installed": (node.home / ".assembled").is_file(),
+        "plugins": installed_plugins(node),  # ["opensearch-knn"] where vector search is there
         "home": str(node.home),
         "node_dir": str(node.node_dir),
         "health": health(node.url) if pid else None,
