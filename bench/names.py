@@ -8,8 +8,8 @@ Saudi name, not Macron; مسك is a common word). A word counts once per article
 Methods, for the English name:
   arabnamer      its three engines' spellings (dictionary, XGBoost, rules), none of ours;
   +variants      english_to_arabic: those, an initial alif put back, and their outlet variants (spelling.py);
-  +collection    the listed spellings that occur, widened to the collection's own name-like spellings of them
-                 (collection.py searchable_spellings): what the search would send.
+  +collection    the best-ranked listed spelling that occurs and is name-like, widened to the collection's own
+                 spellings of it (collection.py spellings_for): what the search would send.
 and for the Arabic query (the outlets' usual spelling): its collection spellings.
 Then the precision guard: common words that are also names, and every title word of the first articles.
 
@@ -121,21 +121,15 @@ def _row(label, listed, occurring, spellings):
 
 
 def spellings_report(spellings: CollectionSpellings) -> None:
-    native = english.native_arabic_names()
     totals: dict[str, list] = {}
     print("name       occurring spellings (count)              | arabnamer  +variants  +collection  arabic query")
     for name, gold in GOLD.items():
         occurring = {form: spellings.occurrences(form) for form in gold if spellings.occurrences(form)}
         by_arabnamer = english._transliterations(name)
         by_variants = english.english_to_arabic(name)
-        by_collection: list[str] = []
-        for form in by_variants:
-            if spellings.occurrences(form) and spellings.is_name(form):
-                by_collection += [
-                    f for f in [form, *spellings.searchable_spellings(form, native)] if f not in by_collection
-                ]
+        by_collection = spellings.spellings_for(by_variants)
         usual = max(occurring, key=occurring.get) if occurring else gold[0]
-        by_arabic = spellings.searchable_spellings(usual, native)
+        by_arabic = spellings.searchable_spellings(usual)
         cells = []
         for label, listed in (
             ("arabnamer", by_arabnamer),
@@ -162,9 +156,8 @@ def spellings_report(spellings: CollectionSpellings) -> None:
 
 
 def guard_report(spellings: CollectionSpellings, articles: list[dict], titles: int) -> None:
-    native = english.native_arabic_names()
     print("\nArabic common words that are also names: spellings searched besides the word itself")
-    expanded = {word: spellings.searchable_spellings(word, native)[1:] for word in ARABIC_COMMON_NAMES}
+    expanded = {word: spellings.searchable_spellings(word)[1:] for word in ARABIC_COMMON_NAMES}
     print("  " + ", ".join(f"{w}→{'/'.join(s) or '-'}" for w, s in expanded.items()))
     print(f"  expanded: {sum(1 for s in expanded.values() if s)} of {len(expanded)}")
     seen, widened = set(), {}
@@ -173,12 +166,17 @@ def guard_report(spellings: CollectionSpellings, articles: list[dict], titles: i
             if word not in seen:
                 seen.add(word)
                 # hamza seats, ى and ة the index's arabic_normalization folds anyway: only other letters widen
-                others = [f for f in spellings.searchable_spellings(word, native)[1:] if fold(f) != fold(word)]
+                others = [f for f in spellings.searchable_spellings(word)[1:] if fold(f) != fold(word)]
                 if others:
                     widened[word] = others
     print(f"\nEvery Arabic word of {titles} titles ({len(seen)} distinct): {len(widened)} widened by other letters")
+    added = sum(spellings.occurrences(form) for others in widened.values() for form in others)
+    print(
+        f"  they add {added} occurrences in the collection (the word's own: "
+        f"{sum(spellings.occurrences(word) for word in widened)}); check each by eye:"
+    )
     for word, others in widened.items():
-        print(f"  {word}: {' '.join(others)}")
+        print(f"  {word}: {' '.join(f'{form}({spellings.occurrences(form)})' for form in others)}")
     english_texts = [*read_lines(shared_file("data", "parallel", "ud_pud", "en.txt"))]
     english_texts += read_lines(shared_file("data", "parallel", "tico19_test", "ref.en"))
     english_texts += read_lines(shared_file("data", "parallel", "tatoeba_v2021-08-07", "ref.en"))

@@ -17,9 +17,11 @@ from service.names.spelling import arabic_variants, fold, is_arabic_word, name_k
 
 CLITICS = "وفبلك"
 ARTICLES = ("ال", "وال", "بال", "فال", "كال", "لل", "وبال", "ولل", "فبال")
-SUFFIXES = ("ه", "ها", "هم", "هن", "هما", "كم", "نا", "ي", "ة", "ات", "ون", "ين", "ان", "ية", "يات", "يين")
+SUFFIXES = ("ه", "ها", "هم", "هن", "هما", "كم", "نا", "ي", "ة", "ات", "ون", "ين", "ان", "ية", "يات", "يين", "وا", "ت")
+VERB_PERSONS = "يتنأ"
 MIN_BASE_LETTERS = 3
-PRONOUN_SUFFIXES = ("ها", "هم", "هما", "هن", "كم", "نا", "ه")
+# Pronoun suffixes, and the accusative ا (رسميا, شرقا), on a word the collection also has without them
+PRONOUN_SUFFIXES = ("ها", "هم", "هما", "هن", "كم", "نا", "ه", "ا")
 # Total variation distance between two spellings' outlets at which they count as one name spelled apart
 # (bench/names.py: the names' spellings 0.5 to 0.9, a common word and its look-alike far less)
 MIN_SOURCE_DISTANCE = 0.5
@@ -75,6 +77,8 @@ class CollectionSpellings:
         inflected += sum(self.counts.get(form + suffix, 0) for suffix in SUFFIXES)
         if form[-1] == "ة":  # كريمة: its inflections are written with ت
             inflected += sum(self.counts.get(form[:-1] + "ت" + suffix, 0) for suffix in SUFFIXES[:7])
+        if form[0] in VERB_PERSONS:  # a verb is conjugated: يستعير, تستعير, نستعير
+            inflected += sum(self.counts.get(person + form[1:], 0) for person in VERB_PERSONS if person != form[0])
         return FormCounts(bare=self.occurrences(form), inflected=inflected)
 
     def spellings_of(self, word: str) -> Counter:
@@ -99,11 +103,26 @@ class CollectionSpellings:
         distance = sum(abs(shares.get(s, 0.0) - other_shares.get(s, 0.0)) for s in self.by_source) / 2
         return distance >= MIN_SOURCE_DISTANCE
 
+    def spellings_for(self, listed: Iterable[str]) -> list[str]:
+        """The collection's spellings of a name given as ranked candidate spellings (english.english_to_arabic):
+        those of the best-ranked candidate that occurs and is name-like, and those of the most used of these ([]
+        when none is). Only the one candidate: those further down can be another person (Merkel's list holds ماركل,
+        Markle)."""
+        for spelling in listed:
+            if self.occurrences(spelling) and self._may_be_bare_name(spelling) and self.is_name(spelling):
+                found = self.searchable_spellings(spelling)
+                # the outlets' usual spelling (غوتيريس, where the candidate was a rare غوتريس) has its own variants
+                usual = max(found, key=self.occurrences)
+                return [*found, *(form for form in self.searchable_spellings(usual) if form not in found)]
+        return []
+
     def _may_be_bare_name(self, word: str) -> bool:
-        """Not an article, clitic or pronoun suffix on a word the collection also has bare (وترامب: ask ترامب)."""
+        """Not an article, clitic or suffix on a word the collection also has bare (وترامب: ask ترامب)."""
         if len(word) < MIN_BASE_LETTERS or not is_arabic_word(word) or word.startswith(ARTICLES):
             return False
-        if word[0] in CLITICS and word[1:] in self.counts:
+        if word[0] in CLITICS and self.counts.get(word[1:], 0) >= 2 * self.counts.get(word, 0):  # not بايدن (ايدن)
+            return False
+        if word.endswith("ت" + "ه") and word[:-2] + "ة" in self.counts:  # وصافته: وصافة and its pronoun
             return False
         return not any(word.endswith(suffix) and word[: -len(suffix)] in self.counts for suffix in PRONOUN_SUFFIXES)
 
@@ -114,24 +133,23 @@ class CollectionSpellings:
         counts = self.form_counts(form)
         return counts.inflected_share if counts.bare or counts.inflected else None
 
-    def searchable_spellings(self, word: str, native_names: frozenset[str] = frozenset()) -> list[str]:
+    def searchable_spellings(self, word: str) -> list[str]:
         """The collection's spellings of an Arabic name: the word first, then the variants that occur and are
         name-like, most used first; [] for a word that is no name.
 
-        No name: a common word (one the collection inflects), or a word with the article (names rarely take it).
-        A native Arabic name (native_names: their folded spellings) gets only its hamza, ى and ة forms, which
-        differ in letters and not in sound; other names get the variants whose letters differ."""
+        No name: a common word (one the collection inflects), or a word with the article, a clitic or a pronoun
+        suffix. A variant with other letters than the word's (not only a hamza seat, ى or ة) must also be used by
+        other outlets than the word (`used_apart`): كانت and كنت, or محمود and محمد, are written by all alike."""
         word = plain(word)
         if not self._may_be_bare_name(word) or not self.is_name(word):
             return []
-        native = fold(word) in native_names
         variants = set(arabic_variants(word))
         found = [
             (form, count)
             for form, count in self.spellings_of(word).items()
             if form in variants
             and form != word
-            and (fold(form) == fold(word) if native else fold(form) not in native_names)
+            and self._may_be_bare_name(form)
             and self.is_name(form)
             and (fold(form) == fold(word) or self.used_apart(form, word))
         ]

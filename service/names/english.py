@@ -11,7 +11,7 @@ import functools
 import itertools
 import re
 
-from service.names.spelling import arabic_variants, fold, is_arabic_word
+from service.names.spelling import arabic_variants, is_arabic_word
 
 MAX_SPELLINGS = 32
 _ENGINES = ("hybrid", "model", "rules")  # arabnamer's: its dictionary, then XGBoost; XGBoost; its rules
@@ -30,16 +30,6 @@ def _transliterators() -> tuple:
 
 def arabnamer_available() -> bool:
     return bool(_transliterators())
-
-
-@functools.cache
-def native_arabic_names() -> frozenset[str]:
-    """The folded Arabic names of arabnamer's dictionary (Arab personal names, mostly); empty without arabnamer."""
-    try:
-        from arabnamer.utils.dict_lookup import _load_dict
-    except ImportError:
-        return frozenset()
-    return frozenset(fold(arabic) for arabic in _load_dict().values() if is_arabic_word(arabic))
 
 
 def _transliterations(token: str) -> list[str]:

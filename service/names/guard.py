@@ -4,8 +4,8 @@
 Arabic: names rarely take the article or a pronoun, plural or nisba suffix; common words do. Measured on 22,070
 news articles (bench/names.py): the 20 foreign names' usual spellings have an inflected share of 0 to 0.015,
 common words that are also names 0.13 to 0.88 (أمل 0.55, كريم 0.32), so a word is name-like at
-MAX_INFLECTED_SHARE or below. Native Arabic names (محمود, طارق) are name-like too but have one spelling: dropping
-their long vowel makes another word (محمد, طرق), so collection.py gives them no vowel or letter variants.
+MAX_INFLECTED_SHARE or below. Some Arabic names are name-like too (محمود, طارق) and their variants are other
+words (محمد, طرق): collection.py keeps only variants that other outlets use instead (`used_apart`).
 English: a word the collection's English writes capitalised mid-sentence nearly always (Trump, not "hope"), or,
 when the collection has never seen it, a word the query writes capitalised and no common word."""
 

@@ -20,7 +20,7 @@ LONG_VOWELS = "اوي"
 FOREIGN_SOUND_LETTERS = ("غج", "سشز", "كق")
 _FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ة": "ه", "ى": "ي", "ؤ": "و", "ئ": "ي"})
 _ARABIC_WORD = re.compile(r"^[\u0621-\u064a\u0671]+$")
-MAX_VARIANTS = 64
+MAX_VARIANTS = 256  # the collection keeps the few that occur
 
 
 def is_arabic_word(word: str) -> bool:
@@ -62,14 +62,14 @@ def _final_forms(word: str) -> set[str]:
 
 
 def _vowel_forms(word: str) -> set[str]:
-    """Each inner long vowel dropped, and a long alif added after an inner consonant followed by a consonant."""
+    """Each inner long vowel dropped, and one added between two consonants (not after the last letter)."""
     forms = {word}
-    for index in range(1, len(word) - 1):
-        letter = word[index]
-        if letter in LONG_VOWELS:
+    for index in range(len(word) - 1):
+        letter, following = word[index], word[index + 1]
+        if letter in LONG_VOWELS and index > 0:
             forms.add(word[:index] + word[index + 1 :])
-        elif word[index + 1] not in LONG_VOWELS + "ة" and index + 1 < len(word) - 1:
-            forms.add(word[: index + 1] + "ا" + word[index + 1 :])
+        elif letter not in LONG_VOWELS and following not in LONG_VOWELS + "ة" and index + 1 < len(word) - 1:
+            forms.update(word[: index + 1] + vowel + word[index + 1 :] for vowel in LONG_VOWELS)
     return forms
 
 
