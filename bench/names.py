@@ -22,7 +22,7 @@ import argparse
 import time
 from collections import Counter
 
-from common import news_articles, read_lines, shared_file
+from common import news_articles, peak_rss_mb, read_lines, shared_file
 
 from service.names import english
 from service.names.collection import CollectionSpellings, capitalised_shares, word_counts
@@ -210,6 +210,7 @@ def main() -> None:
     print(f"arabnamer: {'installed' if english.arabnamer_available() else 'absent (its columns are empty)'}\n")
     spellings_report(spellings)
     guard_report(spellings, articles, args.titles)
+    print(f"\npeak RSS {peak_rss_mb():.0f} MB (the articles, their word counts and arabnamer's model)")
 
 
 if __name__ == "__main__":

@@ -65,6 +65,13 @@ def test_a_common_word_that_is_also_a_name_is_not_expanded():
     assert spellings.form_counts("أمل").inflected_share > 0.05
 
 
+def test_words_with_a_clitic_suffix_or_the_article_are_asked_for_bare():
+    spellings = CollectionSpellings.from_counts(word_counts(["ترامب ترامب ترامب وترامب رسمي رسمي رسميا الترامب"]))
+    assert spellings.searchable_spellings("وترامب") == []
+    assert spellings.searchable_spellings("رسميا") == []
+    assert spellings.searchable_spellings("الترامب") == []
+
+
 def test_a_name_whose_variant_is_another_name_used_by_every_outlet_is_not_expanded():
     texts = {"outlet-a": "محمود قال . محمد قال . محمد", "outlet-b": "محمود ذهب . محمد ذهب . محمد"}
     spellings = CollectionSpellings.from_sources({source: word_counts([text]) for source, text in texts.items()})
