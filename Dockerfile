@@ -2,8 +2,9 @@
 # Multi-stage: build the virtual environment, then copy it into a slim image that runs as a non-root user.
 FROM python:3.11-slim AS build
 WORKDIR /app
-COPY requirements.txt .
-RUN python -m venv /venv && /venv/bin/pip install --no-cache-dir -r requirements.txt
+COPY requirements.txt requirements-nodeps.txt ./
+RUN python -m venv /venv && /venv/bin/pip install --no-cache-dir -r requirements.txt \
+    && /venv/bin/pip install --no-cache-dir --no-deps -r requirements-nodeps.txt
 
 FROM python:3.11-slim
 ARG MODEL_SOURCE=""

@@ -6,10 +6,11 @@ RUN_API_KEY ?= local-dev-key
 
 .PHONY: setup run stop browser servers test test-fast lint format bench clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-nodeps.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	touch $@
 
 # jemalloc (Debian's libjemalloc2), which `serve` preloads when present for a lower peak RSS; installed when
