@@ -152,6 +152,13 @@ SEARCH_PARAMETERS = [
         "your own English for the query, searched instead of its machine translation (empty: the machine's)",
     ),
     parameter(
+        "q_names",
+        "query",
+        {"type": "string", "maxLength": MAX_QUERY_CHARS},
+        "your own Arabic spellings of the query's names (search syntax), searched instead of the spellings the "
+        "collection uses (empty: the collection's)",
+    ),
+    parameter(
         "source", "query", _STRINGS, "only these sources: repeat it, or separate them by commas (empty means all)"
     ),
     parameter(
@@ -562,6 +569,7 @@ ALERT_FILTERS = {
         "to": _DATE,
         "q_en": {"type": ["string", "null"], "maxLength": MAX_QUERY_CHARS},
         "q_ar": {"type": ["string", "null"], "maxLength": MAX_QUERY_CHARS},
+        "q_names": {"type": ["string", "null"], "maxLength": MAX_QUERY_CHARS},
     },
 }
 _ALERT_FIELDS = {
@@ -617,7 +625,8 @@ _ALERT = {
         "last_seen": _NULLABLE_STRING,
         "searched": {
             "type": "array",
-            "description": "the query wordings matched: the user's words and their machine translation made at save time",
+            "description": "the query wordings matched: the user's words, their machine translation and the names' spellings "
+            "(by: names) made at save time",
             "items": {"type": "object", "properties": {"lang": {"enum": ["en", "ar"]}, "text": {"type": "string"}}},
         },
     },
