@@ -454,14 +454,15 @@ RESPONSES = {
                     "language": {"enum": ["ar", "en"]},
                     "searched": {
                         "type": "array",
-                        "description": "every form of the query searched: the user's words and their translations",
+                        "description": "every form of the query searched: the user's words, their translations, and "
+                        "the spellings of its names that the collection uses (by: names; q_names replaces them)",
                         "items": {
                             "type": "object",
                             "required": ["lang", "text", "by"],
                             "properties": {
                                 "lang": {"enum": ["ar", "en"]},
                                 "text": {"type": "string"},
-                                "by": {"enum": ["user", "machine"]},
+                                "by": {"enum": ["user", "machine", "names"]},
                             },
                         },
                     },
@@ -625,8 +626,8 @@ _ALERT = {
         "last_seen": _NULLABLE_STRING,
         "searched": {
             "type": "array",
-            "description": "the query wordings matched: the user's words, their machine translation and the names' spellings "
-            "(by: names) made at save time",
+            "description": "the query wordings matched: the user's words, their machine translation and the "
+            "spellings of its names (by: names), made at save time",
             "items": {"type": "object", "properties": {"lang": {"enum": ["en", "ar"]}, "text": {"type": "string"}}},
         },
     },
