@@ -12,7 +12,7 @@ import functools
 import re
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -46,10 +46,10 @@ class CollectionNames:
 
 def collection_names_from(articles: list[dict]) -> CollectionNames:
     """Pure: from articles' source, title, body and body_en, counted per source (outlets spell names apart)."""
-    by_source: dict[str, Counter] = defaultdict(Counter)
+    texts: dict[str, list[str]] = defaultdict(list)
     for article in articles:
-        arabic = [article.get("title") or "", article.get("body") or ""]
-        by_source[article.get("source") or ""].update(word_counts(arabic))
+        texts[article.get("source") or ""] += [article.get("title") or "", article.get("body") or ""]
+    by_source = {source: word_counts(arabic) for source, arabic in texts.items()}  # each distinct word made plain once
     english = (article.get("body_en") or "" for article in articles)
     return CollectionNames(CollectionSpellings.from_sources(by_source), capitalised_shares(english), len(articles))
 
