@@ -140,3 +140,10 @@ def test_respelling_keeps_operators_and_exclusions():
     assert respelled("ترامب NOT بايدن", lambda w: spell(w) or [], every_word=False) == ('("ترامب" OR "ترمب") NOT بايدن')
     assert respelled("بايدن -ترامب", lambda w: spell(w) or [], every_word=False) is None
     assert collection_names_from([]).articles == 0
+
+
+def test_an_article_opened_from_an_english_name_marks_the_arabic_spelling(search_settings, names_alias):
+    pytest.importorskip("arabnamer")
+    client = create_app(replace(search_settings, opensearch_index=names_alias)).test_client()
+    page = client.get("/articles/t4?q=Trump").get_data(as_text=True)
+    assert "<mark>ترمب</mark>" in page
