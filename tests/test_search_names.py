@@ -6,6 +6,7 @@ import re
 from dataclasses import replace
 
 import pytest
+from helpers import run_cli
 
 from service.alerts.store import AlertStore
 from service.alerts.usecases import AlertSpec, create_alert
@@ -147,3 +148,11 @@ def test_an_article_opened_from_an_english_name_marks_the_arabic_spelling(search
     client = create_app(replace(search_settings, opensearch_index=names_alias)).test_client()
     page = client.get("/articles/t4?q=Trump").get_data(as_text=True)
     assert "<mark>ترمب</mark>" in page
+
+
+def test_the_cli_takes_the_users_spellings(search_settings, names_alias):
+    env = {"OPENSEARCH_URL": search_settings.opensearch_urls[0], "OPENSEARCH_INDEX": names_alias}
+    done = run_cli("search", "Trump", "--q-names", "ترمب", "--no-collapse", env=env)
+    assert done.returncode == 0, done.stderr
+    shown = done.stdout.decode()
+    assert "searched en (user): Trump; ar (names): ترمب" in shown and "t4" in shown and "t1" not in shown
