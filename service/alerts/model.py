@@ -22,12 +22,12 @@ class Alert:
     owner: str  # the hash of the API key that made it (web.auth.current_owner)
     name: str
     query: str  # in the search syntax
-    filters: dict  # lang, source, category, from, to, q_ar, q_en as the search API takes them: {"source": [...], ...}
+    filters: dict  # lang, source, category, from, to, q_ar, q_en, q_names as the search API takes them: {"source": [...], ...}
     feed_token: str  # reads the alert's feed without an API key
     webhook_url: str | None
     created: str  # ISO-8601, UTC
     last_seen: str | None  # when its owner last looked at its matches (mark_seen)
-    searched: tuple[dict, ...] = field(default=())  # the query wordings: {"lang", "text", "by": user|machine}
+    searched: tuple[dict, ...] = field(default=())  # the query wordings: {"lang", "text", "by": user|machine|names}
 
     def request(self) -> SearchRequest:
         """The search this alert saves, as search runs it (one page, every article)."""
@@ -94,6 +94,7 @@ def search_request(query: str, filters: dict, size: int = 10, page: int = 1, col
         page=page,
         q_ar=filters.get("q_ar") or None,
         q_en=filters.get("q_en") or None,
+        q_names=filters.get("q_names") or None,
         collapse=collapse,
     )
 

@@ -20,6 +20,7 @@ from service.errors import ServiceError
 from service.index.documents import checked_url
 from service.index.errors import refusal_reason
 from service.search import query as query_parser
+from service.search.names import CollectionNames, collection_names
 from service.search.query import QueryError, QueryWording
 from service.search.searcher import query_wordings
 from service.translation.interface import SentenceTranslator
@@ -82,7 +83,7 @@ def create_alert(
     limit = settings.alerts_per_key
     if store.count_for(owner) >= limit:  # spares the translation; the store decides, under concurrent creates too
         raise AlertLimitReached(f"at most {limit} alerts per API key")
-    wordings = checked_wordings(spec.query, spec.filters, translators)
+    wordings = checked_wordings(spec.query, spec.filters, translators, collection_names(store.client, store.alias))
     webhook_url = allowed_webhook_url(spec.webhook_url, settings.alert_webhook_allow)
     try:
         alert, secret = store.create(owner, spec.name, spec.query, spec.filters, wordings, webhook_url, limit=limit)
@@ -115,7 +116,7 @@ def update_alert(
         return None
     query, filters = changes.get("query", alert.query), changes.get("filters", alert.filters)
     if {"query", "filters"} & changes.keys():
-        wordings = checked_wordings(query, filters, translators)
+        wordings = checked_wordings(query, filters, translators, collection_names(store.client, store.alias))
     else:
         wordings = alert.wordings()
     webhook_url = alert.webhook_url
@@ -131,16 +132,20 @@ def update_alert(
 
 
 def checked_wordings(
-    query: str, filters: dict, translators: dict[str, SentenceTranslator | None]
+    query: str,
+    filters: dict,
+    translators: dict[str, SentenceTranslator | None],
+    names: CollectionNames | None = None,
 ) -> list[QueryWording]:
-    """The query wordings the alert will match, as search would run them now; QueryError or AlertRefused for a
-    query or filters search would refuse. A busy translator is waited for: a saved search keeps its wordings."""
+    """The query wordings the alert will match, as search would run them now (names: the collection's name
+    spellings, kept as they are at save time); QueryError or AlertRefused for a query or filters search would
+    refuse. A busy translator is waited for: a saved search keeps its wordings."""
     wanted = search_request(query, filters)
     try:
         wanted.validate()
     except ValueError as error:
         raise AlertRefused(str(error), getattr(error, "code", "bad_request")) from None
-    wordings, _ = query_wordings(wanted, query_parser.parse(query), translators, wait_when_busy=True)
+    wordings, _ = query_wordings(wanted, query_parser.parse(query), translators, wait_when_busy=True, names=names)
     return wordings
 
 

@@ -27,6 +27,9 @@ def register(commands) -> None:
     parser.add_argument("--lang", choices=LANGS, default="auto")
     parser.add_argument("--q-ar", help="your own Arabic for the query, searched instead of its machine translation")
     parser.add_argument("--q-en", help="your own English for the query, searched instead of its machine translation")
+    parser.add_argument(
+        "--q-names", help="your own Arabic spellings of the query's names, searched instead of the collection's"
+    )
     parser.add_argument("--source", action="append", default=[], help="filter by source (repeatable)")
     parser.add_argument("--category", action="append", default=[], help="filter by category (repeatable)")
     parser.add_argument("--from", dest="date_from", help="published on or after (YYYY-MM-DD)")
@@ -54,6 +57,7 @@ def run(args, services) -> int:
         page=args.page,
         q_ar=args.q_ar,
         q_en=args.q_en,
+        q_names=args.q_names,
         collapse=args.collapse,
     )
     try:

@@ -39,6 +39,11 @@ class ParsedQuery:
         return cls(escaped, escaped, " ".join(words))
 
 
+def tokens(text: str) -> list[str]:
+    """The query's tokens as the parser reads them: words, "phrases", parentheses and operators."""
+    return _TOKEN.findall(text)
+
+
 def _escape(word: str) -> str:
     return _SPECIAL.sub(r"\\\1", word)
 
@@ -108,7 +113,8 @@ class QueryWording:
     lang: str  # en or ar: the fields it searches
     text: str  # as shown to the user: their own syntax, or the machine's words
     query: ParsedQuery
-    by: str  # user (typed, or a translation the user passed) or machine (translated for this search)
+    by: str  # user (typed, or a translation the user passed), machine (translated for this search), or names
+    # (a name's spellings in the collection, or the user's q_names: search/names.py)
 
 
 _ARABIC_LETTER = re.compile(r"[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")

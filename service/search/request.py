@@ -45,6 +45,7 @@ class SearchRequest:
     page: int = 1
     q_ar: str | None = None  # the user's own Arabic for the query, searched instead of a machine translation
     q_en: str | None = None  # the same for English
+    q_names: str | None = None  # the user's own Arabic spellings of the query's names, instead of the collection's
     collapse: bool = True  # one hit per story cluster; False shows every article
 
     def validate(self) -> None:

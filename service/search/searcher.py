@@ -13,6 +13,7 @@ from service.index.bulk import is_outage
 from service.index.errors import refusal_reason
 from service.search import query as query_parser
 from service.search.body import build_body
+from service.search.names import CollectionNames, collection_names, name_wordings
 from service.search.query import ParsedQuery, QueryError, QueryWording
 from service.search.request import SearchRequest
 from service.search.results import parse_response
@@ -77,14 +78,19 @@ def _user_wordings(request: SearchRequest, parsed: ParsedQuery) -> list[QueryWor
 
 
 def query_wordings(
-    request: SearchRequest, parsed: ParsedQuery, translators: dict, wait_when_busy: bool = False
+    request: SearchRequest,
+    parsed: ParsedQuery,
+    translators: dict,
+    wait_when_busy: bool = False,
+    names: CollectionNames | None = None,
 ) -> tuple[list[QueryWording], list[dict]]:
     """Every wording the search runs, and the sides left out with the reason: (wordings, not_searched).
 
     translators maps the side a model translates into (en, ar) to the model, or None. A translation the
     user passed (q_en, q_ar) replaces the machine's for its side. When the translator's queue is full, a
     search leaves the other side out and says so; with wait_when_busy (a saved search, kept for good) the
-    TranslatorBusy goes to the caller instead.
+    TranslatorBusy goes to the caller instead. names (search/names.py collection_names) adds the Arabic
+    spellings the collection uses for the query's names, or the user's q_names, as wordings by "names".
     """
     wordings = _user_wordings(request, parsed)
     overrides = {"en": request.q_en, "ar": request.q_ar}
@@ -108,6 +114,7 @@ def query_wordings(
     for lang, text in overrides.items():
         if text:
             wordings.append(QueryWording(lang, text, query_parser.parse(text), "user"))
+    wordings.extend(name_wordings(request, wordings, names))
     return wordings, not_searched
 
 
@@ -152,7 +159,8 @@ def search(
     request.validate()
     parsed = query_parser.parse(request.query)
     lang = query_language(request, parsed)
-    wordings, not_searched = query_wordings(request, parsed, {"en": translator, "ar": reverse_translator})
+    translators = {"en": translator, "ar": reverse_translator}
+    wordings, not_searched = query_wordings(request, parsed, translators, names=collection_names(client, alias))
     result = parse_response(_run(client, alias, build_body(request, wordings, translated_boost)))
     request.check_page(result["total"], len(result["hits"]), result.get("stories"))
     if request.collapse and result["hits"]:

@@ -93,6 +93,7 @@ def search_request(args) -> SearchRequest:
         page=values.get("page", 1),
         q_ar=values.get("q_ar", "").strip() or None,  # an empty field means "the machine's translation"
         q_en=values.get("q_en", "").strip() or None,
+        q_names=values.get("q_names", "").strip() or None,  # empty: the collection's spellings
         collapse=values.get("collapse", True),
     )
     try:

@@ -15,6 +15,7 @@ from werkzeug.datastructures import MultiDict
 
 from service.provenance import provenance
 from service.search.body import sentence_clause
+from service.search.names import collection_names
 from service.search.query import QueryError
 from service.search.query import parse as parse_query
 from service.search.results import parse_hit
@@ -67,9 +68,8 @@ def query_matches(services, article_id: str, query: str) -> tuple[dict[int, dict
     except (ApiError, QueryError) as error:
         return {}, error.message if isinstance(error, ApiError) else str(error)
     translators = {"en": services.translator, "ar": services.reverse_translator}
-    wordings, _not_searched = query_wordings(
-        request, parsed, translators
-    )  # translations are cached: the search made them
+    names = collection_names(services.client, services.alias)  # cached: the search read them
+    wordings, _not_searched = query_wordings(request, parsed, translators, names=names)  # translations cached too
     clauses = []
     for lang in dict.fromkeys(wording.lang for wording in wordings):
         clause = sentence_clause(lang, [(wording, 1.0) for wording in wordings if wording.lang == lang])

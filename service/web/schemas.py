@@ -152,6 +152,13 @@ SEARCH_PARAMETERS = [
         "your own English for the query, searched instead of its machine translation (empty: the machine's)",
     ),
     parameter(
+        "q_names",
+        "query",
+        {"type": "string", "maxLength": MAX_QUERY_CHARS},
+        "your own Arabic spellings of the query's names (search syntax), searched instead of the spellings the "
+        "collection uses (empty: the collection's)",
+    ),
+    parameter(
         "source", "query", _STRINGS, "only these sources: repeat it, or separate them by commas (empty means all)"
     ),
     parameter(
@@ -447,14 +454,15 @@ RESPONSES = {
                     "language": {"enum": ["ar", "en"]},
                     "searched": {
                         "type": "array",
-                        "description": "every form of the query searched: the user's words and their translations",
+                        "description": "every form of the query searched: the user's words, their translations, and "
+                        "the spellings of its names that the collection uses (by: names; q_names replaces them)",
                         "items": {
                             "type": "object",
                             "required": ["lang", "text", "by"],
                             "properties": {
                                 "lang": {"enum": ["ar", "en"]},
                                 "text": {"type": "string"},
-                                "by": {"enum": ["user", "machine"]},
+                                "by": {"enum": ["user", "machine", "names"]},
                             },
                         },
                     },
@@ -562,6 +570,7 @@ ALERT_FILTERS = {
         "to": _DATE,
         "q_en": {"type": ["string", "null"], "maxLength": MAX_QUERY_CHARS},
         "q_ar": {"type": ["string", "null"], "maxLength": MAX_QUERY_CHARS},
+        "q_names": {"type": ["string", "null"], "maxLength": MAX_QUERY_CHARS},
     },
 }
 _ALERT_FIELDS = {
@@ -617,7 +626,8 @@ _ALERT = {
         "last_seen": _NULLABLE_STRING,
         "searched": {
             "type": "array",
-            "description": "the query wordings matched: the user's words and their machine translation made at save time",
+            "description": "the query wordings matched: the user's words, their machine translation and the "
+            "spellings of its names (by: names), made at save time",
             "items": {"type": "object", "properties": {"lang": {"enum": ["en", "ar"]}, "text": {"type": "string"}}},
         },
     },

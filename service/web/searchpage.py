@@ -294,14 +294,25 @@ class Wording:
     lang: str
     language: str  # its name: Arabic, English
     text: str
-    by: str  # machine, or user (a wording the user gave with q_ar / q_en)
+    by: str  # machine, names, or user (a wording the user gave with q_ar / q_en)
+    own: bool = False  # the user's own text: q_ar / q_en, or q_names for the names' spellings
+
+    @property
+    def field(self) -> str:
+        """The request parameter that replaces this wording."""
+        return "q_names" if self.by == "names" else f"q_{self.lang}"
 
 
-def other_wordings(searched: list[dict], q_ar: str | None, q_en: str | None) -> list[Wording]:
-    """The forms of the query searched besides the user's own query: machine translations and the user's wordings."""
+def other_wordings(
+    searched: list[dict], q_ar: str | None, q_en: str | None, q_names: str | None = None
+) -> list[Wording]:
+    """The forms of the query searched besides the user's own query: machine translations, the names' spellings
+    (the collection's, or the user's q_names) and the user's wordings."""
     own = {"ar": q_ar, "en": q_en}
     return [
-        Wording(form["lang"], LANGUAGE_NAMES[form["lang"]], form["text"], form["by"])
+        Wording(form["lang"], LANGUAGE_NAMES[form["lang"]], form["text"], form["by"], bool(q_names))
+        if form["by"] == "names"
+        else Wording(form["lang"], LANGUAGE_NAMES[form["lang"]], form["text"], form["by"], form["by"] == "user")
         for form in searched
-        if form["by"] == "machine" or (own[form["lang"]] and form["text"] == own[form["lang"]])
+        if form["by"] in ("machine", "names") or (own[form["lang"]] and form["text"] == own[form["lang"]])
     ]

@@ -32,7 +32,7 @@ bp = Blueprint("ui", __name__)
 LOW_CONFIDENCE = -1.0  # mean token log-probability below which a sentence is marked for review
 # Pages with no data of their own: it comes through the keyed API.
 SHELL_PAGES = {"ui.ingest_page", "ui.jobs_page", "ui.alerts_page"}
-WORDINGS = ("q_ar", "q_en", "wording_for")  # the user's own wordings of the query, and the query they belong to
+WORDINGS = ("q_ar", "q_en", "q_names", "wording_for")  # the user's own wordings, and the query they belong to
 log = logging.getLogger(__name__)
 
 
@@ -83,7 +83,7 @@ def search_page():
 
 
 def _with_current_wordings(args: MultiDict) -> MultiDict:
-    """The arguments without the user's own q_ar / q_en when they were written for another query.
+    """The arguments without the user's own q_ar / q_en / q_names when they were written for another query.
 
     The search form carries them along (hidden) with `wording_for`, the query they belong to, so that changing a
     filter keeps them and typing a new query drops them.
@@ -128,7 +128,7 @@ def _results_context(args: MultiDict, query: SearchRequest, result: dict) -> dic
         },
         "bars": searchpage.timeline(facets.get("published", []), values),
         "mix_up": searchpage.language_mix_up(query.query, query.lang),
-        "wordings": searchpage.other_wordings(result["query"]["searched"], query.q_ar, query.q_en),
+        "wordings": searchpage.other_wordings(result["query"]["searched"], query.q_ar, query.q_en, query.q_names),
         "saved_search": saved_search(query),
         "csv_url": url_for("api.search_articles", **{**searchpage.without(values, "wording_for"), "format": "csv"}),
         "back": request.full_path,
@@ -145,6 +145,7 @@ def saved_search(query: SearchRequest) -> dict:
         "to": query.date_to,
         "q_ar": query.q_ar,
         "q_en": query.q_en,
+        "q_names": query.q_names,
     }
     return {"query": query.query, "filters": {name: value for name, value in filters.items() if value}}
 
