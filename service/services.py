@@ -14,6 +14,7 @@ a process makes, tests included) and the batching schedulers in front of them (t
 from __future__ import annotations
 
 import logging
+import threading
 from functools import cached_property
 
 from opensearchpy import OpenSearch
@@ -28,6 +29,8 @@ from service.jobs.pool import WorkerPool
 from service.jobs.store import JobStore
 from service.jobs.worker import Worker
 from service.modelstore.manifest import ModelNotInstalled
+from service.names.english import arabnamer_available
+from service.search.names import collection_names
 from service.translation import check_translator, open_reverse_translator, open_translator
 from service.translation.interface import SentenceTranslator
 
@@ -138,6 +141,8 @@ class Services:
         """Start JOBS_WORKERS job worker threads sharing this process's translator, and the webhook deliverer
         (ALERT_DELIVERY); only where the process serves. The pool; None when there is no model or no workers."""
         settings = self.settings
+        if self.workers is None and self.deliverer is None:  # the first start in this process
+            threading.Thread(target=self._warm_names, name="warm-names", daemon=True).start()
         if settings.alert_delivery and self.deliverer is None:
             self.deliverer = DeliveryThread(self.alert_deliverer()).start()
         if self.translator is None or settings.jobs_workers < 1 or self.workers is not None:
@@ -148,6 +153,15 @@ class Services:
         workers = [self.worker(open_job_store(settings)) for _ in range(settings.jobs_workers)]
         self.workers = WorkerPool(workers).start()
         return self.workers
+
+    def _warm_names(self) -> None:
+        """Load the name transliterator (about 9 s) and read the collection's spellings before the first search
+        needs them, so no analyst's request pays for either."""
+        try:
+            arabnamer_available()
+            collection_names(self.client, self.alias)
+        except Exception:  # a search reads them again when it needs them
+            log.warning("the names' spellings could not be made ready at start", exc_info=True)
 
     def stop_workers(self) -> None:
         """Stop the worker threads and the deliverer, giving back what they hold."""
