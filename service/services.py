@@ -31,6 +31,7 @@ from service.jobs.pool import WorkerPool
 from service.jobs.store import JobStore
 from service.jobs.worker import Worker
 from service.modelstore.manifest import ModelNotInstalled
+from service.search.searcher import Meaning
 from service.translation import check_translator, open_reverse_translator, open_translator
 from service.translation.interface import SentenceTranslator
 
@@ -110,6 +111,12 @@ class Services:
         except EncoderNotInstalled as error:
             log.warning("%s; searching by words only", error)
             return None
+
+    @property
+    def meaning(self) -> Meaning:
+        """How searches use the sentence encoder: the vector channel, its floor and weight (words only when off)."""
+        settings = self.settings
+        return Meaning(self.encoder, settings.search_meaning_floor, settings.search_meaning_weight)
 
     @cached_property
     def job_store(self) -> JobStore:

@@ -292,6 +292,11 @@ _HIT = {
         "provenance": _PROVENANCE,
         "score": {"type": ["number", "null"]},
         "cluster_id": _CLUSTER_ID,
+        "matched_by": {
+            "type": "array",
+            "items": {"enum": ["words", "meaning"]},
+            "description": "how the article matched: the query's words (BM25), its meaning (sentence vectors), or both",
+        },
         "cluster_size": {
             **_COUNT,
             "description": "collapsed searches: the story's articles, this one included, matching or not",
@@ -322,6 +327,8 @@ _HIT = {
                     "field": {"enum": ["title", "body", None]},
                     "score": {"type": ["number", "null"]},
                     "matched": {"enum": ["ar", "en", "both"]},
+                    "by": {"enum": ["words", "meaning"], "description": "found by the query's words or its meaning"},
+                    "similarity": {"type": ["number", "null"], "description": "cosine to the query (by meaning)"},
                     "counterpart": {"enum": ["ar", "en", None], "description": "the side beside the match"},
                     "ar": {"type": "string"},
                     "en": {"type": "string"},
@@ -454,7 +461,10 @@ RESPONSES = {
                             "properties": {
                                 "lang": {"enum": ["ar", "en"]},
                                 "text": {"type": "string"},
-                                "by": {"enum": ["user", "machine"]},
+                                "by": {
+                                    "enum": ["user", "machine", "meaning"],
+                                    "description": "meaning: sentence vectors near the query's, in either language",
+                                },
                             },
                         },
                     },
