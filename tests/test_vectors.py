@@ -6,6 +6,7 @@ import json
 import shutil
 
 import pytest
+from helpers import run_cli
 
 from service.config import PROJECT_ROOT, Settings
 from service.embedding import DIMENSIONS, open_encoder
@@ -145,3 +146,13 @@ def test_migrating_a_v3_index_embeds_again_what_the_copy_loses(client, fresh, en
     assert vectors_per_article(client, fresh) == before
     lifecycle.migrate(client, fresh)  # ENCODER=off: copied without vectors, said in the docstring
     assert vectors_per_article(client, fresh) == {}
+
+
+def test_the_cli_migrate_embeds_with_encoder(client, fresh, encoder, tmp_path, search_settings):
+    lifecycle.ensure(client, fresh, config_dir=v2_only(tmp_path))
+    write(client, fresh, ARABIC[:2], encoder)
+    env = {"OPENSEARCH_URL": search_settings.opensearch_urls[0], "OPENSEARCH_INDEX": fresh, "ENCODER": "use"}
+    done = run_cli("index", "migrate", env=env)
+    assert done.returncode == 0, done.stderr.decode()
+    assert f"-v{max(lifecycle.config_versions())}-" in done.stdout.decode()
+    assert vectors_per_article(client, fresh) == {r["id"]: len(r["sentences"]) for r in ARABIC[:2]}
