@@ -4,6 +4,7 @@ left out on an index made from articles-v2 (which still ingests), and given by `
 
 import json
 import shutil
+from dataclasses import replace
 
 import pytest
 from helpers import run_cli
@@ -14,6 +15,7 @@ from service.embedding.interface import Vectors
 from service.embedding.models import EncoderNotInstalled
 from service.index import lifecycle, vectors
 from service.ingest import INDEXED, IndexTarget, human_translation, write_articles
+from service.services import Services
 
 SAMPLE = [json.loads(line) for line in (PROJECT_ROOT / "examples" / "articles.jsonl").read_text().splitlines()]
 ARABIC = [record for record in SAMPLE if record.get("sentences")]
@@ -156,3 +158,13 @@ def test_the_cli_migrate_embeds_with_encoder(client, fresh, encoder, tmp_path, s
     assert done.returncode == 0, done.stderr.decode()
     assert f"-v{max(lifecycle.config_versions())}-" in done.stdout.decode()
     assert vectors_per_article(client, fresh) == {r["id"]: len(r["sentences"]) for r in ARABIC[:2]}
+
+
+def test_services_give_every_writer_and_search_the_encoder(settings, encoder, tmp_path):
+    services = Services(replace(settings, encoder="use", jobs_db=tmp_path / "jobs.sqlite3"))
+    assert services.encoder is encoder  # one model per process
+    assert services.index_target.encoder is encoder and services.worker().target.encoder is encoder
+    assert services.meaning.encoder is encoder
+    services.close()
+    off = Services(replace(settings, encoder="off"))
+    assert off.encoder is None and off.index_target.encoder is None and off.meaning.encoder is None
