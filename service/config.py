@@ -327,6 +327,20 @@ class Settings:
         "Weight of a query's machine translation in search, against 1 for the user's own words.",
         _positive_float,
     )
+    search_meaning_weight: float = _declare(
+        "SEARCH_MEANING_WEIGHT",
+        "80",
+        "Weight of the vector channel in search: its score (cosine mapped to 0-1) times this is added to BM25's "
+        "(bench/fusion.py measured it).",
+        _positive_float,
+    )
+    search_meaning_floor: float = _declare(
+        "SEARCH_MEANING_FLOOR",
+        "0.3",
+        "Least cosine similarity between a query and a sentence for the article to match in meaning "
+        "(bench/fusion.py calibrated it: an unrelated query finds nothing).",
+        _positive_float,
+    )
     opensearch_urls: tuple[str, ...] = _declare(
         "OPENSEARCH_URL", "http://127.0.0.1:9200", "OpenSearch hosts, comma-separated.", _urls
     )

@@ -19,6 +19,7 @@ in ENRICHMENT_STEPS, and reaches every writer.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import islice
@@ -28,14 +29,16 @@ from opensearchpy import OpenSearch
 from service import align
 from service.alerts.matching import match_indexed
 from service.config import Settings
+from service.embedding.interface import SentenceEncoder
 from service.errors import ArticleError
-from service.index import lifecycle
+from service.index import lifecycle, vectors
 from service.index.bulk import index_documents, stored_hashes, with_retries
 from service.index.cluster_lookup import cluster_documents
 from service.index.documents import CheckedRecord, check_record, to_document
 from service.pipeline import DETECT_CHARS, translate_articles
 from service.text import langid
 
+log = logging.getLogger(__name__)
 WINDOW_RECORDS = 256
 INDEXED, UNCHANGED, REJECTED = "indexed", "unchanged", "rejected"
 
@@ -54,9 +57,12 @@ class IndexTarget:
     replicas: int | None = 0
     cluster_threshold: float = Settings().cluster_threshold
     attempts: int = 10  # with back-off; an HTTP request passes few
+    encoder: SentenceEncoder | None = None  # gives each sentence its vector (ENCODER); None stores no vectors
 
     @classmethod
-    def from_settings(cls, settings: Settings, client: OpenSearch, attempts: int = 10) -> IndexTarget:
+    def from_settings(
+        cls, settings: Settings, client: OpenSearch, attempts: int = 10, encoder: SentenceEncoder | None = None
+    ) -> IndexTarget:
         return cls(
             client,
             settings.opensearch_index,
@@ -64,7 +70,13 @@ class IndexTarget:
             settings.opensearch_replicas,
             settings.cluster_threshold,
             attempts,
+            encoder,
         )
+
+    @property
+    def dimension(self) -> int | None:
+        """The vector fields' dimension for an index made on the first write: the encoder's."""
+        return self.encoder.dimension if self.encoder is not None else None
 
 
 @dataclass(frozen=True)
@@ -84,8 +96,29 @@ def _cluster(target: IndexTarget, documents: list[dict]) -> list[dict]:
     return cluster_documents(target.client, target.alias, documents, target.cluster_threshold, target.attempts)
 
 
+def _embed(target: IndexTarget, documents: list[dict]) -> list[dict]:
+    """Each sentence's vector, where the write index has a vector field of the encoder's dimension: an index made
+    from articles-v2 has none (index.knn is fixed at creation; lifecycle.upgrade logged that `index migrate` makes
+    one), and one made for another encoder has another dimension (its vectors are another space: migrate too)."""
+    if target.encoder is None:
+        return documents
+    index = with_retries(lambda: lifecycle.current_index(target.client, target.alias), target.attempts)
+    dimension = with_retries(lambda: vectors.index_dimension(target.client, index), target.attempts)
+    if dimension != target.encoder.dimension:
+        if dimension is not None:
+            log.warning(
+                "%s holds %d-d vectors and ENCODER makes %d-d ones: articles are stored without vectors until "
+                "`python -m service index migrate`",
+                index,
+                dimension,
+                target.encoder.dimension,
+            )
+        return documents
+    return vectors.embed_documents(target.encoder, documents)
+
+
 # Each step takes the target and the window's documents and returns them enriched, in the same order.
-ENRICHMENT_STEPS: tuple[Callable[[IndexTarget, list[dict]], list[dict]], ...] = (_cluster,)
+ENRICHMENT_STEPS: tuple[Callable[[IndexTarget, list[dict]], list[dict]], ...] = (_cluster, _embed)
 
 
 def write_articles(
@@ -95,7 +128,12 @@ def write_articles(
 
     rewrite: lines written even when their stored content matches: a job's items whose earlier attempt may have
     indexed them without matching them against the saved searches, or without telling its job."""
-    with_retries(lambda: lifecycle.ensure(target.client, target.alias, target.shards, target.replicas), target.attempts)
+    with_retries(
+        lambda: lifecycle.ensure(
+            target.client, target.alias, target.shards, target.replicas, dimension=target.dimension
+        ),
+        target.attempts,
+    )
     outcomes: dict[int, Outcome] = {}
     checked = _check(records, outcomes)
     known = stored_hashes(target.client, target.alias, [c.doc_id for c in checked.values()], target.attempts)

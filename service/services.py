@@ -22,6 +22,9 @@ from opensearchpy import OpenSearch
 from service.alerts.delivery import Deliverer, DeliveryThread
 from service.alerts.store import AlertStore
 from service.config import Settings
+from service.embedding import open_encoder
+from service.embedding.interface import SentenceEncoder
+from service.embedding.models import EncoderNotInstalled
 from service.index.client import make_client
 from service.ingest import IndexTarget
 from service.jobs.backends import open_job_store
@@ -31,6 +34,7 @@ from service.jobs.worker import Worker
 from service.modelstore.manifest import ModelNotInstalled
 from service.names.english import arabnamer_available
 from service.search.names import collection_names
+from service.search.searcher import Meaning
 from service.translation import check_translator, open_reverse_translator, open_translator
 from service.translation.interface import SentenceTranslator
 
@@ -99,7 +103,23 @@ class Services:
     @cached_property
     def index_target(self) -> IndexTarget:
         """Where writers store articles (service/ingest.py), as the settings say."""
-        return IndexTarget.from_settings(self.settings, self.client)
+        return IndexTarget.from_settings(self.settings, self.client, encoder=self.encoder)
+
+    @cached_property
+    def encoder(self) -> SentenceEncoder | None:
+        """The sentence encoder (ENCODER) behind its scheduler, loaded once per process; None when off, or when its
+        wheel is missing (logged: articles are then stored and searched without vectors, as with ENCODER=off)."""
+        try:
+            return open_encoder(self.settings)
+        except EncoderNotInstalled as error:
+            log.warning("%s; searching by words only", error)
+            return None
+
+    @property
+    def meaning(self) -> Meaning:
+        """How searches use the sentence encoder: the vector channel, its floor and weight (words only when off)."""
+        settings = self.settings
+        return Meaning(self.encoder, settings.search_meaning_floor, settings.search_meaning_weight)
 
     @cached_property
     def job_store(self) -> JobStore:
@@ -132,6 +152,7 @@ class Services:
             shards=settings.opensearch_shards,
             replicas=settings.opensearch_replicas,
             cluster_threshold=settings.cluster_threshold,
+            encoder=self.encoder,
         )
 
     def alert_deliverer(self) -> Deliverer:

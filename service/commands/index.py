@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from service.embedding import dimension_of
 from service.index import lifecycle
 
 
@@ -17,9 +18,11 @@ def run(args, services) -> int:
     alias = settings.opensearch_index
     shape = (settings.opensearch_shards, settings.opensearch_replicas)
     if args.action == "create":
-        print(f"{alias} → {lifecycle.create(client, alias, *shape)}")
+        print(f"{alias} → {lifecycle.create(client, alias, *shape, dimension=dimension_of(settings))}")
     elif args.action == "migrate":
-        print(f"{alias} → {lifecycle.migrate(client, alias, *shape, keep_old=args.keep_old)}")
+        # every article is embedded again by ENCODER (vectors do not travel through _source)
+        new = lifecycle.migrate(client, alias, *shape, keep_old=args.keep_old, encoder=services.encoder)
+        print(f"{alias} → {new}")
     else:
         deleted = lifecycle.delete(client, alias)
         print(f"deleted {', '.join(deleted)}" if deleted else f"no index behind {alias}")

@@ -66,7 +66,7 @@ def run(args, services) -> int:
         raise QueryError(str(error)) from None
     translated_boost = services.settings.search_translated_query_boost
     to = services.query_translators()  # to each side's language
-    result = search(services.client, services.alias, request, to["en"], to["ar"], translated_boost)
+    result = search(services.client, services.alias, request, to["en"], to["ar"], translated_boost, services.meaning)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return 0

@@ -8,6 +8,14 @@ from __future__ import annotations
 from service.config import Settings
 from service.embedding.interface import SentenceEncoder
 
+# Columns of each encoder's rows, known without loading it: what an index's vector fields are made with.
+DIMENSIONS = {"use": 512, "e5": 384, "e5+use": 896}
+
+
+def dimension_of(settings: Settings) -> int | None:
+    """The dimension of ENCODER's vectors; None when off."""
+    return DIMENSIONS.get(settings.encoder)
+
 
 def open_encoder(settings: Settings) -> SentenceEncoder | None:
     """The process's sentence encoder (ENCODER), loaded on first use and shared by every caller; None when off.

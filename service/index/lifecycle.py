@@ -19,12 +19,14 @@ from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import RequestError
 
 from service.config import PROJECT_ROOT
+from service.embedding.interface import SentenceEncoder
 from service.errors import ServiceError
-from service.index import clusters
+from service.index import clusters, vectors
 from service.index.client import bulk_timeout
 from service.index.errors import reason_in
-from service.index.mappings import check_index_body
+from service.index.mappings import VECTOR_TYPE, check_index_body, fields
 
+log = logging.getLogger(__name__)
 INDEX_CONFIG_DIR = PROJECT_ROOT / "index_config"
 ALREADY_EXISTS = "resource_already_exists_exception"
 _upgraded: set[str] = set()  # write indices this process has brought up to the newest mapping: checked once each
@@ -64,13 +66,40 @@ def read_config(path: Path) -> dict:
     return check_index_body(json.loads(path.read_text(encoding="utf-8")), str(path))
 
 
-def load_config(shards: int, replicas: int, config_dir: Path = INDEX_CONFIG_DIR) -> tuple[int, dict]:
-    """The newest index config, with shards and replicas taken from the settings."""
+def load_config(
+    shards: int, replicas: int, config_dir: Path = INDEX_CONFIG_DIR, dimension: int | None = None
+) -> tuple[int, dict]:
+    """The newest index config, with shards and replicas taken from the settings, and every vector field of the
+    given dimension (the encoder's, embedding.DIMENSIONS; None keeps the file's: ENCODER=off, a field nobody
+    fills until an encoder is chosen and `index migrate` remakes it)."""
     versions = config_versions(config_dir)
     version = max(versions)
     body = read_config(versions[version])
     body["settings"]["index"].update({"number_of_shards": shards, "number_of_replicas": replicas})
+    if dimension is not None:
+        for _, definition in fields(body["mappings"].get("properties", {})):
+            if definition.get("type") == VECTOR_TYPE:
+                definition["dimension"] = dimension
     return version, body
+
+
+def without_vectors(mappings: dict) -> dict:
+    """The mappings less their vector fields and the `_source` excludes made for them: what an index made without
+    index.knn (from articles-v2 or older) can take in place."""
+
+    def strip(properties: dict) -> dict:
+        kept = {}
+        for name, definition in properties.items():
+            if definition.get("type") == VECTOR_TYPE:
+                continue
+            if isinstance(definition.get("properties"), dict):
+                definition = {**definition, "properties": strip(definition["properties"])}
+            kept[name] = definition
+        return kept
+
+    out = {key: value for key, value in mappings.items() if key != "_source"}
+    out["properties"] = strip(mappings.get("properties", {}))
+    return out
 
 
 def index_name(alias: str, version: int, number: int) -> str:
@@ -126,9 +155,15 @@ def _refuse_concrete_index(client: OpenSearch, alias: str) -> None:
 
 
 def ensure(
-    client: OpenSearch, alias: str, shards: int = 1, replicas: int | None = 0, config_dir: Path = INDEX_CONFIG_DIR
+    client: OpenSearch,
+    alias: str,
+    shards: int = 1,
+    replicas: int | None = 0,
+    config_dir: Path = INDEX_CONFIG_DIR,
+    dimension: int | None = None,
 ) -> str:
-    """The alias's write index, creating the newest version behind it first if needed; safe to call concurrently."""
+    """The alias's write index, creating the newest version behind it first if needed (its vector fields of the
+    given dimension); safe to call concurrently."""
     existing = current_index(client, alias)
     if existing:
         if existing not in _upgraded:
@@ -136,7 +171,7 @@ def ensure(
             _upgraded.add(existing)
         return existing
     _refuse_concrete_index(client, alias)
-    version, body = load_config(shards, resolve_replicas(client, replicas), config_dir)
+    version, body = load_config(shards, resolve_replicas(client, replicas), config_dir, dimension)
     name = index_name(alias, version, 1)
     timeout = bulk_timeout(client)
     try:
@@ -160,10 +195,21 @@ def upgrade(client: OpenSearch, index: str) -> None:
     cluster of its own for every document without one (so search's collapse never folds them into one null group).
 
     A change that is not additive (a field's type) is refused by OpenSearch: `index migrate` is the way then.
+    An index made without index.knn (fixed at creation) takes the newest mapping less its vector fields: writers
+    store its articles without vectors and search skips the vector channel there, until `index migrate` makes a
+    new index with them.
     """
     timeout = bulk_timeout(client)
     properties = client.indices.get_mapping(index=index, request_timeout=timeout)[index]["mappings"]["properties"]
     newest = read_config(config_versions()[max(config_versions())])["mappings"]
+    if vectors.vector_dimension(properties) is None and vectors.vector_dimension(newest["properties"]) is not None:
+        log.warning(
+            "%s was made without vector fields (index.knn is fixed when an index is made): its articles are stored "
+            "without sentence vectors and searched by words only; `python -m service index migrate` makes a new "
+            "index with them and embeds every article",
+            index,
+        )
+        newest = without_vectors(newest)
     if not newest["properties"].keys() <= properties.keys():
         try:
             client.indices.put_mapping(index=index, body=newest, request_timeout=timeout)
@@ -217,8 +263,19 @@ def backfill_story_clusters(client: OpenSearch, index: str) -> int:
     return done
 
 
-def migrate(client: OpenSearch, alias: str, shards: int = 1, replicas: int | None = 0, keep_old: bool = False) -> str:
+def migrate(
+    client: OpenSearch,
+    alias: str,
+    shards: int = 1,
+    replicas: int | None = 0,
+    keep_old: bool = False,
+    encoder: SentenceEncoder | None = None,
+) -> str:
     """Reindex into a new index from the newest config and switch the alias to it in one atomic step.
+
+    With an encoder, the new index's vector fields take its dimension and every copied article is embedded before
+    the switch (vectors are not in `_source`, so the copy never carries them); without one (ENCODER=off) the
+    articles are copied without vectors and searched by words only.
 
     Also the repair for an alias without a write index (every index behind it is merged) and for a
     concrete index named like the alias (its documents move behind the alias; it is removed even with keep_old).
@@ -226,8 +283,10 @@ def migrate(client: OpenSearch, alias: str, shards: int = 1, replicas: int | Non
     old = sorted(indices_behind(client, alias))
     legacy = not old and client.indices.exists(index=alias)
     if not old and not legacy:
-        return ensure(client, alias, shards, replicas)
-    version, body = load_config(shards, resolve_replicas(client, replicas))
+        return ensure(client, alias, shards, replicas, dimension=encoder.dimension if encoder else None)
+    version, body = load_config(
+        shards, resolve_replicas(client, replicas), dimension=encoder.dimension if encoder else None
+    )
     timeout = bulk_timeout(client)
     taken = list(client.indices.get(index=f"{alias}-v{version}-*", request_timeout=timeout))
     new = index_name(alias, version, next_number(alias, version, taken))
@@ -244,6 +303,10 @@ def migrate(client: OpenSearch, alias: str, shards: int = 1, replicas: int | Non
         )
         client.indices.refresh(index=new, request_timeout=timeout)
         backfill_story_clusters(client, new)  # documents copied from an older version have none
+        if encoder is not None and vectors.index_dimension(client, new) == encoder.dimension:
+            vectors.embed_missing(
+                client, new, encoder, every=True
+            )  # after the story back-fill: an update rewrites from _source
         removals = (
             [{"remove_index": {"index": alias}}]
             if legacy

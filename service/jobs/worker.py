@@ -51,10 +51,13 @@ class Worker:
         shards: int = 1,
         replicas: int | None = 0,
         cluster_threshold: float = Settings().cluster_threshold,
+        encoder=None,
     ):
         self.store, self.translator, self.client, self.batch = store, translator, client, batch
         # where jobs that index write; an outage is waited out by pausing the job, so each call tries only 3 times
-        self.target = None if client is None else IndexTarget(client, alias, shards, replicas, cluster_threshold, 3)
+        self.target = (
+            None if client is None else IndexTarget(client, alias, shards, replicas, cluster_threshold, 3, encoder)
+        )
         self.name = name or worker_name()
         self.job_id = job_id  # only this job's items, when set
         # (job, line) → a translation not stored yet: kept across attempts, so a paused job is not translated again

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from service.search.query import QueryWording
 from service.search.request import SearchRequest
 
 FIELDS = {"en": ["title_en^3", "body_en"], "ar": ["title^3", "body"]}
 FLAGS = "AND|OR|NOT|PHRASE|PRECEDENCE|WHITESPACE|ESCAPE"
 FACETS = ("source", "category")
+KNN_CANDIDATES = 100  # Lucene's k is also its HNSW candidate count: k=10 missed part of the exact top 10
+WORDS, MEANING = "words", "meaning"  # the names of the two channels' clauses: each hit says which it matched
 HIT_SOURCE = [
     "id",
     "title",
@@ -23,6 +27,49 @@ HIT_SOURCE = [
     "model",
     "translated",
 ]
+
+
+@dataclass(frozen=True)
+class MeaningQuery:
+    """The vector channel of a search: the query's vector, the encoder that made it (only the articles embedded by
+    the same encoder are compared), the least cosine a sentence needs, and the channel's weight beside BM25."""
+
+    vector: tuple[float, ...]
+    encoder_id: str
+    floor: float  # least cosine similarity of a matching sentence
+    weight: float  # the channel's score (cosine mapped to [0, 1]) times this, added to BM25's
+
+
+def lucene_score(cosine: float) -> float:
+    """The score Lucene gives a cosinesimil match: (1 + cosine) / 2, in [0, 1]."""
+    return (1 + cosine) / 2
+
+
+def meaning_clause(meaning: MeaningQuery) -> dict:
+    """Articles with a sentence near the query in meaning (at least the floor), scored by the nearest one, with it
+    as the inner hit; only articles whose vectors come from the query's encoder."""
+    knn = {"knn": {"sentences.vector": {"vector": list(meaning.vector), "k": KNN_CANDIDATES}}}
+    return {
+        "bool": {
+            "_name": MEANING,
+            "boost": meaning.weight,
+            "filter": [{"term": {"encoder": meaning.encoder_id}}],
+            "must": [
+                {
+                    "nested": {
+                        "path": "sentences",
+                        "score_mode": "max",
+                        "query": {"function_score": {"query": knn, "min_score": lucene_score(meaning.floor)}},
+                        "inner_hits": {
+                            "name": "sentences_meaning",
+                            "size": 1,
+                            "_source": [f"sentences.{key}" for key in ("position", "field", "ar", "en", "score")],
+                        },
+                    }
+                }
+            ],
+        }
+    }
 
 
 def _boost(wording: QueryWording, translated_boost: float) -> float:
@@ -44,7 +91,9 @@ def _simple_query(text: str, fields: list[str], operator: str, boost: float | No
 
 
 def _match(wording: QueryWording, boost: float) -> dict:
-    return _simple_query(wording.query.text, FIELDS[wording.lang], "and", boost)
+    clause = _simple_query(wording.query.text, FIELDS[wording.lang], "and", boost)
+    clause["simple_query_string"]["_name"] = WORDS  # the hit's matched_queries say it matched by its words
+    return clause
 
 
 def _exclusion(wording: QueryWording) -> dict:
@@ -118,13 +167,21 @@ def _aggregations(facet_filters: dict[str, dict]) -> dict:
     return aggs
 
 
-def matching_query(request: SearchRequest, wordings: list[QueryWording], translated_boost: float = 0.5) -> dict:
-    """What a document must be to match: one wording of the query, none of the exclusions, within the dates.
+def matching_query(
+    request: SearchRequest,
+    wordings: list[QueryWording],
+    translated_boost: float = 0.5,
+    meaning: MeaningQuery | None = None,
+) -> dict:
+    """What a document must be to match: one wording of the query (or, with meaning, a sentence near it in
+    meaning), none of the exclusions, within the dates.
 
     Search adds its ranking clauses and applies the facets as a post_filter; an alert's percolator query
     (alert_query) adds the facets as filters. This is the one builder of what matches, so the two agree.
     """
     must = [_match(wording, _boost(wording, translated_boost)) for wording in wordings]
+    if meaning is not None:
+        must.append(meaning_clause(meaning))
     return {
         "bool": {
             "must": [{"bool": {"should": must, "minimum_should_match": 1}}],
@@ -141,15 +198,21 @@ def alert_query(request: SearchRequest, wordings: list[QueryWording]) -> dict:
     return query
 
 
-def build_body(request: SearchRequest, wordings: list[QueryWording], translated_boost: float = 0.5) -> dict:
-    """The search body: documents must match one wording of the query; sentence clauses rank them and give aligned
-    snippets. The user's own words weigh 1, a machine translation of them translated_boost."""
+def build_body(
+    request: SearchRequest,
+    wordings: list[QueryWording],
+    translated_boost: float = 0.5,
+    meaning: MeaningQuery | None = None,
+) -> dict:
+    """The search body: documents must match one wording of the query, or be near it in meaning; sentence clauses
+    rank them and give aligned snippets. The user's own words weigh 1, a machine translation of them
+    translated_boost; the meaning channel's score (fused in this one bool: bench/fusion.py) meaning.weight."""
     facet_filters = _facet_filters(request)
     weighed = [(wording, _boost(wording, translated_boost)) for wording in wordings]
     sides = dict.fromkeys(
         wording.lang for wording in wordings
     )  # one nested clause per side: inner hits are named by side
-    query = matching_query(request, wordings, translated_boost)
+    query = matching_query(request, wordings, translated_boost, meaning)
     query["bool"]["should"] = [sentence_clause(lang, [(f, b) for f, b in weighed if f.lang == lang]) for lang in sides]
     body = {
         "query": query,

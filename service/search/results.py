@@ -5,17 +5,18 @@ from __future__ import annotations
 import html
 
 from service.provenance import ALIGNMENT_ABSENT, provenance
-from service.search.body import FACETS
+from service.search.body import FACETS, MEANING, WORDS
 from service.wordalign import aligned_spans
 
 COUNTERPART = {"ar": "en", "en": "ar", "both": None}
 
 
-def _sentence_pairs(inner_hits: dict, kind: str) -> list[dict]:
-    """Matched sentences from both languages' inner hits, each with its aligned counterpart.
+def _sentence_pairs(inner_hits: dict, kind: str, original: str = "ar") -> list[dict]:
+    """Matched sentences from both languages' inner hits and the meaning channel's, each with its counterpart.
 
-    `matched` says which side the query hit: "ar", "en", or "both" (an Arabic query and its translation);
-    `counterpart` names the other side, the matched sentence's own translation or source.
+    `matched` says which side the query hit: "ar", "en", or "both" (an Arabic query and its translation); a
+    sentence found by meaning matched on its article's original side. `counterpart` names the other side, the
+    matched sentence's own translation or source. `by` says how: the query's words, or its meaning.
     """
     pairs: dict[int, dict] = {}
     alignments: dict[int, str | None] = {}
@@ -39,9 +40,28 @@ def _sentence_pairs(inner_hits: dict, kind: str) -> list[dict]:
                     "en": source.get("en", ""),
                     "ar_highlighted": html.escape(source.get("ar", "")),
                     "en_highlighted": html.escape(source.get("en", "")),
+                    "by": WORDS,
                 }
             if marked:
                 pair[f"{matched}_highlighted"] = marked
+    for inner in inner_hits.get("sentences_meaning", {}).get("hits", {}).get("hits", []):
+        source = inner["_source"]
+        position = source.get("position", inner["_nested"]["offset"])
+        if position in pairs:  # found by its words too: shown once, highlighted
+            continue
+        alignments[position] = None  # nothing highlighted to align
+        pairs[position] = {
+            "position": position,
+            "field": source.get("field"),
+            "score": source.get("score"),
+            "matched": original,
+            "ar": source.get("ar", ""),
+            "en": source.get("en", ""),
+            "ar_highlighted": html.escape(source.get("ar", "")),
+            "en_highlighted": html.escape(source.get("en", "")),
+            "by": MEANING,
+            "similarity": round(2 * inner["_score"] - 1, 4) if inner.get("_score") is not None else None,
+        }
     for position, pair in pairs.items():
         pair["counterpart"] = COUNTERPART[pair["matched"]]
         pair.update(_word_alignment(pair, alignments[position], kind))
@@ -80,7 +100,10 @@ def parse_hit(hit: dict) -> dict:
             "ar": _snippets(highlight, ("title", "body")),
             "en": _snippets(highlight, ("title_en", "body_en")),
         },
-        "sentences": _sentence_pairs(hit.get("inner_hits", {}), origin["kind"]),
+        "sentences": _sentence_pairs(
+            hit.get("inner_hits", {}), origin["kind"], "ar" if source.get("language") == "ar" else "en"
+        ),
+        "matched_by": [name for name in (WORDS, MEANING) if name in hit.get("matched_queries", ())],
         "cluster_id": source.get("cluster_id", hit["_id"]),
     }
 

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import functools
+import threading
+import time
+from dataclasses import dataclass
 
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import NotFoundError, RequestError, TransportError
 
 from service.errors import SearchUnavailable, TranslatorBusy
+from service.index import vectors
 from service.index.bulk import is_outage
 from service.index.errors import refusal_reason
 from service.search import query as query_parser
-from service.search.body import build_body
+from service.search.body import MeaningQuery, build_body
 from service.search.names import CollectionNames, collection_names, name_wordings
 from service.search.query import ParsedQuery, QueryError, QueryWording
 from service.search.request import SearchRequest
@@ -26,6 +30,7 @@ MODEL_NAMES = {"ar": "English→Arabic", "en": "Arabic→English"}  # by the sid
 MAX_WORDS_PER_QUERY_WORD = 3  # a translation longer than this is degenerate (see bounded_translation)
 QUERY_CACHE_SIZE = 2048  # (model, query) pairs kept in the process: a few MB at most
 NO_INDEX_YET = {"hits": {"total": {"value": 0}, "hits": []}}  # a search's answer before the first ingest
+VECTOR_FIELD_TTL = 30.0  # seconds a search trusts its look-up of the index's vector field (a migrate changes it)
 
 
 def query_language(request: SearchRequest, parsed: ParsedQuery) -> str:
@@ -39,6 +44,59 @@ def query_language(request: SearchRequest, parsed: ParsedQuery) -> str:
 def _machine_translation(translator, terms: str) -> str:
     """A query's words translated once per model and process: repeated queries cost no MT."""
     return translator.translate([normalize_text(terms)])[0].target.strip()
+
+
+@functools.lru_cache(maxsize=QUERY_CACHE_SIZE)
+def _query_vector(encoder, terms: str) -> tuple[float, ...]:
+    """A query's vector, once per encoder and process (interactive: it goes before bulk passages)."""
+    return tuple(float(v) for v in encoder.encode_queries([normalize_text(terms)])[0])
+
+
+_vector_dimensions: dict[tuple[int, str], tuple[float, int | None]] = {}
+_vector_dimensions_lock = threading.Lock()
+
+
+def vector_dimension(client: OpenSearch, alias: str) -> int | None:
+    """The dimension of the vector field of the alias's write index, looked up at most every VECTOR_FIELD_TTL
+    seconds; None without an index or without vectors (an index made from articles-v2)."""
+    key, now = (id(client), alias), time.monotonic()
+    with _vector_dimensions_lock:
+        seen = _vector_dimensions.get(key)
+    if seen is not None and now - seen[0] < VECTOR_FIELD_TTL:
+        return seen[1]
+    try:
+        found = client.indices.get_mapping(index=alias)
+    except NotFoundError:
+        found = {}
+    dimensions = {vectors.vector_dimension(m["mappings"].get("properties", {})) for m in found.values()}
+    dimension = dimensions.pop() if len(dimensions) == 1 else None  # indices of two kinds behind it: words only
+    with _vector_dimensions_lock:
+        _vector_dimensions[key] = (now, dimension)
+    return dimension
+
+
+@dataclass(frozen=True)
+class Meaning:
+    """How a search uses the sentence encoder: the encoder (None: words only), the least cosine of a sentence that
+    matches in meaning (SEARCH_MEANING_FLOOR), and the channel's weight beside BM25 (SEARCH_MEANING_WEIGHT)."""
+
+    encoder: object = None  # a SentenceEncoder
+    floor: float = 0.3
+    weight: float = 80.0
+
+
+def meaning_query(
+    client: OpenSearch, alias: str, parsed: ParsedQuery, lang: str, meaning: Meaning
+) -> tuple[MeaningQuery | None, dict | None]:
+    """The vector channel's query, or None with the reason it is not searched (None when there is no encoder)."""
+    encoder = meaning.encoder
+    if encoder is None:
+        return None, None
+    if vector_dimension(client, alias) != encoder.dimension:
+        why = "the index holds no sentence vectors of this encoder: `index migrate` gives them"
+        return None, {"lang": OTHER_SIDE[lang], "why": why, "by": "meaning"}
+    vector = _query_vector(encoder, parsed.terms)
+    return MeaningQuery(vector, encoder.encoder_id, meaning.floor, meaning.weight), None
 
 
 def translate_query(parsed: ParsedQuery, translator) -> ParsedQuery | None:
@@ -150,25 +208,31 @@ def search(
     translator=None,
     reverse_translator=None,
     translated_boost: float = 0.5,
+    meaning: Meaning = Meaning(),
 ) -> dict:
     """Search the alias; raises QueryError or ValueError for bad input, with a message for the user.
 
     translator (Arabic→English) and reverse_translator (English→Arabic) translate the query to the other side;
-    translated_boost is the weight of those machine translations against the user's own words.
+    translated_boost is the weight of those machine translations against the user's own words; meaning adds the
+    vector channel (articles with a sentence near the query in meaning, in either language).
     """
     request.validate()
     parsed = query_parser.parse(request.query)
     lang = query_language(request, parsed)
     translators = {"en": translator, "ar": reverse_translator}
     wordings, not_searched = query_wordings(request, parsed, translators, names=collection_names(client, alias))
-    result = parse_response(_run(client, alias, build_body(request, wordings, translated_boost)))
+    near, not_near = meaning_query(client, alias, parsed, lang, meaning)
+    if not_near:
+        not_searched.append(not_near)
+    result = parse_response(_run(client, alias, build_body(request, wordings, translated_boost, near)))
     request.check_page(result["total"], len(result["hits"]), result.get("stories"))
     if request.collapse and result["hits"]:
         stories = _run(client, alias, page_members_body([hit["cluster_id"] for hit in result["hits"]]))
         result["hits"] = with_members(result["hits"], stories)
     result["query"] = {
         "language": lang,
-        "searched": [{"lang": wording.lang, "text": wording.text, "by": wording.by} for wording in wordings],
+        "searched": [{"lang": wording.lang, "text": wording.text, "by": wording.by} for wording in wordings]
+        + ([{"lang": OTHER_SIDE[lang], "text": parsed.terms, "by": "meaning"}] if near else []),
         "not_searched": not_searched,
     }
     return result

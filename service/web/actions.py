@@ -113,6 +113,7 @@ def run_search(query: SearchRequest) -> dict:
         services.translator,
         services.reverse_translator,
         services.settings.search_translated_query_boost,
+        services.meaning,
     )
 
 

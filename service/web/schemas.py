@@ -299,6 +299,11 @@ _HIT = {
         "provenance": _PROVENANCE,
         "score": {"type": ["number", "null"]},
         "cluster_id": _CLUSTER_ID,
+        "matched_by": {
+            "type": "array",
+            "items": {"enum": ["words", "meaning"]},
+            "description": "how the article matched: the query's words (BM25), its meaning (sentence vectors), or both",
+        },
         "cluster_size": {
             **_COUNT,
             "description": "collapsed searches: the story's articles, this one included, matching or not",
@@ -329,6 +334,8 @@ _HIT = {
                     "field": {"enum": ["title", "body", None]},
                     "score": {"type": ["number", "null"]},
                     "matched": {"enum": ["ar", "en", "both"]},
+                    "by": {"enum": ["words", "meaning"], "description": "found by the query's words or its meaning"},
+                    "similarity": {"type": ["number", "null"], "description": "cosine to the query (by meaning)"},
                     "counterpart": {"enum": ["ar", "en", None], "description": "the side beside the match"},
                     "ar": {"type": "string"},
                     "en": {"type": "string"},
@@ -462,7 +469,10 @@ RESPONSES = {
                             "properties": {
                                 "lang": {"enum": ["ar", "en"]},
                                 "text": {"type": "string"},
-                                "by": {"enum": ["user", "machine", "names"]},
+                                "by": {
+                                    "enum": ["user", "machine", "names", "meaning"],
+                                    "description": "names: the query's names in the collection's spellings; meaning: sentence vectors near the query's, in either language",
+                                },
                             },
                         },
                     },

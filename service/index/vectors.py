@@ -1,0 +1,133 @@
+"""Sentence vectors in the index: one per sentence of an article's original side, with the encoder's id.
+
+The pure part (which text each sentence is encoded from, the document with its vectors) and the look-ups and
+back-fill the write path and `index migrate` share. Vectors sit in the index only, not in `_source`
+(articles-v3.json excludes them: 3x smaller, measured in docs/index-design.md), so anything that copies
+documents through `_source` (a migration's scan + bulk) loses them and has to embed again: embed_missing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from opensearchpy import OpenSearch, helpers
+
+from service.embedding.interface import SentenceEncoder, Vectors
+from service.errors import ServiceError
+from service.index.client import bulk_timeout
+from service.index.errors import reason_in
+from service.index.mappings import VECTOR_TYPE
+from service.translation.scheduler import bulk_priority
+
+log = logging.getLogger(__name__)
+
+
+class EmbedError(ServiceError, RuntimeError):
+    """Documents could not be given their vectors; the message names how many and why."""
+
+    status, code, log_level = 503, "embed_failed", logging.ERROR
+
+
+VECTOR_FIELD = "sentences.vector"
+ENCODER_FIELD = "encoder"
+EMBED_BATCH = 64  # documents re-embedded per bulk request in embed_missing
+
+
+def original_texts(document: dict) -> list[str]:
+    """The text each sentence is encoded from: its original side (the Arabic of an Arabic article, the English of
+    an English one), so a vector says what the author wrote, never a demo model's noise."""
+    side = "ar" if document.get("language") == "ar" else "en"
+    return [sentence.get(side) or sentence.get("ar") or "" for sentence in document.get("sentences") or []]
+
+
+def with_vectors(document: dict, vectors: Vectors) -> dict:
+    """The document with one vector per sentence (in order) and the encoder's id."""
+    sentences = [
+        {**sentence, "vector": [float(v) for v in row]}
+        for sentence, row in zip(document["sentences"], vectors.rows, strict=True)
+    ]
+    return {**document, "sentences": sentences, ENCODER_FIELD: vectors.encoder_id}
+
+
+def embed_documents(encoder: SentenceEncoder, documents: Sequence[dict]) -> list[dict]:
+    """The documents with their sentences' vectors, encoded as passages in one call at bulk priority (an analyst's
+    query goes before them)."""
+    texts = [original_texts(document) for document in documents]
+    flat = [text for sentences in texts for text in sentences]
+    with bulk_priority():
+        rows = Vectors.of_passages(encoder, flat)
+    out, start = [], 0
+    for document, sentences in zip(documents, texts, strict=True):
+        out.append(with_vectors(document, Vectors(rows.encoder_id, rows.rows[start : start + len(sentences)])))
+        start += len(sentences)
+    return out
+
+
+def vector_dimension(mapping_properties: dict) -> int | None:
+    """The dimension of sentences.vector in an index's mapping properties; None when the index has no such field
+    (an index made from articles-v2 or older, without index.knn)."""
+    field = mapping_properties.get("sentences", {}).get("properties", {}).get("vector", {})
+    return field.get("dimension") if field.get("type") == VECTOR_TYPE else None
+
+
+def index_dimension(client: OpenSearch, index: str) -> int | None:
+    """vector_dimension of the index's live mapping."""
+    found = client.indices.get_mapping(index=index, request_timeout=bulk_timeout(client))
+    return vector_dimension(found[index]["mappings"].get("properties", {}))
+
+
+def embed_missing(client: OpenSearch, index: str, encoder: SentenceEncoder, every: bool = False) -> int:
+    """Give vectors of this encoder to every document of the index not marked with it (written without an encoder
+    or by another one), or with every to all of them (a migration's copy: its `encoder` came through `_source`, its
+    vectors did not); return how many. Scan + bulk update, like the story back-fill."""
+    timeout = bulk_timeout(client)
+    other = {"bool": {"must_not": [{"term": {ENCODER_FIELD: encoder.encoder_id}}]}}
+    missing = {"query": {"match_all": {}} if every else other}
+    if not client.count(index=index, body=missing, request_timeout=timeout)["count"]:
+        return 0
+    hits = helpers.scan(
+        client,
+        index=index,
+        query=missing,
+        _source=["language", "sentences"],
+        seq_no_primary_term=True,
+        request_timeout=timeout,
+        scroll_kwargs={"request_timeout": timeout},
+    )
+    done, refused, batch = 0, [], []
+
+    def flush() -> int:
+        embedded = embed_documents(encoder, [hit["_source"] for hit in batch])
+        updates = [
+            {
+                "_op_type": "update",
+                "_index": index,
+                "_id": hit["_id"],
+                "if_seq_no": hit[
+                    "_seq_no"
+                ],  # a writer that stored the article meanwhile gave it its vectors: keep them
+                "if_primary_term": hit["_primary_term"],
+                "doc": {"sentences": document["sentences"], ENCODER_FIELD: document[ENCODER_FIELD]},
+            }
+            for hit, document in zip(batch, embedded, strict=True)
+        ]
+        count, errors = helpers.bulk(client, updates, raise_on_error=False, request_timeout=timeout)
+        refused.extend(e["update"] for e in errors if e["update"].get("status") != 409)
+        batch.clear()
+        return count
+
+    for hit in hits:
+        batch.append(hit)
+        if len(batch) >= EMBED_BATCH:
+            done += flush()
+    if batch:
+        done += flush()
+    client.indices.refresh(index=index, request_timeout=timeout)
+    if refused:
+        raise EmbedError(
+            f"{len(refused)} documents of {index} could not be given vectors "
+            f"(first: {reason_in(refused[0].get('error'))}); `index migrate` again retries"
+        )
+    log.info("gave %d documents of %s vectors of %s", done, index, encoder.encoder_id)
+    return done

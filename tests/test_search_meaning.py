@@ -1,0 +1,128 @@
+"""The vector channel of search on the real node with the real encoder: an English query finds an Arabic article
+whose English is the demo model's noise, by a sentence near it in meaning (named, with its counterpart); a query
+about nothing in the collection finds nothing by meaning (the floor); words and meaning fused in one ranking;
+`query.searched` lists the channel; without an encoder, or on an index without vectors, search is words only."""
+
+import json
+import shutil
+
+import pytest
+
+from service.config import PROJECT_ROOT, Settings
+from service.embedding import open_encoder
+from service.embedding.models import EncoderNotInstalled
+from service.index import lifecycle
+from service.ingest import INDEXED, IndexTarget, human_translation, machine_translation, write_articles
+from service.search.request import SearchRequest
+from service.search.searcher import Meaning, search
+
+SAMPLE = [json.loads(line) for line in (PROJECT_ROOT / "examples" / "articles.jsonl").read_text().splitlines()]
+ARABIC = [record for record in SAMPLE if record.get("sentences")]
+UNRELATED = "quarterly earnings of a semiconductor maker"
+SETTINGS = Settings()
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    try:
+        return open_encoder(Settings(encoder="use"))
+    except (EncoderNotInstalled, ImportError) as error:
+        pytest.skip(f"no encoder wheel: {error}")
+
+
+@pytest.fixture(scope="module")
+def meaning(encoder):
+    return Meaning(encoder, SETTINGS.search_meaning_floor, SETTINGS.search_meaning_weight)
+
+
+def without_english(record: dict) -> dict:
+    return {key: value for key, value in record.items() if key not in ("title_en", "sentences")}
+
+
+@pytest.fixture(scope="module")
+def noisy(client, encoder, translator):
+    """The sample's Arabic articles through the demo model (their English is noise), with vectors."""
+    alias = "test-search-meaning-noisy"
+    lifecycle.delete(client, alias)
+    target = IndexTarget(client, alias, encoder=encoder)
+    records = [without_english(record) for record in ARABIC]
+    outcomes = write_articles(list(enumerate(records, 1)), target, machine_translation(translator))
+    assert {o.status for o in outcomes} == {INDEXED}
+    client.indices.refresh(index=alias)
+    yield alias
+    lifecycle.delete(client, alias)
+
+
+@pytest.fixture(scope="module")
+def human(client, encoder):
+    """The sample's Arabic articles with their human English, with vectors."""
+    alias = "test-search-meaning-human"
+    lifecycle.delete(client, alias)
+    outcomes = write_articles(
+        list(enumerate(ARABIC, 1)), IndexTarget(client, alias, encoder=encoder), human_translation
+    )
+    assert {o.status for o in outcomes} == {INDEXED}
+    client.indices.refresh(index=alias)
+    yield alias
+    lifecycle.delete(client, alias)
+
+
+def english_of(record: dict, index: int = 1) -> str:
+    return record["sentences"][index]["target"]
+
+
+def test_an_english_query_finds_the_arabic_article_whose_english_is_noise(client, noisy, meaning):
+    for record in ARABIC:
+        query = english_of(record)[:400]
+        words_only = search(client, noisy, SearchRequest(query, lang="en", collapse=False))
+        assert record["id"] not in [hit["id"] for hit in words_only["hits"][:1]]
+        result = search(client, noisy, SearchRequest(query, lang="en", collapse=False), meaning=meaning)
+        top = result["hits"][0]
+        assert top["id"] == record["id"], query
+        assert "meaning" in top["matched_by"]
+        found = [s for s in top["sentences"] if s["by"] == "meaning"]
+        assert found and found[0]["matched"] == "ar" and found[0]["counterpart"] == "en"
+        assert found[0]["ar"] == record["sentences"][1]["source"]  # the Arabic sentence it says, beside its English
+        assert found[0]["similarity"] >= SETTINGS.search_meaning_floor
+
+
+def test_query_searched_lists_the_meaning_channel(client, noisy, meaning):
+    result = search(client, noisy, SearchRequest("coronavirus outbreak", lang="en"), meaning=meaning)
+    assert {"lang": "ar", "text": "coronavirus outbreak", "by": "meaning"} in result["query"]["searched"]
+    plain = search(client, noisy, SearchRequest("coronavirus outbreak", lang="en"))
+    assert all(form["by"] != "meaning" for form in plain["query"]["searched"])
+
+
+def test_a_query_about_nothing_in_the_collection_finds_nothing_by_meaning(client, noisy, human, meaning):
+    for alias in (noisy, human):
+        result = search(client, alias, SearchRequest(UNRELATED, lang="en"), meaning=meaning)
+        assert all("meaning" not in hit["matched_by"] for hit in result["hits"]), result["hits"]
+
+
+def test_words_and_meaning_fuse_into_one_ranking(client, human, meaning):
+    record = ARABIC[2]
+    query = english_of(record)[:400]
+    result = search(client, human, SearchRequest(query, lang="en", collapse=False), meaning=meaning)
+    top = result["hits"][0]
+    assert top["id"] == record["id"] and top["matched_by"] == ["words", "meaning"]
+    words_only = search(client, human, SearchRequest(query, lang="en", collapse=False))
+    assert top["score"] > words_only["hits"][0]["score"]  # the meaning channel's score is added to BM25's
+    assert result["total"] >= words_only["total"]
+
+
+def test_an_index_without_vectors_is_searched_by_words_and_says_so(client, encoder, meaning, tmp_path):
+    alias = "test-search-meaning-v2"
+    lifecycle.delete(client, alias)
+    config_dir = tmp_path / "configs"
+    config_dir.mkdir()
+    shutil.copy(lifecycle.config_versions()[2], config_dir / "articles-v2.json")
+    lifecycle.ensure(client, alias, config_dir=config_dir)
+    try:
+        write_articles(list(enumerate(ARABIC, 1)), IndexTarget(client, alias, encoder=encoder), human_translation)
+        client.indices.refresh(index=alias)
+        result = search(client, alias, SearchRequest("coronavirus", lang="en"), meaning=meaning)
+        assert result["total"] > 0
+        assert all(form["by"] != "meaning" for form in result["query"]["searched"])
+        assert any(side.get("by") == "meaning" for side in result["query"]["not_searched"])
+    finally:
+        lifecycle.delete(client, alias)
