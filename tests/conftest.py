@@ -138,6 +138,18 @@ def make_offline_app(offline_settings):
 
 
 @pytest.fixture(scope="session")
+def encoder():
+    """The real USE encoder (the default ENCODER); the test is skipped where its wheel is absent."""
+    from service.embedding import open_encoder
+    from service.embedding.models import EncoderNotInstalled
+
+    try:
+        return open_encoder(Settings(encoder="use"))
+    except (EncoderNotInstalled, ImportError) as error:
+        pytest.skip(f"no encoder wheel: {error}")
+
+
+@pytest.fixture(scope="session")
 def opensearch_node():
     """A real OpenSearch node for this test session, on a free port; stopped at the end."""
     local = node.LocalNode(

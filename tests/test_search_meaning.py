@@ -9,8 +9,6 @@ import shutil
 import pytest
 
 from service.config import PROJECT_ROOT, Settings
-from service.embedding import open_encoder
-from service.embedding.models import EncoderNotInstalled
 from service.index import lifecycle
 from service.ingest import INDEXED, IndexTarget, human_translation, machine_translation, write_articles
 from service.search.request import SearchRequest
@@ -20,14 +18,6 @@ SAMPLE = [json.loads(line) for line in (PROJECT_ROOT / "examples" / "articles.js
 ARABIC = [record for record in SAMPLE if record.get("sentences")]
 UNRELATED = "quarterly earnings of a semiconductor maker"
 SETTINGS = Settings()
-
-
-@pytest.fixture(scope="module")
-def encoder():
-    try:
-        return open_encoder(Settings(encoder="use"))
-    except (EncoderNotInstalled, ImportError) as error:
-        pytest.skip(f"no encoder wheel: {error}")
 
 
 @pytest.fixture(scope="module")

@@ -9,24 +9,15 @@ from dataclasses import replace
 import pytest
 from helpers import run_cli
 
-from service.config import PROJECT_ROOT, Settings
-from service.embedding import DIMENSIONS, open_encoder
+from service.config import PROJECT_ROOT
+from service.embedding import DIMENSIONS
 from service.embedding.interface import Vectors
-from service.embedding.models import EncoderNotInstalled
 from service.index import lifecycle, vectors
 from service.ingest import INDEXED, IndexTarget, human_translation, write_articles
 from service.services import Services
 
 SAMPLE = [json.loads(line) for line in (PROJECT_ROOT / "examples" / "articles.jsonl").read_text().splitlines()]
 ARABIC = [record for record in SAMPLE if record.get("sentences")]
-
-
-@pytest.fixture(scope="module")
-def encoder():
-    try:
-        return open_encoder(Settings(encoder="use"))
-    except (EncoderNotInstalled, ImportError) as error:
-        pytest.skip(f"no encoder wheel: {error}")
 
 
 @pytest.fixture

@@ -31,17 +31,7 @@ def _sentence_pairs(inner_hits: dict, kind: str, original: str = "ar") -> list[d
                 pair["matched"] = "both"
             else:
                 alignments[position] = source.get("alignment")
-                pair = pairs[position] = {
-                    "position": position,
-                    "field": source.get("field"),
-                    "score": source.get("score"),
-                    "matched": matched,
-                    "ar": source.get("ar", ""),
-                    "en": source.get("en", ""),
-                    "ar_highlighted": html.escape(source.get("ar", "")),
-                    "en_highlighted": html.escape(source.get("en", "")),
-                    "by": WORDS,
-                }
+                pair = pairs[position] = _pair(source, position, matched, WORDS)
             if marked:
                 pair[f"{matched}_highlighted"] = marked
     for inner in inner_hits.get("sentences_meaning", {}).get("hits", {}).get("hits", []):
@@ -50,18 +40,8 @@ def _sentence_pairs(inner_hits: dict, kind: str, original: str = "ar") -> list[d
         if position in pairs:  # found by its words too: shown once, highlighted
             continue
         alignments[position] = None  # nothing highlighted to align
-        pairs[position] = {
-            "position": position,
-            "field": source.get("field"),
-            "score": source.get("score"),
-            "matched": original,
-            "ar": source.get("ar", ""),
-            "en": source.get("en", ""),
-            "ar_highlighted": html.escape(source.get("ar", "")),
-            "en_highlighted": html.escape(source.get("en", "")),
-            "by": MEANING,
-            "similarity": round(2 * inner["_score"] - 1, 4) if inner.get("_score") is not None else None,
-        }
+        similarity = round(2 * inner["_score"] - 1, 4) if inner.get("_score") is not None else None
+        pairs[position] = {**_pair(source, position, original, MEANING), "similarity": similarity}
     for position, pair in pairs.items():
         pair["counterpart"] = COUNTERPART[pair["matched"]]
         pair.update(_word_alignment(pair, alignments[position], kind))
@@ -128,3 +108,18 @@ def parse_response(response: dict) -> dict:
 
 def _buckets(terms: dict) -> list[dict]:
     return [{"value": b["key"], "count": b["doc_count"]} for b in terms.get("buckets", [])]
+
+
+def _pair(source: dict, position: int, matched: str, by: str) -> dict:
+    """A sentence pair as a hit shows it, unhighlighted: highlighting replaces the side that matched."""
+    return {
+        "position": position,
+        "field": source.get("field"),
+        "score": source.get("score"),
+        "matched": matched,
+        "ar": source.get("ar", ""),
+        "en": source.get("en", ""),
+        "ar_highlighted": html.escape(source.get("ar", "")),
+        "en_highlighted": html.escape(source.get("en", "")),
+        "by": by,
+    }
