@@ -116,3 +116,14 @@ def test_an_index_without_vectors_is_searched_by_words_and_says_so(client, encod
         assert any(side.get("by") == "meaning" for side in result["query"]["not_searched"])
     finally:
         lifecycle.delete(client, alias)
+
+
+def test_a_collapsed_search_says_what_matched_as_an_uncollapsed_one(client, noisy, meaning):
+    """One hit per story (the default of the API, the page and the CLI) keeps each hit's evidence."""
+    record = ARABIC[0]
+    query = english_of(record)[:400]
+    flat = search(client, noisy, SearchRequest(query, lang="en", collapse=False), meaning=meaning)["hits"][0]
+    collapsed = search(client, noisy, SearchRequest(query, lang="en"), meaning=meaning)["hits"][0]
+    assert collapsed["id"] == flat["id"] and "meaning" in flat["matched_by"]
+    assert collapsed["matched_by"] == flat["matched_by"]
+    assert [s["by"] for s in collapsed["sentences"]] == [s["by"] for s in flat["sentences"]]
