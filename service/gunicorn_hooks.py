@@ -18,9 +18,10 @@ METRICS_DIR_PREFIX = "mt-metrics-"
 
 def post_worker_init(worker) -> None:
     """Start the job workers of this serving process (post_fork runs before the app is loaded; this runs after)."""
-    from service.web import start_workers
+    from service.web import start_workers, warm_up
 
     start_workers(worker.wsgi)
+    warm_up(worker.wsgi)
 
 
 def worker_exit(server, worker) -> None:

@@ -162,8 +162,6 @@ class Services:
         """Start JOBS_WORKERS job worker threads sharing this process's translator, and the webhook deliverer
         (ALERT_DELIVERY); only where the process serves. The pool; None when there is no model or no workers."""
         settings = self.settings
-        if self.workers is None and self.deliverer is None:  # the first start in this process
-            threading.Thread(target=self._warm_names, name="warm-names", daemon=True).start()
         if settings.alert_delivery and self.deliverer is None:
             self.deliverer = DeliveryThread(self.alert_deliverer()).start()
         if self.translator is None or settings.jobs_workers < 1 or self.workers is not None:
@@ -175,9 +173,12 @@ class Services:
         self.workers = WorkerPool(workers).start()
         return self.workers
 
+    def warm_up(self) -> None:
+        """Where the process serves analysts: load the name transliterator (about 9 s) and read the collection's
+        spellings in the background, before the first search needs them, so no analyst's request pays for either."""
+        threading.Thread(target=self._warm_names, name="warm-names", daemon=True).start()
+
     def _warm_names(self) -> None:
-        """Load the name transliterator (about 9 s) and read the collection's spellings before the first search
-        needs them, so no analyst's request pays for either."""
         try:
             arabnamer_available()
             collection_names(self.client, self.alias)

@@ -37,7 +37,7 @@ def register(commands) -> None:
 
 
 def run(args, services) -> int:
-    from service.web import check_setup, create_app, start_workers, stop_workers
+    from service.web import check_setup, create_app, start_workers, stop_workers, warm_up
 
     settings = services.settings
     if args.dev:
@@ -46,6 +46,7 @@ def run(args, services) -> int:
         logging.getLogger("werkzeug").addFilter(redact_record)  # its request log shows query strings too
         app = create_app(settings)
         start_workers(app)
+        warm_up(app)
         try:
             app.run(host=args.host, port=args.port, threaded=True)
         finally:

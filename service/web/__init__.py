@@ -69,6 +69,11 @@ def start_workers(app: Flask) -> WorkerPool | None:
     return services_of(app).start_workers()
 
 
+def warm_up(app: Flask) -> None:
+    """Make ready in the background what the first searches would otherwise wait for (Services.warm_up)."""
+    services_of(app).warm_up()
+
+
 def stop_workers(app: Flask) -> None:
     """Stop them (gunicorn's worker_exit, the end of `serve --dev`)."""
     services_of(app).stop_workers()
