@@ -11,7 +11,7 @@ import functools
 import itertools
 import re
 
-from service.names.spelling import arabic_variants, is_arabic_word
+from service.names.spelling import MAX_NAME_LETTERS, arabic_variants, is_arabic_word
 
 MAX_SPELLINGS = 32
 _ENGINES = ("hybrid", "model", "rules")  # arabnamer's: its dictionary, then XGBoost; XGBoost; its rules
@@ -66,6 +66,8 @@ def english_to_arabic(name: str, transliterate=_transliterations) -> list[str]:
     A name of several words gives the combinations of its words' spellings, best ranks first, at most
     MAX_SPELLINGS."""
     tokens = re.findall(r"[A-Za-z'-]+", name)
+    if any(len(token) > MAX_NAME_LETTERS for token in tokens):
+        return []
     per_token = [token_spellings(token, transliterate)[:MAX_SPELLINGS] for token in tokens]
     if not tokens or not all(per_token):
         return []
