@@ -106,3 +106,30 @@ def test_a_word_longer_than_any_name_is_not_spelled_out():
     assert english_to_arabic("E" + "sk" * 249, transliterate=lambda token: ["اسك" * 100]) == []
     assert arabic_variants("أس" * 250) == ["أس" * 250]
     assert len(arabic_variants("أس" * (MAX_NAME_LETTERS // 2))) <= MAX_VARIANTS
+
+
+def test_concurrent_first_searches_read_the_collection_once():
+    import threading
+
+    from service.search.names import _Cache
+
+    reads, started = [], threading.Barrier(8)
+
+    def read(client, alias):
+        reads.append(alias)
+        return [{"source": "a", "title": "ترامب", "body": "ترامب", "body_en": "Trump"}]
+
+    cache = _Cache(read)
+    found = []
+
+    def search():
+        started.wait(timeout=10)
+        found.append(cache.get(client, "news"))
+
+    client = object()
+    threads = [threading.Thread(target=search) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert reads == ["news"] and len(found) == 8 and all(names is found[0] for names in found)

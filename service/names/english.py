@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+import threading
 
 from service.names.spelling import MAX_NAME_LETTERS, arabic_variants, is_arabic_word
 
@@ -18,14 +19,24 @@ _ENGINES = ("hybrid", "model", "rules")  # arabnamer's: its dictionary, then XGB
 _ENGLISH_VOWELS = "aeiou"
 
 
+_LOAD_LOCK = threading.Lock()
+
+
 @functools.cache
-def _transliterators() -> tuple:
-    """arabnamer's transliterators, loaded once per process (XGBoost: about 9 s); () when it is not installed."""
+def _loaded_transliterators() -> tuple:
     try:
         from arabnamer import Transliterator
     except ImportError:
         return ()
     return tuple(Transliterator(engine=engine) for engine in _ENGINES)
+
+
+def _transliterators() -> tuple:
+    """arabnamer's transliterators, loaded once per process (XGBoost: about 9 s); () when it is not installed.
+
+    Under a lock: functools.cache alone let four concurrent first searches load the models twelve times."""
+    with _LOAD_LOCK:
+        return _loaded_transliterators()
 
 
 def arabnamer_available() -> bool:
