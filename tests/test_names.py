@@ -8,7 +8,7 @@ import pytest
 from service.names.collection import CollectionSpellings, capitalised_shares, word_counts
 from service.names.english import english_to_arabic, token_spellings
 from service.names.guard import is_probably_name
-from service.names.spelling import arabic_variants, name_key
+from service.names.spelling import MAX_NAME_LETTERS, MAX_VARIANTS, arabic_variants, name_key
 
 
 def test_trump_spelled_with_and_without_the_long_vowel_share_a_key_and_list_each_other():
@@ -98,3 +98,38 @@ def test_english_spellings_put_back_a_dropped_initial_alif_and_list_variants():
 def test_arabnamer_spells_trump_both_ways():
     pytest.importorskip("arabnamer")
     assert {"ترامب", "ترمب"} <= set(english_to_arabic("Trump"))
+
+
+def test_a_word_longer_than_any_name_is_not_spelled_out():
+    # a hostile query or an unspaced scrape: spelling it out cost 50-166 s and GBs before the cap
+    assert not is_probably_name("E" + "sk" * 249)
+    assert english_to_arabic("E" + "sk" * 249, transliterate=lambda token: ["اسك" * 100]) == []
+    assert arabic_variants("أس" * 250) == ["أس" * 250]
+    assert len(arabic_variants("أس" * (MAX_NAME_LETTERS // 2))) <= MAX_VARIANTS
+
+
+def test_concurrent_first_searches_read_the_collection_once():
+    import threading
+
+    from service.search.names import _Cache
+
+    reads, started = [], threading.Barrier(8)
+
+    def read(client, alias):
+        reads.append(alias)
+        return [{"source": "a", "title": "ترامب", "body": "ترامب", "body_en": "Trump"}]
+
+    cache = _Cache(read)
+    found = []
+
+    def search():
+        started.wait(timeout=10)
+        found.append(cache.get(client, "news"))
+
+    client = object()
+    threads = [threading.Thread(target=search) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert reads == ["news"] and len(found) == 8 and all(names is found[0] for names in found)

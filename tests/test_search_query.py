@@ -165,3 +165,12 @@ def test_a_busy_translator_leaves_the_other_side_out_of_a_search_but_not_out_of_
     assert not_searched == [{"lang": "ar", "why": "the English→Arabic translator was busy"}]
     with pytest.raises(TranslatorBusy):
         query_wordings(request, parsed, {"ar": _BusyTranslator()}, wait_when_busy=True)
+
+
+def test_words_inside_an_excluded_group_are_excluded_not_searched():
+    parsed = parse("coronavirus -(pangolin bat)")
+    assert parsed.terms == "coronavirus" and parsed.positive == "coronavirus"  # not translated, not embedded
+    assert parsed.excluded == "( pangolin + bat )"  # and held for every wording of the query
+    assert parse("a NOT (b OR c) -d").excluded == "( b | c ) d"
+    with pytest.raises(QueryError, match="only exclusions"):
+        parse("NOT (coronavirus)")

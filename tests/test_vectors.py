@@ -137,8 +137,31 @@ def test_migrating_a_v3_index_embeds_again_what_the_copy_loses(client, fresh, en
     before = vectors_per_article(client, fresh)
     lifecycle.migrate(client, fresh, encoder=encoder)
     assert vectors_per_article(client, fresh) == before
-    lifecycle.migrate(client, fresh)  # ENCODER=off: copied without vectors, said in the docstring
+    with pytest.raises(lifecycle.LifecycleError, match="--drop-vectors"):  # ENCODER=off, or its wheel missing
+        lifecycle.migrate(client, fresh)
+    assert vectors_per_article(client, fresh) == before  # nothing was changed
+    lifecycle.migrate(client, fresh, drop_vectors=True)
     assert vectors_per_article(client, fresh) == {}
+    unmarked = {"query": {"bool": {"must_not": [{"exists": {"field": vectors.ENCODER_FIELD}}]}}}
+    assert client.count(index=fresh, body=unmarked)["count"] == 2  # so `index embed` / a migration embeds them
+    lifecycle.migrate(client, fresh, encoder=encoder)
+    assert vectors_per_article(client, fresh) == before
+
+
+def test_articles_written_while_a_migration_runs_are_kept_with_vectors(client, fresh, encoder, monkeypatch):
+    write(client, fresh, ARABIC[:2], encoder)
+    prepare, writes = lifecycle._prepare, iter([ARABIC[2:3], ARABIC[3:4]])
+
+    def prepare_while_a_writer_writes(client_, index, encoder_):
+        prepare(client_, index, encoder_)
+        late = next(writes, None)  # a writer stores an article while the copy is being embedded
+        if late:
+            write(client, fresh, late, encoder)
+
+    monkeypatch.setattr(lifecycle, "_prepare", prepare_while_a_writer_writes)
+    lifecycle.migrate(client, fresh, encoder=encoder)
+    client.indices.refresh(index=fresh)
+    assert vectors_per_article(client, fresh) == {r["id"]: len(r["sentences"]) for r in ARABIC[:4]}
 
 
 def test_the_cli_migrate_embeds_with_encoder(client, fresh, encoder, tmp_path, search_settings):

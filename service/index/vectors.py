@@ -77,13 +77,12 @@ def index_dimension(client: OpenSearch, index: str) -> int | None:
     return vector_dimension(found[index]["mappings"].get("properties", {}))
 
 
-def embed_missing(client: OpenSearch, index: str, encoder: SentenceEncoder, every: bool = False) -> int:
-    """Give vectors of this encoder to every document of the index not marked with it (written without an encoder
-    or by another one), or with every to all of them (a migration's copy: its `encoder` came through `_source`, its
-    vectors did not); return how many. Scan + bulk update, like the story back-fill."""
+def embed_missing(client: OpenSearch, index: str, encoder: SentenceEncoder) -> int:
+    """Give vectors of this encoder to every document of the index not marked with it (written without an encoder,
+    by another one, or copied by a migration, which drops the mark); return how many. Scan + bulk update, like the
+    story back-fill."""
     timeout = bulk_timeout(client)
-    other = {"bool": {"must_not": [{"term": {ENCODER_FIELD: encoder.encoder_id}}]}}
-    missing = {"query": {"match_all": {}} if every else other}
+    missing = {"query": {"bool": {"must_not": [{"term": {ENCODER_FIELD: encoder.encoder_id}}]}}}
     if not client.count(index=index, body=missing, request_timeout=timeout)["count"]:
         return 0
     hits = helpers.scan(

@@ -10,22 +10,33 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+import threading
 
-from service.names.spelling import arabic_variants, is_arabic_word
+from service.names.spelling import MAX_NAME_LETTERS, arabic_variants, is_arabic_word
 
 MAX_SPELLINGS = 32
 _ENGINES = ("hybrid", "model", "rules")  # arabnamer's: its dictionary, then XGBoost; XGBoost; its rules
 _ENGLISH_VOWELS = "aeiou"
 
 
+_LOAD_LOCK = threading.Lock()
+
+
 @functools.cache
-def _transliterators() -> tuple:
-    """arabnamer's transliterators, loaded once per process (XGBoost: about 9 s); () when it is not installed."""
+def _loaded_transliterators() -> tuple:
     try:
         from arabnamer import Transliterator
     except ImportError:
         return ()
     return tuple(Transliterator(engine=engine) for engine in _ENGINES)
+
+
+def _transliterators() -> tuple:
+    """arabnamer's transliterators, loaded once per process (XGBoost: about 9 s); () when it is not installed.
+
+    Under a lock: functools.cache alone let four concurrent first searches load the models twelve times."""
+    with _LOAD_LOCK:
+        return _loaded_transliterators()
 
 
 def arabnamer_available() -> bool:
@@ -66,6 +77,8 @@ def english_to_arabic(name: str, transliterate=_transliterations) -> list[str]:
     A name of several words gives the combinations of its words' spellings, best ranks first, at most
     MAX_SPELLINGS."""
     tokens = re.findall(r"[A-Za-z'-]+", name)
+    if any(len(token) > MAX_NAME_LETTERS for token in tokens):
+        return []
     per_token = [token_spellings(token, transliterate)[:MAX_SPELLINGS] for token in tokens]
     if not tokens or not all(per_token):
         return []

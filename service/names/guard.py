@@ -12,6 +12,8 @@ when the collection has never seen it, a word the query writes capitalised and n
 
 from __future__ import annotations
 
+from service.names.spelling import MAX_NAME_LETTERS
+
 MAX_INFLECTED_SHARE = 0.05
 MIN_CAPITALISED_SHARE = 0.9
 
@@ -26,7 +28,7 @@ def is_probably_name(
     """inflected_share: of an Arabic word's occurrences in the collection, the share with the article or a suffix
     (collection.FormCounts); capitalised_share: of a Latin word's mid-sentence occurrences in the collection's
     English, the share written capitalised. None: the collection has not seen the word."""
-    if not word or not word.isalpha():
+    if not word or not word.isalpha() or len(word) > MAX_NAME_LETTERS:
         return False
     if not word.isascii():
         return inflected_share is not None and inflected_share <= MAX_INFLECTED_SHARE

@@ -21,6 +21,10 @@ FOREIGN_SOUND_LETTERS = ("غج", "سشز", "كق")
 _FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ة": "ه", "ى": "ي", "ؤ": "و", "ئ": "ي"})
 _ARABIC_WORD = re.compile(r"^[\u0621-\u064a\u0671]+$")
 MAX_VARIANTS = 256  # the collection keeps the few that occur
+# No name is longer: arabnamer's 22,797 names run to 17 Latin letters. A longer "word" (an unspaced scrape, a
+# hostile query) would cost seconds and GBs to spell out: variants grow with the letters, arabnamer with them too.
+MAX_NAME_LETTERS = 20
+_GENERATED_AT_MOST = 4 * MAX_VARIANTS
 
 
 def is_arabic_word(word: str) -> bool:
@@ -88,11 +92,13 @@ def arabic_variants(word: str) -> list[str]:
     Variants differ from the word in hamza seat, final ى/ي or ة/ه, one long vowel dropped or added, or one letter
     of a foreign sound (غ/ج, س/ش/ز, ك/ق). A word that is not Arabic letters gives only itself (stripped)."""
     base = plain(word)
-    if not base or not is_arabic_word(base):
+    if not base or not is_arabic_word(base) or len(base) > MAX_NAME_LETTERS:
         return [base] if base else []
     ranked: dict[str, int] = {base: 0}
     for cost, expand in enumerate((_hamza_forms, _final_forms, _vowel_forms, _foreign_letter_forms), start=1):
         for form in list(ranked):
+            if len(ranked) >= _GENERATED_AT_MOST:  # the closest kinds come first; enough to rank MAX_VARIANTS
+                break
             for variant in expand(form):
                 ranked.setdefault(variant, cost if ranked[form] == 0 else ranked[form] + cost)
     ordered = sorted(ranked, key=lambda form: (ranked[form], form))

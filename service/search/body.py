@@ -10,7 +10,6 @@ from service.search.request import SearchRequest
 FIELDS = {"en": ["title_en^3", "body_en"], "ar": ["title^3", "body"]}
 FLAGS = "AND|OR|NOT|PHRASE|PRECEDENCE|WHITESPACE|ESCAPE"
 FACETS = ("source", "category")
-KNN_CANDIDATES = 100  # Lucene's k is also its HNSW candidate count: k=10 missed part of the exact top 10
 WORDS, MEANING = "words", "meaning"  # the names of the two channels' clauses: each hit says which it matched
 HIT_SOURCE = [
     "id",
@@ -47,8 +46,12 @@ def lucene_score(cosine: float) -> float:
 
 def meaning_clause(meaning: MeaningQuery) -> dict:
     """Articles with a sentence near the query in meaning (at least the floor), scored by the nearest one, with it
-    as the inner hit; only articles whose vectors come from the query's encoder."""
-    knn = {"knn": {"sentences.vector": {"vector": list(meaning.vector), "k": KNN_CANDIDATES}}}
+    as the inner hit; only articles whose vectors come from the query's encoder.
+
+    The floor is the knn query's own min_score (a radial search on the Lucene engine): every sentence at or above
+    it, however many. A function_score's min_score would not do: the clause's boost is multiplied into the scores
+    before it is checked, so every sentence passed it (a query about nothing matched every article)."""
+    knn = {"knn": {"sentences.vector": {"vector": list(meaning.vector), "min_score": lucene_score(meaning.floor)}}}
     return {
         "bool": {
             "_name": MEANING,
@@ -59,7 +62,7 @@ def meaning_clause(meaning: MeaningQuery) -> dict:
                     "nested": {
                         "path": "sentences",
                         "score_mode": "max",
-                        "query": {"function_score": {"query": knn, "min_score": lucene_score(meaning.floor)}},
+                        "query": knn,
                         "inner_hits": {
                             "name": "sentences_meaning",
                             "size": 1,

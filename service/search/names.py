@@ -82,13 +82,19 @@ class _Cache:
         self._lock = threading.Lock()
         self._entries: dict[tuple[int, str], tuple[float, CollectionNames | None]] = {}
         self._refreshing: set[tuple[int, str]] = set()
+        self._first_builds: dict[tuple[int, str], threading.Lock] = {}  # one scan, however many first searches
 
     def get(self, client: OpenSearch, alias: str) -> CollectionNames | None:
         key = (id(client), alias)
         with self._lock:
             entry = self._entries.get(key)
-        if entry is None:  # the first search of the process on this alias waits for the scan (~1 s)
-            return self._build(client, alias)
+            first = self._first_builds.setdefault(key, threading.Lock()) if entry is None else None
+        if first is not None:  # the first searches of the process on this alias wait for one scan (~1 s)
+            with first:
+                with self._lock:
+                    entry = self._entries.get(key)
+                if entry is None:
+                    return self._build(client, alias)
         built_at, names = entry
         max_age = SPELLINGS_TTL_S if names is not None else RETRY_AFTER_FAILURE_S
         if time.monotonic() - built_at > max_age:

@@ -61,10 +61,12 @@ def parse(text: str) -> ParsedQuery:
     positive: list[str] = []
     words: list[str] = []
     excluded: list[str] = []
-    depth = 0
+    group_start = 0
+    groups: list[bool] = []  # for each open parenthesis, whether it is excluded (NOT (...), -(...))
     negate = False
     expect_operand = True
     for token in _TOKEN.findall(text):
+        depth = len(groups)
         if token in ("AND", "OR"):
             if expect_operand:
                 raise QueryError(f"{token} needs a term on each side")
@@ -73,13 +75,17 @@ def parse(text: str) -> ParsedQuery:
         elif token in ("NOT", "-"):  # a lone - before a "phrase" or (group) excludes it too
             negate = True
         elif token == "(":
+            if negate and not depth:
+                group_start = len(out)
             out.append(("-" if negate else "") + "(")
-            negate, depth, expect_operand = False, depth + 1, True
+            groups.append(negate)
+            negate, expect_operand = False, True
         elif token == ")":
-            depth -= 1
-            if depth < 0 or expect_operand:
+            if not groups or expect_operand:
                 raise QueryError("a parenthesis does not match")
             out.append(")")
+            if groups.pop() and not groups:  # a top-level excluded group holds for every wording, like a word
+                excluded.append(_all_of(["(", *out[group_start + 1 :]]))
         else:
             prefix = "-" if negate or (token.startswith("-") and len(token) > 1) else ""
             body = token[1:] if token.startswith("-") and len(token) > 1 and not negate else token
@@ -93,17 +99,27 @@ def parse(text: str) -> ParsedQuery:
             out.append(prefix + term)
             if prefix and not depth:
                 excluded.append(term)
-            if not prefix:
+            if not prefix and not any(groups):  # a word inside an excluded group is excluded too
                 positive.append(term)
                 words.append(word)
             negate, expect_operand = False, False
-    if depth != 0:
+    if groups:
         raise QueryError("a parenthesis is not closed")
     if expect_operand or negate:
         raise QueryError("the query ends with an operator")
     if not words:
         raise QueryError("the query has no terms to look for, only exclusions")
     return ParsedQuery(" ".join(out), " ".join(positive), " ".join(words), " ".join(excluded))
+
+
+def _all_of(group: list[str]) -> str:
+    """A group's tokens with its implicit ANDs written out: the exclusions are searched with OR between terms."""
+    joined: list[str] = []
+    for token in group:
+        if joined and joined[-1] not in ("(", "-(", "+", "|") and token not in (")", "+", "|"):
+            joined.append("+")
+        joined.append(token)
+    return " ".join(joined)
 
 
 @dataclass(frozen=True)
