@@ -16,7 +16,14 @@ Printed per (sentence cosine, share threshold): recall (joined its own original)
 with the original present, the right ones) and false merges (joins made when the original is absent), over both
 directions. Pure: exact cosines in numpy, no OpenSearch (the node returns the same best cosine per sentence).
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/xlang_clusters.py [--encoder use] [--chunk 8]
+With --node, the tico19 documents go through the write path on the local node (OPENSEARCH_URL, started like
+bench/clusters.py does), as the writers store them: the English documents of even number first, then every Arabic
+document in batches of BATCH, with the cross-language step on and off. An Arabic document of even number should join
+its original's story, one of odd number (its original absent) none. Printed: the joins, the write time per Arabic
+article with and without the step, and "more like this" (similar_articles) per article: encoding its lead again
+and the whole answer, p50 and p99.
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/xlang_clusters.py [--encoder use] [--chunk 8] [--node]
 """
 
 from __future__ import annotations
@@ -32,7 +39,13 @@ from common import read_lines, shared_file
 
 from service.config import Settings
 from service.embedding import open_encoder
-from service.index import clusters
+from service.index import clusters, lifecycle, node
+from service.index.client import make_client
+from service.ingest import IndexTarget, human_translation, write_articles
+from service.search.similar import SIMILAR_SENTENCES, similar_articles
+
+ALIAS = "bench-xlang"
+BATCH = 64
 
 SENTENCE_FLOORS = (0.5, 0.55, 0.6, 0.65, 0.7)
 SHARES = (0.3, 0.4, 0.5, 0.6, 0.7)
@@ -85,16 +98,76 @@ def evaluate(queries: list[np.ndarray], candidates: list[np.ndarray], floor: flo
     return {"right": right, "wrong": wrong, "absent": absent_wrong, "n": len(queries)}
 
 
+def record(doc_id: str, sentences: list[str], english: list[str]) -> dict:
+    """An article as a writer gets it, with its own sentence pairs (an English one is its own English)."""
+    return {
+        "id": doc_id,
+        "body": " ".join(sentences),
+        "sentences": [{"source": s, "target": e} for s, e in zip(sentences, english, strict=True)],
+    }
+
+
+def percentiles(values: list[float]) -> str:
+    ordered = sorted(values)
+    return f"p50 {ordered[len(ordered) // 2] * 1000:.0f} ms, p99 {ordered[int(len(ordered) * 0.99)] * 1000:.0f} ms"
+
+
+def through_node(encoder, documents: list[tuple[list[str], list[str]]]) -> None:
+    settings = Settings()
+    client = make_client(settings, timeout=120)
+    if not client.ping():  # a node already answering there is used as it is
+        node.start(node.local_node(settings))
+    english = [record(f"en-{i}", en, en) for i, (_, en) in enumerate(documents) if i % 2 == 0]
+    arabic = [record(f"ar-{i}", ar, en) for i, (ar, en) in enumerate(documents)]
+    for threshold in (None, Settings().cluster_xlang_threshold):
+        lifecycle.delete(client, ALIAS)
+        target = IndexTarget(client, ALIAS, encoder=encoder, cluster_xlang_threshold=threshold)
+        for start in range(0, len(english), BATCH):
+            write_articles(list(enumerate(english[start : start + BATCH])), target, human_translation)
+        client.indices.refresh(index=ALIAS)
+        started, outcomes = time.perf_counter(), []
+        for start in range(0, len(arabic), BATCH):
+            outcomes += write_articles(list(enumerate(arabic[start : start + BATCH])), target, human_translation)
+        per_article = (time.perf_counter() - started) / len(arabic) * 1000
+        joined = {o.doc_id: o.cluster_id for o in outcomes}
+        right = sum(joined[f"ar-{i}"] == f"en-{i}" for i in range(0, len(arabic), 2))
+        wrong = sum(joined[f"ar-{i}"].startswith("en-") and joined[f"ar-{i}"] != f"en-{i}" for i in range(len(arabic)))
+        false = sum(joined[f"ar-{i}"].startswith("en-") for i in range(1, len(arabic), 2))
+        print(
+            f"\nthrough the node, cross-language step {'off' if threshold is None else f'at {threshold}'}: "
+            f"{per_article:.1f} ms per Arabic article written (vectors, clusters, index; batches of {BATCH}); "
+            f"joined own original {right}/{len(arabic[::2])}, joined another {wrong}, "
+            f"false merges with the original absent {false}/{len(arabic[1::2])}"
+        )
+    client.indices.refresh(index=ALIAS)
+    encode, answer = [], []
+    for i in range(0, len(arabic), 3):
+        lead = [pair["source"] for pair in arabic[i]["sentences"][:SIMILAR_SENTENCES]]
+        started = time.perf_counter()
+        encoder.encode_passages(lead)
+        encode.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        similar_articles(client, ALIAS, f"ar-{i}", encoder)
+        answer.append(time.perf_counter() - started)
+    print(
+        f"more like this, {len(answer)} articles of {len(arabic) + len(english)}: encoding the lead again "
+        f"{percentiles(encode)}; the whole answer {percentiles(answer)}"
+    )
+    lifecycle.delete(client, ALIAS)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--encoder", default="use", choices=["use", "e5", "e5+use"])
     parser.add_argument("--chunk", type=int, default=8, help="tico19 lines per document")
+    parser.add_argument("--node", action="store_true", help="also write tico19 through the local node")
+    parser.add_argument("--node-only", action="store_true", help="only the run through the node")
     args = parser.parse_args()
     encoder = open_encoder(Settings(encoder=args.encoder))
     sets = {"tico19": tico_documents(args.chunk), "ud_pud": pud_documents()}
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
     print(f"encoder: {encoder.encoder_id}; looked-up sentences {clusters.XLANG_SENTENCES}")
-    for name, documents in sets.items():
+    for name, documents in ({} if args.node_only else sets).items():
         started = time.perf_counter()
         arabic = encoded(encoder, [ar for ar, _ in documents])
         english = encoded(encoder, [en for _, en in documents])
@@ -120,6 +193,8 @@ def main() -> None:
                     f"{floor:.2f}  {share:.2f}  | {rp(whole)}             | {rp(back)}        | "
                     f"{partial['right'] / partial['n']:.3f}                 | {false:.3f}"
                 )
+    if args.node or args.node_only:
+        through_node(encoder, sets["tico19"])
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ class IndexTarget:
     cluster_threshold: float = Settings().cluster_threshold
     attempts: int = 10  # with back-off; an HTTP request passes few
     encoder: SentenceEncoder | None = None  # gives each sentence its vector (ENCODER); None stores no vectors
-    cluster_xlang_threshold: float = Settings().cluster_xlang_threshold  # joins a story in the other language
+    cluster_xlang_threshold: float | None = Settings().cluster_xlang_threshold  # across languages; None: off
 
     @classmethod
     def from_settings(
