@@ -579,7 +579,8 @@ RESPONSES = {
     "Cluster": {
         "type": "object",
         "required": ["cluster_id", "size", "members"],
-        "description": "A story: the articles whose bodies are near-duplicates, oldest first",
+        "description": "A story: the articles whose bodies are near-duplicates, and the reports of an original in "
+        "the other language (by their sentence vectors), oldest first",
         "properties": {
             "cluster_id": {"type": "string"},
             "size": {**_COUNT, "description": "all its articles (members lists at most 100)"},
