@@ -391,6 +391,13 @@ class Settings:
         "Jaccard similarity of word shingles at which an article joins a story cluster (bench/clusters.py).",
         _share,
     )
+    cluster_xlang_threshold: float = _declare(
+        "CLUSTER_XLANG_THRESHOLD",
+        "0.6",
+        "Share of the shorter article's sentences with a counterpart (sentence vectors, cosine at least 0.6) at which "
+        "an article joins a story in the other language (bench/xlang_clusters.py); needs ENCODER.",
+        _share,
+    )
     api_keys: tuple[str, ...] = _declare(
         "API_KEYS", None, "Comma-separated API keys (8+ characters); write endpoints need one.", _keys, unset=()
     )  # every valid key: ADMIN_API_KEYS are added to it

@@ -9,7 +9,8 @@ Every writer stores articles through write_articles: the CLI's `ingest` (plain, 
 3. skip records whose stored content hash matches: unchanged, never translated or indexed again;
 4. translate the rest with the caller's Translate (the model, the record's own human English, or a worker's
    translations kept from an attempt that could not be stored);
-5. build the documents and run the enrichment steps (ENRICHMENT_STEPS: story clusters today) over them;
+5. build the documents and run the enrichment steps (ENRICHMENT_STEPS: sentence vectors, then story clusters,
+   which use the vectors across the language line) over them;
 6. index them, then match the indexed ones against the saved searches (service/alerts).
 
 It returns one Outcome per record, so every writer counts and reports alike. A new enrichment step is one entry
@@ -58,6 +59,7 @@ class IndexTarget:
     cluster_threshold: float = Settings().cluster_threshold
     attempts: int = 10  # with back-off; an HTTP request passes few
     encoder: SentenceEncoder | None = None  # gives each sentence its vector (ENCODER); None stores no vectors
+    cluster_xlang_threshold: float | None = Settings().cluster_xlang_threshold  # across languages; None: off
 
     @classmethod
     def from_settings(
@@ -71,6 +73,7 @@ class IndexTarget:
             settings.cluster_threshold,
             attempts,
             encoder,
+            settings.cluster_xlang_threshold,
         )
 
     @property
@@ -93,7 +96,15 @@ class Outcome:
 
 
 def _cluster(target: IndexTarget, documents: list[dict]) -> list[dict]:
-    return cluster_documents(target.client, target.alias, documents, target.cluster_threshold, target.attempts)
+    """Story clusters: by the bodies' words, or across the language line by the vectors _embed gave them."""
+    return cluster_documents(
+        target.client,
+        target.alias,
+        documents,
+        target.cluster_threshold,
+        target.attempts,
+        target.cluster_xlang_threshold,
+    )
 
 
 def _embed(target: IndexTarget, documents: list[dict]) -> list[dict]:
@@ -117,8 +128,9 @@ def _embed(target: IndexTarget, documents: list[dict]) -> list[dict]:
     return vectors.embed_documents(target.encoder, documents)
 
 
-# Each step takes the target and the window's documents and returns them enriched, in the same order.
-ENRICHMENT_STEPS: tuple[Callable[[IndexTarget, list[dict]], list[dict]], ...] = (_cluster, _embed)
+# Each step takes the target and the window's documents and returns them enriched, in the same order. Vectors
+# first: the story step joins an English original and its Arabic reports by them.
+ENRICHMENT_STEPS: tuple[Callable[[IndexTarget, list[dict]], list[dict]], ...] = (_embed, _cluster)
 
 
 def write_articles(

@@ -153,6 +153,7 @@ class Services:
             replicas=settings.opensearch_replicas,
             cluster_threshold=settings.cluster_threshold,
             encoder=self.encoder,
+            cluster_xlang_threshold=settings.cluster_xlang_threshold,
         )
 
     def alert_deliverer(self) -> Deliverer:

@@ -271,3 +271,21 @@ def test_migrating_a_v1_index_gives_the_copied_articles_their_own_clusters(v1_al
         "old-rain": "old-rain",
         "old-trade": "old-trade",
     }
+
+
+def test_a_report_translating_part_of_a_longer_original_shares_most_of_the_shorter():
+    report = [0.8, 0.75, 0.7]  # each of the report's three sentences has its source in the original
+    assert clusters.counterpart_share(report, candidate_sentences=20, sentence_floor=0.6) == 1.0
+    assert clusters.counterpart_share([0.8, 0.3, 0.2, 0.1], 20, 0.6) == 0.0  # one shared sentence is not a story
+    assert clusters.counterpart_share([0.8, 0.7, 0.2, 0.1], 20, 0.6) == 0.5
+    assert clusters.counterpart_share([0.9], 1, 0.6) == 1.0  # a one-sentence article needs only its one
+    assert clusters.counterpart_share([], 5, 0.6) == 0.0
+
+
+def test_the_best_counterpart_at_the_threshold_names_its_story():
+    near = clusters.Counterpart("en-1", "story-a", 4, (0.8, 0.7, 0.65, 0.1))
+    far = clusters.Counterpart("en-2", "story-b", 4, (0.5, 0.4, 0.3, 0.2))
+    assert clusters.best_counterpart([far, near], threshold=0.6, sentence_floor=0.6) == "story-a"
+    assert clusters.best_counterpart([far, near], threshold=0.8, sentence_floor=0.6) is None
+    assert clusters.best_counterpart([far], threshold=0.6, sentence_floor=0.6) is None
+    assert clusters.best_counterpart([], threshold=0.6, sentence_floor=0.6) is None

@@ -129,3 +129,51 @@ def assign_clusters(
         for band in fingerprint.bands:
             earlier.setdefault(band, []).append(Candidate(doc_id, cluster_id, fingerprint.shingles))
     return assigned
+
+
+# Across the language line: an English original and the Arabic articles reporting it share no shingles, so MinHash
+# cannot see them. Their sentences' vectors (one encoder, one space) can: a translated sentence lies near its source.
+XLANG_SENTENCES = 12  # of a new article, the first (title and lead) looked up in the other language's articles
+COUNTERPART_COSINE = 0.6  # a sentence has a counterpart in an article when one of its sentences is this near
+MIN_COUNTERPARTS = 2  # shared sentences needed, unless one of the two articles is shorter
+
+
+def counterpart_share(best_cosines: list[float], candidate_sentences: int, sentence_floor: float) -> float:
+    """How much of the shorter article the other one translates: of the new article's looked-up sentences, those
+    whose nearest sentence in the candidate reaches sentence_floor, over the shorter of the two (a report that
+    translates part of a longer original still scores high); 0 below MIN_COUNTERPARTS shared sentences.
+
+    best_cosines: for each looked-up sentence of the new article, its highest cosine with the candidate's sentences
+    (0 when none of them was found near it)."""
+    shorter = min(len(best_cosines), candidate_sentences)
+    if shorter <= 0:
+        return 0.0
+    matched = sum(cosine >= sentence_floor for cosine in best_cosines)
+    if matched < min(MIN_COUNTERPARTS, shorter):
+        return 0.0
+    return min(1.0, matched / shorter)
+
+
+@dataclass(frozen=True)
+class Counterpart:
+    """An article in the other language, with each looked-up sentence's highest cosine with its sentences."""
+
+    doc_id: str
+    cluster_id: str
+    sentences: int  # how many sentences it has
+    best_cosines: tuple[float, ...]  # one per looked-up sentence of the new article, in order
+
+
+def best_counterpart(counterparts: list[Counterpart], threshold: float, sentence_floor: float) -> str | None:
+    """The cluster of the other-language article the new one shares most sentences with, at or above the threshold
+    (ties: the higher mean cosine, then the smaller id), or None."""
+    scored = sorted(
+        (
+            -counterpart_share(list(c.best_cosines), c.sentences, sentence_floor),
+            -sum(c.best_cosines) / max(1, len(c.best_cosines)),
+            c.doc_id,
+            c.cluster_id,
+        )
+        for c in counterparts
+    )
+    return scored[0][3] if scored and -scored[0][0] >= threshold and -scored[0][0] > 0 else None

@@ -19,6 +19,7 @@ from service.limits import MAX_ID_BYTES
 from service.pipeline import translate_articles
 from service.search.request import SearchRequest
 from service.search.searcher import search
+from service.search.similar import similar_articles
 from service.translation.interface import SentenceTranslator
 from service.web import schemas
 from service.web.auth import current_owner, presented_key
@@ -115,6 +116,17 @@ def run_search(query: SearchRequest) -> dict:
         services.settings.search_translated_query_boost,
         services.meaning,
     )
+
+
+def related_articles(article_id: str, args) -> dict:
+    """An article's related coverage in either language, outside its story (GET .../similar, the page's section);
+    a 404 when there is no such article, a 400 for a bad size."""
+    services = app_services()
+    size = check_arguments(args, [schemas.SIMILAR_SIZE]).get("size", schemas.SIMILAR_SIZE["schema"]["default"])
+    found = similar_articles(services.client, services.alias, article_id_or_404(article_id), services.encoder, size)
+    if found is None:
+        raise ApiError(404, "not found")
+    return found
 
 
 def key_owner() -> str:

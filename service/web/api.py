@@ -15,6 +15,7 @@ from service.web.actions import (
     article_id_or_404,
     loaded_translator,
     read_texts,
+    related_articles,
     run_search,
     search_request,
     translate_texts,
@@ -118,6 +119,13 @@ def get_article(article_id: str):
             mimetype="application/x-tmx+xml",
             headers={"Content-Disposition": f'attachment; filename="{filename}.tmx"'},
         )
+
+
+@bp.get("/articles/<path:article_id>/similar")
+@requires_key(write=False)
+def similar_articles(article_id: str):
+    """More like this: related articles in either language, outside the article's story, each saying why."""
+    return jsonify(related_articles(article_id, request.args))
 
 
 @bp.delete("/articles/<path:article_id>")

@@ -166,6 +166,16 @@ def build(settings: Settings) -> dict:
                     parameters=[schemas.ARTICLE_ID],
                 ),
             },
+            "/api/v1/articles/{article_id}/similar": {
+                "get": operation(
+                    "More like this: related articles in either language, outside the article's own story, each "
+                    "with the sentence pair that matched and its similarity (by words when there are no vectors).",
+                    {200: ("Related articles", _content(_ref("Similar")))},
+                    (400, 404, 503),
+                    key="read",
+                    parameters=[schemas.ARTICLE_ID, schemas.SIMILAR_SIZE],
+                )
+            },
             "/api/v1/search": {
                 "get": operation(
                     "Search in English or Arabic: hits with aligned sentence pairs, the total and facets "

@@ -13,6 +13,8 @@ from service.config import Settings
 from service.limits import MAX_BEAM, MAX_PAGE_SIZE, MAX_QUERY_CHARS, MAX_RESULT_WINDOW
 from service.provenance import KINDS as PROVENANCE_KINDS
 from service.search.request import LANGS, SORTS
+from service.search.similar import DEFAULT_SIZE as DEFAULT_SIMILAR
+from service.search.similar import MAX_SIZE as MAX_SIMILAR
 
 NONBLANK = r"\S"  # a text must hold at least one character that is not white space
 JOB_STATES = ("queued", "running", "paused", "done", "failed", "cancelled")
@@ -202,6 +204,12 @@ EXPORT_DOWNLOAD = parameter(
     FLAG,
     "true: a JSON answer comes as a file to save (Content-Disposition: attachment), as TSV and TMX always do",
 )
+SIMILAR_SIZE = parameter(
+    "size",
+    "query",
+    {"type": "integer", "minimum": 1, "maximum": MAX_SIMILAR, "default": DEFAULT_SIMILAR},
+    "related articles at most",
+)
 CLUSTER_ID = parameter(
     "cluster_id",
     "path",
@@ -222,6 +230,17 @@ JOB_OPTIONS = [
 
 # Response bodies, shown in the document's components.
 _NULLABLE_STRING = {"type": ["string", "null"]}
+_SIMILAR_SENTENCE = {
+    "type": "object",
+    "required": ["position", "lang", "text", "en"],
+    "description": "a sentence in its article's original language (text), and in English",
+    "properties": {
+        "position": {"type": ["integer", "null"]},
+        "lang": {"enum": ["ar", "en"]},
+        "text": {"type": "string"},
+        "en": {"type": "string"},
+    },
+}
 _COUNT = {"type": "integer", "minimum": 0}
 DETECTION = {
     "type": "object",
@@ -489,10 +508,79 @@ RESPONSES = {
             },
         },
     },
+    "Similar": {
+        "type": "object",
+        "required": ["article", "method", "encoder", "not_by_meaning", "hits"],
+        "description": "An article's related coverage in either language, outside its own story, most similar first",
+        "properties": {
+            "article": {
+                "type": "object",
+                "required": ["id", "language", "cluster_id"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "title": _NULLABLE_STRING,
+                    "title_en": _NULLABLE_STRING,
+                    "language": {"enum": ["ar", "en"]},
+                    "cluster_id": {"type": "string"},
+                },
+            },
+            "method": {
+                "enum": ["meaning", "words"],
+                "description": "meaning: by sentence vectors, across the language line; words: OpenSearch's "
+                "more_like_this on the English fields (no encoder, or no vectors of it in the index)",
+            },
+            "encoder": {**_NULLABLE_STRING, "description": "the encoder whose vectors were compared"},
+            "not_by_meaning": {**_NULLABLE_STRING, "description": "why related articles were found by words"},
+            "hits": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "language", "cluster_id", "similarity", "why"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "title": _NULLABLE_STRING,
+                        "title_en": _NULLABLE_STRING,
+                        "published": _NULLABLE_STRING,
+                        "source": _NULLABLE_STRING,
+                        "category": _NULLABLE_STRING,
+                        "url": _NULLABLE_STRING,
+                        "language": _NULLABLE_STRING,
+                        "cluster_id": _NULLABLE_STRING,
+                        "similarity": {
+                            "type": ["number", "null"],
+                            "description": "by meaning: the mean, over the article's looked-up sentences, of the "
+                            "best cosine with this one's sentences; null by words",
+                        },
+                        "why": {
+                            "oneOf": [
+                                {
+                                    "type": "object",
+                                    "required": ["sentence", "counterpart", "similarity"],
+                                    "description": "the pair of sentences nearest in meaning, and their cosine",
+                                    "properties": {
+                                        "sentence": _SIMILAR_SENTENCE,
+                                        "counterpart": _SIMILAR_SENTENCE,
+                                        "similarity": {"type": "number"},
+                                    },
+                                },
+                                {
+                                    "type": "object",
+                                    "required": ["by", "score"],
+                                    "description": "found by shared words: more_like_this's score",
+                                    "properties": {"by": {"const": "words"}, "score": {"type": ["number", "null"]}},
+                                },
+                            ]
+                        },
+                    },
+                },
+            },
+        },
+    },
     "Cluster": {
         "type": "object",
         "required": ["cluster_id", "size", "members"],
-        "description": "A story: the articles whose bodies are near-duplicates, oldest first",
+        "description": "A story: the articles whose bodies are near-duplicates, and the reports of an original in "
+        "the other language (by their sentence vectors), oldest first",
         "properties": {
             "cluster_id": {"type": "string"},
             "size": {**_COUNT, "description": "all its articles (members lists at most 100)"},

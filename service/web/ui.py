@@ -19,6 +19,7 @@ from service.web.actions import (
     article_id_or_404,
     key_owner,
     read_texts,
+    related_articles,
     run_search,
     search_request,
     submit_job,
@@ -168,6 +169,12 @@ def story_page(cluster_id: str):
     if story is None:
         raise ApiError(404, "no story with this id")
     return render_template("story.html", story=story, back=article_view.safe_back(request.args.get("back"), None))
+
+
+@bp.get("/articles/<path:article_id>/similar")
+def similar_page(article_id: str):
+    """More like this: related coverage in either language, outside the article's story, each with its evidence."""
+    return render_template("similar.html", found=related_articles(article_id, request.args))
 
 
 @bp.get("/articles/<path:article_id>")
