@@ -15,6 +15,8 @@ in numpy. clusters.best_counterpart chooses the story (CLUSTER_XLANG_THRESHOLD).
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import TransportError
@@ -24,6 +26,7 @@ from service.index.bulk import with_retries
 
 CANDIDATES = 5  # per article: members of one story share its id, so the few closest are enough
 XLANG_CANDIDATES = 5  # other-language articles returned per looked-up sentence
+XLANG_DAYS = 3  # an original and its reports in the other language are this close in time
 XLANG_K = 50  # Lucene's HNSW candidates (sentences) per looked-up sentence: k=10 misses part of the exact top
 
 
@@ -103,11 +106,23 @@ def _looked_up(document: dict) -> np.ndarray | None:
     return np.asarray(rows, dtype=np.float32) if rows and document.get(vectors.ENCODER_FIELD) else None
 
 
+def _around(published: str | None) -> list[dict]:
+    """Articles published within XLANG_DAYS of this one (or undated): reports follow their original within days,
+    and the narrower filter lets Lucene compare the few candidates exactly rather than walk the whole graph."""
+    if not published:
+        return []
+    window = {"gte": f"{published}||-{XLANG_DAYS}d", "lte": f"{published}||+{XLANG_DAYS}d"}
+    dated = {"range": {"published": window}}
+    undated = {"bool": {"must_not": [{"exists": {"field": "published"}}]}}
+    return [{"bool": {"should": [dated, undated], "minimum_should_match": 1}}]
+
+
 def _counterpart_search(document: dict, vector: np.ndarray) -> dict:
     """The other language's articles (same encoder) holding a sentence nearest this one, each with that sentence."""
+    same_encoder = [{"term": {vectors.ENCODER_FIELD: document[vectors.ENCODER_FIELD]}}]
     other_articles = {
         "bool": {
-            "filter": [{"term": {vectors.ENCODER_FIELD: document[vectors.ENCODER_FIELD]}}],
+            "filter": same_encoder + _around(document.get("published")),
             "must_not": [{"term": {"language": document.get("language") or "ar"}}],
         }
     }
@@ -188,4 +203,16 @@ def _rows_of(document: dict) -> np.ndarray | None:
 
 
 def _other_language(a: dict, b: dict) -> bool:
-    return a.get(vectors.ENCODER_FIELD) == b.get(vectors.ENCODER_FIELD) and a.get("language") != b.get("language")
+    """Whether b may report a (or a b) across the language line: the same encoder, the other language, and
+    within XLANG_DAYS of each other when both are dated (what _around asks of the index)."""
+    if a.get(vectors.ENCODER_FIELD) != b.get(vectors.ENCODER_FIELD) or a.get("language") == b.get("language"):
+        return False
+    if not (a.get("published") and b.get("published")):
+        return True
+    apart = abs(_moment(a["published"]) - _moment(b["published"]))
+    return apart <= dt.timedelta(days=XLANG_DAYS)
+
+
+def _moment(published: str) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(published.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
