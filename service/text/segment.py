@@ -2,9 +2,9 @@
 
 Works on normalised text (normalize.py). Boundaries fall after `.`, `!`, `?`, `؟`, `…`, `۔` and
 runs of them, plus any closing quotes or brackets. A full stop is not a boundary in a decimal
-(3.5), a URL, e-mail or domain, after an abbreviation or a single letter (د. for Dr., U.S.), or
-after a list number (1.). Boundaries inside a short quotation are ignored. No text is ever
-dropped: the spans cover every non-space character.
+(3.5), a URL, e-mail or domain (العربية.نت too), inside a dotted acronym (إف.بي.آي, U.S.), after an
+abbreviation or an initial (د. for Dr., J. Smith), or after a list number (1.). Boundaries inside a
+short quotation are ignored. No text is ever dropped: the spans cover every non-space character.
 """
 
 from __future__ import annotations
@@ -69,6 +69,38 @@ ABBREVIATIONS = frozenset(
         "ت",
     }
 )
+# Latin letters as Arabic news spells them in acronyms (إف.بي.آي, إي.إس.بي.إن), with the alefs and yas folded as
+# _fold folds them. Some are also common Arabic words (أو "or", في "in", إن "that"…): those join an acronym only
+# with another letter name beside them, never on their own.
+_WORDLIKE_LETTER_NAMES = {"او", "في", "ان", "اي", "ام", "كي", "ال", "زي"}
+_BARE_STRONG_LETTER_NAMES = {
+    *("ايه", "بي", "سي", "دي", "اف", "جي", "اتش", "ايتش", "جيه", "جاي", "كيه", "كاي", "اس", "كيو", "ار"),
+    *("تي", "يو", "دبليو", "دابليو", "اكس", "واي", "زد"),
+}
+_STRONG_LETTER_NAMES = frozenset(_BARE_STRONG_LETTER_NAMES)
+# With a proclitic (وبي.إم, الإف.بي.آي, لإف.بي.آي) a name may be a word (التي, كاس, الاف), so it counts as ambiguous.
+_ACRONYM_PREFIXES = ("وال", "بال", "فال", "لل", "ال", "و", "ف", "ب", "ل", "ك")
+_AMBIGUOUS_LETTER_NAMES = frozenset(_WORDLIKE_LETTER_NAMES) | {
+    prefix + name for prefix in _ACRONYM_PREFIXES for name in _BARE_STRONG_LETTER_NAMES
+}
+_STRONG_AS_SPELT = frozenset({"إي", "آي"})  # E and I; أي ("which") is the word that folds to the same letters
+_ARABIC_TOP_LEVEL_DOMAINS = frozenset({"نت", "كوم", "اورغ", "اورج", "انفو"})  # العربية.نت, بيت.كوم
+_LONGEST_GROUP = 16  # letters looked at on each side of a dot: past this a group is a word, not a letter name
+_LETTERS = re.compile(rf"[^\W\d_]{{1,{_LONGEST_GROUP + 1}}}")
+_LETTERS_AT_END = re.compile(r"[^\W\d_]+\Z")
+_FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ى": "ي", "ئ": "ي"})
+# Words that begin an English sentence: "the U.S. Then he left" ends a sentence, "the U.S. President" does not.
+SENTENCE_STARTERS = frozenset(
+    {
+        *("the", "a", "an", "he", "she", "it", "they", "we", "i", "you", "his", "her", "its", "their", "our"),
+        *("this", "that", "these", "those", "there", "here", "but", "and", "or", "so", "yet", "then", "however"),
+        *("in", "on", "at", "for", "from", "after", "before", "when", "while", "if", "as", "by", "with", "also"),
+        *("meanwhile", "since", "although", "according", "some", "many", "most", "no", "not", "one", "what"),
+        *("who", "why", "how", "where", "officials", "police"),
+    }
+)
+_LATIN_INITIALS = re.compile(r"(?:[A-Za-z]\.)*[A-Za-z]")
+_NEXT_WORD = re.compile(r"[\"'”’»)\]›]* ?(\w{1,16})")
 _OPENING_QUOTES = {"«": "»", "“": "”"}
 MAX_QUOTE_CHARS = 250  # a quotation longer than this is split into its own sentences
 _CLAUSE_BREAK = re.compile(r"[،؛;,:]\s+")
@@ -147,17 +179,79 @@ def _inside(spans: list[Span], length: int) -> bytearray:
     return mask
 
 
+def _letter_group(text: str, dot: int, step: int) -> tuple[str, int] | None:
+    """The letters next to the dot on one side (step -1 before, +1 after) and the position where they stop;
+    None past _LONGEST_GROUP letters, so each dot costs constant time."""
+    if step > 0:
+        found = _LETTERS.match(text, dot + 1)
+        stop = found.end() if found else dot
+    else:
+        found = _LETTERS_AT_END.search(text, max(0, dot - _LONGEST_GROUP - 1), dot)
+        stop = found.start() - 1 if found else dot
+    if not found or len(found.group()) > _LONGEST_GROUP:
+        return None
+    return found.group(), stop
+
+
+def _letter_name_strength(group: str) -> int:
+    """2 for a Latin letter's Arabic name that is no Arabic word, perhaps after a proclitic (وبي, الإف); 1 for an
+    initial or a letter name that is also a word (أو, في); 0 for anything else."""
+    if len(group) == 1:
+        return 1
+    folded = group.translate(_FOLD)
+    if folded in _STRONG_LETTER_NAMES or group in _STRONG_AS_SPELT:
+        return 2
+    return 1 if folded in _AMBIGUOUS_LETTER_NAMES else 0
+
+
+def _is_dotted_name(text: str, dot: int) -> bool:
+    """Whether a dot with letters right on both sides joins an acronym or a domain (إف.بي.آي, العربية.نت)
+    rather than two sentences whose space was lost (غدا.وقال)."""
+    before, after = _letter_group(text, dot, -1), _letter_group(text, dot, 1)
+    if before is None or after is None:
+        return False
+    (left, left_stop), (right, right_stop) = before, after
+    if right.translate(_FOLD) in _ARABIC_TOP_LEVEL_DOMAINS:
+        return True
+    left_strength, right_strength = _letter_name_strength(left), _letter_name_strength(right)
+    # Two letter names, or one that is no Arabic word beside anything: دبليو.بوش, بي.أوت.كيو, سي.بي.سي.نيوز
+    if (left_strength and right_strength) or 2 in (left_strength, right_strength):
+        return True
+    # Three or more groups (باتون.بارتون.دورستين): a lost space twice in one word is far rarer than a name.
+    return _continues_dotted(text, left_stop, -1) or _continues_dotted(text, right_stop, 1)
+
+
+def _continues_dotted(text: str, stop: int, step: int) -> bool:
+    """Whether the character where a letter group stopped is a dot with a letter group beyond it."""
+    return 0 <= stop < len(text) and text[stop] == "." and _letter_group(text, stop, step) is not None
+
+
+def _ends_sentence_after_initials(text: str, dot: int) -> bool:
+    """After Latin initials (U.S., J.), only a word that starts English sentences, or a non-Latin word, begins one."""
+    following = _NEXT_WORD.match(text, dot + 1)
+    if not following:
+        return True
+    word = following.group(1)
+    return not (word[0].isascii() and word[0].isupper() and word.lower() not in SENTENCE_STARTERS)
+
+
 def _is_full_stop_boundary(text: str, dot: int, sentence_start: int) -> bool:
     before = text[dot - 1] if dot > 0 else ""
     after = text[dot + 1] if dot + 1 < len(text) else ""
     if before.isdigit() and after.isdigit():
         return False
+    if before.isalpha() and after.isalpha() and _is_dotted_name(text, dot):
+        return False
     # Only an abbreviation or a list marker matters here: looking further back would make a long run of
     # full stops that are no boundary (x.x.x…) quadratic.
     recent = text[max(sentence_start, dot - _LOOK_BACK) : dot]
-    word = recent.rsplit(" ", 1)[-1].lower()
-    if word in ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
+    word = recent.rsplit(" ", 1)[-1].lstrip("(\"'«“[")
+    if word.lower() in ABBREVIATIONS:
         return False
+    if _LATIN_INITIALS.fullmatch(word):
+        return _ends_sentence_after_initials(text, dot)
+    if len(word) == 1 and word.isalpha():
+        return False  # an initial: ديفيد ل. فيليبس, far more common in the news than a sentence ending in one
     return not (dot - sentence_start <= _LOOK_BACK and _LIST_MARKER.fullmatch(recent.strip()))
 
 
