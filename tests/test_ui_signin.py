@@ -176,6 +176,19 @@ def test_a_same_site_form_without_the_token_is_refused_with_the_reason(site, con
     assert [cookie["name"] for cookie in context.cookies()] == [COOKIE_NAME]  # still signed in
 
 
+def test_a_signed_in_browser_still_translates_without_javascript(site, browser):
+    """Every form of the site carries the session's token: signing in must not break the plain-HTML forms."""
+    context = browser.new_context(viewport=VIEWPORTS["phone"], java_script_enabled=False)
+    page = context.new_page()
+    sign_in(page, site, KEY, then="/translation")
+    page.get_by_label("Arabic text").fill("قال الرئيس إن الاقتصاد تحسن.")
+    page.get_by_role("button", name="Translate").click()
+    expect(page.locator("#translation tbody tr")).to_have_count(1)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.locator("#signed-out")).to_be_visible()
+    context.close()
+
+
 def test_a_page_open_before_signing_out_elsewhere_says_so_and_keeps_the_file(site, context, tmp_path):
     upload = tmp_path / "late.jsonl"
     upload.write_text(json.dumps({"id": "late1", "body": "قال الوزير."}, ensure_ascii=False) + "\n", encoding="utf-8")

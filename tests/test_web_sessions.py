@@ -6,6 +6,7 @@ import re
 import time
 from email.utils import parsedate_to_datetime
 from http.cookies import SimpleCookie
+from pathlib import Path
 
 import pytest
 
@@ -235,3 +236,13 @@ def test_session_settings_parse():
         {"SECRET_KEY": SECRET, "SSO_HEADER": "X-Forwarded-User", "SSO_PROXIES": "10.0.0.0/8, 192.0.2.1"}
     )
     assert settings.sso_proxies == ("10.0.0.0/8", "192.0.2.1/32") and settings.session_hours == 168
+
+
+def test_every_post_form_in_the_templates_carries_the_csrf_token():
+    templates = Path(__file__).resolve().parents[1] / "service" / "web" / "templates"
+    forms = 0
+    for template in templates.glob("*.html"):
+        for form in re.findall(r"<form[^>]*method=\"post\".*?</form>", template.read_text(encoding="utf-8"), re.S):
+            forms += 1
+            assert 'name="csrf_token" value="{{ csrf_token() }}"' in form, template.name
+    assert forms >= 5  # sign in, single sign-on, sign out, ingest, translate
