@@ -69,6 +69,7 @@ def test_one_sign_in_serves_every_tab_and_signing_out_ends_it_everywhere(site, c
     first = context.new_page()
     first.goto(f"{site}/jobs")
     expect(first.locator("#signin-needed")).to_be_visible()  # not signed in: no key asked here, a link to sign in
+    header_before = first.locator("header.top").bounding_box()["height"]
     first.screenshot(path=str(SHOTS / f"signin-jobs-signed-out-{context.width_name}.png"), full_page=True)
     first.locator("#signin-needed").get_by_role("link", name="Sign in").click()
     first.screenshot(path=str(SHOTS / f"signin-page-{context.width_name}.png"), full_page=True)
@@ -86,6 +87,7 @@ def test_one_sign_in_serves_every_tab_and_signing_out_ends_it_everywhere(site, c
     expect(second.locator("#alerts-empty")).to_be_visible()
     expect(second.locator("#signin-needed")).to_have_count(0)
     expect(second.locator("#signout-form")).to_contain_text(f"Signed in: key …{KEY[-4:]}")
+    assert second.locator("header.top").bounding_box()["height"] <= header_before  # no extra row of navigation
     second.screenshot(path=str(SHOTS / f"signin-alerts-signed-in-{context.width_name}.png"), full_page=True)
 
     second.get_by_role("button", name="Sign out").click()
