@@ -108,6 +108,34 @@ def _keys(text: str) -> tuple[str, ...]:
     return keys
 
 
+def _secret_key(text: str) -> str:
+    if len(text) < 32:
+        raise ValueError(
+            "must be at least 32 characters (python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    return text
+
+
+def _header_name(text: str) -> str | None:
+    if not text:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9-]+", text):
+        raise ValueError("must be an HTTP header name such as X-Forwarded-User")
+    return text
+
+
+def _networks(text: str) -> tuple[str, ...]:
+    """Addresses and CIDR networks, comma-separated, as canonical networks."""
+    networks = []
+    for entry in (part.strip() for part in text.split(",")):
+        if entry:
+            try:
+                networks.append(str(ipaddress.ip_network(entry, strict=False)))
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an address or a CIDR network") from None
+    return tuple(networks)
+
+
 def _rate(text: str) -> str:
     if text != "off" and not re.fullmatch(r"\d+ per (second|minute|hour|day)", text):
         raise ValueError("must be like '600 per minute', or off")
@@ -409,6 +437,29 @@ class Settings:
         unset=(),
     )
     read_requires_key: bool = _declare("READ_REQUIRES_KEY", "off", "Whether read endpoints need an API key too.", _flag)
+    secret_key: str | None = _declare(
+        "SECRET_KEY",
+        None,
+        "Signs the browser sign-in cookie (32+ characters, the same on every web replica); unset: signing in is off. "
+        "Changing it signs everyone out.",
+        _secret_key,
+    )
+    session_hours: float = _declare(
+        "SESSION_HOURS", "168", "Hours a browser stays signed in after signing in.", _positive_float
+    )
+    sso_header: str | None = _declare(
+        "SSO_HEADER",
+        None,
+        "Request header in which a single-sign-on proxy names the signed-in user (X-Forwarded-User); unset: off.",
+        _header_name,
+    )
+    sso_proxies: tuple[str, ...] = _declare(
+        "SSO_PROXIES",
+        None,
+        "Addresses or CIDR networks of the single-sign-on proxies whose SSO_HEADER is believed; needed with it.",
+        _networks,
+        (),
+    )
     max_request_bytes: int = _declare(
         "MAX_REQUEST_BYTES", "1048576", "Largest JSON request body, in bytes.", _positive_int
     )
@@ -545,6 +596,10 @@ class Settings:
     def __post_init__(self) -> None:
         # An admin key is a valid key everywhere, so every key check needs only api_keys.
         object.__setattr__(self, "api_keys", tuple(dict.fromkeys((*self.api_keys, *self.admin_api_keys))))
+        if self.sso_header and not self.sso_proxies:
+            raise ConfigError("SSO_HEADER needs SSO_PROXIES: the addresses of the proxies allowed to set it")
+        if self.sso_header and not self.secret_key:
+            raise ConfigError("SSO_HEADER needs SECRET_KEY: a single sign-on becomes a signed session cookie")
         if self.jobs_backend == "celery" and not (self.jobs_broker_url and self.jobs_database_url):
             raise ConfigError("JOBS_BACKEND=celery needs JOBS_BROKER_URL (amqp://...) and JOBS_DATABASE_URL")
 

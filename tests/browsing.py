@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 from helpers import PROJECT_ROOT
 from werkzeug.serving import make_server
@@ -13,6 +14,15 @@ from werkzeug.serving import make_server
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = PROJECT_ROOT / "artifacts" / "screenshots"  # kept as test artefacts (git-ignored), to be looked at
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-sync"]
+SECRET_KEY = "browser-tests-secret-key-0123456789abcdef"  # signs the sign-in cookie of the apps these tests serve
+
+
+def sign_in(page, site: str, key: str, then: str = "/alerts") -> None:
+    """Sign the page's browser context in with key, as a person does on /signin; it lands on then."""
+    page.goto(f"{site}/signin?next={quote(then)}")
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{site}{then}")
 
 
 @contextmanager

@@ -8,7 +8,7 @@ every page at both widths go to artifacts/screenshots/a11y/ (git-ignored).
 from dataclasses import replace
 
 import pytest
-from browsing import CHROMIUM, expect, served
+from browsing import CHROMIUM, SECRET_KEY, expect, served, sign_in
 from browsing import SHOTS as BROWSER_SHOTS
 from helpers import PROJECT_ROOT
 
@@ -34,7 +34,7 @@ def sample_records() -> list:
 
 @pytest.fixture(scope="module")
 def web_app(search_settings, alias):
-    return create_app(replace(search_settings, opensearch_index=alias, api_keys=(KEY,)))
+    return create_app(replace(search_settings, opensearch_index=alias, api_keys=(KEY,), secret_key=SECRET_KEY))
 
 
 @pytest.fixture(scope="module")
@@ -75,26 +75,30 @@ def translated(page, site):
 
 
 def jobs_listed(page, site):
-    """The jobs page once the key is given (a shell with a key form until then)."""
-    page.goto(f"{site}/jobs")
-    page.get_by_label("API key").fill(KEY)
-    page.get_by_role("button", name="Show my jobs").click()
+    """The jobs page of a signed-in browser (it asks to sign in until then)."""
+    sign_in(page, site, KEY, then="/jobs")
     expect(page.locator("#jobs-empty")).to_be_visible()
 
 
 def alerts_listed(page, site):
-    """The alerts page once the key is given (a shell with a key form until then)."""
-    page.goto(f"{site}/alerts")
-    page.get_by_label("API key").fill(KEY)
-    page.get_by_role("button", name="Show my alerts").click()
+    """The alerts page of a signed-in browser (it asks to sign in until then)."""
+    sign_in(page, site, KEY, then="/alerts")
     expect(page.locator("#alerts-empty")).to_be_visible()
 
 
 def search_saving(page, site):
-    """The search page with "Save this search" opened (its form appears with the script)."""
-    page.goto(f"{site}/?q=coronavirus")
+    """The search page of a signed-in browser with "Save this search" opened (its form appears with the script)."""
+    sign_in(page, site, KEY, then="/?q=coronavirus")
     page.get_by_text("Save this search").click()
     expect(page.get_by_label("Name")).to_be_visible()
+
+
+def signin_refused(page, site):
+    """The sign-in page after a wrong key, its error shown."""
+    page.goto(f"{site}/signin")
+    page.get_by_label("API key").fill("not-the-key-000")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#signin-error")).to_be_visible()
 
 
 PAGES = {  # name → path, or a function that brings the page to the state to check
@@ -110,6 +114,8 @@ PAGES = {  # name → path, or a function that brings the page to the state to c
     "alerts-listed": alerts_listed,
     "api-docs": "/api/v1/docs",
     "not-found": "/articles/no-such-article",
+    "signin": "/signin",
+    "signin-refused": signin_refused,
 }
 NAV_CURRENT = {  # page → the navigation entry marked current on it
     "start": "Search",

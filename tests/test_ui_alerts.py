@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import feedparser
 import pytest
-from browsing import CHROMIUM, SHOTS, expect, served
+from browsing import CHROMIUM, SECRET_KEY, SHOTS, expect, served, sign_in
 
 from service.ingest import ingest
 from service.web import create_app
@@ -31,7 +31,9 @@ def article(article_id: str, title_en: str, source: str, day: int) -> dict:
 
 @pytest.fixture(scope="module")
 def web_app(search_settings, alias):
-    return create_app(replace(search_settings, opensearch_index=alias, api_keys=(KEY,), alert_delivery=False))
+    return create_app(
+        replace(search_settings, opensearch_index=alias, api_keys=(KEY,), alert_delivery=False, secret_key=SECRET_KEY)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +51,11 @@ def site(web_app, client, alias):
 
 
 @pytest.fixture
-def tab(browser):
+def tab(browser, site):
     context = browser.new_context(viewport=DESKTOP)
-    yield context.new_page()
+    page = context.new_page()
+    sign_in(page, site, KEY)
+    yield page
     context.close()
 
 
@@ -59,8 +63,6 @@ def save_search(tab, site, name: str, backfill: bool) -> None:
     tab.goto(f"{site}/?q=ceasefire")
     tab.get_by_text("Save this search").click()
     tab.get_by_label("Name").fill(name)
-    if tab.get_by_label("API key").is_visible():
-        tab.get_by_label("API key").fill(KEY)
     if backfill:
         tab.get_by_label("Also list the articles that match already").check()
     tab.get_by_role("button", name="Save search").click()
@@ -120,17 +122,18 @@ def test_matches_arrive_on_ingest_and_only_the_new_ones_count_as_new(site, tab, 
     expect(tab).to_have_url(f"{site}/articles/new-1")
 
 
-def test_a_refused_key_asks_again_and_nothing_is_saved(site, browser):
+def test_a_refused_key_signs_nobody_in_and_saving_asks_to_sign_in(site, browser):
     context = browser.new_context(viewport=DESKTOP)
     tab = context.new_page()
     tab.goto(f"{site}/?q=ceasefire")
     tab.get_by_text("Save this search").click()
+    tab.locator("#save-search-signin").get_by_role("link", name="Sign in").click()
     tab.get_by_label("API key").fill("not-the-key-000")
-    tab.get_by_role("button", name="Save search").click()
-    expect(tab.locator("#save-search-status")).to_contain_text("Not saved: the API key is not valid")
-    expect(tab.get_by_label("API key")).to_be_visible()
+    tab.get_by_role("button", name="Sign in").click()
+    expect(tab.locator("#signin-error")).to_have_text("That API key is not valid. Check it and try again.")
     tab.goto(f"{site}/alerts")
-    expect(tab.get_by_label("API key")).to_be_visible()  # the refused key was not kept
+    expect(tab.locator("#signin-needed")).to_be_visible()  # the refused key was not kept
+    assert context.cookies() == []
     context.close()
 
 

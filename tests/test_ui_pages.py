@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from browsing import CHROMIUM, SHOTS, expect, served
+from browsing import CHROMIUM, SECRET_KEY, SHOTS, expect, served, sign_in
 
 from service.ingest import ingest
 from service.jobs.worker import Worker
@@ -56,7 +56,9 @@ def article(article_id: str, pairs, **fields) -> dict:
 @pytest.fixture(scope="module")
 def web_app(search_settings, alias, tmp_path_factory):
     jobs = tmp_path_factory.mktemp("pages-jobs") / "jobs.db"
-    return create_app(replace(search_settings, opensearch_index=alias, api_keys=(KEY,), jobs_db=jobs))
+    return create_app(
+        replace(search_settings, opensearch_index=alias, api_keys=(KEY,), jobs_db=jobs, secret_key=SECRET_KEY)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -298,13 +300,8 @@ def test_jobs_are_told_apart_start_visibly_and_show_their_errors(site, web_app, 
     ]
     upload.write_text("\n".join(lines) + "\n", encoding="utf-8")
     page = open_page(DESKTOP)
-    page.goto(f"{site}/ingest")
+    sign_in(page, site, KEY, then="/ingest")
     page.get_by_label("File").set_input_files(str(upload))
-    page.get_by_label("API key").fill("wrong-key-000000")
-    page.get_by_role("button", name="Submit job").click()
-    expect(page.locator("#ingest-status")).to_contain_text("not valid")
-    assert page.get_by_label("File").evaluate("input => input.files.length") == 1  # the chosen file stays
-    page.get_by_label("API key").fill(KEY)
     page.get_by_role("button", name="Submit job").click()
 
     job = page.locator(".job.highlight")
@@ -327,7 +324,7 @@ def test_jobs_are_told_apart_start_visibly_and_show_their_errors(site, web_app, 
 
 def test_cancelling_jobs_never_asks_for_the_key_again(site, open_page):
     page = open_page(DESKTOP)
-    page.goto(f"{site}/jobs")
+    sign_in(page, site, KEY, then="/jobs")
     for n in range(2):  # two jobs of this key, submitted elsewhere
         answer = page.request.post(
             f"{site}/api/v1/jobs",
@@ -335,14 +332,13 @@ def test_cancelling_jobs_never_asks_for_the_key_again(site, open_page):
             headers={"X-API-Key": KEY, "Content-Type": "application/json"},
         )
         assert answer.status == 202
-    page.get_by_label("API key").fill(KEY)
-    page.get_by_role("button", name="Show my jobs").click()
+    page.reload()
     queued = page.locator(".job[data-state=queued]")
     expect(queued).to_have_count(2)
     queued.first.get_by_role("button", name="Cancel").click()
     expect(queued).to_have_count(1)
-    page.reload()  # the tab still holds the key
+    page.reload()  # still signed in
     queued.first.get_by_role("button", name="Cancel").click()
     expect(queued).to_have_count(0)
     expect(page.locator(".job[data-state=cancelled]")).to_have_count(2)
-    expect(page.locator("#job-key-form")).to_be_hidden()  # asked once, on the first visit only
+    expect(page.locator("#signin-needed")).to_have_count(0)  # signed in once, never asked again

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from browsing import CHROMIUM, SHOTS, expect, served
+from browsing import CHROMIUM, SECRET_KEY, SHOTS, expect, served, sign_in
 
 from service.ingest import ingest
 from service.jobs.worker import Worker
@@ -28,7 +28,7 @@ PAIRS = [
 
 @pytest.fixture(scope="module")
 def web_app(search_settings, alias):
-    return create_app(replace(search_settings, opensearch_index=alias, api_keys=(KEY,)))
+    return create_app(replace(search_settings, opensearch_index=alias, api_keys=(KEY,), secret_key=SECRET_KEY))
 
 
 @pytest.fixture(scope="module")
@@ -120,9 +120,8 @@ def test_ingest_upload_becomes_a_job_with_live_progress(site, web_app, page, tra
         + "\n",
         encoding="utf-8",
     )
-    page.goto(f"{site}/ingest")
+    sign_in(page, site, KEY, then="/ingest")
     page.get_by_label("File").set_input_files(str(upload))
-    page.get_by_label("API key").fill(KEY)
     page.get_by_role("button", name="Submit job").click()
     job = page.locator(".job.highlight")
     assert job.locator(".state").inner_text() == "queued" and job.locator(".total").inner_text() == "2"
@@ -175,6 +174,7 @@ def limited_site(search_settings, alias, tmp_path):
             api_keys=(LIMITED_KEY, OTHER_KEY),
             jobs_db=tmp_path / "jobs.db",
             rate_limit="5 per 4 second",
+            secret_key=SECRET_KEY,
         )
     )
     with served(app) as url:
@@ -203,11 +203,10 @@ def test_jobs_page_keeps_updating_after_a_429_and_shows_only_its_keys_jobs(limit
     )
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.goto(f"{site}/ingest")
+    sign_in(page, site, LIMITED_KEY, then="/ingest")
     page.get_by_label("File").set_input_files(str(upload))
-    page.get_by_label("API key").fill(LIMITED_KEY)
     page.get_by_role("button", name="Submit job").click()
-    job = page.locator(".job.highlight")  # listed with the key the ingest page kept for this tab
+    job = page.locator(".job.highlight")  # listed with the key this browser signed in with
     expect(job.locator(".state")).to_have_text("queued")
     assert job.locator(".total").inner_text() == "3"
 
@@ -233,10 +232,8 @@ def test_jobs_page_keeps_updating_after_a_429_and_shows_only_its_keys_jobs(limit
     assert job.locator(".done").inner_text() == "3" and page.locator("#jobs-message").inner_text() == ""
     context.close()
 
-    stranger = browser.new_context().new_page()  # a new tab keeps no key: it asks once
-    stranger.goto(f"{site}/jobs")
-    stranger.get_by_label("API key").fill(OTHER_KEY)
-    stranger.get_by_role("button", name="Show my jobs").click()
+    stranger = browser.new_context().new_page()  # another browser, signed in with another key
+    sign_in(stranger, site, OTHER_KEY, then="/jobs")
     expect(stranger.locator("#jobs-empty")).to_be_visible()
-    assert stranger.locator(".job").count() == 0 and stranger.locator("#job-key-form").is_hidden()
+    assert stranger.locator(".job").count() == 0 and stranger.locator("#signin-needed").count() == 0
     stranger.context.close()

@@ -13,11 +13,12 @@ from flask import Flask
 from service.config import Settings
 from service.jobs.pool import WorkerPool
 from service.services import Services
-from service.web import alerts, api, errors, feeds, health, jobs, libre, openapi, security, ui
+from service.web import alerts, api, errors, feeds, health, jobs, libre, openapi, security, signin, ui
 from service.web.auth import init_limiter
 from service.web.metrics import Metrics
 from service.web.payload import BoundedRequest, DrainUnreadBody, limit_bodies
 from service.web.services import EXTENSION, METRICS_EXTENSION, services_of
+from service.web.sessions import init_sessions
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
@@ -37,13 +38,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     metrics.init_app(app)
     limit_bodies(app, settings.max_request_bytes, settings.max_upload_bytes)
     limiter = init_limiter(app, settings)
+    init_sessions(app, settings)  # its CSRF check runs after the limiter's, so refused requests count too
     errors.init_app(app)
     security.init_app(app, settings)
     app.wsgi_app = DrainUnreadBody(app.wsgi_app)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(jobs.bp, url_prefix="/api/v1/jobs")
     app.register_blueprint(alerts.bp, url_prefix="/api/v1/alerts")
-    for blueprint in (libre.bp, ui.bp, openapi.bp, feeds.bp):
+    for blueprint in (libre.bp, ui.bp, signin.bp, openapi.bp, feeds.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(health.bp)
     limiter.exempt(health.bp)

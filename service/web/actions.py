@@ -22,7 +22,7 @@ from service.search.searcher import search
 from service.search.similar import similar_articles
 from service.translation.interface import SentenceTranslator
 from service.web import schemas
-from service.web.auth import current_owner, presented_key
+from service.web.auth import current_owner, request_key
 from service.web.errors import ApiError
 from service.web.payload import json_body
 from service.web.services import app_services
@@ -205,5 +205,5 @@ def upload_name(filename: str) -> str:
 def _key_label() -> dict:
     """{"key_label": "…0123"}: the submitting key's last characters, which tell its owner's keys apart on the jobs
     page (only that key, or an admin, sees the job) and give too little of an 8+ character key to guess it."""
-    key = presented_key()
+    key = request_key()
     return {"key_label": f"…{key[-KEY_LABEL_CHARS:]}"} if key else {}

@@ -3,6 +3,8 @@
 A presented key is checked once per request. A key that is not valid never names a bucket (so invented keys
 cannot escape the address's limit) and counts as a failed check against the address; past
 RATE_LIMIT_FAILED_KEYS every keyed request from that address is a 429, so keys cannot be guessed at speed.
+A request that presents no key may still come from a browser signed in with one, or through single sign-on
+(web/sessions.py): its cookie stands for the key, or the user, it was made from.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import current_app, g, request
 from flask_limiter import Limiter
@@ -22,6 +24,7 @@ from service.translation.memory import fail_fast
 from service.web.errors import ApiError
 from service.web.payload import json_body
 from service.web.services import app_services
+from service.web.sessions import session_key, session_user
 
 FAILED_KEYS_SCOPE = "failed-key-checks"
 STORAGE_TIMEOUT_SECONDS = 0.5  # a Redis slower than this: counted in this process for a while (init_limiter)
@@ -68,10 +71,12 @@ def key_digest(key: str) -> str:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who sent this request: the rate-limit bucket, and what became of the presented key."""
+    """Who sent this request: the rate-limit bucket, what became of the presented key, and whose it is."""
 
     bucket: str
     key_state: str  # none, valid, invalid, or locked (the address is past its failed-check limit)
+    key: str | None = field(default=None, repr=False)  # the valid key, presented or signed in with
+    owner: str | None = None  # whose jobs and alerts these are: a valid key's or a signed-in user's
 
 
 def caller() -> Caller:
@@ -85,15 +90,26 @@ def _identify() -> Caller:
     address = f"addr:{get_remote_address()}"
     key = presented_key()
     if key is None:
-        return Caller(address, "none")
+        return _signed_in() or Caller(address, "none")
     failed = current_app.extensions["mt_failed_keys"]
     if failed is not None and not _strategy().test(failed, FAILED_KEYS_SCOPE, address):
         return Caller(address, "locked")  # not even compared: a right guess must look like a wrong one
     if key_is_valid(key, app_services().settings.api_keys):
-        return Caller(f"key:{key_digest(key)}", "valid")
+        return Caller(f"key:{key_digest(key)}", "valid", key, owner_of_key(key))
     if failed is not None:
         _strategy().hit(failed, FAILED_KEYS_SCOPE, address)
     return Caller(address, "invalid")
+
+
+def _signed_in() -> Caller | None:
+    """The Caller a browser's sign-in stands for (its key, or its single-sign-on user), if it signed in."""
+    key = session_key()
+    if key is not None:
+        return Caller(f"key:{key_digest(key)}", "valid", key, owner_of_key(key))
+    user = session_user()
+    if user is not None:
+        return Caller(f"user:{key_digest(user)}", "valid", None, owner_of_user(user))
+    return None
 
 
 def _strategy():
@@ -101,15 +117,24 @@ def _strategy():
 
 
 def current_owner() -> str | None:
-    """The owner of this request's jobs: a hash of its key when the key is valid (never the key), else None."""
-    if caller().key_state != "valid":
-        return None
-    return owner_of_key(presented_key())
+    """The owner of this request's jobs: a hash of its key when the key is valid (never the key), or of its
+    signed-in user; else None."""
+    return caller().owner
+
+
+def request_key() -> str | None:
+    """The valid key this request came with, presented or signed in with; None otherwise."""
+    return caller().key
 
 
 def owner_of_key(key: str) -> str:
     """The owner name a key's jobs and alerts are stored under (the API's and the CLI's alike)."""
     return key_digest(key)[:16]
+
+
+def owner_of_user(user: str) -> str:
+    """The owner name of a single-sign-on user's jobs and alerts: apart from every key's (another prefix hashed)."""
+    return key_digest(f"sso-user:{user}")[:16]
 
 
 def check_key(write: bool) -> None:
@@ -120,7 +145,7 @@ def check_key(write: bool) -> None:
         raise ApiError(403, "this endpoint needs an API key, and none is configured (set API_KEYS)")
     state = caller().key_state
     if state == "none":
-        raise ApiError(401, "an API key is required: send `Authorization: Bearer KEY`")
+        raise ApiError(401, "an API key is required: send `Authorization: Bearer KEY`, or sign in at /signin")
     if state == "locked":
         raise ApiError(429, "too many failed API key checks from this address; try again later", "rate_limited")
     if state == "invalid":

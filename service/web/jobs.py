@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, stream_with_context
 
 from service.web.actions import key_owner, submit_job
-from service.web.auth import key_is_valid, presented_key, requires_key
+from service.web.auth import key_is_valid, request_key, requires_key
 from service.web.errors import ApiError
 from service.web.services import app_services
 
@@ -18,7 +18,7 @@ bp = Blueprint("jobs", __name__)
 
 def _visible_owner() -> str | None:
     """Whose jobs this request may see: its own, or everyone's (None) for an admin key."""
-    key = presented_key()
+    key = request_key()
     if key is not None and key_is_valid(key, app_services().settings.admin_api_keys):
         return None
     return key_owner()

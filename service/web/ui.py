@@ -25,9 +25,10 @@ from service.web.actions import (
     submit_job,
     translate_texts,
 )
-from service.web.auth import check_key
+from service.web.auth import caller, check_key
 from service.web.errors import ApiError
 from service.web.services import app_services
+from service.web.sessions import signing_in_available
 
 bp = Blueprint("ui", __name__)
 LOW_CONFIDENCE = -1.0  # mean token log-probability below which a sentence is marked for review
@@ -39,9 +40,16 @@ log = logging.getLogger(__name__)
 
 @bp.before_request
 def pages_need_a_key_when_reads_do():
-    """With READ_REQUIRES_KEY=on, pages that show articles, searches or translations need a key, as the API does."""
-    if request.endpoint not in SHELL_PAGES:
-        check_key(write=False)
+    """With READ_REQUIRES_KEY=on, pages that show articles, searches or translations need a key, as the API does;
+    a browser that has not signed in is sent to sign in first, and brought back."""
+    if request.endpoint in SHELL_PAGES:
+        return None
+    if request.method == "GET" and caller().key_state == "none" and signing_in_available():
+        settings = app_services().settings
+        if settings.read_requires_key and settings.api_keys:
+            return redirect(url_for("signin.sign_in_page", next=request.full_path.rstrip("?")))
+    check_key(write=False)
+    return None
 
 
 @bp.app_context_processor
@@ -241,11 +249,11 @@ def ingest_page():
 
 @bp.get("/jobs")
 def jobs_page():
-    """A shell: jobs are private, so the page's script lists the jobs of the key kept in the browser tab."""
+    """A shell: jobs are private, so the page's script lists the jobs of the key this browser signed in with."""
     return render_template("jobs.html", highlight=request.args.get("highlight"))
 
 
 @bp.get("/alerts")
 def alerts_page():
-    """A shell: alerts are private, so the page's script lists the alerts of the key kept in the browser tab."""
+    """A shell: alerts are private, so the page's script lists the alerts of the key this browser signed in with."""
     return render_template("alerts.html", highlight=request.args.get("highlight"))

@@ -1,10 +1,9 @@
-// "Save this search" (search page) and the Alerts page. Alerts are private: the API key is app.js's (storedApiKey,
-// shared with the jobs pages, never a cookie or a URL), and goes as the X-API-Key header.
+// "Save this search" (search page) and the Alerts page. Alerts are private to the key this browser signed in with:
+// requests go with the sign-in cookie and the page's CSRF token (app.js's sessionFetch), never with a key.
 // Everything shown is set with textContent, never as markup.
 const SHOWN_MATCHES = 20;
 
-const keyed = (url, options = {}) =>
-  fetch(url, { ...options, cache: "no-store", headers: { ...(options.headers || {}), "X-API-Key": storedApiKey() || "" } });
+const keyed = (url, options = {}) => sessionFetch(url, { ...options, cache: "no-store" });
 const reason = async (response) => {
   const answer = await response.json().catch(() => ({}));
   return answer.error ? answer.error.message : `the service answered ${response.status}`;
@@ -15,10 +14,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const form = document.getElementById("save-search-form");
   if (!form) return;
   form.hidden = false;
-  const keyField = form.querySelector(".key-field");
-  const keyInput = form.querySelector("[name=api_key]");
   const status = document.getElementById("save-search-status");
-  keyField.hidden = Boolean(storedApiKey());
   const say = (text, isError) => {
     status.textContent = text;
     status.classList.toggle("error", Boolean(isError));
@@ -26,13 +22,6 @@ document.addEventListener("DOMContentLoaded", () => {
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    if (keyInput.value.trim()) keepApiKey(keyInput.value.trim());
-    if (!storedApiKey()) {
-      keyField.hidden = false;
-      say("Enter your API key: alerts belong to the key that saves them.", true);
-      keyInput.focus();
-      return;
-    }
     const search = JSON.parse(form.dataset.search);
     const body = { name: form.querySelector("[name=name]").value.trim(), ...search };
     const webhook = form.querySelector("[name=webhook_url]").value.trim();
@@ -55,16 +44,11 @@ document.addEventListener("DOMContentLoaded", () => {
     }
     button.disabled = false;
     if (!response.ok) {
-      if (response.status === 401 || response.status === 403) {
-        forgetApiKey();
-        keyField.hidden = false;
-        keyInput.select();
-      }
       say(`Not saved: ${await reason(response)}.`, true);
+      if (response.status === 401 || response.status === 403) status.append(" ", signInAgainLink());
       return;
     }
     const alert = await response.json();
-    keyField.hidden = true;
     const link = document.createElement("a");
     link.href = `/alerts?highlight=${encodeURIComponent(alert.id)}`;
     link.textContent = "See it on the Alerts page";
@@ -79,8 +63,7 @@ document.addEventListener("DOMContentLoaded", () => {
 // Alerts page: every alert of the key with its matches, the count of those new since the last visit, and its feed.
 document.addEventListener("DOMContentLoaded", () => {
   const list = document.getElementById("alerts");
-  if (!list) return;
-  const keyForm = document.getElementById("alert-key-form");
+  if (!list || list.dataset.signedIn !== "yes") return; // the page asks to sign in, in its markup
   const message = document.getElementById("alerts-message");
   const empty = document.getElementById("alerts-empty");
   const alertTemplate = document.getElementById("alert-template");
@@ -92,12 +75,10 @@ document.addEventListener("DOMContentLoaded", () => {
   const text = (node, selector, value) => { node.querySelector(selector).textContent = String(value); };
   const shortDate = (iso) => new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 
-  const askForKey = (why) => {
-    keyForm.hidden = false;
+  const askToSignIn = (why) => {
     say(why);
-    keyForm.querySelector("input").focus();
+    message.append(" ", signInAgainLink());
   };
-  onKeyEntered(keyForm, say, load);
 
   // A keyed GET's JSON, or null after saying why not.
   const getJson = async (url) => {
@@ -109,8 +90,7 @@ document.addEventListener("DOMContentLoaded", () => {
       return null;
     }
     if (response.status === 401 || response.status === 403) {
-      forgetApiKey();
-      askForKey("That API key was not accepted. Enter the key you saved your alerts with.");
+      askToSignIn("This browser is no longer signed in (signed out elsewhere, or the sign-in expired).");
       return null;
     }
     if (!response.ok) {
@@ -194,10 +174,6 @@ document.addEventListener("DOMContentLoaded", () => {
   };
 
   async function load() {
-    if (!storedApiKey()) {
-      askForKey("Enter your API key to see your alerts.");
-      return;
-    }
     const answer = await getJson("/api/v1/alerts");
     if (!answer) return;
     list.replaceChildren();

@@ -1,22 +1,17 @@
-// The API key the writing pages ask for (ingest, jobs, alerts): in this tab's sessionStorage only, never a cookie
-// or a URL, so once typed on any of them it serves every later request of the tab. One name for every page.
-const API_KEY_STORAGE = "mt-api-key";
-const storedApiKey = () => sessionStorage.getItem(API_KEY_STORAGE);
-const keepApiKey = (key) => sessionStorage.setItem(API_KEY_STORAGE, key);
-const forgetApiKey = () => sessionStorage.removeItem(API_KEY_STORAGE);
+// The pages' own API calls (jobs, alerts, ingest) go with the browser's sign-in: its HttpOnly cookie, which no
+// script can read, and the session's CSRF token from the page, which every state change must carry. No key is
+// ever typed into, kept by or sent from a script.
+const csrfToken = () => (document.querySelector("meta[name=csrf-token]") || {}).content || "";
+const sessionFetch = (url, options = {}) =>
+  fetch(url, { ...options, credentials: "same-origin", headers: { ...(options.headers || {}), "X-CSRF-Token": csrfToken() } });
 
-// A page's key form: on submit, keep the typed key, hide the form, clear the message and go on.
-function onKeyEntered(keyForm, say, then) {
-  keyForm.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const typed = keyForm.querySelector("input").value.trim();
-    if (!typed) return;
-    keepApiKey(typed);
-    keyForm.hidden = true;
-    say("");
-    then();
-  });
-}
+// Where a page sends the reader whose sign-in has ended (signed out in another tab, expired, key withdrawn).
+const signInAgainLink = () => {
+  const link = document.createElement("a");
+  link.href = `/signin?next=${encodeURIComponent(window.location.pathname + window.location.search)}`;
+  link.textContent = "Sign in again";
+  return link;
+};
 
 // Sentence alignment: hovering, focusing or clicking one side highlights its counterpart in the same row.
 document.addEventListener("DOMContentLoaded", () => {

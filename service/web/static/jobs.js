@@ -1,5 +1,5 @@
-// The ingest and jobs pages. The API key is app.js's (storedApiKey): typed once, it serves every later request of
-// the tab, cancels included.
+// The ingest and jobs pages. Their requests go with the browser's sign-in (app.js's sessionFetch: the cookie and
+// the page's CSRF token), in every tab, cancels included; no key is handled here.
 const SHOWN_ERRORS = 100; // error lines shown on the page; the download holds them all
 const SHOWN_ARTICLES = 10;
 
@@ -26,9 +26,7 @@ async function firstLines(response, limit) {
 document.addEventListener("DOMContentLoaded", () => {
   const form = document.querySelector("form.ingest");
   if (!form) return;
-  const keyInput = form.querySelector("[name=api_key]");
   const status = document.getElementById("ingest-status");
-  if (!keyInput.value && storedApiKey()) keyInput.value = storedApiKey();
 
   const say = (text, isError) => {
     status.textContent = text;
@@ -38,15 +36,13 @@ document.addEventListener("DOMContentLoaded", () => {
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const key = keyInput.value.trim();
     const body = new FormData(form);
-    body.delete("api_key"); // sent as a header, like every other keyed request
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
     say("Uploading…", false);
     let response;
     try {
-      response = await fetch("/api/v1/jobs", { method: "POST", body, headers: { "X-API-Key": key } });
+      response = await sessionFetch("/api/v1/jobs", { method: "POST", body });
     } catch {
       say("The service cannot be reached; try again.", true);
       button.disabled = false;
@@ -57,10 +53,9 @@ document.addEventListener("DOMContentLoaded", () => {
     if (!response.ok) {
       const reason = answer.error ? answer.error.message : `the service answered ${response.status}`;
       say(`Not submitted: ${reason}. Your file is still chosen.`, true);
-      if (response.status === 401 || response.status === 403) keyInput.select();
+      if (response.status === 401 || response.status === 403) status.append(" ", signInAgainLink());
       return;
     }
-    keepApiKey(key);
     window.location.assign(`/jobs?highlight=${encodeURIComponent(answer.id)}`);
   });
 });
@@ -71,8 +66,7 @@ document.addEventListener("DOMContentLoaded", () => {
 document.addEventListener("DOMContentLoaded", () => {
   const list = document.getElementById("jobs");
   const template = document.getElementById("job-template");
-  if (!list || !template) return;
-  const keyForm = document.getElementById("job-key-form");
+  if (!list || !template || list.dataset.signedIn !== "yes") return; // the page asks to sign in, in its markup
   const message = document.getElementById("jobs-message");
   const empty = document.getElementById("jobs-empty");
   const ACTIVE = ["queued", "running", "paused"];
@@ -86,25 +80,18 @@ document.addEventListener("DOMContentLoaded", () => {
   const schedule = (ms) => { clearTimeout(timer); timer = setTimeout(poll, ms); };
   const slower = () => { delay = Math.min(MAX_DELAY, Math.round(delay * 1.5)); return delay; };
 
-  const askForKey = (why) => {
+  const askToSignIn = (why) => {
     clearTimeout(timer);
-    keyForm.hidden = false;
     say(why);
-    keyForm.querySelector("input").focus();
+    message.append(" ", signInAgainLink());
   };
-  onKeyEntered(keyForm, say, () => {
-    delay = FIRST_DELAY;
-    schedule(0);
-  });
 
-  const call = (url, options = {}) =>
-    fetch(url, { ...options, cache: "no-store", headers: { "X-API-Key": storedApiKey() || "" } });
+  const call = (url, options = {}) => sessionFetch(url, { ...options, cache: "no-store" });
 
   // Whether the answer is usable; otherwise says why, and when to try again.
   const usable = (response) => {
     if (response.status === 401 || response.status === 403) {
-      forgetApiKey();
-      askForKey("That API key was not accepted. Enter the key you submitted your jobs with.");
+      askToSignIn("This browser is no longer signed in (signed out elsewhere, or the sign-in expired).");
       return false;
     }
     if (response.status === 429) {
@@ -280,10 +267,6 @@ document.addEventListener("DOMContentLoaded", () => {
   };
 
   async function poll() {
-    if (!storedApiKey()) {
-      askForKey("Enter your API key to see your jobs.");
-      return;
-    }
     let jobs;
     try {
       const response = await call("/api/v1/jobs");
