@@ -1,4 +1,4 @@
-"""The pure parts of top stories and the story page: the window, breaking, the ranking, the versions' differences
+"""The pure parts of top stories and the story page: the period, breaking, the ranking, the versions' differences
 against the first report, "3 hours ago", the timelines, and the browse request's body."""
 
 import datetime as dt
@@ -6,26 +6,26 @@ import datetime as dt
 from service.search import topstories
 from service.search.browse import browse_body
 from service.search.request import SearchRequest
-from service.search.topstories import Window, choose_window, is_breaking, rank
+from service.search.topstories import Period, choose_period, is_breaking, rank
 from service.search.versions import compare, lead, word_changes
 from service.web.storypage import after, ago, collection_timeline, story_timeline, version_views
 
 NOW = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
 
 
-def test_a_live_window_is_the_narrowest_with_enough_articles():
-    assert choose_window(NOW, {24: 3, 72: 9, 168: 9}, []) == Window(NOW - dt.timedelta(hours=24), NOW, live=True)
-    assert choose_window(NOW, {24: 1, 72: 4, 168: 9}, []).start == NOW - dt.timedelta(hours=72)
-    assert choose_window(NOW, {24: 1, 72: 4}, []).description == "the last 3 days"
+def test_a_live_period_is_the_narrowest_with_enough_articles():
+    assert choose_period(NOW, {24: 3, 72: 9, 168: 9}, []) == Period(NOW - dt.timedelta(hours=24), NOW, live=True)
+    assert choose_period(NOW, {24: 1, 72: 4, 168: 9}, []).start == NOW - dt.timedelta(hours=72)
+    assert choose_period(NOW, {24: 1, 72: 4}, []).description == "the last 3 days"
 
 
 def test_an_old_collection_gets_its_newest_days_with_articles_and_says_so():
     days = [dt.datetime(2018, 5, d, tzinfo=dt.UTC) for d in (14, 9, 2, 1)]  # newest first
-    window = choose_window(NOW, {24: 0, 72: 0, 168: 0}, days)
-    assert window.start == days[2] and window.end == dt.datetime(2018, 5, 15, tzinfo=dt.UTC) and not window.live
-    assert window.description.startswith("the 3 newest days with articles, 2 May 2018 to 14 May 2018")
-    assert "14 May 2018, the newest day" in choose_window(NOW, {}, days[:1]).description
-    assert choose_window(NOW, {}, []) is None  # nothing dated
+    period = choose_period(NOW, {24: 0, 72: 0, 168: 0}, days)
+    assert period.start == days[2] and period.end == dt.datetime(2018, 5, 15, tzinfo=dt.UTC) and not period.live
+    assert period.description.startswith("the 3 newest days with articles, 2 May 2018 to 14 May 2018")
+    assert "14 May 2018, the newest day" in choose_period(NOW, {}, days[:1]).description
+    assert choose_period(NOW, {}, []) is None  # nothing dated
 
 
 def test_breaking_is_a_story_growing_fast_now_not_an_old_one_with_a_late_trickle():
@@ -57,7 +57,7 @@ def test_top_stories_are_parsed_with_their_lead_outlets_and_breaking():
     (story,) = topstories.parse_top_stories({"aggregations": {"stories": {"buckets": [bucket]}}})
     assert story["lead"] == {"id": "a1", "title_en": "Quake"} and story["breaking"] and story["outlets"] == 3
     assert story["sources"] == ["BBC Arabic", "Al Arabiya"] and story["first_seen"].startswith("2026-12-07T08")
-    body = topstories.top_stories_body(Window(NOW - dt.timedelta(hours=24), NOW, live=True))
+    body = topstories.top_stories_body(Period(NOW - dt.timedelta(hours=24), NOW, live=True))
     assert body["query"]["range"]["published"] == {"gte": "2026-12-06T12:00:00Z", "lte": "2026-12-07T12:00:00Z"}
     assert body["aggs"]["stories"]["aggs"]["recent"]["filter"]["range"]["published"]["gte"] == "2026-12-07T06:00:00Z"
 

@@ -54,6 +54,7 @@ def related_body(first: dict, cluster_id: str, size: int = RELATED_STORIES) -> d
                         "min_term_freq": 1,
                         "min_doc_freq": 1,
                         "max_query_terms": 25,
+                        "minimum_should_match": "10%",  # a few shared terms: the default 30% finds nothing short
                     }
                 },
                 "must_not": {"term": {"cluster_id": cluster_id}},

@@ -1,8 +1,8 @@
 """What the collection holds, for the empty search page: articles, sources and categories with their counts, the
-date range and a timeline, the latest stories, and the top stories of a recent window (topstories.py).
+date range and a timeline, the latest stories, and the top stories of a recent period (topstories.py).
 
 Two requests: the figures beside the newest articles collapsed by cluster_id (like search hits), then the top
-stories of the window those figures choose.
+stories of the period those figures choose.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import datetime as dt
 from opensearchpy import OpenSearch
 
 from service.search.topstories import (
-    choose_window,
+    choose_period,
     newest_days_aggregation,
     parse_newest_days,
-    parse_window_counts,
+    parse_recent_counts,
+    recent_counts_aggregation,
     top_stories,
-    window_counts_aggregation,
 )
 
 LATEST_STORIES = 5
@@ -27,7 +27,7 @@ TIMELINE_BUCKETS = 12  # the start page's timeline: about this many bars, their 
 
 
 def overview_body(latest: int = LATEST_STORIES, now: dt.datetime | None = None) -> dict:
-    """The search behind the start page (pure); with now, the articles of each live window are counted too."""
+    """The search behind the start page (pure); with now, the articles of each live period are counted too."""
     aggs = {
         "sources": {"cardinality": {"field": "source"}},
         "first": {"min": {"field": "published", "format": "yyyy-MM-dd"}},
@@ -38,7 +38,7 @@ def overview_body(latest: int = LATEST_STORIES, now: dt.datetime | None = None) 
         "timeline": {"auto_date_histogram": {"field": "published", "buckets": TIMELINE_BUCKETS}},
     }
     if now is not None:
-        aggs["windows"] = window_counts_aggregation(now)
+        aggs["recent_counts"] = recent_counts_aggregation(now)
     return {
         "query": {"match_all": {}},
         "size": latest,
@@ -53,7 +53,7 @@ def overview_body(latest: int = LATEST_STORIES, now: dt.datetime | None = None) 
 def parse_overview(response: dict) -> dict:
     """{"articles", "sources", "first", "last", "newest_days", "latest": [{"id", "title", ..., "cluster_size"}],
     "source_list" and "category_list": [{"value", "count"}], "timeline": {"interval", "buckets": [{"start",
-    "count"}]}, "window_counts": {hours: articles}}."""
+    "count"}]}, "recent_counts": {hours: articles}}."""
     aggs = response.get("aggregations", {})
     timeline = aggs.get("timeline", {})
     return {
@@ -69,7 +69,7 @@ def parse_overview(response: dict) -> dict:
             "interval": timeline.get("interval"),
             "buckets": [{"start": _instant(b["key"]), "count": b["doc_count"]} for b in timeline.get("buckets", [])],
         },
-        "window_counts": parse_window_counts(aggs.get("windows", {})),
+        "recent_counts": parse_recent_counts(aggs.get("recent_counts", {})),
     }
 
 
@@ -98,11 +98,11 @@ def _story(hit: dict) -> dict:
 
 
 def collection_overview(client: OpenSearch, alias: str, now: dt.datetime | None = None) -> dict:
-    """The start page's figures, and its top stories with the window they come from ("window": None when the
+    """The start page's figures, and its top stories with the period they come from ("period": None when the
     collection has no dated article)."""
     now = now or dt.datetime.now(dt.UTC)
     overview = parse_overview(client.search(index=alias, body=overview_body(now=now)))
-    window = choose_window(now, overview["window_counts"], overview["newest_days"])
-    overview["window"] = window
-    overview["top"] = top_stories(client, alias, window) if window else []
+    period = choose_period(now, overview["recent_counts"], overview["newest_days"])
+    overview["period"] = period
+    overview["top"] = top_stories(client, alias, period) if period else []
     return overview

@@ -1,9 +1,9 @@
-"""Top stories for the start page: the stories of a recent window, ranked by how many outlets carry them and how
+"""Top stories for the start page: the stories of a recent period, ranked by how many outlets carry them and how
 fast they grow, each with its outlets, size, first-seen time and whether it is breaking.
 
-The window is the last day (or three, or seven) when the collection has articles that recent; a collection whose
+The period is the last day (or three, or seven) when the collection has articles that recent; a collection whose
 news is older (a demo, an archive) gets its newest FALLBACK_DAYS days that have articles, and the page says which.
-The pure parts (the window, the body, the ranking, "breaking") are tested alone; `top_stories` runs them.
+The pure parts (the period, the body, the ranking, "breaking") are tested alone; `top_stories` runs them.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from opensearchpy import OpenSearch
 
 LIVE_WINDOWS_HOURS = (24, 72, 168)  # tried in turn, each ending now
-MIN_ARTICLES = 3  # a live window needs this many articles, or the next wider one is tried
+MIN_ARTICLES = 3  # a live period needs this many articles, or the next wider one is tried
 FALLBACK_DAYS = 3
-CANDIDATES = 50  # stories fetched in the window (the most widely carried), then ranked here
+CANDIDATES = 50  # stories fetched in the period (the most widely carried), then ranked here
 TOP_STORIES = 8
 OUTLETS_SHOWN = 6
-# Breaking: a story that gained at least BREAKING_NEW_ARTICLES articles in the last BREAKING_HOURS of the window,
+# Breaking: a story that gained at least BREAKING_NEW_ARTICLES articles in the last BREAKING_HOURS of the period,
 # and those are at least BREAKING_SHARE of it: it is growing now, not an old story with a late trickle.
 BREAKING_HOURS = 6
 BREAKING_NEW_ARTICLES = 3
@@ -28,11 +28,11 @@ LEAD_SOURCE = ["id", "title", "title_en", "source", "published", "cluster_id"]
 
 
 @dataclass(frozen=True)
-class Window:
+class Period:
     start: dt.datetime
     end: dt.datetime
     live: bool  # ends now; otherwise it is the collection's newest days with articles
-    days: int = 0  # how many days with articles a window that is not live holds
+    days: int = 0  # how many days with articles a period that is not live holds
 
     @property
     def description(self) -> str:
@@ -48,21 +48,21 @@ class Window:
         )
 
 
-def choose_window(now: dt.datetime, recent_counts: dict[int, int], newest_days: list[dt.datetime]) -> Window | None:
-    """The narrowest live window (recent_counts: hours → articles published in the last that many hours) with
+def choose_period(now: dt.datetime, recent_counts: dict[int, int], newest_days: list[dt.datetime]) -> Period | None:
+    """The narrowest live period (recent_counts: hours → articles published in the last that many hours) with
     MIN_ARTICLES, or else the newest FALLBACK_DAYS days that have articles (newest_days: their starts, newest
     first) up to the end of the newest; None for an empty or undated collection."""
     for hours in LIVE_WINDOWS_HOURS:
         if recent_counts.get(hours, 0) >= MIN_ARTICLES:
-            return Window(now - dt.timedelta(hours=hours), now, live=True)
+            return Period(now - dt.timedelta(hours=hours), now, live=True)
     if not newest_days:
         return None
     days = newest_days[:FALLBACK_DAYS]
-    return Window(days[-1], days[0] + dt.timedelta(days=1), live=False, days=len(days))
+    return Period(days[-1], days[0] + dt.timedelta(days=1), live=False, days=len(days))
 
 
-def window_counts_aggregation(now: dt.datetime) -> dict:
-    """Articles published in each live window, counted beside the start page's other figures."""
+def recent_counts_aggregation(now: dt.datetime) -> dict:
+    """Articles published in each live period, counted beside the start page's other figures."""
     return {
         "date_range": {
             "field": "published",
@@ -85,23 +85,23 @@ def parse_newest_days(aggregation: dict) -> list[dt.datetime]:
     return [dt.datetime.fromtimestamp(bucket["key"] / 1000, tz=dt.UTC) for bucket in aggregation.get("buckets", [])]
 
 
-def parse_window_counts(aggregation: dict) -> dict[int, int]:
+def parse_recent_counts(aggregation: dict) -> dict[int, int]:
     return {int(bucket["key"]): bucket["doc_count"] for bucket in aggregation.get("buckets", [])}
 
 
 def is_breaking(size: int, new_articles: int) -> bool:
-    """Whether a story of size articles (in the window), new_articles of them in the last BREAKING_HOURS, is
+    """Whether a story of size articles (in the period), new_articles of them in the last BREAKING_HOURS, is
     growing fast."""
     return new_articles >= BREAKING_NEW_ARTICLES and new_articles >= BREAKING_SHARE * size
 
 
-def top_stories_body(window: Window) -> dict:
-    """The window's stories, the most widely carried first, each with its outlets, first and last article, how
+def top_stories_body(period: Period) -> dict:
+    """The period's stories, the most widely carried first, each with its outlets, first and last article, how
     many arrived in the last BREAKING_HOURS, and its first report."""
-    recent_since = window.end - dt.timedelta(hours=BREAKING_HOURS)
+    recent_since = period.end - dt.timedelta(hours=BREAKING_HOURS)
     return {
         "size": 0,
-        "query": {"range": {"published": {"gte": _iso(window.start), "lte": _iso(window.end)}}},
+        "query": {"range": {"published": {"gte": _iso(period.start), "lte": _iso(period.end)}}},
         "aggs": {
             "stories": {
                 "terms": {
@@ -158,8 +158,8 @@ def rank(stories: list[dict]) -> list[dict]:
     return sorted(stories, key=lambda s: (s["outlets"], s["new"], s["size"], s["last_seen"] or ""), reverse=True)
 
 
-def top_stories(client: OpenSearch, alias: str, window: Window) -> list[dict]:
-    return parse_top_stories(client.search(index=alias, body=top_stories_body(window)))
+def top_stories(client: OpenSearch, alias: str, period: Period) -> list[dict]:
+    return parse_top_stories(client.search(index=alias, body=top_stories_body(period)))
 
 
 def _iso(instant: dt.datetime) -> str:

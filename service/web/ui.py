@@ -229,11 +229,10 @@ def article_page(article_id: str):
         own_back = back if back != results else None
         return url_for("ui.article_page", article_id=article_id, view=view, q=query or None, back=own_back)
 
-    cluster_id = document.get("cluster_id")
     return render_template(
         "article.html",
         doc=document,
-        story_versions=story_size(services.client, services.alias, cluster_id) if cluster_id else 1,
+        story=_story_of(document, back),
         rows=rows,
         paragraphs=article_view.reading_paragraphs(rows) if reading else None,
         query=query,
@@ -244,6 +243,22 @@ def article_page(article_id: str):
         side_by_side_url=view_url(None),
         origin=article_view.provenance_label(document),
     )
+
+
+def _story_of(document: dict, back: str | None) -> dict | None:
+    """The article's story when it has other versions: {"versions", "url"}; the link keeps the way back to the
+    results (coming from the story page, it is that page, with its own way back)."""
+    services = app_services()
+    cluster_id = document.get("cluster_id")
+    versions = story_size(services.client, services.alias, cluster_id) if cluster_id else 1
+    if versions < 2:
+        return None
+    page = url_for("ui.story_page", cluster_id=cluster_id)
+    came_from_it = back is not None and back.split("?", 1)[0] == page
+    return {
+        "versions": versions,
+        "url": back if came_from_it else url_for("ui.story_page", cluster_id=cluster_id, back=back),
+    }
 
 
 @bp.route("/translation", methods=["GET", "POST"])  # POST /translate is LibreTranslate's
