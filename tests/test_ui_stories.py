@@ -216,6 +216,7 @@ def test_a_search_hit_shows_its_story_by_the_title_and_the_story_page_compares_t
 
     expect(page.locator("#first-report")).to_contain_text("First reported by BBC Arabic")
     expect(page.locator("#first-report time")).to_have_text("5 hours ago")
+    expect(page.locator("#first-report")).to_contain_text("the latest version came 4 hours later, from France 24")
     expect(page.locator("#story-timeline .bar")).not_to_have_count(0)
     versions = page.locator("#story-versions .version")
     assert versions.locator(".outlet").all_inner_texts() == [v[1] for v in QUAKE_VERSIONS]
