@@ -211,6 +211,7 @@ def test_a_search_hit_shows_its_story_by_the_title_and_the_story_page_compares_t
     first_pair = story_hit.locator(".sentence").first.bounding_box()
     assert story_line["y"] < first_pair["y"]  # by the title, not under the snippets
     expect(story_hit.locator(".story-link")).to_have_text("all 5 versions of this story")
+    shot(page, "search")
     story_hit.locator(".story-link").click()
     expect(page).to_have_url(re.compile(r"/stories/"))
 
@@ -247,6 +248,7 @@ def test_a_search_hit_shows_its_story_by_the_title_and_the_story_page_compares_t
 
     versions.nth(2).locator("h3 a").click()
     expect(page).to_have_url(re.compile(r"/articles/q-cnn"))
+    shot(page, "article")
     page.locator("#article-story a").click()  # from an article to its story
     expect(page.locator("#story-versions .version")).to_have_count(5)
     page.locator("#back-to-results").click()  # the way back keeps the query
