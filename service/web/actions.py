@@ -17,6 +17,7 @@ from service.ingest import repeats_rule
 from service.jobs.store import ActiveJobLimit
 from service.limits import MAX_ID_BYTES
 from service.pipeline import translate_articles
+from service.search.browse import browse
 from service.search.request import SearchRequest
 from service.search.searcher import search
 from service.search.similar import similar_articles
@@ -70,9 +71,12 @@ def article_id_or_404(article_id: str) -> str:
     return article_id
 
 
-def search_request(args) -> SearchRequest:
-    """A SearchRequest from query-string arguments, checked against the declared parameters; a mismatch is a 400."""
-    values = check_arguments(args, schemas.SEARCH_PARAMETERS)
+def search_request(args, browse: bool = False) -> SearchRequest:
+    """A SearchRequest from query-string arguments, checked against the declared parameters; a mismatch is a 400.
+
+    browse: no query, only filters (the search page lists the articles under them, newest first)."""
+    parameters = [p for p in schemas.SEARCH_PARAMETERS if not (browse and p["name"] == "q")]
+    values = check_arguments(args, parameters)
 
     def chosen(name: str) -> tuple[str, ...]:
         """Repeated values and comma lists alike; an empty select means "all".
@@ -83,7 +87,7 @@ def search_request(args) -> SearchRequest:
         return tuple(dict.fromkeys(part for part in parts if part))
 
     query = SearchRequest(
-        values["q"],
+        values.get("q", ""),
         lang=values.get("lang", "auto"),
         sources=chosen("source"),
         categories=chosen("category"),
@@ -127,6 +131,12 @@ def related_articles(article_id: str, args) -> dict:
     if found is None:
         raise ApiError(404, "not found")
     return found
+
+
+def run_browse(query: SearchRequest) -> dict:
+    """The articles under the query's filters, newest first, in a search result's shape."""
+    services = app_services()
+    return browse(services.client, services.alias, query)
 
 
 def key_owner() -> str:

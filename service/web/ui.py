@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -10,16 +11,18 @@ from werkzeug.datastructures import MultiDict
 
 from service.errors import ServiceError
 from service.limits import MAX_RESULT_WINDOW
+from service.search.coverage import related_stories, story_size, story_versions
 from service.search.overview import collection_overview
 from service.search.query import QueryError
 from service.search.request import PastLastPage, SearchRequest
-from service.search.stories import cluster_members
-from service.web import article_view, searchpage
+from service.search.topstories import BREAKING_HOURS
+from service.web import article_view, searchpage, storypage
 from service.web.actions import (
     article_id_or_404,
     key_owner,
     read_texts,
     related_articles,
+    run_browse,
     run_search,
     search_request,
     submit_job,
@@ -35,6 +38,9 @@ LOW_CONFIDENCE = -1.0  # mean token log-probability below which a sentence is ma
 # Pages with no data of their own: it comes through the keyed API.
 SHELL_PAGES = {"ui.ingest_page", "ui.jobs_page", "ui.alerts_page"}
 WORDINGS = ("q_ar", "q_en", "q_names", "wording_for")  # the user's own wordings, and the query they belong to
+BROWSE_FILTERS = ("source", "category", "from", "to")  # any of them without a query: browse, newest first
+# The start page's example searches: each finds something in the sample `make run` indexes.
+EXAMPLE_SEARCHES = (("en", "coronavirus"), ("en", '"World Health Organization"'), ("ar", "كورونا"), ("ar", "الصين"))
 log = logging.getLogger(__name__)
 
 
@@ -75,20 +81,23 @@ bp.add_app_template_global(searchpage.facet_label, "facet_label")
 @bp.get("/")
 def search_page():
     args = _with_current_wordings(request.args)
-    if not args.get("q", "").strip():
-        return render_template("search.html", result=None, problem=None, args=args, overview=_overview())
+    browsing = not args.get("q", "").strip()
+    if browsing and not any(value.strip() for name in BROWSE_FILTERS for value in args.getlist(name)):
+        return render_template("search.html", result=None, problem=None, args=args, **_start_context())
     values = args.to_dict(flat=False)
     try:
         searchpage.check_page_and_dates(values)
-        query = search_request(args)
-        result = run_search(query)
+        query = search_request(args, browse=browsing)
+        result = run_browse(query) if browsing else run_search(query)
     except searchpage.PageProblem as problem:
         return _search_problem(args, problem)
     except PastLastPage as error:
         return _search_problem(args, searchpage.past_last_page(values, int(args["page"]), error.last_page))
     except (ApiError, QueryError) as error:
         return _search_problem(args, _in_user_words(error, values))
-    return render_template("search.html", problem=None, args=args, **_results_context(args, query, result))
+    return render_template(
+        "search.html", problem=None, args=args, browsing=browsing, **_results_context(args, query, result)
+    )
 
 
 def _with_current_wordings(args: MultiDict) -> MultiDict:
@@ -159,11 +168,26 @@ def saved_search(query: SearchRequest) -> dict:
     return {"query": query.query, "filters": {name: value for name, value in filters.items() if value}}
 
 
-def _overview() -> dict | None:
-    """The collection's figures and latest stories for the start page; None when the index cannot be read."""
+def _start_context() -> dict:
+    """The start page: the collection's figures, top stories, sources, categories, timeline and example searches."""
+    now = dt.datetime.now(dt.UTC)
+    overview = _overview(now)
+    timeline = overview["timeline"] if overview else {"buckets": [], "interval": None}
+    return {
+        "overview": overview,
+        "now": now,
+        "ago": storypage.ago,
+        "collection_bars": storypage.collection_timeline(timeline["buckets"], timeline["interval"]),
+        "examples": EXAMPLE_SEARCHES,
+        "breaking_hours": BREAKING_HOURS,
+    }
+
+
+def _overview(now: dt.datetime) -> dict | None:
+    """The collection's figures and stories for the start page; None when the index cannot be read."""
     services = app_services()
     try:
-        return collection_overview(services.client, services.alias)
+        return collection_overview(services.client, services.alias, now)
     except (OpenSearchException, ServiceError):  # no index yet, the cluster down or unusable: the page still works
         log.warning("the start page could not read the collection", exc_info=True)
         return None
@@ -171,12 +195,30 @@ def _overview() -> dict | None:
 
 @bp.get("/stories/<path:cluster_id>")
 def story_page(cluster_id: str):
-    """Every outlet's version of a story, oldest first."""
+    """Full coverage of a story: who reported first, its pace, each version's lead and what it adds or drops
+    against the first report, and related stories."""
     services = app_services()
-    story = cluster_members(services.client, services.alias, article_id_or_404(cluster_id))
+    story = story_versions(services.client, services.alias, article_id_or_404(cluster_id))
     if story is None:
         raise ApiError(404, "no story with this id")
-    return render_template("story.html", story=story, back=article_view.safe_back(request.args.get("back"), None))
+    versions = story["versions"]
+    try:
+        related = related_stories(services.client, services.alias, versions[0], story["cluster_id"])
+    except OpenSearchException:  # the story still reads without its neighbours
+        log.warning("related stories could not be read", exc_info=True)
+        related = []
+    return render_template(
+        "story.html",
+        story=story,
+        views=storypage.version_views(versions),
+        outlets=list(dict.fromkeys(v["source"] for v in versions if v.get("source"))),
+        bars=storypage.story_timeline([v.get("published") for v in versions]),
+        related=related,
+        back=article_view.safe_back(request.args.get("back"), None),
+        here=request.full_path.rstrip("?"),
+        now=dt.datetime.now(dt.UTC),
+        ago=storypage.ago,
+    )
 
 
 @bp.get("/articles/<path:article_id>/similar")
@@ -205,6 +247,7 @@ def article_page(article_id: str):
     return render_template(
         "article.html",
         doc=document,
+        story=_story_of(document, back),
         rows=rows,
         paragraphs=article_view.reading_paragraphs(rows) if reading else None,
         query=query,
@@ -215,6 +258,22 @@ def article_page(article_id: str):
         side_by_side_url=view_url(None),
         origin=article_view.provenance_label(document),
     )
+
+
+def _story_of(document: dict, back: str | None) -> dict | None:
+    """The article's story when it has other versions: {"versions", "url"}; the link keeps the way back to the
+    results (coming from the story page, it is that page, with its own way back)."""
+    services = app_services()
+    cluster_id = document.get("cluster_id")
+    versions = story_size(services.client, services.alias, cluster_id) if cluster_id else 1
+    if versions < 2:
+        return None
+    page = url_for("ui.story_page", cluster_id=cluster_id)
+    came_from_it = back is not None and back.split("?", 1)[0] == page
+    return {
+        "versions": versions,
+        "url": back if came_from_it else url_for("ui.story_page", cluster_id=cluster_id, back=back),
+    }
 
 
 @bp.route("/translation", methods=["GET", "POST"])  # POST /translate is LibreTranslate's
