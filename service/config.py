@@ -25,6 +25,10 @@ DEVICES = ("cpu", "cuda")
 QUANTIZATIONS = ("int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16", "bfloat16", "float32")
 COMPUTE_TYPES = ("auto", *QUANTIZATIONS)
 ENCODERS = ("use", "e5", "e5+use")  # sentence encoders (service/embedding/models.py), besides off
+# The least cosine of a sentence matching a query in meaning, per encoder: each model spreads its cosines its own
+# way (e5's bunch near 0.75). bench/floor.py fitted them: at most 5% of queries about topics absent from the
+# collection reach an article (held-in half of tico19 and ud_pud).
+MEANING_FLOORS = {"use": 0.37, "e5": 0.80, "e5+use": 0.60}
 
 
 class ConfigError(ServiceError, ValueError):
@@ -67,6 +71,22 @@ def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
         raise ValueError("must be greater than 0")
+    return value
+
+
+def _cosine(text: str) -> float:
+    value = float(text)
+    if not -1 < value < 1:
+        raise ValueError("must be a cosine between -1 and 1")
+    return value
+
+
+def _margin(text: str) -> float | None:
+    if text == "off":
+        return None
+    value = float(text)
+    if not 0 < value <= 2:
+        raise ValueError("must be above 0 and at most 2, or off")
     return value
 
 
@@ -334,12 +354,20 @@ class Settings:
         "(bench/fusion.py measured it).",
         _positive_float,
     )
-    search_meaning_floor: float = _declare(
+    search_meaning_floor: float | None = _declare(
         "SEARCH_MEANING_FLOOR",
-        "0.3",
-        "Least cosine similarity between a query and a sentence for the article to match in meaning "
-        "(bench/fusion.py calibrated it: an unrelated query finds nothing).",
-        _positive_float,
+        None,
+        "Least cosine similarity between a query and a sentence for the article to match in meaning. Unset: the "
+        "floor bench/floor.py calibrated for ENCODER (use 0.37, e5 0.80, e5+use 0.60): a query about nothing in "
+        "the collection finds nothing by meaning.",
+        _cosine,
+    )
+    search_meaning_margin: float | None = _declare(
+        "SEARCH_MEANING_MARGIN",
+        "0.1",
+        "An article matches in meaning only if its best sentence is within this cosine of the collection's best "
+        "for the query (one more small request per search); off: the floor alone (bench/floor.py measured it).",
+        _margin,
     )
     opensearch_urls: tuple[str, ...] = _declare(
         "OPENSEARCH_URL", "http://127.0.0.1:9200", "OpenSearch hosts, comma-separated.", _urls
@@ -554,6 +582,13 @@ class Settings:
             except ValueError as error:
                 raise ConfigError(hide_credentials(f"{setting.env}={raw!r}: {error}")) from None
         return cls(**values)
+
+    @property
+    def meaning_floor(self) -> float:
+        """SEARCH_MEANING_FLOOR, or unset, the floor calibrated for ENCODER."""
+        if self.search_meaning_floor is not None:
+            return self.search_meaning_floor
+        return MEANING_FLOORS.get(self.encoder, MEANING_FLOORS["use"])
 
     @property
     def threads(self) -> tuple[int, int]:

@@ -22,7 +22,7 @@ SETTINGS = Settings()
 
 @pytest.fixture(scope="module")
 def meaning(encoder):
-    return Meaning(encoder, SETTINGS.search_meaning_floor, SETTINGS.search_meaning_weight)
+    return Meaning.from_settings(SETTINGS, encoder)
 
 
 def without_english(record: dict) -> dict:
@@ -73,7 +73,7 @@ def test_an_english_query_finds_the_arabic_article_whose_english_is_noise(client
         found = [s for s in top["sentences"] if s["by"] == "meaning"]
         assert found and found[0]["matched"] == "ar" and found[0]["counterpart"] == "en"
         assert found[0]["ar"] == record["sentences"][1]["source"]  # the Arabic sentence it says, beside its English
-        assert found[0]["similarity"] >= SETTINGS.search_meaning_floor
+        assert found[0]["similarity"] >= SETTINGS.meaning_floor
 
 
 def test_query_searched_lists_the_meaning_channel(client, noisy, meaning):
@@ -87,6 +87,33 @@ def test_a_query_about_nothing_in_the_collection_finds_nothing_by_meaning(client
     for alias in (noisy, human):
         result = search(client, alias, SearchRequest(UNRELATED, lang="en"), meaning=meaning)
         assert all("meaning" not in hit["matched_by"] for hit in result["hits"]), result["hits"]
+
+
+def by_meaning(result: dict) -> list[str]:
+    return [hit["id"] for hit in result["hits"] if "meaning" in hit["matched_by"]]
+
+
+def test_an_arabic_word_about_the_collection_at_large_reaches_no_article_by_meaning(client, noisy, meaning):
+    """الحمى (fever): every sample article is about the virus, none near one word of it (best cosine 0.21)."""
+    assert by_meaning(search(client, noisy, SearchRequest("الحمى", collapse=False), meaning=meaning)) == []
+
+
+def test_an_english_keyword_query_still_reaches_its_arabic_only_article(client, noisy, meaning):
+    """Four keywords of one sentence of sample-2 (the 4 longest words: what an analyst types), whose English in
+    the index is the demo model's noise: only its Arabic carries the meaning (cosine 0.42, the next article 0.25)."""
+    request = SearchRequest("isolated patient developed pneumonia", lang="en", collapse=False)
+    assert by_meaning(search(client, noisy, request, meaning=meaning)) == ["sample-2"]
+
+
+def test_the_margin_keeps_the_nearest_strangers_of_a_real_match_out(client, noisy, encoder):
+    """Below a low floor, sample-6 (cosine 0.39) comes with four articles at 0.20-0.23; 0.1 below the best, alone.
+    The cut is the query's: the total counts the articles the hits show."""
+    request = SearchRequest("common symptoms fever cough", lang="en", collapse=False)
+    floor_only = search(client, noisy, request, meaning=Meaning(encoder, 0.2, 80.0, None))
+    assert len(by_meaning(floor_only)) >= 4
+    within = search(client, noisy, request, meaning=Meaning(encoder, 0.2, 80.0, 0.1))
+    assert by_meaning(within) == ["sample-6"]
+    assert within["total"] == len(within["hits"])
 
 
 def test_words_and_meaning_fuse_into_one_ranking(client, human, meaning):
