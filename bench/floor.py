@@ -347,8 +347,8 @@ def main() -> None:
     rules = fit(fitted, args.off_topic_rate, lambda s: half(s, 0))
     rules["before: one floor 0.30"] = Rule.uniform(0.3)
     shipped = Settings(encoder=args.encoder)
-    rules[f"the service's: {shipped.meaning_floor}, margin {shipped.search_meaning_margin}"] = Rule.uniform(
-        shipped.meaning_floor, shipped.search_meaning_margin
+    rules[f"the service's: {shipped.meaning_floor}, margin {shipped.meaning_margin}"] = Rule.uniform(
+        shipped.meaning_floor, shipped.meaning_margin
     )
     print(
         f"\nrules fitted on the held-in half of {args.fit_on} (off-topic queries answered at most {args.off_topic_rate:.0%}); "

@@ -11,6 +11,7 @@ constants in service/limits.py.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -25,10 +26,12 @@ DEVICES = ("cpu", "cuda")
 QUANTIZATIONS = ("int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16", "bfloat16", "float32")
 COMPUTE_TYPES = ("auto", *QUANTIZATIONS)
 ENCODERS = ("use", "e5", "e5+use")  # sentence encoders (service/embedding/models.py), besides off
-# The least cosine of a sentence matching a query in meaning, per encoder: each model spreads its cosines its own
-# way (e5's bunch near 0.75). bench/floor.py fitted them: at most 5% of queries about topics absent from the
-# collection reach an article (held-in half of tico19 and ud_pud).
-MEANING_FLOORS = {"use": 0.37, "e5": 0.80, "e5+use": 0.60}
+# The meaning channel's cut per encoder, as each model spreads its cosines its own way (e5's bunch near 0.85):
+# the floor (the least cosine of a matching sentence: at most 5% of queries about topics absent from the collection
+# reach an article, fitted by bench/floor.py on held-in tico19 and ud_pud; e5's on tico19), and the margin below the
+# collection's best match (the most precision for the least recall, ibid.).
+MEANING_FLOORS = {"use": 0.37, "e5": 0.88, "e5+use": 0.60}
+MEANING_MARGINS = {"use": 0.1, "e5": 0.05, "e5+use": 0.05}
 
 
 class ConfigError(ServiceError, ValueError):
@@ -81,9 +84,10 @@ def _cosine(text: str) -> float:
     return value
 
 
-def _margin(text: str) -> float | None:
+def _margin(text: str) -> float:
+    """A cosine margin, or off: an infinite one (no cut below the floor)."""
     if text == "off":
-        return None
+        return math.inf
     value = float(text)
     if not 0 < value <= 2:
         raise ValueError("must be above 0 and at most 2, or off")
@@ -358,15 +362,16 @@ class Settings:
         "SEARCH_MEANING_FLOOR",
         None,
         "Least cosine similarity between a query and a sentence for the article to match in meaning. Unset: the "
-        "floor bench/floor.py calibrated for ENCODER (use 0.37, e5 0.80, e5+use 0.60): a query about nothing in "
+        "floor bench/floor.py calibrated for ENCODER (use 0.37, e5 0.88, e5+use 0.60): a query about nothing in "
         "the collection finds nothing by meaning.",
         _cosine,
     )
     search_meaning_margin: float | None = _declare(
         "SEARCH_MEANING_MARGIN",
-        "0.1",
+        None,
         "An article matches in meaning only if its best sentence is within this cosine of the collection's best "
-        "for the query (one more small request per search); off: the floor alone (bench/floor.py measured it).",
+        "for the query (one more small request per search); off: the floor alone. Unset: the margin bench/floor.py "
+        "chose for ENCODER (use 0.1, e5 0.05, e5+use 0.05).",
         _margin,
     )
     opensearch_urls: tuple[str, ...] = _declare(
@@ -589,6 +594,14 @@ class Settings:
         if self.search_meaning_floor is not None:
             return self.search_meaning_floor
         return MEANING_FLOORS.get(self.encoder, MEANING_FLOORS["use"])
+
+    @property
+    def meaning_margin(self) -> float | None:
+        """SEARCH_MEANING_MARGIN, or unset, the margin chosen for ENCODER; None when off."""
+        margin = self.search_meaning_margin
+        if margin is None:
+            return MEANING_MARGINS.get(self.encoder, MEANING_MARGINS["use"])
+        return None if math.isinf(margin) else margin
 
     @property
     def threads(self) -> tuple[int, int]:

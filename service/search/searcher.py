@@ -92,7 +92,7 @@ class Meaning:
 
     @classmethod
     def from_settings(cls, settings: Settings, encoder) -> Meaning:
-        return cls(encoder, settings.meaning_floor, settings.search_meaning_weight, settings.search_meaning_margin)
+        return cls(encoder, settings.meaning_floor, settings.search_meaning_weight, settings.meaning_margin)
 
 
 def meaning_query(
