@@ -28,7 +28,7 @@ COMPUTE_TYPES = ("auto", *QUANTIZATIONS)
 ENCODERS = ("use", "e5", "e5+use")  # sentence encoders (service/embedding/models.py), besides off
 # The meaning channel's cut per encoder, as each model spreads its cosines its own way (e5's bunch near 0.85):
 # the floor (the least cosine of a matching sentence: at most 5% of queries about topics absent from the collection
-# reach an article, fitted by bench/floor.py on held-in tico19 and ud_pud; e5's on tico19), and the margin below the
+# reach an article, fitted by bench/floor.py on held-in tico19 and ud_pud), and the margin below the
 # collection's best match (the most precision for the least recall, ibid.).
 MEANING_FLOORS = {"use": 0.37, "e5": 0.88, "e5+use": 0.60}
 MEANING_MARGINS = {"use": 0.1, "e5": 0.05, "e5+use": 0.05}
