@@ -103,7 +103,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--articles", type=int, default=50)
     parser.add_argument("--weights", default="2,5,10,20,40")
-    parser.add_argument("--floor", type=float, default=Settings().search_meaning_floor)
+    parser.add_argument("--floor", type=float, default=Settings().meaning_floor)
     args = parser.parse_args()
     settings = Settings.from_env()
     encoder = open_encoder(settings)

@@ -11,6 +11,7 @@ constants in service/limits.py.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -25,6 +26,12 @@ DEVICES = ("cpu", "cuda")
 QUANTIZATIONS = ("int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16", "bfloat16", "float32")
 COMPUTE_TYPES = ("auto", *QUANTIZATIONS)
 ENCODERS = ("use", "e5", "e5+use")  # sentence encoders (service/embedding/models.py), besides off
+# The meaning channel's cut per encoder, as each model spreads its cosines its own way (e5's bunch near 0.85):
+# the floor (the least cosine of a matching sentence: at most 5% of queries about topics absent from the collection
+# reach an article, fitted by bench/floor.py on held-in tico19 and ud_pud), and the margin below the
+# collection's best match (the most precision for the least recall, ibid.).
+MEANING_FLOORS = {"use": 0.37, "e5": 0.88, "e5+use": 0.60}
+MEANING_MARGINS = {"use": 0.1, "e5": 0.05, "e5+use": 0.05}
 
 
 class ConfigError(ServiceError, ValueError):
@@ -67,6 +74,23 @@ def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
         raise ValueError("must be greater than 0")
+    return value
+
+
+def _cosine(text: str) -> float:
+    value = float(text)
+    if not -1 < value < 1:
+        raise ValueError("must be a cosine between -1 and 1")
+    return value
+
+
+def _margin(text: str) -> float:
+    """A cosine margin, or off: an infinite one (no cut below the floor)."""
+    if text == "off":
+        return math.inf
+    value = float(text)
+    if not 0 < value <= 2:
+        raise ValueError("must be above 0 and at most 2, or off")
     return value
 
 
@@ -362,12 +386,21 @@ class Settings:
         "(bench/fusion.py measured it).",
         _positive_float,
     )
-    search_meaning_floor: float = _declare(
+    search_meaning_floor: float | None = _declare(
         "SEARCH_MEANING_FLOOR",
-        "0.3",
-        "Least cosine similarity between a query and a sentence for the article to match in meaning "
-        "(bench/fusion.py calibrated it: an unrelated query finds nothing).",
-        _positive_float,
+        None,
+        "Least cosine similarity between a query and a sentence for the article to match in meaning. Unset: the "
+        "floor bench/floor.py calibrated for ENCODER (use 0.37, e5 0.88, e5+use 0.60): a query about nothing in "
+        "the collection finds nothing by meaning.",
+        _cosine,
+    )
+    search_meaning_margin: float | None = _declare(
+        "SEARCH_MEANING_MARGIN",
+        None,
+        "An article matches in meaning only if its best sentence is within this cosine of the collection's best "
+        "for the query (one more small request per search); off: the floor alone. Unset: the margin bench/floor.py "
+        "chose for ENCODER (use 0.1, e5 0.05, e5+use 0.05).",
+        _margin,
     )
     opensearch_urls: tuple[str, ...] = _declare(
         "OPENSEARCH_URL", "http://127.0.0.1:9200", "OpenSearch hosts, comma-separated.", _urls
@@ -616,6 +649,21 @@ class Settings:
             except ValueError as error:
                 raise ConfigError(hide_credentials(f"{setting.env}={raw!r}: {error}")) from None
         return cls(**values)
+
+    @property
+    def meaning_floor(self) -> float:
+        """SEARCH_MEANING_FLOOR, or unset, the floor calibrated for ENCODER."""
+        if self.search_meaning_floor is not None:
+            return self.search_meaning_floor
+        return MEANING_FLOORS.get(self.encoder, MEANING_FLOORS["use"])
+
+    @property
+    def meaning_margin(self) -> float | None:
+        """SEARCH_MEANING_MARGIN, or unset, the margin chosen for ENCODER; None when off."""
+        margin = self.search_meaning_margin
+        if margin is None:
+            return MEANING_MARGINS.get(self.encoder, MEANING_MARGINS["use"])
+        return None if math.isinf(margin) else margin
 
     @property
     def threads(self) -> tuple[int, int]:

@@ -117,9 +117,8 @@ class Services:
 
     @property
     def meaning(self) -> Meaning:
-        """How searches use the sentence encoder: the vector channel, its floor and weight (words only when off)."""
-        settings = self.settings
-        return Meaning(self.encoder, settings.search_meaning_floor, settings.search_meaning_weight)
+        """How searches use the sentence encoder: the vector channel, its floor, margin and weight (words only when off)."""
+        return Meaning.from_settings(self.settings, self.encoder)
 
     @cached_property
     def job_store(self) -> JobStore:

@@ -15,6 +15,8 @@ COMPUTED_DEFAULTS = {
     "MT_MODEL_DIR": "models/opus-mt-ar-en, else models/demo",
     "MT_REVERSE_MODEL_DIR": "models/opus-mt-en-ar when installed",
     "MT_INTER_THREADS": "cores / intra",
+    "SEARCH_MEANING_FLOOR": "calibrated per ENCODER",
+    "SEARCH_MEANING_MARGIN": "calibrated per ENCODER",
 }
 
 

@@ -22,7 +22,7 @@ SETTINGS = Settings()
 
 @pytest.fixture(scope="module")
 def meaning(encoder):
-    return Meaning(encoder, SETTINGS.search_meaning_floor, SETTINGS.search_meaning_weight)
+    return Meaning.from_settings(SETTINGS, encoder)
 
 
 def without_english(record: dict) -> dict:
@@ -73,7 +73,7 @@ def test_an_english_query_finds_the_arabic_article_whose_english_is_noise(client
         found = [s for s in top["sentences"] if s["by"] == "meaning"]
         assert found and found[0]["matched"] == "ar" and found[0]["counterpart"] == "en"
         assert found[0]["ar"] == record["sentences"][1]["source"]  # the Arabic sentence it says, beside its English
-        assert found[0]["similarity"] >= SETTINGS.search_meaning_floor
+        assert found[0]["similarity"] >= SETTINGS.meaning_floor
 
 
 def test_query_searched_lists_the_meaning_channel(client, noisy, meaning):
@@ -89,6 +89,33 @@ def test_a_query_about_nothing_in_the_collection_finds_nothing_by_meaning(client
         assert result["total"] == 0, result["hits"]  # "no articles", not its nearest strangers
     for query in ("xyzzy", "recipe for chocolate cake"):  # nonsense, and a topic absent from the sample
         assert search(client, noisy, SearchRequest(query, lang="en"), meaning=meaning)["total"] == 0, query
+
+
+def by_meaning(result: dict) -> list[str]:
+    return [hit["id"] for hit in result["hits"] if "meaning" in hit["matched_by"]]
+
+
+def test_an_arabic_word_about_the_collection_at_large_reaches_no_article_by_meaning(client, noisy, meaning):
+    """الحمى (fever): every sample article is about the virus, none near one word of it (best cosine 0.21)."""
+    assert by_meaning(search(client, noisy, SearchRequest("الحمى", collapse=False), meaning=meaning)) == []
+
+
+def test_an_english_keyword_query_still_reaches_its_arabic_only_article(client, noisy, meaning):
+    """The 4 longest words of one English sentence of sample-6 (what an analyst types), whose English in the index
+    is the demo model's noise: only its Arabic carries the meaning (cosine 0.42 on the node; the next article 0.28)."""
+    request = SearchRequest("common symptoms fever cough", lang="en", collapse=False)
+    assert by_meaning(search(client, noisy, request, meaning=meaning)) == ["sample-6"]
+
+
+def test_the_margin_keeps_the_nearest_strangers_of_a_real_match_out(client, noisy, encoder):
+    """Above a low floor, sample-6 (cosine 0.42) comes with four articles at 0.21-0.28; within 0.1 of it, alone.
+    The cut is the query's: the total counts the articles the hits show."""
+    request = SearchRequest("common symptoms fever cough", lang="en", collapse=False)
+    floor_only = search(client, noisy, request, meaning=Meaning(encoder, 0.2, 80.0, None))
+    assert len(by_meaning(floor_only)) >= 4
+    within = search(client, noisy, request, meaning=Meaning(encoder, 0.2, 80.0, 0.1))
+    assert by_meaning(within) == ["sample-6"]
+    assert within["total"] == len(within["hits"])
 
 
 def test_words_and_meaning_fuse_into_one_ranking(client, human, meaning):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from service.search.query import QueryWording
@@ -44,15 +45,20 @@ def lucene_score(cosine: float) -> float:
     return (1 + cosine) / 2
 
 
-def meaning_clause(meaning: MeaningQuery) -> dict:
+def cosine_of(score: float) -> float:
+    """The cosine behind a Lucene cosinesimil score: the inverse of lucene_score."""
+    return 2 * score - 1
+
+
+def meaning_clause(meaning: MeaningQuery, evidence: bool = True) -> dict:
     """Articles with a sentence near the query in meaning (at least the floor), scored by the nearest one, with it
-    as the inner hit; only articles whose vectors come from the query's encoder.
+    as the inner hit (evidence); only articles whose vectors come from the query's encoder.
 
     The floor is the knn query's own min_score (a radial search on the Lucene engine): every sentence at or above
     it, however many. A function_score's min_score would not do: the clause's boost is multiplied into the scores
     before it is checked, so every sentence passed it (a query about nothing matched every article)."""
     knn = {"knn": {"sentences.vector": {"vector": list(meaning.vector), "min_score": lucene_score(meaning.floor)}}}
-    return {
+    clause = {
         "bool": {
             "_name": MEANING,
             "boost": meaning.weight,
@@ -63,16 +69,27 @@ def meaning_clause(meaning: MeaningQuery) -> dict:
                         "path": "sentences",
                         "score_mode": "max",
                         "query": knn,
-                        "inner_hits": {
-                            "name": "sentences_meaning",
-                            "size": 1,
-                            "_source": [f"sentences.{key}" for key in ("position", "field", "ar", "en", "score")],
-                        },
                     }
                 }
             ],
         }
     }
+    if evidence:
+        clause["bool"]["must"][0]["nested"]["inner_hits"] = {
+            "name": "sentences_meaning",
+            "size": 1,
+            "_source": [f"sentences.{key}" for key in ("position", "field", "ar", "en", "score")],
+        }
+    return clause
+
+
+def best_meaning_body(request: SearchRequest, meaning: MeaningQuery) -> dict:
+    """The article nearest the query in meaning among those the search may show (dates and facets applied), scored
+    by its best sentence's Lucene score (weight 1): the collection's best match, which the margin counts from."""
+    filters = [*_date_filters(request), *_facet_filters(request).values()]
+    query = meaning_clause(dataclasses.replace(meaning, weight=1.0), evidence=False)
+    query["bool"]["filter"] = [*query["bool"]["filter"], *filters]
+    return {"size": 1, "_source": False, "track_total_hits": False, "query": query}
 
 
 def _boost(wording: QueryWording, translated_boost: float) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 import time
@@ -12,13 +13,15 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import NotFoundError, RequestError, TransportError
 
+from service.config import MEANING_FLOORS, Settings
 from service.embedding.scheduler import EncoderBusy
 from service.errors import SearchUnavailable, TranslatorBusy
 from service.index import vectors
 from service.index.bulk import is_outage
 from service.index.errors import refusal_reason
 from service.search import query as query_parser
-from service.search.body import MeaningQuery, build_body
+from service.search.body import MeaningQuery, best_meaning_body, build_body, cosine_of
+from service.search.floor import MeaningFloor
 from service.search.names import CollectionNames, collection_names, name_wordings
 from service.search.query import ParsedQuery, QueryError, QueryWording
 from service.search.request import SearchRequest
@@ -81,17 +84,25 @@ def vector_dimension(client: OpenSearch, alias: str) -> int | None:
 @dataclass(frozen=True)
 class Meaning:
     """How a search uses the sentence encoder: the encoder (None: words only), the least cosine of a sentence that
-    matches in meaning (SEARCH_MEANING_FLOOR), and the channel's weight beside BM25 (SEARCH_MEANING_WEIGHT)."""
+    matches in meaning (SEARCH_MEANING_FLOOR, calibrated per encoder), the channel's weight beside BM25
+    (SEARCH_MEANING_WEIGHT), and how far below the collection's best match a match may fall (SEARCH_MEANING_MARGIN;
+    None: no such cut, and no request for the best)."""
 
     encoder: object = None  # a SentenceEncoder
-    floor: float = 0.3
+    floor: float = MEANING_FLOORS["use"]
     weight: float = 80.0
+    margin: float | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, encoder) -> Meaning:
+        return cls(encoder, settings.meaning_floor, settings.search_meaning_weight, settings.meaning_margin)
 
 
 def meaning_query(
     client: OpenSearch, alias: str, parsed: ParsedQuery, lang: str, meaning: Meaning
 ) -> tuple[MeaningQuery | None, dict | None]:
-    """The vector channel's query, or None with the reason it is not searched (None when there is no encoder)."""
+    """The vector channel's query at the floor, or None with the reason it is not searched (None when there is no
+    encoder)."""
     encoder = meaning.encoder
     if encoder is None:
         return None, None
@@ -103,6 +114,22 @@ def meaning_query(
     except EncoderBusy as busy:
         return None, {"lang": OTHER_SIDE[lang], "why": f"{busy}: searched by words only", "by": "meaning"}
     return MeaningQuery(vector, encoder.encoder_id, meaning.floor, meaning.weight), None
+
+
+def within_margin(
+    client: OpenSearch, alias: str, request: SearchRequest, near: MeaningQuery, margin: float | None
+) -> MeaningQuery | None:
+    """The vector channel with its floor raised to the collection's best cosine for the query less the margin (one
+    small request for the best, under the search's dates and facets), or None when no sentence reaches the floor:
+    the channel then matches nothing, and the search runs without it. The cut is the query's, not the page's, so
+    totals and pages agree."""
+    if margin is None:
+        return near
+    hits = _run(client, alias, best_meaning_body(request, near))["hits"]["hits"]
+    if not hits:
+        return None
+    best = cosine_of(hits[0]["_score"])
+    return dataclasses.replace(near, floor=MeaningFloor(near.floor, margin).least(best))
 
 
 def translate_query(parsed: ParsedQuery, translator) -> ParsedQuery | None:
@@ -230,7 +257,8 @@ def search(
     near, not_near = meaning_query(client, alias, parsed, lang, meaning)
     if not_near:
         not_searched.append(not_near)
-    result = parse_response(_run(client, alias, build_body(request, wordings, translated_boost, near)))
+    cut = within_margin(client, alias, request, near, meaning.margin) if near else None
+    result = parse_response(_run(client, alias, build_body(request, wordings, translated_boost, cut)))
     request.check_page(result["total"], len(result["hits"]), result.get("stories"))
     if request.collapse and result["hits"]:
         stories = _run(client, alias, page_members_body([hit["cluster_id"] for hit in result["hits"]]))
