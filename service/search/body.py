@@ -11,6 +11,7 @@ from service.search.request import SearchRequest
 FIELDS = {"en": ["title_en^3", "body_en"], "ar": ["title^3", "body"]}
 FLAGS = "AND|OR|NOT|PHRASE|PRECEDENCE|WHITESPACE|ESCAPE"
 FACETS = ("source", "category")
+KNN_CANDIDATES = 100  # Lucene's k is also its HNSW candidate count: k=10 missed part of the exact top 10
 WORDS, MEANING = "words", "meaning"  # the names of the two channels' clauses: each hit says which it matched
 HIT_SOURCE = [
     "id",
@@ -51,36 +52,32 @@ def cosine_of(score: float) -> float:
 
 
 def meaning_clause(meaning: MeaningQuery, evidence: bool = True) -> dict:
-    """Articles with a sentence near the query in meaning (at least the floor), scored by the nearest one, with it
-    as the inner hit (evidence); only articles whose vectors come from the query's encoder.
+    """Articles with a sentence near the query in meaning (at least the floor), scored by the nearest one times the
+    channel's weight, with it as the inner hit (evidence); only articles whose vectors come from the query's encoder.
 
-    The floor is the knn query's own min_score (a radial search on the Lucene engine): every sentence at or above
-    it, however many. A function_score's min_score would not do: the clause's boost is multiplied into the scores
-    before it is checked, so every sentence passed it (a query about nothing matched every article)."""
-    knn = {"knn": {"sentences.vector": {"vector": list(meaning.vector), "min_score": lucene_score(meaning.floor)}}}
-    clause = {
-        "bool": {
-            "_name": MEANING,
-            "boost": meaning.weight,
-            "filter": [{"term": {"encoder": meaning.encoder_id}}],
-            "must": [
-                {
-                    "nested": {
-                        "path": "sentences",
-                        "score_mode": "max",
-                        "query": knn,
-                    }
-                }
-            ],
+    The floor is a function_score's min_score over the k nearest sentences, and the weight a function applied after
+    it. A boost would not do: Lucene multiplies a boost into the scores below it before min_score is checked, so
+    with boost 80 every sentence passed (a query about nothing matched every article). Nor would the knn query's
+    own min_score (a radial search): on the Lucene engine it missed sentences well above the floor, now and then,
+    in a graph of a few dozen vectors."""
+    knn = {"knn": {"sentences.vector": {"vector": list(meaning.vector), "k": KNN_CANDIDATES}}}
+    nearest = {
+        "nested": {
+            "path": "sentences",
+            "score_mode": "max",
+            "query": {"function_score": {"query": knn, "min_score": lucene_score(meaning.floor)}},
         }
     }
     if evidence:
-        clause["bool"]["must"][0]["nested"]["inner_hits"] = {
+        nearest["nested"]["inner_hits"] = {
             "name": "sentences_meaning",
             "size": 1,
             "_source": [f"sentences.{key}" for key in ("position", "field", "ar", "en", "score")],
         }
-    return clause
+    weighted = {
+        "function_score": {"query": nearest, "functions": [{"weight": meaning.weight}], "boost_mode": "multiply"}
+    }
+    return {"bool": {"_name": MEANING, "filter": [{"term": {"encoder": meaning.encoder_id}}], "must": [weighted]}}
 
 
 def best_meaning_body(request: SearchRequest, meaning: MeaningQuery) -> dict:
