@@ -59,7 +59,7 @@ def percentile(values: list[float], p: float) -> float:
 class Server:
     """`python -m service serve` in a subprocess, with the memory and CPU time of its processes."""
 
-    def __init__(self, env: dict[str, str], port: int, workers: int, threads: int):
+    def __init__(self, env: dict[str, str], port: int, workers: int, threads: int, log_name: str = "server.log"):
         self.port = port
         command = [sys.executable, "-m", "service", "serve", "--port", str(port)]
         command += ["--workers", str(workers), "--threads", str(threads), "--no-access-log"]
@@ -67,7 +67,7 @@ class Server:
             command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
         DATA.mkdir(parents=True, exist_ok=True)
-        self.log = DATA / "server.log"
+        self.log = DATA / log_name
         with open(self.log, "w") as log:
             for line in self.process.stderr:
                 log.write(line)
