@@ -183,6 +183,15 @@ def timed_pass(port: int, queries: list[tuple[str, str]], clients: int) -> tuple
     return len(queries) / (time.perf_counter() - started), latencies
 
 
+def hits_shown(port: int, queries: list[tuple[str, str]]) -> tuple[float, float]:
+    """(hits a page shows on average, the share of queries that find nothing): what each server has to render."""
+    counts = [
+        len(control(port, "GET", "/api/v1/search?" + urllib.parse.urlencode({"q": text, "size": 10}))["hits"])
+        for _, text in queries
+    ]
+    return sum(counts) / len(counts), sum(1 for count in counts if count == 0) / len(counts)
+
+
 def searched_by(port: int, query: str) -> list[str]:
     """The channels one search used (query.searched's `by`), to show the hybrid server really searched by meaning."""
     answer = control(port, "GET", "/api/v1/search?" + urllib.parse.urlencode({"q": query}))
@@ -205,7 +214,9 @@ def measure_search(local_url: str, queries: list[tuple[str, str]], rounds: int) 
         for mode, server in servers.items():  # warm-up: arabnamer, the spellings, the encoder, OpenSearch's caches
             server.wait_idle()  # the names' warm-up thread first: a search racing it loads arabnamer a second time
             timed_pass(server.port, queries, 1)
-            print(f"{mode} server searches by: {', '.join(searched_by(server.port, 'Trump'))} (query: Trump)")
+            by = ", ".join(searched_by(server.port, "Trump"))
+            shown, empty = hits_shown(server.port, queries)
+            print(f"{mode} server: searches by {by} (query: Trump); {shown:.1f} hits a page, {empty:.0%} find none")
         table: dict[tuple[str, int], list[float]] = {}
         rate: dict[tuple[str, int], float] = {}
         for round_ in range(rounds):
