@@ -25,19 +25,18 @@ import argparse
 import json
 import random
 import re
-import socket
 import statistics
 import time
 from collections import Counter
 from pathlib import Path
 
-from common import peak_rss_mb
+from common import local_node, peak_rss_mb
 from search import pretranslated_corpus
 
 from service.alerts.model import search_request
 from service.alerts.store import AlertStore
 from service.config import Settings
-from service.index import lifecycle, node
+from service.index import lifecycle
 from service.index.client import make_client
 from service.ingest import ingest
 from service.search import query as query_parser
@@ -47,12 +46,6 @@ ALIAS = "bench-alerts-{}"
 WORD = re.compile(r"[^\W\d_]{4,}")
 TOPIC_SHARE = 0.01
 DELAY_DEADLINE = 30.0  # seconds an awaited match may take before the bench calls it lost
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def topic_words(records: list[dict]) -> list[str]:
@@ -153,12 +146,7 @@ def main() -> None:
     corpus: Path = pretranslated_corpus(max(args.articles, args.corpus))
     records = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines()][: args.articles]
     searches = saved_searches(records, max(counts))
-    settings = Settings.from_env()
-    local = node.LocalNode(
-        settings.opensearch_local_dir, settings.opensearch_version, "bench-alerts", free_port(), args.heap
-    )
-    node.start(local)
-    try:
+    with local_node("bench-alerts", args.heap) as local:
         client = make_client(Settings(opensearch_urls=(local.url,)), timeout=120)
         stores = {}
         for count in counts:
@@ -203,8 +191,6 @@ def main() -> None:
                 "(includes the matches index's 1 s refresh)"
             )
         print(f"peak RSS {peak_rss_mb():.0f} MB (this process; the node is Java, heap {args.heap})")
-    finally:
-        node.stop(local)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ import http.client
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 import threading
@@ -41,7 +40,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import sentencepiece as spm
-from common import PROJECT_ROOT, generated_model_dir, news_articles, read_lines, shared_file
+from common import PROJECT_ROOT, free_port, generated_model_dir, news_articles, read_lines, shared_file
 
 from service.config import Settings
 
@@ -60,7 +59,7 @@ def percentile(values: list[float], p: float) -> float:
 class Server:
     """`python -m service serve` in a subprocess, with the memory and CPU time of its processes."""
 
-    def __init__(self, env: dict[str, str], port: int, workers: int, threads: int):
+    def __init__(self, env: dict[str, str], port: int, workers: int, threads: int, log_name: str = "server.log"):
         self.port = port
         command = [sys.executable, "-m", "service", "serve", "--port", str(port)]
         command += ["--workers", str(workers), "--threads", str(threads), "--no-access-log"]
@@ -68,7 +67,7 @@ class Server:
             command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
         DATA.mkdir(parents=True, exist_ok=True)
-        self.log = DATA / "server.log"
+        self.log = DATA / log_name
         with open(self.log, "w") as log:
             for line in self.process.stderr:
                 log.write(line)
@@ -124,13 +123,6 @@ class Server:
             if self.cpu_seconds() - before < IDLE_CPU_SHARE * window_s:
                 return
         sys.exit(f"error: the server was still busy after {deadline_s:.0f} s")
-
-
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _status_kb(pid: int, name: str) -> int:

@@ -1,11 +1,15 @@
-"""Helpers shared by the benchmarks: ../shared data, peak memory, and the generated base model."""
+"""Helpers shared by the benchmarks: ../shared data, peak memory, the generated models, a throwaway local node."""
 
 from __future__ import annotations
 
 import gzip
 import json
 import resource
+import shutil
+import socket
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 
@@ -50,3 +54,27 @@ def generated_model_dir(size: str) -> Path:
         print(f"generating the {size} model into {path} (once)…", file=sys.stderr)
         generate(size, path)
     return path
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def local_node(name: str, heap: str = "512m") -> Iterator:
+    """A throwaway OpenSearch node (service/index/node.py) on a free port, from the distribution OPENSEARCH_LOCAL_DIR
+    holds: it yields the LocalNode (`.url`), and on leaving stops it and removes its data and logs."""
+    from service.config import Settings
+    from service.index import node
+
+    settings = Settings.from_env()
+    local = node.LocalNode(settings.opensearch_local_dir, settings.opensearch_version, name, free_port(), heap)
+    node.start(local)
+    try:
+        yield local
+    finally:
+        node.stop(local)
+        shutil.rmtree(local.node_dir, ignore_errors=True)

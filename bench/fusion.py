@@ -17,13 +17,12 @@ import argparse
 import json
 import random
 import re
-import socket
 
-from common import read_lines, shared_file
+from common import local_node, read_lines, shared_file
 
 from service.config import PROJECT_ROOT, Settings
 from service.embedding import open_encoder
-from service.index import lifecycle, node
+from service.index import lifecycle
 from service.index.client import make_client
 from service.ingest import IndexTarget, human_translation, write_articles
 from service.search.body import MeaningQuery, meaning_clause
@@ -39,12 +38,6 @@ UNRELATED = [
     "oil prices fall on supply fears",
 ]
 RRF_K = 60
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def articles(count: int, sentences: int = 16) -> list[dict]:
@@ -110,9 +103,7 @@ def main() -> None:
     records = articles(args.articles)
     asked = queries(records, random.Random(7))
     weights = [float(w) for w in args.weights.split(",")]
-    local = node.LocalNode(settings.opensearch_local_dir, settings.opensearch_version, "bench-fusion", free_port())
-    node.start(local)
-    try:
+    with local_node("bench-fusion") as local:
         client = make_client(Settings(opensearch_urls=(local.url,)), timeout=120)
         print(f"{len(records)} articles, {len(asked)} queries, {encoder.encoder_id}, floor {args.floor}")
         print("recall@1 / MRR@10")
@@ -171,8 +162,6 @@ def main() -> None:
             f"{best[len(best) // 20]:.3f}, median {best[len(best) // 2]:.3f}"
         )
         lifecycle.delete(client, alias)
-    finally:
-        node.stop(local)
 
 
 if __name__ == "__main__":

@@ -27,16 +27,16 @@ import re
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
-from common import BENCH_MODELS, PROJECT_ROOT, news_articles
+from common import BENCH_MODELS, PROJECT_ROOT, local_node, news_articles
 from tqdm import tqdm
 
 from service.config import Settings
 from service.files import jsonl_records
-from service.index import lifecycle, node
+from service.index import lifecycle
 from service.index.client import make_client
-from service.index.node import local_node
 from service.ingest import ingest
 from service.modelstore.generate import generate, write_opus_mt_dir
 from service.modelstore.install import RELEASES, install_from_path
@@ -158,12 +158,15 @@ def latencies(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=22070, help="news articles to index (all: 22070)")
+    parser.add_argument("--heap", default="1g", help="the bench node's Java heap")
     args = parser.parse_args()
 
-    settings = Settings.from_env()
-    local = local_node(settings)
-    node.start(local)
     corpus = pretranslated_corpus(args.articles)
+    with local_node("bench-search", args.heap) as local:
+        measure(replace(Settings.from_env(), opensearch_urls=(local.url,)), corpus)
+
+
+def measure(settings: Settings, corpus: Path) -> None:
     client = make_client(settings, timeout=120)
     lifecycle.delete(client, ALIAS)
     lifecycle.create(client, ALIAS)
@@ -204,7 +207,7 @@ def main() -> None:
             )
         ratios = ", ".join(f"{label} x{p99[label] / p99['off']:.2f}" for label in list(modes)[1:])
         print(f"   p99 against off at {clients} clients: {ratios}")
-    print(f"queries: {DATA / 'queries.tsv'}; node: {local.url} (stop it with `python -m service opensearch stop`)")
+    print(f"queries: {DATA / 'queries.tsv'}")
 
 
 if __name__ == "__main__":

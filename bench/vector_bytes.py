@@ -13,24 +13,17 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import socket
 import tempfile
 import time
 from pathlib import Path
 
-from common import read_lines, shared_file
+from common import local_node, read_lines, shared_file
 
 from service.config import Settings
 from service.embedding import open_encoder
-from service.index import lifecycle, node
+from service.index import lifecycle
 from service.index.client import make_client
 from service.ingest import IndexTarget, human_translation, write_articles
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def articles(count: int, sentences: int) -> list[dict]:
@@ -79,9 +72,7 @@ def main() -> None:
     settings = Settings.from_env()
     encoder = open_encoder(settings)
     records = list(enumerate(articles(args.articles, args.sentences), 1))
-    local = node.LocalNode(settings.opensearch_local_dir, settings.opensearch_version, "bench-vectors", free_port())
-    node.start(local)
-    try:
+    with local_node("bench-vectors") as local:
         client = make_client(Settings(opensearch_urls=(local.url,)), timeout=120)
         print(f"{args.articles} articles of {args.sentences} sentences, {encoder.encoder_id} ({encoder.dimension}-d)")
         print("| index | bytes per article | bytes per sentence vector |")
@@ -112,8 +103,6 @@ def main() -> None:
                 per_vector = (per_article - base) / args.sentences if number else 0
                 print(f"| {name} | {per_article:,.0f} | {per_vector:,.0f} |")
                 lifecycle.delete(client, alias)
-    finally:
-        node.stop(local)
 
 
 if __name__ == "__main__":
