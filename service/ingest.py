@@ -58,6 +58,7 @@ class IndexTarget:
     cluster_threshold: float = Settings().cluster_threshold
     attempts: int = 10  # with back-off; an HTTP request passes few
     encoder: SentenceEncoder | None = None  # gives each sentence its vector (ENCODER); None stores no vectors
+    meaning_floor: float = Settings().search_meaning_floor  # saved searches match new articles in meaning as search
 
     @classmethod
     def from_settings(
@@ -71,6 +72,7 @@ class IndexTarget:
             settings.cluster_threshold,
             attempts,
             encoder,
+            settings.search_meaning_floor,
         )
 
     @property
@@ -163,7 +165,8 @@ def write_articles(
             outcomes[line] = Outcome(line, REJECTED, doc["id"], reason, dropped=dropped)
         else:
             outcomes[line] = Outcome(line, INDEXED, doc["id"], None, doc["cluster_id"], result, dropped)
-    match_indexed(target.client, target.alias, [doc for doc in documents if doc["id"] not in refused])
+    indexed = [doc for doc in documents if doc["id"] not in refused]
+    match_indexed(target.client, target.alias, indexed, target.encoder, target.meaning_floor)
     return [outcomes[line] for line, _ in records]
 
 

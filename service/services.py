@@ -153,6 +153,7 @@ class Services:
             replicas=settings.opensearch_replicas,
             cluster_threshold=settings.cluster_threshold,
             encoder=self.encoder,
+            meaning_floor=settings.search_meaning_floor,
         )
 
     def alert_deliverer(self) -> Deliverer:

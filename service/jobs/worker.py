@@ -52,11 +52,14 @@ class Worker:
         replicas: int | None = 0,
         cluster_threshold: float = Settings().cluster_threshold,
         encoder=None,
+        meaning_floor: float = Settings().search_meaning_floor,
     ):
         self.store, self.translator, self.client, self.batch = store, translator, client, batch
         # where jobs that index write; an outage is waited out by pausing the job, so each call tries only 3 times
         self.target = (
-            None if client is None else IndexTarget(client, alias, shards, replicas, cluster_threshold, 3, encoder)
+            None
+            if client is None
+            else IndexTarget(client, alias, shards, replicas, cluster_threshold, 3, encoder, meaning_floor)
         )
         self.name = name or worker_name()
         self.job_id = job_id  # only this job's items, when set
