@@ -105,22 +105,22 @@ def by_meaning(
         return {}
     saved = store.saved_meanings()
     vectors: dict[str, AlertVector] = {}
-    for alert_id, _, vector in saved:
+    for alert in saved:
+        vector = alert.vector
         if vector is None or vector.encoder_id not in encoders:
             if encoder is None or encoder.encoder_id not in encoders:
                 continue
-            vector = store.set_meaning(alert_id, lambda alert: alert_vector(encoder, alert.query))
+            vector = store.set_meaning(alert.alert_id, lambda found: alert_vector(encoder, found.query))
             if vector is None:  # deleted meanwhile
                 continue
-        vectors[alert_id] = vector
+        vectors[alert.alert_id] = vector
     candidates = meaning_matches(vectors, documents, floor)
     if not candidates:
         return {}
-    webhooks = {alert_id: webhook for alert_id, webhook, _ in saved}
-    return {
-        alert_id: (webhooks[alert_id], slots)
-        for alert_id, slots in store.percolate_filters(documents, candidates).items()
-    }
+    webhooks = {alert.alert_id: alert.webhook for alert in saved}
+    reading_text = {alert.alert_id for alert in saved if alert.reads_text}
+    passed = store.percolate_filters(documents, candidates, reading_text)
+    return {alert_id: (webhooks[alert_id], slots) for alert_id, slots in passed.items()}
 
 
 def alert_vector(encoder: SentenceEncoder, query: str) -> AlertVector:

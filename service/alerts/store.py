@@ -29,8 +29,8 @@ import contextlib
 import datetime as dt
 import secrets
 import uuid
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, replace
 from functools import partial
 
 from opensearchpy import OpenSearch, helpers
@@ -50,6 +50,7 @@ ALERTS_CONFIG = INDEX_CONFIG_DIR / "alerts-v1.json"
 MATCHES_CONFIG = INDEX_CONFIG_DIR / "alert-matches-v1.json"
 SLOTS_CONFIG = INDEX_CONFIG_DIR / "alert-slots-v1.json"
 PERCOLATED_FIELDS = ("title", "body", "title_en", "body_en", "published", "source", "category")
+FILTERED_FIELDS = ("published", "source", "category")  # what an alert's dates and facets read
 PERCOLATE_PAGE = 1000  # alerts per page of percolate hits
 MEANING_FIELDS = ("filter_query", "meaning")  # added to the alerts index after v1 (ensure adds them in place)
 MAX_LISTED = 1000  # alerts list_for returns at most (a key's limit is ALERTS_PER_KEY)
@@ -74,9 +75,24 @@ def alerts_index_body() -> dict:
     return body
 
 
-def percolated_document(document: dict) -> dict:
-    """The part of an article document that alert queries read."""
-    return {name: document[name] for name in PERCOLATED_FIELDS if document.get(name) is not None}
+def percolated_document(document: dict, fields: tuple[str, ...] = PERCOLATED_FIELDS) -> dict:
+    """The part of an article document that alert queries read (or the fields named)."""
+    return {name: document[name] for name in fields if document.get(name) is not None}
+
+
+def _meaning_source(vector: AlertVector | None, filter_query: dict) -> dict | None:
+    """The stored `meaning`: the vector, and whether the filters read the articles' text (have exclusions)."""
+    if vector is None:
+        return None
+    return {**vector.to_source(), "reads_text": bool(filter_query["bool"].get("must_not"))}
+
+
+@dataclass(frozen=True)
+class SavedMeaning:
+    alert_id: str
+    webhook: bool
+    vector: AlertVector | None  # None: saved before vectors (or with ENCODER off)
+    reads_text: bool  # its filters hold exclusions, which read the articles' text
 
 
 def _alert_of(source: dict) -> Alert:
@@ -238,10 +254,11 @@ class AlertStore:
         refresh: str | bool = "wait_for",
         **options,
     ) -> None:
+        filter_query = alert_filter_query(alert.request(), wordings)
         source = {
             "query": alert_query(alert.request(), wordings),
-            "filter_query": alert_filter_query(alert.request(), wordings),
-            "meaning": meaning.to_source() if meaning is not None else None,
+            "filter_query": filter_query,
+            "meaning": _meaning_source(meaning, filter_query),
             "alert": {**alert.to_dict(), "owner": alert.owner, "webhook_secret": secret},
         }
         with_retries(
@@ -393,14 +410,33 @@ class AlertStore:
             for hit in self._pages(query, ["alert.id", "alert.webhook_url"])
         }
 
-    def percolate_filters(self, documents: list[dict], candidates: dict[str, list[int]]) -> dict[str, list[int]]:
+    def percolate_filters(
+        self, documents: list[dict], candidates: dict[str, list[int]], reading_text: Collection[str] | None = None
+    ) -> dict[str, list[int]]:
         """Of candidates ({alert id: positions in documents}, found by meaning), the positions whose documents the
-        alert's filter_query lets through (exclusions, dates, facets): one percolate query over those documents,
-        restricted to those alerts. An alert without a filter_query yet lets none through."""
+        alert's filter_query lets through (exclusions, dates, facets): a percolate query over those documents,
+        restricted to those alerts. An alert without a filter_query yet lets none through.
+
+        reading_text: the candidates whose filters read the articles' text (exclusions; None: all). The others are
+        percolated with the articles' dates and facets alone: analysing their text is most of a percolate's cost."""
+        if reading_text is None:
+            return self._filters_passed(documents, candidates, PERCOLATED_FIELDS)
+        passed = self._filters_passed(
+            documents, {a: s for a, s in candidates.items() if a not in reading_text}, FILTERED_FIELDS
+        )
+        texts = {a: s for a, s in candidates.items() if a in reading_text}
+        return {**passed, **self._filters_passed(documents, texts, PERCOLATED_FIELDS)}
+
+    def _filters_passed(
+        self, documents: list[dict], candidates: dict[str, list[int]], fields: tuple[str, ...]
+    ) -> dict[str, list[int]]:
         slots = sorted({slot for found in candidates.values() for slot in found})
         if not slots:
             return {}
-        percolate = {"field": "filter_query", "documents": [percolated_document(documents[slot]) for slot in slots]}
+        percolate = {
+            "field": "filter_query",
+            "documents": [percolated_document(documents[slot], fields) for slot in slots],
+        }
         query = {"bool": {"filter": [{"ids": {"values": sorted(candidates)}}, {"percolate": percolate}]}}
         passed: dict[str, list[int]] = {}
         for hit in self._pages(query, ["alert.id"]):
@@ -411,16 +447,21 @@ class AlertStore:
                 passed[alert_id] = kept
         return passed
 
-    def saved_meanings(self) -> list[tuple[str, bool, AlertVector | None]]:
-        """Every alert's (id, whether it has a webhook, its stored query vector or None), paged over the alerts."""
-        return [
-            (
-                hit["fields"]["alert.id"][0],
-                bool(hit["fields"].get("alert.webhook_url")),
-                AlertVector.from_source((hit.get("_source") or {}).get("meaning")),
+    def saved_meanings(self) -> list[SavedMeaning]:
+        """Every alert's id, whether it has a webhook, its stored query vector (or None), and whether its filters
+        read the articles' text, paged over the alerts."""
+        saved = []
+        for hit in self._pages({"match_all": {}}, ["alert.id", "alert.webhook_url"], source=["meaning"]):
+            meaning = (hit.get("_source") or {}).get("meaning") or {}
+            saved.append(
+                SavedMeaning(
+                    hit["fields"]["alert.id"][0],
+                    bool(hit["fields"].get("alert.webhook_url")),
+                    AlertVector.from_source(meaning),
+                    meaning.get("reads_text", True),
+                )
             )
-            for hit in self._pages({"match_all": {}}, ["alert.id", "alert.webhook_url"], source=["meaning"])
-        ]
+        return saved
 
     def set_meaning(self, alert_id: str, vector_of: Callable[[Alert], AlertVector]) -> AlertVector | None:
         """Give an alert saved without a vector of the current encoder (before vectors, or under another ENCODER)
@@ -431,7 +472,8 @@ class AlertStore:
             return None
         alert = _alert_of(found["_source"])
         vector = vector_of(alert)
-        change = {"meaning": vector.to_source(), "filter_query": alert_filter_query(alert.request(), alert.wordings())}
+        filter_query = alert_filter_query(alert.request(), alert.wordings())
+        change = {"meaning": _meaning_source(vector, filter_query), "filter_query": filter_query}
         with contextlib.suppress(ConflictError, NotFoundError):
             self.client.update(
                 index=self.alerts_index,
