@@ -227,14 +227,15 @@ def meaning_cost(args) -> None:
                     {a.alert_id: a.vector for a in saved}, window, settings.search_meaning_floor
                 )
                 t2 = time.perf_counter()
-                passed = store.percolate_filters(window, candidates, {a.alert_id for a in saved if a.reads_text})
+                reads = {a.alert_id: a.filters_read for a in saved}
+                filtered = {a: slots for a, slots in candidates.items() if reads[a] != "nothing"}
+                store.percolate_filters(window, filtered, {a for a in filtered if reads[a] == "text"})
                 t3 = time.perf_counter()
                 found = alert_matching.by_meaning(store, window, None, settings.search_meaning_floor)
                 t4 = time.perf_counter()
                 store.percolate(window)
                 t5 = time.perf_counter()
-                assert found.keys() == passed.keys()
-                pairs += sum(len(slots) for slots in passed.values())
+                pairs += sum(len(slots) for slots in found.values())
                 for name, seconds in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True):
                     times[name].append(seconds)
             medians = {name: statistics.median(values) for name, values in times.items()}

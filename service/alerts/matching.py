@@ -118,8 +118,11 @@ def by_meaning(
     if not candidates:
         return {}
     webhooks = {alert.alert_id: alert.webhook for alert in saved}
-    reading_text = {alert.alert_id for alert in saved if alert.reads_text}
-    passed = store.percolate_filters(documents, candidates, reading_text)
+    reads = {alert.alert_id: alert.filters_read for alert in saved}
+    unfiltered = {alert_id: slots for alert_id, slots in candidates.items() if reads[alert_id] == "nothing"}
+    filtered = {alert_id: slots for alert_id, slots in candidates.items() if alert_id not in unfiltered}
+    reading_text = {alert_id for alert_id in filtered if reads[alert_id] == "text"}
+    passed = {**unfiltered, **store.percolate_filters(documents, filtered, reading_text)}
     return {alert_id: (webhooks[alert_id], slots) for alert_id, slots in passed.items()}
 
 

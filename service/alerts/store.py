@@ -81,10 +81,13 @@ def percolated_document(document: dict, fields: tuple[str, ...] = PERCOLATED_FIE
 
 
 def _meaning_source(vector: AlertVector | None, filter_query: dict) -> dict | None:
-    """The stored `meaning`: the vector, and whether the filters read the articles' text (have exclusions)."""
+    """The stored `meaning`: the vector, and what its filters read of an article: its text (exclusions), only its
+    dates and facets, or nothing (an alert without filters lets every article it reaches through)."""
     if vector is None:
         return None
-    return {**vector.to_source(), "reads_text": bool(filter_query["bool"].get("must_not"))}
+    passing = filter_query["bool"]
+    reads = "text" if passing.get("must_not") else "fields" if passing.get("filter") else "nothing"
+    return {**vector.to_source(), "filters_read": reads}
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ class SavedMeaning:
     alert_id: str
     webhook: bool
     vector: AlertVector | None  # None: saved before vectors (or with ENCODER off)
-    reads_text: bool  # its filters hold exclusions, which read the articles' text
+    filters_read: str  # text (it has exclusions), fields (dates or facets only), or nothing (no filters)
 
 
 def _alert_of(source: dict) -> Alert:
@@ -448,8 +451,8 @@ class AlertStore:
         return passed
 
     def saved_meanings(self) -> list[SavedMeaning]:
-        """Every alert's id, whether it has a webhook, its stored query vector (or None), and whether its filters
-        read the articles' text, paged over the alerts."""
+        """Every alert's id, whether it has a webhook, its stored query vector (or None), and what its filters
+        read, paged over the alerts."""
         saved = []
         for hit in self._pages({"match_all": {}}, ["alert.id", "alert.webhook_url"], source=["meaning"]):
             meaning = (hit.get("_source") or {}).get("meaning") or {}
@@ -458,7 +461,7 @@ class AlertStore:
                     hit["fields"]["alert.id"][0],
                     bool(hit["fields"].get("alert.webhook_url")),
                     AlertVector.from_source(meaning),
-                    meaning.get("reads_text", True),
+                    meaning.get("filters_read", "text"),
                 )
             )
         return saved
