@@ -5,13 +5,14 @@ encoder is not compared; an alert saved before vectors gets one at ingest; an ol
 
 import json
 
+import numpy as np
 import pytest
 
 from service.alerts import matching
 from service.alerts.meaning import AlertVector
 from service.alerts.model import search_request
 from service.alerts.store import MEANING_FIELDS, AlertStore, alerts_index_body
-from service.alerts.usecases import AlertSpec, create_alert
+from service.alerts.usecases import AlertSpec, create_alert, update_alert
 from service.config import PROJECT_ROOT, Settings
 from service.index import lifecycle, vectors
 from service.ingest import INDEXED, IndexTarget, machine_translation, write_articles
@@ -168,3 +169,20 @@ def test_an_alerts_index_made_before_meaning_gets_its_fields(client):
         assert fields["filter_query"] == {"type": "percolator"} and fields["meaning"]["enabled"] is False
     finally:
         client.indices.delete(index=f"{alias}-alert*", ignore_unavailable=True)
+
+
+def test_an_update_keeps_the_vector_while_the_query_stays_and_makes_it_again_when_it_changes(fresh, encoder):
+    _, store = fresh
+    alert = save(store, encoder, "ceasefire talks").alert
+
+    def stored():
+        return AlertVector.from_source(store.client.get(index=store.alerts_index, id=alert.id)["_source"]["meaning"])
+
+    first = stored()
+    update_alert(store, alert.id, OWNER, {"name": "renamed", "filters": {"source": ["BBC Arabic"]}}, SETTINGS, {}, None)
+    assert np.array_equal(stored().vector, first.vector)
+    update_alert(store, alert.id, OWNER, {"query": "flood victims"}, SETTINGS, {}, encoder)
+    assert not np.array_equal(stored().vector, first.vector)
+    assert np.allclose(stored().vector, encoder.encode_queries(["flood victims"])[0], atol=1e-6)
+    update_alert(store, alert.id, OWNER, {"query": "earthquake"}, SETTINGS, {}, None)  # no encoder: no stale vector
+    assert stored() is None
