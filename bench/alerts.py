@@ -235,7 +235,7 @@ def meaning_cost(args) -> None:
                 t4 = time.perf_counter()
                 store.percolate(window)
                 t5 = time.perf_counter()
-                pairs += sum(len(slots) for slots in found.values())
+                pairs += sum(len(slots) for _, slots in found.values())
                 for name, seconds in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True):
                     times[name].append(seconds)
             medians = {name: statistics.median(values) for name, values in times.items()}
