@@ -17,6 +17,14 @@ The delay is the time from calling ingest for one article until its match can be
 (the matches index refreshes every second), with the largest number of saved searches present.
 
     .venv/bin/python bench/alerts.py [--articles 3000] [--alerts 0,100,1000] [--rounds 6] [--delays 10]
+
+With --meaning, it measures instead what matching by meaning adds per window of WINDOW_RECORDS new articles (the
+news articles' Arabic sentences embedded by ENCODER, as the write path hands them to matching) with 100 and 1,000
+saved searches holding query vectors (the same drawn searches, encoded as search encodes them): reading the saved
+vectors, scoring them against the window's sentences (numpy), and percolating the candidates' filters; beside it,
+the words' percolate of the same window.
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/alerts.py --meaning [--alerts 100,1000] [--windows 3]
 """
 
 from __future__ import annotations
@@ -30,15 +38,17 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from common import local_node, peak_rss_mb
+from common import local_node, news_articles, peak_rss_mb
 from search import pretranslated_corpus
 
+from service.alerts import matching as alert_matching
+from service.alerts.meaning import meaning_matches
 from service.alerts.model import search_request
 from service.alerts.store import AlertStore
 from service.config import Settings
 from service.index import lifecycle
 from service.index.client import make_client
-from service.ingest import ingest
+from service.ingest import WINDOW_RECORDS, ingest
 from service.search import query as query_parser
 from service.search.searcher import query_wordings
 
@@ -130,6 +140,102 @@ def match_delays(client, alias: str, store: AlertStore, template: dict, count: i
     return delays
 
 
+def embedded_windows(encoder, count: int) -> list[list[dict]]:
+    """count windows of news articles as the write path hands them to matching: their Arabic sentences with vectors
+    (the English side is left out: matching by meaning reads the vectors, the filters only title, body and dates)."""
+    from service.index import vectors
+    from service.text.normalize import normalize_text
+    from service.text.segment import split_sentences
+
+    articles = news_articles(count * WINDOW_RECORDS)
+    documents = []
+    for n, article in enumerate(articles):
+        body = normalize_text(article["body"])
+        sentences = [
+            {"ar": body[start:end], "en": "", "position": i} for i, (start, end) in enumerate(split_sentences(body))
+        ]
+        documents.append(
+            {
+                "id": article["id"],
+                "title": article["title"],
+                "body": article["body"],
+                "source": article.get("source") or f"outlet {n % 7}",
+                "published": f"2018-{n % 12 + 1:02d}-{n % 27 + 1:02d}T09:00:00Z",
+                "language": "ar",
+                "sentences": sentences,
+            }
+        )
+    embedded = vectors.embed_documents(encoder, documents)
+    return [embedded[n : n + WINDOW_RECORDS] for n in range(0, len(embedded), WINDOW_RECORDS)]
+
+
+def meaning_cost(args) -> None:
+    """Per window: seconds to read the saved vectors, score them, percolate the candidates' filters; beside words."""
+    from service.alerts.matching import alert_vector
+    from service.embedding import open_encoder
+
+    settings = Settings.from_env()
+    encoder = open_encoder(settings)
+    if encoder is None:
+        raise SystemExit("ENCODER is off: nothing to measure")
+    counts = [int(n) for n in args.alerts.split(",") if int(n)]
+    started = time.perf_counter()
+    windows = embedded_windows(encoder, args.windows)
+    sentences = sum(len(d["sentences"]) for w in windows for d in w)
+    print(
+        f"{len(windows)} windows of {WINDOW_RECORDS} articles, {sentences} sentences, embedded in "
+        f"{time.perf_counter() - started:.0f} s by {encoder.encoder_id}; floor {settings.meaning_floor}"
+    )
+    records = [{"title": d["title"], "body": d["body"], "source": d["source"]} for w in windows for d in w]
+    searches = saved_searches(records, max(counts))
+    with local_node("bench-alerts", args.heap) as local:
+        client = make_client(Settings(opensearch_urls=(local.url,)), timeout=120)
+        print(
+            f"{'saved searches':>15} {'read s':>7} {'score s':>8} {'filters s':>10} {'meaning s':>10} {'words s':>8} {'(alert, article) by meaning':>28}"
+        )
+        for count in counts:
+            alias = ALIAS.format(f"meaning-{count}")
+            lifecycle.delete(client, alias)
+            client.indices.delete(index=f"{alias}-alert*")
+            store = AlertStore(client, alias)
+            store.ensure()
+            for n, (query, filters) in enumerate(searches[:count]):
+                wordings, _ = query_wordings(search_request(query, filters), query_parser.parse(query), {})
+                vector = alert_vector(encoder, query)
+                store.create(
+                    f"bench-owner-{n % 20}", f"saved {n}", query, filters, wordings, refresh=False, meaning=vector
+                )
+            client.indices.refresh(index=store.alerts_index)
+            times = {"read": [], "score": [], "filters": [], "meaning": [], "words": []}
+            pairs = 0
+            for window in windows:
+                t0 = time.perf_counter()
+                saved = store.saved_meanings()
+                t1 = time.perf_counter()
+                candidates = meaning_matches({a.alert_id: a.vector for a in saved}, window, settings.meaning_floor)
+                t2 = time.perf_counter()
+                reads = {a.alert_id: a.filters_read for a in saved}
+                filtered = {a: slots for a, slots in candidates.items() if reads[a] != "nothing"}
+                store.percolate_filters(window, filtered, {a for a in filtered if reads[a] == "text"})
+                t3 = time.perf_counter()
+                found = alert_matching.by_meaning(store, window, None, settings.meaning_floor)
+                t4 = time.perf_counter()
+                store.percolate(window)
+                t5 = time.perf_counter()
+                pairs += sum(len(slots) for _, slots in found.values())
+                for name, seconds in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True):
+                    times[name].append(seconds)
+            medians = {name: statistics.median(values) for name, values in times.items()}
+            print(
+                f"{count:>15} {medians['read']:>7.3f} {medians['score']:>8.3f} {medians['filters']:>10.3f}"
+                f" {medians['meaning']:>10.3f} {medians['words']:>8.3f} {pairs / len(windows):>28.0f}"
+            )
+            lifecycle.delete(client, alias)
+            client.indices.delete(index=f"{alias}-alert*")
+        print("medians per window; meaning = by_meaning whole (read + score + filters), words = the words' percolate")
+        print(f"peak RSS {peak_rss_mb():.0f} MB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=3000, help="news articles ingested into each alias")
@@ -140,7 +246,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6, help="rounds the articles are cut into (ABAB)")
     parser.add_argument("--delays", type=int, default=10, help="single-article ingests timed to their match")
     parser.add_argument("--heap", default="1g", help="the bench node's Java heap")
+    parser.add_argument("--meaning", action="store_true", help="measure matching by meaning per window instead")
+    parser.add_argument("--windows", type=int, default=3, help="with --meaning: windows of new articles measured")
     args = parser.parse_args()
+    if args.meaning:
+        if args.alerts == parser.get_default("alerts"):
+            args.alerts = "100,1000"
+        return meaning_cost(args)
     counts = [int(n) for n in args.alerts.split(",")]
 
     corpus: Path = pretranslated_corpus(max(args.articles, args.corpus))

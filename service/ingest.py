@@ -60,6 +60,7 @@ class IndexTarget:
     attempts: int = 10  # with back-off; an HTTP request passes few
     encoder: SentenceEncoder | None = None  # gives each sentence its vector (ENCODER); None stores no vectors
     cluster_xlang_threshold: float | None = Settings().cluster_xlang_threshold  # across languages; None: off
+    meaning_floor: float = Settings().meaning_floor  # saved searches match new articles in meaning as search
 
     @classmethod
     def from_settings(
@@ -74,6 +75,7 @@ class IndexTarget:
             attempts,
             encoder,
             settings.cluster_xlang_threshold,
+            settings.meaning_floor,
         )
 
     @property
@@ -175,7 +177,8 @@ def write_articles(
             outcomes[line] = Outcome(line, REJECTED, doc["id"], reason, dropped=dropped)
         else:
             outcomes[line] = Outcome(line, INDEXED, doc["id"], None, doc["cluster_id"], result, dropped)
-    match_indexed(target.client, target.alias, [doc for doc in documents if doc["id"] not in refused])
+    indexed = [doc for doc in documents if doc["id"] not in refused]
+    match_indexed(target.client, target.alias, indexed, target.encoder, target.meaning_floor)
     return [outcomes[line] for line, _ in records]
 
 

@@ -25,6 +25,7 @@ from service.config import Settings
 from service.embedding import open_encoder
 from service.embedding.interface import SentenceEncoder
 from service.embedding.models import EncoderNotInstalled
+from service.index import vectors
 from service.index.client import make_client
 from service.ingest import IndexTarget
 from service.jobs.backends import open_job_store
@@ -153,6 +154,7 @@ class Services:
             cluster_threshold=settings.cluster_threshold,
             encoder=self.encoder,
             cluster_xlang_threshold=settings.cluster_xlang_threshold,
+            meaning_floor=settings.meaning_floor,
         )
 
     def alert_deliverer(self) -> Deliverer:
@@ -177,6 +179,27 @@ class Services:
         """Where the process serves analysts: load the name transliterator (about 9 s) and read the collection's
         spellings in the background, before the first search needs them, so no analyst's request pays for either."""
         threading.Thread(target=self._warm_names, name="warm-names", daemon=True).start()
+        threading.Thread(target=self._report_missing_vectors, name="warm-vectors", daemon=True).start()
+
+    def _report_missing_vectors(self) -> None:
+        """Load the encoder before the first search needs it, and log how many articles lack its vectors (after
+        ENCODER changed, or where they were stored without): `index embed` gives them theirs."""
+        try:
+            encoder = self.encoder
+            if encoder is None:
+                return
+            missing = vectors.count_missing(self.client, self.alias, encoder.encoder_id)
+        except Exception:  # no index yet, or the cluster is away: nothing to report
+            log.debug("articles without vectors not counted", exc_info=True)
+            return
+        if missing:
+            log.warning(
+                "%d articles of %s have no vectors of %s: search and saved searches match them by words only until "
+                "`python -m service index embed`",
+                missing,
+                self.alias,
+                encoder.encoder_id,
+            )
 
     def _warm_names(self) -> None:
         try:

@@ -182,3 +182,34 @@ def test_services_give_every_writer_and_search_the_encoder(settings, encoder, tm
     services.close()
     off = Services(replace(settings, encoder="off"))
     assert off.encoder is None and off.index_target.encoder is None and off.meaning.encoder is None
+
+
+def test_the_cli_embed_gives_vectors_to_the_articles_without_and_goes_on_where_it_stopped(
+    client, fresh, encoder, search_settings, caplog
+):
+    lifecycle.ensure(client, fresh, dimension=encoder.dimension)
+    write(client, fresh, ARABIC[:1], encoder)  # given its vectors: where a stopped run would have got to
+    write(client, fresh, ARABIC[1:3], None)  # stored while ENCODER was off
+    assert vectors.count_missing(client, fresh, encoder.encoder_id) == 2
+    settings = replace(search_settings, opensearch_index=fresh, encoder="use")
+    with caplog.at_level("WARNING"):
+        Services(settings)._report_missing_vectors()  # what a serving process logs at start
+    assert "2 articles of" in caplog.text and "index embed" in caplog.text
+    env = {"OPENSEARCH_URL": search_settings.opensearch_urls[0], "OPENSEARCH_INDEX": fresh, "ENCODER": "use"}
+    done = run_cli("index", "embed", env=env)
+    assert done.returncode == 0, done.stderr.decode()
+    assert f"2 articles of {fresh}-v" in done.stdout.decode() and "2/2" in done.stderr.decode()  # the bar
+    assert vectors_per_article(client, fresh) == {r["id"]: len(r["sentences"]) for r in ARABIC[:3]}
+    assert vectors.count_missing(client, fresh, encoder.encoder_id) == 0
+    again = run_cli("index", "embed", env=env)
+    assert again.returncode == 0 and "0 articles" in again.stdout.decode()
+
+
+def test_the_cli_embed_sends_an_index_without_a_vector_field_to_migrate(
+    client, fresh, encoder, tmp_path, search_settings
+):
+    lifecycle.ensure(client, fresh, config_dir=v2_only(tmp_path))
+    write(client, fresh, ARABIC[:1], encoder)
+    env = {"OPENSEARCH_URL": search_settings.opensearch_urls[0], "OPENSEARCH_INDEX": fresh, "ENCODER": "use"}
+    refused = run_cli("index", "embed", env=env)
+    assert refused.returncode != 0 and "index migrate" in refused.stderr.decode()

@@ -1,8 +1,10 @@
 """Matching articles against the saved searches: on ingest (percolate), and at an alert's creation (back-fill).
 
 The write path (service/ingest.py, behind every writer) calls match_indexed with the documents it has just indexed, which carry
-their story cluster: one percolate query over the batch finds the alerts each article matches, and the store
-records one entry per (alert, story). Matching never fails an ingest: the articles are indexed already, so a
+their story cluster and their sentence vectors: one percolate query over the batch finds the alerts each article
+matches by its words; the alerts' saved query vectors scored against the batch's sentences (alerts/meaning.py) find
+those it matches in meaning, kept where the alert's filters let the article through (a second percolate, of the
+filters alone, over those alerts and articles); the store records one entry per (alert, story). Matching never fails an ingest: the articles are indexed already, so a
 failure is logged and counted (failures(), the alert_matching_failures metric), and those articles' matches are
 missed until they are ingested changed, or an alert is made again with back-fill.
 """
@@ -12,12 +14,17 @@ from __future__ import annotations
 import logging
 import threading
 
+import numpy as np
 from opensearchpy import OpenSearch
 
+from service.alerts.meaning import AlertVector, meaning_matches
 from service.alerts.model import Alert, StoryMatch, match_id
 from service.alerts.store import AlertStore, now_iso
+from service.embedding.interface import SentenceEncoder
 from service.limits import MAX_RESULT_WINDOW
-from service.search.body import alert_query
+from service.search import query as query_parser
+from service.search.body import MeaningQuery, alert_query
+from service.search.searcher import query_vector, vector_dimension
 
 log = logging.getLogger(__name__)
 MATCH_SOURCE = ["id", "cluster_id", "title", "title_en", "source", "published"]
@@ -53,13 +60,26 @@ def story_matches(alerts: dict[str, list[dict]], matched_at: str, backfill: bool
     return list(entries.values())
 
 
-def match_indexed(client: OpenSearch, alias: str, documents: list[dict]) -> list[StoryMatch]:
-    """Record the saved searches' matches among documents just indexed; the entries new now. Never raises."""
+def match_indexed(
+    client: OpenSearch,
+    alias: str,
+    documents: list[dict],
+    encoder: SentenceEncoder | None = None,
+    floor: float | None = None,
+) -> list[StoryMatch]:
+    """Record the saved searches' matches among documents just indexed; the entries new now. Never raises.
+
+    floor (SEARCH_MEANING_FLOOR; None: words only) is the least cosine of a sentence that matches an alert in
+    meaning; encoder gives a vector to an alert that has none of the documents' encoder yet."""
     if not documents:
         return []
     try:
         store = AlertStore(client, alias)
         found = store.percolate(documents)
+        if floor is not None:
+            for alert_id, (webhook, slots) in by_meaning(store, documents, encoder, floor).items():
+                known = found.get(alert_id, (webhook, []))[1]
+                found[alert_id] = (webhook, sorted({*known, *slots}))
         matched = {alert_id: [documents[slot] for slot in slots] for alert_id, (_, slots) in found.items()}
         notify = frozenset(alert_id for alert_id, (webhook, _) in found.items() if webhook)
         return store.record_matches(story_matches(matched, now_iso()), notify)
@@ -73,11 +93,54 @@ def match_indexed(client: OpenSearch, alias: str, documents: list[dict]) -> list
         return []
 
 
-def backfill(store: AlertStore, alert: Alert, limit: int) -> list[StoryMatch]:
+def by_meaning(
+    store: AlertStore, documents: list[dict], encoder: SentenceEncoder | None, floor: float
+) -> dict[str, tuple[bool, list[int]]]:
+    """{alert id: (whether it has a webhook, the positions in documents it matches in meaning and whose filters
+    the documents pass)}: search's vector channel for new articles. An alert with no vector of the documents'
+    encoder gets one from encoder when it is that encoder (saved before vectors, or under another ENCODER);
+    otherwise it is not compared."""
+    encoders = {document.get("encoder") for document in documents} - {None}
+    if not encoders:
+        return {}
+    saved = store.saved_meanings()
+    vectors: dict[str, AlertVector] = {}
+    for alert in saved:
+        vector = alert.vector
+        if vector is None or vector.encoder_id not in encoders:
+            if encoder is None or encoder.encoder_id not in encoders:
+                continue
+            vector = store.set_meaning(alert.alert_id, lambda found: alert_vector(encoder, found.query))
+            if vector is None:  # deleted meanwhile
+                continue
+        vectors[alert.alert_id] = vector
+    candidates = meaning_matches(vectors, documents, floor)
+    if not candidates:
+        return {}
+    webhooks = {alert.alert_id: alert.webhook for alert in saved}
+    reads = {alert.alert_id: alert.filters_read for alert in saved}
+    unfiltered = {alert_id: slots for alert_id, slots in candidates.items() if reads[alert_id] == "nothing"}
+    filtered = {alert_id: slots for alert_id, slots in candidates.items() if alert_id not in unfiltered}
+    reading_text = {alert_id for alert_id in filtered if reads[alert_id] == "text"}
+    passed = {**unfiltered, **store.percolate_filters(documents, filtered, reading_text)}
+    return {alert_id: (webhooks[alert_id], slots) for alert_id, slots in passed.items()}
+
+
+def alert_vector(encoder: SentenceEncoder, query: str) -> AlertVector:
+    """The vector of an alert's query: the one search makes of the same query (searcher.query_vector)."""
+    return AlertVector(
+        encoder.encoder_id, np.asarray(query_vector(encoder, query_parser.parse(query).terms), dtype=np.float32)
+    )
+
+
+def backfill(store: AlertStore, alert: Alert, limit: int, meaning: MeaningQuery | None = None) -> list[StoryMatch]:
     """Record, marked as back-fill, the stories of the newest `limit` articles already indexed that the alert
-    matches: its percolator query run as a search, so back-fill and ingest matching agree."""
+    matches: its percolator query run as a search (with meaning, the search's vector channel too, where the index
+    holds vectors of its dimension), so back-fill and ingest matching agree."""
+    if meaning is not None and vector_dimension(store.client, store.alias) != len(meaning.vector):
+        meaning = None
     body = {
-        "query": alert_query(alert.request(), alert.wordings()),
+        "query": alert_query(alert.request(), alert.wordings(), meaning),
         "size": min(limit, MAX_RESULT_WINDOW),
         "sort": [{"published": {"order": "desc", "missing": "_last"}}, {"id": "asc"}],
         "_source": MATCH_SOURCE,

@@ -6,6 +6,12 @@ index also maps the article fields the queries search, copied with their analyze
 config when the index is made (index_config/alerts-v1.json has the rest). Changing those analyzers means making
 the alerts index again and storing every alert anew.
 
+Beside `query`, an alert's document holds `filter_query` (percolator: its exclusions, dates and facets, without
+its words: body.py alert_filter_query) and `meaning` (its query's vector and encoder id, not indexed: alerts/meaning.py),
+so an article found near the alert in meaning at ingest is matched only if the alert's filters let it through. An
+alerts index made before these fields gets them added (`ensure`); its alerts get theirs when first matched by
+meaning (AlertStore.set_meaning).
+
 The matches index holds one entry per (alert, story), its id match_id(alert, story): recorded once with `create`;
 a later article of the story adds its id and outlet with an update guarded by if_seq_no/if_primary_term, so
 concurrent writers (ingest processes, the webhook deliverer) never undo each other. Entries of an alert with a
@@ -23,26 +29,30 @@ import contextlib
 import datetime as dt
 import secrets
 import uuid
-from dataclasses import replace
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, replace
 from functools import partial
 
 from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import ConflictError, NotFoundError, RequestError
 
+from service.alerts.meaning import AlertVector
 from service.alerts.model import Alert, StoryMatch, wording_dict
 from service.errors import ServiceError
 from service.index.bulk import with_retries
 from service.index.client import bulk_timeout
 from service.index.lifecycle import ALREADY_EXISTS, INDEX_CONFIG_DIR, config_versions, read_config
 from service.index.mappings import check_index_body
-from service.search.body import alert_query
+from service.search.body import alert_filter_query, alert_query
 from service.search.query import QueryWording
 
 ALERTS_CONFIG = INDEX_CONFIG_DIR / "alerts-v1.json"
 MATCHES_CONFIG = INDEX_CONFIG_DIR / "alert-matches-v1.json"
 SLOTS_CONFIG = INDEX_CONFIG_DIR / "alert-slots-v1.json"
 PERCOLATED_FIELDS = ("title", "body", "title_en", "body_en", "published", "source", "category")
+FILTERED_FIELDS = ("published", "source", "category")  # what an alert's dates and facets read
 PERCOLATE_PAGE = 1000  # alerts per page of percolate hits
+MEANING_FIELDS = ("filter_query", "meaning")  # added to the alerts index after v1 (ensure adds them in place)
 MAX_LISTED = 1000  # alerts list_for returns at most (a key's limit is ALERTS_PER_KEY)
 UPDATE_ROUNDS = 5  # tries of an entry's update when another writer changed it in between
 SECRET_BYTES = 32
@@ -65,9 +75,27 @@ def alerts_index_body() -> dict:
     return body
 
 
-def percolated_document(document: dict) -> dict:
-    """The part of an article document that alert queries read."""
-    return {name: document[name] for name in PERCOLATED_FIELDS if document.get(name) is not None}
+def percolated_document(document: dict, fields: tuple[str, ...] = PERCOLATED_FIELDS) -> dict:
+    """The part of an article document that alert queries read (or the fields named)."""
+    return {name: document[name] for name in fields if document.get(name) is not None}
+
+
+def _meaning_source(vector: AlertVector | None, filter_query: dict) -> dict | None:
+    """The stored `meaning`: the vector, and what its filters read of an article: its text (exclusions), only its
+    dates and facets, or nothing (an alert without filters lets every article it reaches through)."""
+    if vector is None:
+        return None
+    passing = filter_query["bool"]
+    reads = "text" if passing.get("must_not") else "fields" if passing.get("filter") else "nothing"
+    return {**vector.to_source(), "filters_read": reads}
+
+
+@dataclass(frozen=True)
+class SavedMeaning:
+    alert_id: str
+    webhook: bool
+    vector: AlertVector | None  # None: saved before vectors (or with ENCODER off)
+    filters_read: str  # text (it has exclusions), fields (dates or facets only), or nothing (no filters)
 
 
 def _alert_of(source: dict) -> Alert:
@@ -110,6 +138,8 @@ class AlertStore:
         }
         for index, body in bodies.items():
             if self.client.indices.exists(index=index):
+                if index == self.alerts_index:
+                    self._add_meaning_fields(body)
                 continue
             check_index_body(body, index)  # the alerts index takes article fields: checked as sent, too
             try:
@@ -118,6 +148,15 @@ class AlertStore:
                 if error.error != ALREADY_EXISTS:
                     raise
             self.client.cluster.health(index=index, wait_for_status="yellow", request_timeout=bulk_timeout(self.client))
+
+    def _add_meaning_fields(self, body: dict) -> None:
+        """Add filter_query and meaning to an alerts index made without them (adding fields is allowed in place)."""
+        mapping = self.client.indices.get_mapping(index=self.alerts_index)
+        (found,) = mapping.values()
+        fields = found["mappings"].get("properties", {})
+        missing = {name: body["mappings"]["properties"][name] for name in MEANING_FIELDS if name not in fields}
+        if missing:
+            self.client.indices.put_mapping(index=self.alerts_index, body={"properties": missing})
 
     # alerts
 
@@ -131,11 +170,14 @@ class AlertStore:
         webhook_url: str | None = None,
         refresh: str | bool = "wait_for",
         limit: int | None = None,
+        meaning: AlertVector | None = None,
     ) -> tuple[Alert, str | None]:
         """A new alert of owner's, and its webhook secret when it has a webhook (given out this once).
 
         refresh: wait_for makes it match the next ingest and show in list_for at once; False (loading many) leaves
-        that to the index's next refresh. limit: AlertLimitReached when owner holds that many alerts already."""
+        that to the index's next refresh. limit: AlertLimitReached when owner holds that many alerts already.
+        meaning: the query's vector, matched against new articles' sentences (None: by words only, until an ingest
+        with an encoder gives it one)."""
         self.ensure()
         alert = Alert(
             id=uuid.uuid4().hex,
@@ -153,7 +195,7 @@ class AlertStore:
         if limit is not None and not self._take_slot(owner, alert.id, limit):
             raise AlertLimitReached(f"at most {limit} alerts per API key")
         try:
-            self._put(alert, wordings, secret, op_type="create", refresh=refresh)
+            self._put(alert, wordings, secret, meaning, op_type="create", refresh=refresh)
         except Exception:
             self._free_slot(alert.id)
             raise
@@ -211,11 +253,15 @@ class AlertStore:
         alert: Alert,
         wordings: list[QueryWording],
         secret: str | None,
+        meaning: AlertVector | None = None,
         refresh: str | bool = "wait_for",
         **options,
     ) -> None:
+        filter_query = alert_filter_query(alert.request(), wordings)
         source = {
             "query": alert_query(alert.request(), wordings),
+            "filter_query": filter_query,
+            "meaning": _meaning_source(meaning, filter_query),
             "alert": {**alert.to_dict(), "owner": alert.owner, "webhook_secret": secret},
         }
         with_retries(
@@ -263,10 +309,12 @@ class AlertStore:
         filters: dict,
         wordings: list[QueryWording],
         webhook_url: str | None,
+        meaning: AlertVector | None = None,
     ) -> tuple[Alert, str | None] | None:
         """Replace owner's alert's definition; (alert, a new webhook secret when a webhook was added), or None.
 
         The secret stays while the alert has a webhook (a changed URL keeps it), and goes with the webhook.
+        meaning: the new query's vector; None keeps the stored one while the query text stays, else drops it.
         The write is conditional on the version read: an alert deleted meanwhile stays deleted (None), and one
         changed meanwhile raises AlertChanged rather than losing that change.
         """
@@ -291,6 +339,7 @@ class AlertStore:
                 alert,
                 wordings,
                 secret if webhook_url else None,
+                meaning or _kept_meaning(source, query),
                 if_seq_no=found["_seq_no"],
                 if_primary_term=found["_primary_term"],
             )
@@ -356,7 +405,91 @@ class AlertStore:
                 "filter": {"percolate": {"field": "query", "documents": [percolated_document(d) for d in documents]}}
             }
         }
-        found: dict[str, tuple[bool, list[int]]] = {}
+        return {
+            hit["fields"]["alert.id"][0]: (
+                bool(hit["fields"].get("alert.webhook_url")),
+                hit["fields"]["_percolator_document_slot"],
+            )
+            for hit in self._pages(query, ["alert.id", "alert.webhook_url"])
+        }
+
+    def percolate_filters(
+        self, documents: list[dict], candidates: dict[str, list[int]], reading_text: Collection[str] | None = None
+    ) -> dict[str, list[int]]:
+        """Of candidates ({alert id: positions in documents}, found by meaning), the positions whose documents the
+        alert's filter_query lets through (exclusions, dates, facets): a percolate query over those documents,
+        restricted to those alerts. An alert without a filter_query yet lets none through.
+
+        reading_text: the candidates whose filters read the articles' text (exclusions; None: all). The others are
+        percolated with the articles' dates and facets alone: analysing their text is most of a percolate's cost."""
+        if reading_text is None:
+            return self._filters_passed(documents, candidates, PERCOLATED_FIELDS)
+        passed = self._filters_passed(
+            documents, {a: s for a, s in candidates.items() if a not in reading_text}, FILTERED_FIELDS
+        )
+        texts = {a: s for a, s in candidates.items() if a in reading_text}
+        return {**passed, **self._filters_passed(documents, texts, PERCOLATED_FIELDS)}
+
+    def _filters_passed(
+        self, documents: list[dict], candidates: dict[str, list[int]], fields: tuple[str, ...]
+    ) -> dict[str, list[int]]:
+        slots = sorted({slot for found in candidates.values() for slot in found})
+        if not slots:
+            return {}
+        percolate = {
+            "field": "filter_query",
+            "documents": [percolated_document(documents[slot], fields) for slot in slots],
+        }
+        query = {"bool": {"filter": [{"ids": {"values": sorted(candidates)}}, {"percolate": percolate}]}}
+        passed: dict[str, list[int]] = {}
+        for hit in self._pages(query, ["alert.id"]):
+            alert_id = hit["fields"]["alert.id"][0]
+            through = {slots[n] for n in hit["fields"]["_percolator_document_slot"]}
+            kept = [slot for slot in candidates[alert_id] if slot in through]
+            if kept:
+                passed[alert_id] = kept
+        return passed
+
+    def saved_meanings(self) -> list[SavedMeaning]:
+        """Every alert's id, whether it has a webhook, its stored query vector (or None), and what its filters
+        read, paged over the alerts."""
+        saved = []
+        for hit in self._pages({"match_all": {}}, ["alert.id", "alert.webhook_url"], source=["meaning"]):
+            meaning = (hit.get("_source") or {}).get("meaning") or {}
+            saved.append(
+                SavedMeaning(
+                    hit["fields"]["alert.id"][0],
+                    bool(hit["fields"].get("alert.webhook_url")),
+                    AlertVector.from_source(meaning),
+                    meaning.get("filters_read", "text"),
+                )
+            )
+        return saved
+
+    def set_meaning(self, alert_id: str, vector_of: Callable[[Alert], AlertVector]) -> AlertVector | None:
+        """Give an alert saved without a vector of the current encoder (before vectors, or under another ENCODER)
+        its vector_of(alert), and its filter_query; the vector, or None when the alert is gone. Written only over
+        the version read: an update made meanwhile (which wrote its own) wins."""
+        found = self._read(alert_id)
+        if found is None:
+            return None
+        alert = _alert_of(found["_source"])
+        vector = vector_of(alert)
+        filter_query = alert_filter_query(alert.request(), alert.wordings())
+        change = {"meaning": _meaning_source(vector, filter_query), "filter_query": filter_query}
+        with contextlib.suppress(ConflictError, NotFoundError):
+            self.client.update(
+                index=self.alerts_index,
+                id=alert_id,
+                body={"doc": change},
+                if_seq_no=found["_seq_no"],
+                if_primary_term=found["_primary_term"],
+            )
+        return vector
+
+    def _pages(self, query: dict, fields: list[str], source: list[str] | bool = False):
+        """The hits of query over the alerts index, PERCOLATE_PAGE at a time in alert id order (none without the
+        index); fields are read from doc values, so no alert's stored source is parsed unless source names it."""
         after = None
         while True:
             body = {
@@ -364,8 +497,8 @@ class AlertStore:
                 "size": PERCOLATE_PAGE,
                 "sort": [{"alert.id": "asc"}],
                 "track_total_hits": False,
-                "_source": False,  # doc values: no alert's stored source is read and parsed
-                "docvalue_fields": ["alert.id", "alert.webhook_url"],
+                "_source": source,
+                "docvalue_fields": fields,
                 **({"search_after": after} if after else {}),
             }
             try:
@@ -373,15 +506,10 @@ class AlertStore:
                     lambda body=body: self.client.search(index=self.alerts_index, body=body), attempts=self.attempts
                 )["hits"]["hits"]
             except NotFoundError:  # no alert was ever saved
-                return {}
-            for hit in hits:
-                fields = hit["fields"]
-                found[fields["alert.id"][0]] = (
-                    bool(fields.get("alert.webhook_url")),
-                    fields["_percolator_document_slot"],
-                )
+                return
+            yield from hits
             if len(hits) < PERCOLATE_PAGE:
-                return found
+                return
             after = hits[-1]["sort"]
 
     def _has_alerts(self) -> bool:
@@ -467,6 +595,11 @@ class AlertStore:
         except NotFoundError:
             return 0, []
         return answer["hits"]["total"]["value"], [_match_of(hit["_source"]) for hit in answer["hits"]["hits"]]
+
+
+def _kept_meaning(source: dict, query: str) -> AlertVector | None:
+    """The stored vector while the query it was made from stays (the filters do not change it)."""
+    return AlertVector.from_source(source.get("meaning")) if source["alert"]["query"] == query else None
 
 
 def _match_of(source: dict) -> StoryMatch:

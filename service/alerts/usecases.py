@@ -1,5 +1,6 @@
 """Creating and changing an alert, for any front door (the web API, a command): the key's quota, the query checked
-and translated as search does it (searcher.query_wordings) once, at save time, the webhook policy, and back-fill.
+and translated as search does it (searcher.query_wordings) once, at save time, its vector made as search makes it
+(with the process's encoder, when there is one), the webhook policy, and back-fill (words and meaning, as search).
 
 The caller has checked the request's shape (the API's schema) and who owns the key; what is refused here comes back
 as a project error: AlertRefused (the caller's to fix), QueryError, AlertLimitReached, AlertChanged.
@@ -12,14 +13,17 @@ from dataclasses import dataclass, field
 from opensearchpy.exceptions import NotFoundError, RequestError
 
 from service.alerts import webhooks
-from service.alerts.matching import backfill
+from service.alerts.matching import alert_vector, backfill
+from service.alerts.meaning import AlertVector
 from service.alerts.model import Alert, search_request
 from service.alerts.store import AlertLimitReached, AlertStore
 from service.config import Settings
+from service.embedding.interface import SentenceEncoder
 from service.errors import ServiceError
 from service.index.documents import checked_url
 from service.index.errors import refusal_reason
 from service.search import query as query_parser
+from service.search.body import MeaningQuery
 from service.search.names import CollectionNames, collection_names
 from service.search.query import QueryError, QueryWording
 from service.search.searcher import query_wordings
@@ -78,21 +82,26 @@ def create_alert(
     spec: AlertSpec,
     settings: Settings,
     translators: dict[str, SentenceTranslator | None],
+    encoder: SentenceEncoder | None = None,
 ) -> SavedAlert:
-    """Save owner's new alert; translators ({"en": ..., "ar": ...}, None where no model) translate its query."""
+    """Save owner's new alert; translators ({"en": ..., "ar": ...}, None where no model) translate its query, and
+    encoder (None: off) makes its vector, matched against new articles' sentences as search's vector channel is."""
     limit = settings.alerts_per_key
     if store.count_for(owner) >= limit:  # spares the translation; the store decides, under concurrent creates too
         raise AlertLimitReached(f"at most {limit} alerts per API key")
     wordings = checked_wordings(spec.query, spec.filters, translators, collection_names(store.client, store.alias))
     webhook_url = allowed_webhook_url(spec.webhook_url, settings.alert_webhook_allow)
+    vector = alert_vector(encoder, spec.query) if encoder is not None else None
     try:
-        alert, secret = store.create(owner, spec.name, spec.query, spec.filters, wordings, webhook_url, limit=limit)
+        alert, secret = store.create(
+            owner, spec.name, spec.query, spec.filters, wordings, webhook_url, limit=limit, meaning=vector
+        )
     except RequestError as error:
         raise _refused(error) from None
     if not spec.backfill:
         return SavedAlert(alert, secret)
     try:
-        backfilled = len(backfill(store, alert, settings.alert_backfill_articles))
+        backfilled = len(backfill(store, alert, settings.alert_backfill_articles, meaning_query(vector, settings)))
     except NotFoundError:  # nothing indexed yet
         backfilled = 0
     return SavedAlert(alert, secret, backfilled)
@@ -105,11 +114,13 @@ def update_alert(
     changes: dict,
     settings: Settings,
     translators: dict[str, SentenceTranslator | None],
+    encoder: SentenceEncoder | None = None,
 ) -> SavedAlert | None:
     """Change the fields that changes holds (name, query, filters, webhook_url) in owner's alert; None when owner
     has no such alert, or it was deleted meanwhile.
 
-    The query is checked and translated again only when it or the filters change; a webhook_url of None removes it.
+    The query is checked and translated again only when it or the filters change, and its vector made again (with
+    encoder) only when it changes; a webhook_url of None removes it.
     """
     alert = store.get(alert_id, owner)
     if alert is None:
@@ -123,12 +134,21 @@ def update_alert(
     if "webhook_url" in changes:
         webhook_url = allowed_webhook_url(changes["webhook_url"], settings.alert_webhook_allow)
     try:
+        vector = alert_vector(encoder, query) if encoder is not None and query != alert.query else None
         updated = store.update(
-            alert_id, alert.owner, changes.get("name", alert.name), query, filters, wordings, webhook_url
+            alert_id, alert.owner, changes.get("name", alert.name), query, filters, wordings, webhook_url, vector
         )
     except RequestError as error:
         raise _refused(error) from None
     return None if updated is None else SavedAlert(*updated)
+
+
+def meaning_query(vector: AlertVector | None, settings: Settings) -> MeaningQuery | None:
+    """The vector channel of an alert run as a search (back-fill): its vector, under search's floor and weight."""
+    if vector is None:
+        return None
+    floor, weight = settings.meaning_floor, settings.search_meaning_weight
+    return MeaningQuery(tuple(float(v) for v in vector.vector), vector.encoder_id, floor, weight)
 
 
 def checked_wordings(

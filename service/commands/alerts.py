@@ -35,7 +35,7 @@ def run_create(args, services) -> int:
         raise InputError("--key is not one of API_KEYS: an alert belongs to a key the API accepts")
     spec = AlertSpec(args.name, args.query, webhook_url=args.webhook_url, backfill=args.backfill)
     owner, translators = owner_of_key(args.key), services.query_translators()
-    saved = create_alert(services.alert_store, owner, spec, services.settings, translators)
+    saved = create_alert(services.alert_store, owner, spec, services.settings, translators, services.encoder)
     print(json.dumps(saved.to_dict(), ensure_ascii=False, indent=2))
     return 0
 

@@ -1,14 +1,20 @@
-"""`python -m service index create|migrate|delete`: the versioned index behind the alias."""
+"""`python -m service index create|migrate|embed|delete`: the versioned index behind the alias, and its vectors."""
 
 from __future__ import annotations
 
+from tqdm import tqdm
+
 from service.embedding import dimension_of
-from service.index import lifecycle
+from service.index import lifecycle, vectors
+from service.index.vectors import EmbedError
 
 
 def register(commands) -> None:
-    parser = commands.add_parser("index", help="create, migrate or delete the search index")
-    parser.add_argument("action", choices=("create", "migrate", "delete"))
+    parser = commands.add_parser(
+        "index",
+        help="create, migrate or delete the search index; embed: give vectors of ENCODER to the articles without",
+    )
+    parser.add_argument("action", choices=("create", "migrate", "embed", "delete"))
     parser.add_argument("--keep-old", action="store_true", help="with migrate: keep the previous index")
     parser.add_argument(
         "--drop-vectors",
@@ -30,7 +36,32 @@ def run(args, services) -> int:
             client, alias, *shape, keep_old=args.keep_old, encoder=services.encoder, drop_vectors=args.drop_vectors
         )
         print(f"{alias} → {new}")
+    elif args.action == "embed":
+        embed(services, alias)
     else:
         deleted = lifecycle.delete(client, alias)
         print(f"deleted {', '.join(deleted)}" if deleted else f"no index behind {alias}")
     return 0
+
+
+def embed(services, alias: str) -> int:
+    """Give every article of the alias's index without vectors of ENCODER its vectors, with a progress bar; how
+    many. Stopped midway, it goes on where it stopped when run again; writers and searches may go on meanwhile."""
+    client, encoder = services.client, services.encoder
+    if encoder is None:
+        raise EmbedError("ENCODER is off or its wheel is not installed: there is no encoder to embed with")
+    index = lifecycle.current_index(client, alias)
+    if index is None:
+        raise EmbedError(f"no index behind {alias}: nothing to embed")
+    dimension = vectors.index_dimension(client, index)
+    if dimension != encoder.dimension:
+        held = f"{dimension}-d vectors" if dimension else "no vector field"
+        raise EmbedError(
+            f"{index} has {held} and ENCODER makes {encoder.dimension}-d ones: "
+            "`python -m service index migrate` makes an index for them (and embeds every article)"
+        )
+    missing = vectors.count_missing(client, index, encoder.encoder_id)
+    with tqdm(total=missing, unit="article", desc=f"embedding {index}", dynamic_ncols=True) as bar:
+        done = vectors.embed_missing(client, index, encoder, progress=bar.update)
+    print(f"{done} articles of {index} given vectors of {encoder.encoder_id}")
+    return done

@@ -9,7 +9,7 @@ documents through `_source` (a migration's scan + bulk) loses them and has to em
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from opensearchpy import OpenSearch, helpers
 
@@ -77,12 +77,32 @@ def index_dimension(client: OpenSearch, index: str) -> int | None:
     return vector_dimension(found[index]["mappings"].get("properties", {}))
 
 
-def embed_missing(client: OpenSearch, index: str, encoder: SentenceEncoder) -> int:
+def missing_query(encoder_id: str) -> dict:
+    """Documents without vectors of this encoder: stored without an encoder, or by another one."""
+    return {"bool": {"must_not": [{"term": {ENCODER_FIELD: encoder_id}}]}}
+
+
+def count_missing(client: OpenSearch, index: str, encoder_id: str) -> int:
+    """How many documents of the index (or alias) lack vectors of this encoder."""
+    return client.count(index=index, body={"query": missing_query(encoder_id)})["count"]
+
+
+def embed_missing(
+    client: OpenSearch,
+    index: str,
+    encoder: SentenceEncoder,
+    progress: Callable[[int], object] | None = None,
+) -> int:
     """Give vectors of this encoder to every document of the index not marked with it (written without an encoder,
-    by another one, or copied by a migration, which drops the mark); return how many. Scan + bulk update, like the
-    story back-fill."""
+    by another one, or copied by a migration, which drops the mark); return how many. Scan + bulk update, like the story back-fill; progress(n) after each batch
+    of n documents.
+
+    Resumable by construction: a document is marked with the encoder in the same update that gives it its vectors,
+    so a run stopped midway leaves the rest to the next one. Safe beside writers: each update is conditional on the
+    version scanned, so an article a writer stored meanwhile (with its own vectors) is left as the writer made it.
+    """
     timeout = bulk_timeout(client)
-    missing = {"query": {"bool": {"must_not": [{"term": {ENCODER_FIELD: encoder.encoder_id}}]}}}
+    missing = {"query": missing_query(encoder.encoder_id)}
     if not client.count(index=index, body=missing, request_timeout=timeout)["count"]:
         return 0
     hits = helpers.scan(
@@ -113,6 +133,8 @@ def embed_missing(client: OpenSearch, index: str, encoder: SentenceEncoder) -> i
         ]
         count, errors = helpers.bulk(client, updates, raise_on_error=False, request_timeout=timeout)
         refused.extend(e["update"] for e in errors if e["update"].get("status") != 409)
+        if progress is not None:
+            progress(len(batch))
         batch.clear()
         return count
 

@@ -53,13 +53,24 @@ class Worker:
         cluster_threshold: float = Settings().cluster_threshold,
         encoder=None,
         cluster_xlang_threshold: float = Settings().cluster_xlang_threshold,
+        meaning_floor: float = Settings().meaning_floor,
     ):
         self.store, self.translator, self.client, self.batch = store, translator, client, batch
         # where jobs that index write; an outage is waited out by pausing the job, so each call tries only 3 times
         self.target = (
             None
             if client is None
-            else IndexTarget(client, alias, shards, replicas, cluster_threshold, 3, encoder, cluster_xlang_threshold)
+            else IndexTarget(
+                client,
+                alias,
+                shards,
+                replicas,
+                cluster_threshold,
+                3,
+                encoder,
+                cluster_xlang_threshold,
+                meaning_floor,
+            )
         )
         self.name = name or worker_name()
         self.job_id = job_id  # only this job's items, when set

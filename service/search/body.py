@@ -208,11 +208,19 @@ def matching_query(
     }
 
 
-def alert_query(request: SearchRequest, wordings: list[QueryWording]) -> dict:
-    """The percolator query of a saved search: the search's matching query, with the chosen facets as filters."""
-    query = matching_query(request, wordings)
+def alert_query(request: SearchRequest, wordings: list[QueryWording], meaning: MeaningQuery | None = None) -> dict:
+    """The percolator query of a saved search: the search's matching query, with the chosen facets as filters.
+    With meaning (back-fill runs it as a search; a percolator cannot hold a knn), the vector channel too."""
+    query = matching_query(request, wordings, meaning=meaning)
     query["bool"]["filter"] = [*query["bool"]["filter"], *_facet_filters(request).values()]
     return query
+
+
+def alert_filter_query(request: SearchRequest, wordings: list[QueryWording]) -> dict:
+    """What a saved search asks of a document besides its words or meaning: alert_query less its `must` (the
+    exclusions, the dates, the facets). Percolated for the articles an alert matches in meaning at ingest."""
+    passing = {key: value for key, value in alert_query(request, wordings)["bool"].items() if key != "must"}
+    return {"bool": passing}
 
 
 def build_body(

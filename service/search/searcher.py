@@ -58,6 +58,11 @@ def _query_vector(encoder, terms: str) -> bytes:
     return np.asarray(encoder.encode_queries([normalize_text(terms)])[0], dtype=np.float32).tobytes()
 
 
+def query_vector(encoder, terms: str) -> tuple[float, ...]:
+    """The vector search compares articles' sentences with for a query's terms; a saved search stores the same."""
+    return _query_vector(encoder, terms)
+
+
 _vector_dimensions: dict[tuple[int, str], tuple[float, int | None]] = {}
 _vector_dimensions_lock = threading.Lock()
 

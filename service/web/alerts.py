@@ -53,7 +53,9 @@ def create():
     owner = key_owner()
     body = json_body(settings.max_request_bytes)
     check_body(body, schemas.ALERT_REQUEST)
-    saved = create_alert(alert_store(), owner, AlertSpec.from_dict(body), settings, _translators())
+    saved = create_alert(
+        alert_store(), owner, AlertSpec.from_dict(body), settings, _translators(), app_services().encoder
+    )
     return jsonify(saved.to_dict()), 201
 
 
@@ -75,7 +77,7 @@ def update(alert_id: str):
     settings = app_services().settings
     body = json_body(settings.max_request_bytes)
     check_body(body, schemas.ALERT_UPDATE)
-    saved = update_alert(alert_store(), alert_id, key_owner(), body, settings, _translators())
+    saved = update_alert(alert_store(), alert_id, key_owner(), body, settings, _translators(), app_services().encoder)
     if saved is None:
         raise ApiError(404, f"no alert {alert_id}")
     return jsonify(saved.to_dict())

@@ -74,7 +74,9 @@ def add_articles():
     body = json_body(settings.max_request_bytes)
     check_body(body, schemas.articles_request(settings))
     articles = body if isinstance(body, list) else [body]
-    target = IndexTarget.from_settings(settings, services.client, attempts=INTERACTIVE_ATTEMPTS)
+    target = IndexTarget.from_settings(
+        settings, services.client, attempts=INTERACTIVE_ATTEMPTS, encoder=services.encoder
+    )
     report = ingest_stream(list(enumerate(articles)), target, machine_translation(loaded_translator()))
     return jsonify({**report.to_dict(), "items": [_article_item(o) for o in report.outcomes.values()]})
 

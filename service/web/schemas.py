@@ -673,7 +673,11 @@ ALERT_FILTERS = {
 }
 _ALERT_FIELDS = {
     "name": {"type": "string", "pattern": NONBLANK, "maxLength": 200},
-    "query": {**_QUERY_TEXT, "description": 'the search syntax: words, "phrases", AND, OR, NOT, parentheses'},
+    "query": {
+        **_QUERY_TEXT,
+        "description": 'the search syntax: words, "phrases", AND, OR, NOT, parentheses; matched by its words and, '
+        "with a sentence encoder on, by its meaning, as search matches it",
+    },
     "filters": ALERT_FILTERS,
     "webhook_url": {
         "type": ["string", "null"],
