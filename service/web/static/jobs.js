@@ -82,6 +82,7 @@ function timeLeft(seconds) {
 }
 
 const plural = (count, noun) => `${count} ${count === 1 ? noun.replace(/s$/, "") : noun}`;
+const stay = (count) => (count === 1 ? "stays" : "stay");
 const nounOf = (job) => ((job.options || {}).index ? "articles" : "texts");
 
 // What a settled job left behind, in words: whether its indexed articles stay, whether it failed outright.
@@ -90,10 +91,12 @@ function outcomeOf(job) {
   const indexing = Boolean((job.options || {}).index);
   const dropped = job.counts.total - job.counts.done - job.counts.failed;
   if (job.state === "cancelled") {
+    const done = job.counts.done;
     const kept = indexing
-      ? `The ${plural(job.counts.done, noun)} indexed before it stay searchable`
-      : `The ${plural(job.counts.done, "translations")} made before it stay downloadable`;
-    return `Cancelled. ${job.counts.done ? kept : "Nothing was done before it"}; ${plural(dropped, noun)} not yet done were dropped.`;
+      ? `the ${plural(done, noun)} indexed before the cancel ${stay(done)} searchable`
+      : `the ${plural(done, "translations")} made before the cancel ${stay(done)} downloadable`;
+    const gone = `${plural(dropped, noun)} not yet done ${dropped === 1 ? "was" : "were"} dropped`;
+    return `Cancelled: ${done ? kept : "nothing was done before the cancel"}; ${gone}.`;
   }
   if (job.state === "failed") return `Failed: none of its ${plural(job.counts.total, noun)} could be done; the reasons are below.`;
   return "";
@@ -168,7 +171,7 @@ document.addEventListener("DOMContentLoaded", () => {
     row.classList.toggle("highlight", job.id === list.dataset.highlight);
     text(row, ".name", options.file_name || `Job ${job.id}`);
     text(row, ".state", job.state);
-    text(row, ".reason", job.reason ? `— ${job.reason}` : "");
+    text(row, ".reason", job.reason && job.state !== "failed" ? `— ${job.reason}` : ""); // a failed card says why
     text(row, ".id", job.id);
     text(row, ".kind", options.index ? "translate and index" : "translate");
     text(row, ".key", options.key_label || "—");
