@@ -27,7 +27,7 @@ from service.index.client import make_client
 from service.ingest import IndexTarget, human_translation, write_articles
 from service.search.body import MeaningQuery, meaning_clause
 from service.search.request import SearchRequest
-from service.search.searcher import Meaning, _query_vector, search
+from service.search.searcher import Meaning, query_vector, search
 
 UNRELATED = [
     "quarterly earnings of a semiconductor maker",
@@ -125,7 +125,7 @@ def main() -> None:
                 for _, text, wanted in (q for q in asked if q[0] == kind):
                     request = SearchRequest(text, lang="en", size=10, collapse=False)
                     lexical = [h["id"] for h in search(client, alias, request)["hits"]]
-                    vector = MeaningQuery(_query_vector(encoder, text), encoder.encoder_id, args.floor, 1.0)
+                    vector = MeaningQuery(query_vector(encoder, text), encoder.encoder_id, args.floor, 1.0)
                     body = {"size": 10, "_source": False, "query": meaning_clause(vector)}
                     by_vector = [h["_id"] for h in client.search(index=alias, body=body)["hits"]["hits"]]
                     fused: dict[str, float] = {}
@@ -144,12 +144,12 @@ def main() -> None:
                 print(f"| {kind} | " + " | ".join(cells) + " |")
         print("\nfloor: best cosine of each unrelated query, and the lowest best cosine of the keyword queries")
         for text in UNRELATED:
-            vector = MeaningQuery(_query_vector(encoder, text), encoder.encoder_id, -1.0, 1.0)
+            vector = MeaningQuery(query_vector(encoder, text), encoder.encoder_id, -1.0, 1.0)
             hits = client.search(index=alias, body={"size": 1, "query": meaning_clause(vector)})["hits"]["hits"]
             print(f"  {text!r}: {2 * hits[0]['_score'] - 1:.3f}" if hits else f"  {text!r}: none")
         best = []
         for _, text, wanted in (q for q in asked if q[0] == "4 keywords"):
-            vector = MeaningQuery(_query_vector(encoder, text), encoder.encoder_id, -1.0, 1.0)
+            vector = MeaningQuery(query_vector(encoder, text), encoder.encoder_id, -1.0, 1.0)
             body = {
                 "size": 1,
                 "query": {"bool": {"filter": [{"ids": {"values": [wanted]}}], "must": [meaning_clause(vector)]}},

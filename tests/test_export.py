@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 import xml.etree.ElementTree as ET
 
 from service.web import export
@@ -102,10 +103,78 @@ def test_search_csv_parses_with_its_header_and_disarms_formulas():
             "cluster_size": 3,
         },
     ]
-    rows = list(csv.reader(io.StringIO(search_csv(hits))))
-    assert rows[0] == list(SEARCH_CSV_COLUMNS)
-    assert rows[1] == ["a1", "2018-03-01", "BBC", "'=HYPERLINK(1)", "عنوان، «1»", "", "1"]
-    assert rows[2] == ["'@b2", "", "", 'He said "no",\nthen left', "", "https://x.test/a", "3"]
+    text = search_csv(hits)
+    assert text.startswith("\ufeff")  # Excel reads the file as UTF-8 only after this mark
+    rows = [
+        dict(zip(SEARCH_CSV_COLUMNS, row, strict=True)) for row in csv.reader(io.StringIO(text.removeprefix("\ufeff")))
+    ]
+    assert list(rows[0].values()) == list(SEARCH_CSV_COLUMNS)
+    assert [rows[1][c] for c in ("id", "title_en", "title", "cluster_size")] == [
+        "a1",
+        "'=HYPERLINK(1)",
+        "عنوان، «1»",
+        "1",
+    ]
+    assert [rows[2][c] for c in ("id", "title_en", "url", "cluster_size")] == [
+        "'@b2",
+        'He said "no",\nthen left',
+        "https://x.test/a",
+        "3",
+    ]
+
+
+def test_a_search_csv_row_says_where_its_english_comes_from_and_what_matched():
+    hit = {
+        "id": "a1",
+        "category": "politics",
+        "provenance": {"kind": "human", "model": None},
+        "sentences": [{"ar": "وقف إطلاق النار", "en": "A ceasefire", "score": 0.0}],
+    }
+    row = dict(zip(export.SEARCH_CSV_COLUMNS, export.search_csv_row(hit, "http://x.test/articles/a1"), strict=True))
+    assert (row["category"], row["translation"], row["model"]) == ("politics", "human", None)  # not "score 0.0"
+    assert (row["matched_en"], row["matched_ar"], row["article_link"]) == (
+        "A ceasefire",
+        "وقف إطلاق النار",
+        "http://x.test/articles/a1",
+    )
+    machine = {**hit, "provenance": {"kind": "machine", "model": "opus-mt-ar-en@1"}, "sentences": []}
+    row = dict(zip(export.SEARCH_CSV_COLUMNS, export.search_csv_row(machine, ""), strict=True))
+    assert (row["translation"], row["model"], row["matched_en"]) == ("machine", "opus-mt-ar-en@1", None)
+
+
+def test_a_jobs_results_read_as_csv_with_their_provenance():
+    results = [
+        {"doc_id": "w1", "outcome": "indexed", "title": "خبر", "title_en": "News", "translation": {"model": "m@1"}},
+        {"body": "نص", "body_en": "=text", "translation": {"model": "pretranslated", "translated": True}},
+    ]
+    text = "".join(export.job_csv_lines(json.dumps(r, ensure_ascii=False) for r in results))
+    assert text.startswith("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
+    assert [(r["id"], r["outcome"], r["title_en"], r["translation"], r["model"]) for r in rows] == [
+        ("w1", "indexed", "News", "machine", "m@1"),
+        ("", "", "", "human", ""),
+    ]
+    assert rows[1]["body_en"] == "'=text"  # disarmed like every spreadsheet cell
+
+
+def test_a_human_translations_tsv_says_human_not_a_zero_score():
+    human = {**DOCUMENT, "model": "pretranslated"}
+    rows = list(csv.reader(io.StringIO(export.to_tsv(human)), delimiter="\t"))
+    assert {row[3] for row in rows[1:]} == {"human"}
+    rows = list(csv.reader(io.StringIO(export.to_tsv(DOCUMENT)), delimiter="\t"))
+    assert rows[3][3] == "0.0"  # a model's score stays a number
+
+
+def test_download_names_say_what_the_file_holds():
+    assert export.download_name("search", "Gaza ceasefire!", "2026-12-07", extension="csv") == (
+        "search-Gaza-ceasefire-2026-12-07.csv"
+    )
+    assert export.download_name("search", "وقف إطلاق النار", "2026-12-07", extension="csv") == (
+        "search-وقف-إطلاق-النار-2026-12-07.csv"
+    )
+    assert export.download_name("", extension="csv") == "export.csv"
+    header = export.attachment("search-غزة-2026-12-07.csv")
+    assert header.startswith("attachment; filename=\"search-_-2026-12-07.csv\"; filename*=UTF-8''search-%D8%BA")
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # OWASP's list: what a spreadsheet may run as a formula
@@ -133,6 +202,6 @@ def test_every_text_cell_of_every_spreadsheet_export_is_disarmed():
     assert [row[4] for row in tsv[1:3]] == ["'=1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"]
     assert tsv[1][6:] == ["'=source", "'-1", "'@url"]
     hits = [{"id": text, "source": text, "title_en": text, "title": text, "url": text} for text in texts]
-    rows = list(csv.reader(io.StringIO(export.search_csv(hits), newline="")))
+    rows = list(csv.reader(io.StringIO(export.search_csv(hits).removeprefix("\ufeff"), newline="")))
     assert formula_cells(rows) == []
     assert rows[1][0] == "'=1+cmd|' /C calc'!A0" and rows[5][0] == "'\t1+cmd|' /C calc'!A0"

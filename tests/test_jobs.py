@@ -503,10 +503,22 @@ def test_a_poison_item_fails_alone_and_the_worker_lives(store, translator, caplo
     assert "one by one" in caplog.text
 
 
+def test_a_cancelled_jobs_rate_stays_as_it_was(store):
+    job_id, _ = store.create([(1, {"body": "نص"}), (2, {"body": "نص آخر"})], {"index": False})
+    _job, (first,) = store.claim("w1", 1, job_id)
+    store.finish(job_id, "w1", [(first.seq, {"body_en": "text"})], [], tokens=10)
+    store.cancel(job_id)
+    before = store.status(job_id)
+    store.finish(job_id, "w1", [], [], tokens=1000)  # a batch that ends after the cancel
+    after = store.status(job_id)
+    assert (after.tokens, after.items_per_minute, after.state) == (before.tokens, before.items_per_minute, "cancelled")
+
+
 def test_a_job_with_nothing_runnable_is_settled_at_once(store):
     job_id, _ = store.create([(1, RecordError("invalid JSON")), (2, RecordError("invalid JSON"))], {"index": False})
     status = store.status(job_id)
-    assert (status.state, status.failed, status.total) == ("done", 2, 2) and status.finished
+    assert (status.state, status.failed, status.total) == ("failed", 2, 2) and status.finished  # not "done"
+    assert status.reason == "every item failed: see the errors"
     assert [json.loads(e)["line"] for e in store.errors(job_id)] == [1, 2]
 
 
@@ -562,7 +574,7 @@ def test_jobs_of_only_bad_lines_finish_and_do_not_lock_the_key_out(api):
         upload = f"{{broken {attempt}\n\n[1, 2]\n".encode()
         submitted = http.post("/api/v1/jobs", data={"file": (io.BytesIO(upload), "bad.jsonl")}, headers=auth)
         assert submitted.status_code == 202, submitted.json
-        assert submitted.json["state"] == "done" and submitted.json["counts"] == {"done": 0, "failed": 2, "total": 2}
+        assert submitted.json["state"] == "failed" and submitted.json["counts"] == {"done": 0, "failed": 2, "total": 2}
     errors = http.get(f"/api/v1/jobs/{submitted.json['id']}/errors", headers=auth).data.decode().splitlines()
     assert [json.loads(e)["line"] for e in errors] == [1, 3]
 

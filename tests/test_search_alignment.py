@@ -195,13 +195,18 @@ def test_several_values_per_facet_by_repeating_or_by_commas(api, corpus):
     assert set(checked) == {"Al Arabiya", "BBC Arabic"}
 
 
-def test_csv_export_of_a_result_page(api, corpus):
+def test_csv_export_holds_every_result_not_the_page(api, corpus):
     response = api.get("/api/v1/search?q=ceasefire&sort=date&size=2&format=csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
-    assert response.headers["Content-Disposition"] == 'attachment; filename="search.csv"'
-    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
-    assert rows[0] == ["id", "published", "source", "title_en", "title", "url", "cluster_size"]
-    assert [(r[0], r[2], r[6]) for r in rows[1:]] == [("h3", "BBC Arabic", "1"), ("h2", "CNN Arabic", "1")]
+    disposition = response.headers["Content-Disposition"]
+    assert re.match(r'attachment; filename="search-ceasefire-\d{4}-\d\d-\d\d\.csv"', disposition)  # what and when
+    text = response.get_data(as_text=True)
+    assert text.startswith("\ufeff")  # Excel reads Arabic only after the UTF-8 byte order mark
+    rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
+    assert len(rows) == 3  # all three matches, though a page holds two
+    assert [(r["id"], r["source"]) for r in rows[:2]] == [("h3", "BBC Arabic"), ("h2", "CNN Arabic")]
+    assert all(r["article_link"].endswith(f"/articles/{r['id']}") for r in rows)
+    assert all(r["translation"] in ("human", "machine", "original", "demo") for r in rows)
 
 
 @pytest.mark.parametrize(

@@ -80,6 +80,12 @@ def jobs_listed(page, site):
     expect(page.locator("#jobs-empty")).to_be_visible()
 
 
+def ingest_form(page, site):
+    """The ingest page of a signed-in browser: its upload form and the choice to translate only."""
+    sign_in(page, site, KEY, then="/ingest")
+    expect(page.get_by_label("Translate only")).to_be_visible()
+
+
 def alerts_listed(page, site):
     """The alerts page of a signed-in browser (it asks to sign in until then)."""
     sign_in(page, site, KEY, then="/alerts")
@@ -108,6 +114,7 @@ PAGES = {  # name → path, or a function that brings the page to the state to c
     "article": "/articles/sample-5",
     "translate": translated,
     "ingest": "/ingest",
+    "ingest-form": ingest_form,
     "jobs": "/jobs",
     "jobs-listed": jobs_listed,
     "alerts": "/alerts",

@@ -308,8 +308,9 @@ def test_jobs_are_told_apart_start_visibly_and_show_their_errors(site, web_app, 
     expect(job.locator(".name")).to_have_text("gaza-wires.jsonl")
     expect(job.locator(".key")).to_have_text("…" + KEY[-4:])
     assert job.locator(".submitted").inner_text().strip() != ""
-    expect(job.locator(".starting")).to_be_visible()  # not "0 done · 0 tokens/s · ETA —"
-    expect(job.locator(".figures")).to_be_hidden()
+    # one line failed at once, so the bar moves: figures, not "Starting…" beside it (issue 21 item 16)
+    expect(job.locator(".figures")).to_be_visible()
+    expect(job.locator(".starting")).to_be_hidden()
     expect(job.locator(".job-errors li")).to_have_text([re.compile(r"^Line 2: invalid JSON")], timeout=15_000)
     page.screenshot(path=str(SHOTS / "pages-jobs-starting.png"), full_page=True)
 
@@ -335,10 +336,12 @@ def test_cancelling_jobs_never_asks_for_the_key_again(site, open_page):
     page.reload()
     queued = page.locator(".job[data-state=queued]")
     expect(queued).to_have_count(2)
-    queued.first.get_by_role("button", name="Cancel").click()
+    queued.first.get_by_role("button", name="Cancel…").click()
+    queued.first.get_by_role("button", name="Cancel the job").click()  # cancel asks first
     expect(queued).to_have_count(1)
     page.reload()  # still signed in
-    queued.first.get_by_role("button", name="Cancel").click()
+    queued.first.get_by_role("button", name="Cancel…").click()
+    queued.first.get_by_role("button", name="Cancel the job").click()
     expect(queued).to_have_count(0)
     expect(page.locator(".job[data-state=cancelled]")).to_have_count(2)
     expect(page.locator("#signin-needed")).to_have_count(0)  # signed in once, never asked again

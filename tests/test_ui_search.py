@@ -472,8 +472,29 @@ def test_the_result_list_downloads_as_csv_with_the_same_search(site, page):
     assert link.get_attribute("href").startswith("/api/v1/search?") and "format=csv" in link.get_attribute("href")
     with page.expect_download() as downloaded:
         link.click()
-    rows = list(csv.DictReader(io.StringIO(Path(downloaded.value.path()).read_text(encoding="utf-8"))))
+    rows = list(csv.DictReader(io.StringIO(Path(downloaded.value.path()).read_text(encoding="utf-8-sig"))))
     assert sorted(r["id"] for r in rows) == sorted(h.get_attribute("data-id") for h in page.locator(".hit").all())
+
+
+@pytest.mark.parametrize("width", ["desktop", "phone"])
+def test_the_csv_holds_every_result_with_provenance_and_opens_in_excel(site, page, phone, width):
+    tab = page if width == "desktop" else phone
+    tab.goto(f"{site}/?q=ceasefire&collapse=false&size=2")
+    total = int(re.match(r"\d+", tab.locator("#result-count").inner_text()).group())
+    assert total > 2 and tab.locator(".hit").count() == 2  # more results than the page shows
+    link = tab.locator("#export-csv")
+    expect(link).to_have_text(f"Download all {total} as CSV")
+    with tab.expect_download() as downloaded:
+        link.click()
+    assert re.fullmatch(r"search-ceasefire-\d{4}-\d\d-\d\d\.csv", downloaded.value.suggested_filename)
+    raw = Path(downloaded.value.path()).read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads the Arabic as UTF-8, not mojibake
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert len(rows) == total  # the whole result set, not the page
+    assert {r["translation"] for r in rows} <= {"human", "machine"} and "0.0" not in {r["translation"] for r in rows}
+    assert all(r["category"] and r["article_link"].endswith(f"/articles/{r['id']}") for r in rows)
+    assert any(r["matched_en"] and r["matched_ar"] for r in rows)  # the evidence, beside the title
+    tab.screenshot(path=str(SHOTS / f"jobs21-search-csv-link-{width}.png"), full_page=True)
 
 
 def test_under_read_requires_key_the_csv_link_is_keyed_like_the_page(search_settings, corpus):

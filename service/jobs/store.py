@@ -90,6 +90,13 @@ class JobStatus:
         return self.tokens / (end - self.started) if self.started and end > self.started else 0.0
 
     @property
+    def items_per_minute(self) -> float:
+        """Items done per minute of work: what a person can weigh (tokens are the model's unit, not theirs). It stops
+        at `finished`, so a cancelled job's figure stays as it was when it was cancelled."""
+        end = self.finished or time.time()
+        return self.done * 60 / (end - self.started) if self.started and end > self.started else 0.0
+
+    @property
     def eta_seconds(self) -> float | None:
         remaining = self.total - self.done - self.failed
         if not self.started or not self.done or remaining <= 0 or self.state != "running":
@@ -106,6 +113,7 @@ class JobStatus:
             "options": self.options,
             "counts": {"done": self.done, "failed": self.failed, "total": self.total},
             "tokens_per_second": round(self.tokens_per_second, 1),
+            "items_per_minute": round(self.items_per_minute, 1),
             "eta_seconds": None if self.eta_seconds is None else round(self.eta_seconds),
             "created": self.created,
             "started": self.started,
@@ -330,7 +338,10 @@ class JobStore(abc.ABC):
                 "WHERE job_id = ? AND seq = ? AND status = 'claimed' AND claimed_by = ?",
                 [(error, job_id, seq, worker) for seq, error in failed],
             )
-            db.execute("UPDATE jobs SET tokens = tokens + ? WHERE id = ?", (tokens, job_id))
+            # a batch that ends after its job was cancelled stores nothing, so its tokens would only move the rate
+            db.execute(
+                f"UPDATE jobs SET tokens = tokens + ? WHERE id = ? AND state {IN_ACTIVE}", (tokens, job_id, *ACTIVE)
+            )
             self._settle(db, job_id)
 
         self._transaction(work)
@@ -459,9 +470,15 @@ class JobStore(abc.ABC):
             "SELECT COUNT(*) FROM items WHERE job_id = ? AND status IN ('queued', 'claimed')", (job_id,)
         ).fetchone()[0]
         if left == 0:
+            done = db.execute("SELECT COUNT(*) FROM items WHERE job_id = ? AND status = 'done'", (job_id,)).fetchone()[
+                0
+            ]
+            # a job none of whose items succeeded failed, whatever the reasons: "done" would read as a success
+            state, reason = ("done", None) if done else ("failed", "every item failed: see the errors")
             db.execute(
-                "UPDATE jobs SET state = 'done', finished = ? WHERE id = ? AND state IN ('running', 'queued')",
-                (time.time(), job_id),
+                "UPDATE jobs SET state = ?, reason = COALESCE(reason, ?), finished = ? "
+                "WHERE id = ? AND state IN ('running', 'queued')",
+                (state, reason, time.time(), job_id),
             )
 
     def status(self, job_id: str) -> JobStatus | None:

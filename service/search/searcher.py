@@ -60,7 +60,7 @@ def _query_vector(encoder, terms: str) -> bytes:
 
 def query_vector(encoder, terms: str) -> tuple[float, ...]:
     """The vector search compares articles' sentences with for a query's terms; a saved search stores the same."""
-    return _query_vector(encoder, terms)
+    return tuple(np.frombuffer(_query_vector(encoder, terms), dtype=np.float32).tolist())
 
 
 _vector_dimensions: dict[tuple[int, str], tuple[float, int | None]] = {}
@@ -115,7 +115,7 @@ def meaning_query(
         why = "the index holds no sentence vectors of this encoder: `index migrate` gives them"
         return None, {"lang": OTHER_SIDE[lang], "why": why, "by": "meaning"}
     try:
-        vector = tuple(np.frombuffer(_query_vector(encoder, parsed.terms), dtype=np.float32).tolist())
+        vector = query_vector(encoder, parsed.terms)
     except EncoderBusy as busy:
         return None, {"lang": OTHER_SIDE[lang], "why": f"{busy}: searched by words only", "by": "meaning"}
     return MeaningQuery(vector, encoder.encoder_id, meaning.floor, meaning.weight), None

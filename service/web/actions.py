@@ -154,7 +154,7 @@ def submit_job(owner: str) -> tuple[dict, bool]:
     if services.job_store.active_jobs(owner) >= limit:  # before the upload is read and stored, only to be rolled back
         raise ApiError(429, f"at most {limit} unfinished jobs per API key")
     options = _job_options()
-    items = _job_items()
+    items = _job_items(options["index"])
     try:
         job_id, created = services.job_store.create(
             items, options, owner=owner, max_active=limit, repeats=repeats_rule(options)
@@ -164,12 +164,28 @@ def submit_job(owner: str) -> tuple[dict, bool]:
     return services.job_store.status(job_id).to_dict(), created
 
 
-def _job_items():
-    """(line, record) from a multipart JSONL or text upload, or from a JSON list of texts or articles."""
+# Plain text has no titles, dates or sources: indexed, each line would be an untitled, undated article in the
+# shared collection, in every filter and timeline. Analysts who upload text want its English, so that is offered.
+PLAIN_TEXT_NOT_INDEXED = (
+    "a plain-text file holds texts, not articles: it has no titles, dates or sources, so it cannot be indexed for "
+    "search. Choose \u201ctranslate only\u201d to get its English as a download, or upload JSONL "
+    "({id, title, body, source, date} per line) to index articles"
+)
+
+
+def _is_jsonl(filename: str | None) -> bool:
+    return (filename or "").lower().endswith((".jsonl", ".json"))
+
+
+def _job_items(index: bool):
+    """(line, record) from a multipart JSONL or text upload, or from a JSON list of texts or articles; texts are
+    translated only (PLAIN_TEXT_NOT_INDEXED)."""
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("file")
         if upload is None:
             raise ApiError(400, "send the items as a multipart `file` (JSONL, or text with one item per line)")
+        if index and not _is_jsonl(upload.filename):
+            raise ApiError(400, PLAIN_TEXT_NOT_INDEXED, "text_not_indexable")
         items = _upload_items(upload)
         first = next(items, None)
         if first is None:
@@ -178,13 +194,15 @@ def _job_items():
     body = json_body(app_services().settings.max_upload_bytes)
     check_body(body, schemas.JOB_JSON_REQUEST)
     entries = body["items"] if isinstance(body, dict) else body
+    if index and any(isinstance(entry, str) for entry in entries):
+        raise ApiError(400, PLAIN_TEXT_NOT_INDEXED, "text_not_indexable")
     return [(n, {"body": e} if isinstance(e, str) else e) for n, e in enumerate(entries, 1)]
 
 
 def _upload_items(upload) -> Iterator[tuple[int, object]]:
     """The upload's items, read a line at a time from the file the form parser spooled it to, so that memory does
     not grow with its size."""
-    if (upload.filename or "").lower().endswith((".jsonl", ".json")):
+    if _is_jsonl(upload.filename):
         yield from jsonl_records(upload.stream)
         return
     try:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from datetime import UTC, datetime
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify, request, stream_with_context, url_for
 
 from service.ingest import IndexTarget, ingest_stream, machine_translation
+from service.limits import MAX_PAGE_SIZE
 from service.provenance import provenance
 from service.search.stories import cluster_members
 from service.text import langid
@@ -154,11 +157,27 @@ def get_cluster(cluster_id: str):
 @requires_key(write=False)
 def search_articles():
     export_format = check_arguments(request.args, [schemas.SEARCH_FORMAT]).get("format", "json")
-    result = run_search(search_request(request.args))
+    query = search_request(request.args)
+    result = run_search(query)  # the search as asked, so a bad page or date is a 400 before any CSV is sent
     if export_format == "csv":
-        return Response(
-            export.search_csv(result["hits"]),
-            mimetype="text/csv",
-            headers={"Content-Disposition": 'attachment; filename="search.csv"'},
-        )
+        return _search_csv(query, result)
     return jsonify(result)
+
+
+def _search_csv(query, result: dict) -> Response:
+    """Every result of the search (not one page), up to export.MAX_CSV_ROWS, streamed a page of hits at a time."""
+    listed = result.get("stories", result["total"]) if query.collapse else result["total"]
+    pages = -(-min(listed, export.MAX_CSV_ROWS) // MAX_PAGE_SIZE)
+
+    def rows():
+        for page in range(1, pages + 1):
+            for hit in run_search(replace(query, size=MAX_PAGE_SIZE, page=page))["hits"]:
+                yield export.search_csv_row(hit, url_for("ui.article_page", article_id=hit["id"], _external=True))
+
+    today = datetime.now(UTC).date().isoformat()
+    name = export.download_name("search", query.query, today, extension="csv")
+    return Response(
+        stream_with_context(export.search_csv_lines(rows())),
+        mimetype="text/csv",
+        headers={"Content-Disposition": export.attachment(name)},
+    )

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator
+from urllib.parse import quote
 
+from service.provenance import PRETRANSLATED_MODEL, provenance
 from service.text.xmlsafe import xml_text
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -25,8 +30,10 @@ def to_tsv(document: dict) -> str:
     that lines pasted into another file still say where they came from."""
     article = [document.get(key) for key in ("source", "published", "url")]
     lines = ["\t".join(TSV_COLUMNS)]
+    human = provenance(document)["kind"] == "human"  # a person's translation has no model score: 0.0 would read as none
     for s in document["sentences"]:
-        sentence = [s["position"], s["field"], s["paragraph"], s["score"], s["ar"], s["en"]]
+        score = "human" if human else s["score"]
+        sentence = [s["position"], s["field"], s["paragraph"], score, s["ar"], s["en"]]
         lines.append("\t".join(_tsv_cell(value) for value in [*sentence, *article]))
     return "\n".join(lines) + "\n"
 
@@ -57,7 +64,25 @@ def to_tmx(document: dict) -> bytes:
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(tmx, encoding="utf-8")
 
 
-SEARCH_CSV_COLUMNS = ("id", "published", "source", "title_en", "title", "url", "cluster_size")
+SEARCH_CSV_COLUMNS = (
+    "id",
+    "published",
+    "source",
+    "category",
+    "title_en",
+    "title",
+    "translation",
+    "model",
+    "matched_en",
+    "matched_ar",
+    "article_link",
+    "url",
+    "cluster_size",
+)
+# A search's CSV holds at most this many rows (OpenSearch pages no further: MAX_RESULT_WINDOW); the page that
+# offers it says when the results hold more.
+MAX_CSV_ROWS = 10_000
+CSV_BOM = "\ufeff"  # Excel reads a CSV as UTF-8 only after this mark; without it Arabic shows as mojibake
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what spreadsheets run as a formula (OWASP's list)
 
 
@@ -74,12 +99,77 @@ def _tsv_cell(value) -> str:
     return _cell(_one_line(value) if isinstance(value, str) else value)
 
 
-def search_csv(hits: list[dict]) -> str:
-    """One row per hit: id, published, source, title_en, title, url, cluster_size (1 for an unclustered hit)."""
+def _csv_line(cells: Iterable) -> str:
     out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(SEARCH_CSV_COLUMNS)
-    for hit in hits:
-        row = {**hit, "cluster_size": hit.get("cluster_size", 1)}
-        writer.writerow([_cell(row.get(column)) for column in SEARCH_CSV_COLUMNS])
+    csv.writer(out).writerow([_cell(value) for value in cells])
     return out.getvalue()
+
+
+def search_csv_row(hit: dict, article_link: str) -> list:
+    """A search hit as a CSV row: what it is, where its English comes from ("human", "machine" with the model,
+    "original", "demo"), the sentence pair that matched (the first), and links to our page and the outlet's."""
+    origin = hit.get("provenance") or {}
+    pair = (hit.get("sentences") or [{}])[0]
+    row = {
+        **hit,
+        "translation": origin.get("kind"),
+        "model": origin.get("model"),
+        "matched_en": pair.get("en"),
+        "matched_ar": pair.get("ar"),
+        "article_link": article_link,
+        "cluster_size": hit.get("cluster_size", 1),
+    }
+    return [row.get(column) for column in SEARCH_CSV_COLUMNS]
+
+
+def search_csv_lines(rows: Iterable[list]) -> Iterator[str]:
+    """The CSV a spreadsheet opens as UTF-8 (the BOM first), a line at a time so a long export streams."""
+    yield CSV_BOM + _csv_line(SEARCH_CSV_COLUMNS)
+    for row in rows:
+        yield _csv_line(row)
+
+
+def search_csv(hits: list[dict], link_of=lambda hit: "") -> str:
+    """Every hit as a CSV row, in one string (search_csv_lines streams it)."""
+    return "".join(search_csv_lines(search_csv_row(hit, link_of(hit)) for hit in hits))
+
+
+JOB_CSV_COLUMNS = ("id", "outcome", "title_en", "title", "body_en", "body", "translation", "model")
+
+
+def job_result_row(result: dict) -> list:
+    """A job's result (one JSON object) as a CSV row: the English beside the Arabic, and where the English comes
+    from, as a search's CSV says it."""
+    translation = result.get("translation") or {}
+    model = translation.get("model")
+    if not translation.get("translated", model is not None):
+        kind, model = "original", None
+    elif translation.get("demo"):
+        kind = "demo"
+    elif model in (None, PRETRANSLATED_MODEL):
+        kind, model = "human", None
+    else:
+        kind = "machine"
+    row = {**result, "id": result.get("doc_id", result.get("id")), "translation": kind, "model": model}
+    return [row.get(column) for column in JOB_CSV_COLUMNS]
+
+
+def job_csv_lines(results: Iterable[str]) -> Iterator[str]:
+    """A job's results (JSON lines, as the store streams them) as CSV lines, the BOM first."""
+    yield CSV_BOM + _csv_line(JOB_CSV_COLUMNS)
+    for line in results:
+        yield _csv_line(job_result_row(json.loads(line)))
+
+
+def download_name(*parts: str, extension: str) -> str:
+    """A file name that says what the file holds ("search-gaza-ceasefire-2026-12-07.csv"): the parts' words
+    joined by hyphens, without what file systems refuse, at most 80 characters before the extension."""
+    words = [word for part in parts for word in re.findall(r"\w+", part or "")]
+    return ("-".join(words)[:80].strip("-") or "export") + "." + extension
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition header for filename: an ASCII fallback, and the UTF-8 name (RFC 6266) that browsers
+    prefer, so an Arabic query keeps its words."""
+    fallback = re.sub(r"[^A-Za-z0-9._-]+", "_", filename).strip("_") or "export"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"

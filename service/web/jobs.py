@@ -6,12 +6,17 @@ key's job is a 404), except an admin key (ADMIN_API_KEYS), which sees and cancel
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, stream_with_context
+from datetime import UTC, datetime
+from pathlib import Path
 
+from flask import Blueprint, Response, jsonify, request, stream_with_context
+
+from service.web import export, schemas
 from service.web.actions import key_owner, submit_job
 from service.web.auth import key_is_valid, request_key, requires_key
 from service.web.errors import ApiError
 from service.web.services import app_services
+from service.web.validation import check_arguments
 
 bp = Blueprint("jobs", __name__)
 
@@ -55,8 +60,17 @@ def job_status(job_id: str):
 @bp.get("/<job_id>/results")
 @requires_key(write=True)
 def job_results(job_id: str):
-    _visible_job(job_id)
-    return Response(stream_with_context(app_services().job_store.results(job_id)), mimetype="application/x-ndjson")
+    job = _visible_job(job_id)
+    results = app_services().job_store.results(job_id)
+    if check_arguments(request.args, [schemas.JOB_RESULTS_FORMAT]).get("format", "jsonl") == "csv":
+        day = datetime.fromtimestamp(job.created, UTC).date().isoformat()
+        name = export.download_name(Path(job.options.get("file_name", "job")).stem, "results", day, extension="csv")
+        return Response(
+            stream_with_context(export.job_csv_lines(results)),
+            mimetype="text/csv",
+            headers={"Content-Disposition": export.attachment(name)},
+        )
+    return Response(stream_with_context(results), mimetype="application/x-ndjson")
 
 
 @bp.get("/<job_id>/errors")

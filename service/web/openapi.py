@@ -179,7 +179,7 @@ def build(settings: Settings) -> dict:
             "/api/v1/search": {
                 "get": operation(
                     "Search in English or Arabic: hits with aligned sentence pairs, the total and facets "
-                    "(or, with format=csv, the page of hits as CSV).",
+                    "(or, with format=csv, every hit as CSV, at most 10,000 rows).",
                     {
                         200: (
                             "Hits and facets",
@@ -238,16 +238,19 @@ def build(settings: Settings) -> dict:
             },
             "/api/v1/jobs/{job_id}/results": {
                 "get": operation(
-                    "The done items' results as JSON Lines, in input order, streamed.",
+                    "The done items' results as JSON Lines (or, with format=csv, CSV), in input order, streamed.",
                     {
                         200: (
                             "One translated item (the translation JSON shape) per line",
-                            _content(schemas.NDJSON_LINES, NDJSON),
+                            {
+                                **_content(schemas.NDJSON_LINES, NDJSON),
+                                "text/csv": {"schema": {"type": "string", "description": "one row per item"}},
+                            },
                         )
                     },
                     (404,),
                     key="private",
-                    parameters=[schemas.JOB_ID],
+                    parameters=[schemas.JOB_ID, schemas.JOB_RESULTS_FORMAT],
                 )
             },
             "/api/v1/jobs/{job_id}/errors": {

@@ -220,7 +220,16 @@ SEARCH_FORMAT = parameter(
     "format",
     "query",
     {"enum": ["json", "csv"], "default": "json"},
-    "json, or csv: this page of hits with id, published, source, title_en, title, url, cluster_size",
+    "json, or csv: every hit of the search (not one page), at most 10,000 rows, UTF-8 with a byte order mark, with "
+    "id, published, source, category, title_en, title, translation (human, machine, original, demo), model, "
+    "matched_en, matched_ar (the first matching sentence pair), article_link, url, cluster_size",
+)
+JOB_RESULTS_FORMAT = parameter(
+    "format",
+    "query",
+    {"enum": ["jsonl", "csv"], "default": "jsonl"},
+    "jsonl (the translation JSON shape per line), or csv: UTF-8 with a byte order mark, one row per item with "
+    "id, outcome, title_en, title, body_en, body, translation (human, machine, original, demo), model",
 )
 JOB_ID = parameter("job_id", "path", {"type": "string", "minLength": 1}, "the job's id")
 JOB_OPTIONS = [
@@ -372,10 +381,10 @@ ERROR_CODES = (
     "bad_request: the request breaks this document (the message names the field); otherwise, among "
     "others: malformed_json, invalid_utf8, too_deep, bad_query (the search syntax), out_of_range (page x "
     "size past the result window), reversed_dates (from after to), past_last_page (a search page past the "
-    "last result), no_items (an empty upload), bad_webhook_url (not an http(s) URL), webhook_refused (a "
-    "private address not allow-listed), bad_date (`since` is not ISO 8601), unauthorized, forbidden, not_found, "
-    "payload_too_large, unsupported_media_type, unprocessable, rate_limited, model_unavailable, "
-    "search_unavailable"
+    "last result), no_items (an empty upload), text_not_indexable (plain text sent to be indexed), "
+    "bad_webhook_url (not an http(s) URL), webhook_refused (a private address not allow-listed), bad_date (`since` "
+    "is not ISO 8601), unauthorized, forbidden, not_found, payload_too_large, unsupported_media_type, "
+    "unprocessable, rate_limited, model_unavailable, search_unavailable"
 )
 RESPONSES = {
     "Error": {
@@ -609,7 +618,7 @@ RESPONSES = {
             "id": {"type": "string"},
             "kind": {"type": "string"},
             "state": {"enum": list(JOB_STATES)},
-            "reason": {**_NULLABLE_STRING, "description": "why a job is paused or failed"},
+            "reason": {**_NULLABLE_STRING, "description": "why a job is paused or failed (failed: every item failed)"},
             "options": {
                 "type": "object",
                 "description": "how the job runs, and what tells it apart on the jobs page",
@@ -626,6 +635,10 @@ RESPONSES = {
                 "properties": {"done": _COUNT, "failed": _COUNT, "total": _COUNT},
             },
             "tokens_per_second": {"type": "number"},
+            "items_per_minute": {
+                "type": "number",
+                "description": "items done per minute of work; frozen once the job ends (a cancel included)",
+            },
             "eta_seconds": {"type": ["integer", "null"]},
             "created": {"type": "number"},
             "started": {"type": ["number", "null"]},

@@ -16,7 +16,7 @@ from service.search.overview import collection_overview
 from service.search.query import QueryError
 from service.search.request import PastLastPage, SearchRequest
 from service.search.topstories import BREAKING_HOURS
-from service.web import article_view, searchpage, storypage
+from service.web import article_view, export, searchpage, storypage
 from service.web.actions import (
     article_id_or_404,
     key_owner,
@@ -148,6 +148,8 @@ def _results_context(args: MultiDict, query: SearchRequest, result: dict) -> dic
         "mix_up": searchpage.language_mix_up(query.query, query.lang),
         "wordings": searchpage.other_wordings(result["query"]["searched"], query.q_ar, query.q_en, query.q_names),
         "saved_search": saved_search(query),
+        "csv_rows": min(listed, export.MAX_CSV_ROWS),
+        "csv_cut": listed > export.MAX_CSV_ROWS,
         "csv_url": url_for("api.search_articles", **{**searchpage.without(values, "wording_for"), "format": "csv"}),
         "back": request.full_path,
     }
@@ -295,6 +297,7 @@ def ingest_page():
     """Upload a file: it becomes a bulk job (translate and index), and the jobs page shows its progress."""
     if request.method == "GET":
         return render_template("ingest.html", error=None)
+    index_choice = request.form.get("index")
     try:
         check_key(write=True)
         upload = request.files.get("file")
@@ -302,8 +305,13 @@ def ingest_page():
             raise ApiError(400, "choose a file to upload")
         job, _created = submit_job(key_owner())
     except ApiError as error:
-        return render_template("ingest.html", error=error.message), error.status
+        return render_template("ingest.html", error=_sentence(error.message), index_choice=index_choice), error.status
     return redirect(url_for("ui.jobs_page", highlight=job["id"]), 303)
+
+
+def _sentence(message: str) -> str:
+    """An API message (lower-case, for a client to embed) as a sentence on a page."""
+    return message[:1].upper() + message[1:] + ("" if message.endswith((".", "!", "?")) else ".")
 
 
 @bp.get("/jobs")

@@ -34,6 +34,18 @@ document.addEventListener("DOMContentLoaded", () => {
     status.setAttribute("role", isError ? "alert" : "status");
   };
 
+  // A plain-text file can only be translated (the service refuses to index it): choose that for the user, and say so.
+  const file = form.querySelector("input[type=file]");
+  file.addEventListener("change", () => {
+    const name = file.files.length ? file.files[0].name.toLowerCase() : "";
+    if (name && !name.endsWith(".jsonl") && !name.endsWith(".json")) {
+      form.querySelector("#do-translate").checked = true;
+      say("A plain-text file is translated only: its English comes back as a download, nothing is indexed.", false);
+    } else {
+      say("", false);
+    }
+  });
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const body = new FormData(form);
@@ -59,6 +71,46 @@ document.addEventListener("DOMContentLoaded", () => {
     window.location.assign(`/jobs?highlight=${encodeURIComponent(answer.id)}`);
   });
 });
+
+// Figures in the units a reader weighs: "about 2 minutes left", "40 articles per minute", not seconds and tokens.
+function timeLeft(seconds) {
+  if (seconds < 60) return "less than a minute left";
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 90) return `about ${minutes} minute${minutes === 1 ? "" : "s"} left`;
+  const hours = Math.round(minutes / 60);
+  return `about ${hours} hour${hours === 1 ? "" : "s"} left`;
+}
+
+const plural = (count, noun) => `${count} ${count === 1 ? noun.replace(/s$/, "") : noun}`;
+const stay = (count) => (count === 1 ? "stays" : "stay");
+const nounOf = (job) => ((job.options || {}).index ? "articles" : "texts");
+
+// What a settled job left behind, in words: whether its indexed articles stay, whether it failed outright.
+function outcomeOf(job) {
+  const noun = nounOf(job);
+  const indexing = Boolean((job.options || {}).index);
+  const dropped = job.counts.total - job.counts.done - job.counts.failed;
+  if (job.state === "cancelled") {
+    const done = job.counts.done;
+    const kept = indexing
+      ? `the ${plural(done, noun)} indexed before the cancel ${stay(done)} searchable`
+      : `the ${plural(done, "translations")} made before the cancel ${stay(done)} downloadable`;
+    const gone = `${plural(dropped, noun)} not yet done ${dropped === 1 ? "was" : "were"} dropped`;
+    return `Cancelled: ${done ? kept : "nothing was done before the cancel"}; ${gone}.`;
+  }
+  if (job.state === "failed") return `Failed: none of its ${plural(job.counts.total, noun)} could be done; the reasons are below.`;
+  return "";
+}
+
+// Said before a cancel is sent: what stays and what goes.
+function cancelQuestion(job) {
+  const noun = nounOf(job);
+  const left = job.counts.total - job.counts.done - job.counts.failed;
+  const stays = (job.options || {}).index
+    ? `the ${plural(job.counts.done, noun)} already indexed stay searchable`
+    : `the ${plural(job.counts.done, "translations")} already made stay downloadable`;
+  return `Cancel this job? ${plural(left, noun)} not yet done will be dropped; ${stays}. This cannot be undone.`;
+}
 
 // Jobs page: one request for the whole list per poll, sent with the tab's key. The interval grows while
 // nothing changes and after errors, a 429 waits for its Retry-After, and the last values stay on screen.
@@ -119,7 +171,7 @@ document.addEventListener("DOMContentLoaded", () => {
     row.classList.toggle("highlight", job.id === list.dataset.highlight);
     text(row, ".name", options.file_name || `Job ${job.id}`);
     text(row, ".state", job.state);
-    text(row, ".reason", job.reason ? `— ${job.reason}` : "");
+    text(row, ".reason", job.reason && job.state !== "failed" ? `— ${job.reason}` : ""); // a failed card says why
     text(row, ".id", job.id);
     text(row, ".kind", options.index ? "translate and index" : "translate");
     text(row, ".key", options.key_label || "—");
@@ -130,20 +182,29 @@ document.addEventListener("DOMContentLoaded", () => {
     progress.max = Math.max(1, job.counts.total);
     progress.value = settled;
     progress.setAttribute("aria-label", `Progress of ${options.file_name || `job ${job.id}`}`);
-    // Before the first item is done there is no rate or ETA to give: zeros and a dash would look stalled.
-    const starting = ACTIVE.includes(job.state) && job.counts.done === 0;
-    const failedSoFar = job.counts.failed ? ` · ${job.counts.failed} of ${job.counts.total} failed (see below)` : "";
-    text(row, ".starting", `Starting…${failedSoFar}`);
+    // Before the first item settles there is nothing to show: the bar stays empty beside "Starting…", and no
+    // zero rate suggests a stall.
+    const starting = ACTIVE.includes(job.state) && settled === 0;
+    text(row, ".starting", "Starting…");
     row.querySelector(".starting").hidden = !starting;
     row.querySelector(".figures").hidden = starting;
     text(row, ".done", job.counts.done);
     text(row, ".failed", job.counts.failed);
     text(row, ".total", job.counts.total);
-    text(row, ".rate", job.tokens_per_second);
-    text(row, ".eta", job.eta_seconds ?? "");
-    row.querySelector(".eta-part").hidden = job.eta_seconds == null || !ACTIVE.includes(job.state);
+    const rate = job.items_per_minute ?? 0;
+    text(row, ".rate", `${rate >= 10 ? Math.round(rate) : rate} ${nounOf(job)} per minute`);
+    row.querySelector(".rate-part").hidden = !job.counts.done;
+    text(row, ".eta", job.eta_seconds == null ? "" : timeLeft(job.eta_seconds));
+    row.querySelector(".eta-part").hidden = job.eta_seconds == null || job.state !== "running";
+    const outcome = outcomeOf(job);
+    text(row, ".outcome", outcome);
+    row.querySelector(".outcome").hidden = !outcome;
     row.querySelector(".cancel").hidden = !ACTIVE.includes(job.state);
+    if (!ACTIVE.includes(job.state)) row.querySelector(".confirm-cancel").hidden = true;
+    row.querySelector(".confirm-text").textContent = cancelQuestion(job);
     row.querySelector(".errors").hidden = job.counts.failed === 0;
+    row.querySelector(".results").hidden = job.counts.done === 0;
+    row.querySelector(".results-csv").hidden = job.counts.done === 0;
   };
 
   // A keyed GET, or null after saying why not.
@@ -183,7 +244,7 @@ document.addEventListener("DOMContentLoaded", () => {
   // A finished indexing job links to the articles it indexed (the first few, from its results).
   const showArticles = async (row, job) => {
     const box = row.querySelector(".job-articles");
-    if (job.state !== "done" || !(job.options || {}).index || job.counts.done === 0 || box.dataset.shown) return;
+    if (!["done", "cancelled"].includes(job.state) || !(job.options || {}).index || job.counts.done === 0 || box.dataset.shown) return;
     box.dataset.shown = "yes";
     const response = await keyedGet(`/api/v1/jobs/${encodeURIComponent(job.id)}/results`);
     if (!response) {
@@ -195,11 +256,21 @@ document.addEventListener("DOMContentLoaded", () => {
       const item = document.createElement("li");
       const link = document.createElement("a");
       link.href = `/articles/${encodeURIComponent(article.id)}`;
-      // A demo model's English title is noise: the Arabic one tells the articles apart.
+      // The English title first, the Arabic beside it; a demo model's English is noise, so its Arabic stands alone.
       const demo = article.translation && article.translation.demo;
-      link.textContent = (demo ? article.title : article.title_en) || article.title || String(article.id);
+      const english = demo ? "" : article.title_en || "";
+      const arabic = article.title || "";
+      link.textContent = english || arabic || String(article.id);
       link.dir = "auto";
       item.append(link);
+      if (english && arabic && english !== arabic) {
+        const original = document.createElement("span");
+        original.className = "original-title";
+        original.lang = "ar";
+        original.dir = "rtl";
+        original.textContent = arabic;
+        item.append(" · ", original);
+      }
       return item;
     });
     if (job.counts.done > items.length) {
@@ -226,25 +297,44 @@ document.addEventListener("DOMContentLoaded", () => {
     const row = template.content.firstElementChild.cloneNode(true);
     row.dataset.job = id;
     const base = `/api/v1/jobs/${encodeURIComponent(id)}`;
-    for (const [selector, path, suffix] of [[".results", "/results", "results"], [".errors", "/errors", "errors"]]) {
+    const day = new Date().toISOString().slice(0, 10);
+    const downloads = [
+      [".results-csv", "/results?format=csv", `results-${day}.csv`],
+      [".results", "/results", `results-${day}.jsonl`],
+      [".errors", "/errors", `errors-${day}.jsonl`],
+    ];
+    for (const [selector, path, suffix] of downloads) {
       const link = row.querySelector(selector);
       link.href = base + path;
       link.addEventListener("click", (event) => {
         event.preventDefault();
-        download(base + path, `job-${id}-${suffix}.jsonl`);
+        const name = (row.querySelector(".name").textContent || `job-${id}`).replace(/\.[^.]*$/, "");
+        download(base + path, `${name}-${suffix}`);
       });
     }
+    // Cancelling cannot be undone: the first click asks, saying what stays and what goes.
     const cancel = row.querySelector(".cancel");
-    cancel.addEventListener("click", async () => {
-      cancel.disabled = true;
+    const confirmBox = row.querySelector(".confirm-cancel");
+    cancel.addEventListener("click", () => {
+      confirmBox.hidden = false;
+      confirmBox.querySelector(".keep").focus();
+    });
+    confirmBox.querySelector(".keep").addEventListener("click", () => {
+      confirmBox.hidden = true;
+      cancel.focus();
+    });
+    const confirm = confirmBox.querySelector(".confirm");
+    confirm.addEventListener("click", async () => {
+      confirm.disabled = true;
       let response = null;
       try {
         response = await call(base, { method: "DELETE" });
       } catch {
         say("The service cannot be reached; try again.");
       }
-      cancel.disabled = false;
+      confirm.disabled = false;
       if (response && usable(response)) {
+        confirmBox.hidden = true;
         delay = FIRST_DELAY;
         schedule(0);
       }
