@@ -31,6 +31,8 @@ run: setup
 	$(PY) -m service sample examples/articles.jsonl
 	$(PY) -m service search "coronavirus"
 	$(PY) -m service search "الحمى"
+	$(PY) -m service search "farmers drought aid"
+	$(PY) -m service search "Trump"
 	@echo "Web UI and API: http://127.0.0.1:8000/  (API key for writes and /signin: $(RUN_API_KEY); Ctrl-C stops the web server)"
 	SECRET_KEY=$${SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))')} \
 	API_KEYS=$(RUN_API_KEY) $(PY) -m service serve --port 8000

@@ -133,3 +133,9 @@ def test_concurrent_first_searches_read_the_collection_once():
     for thread in threads:
         thread.join(timeout=30)
     assert reads == ["news"] and len(found) == 8 and all(names is found[0] for names in found)
+
+
+def test_a_spelling_the_collection_never_writes_is_asked_in_the_ones_it_does():
+    spellings = CollectionSpellings.from_sources({"Al Arabiya": {"ترمب": 12, "الرئيس": 30}, "BBC": {"الرئيس": 20}})
+    assert spellings.searchable_spellings("ترامب") == ["ترامب", "ترمب"]
+    assert spellings.searchable_spellings("الرئاسة") == []  # the article: no name

@@ -138,13 +138,15 @@ class CollectionSpellings:
 
     def searchable_spellings(self, word: str) -> list[str]:
         """The collection's spellings of an Arabic name: the word first, then the variants that occur and are
-        name-like, most used first; [] for a word that is no name.
+        name-like, most used first; [] for a word that is no name. A word the collection never writes is asked
+        in the name-like variants it does write.
 
         No name: a common word (one the collection inflects), or a word with the article, a clitic or a pronoun
         suffix. A variant with other letters than the word's (not only a hamza seat, ى or ة) must also be used by
         other outlets than the word (`used_apart`): كانت and كنت, or محمود and محمد, are written by all alike."""
         word = plain(word)
-        if not self._may_be_bare_name(word) or not self.is_name(word):
+        unseen = self.inflected_share(word) is None  # ترامب asked of a collection that writes only ترمب
+        if not self._may_be_bare_name(word) or not (unseen or self.is_name(word)):
             return []
         variants = set(arabic_variants(word))
         found = [
@@ -154,7 +156,7 @@ class CollectionSpellings:
             and form != word
             and self._may_be_bare_name(form)
             and self.is_name(form)
-            and (fold(form) == fold(word) or self.used_apart(form, word))
+            and (unseen or fold(form) == fold(word) or self.used_apart(form, word))
         ]
         return [word] + [form for form, _ in sorted(found, key=lambda pair: (-pair[1], pair[0]))]
 
