@@ -27,7 +27,8 @@ def tico19() -> dict[str, str]:
 
 def test_the_arabic_sample_articles_carry_tico19_human_english_for_every_sentence():
     references = tico19()
-    arabic = [record for _, record in sample_records() if record["id"] != "sample-en"]
+    # sample-en is an English original, sample-ar an Arabic article written for the project, with no English
+    arabic = [record for _, record in sample_records() if record["id"] not in ("sample-en", "sample-ar")]
     assert len(arabic) == 6
     for record in arabic:
         assert sample.has_human_english(record), record["id"]
@@ -42,7 +43,8 @@ def test_the_arabic_sample_articles_carry_tico19_human_english_for_every_sentenc
 def test_with_the_demo_model_the_sample_keeps_its_human_english():
     chosen = sample.plan(sample_records(), demo=True)
     assert [record["id"] for _, record in chosen.pretranslated] == [f"sample-{n}" for n in range(1, 7)]
-    assert [record["id"] for _, record in chosen.to_translate] == ["sample-en"]  # English: kept as it is
+    # English: kept as it is; Arabic without English: through the demo model, its English noise, found by meaning
+    assert [record["id"] for _, record in chosen.to_translate] == ["sample-en", "sample-ar"]
 
 
 def test_with_a_real_model_the_model_translates_the_sample_from_the_arabic_alone():
@@ -85,11 +87,12 @@ def stored_provenance(client, alias) -> dict[str, dict]:
 def test_load_indexes_human_english_with_the_demo_model_and_translates_with_a_real_one(client, alias, translator):
     assert translator.demo  # the session's generated model stands for the demo model
     chosen, report = sample.load(sample_records(), IndexTarget(client, alias), translator)
-    assert report.to_dict() == {"indexed": 7, "unchanged": 0, "rejected": 0}
+    assert report.to_dict() == {"indexed": 8, "unchanged": 0, "rejected": 0}
     kinds = stored_provenance(client, alias)
     assert {doc_id: kind["kind"] for doc_id, kind in kinds.items()} == {
         **{f"sample-{n}": "human" for n in range(1, 7)},
         "sample-en": "original",
+        "sample-ar": "demo",
     }
     stored = client.get(index=alias, id="sample-5")["_source"]
     assert stored["title_en"].startswith("By yesterday, the World Health Organization reported")
@@ -99,7 +102,8 @@ def test_load_indexes_human_english_with_the_demo_model_and_translates_with_a_re
     real = RealModel(translator)
     chosen, report = sample.load(sample_records(), IndexTarget(client, alias), real)
     # the human English is gone from the records, so the sample indexed with it is translated again
-    assert report.to_dict() == {"indexed": 6, "unchanged": 1, "rejected": 0}
+    # sample-en and sample-ar are unchanged records: kept as stored (sample-ar's demo English until it changes)
+    assert report.to_dict() == {"indexed": 6, "unchanged": 2, "rejected": 0}
     kinds = stored_provenance(client, alias)
     assert kinds["sample-5"] == {"kind": "machine", "model": real.model_id}
     assert kinds["sample-en"]["kind"] == "original"
@@ -114,6 +118,6 @@ def test_the_sample_command_make_run_calls_keeps_the_human_english_with_the_demo
         env=cli_env(search_settings, alias, tiny_model_dir, tmp_path),
     )
     assert done.returncode == 0, done.stderr
-    assert b"sample: 6 with their human English (pre-translated) and 1 through generated-tiny@" in done.stderr
+    assert b"sample: 6 with their human English (pre-translated) and 2 through generated-tiny@" in done.stderr
     kinds = stored_provenance(client, alias)
     assert kinds["sample-1"]["kind"] == "human" and kinds["sample-en"]["kind"] == "original"
