@@ -79,3 +79,8 @@ def with_members(hits: list[dict], response: dict) -> list[dict]:
             {**hit, "cluster_size": story["doc_count"] if story else 1, "cluster_members": others[:MEMBERS_PER_HIT]}
         )
     return shaped
+
+
+def story_size(client: OpenSearch, alias: str, cluster_id: str) -> int:
+    """How many articles the story holds (the article page's link to it says so)."""
+    return client.count(index=alias, body={"query": {"term": {"cluster_id": cluster_id}}})["count"]

@@ -8,12 +8,12 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from opensearchpy.exceptions import OpenSearchException
 from werkzeug.datastructures import MultiDict
 
-from service.errors import ServiceError
+from service.errors import SearchUnavailable, ServiceError
 from service.limits import MAX_RESULT_WINDOW
 from service.search.overview import collection_overview
 from service.search.query import QueryError
 from service.search.request import PastLastPage, SearchRequest
-from service.search.stories import cluster_members
+from service.search.stories import cluster_members, story_size
 from service.web import article_view, searchpage
 from service.web.actions import (
     article_id_or_404,
@@ -26,13 +26,16 @@ from service.web.actions import (
     translate_texts,
 )
 from service.web.auth import check_key
-from service.web.errors import ApiError
+from service.web.errors import ApiError, is_search_outage
 from service.web.services import app_services
 
 bp = Blueprint("ui", __name__)
 LOW_CONFIDENCE = -1.0  # mean token log-probability below which a sentence is marked for review
 # Pages with no data of their own: it comes through the keyed API.
 SHELL_PAGES = {"ui.ingest_page", "ui.jobs_page", "ui.alerts_page"}
+OPEN_TO_ALL = SHELL_PAGES | {"ui.hide_demo_banner"}  # no key asked, whatever READ_REQUIRES_KEY says
+DEMO_BANNER_COOKIE = "demo_banner"  # set when the reader hid the demo model notice; only its presence counts
+DEMO_BANNER_HIDDEN_FOR = 365 * 24 * 3600  # seconds
 WORDINGS = ("q_ar", "q_en", "q_names", "wording_for")  # the user's own wordings, and the query they belong to
 log = logging.getLogger(__name__)
 
@@ -40,7 +43,7 @@ log = logging.getLogger(__name__)
 @bp.before_request
 def pages_need_a_key_when_reads_do():
     """With READ_REQUIRES_KEY=on, pages that show articles, searches or translations need a key, as the API does."""
-    if request.endpoint not in SHELL_PAGES:
+    if request.endpoint not in OPEN_TO_ALL:
         check_key(write=False)
 
 
@@ -51,7 +54,26 @@ def page_context():
         "demo_model": services.demo,
         "model_id": services.model_id,
         "low_confidence": LOW_CONFIDENCE,
+        "demo_banner_cookie": DEMO_BANNER_COOKIE,
     }
+
+
+@bp.post("/demo-notice/hide")
+def hide_demo_banner():
+    """Hide the demo model notice in this browser (a cookie), and go back to the page it was hidden on.
+
+    It takes five lines of a phone's first screen on every page; each result still says where its English comes
+    from, so hiding it hides no fact."""
+    response = redirect(article_view.safe_back(request.form.get("back"), url_for("ui.search_page")), 303)
+    response.set_cookie(
+        DEMO_BANNER_COOKIE,
+        "hidden",
+        max_age=DEMO_BANNER_HIDDEN_FOR,
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure,
+    )
+    return response
 
 
 @bp.app_template_global()
@@ -80,7 +102,24 @@ def search_page():
         return _search_problem(args, searchpage.past_last_page(values, int(args["page"]), error.last_page))
     except (ApiError, QueryError) as error:
         return _search_problem(args, _in_user_words(error, values))
+    except (SearchUnavailable, OpenSearchException) as error:
+        if not is_search_outage(error):
+            raise
+        log.warning("search is down: %s", error)
+        return _search_problem(args, search_down(values))
     return render_template("search.html", problem=None, args=args, **_results_context(args, query, result))
+
+
+def search_down(values: dict) -> searchpage.PageProblem:
+    """An outage in the user's words: the query stays in the form, one click runs it again, Translate still works."""
+    problem = searchpage.PageProblem(
+        "Search is down for a moment: the news collection cannot be reached. Your search is kept; try it again "
+        "in a few seconds.",
+        "Try this search again",
+        values,
+    )
+    problem.status, problem.code = SearchUnavailable.status, SearchUnavailable.code
+    return problem
 
 
 def _with_current_wordings(args: MultiDict) -> MultiDict:
@@ -96,7 +135,7 @@ def _with_current_wordings(args: MultiDict) -> MultiDict:
 
 
 def _search_problem(args: MultiDict, problem: searchpage.PageProblem):
-    return render_template("search.html", result=None, problem=problem, args=args, overview=None), 400
+    return render_template("search.html", result=None, problem=problem, args=args, overview=None), problem.status
 
 
 def _in_user_words(error: ApiError | QueryError, values: dict) -> searchpage.PageProblem:
@@ -152,13 +191,14 @@ def saved_search(query: SearchRequest) -> dict:
 
 
 def _overview() -> dict | None:
-    """The collection's figures and latest stories for the start page; None when the index cannot be read."""
+    """The collection's figures and latest stories for the start page; None when the index cannot be read, and
+    {"search_down": True} when that is an outage (the page then says what the search page would)."""
     services = app_services()
     try:
         return collection_overview(services.client, services.alias)
-    except (OpenSearchException, ServiceError):  # no index yet, the cluster down or unusable: the page still works
+    except (OpenSearchException, ServiceError) as error:  # no index yet, the cluster down or unusable: it still works
         log.warning("the start page could not read the collection", exc_info=True)
-        return None
+        return {"search_down": True} if is_search_outage(error) else None
 
 
 @bp.get("/stories/<path:cluster_id>")
@@ -206,7 +246,20 @@ def article_page(article_id: str):
         reading_url=view_url("reading"),
         side_by_side_url=view_url(None),
         origin=article_view.provenance_label(document),
+        language=article_view.language_label(document),
+        english_original=article_view.is_english_original(document),
+        story=_story_of(document),
     )
+
+
+def _story_of(document: dict) -> dict | None:
+    """{"id", "size"} of the article's story when it holds other versions; None when it is alone in it."""
+    cluster_id = document.get("cluster_id")
+    if not cluster_id:
+        return None
+    services = app_services()
+    size = story_size(services.client, services.alias, cluster_id)
+    return {"id": cluster_id, "size": size} if size > 1 else None
 
 
 @bp.route("/translation", methods=["GET", "POST"])  # POST /translate is LibreTranslate's
@@ -214,6 +267,10 @@ def translate_page():
     if request.method == "GET":
         return render_template("translate.html", text="", results=None, error=None)
     text = request.form.get("text", "")
+    limit = app_services().settings.max_request_chars
+    if len(text) > limit:  # the API's words name a JSON field; the page's name the user's text
+        error = f"The text is too long: at most {limit:,} characters; yours has {len(text):,}."
+        return render_template("translate.html", text=text, results=None, error=error), 413
     try:
         read_texts({"text": text})
         results = translate_texts([text])
