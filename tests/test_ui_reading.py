@@ -227,11 +227,11 @@ def test_a_long_unbroken_query_does_not_push_the_page_sideways(site, tab):
     assert tab.evaluate(NO_SIDEWAYS_SCROLL)
 
 
-def test_the_navigation_keeps_analyst_pages_apart_from_the_tools(site, tab):
+def test_the_navigation_keeps_analyst_pages_apart_from_the_admin_pages(site, tab):
     tab.goto(f"{site}/")
     navigation = tab.get_by_role("navigation", name="Main")
-    pages = navigation.get_by_role("list", name="Pages")
-    tools = navigation.get_by_role("list", name="Tools")
+    pages = navigation.get_by_role("list", name="Analyst")
+    tools = navigation.get_by_role("list", name="Admin")
     assert [link.inner_text() for link in pages.get_by_role("link").all()] == ["Search", "Alerts", "Translate"]
     assert [link.inner_text() for link in tools.get_by_role("link").all()] == ["Ingest", "Jobs", "API"]
     links = navigation.get_by_role("link").all()
