@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from browsing import CHROMIUM, expect, served
+from test_ui_accessibility import axe_violations
 
 from service.ingest import ingest
 from service.web import create_app
@@ -106,6 +107,7 @@ def test_an_outage_keeps_the_query_offers_a_retry_and_says_translate_works(offli
     retry = tab.get_by_role("link", name="Try this search again")
     assert "q=ceasefire" in retry.get_attribute("href")
     expect(tab.locator("#translate-still-works").get_by_role("link", name="Translate")).to_be_visible()
+    assert axe_violations(tab) == []
 
     tab.goto(f"{offline_site}/")  # the home page says the same, not "searching may still work"
     shot(tab, "outage-home")
@@ -144,6 +146,7 @@ def test_translate_keeps_english_lines_runs_each_text_its_own_way_and_shows_the_
     paragraphs = tab.locator("#translation-text p")
     assert all(paragraph.get_attribute("dir") == "auto" for paragraph in paragraphs.all())
     assert tab.evaluate(NO_SIDEWAYS_SCROLL)
+    assert axe_violations(tab) == []
 
 
 def test_the_translate_limit_is_said_in_words(offline_site, tab):
@@ -167,6 +170,7 @@ def test_an_english_original_shows_its_english_once(site, tab):
     assert tab.locator("main [dir='rtl']").count() == 0
     assert tab.locator("main").inner_text().count("Stocks rose on Monday") == 1
     expect(tab.locator("#article-meta")).to_contain_text("English (detected,")
+    assert axe_violations(tab) == []
 
 
 def test_the_article_page_says_its_language_keeps_paragraphs_and_links_its_story(site, tab):
@@ -260,3 +264,11 @@ def test_on_a_phone_the_first_result_is_in_the_first_screen_and_the_banner_can_b
     phone.goto(f"{site}/translation")
     expect(phone.locator("#demo-banner")).to_have_count(0)  # remembered in this browser
     context.close()
+
+
+def test_alert_names_queries_and_outlets_are_isolated_from_the_english_around_them(make_offline_app):
+    """Item 11 on the alerts page, whose rows its script fills: "25 · غزة new since your last visit" read backwards
+    with the name not isolated, and <q dir="auto"> turned its quotation marks around an Arabic query."""
+    page = make_offline_app().test_client().get("/alerts").get_data(as_text=True)
+    assert '<bdi class="name"></bdi> <span class="new-count">' in page
+    assert '“<bdi class="query"></bdi>”' in page and '<bdi class="outlets">' in page
