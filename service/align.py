@@ -5,7 +5,7 @@ This builds the one JSON shape that the CLI, the API and the index share (docs/t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from service.provenance import PRETRANSLATED_MODEL
@@ -68,10 +68,12 @@ def assemble(
     translations: Sequence[Translation],
     model_id: str | None,
     demo: bool,
+    kept: Collection[int] = (),
 ) -> dict:
     """The article with `language`, `title_en`, `body_en`, `sentences` and `translation` added.
 
-    model_id None means the article is English and was kept as it is.
+    model_id None means the article is English and was kept as it is; `kept` are the indices of the units of an
+    Arabic article that are English and were kept as they are (their sentences say so: "kept": "en").
     """
     texts = {"title": article.get("title") or "", "body": article["body"]}
     targets = [t.target for t in translations]
@@ -85,8 +87,9 @@ def assemble(
             "target": t.target,
             "score": round(t.score, 4),
             **_alignment_entry(stored_alignment(t, u.source, texts[u.field][u.start : u.end])),
+            **({"kept": "en"} if index in kept else {}),
         }
-        for u, t in zip(units, translations, strict=True)
+        for index, (u, t) in enumerate(zip(units, translations, strict=True))
     ]
     return {
         **article,

@@ -73,7 +73,7 @@ class SearchUnavailable(ServiceError, RuntimeError):
     """The search cluster (OpenSearch) stayed unreachable or overloaded through every retry."""
 
     status, code = 503, "search_unavailable"
-    client_message = "the search cluster is unreachable; try again shortly"
+    client_message = "search is down for a moment (the search index cannot be reached); try again shortly"
 
 
 class JobsUnavailable(ServiceError, RuntimeError):

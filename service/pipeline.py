@@ -27,10 +27,15 @@ class Prepared:
     article: dict
     detection: langid.Detection
     units: list[SentenceUnit]
+    kept: frozenset[int] = frozenset()  # indices of units on English lines of an Arabic text: kept as they are
 
     @property
     def needs_translation(self) -> bool:
         return self.detection.language == "ar"
+
+    @property
+    def to_translate(self) -> list[SentenceUnit]:
+        return [unit for index, unit in enumerate(self.units) if index not in self.kept]
 
 
 def segment_field(text: str, field: str, max_tokens: int, count_tokens) -> list[SentenceUnit]:
@@ -78,7 +83,15 @@ def prepare(article, max_tokens: int, count_tokens, language: str | None = None)
     units = segment_field(title, "title", max_tokens, count_tokens) + segment_field(
         article["body"], "body", max_tokens, count_tokens
     )
-    return Prepared(article, detection, units)
+    kept = english_lines(units, {"title": title, "body": article["body"]}) if detection.language == "ar" else set()
+    return Prepared(article, detection, units, frozenset(kept))
+
+
+def english_lines(units: list[SentenceUnit], texts: dict[str, str]) -> set[int]:
+    """The units of an Arabic text that lie on lines written in Latin letters only (an English quote, a
+    by-line): the Arabic model would garble them, so they are kept as they are."""
+    lines = {field: text.split("\n") for field, text in texts.items()}
+    return {index for index, unit in enumerate(units) if langid.is_latin_only(lines[unit.field][unit.paragraph])}
 
 
 def translate_articles(
@@ -102,7 +115,9 @@ def translate_articles(
             except ArticleError as error:
                 article = error
         window.append((key, article))
-        weight += max(1, len(article.units)) if isinstance(article, Prepared) and article.needs_translation else 1
+        weight += (
+            max(1, len(article.to_translate)) if isinstance(article, Prepared) and article.needs_translation else 1
+        )
         if weight >= window_sentences:
             yield from _translate_window(window, translator, decoding)
             window, weight = [], 0
@@ -111,20 +126,34 @@ def translate_articles(
 
 def _translate_window(window, translator, decoding):
     arabic = [p for _, p in window if isinstance(p, Prepared) and p.needs_translation]
-    sentences = [u.source for p in arabic for u in p.units]
+    sentences = [u.source for p in arabic for u in p.to_translate]
     translations = iter(translator.translate(sentences, **decoding) if sentences else [])
     for key, prepared in window:
         if isinstance(prepared, ArticleError):
             yield key, prepared
         elif prepared.needs_translation:
-            targets = [next(translations) for _ in prepared.units]
+            targets = [
+                _kept_as_it_is(prepared, unit) if index in prepared.kept else next(translations)
+                for index, unit in enumerate(prepared.units)
+            ]
             yield (
                 key,
                 align.assemble(
-                    prepared.article, prepared.detection, prepared.units, targets, translator.model_id, translator.demo
+                    prepared.article,
+                    prepared.detection,
+                    prepared.units,
+                    targets,
+                    translator.model_id,
+                    translator.demo,
+                    kept=prepared.kept,
                 ),
             )
         else:  # English is kept as it is
-            texts = {"title": prepared.article.get("title") or "", "body": prepared.article["body"]}
-            kept = [Translation(texts[u.field][u.start : u.end], 0.0, 0) for u in prepared.units]
+            kept = [_kept_as_it_is(prepared, unit) for unit in prepared.units]
             yield key, align.assemble(prepared.article, prepared.detection, prepared.units, kept, None, False)
+
+
+def _kept_as_it_is(prepared: Prepared, unit: SentenceUnit) -> Translation:
+    """The unit's own text as its English: no tokens, so it weighs nothing in the article's score."""
+    text = (prepared.article.get("title") or "") if unit.field == "title" else prepared.article["body"]
+    return Translation(text[unit.start : unit.end], 0.0, 0)

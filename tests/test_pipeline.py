@@ -50,6 +50,19 @@ def test_english_is_kept_as_it_is(translator):
     assert result["translation"]["translated"] is False
 
 
+def test_english_lines_inside_arabic_text_are_kept_as_they_are(translator):
+    """Issue 21 item 9: an English quote inside Arabic text is not sent through the Arabic model."""
+    quote = 'The minister said: "We will talk again on Monday."'
+    mixed = {"body": f"قال الرئيس إن الاقتصاد تحسن.\n{quote}\nوفي سياق آخر، انتهى الاجتماع."}
+    [(_, result)] = run(translator, [mixed])
+    assert result["language"]["language"] == "ar" and result["translation"]["translated"] is True
+    assert result["body_en"].split("\n")[1] == quote
+    kept = [s for s in result["sentences"] if s.get("kept")]
+    assert [s["source"] for s in kept] == [quote] and kept[0]["target"] == quote and kept[0]["kept"] == "en"
+    arabic = [s for s in result["sentences"] if not s.get("kept")]
+    assert len(arabic) == 2 and all(s["target"] != s["source"] for s in arabic)
+
+
 def test_bad_articles_are_reported_in_order(translator):
     articles = [
         ARTICLE,

@@ -249,7 +249,7 @@ def test_a_search_hit_shows_its_story_by_the_title_and_the_story_page_compares_t
     versions.nth(2).locator("h3 a").click()
     expect(page).to_have_url(re.compile(r"/articles/q-cnn"))
     shot(page, "article")
-    page.locator("#article-story a").click()  # from an article to its story
+    page.locator("#story-link").click()  # from an article to its story
     expect(page.locator("#story-versions .version")).to_have_count(5)
     page.locator("#back-to-results").click()  # the way back keeps the query
     expect(page).to_have_url(re.compile(r"/\?q=earthquake$"))

@@ -12,6 +12,7 @@ SHORT_TEXT_LETTERS = 30  # below this, langdetect's guesses are unreliable; the 
 # script all add letters of their own. It skips langdetect, which costs milliseconds per article.
 CLEARLY_ARABIC = 0.8
 UNDETERMINED = "und"
+LATIN_LINE_SHARE = 0.9  # a line of an Arabic text this Latin (and with no Arabic letter) is kept as it is
 _ARABIC_BLOCKS = ((0x0600, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x08FF), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF))
 _LANGDETECT_LOCK = threading.Lock()  # langdetect seeds and draws from the global `random` module
 
@@ -46,6 +47,13 @@ def script_shares(text: str) -> tuple[int, float, float]:
     arabic = sum(map(_is_arabic, letters))
     latin = sum(1 for c in letters if c.isascii() or 0x00C0 <= ord(c) <= 0x024F)
     return len(letters), arabic / len(letters), latin / len(letters)
+
+
+def is_latin_only(text: str) -> bool:
+    """Letters all in the Latin script, none Arabic: an English line quoted inside Arabic text (a name alone too),
+    which the Arabic model would only garble."""
+    letters, arabic, latin = script_shares(text)
+    return letters > 0 and arabic == 0 and latin >= LATIN_LINE_SHARE
 
 
 def _langdetect(text: str) -> Detection | None:

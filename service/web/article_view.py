@@ -33,6 +33,22 @@ PROVENANCE_LABELS = {
 }
 
 
+LANGUAGE_NAMES = {"ar": "Arabic", "en": "English"}
+
+
+def language_label(document: dict) -> str:
+    """The detected language in words: "Arabic (detected, 100%)", not "language ar (1.00)"."""
+    code = document.get("language") or "und"
+    name = LANGUAGE_NAMES.get(code, code)
+    confidence = document.get("language_confidence")
+    return f"{name} (detected, {confidence:.0%})" if isinstance(confidence, (int, float)) else name
+
+
+def is_english_original(document: dict) -> bool:
+    """An article written in English: its text is shown once, not repeated as its own "Arabic"."""
+    return document.get("language") == "en" or provenance(document)["kind"] == "original"
+
+
 def safe_back(value: str | None, fallback: str) -> str:
     """value when it is a path on this site ("/?q=…"), else fallback: never a way to another site.
 
@@ -98,20 +114,23 @@ def _marked_pair(pair: dict) -> dict:
 
 def sentence_rows(document: dict, matches: dict[int, dict]) -> list[dict]:
     """Every sentence pair for the side-by-side table, with its marks and its number among the matches (1, 2, …)."""
-    rows, number = [], 0
+    rows, number, previous = [], 0, None
     for sentence in document.get("sentences") or []:
         marked = matches.get(sentence["position"])
         if marked:
             number += 1
+        paragraph = (sentence.get("field"), sentence.get("paragraph"))
         rows.append(
             {
                 **sentence,
+                "new_paragraph": previous is not None and paragraph != previous,  # the body's breaks, kept
                 "en_html": marked["en"] if marked else sentence["en"],
                 "ar_html": marked["ar"] if marked else sentence["ar"],
                 "matched": marked["matched"] if marked else None,
                 "match_number": number if marked else None,
             }
         )
+        previous = paragraph
     return rows
 
 

@@ -59,12 +59,20 @@ def _wants_json() -> bool:
     )
 
 
+def is_search_outage(error: Exception) -> bool:
+    """The search index unreachable or refusing for now: what a page words as "search is down for a moment"."""
+    return isinstance(error, SearchUnavailable) or (isinstance(error, TransportError) and is_outage(error))
+
+
 def error_response(status: int, message: str, code: str | None = None):
     if _is_libre():
         return jsonify({"error": message}), status
     if _wants_json():
         return jsonify({"error": {"code": code or CODES.get(status, "error"), "message": message}}), status
-    return render_template("error.html", status=status, message=message), status
+    # a page down for a moment offers to try again, and says what still works
+    retry = request.full_path.rstrip("?") if status == 503 and request.method == "GET" else None
+    search_down = code == SearchUnavailable.code
+    return render_template("error.html", status=status, message=message, retry=retry, search_down=search_down), status
 
 
 def init_app(app: Flask) -> None:

@@ -9,7 +9,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from opensearchpy.exceptions import OpenSearchException
 from werkzeug.datastructures import MultiDict
 
-from service.errors import ServiceError
+from service.errors import SearchUnavailable, ServiceError
 from service.limits import MAX_RESULT_WINDOW
 from service.search.coverage import related_stories, story_size, story_versions
 from service.search.overview import collection_overview
@@ -29,7 +29,7 @@ from service.web.actions import (
     translate_texts,
 )
 from service.web.auth import caller, check_key
-from service.web.errors import ApiError
+from service.web.errors import ApiError, is_search_outage
 from service.web.services import app_services
 from service.web.sessions import signing_in_available
 
@@ -37,6 +37,9 @@ bp = Blueprint("ui", __name__)
 LOW_CONFIDENCE = -1.0  # mean token log-probability below which a sentence is marked for review
 # Pages with no data of their own: it comes through the keyed API.
 SHELL_PAGES = {"ui.ingest_page", "ui.jobs_page", "ui.alerts_page"}
+OPEN_TO_ALL = SHELL_PAGES | {"ui.hide_demo_banner"}  # no key asked, whatever READ_REQUIRES_KEY says
+DEMO_BANNER_COOKIE = "demo_banner"  # set when the reader hid the demo model notice; only its presence counts
+DEMO_BANNER_HIDDEN_FOR = 365 * 24 * 3600  # seconds
 WORDINGS = ("q_ar", "q_en", "q_names", "wording_for")  # the user's own wordings, and the query they belong to
 BROWSE_FILTERS = ("source", "category", "from", "to")  # any of them without a query: browse, newest first
 # The start page's example searches: each finds something in the sample `make run` indexes.
@@ -48,7 +51,7 @@ log = logging.getLogger(__name__)
 def pages_need_a_key_when_reads_do():
     """With READ_REQUIRES_KEY=on, pages that show articles, searches or translations need a key, as the API does;
     a browser that has not signed in is sent to sign in first, and brought back."""
-    if request.endpoint in SHELL_PAGES:
+    if request.endpoint in OPEN_TO_ALL:
         return None
     if request.method == "GET" and caller().key_state == "none" and signing_in_available():
         settings = app_services().settings
@@ -65,7 +68,26 @@ def page_context():
         "demo_model": services.demo,
         "model_id": services.model_id,
         "low_confidence": LOW_CONFIDENCE,
+        "demo_banner_cookie": DEMO_BANNER_COOKIE,
     }
+
+
+@bp.post("/demo-notice/hide")
+def hide_demo_banner():
+    """Hide the demo model notice in this browser (a cookie), and go back to the page it was hidden on.
+
+    It takes five lines of a phone's first screen on every page; each result still says where its English comes
+    from, so hiding it hides no fact."""
+    response = redirect(article_view.safe_back(request.form.get("back"), url_for("ui.search_page")), 303)
+    response.set_cookie(
+        DEMO_BANNER_COOKIE,
+        "hidden",
+        max_age=DEMO_BANNER_HIDDEN_FOR,
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure,
+    )
+    return response
 
 
 @bp.app_template_global()
@@ -95,9 +117,26 @@ def search_page():
         return _search_problem(args, searchpage.past_last_page(values, int(args["page"]), error.last_page))
     except (ApiError, QueryError) as error:
         return _search_problem(args, _in_user_words(error, values))
+    except (SearchUnavailable, OpenSearchException) as error:
+        if not is_search_outage(error):
+            raise
+        log.warning("search is down: %s", error)
+        return _search_problem(args, search_down(values))
     return render_template(
         "search.html", problem=None, args=args, browsing=browsing, **_results_context(args, query, result)
     )
+
+
+def search_down(values: dict) -> searchpage.PageProblem:
+    """An outage in the user's words: the query stays in the form, one click runs it again, Translate still works."""
+    problem = searchpage.PageProblem(
+        "Search is down for a moment: the news collection cannot be reached. Your search is kept; try it again "
+        "in a few seconds.",
+        "Try this search again",
+        values,
+    )
+    problem.status, problem.code = SearchUnavailable.status, SearchUnavailable.code
+    return problem
 
 
 def _with_current_wordings(args: MultiDict) -> MultiDict:
@@ -113,7 +152,7 @@ def _with_current_wordings(args: MultiDict) -> MultiDict:
 
 
 def _search_problem(args: MultiDict, problem: searchpage.PageProblem):
-    return render_template("search.html", result=None, problem=problem, args=args, overview=None), 400
+    return render_template("search.html", result=None, problem=problem, args=args, overview=None), problem.status
 
 
 def _in_user_words(error: ApiError | QueryError, values: dict) -> searchpage.PageProblem:
@@ -190,9 +229,9 @@ def _overview(now: dt.datetime) -> dict | None:
     services = app_services()
     try:
         return collection_overview(services.client, services.alias, now)
-    except (OpenSearchException, ServiceError):  # no index yet, the cluster down or unusable: the page still works
+    except (OpenSearchException, ServiceError) as error:  # no index yet, the cluster down or unusable: it still works
         log.warning("the start page could not read the collection", exc_info=True)
-        return None
+        return {"search_down": True} if is_search_outage(error) else None
 
 
 @bp.get("/stories/<path:cluster_id>")
@@ -259,6 +298,8 @@ def article_page(article_id: str):
         reading_url=view_url("reading"),
         side_by_side_url=view_url(None),
         origin=article_view.provenance_label(document),
+        language=article_view.language_label(document),
+        english_original=article_view.is_english_original(document),
     )
 
 
@@ -283,6 +324,10 @@ def translate_page():
     if request.method == "GET":
         return render_template("translate.html", text="", results=None, error=None)
     text = request.form.get("text", "")
+    limit = app_services().settings.max_request_chars
+    if len(text) > limit:  # the API's words name a JSON field; the page's name the user's text
+        error = f"The text is too long: at most {limit:,} characters; yours has {len(text):,}."
+        return render_template("translate.html", text=text, results=None, error=error), 413
     try:
         read_texts({"text": text})
         results = translate_texts([text])
