@@ -18,7 +18,7 @@ from service.jobs.store import ActiveJobLimit
 from service.limits import MAX_ID_BYTES
 from service.pipeline import translate_articles
 from service.search.request import SearchRequest
-from service.search.searcher import search
+from service.search.searcher import browse, search
 from service.search.similar import similar_articles
 from service.translation.interface import SentenceTranslator
 from service.web import schemas
@@ -73,7 +73,16 @@ def article_id_or_404(article_id: str) -> str:
 def search_request(args) -> SearchRequest:
     """A SearchRequest from query-string arguments, checked against the declared parameters; a mismatch is a 400."""
     values = check_arguments(args, schemas.SEARCH_PARAMETERS)
+    return _request(values, values["q"], values.get("sort", "relevance"))
 
+
+def browse_request(args) -> SearchRequest:
+    """The same for a listing without a query (the search page's filters alone): newest first."""
+    values = check_arguments(args, [p for p in schemas.SEARCH_PARAMETERS if p["name"] != "q"])
+    return _request(values, "", "date")
+
+
+def _request(values: dict, text: str, sort: str) -> SearchRequest:
     def chosen(name: str) -> tuple[str, ...]:
         """Repeated values and comma lists alike; an empty select means "all".
 
@@ -83,13 +92,13 @@ def search_request(args) -> SearchRequest:
         return tuple(dict.fromkeys(part for part in parts if part))
 
     query = SearchRequest(
-        values["q"],
+        text,
         lang=values.get("lang", "auto"),
         sources=chosen("source"),
         categories=chosen("category"),
         date_from=values.get("from") or None,
         date_to=values.get("to") or None,
-        sort=values.get("sort", "relevance"),
+        sort=sort,
         size=values.get("size", 10),
         page=values.get("page", 1),
         q_ar=values.get("q_ar", "").strip() or None,  # an empty field means "the machine's translation"
@@ -116,6 +125,12 @@ def run_search(query: SearchRequest) -> dict:
         services.settings.search_translated_query_boost,
         services.meaning,
     )
+
+
+def run_browse(query: SearchRequest) -> dict:
+    """The articles within the query's filters, newest first, without a query."""
+    services = app_services()
+    return browse(services.client, services.alias, query)
 
 
 def related_articles(article_id: str, args) -> dict:
