@@ -114,8 +114,9 @@ def without(args: dict[str, list[str]], *names: str) -> dict[str, list[str]]:
 def query_problem(error: QueryError, args: dict[str, list[str]]) -> PageProblem:
     """A syntax error with the query shown and the offending token marked, and the query without it as the fix
     (only where that query parses: removing one token does not always mend it)."""
+    message = _sentence(str(error))
     if error.position is None:
-        return PageProblem(str(error))
+        return PageProblem(message)
     fixed = error.fixed
     try:
         query_parser.parse(fixed or "")
@@ -124,11 +125,16 @@ def query_problem(error: QueryError, args: dict[str, list[str]]) -> PageProblem:
     query = (args.get("q") or [""])[0].strip()  # as parsed: positions count from its first character
     start, end = error.position, error.position + len(error.token or "")
     if query[start:end] != error.token:  # the error is in another wording (q_ar, q_en), not in the query shown
-        return PageProblem(str(error))
+        return PageProblem(message)
     marked = Markup("{}<mark>{}</mark>{}").format(query[:start], query[start:end], query[end:])
     if fixed is None:
-        return PageProblem(str(error), marked_query=marked)
-    return PageProblem(str(error), f"Search for “{fixed}” instead", {**without(args, "page"), "q": [fixed]}, marked)
+        return PageProblem(message, marked_query=marked)
+    return PageProblem(message, f"Search for “{fixed}” instead", {**without(args, "page"), "q": [fixed]}, marked)
+
+
+def _sentence(message: str) -> str:
+    """The parser's message (a clause, as the API and the CLI give it) as a sentence on the page."""
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
 
 
 def stop_words_only(query: str) -> list[str]:
