@@ -139,7 +139,7 @@ def test_the_language_menu_says_it_is_the_querys_language(site, page):
     page.goto(f"{site}/?q=ceasefire")
     open_filters(page)
     menu = page.get_by_label("Query language")
-    expect(menu.locator("option:checked")).to_have_text("Detect automatically")
+    expect(menu.locator("option:checked")).to_have_text("Detect")
     hint = page.locator(f"#{menu.get_attribute('aria-describedby')}")
     expect(hint).to_have_text(re.compile("language your query is written in.*both languages are searched"))
 
