@@ -113,7 +113,9 @@ def test_without_scripts_the_apply_button_keeps_the_focus(site, browser):
 def test_filters_in_use_are_chips_with_a_clear_all_on_every_width(site, page):
     page.goto(f"{site}/?q=ceasefire&source=BBC+Arabic&category=world&from=2018-06")
     chips = page.locator("#active-filters .chip")
-    expect(chips).to_have_text(["Source: BBC Arabic ×", "Category: World ×", "From: 2018-06 ×"])
+    expect(chips).to_have_text(
+        [re.compile(f"{chip} ×$") for chip in ("Source: BBC Arabic", "Category: World", "From: 2018-06")]
+    )
     expect(chips.first).to_be_visible()
     with page.expect_navigation():
         page.get_by_role("link", name="Remove the filter Category: World").click()
