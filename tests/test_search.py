@@ -317,7 +317,7 @@ def test_cli_malformed_query_is_a_one_line_error(search_settings, corpus):
         "search", "a (b", env={"OPENSEARCH_URL": search_settings.opensearch_urls[0], "OPENSEARCH_INDEX": corpus}
     )
     assert done.returncode == 2
-    assert done.stderr.decode().strip() == "error: a parenthesis is not closed"
+    assert done.stderr.decode().strip() == "error: a parenthesis is not closed: “(” at character 3 has no ) after it"
 
 
 class RefusingClient:

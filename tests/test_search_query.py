@@ -5,7 +5,7 @@ import pytest
 from service.errors import TranslatorBusy
 from service.search import searcher
 from service.search.body import build_body
-from service.search.query import ParsedQuery, QueryError, QueryWording, parse, split_by_script
+from service.search.query import ParsedQuery, QueryError, QueryWording, only_stop_words, parse, split_by_script
 from service.search.request import SearchRequest
 from service.search.searcher import query_wordings
 
@@ -54,6 +54,29 @@ def test_malformed_queries_get_a_clear_message(text, message):
         parse(text)
 
 
+@pytest.mark.parametrize(
+    "text,token,position,fixed",
+    [
+        ("ceasefire AND", "AND", 10, "ceasefire"),
+        ('gaza "open', '"', 5, "gaza open"),
+        ("a (b", "(", 2, "a b"),
+        ("a) b", ")", 1, "a b"),
+        ("AND x", "AND", 0, "x"),
+        ("(a OR) b", "OR", 3, "(a ) b"),
+    ],
+)
+def test_a_syntax_error_says_which_token_where_and_the_query_without_it(text, token, position, fixed):
+    with pytest.raises(QueryError) as raised:
+        parse(text)
+    assert (raised.value.token, raised.value.position, raised.value.fixed) == (token, position, fixed)
+    assert f"“{token}” at character {position + 1}" in str(raised.value)
+
+
+def test_a_query_of_stop_words_only_is_recognised():
+    assert only_stop_words("the of") == ["the", "of"] and only_stop_words("في من") == ["في", "من"]
+    assert only_stop_words("the army") == [] and only_stop_words("") == []
+
+
 def test_translated_query_is_plain_words():
     assert ParsedQuery.from_words("The army's (ceasefire).").text == r"The army's \(ceasefire\)."
 
@@ -85,7 +108,7 @@ def test_body_matches_documents_and_asks_for_aligned_sentences():
     assert body["query"]["bool"]["filter"] == [{"range": {"published": {"gte": "2018-01-01"}}}]
     assert body["post_filter"] == {"bool": {"filter": [{"terms": {"source": ["BBC Arabic"]}}]}}  # facets keep counts
     assert body["sort"][0] == {"published": {"order": "desc", "missing": "_last"}}
-    assert set(body["aggs"]) == {"source", "category", "published", "stories"}  # stories: collapse is on
+    assert set(body["aggs"]) == {"source", "category", "published", "stories", "collection"}  # stories: collapse is on
 
 
 def test_a_machine_translation_searches_the_other_side_and_weighs_less():

@@ -4,7 +4,7 @@ against the first report, "3 hours ago", the timelines, and the browse request's
 import datetime as dt
 
 from service.search import topstories
-from service.search.browse import browse_body
+from service.search.body import browse_body
 from service.search.request import SearchRequest
 from service.search.topstories import Period, choose_period, is_breaking, rank
 from service.search.versions import compare, lead, word_changes

@@ -123,6 +123,11 @@ PAGES = {  # name → path, or a function that brings the page to the state to c
     "not-found": "/articles/no-such-article",
     "signin": "/signin",
     "signin-refused": signin_refused,
+    "no-such-page": "/no/such/page",
+    "search-filtered": "/?q=coronavirus&from=2020-01&sort=date",  # the filters in use, as chips
+    "search-browse": "/?q=&from=2020",  # a listing without a query
+    "search-syntax-error": "/?q=coronavirus+AND",
+    "search-empty": "/?q=zzzqqqxx",
 }
 NAV_CURRENT = {  # page → the navigation entry marked current on it
     "start": "Search",

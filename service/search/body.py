@@ -12,6 +12,8 @@ FIELDS = {"en": ["title_en^3", "body_en"], "ar": ["title^3", "body"]}
 FLAGS = "AND|OR|NOT|PHRASE|PRECEDENCE|WHITESPACE|ESCAPE"
 FACETS = ("source", "category")
 KNN_CANDIDATES = 100  # Lucene's k is also its HNSW candidate count: k=10 missed part of the exact top 10
+HIGHLIGHTED = ("title", "body", "title_en", "body_en")
+MATCHED_SENTENCES = 10  # matched sentence pairs returned per side and hit; the article page marks every one
 WORDS, MEANING = "words", "meaning"  # the names of the two channels' clauses: each hit says which it matched
 HIT_SOURCE = [
     "id",
@@ -129,7 +131,7 @@ def sentence_clause(lang: str, wordings: list[tuple[QueryWording, float]]) -> di
             "query": scored[0] if len(scored) == 1 else {"bool": {"should": scored}},
             "inner_hits": {
                 "name": f"sentences_{lang}",
-                "size": 3,
+                "size": MATCHED_SENTENCES,
                 "_source": [f"sentences.{key}" for key in ("position", "field", "ar", "en", "score", "alignment")],
                 "highlight": {
                     "pre_tags": ["<mark>"],
@@ -160,7 +162,8 @@ def _all_of(filters: list[dict]) -> dict:
 
 
 def _aggregations(facet_filters: dict[str, dict]) -> dict:
-    """Each facet counted under the other facets' choices; the monthly histogram under all of them."""
+    """Each facet counted under the other facets' choices; the monthly histogram under all of them; and each facet's
+    values in the whole collection, so a page can list them in an order no search changes (those with 0 too)."""
     aggs = {
         facet: {
             "filter": _all_of([f for other, f in facet_filters.items() if other != facet]),
@@ -168,6 +171,7 @@ def _aggregations(facet_filters: dict[str, dict]) -> dict:
         }
         for facet in FACETS
     }
+    aggs["collection"] = {"global": {}, "aggs": {facet: {"terms": {"field": facet, "size": 20}} for facet in FACETS}}
     aggs["published"] = {
         "filter": _all_of(list(facet_filters.values())),
         "aggs": {
@@ -241,23 +245,39 @@ def build_body(
     query["bool"]["should"] = [sentence_clause(lang, [(f, b) for f, b in weighed if f.lang == lang]) for lang in sides]
     body = {
         "query": query,
-        "from": (request.page - 1) * request.size,
-        "size": request.size,
-        "track_total_hits": True,
-        "_source": HIT_SOURCE,
         "highlight": {
             "fragment_size": 160,
             "number_of_fragments": 2,
             "pre_tags": ["<mark>"],
             "post_tags": ["</mark>"],
             "encoder": "html",
-            "fields": {f: {} for f in ("title", "body", "title_en", "body_en")},
+            # a title whole (no fragments): the hit's heading shows it highlighted
+            "fields": {f: {"number_of_fragments": 0} if f.startswith("title") else {} for f in HIGHLIGHTED},
         },
+    }
+    return _listing(request, body, facet_filters)
+
+
+def browse_body(request: SearchRequest) -> dict:
+    """A search without a query: every article within the chosen sources, categories and dates, newest first."""
+    query = {"bool": {"filter": _date_filters(request)}} if _date_filters(request) else {"match_all": {}}
+    body = {"query": query, "sort": [{"published": {"order": "desc", "missing": "_last"}}, {"id": "asc"}]}
+    return _listing(request, body, _facet_filters(request))
+
+
+def _listing(request: SearchRequest, body: dict, facet_filters: dict[str, dict]) -> dict:
+    """A search body with what every listing has: its page, the hits' fields, facets, the facets' choices, stories."""
+    body = {
+        **body,
+        "from": (request.page - 1) * request.size,
+        "size": request.size,
+        "track_total_hits": True,
+        "_source": HIT_SOURCE,
         "aggs": _aggregations(facet_filters),
     }
     if facet_filters:
         body["post_filter"] = _all_of(list(facet_filters.values()))
-    if request.sort == "date":
+    if request.sort == "date" and "sort" not in body:
         body["sort"] = [{"published": {"order": "desc", "missing": "_last"}}, "_score"]
     if request.collapse:
         body["collapse"] = {"field": "cluster_id"}  # one hit per story; its members come in one more request

@@ -17,9 +17,106 @@ _SPECIAL = re.compile(r'([+|\-"*()~\\])')
 
 
 class QueryError(ServiceError, ValueError):
-    """The query cannot be parsed; the message says why, for the user."""
+    """The query cannot be parsed; the message says why, for the user.
+
+    A syntax error also says where: the offending token, its offset in the query (from 0), and the query with that
+    token removed, which is the fix a page can offer as a link (None where removing it leaves no query).
+    """
 
     status, code = 400, "bad_query"
+
+    def __init__(self, message: str, token: str | None = None, position: int | None = None, fixed: str | None = None):
+        super().__init__(message)
+        self.token, self.position, self.fixed = token, position, fixed
+
+
+def _syntax_error(text: str, problem: str, token: str, position: int, fix: str) -> QueryError:
+    """A QueryError naming the token at position (counted from 1 for people) and how to fix it."""
+    fixed = " ".join((text[:position] + text[position + len(token) :]).split()) or None
+    where = f"“{token}” at character {position + 1}"
+    return QueryError(f"{problem}: {where} {fix}", token, position, fixed)
+
+
+# Lucene's English stop set (the index's _english_ filter) and the commonest of its Arabic one (_arabic_): a query
+# of these alone has no term left to look for once analysed, so it finds nothing whatever is in the collection.
+ENGLISH_STOP_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "for",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "such",
+        "that",
+        "the",
+        "their",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "to",
+        "was",
+        "will",
+        "with",
+    ]
+)
+ARABIC_STOP_WORDS = frozenset(
+    [
+        "في",
+        "من",
+        "على",
+        "إلى",
+        "الى",
+        "عن",
+        "مع",
+        "أن",
+        "ان",
+        "إن",
+        "هذا",
+        "هذه",
+        "ذلك",
+        "التي",
+        "الذي",
+        "الذين",
+        "كان",
+        "كانت",
+        "قد",
+        "لا",
+        "ما",
+        "لم",
+        "لن",
+        "أو",
+        "او",
+        "ثم",
+        "حتى",
+        "و",
+    ]
+)
+
+
+def only_stop_words(terms: str) -> list[str]:
+    """The query's words when every one is a stop word the index leaves out (so nothing can match), else []."""
+    words = [word.strip(".,;:!?\"'«»()").lower() for word in terms.split()]
+    words = [word for word in words if word]
+    if words and all(word in ENGLISH_STOP_WORDS or word in ARABIC_STOP_WORDS for word in words):
+        return words
+    return []
 
 
 @dataclass(frozen=True)
@@ -56,7 +153,8 @@ def parse(text: str) -> ParsedQuery:
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(f"the query is longer than {MAX_QUERY_CHARS} characters")
     if text.count('"') % 2:
-        raise QueryError("a quotation mark is not closed")
+        quote = text.rfind('"')
+        raise _syntax_error(text, "a quotation mark is not closed", '"', quote, "has no closing quotation mark")
     out: list[str] = []
     positive: list[str] = []
     words: list[str] = []
@@ -65,24 +163,36 @@ def parse(text: str) -> ParsedQuery:
     groups: list[bool] = []  # for each open parenthesis, whether it is excluded (NOT (...), -(...))
     negate = False
     expect_operand = True
-    for token in _TOKEN.findall(text):
+    opened: list[int] = []  # where each open parenthesis stands
+    last_operator = (0, "")  # the latest AND, OR, NOT or -, and where
+    for match in _TOKEN.finditer(text):
+        token, at = match.group(), match.start()
         depth = len(groups)
         if token in ("AND", "OR"):
             if expect_operand:
-                raise QueryError(f"{token} needs a term on each side")
+                raise _syntax_error(
+                    text, f"{token} needs a term on each side", token, at, "has no term before it: remove it"
+                )
             out.append("+" if token == "AND" else "|")
-            expect_operand = True
+            expect_operand, last_operator = True, (at, token)
         elif token in ("NOT", "-"):  # a lone - before a "phrase" or (group) excludes it too
-            negate = True
+            negate, last_operator = True, (at, token)
         elif token == "(":
             if negate and not depth:
                 group_start = len(out)
             out.append(("-" if negate else "") + "(")
             groups.append(negate)
+            opened.append(at)
             negate, expect_operand = False, True
         elif token == ")":
-            if not groups or expect_operand:
-                raise QueryError("a parenthesis does not match")
+            if not groups:
+                raise _syntax_error(text, "a parenthesis does not match", ")", at, "closes no ( before it")
+            if expect_operand and last_operator[0] > opened[-1]:
+                at, operator = last_operator
+                raise _syntax_error(text, f"{operator} needs a term on each side", operator, at, "has no term after it")
+            if expect_operand:
+                raise QueryError(f"the parentheses at character {opened[-1] + 1} hold no term", "(", opened[-1])
+            opened.pop()
             out.append(")")
             if groups.pop() and not groups:  # a top-level excluded group holds for every wording, like a word
                 excluded.append(_all_of(["(", *out[group_start + 1 :]]))
@@ -92,7 +202,7 @@ def parse(text: str) -> ParsedQuery:
             if body.startswith('"'):
                 phrase = body[1:-1].strip()
                 if not phrase:
-                    raise QueryError("a quoted phrase is empty")
+                    raise _syntax_error(text, "a quoted phrase is empty", token, at, "has no words: remove it")
                 term, word = '"' + _escape(phrase).replace('\\"', "") + '"', phrase
             else:
                 term, word = _escape(body), body
@@ -104,9 +214,10 @@ def parse(text: str) -> ParsedQuery:
                 words.append(word)
             negate, expect_operand = False, False
     if groups:
-        raise QueryError("a parenthesis is not closed")
+        raise _syntax_error(text, "a parenthesis is not closed", "(", opened[-1], "has no ) after it")
     if expect_operand or negate:
-        raise QueryError("the query ends with an operator")
+        at, operator = last_operator
+        raise _syntax_error(text, "the query ends with an operator", operator, at, "has no term after it: remove it")
     if not words:
         raise QueryError("the query has no terms to look for, only exclusions")
     return ParsedQuery(" ".join(out), " ".join(positive), " ".join(words), " ".join(excluded))

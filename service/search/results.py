@@ -67,6 +67,9 @@ def parse_hit(hit: dict) -> dict:
         "id": hit["_id"],
         "title": source.get("title", ""),
         "title_en": source.get("title_en", ""),
+        # the whole title with the query's words in <mark>, where the title matched; else null
+        "title_highlighted": (highlight.get("title") or [None])[0],
+        "title_en_highlighted": (highlight.get("title_en") or [None])[0],
         "published": source.get("published"),
         "source": source.get("source"),
         "category": source.get("category"),
@@ -83,9 +86,17 @@ def parse_hit(hit: dict) -> dict:
         "sentences": _sentence_pairs(
             hit.get("inner_hits", {}), origin["kind"], "ar" if source.get("language") == "ar" else "en"
         ),
+        "sentences_matched": _sentences_matched(hit.get("inner_hits", {})),
         "matched_by": [name for name in (WORDS, MEANING) if name in hit.get("matched_queries", ())],
         "cluster_id": source.get("cluster_id", hit["_id"]),
     }
+
+
+def _sentences_matched(inner_hits: dict) -> int:
+    """How many sentences the query's words matched on the side that matched most (its inner hits hold at most
+    MATCHED_SENTENCES of them)."""
+    totals = [inner_hits.get(name, {}).get("hits", {}).get("total", {}) for name in ("sentences_ar", "sentences_en")]
+    return max((total.get("value", 0) if isinstance(total, dict) else total for total in totals), default=0)
 
 
 def parse_response(response: dict) -> dict:
@@ -102,6 +113,10 @@ def parse_response(response: dict) -> dict:
                 {"value": b["key_as_string"], "count": b["doc_count"]}
                 for b in aggs.get("published", {}).get("months", {}).get("buckets", [])
             ],
+        },
+        # each facet's values in the whole collection, largest first: a list no search reorders
+        "collection_facets": {
+            facet: [b["key"] for b in aggs.get("collection", {}).get(facet, {}).get("buckets", [])] for facet in FACETS
         },
     }
 

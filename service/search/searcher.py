@@ -20,7 +20,7 @@ from service.index import vectors
 from service.index.bulk import is_outage
 from service.index.errors import refusal_reason
 from service.search import query as query_parser
-from service.search.body import MeaningQuery, best_meaning_body, build_body, cosine_of
+from service.search.body import MeaningQuery, best_meaning_body, browse_body, build_body, cosine_of
 from service.search.floor import MeaningFloor
 from service.search.names import CollectionNames, collection_names, name_wordings
 from service.search.query import ParsedQuery, QueryError, QueryWording
@@ -274,4 +274,17 @@ def search(
         + ([{"lang": OTHER_SIDE[lang], "text": parsed.terms, "by": "meaning"}] if near else []),
         "not_searched": not_searched,
     }
+    return result
+
+
+def browse(client: OpenSearch, alias: str, request: SearchRequest) -> dict:
+    """The articles within a request's sources, categories and dates, newest first, without a query: the shape
+    search returns, with nothing searched (its query is ignored)."""
+    request.validate()
+    result = parse_response(_run(client, alias, browse_body(request)))
+    request.check_page(result["total"], len(result["hits"]), result.get("stories"))
+    if request.collapse and result["hits"]:
+        stories = _run(client, alias, page_members_body([hit["cluster_id"] for hit in result["hits"]]))
+        result["hits"] = with_members(result["hits"], stories)
+    result["query"] = {"language": None, "searched": [], "not_searched": []}
     return result

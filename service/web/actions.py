@@ -17,9 +17,8 @@ from service.ingest import repeats_rule
 from service.jobs.store import ActiveJobLimit
 from service.limits import MAX_ID_BYTES
 from service.pipeline import translate_articles
-from service.search.browse import browse
 from service.search.request import SearchRequest
-from service.search.searcher import search
+from service.search.searcher import browse, search
 from service.search.similar import similar_articles
 from service.translation.interface import SentenceTranslator
 from service.web import schemas
@@ -71,13 +70,19 @@ def article_id_or_404(article_id: str) -> str:
     return article_id
 
 
-def search_request(args, browse: bool = False) -> SearchRequest:
-    """A SearchRequest from query-string arguments, checked against the declared parameters; a mismatch is a 400.
+def search_request(args) -> SearchRequest:
+    """A SearchRequest from query-string arguments, checked against the declared parameters; a mismatch is a 400."""
+    values = check_arguments(args, schemas.SEARCH_PARAMETERS)
+    return _request(values, values["q"], values.get("sort", "relevance"))
 
-    browse: no query, only filters (the search page lists the articles under them, newest first)."""
-    parameters = [p for p in schemas.SEARCH_PARAMETERS if not (browse and p["name"] == "q")]
-    values = check_arguments(args, parameters)
 
+def browse_request(args) -> SearchRequest:
+    """The same for a listing without a query (the search page's filters alone): newest first."""
+    values = check_arguments(args, [p for p in schemas.SEARCH_PARAMETERS if p["name"] != "q"])
+    return _request(values, "", "date")
+
+
+def _request(values: dict, text: str, sort: str) -> SearchRequest:
     def chosen(name: str) -> tuple[str, ...]:
         """Repeated values and comma lists alike; an empty select means "all".
 
@@ -87,13 +92,13 @@ def search_request(args, browse: bool = False) -> SearchRequest:
         return tuple(dict.fromkeys(part for part in parts if part))
 
     query = SearchRequest(
-        values.get("q", ""),
+        text,
         lang=values.get("lang", "auto"),
         sources=chosen("source"),
         categories=chosen("category"),
         date_from=values.get("from") or None,
         date_to=values.get("to") or None,
-        sort=values.get("sort", "relevance"),
+        sort=sort,
         size=values.get("size", 10),
         page=values.get("page", 1),
         q_ar=values.get("q_ar", "").strip() or None,  # an empty field means "the machine's translation"
@@ -122,6 +127,12 @@ def run_search(query: SearchRequest) -> dict:
     )
 
 
+def run_browse(query: SearchRequest) -> dict:
+    """The articles within the query's filters, newest first, without a query."""
+    services = app_services()
+    return browse(services.client, services.alias, query)
+
+
 def related_articles(article_id: str, args) -> dict:
     """An article's related coverage in either language, outside its story (GET .../similar, the page's section);
     a 404 when there is no such article, a 400 for a bad size."""
@@ -131,12 +142,6 @@ def related_articles(article_id: str, args) -> dict:
     if found is None:
         raise ApiError(404, "not found")
     return found
-
-
-def run_browse(query: SearchRequest) -> dict:
-    """The articles under the query's filters, newest first, in a search result's shape."""
-    services = app_services()
-    return browse(services.client, services.alias, query)
 
 
 def key_owner() -> str:

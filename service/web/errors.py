@@ -75,6 +75,12 @@ def error_response(status: int, message: str, code: str | None = None):
     return render_template("error.html", status=status, message=message, retry=retry, search_down=search_down), status
 
 
+def _no_such_page() -> str:
+    if _wants_json() and not _is_libre():
+        return f"there is no API endpoint at {request.path}: the endpoints are listed at /api/v1/openapi.json"
+    return f"There is no page at {request.path}. Search the news from here, or start again from the front page."
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def service_error(error: ServiceError):
@@ -87,6 +93,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
+        if error.code == 404:  # no route: our own words, not werkzeug's stock text
+            return error_response(404, _no_such_page())
         body, status = error_response(error.code or 500, error.description or error.name)
         # werkzeug's own headers describe its HTML page, except Allow, which a 405 must carry (RFC 9110)
         return body, status, [(name, value) for name, value in error.get_headers() if name == "Allow"]

@@ -345,6 +345,9 @@ _HIT = {
                 "properties": {"id": {"type": "string"}, "source": _NULLABLE_STRING, "published": _NULLABLE_STRING},
             },
         },
+        "title_highlighted": {**_NULLABLE_STRING, "description": "the Arabic title with the query's words in <mark>"},
+        "title_en_highlighted": {**_NULLABLE_STRING, "description": "the same for the English title"},
+        "sentences_matched": {**_COUNT, "description": "sentences the query's words matched (the pairs: at most 10)"},
         "snippets": {
             "type": "object",
             "properties": {
@@ -483,6 +486,11 @@ RESPONSES = {
             "stories": {**_COUNT, "description": "collapsed searches: the story clusters among them (approximate)"},
             "hits": {"type": "array", "items": _HIT},
             "facets": {"type": "object", "properties": {"source": _FACET, "category": _FACET, "published": _FACET}},
+            "collection_facets": {
+                "type": "object",
+                "description": "each facet's values in the whole collection, largest first (counts: facets)",
+                "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            },
             "query": {
                 "type": "object",
                 "properties": {

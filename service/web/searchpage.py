@@ -8,7 +8,6 @@ escaped (only <mark> tags are its own).
 from __future__ import annotations
 
 import calendar
-import datetime as dt
 import re
 from dataclasses import dataclass
 
@@ -16,6 +15,8 @@ from markupsafe import Markup, escape
 
 from service.errors import ServiceError
 from service.search import query as query_parser
+from service.search.dates import EXAMPLES as DATE_EXAMPLES
+from service.search.dates import parse_date
 from service.search.query import QueryError
 from service.text import langid
 
@@ -28,8 +29,8 @@ PROVENANCE_LABELS = {
 }
 FACET_LABELS = {"middle_east": "Middle East", "us": "US", "uk": "UK", "un": "UN"}  # where capitalising is wrong
 _KEY = re.compile(r"[a-z0-9]+(?:[_-][a-z0-9]+)*")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ][0-9:.]+(?:Z|[+-]\d{2}:?\d{2})?)?")
-SENTENCES_PER_HIT = 2
+SENTENCES_PER_HIT = 2  # shown at once; the rest of the matched pairs fold under "+N more"
+FILTERS = ("source", "category", "from", "to")  # what narrows the articles (lang says how the query is read)
 OUTLETS_NAMED = 2
 MAX_TIMELINE_MONTHS = 240  # beyond 20 years, months without matches are left out rather than drawn as gaps
 
@@ -39,16 +40,24 @@ class PageProblem(ServiceError, ValueError):
 
     status, code = 400, "bad_request"
 
-    def __init__(self, message: str, fix_label: str | None = None, fix_args: dict | None = None):
+    def __init__(
+        self,
+        message: str,
+        fix_label: str | None = None,
+        fix_args: dict | None = None,
+        marked_query: Markup | None = None,
+    ):
         super().__init__(message)
         self.message, self.fix_label, self.fix_args = message, fix_label, fix_args
+        self.marked_query = marked_query  # the query with the part at fault in <mark>
 
 
 # Errors
 
 
-def check_page_and_dates(args: dict[str, list[str]]) -> None:
-    """PageProblem for a page that is no number or dates that are no dates, before the API's own wording."""
+def check_page_and_dates(args: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The arguments with From and To as ISO dates (2018-05 and 1 May 2018 are dates too); PageProblem for a page
+    that is no number or a date that is no date, before the API's own wording, whether or not there is a query."""
     page = (args.get("page") or [""])[0].strip()
     if page and not (page.isdigit() and int(page) >= 1):
         raise PageProblem(
@@ -56,25 +65,20 @@ def check_page_and_dates(args: dict[str, list[str]]) -> None:
             "Go to the first page",
             without(args, "page"),
         )
+    dated = dict(args)
     for name, label in (("from", "From"), ("to", "To")):
         value = (args.get(name) or [""])[0].strip()
-        if value and not _is_date(value):
+        if not value:
+            continue
+        iso = parse_date(value, end=name == "to")
+        if iso is None:
             raise PageProblem(
-                f"The {label} date “{value}” is not a date the search understands: write it as YYYY-MM-DD, "
-                "for example 2018-03-01.",
+                f"The {label} date “{value}” is not a date the search understands: write it as {DATE_EXAMPLES}.",
                 f"Search without the {label} date",
                 without(args, name, "page"),
             )
-
-
-def _is_date(value: str) -> bool:
-    if not _ISO_DATE.fullmatch(value):
-        return False
-    try:
-        dt.date.fromisoformat(value[:10])
-    except ValueError:
-        return False
-    return True
+        dated[name] = [iso]
+    return dated
 
 
 def reversed_dates(args: dict[str, list[str]]) -> PageProblem:
@@ -105,6 +109,65 @@ def page_out_of_range(args: dict[str, list[str]]) -> PageProblem:
 def without(args: dict[str, list[str]], *names: str) -> dict[str, list[str]]:
     """The arguments less those named (the page number, when a change makes it meaningless)."""
     return {name: values for name, values in args.items() if name not in names}
+
+
+def query_problem(error: QueryError, args: dict[str, list[str]]) -> PageProblem:
+    """A syntax error with the query shown and the offending token marked, and the query without it as the fix
+    (only where that query parses: removing one token does not always mend it)."""
+    message = _sentence(str(error))
+    if error.position is None:
+        return PageProblem(message)
+    fixed = error.fixed
+    try:
+        query_parser.parse(fixed or "")
+    except QueryError:
+        fixed = None
+    query = (args.get("q") or [""])[0].strip()  # as parsed: positions count from its first character
+    start, end = error.position, error.position + len(error.token or "")
+    if query[start:end] != error.token:  # the error is in another wording (q_ar, q_en), not in the query shown
+        return PageProblem(message)
+    marked = Markup("{}<mark>{}</mark>{}").format(query[:start], query[start:end], query[end:])
+    if fixed is None:
+        return PageProblem(message, marked_query=marked)
+    return PageProblem(message, f"Search for “{fixed}” instead", {**without(args, "page"), "q": [fixed]}, marked)
+
+
+def _sentence(message: str) -> str:
+    """The parser's message (a clause, as the API and the CLI give it) as a sentence on the page."""
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+def stop_words_only(query: str) -> list[str]:
+    """The query's words when all of them are too common for the index to keep (a search for them finds nothing)."""
+    try:
+        return query_parser.only_stop_words(query_parser.parse(query).terms)
+    except QueryError:
+        return []
+
+
+# Filters
+
+
+@dataclass(frozen=True)
+class ActiveFilter:
+    label: str  # Source: BBC Arabic
+    args: dict  # the search without it
+
+
+def active_filters(args: dict[str, list[str]]) -> list[ActiveFilter]:
+    """Each chosen filter with the search that drops it, in the order the panel lists them."""
+    chosen = []
+    for name in FILTERS:
+        for value in dict.fromkeys(v for v in args.get(name, []) if v.strip()):
+            rest = [v for v in args[name] if v != value]
+            label = f"{name.capitalize()}: {facet_label(value) if name in ('source', 'category') else value}"
+            chosen.append(ActiveFilter(label, {**without(args, name, "page"), **({name: rest} if rest else {})}))
+    return chosen
+
+
+def is_browse(args: dict[str, list[str]]) -> bool:
+    """A filter-only search: no query, but a source, category or date to list the articles of."""
+    return not (args.get("q") or [""])[0].strip() and any(v.strip() for n in FILTERS for v in args.get(n, []))
 
 
 # The language menu
@@ -148,12 +211,13 @@ class FacetOption:
     checked: bool
 
 
-def facet_options(buckets: list[dict], chosen: list[str]) -> list[FacetOption]:
-    """Every value the search counted, and the chosen ones it did not (with 0), so a choice can be undone."""
-    options = [FacetOption(b["value"], facet_label(b["value"]), b["count"], b["value"] in chosen) for b in buckets]
-    counted = {b["value"] for b in buckets}
-    options += [FacetOption(v, facet_label(v), 0, True) for v in dict.fromkeys(chosen) if v and v not in counted]
-    return options
+def facet_options(buckets: list[dict], chosen: list[str], collection: list[str] = ()) -> list[FacetOption]:
+    """The collection's values in its own order (largest first, as the whole collection counts them), each with
+    this search's count or 0, then any other value the search counted, then the chosen ones it did not: the list
+    keeps its order under the pointer while choices change the counts, and a choice can always be undone."""
+    counts = {b["value"]: b["count"] for b in buckets}
+    values = dict.fromkeys([*collection, *counts, *(v for v in chosen if v)])
+    return [FacetOption(v, facet_label(v), counts.get(v, 0), v in chosen) for v in values]
 
 
 # The timeline
@@ -215,11 +279,12 @@ class SentenceRow:
     ar: Markup
     matched: str  # en, ar or both: the side the query hit
     counterpart: str | None  # the other side, which is the matched sentence's translation or source
+    position: int = 0  # in the article: its row there is #s-<position>
 
 
-def sentence_rows(hit: dict, limit: int = SENTENCES_PER_HIT) -> list[SentenceRow]:
+def sentence_rows(hit: dict) -> list[SentenceRow]:
     """The hit's matching body sentences, each beside its own translation; the counterpart side's aligned words
-    marked when the alignment is known. Titles are left out: the hit's heading shows them, unhighlighted."""
+    marked when the alignment is known. Titles are left out: the hit's heading shows them, highlighted."""
     rows = []
     for pair in hit.get("sentences", []):
         if pair.get("field") == "title":
@@ -227,9 +292,8 @@ def sentence_rows(hit: dict, limit: int = SENTENCES_PER_HIT) -> list[SentenceRow
         ar = Markup(pair["ar_highlighted"]) if pair["matched"] in ("ar", "both") else escape(pair["ar"])
         if pair["matched"] == "en" and pair.get("alignment"):
             ar = mark_spans(pair["ar"], [span for item in pair["alignment"] for span in item["ar"]])
-        rows.append(SentenceRow(Markup(pair["en_highlighted"]), ar, pair["matched"], pair.get("counterpart")))
-        if len(rows) == limit:
-            break
+        en = Markup(pair["en_highlighted"])
+        rows.append(SentenceRow(en, ar, pair["matched"], pair.get("counterpart"), pair.get("position", 0)))
     return rows
 
 
@@ -275,15 +339,43 @@ def other_outlets(hit: dict, named: int = OUTLETS_NAMED) -> OtherOutlets | None:
 @dataclass(frozen=True)
 class HitView:
     hit: dict
-    rows: list[SentenceRow]
+    rows: list[SentenceRow]  # every matched body sentence returned; the first `shown` are open, the rest fold
     outlets: OtherOutlets | None
     provenance: str  # machine, human, demo or original
     provenance_label: str
+    title: Markup  # the Arabic title, its matched words in <mark>
+    title_en: Markup
+    title_only: bool  # matched by its words in a title, and in no sentence of the text
+    matched: int  # sentences the query's words matched, on the side that matched most
+    unlisted: bool  # more matched than the hit carries: the article page lists them all
+    shown: int = SENTENCES_PER_HIT
 
 
 def hit_view(hit: dict) -> HitView:
     kind = (hit.get("provenance") or {}).get("kind", "")
-    return HitView(hit, sentence_rows(hit), other_outlets(hit), kind, PROVENANCE_LABELS.get(kind, ""))
+    rows = sentence_rows(hit)
+    title, title_en = _highlighted(hit, "title"), _highlighted(hit, "title_en")
+    in_title = "<mark>" in title + title_en or any(p.get("field") == "title" for p in hit.get("sentences", []))
+    words = "words" in (hit.get("matched_by") or ["words"])
+    matched = hit.get("sentences_matched") or 0
+    return HitView(
+        hit,
+        rows,
+        other_outlets(hit),
+        kind,
+        PROVENANCE_LABELS.get(kind, ""),
+        title,
+        title_en,
+        title_only=words and in_title and not rows,
+        matched=matched,
+        unlisted=matched > len(hit.get("sentences", [])),
+    )
+
+
+def _highlighted(hit: dict, field: str) -> Markup:
+    """A title with the query's words marked; escaped as it is where the title did not match."""
+    marked = hit.get(f"{field}_highlighted")
+    return Markup(marked) if marked else escape(hit.get(field) or "")
 
 
 # What was searched

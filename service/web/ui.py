@@ -19,6 +19,7 @@ from service.search.topstories import BREAKING_HOURS
 from service.web import article_view, export, searchpage, storypage
 from service.web.actions import (
     article_id_or_404,
+    browse_request,
     key_owner,
     read_texts,
     related_articles,
@@ -41,7 +42,6 @@ OPEN_TO_ALL = SHELL_PAGES | {"ui.hide_demo_banner"}  # no key asked, whatever RE
 DEMO_BANNER_COOKIE = "demo_banner"  # set when the reader hid the demo model notice; only its presence counts
 DEMO_BANNER_HIDDEN_FOR = 365 * 24 * 3600  # seconds
 WORDINGS = ("q_ar", "q_en", "q_names", "wording_for")  # the user's own wordings, and the query they belong to
-BROWSE_FILTERS = ("source", "category", "from", "to")  # any of them without a query: browse, newest first
 # The start page's example searches: each finds something in the sample `make run` indexes.
 EXAMPLE_SEARCHES = (("en", "coronavirus"), ("en", '"World Health Organization"'), ("ar", "كورونا"), ("ar", "الصين"))
 log = logging.getLogger(__name__)
@@ -102,29 +102,31 @@ bp.add_app_template_global(searchpage.facet_label, "facet_label")
 
 @bp.get("/")
 def search_page():
-    args = _with_current_wordings(request.args)
-    browsing = not args.get("q", "").strip()
-    if browsing and not any(value.strip() for name in BROWSE_FILTERS for value in args.getlist(name)):
-        return render_template("search.html", result=None, problem=None, args=args, **_start_context())
+    focus = request.args.get("focus")  # the control that changed: focused again on the new page (search.js)
+    args = _with_current_wordings(MultiDict([(n, v) for n, v in request.args.items(multi=True) if n != "focus"]))
     values = args.to_dict(flat=False)
+    browsing = searchpage.is_browse(values)
+    if not browsing and not args.get("q", "").strip():
+        return render_template("search.html", result=None, problem=None, args=args, **_start_context())
     try:
-        searchpage.check_page_and_dates(values)
-        query = search_request(args, browse=browsing)
+        dated = MultiDict(searchpage.check_page_and_dates(values))  # even without a query: a bad date is told
+        query = browse_request(dated) if browsing else search_request(dated)
         result = run_browse(query) if browsing else run_search(query)
     except searchpage.PageProblem as problem:
         return _search_problem(args, problem)
     except PastLastPage as error:
         return _search_problem(args, searchpage.past_last_page(values, int(args["page"]), error.last_page))
-    except (ApiError, QueryError) as error:
+    except QueryError as error:
+        return _search_problem(args, searchpage.query_problem(error, values))
+    except ApiError as error:
         return _search_problem(args, _in_user_words(error, values))
     except (SearchUnavailable, OpenSearchException) as error:
         if not is_search_outage(error):
             raise
         log.warning("search is down: %s", error)
         return _search_problem(args, search_down(values))
-    return render_template(
-        "search.html", problem=None, args=args, browsing=browsing, **_results_context(args, query, result)
-    )
+    context = _results_context(args, query, result, dated.to_dict(flat=False))
+    return render_template("search.html", problem=None, args=args, focus=focus, browsing=browsing, **context)
 
 
 def search_down(values: dict) -> searchpage.PageProblem:
@@ -155,10 +157,9 @@ def _search_problem(args: MultiDict, problem: searchpage.PageProblem):
     return render_template("search.html", result=None, problem=problem, args=args, overview=None), problem.status
 
 
-def _in_user_words(error: ApiError | QueryError, values: dict) -> searchpage.PageProblem:
+def _in_user_words(error: ApiError, values: dict) -> searchpage.PageProblem:
     """The API's error as the page says it: the same facts, with a link that fixes the search where one does."""
-    message = error.message if isinstance(error, ApiError) else str(error)
-    code = getattr(error, "code", None)
+    message, code = error.message, error.code
     if code == "reversed_dates":
         return searchpage.reversed_dates(values)
     if "page" in message and code in ("out_of_range", "bad_request"):
@@ -166,8 +167,10 @@ def _in_user_words(error: ApiError | QueryError, values: dict) -> searchpage.Pag
     return searchpage.PageProblem(message)
 
 
-def _results_context(args: MultiDict, query: SearchRequest, result: dict) -> dict:
-    """What the results page shows beside the hits: pages, facets, the timeline, the wordings searched, CSV."""
+def _results_context(args: MultiDict, query: SearchRequest, result: dict, dated: dict) -> dict:
+    """What the results page shows beside the hits: pages, facets, the timeline, the wordings searched, CSV.
+
+    dated: the arguments with the dates in ISO form, as the API reads them (the page keeps the user's own)."""
     values = args.to_dict(flat=False)
     listed = result.get("stories", result["total"]) if query.collapse else result["total"]
     pages = min(-(-listed // query.size), MAX_RESULT_WINDOW // query.size)
@@ -181,15 +184,20 @@ def _results_context(args: MultiDict, query: SearchRequest, result: dict) -> dic
         "next_args": {**values, "page": [query.page + 1]} if query.page < pages else None,
         "collapsed": query.collapse,
         "facets": {
-            name: searchpage.facet_options(facets.get(name, []), args.getlist(name)) for name in ("source", "category")
+            name: searchpage.facet_options(
+                facets.get(name, []), args.getlist(name), result.get("collection_facets", {}).get(name, [])
+            )
+            for name in ("source", "category")
         },
+        "active_filters": searchpage.active_filters(values),
+        "stop_words": searchpage.stop_words_only(query.query) if result["total"] == 0 and query.query else [],
         "bars": searchpage.timeline(facets.get("published", []), values),
-        "mix_up": searchpage.language_mix_up(query.query, query.lang),
+        "mix_up": searchpage.language_mix_up(query.query, query.lang) if query.query else None,
         "wordings": searchpage.other_wordings(result["query"]["searched"], query.q_ar, query.q_en, query.q_names),
         "saved_search": saved_search(query),
         "csv_rows": min(listed, export.MAX_CSV_ROWS),
         "csv_cut": listed > export.MAX_CSV_ROWS,
-        "csv_url": url_for("api.search_articles", **{**searchpage.without(values, "wording_for"), "format": "csv"}),
+        "csv_url": url_for("api.search_articles", **{**searchpage.without(dated, "wording_for"), "format": "csv"}),
         "back": request.full_path,
     }
 
