@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from opensearchpy import OpenSearch
 
-from service.search.stories import MAX_MEMBERS
+from service.search.stories import story_hits
 
 VERSION_SOURCE = [
     *("id", "source", "published", "url", "title", "title_en", "language", "category", "cluster_id"),
@@ -14,29 +14,14 @@ VERSION_SOURCE = [
 RELATED_STORIES = 5
 
 
-def versions_body(cluster_id: str) -> dict:
-    """The story's versions, oldest first, with their sentences (pure)."""
-    return {
-        "query": {"term": {"cluster_id": cluster_id}},
-        "size": MAX_MEMBERS,
-        "track_total_hits": True,
-        "_source": VERSION_SOURCE,
-        "sort": [{"published": {"order": "asc", "missing": "_last"}}, {"id": "asc"}],
-    }
-
-
 def story_versions(client: OpenSearch, alias: str, cluster_id: str) -> dict | None:
-    """{"cluster_id", "size", "versions": [{"id", "source", "published", ..., "sentences"}]}; None when no
-    article belongs to the story."""
-    response = client.search(index=alias, body=versions_body(cluster_id))
-    hits = response["hits"]["hits"]
-    if not hits:
+    """{"cluster_id", "size", "versions": [{"id", "source", "published", ..., "sentences"}]}, oldest first; None
+    when no article belongs to the story."""
+    found = story_hits(client, alias, cluster_id, VERSION_SOURCE)
+    if found is None:
         return None
-    return {
-        "cluster_id": cluster_id,
-        "size": response["hits"]["total"]["value"],
-        "versions": [{**hit["_source"], "id": hit["_id"]} for hit in hits],
-    }
+    size, hits = found
+    return {"cluster_id": cluster_id, "size": size, "versions": [{**hit["_source"], "id": hit["_id"]} for hit in hits]}
 
 
 def related_body(first: dict, cluster_id: str, size: int = RELATED_STORIES) -> dict:

@@ -11,26 +11,33 @@ HIT_MEMBER_SOURCE = ["id", "source", "published"]
 MEMBER_SOURCE = ["id", "source", "published", "url", "title", "title_en", "language"]
 
 
-def members_body(cluster_id: str) -> dict:
-    """The search for a cluster's members (pure): the id only ever goes into a term value."""
+def members_body(cluster_id: str, source: list[str] = MEMBER_SOURCE) -> dict:
+    """The search for a cluster's members, oldest first (pure): the id only ever goes into a term value."""
     return {
         "query": {"term": {"cluster_id": cluster_id}},
         "size": MAX_MEMBERS,
         "track_total_hits": True,
-        "_source": MEMBER_SOURCE,
+        "_source": source,
         "sort": [{"published": {"order": "asc", "missing": "_last"}}, {"id": "asc"}],
     }
 
 
+def story_hits(client: OpenSearch, alias: str, cluster_id: str, source: list[str]) -> tuple[int, list[dict]] | None:
+    """(how many articles the story holds, the first MAX_MEMBERS of them as hits); None when it holds none."""
+    response = client.search(index=alias, body=members_body(cluster_id, source))
+    hits = response["hits"]["hits"]
+    return (response["hits"]["total"]["value"], hits) if hits else None
+
+
 def cluster_members(client: OpenSearch, alias: str, cluster_id: str) -> dict | None:
     """{"cluster_id", "size", "members"}, or None when no article belongs to the cluster."""
-    response = client.search(index=alias, body=members_body(cluster_id))
-    hits = response["hits"]["hits"]
-    if not hits:
+    found = story_hits(client, alias, cluster_id, MEMBER_SOURCE)
+    if found is None:
         return None
+    size, hits = found
     return {
         "cluster_id": cluster_id,
-        "size": response["hits"]["total"]["value"],
+        "size": size,
         "members": [
             {"id": hit["_id"], **{field: hit["_source"].get(field) for field in MEMBER_SOURCE if field != "id"}}
             for hit in hits
