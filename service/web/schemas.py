@@ -474,6 +474,16 @@ RESPONSES = {
             "stories": {**_COUNT, "description": "collapsed searches: the story clusters among them (approximate)"},
             "hits": {"type": "array", "items": _HIT},
             "facets": {"type": "object", "properties": {"source": _FACET, "category": _FACET, "published": _FACET}},
+            "timeline": {
+                "type": "object",
+                "description": "facets.published counts by this interval (the finest that draws the results' span "
+                "in at most 60 bars, whatever the dates chosen); first and last: the results' publication times",
+                "properties": {
+                    "interval": {"enum": ["day", "week", "month", "year", None]},
+                    "first": _NULLABLE_STRING,
+                    "last": _NULLABLE_STRING,
+                },
+            },
             "query": {
                 "type": "object",
                 "properties": {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -70,6 +71,13 @@ def search_url(values: dict, drop: tuple[str, ...] = (), **changes) -> str:
 
 
 bp.add_app_template_global(searchpage.facet_label, "facet_label")
+bp.add_app_template_global(searchpage.exact_time, "exact_time")
+
+
+@bp.app_template_global()
+def time_ago(published: str | None) -> str:
+    """The publication time in words, as of this request: "3 hours ago", or the date when it is older."""
+    return searchpage.relative_time(published, dt.datetime.now(dt.UTC))
 
 
 @bp.get("/")
@@ -135,7 +143,9 @@ def _results_context(args: MultiDict, query: SearchRequest, result: dict) -> dic
         "facets": {
             name: searchpage.facet_options(facets.get(name, []), args.getlist(name)) for name in ("source", "category")
         },
-        "bars": searchpage.timeline(facets.get("published", []), values),
+        "timeline": searchpage.timeline(
+            facets.get("published", []), values, dt.datetime.now(dt.UTC), (result.get("timeline") or {}).get("last")
+        ),
         "mix_up": searchpage.language_mix_up(query.query, query.lang),
         "wordings": searchpage.other_wordings(result["query"]["searched"], query.q_ar, query.q_en, query.q_names),
         "saved_search": saved_search(query),
