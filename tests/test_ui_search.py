@@ -590,7 +590,7 @@ def test_presets_end_at_the_newest_match_when_the_collection_is_older_and_need_n
         )
         with page.expect_navigation():
             page.get_by_role("link", name="Last 7 days").click()
-        expect(page).to_have_url(re.compile(r"from=2018-07-13T09%3A00Z&to=2018-07-20"))
+        expect(page).to_have_url(re.compile(r"from=2018-07-13T09(:|%3A)00Z&to=2018-07-20"))
         assert [h.get_attribute("data-id") for h in page.locator(".hit").all()] == ["jul"]
         expect(page.get_by_role("link", name="Last 7 days")).to_have_attribute("aria-current", "true")
         expect(page.locator("#timeline .bar")).to_have_count(21)
