@@ -594,6 +594,10 @@ def test_presets_end_at_the_newest_match_when_the_collection_is_older_and_need_n
         assert [h.get_attribute("data-id") for h in page.locator(".hit").all()] == ["jul"]
         expect(page.get_by_role("link", name="Last 7 days")).to_have_attribute("aria-current", "true")
         expect(page.locator("#timeline .bar")).to_have_count(21)
+        if scripts:  # on a phone the bars scroll in their box: the chosen week is brought into view
+            shown = page.locator("#timeline-bars").bounding_box()
+            current = page.locator("#timeline a.bar[aria-current]").bounding_box()
+            assert shown["x"] <= current["x"] and current["x"] + current["width"] <= shown["x"] + shown["width"]
         timeline_shot(page, "preset")
         context.close()
 

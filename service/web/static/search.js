@@ -39,6 +39,12 @@ document.addEventListener("DOMContentLoaded", () => {
   if (!strip) return;
   const bars = [...strip.querySelectorAll(".bar")];
   const link = strip.querySelector("a.bar");
+  // On a phone the bars scroll in their box: bring the chosen range into view rather than leave it off-screen.
+  const chosen = strip.querySelector(".bar[aria-current]");
+  if (chosen && strip.scrollWidth > strip.clientWidth) {
+    const offset = chosen.getBoundingClientRect().left - strip.getBoundingClientRect().left;
+    strip.scrollLeft += offset - strip.clientWidth / 2;
+  }
   let first = null;
   let last = null;
   let dragged = false;
