@@ -261,10 +261,15 @@ def test_filters_and_facets(client, corpus):
         "Al Arabiya": 1,
         "CNN Arabic": 1,
     }
-    assert {f["value"] for f in result["facets"]["published"]} == {"2018-03", "2018-05", "2018-07", "2018-09"}
+    assert result["timeline"]["interval"] == "week"  # March to September: more than 60 days, fewer than 60 weeks
+    weeks = [(f["value"], f["count"]) for f in result["facets"]["published"]]  # each from its Monday
+    assert weeks == [("2018-02-26", 1), ("2018-05-07", 1), ("2018-06-25", 1), ("2018-08-27", 1)]
     assert ids(run(client, corpus, "said", sources=("BBC Arabic",))) == ["s1"]
     assert set(ids(run(client, corpus, everything, categories=("middle_east",)))) == {"s1", "s4"}
-    assert set(ids(run(client, corpus, everything, date_from="2018-04-01", date_to="2018-08-01"))) == {"s2", "s3"}
+    within = run(client, corpus, everything, date_from="2018-04-01", date_to="2018-08-01")
+    assert set(ids(within)) == {"s2", "s3"} and within["total"] == 2
+    assert sum(f["count"] for f in within["facets"]["source"]) == 2  # the facets count within the dates
+    assert within["facets"]["published"] == result["facets"]["published"]  # the timeline shows them in context
 
 
 def test_sort_by_date_and_pagination(client, corpus):

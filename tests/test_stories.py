@@ -145,7 +145,8 @@ def test_the_collection_timeline_links_each_bar_to_its_dates():
 
 def test_browsing_matches_every_article_under_the_filters_newest_first():
     body = browse_body(SearchRequest("", sources=("BBC Arabic",), date_from="2018-01-01", sort="relevance"))
-    assert "must" not in body["query"]["bool"] and "highlight" not in body
-    assert body["query"]["bool"]["filter"]  # the dates
-    assert body["post_filter"] and body["collapse"] == {"field": "cluster_id"}
+    assert body["query"] == {"match_all": {}} and "highlight" not in body
+    narrowing = body["post_filter"]["bool"]["filter"]  # the source and the dates: the timeline keeps the whole span
+    assert {"terms": {"source": ["BBC Arabic"]}} in narrowing and any("range" in f for f in narrowing)
+    assert body["collapse"] == {"field": "cluster_id"}
     assert body["sort"][0] == {"published": {"order": "desc", "missing": "_last"}}

@@ -3,6 +3,7 @@ in the user's words, provenance, stories and the story page, what was searched, 
 the CSV export. Pure helpers first, then the real app and node in Debian's chromium at desktop and phone widths."""
 
 import csv
+import datetime as dt
 import io
 import re
 from dataclasses import replace
@@ -12,9 +13,11 @@ from types import SimpleNamespace
 import pytest
 from browsing import SHOTS, expect, served
 from markupsafe import Markup
+from test_ui_accessibility import axe_violations
 
 from service.config import Settings
 from service.ingest import ingest
+from service.search import timeline
 from service.web import create_app, searchpage
 from service.web.article_view import safe_back
 from service.web.services import services_of
@@ -89,14 +92,88 @@ def test_facet_options_keep_a_chosen_value_the_search_no_longer_counts():
     ]
 
 
-def test_timeline_has_a_bar_per_month_with_matches_and_gaps_between():
-    bars = searchpage.timeline(
-        [{"value": "2018-03", "count": 4}, {"value": "2018-05", "count": 1}], {"q": ["x"], "page": ["2"]}
-    )
-    assert [b.month for b in bars] == ["2018-03", "2018-04", "2018-05"]
-    assert [b.count for b in bars] == [4, 0, 1] and bars[0].height == 100 and bars[1].args is None
-    assert bars[2].args == {"q": ["x"], "from": ["2018-05-01"], "to": ["2018-05-31"]}  # and back to page 1
-    assert searchpage.month_bounds("2020-02") == ("2020-02-01", "2020-02-29")
+NOW = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "interval"),
+    [
+        ("2018-03-01", "2018-03-01", "day"),
+        ("2018-03-01", "2018-04-29", "day"),  # 60 days: 60 bars
+        ("2018-03-01", "2018-04-30", "week"),
+        ("2018-03-01", "2019-04-21", "week"),  # the 60th week from Monday 26 February
+        ("2018-03-01", "2019-04-22", "month"),
+        ("2010-01-01", "2014-12-31", "month"),  # 60 months
+        ("2010-01-01", "2015-01-01", "year"),
+    ],
+)
+def test_the_span_of_the_results_picks_the_finest_interval_that_fits_the_bars(first, last, interval):
+    assert timeline.bucket_interval(dt.date.fromisoformat(first), dt.date.fromisoformat(last)) == interval
+    starts = timeline.buckets_between(dt.date.fromisoformat(first), dt.date.fromisoformat(last), interval)
+    assert len(starts) <= timeline.MAX_BARS
+
+
+def test_buckets_run_from_their_first_day_to_their_last():
+    assert timeline.bucket_start(dt.date(2018, 5, 10), "week") == dt.date(2018, 5, 7)  # ISO weeks start on Monday
+    assert timeline.bucket_end(dt.date(2018, 5, 7), "week") == dt.date(2018, 5, 13)
+    assert timeline.bucket_end(dt.date(2020, 2, 1), "month") == dt.date(2020, 2, 29)
+    assert timeline.bucket_end(dt.date(2020, 1, 1), "year") == dt.date(2020, 12, 31)
+
+
+def test_timeline_bars_have_gaps_names_a_visible_least_height_and_the_chosen_dates_lit():
+    buckets = [
+        {"value": "2018-02-26", "count": 400, "interval": "week"},
+        {"value": "2018-03-12", "count": 1, "interval": "week"},
+    ]
+    drawn = searchpage.timeline(buckets, {"q": ["x"], "page": ["2"], "from": ["2018-03-12"]}, NOW, "2018-03-12T09:00Z")
+    assert [b.start for b in drawn.bars] == ["2018-02-26", "2018-03-05", "2018-03-12"]
+    assert [b.count for b in drawn.bars] == [400, 0, 1] and drawn.bars[1].args is None
+    assert [b.height for b in drawn.bars] == [20, 0, searchpage.MIN_HEIGHT]  # one article among 400 is still seen
+    assert drawn.bars[2].name == "1 article, week of 12 March 2018"
+    assert drawn.bars[0].name == "400 articles, week of 26 February 2018" and drawn.bars[0].tick == "26 Feb"
+    assert drawn.bars[2].args == {"q": ["x"], "from": ["2018-03-12"], "to": ["2018-03-18"]}  # and back to page 1
+    assert [b.chosen for b in drawn.bars] == [False, False, True]  # the rest is context, greyed
+    assert (drawn.span, drawn.chosen) == ("26 February 2018 – 18 March 2018", "from 12 March 2018")
+    assert searchpage.timeline([], {"q": ["x"]}, NOW) is None
+
+
+def test_presets_end_now_or_at_the_newest_match_when_the_collection_is_older():
+    recent, anchor = searchpage.timeline_presets({"q": ["x"], "page": ["3"]}, NOW, "2026-12-07T09:00:00Z")
+    assert anchor is None
+    assert [(p.label, p.args) for p in recent] == [
+        ("Last 24 hours", {"q": ["x"], "from": ["2026-12-06T12:00Z"]}),
+        ("Last 7 days", {"q": ["x"], "from": ["2026-11-30T12:00Z"]}),
+        ("Last 30 days", {"q": ["x"], "from": ["2026-11-07T12:00Z"]}),
+    ]
+    chosen = {"q": ["x"], "from": ["2018-07-13T09:00Z"], "to": ["2018-07-20"]}
+    old, anchor = searchpage.timeline_presets(chosen, NOW, "2018-07-20T09:00:00.000Z")
+    assert anchor == "20 July 2018"
+    assert old[1].args == chosen and old[1].current and not old[0].current
+
+
+@pytest.mark.parametrize(
+    ("published", "words"),
+    [
+        ("2026-12-07T11:59:30Z", "just now"),
+        ("2026-12-07T11:59:00Z", "1 minute ago"),
+        ("2026-12-07T11:15:00Z", "45 minutes ago"),
+        ("2026-12-07T09:00:00Z", "3 hours ago"),
+        ("2026-12-07T13:00:00+03:00", "2 hours ago"),  # offsets count
+        ("2026-12-06T11:00:00Z", "yesterday"),
+        ("2026-12-01T12:00:00Z", "6 days ago"),
+        ("2026-11-08T12:00:00Z", "29 days ago"),
+        ("2026-11-07T12:00:00Z", "7 November 2026"),  # a month and more: the date itself
+        ("2018-09-01T09:00:00Z", "1 September 2018"),
+        ("2027-01-01T00:00:00Z", "1 January 2027"),  # a future date is no "ago"
+        (None, ""),
+    ],
+)
+def test_publication_times_read_as_how_long_ago(published, words):
+    assert searchpage.relative_time(published, NOW) == words
+
+
+def test_the_exact_time_is_in_utc():
+    assert searchpage.exact_time("2018-09-01T12:00:00+03:00") == "1 September 2018, 09:00 UTC"
 
 
 def test_aligned_words_are_marked_in_escaped_text():
@@ -476,28 +553,127 @@ def test_what_was_searched_is_shown_under_the_box_and_can_be_edited(site, page):
     assert page.locator('#searched .wording[data-by="user"]').count() == 0
 
 
-def test_the_timeline_has_one_bar_per_month_and_a_bar_filters_to_its_month(site, page, phone):
-    page.goto(f"{site}/?q=ceasefire")
-    bars = page.locator("#timeline a.bar")
-    assert [b.get_attribute("data-month") for b in bars.all()] == ["2018-03", "2018-05", "2018-07"]
-    assert [b.get_attribute("data-count") for b in bars.all()] == ["4", "1", "1"]
-    shot(page, "timeline")
-    with page.expect_navigation():
-        bars.first.click()
-    expect(page).to_have_url(re.compile(r"from=2018-03-01&to=2018-03-31"))
-    expect(page.locator("#result-count")).to_contain_text("4 articles in 1 story")
-    assert page.get_by_role("textbox", name="From").input_value() == "2018-03-01"
-    page.locator("#all-dates").click()
-    expect(page.locator("#timeline a.bar")).to_have_count(3)
+# The timeline (issue 21 item 6): the "ceasefire" results span 1 March – 20 July 2018, so they are counted by week.
+CEASEFIRE_WEEKS = ["2018-02-26", "2018-03-05", "2018-05-07", "2018-07-16"]  # the weeks with matches, from Monday
 
+
+@pytest.fixture(params=["desktop", "phone"])
+def window(browser, request):
+    """A page at 1440×900, or on a touch phone at 390×844."""
+    if request.param == "desktop":
+        context = browser.new_context(viewport=DESKTOP)
+    else:
+        context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    opened = context.new_page()
+    opened.width_name = request.param
+    yield opened
+    context.close()
+
+
+def timeline_shot(page, name):
+    page.screenshot(path=str(SHOTS / f"timeline-{name}-{page.width_name}.png"), full_page=True)
+
+
+def test_the_timeline_counts_by_week_with_labels_and_counts_on_hover_and_focus(site, window):
+    window.goto(f"{site}/?q=ceasefire")
+    timeline_shot(window, "weeks")
+    expect(window.locator("#timeline figcaption")).to_contain_text("Matching articles per week, 26 February 2018")
+    bars = window.locator("#timeline a.bar")
+    assert [b.get_attribute("data-from") for b in bars.all()] == CEASEFIRE_WEEKS
+    assert [b.get_attribute("data-count") for b in bars.all()] == ["3", "1", "1", "1"]
+    assert window.locator("#timeline .bar").count() == 21  # empty weeks are gaps
+    expect(bars.first).to_have_accessible_name("3 articles, week of 26 February 2018")
+    ticks = [t for t in window.locator("#timeline .tick").all_inner_texts() if t.strip()]
+    assert ticks[0] == "26 Feb" and len(ticks) >= 3  # the axis is labelled
+    single = bars.nth(1).locator(".fill").bounding_box()
+    assert single["height"] >= 10  # a one-article week beside a three-article one is no sliver
+    count = bars.first.locator(".bar-count")
+    expect(count).to_be_hidden()
+    bars.first.focus()  # a keyboard user sees the count too
+    expect(count).to_be_visible()
+    expect(count).to_have_text("3")
+    if window.width_name == "desktop":
+        bars.nth(2).hover()
+        expect(bars.nth(2).locator(".bar-count")).to_be_visible()
+    else:  # tap targets of at least 24 px, and the page itself never scrolls sideways
+        for target in [*bars.all(), *window.locator("#timeline-presets a").all()]:
+            box = target.bounding_box()
+            assert box["width"] >= 24 and box["height"] >= 24, target.inner_text()
+        assert window.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_a_bar_narrows_to_its_week_and_the_timeline_keeps_the_rest_greyed(site, window):
+    window.goto(f"{site}/?q=ceasefire")
+    with window.expect_navigation():
+        window.locator("#timeline a.bar").first.click()
+    expect(window).to_have_url(re.compile(r"from=2018-02-26&to=2018-03-04"))
+    expect(window.locator("#result-count")).to_contain_text("3 articles in 1 story")
+    expect(window.locator("#timeline .bar")).to_have_count(21)  # not collapsed to one bar
+    expect(window.locator("#timeline a.bar.outside")).to_have_count(3)
+    expect(window.locator("#timeline a.bar[aria-current]")).to_have_attribute("data-from", "2018-02-26")
+    expect(window.locator("#timeline-chosen")).to_have_text("showing 26 February 2018 – 4 March 2018")
+    timeline_shot(window, "chosen")
+    assert axe_violations(window) == []
+    window.locator("#all-dates").click()
+    expect(window).not_to_have_url(re.compile(r"from="))
+    expect(window.locator("#timeline a.bar.outside")).to_have_count(0)
+    expect(window.locator("#result-count")).to_contain_text("6 articles in 3 stories")
+
+
+def test_a_dragged_range_of_bars_searches_those_weeks(site, window):
+    window.goto(f"{site}/?q=ceasefire")
+    first, last = window.locator("#timeline .bar").nth(0), window.locator("#timeline .bar").nth(10)
+    start, end = first.bounding_box(), last.bounding_box()
+    window.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    window.mouse.down()
+    window.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=8)
+    expect(window.locator("#timeline .bar.brushed")).to_have_count(11)
+    with window.expect_navigation():
+        window.mouse.up()
+    expect(window).to_have_url(re.compile(r"from=2018-02-26&to=2018-05-13"))
+    expect(window.locator("#result-count")).to_contain_text("5 articles in 2 stories")
+
+
+@pytest.mark.parametrize("scripts", [True, False])
+def test_presets_end_at_the_newest_match_when_the_collection_is_older_and_need_no_script(site, browser, scripts):
+    for viewport in (DESKTOP, PHONE):
+        context = browser.new_context(viewport=viewport, java_script_enabled=scripts)
+        page = context.new_page()
+        page.width_name = f"{viewport['width']}{'' if scripts else '-noscript'}"
+        page.goto(f"{site}/?q=ceasefire")
+        expect(page.locator("#timeline-anchor")).to_have_text(
+            "The newest match is from 20 July 2018, so these end there:"
+        )
+        with page.expect_navigation():
+            page.get_by_role("link", name="Last 7 days").click()
+        expect(page).to_have_url(re.compile(r"from=2018-07-13T09(:|%3A)00Z&to=2018-07-20"))
+        assert [h.get_attribute("data-id") for h in page.locator(".hit").all()] == ["jul"]
+        expect(page.get_by_role("link", name="Last 7 days")).to_have_attribute("aria-current", "true")
+        expect(page.locator("#timeline .bar")).to_have_count(21)
+        if scripts:  # on a phone the bars scroll in their box: the chosen week is brought into view
+            shown = page.locator("#timeline-bars").bounding_box()
+            current = page.locator("#timeline a.bar[aria-current]").bounding_box()
+            assert shown["x"] <= current["x"] and current["x"] + current["width"] <= shown["x"] + shown["width"]
+        timeline_shot(page, "preset")
+        context.close()
+
+
+def test_hits_say_when_in_words_with_the_exact_time_in_the_markup(site, window):
+    window.goto(f"{site}/?q=negotiations")
+    published = hit(window, "m-army").locator("time.published")
+    expect(published).to_have_attribute("datetime", re.compile(r"^2018-09-01T09:00:00"))
+    expect(published).to_have_attribute("title", "1 September 2018, 09:00 UTC")
+    expect(published).to_have_text("1 September 2018")  # older than a month: the date; "3 hours ago" when recent
+
+
+def test_on_a_phone_the_results_come_first_and_the_page_never_scrolls_sideways(site, phone):
     phone.goto(f"{site}/?q=ceasefire")
-    expect(phone.locator("#timeline a.bar")).to_have_count(3)
     expect(phone.locator("#filter-panel")).not_to_have_attribute("open", "")  # the results come first on a phone
     phone.locator("#filter-panel summary").click()
     expect(phone.get_by_role("checkbox", name=re.compile("^BBC Arabic"))).to_be_visible()
-    too_wide = phone.evaluate(
-        "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth + 1)"
-        ".map(e => e.tagName + '.' + e.className)"
+    too_wide = phone.evaluate(  # the timeline's bars scroll in their own box, which fits
+        "[...document.querySelectorAll('body *')].filter(e => !e.closest('#timeline-bars'))"
+        ".filter(e => e.getBoundingClientRect().right > innerWidth + 1).map(e => e.tagName + '.' + e.className)"
     )
     assert too_wide == [] and phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shot(phone, "results-phone")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from service.search.query import QueryWording
 from service.search.request import SearchRequest
+from service.search.timeline import INTERVALS, MAX_BARS
 
 FIELDS = {"en": ["title_en^3", "body_en"], "ar": ["title^3", "body"]}
 FLAGS = "AND|OR|NOT|PHRASE|PRECEDENCE|WHITESPACE|ESCAPE"
@@ -161,30 +162,39 @@ def _all_of(filters: list[dict]) -> dict:
     return {"bool": {"filter": filters}}
 
 
-def _aggregations(facet_filters: dict[str, dict]) -> dict:
-    """Each facet counted under the other facets' choices; the monthly histogram under all of them; and each facet's
-    values in the whole collection, so a page can list them in an order no search changes (those with 0 too)."""
+def _aggregations(facet_filters: dict[str, dict], date_filters: list[dict]) -> dict:
+    """Each facet counted under the other facets' choices and the dates; the timeline under the facets only, so
+    that a chosen range is drawn within the whole span of the results; and each facet's values in the whole
+    collection, so a page can list them in an order no search changes (those with 0 too)."""
     aggs = {
         facet: {
-            "filter": _all_of([f for other, f in facet_filters.items() if other != facet]),
+            "filter": _all_of([f for other, f in facet_filters.items() if other != facet] + date_filters),
             "aggs": {"values": {"terms": {"field": facet, "size": 20}}},
         }
         for facet in FACETS
     }
     aggs["collection"] = {"global": {}, "aggs": {facet: {"terms": {"field": facet, "size": 20}} for facet in FACETS}}
-    aggs["published"] = {
-        "filter": _all_of(list(facet_filters.values())),
-        "aggs": {
-            "months": {
-                "date_histogram": {
-                    "field": "published",
-                    "calendar_interval": "month",
-                    "min_doc_count": 1,
-                    "format": "yyyy-MM",
-                }
-            }
-        },
+    aggs["published"] = {"filter": _all_of(list(facet_filters.values())), "aggs": timeline_aggregations()}
+    return aggs
+
+
+def timeline_aggregations() -> dict:
+    """The first and last publication time, and the first MAX_BARS + 1 buckets in each interval: the span picks
+    one of them (search/timeline.py bucket_interval), so one request serves any span."""
+    aggs = {
+        "first": {"min": {"field": "published", "format": "strict_date_optional_time"}},
+        "last": {"max": {"field": "published", "format": "strict_date_optional_time"}},
     }
+    for interval in INTERVALS:
+        aggs[interval] = {
+            "date_histogram": {
+                "field": "published",
+                "calendar_interval": interval,
+                "min_doc_count": 1,
+                "format": "yyyy-MM-dd",
+            },
+            "aggs": {"first_buckets": {"bucket_sort": {"size": MAX_BARS + 1}}},
+        }
     return aggs
 
 
@@ -193,9 +203,11 @@ def matching_query(
     wordings: list[QueryWording],
     translated_boost: float = 0.5,
     meaning: MeaningQuery | None = None,
+    within_dates: bool = True,
 ) -> dict:
     """What a document must be to match: one wording of the query (or, with meaning, a sentence near it in
-    meaning), none of the exclusions, within the dates.
+    meaning), none of the exclusions, within the dates (unless within_dates is False: search applies them as a
+    post_filter, so that its timeline counts the results outside them too).
 
     Search adds its ranking clauses and applies the facets as a post_filter; an alert's percolator query
     (alert_query) adds the facets as filters. This is the one builder of what matches, so the two agree.
@@ -207,7 +219,7 @@ def matching_query(
         "bool": {
             "must": [{"bool": {"should": must, "minimum_should_match": 1}}],
             "must_not": [_exclusion(wording) for wording in wordings if wording.query.excluded],
-            "filter": _date_filters(request),
+            "filter": _date_filters(request) if within_dates else [],
         }
     }
 
@@ -241,7 +253,8 @@ def build_body(
     sides = dict.fromkeys(
         wording.lang for wording in wordings
     )  # one nested clause per side: inner hits are named by side
-    query = matching_query(request, wordings, translated_boost, meaning)
+    date_filters = _date_filters(request)
+    query = matching_query(request, wordings, translated_boost, meaning, within_dates=False)
     query["bool"]["should"] = [sentence_clause(lang, [(f, b) for f, b in weighed if f.lang == lang]) for lang in sides]
     body = {
         "query": query,
@@ -255,34 +268,35 @@ def build_body(
             "fields": {f: {"number_of_fragments": 0} if f.startswith("title") else {} for f in HIGHLIGHTED},
         },
     }
-    return _listing(request, body, facet_filters)
+    return _listing(request, body, facet_filters, date_filters)
 
 
 def browse_body(request: SearchRequest) -> dict:
     """A search without a query: every article within the chosen sources, categories and dates, newest first."""
-    query = {"bool": {"filter": _date_filters(request)}} if _date_filters(request) else {"match_all": {}}
-    body = {"query": query, "sort": [{"published": {"order": "desc", "missing": "_last"}}, {"id": "asc"}]}
-    return _listing(request, body, _facet_filters(request))
+    body = {"query": {"match_all": {}}, "sort": [{"published": {"order": "desc", "missing": "_last"}}, {"id": "asc"}]}
+    return _listing(request, body, _facet_filters(request), _date_filters(request))
 
 
-def _listing(request: SearchRequest, body: dict, facet_filters: dict[str, dict]) -> dict:
-    """A search body with what every listing has: its page, the hits' fields, facets, the facets' choices, stories."""
+def _listing(request: SearchRequest, body: dict, facet_filters: dict[str, dict], date_filters: list[dict]) -> dict:
+    """A search body with what every listing has: its page, the hits' fields, facets, the facets' choices, stories.
+    The facets and dates narrow the hits and counts as a post_filter, not the timeline."""
+    narrowing = [*facet_filters.values(), *date_filters]
     body = {
         **body,
         "from": (request.page - 1) * request.size,
         "size": request.size,
         "track_total_hits": True,
         "_source": HIT_SOURCE,
-        "aggs": _aggregations(facet_filters),
+        "aggs": _aggregations(facet_filters, date_filters),
     }
-    if facet_filters:
-        body["post_filter"] = _all_of(list(facet_filters.values()))
+    if narrowing:
+        body["post_filter"] = _all_of(narrowing)
     if request.sort == "date" and "sort" not in body:
         body["sort"] = [{"published": {"order": "desc", "missing": "_last"}}, "_score"]
     if request.collapse:
         body["collapse"] = {"field": "cluster_id"}  # one hit per story; its members come in one more request
         body["aggs"]["stories"] = {
-            "filter": _all_of(list(facet_filters.values())),  # counted like the hits: under every chosen facet
+            "filter": _all_of(narrowing),  # counted like the hits: under every chosen facet and the dates
             "aggs": {"count": {"cardinality": {"field": "cluster_id", "precision_threshold": 3000}}},
         }
     return body

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 
 from service.provenance import ALIGNMENT_ABSENT, provenance
 from service.search.body import FACETS, MEANING, WORDS
+from service.search.timeline import bucket_interval
 from service.wordalign import aligned_spans
 
 COUNTERPART = {"ar": "en", "en": "ar", "both": None}
@@ -100,24 +102,42 @@ def _sentences_matched(inner_hits: dict) -> int:
 
 
 def parse_response(response: dict) -> dict:
-    """{"total", "hits", "facets"}: the shape the CLI prints with --json and the API returns."""
+    """{"total", "hits", "facets", "timeline"}: the shape the CLI prints with --json and the API returns.
+
+    facets.published counts the results by day, week, month or year, whichever draws their span in at most
+    MAX_BARS bars, regardless of the chosen dates; timeline says which, and the first and last publication time."""
     aggs = response.get("aggregations", {})
     stories = {"stories": aggs["stories"]["count"]["value"]} if "stories" in aggs else {}
+    timeline = _timeline(aggs.get("published", {}))
     return {
         "total": response["hits"]["total"]["value"],
         **stories,
         "hits": [parse_hit(hit) for hit in response["hits"]["hits"]],
         "facets": {
             **{facet: _buckets(aggs.get(facet, {}).get("values", {})) for facet in FACETS},
-            "published": [
-                {"value": b["key_as_string"], "count": b["doc_count"]}
-                for b in aggs.get("published", {}).get("months", {}).get("buckets", [])
-            ],
+            "published": timeline["buckets"],
         },
         # each facet's values in the whole collection, largest first: a list no search reorders
         "collection_facets": {
             facet: [b["key"] for b in aggs.get("collection", {}).get(facet, {}).get("buckets", [])] for facet in FACETS
         },
+        "timeline": {key: timeline[key] for key in ("interval", "first", "last")},
+    }
+
+
+def _timeline(published: dict) -> dict:
+    """The buckets of the interval the results' span calls for; none when no result has a date."""
+    first, last = (published.get(end, {}).get("value_as_string") for end in ("first", "last"))
+    try:
+        interval = bucket_interval(dt.date.fromisoformat(first[:10]), dt.date.fromisoformat(last[:10]))
+    except (TypeError, ValueError):  # no dated result, or a date before year 1 once in UTC
+        return {"interval": None, "first": None, "last": None, "buckets": []}
+    buckets = published.get(interval, {}).get("buckets", [])
+    return {
+        "interval": interval,
+        "first": first,
+        "last": last,
+        "buckets": [{"value": b["key_as_string"], "count": b["doc_count"], "interval": interval} for b in buckets],
     }
 
 

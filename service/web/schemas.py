@@ -491,6 +491,16 @@ RESPONSES = {
                 "description": "each facet's values in the whole collection, largest first (counts: facets)",
                 "additionalProperties": {"type": "array", "items": {"type": "string"}},
             },
+            "timeline": {
+                "type": "object",
+                "description": "facets.published counts by this interval (the finest that draws the results' span "
+                "in at most 60 bars, whatever the dates chosen); first and last: the results' publication times",
+                "properties": {
+                    "interval": {"enum": ["day", "week", "month", "year", None]},
+                    "first": _NULLABLE_STRING,
+                    "last": _NULLABLE_STRING,
+                },
+            },
             "query": {
                 "type": "object",
                 "properties": {

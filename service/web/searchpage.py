@@ -1,5 +1,5 @@
 """What the search page shows beyond the API's answer (pure): errors in the user's words, facet choices with
-readable labels, the monthly timeline, aligned sentence rows, stories' other outlets, and a language mix-up.
+readable labels, the timeline and its presets, times in words, aligned sentence rows, stories' other outlets, and a language mix-up.
 
 Everything that becomes markup here is escaped first, except OpenSearch's highlights, which its html encoder
 escaped (only <mark> tags are its own).
@@ -8,6 +8,7 @@ escaped (only <mark> tags are its own).
 from __future__ import annotations
 
 import calendar
+import datetime as dt
 import re
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from service.search import query as query_parser
 from service.search.dates import EXAMPLES as DATE_EXAMPLES
 from service.search.dates import parse_date
 from service.search.query import QueryError
+from service.search.timeline import MAX_BARS, bucket_end, buckets_between
 from service.text import langid
 
 LANGUAGE_NAMES = {"en": "English", "ar": "Arabic"}
@@ -32,7 +34,6 @@ _KEY = re.compile(r"[a-z0-9]+(?:[_-][a-z0-9]+)*")
 SENTENCES_PER_HIT = 2  # shown at once; the rest of the matched pairs fold under "+N more"
 FILTERS = ("source", "category", "from", "to")  # what narrows the articles (lang says how the query is read)
 OUTLETS_NAMED = 2
-MAX_TIMELINE_MONTHS = 240  # beyond 20 years, months without matches are left out rather than drawn as gaps
 
 
 class PageProblem(ServiceError, ValueError):
@@ -224,50 +225,177 @@ def facet_options(buckets: list[dict], chosen: list[str], collection: list[str] 
 
 
 @dataclass(frozen=True)
-class MonthBar:
-    month: str  # yyyy-MM
-    label: str  # March 2018
+class Bar:
+    """One bucket of the timeline: a link that narrows the search to its days, or a gap (args None)."""
+
+    start: str  # yyyy-MM-dd, the From date of its link
+    end: str  # its To date
+    name: str  # "12 articles, week of 4 May 2018": what a screen reader and the tooltip say
+    tick: str | None  # its label on the axis ("4 May"), on every few bars only
     count: int
-    height: float  # of the chart's 100 units
-    args: dict | None  # the search narrowed to this month; None for a month without matches
+    height: int  # in steps of 5 % of the chart (1 to 20); MIN_HEIGHT at least when the bucket has articles
+    args: dict | None  # the search narrowed to this bucket; None for a bucket without matches
+    chosen: bool  # inside the chosen dates (every bar is, without dates): the others are greyed as context
 
 
-def month_bounds(month: str) -> tuple[str, str]:
-    """The first and last day of a yyyy-MM month, as the From and To dates."""
-    year, number = map(int, month.split("-"))
-    return f"{month}-01", f"{month}-{calendar.monthrange(year, number)[1]:02d}"
+@dataclass(frozen=True)
+class Preset:
+    label: str  # Last 7 days
+    args: dict  # the search with its From (and, before the newest article, To) date
+    current: bool
 
 
-def timeline(buckets: list[dict], args: dict[str, list[str]]) -> list[MonthBar]:
-    """One bar per month from the first month with matches to the last, empty months included as gaps."""
-    counts = {b["value"]: b["count"] for b in buckets if b["count"] > 0}
+@dataclass(frozen=True)
+class Timeline:
+    bars: list[Bar]
+    interval: str  # day, week, month or year
+    span: str  # "26 February – 3 September 2018"
+    chosen: str | None  # the chosen dates in words, when there are any
+    presets: list[Preset]
+    anchored: str | None  # the newest match's date when the presets end there rather than now
+
+
+HEIGHT_STEPS = 20
+MIN_HEIGHT = 3  # steps: a bucket of one article among hundreds is still a bar that can be seen and pointed at
+TICKS = 8  # axis labels at most
+PRESETS = (
+    ("Last 24 hours", dt.timedelta(hours=24)),
+    ("Last 7 days", dt.timedelta(days=7)),
+    ("Last 30 days", dt.timedelta(days=30)),
+)
+
+
+def timeline(
+    buckets: list[dict], args: dict[str, list[str]], now: dt.datetime, newest: str | None = None
+) -> Timeline | None:
+    """The results counted per day, week, month or year (as search chose), from the first bucket with matches to
+    the last with gaps between, the chosen dates' bars lit among the others; None when nothing has a date."""
+    counts = {}
+    for bucket in buckets:
+        try:
+            counts[dt.date.fromisoformat(bucket["value"])] = bucket["count"]
+        except ValueError:  # a date before year 1 in UTC: it cannot be a From date either
+            continue
+    counts = {day: count for day, count in counts.items() if count > 0}
     if not counts:
-        return []
-    months = _months_between(min(counts), max(counts))
-    if len(months) > MAX_TIMELINE_MONTHS:
-        months = sorted(counts)
-    tallest = max(counts.values())
+        return None
+    interval = buckets[0].get("interval", "month")
+    starts = buckets_between(min(counts), max(counts), interval)
+    if len(starts) > MAX_BARS + 1:  # more buckets than OpenSearch returned: the ones with matches only
+        starts = sorted(counts)
+    date_from, date_to = _chosen_days(args)
+    tallest, every = max(counts.values()), -(-len(starts) // TICKS)
     bars = []
-    for month in months:
-        count = counts.get(month, 0)
-        start, end = month_bounds(month)
-        narrowed = {**without(args, "page"), "from": [start], "to": [end]} if count else None
-        bars.append(MonthBar(month, _month_name(month), count, round(100 * count / tallest, 2), narrowed))
-    return bars
+    for index, start in enumerate(starts):
+        count, end = counts.get(start, 0), bucket_end(start, interval)
+        narrowed = {**without(args, "page"), "from": [start.isoformat()], "to": [end.isoformat()]} if count else None
+        height = max(MIN_HEIGHT, -(-HEIGHT_STEPS * count // tallest)) if count else 0
+        chosen = (date_from is None or end >= date_from) and (date_to is None or start <= date_to)
+        tick = _tick(start, interval) if index % every == 0 else None
+        name = f"{count} article{'' if count == 1 else 's'}, {_bucket_words(start, interval)}"
+        bars.append(Bar(start.isoformat(), end.isoformat(), name, tick, count, height, narrowed, chosen))
+    chosen_words = _range_words(date_from, date_to) if date_from or date_to else None
+    presets, anchored = timeline_presets(args, now, newest)
+    span = _range_words(starts[0], bucket_end(starts[-1], interval))
+    return Timeline(bars, interval, span, chosen_words, presets, anchored)
 
 
-def _months_between(first: str, last: str) -> list[str]:
-    year, month = map(int, first.split("-"))
-    months = []
-    while (label := f"{year:04d}-{month:02d}") <= last:
-        months.append(label)
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return months
+def timeline_presets(
+    args: dict[str, list[str]], now: dt.datetime, newest: str | None
+) -> tuple[list[Preset], str | None]:
+    """The last 24 hours, 7 days and 30 days up to now; when the newest match is older than that, up to it instead
+    (a demo's collection is years old: presets ending now would show nothing), with its date to say so."""
+    newest_time = _instant(newest)
+    anchored = newest_time is not None and newest_time < now - PRESETS[-1][1]
+    end = newest_time if anchored else now
+    presets = []
+    for label, length in PRESETS:
+        chosen = {"from": [_minute(end - length)]}
+        if anchored:
+            chosen["to"] = [end.date().isoformat()]
+        narrowed = {**without(args, "page", "from", "to"), **chosen}
+        current = all(args.get(key) == value for key, value in chosen.items()) and (anchored or not args.get("to"))
+        presets.append(Preset(label, narrowed, current))
+    return presets, (_day_words(newest_time.date()) if anchored else None)
 
 
-def _month_name(month: str) -> str:
-    year, number = month.split("-")
-    return f"{calendar.month_name[int(number)]} {year}"
+def _minute(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def _instant(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _chosen_days(args: dict[str, list[str]]) -> tuple[dt.date | None, dt.date | None]:
+    days = []
+    for name in ("from", "to"):
+        iso = parse_date((args.get(name) or [""])[0].strip(), end=name == "to")  # 2018-05, 1 May 2018 too
+        days.append(dt.date.fromisoformat(iso[:10]) if iso else None)
+    return days[0], days[1]
+
+
+def _tick(start: dt.date, interval: str) -> str:
+    if interval == "year":
+        return str(start.year)
+    if interval == "month":
+        return f"{calendar.month_abbr[start.month]} {start.year}"
+    return f"{start.day} {calendar.month_abbr[start.month]}"
+
+
+def _bucket_words(start: dt.date, interval: str) -> str:
+    if interval == "year":
+        return str(start.year)
+    if interval == "month":
+        return f"{calendar.month_name[start.month]} {start.year}"
+    if interval == "week":
+        return f"week of {_day_words(start)}"
+    return _day_words(start)
+
+
+def _day_words(day: dt.date) -> str:
+    return f"{day.day} {calendar.month_name[day.month]} {day.year}"
+
+
+def _range_words(first: dt.date | None, last: dt.date | None) -> str:
+    if first and last:
+        return _day_words(first) if first == last else f"{_day_words(first)} – {_day_words(last)}"
+    return f"from {_day_words(first)}" if first else f"up to {_day_words(last)}"
+
+
+# Times on hits
+
+
+def relative_time(published: str | None, now: dt.datetime) -> str:
+    """How long ago, in words, for the last month ("3 hours ago", "yesterday"); the date itself before that."""
+    moment = _instant(published)
+    if moment is None:
+        return ""
+    seconds = (now - moment).total_seconds()
+    if seconds < 0 or seconds >= 30 * 86400:
+        return _day_words(moment.astimezone(dt.UTC).date())
+    for unit, length in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= length:
+            amount = int(seconds // length)
+            if unit == "day" and amount == 1:
+                return "yesterday"
+            return f"{amount} {unit}{'' if amount == 1 else 's'} ago"
+    return "just now"
+
+
+def exact_time(published: str | None) -> str:
+    """The publication time in full, in UTC: 1 September 2018, 09:00 UTC."""
+    moment = _instant(published)
+    if moment is None:
+        return ""
+    moment = moment.astimezone(dt.UTC)
+    return f"{_day_words(moment.date())}, {moment:%H:%M} UTC"
 
 
 # Hits

@@ -98,6 +98,13 @@ def search_url(values: dict, drop: tuple[str, ...] = (), **changes) -> str:
 
 
 bp.add_app_template_global(searchpage.facet_label, "facet_label")
+bp.add_app_template_global(searchpage.exact_time, "exact_time")
+
+
+@bp.app_template_global()
+def time_ago(published: str | None) -> str:
+    """The publication time in words, as of this request: "3 hours ago", or the date when it is older."""
+    return searchpage.relative_time(published, dt.datetime.now(dt.UTC))
 
 
 @bp.get("/")
@@ -191,7 +198,9 @@ def _results_context(args: MultiDict, query: SearchRequest, result: dict, dated:
         },
         "active_filters": searchpage.active_filters(values),
         "stop_words": searchpage.stop_words_only(query.query) if result["total"] == 0 and query.query else [],
-        "bars": searchpage.timeline(facets.get("published", []), values),
+        "timeline": searchpage.timeline(
+            facets.get("published", []), values, dt.datetime.now(dt.UTC), (result.get("timeline") or {}).get("last")
+        ),
         "mix_up": searchpage.language_mix_up(query.query, query.lang) if query.query else None,
         "wordings": searchpage.other_wordings(result["query"]["searched"], query.q_ar, query.q_en, query.q_names),
         "saved_search": saved_search(query),

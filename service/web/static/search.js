@@ -44,3 +44,62 @@ document.addEventListener("DOMContentLoaded", () => {
     search(event.target);
   });
 });
+
+// The timeline: pressing on a bar and dragging across others searches their whole range (a brushed range); a
+// plain click still follows the bar's own link. Without this script the bars, the presets and the From and To
+// fields narrow the dates as before. Touch drags scroll the bars instead.
+document.addEventListener("DOMContentLoaded", () => {
+  const strip = document.getElementById("timeline-bars");
+  if (!strip) return;
+  const bars = [...strip.querySelectorAll(".bar")];
+  const link = strip.querySelector("a.bar");
+  // On a phone the bars scroll in their box: bring the chosen range into view rather than leave it off-screen.
+  const chosen = strip.querySelector(".bar[aria-current]");
+  if (chosen && strip.scrollWidth > strip.clientWidth) {
+    const offset = chosen.getBoundingClientRect().left - strip.getBoundingClientRect().left;
+    strip.scrollLeft += offset - strip.clientWidth / 2;
+  }
+  let first = null;
+  let last = null;
+  let dragged = false;
+  const barAt = (event) => {
+    const found = document.elementFromPoint(event.clientX, event.clientY);
+    return found ? found.closest("#timeline-bars .bar") : null;
+  };
+  const span = () => {
+    const [a, b] = [bars.indexOf(first), bars.indexOf(last)].sort((x, y) => x - y);
+    return bars.slice(a, b + 1);
+  };
+  const mark = () => {
+    const chosen = new Set(span());
+    for (const bar of bars) bar.classList.toggle("brushed", chosen.has(bar));
+  };
+  strip.addEventListener("pointerdown", (event) => {
+    if (event.pointerType === "touch" || event.button !== 0) return;
+    first = last = barAt(event);
+    dragged = false;
+    if (first) event.preventDefault(); // no text selection while brushing
+  });
+  strip.addEventListener("pointermove", (event) => {
+    if (!first) return;
+    const bar = barAt(event);
+    if (bar && bar !== last) {
+      last = bar;
+      dragged = true;
+      mark();
+    }
+  });
+  document.addEventListener("pointerup", () => {
+    if (!first) return;
+    const chosen = span();
+    first = last = null;
+    if (!dragged || chosen.length < 2) return;
+    const url = new URL(link.href);
+    url.searchParams.set("from", chosen[0].dataset.from);
+    url.searchParams.set("to", chosen[chosen.length - 1].dataset.to);
+    window.location.assign(url);
+  });
+  strip.addEventListener("click", (event) => {
+    if (dragged) event.preventDefault(); // the drag ended on a bar: the range, not that bar
+  });
+});
