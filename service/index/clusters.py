@@ -133,7 +133,7 @@ def assign_clusters(
 
 # Across the language line: an English original and the Arabic articles reporting it share no shingles, so MinHash
 # cannot see them. Their sentences' vectors (one encoder, one space) can: a translated sentence lies near its source.
-XLANG_SENTENCES = 12  # of a new article, the first (title and lead) looked up in the other language's articles
+XLANG_SENTENCES = 6  # of a new article, the first (title and lead) looked up in the other language's articles
 COUNTERPART_COSINE = 0.6  # a sentence has a counterpart in an article when one of its sentences is this near
 MIN_COUNTERPARTS = 2  # shared sentences needed, unless one of the two articles is shorter
 
