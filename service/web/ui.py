@@ -230,7 +230,7 @@ def _start_context() -> dict:
     """The start page: the collection's figures, top stories, sources, categories, timeline and example searches."""
     now = dt.datetime.now(dt.UTC)
     overview = _overview(now)
-    timeline = overview["timeline"] if overview else {"buckets": [], "interval": None}
+    timeline = (overview or {}).get("timeline") or {"buckets": [], "interval": None}
     return {
         "overview": overview,
         "now": now,
