@@ -155,3 +155,50 @@ def test_an_alert_is_deleted_from_the_alerts_page_after_a_confirmation(site, tab
     tab.reload()
     expect(tab.locator("#alerts")).to_have_attribute("data-loaded", "yes")
     expect(tab.locator("li.alert", has_text="Short-lived watch")).to_have_count(0)
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, {"width": 390, "height": 844}], ids=["desktop", "phone"])
+def test_an_alert_is_renamed_edited_paused_and_resumed_on_the_alerts_page(site, browser, client, alias, viewport):
+    """Issue 21 item 17: a paused alert records no matches; resumed, it matches again; its name and query change."""
+    width = viewport["width"]
+    context = browser.new_context(viewport=viewport)
+    tab = context.new_page()
+    sign_in(tab, site, KEY, then="/")
+    save_search(tab, site, f"Truce {width}", backfill=False)
+    tab.goto(f"{site}/alerts")
+    expect(tab.locator("#alerts")).to_have_attribute("data-loaded", "yes")
+    alert_id = tab.locator(f"li.alert[data-name='Truce {width}']").get_attribute("data-alert")
+    entry = tab.locator(f"li.alert[data-alert='{alert_id}']")  # by id: its name changes
+
+    entry.get_by_text("Edit name or query").click()
+    entry.get_by_label("Name").fill(f"Southern truce {width}")
+    entry.get_by_label("Query").fill(f"truce{width}")
+    entry.get_by_role("button", name="Save changes").click()
+    expect(entry.locator(".edit-status")).to_have_text(f"Saved: “Southern truce {width}”.")
+    expect(entry.locator(".name")).to_have_text(f"Southern truce {width}")
+
+    entry.get_by_role("button", name=f"Pause Southern truce {width}").click()
+    expect(tab.locator("#alerts-message")).to_have_text(f"Paused “Southern truce {width}”.")
+    expect(entry.locator(".paused-badge")).to_be_visible()
+    tab.screenshot(path=str(SHOTS / f"alerts-paused-{width}.png"), full_page=True)
+    paused = article(f"paused-{width}", f"A truce{width} while paused", "Outlet Three", 5)
+    assert ingest([(1, paused)], client, alias, pretranslated=True).indexed == 1
+    client.indices.refresh(index=f"{alias}-alert-matches")
+
+    tab.reload()
+    expect(tab.locator("#alerts")).to_have_attribute("data-loaded", "yes")
+    entry = tab.locator(f"li.alert[data-alert='{alert_id}']")
+    expect(entry.locator(".query")).to_have_text(f"truce{width}")
+    expect(entry.locator(".paused-badge")).to_be_visible()  # kept across visits
+    expect(entry.locator(".no-matches")).to_be_visible()  # nothing recorded while paused
+    entry.get_by_role("button", name=f"Resume Southern truce {width}").click()
+    expect(entry.locator(".paused-badge")).to_be_hidden()
+    resumed = article(f"resumed-{width}", f"A truce{width} after resuming", "Outlet Three", 6)
+    assert ingest([(1, resumed)], client, alias, pretranslated=True).indexed == 1
+    client.indices.refresh(index=f"{alias}-alert-matches")
+
+    tab.reload()
+    entry = tab.locator(f"li.alert[data-alert='{alert_id}']")
+    expect(entry.locator(".alert-match .title")).to_have_text([f"A truce{width} after resuming"])
+    assert tab.evaluate("document.documentElement.scrollWidth") <= width
+    context.close()

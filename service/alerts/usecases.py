@@ -116,7 +116,7 @@ def update_alert(
     translators: dict[str, SentenceTranslator | None],
     encoder: SentenceEncoder | None = None,
 ) -> SavedAlert | None:
-    """Change the fields that changes holds (name, query, filters, webhook_url) in owner's alert; None when owner
+    """Change the fields that changes holds (name, query, filters, webhook_url, paused) in owner's alert; None when owner
     has no such alert, or it was deleted meanwhile.
 
     The query is checked and translated again only when it or the filters change, and its vector made again (with
@@ -136,7 +136,15 @@ def update_alert(
     try:
         vector = alert_vector(encoder, query) if encoder is not None and query != alert.query else None
         updated = store.update(
-            alert_id, alert.owner, changes.get("name", alert.name), query, filters, wordings, webhook_url, vector
+            alert_id,
+            alert.owner,
+            changes.get("name", alert.name),
+            query,
+            filters,
+            wordings,
+            webhook_url,
+            vector,
+            changes.get("paused"),
         )
     except RequestError as error:
         raise _refused(error) from None

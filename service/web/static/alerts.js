@@ -135,6 +135,15 @@ document.addEventListener("DOMContentLoaded", () => {
     feed.href = `/alerts/${encodeURIComponent(alert.id)}/feed.atom?token=${encodeURIComponent(alert.feed_token)}`;
     feed.setAttribute("aria-label", `Atom feed of ${alert.name}`);
     text(row, ".webhook", alert.webhook_url ? ` · webhook to ${alert.webhook_url}` : "");
+    showPaused(row, alert);
+    row.querySelector(".pause-alert").addEventListener("click", () => togglePause(alert.id, row));
+    const form = row.querySelector(".edit-alert-form");
+    form.elements.name.value = alert.name;
+    form.elements.query.value = alert.query;
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      editAlert(alert.id, row, form);
+    });
     const remove = row.querySelector(".delete-alert");
     remove.setAttribute("aria-label", `Delete ${alert.name}`);
     remove.addEventListener("click", () => deleteAlert(alert, row));
@@ -155,8 +164,63 @@ document.addEventListener("DOMContentLoaded", () => {
     await keyed(`${base}/seen`, { method: "POST" }).catch(() => {}); // the next visit counts from now
   };
 
+  const showPaused = (row, alert) => {
+    row.dataset.paused = alert.paused ? "yes" : "no";
+    row.dataset.name = alert.name;
+    row.querySelector(".paused-badge").hidden = !alert.paused;
+    row.querySelector(".paused-note").hidden = !alert.paused;
+    const button = row.querySelector(".pause-alert");
+    button.textContent = alert.paused ? "Resume" : "Pause";
+    button.setAttribute("aria-label", `${alert.paused ? "Resume" : "Pause"} ${alert.name}`);
+  };
+
+  // A keyed PATCH of the alert; the changed alert, or null after saying why not (through tell).
+  const patchAlert = async (alertId, changes, tell) => {
+    let response;
+    try {
+      response = await keyed(`/api/v1/alerts/${encodeURIComponent(alertId)}`, {
+        method: "PATCH",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(changes),
+      });
+    } catch {
+      tell("The service cannot be reached; nothing was changed.");
+      return null;
+    }
+    if (!response.ok) {
+      tell(`Not changed: ${await reason(response)}.`);
+      return null;
+    }
+    return response.json();
+  };
+
+  const togglePause = async (alertId, row) => {
+    const pausing = row.dataset.paused !== "yes";
+    const alert = await patchAlert(alertId, { paused: pausing }, say);
+    if (!alert) return;
+    showPaused(row, alert);
+    say(`${pausing ? "Paused" : "Resumed"} “${alert.name}”.`);
+  };
+
+  const editAlert = async (alertId, row, form) => {
+    const status = form.querySelector(".edit-status");
+    const changes = { name: form.elements.name.value.trim() };
+    const query = form.elements.query.value.trim();
+    if (query !== row.querySelector(".query").textContent) changes.query = query; // spares a new translation
+    status.textContent = "Saving…";
+    const alert = await patchAlert(alertId, changes, (why) => { status.textContent = why; });
+    if (!alert) return;
+    text(row, ".name", alert.name);
+    text(row, ".query", alert.query);
+    showPaused(row, alert);
+    row.querySelector(".feed").setAttribute("aria-label", `Atom feed of ${alert.name}`);
+    row.querySelector(".delete-alert").setAttribute("aria-label", `Delete ${alert.name}`);
+    status.textContent = `Saved: “${alert.name}”.`;
+  };
+
   const deleteAlert = async (alert, row) => {
-    if (!window.confirm(`Delete the alert “${alert.name}”? Its matches and its feed go with it.`)) return;
+    const name = row.dataset.name; // as renamed on this page
+    if (!window.confirm(`Delete the alert “${name}”? Its matches and its feed go with it.`)) return;
     let response;
     try {
       response = await keyed(`/api/v1/alerts/${encodeURIComponent(alert.id)}`, { method: "DELETE" });
@@ -170,7 +234,7 @@ document.addEventListener("DOMContentLoaded", () => {
     }
     row.remove();
     empty.hidden = list.children.length > 0;
-    say(`Deleted “${alert.name}”.`);
+    say(`Deleted “${name}”.`);
   };
 
   async function load() {
