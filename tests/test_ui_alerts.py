@@ -1,6 +1,7 @@
 """Saved searches in a real browser (Debian's chromium): "Save this search" on the search page, and the Alerts page
 with each alert's new-match count, feed link and matches, against the real app, node and percolator."""
 
+import re
 from dataclasses import replace
 
 import feedparser
@@ -201,4 +202,17 @@ def test_an_alert_is_renamed_edited_paused_and_resumed_on_the_alerts_page(site, 
     entry = tab.locator(f"li.alert[data-alert='{alert_id}']")
     expect(entry.locator(".alert-match .title")).to_have_text([f"A truce{width} after resuming"])
     assert tab.evaluate("document.documentElement.scrollWidth") <= width
+    tab.screenshot(path=str(SHOTS / f"alerts-resumed-{width}.png"), full_page=True)
+
+    # a match as a story: its Arabic title beside the English, its dates as the other pages write them, its story
+    match = entry.locator(".alert-match")
+    expect(match.locator(".title-ar")).to_have_text(f"وقف إطلاق النار resumed-{width}")
+    expect(match.locator(".date")).to_have_attribute("datetime", "2024-05-06T09:00:00+00:00")
+    expect(match.locator(".date")).to_have_text(re.compile(r"^\d+ (years?|months?) ago$"))
+    expect(match.locator(".date")).to_have_attribute("title", "2024-05-06 09:00 UTC")
+    expect(match.locator(".matched")).to_have_text(re.compile(r"^(just now|\d+ minutes? ago)$"))
+    expect(entry.locator(".created")).to_have_text(re.compile(r"^(just now|\d+ minutes? ago)$"))
+    match.get_by_role("link", name="the story").click()
+    expect(tab).to_have_url(re.compile(r"/stories/"))
+    expect(tab.locator("main")).to_contain_text(f"A truce{width} after resuming")  # a version of its story
     context.close()

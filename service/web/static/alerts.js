@@ -73,7 +73,34 @@ document.addEventListener("DOMContentLoaded", () => {
     message.hidden = !text;
   };
   const text = (node, selector, value) => { node.querySelector(selector).textContent = String(value); };
-  const shortDate = (iso) => new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  // One date format on the page, as the start and story pages write it (storypage.ago): "3 hours ago", the
+  // instant itself in the <time> element's datetime and, on hover, in UTC.
+  const ago = (iso) => {
+    const seconds = (Date.now() - new Date(iso).getTime()) / 1000;
+    if (Number.isNaN(seconds)) return "no date";
+    if (seconds < 0) return "in the future";
+    const units = [["year", 365 * 86400], ["month", 30 * 86400], ["day", 86400], ["hour", 3600], ["minute", 60]];
+    for (const [unit, length] of units) {
+      if (seconds >= length) {
+        const count = Math.floor(seconds / length);
+        return `${count} ${unit}${count === 1 ? "" : "s"} ago`;
+      }
+    }
+    return "just now";
+  };
+  const setTime = (node, iso) => {
+    node.dateTime = iso;
+    node.title = `${new Date(iso).toISOString().slice(0, 16).replace("T", " ")} UTC`;
+    node.textContent = ago(iso);
+  };
+  // A match's webhook delivery, in words: delivered, retrying (with the last error) or given up.
+  const deliveryText = (webhook) => {
+    if (!webhook) return "";
+    const tried = webhook.attempts ? ` after ${webhook.attempts} attempt${webhook.attempts === 1 ? "" : "s"}` : "";
+    if (webhook.state === "delivered") return ` · webhook: delivered${tried}`;
+    if (webhook.state === "failed") return ` · webhook: given up${tried}${webhook.last_error ? ` (${webhook.last_error})` : ""}`;
+    return ` · webhook: ${webhook.attempts ? `retrying${tried}${webhook.last_error ? ` (${webhook.last_error})` : ""}` : "waiting to be sent"}`;
+  };
 
   const askToSignIn = (why) => {
     say(why);
@@ -106,9 +133,18 @@ document.addEventListener("DOMContentLoaded", () => {
     link.href = `/articles/${encodeURIComponent(match.url_article_id)}`;
     link.textContent = match.title_en || match.title_ar || match.story_id;
     text(row, ".outlets", match.outlets.join(", ") || "unknown outlet");
+    const titleAr = row.querySelector(".title-ar");
+    titleAr.textContent = match.title_en && match.title_ar ? match.title_ar : "";
+    titleAr.hidden = !titleAr.textContent;
     const date = row.querySelector(".date");
-    date.dateTime = match.published || match.matched_at;
-    date.textContent = shortDate(match.published || match.matched_at);
+    if (match.published) setTime(date, match.published);
+    else date.textContent = "no date";
+    setTime(row.querySelector(".matched"), match.matched_at);
+    const story = row.querySelector(".story");
+    story.href = `/stories/${encodeURIComponent(match.story_id)}`;
+    const count = match.article_ids.length;
+    story.textContent = count > 1 ? `the story (${count} articles)` : "the story";
+    text(row, ".webhook-state", deliveryText(match.webhook));
     row.querySelector(".new-badge").hidden = Boolean(lastSeen) && match.matched_at <= lastSeen;
     row.querySelector(".backfill").hidden = !match.backfill;
     return row;
@@ -128,9 +164,7 @@ document.addEventListener("DOMContentLoaded", () => {
     text(row, ".name", alert.name);
     text(row, ".query", alert.query);
     text(row, ".alert-filters", filtersText(alert.filters));
-    const created = row.querySelector(".created");
-    created.dateTime = alert.created;
-    created.textContent = shortDate(alert.created);
+    setTime(row.querySelector(".created"), alert.created);
     const feed = row.querySelector(".feed");
     feed.href = `/alerts/${encodeURIComponent(alert.id)}/feed.atom?token=${encodeURIComponent(alert.feed_token)}`;
     feed.setAttribute("aria-label", `Atom feed of ${alert.name}`);
@@ -156,6 +190,12 @@ document.addEventListener("DOMContentLoaded", () => {
     ]);
     if (!page || !fresh) return;
     text(row, ".new-count", `· ${fresh.total} new since your last visit`);
+    const states = page.matches.map((match) => match.webhook && match.webhook.state).filter(Boolean);
+    if (states.length) {
+      const count = (state) => states.filter((s) => s === state).length;
+      text(row, ".webhook-summary", ` (of the newest ${states.length}: ${count("delivered")} delivered, `
+        + `${count("pending")} retrying or waiting, ${count("failed")} given up)`);
+    }
     row.querySelector(".alert-matches").replaceChildren(...page.matches.map((m) => matchRow(m, alert.last_seen)));
     row.querySelector(".no-matches").hidden = page.total > 0;
     const more = row.querySelector(".more-matches");
