@@ -33,7 +33,14 @@ def article(article_id: str, title_en: str, source: str, day: int) -> dict:
 @pytest.fixture(scope="module")
 def web_app(search_settings, alias):
     return create_app(
-        replace(search_settings, opensearch_index=alias, api_keys=(KEY,), alert_delivery=False, secret_key=SECRET_KEY)
+        replace(
+            search_settings,
+            opensearch_index=alias,
+            api_keys=(KEY,),
+            alert_delivery=False,  # a webhook is saved (to the loopback, allowed here), never called
+            alert_webhook_allow=("127.0.0.1",),
+            secret_key=SECRET_KEY,
+        )
     )
 
 
@@ -215,4 +222,32 @@ def test_an_alert_is_renamed_edited_paused_and_resumed_on_the_alerts_page(site, 
     match.get_by_role("link", name="the story").click()
     expect(tab).to_have_url(re.compile(r"/stories/"))
     expect(tab.locator("main")).to_contain_text(f"A truce{width} after resuming")  # a version of its story
+    context.close()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, {"width": 390, "height": 844}], ids=["desktop", "phone"])
+def test_a_search_with_a_past_to_date_is_saved_with_a_warning_and_the_webhook_secret_has_its_own_field(
+    site, browser, viewport
+):
+    """Issue 21 item 17: a search that today's news cannot fire says so; the secret is a field with a copy button."""
+    context = browser.new_context(viewport=viewport)
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    tab = context.new_page()
+    sign_in(tab, site, KEY, then="/")
+    tab.goto(f"{site}/?q=ceasefire&to=2024-05-31")
+    tab.get_by_text("Save this search").click()
+    tab.get_by_label("Name").fill(f"May ceasefire {viewport['width']}")
+    tab.locator("#save-search-form [name=webhook_url]").fill("http://127.0.0.1:9/hook")
+    tab.get_by_role("button", name="Save search").click()
+    status = tab.locator("#save-search-status")
+    expect(status).to_contain_text(f"Saved “May ceasefire {viewport['width']}”")
+    expect(status.locator(".save-warning")).to_contain_text("“to” date (2024-05-31) is past")
+    secret = status.get_by_label("Webhook secret, shown this once")
+    value = secret.input_value()
+    assert len(value) >= 32 and value not in status.inner_text()  # in its field, not inside a sentence
+    status.get_by_role("button", name="Copy secret").click()
+    expect(status).to_contain_text("Copied.")
+    assert tab.evaluate("navigator.clipboard.readText()") == value
+    assert tab.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    tab.screenshot(path=str(SHOTS / f"alerts-saved-secret-{viewport['width']}.png"), full_page=True)
     context.close()

@@ -751,6 +751,7 @@ _ALERT = {
         "created": {"type": "string"},
         "last_seen": _NULLABLE_STRING,
         "paused": {"type": "boolean", "description": "paused by its owner: it records no matches until resumed"},
+        "warning": {"type": "string", "description": "saved, but today's news will not match it (a past “to” date)"},
         "searched": {
             "type": "array",
             "description": "the query wordings matched: the user's words, their machine translation and the "

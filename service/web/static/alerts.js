@@ -9,6 +9,34 @@ const reason = async (response) => {
   return answer.error ? answer.error.message : `the service answered ${response.status}`;
 };
 
+// The webhook secret in a field of its own (selectable whole, never broken at a hyphen) with a copy button.
+const secretField = (secret) => {
+  const box = document.createElement("span"); // inside the status paragraph
+  box.className = "webhook-secret-box";
+  const label = document.createElement("label");
+  label.textContent = "Webhook secret, shown this once (deliveries are signed with it) ";
+  const field = document.createElement("input");
+  Object.assign(field, { readOnly: true, value: secret, className: "webhook-secret", spellcheck: false });
+  field.setAttribute("autocomplete", "off");
+  label.append(field);
+  const copy = document.createElement("button");
+  copy.type = "button";
+  copy.textContent = "Copy secret";
+  const copied = document.createElement("span");
+  copied.setAttribute("role", "status");
+  copy.addEventListener("click", async () => {
+    field.select();
+    try {
+      await navigator.clipboard.writeText(secret);
+      copied.textContent = " Copied.";
+    } catch {
+      copied.textContent = " Selected: copy it with Ctrl+C.";
+    }
+  });
+  box.append(label, " ", copy, copied);
+  return box;
+};
+
 // Search page: the form carries the search (query and filters, as the API names them) in data-search.
 document.addEventListener("DOMContentLoaded", () => {
   const form = document.getElementById("save-search-form");
@@ -52,11 +80,15 @@ document.addEventListener("DOMContentLoaded", () => {
     const link = document.createElement("a");
     link.href = `/alerts?highlight=${encodeURIComponent(alert.id)}`;
     link.textContent = "See it on the Alerts page";
-    const secret = alert.webhook_secret
-      ? ` Its webhook secret, shown this once (deliveries are signed with it): ${alert.webhook_secret}.`
-      : "";
-    say(`Saved “${alert.name}”.${secret} `, false);
+    say(`Saved “${alert.name}”. `, false);
     status.append(link);
+    if (alert.warning) {
+      const warning = document.createElement("span");
+      warning.className = "save-warning";
+      warning.textContent = `Note: ${alert.warning}.`;
+      status.append(warning);
+    }
+    if (alert.webhook_secret) status.append(secretField(alert.webhook_secret));
   });
 });
 
