@@ -7,6 +7,7 @@ from dataclasses import replace
 import feedparser
 import pytest
 from browsing import CHROMIUM, SECRET_KEY, SHOTS, expect, served, sign_in
+from test_ui_accessibility import axe_violations
 
 from service.ingest import ingest
 from service.web import create_app
@@ -210,6 +211,8 @@ def test_an_alert_is_renamed_edited_paused_and_resumed_on_the_alerts_page(site, 
     expect(entry.locator(".alert-match .title")).to_have_text([f"A truce{width} after resuming"])
     assert tab.evaluate("document.documentElement.scrollWidth") <= width
     tab.screenshot(path=str(SHOTS / f"alerts-resumed-{width}.png"), full_page=True)
+    entry.get_by_text("Edit name or query").click()  # its form open, for axe too
+    assert axe_violations(tab) == []
 
     # a match as a story: its Arabic title beside the English, its dates as the other pages write them, its story
     match = entry.locator(".alert-match")
@@ -250,4 +253,5 @@ def test_a_search_with_a_past_to_date_is_saved_with_a_warning_and_the_webhook_se
     assert tab.evaluate("navigator.clipboard.readText()") == value
     assert tab.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
     tab.screenshot(path=str(SHOTS / f"alerts-saved-secret-{viewport['width']}.png"), full_page=True)
+    assert axe_violations(tab) == []
     context.close()
