@@ -58,6 +58,8 @@ def test_the_feed_is_atom_with_one_entry_per_story_and_needs_no_api_key(app, ale
     assert sorted(entry.title for entry in parsed.entries) == ["Ceasefire holds & talks go on", "Truce <b>broken</b>"]
     links = {entry.title: entry.link for entry in parsed.entries}
     assert links["Truce <b>broken</b>"] == "http://localhost/articles/s2%2Fa"
+    stories = {entry.title: [link.href for link in entry.links if link.rel == "related"] for entry in parsed.entries}
+    assert stories["Truce <b>broken</b>"] == ["http://localhost/stories/s2"]  # issue 21 item 17: the story
     assert b"<b>" not in answer.data
 
 

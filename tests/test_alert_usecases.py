@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from service.alerts.store import AlertLimitReached
@@ -11,6 +13,7 @@ from service.alerts.usecases import (
     allowed_webhook_url,
     checked_wordings,
     create_alert,
+    past_end_warning,
     update_alert,
 )
 from service.config import Settings
@@ -68,3 +71,14 @@ def test_updating_an_alert_the_owner_does_not_have_is_none():
 def test_a_spec_reads_the_api_body():
     spec = AlertSpec.from_dict({"name": "n", "query": "q", "filters": None, "backfill": 1})
     assert spec == AlertSpec("n", "q", {}, None, True)
+
+
+def test_a_search_whose_to_date_is_past_is_saved_with_a_warning_in_words():
+    now = dt.datetime(2026, 12, 7, 3, 0, tzinfo=dt.UTC)
+    warning = past_end_warning({"from": "2020-01-01", "to": "2020-08-31"}, now)
+    assert warning.startswith("its “to” date (2020-08-31) is past, so today's news will never match it")
+    assert past_end_warning({"to": "2026-12-06T23:59:00Z"}, now)
+    assert past_end_warning({"to": "2026-12-07"}, now) is None  # today runs to its end
+    assert past_end_warning({"to": "2027-01-01"}, now) is None
+    assert past_end_warning({"from": "2020-01-01"}, now) is None
+    assert past_end_warning({"to": "2018-05"}, now) is None  # search's own check reads it, not this one

@@ -1,11 +1,13 @@
 """Saved searches in a real browser (Debian's chromium): "Save this search" on the search page, and the Alerts page
 with each alert's new-match count, feed link and matches, against the real app, node and percolator."""
 
+import re
 from dataclasses import replace
 
 import feedparser
 import pytest
 from browsing import CHROMIUM, SECRET_KEY, SHOTS, expect, served, sign_in
+from test_ui_accessibility import axe_violations
 
 from service.ingest import ingest
 from service.web import create_app
@@ -32,7 +34,14 @@ def article(article_id: str, title_en: str, source: str, day: int) -> dict:
 @pytest.fixture(scope="module")
 def web_app(search_settings, alias):
     return create_app(
-        replace(search_settings, opensearch_index=alias, api_keys=(KEY,), alert_delivery=False, secret_key=SECRET_KEY)
+        replace(
+            search_settings,
+            opensearch_index=alias,
+            api_keys=(KEY,),
+            alert_delivery=False,  # a webhook is saved (to the loopback, allowed here), never called
+            alert_webhook_allow=("127.0.0.1",),
+            secret_key=SECRET_KEY,
+        )
     )
 
 
@@ -155,3 +164,94 @@ def test_an_alert_is_deleted_from_the_alerts_page_after_a_confirmation(site, tab
     tab.reload()
     expect(tab.locator("#alerts")).to_have_attribute("data-loaded", "yes")
     expect(tab.locator("li.alert", has_text="Short-lived watch")).to_have_count(0)
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, {"width": 390, "height": 844}], ids=["desktop", "phone"])
+def test_an_alert_is_renamed_edited_paused_and_resumed_on_the_alerts_page(site, browser, client, alias, viewport):
+    """Issue 21 item 17: a paused alert records no matches; resumed, it matches again; its name and query change."""
+    width = viewport["width"]
+    context = browser.new_context(viewport=viewport)
+    tab = context.new_page()
+    sign_in(tab, site, KEY, then="/")
+    save_search(tab, site, f"Truce {width}", backfill=False)
+    tab.goto(f"{site}/alerts")
+    expect(tab.locator("#alerts")).to_have_attribute("data-loaded", "yes")
+    alert_id = tab.locator(f"li.alert[data-name='Truce {width}']").get_attribute("data-alert")
+    entry = tab.locator(f"li.alert[data-alert='{alert_id}']")  # by id: its name changes
+
+    entry.get_by_text("Edit name or query").click()
+    entry.get_by_label("Name").fill(f"Southern truce {width}")
+    entry.get_by_label("Query").fill(f"truce{width}")
+    entry.get_by_role("button", name="Save changes").click()
+    expect(entry.locator(".edit-status")).to_have_text(f"Saved: “Southern truce {width}”.")
+    expect(entry.locator(".name")).to_have_text(f"Southern truce {width}")
+
+    entry.get_by_role("button", name=f"Pause Southern truce {width}").click()
+    expect(tab.locator("#alerts-message")).to_have_text(f"Paused “Southern truce {width}”.")
+    expect(entry.locator(".paused-badge")).to_be_visible()
+    tab.screenshot(path=str(SHOTS / f"alerts-paused-{width}.png"), full_page=True)
+    paused = article(f"paused-{width}", f"A truce{width} while paused", "Outlet Three", 5)
+    assert ingest([(1, paused)], client, alias, pretranslated=True).indexed == 1
+    client.indices.refresh(index=f"{alias}-alert-matches")
+
+    tab.reload()
+    expect(tab.locator("#alerts")).to_have_attribute("data-loaded", "yes")
+    entry = tab.locator(f"li.alert[data-alert='{alert_id}']")
+    expect(entry.locator(".query")).to_have_text(f"truce{width}")
+    expect(entry.locator(".paused-badge")).to_be_visible()  # kept across visits
+    expect(entry.locator(".no-matches")).to_be_visible()  # nothing recorded while paused
+    entry.get_by_role("button", name=f"Resume Southern truce {width}").click()
+    expect(entry.locator(".paused-badge")).to_be_hidden()
+    resumed = article(f"resumed-{width}", f"A truce{width} after resuming", "Outlet Three", 6)
+    assert ingest([(1, resumed)], client, alias, pretranslated=True).indexed == 1
+    client.indices.refresh(index=f"{alias}-alert-matches")
+
+    tab.reload()
+    entry = tab.locator(f"li.alert[data-alert='{alert_id}']")
+    expect(entry.locator(".alert-match .title")).to_have_text([f"A truce{width} after resuming"])
+    assert tab.evaluate("document.documentElement.scrollWidth") <= width
+    tab.screenshot(path=str(SHOTS / f"alerts-resumed-{width}.png"), full_page=True)
+    entry.get_by_text("Edit name or query").click()  # its form open, for axe too
+    assert axe_violations(tab) == []
+
+    # a match as a story: its Arabic title beside the English, its dates as the other pages write them, its story
+    match = entry.locator(".alert-match")
+    expect(match.locator(".title-ar")).to_have_text(f"وقف إطلاق النار resumed-{width}")
+    expect(match.locator(".date")).to_have_attribute("datetime", "2024-05-06T09:00:00+00:00")
+    expect(match.locator(".date")).to_have_text(re.compile(r"^\d+ (years?|months?) ago$"))
+    expect(match.locator(".date")).to_have_attribute("title", "2024-05-06 09:00 UTC")
+    expect(match.locator(".matched")).to_have_text(re.compile(r"^(just now|\d+ minutes? ago)$"))
+    expect(entry.locator(".created")).to_have_text(re.compile(r"^(just now|\d+ minutes? ago)$"))
+    match.get_by_role("link", name="the story").click()
+    expect(tab).to_have_url(re.compile(r"/stories/"))
+    expect(tab.locator("main")).to_contain_text(f"A truce{width} after resuming")  # a version of its story
+    context.close()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, {"width": 390, "height": 844}], ids=["desktop", "phone"])
+def test_a_search_with_a_past_to_date_is_saved_with_a_warning_and_the_webhook_secret_has_its_own_field(
+    site, browser, viewport
+):
+    """Issue 21 item 17: a search that today's news cannot fire says so; the secret is a field with a copy button."""
+    context = browser.new_context(viewport=viewport)
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    tab = context.new_page()
+    sign_in(tab, site, KEY, then="/")
+    tab.goto(f"{site}/?q=ceasefire&to=2024-05-31")
+    tab.get_by_text("Save this search").click()
+    tab.get_by_label("Name").fill(f"May ceasefire {viewport['width']}")
+    tab.locator("#save-search-form [name=webhook_url]").fill("http://127.0.0.1:9/hook")
+    tab.get_by_role("button", name="Save search").click()
+    status = tab.locator("#save-search-status")
+    expect(status).to_contain_text(f"Saved “May ceasefire {viewport['width']}”")
+    expect(status.locator(".save-warning")).to_contain_text("“to” date (2024-05-31) is past")
+    secret = status.get_by_label("Webhook secret, shown this once")
+    value = secret.input_value()
+    assert len(value) >= 32 and value not in status.inner_text()  # in its field, not inside a sentence
+    status.get_by_role("button", name="Copy secret").click()
+    expect(status).to_contain_text("Copied.")
+    assert tab.evaluate("navigator.clipboard.readText()") == value
+    assert tab.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    tab.screenshot(path=str(SHOTS / f"alerts-saved-secret-{viewport['width']}.png"), full_page=True)
+    assert axe_violations(tab) == []
+    context.close()

@@ -86,8 +86,9 @@ def test_a_forged_signature_of_any_shape_is_false_and_never_an_error():
     ],
 )
 def test_non_public_addresses_are_refused_without_the_allow_list(url):
-    with pytest.raises(WebhookUrlError, match="only public addresses"):
+    with pytest.raises(WebhookUrlError, match="only public addresses") as refused:
         check_url(url, ())
+    assert "ALERT_WEBHOOK_ALLOW" not in str(refused.value)  # the user is told, not the operator's settings
 
 
 @pytest.mark.parametrize(

@@ -50,6 +50,8 @@ def _entry(match: StoryMatch, base_url: str) -> ET.Element:
         _text(entry, "published", published)
     href = f"{base_url}/articles/{quote(match.url_article_id, safe='')}"
     ET.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", type="text/html", href=href)
+    story = f"{base_url}/stories/{quote(match.story_id, safe='')}"  # every outlet's version, side by side
+    ET.SubElement(entry, f"{{{ATOM}}}link", rel="related", type="text/html", href=story, title="The story")
     for outlet in match.outlets:
         ET.SubElement(entry, f"{{{ATOM}}}category", term=xml_text(outlet), label=xml_text(outlet))
     outlets = ", ".join(match.outlets) or "unknown outlet"

@@ -28,6 +28,7 @@ class Alert:
     created: str  # ISO-8601, UTC
     last_seen: str | None  # when its owner last looked at its matches (mark_seen)
     searched: tuple[dict, ...] = field(default=())  # the query wordings: {"lang", "text", "by": user|machine|names}
+    paused: bool = False  # its owner paused it: it records no matches (and so delivers nothing) until resumed
 
     def request(self) -> SearchRequest:
         """The search this alert saves, as search runs it (one page, every article)."""

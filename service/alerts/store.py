@@ -59,6 +59,7 @@ SECRET_BYTES = 32
 # A slot whose alert is still missing this long after it was taken was left by a create or delete that died midway
 # (a create writes its alert right after taking the slot, retries included well within this)
 ABANDONED_SLOT = dt.timedelta(minutes=10)
+MATCH_NOTHING = {"match_none": {}}
 
 
 def now_iso() -> str:
@@ -155,6 +156,10 @@ class AlertStore:
         (found,) = mapping.values()
         fields = found["mappings"].get("properties", {})
         missing = {name: body["mappings"]["properties"][name] for name in MEANING_FIELDS if name not in fields}
+        if "paused" not in fields.get("alert", {}).get("properties", {}):  # an index made before pausing
+            missing["alert"] = {
+                "properties": {"paused": body["mappings"]["properties"]["alert"]["properties"]["paused"]}
+            }
         if missing:
             self.client.indices.put_mapping(index=self.alerts_index, body={"properties": missing})
 
@@ -257,10 +262,12 @@ class AlertStore:
         refresh: str | bool = "wait_for",
         **options,
     ) -> None:
+        # a paused alert's percolator queries match nothing, by words or (through filter_query) by meaning; its
+        # meaning stays stored, so resuming it needs no encoder
         filter_query = alert_filter_query(alert.request(), wordings)
         source = {
-            "query": alert_query(alert.request(), wordings),
-            "filter_query": filter_query,
+            "query": MATCH_NOTHING if alert.paused else alert_query(alert.request(), wordings),
+            "filter_query": MATCH_NOTHING if alert.paused else filter_query,
             "meaning": _meaning_source(meaning, filter_query),
             "alert": {**alert.to_dict(), "owner": alert.owner, "webhook_secret": secret},
         }
@@ -310,8 +317,9 @@ class AlertStore:
         wordings: list[QueryWording],
         webhook_url: str | None,
         meaning: AlertVector | None = None,
+        paused: bool | None = None,
     ) -> tuple[Alert, str | None] | None:
-        """Replace owner's alert's definition; (alert, a new webhook secret when a webhook was added), or None.
+        """Replace owner's alert's definition (paused: None keeps it as it is); (alert, a new webhook secret when a webhook was added), or None.
 
         The secret stays while the alert has a webhook (a changed URL keeps it), and goes with the webhook.
         meaning: the new query's vector; None keeps the stored one while the query text stays, else drops it.
@@ -334,6 +342,8 @@ class AlertStore:
             webhook_url=webhook_url,
             searched=tuple(wording_dict(wording) for wording in wordings),
         )
+        if paused is not None:
+            alert = replace(alert, paused=paused)
         try:
             self._put(
                 alert,

@@ -8,6 +8,7 @@ as a project error: AlertRefused (the caller's to fix), QueryError, AlertLimitRe
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from opensearchpy.exceptions import NotFoundError, RequestError
@@ -66,6 +67,7 @@ class SavedAlert:
     alert: Alert
     webhook_secret: str | None  # shown once: when a webhook is set
     backfilled: int | None = None  # stories recorded by back-fill; None when none was asked for
+    warning: str | None = None  # saved, but it may not do what its owner expects (past_end_warning)
 
     def to_dict(self) -> dict:
         shown = self.alert.to_dict()
@@ -73,6 +75,8 @@ class SavedAlert:
             shown["webhook_secret"] = self.webhook_secret
         if self.backfilled is not None:
             shown["backfilled"] = self.backfilled
+        if self.warning:
+            shown["warning"] = self.warning
         return shown
 
 
@@ -98,13 +102,14 @@ def create_alert(
         )
     except RequestError as error:
         raise _refused(error) from None
+    warning = past_end_warning(spec.filters, dt.datetime.now(dt.UTC))
     if not spec.backfill:
-        return SavedAlert(alert, secret)
+        return SavedAlert(alert, secret, warning=warning)
     try:
         backfilled = len(backfill(store, alert, settings.alert_backfill_articles, meaning_query(vector, settings)))
     except NotFoundError:  # nothing indexed yet
         backfilled = 0
-    return SavedAlert(alert, secret, backfilled)
+    return SavedAlert(alert, secret, backfilled, warning)
 
 
 def update_alert(
@@ -116,7 +121,7 @@ def update_alert(
     translators: dict[str, SentenceTranslator | None],
     encoder: SentenceEncoder | None = None,
 ) -> SavedAlert | None:
-    """Change the fields that changes holds (name, query, filters, webhook_url) in owner's alert; None when owner
+    """Change the fields that changes holds (name, query, filters, webhook_url, paused) in owner's alert; None when owner
     has no such alert, or it was deleted meanwhile.
 
     The query is checked and translated again only when it or the filters change, and its vector made again (with
@@ -136,11 +141,22 @@ def update_alert(
     try:
         vector = alert_vector(encoder, query) if encoder is not None and query != alert.query else None
         updated = store.update(
-            alert_id, alert.owner, changes.get("name", alert.name), query, filters, wordings, webhook_url, vector
+            alert_id,
+            alert.owner,
+            changes.get("name", alert.name),
+            query,
+            filters,
+            wordings,
+            webhook_url,
+            vector,
+            changes.get("paused"),
         )
     except RequestError as error:
         raise _refused(error) from None
-    return None if updated is None else SavedAlert(*updated)
+    if updated is None:
+        return None
+    warning = past_end_warning(filters, dt.datetime.now(dt.UTC)) if "filters" in changes else None
+    return SavedAlert(*updated, warning=warning)
 
 
 def meaning_query(vector: AlertVector | None, settings: Settings) -> MeaningQuery | None:
@@ -167,6 +183,30 @@ def checked_wordings(
         raise AlertRefused(str(error), getattr(error, "code", "bad_request")) from None
     wordings, _ = query_wordings(wanted, query_parser.parse(query), translators, wait_when_busy=True, names=names)
     return wordings
+
+
+def past_end_warning(filters: dict, now: dt.datetime) -> str | None:
+    """Why an alert with these filters will not match today's news (its "to" date is past), or None.
+
+    Saved all the same: loading an archive of older articles still fires it. A date without a time runs to the end
+    of its day; a "to" this check cannot read is left to search's own."""
+    end = filters.get("to")
+    try:
+        moment = dt.datetime.fromisoformat(str(end).replace("Z", "+00:00")) if end else None
+    except ValueError:
+        return None
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    if len(str(end)) == len("YYYY-MM-DD"):
+        moment += dt.timedelta(days=1)
+    if moment > now:
+        return None
+    return (
+        f"its “to” date ({end}) is past, so today's news will never match it: only older articles loaded later "
+        "would. To follow new stories, edit its search without the “to” date"
+    )
 
 
 def allowed_webhook_url(value: str | None, allow: tuple[str, ...]) -> str | None:

@@ -166,7 +166,7 @@ def check_url(url: str, allow: tuple[str, ...]) -> Target:
         if not _allowed(host, address, allow):
             raise WebhookUrlError(
                 f"the webhook host {host} resolves to {address}, a {_kind(address)} address; "
-                "only public addresses are allowed unless ALERT_WEBHOOK_ALLOW names it"
+                "only public addresses are allowed, unless the service's operator allows this host"
             )
     path = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), safe=PATH_SAFE)
     return Target(scheme, host, port, path, addresses[0])

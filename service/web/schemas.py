@@ -730,7 +730,10 @@ ALERT_UPDATE = {
     "additionalProperties": False,
     "minProperties": 1,
     "description": "the fields to change; the others stay",
-    "properties": _ALERT_FIELDS,
+    "properties": {
+        **_ALERT_FIELDS,
+        "paused": {"type": "boolean", "description": "true pauses the alert (it records no matches), false resumes it"},
+    },
 }
 ALERT_ID = parameter("alert_id", "path", {"type": "string", "minLength": 1, "maxLength": 64}, "the alert's id")
 MATCHES_PARAMETERS = [
@@ -757,6 +760,8 @@ _ALERT = {
         "webhook_url": _NULLABLE_STRING,
         "created": {"type": "string"},
         "last_seen": _NULLABLE_STRING,
+        "paused": {"type": "boolean", "description": "paused by its owner: it records no matches until resumed"},
+        "warning": {"type": "string", "description": "saved, but today's news will not match it (a past “to” date)"},
         "searched": {
             "type": "array",
             "description": "the query wordings matched: the user's words, their machine translation and the "

@@ -9,6 +9,34 @@ const reason = async (response) => {
   return answer.error ? answer.error.message : `the service answered ${response.status}`;
 };
 
+// The webhook secret in a field of its own (selectable whole, never broken at a hyphen) with a copy button.
+const secretField = (secret) => {
+  const box = document.createElement("span"); // inside the status paragraph
+  box.className = "webhook-secret-box";
+  const label = document.createElement("label");
+  label.textContent = "Webhook secret, shown this once (deliveries are signed with it) ";
+  const field = document.createElement("input");
+  Object.assign(field, { readOnly: true, value: secret, className: "webhook-secret", spellcheck: false });
+  field.setAttribute("autocomplete", "off");
+  label.append(field);
+  const copy = document.createElement("button");
+  copy.type = "button";
+  copy.textContent = "Copy secret";
+  const copied = document.createElement("span");
+  copied.setAttribute("role", "status");
+  copy.addEventListener("click", async () => {
+    field.select();
+    try {
+      await navigator.clipboard.writeText(secret);
+      copied.textContent = " Copied.";
+    } catch {
+      copied.textContent = " Selected: copy it with Ctrl+C.";
+    }
+  });
+  box.append(label, " ", copy, copied);
+  return box;
+};
+
 // Search page: the form carries the search (query and filters, as the API names them) in data-search.
 document.addEventListener("DOMContentLoaded", () => {
   const form = document.getElementById("save-search-form");
@@ -52,11 +80,15 @@ document.addEventListener("DOMContentLoaded", () => {
     const link = document.createElement("a");
     link.href = `/alerts?highlight=${encodeURIComponent(alert.id)}`;
     link.textContent = "See it on the Alerts page";
-    const secret = alert.webhook_secret
-      ? ` Its webhook secret, shown this once (deliveries are signed with it): ${alert.webhook_secret}.`
-      : "";
-    say(`Saved “${alert.name}”.${secret} `, false);
+    say(`Saved “${alert.name}”. `, false);
     status.append(link);
+    if (alert.warning) {
+      const warning = document.createElement("span");
+      warning.className = "save-warning";
+      warning.textContent = `Note: ${alert.warning}.`;
+      status.append(warning);
+    }
+    if (alert.webhook_secret) status.append(secretField(alert.webhook_secret));
   });
 });
 
@@ -73,7 +105,34 @@ document.addEventListener("DOMContentLoaded", () => {
     message.hidden = !text;
   };
   const text = (node, selector, value) => { node.querySelector(selector).textContent = String(value); };
-  const shortDate = (iso) => new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  // One date format on the page, as the start and story pages write it (storypage.ago): "3 hours ago", the
+  // instant itself in the <time> element's datetime and, on hover, in UTC.
+  const ago = (iso) => {
+    const seconds = (Date.now() - new Date(iso).getTime()) / 1000;
+    if (Number.isNaN(seconds)) return "no date";
+    if (seconds < 0) return "in the future";
+    const units = [["year", 365 * 86400], ["month", 30 * 86400], ["day", 86400], ["hour", 3600], ["minute", 60]];
+    for (const [unit, length] of units) {
+      if (seconds >= length) {
+        const count = Math.floor(seconds / length);
+        return `${count} ${unit}${count === 1 ? "" : "s"} ago`;
+      }
+    }
+    return "just now";
+  };
+  const setTime = (node, iso) => {
+    node.dateTime = iso;
+    node.title = `${new Date(iso).toISOString().slice(0, 16).replace("T", " ")} UTC`;
+    node.textContent = ago(iso);
+  };
+  // A match's webhook delivery, in words: delivered, retrying (with the last error) or given up.
+  const deliveryText = (webhook) => {
+    if (!webhook) return "";
+    const tried = webhook.attempts ? ` after ${webhook.attempts} attempt${webhook.attempts === 1 ? "" : "s"}` : "";
+    if (webhook.state === "delivered") return ` · webhook: delivered${tried}`;
+    if (webhook.state === "failed") return ` · webhook: given up${tried}${webhook.last_error ? ` (${webhook.last_error})` : ""}`;
+    return ` · webhook: ${webhook.attempts ? `retrying${tried}${webhook.last_error ? ` (${webhook.last_error})` : ""}` : "waiting to be sent"}`;
+  };
 
   const askToSignIn = (why) => {
     say(why);
@@ -106,9 +165,18 @@ document.addEventListener("DOMContentLoaded", () => {
     link.href = `/articles/${encodeURIComponent(match.url_article_id)}`;
     link.textContent = match.title_en || match.title_ar || match.story_id;
     text(row, ".outlets", match.outlets.join(", ") || "unknown outlet");
+    const titleAr = row.querySelector(".title-ar");
+    titleAr.textContent = match.title_en && match.title_ar ? match.title_ar : "";
+    titleAr.hidden = !titleAr.textContent;
     const date = row.querySelector(".date");
-    date.dateTime = match.published || match.matched_at;
-    date.textContent = shortDate(match.published || match.matched_at);
+    if (match.published) setTime(date, match.published);
+    else date.textContent = "no date";
+    setTime(row.querySelector(".matched"), match.matched_at);
+    const story = row.querySelector(".story");
+    story.href = `/stories/${encodeURIComponent(match.story_id)}`;
+    const count = match.article_ids.length;
+    story.textContent = count > 1 ? `the story (${count} articles)` : "the story";
+    text(row, ".webhook-state", deliveryText(match.webhook));
     row.querySelector(".new-badge").hidden = Boolean(lastSeen) && match.matched_at <= lastSeen;
     row.querySelector(".backfill").hidden = !match.backfill;
     return row;
@@ -128,13 +196,20 @@ document.addEventListener("DOMContentLoaded", () => {
     text(row, ".name", alert.name);
     text(row, ".query", alert.query);
     text(row, ".alert-filters", filtersText(alert.filters));
-    const created = row.querySelector(".created");
-    created.dateTime = alert.created;
-    created.textContent = shortDate(alert.created);
+    setTime(row.querySelector(".created"), alert.created);
     const feed = row.querySelector(".feed");
     feed.href = `/alerts/${encodeURIComponent(alert.id)}/feed.atom?token=${encodeURIComponent(alert.feed_token)}`;
     feed.setAttribute("aria-label", `Atom feed of ${alert.name}`);
     text(row, ".webhook", alert.webhook_url ? ` · webhook to ${alert.webhook_url}` : "");
+    showPaused(row, alert);
+    row.querySelector(".pause-alert").addEventListener("click", () => togglePause(alert.id, row));
+    const form = row.querySelector(".edit-alert-form");
+    form.elements.name.value = alert.name;
+    form.elements.query.value = alert.query;
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      editAlert(alert.id, row, form);
+    });
     const remove = row.querySelector(".delete-alert");
     remove.setAttribute("aria-label", `Delete ${alert.name}`);
     remove.addEventListener("click", () => deleteAlert(alert, row));
@@ -147,6 +222,12 @@ document.addEventListener("DOMContentLoaded", () => {
     ]);
     if (!page || !fresh) return;
     text(row, ".new-count", `· ${fresh.total} new since your last visit`);
+    const states = page.matches.map((match) => match.webhook && match.webhook.state).filter(Boolean);
+    if (states.length) {
+      const count = (state) => states.filter((s) => s === state).length;
+      text(row, ".webhook-summary", ` (of the newest ${states.length}: ${count("delivered")} delivered, `
+        + `${count("pending")} retrying or waiting, ${count("failed")} given up)`);
+    }
     row.querySelector(".alert-matches").replaceChildren(...page.matches.map((m) => matchRow(m, alert.last_seen)));
     row.querySelector(".no-matches").hidden = page.total > 0;
     const more = row.querySelector(".more-matches");
@@ -155,8 +236,63 @@ document.addEventListener("DOMContentLoaded", () => {
     await keyed(`${base}/seen`, { method: "POST" }).catch(() => {}); // the next visit counts from now
   };
 
+  const showPaused = (row, alert) => {
+    row.dataset.paused = alert.paused ? "yes" : "no";
+    row.dataset.name = alert.name;
+    row.querySelector(".paused-badge").hidden = !alert.paused;
+    row.querySelector(".paused-note").hidden = !alert.paused;
+    const button = row.querySelector(".pause-alert");
+    button.textContent = alert.paused ? "Resume" : "Pause";
+    button.setAttribute("aria-label", `${alert.paused ? "Resume" : "Pause"} ${alert.name}`);
+  };
+
+  // A keyed PATCH of the alert; the changed alert, or null after saying why not (through tell).
+  const patchAlert = async (alertId, changes, tell) => {
+    let response;
+    try {
+      response = await keyed(`/api/v1/alerts/${encodeURIComponent(alertId)}`, {
+        method: "PATCH",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(changes),
+      });
+    } catch {
+      tell("The service cannot be reached; nothing was changed.");
+      return null;
+    }
+    if (!response.ok) {
+      tell(`Not changed: ${await reason(response)}.`);
+      return null;
+    }
+    return response.json();
+  };
+
+  const togglePause = async (alertId, row) => {
+    const pausing = row.dataset.paused !== "yes";
+    const alert = await patchAlert(alertId, { paused: pausing }, say);
+    if (!alert) return;
+    showPaused(row, alert);
+    say(`${pausing ? "Paused" : "Resumed"} “${alert.name}”.`);
+  };
+
+  const editAlert = async (alertId, row, form) => {
+    const status = form.querySelector(".edit-status");
+    const changes = { name: form.elements.name.value.trim() };
+    const query = form.elements.query.value.trim();
+    if (query !== row.querySelector(".query").textContent) changes.query = query; // spares a new translation
+    status.textContent = "Saving…";
+    const alert = await patchAlert(alertId, changes, (why) => { status.textContent = why; });
+    if (!alert) return;
+    text(row, ".name", alert.name);
+    text(row, ".query", alert.query);
+    showPaused(row, alert);
+    row.querySelector(".feed").setAttribute("aria-label", `Atom feed of ${alert.name}`);
+    row.querySelector(".delete-alert").setAttribute("aria-label", `Delete ${alert.name}`);
+    status.textContent = `Saved: “${alert.name}”.`;
+  };
+
   const deleteAlert = async (alert, row) => {
-    if (!window.confirm(`Delete the alert “${alert.name}”? Its matches and its feed go with it.`)) return;
+    const name = row.dataset.name; // as renamed on this page
+    if (!window.confirm(`Delete the alert “${name}”? Its matches and its feed go with it.`)) return;
     let response;
     try {
       response = await keyed(`/api/v1/alerts/${encodeURIComponent(alert.id)}`, { method: "DELETE" });
@@ -170,7 +306,7 @@ document.addEventListener("DOMContentLoaded", () => {
     }
     row.remove();
     empty.hidden = list.children.length > 0;
-    say(`Deleted “${alert.name}”.`);
+    say(`Deleted “${name}”.`);
   };
 
   async function load() {
