@@ -177,7 +177,7 @@ def test_the_colour_code_has_a_legend(site, tab):
     expect(key).to_be_visible()
     assert [item.strip() for item in key.locator("li").all_inner_texts()] == [
         "word the query's words",
-        "the matched sentence's other side (tinted, edged)",
+        "the match's other side (tinted, edged)",
         "low confidence the model was unsure of this translation",
     ]
     tab.goto(f"{site}/?q=ceasefire")
