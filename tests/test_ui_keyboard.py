@@ -97,8 +97,10 @@ def test_few_tab_stops_stand_before_the_first_result(site, tab):
 
 def test_j_and_k_step_through_the_results_but_not_inside_the_search_box(site, tab):
     tab.goto(f"{site}/?q=ceasefire")
-    expect(tab.locator("#keyboard-shortcuts")).to_be_visible()
-    expect(tab.locator("#keyboard-shortcuts")).to_contain_text("j")
+    note = tab.locator("#keyboard-shortcuts")
+    expect(note).to_contain_text("j next result, k previous result")
+    # a phone's first screen is for the first result (item 20): the note gives way there, the keys still work
+    expect(note).to_be_visible() if tab.width_name == "desktop" else expect(note).to_be_hidden()
     links = tab.locator(".hits > .hit h2 a")
     assert links.count() >= 3
     tab.keyboard.press("j")
