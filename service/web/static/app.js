@@ -18,9 +18,10 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const row of document.querySelectorAll(".aligned tbody tr")) {
     const on = () => row.classList.add("active");
     const off = () => row.classList.remove("active");
-    for (const cell of row.querySelectorAll("td")) {
-      cell.addEventListener("focus", on);
-      cell.addEventListener("blur", off);
+    // the row is the tab stop (one per sentence pair); a cell takes the focus only when a script gives it
+    for (const target of [row, ...row.querySelectorAll("td")]) {
+      target.addEventListener("focus", on);
+      target.addEventListener("blur", off);
     }
     row.addEventListener("mouseenter", on);
     row.addEventListener("mouseleave", off);
@@ -30,3 +31,11 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
+
+// A single-letter keyboard shortcut (search.js, article.js) applies only outside fields and without modifiers.
+function isPlainLetter(event) {
+  if (event.defaultPrevented || event.ctrlKey || event.altKey || event.metaKey || event.isComposing) return false;
+  const target = event.target;
+  if (target.isContentEditable) return false;
+  return !(target.closest && target.closest("input, textarea, select, [contenteditable]"));
+}

@@ -46,22 +46,35 @@ function setUpMatchNavigation(article) {
   const summary = count.textContent.replace(/\s+/g, " ").trim();
   let current = null;
 
-  const visibleCell = (match) =>
-    [...match.querySelectorAll("td, p.en")].find((cell) => cell.offsetParent !== null) || match;
-
+  // The match itself (the row: one tab stop per sentence pair) takes the focus, and screen readers hear it is the
+  // current one (aria-current) besides the ring.
   const show = (index) => {
-    if (current !== null) matches[current].classList.remove("current-match");
+    if (current !== null) {
+      matches[current].classList.remove("current-match");
+      matches[current].removeAttribute("aria-current");
+    }
     current = (index + matches.length) % matches.length; // past the last comes the first again
     const match = matches[current];
     match.classList.add("current-match");
+    match.setAttribute("aria-current", "true");
     match.scrollIntoView({ block: "center" });
-    const cell = visibleCell(match);
-    if (!cell.hasAttribute("tabindex")) cell.setAttribute("tabindex", "-1");
-    cell.focus({ preventScroll: true });
+    if (!match.hasAttribute("tabindex")) match.setAttribute("tabindex", "-1");
+    match.focus({ preventScroll: true });
     count.textContent = `Match ${current + 1} of ${matches.length} · ${summary}`;
   };
+  const next = () => show(current === null ? 0 : current + 1);
+  const previous = () => show(current === null ? -1 : current - 1);
 
   nav.hidden = false;
-  document.getElementById("previous-match").addEventListener("click", () => show(current === null ? -1 : current - 1));
-  document.getElementById("next-match").addEventListener("click", () => show(current === null ? 0 : current + 1));
+  document.getElementById("previous-match").addEventListener("click", previous);
+  document.getElementById("next-match").addEventListener("click", next);
+  // n and p step like the buttons (the note under them says so), outside fields and without modifiers
+  const note = document.getElementById("keyboard-shortcuts");
+  if (note) note.hidden = false;
+  document.addEventListener("keydown", (event) => {
+    if (!isPlainLetter(event) || (event.key !== "n" && event.key !== "p")) return;
+    event.preventDefault();
+    if (event.key === "n") next();
+    else previous();
+  });
 }

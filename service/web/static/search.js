@@ -8,6 +8,8 @@ document.addEventListener("DOMContentLoaded", () => {
     address.searchParams.delete("focus");
     history.replaceState(history.state, "", address);
   }
+  setUpResultShortcuts();
+  setUpTimelineArrows();
   const form = document.getElementById("search-form");
   const apply = document.getElementById("apply-filters");
   if (!form || !apply) return;
@@ -103,3 +105,46 @@ document.addEventListener("DOMContentLoaded", () => {
     if (dragged) event.preventDefault(); // the drag ended on a bar: the range, not that bar
   });
 });
+
+// j and k move the focus to the next and previous result's title link (issue 21 item 18); the note above the
+// results says so. Typing in a field, or a key held with Ctrl, Alt or Meta, is left alone.
+function setUpResultShortcuts() {
+  const hits = [...document.querySelectorAll(".hits > .hit")];
+  const note = document.getElementById("keyboard-shortcuts");
+  if (!hits.length || !note) return;
+  note.hidden = false;
+  document.addEventListener("keydown", (event) => {
+    if (!isPlainLetter(event) || (event.key !== "j" && event.key !== "k")) return;
+    const current = hits.findIndex((hit) => hit.contains(document.activeElement));
+    let next;
+    if (current === -1) next = event.key === "j" ? 0 : hits.length - 1;
+    else next = Math.min(hits.length - 1, Math.max(0, current + (event.key === "j" ? 1 : -1)));
+    const link = hits[next].querySelector("h2 a");
+    if (!link) return;
+    event.preventDefault();
+    link.focus({ preventScroll: true });
+    link.scrollIntoView({ block: "nearest" });
+  });
+}
+
+// The timeline's bars are one tab stop, not one per month: Tab reaches the first bar, the arrow keys (and Home,
+// End) move between them. Without this script each bar is its own tab stop, as links are.
+function setUpTimelineArrows() {
+  const bars = [...document.querySelectorAll(".timeline a.bar")];
+  if (bars.length < 2) return;
+  bars.forEach((bar, index) => bar.setAttribute("tabindex", index === 0 ? "0" : "-1"));
+  const moves = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 };
+  for (const [index, bar] of bars.entries()) {
+    bar.addEventListener("keydown", (event) => {
+      let next;
+      if (event.key in moves) next = Math.min(bars.length - 1, Math.max(0, index + moves[event.key]));
+      else if (event.key === "Home") next = 0;
+      else if (event.key === "End") next = bars.length - 1;
+      else return;
+      event.preventDefault();
+      bars[index].setAttribute("tabindex", "-1");
+      bars[next].setAttribute("tabindex", "0");
+      bars[next].focus();
+    });
+  }
+}
