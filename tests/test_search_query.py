@@ -105,8 +105,10 @@ def test_body_matches_documents_and_asks_for_aligned_sentences():
     assert must[0]["simple_query_string"]["fields"] == ["title_en^3", "body_en"]
     nested = body["query"]["bool"]["should"][0]["nested"]
     assert nested["inner_hits"]["name"] == "sentences_en"
-    assert body["query"]["bool"]["filter"] == [{"range": {"published": {"gte": "2018-01-01"}}}]
-    assert body["post_filter"] == {"bool": {"filter": [{"terms": {"source": ["BBC Arabic"]}}]}}  # facets keep counts
+    assert body["query"]["bool"]["filter"] == []  # the dates narrow the hits after the query: the timeline keeps them
+    assert body["post_filter"] == {  # facets keep counts
+        "bool": {"filter": [{"terms": {"source": ["BBC Arabic"]}}, {"range": {"published": {"gte": "2018-01-01"}}}]}
+    }
     assert body["sort"][0] == {"published": {"order": "desc", "missing": "_last"}}
     assert set(body["aggs"]) == {"source", "category", "published", "stories", "collection"}  # stories: collapse is on
 
