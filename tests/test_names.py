@@ -139,3 +139,8 @@ def test_a_spelling_the_collection_never_writes_is_asked_in_the_ones_it_does():
     spellings = CollectionSpellings.from_sources({"Al Arabiya": {"ترمب": 12, "الرئيس": 30}, "BBC": {"الرئيس": 20}})
     assert spellings.searchable_spellings("ترامب") == ["ترامب", "ترمب"]
     assert spellings.searchable_spellings("الرئاسة") == []  # the article: no name
+
+
+def test_a_word_that_is_nothing_once_plain_has_no_spellings():
+    spellings = CollectionSpellings.from_sources({"Al Arabiya": {"ترمب": 12}})
+    assert spellings.searchable_spellings("ـ") == []  # tatweel alone: a 500 in the API fuzzer before

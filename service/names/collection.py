@@ -145,8 +145,10 @@ class CollectionSpellings:
         suffix. A variant with other letters than the word's (not only a hamza seat, ى or ة) must also be used by
         other outlets than the word (`used_apart`): كانت and كنت, or محمود and محمد, are written by all alike."""
         word = plain(word)
+        if not self._may_be_bare_name(word):  # tatweel alone is "" once plain
+            return []
         unseen = self.inflected_share(word) is None  # ترامب asked of a collection that writes only ترمب
-        if not self._may_be_bare_name(word) or not (unseen or self.is_name(word)):
+        if not (unseen or self.is_name(word)):
             return []
         variants = set(arabic_variants(word))
         found = [

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context, url_for
+from werkzeug.exceptions import MethodNotAllowed
 
 from service.ingest import IndexTarget, ingest_stream, machine_translation
 from service.limits import MAX_PAGE_SIZE
@@ -131,6 +132,13 @@ def get_article(article_id: str):
 def similar_articles(article_id: str):
     """More like this: related articles in either language, outside the article's story, each saying why."""
     return jsonify(related_articles(article_id, request.args))
+
+
+@bp.route("/articles/<path:article_id>/similar", methods=["DELETE"])
+def similar_articles_cannot_be_deleted(article_id: str):
+    """DELETE on .../similar is the wrong method for that resource, not a delete of an article whose id ends in
+    "/similar" (the GET route above takes that path too)."""
+    raise MethodNotAllowed(valid_methods=["GET", "HEAD", "OPTIONS"])
 
 
 @bp.delete("/articles/<path:article_id>")
