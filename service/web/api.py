@@ -134,16 +134,17 @@ def similar_articles(article_id: str):
     return jsonify(related_articles(article_id, request.args))
 
 
-@bp.route("/articles/<path:article_id>/similar", methods=["DELETE"])
-def similar_articles_cannot_be_deleted(article_id: str):
-    """DELETE on .../similar is the wrong method for that resource, not a delete of an article whose id ends in
-    "/similar" (the GET route above takes that path too)."""
-    raise MethodNotAllowed(valid_methods=["GET", "HEAD", "OPTIONS"])
-
-
 @bp.delete("/articles/<path:article_id>")
-@requires_key(write=True)
 def delete_article(article_id: str):
+    """An article's delete; DELETE on .../similar is the wrong method for that resource (whose GET route takes the
+    same path), answered before the key is asked for."""
+    if article_id.endswith("/similar"):
+        raise MethodNotAllowed(valid_methods=["GET", "HEAD", "OPTIONS"])
+    return _delete_article(article_id)
+
+
+@requires_key(write=True)
+def _delete_article(article_id: str):
     services = app_services()
     services.client.delete(index=services.alias, id=article_id_or_404(article_id), refresh="wait_for")
     return "", 204
