@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,9 +13,25 @@ from helpers import PROJECT_ROOT
 from werkzeug.serving import make_server
 
 CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = PROJECT_ROOT / "artifacts" / "screenshots"  # kept as test artefacts (git-ignored), to be looked at
+# Screenshots are for people (a note's before and after); a full-page one costs a second or two, so a plain run
+# takes none. UI_SHOTS=1 keeps them under artifacts/screenshots (git-ignored), UI_SHOTS=DIR under DIR.
+_SHOTS_SETTING = os.environ.get("UI_SHOTS", "")
+SHOTS = (
+    None
+    if not _SHOTS_SETTING
+    else PROJECT_ROOT / "artifacts" / "screenshots"
+    if _SHOTS_SETTING == "1"
+    else Path(_SHOTS_SETTING)
+)
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-sync"]
 SECRET_KEY = "browser-tests-secret-key-0123456789abcdef"  # signs the sign-in cookie of the apps these tests serve
+
+
+def shot(page, name: str, *, full_page: bool = True) -> None:
+    """Keep a screenshot of page as name.png when UI_SHOTS asks for them."""
+    if SHOTS is not None:
+        (SHOTS / name).parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
 
 
 def sign_in(page, site: str, key: str, then: str = "/alerts") -> None:

@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from browsing import CHROMIUM, CHROMIUM_ARGS, SHOTS
+from browsing import CHROMIUM, CHROMIUM_ARGS
 from flask import Flask
 from helpers import free_port
 from redis_server import RedisServer
@@ -71,7 +71,6 @@ def browser():
         pytest.skip("chromium is not installed (make test installs it)")
     from playwright.sync_api import sync_playwright
 
-    SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield launched

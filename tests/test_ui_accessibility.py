@@ -1,15 +1,14 @@
 """Accessibility and the first impression, in a real browser (Debian's chromium) over the sample `make run` indexes.
 
 axe-core (tests/vendor/axe-core, from the npm package) runs on every page at desktop and phone widths; the
-focus ring, headings, navigation, date fields and the bundled Arabic font are checked directly. Screenshots of
-every page at both widths go to artifacts/screenshots/a11y/ (git-ignored).
+focus ring, headings, navigation, date fields and the bundled Arabic font are checked directly. With UI_SHOTS set,
+screenshots of every page at both widths go to its a11y/ folder (tests/browsing.py).
 """
 
 from dataclasses import replace
 
 import pytest
-from browsing import CHROMIUM, SECRET_KEY, expect, served, sign_in
-from browsing import SHOTS as BROWSER_SHOTS
+from browsing import CHROMIUM, SECRET_KEY, expect, served, shot, sign_in
 from helpers import PROJECT_ROOT
 
 from service import sample
@@ -20,7 +19,6 @@ from service.web import create_app
 KEY = "a11y-key-0123456"
 AXE = PROJECT_ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
 AXE_VERSION = "4.14.1"  # pinned: tests/vendor/axe-core/README.md
-SHOTS = BROWSER_SHOTS / "a11y"
 VIEWPORTS = {"desktop": {"width": 1440, "height": 900}, "phone": {"width": 390, "height": 844}}
 BLOCKING_IMPACTS = ("serious", "critical")
 FONT_FILES = ("noto-naskh-arabic-arabic-400-normal.woff2", "noto-naskh-arabic-arabic-700-normal.woff2")
@@ -166,7 +164,7 @@ def axe_violations(page) -> list[dict]:
 @pytest.mark.parametrize("name", list(PAGES))
 def test_every_page_has_no_serious_accessibility_violation_and_one_h1(site, page, name):
     open_page(page, site, name)
-    page.screenshot(path=str(SHOTS / f"{name}-{page.width_name}.png"), full_page=True)
+    shot(page, f"a11y/{name}-{page.width_name}")
     assert axe_violations(page) == [], name
     assert page.locator("h1").count() == 1, name
 
@@ -176,7 +174,7 @@ def test_the_story_page_has_no_serious_accessibility_violation(site, page, web_a
     if path is None:
         pytest.skip("this app has no story page")
     page.goto(f"{site}{path}")
-    page.screenshot(path=str(SHOTS / f"story-{page.width_name}.png"), full_page=True)
+    shot(page, f"a11y/story-{page.width_name}")
     assert axe_violations(page) == []
     assert page.locator("h1").count() == 1
 
@@ -316,7 +314,7 @@ def test_the_first_search_shows_human_english_beside_the_arabic(site, page):
     page.get_by_label("Search Arabic news in English or Arabic").fill("coronavirus")
     page.get_by_role("button", name="Search").click()
     expect(page.locator("main")).to_contain_text("244 thousand coronavirus cases were recorded")
-    page.screenshot(path=str(SHOTS / f"first-search-{page.width_name}.png"), full_page=True)
+    shot(page, f"a11y/first-search-{page.width_name}")
     page.goto(f"{site}/articles/sample-5")
     expect(page.locator("main")).to_contain_text("In the United States, over 244 thousand coronavirus cases")
     expect(page.locator("main")).to_contain_text("أكثر من 244 ألف حالة إصابة بفيروس كورونا")

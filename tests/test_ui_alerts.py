@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import feedparser
 import pytest
-from browsing import CHROMIUM, SECRET_KEY, SHOTS, expect, served, sign_in
+from browsing import CHROMIUM, SECRET_KEY, expect, served, shot, sign_in
 from test_ui_accessibility import axe_violations
 
 from service.ingest import ingest
@@ -94,7 +94,7 @@ def test_a_saved_search_is_listed_on_the_alerts_page_with_its_feed_and_the_key_n
     answer = tab.request.get(site + feed.get_attribute("href"))  # a feed reader: no key, the feed's token
     assert answer.status == 200 and answer.headers["content-type"].startswith("application/atom+xml")
     assert not feedparser.parse(answer.body()).bozo
-    tab.screenshot(path=str(SHOTS / "alerts-listed.png"), full_page=True)
+    shot(tab, "alerts-listed")
     assert not any(KEY in url for url in requested)
 
 
@@ -189,7 +189,7 @@ def test_an_alert_is_renamed_edited_paused_and_resumed_on_the_alerts_page(site, 
     entry.get_by_role("button", name=f"Pause Southern truce {width}").click()
     expect(tab.locator("#alerts-message")).to_have_text(f"Paused “Southern truce {width}”.")
     expect(entry.locator(".paused-badge")).to_be_visible()
-    tab.screenshot(path=str(SHOTS / f"alerts-paused-{width}.png"), full_page=True)
+    shot(tab, f"alerts-paused-{width}")
     paused = article(f"paused-{width}", f"A truce{width} while paused", "Outlet Three", 5)
     assert ingest([(1, paused)], client, alias, pretranslated=True).indexed == 1
     client.indices.refresh(index=f"{alias}-alert-matches")
@@ -210,7 +210,7 @@ def test_an_alert_is_renamed_edited_paused_and_resumed_on_the_alerts_page(site, 
     entry = tab.locator(f"li.alert[data-alert='{alert_id}']")
     expect(entry.locator(".alert-match .title")).to_have_text([f"A truce{width} after resuming"])
     assert tab.evaluate("document.documentElement.scrollWidth") <= width
-    tab.screenshot(path=str(SHOTS / f"alerts-resumed-{width}.png"), full_page=True)
+    shot(tab, f"alerts-resumed-{width}")
     entry.get_by_text("Edit name or query").click()  # its form open, for axe too
     assert axe_violations(tab) == []
 
@@ -252,6 +252,6 @@ def test_a_search_with_a_past_to_date_is_saved_with_a_warning_and_the_webhook_se
     expect(status).to_contain_text("Copied.")
     assert tab.evaluate("navigator.clipboard.readText()") == value
     assert tab.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
-    tab.screenshot(path=str(SHOTS / f"alerts-saved-secret-{viewport['width']}.png"), full_page=True)
+    shot(tab, f"alerts-saved-secret-{viewport['width']}")
     assert axe_violations(tab) == []
     context.close()

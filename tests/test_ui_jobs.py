@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from browsing import CHROMIUM, SECRET_KEY, SHOTS, expect, served, sign_in
+from browsing import CHROMIUM, SECRET_KEY, expect, served, shot, sign_in
 from test_ui_accessibility import AXE, BLOCKING_IMPACTS
 
 from service.jobs.worker import Worker
@@ -112,7 +112,7 @@ def test_a_plain_text_file_is_translated_only_and_its_english_downloads_as_csv(
     expect(page.locator("#ingest-status")).to_contain_text("cannot be indexed for search")
     expect(page.locator("#ingest-status")).to_contain_text("translate only")
     assert services_of(web_app).job_store.list() == []  # nothing stored, nothing indexed
-    page.screenshot(path=str(SHOTS / f"jobs21-ingest-refused-{page.width_name}.png"), full_page=True)
+    shot(page, f"jobs21-ingest-refused-{page.width_name}")
 
     translate_only.check()
     page.get_by_role("button", name="Submit job").click()
@@ -146,7 +146,7 @@ def test_without_javascript_a_plain_text_upload_to_index_is_refused_in_words(bro
         error = page.locator("#ingest-error")
         expect(error).to_contain_text("A plain-text file holds texts, not articles")
         expect(page.get_by_label("Translate and index for search")).to_be_checked()  # the choice as it was sent
-        page.screenshot(path=str(SHOTS / f"jobs21-ingest-refused-nojs-{width}.png"), full_page=True)
+        shot(page, f"jobs21-ingest-refused-nojs-{width}")
         context.close()
 
 
@@ -165,7 +165,7 @@ def test_cancel_asks_first_says_what_stays_and_the_card_says_so(page, site, web_
     expect(question).to_contain_text("9 articles not yet done will be dropped")
     expect(question).to_contain_text("the 2 articles already indexed stay searchable")
     assert axe_violations(page) == []
-    page.screenshot(path=str(SHOTS / f"jobs21-jobs-cancel-asks-{page.width_name}.png"), full_page=True)
+    shot(page, f"jobs21-jobs-cancel-asks-{page.width_name}")
     card.get_by_role("button", name="Keep it running").click()
     expect(question).to_be_hidden()
     page.wait_for_timeout(500)
@@ -182,7 +182,7 @@ def test_cancel_asks_first_says_what_stays_and_the_card_says_so(page, site, web_
     page.reload()
     expect(card.locator(".rate")).to_have_text(rate)
     expect(card.get_by_role("button", name="Cancel…")).to_be_hidden()
-    page.screenshot(path=str(SHOTS / f"jobs21-jobs-cancelled-{page.width_name}.png"), full_page=True)
+    shot(page, f"jobs21-jobs-cancelled-{page.width_name}")
 
 
 def test_a_job_whose_every_item_failed_reads_failed_with_its_reasons(page, site, web_app):
@@ -218,4 +218,4 @@ def test_a_finished_jobs_articles_show_english_titles_beside_arabic(page, site, 
     expect(first.locator(".original-title")).to_have_text("خبر رقم 0")
     assert first.locator(".original-title").get_attribute("lang") == "ar"
     assert axe_violations(page) == []
-    page.screenshot(path=str(SHOTS / f"jobs21-jobs-done-{page.width_name}.png"), full_page=True)
+    shot(page, f"jobs21-jobs-done-{page.width_name}")

@@ -2,19 +2,15 @@
 1440x900 and 390x844, over test_ui_search's corpus: one story in four outlets' versions (the army named in two of
 its sentences), two single ceasefire articles and one about talks."""
 
-import os
-from pathlib import Path
-
 import pytest
 from browsing import expect, served
+from browsing import shot as keep_shot
 from test_ui_accessibility import FOCUS_RING, axe_violations
 from test_ui_search import DESKTOP, PHONE, corpus, web_app  # noqa: F401 (fixtures)
 
 WIDTHS = {"desktop": DESKTOP, "phone": PHONE}
 FIRST_RESULT = ".hits > .hit:first-child h2 a"
 ARTICLE = "/articles/st-bbc?q=army"  # two matching sentences: the first and the second
-# Before/after screenshots for issue 21's note go where KEYBOARD_SHOTS says (never into git); none without it.
-KEYBOARD_SHOTS = os.environ.get("KEYBOARD_SHOTS")
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +30,7 @@ def tab(browser, request):
 
 
 def shot(tab, name):
-    if KEYBOARD_SHOTS:
-        Path(KEYBOARD_SHOTS).mkdir(parents=True, exist_ok=True)
-        tab.screenshot(path=str(Path(KEYBOARD_SHOTS) / f"{name}-{tab.width_name}.png"), full_page=True)
+    keep_shot(tab, f"keyboard/{name}-{tab.width_name}")
 
 
 def focused_is(tab, selector) -> bool:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from browsing import CHROMIUM, SECRET_KEY, SHOTS, expect, served, sign_in
+from browsing import CHROMIUM, SECRET_KEY, expect, served, shot, sign_in
 
 from service.ingest import ingest
 from service.jobs.worker import Worker
@@ -105,7 +105,7 @@ def test_phone_article_fits_the_screen_and_shows_one_language_at_a_time(site, op
     url_row = phone.locator(".aligned tbody tr", has_text="He posted the ceasefire link")
     expect(url_row.locator("td.en")).to_be_visible()
     expect(url_row.locator("td.ar")).to_be_hidden()  # one language at a time
-    phone.screenshot(path=str(SHOTS / "pages-article-phone-en.png"), full_page=True)
+    shot(phone, "pages-article-phone-en")
 
     phone.get_by_role("button", name="العربية").click()
     expect(url_row.locator("td.ar")).to_be_visible()
@@ -114,7 +114,7 @@ def test_phone_article_fits_the_screen_and_shows_one_language_at_a_time(site, op
     cell = phone.locator(".aligned tbody tr").first.locator("td.ar")
     assert cell.bounding_box()["width"] > 0.8 * (PHONE["width"] - 32)  # not two words a line
     assert phone.evaluate(WIDER_THAN_THE_VIEWPORT) == []
-    phone.screenshot(path=str(SHOTS / "pages-article-phone-ar.png"), full_page=True)
+    shot(phone, "pages-article-phone-ar")
 
 
 def test_desktop_article_keeps_long_urls_and_hashtags_in_their_column(site, open_page):
@@ -126,7 +126,7 @@ def test_desktop_article_keeps_long_urls_and_hashtags_in_their_column(site, open
     row = page.locator(".aligned tbody tr", has_text="He posted the ceasefire link")
     english, arabic = row.locator("td.en").bounding_box(), row.locator("td.ar").bounding_box()
     assert english["x"] + english["width"] <= arabic["x"] + 1
-    page.screenshot(path=str(SHOTS / "pages-article-desktop.png"), full_page=True)
+    shot(page, "pages-article-desktop")
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
@@ -143,7 +143,7 @@ def test_the_query_is_marked_on_both_sides_and_next_previous_move_between_matche
     expect(first).to_have_class(CURRENT)
     expect(first).to_be_in_viewport()
     expect(page.locator("#match-count")).to_contain_text("Match 1 of 3")
-    page.screenshot(path=str(SHOTS / f"pages-article-query-{viewport['width']}.png"))
+    shot(page, f"pages-article-query-{viewport['width']}", full_page=False)
 
     page.get_by_role("button", name="Next match").click()
     expect(matches.nth(1)).to_have_class(CURRENT)
@@ -214,12 +214,12 @@ def test_reading_view_is_english_paragraphs_with_the_original_a_click_away_and_p
     expect(first.locator("p.ar")).to_be_hidden()
     first.get_by_text("Arabic original").click()
     expect(first.locator("p.ar")).to_be_visible()
-    page.screenshot(path=str(SHOTS / "pages-reading.png"), full_page=True)
+    shot(page, "pages-reading")
     page.emulate_media(media="print")
     for chrome in (".top", ".article-tools", ".downloads"):
         expect(page.locator(chrome)).to_be_hidden()
     expect(first.locator("p.en")).to_be_visible()
-    page.screenshot(path=str(SHOTS / "pages-reading-print.png"), full_page=True)
+    shot(page, "pages-reading-print")
     page.emulate_media(media="screen")
     page.get_by_role("link", name="Side by side with the Arabic").click()
     expect(page.locator(".aligned")).to_be_visible()
@@ -236,7 +236,7 @@ def test_each_article_says_where_its_english_comes_from(site, open_page):
         expect(page.locator("#provenance")).to_have_text(label)
         assert page.locator("#demo-banner").count() == 0  # no claim about every article
     page.goto(f"{site}/articles/p1")
-    page.screenshot(path=str(SHOTS / "pages-provenance-human.png"))
+    shot(page, "pages-provenance-human", full_page=False)
 
 
 def test_exports_download_with_source_date_and_url(site, open_page):
@@ -277,7 +277,7 @@ def test_translate_page_keeps_paragraphs_copies_and_downloads(site, open_page):
     with page.expect_download() as downloaded:
         page.get_by_role("button", name="Download (.txt)").click()
     assert Path(downloaded.value.path()).read_text(encoding="utf-8") == copied
-    page.screenshot(path=str(SHOTS / "pages-translate-desktop.png"), full_page=True)
+    shot(page, "pages-translate-desktop")
 
 
 def test_translate_page_on_a_phone_is_not_one_word_a_line(site, open_page):
@@ -290,7 +290,7 @@ def test_translate_page_on_a_phone_is_not_one_word_a_line(site, open_page):
     expect(english).to_be_visible()
     assert english.bounding_box()["width"] > 0.8 * (PHONE["width"] - 32)
     assert phone.evaluate(WIDER_THAN_THE_VIEWPORT) == []
-    phone.screenshot(path=str(SHOTS / "pages-translate-phone.png"), full_page=True)
+    shot(phone, "pages-translate-phone")
 
 
 def test_jobs_are_told_apart_start_visibly_and_show_their_errors(site, web_app, open_page, translator, tmp_path):
@@ -314,7 +314,7 @@ def test_jobs_are_told_apart_start_visibly_and_show_their_errors(site, web_app, 
     expect(job.locator(".figures")).to_be_visible()
     expect(job.locator(".starting")).to_be_hidden()
     expect(job.locator(".job-errors li")).to_have_text([re.compile(r"^Line 2: invalid JSON")], timeout=15_000)
-    page.screenshot(path=str(SHOTS / "pages-jobs-starting.png"), full_page=True)
+    shot(page, "pages-jobs-starting")
 
     services = services_of(web_app)
     Worker(services.job_store, translator, services.client, services.alias).run(threading.Event(), until_idle=True)
@@ -322,7 +322,7 @@ def test_jobs_are_told_apart_start_visibly_and_show_their_errors(site, web_app, 
     expect(job.locator(".figures")).to_be_visible()
     expect(job.locator(".job-articles a")).to_have_count(2, timeout=15_000)
     assert job.locator(".job-articles a").first.get_attribute("href") == "/articles/wire0"
-    page.screenshot(path=str(SHOTS / "pages-jobs-done.png"), full_page=True)
+    shot(page, "pages-jobs-done")
 
 
 def test_cancelling_jobs_never_asks_for_the_key_again(site, open_page):

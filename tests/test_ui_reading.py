@@ -3,12 +3,11 @@ the translate page (9), English originals (10), mixed directions (11), phone wid
 printing (21), and the navigation (24). The outage and translate pages run on the offline app; the rest on the
 real app and OpenSearch node."""
 
-import os
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from browsing import CHROMIUM, expect, served
+from browsing import shot as keep_shot
 from test_ui_accessibility import axe_violations
 
 from service.ingest import ingest
@@ -17,8 +16,6 @@ from service.web import create_app
 KEY = "reading-key-0123456"
 VIEWPORTS = {"desktop": {"width": 1440, "height": 900}, "phone": {"width": 390, "height": 844}}
 PHONE = VIEWPORTS["phone"]
-# Before/after screenshots for issue 21's note go where READING_SHOTS says (never into git); none without it.
-READING_SHOTS = os.environ.get("READING_SHOTS")
 PARAGRAPHS = [
     [
         ("أعلن الجيش وقف إطلاق النار في غزة.", "The army announced a ceasefire in Gaza."),
@@ -85,9 +82,7 @@ def tab(browser, request):
 
 
 def shot(tab, name: str) -> None:
-    if READING_SHOTS:
-        Path(READING_SHOTS).mkdir(parents=True, exist_ok=True)
-        tab.screenshot(path=str(Path(READING_SHOTS) / f"{name}-{tab.width_name}.png"), full_page=True)
+    keep_shot(tab, f"reading/{name}-{tab.width_name}")
 
 
 NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
@@ -249,8 +244,7 @@ def test_on_a_phone_the_first_result_is_in_the_first_screen_and_the_banner_can_b
     phone.goto(f"{site}/?q=ceasefire")
     banner = phone.locator("#demo-banner")
     expect(banner).to_be_visible()  # the session's model is a demo
-    shot_phone = READING_SHOTS and phone.screenshot(path=str(Path(READING_SHOTS) / "search-first-screen-phone.png"))
-    assert shot_phone is not False
+    keep_shot(phone, "reading/search-first-screen-phone", full_page=False)
     first = phone.locator(".hits .hit").first
     assert first.bounding_box()["y"] < PHONE["height"] - 80, "the first result starts below the first screen"
     placeholder_fits = """(input) => { const canvas = document.createElement("canvas").getContext("2d");

@@ -11,7 +11,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from browsing import SHOTS, expect, served
+from browsing import expect, served
+from browsing import shot as keep_shot
 from markupsafe import Markup
 from test_ui_accessibility import axe_violations
 
@@ -385,7 +386,7 @@ def phone(browser):
 
 
 def shot(page, name):
-    page.screenshot(path=str(SHOTS / f"search-{name}.png"), full_page=True)
+    keep_shot(page, f"search-{name}")
 
 
 def hit(page, doc_id):
@@ -575,7 +576,7 @@ def window(browser, request):
 
 
 def timeline_shot(page, name):
-    page.screenshot(path=str(SHOTS / f"timeline-{name}-{page.width_name}.png"), full_page=True)
+    keep_shot(page, f"timeline-{name}-{page.width_name}")
 
 
 def test_the_timeline_counts_by_week_with_labels_and_counts_on_hover_and_focus(site, window):
@@ -730,7 +731,7 @@ def test_the_csv_holds_every_result_with_provenance_and_opens_in_excel(site, pag
     assert {r["translation"] for r in rows} <= {"human", "machine"} and "0.0" not in {r["translation"] for r in rows}
     assert all(r["category"] and r["article_link"].endswith(f"/articles/{r['id']}") for r in rows)
     assert any(r["matched_en"] and r["matched_ar"] for r in rows)  # the evidence, beside the title
-    tab.screenshot(path=str(SHOTS / f"jobs21-search-csv-link-{width}.png"), full_page=True)
+    keep_shot(tab, f"jobs21-search-csv-link-{width}")
 
 
 def test_under_read_requires_key_the_csv_link_is_keyed_like_the_page(search_settings, corpus):

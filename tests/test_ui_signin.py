@@ -7,7 +7,7 @@ import threading
 from dataclasses import replace
 
 import pytest
-from browsing import CHROMIUM, SECRET_KEY, SHOTS, expect, served, sign_in
+from browsing import CHROMIUM, SECRET_KEY, expect, served, shot, sign_in
 from werkzeug.serving import make_server
 
 from service.web import create_app
@@ -70,9 +70,9 @@ def test_one_sign_in_serves_every_tab_and_signing_out_ends_it_everywhere(site, c
     first.goto(f"{site}/jobs")
     expect(first.locator("#signin-needed")).to_be_visible()  # not signed in: no key asked here, a link to sign in
     header_before = first.locator("header.top").bounding_box()["height"]
-    first.screenshot(path=str(SHOTS / f"signin-jobs-signed-out-{context.width_name}.png"), full_page=True)
+    shot(first, f"signin-jobs-signed-out-{context.width_name}")
     first.locator("#signin-needed").get_by_role("link", name="Sign in").click()
-    first.screenshot(path=str(SHOTS / f"signin-page-{context.width_name}.png"), full_page=True)
+    shot(first, f"signin-page-{context.width_name}")
     first.get_by_label("API key").fill(KEY)
     first.get_by_role("button", name="Sign in").click()
     expect(first).to_have_url(f"{site}/jobs")  # back where the reader was
@@ -89,7 +89,7 @@ def test_one_sign_in_serves_every_tab_and_signing_out_ends_it_everywhere(site, c
     expect(second.locator("#signout-form")).to_contain_text(f"Signed in: key …{KEY[-4:]}")
     # no extra row of navigation (a row is ~24 px; the sign-out button's padding may add a few)
     assert second.locator("header.top").bounding_box()["height"] < header_before + 12
-    second.screenshot(path=str(SHOTS / f"signin-alerts-signed-in-{context.width_name}.png"), full_page=True)
+    shot(second, f"signin-alerts-signed-in-{context.width_name}")
 
     second.get_by_role("button", name="Sign out").click()
     expect(second.locator("#signed-out")).to_be_visible()
@@ -175,7 +175,7 @@ def test_a_same_site_form_without_the_token_is_refused_with_the_reason(site, con
         page.get_by_role("button", name="Go").click()
     expect(page.locator("h1")).to_have_text("Error 403")
     expect(page.locator(".error")).to_contain_text("sent from another site")
-    page.screenshot(path=str(SHOTS / f"signin-cross-site-refused-{context.width_name}.png"), full_page=True)
+    shot(page, f"signin-cross-site-refused-{context.width_name}")
     assert [cookie["name"] for cookie in context.cookies()] == [COOKIE_NAME]  # still signed in
 
 

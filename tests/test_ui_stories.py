@@ -8,7 +8,8 @@ import re
 from dataclasses import replace
 
 import pytest
-from browsing import CHROMIUM, SHOTS, expect, served
+from browsing import CHROMIUM, expect, served
+from browsing import shot as keep_shot
 from test_ui_accessibility import axe_violations
 
 from service.config import Settings
@@ -16,7 +17,6 @@ from service.ingest import ingest
 from service.web import create_app
 
 VIEWPORTS = {"desktop": {"width": 1440, "height": 900}, "phone": {"width": 390, "height": 844}}
-STORY_SHOTS = SHOTS / "stories"
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed (make test installs it)")
 
 QUAKE = [  # one wire story's sentences (Arabic, English)
@@ -143,8 +143,7 @@ def page(browser, request):
 
 
 def shot(page, name):
-    STORY_SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(STORY_SHOTS / f"{name}-{page.width_name}.png"), full_page=True)
+    keep_shot(page, f"stories/{name}-{page.width_name}")
 
 
 def fits_the_screen(page):

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from browsing import CHROMIUM, SECRET_KEY, SHOTS, expect, served, sign_in
+from browsing import CHROMIUM, SECRET_KEY, expect, served, shot, sign_in
 
 from service.ingest import ingest
 from service.jobs.worker import Worker
@@ -66,7 +66,7 @@ def test_search_open_article_and_see_the_aligned_highlight(site, page):
     # after its label for screen readers ("Arabic original, the match's counterpart:")
     assert page.locator(".hit .sentence .ar").first.inner_text().endswith(PAIRS[0][0])
     assert page.locator("#demo-banner").is_visible()  # the session's model is the generated one
-    page.screenshot(path=str(SHOTS / "search.png"), full_page=True)
+    shot(page, "search")
 
     page.get_by_role("link", name="Ceasefire in Gaza").click()
     assert page.locator("h1").inner_text() == "Ceasefire in Gaza"
@@ -76,7 +76,7 @@ def test_search_open_article_and_see_the_aligned_highlight(site, page):
     assert row.locator("td.ar").inner_text().endswith(PAIRS[1][0])  # after "Arabic original:", for screen readers
     assert row.locator("td.ar").get_attribute("dir") == "rtl"
     page.keyboard.press("Tab")  # keyboard users move through the sentences too
-    page.screenshot(path=str(SHOTS / "article.png"), full_page=True)
+    shot(page, "article")
     assert page.get_by_role("link", name="TMX").get_attribute("href").endswith("format=tmx")
 
 
@@ -89,7 +89,7 @@ def test_translate_page_gives_sentences_with_confidence(site, page):
     assert rows.count() == 2
     assert rows.nth(0).locator("td.ar").inner_text() == "قال الرئيس إن الاقتصاد تحسن."
     assert rows.nth(0).locator("td.confidence").inner_text().endswith("%")
-    page.screenshot(path=str(SHOTS / "translate.png"), full_page=True)
+    shot(page, "translate")
 
 
 def test_errors_are_shown_clearly(site, page):
@@ -97,7 +97,7 @@ def test_errors_are_shown_clearly(site, page):
     page.get_by_label("Search Arabic news in English or Arabic").fill('"unclosed')
     page.get_by_role("button", name="Search").click()
     assert page.locator("#search-error").inner_text().startswith('A quotation mark is not closed: “"” at character 1')
-    page.screenshot(path=str(SHOTS / "error.png"), full_page=True)
+    shot(page, "error")
     page.goto(f"{site}/articles/no-such-article")
     assert page.locator("h1").inner_text() == "Error 404"
 
@@ -107,7 +107,7 @@ def test_empty_state_and_tablet_layout(site, browser):
     tablet = context.new_page()
     tablet.goto(f"{site}/?q=xylophone")
     assert tablet.locator("#empty-state").is_visible()
-    tablet.screenshot(path=str(SHOTS / "empty-tablet.png"), full_page=True)
+    shot(tablet, "empty-tablet")
     context.close()
 
 
@@ -135,7 +135,7 @@ def test_ingest_upload_becomes_a_job_with_live_progress(site, web_app, page, tra
         job.get_by_role("link", name="Results (JSONL)").click()
     results = Path(downloaded.value.path()).read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["id"] for line in results] == ["up0", "up1"]
-    page.screenshot(path=str(SHOTS / "jobs.png"), full_page=True)
+    shot(page, "jobs")
 
 
 def test_pages_work_under_the_content_security_policy(site, page, client, alias):
@@ -225,7 +225,7 @@ def test_jobs_page_keeps_updating_after_a_429_and_shows_only_its_keys_jobs(limit
         hammering.set()
         hammer.join(10)
     assert job.locator(".total").inner_text() == "3"  # the last values stay
-    page.screenshot(path=str(SHOTS / "jobs-rate-limited.png"), full_page=True)
+    shot(page, "jobs-rate-limited")
 
     services = services_of(app)
     Worker(services.job_store, translator, services.client, services.alias).run(threading.Event(), until_idle=True)
