@@ -46,7 +46,7 @@ set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "mt-news-hypothesis")
 KEY = "fuzz-key-0123"
 MAX_SECONDS = 5.0
 # per operation and key mode, besides the coverage phase's boundary cases: about a minute on 2 cores;
-# FUZZ_EXAMPLES=150 for a deeper run by hand (a few minutes; a DELETE of a missing article waits ~1 s for a refresh)
+# FUZZ_EXAMPLES=150 for a deeper run by hand (a few minutes)
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "30"))
 CONFIG = {
     "seed": 12345,

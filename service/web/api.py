@@ -25,7 +25,7 @@ from service.web.actions import (
     translate_texts,
 )
 from service.web.auth import requires_key
-from service.web.errors import ApiError
+from service.web.errors import ApiError, error_response
 from service.web.payload import json_body
 from service.web.services import app_services
 from service.web.validation import check_arguments, check_body
@@ -146,7 +146,12 @@ def delete_article(article_id: str):
 @requires_key(write=True)
 def _delete_article(article_id: str):
     services = app_services()
-    services.client.delete(index=services.alias, id=article_id_or_404(article_id), refresh="wait_for")
+    article_id = article_id_or_404(article_id)
+    # A delete waits for the refresh that lets search see it (up to a second); an id that is not there has nothing
+    # to wait for, and a realtime exists() says so at once.
+    if not services.client.exists(index=services.alias, id=article_id):
+        return error_response(404, "not found")
+    services.client.delete(index=services.alias, id=article_id, refresh="wait_for")
     return "", 204
 
 
