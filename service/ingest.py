@@ -44,7 +44,18 @@ WINDOW_RECORDS = 256
 INDEXED, UNCHANGED, REJECTED = "indexed", "unchanged", "rejected"
 
 # (line, record) pairs in, (line, aligned translation or ArticleError) pairs out, in any order
-Translate = Callable[[list[tuple[int, dict]]], Iterable[tuple[int, "dict | ArticleError"]]]
+
+
+@dataclass(frozen=True)
+class Translate:
+    """How a writer translates a window of (line, record) pairs, and whether what it makes is the demo model's
+    noise: a writer with a real model translates stored demo English again instead of keeping it as unchanged."""
+
+    run: Callable[[list[tuple[int, dict]]], Iterable[tuple[int, dict | ArticleError]]]
+    demo: bool = False
+
+    def __call__(self, pairs: list[tuple[int, dict]]) -> Iterable[tuple[int, dict | ArticleError]]:
+        return self.run(pairs)
 
 
 @dataclass(frozen=True)
@@ -150,7 +161,8 @@ def write_articles(
     )
     outcomes: dict[int, Outcome] = {}
     checked = _check(records, outcomes)
-    known = stored_hashes(target.client, target.alias, [c.doc_id for c in checked.values()], target.attempts)
+    ids = [c.doc_id for c in checked.values()]
+    known = stored_hashes(target.client, target.alias, ids, target.attempts, demo_is_stale=not translate.demo)
     changed = {}
     for line, record in checked.items():
         if known.get(record.doc_id) == record.digest and line not in rewrite:
@@ -247,10 +259,10 @@ def repeats_rule(job_options: dict) -> RepeatedIds | None:
 
 def machine_translation(translator, **decoding) -> Translate:
     """Through the model (translator: a SentenceTranslator); decoding: e.g. beam_size."""
-    return lambda pairs: translate_articles(pairs, translator, **decoding)
+    return Translate(lambda pairs: translate_articles(pairs, translator, **decoding), translator.demo)
 
 
-def human_translation(pairs: list[tuple[int, dict]]) -> Iterator[tuple[int, dict | ArticleError]]:
+def _assemble_human(pairs: list[tuple[int, dict]]) -> Iterator[tuple[int, dict | ArticleError]]:
     """Records that carry their own sentence pairs ([{source, target}], `--pretranslated`), aligned as they are."""
     for line, record in pairs:
         detection = langid.detect(f"{record.get('title') or ''}\n{record['body']}"[:DETECT_CHARS])
@@ -263,6 +275,9 @@ def human_translation(pairs: list[tuple[int, dict]]) -> Iterator[tuple[int, dict
             yield line, ArticleError(str(error))
 
 
+human_translation = Translate(_assemble_human)
+
+
 def human_or_machine(translator, carries_human_english: Callable[[dict], bool]) -> Translate:
     """Records that carry_human_english keep it; the others go through the model."""
 
@@ -273,7 +288,7 @@ def human_or_machine(translator, carries_human_english: Callable[[dict], bool]) 
         if machine:
             yield from translate_articles(machine, translator)
 
-    return translate
+    return Translate(translate, translator.demo)
 
 
 # A stream of records (a file), written a window at a time: the CLI, the API and the sample.

@@ -101,19 +101,19 @@ def test_the_stored_hash_lookup_is_retried_like_the_writes(stand_in):
     client = client_for(f"http://127.0.0.1:{stand_in.server_port}")
     with pytest.raises(SearchUnavailable, match="after 1 attempts"):
         stored_hashes(client, "articles", ["1"], attempts=1)
-    assert stand_in.requests == ["/articles/_mget?_source_includes=content_hash"]
+    assert stand_in.requests == ["/articles/_mget?_source_includes=content_hash%2Cdemo"]
     assert stored_hashes(client, "articles", []) == {} and len(stand_in.requests) == 1  # nothing to ask: no call
 
 
 def test_stored_hashes_are_those_of_the_documents_found():
     class Found:
         def mget(self, index, body, _source_includes):
-            assert (index, body, _source_includes) == ("articles", {"ids": ["a", "b"]}, ["content_hash"])
-            return {
-                "docs": [{"_id": "a", "found": True, "_source": {"content_hash": "h"}}, {"_id": "b", "found": False}]
-            }
+            assert (index, body, _source_includes) == ("articles", {"ids": ["a", "b", "c"]}, ["content_hash", "demo"])
+            docs = [{"_id": "a", "found": True, "_source": {"content_hash": "h"}}, {"_id": "b", "found": False}]
+            return {"docs": [*docs, {"_id": "c", "found": True, "_source": {"content_hash": "d", "demo": True}}]}
 
-    assert stored_hashes(Found(), "articles", ["a", "b"]) == {"a": "h"}
+    assert stored_hashes(Found(), "articles", ["a", "b", "c"]) == {"a": "h", "c": "d"}
+    assert stored_hashes(Found(), "articles", ["a", "b", "c"], demo_is_stale=True) == {"a": "h", "c": None}
 
 
 def test_bulk_calls_take_the_bulk_timeout_and_others_the_interactive_one(stand_in):

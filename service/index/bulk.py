@@ -117,11 +117,21 @@ def index_documents(client: OpenSearch, alias: str, documents: list[dict], **ret
         }
 
 
-def stored_hashes(client: OpenSearch, alias: str, ids: list[str], attempts: int = 10) -> dict[str, str | None]:
-    """{id: content hash} of the documents among ids that the alias already holds; retried like the writes."""
+def stored_hashes(
+    client: OpenSearch, alias: str, ids: list[str], attempts: int = 10, demo_is_stale: bool = False
+) -> dict[str, str | None]:
+    """{id: content hash} of the documents among ids that the alias already holds; retried like the writes.
+
+    demo_is_stale: a document whose English is the demo model's noise has no hash to match, so that a writer with
+    a real model translates it again rather than keep it as unchanged."""
     if not ids:
         return {}
     answer = with_retries(
-        lambda: client.mget(index=alias, body={"ids": ids}, _source_includes=["content_hash"]), attempts=attempts
+        lambda: client.mget(index=alias, body={"ids": ids}, _source_includes=["content_hash", "demo"]),
+        attempts=attempts,
     )
-    return {doc["_id"]: doc.get("_source", {}).get("content_hash") for doc in answer["docs"] if doc.get("found")}
+    found = {doc["_id"]: doc.get("_source", {}) for doc in answer["docs"] if doc.get("found")}
+    return {
+        doc_id: None if demo_is_stale and source.get("demo") else source.get("content_hash")
+        for doc_id, source in found.items()
+    }

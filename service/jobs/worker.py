@@ -24,7 +24,7 @@ from service.config import Settings
 from service.errors import ArticleError, SearchUnavailable
 from service.index import lifecycle
 from service.index.bulk import is_outage
-from service.ingest import REJECTED, IndexTarget, Outcome, write_articles
+from service.ingest import REJECTED, IndexTarget, Outcome, Translate, write_articles
 from service.jobs.store import Item, JobStore, worker_name
 from service.pipeline import translate_articles
 from service.translation.interface import SentenceTranslator
@@ -187,7 +187,7 @@ class Worker:
                 self._unstored.popitem(last=False)
             return translated
 
-        return translate
+        return Translate(translate, self.translator.demo)
 
     def _give_back(self, job_id: str) -> None:
         """After an unexpected error, free this worker's claims at once rather than at the end of the lease."""
