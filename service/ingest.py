@@ -80,13 +80,13 @@ class IndexTarget:
         return cls(
             client,
             settings.opensearch_index,
-            settings.opensearch_shards,
-            settings.opensearch_replicas,
-            settings.cluster_threshold,
-            attempts,
-            encoder,
-            settings.cluster_xlang_threshold,
-            settings.meaning_floor,
+            shards=settings.opensearch_shards,
+            replicas=settings.opensearch_replicas,
+            cluster_threshold=settings.cluster_threshold,
+            attempts=attempts,
+            encoder=encoder,
+            cluster_xlang_threshold=settings.cluster_xlang_threshold,
+            meaning_floor=settings.meaning_floor,
         )
 
     @property

@@ -63,13 +63,13 @@ class Worker:
             else IndexTarget(
                 client,
                 alias,
-                shards,
-                replicas,
-                cluster_threshold,
-                3,
-                encoder,
-                cluster_xlang_threshold,
-                meaning_floor,
+                shards=shards,
+                replicas=replicas,
+                cluster_threshold=cluster_threshold,
+                attempts=3,
+                encoder=encoder,
+                cluster_xlang_threshold=cluster_xlang_threshold,
+                meaning_floor=meaning_floor,
             )
         )
         self.name = name or worker_name()
