@@ -39,8 +39,17 @@ import numpy as np
 
 from service.modelstore import marian_spec
 
-MARKER = 2.0  # the </s> marker's value in the residual stream (CTranslate2 scales embeddings by sqrt(dim))
-SWITCH_GAIN = 10.0  # how much the switch head amplifies the marker: </s> wins once most attention is on it
+# </s>'s embedding in the marker column: also its output weight there, so the largest boost the switch
+# can give the </s> logit is this times sqrt(dim), whatever the vocabulary's width
+MARKER_WEIGHT = 0.5
+# Each layer norm shrinks the kept columns by sqrt(1 + v), v the variance a random sublayer adds (about
+# this, measured on the generated models); the switch's settings suit the tiny model's depth, so deeper
+# models get their sublayers' outputs scaled down until the kept columns reach the top as strong as there.
+SUBLAYER_VARIANCE = 0.3
+REFERENCE_LAYER_NORMS = 2 * 2 + 3 * 2  # the tiny model's: 2 per encoder layer, 3 per decoder layer
+SWITCH_STRENGTH = (
+    20.0  # what the switch head writes, in units of the marker's input value: </s> wins once most attention is on it
+)
 EOS_ID = 0  # Marian's vocabulary puts </s> first
 SLOWEST_FREQUENCY = 1 / 200  # the slowest position frequency the switch compares: distances up to ~600 tokens
 FREQUENCIES = 10  # how many position frequencies the switch compares (more: a sharper switch, fewer free dims)
@@ -90,6 +99,13 @@ class SwitchDims:
         return [self.reference, self.marker, *columns, *(dim // 2 + j for j in columns)]
 
 
+def sublayer_scale(arch: marian_spec.MarianArchitecture) -> float:
+    """The factor on random sublayer outputs that gives the kept columns the tiny model's overall shrinkage."""
+    layer_norms = 2 * arch.enc_depth + 3 * arch.dec_depth
+    variance = (1 + SUBLAYER_VARIANCE) ** (REFERENCE_LAYER_NORMS / layer_norms) - 1
+    return math.sqrt(variance / SUBLAYER_VARIANCE)
+
+
 def install_switch(weights: dict[str, np.ndarray], arch: marian_spec.MarianArchitecture, switch: LengthSwitch) -> None:
     """Rewrite random weights in place so that decoding ends where `switch` says."""
     dim, half = arch.dim_emb, arch.dim_emb // 2
@@ -100,10 +116,11 @@ def install_switch(weights: dict[str, np.ndarray], arch: marian_spec.MarianArchi
         if suffix in ("Wq", "Wk", "Wv", "W1"):
             weight[kept, :] = 0.0  # no sublayer reads the kept dimensions...
         elif suffix in ("Wo", "W2", "bo", "b2"):
+            weight *= sublayer_scale(arch)
             weight[:, kept] = 0.0  # ...or writes them
     embedding = weights["Wemb"]
     embedding[:, kept] = 0.0
-    embedding[EOS_ID, dims.marker] = MARKER / math.sqrt(dim)
+    embedding[EOS_ID, dims.marker] = MARKER_WEIGHT
 
     head_dim = dim // arch.heads
     first = dim - head_dim  # the last head's columns; the first head gives the word alignments
@@ -132,7 +149,8 @@ def install_switch(weights: dict[str, np.ndarray], arch: marian_spec.MarianArchi
         key[dims.reference, sin_q] -= 1.0
         key[dims.reference, cos_q] -= 1.0
     value[dims.marker, first], value[dims.reference, first] = 1.0, -1.0
-    weights[f"{scope}_Wo"][first, dims.marker] = SWITCH_GAIN
+    # CTranslate2 scales embeddings by sqrt(dim): the marker enters the residual stream as MARKER_WEIGHT * sqrt(dim)
+    weights[f"{scope}_Wo"][first, dims.marker] = SWITCH_STRENGTH / (MARKER_WEIGHT * math.sqrt(dim))
 
 
 def fit_switch(
