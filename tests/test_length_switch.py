@@ -5,9 +5,9 @@ import statistics
 import ctranslate2
 import pytest
 import sentencepiece as spm
-from helpers import shared_path
+from helpers import run_cli, shared_path
 
-from service.modelstore import generate, length_switch, marian_spec
+from service.modelstore import length_switch, marian_spec
 
 SENTENCES = 100
 
@@ -15,7 +15,9 @@ SENTENCES = 100
 @pytest.fixture(scope="module")
 def realistic_model_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("reallen") / "model"
-    generate.generate("tiny", out, realistic_length=True)
+    done = run_cli("model", "generate", "--size", "tiny", "--realistic-length", str(out))
+    assert done.returncode == 0, done.stderr
+    assert b"generated generated-tiny-reallen@" in done.stdout
     return out
 
 
