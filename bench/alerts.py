@@ -38,7 +38,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from common import local_node, news_articles, peak_rss_mb
+from common import add_model_options, bench_model_dir, local_node, model_line, news_articles, peak_rss_mb
 from search import pretranslated_corpus
 
 from service.alerts import matching as alert_matching
@@ -248,6 +248,7 @@ def main() -> None:
     parser.add_argument("--heap", default="1g", help="the bench node's Java heap")
     parser.add_argument("--meaning", action="store_true", help="measure matching by meaning per window instead")
     parser.add_argument("--windows", type=int, default=3, help="with --meaning: windows of new articles measured")
+    add_model_options(parser, size="tiny")
     args = parser.parse_args()
     if args.meaning:
         if args.alerts == parser.get_default("alerts"):
@@ -255,7 +256,9 @@ def main() -> None:
         return meaning_cost(args)
     counts = [int(n) for n in args.alerts.split(",")]
 
-    corpus: Path = pretranslated_corpus(max(args.articles, args.corpus))
+    model_dir = bench_model_dir(args)
+    print(f"{model_line(model_dir)}; its English is what the articles carry")
+    corpus: Path = pretranslated_corpus(max(args.articles, args.corpus), model_dir)
     records = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines()][: args.articles]
     searches = saved_searches(records, max(counts))
     with local_node("bench-alerts", args.heap) as local:

@@ -1,10 +1,11 @@
 """Serving capacity through gunicorn: concurrent single-sentence clients against one request, and beside a bulk job.
 
 Every pass sends distinct tico19 sentences (../shared) to POST /api/v1/translate, with the translation
-memory off so each request does real work, to a generated model (base by default, as bench/translate.py).
-Random weights never stop on their own, so decoding is held to the source length times tico19's
-target/source token ratio, plus one (MT_DECODE_LENGTH_RATIO, MT_DECODE_LENGTH_EXTRA=1): each sentence
-decodes to about its reference length. Output tokens are counted from the responses (the model's
+memory off so each request does real work, to a generated model (base by default, as bench/translate.py):
+by default the one that ends each output near a human length (`model generate --realistic-length`), with
+the service's own decoding limit. With `--lengths forced`, the plain random model, which never stops on
+its own, so decoding is held to the source length times tico19's target/source token ratio, plus one
+(MT_DECODE_LENGTH_RATIO, MT_DECODE_LENGTH_EXTRA=1): each sentence decodes to about its reference length. Output tokens are counted from the responses (the model's
 target.spm re-tokenises each sentence's translation), never assumed. Each client thread keeps one
 HTTP/1.1 connection open, and gunicorn's access log is off.
 
@@ -40,7 +41,16 @@ from pathlib import Path
 from typing import NamedTuple
 
 import sentencepiece as spm
-from common import PROJECT_ROOT, free_port, generated_model_dir, news_articles, read_lines, shared_file
+from common import (
+    PROJECT_ROOT,
+    add_model_options,
+    bench_model_dir,
+    free_port,
+    model_line,
+    news_articles,
+    read_lines,
+    shared_file,
+)
 
 from service.config import Settings
 
@@ -293,8 +303,11 @@ def server_env(args, model_dir: Path, ratio: float, sentences: list[str]) -> dic
         **os.environ,
         "MT_MODEL_DIR": str(model_dir),
         "MT_MEMORY": "off",
-        "MT_DECODE_LENGTH_RATIO": f"{ratio:.3f}",
-        "MT_DECODE_LENGTH_EXTRA": "1",
+        **(
+            {"MT_DECODE_LENGTH_RATIO": f"{ratio:.3f}", "MT_DECODE_LENGTH_EXTRA": "1"}
+            if args.lengths == "forced"
+            else {}
+        ),
         "MAX_BATCH_TEXTS": str(max(64, len(sentences))),  # the one-request pass carries every sentence
         "MAX_REQUEST_CHARS": str(max(100_000, sum(map(len, sentences)))),
         "MAX_REQUEST_BYTES": str(16 << 20),
@@ -321,7 +334,6 @@ def main() -> None:
     parser.add_argument("--clients", default="1,4,16,64", help="client counts for (a), comma-separated")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of every comparison")
     parser.add_argument("--sentences", type=int, default=256, help="distinct tico19 sentences per pass")
-    parser.add_argument("--model", choices=("tiny", "base"), default="base", help="generated model size")
     parser.add_argument("--skip-job", action="store_true", help="leave out (b), the bulk-job comparison")
     parser.add_argument("--job-clients", type=int, default=4, help="interactive clients in (b)")
     parser.add_argument("--job-articles", type=int, default=2000, help="news articles in each job of (b)")
@@ -336,6 +348,7 @@ def main() -> None:
     parser.add_argument("--gunicorn-threads", type=int, default=80, help="threads per server process")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="a server setting")
     parser.add_argument("--port", type=int, default=None, help="the server's port (default: a free one)")
+    add_model_options(parser)
     args = parser.parse_args()
     client_counts = [int(n) for n in args.clients.split(",")]
     if any("=" not in pair for pair in args.env):
@@ -343,17 +356,19 @@ def main() -> None:
     if args.gunicorn_workers * args.gunicorn_threads < max(client_counts) + args.job_clients:
         parser.error("too few gunicorn threads to serve every client at once")
 
-    model_dir = generated_model_dir(args.model)
+    model_dir = bench_model_dir(args)
     sentences, ratio, target_sp = tico19(args.sentences, model_dir)
     env = server_env(args, model_dir, ratio, sentences)
     settings = Settings.from_env(env)
     articles = [] if args.skip_job else [{"id": a["id"], "body": a["body"]} for a in news_articles(args.job_articles)]
     inter, intra = settings.threads
     print(f"machine: {machine()}")
+    print(model_line(model_dir))
     print(
         f"server: {args.gunicorn_workers} gunicorn worker(s) x {args.gunicorn_threads} threads; {args.model} model, "
         f"{settings.resolved_compute_type}, {inter}x{intra} threads (inter x intra), beam {settings.beam_size}, "
-        f"batch {settings.batch_tokens} tokens, memory off, decoding {ratio:.2f} x source + 1 tokens"
+        f"batch {settings.batch_tokens} tokens, memory off, decoding "
+        + (f"{ratio:.2f} x source + 1 tokens" if args.lengths == "forced" else "until the model stops")
         + (f"; {' '.join(args.env)}" if args.env else "")
     )
     scheduler = [f"{f.name}={getattr(settings, f.name)}" for f in fields(settings) if f.name.startswith("scheduler_")]

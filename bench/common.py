@@ -45,15 +45,46 @@ def base_model_dir() -> Path:
     return generated_model_dir("base")
 
 
-def generated_model_dir(size: str) -> Path:
-    """A generated model of this size (tiny, base), generated once into bench/.models and reused."""
-    from service.modelstore.generate import generate
+def generated_model_dir(size: str, realistic_length: bool = False) -> Path:
+    """A generated model of this size (tiny, base), generated once into bench/.models and reused.
 
-    path = BENCH_MODELS / size
+    realistic_length: the model that ends its outputs near a human length (`model generate --realistic-length`).
+    """
+    from service.modelstore.generate import REALISTIC_LENGTH_SUFFIX, generate
+
+    path = BENCH_MODELS / (size + (REALISTIC_LENGTH_SUFFIX if realistic_length else ""))
     if not (path / "manifest.json").is_file():
-        print(f"generating the {size} model into {path} (once)…", file=sys.stderr)
-        generate(size, path)
+        print(f"generating the {path.name} model into {path} (once)…", file=sys.stderr)
+        generate(size, path, realistic_length=realistic_length)
     return path
+
+
+def add_model_options(parser, size: str = "base") -> None:
+    """--model and --lengths, the generated model a decoding bench uses."""
+    parser.add_argument("--model", choices=("tiny", "base"), default=size, help="generated model size")
+    parser.add_argument(
+        "--lengths",
+        choices=("realistic", "forced"),
+        default="realistic",
+        help="realistic: the model ends outputs near a human length for their source (model generate "
+        "--realistic-length); forced: the plain random model, which never stops, held to fixed lengths",
+    )
+
+
+def bench_model_dir(args) -> Path:
+    """The generated model add_model_options' arguments name."""
+    return generated_model_dir(args.model, realistic_length=args.lengths == "realistic")
+
+
+def model_line(model_dir: Path) -> str:
+    """Which model a bench used, for its output: the manifest's id, and how its outputs end."""
+    from service.modelstore.generate import REALISTIC_LENGTH_SUFFIX
+    from service.modelstore.manifest import Manifest
+
+    manifest = Manifest.read(model_dir)
+    realistic = REALISTIC_LENGTH_SUFFIX in manifest.id
+    ending = "ends outputs near a human length" if realistic else "never stops: outputs held to fixed lengths"
+    return f"model: {manifest.id} ({ending}) at {model_dir}"
 
 
 def free_port() -> int:

@@ -1,6 +1,7 @@
 """Side by side with LibreTranslate on the same model: this service vs libretranslate 1.9.6, alternating (ABAB).
 
-The generated `base` model (opus-mt-ar-en's dimensions, int8) is packaged once as an Argos
+A generated model (base by default: opus-mt-ar-en's dimensions, int8; by default the one that ends
+its outputs near a human length, `model generate --realistic-length`) is packaged once as an Argos
 Translate package (.argosmodel). LibreTranslate installs it into its own package directory; this
 service installs the same file with `model install --source` (modelstore/argos.py), so both serve
 the same weights and the same SentencePiece model. Both are asked through POST /translate, the
@@ -11,9 +12,11 @@ LibreTranslate API (ours: service/web/libre.py), with source "ar", on the same t
   single      each text its own request, one at a time
 
 Held equal on both sides: inter and intra threads (ARGOS_INTER_THREADS / ARGOS_INTRA_THREADS vs
-MT_INTER_THREADS / MT_INTRA_THREADS), beam 4, HTTP threads, and the decoding limit: random weights
-never emit </s>, so every sentence decodes to the limit, CTranslate2's default of 256 tokens that
-LibreTranslate leaves in place, and ours is set to 256 (MT_DECODE_LENGTH_RATIO/EXTRA). Our
+MT_INTER_THREADS / MT_INTRA_THREADS), beam 4, HTTP threads, and the decoding limit: CTranslate2's
+default of 256 tokens that LibreTranslate leaves in place, and ours set to 256
+(MT_DECODE_LENGTH_RATIO/EXTRA). The realistic-length model stops each sentence near the length of
+its human translation, well before the limit; with `--lengths forced` (the plain random model, which
+never emits </s>) every sentence decodes to the limit, as the figures before issue 22 did. Our
 translation memory is off and our word alignments stay on (our default). Output tokens are
 counted from each response's text, re-tokenised with the model's target SentencePiece model.
 
@@ -24,9 +27,10 @@ to which Argos adds spaCy's rule-based sentencizer. LibreTranslate and spaCy are
 PyPI into bench/.peer/venv (once, kept; no torch). When that cannot be done, the bench says so in
 one line and exits 0.
 
-Prints, per workload, each side's output tokens/s, texts/s, p50/p99 latency and the ratio
-ours/theirs, then each server's peak RSS (VmHWM, summed over its process tree).
-Targets (issue 13): >= 3x at 16 clients, >= 1.5x for one batch, lower peak RSS.
+Prints the model, then per workload each side's output tokens/s, texts/s, p50/p99 latency and the
+ratio ours/theirs, then each server's peak RSS (VmHWM, summed over its process tree), then the raw
+CTranslate2 ceiling on the same model and texts.
+Targets (issue 22): >= 1.5x output tokens/s at 16 clients and for one batch, lower peak RSS.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import sentencepiece as spm
-from common import PROJECT_ROOT, base_model_dir, read_lines, shared_file
+from common import PROJECT_ROOT, add_model_options, bench_model_dir, model_line, read_lines, shared_file
 from search import percentile
 
 from service.config import Settings
@@ -116,10 +120,9 @@ def joint_sentencepiece(model_dir: Path, out: Path) -> Path:
     return out
 
 
-def build_package(python: Path) -> Path:
-    """The base model as an .argosmodel, with a blank spaCy pipeline for Argos's SPACY sentence splitting."""
-    model_dir = base_model_dir()
-    package = PEER_DIR / "translate-ar_en-base.argosmodel"
+def build_package(python: Path, model_dir: Path) -> Path:
+    """The model as an .argosmodel, with a blank spaCy pipeline for Argos's SPACY sentence splitting."""
+    package = PEER_DIR / f"translate-ar_en-{model_dir.name}.argosmodel"
     if package.is_file() and package.stat().st_mtime > max(
         p.stat().st_mtime for p in (model_dir / "model.bin", Path(__file__))
     ):
@@ -171,7 +174,7 @@ def install_into_peer(python: Path, package: Path, env: dict) -> None:
 
 
 def install_into_ours(package: Path) -> Path:
-    dest = PEER_DIR / "ours"
+    dest = PEER_DIR / f"ours-{package.stem}"
     subprocess.run(
         [sys.executable, "-m", "service", "model", "install", "--source", str(package), "--dest", str(dest)],
         cwd=PROJECT_ROOT,
@@ -319,10 +322,13 @@ def main() -> None:
     parser.add_argument("--intra", type=int, default=1, help="intra threads, both sides")
     parser.add_argument("--http-threads", type=int, default=16, help="HTTP threads, both sides")
     parser.add_argument("--port", type=int, default=8791, help="ours; LibreTranslate gets the next port")
+    add_model_options(parser)
     args = parser.parse_args()
 
     python = peer_python()
-    package = build_package(python)
+    model_dir = bench_model_dir(args)
+    print(model_line(model_dir))
+    package = build_package(python, model_dir)
     env = peer_env(args.inter, args.intra)
     install_into_peer(python, package, env)
     ours_dir = install_into_ours(package)
@@ -393,8 +399,8 @@ def main() -> None:
             )
         )
         print(
-            f"{len(texts)} tico19 sentences per pass, {args.rounds} rounds ABAB; generated base model (int8) from one "
-            f".argosmodel; inter {args.inter} x intra {args.intra} threads, beam {BEAM_SIZE}, decoding to "
+            f"{len(texts)} tico19 sentences per pass, {args.rounds} rounds ABAB; the model above (int8) from one "
+            f".argosmodel; inter {args.inter} x intra {args.intra} threads, beam {BEAM_SIZE}, decoding limit "
             f"{DECODING_LIMIT} tokens, {args.http_threads} HTTP threads, both sides; POST /translate on both"
         )
         for server in servers:

@@ -8,9 +8,10 @@ Each pass is a fresh job of the same news articles (../shared/data/news), transl
   celery x1    JOBS_BACKEND=celery: a task per batch on RabbitMQ, results in PostgreSQL, one worker
                using every core: the cost of the broker path;
   celery x2    two workers with separate working directories, as if on two hosts, one core each.
-The passes alternate (A B C, A B C, ...) so that the machine's noise falls on all of them alike. Decoding
-is held to input length + 1 token (random weights never stop on their own), the translation memory
-is off, and nothing is indexed: the work is translation and the store's claims and commits.
+The passes alternate (A B C, A B C, ...) so that the machine's noise falls on all of them alike. The model
+ends each output near a human length (`model generate --realistic-length`); with `--lengths forced`, the
+plain random model, which never stops, has decoding held to input length + 1 token. The translation
+memory is off, and nothing is indexed: the work is translation and the store's claims and commits.
 
 A throwaway PostgreSQL and RabbitMQ are started the way the tests start theirs (tests/servers.py:
 Debian's packages, installed when missing, on free loopback ports).
@@ -30,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import PROJECT_ROOT, base_model_dir, news_articles
+from common import PROJECT_ROOT, add_model_options, bench_model_dir, model_line, news_articles
 
 from service.config import Settings
 from service.jobs.backends import open_job_store
@@ -39,13 +40,13 @@ DECODING = {"MT_DECODE_LENGTH_RATIO": "1.0", "MT_DECODE_LENGTH_EXTRA": "1"}
 BATCHES = {"JOB_BATCH_ITEMS": "8"}  # read by the submitter too: under Celery, it cuts the job into tasks
 
 
-def worker_env(store_env: dict, inter_threads: int, workdir: Path) -> dict:
+def worker_env(store_env: dict, inter_threads: int, workdir: Path, model_dir: Path, forced: bool) -> dict:
     return {
         **os.environ,
-        **DECODING,
+        **(DECODING if forced else {}),
         **BATCHES,
         **store_env,
-        "MT_MODEL_DIR": str(base_model_dir()),
+        "MT_MODEL_DIR": str(model_dir),
         "MT_MEMORY": "off",
         "MT_INTER_THREADS": str(inter_threads),
         "MT_INTRA_THREADS": "1",
@@ -53,7 +54,7 @@ def worker_env(store_env: dict, inter_threads: int, workdir: Path) -> dict:
     }
 
 
-def run_pass(name: str, store_env: dict, workers: int, articles: list[dict], cores: int, logs: Path | None) -> dict:
+def run_pass(name: str, store_env: dict, workers: int, articles: list[dict], cores: int, args) -> dict:
     """One job through `workers` worker processes; its rate, each worker's peak RSS, and the exactly-once check."""
     settings = Settings.from_env({**os.environ, **BATCHES, **store_env})
     store = open_job_store(settings)
@@ -65,8 +66,10 @@ def run_pass(name: str, store_env: dict, workers: int, articles: list[dict], cor
         for n in range(workers):
             workdir = Path(scratch) / f"host-{n}"  # as if on separate hosts: nothing shared on disk
             workdir.mkdir()
-            env = worker_env(store_env, max(1, cores // workers), workdir)
-            log = logs / f"{name.replace(' ', '-')}-{n}.log" if logs else None
+            env = worker_env(
+                store_env, max(1, cores // workers), workdir, bench_model_dir(args), args.lengths == "forced"
+            )
+            log = args.logs / f"{name.replace(' ', '-')}-{n}.log" if args.logs else None
             processes.append(
                 subprocess.Popen(
                     [sys.executable, "-m", "service", "jobs", "worker", *([] if celery else ["--until-idle"])],
@@ -114,7 +117,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="times each pass runs, alternating")
     parser.add_argument("--passes", default="sqlite x1,celery x1,celery x2", help="which passes, comma-separated")
     parser.add_argument("--logs", type=Path, help="keep each worker's log in this folder")
+    add_model_options(parser)
     args = parser.parse_args()
+    print(model_line(bench_model_dir(args)))
     articles = [dict(a, id=str(a.get("id", n))) for n, a in enumerate(news_articles(args.articles))]
     cores = len(os.sched_getaffinity(0))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))  # still stop the throwaway servers
@@ -132,7 +137,7 @@ def main() -> None:
                 ):
                     if name not in chosen:
                         continue
-                    outcome = run_pass(name, store_env, workers, articles, cores, args.logs)
+                    outcome = run_pass(name, store_env, workers, articles, cores, args)
                     results[name].append(outcome)
                     print(
                         f"round {round_ + 1} {name:12s} {outcome['rate']:6.2f} articles/s  "
@@ -145,7 +150,7 @@ def main() -> None:
             server.stop()
 
     rate = {name: statistics.median(r["rate"] for r in runs) for name, runs in results.items()}
-    print(f"\n{args.articles} articles, {cores} cores, base model, beam 4, medians of {args.rounds} rounds")
+    print(f"\n{args.articles} articles, {cores} cores, {args.model} model, beam 4, medians of {args.rounds} rounds")
     for name, value in rate.items():
         workers = 2 if name.endswith("x2") else 1
         print(f"  {name:12s} {value:6.2f} articles/s  ({value / workers:.2f} per worker)")

@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-from common import BENCH_MODELS, PROJECT_ROOT, local_node, news_articles
+from common import BENCH_MODELS, PROJECT_ROOT, generated_model_dir, local_node, news_articles
 from tqdm import tqdm
 
 from service.config import Settings
@@ -38,7 +38,7 @@ from service.files import jsonl_records
 from service.index import lifecycle
 from service.index.client import make_client
 from service.ingest import ingest
-from service.modelstore.generate import generate, write_opus_mt_dir
+from service.modelstore.generate import write_opus_mt_dir
 from service.modelstore.install import RELEASES, install_from_path
 from service.pipeline import translate_articles
 from service.search import searcher
@@ -52,14 +52,14 @@ CLIENTS = (1, 4, 16)
 WORD = re.compile(r"[^\W\d_]{4,}")
 
 
-def pretranslated_corpus(limit: int) -> Path:
-    """The news articles with English from the tiny model, as --pretranslated JSONL (built once)."""
-    path = DATA / f"news-pretranslated-{limit}.jsonl"
+def pretranslated_corpus(limit: int, model_dir: Path | None = None) -> Path:
+    """The news articles with English from a tiny model (the plain one unless given), as --pretranslated JSONL
+    (built once per model)."""
+    model_dir = model_dir or generated_model_dir("tiny")
+    named = "" if model_dir.name == "tiny" else f"{model_dir.name}-"  # the plain model's cache keeps its name
+    path = DATA / f"news-pretranslated-{named}{limit}.jsonl"
     if path.is_file():
         return path
-    model_dir = BENCH_MODELS / "tiny"
-    if not (model_dir / "manifest.json").is_file():
-        generate("tiny", model_dir)
     settings = Settings(
         model_dir=model_dir, beam_size=1, decode_length_ratio=1.0, decode_length_extra=2, memory_enabled=False
     )

@@ -1,11 +1,13 @@
 """Translation speed: the raw CTranslate2 ceiling vs this pipeline vs the per-sentence loop, in one run.
 
 Inputs: Arabic sentences from ../shared/data/parallel/tico19_test and whole articles from
-../shared/data/news, translated with the generated `base` model (opus-mt-ar-en's dimensions).
-Random weights never emit </s>, so every output is forced to a fixed length: a tico19 sentence's
-reference length in target tokens, and for news sentences (which have no reference) their source
-length times tico19's target/source token ratio. Every figure counts those fixed output tokens,
-so work wasted on padding shows up as a lower rate.
+../shared/data/news, translated with a generated model (`base` by default: opus-mt-ar-en's dimensions).
+By default it is the model that ends each output near a human length for its source (`model generate
+--realistic-length`), and every figure counts the tokens each side actually decoded. With `--lengths
+forced` it is the plain random model, which never emits </s>, so every output is forced to a fixed
+length: a tico19 sentence's reference length in target tokens, and for news sentences (which have no
+reference) their source length times tico19's target/source token ratio; every figure counts those
+fixed output tokens, so work wasted on padding shows up as a lower rate.
 
   (a) ceiling: the best translate_batch configuration on pre-segmented, pre-tokenised input
   (b) pipeline: raw text in, detect + normalise + segment + SentencePiece + batching (memory off)
@@ -22,7 +24,7 @@ import time
 
 import ctranslate2
 import sentencepiece as spm
-from common import base_model_dir, news_articles, peak_rss_mb, read_lines, shared_file
+from common import add_model_options, bench_model_dir, model_line, news_articles, peak_rss_mb, read_lines, shared_file
 
 from service.config import Settings
 from service.pipeline import prepare, translate_articles
@@ -65,52 +67,54 @@ def build_workload(translator: Translator, target_sp, sentences: int, articles: 
     return items, lengths, ratio
 
 
-def ceiling(model_dir, tokens, lengths, inter, intra, batching) -> float:
+def decoding_options(lengths: list[int] | None, batch: list[int], limit: int) -> dict:
+    """Forced: the batch decodes exactly to its longest output. Realistic: the model stops; limit caps it."""
+    if lengths is None:
+        return {"max_decoding_length": limit}
+    longest = max(lengths[i] for i in batch)
+    return {"min_decoding_length": longest, "max_decoding_length": longest}
+
+
+def ceiling(model_dir, tokens, lengths, limit, inter, intra, batching) -> float:
     """Output tokens/s of raw CTranslate2: batches sorted by length, all queued at once.
 
-    batching is ("sentences", n) or ("tokens", budget); lengths are known, so each batch decodes
-    exactly to its longest output.
+    batching is ("sentences", n) or ("tokens", budget); lengths (forced) or limit: decoding_options.
     """
     model = ctranslate2.Translator(str(model_dir), compute_type="int8", inter_threads=inter, intra_threads=intra)
     kind, size = batching
     if kind == "tokens":
         batches = plan_batches([len(t) for t in tokens], size)
     else:
-        order = sorted(range(len(tokens)), key=lambda i: (len(tokens[i]), lengths[i]), reverse=True)
+        order = sorted(range(len(tokens)), key=lambda i: (len(tokens[i]), lengths[i] if lengths else 0), reverse=True)
         batches = [order[start : start + size] for start in range(0, len(order), size)]
     warm_up = batches[-1]  # the shortest batch: pages in the allocator's memory before timing
-    model.translate_batch([tokens[i] for i in warm_up], beam_size=4, max_decoding_length=lengths[warm_up[0]])
+    model.translate_batch([tokens[i] for i in warm_up], beam_size=4, **decoding_options(lengths, warm_up, limit))
     started = time.perf_counter()
     futures = []
     for batch in batches:
-        longest = max(lengths[i] for i in batch)
         futures += model.translate_batch(
-            [tokens[i] for i in batch],
-            asynchronous=True,
-            beam_size=4,
-            min_decoding_length=longest,
-            max_decoding_length=longest,
+            [tokens[i] for i in batch], asynchronous=True, beam_size=4, **decoding_options(lengths, batch, limit)
         )
-    for future in futures:
-        future.result()
+    decoded = sum(len(future.result().hypotheses[0]) for future in futures)
     elapsed = time.perf_counter() - started
     del model
-    return sum(lengths) / elapsed
+    return decoded / elapsed
 
 
-def naive(model_dir, source_sp, sentences, lengths) -> float:
+def naive(model_dir, source_sp, sentences, lengths, limit) -> float:
     """Output tokens/s of one call per sentence, tokenising as it goes."""
     model = ctranslate2.Translator(str(model_dir), compute_type="int8", inter_threads=1, intra_threads=2)
-    model.translate_batch([source_sp.encode(sentences[0], out_type=str)], beam_size=4, max_decoding_length=lengths[0])
+    model.translate_batch(
+        [source_sp.encode(sentences[0], out_type=str)], beam_size=4, **decoding_options(lengths, [0], limit)
+    )
     started = time.perf_counter()
-    for sentence, length in zip(sentences, lengths, strict=True):
-        model.translate_batch(
-            [source_sp.encode(sentence, out_type=str)],
-            beam_size=4,
-            min_decoding_length=length,
-            max_decoding_length=length,
+    decoded = 0
+    for index, sentence in enumerate(sentences):
+        result = model.translate_batch(
+            [source_sp.encode(sentence, out_type=str)], beam_size=4, **decoding_options(lengths, [index], limit)
         )
-    return sum(lengths) / (time.perf_counter() - started)
+        decoded += len(result[0].hypotheses[0])
+    return decoded / (time.perf_counter() - started)
 
 
 def main() -> None:
@@ -119,9 +123,12 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=200, help="tico19 sentences")
     parser.add_argument("--articles", type=int, default=10, help="news articles")
     parser.add_argument("--naive-sentences", type=int, default=40, help="sentences for the slow per-sentence loop")
+    add_model_options(parser)
     args = parser.parse_args()
 
-    model_dir = base_model_dir()
+    model_dir = bench_model_dir(args)
+    forced = args.lengths == "forced"
+    print(model_line(model_dir))
     settings = Settings(model_dir=model_dir, memory_enabled=False)
     translator = Translator(model_dir, settings)
     source_sp = spm.SentencePieceProcessor(model_file=str(model_dir / "source.spm"))
@@ -129,19 +136,23 @@ def main() -> None:
     items, lengths, ratio = build_workload(translator, target_sp, args.sentences, args.articles)
     sentences = list(lengths)
     tokens = [translator.tokenize(s) for s in sentences]
-    fixed = [lengths[s] for s in sentences]
+    fixed = [lengths[s] for s in sentences] if forced else None
+    limit = max(len(t) for t in tokens) * 2 + 10  # a cap the realistic-length model stays well under
     inter, intra = settings.threads
     print(
         f"workload: {args.sentences} tico19 lines + {args.articles} news articles = {len(sentences)} "
-        f"MT sentences, {sum(len(t) for t in tokens)} source tokens, {sum(fixed)} output tokens "
-        f"(target/source ratio {ratio:.2f}); beam 4, int8, {inter}x{intra} threads"
+        f"MT sentences, {sum(len(t) for t in tokens)} source tokens, "
+        + (f"{sum(fixed)} output tokens forced" if forced else "outputs as long as the model makes them")
+        + f" (human target/source ratio {ratio:.2f}); beam 4, int8, {inter}x{intra} threads"
     )
 
     shortest = sorted(sentences, key=len)[:WARM_UP_SENTENCES]
-    translator.translate(shortest, target_lengths=[lengths[s] for s in shortest])  # as the ceilings do
+    translator.translate(shortest, target_lengths=[lengths[s] for s in shortest] if forced else None)
+    pipeline_translator = FixedLengthTranslator(translator, lengths) if forced else translator
+    decoded_before = translator.tokens_translated
     started = time.perf_counter()
-    results = list(translate_articles(enumerate(items), FixedLengthTranslator(translator, lengths)))
-    pipeline = sum(fixed) / (time.perf_counter() - started)
+    results = list(translate_articles(enumerate(items), pipeline_translator))
+    pipeline = (translator.tokens_translated - decoded_before) / (time.perf_counter() - started)
     pipeline_rss = peak_rss_mb()  # measured before any other model is loaded
     assert all(isinstance(r, dict) for _, r in results), "every workload item must translate"
     del translator
@@ -151,14 +162,14 @@ def main() -> None:
         (inter, intra, ("tokens", settings.batch_tokens)),
         (inter, intra, ("tokens", 1024)),
     ]
-    ceilings = {c: ceiling(model_dir, tokens, fixed, *c) for c in configs}
+    ceilings = {c: ceiling(model_dir, tokens, fixed, limit, *c) for c in configs}
     best_config, best = max(ceilings.items(), key=lambda kv: kv[1])
     for (i, j, (kind, size)), rate in ceilings.items():
         print(f"  ceiling inter={i} intra={j} batches of {size} {kind}: {rate:7.1f} tokens/s")
 
     step = max(1, len(sentences) // args.naive_sentences)
     sample = sentences[::step][: args.naive_sentences]
-    loop = naive(model_dir, source_sp, sample, [lengths[s] for s in sample])
+    loop = naive(model_dir, source_sp, sample, [lengths[s] for s in sample] if forced else None, limit)
 
     print(
         f"(a) raw CTranslate2 ceiling (inter={best_config[0]} intra={best_config[1]} "
@@ -167,7 +178,7 @@ def main() -> None:
     print(f"(b) pipeline end to end:              {pipeline:7.1f} output tokens/s   b/a = {pipeline / best:.2f}")
     print(f"(c) per-sentence loop ({len(sample)} sentences): {loop:7.1f} output tokens/s   b/c = {pipeline / loop:.2f}")
     print(
-        f"(d) peak RSS of the pipeline run: {pipeline_rss:.0f} MB (base model loaded; model.bin "
+        f"(d) peak RSS of the pipeline run: {pipeline_rss:.0f} MB ({args.model} model loaded; model.bin "
         f"{(model_dir / 'model.bin').stat().st_size / 1e6:.0f} MB)"
     )
 

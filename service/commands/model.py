@@ -43,6 +43,11 @@ def register(commands) -> None:
     generate.add_argument("--size", choices=("tiny", "base"), default="tiny")
     generate.add_argument("--seed", type=int, default=1)
     generate.add_argument("--direction", choices=model_manifest.DIRECTIONS, default="ar-en")
+    generate.add_argument(
+        "--realistic-length",
+        action="store_true",
+        help="end outputs near the length a human translation of the source would have (for benchmarks)",
+    )
     generate.add_argument("out_dir", type=Path)
     generate.set_defaults(handler=run_generate)
     info = model_commands.add_parser("info", help="print the installed model's manifest")
@@ -88,7 +93,9 @@ def run_generate(args, services) -> int:
     from service.modelstore.generate import generate
 
     started = time.monotonic()
-    manifest = generate(args.size, args.out_dir, args.seed, direction=args.direction)
+    manifest = generate(
+        args.size, args.out_dir, args.seed, direction=args.direction, realistic_length=args.realistic_length
+    )
     print(
         f"generated {manifest.id} into {args.out_dir} in {time.monotonic() - started:.1f}s "
         f"(random weights: translations are noise)"

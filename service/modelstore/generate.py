@@ -16,12 +16,13 @@ import numpy as np
 import sentencepiece as spm
 import yaml
 
-from service.modelstore import install, marian_spec, marian_vocab
+from service.modelstore import install, length_switch, marian_spec, marian_vocab
 
 CORPUS_DIR = Path(__file__).parent / "corpus"
 NPZ_NAME = "opus.spm32k-spm32k.transformer-align.model1.npz.best-perplexity.npz"
 VOCAB_NAME = "opus.spm32k-spm32k.vocab.yml"
 SPM_SPECIALS = {"<unk>", "<s>", "</s>"}
+REALISTIC_LENGTH_SUFFIX = "-reallen"  # in the name of a model that ends outputs near a human length
 
 
 def train_sentencepiece(lines_path: Path, vocab_size: int, out_path: Path) -> list[str]:
@@ -63,12 +64,33 @@ def random_weights(arch: marian_spec.MarianArchitecture, seed: int) -> dict[str,
     return weights
 
 
+def fit_length_switch(
+    arch: marian_spec.MarianArchitecture, corpus_dir: Path, source_lang: str, target_lang: str, model_dir: Path
+) -> length_switch.LengthSwitch:
+    """The end-of-sentence switch fitted to the corpus's pairs, tokenised with the model's own tokenizers."""
+    tokenizers = (
+        spm.SentencePieceProcessor(model_file=str(model_dir / f"{side}.spm")) for side in ("source", "target")
+    )
+    lengths = []
+    for tokenizer, lang in zip(tokenizers, (source_lang, target_lang), strict=True):
+        with open(corpus_dir / f"tico19.{lang}", encoding="utf-8") as lines:
+            lengths.append([len(tokenizer.encode(line.strip())) for line in lines])
+    return length_switch.fit_switch(arch, *lengths)
+
+
 def write_opus_mt_dir(
-    size: str, out_dir: Path, seed: int = 1, corpus_dir: Path = CORPUS_DIR, direction: str = "ar-en"
+    size: str,
+    out_dir: Path,
+    seed: int = 1,
+    corpus_dir: Path = CORPUS_DIR,
+    direction: str = "ar-en",
+    realistic_length: bool = False,
 ) -> Path:
     """Write an OPUS-MT release directory (as unpacked from its zip) with random weights.
 
     direction picks the tokenizers' languages; an en-ar vocabulary also holds the release's target token.
+    realistic_length builds in an end-of-sentence switch (modelstore/length_switch.py) fitted to the
+    shipped corpus's human translations, so outputs end near a human length instead of at the limit.
     """
     arch = marian_spec.SIZES[size]
     source_lang, target_lang = direction.split("-")
@@ -83,6 +105,9 @@ def write_opus_mt_dir(
     marian_vocab.write_vocab(tokens, out_dir / VOCAB_NAME)
 
     weights = random_weights(arch, seed)
+    if realistic_length:
+        switch = fit_length_switch(arch, corpus_dir, source_lang, target_lang, out_dir)
+        length_switch.install_switch(weights, arch, switch)
     config = yaml.safe_dump(marian_spec.model_config(arch)).encode("utf-8")
     # Marian stores its config as a NUL-terminated byte string inside the .npz.
     weights["special:model.yml"] = np.frombuffer(config + b"\0", dtype=np.int8)
@@ -96,21 +121,36 @@ def write_opus_mt_dir(
         "relative-paths": True,
     }
     (out_dir / "decoder.yml").write_text(yaml.safe_dump(decoder), encoding="utf-8")
+    ending = f" It ends outputs near a human length ({switch})." if realistic_length else ""
     (out_dir / "README.md").write_text(
-        f"Generated {size} model: random weights (seed {seed}); its translations are noise.\n", encoding="utf-8"
+        f"Generated {size} model: random weights (seed {seed}); its translations are noise.{ending}\n",
+        encoding="utf-8",
     )
     return out_dir
 
 
-def generate(size: str, out_dir: Path, seed: int = 1, quantization: str = "int8", direction: str = "ar-en") -> Path:
-    """Generate a random-weight OPUS-MT model and install it into out_dir through the real path."""
+def generate(
+    size: str,
+    out_dir: Path,
+    seed: int = 1,
+    quantization: str = "int8",
+    direction: str = "ar-en",
+    realistic_length: bool = False,
+) -> Path:
+    """Generate a random-weight OPUS-MT model and install it into out_dir through the real path.
+
+    realistic_length: its outputs end near a human length for their source (see write_opus_mt_dir).
+    """
     if size not in marian_spec.SIZES:
         raise ValueError(f"unknown size {size!r}; choose one of {', '.join(marian_spec.SIZES)}")
     if direction not in install.RELEASES:
         raise ValueError(f"unknown direction {direction!r}; choose one of {', '.join(install.RELEASES)}")
     suffix = "" if direction == "ar-en" else f"-{direction}"  # ar-en keeps the name its memory entries carry
+    suffix += REALISTIC_LENGTH_SUFFIX if realistic_length else ""
     with tempfile.TemporaryDirectory(prefix="opus-mt-generated-") as work:
-        source = write_opus_mt_dir(size, Path(work) / "release", seed, direction=direction)
+        source = write_opus_mt_dir(
+            size, Path(work) / "release", seed, direction=direction, realistic_length=realistic_length
+        )
         return install.install_from_path(
             source,
             out_dir,
