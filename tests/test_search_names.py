@@ -12,10 +12,17 @@ from service.alerts.store import AlertStore
 from service.alerts.usecases import AlertSpec, create_alert
 from service.config import Settings
 from service.ingest import ingest
-from service.search.names import collection_names, collection_names_from, forget_collection_names, respelled
+from service.search.names import (
+    collection_names,
+    collection_names_from,
+    english_names_in,
+    forget_collection_names,
+    respelled,
+)
 from service.search.request import SearchRequest
 from service.search.searcher import search
 from service.web import create_app
+from service.web.searchpage import spellings_to_try
 
 # (id, source, Arabic sentences with their English): ترامب at three outlets, Al Arabiya's ترمب, Erdogan's hamza
 # seats (their English, like a demo model's, never names them: only the names wording reaches them), and the common words كريم and أمل, which the collection inflects (الكريم, كريمة, الأمل, بالأمل)
@@ -156,3 +163,17 @@ def test_the_cli_takes_the_users_spellings(search_settings, names_alias):
     assert done.returncode == 0, done.stderr
     shown = done.stdout.decode()
     assert "searched en (user): Trump; ar (names): ترمب" in shown and "t4" in shown and "t1" not in shown
+
+
+def test_a_search_that_found_nothing_is_offered_its_english_names_in_the_collections_spellings():
+    pytest.importorskip("arabnamer")
+    names = collection_names_from([record for _, record in records(*ARTICLES)])
+    found = english_names_in("Trump Beijing -Erdogan", names)
+    assert found == {"Trump": ["ترمب", "ترامب"]}  # Beijing is not written here, and Erdogan is excluded
+    tries = spellings_to_try({"q": ["Trump Beijing"], "page": ["2"], "q_ar": ["x"], "source": ["BBC Arabic"]}, found)
+    assert [(t.label, t.query) for t in tries] == [
+        ("ترمب", "ترمب"),
+        ("ترامب", "ترامب"),
+        ("all of them", '"ترمب" OR "ترامب"'),
+    ]
+    assert tries[0].args == {"source": ["BBC Arabic"], "q": ["ترمب"]}  # the filters stay; the page and wordings go
