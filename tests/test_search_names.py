@@ -130,9 +130,10 @@ def test_a_saved_search_keeps_the_names_spellings_and_matches_an_article_ingeste
 def test_the_page_lists_the_spellings_searched_with_a_form_to_replace_them(search_settings, names_alias):
     client = create_app(replace(search_settings, opensearch_index=names_alias)).test_client()
     page = html.unescape(client.get("/?q=ترامب").get_data(as_text=True))
-    names = re.search(r'<div class="wording" data-lang="ar" data-by="names">.*?</details>', page, re.DOTALL).group(0)
+    names = re.search(r'<div class="wording" data-lang="ar" data-by="names">.*?</div>', page, re.DOTALL).group(0)
     assert '“<span class="wording-text" lang="ar" dir="auto">"ترامب" OR "ترمب"</span>”' in names
-    assert '<input name="q_names" value=""ترامب" OR "ترمب""' in names  # the edit form starts from them
+    form = re.search(r'<div class="wording-change" data-lang="ar" data-by="names">.*?</details>', page, re.DOTALL)
+    assert '<input name="q_names" value=""ترامب" OR "ترمب""' in form.group(0)  # the edit form starts from them
     own = html.unescape(client.get("/?q=Trump&q_names=ترمب").get_data(as_text=True))
     assert "(your spellings)" in own and "Use the collection's spellings" in own
     assert 'data-id="t1"' not in own and 'data-id="t4"' in own
