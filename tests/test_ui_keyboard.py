@@ -144,6 +144,30 @@ def test_n_and_p_step_through_the_matches_with_a_strong_ring_but_not_inside_a_fi
     expect(tab.locator("#q")).to_have_value("ceasefiren")
 
 
+def test_the_question_mark_lists_every_shortcut_on_any_page_but_not_inside_a_field(site, tab):
+    tab.goto(f"{site}/?q=ceasefire")
+    shortcuts = tab.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(shortcuts).to_be_hidden()
+    tab.keyboard.press("?")
+    expect(shortcuts).to_be_visible()
+    for said in ("Skip to the results", "Next / previous result", "Next / previous match", "timeline"):
+        expect(shortcuts).to_contain_text(said)
+    shot(tab, "shortcut-help")
+    assert axe_violations(tab) == []
+    tab.keyboard.press("Escape")
+    expect(shortcuts).to_be_hidden()
+    tab.locator("#q").press("End")
+    tab.locator("#q").press("?")
+    expect(tab.locator("#q")).to_have_value("ceasefire?")
+    expect(shortcuts).to_be_hidden()
+    tab.goto(f"{site}{ARTICLE}")  # the article page's note points to it too
+    expect(tab.locator("#keyboard-shortcuts")).to_contain_text("? all shortcuts")
+    tab.keyboard.press("?")
+    expect(shortcuts).to_be_visible()
+    shortcuts.get_by_role("button", name="Close").click()
+    expect(shortcuts).to_be_hidden()
+
+
 def test_each_sentence_pair_is_one_tab_stop_with_a_strong_ring(site, tab):
     tab.goto(f"{site}/articles/st-bbc")
     shot(tab, "article")
