@@ -21,6 +21,7 @@ from service.web import article_view, export, searchpage, storypage
 from service.web.actions import (
     article_id_or_404,
     browse_request,
+    every_result_csv,
     key_owner,
     read_texts,
     related_articles,
@@ -132,8 +133,16 @@ def search_page():
             raise
         log.warning("search is down: %s", error)
         return _search_problem(args, search_down(values))
-    context = _results_context(args, query, result, dated.to_dict(flat=False))
+    context = _results_context(args, query, result, dated.to_dict(flat=False), browsing)
     return render_template("search.html", problem=None, args=args, focus=focus, browsing=browsing, **context)
+
+
+@bp.get("/browse.csv")
+def browse_csv():
+    """A listing without a query (the search page's filters alone) as CSV: every article under the filters, newest
+    first, as the search API's format=csv gives a search's (a query is not needed here, as it is there)."""
+    query = browse_request(MultiDict(searchpage.check_page_and_dates(request.args.to_dict(flat=False))))
+    return every_result_csv(query, run_browse(query), run_browse, "articles", *query.sources, *query.categories)
 
 
 def search_down(values: dict) -> searchpage.PageProblem:
@@ -174,7 +183,7 @@ def _in_user_words(error: ApiError, values: dict) -> searchpage.PageProblem:
     return searchpage.PageProblem(message)
 
 
-def _results_context(args: MultiDict, query: SearchRequest, result: dict, dated: dict) -> dict:
+def _results_context(args: MultiDict, query: SearchRequest, result: dict, dated: dict, browsing: bool) -> dict:
     """What the results page shows beside the hits: pages, facets, the timeline, the wordings searched, CSV.
 
     dated: the arguments with the dates in ISO form, as the API reads them (the page keeps the user's own)."""
@@ -207,7 +216,9 @@ def _results_context(args: MultiDict, query: SearchRequest, result: dict, dated:
         "saved_search": saved_search(query),
         "csv_rows": min(listed, export.MAX_CSV_ROWS),
         "csv_cut": listed > export.MAX_CSV_ROWS,
-        "csv_url": url_for("api.search_articles", **{**searchpage.without(dated, "wording_for"), "format": "csv"}),
+        "csv_url": url_for("ui.browse_csv", **searchpage.without(dated, "q", "page"))
+        if browsing
+        else url_for("api.search_articles", **{**searchpage.without(dated, "wording_for"), "format": "csv"}),
         "back": request.full_path,
     }
 
