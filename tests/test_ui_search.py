@@ -764,5 +764,6 @@ def test_a_machine_translation_of_the_query_is_shown_under_the_box_and_editable(
     html = app.test_client().get("/?q=discussions").get_data(as_text=True)
     searched = re.search(r'<div class="searched" id="searched">.*?</div>\s*</div>', html, re.DOTALL).group(0)
     assert re.search(r"Also searched in Arabic:\s*“<span[^>]*>المفاوضات</span>”\s*\(machine translation\)", searched)
-    assert re.search(r'<input name="q_ar" value="المفاوضات"', searched)  # the Edit form starts from it
+    refine = re.search(r'<section class="refine" id="refine".*?</section>', html, re.DOTALL).group(0)
+    assert re.search(r'<input name="q_ar" value="المفاوضات"', refine)  # its Edit form starts from it
     assert 'data-id="m-army"' in html  # found by the Arabic side alone: no English text says "discussions"
