@@ -157,6 +157,39 @@ def test_a_jobs_results_read_as_csv_with_their_provenance():
     assert rows[1]["body_en"] == "'=text"  # disarmed like every spreadsheet cell
 
 
+JOB_RESULTS = [  # an indexing job's result, and a translate-only one's whose input had no id, as the store keeps them
+    {
+        "doc_id": "w1",
+        "source": "BBC Arabic",
+        "date": "2018-03-01",
+        "translation": {"model": "m@1", "demo": False, "translated": True},
+        "sentences": [
+            {"field": "body", "paragraph": 0, "source": "قال الوزير.", "target": "The minister said.", "score": -0.2}
+        ],
+    },
+    {
+        "translation": {"model": "pretranslated", "translated": True},
+        "sentences": [{"field": "title", "paragraph": 0, "source": "خبر", "target": "=News", "score": 0.0}],
+    },
+]
+
+
+def test_a_jobs_parallel_text_reads_as_the_articles_tsv_and_tmx_do():
+    lines = [json.dumps(result, ensure_ascii=False) for result in JOB_RESULTS]
+    rows = list(csv.reader(io.StringIO("".join(export.job_tsv_lines(lines))), delimiter="\t"))
+    assert rows[0] == list(export.TSV_COLUMNS)
+    assert rows[1:] == [
+        ["0", "body", "0", "-0.2", "قال الوزير.", "The minister said.", "BBC Arabic", "2018-03-01", ""],
+        ["0", "title", "0", "human", "خبر", "'=News", "", "", ""],  # a person's translation, disarmed
+    ]
+    tmx = ET.fromstring(b"".join(export.job_tmx_chunks(lines)))
+    assert tmx.find("header").get("srclang") == "ar"
+    units = tmx.findall("body/tu")
+    assert [unit.get("tuid") for unit in units] == ["w1-0", "item-2-0"]  # an item without an id: its number
+    assert [seg.text for seg in units[0].iter("seg")] == ["قال الوزير.", "The minister said."]
+    assert ET.fromstring(b"".join(export.job_tmx_chunks([]))).find("body") is not None  # nothing done yet
+
+
 def test_a_human_translations_tsv_says_human_not_a_zero_score():
     human = {**DOCUMENT, "model": "pretranslated"}
     rows = list(csv.reader(io.StringIO(export.to_tsv(human)), delimiter="\t"))

@@ -12,10 +12,17 @@ from service.alerts.store import AlertStore
 from service.alerts.usecases import AlertSpec, create_alert
 from service.config import Settings
 from service.ingest import ingest
-from service.search.names import collection_names, collection_names_from, forget_collection_names, respelled
+from service.search.names import (
+    collection_names,
+    collection_names_from,
+    english_names_in,
+    forget_collection_names,
+    respelled,
+)
 from service.search.request import SearchRequest
 from service.search.searcher import search
 from service.web import create_app
+from service.web.searchpage import spellings_to_try
 
 # (id, source, Arabic sentences with their English): ترامب at three outlets, Al Arabiya's ترمب, Erdogan's hamza
 # seats (their English, like a demo model's, never names them: only the names wording reaches them), and the common words كريم and أمل, which the collection inflects (الكريم, كريمة, الأمل, بالأمل)
@@ -123,9 +130,10 @@ def test_a_saved_search_keeps_the_names_spellings_and_matches_an_article_ingeste
 def test_the_page_lists_the_spellings_searched_with_a_form_to_replace_them(search_settings, names_alias):
     client = create_app(replace(search_settings, opensearch_index=names_alias)).test_client()
     page = html.unescape(client.get("/?q=ترامب").get_data(as_text=True))
-    names = re.search(r'<div class="wording" data-lang="ar" data-by="names">.*?</details>', page, re.DOTALL).group(0)
+    names = re.search(r'<div class="wording" data-lang="ar" data-by="names">.*?</div>', page, re.DOTALL).group(0)
     assert '“<span class="wording-text" lang="ar" dir="auto">"ترامب" OR "ترمب"</span>”' in names
-    assert '<input name="q_names" value=""ترامب" OR "ترمب""' in names  # the edit form starts from them
+    form = re.search(r'<div class="wording-change" data-lang="ar" data-by="names">.*?</details>', page, re.DOTALL)
+    assert '<input name="q_names" value=""ترامب" OR "ترمب""' in form.group(0)  # the edit form starts from them
     own = html.unescape(client.get("/?q=Trump&q_names=ترمب").get_data(as_text=True))
     assert "(your spellings)" in own and "Use the collection's spellings" in own
     assert 'data-id="t1"' not in own and 'data-id="t4"' in own
@@ -156,3 +164,17 @@ def test_the_cli_takes_the_users_spellings(search_settings, names_alias):
     assert done.returncode == 0, done.stderr
     shown = done.stdout.decode()
     assert "searched en (user): Trump; ar (names): ترمب" in shown and "t4" in shown and "t1" not in shown
+
+
+def test_a_search_that_found_nothing_is_offered_its_english_names_in_the_collections_spellings():
+    pytest.importorskip("arabnamer")
+    names = collection_names_from([record for _, record in records(*ARTICLES)])
+    found = english_names_in("Trump Beijing -Erdogan", names)
+    assert found == {"Trump": ["ترمب", "ترامب"]}  # Beijing is not written here, and Erdogan is excluded
+    tries = spellings_to_try({"q": ["Trump Beijing"], "page": ["2"], "q_ar": ["x"], "source": ["BBC Arabic"]}, found)
+    assert [(t.label, t.query) for t in tries] == [
+        ("ترمب", "ترمب"),
+        ("ترامب", "ترامب"),
+        ("all of them", '"ترمب" OR "ترامب"'),
+    ]
+    assert tries[0].args == {"source": ["BBC Arabic"], "q": ["ترمب"]}  # the filters stay; the page and wordings go

@@ -7,6 +7,7 @@ import io
 import json
 import re
 import threading
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -130,6 +131,34 @@ def test_a_plain_text_file_is_translated_only_and_its_english_downloads_as_csv(
     rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
     assert [row["body"] for row in rows] == ["قال الوزير إن المحادثات مستمرة.", "وأضاف أن الحكومة ستعمل."]
     assert all(row["body_en"] and row["translation"] in ("machine", "demo") for row in rows)
+
+
+def test_a_jobs_parallel_text_downloads_as_tmx_and_tsv(page, site, web_app, translator):
+    job_id = submit(web_app, "wire copy.jsonl", articles(2), index=False)
+    services = services_of(web_app)
+    Worker(services.job_store, translator, None, services.alias).run(threading.Event(), until_idle=True)
+    sign_in(page, site, KEY, then="/jobs")
+    card = page.locator(f'.job[data-job="{job_id}"]')
+    expect(card.locator(".state")).to_have_text("done")
+    with page.expect_download() as downloaded:
+        card.get_by_role("link", name="Parallel text (TMX)").click()
+    assert downloaded.value.suggested_filename.startswith("wire copy-results-")
+    assert downloaded.value.suggested_filename.endswith(".tmx")
+    units = ET.parse(downloaded.value.path()).getroot().findall("body/tu")
+    assert [unit.get("tuid") for unit in units] == ["w0-0", "w0-1", "w1-0", "w1-1"]  # each title, then its body
+    assert units[1].find("tuv/seg").text == "قال الوزير إن المحادثات مستمرة."
+    with page.expect_download() as downloaded:
+        card.get_by_role("link", name="Parallel text (TSV)").click()
+    assert downloaded.value.suggested_filename.endswith(".tsv")
+    rows = list(csv.reader(io.StringIO(Path(downloaded.value.path()).read_text(encoding="utf-8")), delimiter="\t"))
+    assert rows[0][:6] == ["position", "field", "paragraph", "score", "ar", "en"]
+    assert [row[4] for row in rows[1:]] == [
+        "خبر رقم 0",
+        "قال الوزير إن المحادثات مستمرة.",
+        "خبر رقم 1",
+        "قال الوزير إن المحادثات مستمرة.",
+    ]
+    assert all(row[5] for row in rows[1:])  # each with its English
 
 
 def test_without_javascript_a_plain_text_upload_to_index_is_refused_in_words(browser, site, tmp_path):

@@ -541,10 +541,11 @@ def test_what_was_searched_is_shown_under_the_box_and_can_be_edited(site, page):
     page.goto(f"{site}/?q=negotiations")
     searched = page.locator("#searched")
     expect(searched).to_contain_text("Arabic side not searched")  # the session's English→Arabic model is a demo
-    searched.get_by_text("Search it in your own Arabic").click()
-    searched.get_by_label("Your Arabic for the query").fill("الجيش")
+    refine = page.locator("#refine")  # the forms come after the results (item 18: no tab stops before them)
+    refine.get_by_text("Search it in your own Arabic").click()
+    refine.get_by_label("Your Arabic for the query").fill("الجيش")
     with page.expect_navigation():  # and its scripts: the sort menu below applies itself through search.js
-        searched.get_by_role("button", name="Search with this Arabic").click()
+        refine.get_by_role("button", name="Search with this Arabic").click()
     wording = page.locator('#searched .wording[data-lang="ar"]')
     expect(wording).to_contain_text("Also searched in Arabic: “الجيش” (your wording)")
     assert story_hit(page).count() == 1  # found by the Arabic wording: the story's English has no "negotiations"
@@ -764,5 +765,6 @@ def test_a_machine_translation_of_the_query_is_shown_under_the_box_and_editable(
     html = app.test_client().get("/?q=discussions").get_data(as_text=True)
     searched = re.search(r'<div class="searched" id="searched">.*?</div>\s*</div>', html, re.DOTALL).group(0)
     assert re.search(r"Also searched in Arabic:\s*“<span[^>]*>المفاوضات</span>”\s*\(machine translation\)", searched)
-    assert re.search(r'<input name="q_ar" value="المفاوضات"', searched)  # the Edit form starts from it
+    refine = re.search(r'<section class="refine" id="refine".*?</section>', html, re.DOTALL).group(0)
+    assert re.search(r'<input name="q_ar" value="المفاوضات"', refine)  # its Edit form starts from it
     assert 'data-id="m-army"' in html  # found by the Arabic side alone: no English text says "discussions"

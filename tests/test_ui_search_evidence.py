@@ -2,7 +2,10 @@
 Debian's chromium at desktop and phone widths, over test_ui_search's corpus: one story in four outlets' versions,
 two single ceasefire articles, and an article ("Talks") whose title alone says talks."""
 
+import csv
+import io
 import re
+from pathlib import Path
 
 import pytest
 from browsing import expect, served
@@ -137,6 +140,17 @@ def test_a_source_is_browsed_without_a_query_newest_first(site, page):
     with page.expect_navigation():  # another source, still without a query
         page.get_by_role("checkbox", name=re.compile("^CNN Arabic")).check()
     expect(page.locator("#result-count")).to_contain_text("4 articles")
+
+
+def test_a_listing_without_a_query_downloads_as_csv_every_article_under_its_filters(site, page):
+    page.goto(f"{site}/?q=&source=BBC+Arabic&collapse=false")
+    link = page.locator("#export-csv")  # main: no CSV without a query
+    expect(link).to_have_text("Download all 2 as CSV")
+    with page.expect_download() as downloaded:
+        link.click()
+    assert re.fullmatch(r"articles-BBC-Arabic-\d{4}-\d\d-\d\d\.csv", downloaded.value.suggested_filename)
+    rows = list(csv.DictReader(io.StringIO(Path(downloaded.value.path()).read_text(encoding="utf-8-sig"))))
+    assert [(row["id"], row["source"]) for row in rows] == [("jul", "BBC Arabic"), ("st-bbc", "BBC Arabic")]
 
 
 def test_the_language_menu_says_it_is_the_querys_language(site, page):

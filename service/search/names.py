@@ -157,7 +157,8 @@ def arabic_name_spellings(word: str, names: CollectionNames) -> list[str]:
     return found if len(found) > 1 else []
 
 
-def _either(spellings: list[str]) -> str:
+def either(spellings: list[str]) -> str:
+    """The spellings as one query: any of them, each as a phrase."""
     return " OR ".join(f'"{spelling}"' for spelling in spellings)
 
 
@@ -187,12 +188,27 @@ def respelled(text: str, spell: Callable[[str], list[str]], every_word: bool) ->
             spellings = [] if token.startswith('"') else spell(token)
             if spellings:
                 alone = len(tokens) == 1
-                token, replaced = (_either(spellings) if alone else f"({_either(spellings)})"), True
+                token, replaced = (either(spellings) if alone else f"({either(spellings)})"), True
             elif every_word:
                 return None
         negate = False
         out.append(token)
     return " ".join(out) if replaced else None
+
+
+def english_names_in(text: str, names: CollectionNames) -> dict[str, list[str]]:
+    """The query's English names that the collection writes in Arabic, each with its spellings there, in the
+    query's order (excluded words left out): what a search that found nothing can offer to try instead."""
+    found: dict[str, list[str]] = {}
+
+    def spell(word: str) -> list[str]:
+        spellings = english_name_spellings(word, names)
+        if spellings:
+            found.setdefault(word, spellings)
+        return spellings
+
+    respelled(text, spell, every_word=False)
+    return found
 
 
 def name_wordings(

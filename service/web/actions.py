@@ -7,21 +7,23 @@ Errors are ApiErrors (the status and message a client gets); the request being r
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
 
-from flask import request
+from flask import Response, request, stream_with_context, url_for
 
 from service.errors import ArticleError, InputError
 from service.files import jsonl_records, text_records
 from service.ingest import repeats_rule
 from service.jobs.store import ActiveJobLimit
-from service.limits import MAX_ID_BYTES
+from service.limits import MAX_ID_BYTES, MAX_PAGE_SIZE
 from service.pipeline import translate_articles
 from service.search.request import SearchRequest
 from service.search.searcher import browse, search
 from service.search.similar import similar_articles
 from service.translation.interface import SentenceTranslator
-from service.web import schemas
+from service.web import export, schemas
 from service.web.auth import current_owner, request_key
 from service.web.errors import ApiError
 from service.web.payload import json_body
@@ -131,6 +133,27 @@ def run_browse(query: SearchRequest) -> dict:
     """The articles within the query's filters, newest first, without a query."""
     services = app_services()
     return browse(services.client, services.alias, query)
+
+
+def every_result_csv(
+    query: SearchRequest, result: dict, run: Callable[[SearchRequest], dict], *name_parts: str
+) -> Response:
+    """Every result of a search or a listing (run_search, run_browse; not one page), up to export.MAX_CSV_ROWS, as
+    a CSV attachment named after name_parts and the day, streamed a page of hits at a time."""
+    listed = result.get("stories", result["total"]) if query.collapse else result["total"]
+    pages = -(-min(listed, export.MAX_CSV_ROWS) // MAX_PAGE_SIZE)
+
+    def rows():
+        for page in range(1, pages + 1):
+            for hit in run(replace(query, size=MAX_PAGE_SIZE, page=page))["hits"]:
+                yield export.search_csv_row(hit, url_for("ui.article_page", article_id=hit["id"], _external=True))
+
+    name = export.download_name(*name_parts, datetime.now(UTC).date().isoformat(), extension="csv")
+    return Response(
+        stream_with_context(export.search_csv_lines(rows())),
+        mimetype="text/csv",
+        headers={"Content-Disposition": export.attachment(name)},
+    )
 
 
 def related_articles(article_id: str, args) -> dict:

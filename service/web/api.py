@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
-from datetime import UTC, datetime
 
-from flask import Blueprint, Response, jsonify, request, stream_with_context, url_for
+from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import MethodNotAllowed
 
 from service.ingest import IndexTarget, ingest_stream, machine_translation
-from service.limits import MAX_PAGE_SIZE
 from service.provenance import provenance
 from service.search.stories import cluster_members
 from service.text import langid
 from service.web import export, schemas
 from service.web.actions import (
     article_id_or_404,
+    every_result_csv,
     loaded_translator,
     read_texts,
     related_articles,
@@ -174,24 +172,5 @@ def search_articles():
     query = search_request(request.args)
     result = run_search(query)  # the search as asked, so a bad page or date is a 400 before any CSV is sent
     if export_format == "csv":
-        return _search_csv(query, result)
+        return every_result_csv(query, result, run_search, "search", query.query)
     return jsonify(result)
-
-
-def _search_csv(query, result: dict) -> Response:
-    """Every result of the search (not one page), up to export.MAX_CSV_ROWS, streamed a page of hits at a time."""
-    listed = result.get("stories", result["total"]) if query.collapse else result["total"]
-    pages = -(-min(listed, export.MAX_CSV_ROWS) // MAX_PAGE_SIZE)
-
-    def rows():
-        for page in range(1, pages + 1):
-            for hit in run_search(replace(query, size=MAX_PAGE_SIZE, page=page))["hits"]:
-                yield export.search_csv_row(hit, url_for("ui.article_page", article_id=hit["id"], _external=True))
-
-    today = datetime.now(UTC).date().isoformat()
-    name = export.download_name("search", query.query, today, extension="csv")
-    return Response(
-        stream_with_context(export.search_csv_lines(rows())),
-        mimetype="text/csv",
-        headers={"Content-Disposition": export.attachment(name)},
-    )

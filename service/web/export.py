@@ -1,4 +1,5 @@
-"""Parallel text of an indexed article as TSV or TMX 1.4b, and a search's hits as CSV (pure)."""
+"""Parallel text of an indexed article, or of a job's results, as TSV or TMX 1.4b, and a search's hits or a job's
+results as CSV (pure)."""
 
 from __future__ import annotations
 
@@ -28,40 +29,53 @@ def to_tsv(document: dict) -> str:
     """One line per sentence pair: position, field, paragraph, score, Arabic, English, then the article's source,
     publication date and URL on every line (added last, so readers of the first six columns keep working), so
     that lines pasted into another file still say where they came from."""
+    return "".join([_tsv_header(), *_tsv_pairs(document)])
+
+
+def _tsv_header() -> str:
+    return "\t".join(TSV_COLUMNS) + "\n"
+
+
+def _tsv_pairs(document: dict) -> Iterator[str]:
+    """The document's sentence pairs as TSV lines (no header)."""
     article = [document.get(key) for key in ("source", "published", "url")]
-    lines = ["\t".join(TSV_COLUMNS)]
     human = provenance(document)["kind"] == "human"  # a person's translation has no model score: 0.0 would read as none
     for s in document["sentences"]:
         score = "human" if human else s["score"]
         sentence = [s["position"], s["field"], s["paragraph"], score, s["ar"], s["en"]]
-        lines.append("\t".join(_tsv_cell(value) for value in [*sentence, *article]))
-    return "\n".join(lines) + "\n"
+        yield "\t".join(_tsv_cell(value) for value in [*sentence, *article]) + "\n"
+
+
+TMX_HEADER = {
+    "creationtool": "mt-news",
+    "creationtoolversion": "1",
+    "segtype": "sentence",
+    "o-tmf": "ctranslate2",
+    "adminlang": "en",
+    "srclang": "ar",
+    "datatype": "plaintext",
+}
+_XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 
 
 def to_tmx(document: dict) -> bytes:
     """TMX 1.4b with one <tu> per sentence pair, Arabic as the source language."""
     tmx = ET.Element("tmx", version="1.4")
-    ET.SubElement(
-        tmx,
-        "header",
-        {
-            "creationtool": "mt-news",
-            "creationtoolversion": "1",
-            "segtype": "sentence",
-            "o-tmf": "ctranslate2",
-            "adminlang": "en",
-            "srclang": "ar",
-            "datatype": "plaintext",
-        },
-    )
+    ET.SubElement(tmx, "header", TMX_HEADER)
     body = ET.SubElement(tmx, "body")
+    body.extend(_tmx_units(document))
+    return _XML_DECLARATION + ET.tostring(tmx, encoding="utf-8")
+
+
+def _tmx_units(document: dict) -> Iterator[ET.Element]:
+    """One <tu> per sentence pair of the document: its id and position, the model, the Arabic and the English."""
     for s in document["sentences"]:
-        unit = ET.SubElement(body, "tu", tuid=xml_text(f"{document['id']}-{s['position']}"))
+        unit = ET.Element("tu", tuid=xml_text(f"{document['id']}-{s['position']}"))
         ET.SubElement(unit, "prop", type="x-model").text = xml_text(document.get("model") or "none")
         for lang, text in (("ar", s["ar"]), ("en", s["en"])):
             variant = ET.SubElement(unit, "tuv", {XML_LANG: lang})
             ET.SubElement(variant, "seg").text = xml_text(text)
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(tmx, encoding="utf-8")
+        yield unit
 
 
 SEARCH_CSV_COLUMNS = (
@@ -159,6 +173,48 @@ def job_csv_lines(results: Iterable[str]) -> Iterator[str]:
     yield CSV_BOM + _csv_line(JOB_CSV_COLUMNS)
     for line in results:
         yield _csv_line(job_result_row(json.loads(line)))
+
+
+def job_result_document(result: dict, number: int) -> dict:
+    """A job's result (the translation JSON shape) as the stored article's shape that to_tsv and to_tmx read: its
+    id (the item's number in the results where the input gave none), provenance, outlet and sentence pairs."""
+    translation = result.get("translation") or {}
+    return {
+        "id": result.get("doc_id") or result.get("id") or f"item-{number}",
+        "model": translation.get("model"),
+        "demo": translation.get("demo"),
+        "translated": translation.get("translated", translation.get("model") is not None),
+        "source": result.get("source"),
+        "published": result.get("published") or result.get("date"),
+        "url": result.get("url"),
+        "sentences": [
+            {**pair, "position": position, "ar": pair["source"], "en": pair["target"]}
+            for position, pair in enumerate(result.get("sentences") or [])
+        ],
+    }
+
+
+def _job_documents(results: Iterable[str]) -> Iterator[dict]:
+    for number, line in enumerate(results, 1):
+        yield job_result_document(json.loads(line), number)
+
+
+def job_tsv_lines(results: Iterable[str]) -> Iterator[str]:
+    """A job's results (JSON lines, as the store streams them) as one TSV, the article TSV's columns: a line per
+    sentence pair of every article, in input order."""
+    yield _tsv_header()
+    for document in _job_documents(results):
+        yield from _tsv_pairs(document)
+
+
+def job_tmx_chunks(results: Iterable[str]) -> Iterator[bytes]:
+    """A job's results as one TMX 1.4b document, streamed: the article TMX's header, then its <tu> for every
+    sentence pair of every article, in input order."""
+    header = ET.tostring(ET.Element("header", TMX_HEADER), encoding="unicode")
+    yield _XML_DECLARATION + f'<tmx version="1.4">{header}<body>'.encode()
+    for document in _job_documents(results):
+        yield b"".join(ET.tostring(unit, encoding="utf-8", xml_declaration=False) for unit in _tmx_units(document))
+    yield b"</body></tmx>"
 
 
 def download_name(*parts: str, extension: str) -> str:

@@ -57,17 +57,27 @@ def job_status(job_id: str):
     return jsonify(_visible_job(job_id).to_dict())
 
 
+# The results as files, each streamed: (lines or chunks from the store's JSON lines, its media type)
+RESULT_FILES = {
+    "csv": (export.job_csv_lines, "text/csv"),
+    "tsv": (export.job_tsv_lines, "text/tab-separated-values"),
+    "tmx": (export.job_tmx_chunks, "application/x-tmx+xml"),
+}
+
+
 @bp.get("/<job_id>/results")
 @requires_key(write=True)
 def job_results(job_id: str):
     job = _visible_job(job_id)
     results = app_services().job_store.results(job_id)
-    if check_arguments(request.args, [schemas.JOB_RESULTS_FORMAT]).get("format", "jsonl") == "csv":
+    chosen = check_arguments(request.args, [schemas.JOB_RESULTS_FORMAT]).get("format", "jsonl")
+    if chosen in RESULT_FILES:
+        lines, mimetype = RESULT_FILES[chosen]
         day = datetime.fromtimestamp(job.created, UTC).date().isoformat()
-        name = export.download_name(Path(job.options.get("file_name", "job")).stem, "results", day, extension="csv")
+        name = export.download_name(Path(job.options.get("file_name", "job")).stem, "results", day, extension=chosen)
         return Response(
-            stream_with_context(export.job_csv_lines(results)),
-            mimetype="text/csv",
+            stream_with_context(lines(results)),
+            mimetype=mimetype,
             headers={"Content-Disposition": export.attachment(name)},
         )
     return Response(stream_with_context(results), mimetype="application/x-ndjson")

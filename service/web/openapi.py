@@ -35,6 +35,7 @@ SECURITY_SCHEMES = {
 KEYED = [{"bearer": []}, {"apiKey": []}]  # alternatives: either header will do
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
+TEXT_FORMATS = ("text/tab-separated-values", "application/x-tmx+xml")  # an article's parallel text, or a job's
 
 
 def _ref(name: str) -> dict:
@@ -238,13 +239,15 @@ def build(settings: Settings) -> dict:
             },
             "/api/v1/jobs/{job_id}/results": {
                 "get": operation(
-                    "The done items' results as JSON Lines (or, with format=csv, CSV), in input order, streamed.",
+                    "The done items' results as JSON Lines (or, with format=csv, CSV; tsv or tmx, their parallel "
+                    "text), in input order, streamed.",
                     {
                         200: (
                             "One translated item (the translation JSON shape) per line",
                             {
                                 **_content(schemas.NDJSON_LINES, NDJSON),
                                 "text/csv": {"schema": {"type": "string", "description": "one row per item"}},
+                                **{media: article_formats[media] for media in TEXT_FORMATS},
                             },
                         )
                     },

@@ -227,9 +227,10 @@ SEARCH_FORMAT = parameter(
 JOB_RESULTS_FORMAT = parameter(
     "format",
     "query",
-    {"enum": ["jsonl", "csv"], "default": "jsonl"},
-    "jsonl (the translation JSON shape per line), or csv: UTF-8 with a byte order mark, one row per item with "
-    "id, outcome, title_en, title, body_en, body, translation (human, machine, original, demo), model",
+    {"enum": ["jsonl", "csv", "tsv", "tmx"], "default": "jsonl"},
+    "jsonl (the translation JSON shape per line); csv: UTF-8 with a byte order mark, one row per item with "
+    "id, outcome, title_en, title, body_en, body, translation (human, machine, original, demo), model; tsv or tmx: "
+    "the parallel text of every item, one line or <tu> per sentence pair, as GET /articles/{id} gives one article's",
 )
 JOB_ID = parameter("job_id", "path", {"type": "string", "minLength": 1}, "the job's id")
 JOB_OPTIONS = [

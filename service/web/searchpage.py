@@ -1,5 +1,6 @@
 """What the search page shows beyond the API's answer (pure): errors in the user's words, facet choices with
-readable labels, the timeline and its presets, times in words, aligned sentence rows, stories' other outlets, and a language mix-up.
+readable labels, the timeline and its presets, times in words, aligned sentence rows, stories' other outlets, a
+language mix-up, and the Arabic spellings of the query's names to try when nothing was found.
 
 Everything that becomes markup here is escaped first, except OpenSearch's highlights, which its html encoder
 escaped (only <mark> tags are its own).
@@ -18,6 +19,7 @@ from service.errors import ServiceError
 from service.search import query as query_parser
 from service.search.dates import EXAMPLES as DATE_EXAMPLES
 from service.search.dates import parse_date
+from service.search.names import either
 from service.search.query import QueryError
 from service.search.timeline import MAX_BARS, bucket_end, buckets_between
 from service.text import langid
@@ -34,6 +36,7 @@ _KEY = re.compile(r"[a-z0-9]+(?:[_-][a-z0-9]+)*")
 SENTENCES_PER_HIT = 2  # shown at once; the rest of the matched pairs fold under "+N more"
 FILTERS = ("source", "category", "from", "to")  # what narrows the articles (lang says how the query is read)
 OUTLETS_NAMED = 2
+WORDINGS = ("q_ar", "q_en", "q_names", "wording_for")  # the user's own wordings, and the query they belong to
 
 
 class PageProblem(ServiceError, ValueError):
@@ -536,3 +539,26 @@ def other_wordings(
         for form in searched
         if form["by"] in ("machine", "names") or (own[form["lang"]] and form["text"] == own[form["lang"]])
     ]
+
+
+# Names to try when nothing was found
+
+
+@dataclass(frozen=True)
+class SpellingToTry:
+    label: str  # an Arabic spelling, or "all of them"
+    lang: str  # the label's language: ar, or en for "all of them"
+    query: str  # the search it runs
+    args: dict  # the page's arguments with that query
+
+
+def spellings_to_try(args: dict[str, list[str]], names: dict[str, list[str]]) -> list[SpellingToTry]:
+    """One search per Arabic spelling of the query's names (search/names.py english_names_in), and, where there
+    are several, one with any of them: the filters stay, the query's own wordings and language go with it."""
+    spellings = list(dict.fromkeys(spelling for found in names.values() for spelling in found))
+    kept = without(args, "q", "page", "lang", *WORDINGS)
+    tries = [SpellingToTry(spelling, "ar", spelling, {**kept, "q": [spelling]}) for spelling in spellings]
+    if len(spellings) > 1:
+        every = either(spellings)
+        tries.append(SpellingToTry("all of them", "en", every, {**kept, "q": [every]}))
+    return tries

@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 from service.errors import SearchUnavailable, ServiceError
 from service.limits import MAX_RESULT_WINDOW
 from service.search.coverage import related_stories, story_size, story_versions
+from service.search.names import collection_names, english_names_in
 from service.search.overview import collection_overview
 from service.search.query import QueryError
 from service.search.request import PastLastPage, SearchRequest
@@ -20,6 +21,7 @@ from service.web import article_view, export, searchpage, storypage
 from service.web.actions import (
     article_id_or_404,
     browse_request,
+    every_result_csv,
     key_owner,
     read_texts,
     related_articles,
@@ -41,7 +43,6 @@ SHELL_PAGES = {"ui.ingest_page", "ui.jobs_page", "ui.alerts_page"}
 OPEN_TO_ALL = SHELL_PAGES | {"ui.hide_demo_banner"}  # no key asked, whatever READ_REQUIRES_KEY says
 DEMO_BANNER_COOKIE = "demo_banner"  # set when the reader hid the demo model notice; only its presence counts
 DEMO_BANNER_HIDDEN_FOR = 365 * 24 * 3600  # seconds
-WORDINGS = ("q_ar", "q_en", "q_names", "wording_for")  # the user's own wordings, and the query they belong to
 # The start page's example searches: each finds something in the sample `make run` indexes.
 EXAMPLE_SEARCHES = (("en", "coronavirus"), ("en", '"World Health Organization"'), ("ar", "كورونا"), ("ar", "الصين"))
 log = logging.getLogger(__name__)
@@ -132,8 +133,16 @@ def search_page():
             raise
         log.warning("search is down: %s", error)
         return _search_problem(args, search_down(values))
-    context = _results_context(args, query, result, dated.to_dict(flat=False))
+    context = _results_context(args, query, result, dated.to_dict(flat=False), browsing)
     return render_template("search.html", problem=None, args=args, focus=focus, browsing=browsing, **context)
+
+
+@bp.get("/browse.csv")
+def browse_csv():
+    """A listing without a query (the search page's filters alone) as CSV: every article under the filters, newest
+    first, as the search API's format=csv gives a search's (a query is not needed here, as it is there)."""
+    query = browse_request(MultiDict(searchpage.check_page_and_dates(request.args.to_dict(flat=False))))
+    return every_result_csv(query, run_browse(query), run_browse, "articles", *query.sources, *query.categories)
 
 
 def search_down(values: dict) -> searchpage.PageProblem:
@@ -157,7 +166,7 @@ def _with_current_wordings(args: MultiDict) -> MultiDict:
     written_for = args.get("wording_for")
     if written_for is None or written_for == args.get("q"):
         return args
-    return MultiDict([(name, value) for name, value in args.items(multi=True) if name not in WORDINGS])
+    return MultiDict([(name, value) for name, value in args.items(multi=True) if name not in searchpage.WORDINGS])
 
 
 def _search_problem(args: MultiDict, problem: searchpage.PageProblem):
@@ -174,7 +183,7 @@ def _in_user_words(error: ApiError, values: dict) -> searchpage.PageProblem:
     return searchpage.PageProblem(message)
 
 
-def _results_context(args: MultiDict, query: SearchRequest, result: dict, dated: dict) -> dict:
+def _results_context(args: MultiDict, query: SearchRequest, result: dict, dated: dict, browsing: bool) -> dict:
     """What the results page shows beside the hits: pages, facets, the timeline, the wordings searched, CSV.
 
     dated: the arguments with the dates in ISO form, as the API reads them (the page keeps the user's own)."""
@@ -198,6 +207,7 @@ def _results_context(args: MultiDict, query: SearchRequest, result: dict, dated:
         },
         "active_filters": searchpage.active_filters(values),
         "stop_words": searchpage.stop_words_only(query.query) if result["total"] == 0 and query.query else [],
+        "spellings_to_try": _spellings_to_try(query, result, values) if result["total"] == 0 else [],
         "timeline": searchpage.timeline(
             facets.get("published", []), values, dt.datetime.now(dt.UTC), (result.get("timeline") or {}).get("last")
         ),
@@ -206,9 +216,21 @@ def _results_context(args: MultiDict, query: SearchRequest, result: dict, dated:
         "saved_search": saved_search(query),
         "csv_rows": min(listed, export.MAX_CSV_ROWS),
         "csv_cut": listed > export.MAX_CSV_ROWS,
-        "csv_url": url_for("api.search_articles", **{**searchpage.without(dated, "wording_for"), "format": "csv"}),
+        "csv_url": url_for("ui.browse_csv", **searchpage.without(dated, "q", "page"))
+        if browsing
+        else url_for("api.search_articles", **{**searchpage.without(dated, "wording_for"), "format": "csv"}),
         "back": request.full_path,
     }
+
+
+def _spellings_to_try(query: SearchRequest, result: dict, values: dict) -> list[searchpage.SpellingToTry]:
+    """For a search that found nothing, the Arabic spellings of its English names, where the names' wording was
+    not searched (a name beside other words): a search on the Arabic side is one click away (issue 21 item 2)."""
+    if not query.query or any(form["by"] == "names" for form in result["query"]["searched"]):
+        return []
+    services = app_services()
+    names = collection_names(services.client, services.alias)  # cached: the search read them
+    return searchpage.spellings_to_try(values, english_names_in(query.query, names)) if names else []
 
 
 def saved_search(query: SearchRequest) -> dict:

@@ -39,3 +39,12 @@ function isPlainLetter(event) {
   if (target.isContentEditable) return false;
   return !(target.closest && target.closest("input, textarea, select, [contenteditable]"));
 }
+
+// ? opens the list of keyboard shortcuts on every page (the notes beside the results and matches point to it);
+// Esc, or its Close button, closes it, and the focus goes back where it was.
+document.addEventListener("keydown", (event) => {
+  const help = document.getElementById("shortcut-help");
+  if (event.key !== "?" || !help || help.open || !isPlainLetter(event)) return;
+  event.preventDefault();
+  help.showModal();
+});

@@ -203,8 +203,7 @@ document.addEventListener("DOMContentLoaded", () => {
     if (!ACTIVE.includes(job.state)) row.querySelector(".confirm-cancel").hidden = true;
     row.querySelector(".confirm-text").textContent = cancelQuestion(job);
     row.querySelector(".errors").hidden = job.counts.failed === 0;
-    row.querySelector(".results").hidden = job.counts.done === 0;
-    row.querySelector(".results-csv").hidden = job.counts.done === 0;
+    for (const results of row.querySelectorAll(".results, [class^='results-']")) results.hidden = job.counts.done === 0;
   };
 
   // A keyed GET, or null after saying why not.
@@ -301,6 +300,8 @@ document.addEventListener("DOMContentLoaded", () => {
     const downloads = [
       [".results-csv", "/results?format=csv", `results-${day}.csv`],
       [".results", "/results", `results-${day}.jsonl`],
+      [".results-tsv", "/results?format=tsv", `results-${day}.tsv`],
+      [".results-tmx", "/results?format=tmx", `results-${day}.tmx`],
       [".errors", "/errors", `errors-${day}.jsonl`],
     ];
     for (const [selector, path, suffix] of downloads) {
