@@ -217,6 +217,10 @@ def test_an_alert_is_renamed_edited_paused_and_resumed_on_the_alerts_page(site, 
     # a match as a story: its Arabic title beside the English, its dates as the other pages write them, its story
     match = entry.locator(".alert-match")
     expect(match.locator(".title-ar")).to_have_text(f"وقف إطلاق النار resumed-{width}")
+    # the sentence pair that matched, kept with the match (issue 21 item 17)
+    expect(match.locator(".snippet-by")).to_have_text("Matched by its words:")
+    expect(match.locator(".snippet-en")).to_have_text(f"A truce{width} after resuming.")
+    expect(match.locator(".snippet-ar")).to_have_text("أعلن الجيش وقف إطلاق النار في المنطقة 6.")
     expect(match.locator(".date")).to_have_attribute("datetime", "2024-05-06T09:00:00+00:00")
     expect(match.locator(".date")).to_have_text(re.compile(r"^\d+ (years?|months?) ago$"))
     expect(match.locator(".date")).to_have_attribute("title", "2024-05-06 09:00 UTC")

@@ -57,6 +57,9 @@ def _entry(match: StoryMatch, base_url: str) -> ET.Element:
     outlets = ", ".join(match.outlets) or "unknown outlet"
     dated = f" · published {str(match.published)[:10]}" if match.published else ""
     summary = f"{outlets}{dated}" + (f" · {match.title_ar}" if match.title_ar and match.title_en else "")
+    if match.snippet:  # the sentence pair that matched, the English first, as the entry's title is
+        by = "in meaning" if match.snippet.get("by") == "meaning" else "by its words"
+        summary += f" · matched {by}: “{match.snippet.get('en', '')}” (“{match.snippet.get('ar', '')}”)"
     _text(entry, "summary", summary)
     return entry
 

@@ -180,6 +180,13 @@ document.addEventListener("DOMContentLoaded", () => {
     text(row, ".webhook-state", deliveryText(match.webhook));
     row.querySelector(".new-badge").hidden = Boolean(lastSeen) && match.matched_at <= lastSeen;
     row.querySelector(".backfill").hidden = !match.backfill;
+    const snippet = match.snippet;
+    row.querySelector(".snippet").hidden = !snippet;
+    if (snippet) {
+      text(row, ".snippet-by", snippet.by === "meaning" ? "Matched in meaning:" : "Matched by its words:");
+      text(row, ".snippet-ar", snippet.ar);
+      text(row, ".snippet-en", snippet.en);
+    }
     return row;
   };
 
