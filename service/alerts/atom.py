@@ -91,11 +91,12 @@ def parse_utc(value: str) -> dt.datetime:
 
 
 def rfc3339(value: str) -> str:
-    """An ISO-8601 date or date-time as Atom's date-time, in UTC. An instant whose UTC is past the years Python holds
+    """An ISO-8601 date or date-time as Atom's date-time, in UTC, to the millisecond. An instant whose UTC is past the years Python holds
     (9999-12-31T23:59:59-14:00, 0001-01-01T00:00+14:00: dates an article may carry) is the nearest one it holds."""
     moment = parse_utc(value)
     try:
         utc = moment.astimezone(dt.UTC)
     except OverflowError:
         utc = (dt.datetime.max if moment.year == dt.MAXYEAR else dt.datetime.min).replace(tzinfo=dt.UTC)
-    return utc.replace(microsecond=0, tzinfo=None).isoformat() + "Z"  # strftime's %Y leaves out a year's leading 0s
+    # strftime's %Y leaves out a year's leading 0s; the milliseconds (when any) order entries matched in one second
+    return utc.replace(tzinfo=None).isoformat(timespec="milliseconds" if utc.microsecond else "seconds") + "Z"
