@@ -288,6 +288,16 @@ def test_periods_end_on_the_hour_and_at_utc_midnight():
     assert period_end(moment, "daily") == dt.datetime(2026, 12, 7, 0, 0, tzinfo=dt.UTC)
 
 
+def test_a_digest_quotes_the_sentence_each_story_matched_by_escaped():
+    alert = Alert("a", "o", "Fire", "fire", {}, "t", None, NOON.isoformat(), None)
+    snippet = {"ar": "نار", "en": "A <fire> broke out.", "by": "words"}
+    match = StoryMatch("m", "a", "s", ("x",), (), "Fire", "", "x", None, NOON.isoformat(), False, snippet=snippet)
+    period = (NOON.isoformat(), NOON.isoformat())
+    message = digest_message(alert, [match], 1, period, (SENDER, ADDRESS), BASE, NOON, "i")
+    assert "“A <fire> broke out.”" in message.get_body(("plain",)).get_content()
+    assert "<q>A &lt;fire&gt; broke out.</q>" in message.get_body(("html",)).get_content()
+
+
 def test_a_name_with_a_line_break_cannot_add_a_header():
     alert = Alert("a", "o", "Gaza\r\nBcc: victim@example.org", "q", {}, "t", None, NOON.isoformat(), None)
     message = digest_message(alert, [], 0, (NOON.isoformat(), NOON.isoformat()), (SENDER, ADDRESS), BASE, NOON, "id")

@@ -95,6 +95,8 @@ def _plain(alert, matches, total, stories, since, until, base_url, alerts_page) 
         lines.append(f"{number}. {match.title_en or arabic or match.story_id}")
         if match.title_en and arabic:
             lines.append(f"   {arabic}")
+        if match.snippet and match.snippet.get("en"):  # the sentence it matched by
+            lines.append(f"   “{match.snippet['en']}”")
         lines += [
             f"   {_about(match)}",
             f"   Article: {article}",
@@ -114,6 +116,8 @@ def _html(alert, matches, total, stories, since, until, base_url, alerts_page) -
         arabic = f'<bdi lang="ar" dir="rtl">{escape(match.title_ar)}</bdi>' if match.title_ar else ""
         title = escape(match.title_en) if match.title_en else arabic or escape(match.story_id)
         second = f"<br>{arabic}" if match.title_en and arabic else ""
+        if match.snippet and match.snippet.get("en"):
+            second += f"<br><q>{escape(match.snippet['en'])}</q>"
         items.append(
             f'<li><a href="{escape(article)}">{title}</a>{second}<br><small>{escape(_about(match))} · '
             f'<a href="{escape(story)}">{escape(_story_label(match))}</a></small></li>'
