@@ -16,6 +16,7 @@ from service.alerts.digest_mail import digest_message, header_text, period_end
 from service.alerts.digests import DigestSender
 from service.alerts.model import Alert, StoryMatch, match_id, saved_wording
 from service.alerts.store import AlertStore
+from service.alerts.usecases import AlertRefused, checked_email
 from service.config import ConfigError, Settings
 from service.web import create_app
 from service.web.auth import key_digest
@@ -303,3 +304,21 @@ def test_a_name_with_a_line_break_cannot_add_a_header():
     message = digest_message(alert, [], 0, (NOON.isoformat(), NOON.isoformat()), (SENDER, ADDRESS), BASE, NOON, "id")
     assert message["Bcc"] is None and "\n" not in message["Subject"]
     assert header_text("a\x00b\u2028c") == "a b c"
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "Desk <desk@example.org>",
+        "a@example.org, b@example.org",
+        "desk@localhost",
+        "a@b.org\nBcc: x@y.org",
+        'e@[R<E"',  # the standard library's address parser fails on this one with an AttributeError
+        "x" * 250 + "@example.org",
+    ],
+)
+def test_a_digest_address_is_one_bare_address(address):
+    with pytest.raises(AlertRefused) as refused:
+        checked_email(address)
+    assert refused.value.code == "bad_digest_email"
+    assert checked_email(" d.e+f@mail.example.co.uk ") == "d.e+f@mail.example.co.uk" and checked_email("") is None
