@@ -88,5 +88,5 @@ def test_dates_become_utc_date_times():
 def test_entries_matched_in_one_ingest_each_have_their_own_updated_in_the_articles_order():
     documents = [{"id": f"a{n}", "source": "BBC Arabic", "title_en": f"Story {n}"} for n in range(3)]
     matches = story_matches({"alert": documents}, "2026-02-02T11:00:00.000+00:00")
-    updated = [rfc3339(match.matched_at) for match in matches]
+    updated = [rfc3339(match.matched_at, milliseconds=True) for match in matches]
     assert updated == ["2026-02-02T11:00:00Z", "2026-02-02T11:00:00.001Z", "2026-02-02T11:00:00.002Z"]
