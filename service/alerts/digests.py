@@ -40,6 +40,7 @@ from service.config import Settings
 log = logging.getLogger(__name__)
 GRACE = dt.timedelta(seconds=60)  # after a period ends, before its digest is opened: its last matches are written
 BATCH = 50  # pending digests one look sends at most
+CHUNK = 1000  # alerts whose latest digest one search reads (under the index's result window)
 LEASE_MARGIN = 30.0  # seconds a claim outlives the SMTP exchange's own timeout
 
 
@@ -151,21 +152,23 @@ class DigestSender:
         return written
 
     def _latest_until(self, alert_ids: list[str]) -> dict[str, str]:
-        """{alert id: the end of its latest digest} for those that have one."""
-        if not alert_ids:
-            return {}
-        body = {
-            "query": {"terms": {"alert_id": alert_ids}},
-            "collapse": {"field": "alert_id"},
-            "sort": [{"until": "desc"}],
-            "_source": ["alert_id", "until"],
-            "size": len(alert_ids),
-        }
-        try:
-            hits = self.store.client.search(index=self.store.digests_index, body=body)["hits"]["hits"]
-        except NotFoundError:
-            return {}
-        return {hit["_source"]["alert_id"]: iso_utc(parse_utc(hit["_source"]["until"])) for hit in hits}
+        """{alert id: the end of its latest digest} for those that have one, CHUNK alerts a search."""
+        latest = {}
+        for start in range(0, len(alert_ids), CHUNK):
+            chunk = alert_ids[start : start + CHUNK]
+            body = {
+                "query": {"terms": {"alert_id": chunk}},
+                "collapse": {"field": "alert_id"},
+                "sort": [{"until": "desc"}],
+                "_source": ["alert_id", "until"],
+                "size": len(chunk),
+            }
+            try:
+                hits = self.store.client.search(index=self.store.digests_index, body=body)["hits"]["hits"]
+            except NotFoundError:  # no digest opened yet
+                return {}
+            latest.update({hit["_source"]["alert_id"]: iso_utc(parse_utc(hit["_source"]["until"])) for hit in hits})
+        return latest
 
     def _open(self, alert: Alert, since: str, until: str) -> list[dict]:
         query = {
