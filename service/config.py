@@ -245,6 +245,13 @@ def _webhook_allow(text: str) -> tuple[str, ...]:
     return tuple(entries)
 
 
+def _public_url(text: str) -> str:
+    urls = _urls(text)
+    if len(urls) != 1:
+        raise ValueError("must be one http:// or https:// URL")
+    return urls[0]
+
+
 def _declare(
     env: str, default: str | None, help: str, parse: Callable[[str], object] = str, unset: object = None
 ) -> Field:
@@ -626,6 +633,41 @@ class Settings:
         "ALERT_DELIVERY_POLL_SECONDS", "5", "Seconds between two looks for due webhook deliveries.", _positive_float
     )
 
+    smtp_host: str | None = _declare(
+        "SMTP_HOST",
+        None,
+        "SMTP server that alert digests are mailed through; unset: no digests (the Alerts page says so).",
+    )
+    smtp_port: int = _declare("SMTP_PORT", "25", "Port of SMTP_HOST.", _positive_int)
+    smtp_from: str | None = _declare("SMTP_FROM", None, "From address of alert digests; needed with SMTP_HOST.")
+    smtp_starttls: bool = _declare(
+        "SMTP_STARTTLS",
+        "off",
+        "Whether digests upgrade the SMTP connection with STARTTLS (certificate checked).",
+        _flag,
+    )
+    smtp_user: str | None = _declare("SMTP_USER", None, "User name to log in to SMTP_HOST with (unset: no login).")
+    smtp_password: str | None = _declare("SMTP_PASSWORD", None, "Password of SMTP_USER (only over STARTTLS).")
+    smtp_timeout: float = _declare(
+        "SMTP_TIMEOUT",
+        "10",
+        "Seconds one digest's whole SMTP exchange may take, connection, STARTTLS and login included.",
+        _positive_float,
+    )
+    public_url: str | None = _declare(
+        "PUBLIC_URL",
+        None,
+        "The service's address as readers reach it (https://news.example.org): digests link to it; needed with "
+        "SMTP_HOST.",
+        _public_url,
+    )
+    alert_digest_addresses_per_key: int = _declare(
+        "ALERT_DIGEST_ADDRESSES_PER_KEY",
+        "3",
+        "Distinct e-mail addresses one API key's alerts may mail digests to.",
+        _positive_int,
+    )
+
     def __post_init__(self) -> None:
         # An admin key is a valid key everywhere, so every key check needs only api_keys.
         object.__setattr__(self, "api_keys", tuple(dict.fromkeys((*self.api_keys, *self.admin_api_keys))))
@@ -633,6 +675,10 @@ class Settings:
             raise ConfigError("SSO_HEADER needs SSO_PROXIES: the addresses of the proxies allowed to set it")
         if self.sso_header and not self.secret_key:
             raise ConfigError("SSO_HEADER needs SECRET_KEY: a single sign-on becomes a signed session cookie")
+        if self.smtp_host and not (self.smtp_from and self.public_url):
+            raise ConfigError("SMTP_HOST needs SMTP_FROM (the digests' sender) and PUBLIC_URL (what they link to)")
+        if self.smtp_user and not (self.smtp_password and self.smtp_starttls):
+            raise ConfigError("SMTP_USER needs SMTP_PASSWORD and SMTP_STARTTLS=on: a password never goes in clear")
         if self.jobs_backend == "celery" and not (self.jobs_broker_url and self.jobs_database_url):
             raise ConfigError("JOBS_BACKEND=celery needs JOBS_BROKER_URL (amqp://...) and JOBS_DATABASE_URL")
 

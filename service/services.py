@@ -20,6 +20,7 @@ from functools import cached_property
 from opensearchpy import OpenSearch
 
 from service.alerts.delivery import Deliverer, DeliveryThread
+from service.alerts.digests import DigestSender
 from service.alerts.store import AlertStore
 from service.config import Settings
 from service.embedding import open_encoder
@@ -158,7 +159,8 @@ class Services:
         )
 
     def alert_deliverer(self) -> Deliverer:
-        return Deliverer(self.alert_store, self.settings)
+        digests = DigestSender(self.alert_store, self.settings) if self.settings.smtp_host else None
+        return Deliverer(self.alert_store, self.settings, digests=digests)
 
     def start_workers(self) -> WorkerPool | None:
         """Start JOBS_WORKERS job worker threads sharing this process's translator, and the webhook deliverer

@@ -492,3 +492,17 @@ def test_back_off_doubles_with_jitter_up_to_its_cap():
     assert [backoff(n, 10, 100, draw=lambda: 1.0) for n in (1, 2, 3, 4, 5)] == [10, 20, 40, 80, 100]
     assert backoff(3, 10, 100, draw=lambda: 0.0) == 20  # half of 40 at the least
     assert backoff(10_000, 10, 100, draw=lambda: 1.0) == 100
+
+
+def test_a_pause_drops_the_webhooks_still_queued_rather_than_sending_them(store, delivery_settings):
+    """Issue 21 item 17: deliveries queued before a pause are dropped (state dropped), never sent after it."""
+    port = free_port()
+    alert, secret = alert_with_webhook(store, f"http://127.0.0.1:{port}/hook")
+    ids = record(store, alert.id, ["queued-1", "queued-2"])
+    store.update(alert.id, OWNER, alert.name, alert.query, {}, alert.wordings(), alert.webhook_url, paused=True)
+    with Receiver(port, secret) as receiver:
+        report = Deliverer(store, delivery_settings).run_once()
+    assert report.dropped == 2 and report.delivered == 0 and receiver.accepted == []
+    store.client.indices.refresh(index=store.matches_index)
+    states = webhook_states(store, ids).values()
+    assert [(state["state"], state["last_error"]) for state in states] == [("dropped", "the alert was paused")] * 2

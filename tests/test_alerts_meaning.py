@@ -11,10 +11,11 @@ import pytest
 from service.alerts import matching
 from service.alerts.meaning import AlertVector
 from service.alerts.model import search_request
-from service.alerts.store import MEANING_FIELDS, AlertStore, alerts_index_body
+from service.alerts.store import MATCHES_CONFIG, AlertStore, alerts_index_body
 from service.alerts.usecases import AlertSpec, create_alert, update_alert
 from service.config import PROJECT_ROOT, Settings
 from service.index import lifecycle, vectors
+from service.index.lifecycle import read_config
 from service.ingest import INDEXED, IndexTarget, machine_translation, write_articles
 from service.search.request import SearchRequest
 from service.search.searcher import Meaning, search
@@ -155,18 +156,27 @@ def test_an_alert_saved_before_vectors_gets_one_at_ingest(client, fresh, encoder
     assert saved.encoder_id == encoder.encoder_id
 
 
-def test_an_alerts_index_made_before_meaning_gets_its_fields(client):
+def test_indices_made_before_meaning_pausing_digests_and_snippets_get_their_fields(client):
     alias = "test-alerts-meaning-old"
     store = AlertStore(client, alias)
     client.indices.delete(index=f"{alias}-alert*", ignore_unavailable=True)
     body = alerts_index_body()
-    for name in MEANING_FIELDS:
+    for name in ("filter_query", "meaning"):
         del body["mappings"]["properties"][name]
+    for name in ("paused", "digest_email", "digest_cadence"):
+        del body["mappings"]["properties"]["alert"]["properties"][name]
     client.indices.create(index=store.alerts_index, body=body)
+    matches = read_config(MATCHES_CONFIG)
+    del matches["mappings"]["properties"]["snippet"]
+    client.indices.create(index=store.matches_index, body=matches)
     try:
         store.ensure()
         fields = client.indices.get_mapping(index=store.alerts_index)[store.alerts_index]["mappings"]["properties"]
         assert fields["filter_query"] == {"type": "percolator"} and fields["meaning"]["enabled"] is False
+        assert fields["alert"]["properties"]["digest_cadence"] == {"type": "keyword"}
+        assert "paused" in fields["alert"]["properties"] and "name" in fields["alert"]["properties"]
+        found = client.indices.get_mapping(index=store.matches_index)[store.matches_index]["mappings"]["properties"]
+        assert found["snippet"]["enabled"] is False
     finally:
         client.indices.delete(index=f"{alias}-alert*", ignore_unavailable=True)
 

@@ -5,6 +5,7 @@ from xml.etree import ElementTree as ET
 import feedparser
 
 from service.alerts.atom import ATOM, feed_xml, rfc3339
+from service.alerts.matching import story_matches
 from service.alerts.model import Alert, StoryMatch
 
 BASE = "https://news.example"
@@ -82,3 +83,10 @@ def test_an_alert_without_matches_is_a_valid_empty_feed_dated_by_its_creation():
 def test_dates_become_utc_date_times():
     assert rfc3339("2026-02-01") == "2026-02-01T00:00:00Z"
     assert rfc3339("2026-02-01T12:00:00+03:00") == "2026-02-01T09:00:00Z"
+
+
+def test_entries_matched_in_one_ingest_each_have_their_own_updated_in_the_articles_order():
+    documents = [{"id": f"a{n}", "source": "BBC Arabic", "title_en": f"Story {n}"} for n in range(3)]
+    matches = story_matches({"alert": documents}, "2026-02-02T11:00:00.000+00:00")
+    updated = [rfc3339(match.matched_at, milliseconds=True) for match in matches]
+    assert updated == ["2026-02-02T11:00:00Z", "2026-02-02T11:00:00.001Z", "2026-02-02T11:00:00.002Z"]

@@ -179,7 +179,7 @@ def test_an_alert_is_renamed_edited_paused_and_resumed_on_the_alerts_page(site, 
     alert_id = tab.locator(f"li.alert[data-name='Truce {width}']").get_attribute("data-alert")
     entry = tab.locator(f"li.alert[data-alert='{alert_id}']")  # by id: its name changes
 
-    entry.get_by_text("Edit name or query").click()
+    entry.get_by_text("Edit name, query or e-mail digest").click()
     entry.get_by_label("Name").fill(f"Southern truce {width}")
     entry.get_by_label("Query").fill(f"truce{width}")
     entry.get_by_role("button", name="Save changes").click()
@@ -211,12 +211,16 @@ def test_an_alert_is_renamed_edited_paused_and_resumed_on_the_alerts_page(site, 
     expect(entry.locator(".alert-match .title")).to_have_text([f"A truce{width} after resuming"])
     assert tab.evaluate("document.documentElement.scrollWidth") <= width
     shot(tab, f"alerts-resumed-{width}")
-    entry.get_by_text("Edit name or query").click()  # its form open, for axe too
+    entry.get_by_text("Edit name, query or e-mail digest").click()  # its form open, for axe too
     assert axe_violations(tab) == []
 
     # a match as a story: its Arabic title beside the English, its dates as the other pages write them, its story
     match = entry.locator(".alert-match")
     expect(match.locator(".title-ar")).to_have_text(f"وقف إطلاق النار resumed-{width}")
+    # the sentence pair that matched, kept with the match (issue 21 item 17)
+    expect(match.locator(".snippet-by")).to_have_text("Matched by its words:")
+    expect(match.locator(".snippet-en")).to_have_text(f"A truce{width} after resuming.")
+    expect(match.locator(".snippet-ar")).to_have_text("أعلن الجيش وقف إطلاق النار في المنطقة 6.")
     expect(match.locator(".date")).to_have_attribute("datetime", "2024-05-06T09:00:00+00:00")
     expect(match.locator(".date")).to_have_text(re.compile(r"^\d+ (years?|months?) ago$"))
     expect(match.locator(".date")).to_have_attribute("title", "2024-05-06 09:00 UTC")
@@ -255,3 +259,31 @@ def test_a_search_with_a_past_to_date_is_saved_with_a_warning_and_the_webhook_se
     shot(tab, f"alerts-saved-secret-{viewport['width']}")
     assert axe_violations(tab) == []
     context.close()
+
+
+def test_an_alerts_e_mail_digest_is_set_on_the_alerts_page_which_says_when_no_mail_goes_out(site, tab):
+    """Issue 21, alerts as a workflow: the digest's address and cadence, set by the key that owns the alert."""
+    save_search(tab, site, "Digest desk", backfill=False)
+    tab.goto(f"{site}/alerts")
+    expect(tab.locator("#alerts")).to_have_attribute("data-loaded", "yes")
+    expect(tab.locator("#digests-off")).to_contain_text("E-mail digests are off on this service")
+    entry = tab.locator("li.alert[data-name='Digest desk']")
+    expect(entry.locator(".digest-state")).to_have_text("No e-mail digest.")
+    entry.get_by_text("Edit name, query or e-mail digest").click()
+    expect(entry.locator(".digest-off-note")).to_be_visible()
+    entry.get_by_label("How often").select_option("daily")
+    entry.get_by_label("To", exact=True).fill("desk@localhost")  # the browser's check lets it by; the service does not
+    entry.get_by_role("button", name="Save changes").click()
+    expect(entry.locator(".edit-status")).to_contain_text("digest_email must be one e-mail address")
+    entry.get_by_label("To", exact=True).fill("desk@example.org")
+    entry.get_by_role("button", name="Save changes").click()
+    expect(entry.locator(".edit-status")).to_contain_text("no mail server set up, so no digest is e-mailed")
+    expect(entry.locator(".digest-state")).to_have_text("E-mail digest: daily to desk@example.org")
+    assert axe_violations(tab) == []
+    shot(tab, "alerts-digest-1440")
+    tab.reload()
+    entry = tab.locator("li.alert[data-name='Digest desk']")
+    expect(entry.locator(".digest-state")).to_have_text("E-mail digest: daily to desk@example.org")
+    entry.get_by_text("Edit name, query or e-mail digest").click()
+    expect(entry.get_by_label("How often")).to_have_value("daily")
+    expect(entry.get_by_label("To", exact=True)).to_have_value("desk@example.org")

@@ -30,7 +30,8 @@ def feed_xml(alert: Alert, matches: Iterable[StoryMatch], base_url: str) -> byte
     _text(feed, "id", _urn("alert", alert.id))
     _text(feed, "title", f"Alert: {alert.name}")
     _text(feed, "subtitle", f"New stories matching {alert.query}")
-    _text(feed, "updated", max((rfc3339(match.matched_at) for match in entries), default=rfc3339(alert.created)))
+    latest = max((rfc3339(match.matched_at, True) for match in entries), default=rfc3339(alert.created, True))
+    _text(feed, "updated", latest)
     _text(feed, "generator", GENERATOR)
     ET.SubElement(feed, f"{{{ATOM}}}link", rel="alternate", type="text/html", href=f"{base_url}/alerts")
     author = ET.SubElement(feed, f"{{{ATOM}}}author")
@@ -44,7 +45,7 @@ def _entry(match: StoryMatch, base_url: str) -> ET.Element:
     entry = ET.Element(f"{{{ATOM}}}entry")
     _text(entry, "id", _urn("story-match", match.id))
     _text(entry, "title", match.title_en or match.title_ar or match.story_id)
-    _text(entry, "updated", rfc3339(match.matched_at))
+    _text(entry, "updated", rfc3339(match.matched_at, milliseconds=True))
     published = _published(match.published)
     if published:
         _text(entry, "published", published)
@@ -57,6 +58,9 @@ def _entry(match: StoryMatch, base_url: str) -> ET.Element:
     outlets = ", ".join(match.outlets) or "unknown outlet"
     dated = f" · published {str(match.published)[:10]}" if match.published else ""
     summary = f"{outlets}{dated}" + (f" · {match.title_ar}" if match.title_ar and match.title_en else "")
+    if match.snippet:  # the sentence pair that matched, the English first, as the entry's title is
+        by = "in meaning" if match.snippet.get("by") == "meaning" else "by its words"
+        summary += f" · matched {by}: “{match.snippet.get('en', '')}” (“{match.snippet.get('ar', '')}”)"
     _text(entry, "summary", summary)
     return entry
 
@@ -87,12 +91,14 @@ def parse_utc(value: str) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def rfc3339(value: str) -> str:
-    """An ISO-8601 date or date-time as Atom's date-time, in UTC. An instant whose UTC is past the years Python holds
+def rfc3339(value: str, milliseconds: bool = False) -> str:
+    """An ISO-8601 date or date-time as Atom's date-time, in UTC (with milliseconds: to the millisecond, which orders
+    the entries matched in one second, when it has any). An instant whose UTC is past the years Python holds
     (9999-12-31T23:59:59-14:00, 0001-01-01T00:00+14:00: dates an article may carry) is the nearest one it holds."""
     moment = parse_utc(value)
     try:
         utc = moment.astimezone(dt.UTC)
     except OverflowError:
         utc = (dt.datetime.max if moment.year == dt.MAXYEAR else dt.datetime.min).replace(tzinfo=dt.UTC)
-    return utc.replace(microsecond=0, tzinfo=None).isoformat() + "Z"  # strftime's %Y leaves out a year's leading 0s
+    precision = "milliseconds" if milliseconds and utc.microsecond else "seconds"
+    return utc.replace(tzinfo=None).isoformat(timespec=precision) + "Z"  # strftime's %Y leaves out a year's leading 0s

@@ -1,10 +1,12 @@
-"""The webhook deliverer: the matches index is the durable outbox, and each entry's `webhook` field its state.
+"""The webhook deliverer: the matches index is the durable outbox, and each entry's `webhook` field its state. Its
+loop also mails the alerts' digests (alerts/digests.py) when SMTP_HOST is set.
 
 A match of an alert with a webhook is recorded with `webhook: {state: pending, attempts: 0, next_attempt}`. The
 deliverer takes due entries (pending, next_attempt passed), claims each by moving its next_attempt a lease ahead
 with a write guarded by if_seq_no/if_primary_term (so of several deliverers, in threads, processes or hosts, one
 wins), POSTs it signed, and then marks it delivered, or schedules the next attempt with exponential back-off and
-jitter, or, once the match is older than ALERT_WEBHOOK_GIVE_UP_HOURS, marks it failed. A deliverer that dies
+jitter, or, once the match is older than ALERT_WEBHOOK_GIVE_UP_HOURS, marks it failed. An entry whose alert was
+paused meanwhile is marked dropped, never sent (pausing says "stop sending"; the match stays on the page and feed). A deliverer that dies
 after its claim leaves the entry pending: it is due again when the lease ends. So a receiver gets every match at
 least once, and exactly once when it drops repeats of a delivery id (the match id, the same on every attempt).
 
@@ -21,7 +23,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -33,7 +34,9 @@ from opensearchpy.exceptions import ConflictError, NotFoundError, OpenSearchExce
 
 from service.alerts import webhooks
 from service.alerts.atom import parse_utc
+from service.alerts.digests import DigestSender
 from service.alerts.model import Alert
+from service.alerts.outbox import backoff, iso_utc
 from service.alerts.store import AlertStore
 from service.config import Settings
 
@@ -45,12 +48,6 @@ THREADS = 8  # receivers delivered to at once
 TURN_MARGIN = 2.0  # seconds a turn's outbox writes may add to its POSTs before the look stops waiting for it
 
 Webhook = tuple[Alert, str]  # an alert with a webhook, and its secret
-
-
-def backoff(attempt: int, first: float, cap: float, draw: Callable[[], float] = random.random) -> float:
-    """Seconds before attempt + 1: first doubled per attempt, capped, then between half and all of that."""
-    ceiling = min(cap, first * 2 ** min(attempt - 1, 60))
-    return ceiling * (0.5 + draw() / 2)
 
 
 def payload(alert, source: dict) -> bytes:
@@ -65,21 +62,29 @@ class Report:
     delivered: int = 0
     retried: int = 0
     failed: int = 0
+    dropped: int = 0  # not sent: the alert was paused
     errors: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"delivered": self.delivered, "retried": self.retried, "failed": self.failed}
+        return {"delivered": self.delivered, "retried": self.retried, "failed": self.failed, "dropped": self.dropped}
 
     def add(self, other: Report) -> None:
         self.delivered += other.delivered
         self.retried += other.retried
         self.failed += other.failed
+        self.dropped += other.dropped
         self.errors.extend(other.errors)
 
 
 class Deliverer:
-    def __init__(self, store: AlertStore, settings: Settings, now: Callable[[], dt.datetime] | None = None):
-        self.store, self.settings = store, settings
+    def __init__(
+        self,
+        store: AlertStore,
+        settings: Settings,
+        now: Callable[[], dt.datetime] | None = None,
+        digests: DigestSender | None = None,
+    ):
+        self.store, self.settings, self.digests = store, settings, digests
         self.now = now or (lambda: dt.datetime.now(dt.UTC))
         self.lease = settings.alert_webhook_timeout + LEASE_MARGIN
         self._lock = threading.Lock()
@@ -112,11 +117,14 @@ class Deliverer:
         return rounds * (2 * self.settings.alert_webhook_timeout + TURN_MARGIN)
 
     def run(self, stop: threading.Event) -> None:
-        """Deliver until stop is set, looking every ALERT_DELIVERY_POLL_SECONDS (at once again after a full batch)."""
+        """Deliver webhooks and mail digests until stop is set, looking every ALERT_DELIVERY_POLL_SECONDS (at once
+        again after a full batch of webhooks)."""
         while not stop.is_set():
             try:
                 report = self.run_once()
-                busy = report.delivered + report.retried + report.failed >= BATCH
+                busy = report.delivered + report.retried + report.failed + report.dropped >= BATCH
+                if self.digests is not None:
+                    self.digests.run_once()
             except OpenSearchException:  # the cluster is away: the outbox keeps everything until it is back
                 log.warning("webhook delivery could not read its outbox; trying again", exc_info=True)
                 busy = False
@@ -128,7 +136,7 @@ class Deliverer:
                 "bool": {
                     "filter": [
                         {"term": {"webhook.state": "pending"}},
-                        {"range": {"webhook.next_attempt": {"lte": _iso(self.now())}}},
+                        {"range": {"webhook.next_attempt": {"lte": iso_utc(self.now())}}},
                     ]
                 }
             },
@@ -188,7 +196,7 @@ class Deliverer:
         """Make the entries due a timeout from now, behind those due now; guarded like a claim, so that an entry
         another deliverer took meanwhile keeps its lease (its item in the bulk fails)."""
         due = self.now() + dt.timedelta(seconds=self.settings.alert_webhook_timeout)
-        later = {"doc": {"webhook": {"next_attempt": _iso(due)}}}
+        later = {"doc": {"webhook": {"next_attempt": iso_utc(due)}}}
         actions = []
         for hit in hits:
             guard = {"if_seq_no": hit["_seq_no"], "if_primary_term": hit["_primary_term"]}
@@ -203,7 +211,7 @@ class Deliverer:
             self.store.client.update(
                 index=self.store.matches_index,
                 id=hit["_id"],
-                body={"doc": {"webhook": {"attempts": attempt, "next_attempt": _iso(lease_end)}}},
+                body={"doc": {"webhook": {"attempts": attempt, "next_attempt": iso_utc(lease_end)}}},
                 if_seq_no=hit["_seq_no"],
                 if_primary_term=hit["_primary_term"],
             )
@@ -218,6 +226,10 @@ class Deliverer:
             report.failed += 1
             return
         alert, secret = webhook
+        if alert.paused:  # dropped, not held: pausing says "stop sending"; the match stays on the page and feed
+            self._settle(match_id, {"state": "dropped", "last_error": "the alert was paused"})
+            report.dropped += 1
+            return
         body = payload(alert, source)
         try:
             target = webhooks.check_url(alert.webhook_url, settings.alert_webhook_allow)  # again: DNS may change
@@ -225,7 +237,7 @@ class Deliverer:
         except (webhooks.WebhookUrlError, webhooks.DeliveryFailed) as error:
             self._retry_or_fail(match_id, source, attempt, str(error), report)
             return
-        self._settle(match_id, {"state": "delivered", "delivered_at": _iso(self.now()), "last_error": None})
+        self._settle(match_id, {"state": "delivered", "delivered_at": iso_utc(self.now()), "last_error": None})
         report.delivered += 1
 
     def _retry_or_fail(self, match_id: str, source: dict, attempt: int, error: str, report: Report) -> None:
@@ -240,7 +252,7 @@ class Deliverer:
             self._settle(match_id, {"state": "failed", "last_error": error})
             report.failed += 1
         else:
-            self._settle(match_id, {"state": "pending", "next_attempt": _iso(next_attempt), "last_error": error})
+            self._settle(match_id, {"state": "pending", "next_attempt": iso_utc(next_attempt), "last_error": error})
             report.retried += 1
 
     def _settle(self, match_id: str, webhook: dict) -> None:
@@ -279,10 +291,6 @@ def _receiver(url: str) -> str:
         return urlsplit(url).netloc.lower()
     except ValueError:  # its delivery says why
         return url
-
-
-def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds")
 
 
 def _log_if_failed(turn: Future) -> None:

@@ -11,14 +11,18 @@ missed until they are ingested changed, or an alert is made again with back-fill
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 
 import numpy as np
 from opensearchpy import OpenSearch
 
+from service.alerts import snippets
+from service.alerts.atom import parse_utc
 from service.alerts.meaning import AlertVector, meaning_matches
 from service.alerts.model import Alert, StoryMatch, match_id
+from service.alerts.outbox import iso_utc
 from service.alerts.store import AlertStore, now_iso
 from service.embedding.interface import SentenceEncoder
 from service.limits import MAX_RESULT_WINDOW
@@ -30,6 +34,7 @@ log = logging.getLogger(__name__)
 MATCH_SOURCE = ["id", "cluster_id", "title", "title_en", "source", "published"]
 _failed = 0  # articles indexed by this process whose matching failed
 _failed_lock = threading.Lock()
+_ensured: set[str] = set()  # aliases whose alert indices this process has brought up to date
 
 
 def failures() -> int:
@@ -37,12 +42,24 @@ def failures() -> int:
     return _failed
 
 
-def story_matches(alerts: dict[str, list[dict]], matched_at: str, backfill: bool = False) -> list[StoryMatch]:
-    """One entry per (alert, story) from {alert id: the article documents it matched}, articles in order."""
+def story_matches(
+    alerts: dict[str, list[dict]],
+    matched_at: str,
+    backfill: bool = False,
+    snippets: dict[tuple[str, str], dict | None] | None = None,
+) -> list[StoryMatch]:
+    """One entry per (alert, story) from {alert id: the article documents it matched}, articles in order; an entry
+    shows the snippet ({(alert id, article id): sentence pair}) of its first article.
+
+    The entries of one alert a batch makes are matched a millisecond apart, in the articles' order (the matches
+    index keeps milliseconds), so that the feed's entries, and their readers, have an order."""
     entries: dict[str, StoryMatch] = {}
+    start = parse_utc(matched_at)
     for alert_id, documents in alerts.items():
+        order = {story: n for n, story in enumerate(dict.fromkeys(d.get("cluster_id") or d["id"] for d in documents))}
         for doc in documents:
             story = doc.get("cluster_id") or doc["id"]
+            at = iso_utc(start + dt.timedelta(milliseconds=order[story]))
             entry = StoryMatch(
                 id=match_id(alert_id, story),
                 alert_id=alert_id,
@@ -53,8 +70,9 @@ def story_matches(alerts: dict[str, list[dict]], matched_at: str, backfill: bool
                 title_ar=doc.get("title") or "",
                 url_article_id=doc["id"],
                 published=doc.get("published"),
-                matched_at=matched_at,
+                matched_at=at,
                 backfill=backfill,
+                snippet=(snippets or {}).get((alert_id, doc["id"])),
             )
             entries[entry.id] = entries[entry.id].joined(entry) if entry.id in entries else entry
     return list(entries.values())
@@ -75,14 +93,19 @@ def match_indexed(
         return []
     try:
         store = AlertStore(client, alias)
+        if alias not in _ensured:  # indices made by an earlier version get the fields matches now write (snippet)
+            store.bring_up_to_date()
+            _ensured.add(alias)
         found = store.percolate(documents)
+        by_words = {alert_id: set(slots) for alert_id, (_, slots) in found.items()}
         if floor is not None:
             for alert_id, (webhook, slots) in by_meaning(store, documents, encoder, floor).items():
                 known = found.get(alert_id, (webhook, []))[1]
                 found[alert_id] = (webhook, sorted({*known, *slots}))
         matched = {alert_id: [documents[slot] for slot in slots] for alert_id, (_, slots) in found.items()}
         notify = frozenset(alert_id for alert_id, (webhook, _) in found.items() if webhook)
-        return store.record_matches(story_matches(matched, now_iso()), notify)
+        shown = match_snippets(store, documents, {alert_id: slots for alert_id, (_, slots) in found.items()}, by_words)
+        return store.record_matches(story_matches(matched, now_iso(), snippets=shown), notify)
     except Exception:  # the articles are indexed: a matching failure must not fail the ingest
         global _failed
         with _failed_lock:
@@ -91,6 +114,22 @@ def match_indexed(
             "matching %d indexed articles against the saved searches failed; their matches are missed", len(documents)
         )
         return []
+
+
+def match_snippets(
+    store: AlertStore, documents: list[dict], found: dict[str, list[int]], by_words: dict[str, set[int]]
+) -> dict[tuple[str, str], dict | None]:
+    """{(alert id, article id): the sentence pair that matched} for the alerts' matches found (positions in
+    documents), those in by_words matched by their words (else by meaning): one read of the alerts' wordings."""
+    parts = store.matching_parts(sorted(found))
+    shown = {}
+    for alert_id, slots in found.items():
+        wordings, vector = parts.get(alert_id, ([], None))
+        for slot in slots:
+            document = documents[slot]
+            words = snippets.by_words(document, wordings) if slot in by_words.get(alert_id, ()) else None
+            shown[(alert_id, document["id"])] = words or snippets.by_meaning(document, vector)
+    return shown
 
 
 def by_meaning(

@@ -15,6 +15,8 @@ from service.search import query as query_parser
 from service.search.query import QueryWording
 from service.search.request import SearchRequest
 
+CADENCES = ("off", "hourly", "daily")  # an alert's e-mail digest: none, or one per hour or per day (UTC)
+
 
 @dataclass(frozen=True)
 class Alert:
@@ -29,6 +31,8 @@ class Alert:
     last_seen: str | None  # when its owner last looked at its matches (mark_seen)
     searched: tuple[dict, ...] = field(default=())  # the query wordings: {"lang", "text", "by": user|machine|names}
     paused: bool = False  # its owner paused it: it records no matches (and so delivers nothing) until resumed
+    digest_email: str | None = None  # where its e-mail digest goes (alerts/digests.py), set by its owner's key
+    digest_cadence: str = "off"  # one of CADENCES: how often that digest is mailed
 
     def request(self) -> SearchRequest:
         """The search this alert saves, as search runs it (one page, every article)."""
@@ -59,13 +63,15 @@ class StoryMatch:
     published: str | None
     matched_at: str  # ISO-8601, UTC: when the story first matched
     backfill: bool  # listed at creation from articles already indexed, not matched on ingest
-    webhook: dict | None = None  # its webhook delivery (state pending/delivered/failed, attempts…), when it has one
+    webhook: dict | None = None  # its webhook delivery (state pending/delivered/failed/dropped…), when it has one
+    snippet: dict | None = None  # the sentence pair that matched: {ar, en, by: words|meaning} (alerts/snippets.py)
 
     def to_dict(self) -> dict:
         shown = asdict(self)
         shown["article_ids"], shown["outlets"] = list(self.article_ids), list(self.outlets)
-        if self.webhook is None:
-            del shown["webhook"]
+        for optional in ("webhook", "snippet"):
+            if shown[optional] is None:
+                del shown[optional]
         return shown
 
     def joined(self, other: StoryMatch) -> StoryMatch:

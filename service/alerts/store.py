@@ -37,7 +37,7 @@ from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import ConflictError, NotFoundError, RequestError
 
 from service.alerts.meaning import AlertVector
-from service.alerts.model import Alert, StoryMatch, wording_dict
+from service.alerts.model import Alert, StoryMatch, saved_wording, wording_dict
 from service.errors import ServiceError
 from service.index.bulk import with_retries
 from service.index.client import bulk_timeout
@@ -49,10 +49,10 @@ from service.search.query import QueryWording
 ALERTS_CONFIG = INDEX_CONFIG_DIR / "alerts-v1.json"
 MATCHES_CONFIG = INDEX_CONFIG_DIR / "alert-matches-v1.json"
 SLOTS_CONFIG = INDEX_CONFIG_DIR / "alert-slots-v1.json"
+DIGESTS_CONFIG = INDEX_CONFIG_DIR / "alert-digests-v1.json"
 PERCOLATED_FIELDS = ("title", "body", "title_en", "body_en", "published", "source", "category")
 FILTERED_FIELDS = ("published", "source", "category")  # what an alert's dates and facets read
 PERCOLATE_PAGE = 1000  # alerts per page of percolate hits
-MEANING_FIELDS = ("filter_query", "meaning")  # added to the alerts index after v1 (ensure adds them in place)
 MAX_LISTED = 1000  # alerts list_for returns at most (a key's limit is ALERTS_PER_KEY)
 UPDATE_ROUNDS = 5  # tries of an entry's update when another writer changed it in between
 SECRET_BYTES = 32
@@ -129,18 +129,14 @@ class AlertStore:
         self.alerts_index = f"{alias}-alerts"
         self.matches_index = f"{alias}-alert-matches"
         self.slots_index = f"{alias}-alert-slots"
+        self.digests_index = f"{alias}-alert-digests"
 
     def ensure(self) -> None:
-        """Make the indices if missing; safe to call concurrently."""
-        bodies = {
-            self.alerts_index: alerts_index_body(),
-            self.matches_index: read_config(MATCHES_CONFIG),
-            self.slots_index: read_config(SLOTS_CONFIG),
-        }
-        for index, body in bodies.items():
+        """Make the indices if missing, and give those made by an earlier version their later fields; safe to call
+        concurrently."""
+        for index, body in self._bodies().items():
             if self.client.indices.exists(index=index):
-                if index == self.alerts_index:
-                    self._add_meaning_fields(body)
+                self._add_later_fields(index, body)
                 continue
             check_index_body(body, index)  # the alerts index takes article fields: checked as sent, too
             try:
@@ -150,18 +146,35 @@ class AlertStore:
                     raise
             self.client.cluster.health(index=index, wait_for_status="yellow", request_timeout=bulk_timeout(self.client))
 
-    def _add_meaning_fields(self, body: dict) -> None:
-        """Add filter_query and meaning to an alerts index made without them (adding fields is allowed in place)."""
-        mapping = self.client.indices.get_mapping(index=self.alerts_index)
-        (found,) = mapping.values()
+    def bring_up_to_date(self) -> None:
+        """Give the indices that exist the fields an earlier version made them without (making none)."""
+        for index, body in self._bodies().items():
+            if self.client.indices.exists(index=index):
+                self._add_later_fields(index, body)
+
+    def _bodies(self) -> dict[str, dict]:
+        return {
+            self.alerts_index: alerts_index_body(),
+            self.matches_index: read_config(MATCHES_CONFIG),
+            self.slots_index: read_config(SLOTS_CONFIG),
+            self.digests_index: read_config(DIGESTS_CONFIG),
+        }
+
+    def _add_later_fields(self, index: str, body: dict) -> None:
+        """Add the fields (and an object's fields) that an index made by an earlier version lacks: the alerts'
+        filter_query, meaning, paused and digest_*, the matches' snippet (adding fields is allowed in place)."""
+        (found,) = self.client.indices.get_mapping(index=index).values()
         fields = found["mappings"].get("properties", {})
-        missing = {name: body["mappings"]["properties"][name] for name in MEANING_FIELDS if name not in fields}
-        if "paused" not in fields.get("alert", {}).get("properties", {}):  # an index made before pausing
-            missing["alert"] = {
-                "properties": {"paused": body["mappings"]["properties"]["alert"]["properties"]["paused"]}
-            }
+        missing = {}
+        for name, kind in body["mappings"]["properties"].items():
+            if name not in fields:
+                missing[name] = kind
+            elif "properties" in kind:
+                inner = fields[name].get("properties", {})
+                if later := {sub: sub_kind for sub, sub_kind in kind["properties"].items() if sub not in inner}:
+                    missing[name] = {"properties": later}
         if missing:
-            self.client.indices.put_mapping(index=self.alerts_index, body={"properties": missing})
+            self.client.indices.put_mapping(index=index, body={"properties": missing})
 
     # alerts
 
@@ -176,6 +189,8 @@ class AlertStore:
         refresh: str | bool = "wait_for",
         limit: int | None = None,
         meaning: AlertVector | None = None,
+        digest_email: str | None = None,
+        digest_cadence: str = "off",
     ) -> tuple[Alert, str | None]:
         """A new alert of owner's, and its webhook secret when it has a webhook (given out this once).
 
@@ -195,6 +210,8 @@ class AlertStore:
             created=now_iso(),
             last_seen=None,
             searched=tuple(wording_dict(wording) for wording in wordings),
+            digest_email=digest_email,
+            digest_cadence=digest_cadence,
         )
         secret = secrets.token_urlsafe(SECRET_BYTES) if webhook_url else None
         if limit is not None and not self._take_slot(owner, alert.id, limit):
@@ -301,6 +318,35 @@ class AlertStore:
         body = {"query": {"term": {"alert.owner": owner}}, "size": MAX_LISTED, "sort": [{"alert.created": "desc"}]}
         return [_alert_of(hit["_source"]) for hit in self._search(body)]
 
+    def digest_alerts(self) -> list[Alert]:
+        """Every alert with an e-mail digest (hourly or daily) that is not paused, paged over the alerts."""
+        query = {
+            "bool": {
+                "filter": [{"terms": {"alert.digest_cadence": ["hourly", "daily"]}}],
+                "must_not": [{"term": {"alert.paused": True}}],
+            }
+        }
+        return [_alert_of(hit["_source"]) for hit in self._pages(query, ["alert.id"], source=["alert"])]
+
+    def matching_parts(self, alert_ids: list[str]) -> dict[str, tuple[list[QueryWording], AlertVector | None]]:
+        """{alert id: (its query wordings, its query vector or None)} of those that exist: what a match's snippet
+        is found with."""
+        if not alert_ids:
+            return {}
+        body = {"ids": alert_ids}
+        docs = with_retries(
+            lambda: self.client.mget(index=self.alerts_index, body=body, _source=["alert.searched", "meaning"]),
+            attempts=self.attempts,
+        )["docs"]
+        return {
+            doc["_id"]: (
+                [saved_wording(wording) for wording in doc["_source"]["alert"].get("searched") or ()],
+                AlertVector.from_source(doc["_source"].get("meaning")),
+            )
+            for doc in docs
+            if doc.get("found")
+        }
+
     def count_for(self, owner: str) -> int:
         try:
             return self.client.count(index=self.alerts_index, body={"query": {"term": {"alert.owner": owner}}})["count"]
@@ -318,8 +364,10 @@ class AlertStore:
         webhook_url: str | None,
         meaning: AlertVector | None = None,
         paused: bool | None = None,
+        digest: tuple[str | None, str] | None = None,
     ) -> tuple[Alert, str | None] | None:
-        """Replace owner's alert's definition (paused: None keeps it as it is); (alert, a new webhook secret when a webhook was added), or None.
+        """Replace owner's alert's definition (paused, digest (address, cadence): None keeps it as it is);
+        (alert, a new webhook secret when a webhook was added), or None.
 
         The secret stays while the alert has a webhook (a changed URL keeps it), and goes with the webhook.
         meaning: the new query's vector; None keeps the stored one while the query text stays, else drops it.
@@ -344,6 +392,8 @@ class AlertStore:
         )
         if paused is not None:
             alert = replace(alert, paused=paused)
+        if digest is not None:
+            alert = replace(alert, digest_email=digest[0], digest_cadence=digest[1])
         try:
             self._put(
                 alert,
@@ -559,7 +609,7 @@ class AlertStore:
                 actions.append({"_op_type": "create", "_index": self.matches_index, "_id": match.id, "_source": source})
                 new[match.id] = match
                 continue
-            joined = _match_of(doc["_source"]).joined(match)
+            joined = match_of(doc["_source"]).joined(match)
             if joined.article_ids == tuple(doc["_source"]["article_ids"]):
                 continue  # nothing new: an article already listed, matched again (e.g. an update)
             actions.append(
@@ -604,7 +654,7 @@ class AlertStore:
             answer = self.client.search(index=self.matches_index, body=body)
         except NotFoundError:
             return 0, []
-        return answer["hits"]["total"]["value"], [_match_of(hit["_source"]) for hit in answer["hits"]["hits"]]
+        return answer["hits"]["total"]["value"], [match_of(hit["_source"]) for hit in answer["hits"]["hits"]]
 
 
 def _kept_meaning(source: dict, query: str) -> AlertVector | None:
@@ -612,5 +662,5 @@ def _kept_meaning(source: dict, query: str) -> AlertVector | None:
     return AlertVector.from_source(source.get("meaning")) if source["alert"]["query"] == query else None
 
 
-def _match_of(source: dict) -> StoryMatch:
+def match_of(source: dict) -> StoryMatch:
     return StoryMatch(**{**source, "article_ids": tuple(source["article_ids"]), "outlets": tuple(source["outlets"])})

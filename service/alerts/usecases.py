@@ -9,6 +9,7 @@ as a project error: AlertRefused (the caller's to fix), QueryError, AlertLimitRe
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 from opensearchpy.exceptions import NotFoundError, RequestError
@@ -30,6 +31,11 @@ from service.search.query import QueryError, QueryWording
 from service.search.searcher import query_wordings
 from service.translation.interface import SentenceTranslator
 
+# WHATWG's valid e-mail address (what a browser's type=email field takes), its domain with at least one dot
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_EMAIL = re.compile(rf"[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@{_LABEL}(?:\.{_LABEL})+", re.ASCII)
+MAX_EMAIL_CHARS = 254
+
 
 class AlertRefused(ServiceError, ValueError):
     """The alert cannot be saved as asked; the message says why, code names it for the API."""
@@ -50,6 +56,8 @@ class AlertSpec:
     filters: dict = field(default_factory=dict)  # as the search API names them
     webhook_url: str | None = None
     backfill: bool = False  # list the matching articles already indexed as its first matches
+    digest_email: str | None = None
+    digest_cadence: str = "off"
 
     @classmethod
     def from_dict(cls, body: dict) -> AlertSpec:
@@ -59,6 +67,8 @@ class AlertSpec:
             body.get("filters") or {},
             body.get("webhook_url"),
             bool(body.get("backfill")),
+            body.get("digest_email"),
+            body.get("digest_cadence") or "off",
         )
 
 
@@ -95,14 +105,26 @@ def create_alert(
         raise AlertLimitReached(f"at most {limit} alerts per API key")
     wordings = checked_wordings(spec.query, spec.filters, translators, collection_names(store.client, store.alias))
     webhook_url = allowed_webhook_url(spec.webhook_url, settings.alert_webhook_allow)
+    digest_email, cadence = allowed_digest(store, owner, None, spec.digest_email, spec.digest_cadence, settings)
     vector = alert_vector(encoder, spec.query) if encoder is not None else None
     try:
         alert, secret = store.create(
-            owner, spec.name, spec.query, spec.filters, wordings, webhook_url, limit=limit, meaning=vector
+            owner,
+            spec.name,
+            spec.query,
+            spec.filters,
+            wordings,
+            webhook_url,
+            limit=limit,
+            meaning=vector,
+            digest_email=digest_email,
+            digest_cadence=cadence,
         )
     except RequestError as error:
         raise _refused(error) from None
-    warning = past_end_warning(spec.filters, dt.datetime.now(dt.UTC))
+    warning = joined_warnings(
+        past_end_warning(spec.filters, dt.datetime.now(dt.UTC)), digests_off_warning(cadence, settings)
+    )
     if not spec.backfill:
         return SavedAlert(alert, secret, warning=warning)
     try:
@@ -121,8 +143,8 @@ def update_alert(
     translators: dict[str, SentenceTranslator | None],
     encoder: SentenceEncoder | None = None,
 ) -> SavedAlert | None:
-    """Change the fields that changes holds (name, query, filters, webhook_url, paused) in owner's alert; None when owner
-    has no such alert, or it was deleted meanwhile.
+    """Change the fields that changes holds (name, query, filters, webhook_url, paused, digest_email,
+    digest_cadence) in owner's alert; None when owner has no such alert, or it was deleted meanwhile.
 
     The query is checked and translated again only when it or the filters change, and its vector made again (with
     encoder) only when it changes; a webhook_url of None removes it.
@@ -138,6 +160,16 @@ def update_alert(
     webhook_url = alert.webhook_url
     if "webhook_url" in changes:
         webhook_url = allowed_webhook_url(changes["webhook_url"], settings.alert_webhook_allow)
+    digest = None
+    if {"digest_email", "digest_cadence"} & changes.keys():
+        digest = allowed_digest(
+            store,
+            alert.owner,
+            alert.id,
+            changes.get("digest_email", alert.digest_email),
+            changes.get("digest_cadence", alert.digest_cadence),
+            settings,
+        )
     try:
         vector = alert_vector(encoder, query) if encoder is not None and query != alert.query else None
         updated = store.update(
@@ -150,12 +182,16 @@ def update_alert(
             webhook_url,
             vector,
             changes.get("paused"),
+            digest,
         )
     except RequestError as error:
         raise _refused(error) from None
     if updated is None:
         return None
-    warning = past_end_warning(filters, dt.datetime.now(dt.UTC)) if "filters" in changes else None
+    warning = joined_warnings(
+        past_end_warning(filters, dt.datetime.now(dt.UTC)) if "filters" in changes else None,
+        digests_off_warning(digest[1], settings) if digest else None,
+    )
     return SavedAlert(*updated, warning=warning)
 
 
@@ -207,6 +243,58 @@ def past_end_warning(filters: dict, now: dt.datetime) -> str | None:
         f"its “to” date ({end}) is past, so today's news will never match it: only older articles loaded later "
         "would. To follow new stories, edit its search without the “to” date"
     )
+
+
+def allowed_digest(
+    store: AlertStore,
+    owner: str,
+    alert_id: str | None,
+    address: str | None,
+    cadence: str,
+    settings: Settings,
+) -> tuple[str | None, str]:
+    """The digest (address, cadence) as stored, or AlertRefused: a malformed address, a cadence without one, or an
+    address past the key's ALERT_DIGEST_ADDRESSES_PER_KEY distinct ones (so that a key cannot mail many strangers:
+    with one digest per alert and period, at most one an hour, a key mails at most ALERTS_PER_KEY a hour to them)."""
+    address = checked_email(address)
+    if cadence != "off" and address is None:
+        raise AlertRefused("an hourly or daily digest needs digest_email", "bad_digest_email")
+    if address is None:
+        return None, cadence
+    used = {
+        alert.digest_email.lower() for alert in store.list_for(owner) if alert.digest_email and alert.id != alert_id
+    }
+    limit = settings.alert_digest_addresses_per_key
+    if address.lower() not in used and len(used) >= limit:
+        raise AlertRefused(
+            f"this key's alerts already mail {len(used)} addresses, the most allowed ({limit}); use one of them",
+            "too_many_digest_addresses",
+        )
+    return address, cadence
+
+
+def checked_email(value: str | None) -> str | None:
+    """An e-mail address as stored (one bare ASCII address, as HTML's type=email takes it, with a dot in its domain:
+    no name, no list, no header line), None for none, or AlertRefused."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    if len(text) > MAX_EMAIL_CHARS or not _EMAIL.fullmatch(text):
+        raise AlertRefused(
+            "digest_email must be one e-mail address, such as desk@example.org, without a name", "bad_digest_email"
+        )
+    return text
+
+
+def digests_off_warning(cadence: str, settings: Settings) -> str | None:
+    """Why a digest asked for will not be mailed (no SMTP server is set), or None."""
+    if cadence == "off" or settings.smtp_host:
+        return None
+    return "this service has no mail server set up, so no digest is e-mailed; its feed and webhook still work"
+
+
+def joined_warnings(*warnings: str | None) -> str | None:
+    return "; ".join(warning for warning in warnings if warning) or None
 
 
 def allowed_webhook_url(value: str | None, allow: tuple[str, ...]) -> str | None:

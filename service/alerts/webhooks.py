@@ -261,7 +261,7 @@ def post(target: Target, body: bytes, headers: dict[str, str], timeout: float) -
     connection = http.client.HTTPConnection(str(target.address), target.port, timeout)
     cut = threading.Event()  # set when the deadline shut the connection down: what was read is then no answer
     try:
-        with _cut_at(deadline, sock, cut):
+        with cut_at(deadline, sock, cut):
             connection.sock = (
                 _tls_context().wrap_socket(sock, server_hostname=target.host) if target.scheme == "https" else sock
             )
@@ -282,7 +282,7 @@ def post(target: Target, body: bytes, headers: dict[str, str], timeout: float) -
 
 
 @contextlib.contextmanager
-def _cut_at(deadline: float, sock: socket.socket, cut: threading.Event) -> Iterator[None]:
+def cut_at(deadline: float, sock: socket.socket, cut: threading.Event) -> Iterator[None]:
     """Shut the connection down at deadline (and set cut), ending whatever read or write then waits on it.
 
     A socket timeout bounds each read, not the exchange: a receiver that trickles a byte a second would hold the

@@ -13,7 +13,8 @@ def register(commands) -> None:
     parser = commands.add_parser("alerts", help="saved searches that alert")
     actions = parser.add_subparsers(dest="alerts_command", required=True)
     deliver = actions.add_parser(
-        "deliver", help="POST the pending alert webhooks (retries with back-off; the web service does it too)"
+        "deliver",
+        help="POST the pending alert webhooks and mail the due digests (retries with back-off; the web service does it too)",
     )
     deliver.add_argument("--once", action="store_true", help="deliver what is due now, print the counts and exit")
     deliver.set_defaults(handler=run_deliver)
@@ -43,7 +44,10 @@ def run_create(args, services) -> int:
 def run_deliver(args, services) -> int:
     deliverer = services.alert_deliverer()
     if args.once:
-        print(json.dumps(deliverer.run_once().to_dict()))
+        report = deliverer.run_once().to_dict()
+        if deliverer.digests is not None:
+            report["digests"] = deliverer.digests.run_once()
+        print(json.dumps(report))
         return 0
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())  # finish the delivery in hand, then exit

@@ -9,6 +9,7 @@ Response schemas leave room for new fields (no additionalProperties: false): add
 
 from __future__ import annotations
 
+from service.alerts.model import CADENCES
 from service.config import Settings
 from service.limits import MAX_BEAM, MAX_PAGE_SIZE, MAX_QUERY_CHARS, MAX_RESULT_WINDOW
 from service.provenance import KINDS as PROVENANCE_KINDS
@@ -716,6 +717,17 @@ _ALERT_FIELDS = {
         "maxLength": 2000,
         "description": "http(s) URL each new match is POSTed to, signed (null: none)",
     },
+    "digest_email": {
+        "type": ["string", "null"],
+        "maxLength": 254,
+        "description": "one e-mail address the alert's digest is mailed to (null: none); a key's alerts may use at "
+        "most ALERT_DIGEST_ADDRESSES_PER_KEY distinct ones",
+    },
+    "digest_cadence": {
+        "enum": list(CADENCES),
+        "description": "how often the digest of new matches is mailed (UTC hours or days); off: never. Nothing is "
+        "mailed while the service has no SMTP_HOST (the answer's warning says so)",
+    },
 }
 ALERT_REQUEST = {
     "type": "object",
@@ -762,6 +774,8 @@ _ALERT = {
         "created": {"type": "string"},
         "last_seen": _NULLABLE_STRING,
         "paused": {"type": "boolean", "description": "paused by its owner: it records no matches until resumed"},
+        "digest_email": _NULLABLE_STRING,
+        "digest_cadence": {"enum": list(CADENCES)},
         "warning": {"type": "string", "description": "saved, but today's news will not match it (a past “to” date)"},
         "searched": {
             "type": "array",
@@ -786,12 +800,19 @@ _STORY_MATCH = {
         "published": _NULLABLE_STRING,
         "matched_at": {"type": "string"},
         "backfill": {"type": "boolean", "description": "listed at creation from articles already indexed"},
+        "snippet": {
+            "type": "object",
+            "description": "the sentence pair that matched, kept when it matched: the Arabic, its English, and "
+            "whether the alert's words or its meaning found it",
+            "properties": {"ar": {"type": "string"}, "en": {"type": "string"}, "by": {"enum": ["words", "meaning"]}},
+        },
         "webhook": {
             "type": "object",
             "description": "the webhook delivery, when the alert has a webhook: pending (retried with back-off), "
-            "delivered, or failed (given up after ALERT_WEBHOOK_GIVE_UP_HOURS; last_error says why)",
+            "delivered, failed (given up after ALERT_WEBHOOK_GIVE_UP_HOURS; last_error says why), or dropped "
+            "(the alert was paused before it went out)",
             "properties": {
-                "state": {"enum": ["pending", "delivered", "failed"]},
+                "state": {"enum": ["pending", "delivered", "failed", "dropped"]},
                 "attempts": _COUNT,
                 "next_attempt": {"type": "string"},
                 "delivered_at": _NULLABLE_STRING,

@@ -407,4 +407,5 @@ def jobs_page():
 @bp.get("/alerts")
 def alerts_page():
     """A shell: alerts are private, so the page's script lists the alerts of the key this browser signed in with."""
-    return render_template("alerts.html", highlight=request.args.get("highlight"))
+    digests_on = bool(app_services().settings.smtp_host)  # without a mail server the form says no digest goes out
+    return render_template("alerts.html", highlight=request.args.get("highlight"), digests_on=digests_on)

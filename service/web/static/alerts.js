@@ -130,6 +130,7 @@ document.addEventListener("DOMContentLoaded", () => {
     if (!webhook) return "";
     const tried = webhook.attempts ? ` after ${webhook.attempts} attempt${webhook.attempts === 1 ? "" : "s"}` : "";
     if (webhook.state === "delivered") return ` · webhook: delivered${tried}`;
+    if (webhook.state === "dropped") return " · webhook: not sent (the alert was paused)";
     if (webhook.state === "failed") return ` · webhook: given up${tried}${webhook.last_error ? ` (${webhook.last_error})` : ""}`;
     return ` · webhook: ${webhook.attempts ? `retrying${tried}${webhook.last_error ? ` (${webhook.last_error})` : ""}` : "waiting to be sent"}`;
   };
@@ -179,6 +180,13 @@ document.addEventListener("DOMContentLoaded", () => {
     text(row, ".webhook-state", deliveryText(match.webhook));
     row.querySelector(".new-badge").hidden = Boolean(lastSeen) && match.matched_at <= lastSeen;
     row.querySelector(".backfill").hidden = !match.backfill;
+    const snippet = match.snippet;
+    row.querySelector(".snippet").hidden = !snippet;
+    if (snippet) {
+      text(row, ".snippet-by", snippet.by === "meaning" ? "Matched in meaning:" : "Matched by its words:");
+      text(row, ".snippet-ar", snippet.ar);
+      text(row, ".snippet-en", snippet.en);
+    }
     return row;
   };
 
@@ -206,6 +214,8 @@ document.addEventListener("DOMContentLoaded", () => {
     const form = row.querySelector(".edit-alert-form");
     form.elements.name.value = alert.name;
     form.elements.query.value = alert.query;
+    form.elements.digest_email.value = alert.digest_email || "";
+    form.elements.digest_cadence.value = alert.digest_cadence || "off";
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       editAlert(alert.id, row, form);
@@ -236,7 +246,12 @@ document.addEventListener("DOMContentLoaded", () => {
     await keyed(`${base}/seen`, { method: "POST" }).catch(() => {}); // the next visit counts from now
   };
 
+  const cadenceWords = { hourly: "hourly", daily: "daily" };
   const showPaused = (row, alert) => {
+    const cadence = cadenceWords[alert.digest_cadence];
+    text(row, ".digest-state", cadence && alert.digest_email
+      ? `E-mail digest: ${cadence} to ${alert.digest_email}${alert.paused ? " (none while paused)" : ""}`
+      : "No e-mail digest.");
     row.dataset.paused = alert.paused ? "yes" : "no";
     row.dataset.name = alert.name;
     row.querySelector(".paused-badge").hidden = !alert.paused;
@@ -279,6 +294,8 @@ document.addEventListener("DOMContentLoaded", () => {
     const changes = { name: form.elements.name.value.trim() };
     const query = form.elements.query.value.trim();
     if (query !== row.querySelector(".query").textContent) changes.query = query; // spares a new translation
+    changes.digest_cadence = form.elements.digest_cadence.value;
+    changes.digest_email = form.elements.digest_email.value.trim() || null;
     status.textContent = "Saving…";
     const alert = await patchAlert(alertId, changes, (why) => { status.textContent = why; });
     if (!alert) return;
@@ -287,7 +304,7 @@ document.addEventListener("DOMContentLoaded", () => {
     showPaused(row, alert);
     row.querySelector(".feed").setAttribute("aria-label", `Atom feed of ${alert.name}`);
     row.querySelector(".delete-alert").setAttribute("aria-label", `Delete ${alert.name}`);
-    status.textContent = `Saved: “${alert.name}”.`;
+    status.textContent = `Saved: “${alert.name}”.${alert.warning ? ` Note: ${alert.warning}.` : ""}`;
   };
 
   const deleteAlert = async (alert, row) => {

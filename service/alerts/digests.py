@@ -1,0 +1,300 @@
+"""Mailing alert digests: each alert with a cadence gets one mail per period of the matches since its last one.
+
+The digests index (`<alias>-alert-digests`) is the outbox, one document per (alert, period) with the id
+digest_mail.digest_id(alert, end of period), written with `create` once the period has ended (and GRACE after, so
+that a match recorded at its last moment is searchable): of several senders, in threads, processes or hosts, one
+opens it, and a restart finds it there. It fixes what the digest holds (the matches recorded after the previous
+digest's end up to this one's: `since`, `until`, their ids), so a retry mails the same digest. A period with no
+match is recorded `empty` and mails nothing. A pending digest is claimed, sent and settled like a webhook delivery
+(alerts/delivery.py): claimed by a guarded write that moves its next attempt a lease ahead, then `sent`, or retried
+with back-off after an SMTP failure (the server away, a 4xx), or `failed` for good after a permanent refusal (5xx) or
+ALERT_WEBHOOK_GIVE_UP_HOURS after its period. A sender that dies after the server accepted the mail and before
+recording it sends it again when the lease ends; both copies carry the digest's Message-ID.
+
+A paused alert opens no digest, and one it has pending is dropped (state `dropped`) rather than held: pausing says
+"stop mailing", and the matches stay on the Alerts page and in the feed. So is one whose alert was deleted or whose
+digest was turned off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import smtplib
+import ssl
+import threading
+import time
+from email.message import EmailMessage
+
+from opensearchpy.exceptions import ConflictError, NotFoundError
+
+from service.alerts import webhooks
+from service.alerts.atom import parse_utc
+from service.alerts.digest_mail import MAX_LISTED, PERIODS, digest_id, digest_message, period_end
+from service.alerts.model import Alert, StoryMatch
+from service.alerts.outbox import backoff, iso_utc
+from service.alerts.store import AlertStore, match_of
+from service.config import Settings
+
+log = logging.getLogger(__name__)
+GRACE = dt.timedelta(seconds=60)  # after a period ends, before its digest is opened: its last matches are written
+BATCH = 50  # pending digests one look sends at most
+CHUNK = 1000  # alerts whose latest digest one search reads (under the index's result window)
+LEASE_MARGIN = 30.0  # seconds a claim outlives the SMTP exchange's own timeout
+
+
+class MailFailed(Exception):
+    """The SMTP exchange failed; permanent when the server refused the mail for good (a 5xx answer)."""
+
+    def __init__(self, message: str, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class _BoundedSMTP(smtplib.SMTP):
+    """smtplib's client whose whole exchange ends by a deadline: smtplib's timeout bounds each read, not the
+    exchange, so a watchdog (webhooks.cut_at) shuts the connection down at the deadline."""
+
+    def __init__(self, deadline: float):
+        self.deadline, self.cut, self._watch = deadline, threading.Event(), contextlib.ExitStack()
+        super().__init__(timeout=max(0.001, deadline - time.monotonic()))
+
+    def _get_socket(self, host, port, timeout):
+        sock = super()._get_socket(host, port, timeout)
+        self._watch.enter_context(webhooks.cut_at(self.deadline, sock, self.cut))
+        return sock
+
+    def close(self):
+        try:
+            super().close()
+        finally:
+            self._watch.close()
+
+
+def send_mail(settings: Settings, message: EmailMessage) -> None:
+    """Send message through SMTP_HOST within SMTP_TIMEOUT seconds, all of it; MailFailed otherwise."""
+    smtp = _BoundedSMTP(time.monotonic() + settings.smtp_timeout)
+    accepted = False
+    try:
+        smtp.connect(settings.smtp_host, settings.smtp_port)
+        if settings.smtp_starttls:
+            smtp.starttls(context=ssl.create_default_context())
+        if settings.smtp_user:
+            smtp.login(settings.smtp_user, settings.smtp_password or "")
+        smtp.send_message(message)
+        accepted = True
+        smtp.quit()
+    except (OSError, smtplib.SMTPException) as error:
+        if accepted:  # the server has the mail: only the goodbye failed
+            return
+        if smtp.cut.is_set():
+            raise MailFailed(f"the SMTP server took more than {settings.smtp_timeout:g} s") from None
+        raise MailFailed(f"{type(error).__name__}: {error}", _refused_for_good(error)) from None
+    finally:
+        smtp.close()
+
+
+def _refused_for_good(error: Exception) -> bool:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in error.recipients.values())
+    return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500
+
+
+class DigestSender:
+    def __init__(self, store: AlertStore, settings: Settings, now=None):
+        self.store, self.settings = store, settings
+        self.now = now or (lambda: dt.datetime.now(dt.UTC))
+        self.lease = settings.smtp_timeout + LEASE_MARGIN
+        self._ensured = False
+
+    def run_once(self) -> dict[str, int]:
+        """Open the digests whose period has ended, then send the pending ones that are due; the counts."""
+        counts = {"sent": 0, "retried": 0, "failed": 0, "dropped": 0}
+        opened = self._open_periods()
+        due = {hit["_id"]: hit for hit in self._due()}
+        due.update({hit["_id"]: hit for hit in opened})  # written just now: not searchable before the next refresh
+        for hit in due.values():
+            claimed = self._claim(hit)
+            if claimed is None:
+                continue
+            try:
+                counts[self._send(hit["_source"], claimed)] += 1
+            except Exception:  # logged; the digest stays claimed, and is due again when its lease ends
+                log.exception("the digest %s could not be sent", hit["_id"])
+        return counts
+
+    def _open_periods(self) -> list[dict]:
+        """Write the digest of each alert whose period ended (GRACE ago) and has none yet; the pending ones written,
+        as due hits."""
+        moment = self.now() - GRACE
+        alerts = [
+            (alert, period_end(moment, alert.digest_cadence))
+            for alert in self.store.digest_alerts()
+            if alert.digest_email
+        ]
+        ids = [alert.id for alert, _ in alerts]
+        latest = self._latest_until(ids)
+        if all(latest.get(alert.id, "") >= iso_utc(until) for alert, until in alerts):
+            return []
+        if not self._ensured:  # an index made before digests has no digests index yet, nor their mapping
+            self.store.ensure()
+            self._ensured = True
+        # a period to open, maybe: make every digest written so far (the previous ones' ends) and every match of
+        # the period searchable, then look again
+        self.store.client.indices.refresh(index=f"{self.store.matches_index},{self.store.digests_index}")
+        latest = self._latest_until(ids)
+        opening = [(alert, until) for alert, until in alerts if latest.get(alert.id, "") < iso_utc(until)]
+        written = []
+        for alert, until in opening:
+            since = latest.get(alert.id) or iso_utc(until - PERIODS[alert.digest_cadence])
+            written += self._open(alert, since, iso_utc(until))
+        return written
+
+    def _latest_until(self, alert_ids: list[str]) -> dict[str, str]:
+        """{alert id: the end of its latest digest} for those that have one, CHUNK alerts a search."""
+        latest = {}
+        for start in range(0, len(alert_ids), CHUNK):
+            chunk = alert_ids[start : start + CHUNK]
+            body = {
+                "query": {"terms": {"alert_id": chunk}},
+                "collapse": {"field": "alert_id"},
+                "sort": [{"until": "desc"}],
+                "_source": ["alert_id", "until"],
+                "size": len(chunk),
+            }
+            try:
+                hits = self.store.client.search(index=self.store.digests_index, body=body)["hits"]["hits"]
+            except NotFoundError:  # no digest opened yet
+                return {}
+            latest.update({hit["_source"]["alert_id"]: iso_utc(parse_utc(hit["_source"]["until"])) for hit in hits})
+        return latest
+
+    def _open(self, alert: Alert, since: str, until: str) -> list[dict]:
+        query = {
+            "bool": {
+                "filter": [
+                    {"term": {"alert_id": alert.id}},
+                    {"term": {"backfill": False}},
+                    {"range": {"matched_at": {"gt": since, "lte": until}}},
+                ]
+            }
+        }
+        body = {"query": query, "sort": [{"matched_at": "asc"}, {"id": "asc"}], "size": MAX_LISTED, "_source": False}
+        found = self.store.client.search(index=self.store.matches_index, body={**body, "track_total_hits": True})
+        total = found["hits"]["total"]["value"]
+        source = {
+            "id": digest_id(alert.id, until),
+            "alert_id": alert.id,
+            "recipient": alert.digest_email,
+            "since": since,
+            "until": until,
+            "match_ids": [hit["_id"] for hit in found["hits"]["hits"]],
+            "total": total,
+            "state": "pending" if total else "empty",
+            "attempts": 0,
+            "next_attempt": iso_utc(self.now()),
+        }
+        try:
+            written = self.store.client.index(
+                index=self.store.digests_index, id=source["id"], body=source, op_type="create"
+            )
+        except ConflictError:  # another sender opened it first
+            return []
+        if not total:
+            return []
+        return [{"_id": source["id"], "_source": source, **{k: written[k] for k in ("_seq_no", "_primary_term")}}]
+
+    def _due(self) -> list[dict]:
+        body = {
+            "query": {
+                "bool": {
+                    "filter": [
+                        {"term": {"state": "pending"}},
+                        {"range": {"next_attempt": {"lte": iso_utc(self.now())}}},
+                    ]
+                }
+            },
+            "sort": [{"next_attempt": "asc"}],
+            "size": BATCH,
+            "seq_no_primary_term": True,
+        }
+        try:
+            return self.store.client.search(index=self.store.digests_index, body=body)["hits"]["hits"]
+        except NotFoundError:
+            return []
+
+    def _claim(self, hit: dict) -> int | None:
+        attempt = hit["_source"].get("attempts", 0) + 1
+        lease_end = self.now() + dt.timedelta(seconds=self.lease)
+        try:
+            self.store.client.update(
+                index=self.store.digests_index,
+                id=hit["_id"],
+                body={"doc": {"attempts": attempt, "next_attempt": iso_utc(lease_end)}},
+                if_seq_no=hit["_seq_no"],
+                if_primary_term=hit["_primary_term"],
+            )
+        except ConflictError:  # another sender took it
+            return None
+        return attempt
+
+    def _send(self, digest: dict, attempt: int) -> str:
+        alert = self.store.get(digest["alert_id"], None)
+        dropped = _why_dropped(alert)
+        if dropped:
+            return self._settle(digest["id"], {"state": "dropped", "last_error": dropped})
+        settings = self.settings
+        message = digest_message(
+            alert,
+            self._matches(digest["match_ids"]),
+            digest["total"],
+            (digest["since"], digest["until"]),
+            (settings.smtp_from, alert.digest_email),
+            settings.public_url,
+            self.now(),
+            digest["id"],
+        )
+        try:
+            send_mail(settings, message)
+        except MailFailed as error:
+            return self._retry_or_fail(digest, attempt, error)
+        return self._settle(
+            digest["id"],
+            {"state": "sent", "sent_at": iso_utc(self.now()), "recipient": alert.digest_email, "last_error": None},
+        )
+
+    def _matches(self, match_ids: list[str]) -> list[StoryMatch]:
+        if not match_ids:
+            return []
+        docs = self.store.client.mget(index=self.store.matches_index, body={"ids": match_ids})["docs"]
+        return [match_of(doc["_source"]) for doc in docs if doc.get("found")]
+
+    def _retry_or_fail(self, digest: dict, attempt: int, error: MailFailed) -> str:
+        settings = self.settings
+        wait = backoff(attempt, settings.alert_webhook_retry_seconds, settings.alert_webhook_retry_max_seconds)
+        next_attempt = self.now() + dt.timedelta(seconds=wait)
+        give_up_at = parse_utc(digest["until"]) + dt.timedelta(hours=settings.alert_webhook_give_up_hours)
+        if error.permanent or next_attempt > give_up_at:
+            log.warning("the digest %s failed for good after %d attempts: %s", digest["id"], attempt, error)
+            return self._settle(digest["id"], {"state": "failed", "last_error": str(error)})
+        self._settle(
+            digest["id"], {"state": "pending", "next_attempt": iso_utc(next_attempt), "last_error": str(error)}
+        )
+        return "retried"
+
+    def _settle(self, digest_id_: str, change: dict) -> str:
+        self.store.client.update(
+            index=self.store.digests_index, id=digest_id_, body={"doc": change}, retry_on_conflict=5
+        )
+        return change["state"]
+
+
+def _why_dropped(alert: Alert | None) -> str | None:
+    if alert is None:
+        return "the alert was deleted"
+    if alert.paused:
+        return "the alert was paused"
+    if alert.digest_cadence == "off" or not alert.digest_email:
+        return "the alert's digest was turned off"
+    return None

@@ -1,0 +1,49 @@
+"""The sentence pair that shows why an article matched an alert (pure): kept with the match when it is recorded.
+
+By words: the first sentence whose Arabic or English holds a word of the alert's query wordings (folded for case;
+a word found inside a longer one counts, so "talk" shows "talks" and «نار» «النار»). By meaning: the sentence whose
+vector is nearest the alert's. A match by both shows its words. Sentences are kept to SNIPPET_CHARS each.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from service.alerts.meaning import AlertVector
+from service.search.query import QueryWording
+
+SNIPPET_CHARS = 400
+_WORD = re.compile(r"\w+")
+
+
+def pair(sentence: dict, by: str) -> dict:
+    return {"ar": _cut(sentence.get("ar") or ""), "en": _cut(sentence.get("en") or ""), "by": by}
+
+
+def by_words(document: dict, wordings: Sequence[QueryWording]) -> dict | None:
+    """The first sentence pair of document holding a word of the wordings; None when none does."""
+    words = {word.casefold() for wording in wordings for word in _WORD.findall(wording.query.terms)}
+    for sentence in document.get("sentences") or ():
+        text = f"{sentence.get('ar') or ''}\n{sentence.get('en') or ''}".casefold()
+        if any(word in text for word in words):
+            return pair(sentence, "words")
+    return None
+
+
+def by_meaning(document: dict, vector: AlertVector | None) -> dict | None:
+    """The sentence pair of document nearest the alert's vector (of its encoder); None without one."""
+    if vector is None or document.get("encoder") != vector.encoder_id:
+        return None
+    sentences = [s for s in document.get("sentences") or () if s.get("vector") is not None]
+    if not sentences:
+        return None
+    rows = np.asarray([s["vector"] for s in sentences], dtype=np.float32)
+    cosines = (rows @ vector.vector) / np.maximum(np.linalg.norm(rows, axis=1), 1e-12)
+    return pair(sentences[int(np.argmax(cosines))], "meaning")
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1].rstrip() + "…"
