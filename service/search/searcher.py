@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,7 +36,7 @@ from service.search.floor import MeaningFloor
 from service.search.names import CollectionNames, collection_names, name_wordings
 from service.search.query import ParsedQuery, QueryError, QueryWording
 from service.search.request import SearchRequest
-from service.search.results import parse_response
+from service.search.results import parse_response, story_of
 from service.search.stories import page_members_body, with_members
 from service.text import langid
 from service.text.normalize import normalize_text
@@ -282,13 +283,16 @@ def search(
         not_searched.append(not_near)
     cut = meaning_matches(client, alias, request, near, meaning.margin) if near else None
     response = _run(client, alias, build_body(request, wordings, translated_boost, cut))
-    if cut is not None:
-        with_meaning_evidence(client, alias, response, near)
-    result = parse_response(response)
-    request.check_page(result["total"], len(result["hits"]), result.get("stories"))
-    if request.collapse and result["hits"]:
-        stories = _run(client, alias, page_members_body([hit["cluster_id"] for hit in result["hits"]]))
-        result["hits"] = with_members(result["hits"], stories)
+    page = [story_of(hit) for hit in response["hits"]["hits"]] if request.collapse else []
+    with ThreadPoolExecutor(1, thread_name_prefix="search-stories") as beside:
+        # the page's stories and its meaning evidence wait only for the main search: one round trip for both
+        stories = beside.submit(_run, client, alias, page_members_body(page)) if page else None
+        if cut is not None:
+            with_meaning_evidence(client, alias, response, near)
+        result = parse_response(response)
+        request.check_page(result["total"], len(result["hits"]), result.get("stories"))
+        if stories is not None:
+            result["hits"] = with_members(result["hits"], stories.result())
     result["query"] = {
         "language": lang,
         "searched": [{"lang": wording.lang, "text": wording.text, "by": wording.by} for wording in wordings]
