@@ -3,6 +3,7 @@ whose English is the demo model's noise, by a sentence near it in meaning (named
 about nothing in the collection finds nothing by meaning (the floor); words and meaning fused in one ranking;
 `query.searched` lists the channel; without an encoder, or on an index without vectors, search is words only."""
 
+import dataclasses
 import json
 import shutil
 
@@ -11,8 +12,20 @@ import pytest
 from service.config import PROJECT_ROOT, Settings
 from service.index import lifecycle
 from service.ingest import INDEXED, IndexTarget, human_translation, machine_translation, write_articles
+from service.search import query as query_parser
+from service.search.body import MeaningMatches, build_body, cosine_of, nearest_meaning_body
+from service.search.floor import MeaningFloor
+from service.search.names import collection_names
 from service.search.request import SearchRequest
-from service.search.searcher import Meaning, search
+from service.search.results import parse_response
+from service.search.searcher import (
+    Meaning,
+    meaning_matches,
+    meaning_query,
+    query_wordings,
+    search,
+    with_meaning_evidence,
+)
 
 SAMPLE = [json.loads(line) for line in (PROJECT_ROOT / "examples" / "articles.jsonl").read_text().splitlines()]
 ARABIC = [record for record in SAMPLE if record.get("sentences")]
@@ -156,3 +169,50 @@ def test_a_collapsed_search_says_what_matched_as_an_uncollapsed_one(client, nois
     assert collapsed["id"] == flat["id"] and "meaning" in flat["matched_by"]
     assert collapsed["matched_by"] == flat["matched_by"]
     assert [s["by"] for s in collapsed["sentences"]] == [s["by"] for s in flat["sentences"]]
+
+
+def knn_in_the_main_search(client, alias: str, request: SearchRequest, meaning: Meaning) -> tuple[dict, dict]:
+    """(the main search's response, its result with the evidence) the way search ran before it found the meaning
+    channel's matches beforehand: the k-NN clause in the main body, at the floor raised to the best match less the
+    margin."""
+    parsed = query_parser.parse(request.query)
+    wordings, _ = query_wordings(request, parsed, {}, names=collection_names(client, alias))
+    near, _ = meaning_query(client, alias, parsed, request.lang, meaning)
+    best = client.search(index=alias, body=nearest_meaning_body(request, near))["aggregations"]["best"]["top"]
+    least = MeaningFloor(near.floor, meaning.margin).least(cosine_of(best["hits"]["hits"][0]["_score"]))
+    response = client.search(
+        index=alias, body=build_body(request, wordings, meaning=dataclasses.replace(near, floor=least))
+    )
+    with_meaning_evidence(client, alias, response, near)
+    return response, parse_response(response)
+
+
+@pytest.mark.parametrize("lowest", [0.2, SETTINGS.meaning_floor])
+def test_the_matches_found_beforehand_give_the_hits_and_evidence_of_the_knn_in_the_main_search(
+    client, noisy, encoder, lowest
+):
+    """The main search carries the meaning channel's matches as scored ids from the one k-NN request: the same hits,
+    scores, order, totals, facets, timeline and evidence as the k-NN clause in its body gave (at a low floor too,
+    where the margin keeps strangers out), under a chosen source as well."""
+    meaning = Meaning(encoder, lowest, SETTINGS.search_meaning_weight, SETTINGS.meaning_margin)
+    requests = [SearchRequest(english_of(record)[:400], lang="en", collapse=False) for record in ARABIC[:3]]
+    requests += [
+        SearchRequest("common symptoms fever cough", lang="en", collapse=False),
+        SearchRequest("common symptoms fever cough", lang="en", collapse=False, sources=(ARABIC[0]["source"],)),
+    ]
+    for request in requests:
+        parsed = query_parser.parse(request.query)
+        near, _ = meaning_query(client, noisy, parsed, "en", meaning)
+        matches = meaning_matches(client, noisy, request, near, meaning.margin)
+        assert isinstance(matches, MeaningMatches) and matches.scores, request
+        wordings, _ = query_wordings(request, parsed, {}, names=collection_names(client, noisy))
+        assert "knn" not in json.dumps(build_body(request, wordings, meaning=matches))  # one k-NN request a search
+        before, shown_before = knn_in_the_main_search(client, noisy, request, meaning)
+        after = client.search(index=noisy, body=build_body(request, wordings, meaning=matches))
+        assert after["hits"]["total"] == before["hits"]["total"] and after["aggregations"] == before["aggregations"]
+        assert [(h["_id"], h["_score"], h["matched_queries"]) for h in after["hits"]["hits"]] == [
+            (h["_id"], h["_score"], h["matched_queries"]) for h in before["hits"]["hits"]
+        ]
+        shown = search(client, noisy, request, meaning=meaning)
+        del shown["query"]
+        assert shown == shown_before, request.query

@@ -126,13 +126,43 @@ def meaning_evidence_body(article_ids: list[str], meaning: MeaningQuery) -> dict
     }
 
 
-def best_meaning_body(request: SearchRequest, meaning: MeaningQuery) -> dict:
-    """The article nearest the query in meaning among those the search may show (dates and facets applied), scored
-    by its best sentence's Lucene score (weight 1): the collection's best match, which the margin counts from."""
+def nearest_meaning_body(request: SearchRequest, meaning: MeaningQuery) -> dict:
+    """Every article the vector channel can match (its nearest sentence among the k-NN candidates at the floor),
+    scored by that sentence's Lucene score (weight 1), whatever the search's dates and facets, as the main search
+    matches them (it narrows by a post_filter); and under `best`, the best of those the search may show (dates and
+    facets applied): the collection's best match, which the margin counts from. The k-NN yields at most
+    KNN_CANDIDATES sentences a shard, so one page of that many holds every article of a one-shard index."""
     filters = [*_date_filters(request), *_facet_filters(request).values()]
-    query = meaning_clause(dataclasses.replace(meaning, weight=1.0), evidence=False)
-    query["bool"]["filter"] = [*query["bool"]["filter"], *filters]
-    return {"size": 1, "_source": False, "track_total_hits": False, "query": query}
+    best = {"filter": _all_of(filters), "aggs": {"top": {"top_hits": {"size": 1, "_source": False}}}}
+    return {
+        "size": KNN_CANDIDATES,
+        "_source": False,
+        "track_total_hits": True,
+        "query": meaning_clause(dataclasses.replace(meaning, weight=1.0), evidence=False),
+        "aggs": {"best": best},
+    }
+
+
+@dataclass(frozen=True)
+class MeaningMatches:
+    """The articles the vector channel matches for a search, found beforehand (nearest_meaning_body), each with the
+    score the channel's clause would give it (weight times its nearest sentence's Lucene score, in float32 as
+    Lucene computes it): the main search carries them as scored ids instead of running the k-NN again."""
+
+    scores: tuple[tuple[str, float], ...]  # (article id, weighted score)
+
+
+def matched_meaning_clause(matches: MeaningMatches) -> dict:
+    """The vector channel's clause from its matches found beforehand: each article scores what meaning_clause would
+    give it. Why not the k-NN itself: every date histogram of the timeline built the query's weight again for every
+    segment (OpenSearch's check whether a segment matches whole), so the k-NN ran once per segment and interval."""
+    if not matches.scores:  # a bool of no clauses would match every document
+        return {"match_none": {"_name": MEANING}}
+    scored = [
+        {"constant_score": {"filter": {"ids": {"values": [article_id]}}, "boost": score}}
+        for article_id, score in matches.scores
+    ]
+    return {"bool": {"_name": MEANING, "should": scored, "minimum_should_match": 1}}
 
 
 def _boost(wording: QueryWording, translated_boost: float) -> float:
@@ -245,7 +275,7 @@ def matching_query(
     request: SearchRequest,
     wordings: list[QueryWording],
     translated_boost: float = 0.5,
-    meaning: MeaningQuery | None = None,
+    meaning: MeaningQuery | MeaningMatches | None = None,
     within_dates: bool = True,
 ) -> dict:
     """What a document must be to match: one wording of the query (or, with meaning, a sentence near it in
@@ -256,7 +286,9 @@ def matching_query(
     (alert_query) adds the facets as filters. This is the one builder of what matches, so the two agree.
     """
     must = [_match(wording, _boost(wording, translated_boost)) for wording in wordings]
-    if meaning is not None:
+    if isinstance(meaning, MeaningMatches):
+        must.append(matched_meaning_clause(meaning))
+    elif meaning is not None:
         must.append(meaning_clause(meaning, evidence=False))  # evidence: meaning_evidence_body, for a page's hits
     return {
         "bool": {
@@ -286,7 +318,7 @@ def build_body(
     request: SearchRequest,
     wordings: list[QueryWording],
     translated_boost: float = 0.5,
-    meaning: MeaningQuery | None = None,
+    meaning: MeaningQuery | MeaningMatches | None = None,
 ) -> dict:
     """The search body: documents must match one wording of the query, or be near it in meaning; sentence clauses
     rank them and give aligned snippets. The user's own words weigh 1, a machine translation of them

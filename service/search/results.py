@@ -61,6 +61,11 @@ def _snippets(highlight: dict, fields: tuple[str, str]) -> list[str]:
     return [fragment for f in fields for fragment in highlight.get(f, [])]
 
 
+def story_of(hit: dict) -> str:
+    """The story cluster of a raw hit: its cluster_id, or the article alone (indexed before clustering)."""
+    return hit["_source"].get("cluster_id", hit["_id"])
+
+
 def parse_hit(hit: dict) -> dict:
     source = hit["_source"]
     highlight = hit.get("highlight", {})
@@ -90,7 +95,7 @@ def parse_hit(hit: dict) -> dict:
         ),
         "sentences_matched": _sentences_matched(hit.get("inner_hits", {})),
         "matched_by": [name for name in (WORDS, MEANING) if name in hit.get("matched_queries", ())],
-        "cluster_id": source.get("cluster_id", hit["_id"]),
+        "cluster_id": story_of(hit),
     }
 
 

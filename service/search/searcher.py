@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,18 +23,20 @@ from service.index.errors import refusal_reason
 from service.search import query as query_parser
 from service.search.body import (
     MEANING,
+    MeaningMatches,
     MeaningQuery,
-    best_meaning_body,
     browse_body,
     build_body,
     cosine_of,
+    lucene_score,
     meaning_evidence_body,
+    nearest_meaning_body,
 )
 from service.search.floor import MeaningFloor
 from service.search.names import CollectionNames, collection_names, name_wordings
 from service.search.query import ParsedQuery, QueryError, QueryWording
 from service.search.request import SearchRequest
-from service.search.results import parse_response
+from service.search.results import parse_response, story_of
 from service.search.stories import page_members_body, with_members
 from service.text import langid
 from service.text.normalize import normalize_text
@@ -129,20 +132,28 @@ def meaning_query(
     return MeaningQuery(vector, encoder.encoder_id, meaning.floor, meaning.weight), None
 
 
-def within_margin(
+def meaning_matches(
     client: OpenSearch, alias: str, request: SearchRequest, near: MeaningQuery, margin: float | None
-) -> MeaningQuery | None:
-    """The vector channel with its floor raised to the collection's best cosine for the query less the margin (one
-    small request for the best, under the search's dates and facets), or None when no sentence reaches the floor:
-    the channel then matches nothing, and the search runs without it. The cut is the query's, not the page's, so
-    totals and pages agree."""
-    if margin is None:
-        return near
-    hits = _run(client, alias, best_meaning_body(request, near))["hits"]["hits"]
-    if not hits:
+) -> MeaningMatches | MeaningQuery | None:
+    """The articles the vector channel matches, with their scores, from one k-NN request: those whose nearest
+    sentence reaches the floor, raised to the collection's best cosine for the query (under the search's dates and
+    facets) less the margin; or, with a margin, None when no article the search may show reaches the floor: the
+    channel then matches nothing, and the search runs without it. The cut is the query's, not the page's, so totals and pages agree.
+    When the candidates fill more than the page (an index of several shards), the channel stays a k-NN clause at the
+    raised floor, for the main search to run."""
+    answer = _run(client, alias, nearest_meaning_body(request, near))
+    best_hits = answer.get("aggregations", {}).get("best", {}).get("top", {}).get("hits", {}).get("hits", [])
+    best = cosine_of(best_hits[0]["_score"]) if best_hits else None
+    if best is None and margin is not None:
         return None
-    best = cosine_of(hits[0]["_score"])
-    return dataclasses.replace(near, floor=MeaningFloor(near.floor, margin).least(best))
+    least = MeaningFloor(near.floor, margin).least(best)
+    hits = answer["hits"]
+    if hits["total"]["value"] > len(hits["hits"]):
+        return dataclasses.replace(near, floor=least)
+    # Lucene's float32, as its min_score compares and its weight multiplies: the JSON's shortest decimals are not it
+    floor, weight = np.float32(lucene_score(least)), np.float32(near.weight)
+    scores = [(hit["_id"], np.float32(hit["_score"])) for hit in hits["hits"]]
+    return MeaningMatches(tuple((article, float(weight * score)) for article, score in scores if score >= floor))
 
 
 def translate_query(parsed: ParsedQuery, translator) -> ParsedQuery | None:
@@ -270,15 +281,18 @@ def search(
     near, not_near = meaning_query(client, alias, parsed, lang, meaning)
     if not_near:
         not_searched.append(not_near)
-    cut = within_margin(client, alias, request, near, meaning.margin) if near else None
+    cut = meaning_matches(client, alias, request, near, meaning.margin) if near else None
     response = _run(client, alias, build_body(request, wordings, translated_boost, cut))
-    if cut is not None:
-        with_meaning_evidence(client, alias, response, cut)
-    result = parse_response(response)
-    request.check_page(result["total"], len(result["hits"]), result.get("stories"))
-    if request.collapse and result["hits"]:
-        stories = _run(client, alias, page_members_body([hit["cluster_id"] for hit in result["hits"]]))
-        result["hits"] = with_members(result["hits"], stories)
+    page = [story_of(hit) for hit in response["hits"]["hits"]] if request.collapse else []
+    with ThreadPoolExecutor(1, thread_name_prefix="search-stories") as beside:
+        # the page's stories and its meaning evidence wait only for the main search: one round trip for both
+        stories = beside.submit(_run, client, alias, page_members_body(page)) if page else None
+        if cut is not None:
+            with_meaning_evidence(client, alias, response, near)
+        result = parse_response(response)
+        request.check_page(result["total"], len(result["hits"]), result.get("stories"))
+        if stories is not None:
+            result["hits"] = with_members(result["hits"], stories.result())
     result["query"] = {
         "language": lang,
         "searched": [{"lang": wording.lang, "text": wording.text, "by": wording.by} for wording in wordings]
