@@ -37,6 +37,7 @@ MIN_ARTICLE_SURNAME_COUNT = 5
 # Arab names of the news stay below 5 (صلاح 4.6), foreign ones below 20 (ترامب 15, دونالد 5.5), and the foreign
 # names that are also common words above it (لا: La, أن: Ann) or are inflected (كان: كانت) for guard.py to stop.
 MAX_UNIT_SHARE = 5e-4
+MIN_WORDS_FOR_SHARES = 50_000  # about 200 articles
 MAX_FOREIGN_UNIT_SHARE = 2e-3
 MIN_CERTAIN_GIVEN_COUNT = 500
 # A place's share of the collection's occurrences written with the article, at which it is a common word (مالي)
@@ -71,7 +72,8 @@ class CollectionEvidence:
         return cls(spellings, sum(spellings.counts.values()))
 
     def share(self, word: str) -> float:
-        return self.spellings.counts.get(word, 0) / self.words if self.words else 0.0
+        """The word's share of the collection's words; 0 in a collection too small for shares to tell."""
+        return self.spellings.counts.get(word, 0) / self.words if self.words >= MIN_WORDS_FOR_SHARES else 0.0
 
     def name_like(self, word: str, most_share: float | None) -> bool:
         """Not a word with a clitic or suffix the collection also has bare (حديثه, بأول), not a function word (more
