@@ -9,8 +9,8 @@ Every writer stores articles through write_articles: the CLI's `ingest` (plain, 
 3. skip records whose stored content hash matches: unchanged, never translated or indexed again;
 4. translate the rest with the caller's Translate (the model, the record's own human English, or a worker's
    translations kept from an attempt that could not be stored);
-5. build the documents and run the enrichment steps (ENRICHMENT_STEPS: sentence vectors, then story clusters,
-   which use the vectors across the language line) over them;
+5. build the documents and run the enrichment steps (ENRICHMENT_STEPS: sentence vectors, the people and places
+   each names, then story clusters, which use the vectors across the language line) over them;
 6. index them, then match the indexed ones against the saved searches (service/alerts).
 
 It returns one Outcome per record, so every writer counts and reports alike. A new enrichment step is one entry
