@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
+import platform
 import random
 import re
 import time
@@ -94,6 +96,8 @@ def main() -> None:
             counted[verdict] += 1
             by_kind[entity.kind, verdict] += 1
     checked = sum(counted.values())
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load average {load} (shared with other work)")
     print(
         f"sample: {len(articles)} articles (seed {SEED}), evidence from {EVIDENCE}; lexicon and evidence {loaded:.1f} s"
     )
