@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -121,9 +122,7 @@ def names_in(
 
 
 def _by_frequency(spellings: Iterable[str]) -> tuple[str, ...]:
-    counts: dict[str, int] = {}
-    for spelling in spellings:
-        counts[spelling] = counts.get(spelling, 0) + 1
+    counts = Counter(spellings)
     return tuple(sorted(counts, key=lambda spelling: (-counts[spelling], spelling)))
 
 
