@@ -9,8 +9,8 @@ Every writer stores articles through write_articles: the CLI's `ingest` (plain, 
 3. skip records whose stored content hash matches: unchanged, never translated or indexed again;
 4. translate the rest with the caller's Translate (the model, the record's own human English, or a worker's
    translations kept from an attempt that could not be stored);
-5. build the documents and run the enrichment steps (ENRICHMENT_STEPS: sentence vectors, then story clusters,
-   which use the vectors across the language line) over them;
+5. build the documents and run the enrichment steps (ENRICHMENT_STEPS: sentence vectors, the people and places
+   each names, then story clusters, which use the vectors across the language line) over them;
 6. index them, then match the indexed ones against the saved searches (service/alerts).
 
 It returns one Outcome per record, so every writer counts and reports alike. A new enrichment step is one entry
@@ -36,7 +36,11 @@ from service.index import lifecycle, vectors
 from service.index.bulk import index_documents, stored_hashes, with_retries
 from service.index.cluster_lookup import cluster_documents
 from service.index.documents import CheckedRecord, check_record, to_document
+from service.names.collection import CollectionSpellings, word_counts
+from service.names.lexicon import name_lexicon, romanised
+from service.names.people import CollectionEvidence, names_in
 from service.pipeline import DETECT_CHARS, translate_articles
+from service.search.names import collection_names
 from service.text import langid
 
 log = logging.getLogger(__name__)
@@ -143,7 +147,41 @@ def _embed(target: IndexTarget, documents: list[dict]) -> list[dict]:
 
 # Each step takes the target and the window's documents and returns them enriched, in the same order. Vectors
 # first: the story step joins an English original and its Arabic reports by them.
-ENRICHMENT_STEPS: tuple[Callable[[IndexTarget, list[dict]], list[dict]], ...] = (_embed, _cluster)
+# The collection's word counts tell names from common words once it holds this many articles; before, the
+# window's own words are counted with them
+MIN_EVIDENCE_ARTICLES = 500
+
+
+def _name(target: IndexTarget, documents: list[dict]) -> list[dict]:
+    """The people and places each Arabic article names (names/people.py): their keys, searched and counted by the
+    search page's facet, and each one's display form and Arabic spellings. An English original has none: the
+    extraction reads Arabic."""
+    lexicon = name_lexicon()
+    arabic = [doc for doc in documents if doc.get("language") == "ar"]
+    if not arabic or not (lexicon.given or lexicon.foreign or lexicon.places):
+        return documents
+    evidence = _name_evidence(target, arabic)
+    named = {}
+    for doc in arabic:
+        found = names_in([doc.get("title") or "", doc.get("body") or ""], lexicon, evidence, romanised)
+        named[doc["id"]] = {
+            "name_keys": [entity.key for entity in found],
+            "names": [{"key": e.key, "kind": e.kind, "display": e.display, "ar": list(e.spellings)} for e in found],
+        }
+    return [{**doc, **named.get(doc["id"], {})} for doc in documents]
+
+
+def _name_evidence(target: IndexTarget, documents: list[dict]) -> CollectionEvidence:
+    collection = collection_names(target.client, target.alias)  # cached per process; None while unreadable
+    if collection is not None and collection.articles >= MIN_EVIDENCE_ARTICLES:
+        return CollectionEvidence.of(collection.spellings)
+    counts = word_counts(f"{doc.get('title') or ''}\n{doc.get('body') or ''}" for doc in documents)
+    if collection is not None:
+        counts.update(collection.spellings.counts)
+    return CollectionEvidence.of(CollectionSpellings.from_counts(counts))
+
+
+ENRICHMENT_STEPS: tuple[Callable[[IndexTarget, list[dict]], list[dict]], ...] = (_embed, _name, _cluster)
 
 
 def write_articles(

@@ -105,6 +105,15 @@ def signin_refused(page, site):
     expect(page.locator("#signin-error")).to_be_visible()
 
 
+def name_page(page, site):
+    """The page of the first person or place the coronavirus search's facet lists (the sample names China)."""
+    page.goto(f"{site}/?q=coronavirus")
+    link = page.locator("#facet-name a.facet-name-page").first
+    expect(link).to_have_count(1)
+    page.goto(f"{site}{link.get_attribute('href')}")
+    expect(page.locator("#name-page")).to_be_visible()
+
+
 PAGES = {  # name → path, or a function that brings the page to the state to check
     "start": "/",
     "search": "/?q=coronavirus",
@@ -126,6 +135,7 @@ PAGES = {  # name → path, or a function that brings the page to the state to c
     "search-browse": "/?q=&from=2020",  # a listing without a query
     "search-syntax-error": "/?q=coronavirus+AND",
     "search-empty": "/?q=zzzqqqxx",
+    "name": name_page,  # a person's or place's page (issue 21: people and places)
 }
 NAV_CURRENT = {  # page → the navigation entry marked current on it
     "start": "Search",

@@ -95,6 +95,7 @@ def search_request(query: str, filters: dict, size: int = 10, page: int = 1, col
         lang=filters.get("lang") or "auto",
         sources=tuple(filters.get("source") or ()),
         categories=tuple(filters.get("category") or ()),
+        names=tuple(filters.get("name") or ()),
         date_from=filters.get("from") or None,
         date_to=filters.get("to") or None,
         size=size,

@@ -112,14 +112,14 @@ class CollectionSpellings:
         when none is). Only the one candidate: those further down can be another person (Merkel's list holds ماركل,
         Markle)."""
         for spelling in listed:
-            if self.occurrences(spelling) and self._may_be_bare_name(spelling) and self.is_name(spelling):
+            if self.occurrences(spelling) and self.may_be_bare_name(spelling) and self.is_name(spelling):
                 found = self.searchable_spellings(spelling)
                 # the outlets' usual spelling (غوتيريس, where the candidate was a rare غوتريس) has its own variants
                 usual = max(found, key=self.occurrences)
                 return [*found, *(form for form in self.searchable_spellings(usual) if form not in found)]
         return []
 
-    def _may_be_bare_name(self, word: str) -> bool:
+    def may_be_bare_name(self, word: str) -> bool:
         """Not an article, clitic or suffix on a word the collection also has bare (وترامب: ask ترامب)."""
         if len(word) < MIN_BASE_LETTERS or not is_arabic_word(word) or word.startswith(ARTICLES):
             return False
@@ -145,7 +145,7 @@ class CollectionSpellings:
         suffix. A variant with other letters than the word's (not only a hamza seat, ى or ة) must also be used by
         other outlets than the word (`used_apart`): كانت and كنت, or محمود and محمد, are written by all alike."""
         word = plain(word)
-        if not self._may_be_bare_name(word):  # tatweel alone is "" once plain
+        if not self.may_be_bare_name(word):  # tatweel alone is "" once plain
             return []
         unseen = self.inflected_share(word) is None  # ترامب asked of a collection that writes only ترمب
         if not (unseen or self.is_name(word)):
@@ -156,7 +156,7 @@ class CollectionSpellings:
             for form, count in self.spellings_of(word).items()
             if form in variants
             and form != word
-            and self._may_be_bare_name(form)
+            and self.may_be_bare_name(form)
             and self.is_name(form)
             and (unseen or fold(form) == fold(word) or self.used_apart(form, word))
         ]

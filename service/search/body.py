@@ -11,7 +11,12 @@ from service.search.timeline import INTERVALS, MAX_BARS
 
 FIELDS = {"en": ["title_en^3", "body_en"], "ar": ["title^3", "body"]}
 FLAGS = "AND|OR|NOT|PHRASE|PRECEDENCE|WHITESPACE|ESCAPE"
-FACETS = ("source", "category")
+FACETS = ("source", "category", "names")
+# The facets whose values the whole collection also lists, in an order no search changes; the people and places
+# are too many for that: the names facet lists those of the results
+COLLECTION_FACETS = ("source", "category")
+FACET_FIELDS = {"source": "source", "category": "category", "names": "name_keys"}
+NAME_LABELS = 3  # articles whose stored names give each listed name its display form and spellings
 KNN_CANDIDATES = 100  # Lucene's k is also its HNSW candidate count: k=10 missed part of the exact top 10
 HIGHLIGHTED = ("title", "body", "title_en", "body_en")
 MATCHED_SENTENCES = 10  # matched sentence pairs returned per side and hit; the article page marks every one
@@ -220,8 +225,8 @@ def sentence_clause(lang: str, wordings: list[tuple[QueryWording, float]]) -> di
 
 def _facet_filters(request: SearchRequest) -> dict[str, dict]:
     """The chosen facet values, by facet: applied as a post_filter so each facet still counts its other values."""
-    chosen = {"source": request.sources, "category": request.categories}
-    return {facet: {"terms": {facet: list(values)}} for facet, values in chosen.items() if values}
+    chosen = {"source": request.sources, "category": request.categories, "names": request.names}
+    return {facet: {"terms": {FACET_FIELDS[facet]: list(values)}} for facet, values in chosen.items() if values}
 
 
 def _date_filters(request: SearchRequest) -> list[dict]:
@@ -242,11 +247,16 @@ def _aggregations(facet_filters: dict[str, dict], date_filters: list[dict]) -> d
     aggs = {
         facet: {
             "filter": _all_of([f for other, f in facet_filters.items() if other != facet] + date_filters),
-            "aggs": {"values": {"terms": {"field": facet, "size": 20}}},
+            "aggs": {"values": {"terms": {"field": FACET_FIELDS[facet], "size": 20}}},
         }
         for facet in FACETS
     }
-    aggs["collection"] = {"global": {}, "aggs": {facet: {"terms": {"field": facet, "size": 20}} for facet in FACETS}}
+    # each name's display form and spellings, from the names stored with a few of its articles
+    aggs["names"]["aggs"]["values"]["aggs"] = {"labels": {"top_hits": {"size": NAME_LABELS, "_source": ["names"]}}}
+    aggs["collection"] = {
+        "global": {},
+        "aggs": {facet: {"terms": {"field": facet, "size": 20}} for facet in COLLECTION_FACETS},
+    }
     aggs["published"] = {"filter": _all_of(list(facet_filters.values())), "aggs": timeline_aggregations()}
     return aggs
 

@@ -38,6 +38,7 @@ class SearchRequest:
     lang: str = "auto"
     sources: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()  # the people and places chosen, by name key (service/names/people.py)
     date_from: str | None = None
     date_to: str | None = None
     sort: str = "relevance"

@@ -6,7 +6,7 @@ import datetime as dt
 import html
 
 from service.provenance import ALIGNMENT_ABSENT, provenance
-from service.search.body import FACETS, MEANING, WORDS
+from service.search.body import COLLECTION_FACETS, FACETS, MEANING, WORDS
 from service.search.timeline import bucket_interval
 from service.wordalign import aligned_spans
 
@@ -119,12 +119,14 @@ def parse_response(response: dict) -> dict:
         **stories,
         "hits": [parse_hit(hit) for hit in response["hits"]["hits"]],
         "facets": {
-            **{facet: _buckets(aggs.get(facet, {}).get("values", {})) for facet in FACETS},
+            **{facet: _buckets(aggs.get(facet, {}).get("values", {})) for facet in FACETS if facet != "names"},
+            "names": _name_buckets(aggs.get("names", {}).get("values", {})),
             "published": timeline["buckets"],
         },
         # each facet's values in the whole collection, largest first: a list no search reorders
         "collection_facets": {
-            facet: [b["key"] for b in aggs.get("collection", {}).get(facet, {}).get("buckets", [])] for facet in FACETS
+            facet: [b["key"] for b in aggs.get("collection", {}).get(facet, {}).get("buckets", [])]
+            for facet in COLLECTION_FACETS
         },
         "timeline": {key: timeline[key] for key in ("interval", "first", "last")},
     }
@@ -148,6 +150,24 @@ def _timeline(published: dict) -> dict:
 
 def _buckets(terms: dict) -> list[dict]:
     return [{"value": b["key"], "count": b["doc_count"]} for b in terms.get("buckets", [])]
+
+
+def _name_buckets(terms: dict) -> list[dict]:
+    """People and places: each key with its display form, kind and the Arabic spellings its articles use."""
+    buckets = []
+    for b in terms.get("buckets", []):
+        articles = [hit.get("_source", {}) for hit in b.get("labels", {}).get("hits", {}).get("hits", [])]
+        buckets.append({"value": b["key"], "count": b["doc_count"], **name_label(b["key"], articles)})
+    return buckets
+
+
+def name_label(key: str, articles: list[dict]) -> dict:
+    """A name's display form, kind and spellings, as the articles' stored names give them (the key alone, with
+    none)."""
+    entries = [entry for article in articles for entry in article.get("names") or [] if entry.get("key") == key]
+    spellings = list(dict.fromkeys(spelling for entry in entries for spelling in entry.get("ar") or []))
+    first = entries[0] if entries else {}
+    return {"label": first.get("display") or key, "kind": first.get("kind"), "spellings": spellings}
 
 
 def _pair(source: dict, position: int, matched: str, by: str) -> dict:

@@ -98,6 +98,7 @@ def _request(values: dict, text: str, sort: str) -> SearchRequest:
         lang=values.get("lang", "auto"),
         sources=chosen("source"),
         categories=chosen("category"),
+        names=chosen("name"),
         date_from=values.get("from") or None,
         date_to=values.get("to") or None,
         sort=sort,

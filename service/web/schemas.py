@@ -167,6 +167,12 @@ SEARCH_PARAMETERS = [
     parameter(
         "category", "query", _STRINGS, "only these categories: repeat it, or separate them by commas (empty: all)"
     ),
+    parameter(
+        "name",
+        "query",
+        _STRINGS,
+        "only articles naming these people or places, by their key (facets.names values): repeat it (empty: all)",
+    ),
     parameter("from", "query", {"type": "string"}, "published on or after this date (ISO 8601; empty: no bound)"),
     parameter("to", "query", {"type": "string"}, "published on or before this date (ISO 8601; empty: no bound)"),
     parameter("sort", "query", {"enum": list(SORTS), "default": "relevance"}, "relevance, or newest first"),
@@ -293,6 +299,22 @@ _FACET = {
         "type": "object",
         "required": ["value", "count"],
         "properties": {"value": {"type": "string"}, "count": _COUNT},
+    },
+}
+_NAME_FACET = {
+    "type": "array",
+    "description": "the people and places the results name most, each with its articles: value is the name's key "
+    "(the name filter takes it), label its English or romanised form, spellings its Arabic ones",
+    "items": {
+        "type": "object",
+        "required": ["value", "count", "label", "spellings"],
+        "properties": {
+            "value": {"type": "string"},
+            "count": _COUNT,
+            "label": {"type": "string"},
+            "kind": {"enum": ["person", "place", None]},
+            "spellings": {"type": "array", "items": {"type": "string"}},
+        },
     },
 }
 _PROVENANCE = {
@@ -487,7 +509,10 @@ RESPONSES = {
             "total": {**_COUNT, "description": "articles that match"},
             "stories": {**_COUNT, "description": "collapsed searches: the story clusters among them (approximate)"},
             "hits": {"type": "array", "items": _HIT},
-            "facets": {"type": "object", "properties": {"source": _FACET, "category": _FACET, "published": _FACET}},
+            "facets": {
+                "type": "object",
+                "properties": {"source": _FACET, "category": _FACET, "names": _NAME_FACET, "published": _FACET},
+            },
             "collection_facets": {
                 "type": "object",
                 "description": "each facet's values in the whole collection, largest first (counts: facets)",
@@ -697,6 +722,7 @@ ALERT_FILTERS = {
         "lang": {"enum": list(LANGS), "default": "auto"},
         "source": _FILTER_VALUES,
         "category": _FILTER_VALUES,
+        "name": _FILTER_VALUES,
         "from": _DATE,
         "to": _DATE,
         "q_en": {"type": ["string", "null"], "maxLength": MAX_QUERY_CHARS},

@@ -34,7 +34,7 @@ PROVENANCE_LABELS = {
 FACET_LABELS = {"middle_east": "Middle East", "us": "US", "uk": "UK", "un": "UN"}  # where capitalising is wrong
 _KEY = re.compile(r"[a-z0-9]+(?:[_-][a-z0-9]+)*")
 SENTENCES_PER_HIT = 2  # shown at once; the rest of the matched pairs fold under "+N more"
-FILTERS = ("source", "category", "from", "to")  # what narrows the articles (lang says how the query is read)
+FILTERS = ("source", "category", "name", "from", "to")  # what narrows the articles (lang says how the query is read)
 OUTLETS_NAMED = 2
 WORDINGS = ("q_ar", "q_en", "q_names", "wording_for")  # the user's own wordings, and the query they belong to
 
@@ -158,13 +158,18 @@ class ActiveFilter:
     args: dict  # the search without it
 
 
-def active_filters(args: dict[str, list[str]]) -> list[ActiveFilter]:
-    """Each chosen filter with the search that drops it, in the order the panel lists them."""
+def active_filters(args: dict[str, list[str]], name_labels: dict[str, str] | None = None) -> list[ActiveFilter]:
+    """Each chosen filter with the search that drops it, in the order the panel lists them.
+
+    name_labels: the chosen people and places' display forms, by key (a key alone reads as its skeleton)."""
     chosen = []
     for name in FILTERS:
         for value in dict.fromkeys(v for v in args.get(name, []) if v.strip()):
             rest = [v for v in args[name] if v != value]
-            label = f"{name.capitalize()}: {facet_label(value) if name in ('source', 'category') else value}"
+            if name == "name":
+                label = f"Name: {(name_labels or {}).get(value, value)}"
+            else:
+                label = f"{name.capitalize()}: {facet_label(value) if name in ('source', 'category') else value}"
             chosen.append(ActiveFilter(label, {**without(args, name, "page"), **({name: rest} if rest else {})}))
     return chosen
 
@@ -222,6 +227,30 @@ def facet_options(buckets: list[dict], chosen: list[str], collection: list[str] 
     counts = {b["value"]: b["count"] for b in buckets}
     values = dict.fromkeys([*collection, *counts, *(v for v in chosen if v)])
     return [FacetOption(v, facet_label(v), counts.get(v, 0), v in chosen) for v in values]
+
+
+@dataclass(frozen=True)
+class NameOption:
+    """A person or place in the facet: its key (the filter's value), display form, Arabic spellings and count."""
+
+    value: str
+    label: str
+    spellings: tuple[str, ...]
+    kind: str | None
+    count: int
+    checked: bool
+
+
+def name_options(buckets: list[dict], chosen: list[str]) -> list[NameOption]:
+    """The names the results name most, in the order the API counts them, then the chosen ones they do not (at 0,
+    so a choice can always be undone)."""
+    options = [
+        NameOption(b["value"], b.get("label") or b["value"], tuple(b.get("spellings") or ()), b.get("kind"),
+                   b["count"], b["value"] in chosen)
+        for b in buckets
+    ]  # fmt: skip
+    listed = {option.value for option in options}
+    return options + [NameOption(v, v, (), None, 0, True) for v in dict.fromkeys(chosen) if v and v not in listed]
 
 
 # The timeline

@@ -14,6 +14,7 @@ from service.limits import MAX_RESULT_WINDOW
 from service.search.coverage import related_stories, story_size, story_versions
 from service.search.names import collection_names, english_names_in
 from service.search.overview import collection_overview
+from service.search.people import name_summary
 from service.search.query import QueryError
 from service.search.request import PastLastPage, SearchRequest
 from service.search.topstories import BREAKING_HOURS
@@ -44,6 +45,8 @@ OPEN_TO_ALL = SHELL_PAGES | {"ui.hide_demo_banner"}  # no key asked, whatever RE
 DEMO_BANNER_COOKIE = "demo_banner"  # set when the reader hid the demo model notice; only its presence counts
 DEMO_BANNER_HIDDEN_FOR = 365 * 24 * 3600  # seconds
 # The start page's example searches: each finds something in the sample `make run` indexes.
+NAME_PAGE_STORIES = 10  # a person's or place's page: its newest stories, and its newest articles
+NAME_PAGE_ARTICLES = 10
 EXAMPLE_SEARCHES = (("en", "coronavirus"), ("en", '"World Health Organization"'), ("ar", "كورونا"), ("ar", "الصين"))
 log = logging.getLogger(__name__)
 
@@ -191,6 +194,7 @@ def _results_context(args: MultiDict, query: SearchRequest, result: dict, dated:
     listed = result.get("stories", result["total"]) if query.collapse else result["total"]
     pages = min(-(-listed // query.size), MAX_RESULT_WINDOW // query.size)
     facets = result["facets"]
+    names = searchpage.name_options(facets.get("names", []), args.getlist("name"))
     return {
         "result": result,
         "views": [searchpage.hit_view(hit) for hit in result["hits"]],
@@ -205,7 +209,8 @@ def _results_context(args: MultiDict, query: SearchRequest, result: dict, dated:
             )
             for name in ("source", "category")
         },
-        "active_filters": searchpage.active_filters(values),
+        "names": names,
+        "active_filters": searchpage.active_filters(values, {option.value: option.label for option in names}),
         "stop_words": searchpage.stop_words_only(query.query) if result["total"] == 0 and query.query else [],
         "spellings_to_try": _spellings_to_try(query, result, values) if result["total"] == 0 else [],
         "timeline": searchpage.timeline(
@@ -239,6 +244,7 @@ def saved_search(query: SearchRequest) -> dict:
         "lang": query.lang,
         "source": list(query.sources),
         "category": list(query.categories),
+        "name": list(query.names),
         "from": query.date_from,
         "to": query.date_to,
         "q_ar": query.q_ar,
@@ -298,6 +304,33 @@ def story_page(cluster_id: str):
         here=request.full_path.rstrip("?"),
         now=dt.datetime.now(dt.UTC),
         ago=storypage.ago,
+    )
+
+
+@bp.get("/names/<path:key>")
+def name_page(key: str):
+    """A person or place: its spellings, its stories over time, and its latest articles."""
+    services = app_services()
+    summary = name_summary(services.client, services.alias, key)
+    if summary is None:
+        raise ApiError(404, "no article names this person or place")
+    stories = run_browse(SearchRequest("", names=(key,), sort="date", size=NAME_PAGE_STORIES))
+    latest = run_browse(SearchRequest("", names=(key,), sort="date", size=NAME_PAGE_ARTICLES, collapse=False))
+    filtered = {"name": [key]}
+    timeline = searchpage.timeline(
+        stories["facets"].get("published", []),
+        filtered,
+        dt.datetime.now(dt.UTC),
+        (stories.get("timeline") or {}).get("last"),
+    )
+    return render_template(
+        "name.html",
+        name=summary,
+        stories=stories,
+        latest=latest["hits"],
+        timeline=timeline,
+        args=MultiDict(filtered),
+        here=request.full_path.rstrip("?"),
     )
 
 
