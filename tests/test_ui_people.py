@@ -1,12 +1,13 @@
 """People and places in a real browser (Debian's chromium), at desktop and phone widths: the search page's facet
 (romanised names with their Arabic spellings; ticking one filters, without scripts too) and the page per name
-(its spellings, stories and latest articles; axe clean). Screenshots go to artifacts/screenshots/people/."""
+(its spellings, stories and latest articles; axe clean). With UI_SHOTS set, screenshots go to its people/ folder."""
 
 import re
 from dataclasses import replace
 
 import pytest
-from browsing import SHOTS, expect, served
+from browsing import expect, served
+from browsing import shot as keep_shot
 from test_search_people import assad, index_people
 from test_ui_accessibility import VIEWPORTS, axe_violations
 
@@ -14,7 +15,6 @@ from service.search.request import SearchRequest
 from service.search.searcher import search
 from service.web import create_app
 
-PEOPLE_SHOTS = SHOTS / "people"
 QUERY = "المحادثات"
 
 
@@ -50,8 +50,7 @@ def scripted_page(browser, request):
 
 
 def shot(page, name: str) -> None:
-    PEOPLE_SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(PEOPLE_SHOTS / f"{name}-{page.width_name}.png"), full_page=True)
+    keep_shot(page, f"people/{name}-{page.width_name}")
 
 
 def test_the_facet_lists_names_with_their_arabic_spellings_and_ticking_one_filters(site, page, client, people):
