@@ -141,7 +141,8 @@ class Translator:
         for pieces, future in zip(batch, futures, strict=True):
             result = future.result()
             output = result.hypotheses[0]
-            alignment = attention_alignment(pieces, output, result.attention[0]) if result.attention else None
+            attention = result.attention  # a new list of lists of Python floats on every access: read it once
+            alignment = attention_alignment(pieces, output, attention[0]) if attention else None
             translations.append(Translation(detokenize(output), float(result.scores[0]), len(output), alignment))
         with self._count_lock:
             self.tokens_translated += sum(t.tokens for t in translations)
