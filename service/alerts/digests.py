@@ -36,6 +36,7 @@ from service.alerts.model import Alert, StoryMatch
 from service.alerts.outbox import backoff, iso_utc
 from service.alerts.store import AlertStore, match_of
 from service.config import Settings
+from service.errors import ServiceError
 
 log = logging.getLogger(__name__)
 GRACE = dt.timedelta(seconds=60)  # after a period ends, before its digest is opened: its last matches are written
@@ -44,8 +45,10 @@ CHUNK = 1000  # alerts whose latest digest one search reads (under the index's r
 LEASE_MARGIN = 30.0  # seconds a claim outlives the SMTP exchange's own timeout
 
 
-class MailFailed(Exception):
+class MailFailed(ServiceError):
     """The SMTP exchange failed; permanent when the server refused the mail for good (a 5xx answer)."""
+
+    status, code = 502, "mail_failed"
 
     def __init__(self, message: str, permanent: bool = False):
         super().__init__(message)
