@@ -110,7 +110,14 @@ def test_body_matches_documents_and_asks_for_aligned_sentences():
         "bool": {"filter": [{"terms": {"source": ["BBC Arabic"]}}, {"range": {"published": {"gte": "2018-01-01"}}}]}
     }
     assert body["sort"][0] == {"published": {"order": "desc", "missing": "_last"}}
-    assert set(body["aggs"]) == {"source", "category", "names", "published", "stories", "collection"}  # stories: collapse is on
+    assert set(body["aggs"]) == {
+        "source",
+        "category",
+        "names",
+        "published",
+        "stories",
+        "collection",
+    }  # stories: collapse is on
 
 
 def test_a_machine_translation_searches_the_other_side_and_weighs_less():
