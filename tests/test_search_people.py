@@ -5,7 +5,9 @@ from dataclasses import replace
 from urllib.parse import quote
 
 import pytest
+from test_alerts import matched_articles, save
 
+from service.alerts.store import AlertStore
 from service.ingest import ingest
 from service.names.lexicon import name_lexicon
 from service.search.names import forget_collection_names
@@ -96,3 +98,31 @@ def test_the_page_of_a_name_shows_its_spellings_stories_and_articles(client, peo
     assert web.get("/names/no%20such%20name").status_code == 404
     results = web.get(f"/?q=%D8%A7%D9%84%D9%85%D8%AD%D8%A7%D8%AF%D8%AB%D8%A7%D8%AA&name={quote(key)}")
     assert 'id="facet-name"' in results.get_data(as_text=True)
+
+
+def test_a_saved_search_narrowed_to_a_name_matches_only_new_articles_naming_it(client, people):
+    """The name filter is percolated like the source and category: saved, it matches what search would return."""
+    key = assad(search(client, people, SearchRequest("المحادثات", collapse=False)))["value"]
+    store = AlertStore(client, people)
+    store.ensure()
+    alert = save(store, "المحادثات", {"name": [key]})
+    later = [
+        ("p5", [("قال بشار الأسد إن المحادثات بدأت من جديد.", "Assad said talks began again.")]),
+        ("p6", [("قال الوزير إن المحادثات بدأت من جديد.", "The minister said talks began again.")]),
+    ]
+    records = [
+        (
+            line,
+            {
+                "id": article_id,
+                "source": "BBC Arabic",
+                "date": "2018-07-01T09:00:00Z",
+                "body": pairs[0][0],
+                "sentences": [{"source": ar, "target": en} for ar, en in pairs],
+            },
+        )
+        for line, (article_id, pairs) in enumerate(later, 1)
+    ]
+    assert ingest(records, client, people, pretranslated=True).indexed == 2
+    client.indices.refresh(index=f"{people}-alert-matches")
+    assert matched_articles(store, alert) == {"p5"}
