@@ -190,7 +190,8 @@ def _person_at(
         (
             unit
             for form in _without_clitic(tokens[index], collection)
-            if (unit := _unit_at([form, *tokens[index + 1 :]], 0, lexicon, collection, first=True))
+            # a unit is one word or two: the rest of the run is not copied (a long run would cost its square)
+            if (unit := _unit_at([form, *tokens[index + 1 : index + 2]], 0, lexicon, collection, first=True))
         ),
         None,
     )
