@@ -178,10 +178,21 @@ class Services:
         return self.workers
 
     def warm_up(self) -> None:
-        """Where the process serves analysts: load the name transliterator (about 9 s) and read the collection's
-        spellings in the background, before the first search needs them, so no analyst's request pays for either."""
-        threading.Thread(target=self._warm_names, name="warm-names", daemon=True).start()
-        threading.Thread(target=self._report_missing_vectors, name="warm-vectors", daemon=True).start()
+        """Where the process serves analysts (its alias holds a collection): load the name transliterator (about
+        9 s) and the sentence encoder, and read the collection's spellings, in the background, before the first
+        search needs them, so no analyst's request pays for either. A process with no collection only translates
+        (a LibreTranslate-style deployment): it loads neither, and keeps their memory (several hundred MB) free."""
+        threading.Thread(target=self._warm_search, name="warm-search", daemon=True).start()
+
+    def _warm_search(self) -> None:
+        try:
+            serves_search = bool(self.client.indices.exists_alias(name=self.alias))
+        except Exception:  # the cluster is away: the first search loads what it needs
+            log.info("no collection reachable at start: the encoder and the names load on the first search")
+            return
+        if serves_search:
+            threading.Thread(target=self._warm_names, name="warm-names", daemon=True).start()
+            self._report_missing_vectors()
 
     def _report_missing_vectors(self) -> None:
         """Load the encoder before the first search needs it, and log how many articles lack its vectors (after

@@ -4,6 +4,7 @@ left out on an index made from articles-v2 (which still ingests), and given by `
 
 import json
 import shutil
+import uuid
 from dataclasses import replace
 
 import pytest
@@ -193,7 +194,7 @@ def test_the_cli_embed_gives_vectors_to_the_articles_without_and_goes_on_where_i
     assert vectors.count_missing(client, fresh, encoder.encoder_id) == 2
     settings = replace(search_settings, opensearch_index=fresh, encoder="use")
     with caplog.at_level("WARNING"):
-        Services(settings)._report_missing_vectors()  # what a serving process logs at start
+        Services(settings)._warm_search()  # what a serving process logs at start
     assert "2 articles of" in caplog.text and "index embed" in caplog.text
     env = {"OPENSEARCH_URL": search_settings.opensearch_urls[0], "OPENSEARCH_INDEX": fresh, "ENCODER": "use"}
     done = run_cli("index", "embed", env=env)
@@ -213,3 +214,10 @@ def test_the_cli_embed_sends_an_index_without_a_vector_field_to_migrate(
     env = {"OPENSEARCH_URL": search_settings.opensearch_urls[0], "OPENSEARCH_INDEX": fresh, "ENCODER": "use"}
     refused = run_cli("index", "embed", env=env)
     assert refused.returncode != 0 and "index migrate" in refused.stderr.decode()
+
+
+def test_a_process_with_no_collection_loads_no_encoder_at_start(search_settings):
+    """A process that only translates (no alias to search) keeps the encoder's memory free until a search."""
+    services = Services(replace(search_settings, opensearch_index=f"absent-{uuid.uuid4().hex[:8]}", encoder="use"))
+    services._warm_search()
+    assert "encoder" not in vars(services)  # the cached_property never ran
