@@ -101,11 +101,12 @@ def test_load_indexes_human_english_with_the_demo_model_and_translates_with_a_re
 
     real = RealModel(translator)
     chosen, report = sample.load(sample_records(), IndexTarget(client, alias), real)
-    # the human English is gone from the records, so the sample indexed with it is translated again
-    # sample-en and sample-ar are unchanged records: kept as stored (sample-ar's demo English until it changes)
-    assert report.to_dict() == {"indexed": 6, "unchanged": 2, "rejected": 0}
+    # the human English is gone from the records, so the sample indexed with it is translated again, and so is
+    # sample-ar's demo noise; sample-en is an unchanged English original, kept as stored
+    assert report.to_dict() == {"indexed": 7, "unchanged": 1, "rejected": 0}
     kinds = stored_provenance(client, alias)
     assert kinds["sample-5"] == {"kind": "machine", "model": real.model_id}
+    assert kinds["sample-ar"] == {"kind": "machine", "model": real.model_id}
     assert kinds["sample-en"]["kind"] == "original"
 
 

@@ -190,7 +190,8 @@ def test_browsing_by_source_category_and_date_needs_no_query(site, page):
     hits = page.locator(".hit")
     expect(hits).to_have_count(3)  # the quake's first report, the budget's, and 2018's match: newest first
     assert [hit.get_attribute("data-id") for hit in hits.all()] == ["q-bbc", "b-bbc", "old-sport"]
-    assert page.locator("#export-csv").count() == 0  # nothing to export or save without a query
+    expect(page.locator("#export-csv")).to_have_attribute("href", re.compile(r"^/browse\.csv\?"))  # the listing
+    assert page.locator("#save-search").count() == 0  # a saved search needs words to match
     fits_the_screen(page)
     shot(page, "browse-source")
     assert axe_violations(page) == []

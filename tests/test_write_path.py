@@ -8,7 +8,6 @@ step reaches every writer, and nothing but the write path writes articles to the
 import ast
 import io
 import json
-import shutil
 import sqlite3
 import threading
 import uuid
@@ -16,16 +15,15 @@ from dataclasses import replace
 
 import pytest
 from helpers import cli_env, run_cli
+from test_sample import RealModel
 
 import service.ingest
 from service import sample
-from service.config import PROJECT_ROOT, Settings
+from service.config import PROJECT_ROOT
 from service.index import lifecycle
 from service.ingest import IndexTarget, ingest_stream, machine_translation
 from service.jobs.store import SqliteJobStore
 from service.jobs.worker import Worker
-from service.modelstore.manifest import MANIFEST_FILE
-from service.translation.engine import Translator
 from service.web import create_app
 from service.web.services import services_of
 
@@ -173,16 +171,10 @@ def test_a_repeated_id_across_windows_counts_as_within_one(client, fresh_alias, 
     check_stored(client, fresh_alias)
 
 
-def test_a_real_model_translates_the_demo_models_noise_again_and_then_keeps_it(
-    client, fresh_alias, translator, tiny_model_dir, tmp_path
-):
+def test_a_real_model_translates_the_demo_models_noise_again_and_then_keeps_it(client, fresh_alias, translator):
     """Articles stored while only the demo model was there are not unchanged once a real model is: their English
-    is noise. The same weights, marked real, stand in for opus-mt-ar-en."""
-    real_dir = tmp_path / "real"
-    shutil.copytree(tiny_model_dir, real_dir)
-    manifest = json.loads((real_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
-    (real_dir / MANIFEST_FILE).write_text(json.dumps({**manifest, "demo": False}), encoding="utf-8")
-    real = Translator(real_dir, Settings(model_dir=real_dir, inter_threads=2))
+    is noise. The session's model, presented as real, stands in for opus-mt-ar-en."""
+    real = RealModel(translator)
     records, target = list(enumerate(RECORDS[:2], 1)), IndexTarget(client, fresh_alias)
 
     def ingest(by) -> tuple[int, int, int]:
