@@ -12,11 +12,12 @@ LibreTranslate API (ours: service/web/libre.py), with source "ar", on the same t
   single      each text its own request, one at a time
 
 Held equal on both sides: inter and intra threads (ARGOS_INTER_THREADS / ARGOS_INTRA_THREADS vs
-MT_INTER_THREADS / MT_INTRA_THREADS), beam 4, HTTP threads, and the decoding limit: CTranslate2's
-default of 256 tokens that LibreTranslate leaves in place, and ours set to 256
-(MT_DECODE_LENGTH_RATIO/EXTRA). The realistic-length model stops each sentence near the length of
-its human translation, well before the limit; with `--lengths forced` (the plain random model, which
-never emits </s>) every sentence decodes to the limit, as the figures before issue 22 did. Our
+MT_INTER_THREADS / MT_INTRA_THREADS), beam 4 and HTTP threads. The realistic-length model stops each
+sentence near the length of its human translation, so neither side's decoding limit binds: ours
+stays at its default (2 x source + 10 tokens, which also sizes the pieces CTranslate2 decodes
+together, MT_BATCH_DECODE_TOKENS), LibreTranslate's at CTranslate2's 256. With `--lengths forced` (the
+plain random model, which never emits </s>) every sentence decodes to the limit, so ours is set to
+LibreTranslate's 256 (MT_DECODE_LENGTH_RATIO/EXTRA), as the figures before issue 22 were. Our
 translation memory is off and our word alignments stay on (our default). Output tokens are
 counted from each response's text, re-tokenised with the model's target SentencePiece model.
 
@@ -279,10 +280,11 @@ def summary(server: Server, workload: str) -> tuple[float, float, float, float]:
     )
 
 
-def raw_ceiling(model_dir: Path, texts: list[str], inter: int, intra: int) -> None:
+def raw_ceiling(model_dir: Path, texts: list[str], inter: int, intra: int, limit: int | None) -> None:
     """What batching can give at all at this decoding length: raw CTranslate2 on the same model and texts, each
     text its own batch (LibreTranslate's way under concurrent clients) against all of them as one batch decoded in
-    pieces of our MT_BATCH_DECODE_TOKENS budget and in pieces of 8, alternating. Run after both servers stopped."""
+    pieces of our MT_BATCH_DECODE_TOKENS budget and in pieces of 8, alternating. Run after both servers stopped.
+    limit: the decoding limit held on both sides; None: ours by default, for the longest text."""
     import ctranslate2
 
     source = spm.SentencePieceProcessor(model_file=str(model_dir / "source.spm"))
@@ -290,8 +292,11 @@ def raw_ceiling(model_dir: Path, texts: list[str], inter: int, intra: int) -> No
     model = ctranslate2.Translator(
         str(model_dir), device="cpu", compute_type="int8", inter_threads=inter, intra_threads=intra
     )
-    options = {"beam_size": BEAM_SIZE, "max_decoding_length": DECODING_LIMIT, "max_input_length": 0}
-    budget = max(1, Settings().batch_decode_tokens // (BEAM_SIZE * DECODING_LIMIT))
+    settings = Settings()
+    longest = max(map(len, tokens))
+    limit = limit or int(settings.decode_length_ratio * longest) + settings.decode_length_extra
+    options = {"beam_size": BEAM_SIZE, "max_decoding_length": limit, "max_input_length": 0}
+    budget = max(1, settings.batch_decode_tokens // (BEAM_SIZE * limit))
 
     def tokens_per_second(batches: list[list[list[str]]], piece: int) -> float:
         started = time.perf_counter()
@@ -345,11 +350,11 @@ def main() -> None:
         "MT_INTER_THREADS": str(args.inter),
         "MT_INTRA_THREADS": str(args.intra),
         "MT_BEAM_SIZE": str(BEAM_SIZE),
-        # the decoding limit is ratio x longest input + extra: a tiny ratio rounds up to 1, so 1 + 255 = 256
-        "MT_DECODE_LENGTH_RATIO": "0.0001",
-        "MT_DECODE_LENGTH_EXTRA": str(DECODING_LIMIT - 1),
         "MAX_BATCH_TEXTS": str(max(64, args.texts)),
     }
+    if args.lengths == "forced":  # every output decodes to the limit: LibreTranslate's, on both sides
+        # the decoding limit is ratio x longest input + extra: a tiny ratio rounds up to 1, so 1 + 255 = 256
+        ours_env.update({"MT_DECODE_LENGTH_RATIO": "0.0001", "MT_DECODE_LENGTH_EXTRA": str(DECODING_LIMIT - 1)})
     logs = PEER_DIR / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     servers: list[Server] = []
@@ -398,10 +403,16 @@ def main() -> None:
                 logs / "libretranslate.log",
             )
         )
+        limits = (
+            f"{DECODING_LIMIT} tokens both sides"
+            if args.lengths == "forced"
+            else f"ours {Settings().decode_length_ratio:g} x source + {Settings().decode_length_extra}, LibreTranslate "
+            f"{DECODING_LIMIT} (neither binds: the model stops)"
+        )
         print(
             f"{len(texts)} tico19 sentences per pass, {args.rounds} rounds ABAB; the model above (int8) from one "
-            f".argosmodel; inter {args.inter} x intra {args.intra} threads, beam {BEAM_SIZE}, decoding limit "
-            f"{DECODING_LIMIT} tokens, {args.http_threads} HTTP threads, both sides; POST /translate on both"
+            f".argosmodel; inter {args.inter} x intra {args.intra} threads, beam {BEAM_SIZE}, {args.http_threads} "
+            f"HTTP threads, both sides; decoding limit {limits}; POST /translate on both"
         )
         for server in servers:
             run_pass(server, "single", texts[:2], target_sp)  # warm-up, not counted
@@ -425,7 +436,7 @@ def main() -> None:
     finally:
         for server in servers:
             server.stop()
-    raw_ceiling(ours_dir, texts, args.inter, args.intra)
+    raw_ceiling(ours_dir, texts, args.inter, args.intra, DECODING_LIMIT if args.lengths == "forced" else None)
 
 
 if __name__ == "__main__":
