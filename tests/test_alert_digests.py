@@ -95,6 +95,7 @@ def digest_settings(search_settings, alias, smtp_port):
         alert_webhook_retry_seconds=60,
         alert_webhook_retry_max_seconds=600,
         alert_digest_addresses_per_key=2,
+        alert_digest_domains=("example.org",),
     )
 
 
@@ -177,6 +178,22 @@ def test_a_paused_alert_mails_nothing_and_its_pending_digest_is_dropped(store, d
     counts = DigestSender(store, digest_settings, clock).run_once()
     assert counts["dropped"] == 1 and counts["sent"] == 0
     assert mails_to(mailbox, alert) == []
+
+
+def test_a_digest_goes_to_the_address_recorded_when_it_opened(store, digest_settings, mailbox):
+    alert = digest_alert(store, name="Recorded recipient")
+    record(store, alert, "r1", NOON + dt.timedelta(minutes=5))
+    clock = Clock(NOON + dt.timedelta(hours=1, minutes=2))
+    assert DigestSender(store, replace(digest_settings, smtp_port=free_port()), clock).run_once()["retried"] == 1
+    # The address changed while the digest waits: it still goes to the one it was opened for, no one else.
+    wordings = alert.wordings()
+    store.update(alert.id, OWNER, alert.name, alert.query, {}, wordings, None, digest=("new@example.org", "hourly"))
+    clock.moment += dt.timedelta(minutes=5)
+    store.client.indices.refresh(index=store.digests_index)
+    assert DigestSender(store, digest_settings, clock).run_once()["sent"] == 1
+    (mail,) = mails_to(mailbox, alert)
+    assert mail["To"] == ADDRESS
+    assert "Recorded recipient” by that alert's owner, who can stop it" in mail.get_body(("plain",)).get_content()
 
 
 def test_an_smtp_outage_is_retried_and_the_digest_mailed_exactly_once(store, digest_settings, smtp_port):
@@ -265,6 +282,13 @@ def test_the_api_sets_the_digest_and_limits_the_addresses_of_a_key(digest_settin
     assert (
         http.post("/api/v1/alerts", json={**body, "digest_email": "ONE@example.org"}, headers=AUTH).status_code == 201
     )
+    # Only the operator's domains (ALERT_DIGEST_DOMAINS), and none when it is unset: said in words.
+    stranger = http.post("/api/v1/alerts", json={**body, "digest_email": "x@elsewhere.net"}, headers=AUTH)
+    assert stranger.status_code == 400 and "only to addresses at example.org" in stranger.json["error"]["message"]
+    closed = create_app(replace(digest_settings, alert_digest_domains=())).test_client()
+    refused = closed.post("/api/v1/alerts", json=body, headers=AUTH)
+    assert refused.status_code == 400 and "not chosen any e-mail domain" in refused.json["error"]["message"]
+    assert "cannot be set up on this service" in closed.get("/alerts").get_data(as_text=True)
     # Without an SMTP server the alert is saved, and the answer says no digest will be mailed.
     off = create_app(replace(digest_settings, smtp_host=None)).test_client()
     saved = off.post("/api/v1/alerts", json={**body, "digest_email": "two@example.org"}, headers=AUTH)

@@ -39,6 +39,16 @@ def digest_id(alert_id: str, until: str) -> str:
     return hashlib.sha256(f"digest\x00{alert_id}\x00{until}".encode()).hexdigest()
 
 
+def digest_domain_refusal(address: str, domains: tuple[str, ...]) -> str | None:
+    """Why address may not get digests here (its domain is not one of ALERT_DIGEST_DOMAINS), or None: a key can
+    mail only the domains the service's operator chose, not any stranger."""
+    if not domains:
+        return "this service mails digests to no address: its operator has not chosen any e-mail domain for them"
+    if address.rpartition("@")[2].lower() not in domains:
+        return f"this service mails digests only to addresses at {', '.join(domains)}"
+    return None
+
+
 def header_text(value: str) -> str:
     return _CONTROL.sub(" ", value).strip()
 
@@ -105,7 +115,7 @@ def _plain(alert, matches, total, stories, since, until, base_url, alerts_page) 
         ]
     if total > len(matches):
         lines += [f"… and {total - len(matches)} more on the Alerts page: {alerts_page}", ""]
-    lines += ["--", f"Change or pause this alert, or stop its digest: {alerts_page}"]
+    lines += ["--", f"{_set_up_by(alert)} Change or pause this alert, or stop its digest: {alerts_page}"]
     return "\n".join(lines) + "\n"
 
 
@@ -130,8 +140,17 @@ def _html(alert, matches, total, stories, since, until, base_url, alerts_page) -
         f"<title>{escape(header_text(alert.name))}</title></head><body>"
         f"<p>Your alert “<bdi>{escape(alert.name)}</bdi>” (query: <bdi>{escape(alert.query)}</bdi>) matched "
         f"{stories} from {since} to {until}.</p><ol>{''.join(items)}</ol>{more}"
-        f'<p><small><a href="{escape(alerts_page)}">Change or pause this alert, or stop its digest</a></small></p>'
+        f"<p><small>{escape(_set_up_by(alert))} "
+        f'<a href="{escape(alerts_page)}">Change or pause this alert, or stop its digest</a></small></p>'
         "</body></html>\n"
+    )
+
+
+def _set_up_by(alert: Alert) -> str:
+    """Who sent this mail, for a recipient who did not ask for it."""
+    return (
+        f"This address was given for the digest of the alert “{alert.name}” by that alert's owner, "
+        "who can stop it on the Alerts page."
     )
 
 

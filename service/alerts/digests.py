@@ -5,7 +5,8 @@ digest_mail.digest_id(alert, end of period), written with `create` once the peri
 that a match recorded at its last moment is searchable): of several senders, in threads, processes or hosts, one
 opens it, and a restart finds it there. It fixes what the digest holds (the matches recorded after the previous
 digest's end up to this one's: `since`, `until`, their ids), so a retry mails the same digest. A period with no
-match is recorded `empty` and mails nothing. A pending digest is claimed, sent and settled like a webhook delivery
+match is recorded `empty` and mails nothing. The digest records its recipient, the alert's address when it was opened, and
+is mailed to it alone (or dropped if its domain has left ALERT_DIGEST_DOMAINS). A pending digest is claimed, sent and settled like a webhook delivery
 (alerts/delivery.py): claimed by a guarded write that moves its next attempt a lease ahead, then `sent`, or retried
 with back-off after an SMTP failure (the server away, a 4xx), or `failed` for good after a permanent refusal (5xx) or
 ALERT_WEBHOOK_GIVE_UP_HOURS after its period. A sender that dies after the server accepted the mail and before
@@ -31,7 +32,14 @@ from opensearchpy.exceptions import ConflictError, NotFoundError
 
 from service.alerts import webhooks
 from service.alerts.atom import parse_utc
-from service.alerts.digest_mail import MAX_LISTED, PERIODS, digest_id, digest_message, period_end
+from service.alerts.digest_mail import (
+    MAX_LISTED,
+    PERIODS,
+    digest_domain_refusal,
+    digest_id,
+    digest_message,
+    period_end,
+)
 from service.alerts.model import Alert, StoryMatch
 from service.alerts.outbox import backoff, iso_utc
 from service.alerts.store import AlertStore, match_of
@@ -244,7 +252,10 @@ class DigestSender:
 
     def _send(self, digest: dict, attempt: int) -> str:
         alert = self.store.get(digest["alert_id"], None)
-        dropped = _why_dropped(alert)
+        # the address recorded when the period was opened, never the alert's current one: changing the address
+        # does not redirect what was opened for another
+        recipient = digest["recipient"]
+        dropped = _why_dropped(alert) or digest_domain_refusal(recipient, self.settings.alert_digest_domains)
         if dropped:
             return self._settle(digest["id"], {"state": "dropped", "last_error": dropped})
         settings = self.settings
@@ -253,7 +264,7 @@ class DigestSender:
             self._matches(digest["match_ids"]),
             digest["total"],
             (digest["since"], digest["until"]),
-            (settings.smtp_from, alert.digest_email),
+            (settings.smtp_from, recipient),
             settings.public_url,
             self.now(),
             digest["id"],
@@ -264,7 +275,7 @@ class DigestSender:
             return self._retry_or_fail(digest, attempt, error)
         return self._settle(
             digest["id"],
-            {"state": "sent", "sent_at": iso_utc(self.now()), "recipient": alert.digest_email, "last_error": None},
+            {"state": "sent", "sent_at": iso_utc(self.now()), "last_error": None},
         )
 
     def _matches(self, match_ids: list[str]) -> list[StoryMatch]:
