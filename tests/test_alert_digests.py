@@ -13,7 +13,7 @@ from helpers import free_port
 
 from service.alerts.delivery import Deliverer
 from service.alerts.digest_mail import digest_message, header_text, period_end
-from service.alerts.digests import DigestSender
+from service.alerts.digests import BATCH, DigestSender, this_turn
 from service.alerts.model import Alert, StoryMatch, match_id, saved_wording
 from service.alerts.store import AlertStore
 from service.alerts.usecases import AlertRefused, checked_email
@@ -346,3 +346,11 @@ def test_a_digest_address_is_one_bare_address(address):
         checked_email(address)
     assert refused.value.code == "bad_digest_email"
     assert checked_email(" d.e+f@mail.example.co.uk ") == "d.e+f@mail.example.co.uk" and checked_email("") is None
+
+
+def test_one_turn_sends_at_most_a_batch_of_digests_due_and_opened():
+    due = [{"_id": f"d{n}"} for n in range(BATCH)]
+    opened = [{"_id": "d0"}, {"_id": "new"}]
+    turn = this_turn(due, opened)
+    assert len(turn) == BATCH and [hit["_id"] for hit in turn] == [f"d{n}" for n in range(BATCH)]
+    assert [hit["_id"] for hit in this_turn(due[:2], opened)] == ["d0", "d1", "new"]

@@ -123,9 +123,7 @@ class DigestSender:
         """Open the digests whose period has ended, then send the pending ones that are due; the counts."""
         counts = {"sent": 0, "retried": 0, "failed": 0, "dropped": 0}
         opened = self._open_periods()
-        due = {hit["_id"]: hit for hit in self._due()}
-        due.update({hit["_id"]: hit for hit in opened})  # written just now: not searchable before the next refresh
-        for hit in due.values():
+        for hit in this_turn(self._due(), opened):
             claimed = self._claim(hit)
             if claimed is None:
                 continue
@@ -302,6 +300,15 @@ class DigestSender:
             index=self.store.digests_index, id=digest_id_, body={"doc": change}, retry_on_conflict=5
         )
         return change["state"]
+
+
+def this_turn(due: list[dict], opened: list[dict]) -> list[dict]:
+    """The digests one turn sends: those due, then those opened just now (not searchable before the next refresh),
+    once each and BATCH at most, so that a turn holds the delivery loop BATCH x SMTP_TIMEOUT at most; the rest are
+    due at the next turn."""
+    hits = {hit["_id"]: hit for hit in due}
+    hits.update({hit["_id"]: hit for hit in opened if hit["_id"] not in hits})
+    return list(hits.values())[:BATCH]
 
 
 def _why_dropped(alert: Alert | None) -> str | None:
