@@ -222,6 +222,22 @@ def test_an_smtp_outage_is_retried_and_the_digest_mailed_exactly_once(store, dig
     assert "<o1>" in mail.get_body(("plain",)).get_content()
 
 
+def test_a_digest_still_unsent_past_the_give_up_age_fails_whatever_kept_it(store, digest_settings, mailbox):
+    alert = digest_alert(store, name="Given up")
+    record(store, alert, "g1", NOON + dt.timedelta(minutes=5))
+    clock = Clock(NOON + dt.timedelta(hours=1, minutes=2))
+    assert DigestSender(store, replace(digest_settings, smtp_port=free_port()), clock).run_once()["retried"] == 1
+    # Its next attempt never came in time (the sender crashed on each, say): past the give-up age it fails unsent.
+    clock.moment += dt.timedelta(hours=digest_settings.alert_webhook_give_up_hours)
+    store.client.indices.refresh(index=store.digests_index)
+    assert DigestSender(store, digest_settings, clock).run_once()["failed"] == 1
+    store.client.indices.refresh(index=store.digests_index)
+    found = store.client.search(index=store.digests_index, body={"query": {"term": {"alert_id": alert.id}}})
+    (failed,) = [hit["_source"] for hit in found["hits"]["hits"] if hit["_source"]["state"] != "empty"]
+    assert failed["state"] == "failed" and "still unsent" in failed["last_error"]
+    assert mails_to(mailbox, alert) == []
+
+
 def test_a_server_that_never_answers_is_cut_off_at_the_timeout(store, digest_settings):
     import socket
 

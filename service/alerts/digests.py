@@ -124,6 +124,9 @@ class DigestSender:
         counts = {"sent": 0, "retried": 0, "failed": 0, "dropped": 0}
         opened = self._open_periods()
         for hit in this_turn(self._due(), opened):
+            if self.now() > self._give_up_at(hit["_source"]):  # whatever kept it unsent: an error not SMTP's included
+                counts["failed"] += self._give_up(hit)
+                continue
             claimed = self._claim(hit)
             if claimed is None:
                 continue
@@ -248,6 +251,26 @@ class DigestSender:
             return None
         return attempt
 
+    def _give_up_at(self, digest: dict) -> dt.datetime:
+        return parse_utc(digest["until"]) + dt.timedelta(hours=self.settings.alert_webhook_give_up_hours)
+
+    def _give_up(self, hit: dict) -> int:
+        """Mark the digest failed unless another sender took it meanwhile; 1 if marked, else 0."""
+        hours = self.settings.alert_webhook_give_up_hours
+        reason = f"still unsent {hours:g} hours after its period; last error: {hit['_source'].get('last_error')}"
+        try:
+            self.store.client.update(
+                index=self.store.digests_index,
+                id=hit["_id"],
+                body={"doc": {"state": "failed", "last_error": reason}},
+                if_seq_no=hit["_seq_no"],
+                if_primary_term=hit["_primary_term"],
+            )
+        except ConflictError:
+            return 0
+        log.warning("the digest %s failed for good: %s", hit["_id"], reason)
+        return 1
+
     def _send(self, digest: dict, attempt: int) -> str:
         alert = self.store.get(digest["alert_id"], None)
         # the address recorded when the period was opened, never the alert's current one: changing the address
@@ -286,8 +309,7 @@ class DigestSender:
         settings = self.settings
         wait = backoff(attempt, settings.alert_webhook_retry_seconds, settings.alert_webhook_retry_max_seconds)
         next_attempt = self.now() + dt.timedelta(seconds=wait)
-        give_up_at = parse_utc(digest["until"]) + dt.timedelta(hours=settings.alert_webhook_give_up_hours)
-        if error.permanent or next_attempt > give_up_at:
+        if error.permanent or next_attempt > self._give_up_at(digest):
             log.warning("the digest %s failed for good after %d attempts: %s", digest["id"], attempt, error)
             return self._settle(digest["id"], {"state": "failed", "last_error": str(error)})
         self._settle(
