@@ -193,7 +193,10 @@ def test_a_digest_goes_to_the_address_recorded_when_it_opened(store, digest_sett
     assert DigestSender(store, digest_settings, clock).run_once()["sent"] == 1
     (mail,) = mails_to(mailbox, alert)
     assert mail["To"] == ADDRESS
-    assert "Recorded recipient” by that alert's owner, who can stop it" in mail.get_body(("plain",)).get_content()
+    assert (
+        "\u2068Recorded recipient\u2069” by that alert's owner, who can stop it"
+        in mail.get_body(("plain",)).get_content()
+    )
 
 
 def test_an_smtp_outage_is_retried_and_the_digest_mailed_exactly_once(store, digest_settings, smtp_port):
@@ -344,6 +347,16 @@ def test_a_name_with_a_line_break_cannot_add_a_header():
     message = digest_message(alert, [], 0, (NOON.isoformat(), NOON.isoformat()), (SENDER, ADDRESS), BASE, NOON, "id")
     assert message["Bcc"] is None and "\n" not in message["Subject"]
     assert header_text("a\x00b\u2028c") == "a b c"
+
+
+def test_bidi_controls_leave_the_headers_and_the_name_and_query_are_isolated_in_the_text():
+    spoof = "Gaza\u202etxt.exe\u2066x\u2069\u200f"
+    alert = Alert("a", "o", spoof, f"q\u2069{spoof}", {}, "t", None, NOON.isoformat(), None)
+    message = digest_message(alert, [], 0, (NOON.isoformat(), NOON.isoformat()), (SENDER, ADDRESS), BASE, NOON, "id")
+    assert message["Subject"] == "Gazatxt.exex: 0 new stories"
+    plain = message.get_body(("plain",)).get_content()
+    assert "alert “\u2068Gazatxt.exex\u2069” (query: \u2068qGazatxt.exex\u2069)" in plain
+    assert "\u202e" not in plain and "\u200f" not in plain
 
 
 @pytest.mark.parametrize(
