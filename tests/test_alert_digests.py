@@ -241,6 +241,16 @@ def test_a_digest_still_unsent_past_the_give_up_age_fails_whatever_kept_it(store
     assert mails_to(mailbox, alert) == []
 
 
+def test_deleting_an_alert_deletes_its_digests(store, digest_settings):
+    alert = digest_alert(store, name="Deleted")
+    record(store, alert, "x1", NOON + dt.timedelta(minutes=5))
+    clock = Clock(NOON + dt.timedelta(hours=1, minutes=2))
+    assert DigestSender(store, replace(digest_settings, smtp_port=free_port()), clock).run_once()["retried"] == 1
+    assert store.delete(alert.id, OWNER)
+    query = {"query": {"term": {"alert_id": alert.id}}}
+    assert store.client.count(index=store.digests_index, body=query)["count"] == 0
+
+
 def test_a_server_that_never_answers_is_cut_off_at_the_timeout(store, digest_settings):
     import socket
 

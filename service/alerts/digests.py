@@ -13,8 +13,8 @@ ALERT_WEBHOOK_GIVE_UP_HOURS after its period. A sender that dies after the serve
 recording it sends it again when the lease ends; both copies carry the digest's Message-ID.
 
 A paused alert opens no digest, and one it has pending is dropped (state `dropped`) rather than held: pausing says
-"stop mailing", and the matches stay on the Alerts page and in the feed. So is one whose alert was deleted or whose
-digest was turned off.
+"stop mailing", and the matches stay on the Alerts page and in the feed. So is one whose digest was turned off; one
+whose alert was deleted is deleted, as the alert's others were with it (they hold the address).
 """
 
 from __future__ import annotations
@@ -276,6 +276,9 @@ class DigestSender:
         # the address recorded when the period was opened, never the alert's current one: changing the address
         # does not redirect what was opened for another
         recipient = digest["recipient"]
+        if alert is None:  # opened as it was deleted: nothing of it stays, the address included
+            self.store.client.delete(index=self.store.digests_index, id=digest["id"], ignore=404)
+            return "dropped"
         dropped = _why_dropped(alert) or digest_domain_refusal(recipient, self.settings.alert_digest_domains)
         if dropped:
             return self._settle(digest["id"], {"state": "dropped", "last_error": dropped})
@@ -333,9 +336,7 @@ def this_turn(due: list[dict], opened: list[dict]) -> list[dict]:
     return list(hits.values())[:BATCH]
 
 
-def _why_dropped(alert: Alert | None) -> str | None:
-    if alert is None:
-        return "the alert was deleted"
+def _why_dropped(alert: Alert) -> str | None:
     if alert.paused:
         return "the alert was paused"
     if alert.digest_cadence == "off" or not alert.digest_email:
