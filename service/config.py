@@ -245,6 +245,18 @@ def _webhook_allow(text: str) -> tuple[str, ...]:
     return tuple(entries)
 
 
+def _mail_domains(text: str) -> tuple[str, ...]:
+    """E-mail domains (lower-case), comma-separated, each a host name with a dot."""
+    domains = []
+    for entry in (part.strip().lower().rstrip(".") for part in text.split(",")):
+        if not entry:
+            continue
+        if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+", entry):
+            raise ValueError(f"{entry!r} is not an e-mail domain such as example.org")
+        domains.append(entry)
+    return tuple(dict.fromkeys(domains))
+
+
 def _public_url(text: str) -> str:
     urls = _urls(text)
     if len(urls) != 1:
@@ -666,6 +678,13 @@ class Settings:
         "3",
         "Distinct e-mail addresses one API key's alerts may mail digests to.",
         _positive_int,
+    )
+    alert_digest_domains: tuple[str, ...] = _declare(
+        "ALERT_DIGEST_DOMAINS",
+        None,
+        "E-mail domains, comma-separated, that alert digests may be mailed to (unset: digest addresses are refused).",
+        _mail_domains,
+        (),
     )
 
     def __post_init__(self) -> None:

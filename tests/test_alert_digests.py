@@ -13,7 +13,7 @@ from helpers import free_port
 
 from service.alerts.delivery import Deliverer
 from service.alerts.digest_mail import digest_message, header_text, period_end
-from service.alerts.digests import DigestSender
+from service.alerts.digests import BATCH, DigestSender, this_turn
 from service.alerts.model import Alert, StoryMatch, match_id, saved_wording
 from service.alerts.store import AlertStore
 from service.alerts.usecases import AlertRefused, checked_email
@@ -95,6 +95,7 @@ def digest_settings(search_settings, alias, smtp_port):
         alert_webhook_retry_seconds=60,
         alert_webhook_retry_max_seconds=600,
         alert_digest_addresses_per_key=2,
+        alert_digest_domains=("example.org",),
     )
 
 
@@ -179,6 +180,25 @@ def test_a_paused_alert_mails_nothing_and_its_pending_digest_is_dropped(store, d
     assert mails_to(mailbox, alert) == []
 
 
+def test_a_digest_goes_to_the_address_recorded_when_it_opened(store, digest_settings, mailbox):
+    alert = digest_alert(store, name="Recorded recipient")
+    record(store, alert, "r1", NOON + dt.timedelta(minutes=5))
+    clock = Clock(NOON + dt.timedelta(hours=1, minutes=2))
+    assert DigestSender(store, replace(digest_settings, smtp_port=free_port()), clock).run_once()["retried"] == 1
+    # The address changed while the digest waits: it still goes to the one it was opened for, no one else.
+    wordings = alert.wordings()
+    store.update(alert.id, OWNER, alert.name, alert.query, {}, wordings, None, digest=("new@example.org", "hourly"))
+    clock.moment += dt.timedelta(minutes=5)
+    store.client.indices.refresh(index=store.digests_index)
+    assert DigestSender(store, digest_settings, clock).run_once()["sent"] == 1
+    (mail,) = mails_to(mailbox, alert)
+    assert mail["To"] == ADDRESS
+    assert (
+        "\u2068Recorded recipient\u2069” by that alert's owner, who can stop it"
+        in mail.get_body(("plain",)).get_content()
+    )
+
+
 def test_an_smtp_outage_is_retried_and_the_digest_mailed_exactly_once(store, digest_settings, smtp_port):
     alert = digest_alert(store, cadence="daily", name="Outage")
     record(store, alert, "o1", NOON)
@@ -203,6 +223,32 @@ def test_an_smtp_outage_is_retried_and_the_digest_mailed_exactly_once(store, dig
             time.sleep(0.05)
         (mail,) = mails_to(mailbox, alert)
     assert "<o1>" in mail.get_body(("plain",)).get_content()
+
+
+def test_a_digest_still_unsent_past_the_give_up_age_fails_whatever_kept_it(store, digest_settings, mailbox):
+    alert = digest_alert(store, name="Given up")
+    record(store, alert, "g1", NOON + dt.timedelta(minutes=5))
+    clock = Clock(NOON + dt.timedelta(hours=1, minutes=2))
+    assert DigestSender(store, replace(digest_settings, smtp_port=free_port()), clock).run_once()["retried"] == 1
+    # Its next attempt never came in time (the sender crashed on each, say): past the give-up age it fails unsent.
+    clock.moment += dt.timedelta(hours=digest_settings.alert_webhook_give_up_hours)
+    store.client.indices.refresh(index=store.digests_index)
+    assert DigestSender(store, digest_settings, clock).run_once()["failed"] == 1
+    store.client.indices.refresh(index=store.digests_index)
+    found = store.client.search(index=store.digests_index, body={"query": {"term": {"alert_id": alert.id}}})
+    (failed,) = [hit["_source"] for hit in found["hits"]["hits"] if hit["_source"]["state"] != "empty"]
+    assert failed["state"] == "failed" and "still unsent" in failed["last_error"]
+    assert mails_to(mailbox, alert) == []
+
+
+def test_deleting_an_alert_deletes_its_digests(store, digest_settings):
+    alert = digest_alert(store, name="Deleted")
+    record(store, alert, "x1", NOON + dt.timedelta(minutes=5))
+    clock = Clock(NOON + dt.timedelta(hours=1, minutes=2))
+    assert DigestSender(store, replace(digest_settings, smtp_port=free_port()), clock).run_once()["retried"] == 1
+    assert store.delete(alert.id, OWNER)
+    query = {"query": {"term": {"alert_id": alert.id}}}
+    assert store.client.count(index=store.digests_index, body=query)["count"] == 0
 
 
 def test_a_server_that_never_answers_is_cut_off_at_the_timeout(store, digest_settings):
@@ -265,6 +311,13 @@ def test_the_api_sets_the_digest_and_limits_the_addresses_of_a_key(digest_settin
     assert (
         http.post("/api/v1/alerts", json={**body, "digest_email": "ONE@example.org"}, headers=AUTH).status_code == 201
     )
+    # Only the operator's domains (ALERT_DIGEST_DOMAINS), and none when it is unset: said in words.
+    stranger = http.post("/api/v1/alerts", json={**body, "digest_email": "x@elsewhere.net"}, headers=AUTH)
+    assert stranger.status_code == 400 and "only to addresses at example.org" in stranger.json["error"]["message"]
+    closed = create_app(replace(digest_settings, alert_digest_domains=())).test_client()
+    refused = closed.post("/api/v1/alerts", json=body, headers=AUTH)
+    assert refused.status_code == 400 and "not chosen any e-mail domain" in refused.json["error"]["message"]
+    assert "cannot be set up on this service" in closed.get("/alerts").get_data(as_text=True)
     # Without an SMTP server the alert is saved, and the answer says no digest will be mailed.
     off = create_app(replace(digest_settings, smtp_host=None)).test_client()
     saved = off.post("/api/v1/alerts", json={**body, "digest_email": "two@example.org"}, headers=AUTH)
@@ -306,6 +359,16 @@ def test_a_name_with_a_line_break_cannot_add_a_header():
     assert header_text("a\x00b\u2028c") == "a b c"
 
 
+def test_bidi_controls_leave_the_headers_and_the_name_and_query_are_isolated_in_the_text():
+    spoof = "Gaza\u202etxt.exe\u2066x\u2069\u200f"
+    alert = Alert("a", "o", spoof, f"q\u2069{spoof}", {}, "t", None, NOON.isoformat(), None)
+    message = digest_message(alert, [], 0, (NOON.isoformat(), NOON.isoformat()), (SENDER, ADDRESS), BASE, NOON, "id")
+    assert message["Subject"] == "Gazatxt.exex: 0 new stories"
+    plain = message.get_body(("plain",)).get_content()
+    assert "alert “\u2068Gazatxt.exex\u2069” (query: \u2068qGazatxt.exex\u2069)" in plain
+    assert "\u202e" not in plain and "\u200f" not in plain
+
+
 @pytest.mark.parametrize(
     "address",
     [
@@ -322,3 +385,11 @@ def test_a_digest_address_is_one_bare_address(address):
         checked_email(address)
     assert refused.value.code == "bad_digest_email"
     assert checked_email(" d.e+f@mail.example.co.uk ") == "d.e+f@mail.example.co.uk" and checked_email("") is None
+
+
+def test_one_turn_sends_at_most_a_batch_of_digests_due_and_opened():
+    due = [{"_id": f"d{n}"} for n in range(BATCH)]
+    opened = [{"_id": "d0"}, {"_id": "new"}]
+    turn = this_turn(due, opened)
+    assert len(turn) == BATCH and [hit["_id"] for hit in turn] == [f"d{n}" for n in range(BATCH)]
+    assert [hit["_id"] for hit in this_turn(due[:2], opened)] == ["d0", "d1", "new"]

@@ -25,7 +25,10 @@ from service.alerts.model import Alert, StoryMatch
 
 PERIODS = {"hourly": dt.timedelta(hours=1), "daily": dt.timedelta(days=1)}
 MAX_LISTED = 50  # stories one digest lists; the rest are counted and on the Alerts page
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")  # none of these belong in a header (a line break injects one)
+# none of these belong in a header: a line break injects one, a bidi control reorders what the reader sees
+_BIDI_CONTROLS = "\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+_BIDI_CONTROL = re.compile(rf"[{_BIDI_CONTROLS}]+")
 FIRST_STRONG_ISOLATE, POP_ISOLATE = "\u2068", "\u2069"
 
 
@@ -39,8 +42,23 @@ def digest_id(alert_id: str, until: str) -> str:
     return hashlib.sha256(f"digest\x00{alert_id}\x00{until}".encode()).hexdigest()
 
 
+def digest_domain_refusal(address: str, domains: tuple[str, ...]) -> str | None:
+    """Why address may not get digests here (its domain is not one of ALERT_DIGEST_DOMAINS), or None: a key can
+    mail only the domains the service's operator chose, not any stranger."""
+    if not domains:
+        return "this service mails digests to no address: its operator has not chosen any e-mail domain for them"
+    if address.rpartition("@")[2].lower() not in domains:
+        return f"this service mails digests only to addresses at {', '.join(domains)}"
+    return None
+
+
 def header_text(value: str) -> str:
-    return _CONTROL.sub(" ", value).strip()
+    return _CONTROL.sub(" ", _BIDI_CONTROL.sub("", value)).strip()
+
+
+def isolated(text: str) -> str:
+    """text in plain text, isolated from what surrounds it (its own bidi controls dropped, so none escapes)."""
+    return f"{FIRST_STRONG_ISOLATE}{_BIDI_CONTROL.sub('', text)}{POP_ISOLATE}"
 
 
 def digest_message(
@@ -88,10 +106,14 @@ def _about(match: StoryMatch) -> str:
 
 
 def _plain(alert, matches, total, stories, since, until, base_url, alerts_page) -> str:
-    lines = [f"Your alert “{alert.name}” (query: {alert.query}) matched {stories} from {since} to {until}.", ""]
+    lines = [
+        f"Your alert “{isolated(alert.name)}” (query: {isolated(alert.query)}) matched {stories} from {since} to "
+        f"{until}.",
+        "",
+    ]
     for number, match in enumerate(matches, 1):
         article, story = _links(match, base_url)
-        arabic = f"{FIRST_STRONG_ISOLATE}{match.title_ar}{POP_ISOLATE}" if match.title_ar else ""
+        arabic = isolated(match.title_ar) if match.title_ar else ""
         lines.append(f"{number}. {match.title_en or arabic or match.story_id}")
         if match.title_en and arabic:
             lines.append(f"   {arabic}")
@@ -105,7 +127,7 @@ def _plain(alert, matches, total, stories, since, until, base_url, alerts_page) 
         ]
     if total > len(matches):
         lines += [f"… and {total - len(matches)} more on the Alerts page: {alerts_page}", ""]
-    lines += ["--", f"Change or pause this alert, or stop its digest: {alerts_page}"]
+    lines += ["--", f"{_set_up_by(alert)} Change or pause this alert, or stop its digest: {alerts_page}"]
     return "\n".join(lines) + "\n"
 
 
@@ -130,8 +152,17 @@ def _html(alert, matches, total, stories, since, until, base_url, alerts_page) -
         f"<title>{escape(header_text(alert.name))}</title></head><body>"
         f"<p>Your alert “<bdi>{escape(alert.name)}</bdi>” (query: <bdi>{escape(alert.query)}</bdi>) matched "
         f"{stories} from {since} to {until}.</p><ol>{''.join(items)}</ol>{more}"
-        f'<p><small><a href="{escape(alerts_page)}">Change or pause this alert, or stop its digest</a></small></p>'
+        f"<p><small>{escape(_set_up_by(alert))} "
+        f'<a href="{escape(alerts_page)}">Change or pause this alert, or stop its digest</a></small></p>'
         "</body></html>\n"
+    )
+
+
+def _set_up_by(alert: Alert) -> str:
+    """Who sent this mail, for a recipient who did not ask for it."""
+    return (
+        f"This address was given for the digest of the alert “{isolated(alert.name)}” by that alert's owner, "
+        "who can stop it on the Alerts page."
     )
 
 

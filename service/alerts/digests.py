@@ -5,15 +5,16 @@ digest_mail.digest_id(alert, end of period), written with `create` once the peri
 that a match recorded at its last moment is searchable): of several senders, in threads, processes or hosts, one
 opens it, and a restart finds it there. It fixes what the digest holds (the matches recorded after the previous
 digest's end up to this one's: `since`, `until`, their ids), so a retry mails the same digest. A period with no
-match is recorded `empty` and mails nothing. A pending digest is claimed, sent and settled like a webhook delivery
+match is recorded `empty` and mails nothing. The digest records its recipient, the alert's address when it was opened, and
+is mailed to it alone (or dropped if its domain has left ALERT_DIGEST_DOMAINS). A pending digest is claimed, sent and settled like a webhook delivery
 (alerts/delivery.py): claimed by a guarded write that moves its next attempt a lease ahead, then `sent`, or retried
 with back-off after an SMTP failure (the server away, a 4xx), or `failed` for good after a permanent refusal (5xx) or
 ALERT_WEBHOOK_GIVE_UP_HOURS after its period. A sender that dies after the server accepted the mail and before
 recording it sends it again when the lease ends; both copies carry the digest's Message-ID.
 
 A paused alert opens no digest, and one it has pending is dropped (state `dropped`) rather than held: pausing says
-"stop mailing", and the matches stay on the Alerts page and in the feed. So is one whose alert was deleted or whose
-digest was turned off.
+"stop mailing", and the matches stay on the Alerts page and in the feed. So is one whose digest was turned off; one
+whose alert was deleted is deleted, as the alert's others were with it (they hold the address).
 """
 
 from __future__ import annotations
@@ -31,7 +32,14 @@ from opensearchpy.exceptions import ConflictError, NotFoundError
 
 from service.alerts import webhooks
 from service.alerts.atom import parse_utc
-from service.alerts.digest_mail import MAX_LISTED, PERIODS, digest_id, digest_message, period_end
+from service.alerts.digest_mail import (
+    MAX_LISTED,
+    PERIODS,
+    digest_domain_refusal,
+    digest_id,
+    digest_message,
+    period_end,
+)
 from service.alerts.model import Alert, StoryMatch
 from service.alerts.outbox import backoff, iso_utc
 from service.alerts.store import AlertStore, match_of
@@ -115,9 +123,10 @@ class DigestSender:
         """Open the digests whose period has ended, then send the pending ones that are due; the counts."""
         counts = {"sent": 0, "retried": 0, "failed": 0, "dropped": 0}
         opened = self._open_periods()
-        due = {hit["_id"]: hit for hit in self._due()}
-        due.update({hit["_id"]: hit for hit in opened})  # written just now: not searchable before the next refresh
-        for hit in due.values():
+        for hit in this_turn(self._due(), opened):
+            if self.now() > self._give_up_at(hit["_source"]):  # whatever kept it unsent: an error not SMTP's included
+                counts["failed"] += self._give_up(hit)
+                continue
             claimed = self._claim(hit)
             if claimed is None:
                 continue
@@ -242,9 +251,35 @@ class DigestSender:
             return None
         return attempt
 
+    def _give_up_at(self, digest: dict) -> dt.datetime:
+        return parse_utc(digest["until"]) + dt.timedelta(hours=self.settings.alert_webhook_give_up_hours)
+
+    def _give_up(self, hit: dict) -> int:
+        """Mark the digest failed unless another sender took it meanwhile; 1 if marked, else 0."""
+        hours = self.settings.alert_webhook_give_up_hours
+        reason = f"still unsent {hours:g} hours after its period; last error: {hit['_source'].get('last_error')}"
+        try:
+            self.store.client.update(
+                index=self.store.digests_index,
+                id=hit["_id"],
+                body={"doc": {"state": "failed", "last_error": reason}},
+                if_seq_no=hit["_seq_no"],
+                if_primary_term=hit["_primary_term"],
+            )
+        except ConflictError:
+            return 0
+        log.warning("the digest %s failed for good: %s", hit["_id"], reason)
+        return 1
+
     def _send(self, digest: dict, attempt: int) -> str:
         alert = self.store.get(digest["alert_id"], None)
-        dropped = _why_dropped(alert)
+        # the address recorded when the period was opened, never the alert's current one: changing the address
+        # does not redirect what was opened for another
+        recipient = digest["recipient"]
+        if alert is None:  # opened as it was deleted: nothing of it stays, the address included
+            self.store.client.delete(index=self.store.digests_index, id=digest["id"], ignore=404)
+            return "dropped"
+        dropped = _why_dropped(alert) or digest_domain_refusal(recipient, self.settings.alert_digest_domains)
         if dropped:
             return self._settle(digest["id"], {"state": "dropped", "last_error": dropped})
         settings = self.settings
@@ -253,7 +288,7 @@ class DigestSender:
             self._matches(digest["match_ids"]),
             digest["total"],
             (digest["since"], digest["until"]),
-            (settings.smtp_from, alert.digest_email),
+            (settings.smtp_from, recipient),
             settings.public_url,
             self.now(),
             digest["id"],
@@ -264,7 +299,7 @@ class DigestSender:
             return self._retry_or_fail(digest, attempt, error)
         return self._settle(
             digest["id"],
-            {"state": "sent", "sent_at": iso_utc(self.now()), "recipient": alert.digest_email, "last_error": None},
+            {"state": "sent", "sent_at": iso_utc(self.now()), "last_error": None},
         )
 
     def _matches(self, match_ids: list[str]) -> list[StoryMatch]:
@@ -277,8 +312,7 @@ class DigestSender:
         settings = self.settings
         wait = backoff(attempt, settings.alert_webhook_retry_seconds, settings.alert_webhook_retry_max_seconds)
         next_attempt = self.now() + dt.timedelta(seconds=wait)
-        give_up_at = parse_utc(digest["until"]) + dt.timedelta(hours=settings.alert_webhook_give_up_hours)
-        if error.permanent or next_attempt > give_up_at:
+        if error.permanent or next_attempt > self._give_up_at(digest):
             log.warning("the digest %s failed for good after %d attempts: %s", digest["id"], attempt, error)
             return self._settle(digest["id"], {"state": "failed", "last_error": str(error)})
         self._settle(
@@ -293,9 +327,16 @@ class DigestSender:
         return change["state"]
 
 
-def _why_dropped(alert: Alert | None) -> str | None:
-    if alert is None:
-        return "the alert was deleted"
+def this_turn(due: list[dict], opened: list[dict]) -> list[dict]:
+    """The digests one turn sends: those due, then those opened just now (not searchable before the next refresh),
+    once each and BATCH at most, so that a turn holds the delivery loop BATCH x SMTP_TIMEOUT at most; the rest are
+    due at the next turn."""
+    hits = {hit["_id"]: hit for hit in due}
+    hits.update({hit["_id"]: hit for hit in opened if hit["_id"] not in hits})
+    return list(hits.values())[:BATCH]
+
+
+def _why_dropped(alert: Alert) -> str | None:
     if alert.paused:
         return "the alert was paused"
     if alert.digest_cadence == "off" or not alert.digest_email:

@@ -410,7 +410,8 @@ class AlertStore:
         return alert, fresh
 
     def delete(self, alert_id: str, owner: str) -> bool:
-        """Delete owner's alert and its matches; False when there is no such alert of owner's."""
+        """Delete owner's alert, its matches and its digests (they hold its address); False when there is no such
+        alert of owner's."""
         if self.get(alert_id, owner) is None:
             return False
         try:
@@ -418,15 +419,21 @@ class AlertStore:
         except NotFoundError:  # another request deleted it in between
             return False
         self._free_slot(alert_id)
-        entries = helpers.scan(
-            self.client, index=self.matches_index, query={"query": {"term": {"alert_id": alert_id}}}, _source=False
-        )
-        helpers.bulk(
-            self.client,
-            ({"_op_type": "delete", "_index": self.matches_index, "_id": hit["_id"]} for hit in entries),
-            raise_on_error=False,
-            refresh="wait_for",
-        )
+        # a digest being sent now is deleted by its sender, which finds the alert gone
+        for index in (self.matches_index, self.digests_index):
+            entries = helpers.scan(
+                self.client,
+                index=index,
+                query={"query": {"term": {"alert_id": alert_id}}},
+                _source=False,
+                ignore_unavailable=True,  # no digest opened yet
+            )
+            helpers.bulk(
+                self.client,
+                ({"_op_type": "delete", "_index": index, "_id": hit["_id"]} for hit in entries),
+                raise_on_error=False,
+                refresh="wait_for",
+            )
         return True
 
     def webhook_secret(self, alert_id: str) -> str | None:

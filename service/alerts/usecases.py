@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from opensearchpy.exceptions import NotFoundError, RequestError
 
 from service.alerts import webhooks
+from service.alerts.digest_mail import digest_domain_refusal
 from service.alerts.matching import alert_vector, backfill
 from service.alerts.meaning import AlertVector
 from service.alerts.model import Alert, search_request
@@ -253,14 +254,18 @@ def allowed_digest(
     cadence: str,
     settings: Settings,
 ) -> tuple[str | None, str]:
-    """The digest (address, cadence) as stored, or AlertRefused: a malformed address, a cadence without one, or an
-    address past the key's ALERT_DIGEST_ADDRESSES_PER_KEY distinct ones (so that a key cannot mail many strangers:
-    with one digest per alert and period, at most one an hour, a key mails at most ALERTS_PER_KEY a hour to them)."""
+    """The digest (address, cadence) as stored, or AlertRefused: a malformed address, a cadence without one, an
+    address outside ALERT_DIGEST_DOMAINS, or one past the key's ALERT_DIGEST_ADDRESSES_PER_KEY distinct ones (so that
+    a key cannot mail many strangers: with one digest per alert and period, at most one an hour, a key mails at most
+    ALERTS_PER_KEY a hour to them)."""
     address = checked_email(address)
     if cadence != "off" and address is None:
         raise AlertRefused("an hourly or daily digest needs digest_email", "bad_digest_email")
     if address is None:
         return None, cadence
+    refusal = digest_domain_refusal(address, settings.alert_digest_domains)
+    if refusal:
+        raise AlertRefused(refusal, "digest_email_refused")
     used = {
         alert.digest_email.lower() for alert in store.list_for(owner) if alert.digest_email and alert.id != alert_id
     }

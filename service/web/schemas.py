@@ -747,7 +747,7 @@ _ALERT_FIELDS = {
         "type": ["string", "null"],
         "maxLength": 254,
         "description": "one e-mail address the alert's digest is mailed to (null: none); a key's alerts may use at "
-        "most ALERT_DIGEST_ADDRESSES_PER_KEY distinct ones",
+        "most ALERT_DIGEST_ADDRESSES_PER_KEY distinct ones, at the domains of ALERT_DIGEST_DOMAINS (none when unset)",
     },
     "digest_cadence": {
         "enum": list(CADENCES),

@@ -440,5 +440,11 @@ def jobs_page():
 @bp.get("/alerts")
 def alerts_page():
     """A shell: alerts are private, so the page's script lists the alerts of the key this browser signed in with."""
-    digests_on = bool(app_services().settings.smtp_host)  # without a mail server the form says no digest goes out
-    return render_template("alerts.html", highlight=request.args.get("highlight"), digests_on=digests_on)
+    settings = app_services().settings
+    digests_on = bool(settings.smtp_host)  # without a mail server the form says no digest goes out
+    return render_template(
+        "alerts.html",
+        highlight=request.args.get("highlight"),
+        digests_on=digests_on,
+        digest_domains=settings.alert_digest_domains,
+    )
