@@ -40,6 +40,7 @@ def web_app(search_settings, alias):
             api_keys=(KEY,),
             alert_delivery=False,  # a webhook is saved (to the loopback, allowed here), never called
             alert_webhook_allow=("127.0.0.1",),
+            alert_digest_domains=("example.org",),  # no SMTP_HOST: digests are kept, never mailed
             secret_key=SECRET_KEY,
         )
     )
