@@ -34,6 +34,20 @@ def shot(page, name: str, *, full_page: bool = True) -> None:
         page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
 
 
+@contextmanager
+def tab_at(browser, width_name: str, viewport: dict) -> Iterator:
+    """A tab in a browser context of its own at viewport, a touch phone's when width_name is "phone"; tab.width_name
+    and tab.phone say which (screenshots are named by them)."""
+    phone = width_name == "phone"
+    context = browser.new_context(viewport=viewport, is_mobile=phone, has_touch=phone)
+    try:
+        tab = context.new_page()
+        tab.width_name, tab.phone = width_name, phone
+        yield tab
+    finally:
+        context.close()
+
+
 def sign_in(page, site: str, key: str, then: str = "/alerts") -> None:
     """Sign the page's browser context in with key, as a person does on /signin; it lands on then."""
     page.goto(f"{site}/signin?next={quote(then)}")

@@ -3,7 +3,7 @@
 its sentences), two single ceasefire articles and one about talks."""
 
 import pytest
-from browsing import expect, served
+from browsing import expect, served, tab_at
 from browsing import shot as keep_shot
 from test_ui_accessibility import FOCUS_RING, axe_violations
 from test_ui_search import DESKTOP, PHONE, corpus, web_app  # noqa: F401 (fixtures)
@@ -22,12 +22,8 @@ def site(web_app):  # noqa: F811
 
 @pytest.fixture(params=list(WIDTHS))
 def tab(browser, request):
-    phone = request.param == "phone"
-    context = browser.new_context(viewport=WIDTHS[request.param], is_mobile=phone, has_touch=phone)
-    page = context.new_page()
-    page.width_name = request.param
-    yield page
-    context.close()
+    with tab_at(browser, request.param, WIDTHS[request.param]) as page:
+        yield page
 
 
 def shot(tab, name):

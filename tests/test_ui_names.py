@@ -5,7 +5,7 @@ import re
 from dataclasses import replace
 
 import pytest
-from browsing import expect, served
+from browsing import expect, served, tab_at
 from test_search_names import names_alias  # noqa: F401 (fixture)
 from test_ui_accessibility import VIEWPORTS, axe_violations
 
@@ -20,12 +20,9 @@ def site(search_settings, names_alias):  # noqa: F811
 
 @pytest.fixture(params=list(VIEWPORTS))
 def page(browser, request):
-    phone = request.param == "phone"
-    context = browser.new_context(viewport=VIEWPORTS[request.param], is_mobile=phone, has_touch=phone)
-    tab = context.new_page()
-    tab.set_default_timeout(120_000)  # the first English search loads arabnamer's model
-    yield tab
-    context.close()
+    with tab_at(browser, request.param, VIEWPORTS[request.param]) as tab:
+        tab.set_default_timeout(120_000)  # the first English search loads arabnamer's model
+        yield tab
 
 
 def test_a_name_beside_other_words_that_finds_nothing_offers_its_arabic_spellings_in_one_click(site, page):

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from browsing import expect, served
+from browsing import expect, served, tab_at
 from browsing import shot as keep_shot
 from markupsafe import Markup
 from test_ui_accessibility import axe_violations
@@ -566,14 +566,8 @@ CEASEFIRE_WEEKS = ["2018-02-26", "2018-03-05", "2018-05-07", "2018-07-16"]  # th
 @pytest.fixture(params=["desktop", "phone"])
 def window(browser, request):
     """A page at 1440×900, or on a touch phone at 390×844."""
-    if request.param == "desktop":
-        context = browser.new_context(viewport=DESKTOP)
-    else:
-        context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
-    opened = context.new_page()
-    opened.width_name = request.param
-    yield opened
-    context.close()
+    with tab_at(browser, request.param, DESKTOP if request.param == "desktop" else PHONE) as opened:
+        yield opened
 
 
 def timeline_shot(page, name):

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from browsing import expect, served
+from browsing import expect, served, tab_at
 from test_ui_search import DESKTOP, PHONE, corpus, web_app  # noqa: F401 (fixtures)
 
 WIDTHS = {"desktop": DESKTOP, "phone": PHONE}
@@ -22,12 +22,8 @@ def site(web_app):  # noqa: F811
 
 @pytest.fixture(params=list(WIDTHS))
 def page(browser, request):
-    phone = request.param == "phone"
-    context = browser.new_context(viewport=WIDTHS[request.param], is_mobile=phone, has_touch=phone)
-    tab = context.new_page()
-    tab.phone = phone
-    yield tab
-    context.close()
+    with tab_at(browser, request.param, WIDTHS[request.param]) as tab:
+        yield tab
 
 
 def open_filters(page):
