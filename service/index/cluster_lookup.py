@@ -126,17 +126,10 @@ def _counterpart_search(document: dict, vector: np.ndarray) -> dict:
             "must_not": [{"term": {"language": document.get("language") or "ar"}}],
         }
     }
-    knn = {"vector": [float(v) for v in vector], "k": XLANG_K, "filter": other_articles}
     return {
         "size": XLANG_CANDIDATES,
         "_source": ["cluster_id", "sentences.position"],
-        "query": {
-            "nested": {
-                "path": "sentences",
-                "score_mode": "max",
-                "query": {"knn": {vectors.VECTOR_FIELD: knn}},
-            }
-        },
+        "query": vectors.nearest_sentences(vector, XLANG_K, other_articles),
     }
 
 

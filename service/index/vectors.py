@@ -64,6 +64,17 @@ def embed_documents(encoder: SentenceEncoder, documents: Sequence[dict]) -> list
     return out
 
 
+def nearest_sentences(vector, k: int, articles: dict, inner_hits: dict | None = None) -> dict:
+    """The articles (among those the `articles` filter admits) holding one of the k sentences nearest the vector,
+    each scored by its nearest one: the nested k-NN query the similar-articles and cross-language look-ups share.
+    The filter goes inside the knn query, so Lucene keeps k candidates that pass it rather than filtering after."""
+    knn = {"vector": [float(v) for v in vector], "k": k, "filter": articles}
+    nested = {"path": "sentences", "score_mode": "max", "query": {"knn": {VECTOR_FIELD: knn}}}
+    if inner_hits is not None:
+        nested["inner_hits"] = inner_hits
+    return {"nested": nested}
+
+
 def vector_dimension(mapping_properties: dict) -> int | None:
     """The dimension of sentences.vector in an index's mapping properties; None when the index has no such field
     (an index made from articles-v2 or older, without index.knn)."""

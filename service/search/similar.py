@@ -53,18 +53,11 @@ def sentence_search(vector, encoder_id: str, article_id: str, cluster_id: str) -
     with its nearest sentence as the inner hit."""
     articles = outside_story(article_id, cluster_id)
     articles["bool"]["filter"] = [{"term": {vectors.ENCODER_FIELD: encoder_id}}]
-    knn = {"vector": [float(v) for v in vector], "k": SIMILAR_K, "filter": articles}
+    pair = {"name": "pair", "size": 1, "_source": PAIR_SOURCE}
     return {
         "size": PER_SENTENCE,
         "_source": HIT_SOURCE,
-        "query": {
-            "nested": {
-                "path": "sentences",
-                "score_mode": "max",
-                "query": {"knn": {vectors.VECTOR_FIELD: knn}},
-                "inner_hits": {"name": "pair", "size": 1, "_source": PAIR_SOURCE},
-            }
-        },
+        "query": vectors.nearest_sentences(vector, SIMILAR_K, articles, inner_hits=pair),
     }
 
 
