@@ -152,8 +152,6 @@ def _embed(target: IndexTarget, documents: list[dict]) -> list[dict]:
 # The collection's word counts tell names from common words once it holds this many articles; before, the
 # window's own words are counted with them
 MIN_EVIDENCE_ARTICLES = 500
-
-
 NAMES_LEXICON = "names_lexicon"  # the lexicon_id an article's names were found with (every article: none in English)
 NAME_BATCH = 64  # stored articles named (and embedded again) per bulk update in name_stored
 
