@@ -73,7 +73,8 @@ def main() -> None:
     print(f"{len(articles)} ANT news articles, {args.rounds} rounds, load average {os.getloadavg()}")
     for kind, times in seconds.items():
         median = statistics.median(times)
-        print(f"  {kind}: {len(articles) / median:.1f} articles/s (median {median:.2f} s; {times})")
+        rounds = ", ".join(f"{t:.2f}" for t in times)
+        print(f"  {kind}: {len(articles) / median:.1f} articles/s (median {median:.2f} s; rounds {rounds} s)")
     ratio = statistics.median(seconds["with vectors (embedded again)"]) / statistics.median(seconds["without vectors"])
     print(f"  with vectors / without: {ratio:.2f}x the time; peak RSS {peak_rss_mb():.0f} MB")
 
