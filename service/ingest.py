@@ -31,13 +31,15 @@ from service import align
 from service.alerts.matching import match_indexed
 from service.config import Settings
 from service.embedding.interface import SentenceEncoder
-from service.errors import ArticleError
+from service.errors import ArticleError, ServiceError
 from service.index import lifecycle, vectors
-from service.index.bulk import index_documents, stored_hashes, with_retries
+from service.index.bulk import index_documents, stored_hashes, update_missing, with_retries
+from service.index.client import bulk_timeout
 from service.index.cluster_lookup import cluster_documents
 from service.index.documents import CheckedRecord, check_record, to_document
+from service.index.errors import reason_in
 from service.names.collection import CollectionSpellings, word_counts
-from service.names.lexicon import name_lexicon, romanised
+from service.names.lexicon import lexicon_id, name_lexicon, romanised
 from service.names.people import CollectionEvidence, names_in
 from service.pipeline import DETECT_CHARS, translate_articles
 from service.search.names import collection_names
@@ -150,16 +152,19 @@ def _embed(target: IndexTarget, documents: list[dict]) -> list[dict]:
 # The collection's word counts tell names from common words once it holds this many articles; before, the
 # window's own words are counted with them
 MIN_EVIDENCE_ARTICLES = 500
+NAMES_LEXICON = "names_lexicon"  # the lexicon_id an article's names were found with (every article: none in English)
+NAME_BATCH = 64  # stored articles named (and embedded again) per bulk update in name_stored
 
 
 def _name(target: IndexTarget, documents: list[dict]) -> list[dict]:
     """The people and places each Arabic article names (names/people.py): their keys, searched and counted by the
     search page's facet, and each one's display form and Arabic spellings. An English original has none: the
-    extraction reads Arabic."""
+    extraction reads Arabic. Every article is marked with the lexicon it was named with (name_stored's mark)."""
     lexicon = name_lexicon()
-    arabic = [doc for doc in documents if doc.get("language") == "ar"]
+    marked = [{**doc, NAMES_LEXICON: lexicon_id()} for doc in documents]
+    arabic = [doc for doc in marked if doc.get("language") == "ar"]
     if not arabic or not (lexicon.given or lexicon.foreign or lexicon.places):
-        return documents
+        return marked
     evidence = _name_evidence(target, arabic)
     named = {}
     for doc in arabic:
@@ -168,7 +173,7 @@ def _name(target: IndexTarget, documents: list[dict]) -> list[dict]:
             "name_keys": [entity.key for entity in found],
             "names": [{"key": e.key, "kind": e.kind, "display": e.display, "ar": list(e.spellings)} for e in found],
         }
-    return [{**doc, **named.get(doc["id"], {})} for doc in documents]
+    return [{**doc, **named.get(doc["id"], {})} for doc in marked]
 
 
 def _name_evidence(target: IndexTarget, documents: list[dict]) -> CollectionEvidence:
@@ -182,6 +187,61 @@ def _name_evidence(target: IndexTarget, documents: list[dict]) -> CollectionEvid
 
 
 ENRICHMENT_STEPS: tuple[Callable[[IndexTarget, list[dict]], list[dict]], ...] = (_embed, _name, _cluster)
+
+
+class NamingError(ServiceError, RuntimeError):
+    """Stored articles could not be named; the message says how many and why, or what to run first."""
+
+    status, code, log_level = 503, "naming_failed", logging.ERROR
+
+
+def unnamed_query() -> dict:
+    """Stored articles not named with this lexicon: stored before names existed, or before a lexicon package was
+    installed or upgraded."""
+    return {"bool": {"must_not": [{"term": {NAMES_LEXICON: lexicon_id()}}]}}
+
+
+def name_stored(target: IndexTarget, progress: Callable[[int], object] | None = None) -> int:
+    """Name every stored article of the alias that unnamed_query finds, with the write path's own _name step;
+    return how many; progress(n) after each batch of n (`index names`).
+
+    An update rewrites a document from its `_source`, which does not keep the vectors (index/vectors.py), so each
+    update gives the article its vectors again with target.encoder; where the index's vectors are not that
+    encoder's dimension, a stored article holding vectors is refused before anything is written. The articles are
+    not matched against the saved searches: an alert is for articles that are new, and these are not.
+    bulk.update_missing: bounded memory, resumable (the update that names an article marks it), safe beside
+    writers (an article stored meanwhile keeps what its writer found).
+    """
+    client, timeout = target.client, bulk_timeout(target.client)
+    index = with_retries(
+        lambda: lifecycle.ensure(client, target.alias, target.shards, target.replicas, dimension=target.dimension),
+        target.attempts,
+    )  # an index made before names_lexicon existed takes it here
+    encoder = target.encoder
+    embeds = encoder is not None and vectors.index_dimension(client, index) == encoder.dimension
+    holding_vectors = {"bool": {"filter": [unnamed_query(), {"exists": {"field": vectors.ENCODER_FIELD}}]}}
+    if not embeds and client.count(index=index, body={"query": holding_vectors}, request_timeout=timeout)["count"]:
+        raise NamingError(
+            f"{index} holds articles with sentence vectors, which an update would drop (they are not in _source) "
+            "and ENCODER cannot give again: set ENCODER to the index's encoder, or `python -m service index migrate`"
+        )
+
+    def named(documents: list[dict]) -> list[dict]:
+        found = _name(target, documents)
+        if embeds:
+            found = vectors.embed_documents(encoder, found)
+        kept = ("name_keys", "names", NAMES_LEXICON) + (("sentences", vectors.ENCODER_FIELD) if embeds else ())
+        return [{field: doc[field] for field in kept if field in doc} for doc in found]
+
+    source = ["language", "title", "body"] + (["sentences"] if embeds else [])
+    done, refused = update_missing(client, index, unnamed_query(), source, named, NAME_BATCH, progress)
+    if refused:
+        raise NamingError(
+            f"{len(refused)} articles of {index} could not be named "
+            f"(first: {reason_in(refused[0].get('error'))}); `index names` again retries"
+        )
+    log.info("named %d stored articles of %s with %s", done, index, lexicon_id())
+    return done
 
 
 def write_articles(

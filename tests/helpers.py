@@ -82,3 +82,11 @@ def cli_env(settings, alias: str, model_dir, workdir) -> dict[str, str]:
         "MT_MODEL_DIR": str(model_dir),
         "MT_MEMORY_PATH": str(workdir / "tm.db"),
     }
+
+
+def without_naming(monkeypatch) -> None:
+    """Writers store as they did before people and places existed: the write path without its _name step."""
+    from service import ingest
+
+    steps = tuple(step for step in ingest.ENRICHMENT_STEPS if step.__name__ != "_name")
+    monkeypatch.setattr(ingest, "ENRICHMENT_STEPS", steps)

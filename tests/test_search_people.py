@@ -5,10 +5,13 @@ from dataclasses import replace
 from urllib.parse import quote
 
 import pytest
+from helpers import run_cli, without_naming
 from test_alerts import matched_articles, save
 
+from service import ingest as write_path
 from service.alerts.store import AlertStore
-from service.ingest import ingest
+from service.index import lifecycle
+from service.ingest import IndexTarget, ingest, name_stored
 from service.names.lexicon import name_lexicon
 from service.search.names import forget_collection_names
 from service.search.people import name_summary
@@ -126,3 +129,45 @@ def test_a_saved_search_narrowed_to_a_name_matches_only_new_articles_naming_it(c
     assert ingest(records, client, people, pretranslated=True).indexed == 2
     client.indices.refresh(index=f"{people}-alert-matches")
     assert matched_articles(store, alert) == {"p5"}
+
+
+class Stopped(Exception):
+    """A run of `index names` stopped after its first batch (killed, for all the index can tell)."""
+
+
+def test_articles_stored_before_names_are_named_by_index_names_without_firing_alerts(
+    client, search_settings, monkeypatch
+):
+    unnamed = "test-search-people-unnamed"
+    lifecycle.delete(client, unnamed)
+    try:
+        with monkeypatch.context() as before_names:
+            without_naming(before_names)
+            index_people(client, unnamed)
+        assert not search(client, unnamed, SearchRequest("المحادثات", collapse=False))["facets"]["names"]
+        store = AlertStore(client, unnamed)
+        store.ensure()
+        alert = save(store, "المحادثات")
+
+        def stop(_):
+            raise Stopped
+
+        with monkeypatch.context() as small_batches, pytest.raises(Stopped):
+            small_batches.setattr(write_path, "NAME_BATCH", 2)
+            name_stored(IndexTarget(client, unnamed), progress=stop)
+        env = {"OPENSEARCH_URL": search_settings.opensearch_urls[0], "OPENSEARCH_INDEX": unnamed, "ENCODER": "off"}
+        rest = run_cli("index", "names", env=env)
+        assert rest.returncode == 0, rest.stderr.decode()
+        assert f"2 articles of {unnamed}-v" in rest.stdout.decode() and "2/2" in rest.stderr.decode()  # the bar
+        result = search(client, unnamed, SearchRequest("المحادثات", collapse=False))
+        assert assad(result)["count"] == 2 and facet(result)["سوريا"]["count"] == 2
+        stored = {
+            hit["_id"]: hit["_seq_no"] for hit in client.search(index=unnamed, seq_no_primary_term=True)["hits"]["hits"]
+        }
+        assert name_stored(IndexTarget(client, unnamed)) == 0  # a rerun changes nothing
+        again = client.search(index=unnamed, seq_no_primary_term=True)["hits"]["hits"]
+        assert {hit["_id"]: hit["_seq_no"] for hit in again} == stored
+        client.indices.refresh(index=f"{unnamed}-alert-matches")
+        assert matched_articles(store, alert) == set()  # alerts are for new articles
+    finally:
+        lifecycle.delete(client, unnamed)

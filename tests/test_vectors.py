@@ -8,13 +8,14 @@ import uuid
 from dataclasses import replace
 
 import pytest
-from helpers import run_cli
+from helpers import run_cli, without_naming
 
 from service.config import PROJECT_ROOT
 from service.embedding import DIMENSIONS
 from service.embedding.interface import Vectors
 from service.index import lifecycle, vectors
-from service.ingest import INDEXED, IndexTarget, human_translation, write_articles
+from service.ingest import INDEXED, IndexTarget, NamingError, human_translation, name_stored, write_articles
+from service.names.lexicon import lexicon_id
 from service.services import Services
 
 SAMPLE = [json.loads(line) for line in (PROJECT_ROOT / "examples" / "articles.jsonl").read_text().splitlines()]
@@ -214,6 +215,20 @@ def test_the_cli_embed_sends_an_index_without_a_vector_field_to_migrate(
     env = {"OPENSEARCH_URL": search_settings.opensearch_urls[0], "OPENSEARCH_INDEX": fresh, "ENCODER": "use"}
     refused = run_cli("index", "embed", env=env)
     assert refused.returncode != 0 and "index migrate" in refused.stderr.decode()
+
+
+def test_naming_stored_articles_gives_them_their_vectors_again(client, fresh, encoder, monkeypatch):
+    """An update rewrites an article from _source, which keeps no vectors: naming embeds it again, or refuses."""
+    lifecycle.ensure(client, fresh, dimension=encoder.dimension)
+    with monkeypatch.context() as before_names:
+        without_naming(before_names)
+        write(client, fresh, ARABIC[:2], encoder)
+    with pytest.raises(NamingError, match="ENCODER"):
+        name_stored(IndexTarget(client, fresh))
+    assert name_stored(IndexTarget(client, fresh, encoder=encoder)) == 2
+    assert vectors_per_article(client, fresh) == {r["id"]: len(r["sentences"]) for r in ARABIC[:2]}
+    named = {"query": {"term": {"names_lexicon": lexicon_id()}}}
+    assert client.count(index=fresh, body=named)["count"] == 2
 
 
 def test_a_process_with_no_collection_loads_no_encoder_at_start(search_settings):

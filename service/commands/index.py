@@ -1,4 +1,5 @@
-"""`python -m service index create|migrate|embed|delete`: the versioned index behind the alias, and its vectors."""
+"""`python -m service index create|migrate|embed|names|delete`: the versioned index behind the alias, its vectors
+and the people and places its articles name."""
 
 from __future__ import annotations
 
@@ -6,15 +7,18 @@ from tqdm import tqdm
 
 from service.embedding import dimension_of
 from service.index import lifecycle, vectors
+from service.index.client import bulk_timeout
 from service.index.vectors import EmbedError
+from service.ingest import NamingError, name_stored, unnamed_query
 
 
 def register(commands) -> None:
     parser = commands.add_parser(
         "index",
-        help="create, migrate or delete the search index; embed: give vectors of ENCODER to the articles without",
+        help="create, migrate or delete the search index; embed: give vectors of ENCODER to the articles without; "
+        "names: find the people and places of the articles stored before names (or before a lexicon change)",
     )
-    parser.add_argument("action", choices=("create", "migrate", "embed", "delete"))
+    parser.add_argument("action", choices=("create", "migrate", "embed", "names", "delete"))
     parser.add_argument("--keep-old", action="store_true", help="with migrate: keep the previous index")
     parser.add_argument(
         "--drop-vectors",
@@ -38,6 +42,8 @@ def run(args, services) -> int:
         print(f"{alias} → {new}")
     elif args.action == "embed":
         embed(services, alias)
+    elif args.action == "names":
+        name(services, alias)
     else:
         deleted = lifecycle.delete(client, alias)
         print(f"deleted {', '.join(deleted)}" if deleted else f"no index behind {alias}")
@@ -64,4 +70,20 @@ def embed(services, alias: str) -> int:
     with tqdm(total=missing, unit="article", desc=f"embedding {index}", dynamic_ncols=True) as bar:
         done = vectors.embed_missing(client, index, encoder, progress=bar.update)
     print(f"{done} articles of {index} given vectors of {encoder.encoder_id}")
+    return done
+
+
+def name(services, alias: str) -> int:
+    """Name every article of the alias's index not named with this lexicon, with a progress bar; how many. Each
+    is embedded again (an update loses the vectors), so it runs with ENCODER as the index was written. Stopped
+    midway, it goes on where it stopped when run again; writers and searches may go on meanwhile."""
+    client = services.client
+    index = lifecycle.current_index(client, alias)
+    if index is None:
+        raise NamingError(f"no index behind {alias}: nothing to name")
+    target = services.index_target
+    unnamed = client.count(index=index, body={"query": unnamed_query()}, request_timeout=bulk_timeout(client))["count"]
+    with tqdm(total=unnamed, unit="article", desc=f"naming {index}", dynamic_ncols=True) as bar:
+        done = name_stored(target, progress=bar.update)
+    print(f"{done} articles of {index} named")
     return done

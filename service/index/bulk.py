@@ -135,3 +135,67 @@ def stored_hashes(
         doc_id: None if demo_is_stale and source.get("demo") else source.get("content_hash")
         for doc_id, source in found.items()
     }
+
+
+def update_missing(
+    client: OpenSearch,
+    index: str,
+    missing: dict,
+    source: list[str],
+    derive: Callable[[list[dict]], list[dict]],
+    batch: int,
+    progress: Callable[[int], object] | None = None,
+) -> tuple[int, list[dict]]:
+    """Give the documents of the index that match the query `missing` what derive makes of their `_source` (the
+    fields listed in source, with their "id"): a batch of sources in, one partial document each out, in order.
+    Return how many were updated and the bulk errors of those refused; progress(n) after each batch of n.
+
+    The one way a field is derived for stored articles (vectors, people and places): a scan in scroll pages and
+    a bulk update per batch, so memory stays bounded. Resumable when the update itself takes the document out of
+    `missing` (it marks what it derived from): a run stopped midway, even killed, leaves the rest to the next.
+    Safe beside writers: each update is conditional on the version scanned, so an article a writer stored meanwhile
+    (with fields of its own making) is left as the writer made it (a 409, not counted as refused).
+    """
+    timeout = bulk_timeout(client)
+    if not client.count(index=index, body={"query": missing}, request_timeout=timeout)["count"]:
+        return 0, []
+    hits = helpers.scan(
+        client,
+        index=index,
+        query={"query": missing},
+        _source=source,
+        seq_no_primary_term=True,
+        size=batch,
+        request_timeout=timeout,
+        scroll_kwargs={"request_timeout": timeout},
+    )
+    done, refused, pending = 0, [], []
+
+    def flush() -> int:
+        derived = derive([{**hit["_source"], "id": hit["_id"]} for hit in pending])
+        updates = [
+            {
+                "_op_type": "update",
+                "_index": index,
+                "_id": hit["_id"],
+                "if_seq_no": hit["_seq_no"],
+                "if_primary_term": hit["_primary_term"],
+                "doc": document,
+            }
+            for hit, document in zip(pending, derived, strict=True)
+        ]
+        count, errors = helpers.bulk(client, updates, raise_on_error=False, request_timeout=timeout)
+        refused.extend(e["update"] for e in errors if e["update"].get("status") != 409)
+        if progress is not None:
+            progress(len(pending))
+        pending.clear()
+        return count
+
+    for hit in hits:
+        pending.append(hit)
+        if len(pending) >= batch:
+            done += flush()
+    if pending:
+        done += flush()
+    client.indices.refresh(index=index, request_timeout=timeout)
+    return done, refused

@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from opensearchpy import OpenSearch, helpers
+from opensearchpy import OpenSearch
 
 from service.embedding.interface import SentenceEncoder, Vectors
 from service.errors import ServiceError
+from service.index.bulk import update_missing
 from service.index.client import bulk_timeout
 from service.index.errors import reason_in
 from service.index.mappings import VECTOR_TYPE
@@ -105,57 +106,20 @@ def embed_missing(
     progress: Callable[[int], object] | None = None,
 ) -> int:
     """Give vectors of this encoder to every document of the index not marked with it (written without an encoder,
-    by another one, or copied by a migration, which drops the mark); return how many. Scan + bulk update, like the story back-fill; progress(n) after each batch
-    of n documents.
-
-    Resumable by construction: a document is marked with the encoder in the same update that gives it its vectors,
-    so a run stopped midway leaves the rest to the next one. Safe beside writers: each update is conditional on the
-    version scanned, so an article a writer stored meanwhile (with its own vectors) is left as the writer made it.
+    by another one, or copied by a migration, which drops the mark); return how many; progress(n) after each batch
+    of n documents. bulk.update_missing: resumable, as a document is marked with the encoder by the update that
+    gives it its vectors, and safe beside writers (an article a writer stored meanwhile keeps the writer's vectors).
     """
-    timeout = bulk_timeout(client)
-    missing = {"query": missing_query(encoder.encoder_id)}
-    if not client.count(index=index, body=missing, request_timeout=timeout)["count"]:
-        return 0
-    hits = helpers.scan(
-        client,
-        index=index,
-        query=missing,
-        _source=["language", "sentences"],
-        seq_no_primary_term=True,
-        request_timeout=timeout,
-        scroll_kwargs={"request_timeout": timeout},
-    )
-    done, refused, batch = 0, [], []
 
-    def flush() -> int:
-        embedded = embed_documents(encoder, [hit["_source"] for hit in batch])
-        updates = [
-            {
-                "_op_type": "update",
-                "_index": index,
-                "_id": hit["_id"],
-                "if_seq_no": hit[
-                    "_seq_no"
-                ],  # a writer that stored the article meanwhile gave it its vectors: keep them
-                "if_primary_term": hit["_primary_term"],
-                "doc": {"sentences": document["sentences"], ENCODER_FIELD: document[ENCODER_FIELD]},
-            }
-            for hit, document in zip(batch, embedded, strict=True)
+    def embedded(documents: list[dict]) -> list[dict]:
+        return [
+            {"sentences": document["sentences"], ENCODER_FIELD: document[ENCODER_FIELD]}
+            for document in embed_documents(encoder, documents)
         ]
-        count, errors = helpers.bulk(client, updates, raise_on_error=False, request_timeout=timeout)
-        refused.extend(e["update"] for e in errors if e["update"].get("status") != 409)
-        if progress is not None:
-            progress(len(batch))
-        batch.clear()
-        return count
 
-    for hit in hits:
-        batch.append(hit)
-        if len(batch) >= EMBED_BATCH:
-            done += flush()
-    if batch:
-        done += flush()
-    client.indices.refresh(index=index, request_timeout=timeout)
+    done, refused = update_missing(
+        client, index, missing_query(encoder.encoder_id), ["language", "sentences"], embedded, EMBED_BATCH, progress
+    )
     if refused:
         raise EmbedError(
             f"{len(refused)} documents of {index} could not be given vectors "

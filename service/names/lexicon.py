@@ -19,7 +19,7 @@ import sqlite3
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from importlib import resources
+from importlib import metadata, resources
 
 from service.names.spelling import fold, plain
 
@@ -135,6 +135,25 @@ def name_lexicon() -> NameLexicon:
     """The lexicon, loaded once per process (about a second)."""
     with _LOAD_LOCK:
         return _loaded()
+
+
+# The distributions the lexicon reads: their versions name the data an article's names were found with
+LEXICON_DISTRIBUTIONS = ("arabic-name-romanizer", "arabnamer", "babel")
+
+
+@functools.cache
+def lexicon_id() -> str:
+    """Which data names are found with: each distribution the lexicon reads with its version ("-" where it is not
+    installed). Stored on every article the write path names (names_lexicon), so an article named before a
+    package was installed or upgraded is told apart, and `index names` names it again."""
+    return " ".join(f"{name}={_installed_version(name)}" for name in LEXICON_DISTRIBUTIONS)
+
+
+def _installed_version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "-"
 
 
 @functools.lru_cache(maxsize=65536)
