@@ -25,6 +25,7 @@ controller = pytest.importorskip("aiosmtpd.controller")
 
 KEY, API_KEY = "digest-key-0123", "digest-api-key-4567"  # the API's test has a key of its own (its addresses)
 AUTH = {"X-API-Key": API_KEY}
+RACE_KEY = "digest-race-key-89ab"  # the concurrency test's own key: its addresses are counted alone
 OWNER = key_digest(KEY)[:16]
 ADDRESS = "desk@example.org"
 SENDER = "alerts@news.example.org"
@@ -322,6 +323,37 @@ def test_the_api_sets_the_digest_and_limits_the_addresses_of_a_key(digest_settin
     off = create_app(replace(digest_settings, smtp_host=None)).test_client()
     saved = off.post("/api/v1/alerts", json={**body, "digest_email": "two@example.org"}, headers=AUTH)
     assert saved.status_code == 201 and "no mail server" in saved.json["warning"]
+
+
+def test_concurrent_saves_cannot_pass_the_limit_of_addresses(digest_settings):
+    """Each save checked the key's addresses, then wrote: saves at once each counted the others out."""
+    app = create_app(replace(digest_settings, api_keys=(*digest_settings.api_keys, RACE_KEY)))
+    auth = {"X-API-Key": RACE_KEY}
+    start, answers = threading.Barrier(6), []
+
+    def save(number: int) -> None:
+        http = app.test_client()
+        kept = http.post("/api/v1/alerts", json={"name": f"race {number}", "query": "ceasefire"}, headers=auth)
+        body = {"digest_email": f"race{number}@example.org", "digest_cadence": "daily"}
+        start.wait()
+        if number % 2:  # an edit of an alert saved without a digest
+            answers.append(http.patch(f"/api/v1/alerts/{kept.json['id']}", json=body, headers=auth))
+        else:
+            answers.append(
+                http.post("/api/v1/alerts", json={"name": f"race {number}", "query": "q", **body}, headers=auth)
+            )
+
+    threads = [threading.Thread(target=save, args=(number,)) for number in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert {answer.status_code for answer in answers} <= {200, 201, 400}
+    refused = [answer.json["error"]["code"] for answer in answers if answer.status_code == 400]
+    assert set(refused) <= {"too_many_digest_addresses"}
+    listed = app.test_client().get("/api/v1/alerts", headers=auth).json
+    addresses = {alert["digest_email"] for alert in listed["alerts"] if alert.get("digest_email")}
+    assert len(addresses) == digest_settings.alert_digest_addresses_per_key == len(answers) - len(refused)
 
 
 def test_smtp_settings_are_checked_at_start_up():
