@@ -4,6 +4,7 @@ the clock is the test's, so periods end when it says."""
 import datetime as dt
 import email
 import email.policy
+import socket
 import threading
 import time
 from dataclasses import replace
@@ -13,7 +14,7 @@ from helpers import free_port
 
 from service.alerts.delivery import Deliverer
 from service.alerts.digest_mail import digest_message, header_text, period_end
-from service.alerts.digests import BATCH, DigestSender, this_turn
+from service.alerts.digests import BATCH, DigestSender, MailFailed, send_mail, this_turn
 from service.alerts.model import Alert, StoryMatch, match_id, saved_wording
 from service.alerts.store import AlertStore
 from service.alerts.usecases import AlertRefused, checked_email
@@ -253,8 +254,6 @@ def test_deleting_an_alert_deletes_its_digests(store, digest_settings):
 
 
 def test_a_server_that_never_answers_is_cut_off_at_the_timeout(store, digest_settings):
-    import socket
-
     with socket.socket() as silent:  # accepts the connection, never greets
         silent.bind(("127.0.0.1", 0))
         silent.listen()
@@ -269,6 +268,46 @@ def test_a_server_that_never_answers_is_cut_off_at_the_timeout(store, digest_set
         "hits"
     ]["hits"]
     assert digest["_source"]["last_error"] == "the SMTP server took more than 0.5 s"
+
+
+def test_a_host_name_that_never_resolves_is_cut_off_at_the_timeout(digest_settings, mailbox, monkeypatch):
+    """The system resolver has no deadline of ours: smtplib's connect waited for it however long it took."""
+    answer, resolve = threading.Event(), socket.getaddrinfo
+
+    def slow_resolver(host, *args, **kwargs):  # a name server that answers when the test says so
+        if host == "slow-dns.example":
+            answer.wait()
+            host = "127.0.0.1"
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow_resolver)
+    settings = replace(digest_settings, smtp_host="slow-dns.example", smtp_timeout=0.5)
+    message = digest_message(
+        Alert("a", "o", "Slow DNS", "q", {}, "t", None, NOON.isoformat(), None),
+        [],
+        0,
+        (NOON.isoformat(), NOON.isoformat()),
+        (SENDER, ADDRESS),
+        BASE,
+        NOON,
+        "slow-dns",
+    )
+    failed = []
+
+    def send():
+        try:
+            send_mail(settings, message)
+        except MailFailed as error:
+            failed.append(str(error))
+
+    thread = threading.Thread(target=send, daemon=True)
+    try:
+        thread.start()
+        thread.join(5.0)
+        assert not thread.is_alive(), "the SMTP exchange still waits for the DNS look-up"
+    finally:
+        answer.set()
+    assert failed == ["the SMTP server took more than 0.5 s"] and mailbox.messages == []
 
 
 def test_the_serving_deliverer_mails_digests_beside_the_webhooks(store, digest_settings, mailbox):

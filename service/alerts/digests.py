@@ -23,9 +23,11 @@ import contextlib
 import datetime as dt
 import logging
 import smtplib
+import socket
 import ssl
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 
 from opensearchpy.exceptions import ConflictError, NotFoundError
@@ -65,16 +67,50 @@ class MailFailed(ServiceError):
 
 class _BoundedSMTP(smtplib.SMTP):
     """smtplib's client whose whole exchange ends by a deadline: smtplib's timeout bounds each read, not the
-    exchange, so a watchdog (webhooks.cut_at) shuts the connection down at the deadline."""
+    exchange, so a watchdog (webhooks.cut_at) shuts the connection down at the deadline. The host's name is looked
+    up under the same deadline: the system resolver has none of ours (smtplib's connect waits for it unbounded)."""
 
     def __init__(self, deadline: float):
         self.deadline, self.cut, self._watch = deadline, threading.Event(), contextlib.ExitStack()
         super().__init__(timeout=max(0.001, deadline - time.monotonic()))
 
     def _get_socket(self, host, port, timeout):
-        sock = super()._get_socket(host, port, timeout)
+        sock = self._connected(host, port)
         self._watch.enter_context(webhooks.cut_at(self.deadline, sock, self.cut))
         return sock
+
+    def _connected(self, host: str, port: int) -> socket.socket:
+        """A socket connected to the first of host's addresses that answers, within the deadline; self._host stays
+        the name, so that STARTTLS checks the certificate against it."""
+        answers = self._looked_up(host, port)
+        error: OSError = OSError(f"{host} has no address")
+        for family, kind, proto, _, address in answers:
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.settimeout(self._left())
+                if self.source_address:
+                    sock.bind(self.source_address)
+                sock.connect(address)
+                return sock
+            except OSError as failed:
+                sock.close()
+                error = failed
+        raise error
+
+    def _looked_up(self, host: str, port: int) -> list[tuple]:
+        """getaddrinfo in a thread of its own, waited for until the deadline: a look-up past it is left to end on
+        its own (the resolver's own timeout), and the exchange counts as cut."""
+        worker = ThreadPoolExecutor(1, thread_name_prefix="smtp-dns")
+        lookup = worker.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+        worker.shutdown(wait=False)
+        try:
+            return lookup.result(timeout=self._left())
+        except TimeoutError:  # concurrent.futures' own, since Python 3.11
+            self.cut.set()
+            raise TimeoutError(f"looking up {host} took too long") from None
+
+    def _left(self) -> float:
+        return max(0.001, self.deadline - time.monotonic())
 
     def close(self):
         try:
