@@ -740,4 +740,5 @@ def _kept_meaning(source: dict, query: str) -> AlertVector | None:
 
 
 def match_of(source: dict) -> StoryMatch:
-    return StoryMatch(**{**source, "article_ids": tuple(source["article_ids"]), "outlets": tuple(source["outlets"])})
+    entry = {key: value for key, value in source.items() if key != "digest_id"}  # the digests' mark (digests.py)
+    return StoryMatch(**{**entry, "article_ids": tuple(source["article_ids"]), "outlets": tuple(source["outlets"])})
