@@ -663,7 +663,7 @@ class Settings:
     smtp_timeout: float = _declare(
         "SMTP_TIMEOUT",
         "10",
-        "Seconds one digest's whole SMTP exchange may take, connection, STARTTLS and login included.",
+        "Seconds one digest's whole SMTP exchange may take, the host's DNS look-up, connection, STARTTLS and login included.",
         _positive_float,
     )
     public_url: str | None = _declare(

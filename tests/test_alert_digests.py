@@ -4,6 +4,7 @@ the clock is the test's, so periods end when it says."""
 import datetime as dt
 import email
 import email.policy
+import socket
 import threading
 import time
 from dataclasses import replace
@@ -13,7 +14,7 @@ from helpers import free_port
 
 from service.alerts.delivery import Deliverer
 from service.alerts.digest_mail import digest_message, header_text, period_end
-from service.alerts.digests import BATCH, DigestSender, this_turn
+from service.alerts.digests import BATCH, DigestSender, MailFailed, send_mail, this_turn
 from service.alerts.model import Alert, StoryMatch, match_id, saved_wording
 from service.alerts.store import AlertStore
 from service.alerts.usecases import AlertRefused, checked_email
@@ -25,6 +26,7 @@ controller = pytest.importorskip("aiosmtpd.controller")
 
 KEY, API_KEY = "digest-key-0123", "digest-api-key-4567"  # the API's test has a key of its own (its addresses)
 AUTH = {"X-API-Key": API_KEY}
+RACE_KEY = "digest-race-key-89ab"  # the concurrency test's own key: its addresses are counted alone
 OWNER = key_digest(KEY)[:16]
 ADDRESS = "desk@example.org"
 SENDER = "alerts@news.example.org"
@@ -154,10 +156,34 @@ def test_a_digest_is_mailed_once_per_period_with_both_parts_and_the_matches(stor
     assert sender.run_once()["sent"] == 1
     latest = mails_to(mailbox, alert)[-1].get_body(("plain",)).get_content()
     assert "<s3>" in latest and "<s1>" not in latest and "<s2>" not in latest
-    # An hour without matches mails nothing.
+    # An hour without matches mails nothing, and records nothing: the outbox holds the two digests mailed.
     clock.moment = NOON + dt.timedelta(hours=3, minutes=2)
     assert sender.run_once() == {"sent": 0, "retried": 0, "failed": 0, "dropped": 0}
+    assert DigestSender(store, digest_settings, clock).run_once()["sent"] == 0
     assert len(mails_to(mailbox, alert)) == 2
+    store.client.indices.refresh(index=store.digests_index)
+    assert store.client.count(index=store.digests_index, body={"query": {"term": {"alert_id": alert.id}}})["count"] == 2
+
+
+def test_a_match_stored_after_its_period_was_looked_at_goes_out_in_the_next_digest(store, digest_settings, mailbox):
+    """A match is stamped before it is written: one stamped 12:59:59 but stored after the 12:00-13:00 digest opened
+    (a slow write, a writer whose clock is behind) fell outside that digest and outside the next one's window."""
+    alert = digest_alert(store, name="Late")
+    clock = Clock(NOON + dt.timedelta(hours=1, minutes=2))
+    sender = DigestSender(store, digest_settings, clock)
+    assert sender.run_once()["sent"] == 0  # nothing matched yet: no digest opens
+    record(store, alert, "first-late", NOON + dt.timedelta(minutes=59, seconds=59))
+    record(store, alert, "on-time", NOON + dt.timedelta(hours=1, minutes=10))
+    clock.moment += dt.timedelta(hours=1)
+    assert sender.run_once()["sent"] == 1
+    record(store, alert, "late", NOON + dt.timedelta(hours=1, minutes=59, seconds=59))
+    clock.moment += dt.timedelta(hours=1)
+    assert sender.run_once()["sent"] == 1
+    clock.moment += dt.timedelta(hours=1)
+    assert DigestSender(store, digest_settings, clock).run_once()["sent"] == 0
+    first, second = (mail.get_body(("plain",)).get_content() for mail in mails_to(mailbox, alert))
+    assert "<first-late>" in first and "<on-time>" in first and "<late>" not in first
+    assert "<late>" in second and "<on-time>" not in second and "1 new story" in second
 
 
 def test_a_paused_alert_mails_nothing_and_its_pending_digest_is_dropped(store, digest_settings, mailbox):
@@ -236,7 +262,7 @@ def test_a_digest_still_unsent_past_the_give_up_age_fails_whatever_kept_it(store
     assert DigestSender(store, digest_settings, clock).run_once()["failed"] == 1
     store.client.indices.refresh(index=store.digests_index)
     found = store.client.search(index=store.digests_index, body={"query": {"term": {"alert_id": alert.id}}})
-    (failed,) = [hit["_source"] for hit in found["hits"]["hits"] if hit["_source"]["state"] != "empty"]
+    (failed,) = [hit["_source"] for hit in found["hits"]["hits"]]
     assert failed["state"] == "failed" and "still unsent" in failed["last_error"]
     assert mails_to(mailbox, alert) == []
 
@@ -252,8 +278,6 @@ def test_deleting_an_alert_deletes_its_digests(store, digest_settings):
 
 
 def test_a_server_that_never_answers_is_cut_off_at_the_timeout(store, digest_settings):
-    import socket
-
     with socket.socket() as silent:  # accepts the connection, never greets
         silent.bind(("127.0.0.1", 0))
         silent.listen()
@@ -268,6 +292,46 @@ def test_a_server_that_never_answers_is_cut_off_at_the_timeout(store, digest_set
         "hits"
     ]["hits"]
     assert digest["_source"]["last_error"] == "the SMTP server took more than 0.5 s"
+
+
+def test_a_host_name_that_never_resolves_is_cut_off_at_the_timeout(digest_settings, mailbox, monkeypatch):
+    """The system resolver has no deadline of ours: smtplib's connect waited for it however long it took."""
+    answer, resolve = threading.Event(), socket.getaddrinfo
+
+    def slow_resolver(host, *args, **kwargs):  # a name server that answers when the test says so
+        if host == "slow-dns.example":
+            answer.wait()
+            host = "127.0.0.1"
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow_resolver)
+    settings = replace(digest_settings, smtp_host="slow-dns.example", smtp_timeout=0.5)
+    message = digest_message(
+        Alert("a", "o", "Slow DNS", "q", {}, "t", None, NOON.isoformat(), None),
+        [],
+        0,
+        (NOON.isoformat(), NOON.isoformat()),
+        (SENDER, ADDRESS),
+        BASE,
+        NOON,
+        "slow-dns",
+    )
+    failed = []
+
+    def send():
+        try:
+            send_mail(settings, message)
+        except MailFailed as error:
+            failed.append(str(error))
+
+    thread = threading.Thread(target=send, daemon=True)
+    try:
+        thread.start()
+        thread.join(5.0)
+        assert not thread.is_alive(), "the SMTP exchange still waits for the DNS look-up"
+    finally:
+        answer.set()
+    assert failed == ["the SMTP server took more than 0.5 s"] and mailbox.messages == []
 
 
 def test_the_serving_deliverer_mails_digests_beside_the_webhooks(store, digest_settings, mailbox):
@@ -322,6 +386,37 @@ def test_the_api_sets_the_digest_and_limits_the_addresses_of_a_key(digest_settin
     off = create_app(replace(digest_settings, smtp_host=None)).test_client()
     saved = off.post("/api/v1/alerts", json={**body, "digest_email": "two@example.org"}, headers=AUTH)
     assert saved.status_code == 201 and "no mail server" in saved.json["warning"]
+
+
+def test_concurrent_saves_cannot_pass_the_limit_of_addresses(digest_settings):
+    """Each save checked the key's addresses, then wrote: saves at once each counted the others out."""
+    app = create_app(replace(digest_settings, api_keys=(*digest_settings.api_keys, RACE_KEY)))
+    auth = {"X-API-Key": RACE_KEY}
+    start, answers = threading.Barrier(6), []
+
+    def save(number: int) -> None:
+        http = app.test_client()
+        kept = http.post("/api/v1/alerts", json={"name": f"race {number}", "query": "ceasefire"}, headers=auth)
+        body = {"digest_email": f"race{number}@example.org", "digest_cadence": "daily"}
+        start.wait()
+        if number % 2:  # an edit of an alert saved without a digest
+            answers.append(http.patch(f"/api/v1/alerts/{kept.json['id']}", json=body, headers=auth))
+        else:
+            answers.append(
+                http.post("/api/v1/alerts", json={"name": f"race {number}", "query": "q", **body}, headers=auth)
+            )
+
+    threads = [threading.Thread(target=save, args=(number,)) for number in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert {answer.status_code for answer in answers} <= {200, 201, 400}
+    refused = [answer.json["error"]["code"] for answer in answers if answer.status_code == 400]
+    assert set(refused) <= {"too_many_digest_addresses"}
+    listed = app.test_client().get("/api/v1/alerts", headers=auth).json
+    addresses = {alert["digest_email"] for alert in listed["alerts"] if alert.get("digest_email")}
+    assert len(addresses) == digest_settings.alert_digest_addresses_per_key == len(answers) - len(refused)
 
 
 def test_smtp_settings_are_checked_at_start_up():

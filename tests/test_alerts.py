@@ -183,15 +183,21 @@ def test_entries_of_an_alert_with_a_webhook_wait_for_delivery(client, alias, sto
     assert store.webhook_secret(alert.id) and store.webhook_secret(quiet.id) is None
 
 
-def test_backfill_lists_existing_stories_marked_as_such(client, alias, store):
+def test_backfill_lists_existing_stories_marked_as_such_with_the_snippets_ingest_gives(client, alias, store):
+    following = save(store, "Russia")  # matched as the articles are ingested
     index(client, alias, *tico_articles(1200, 6, "b"))
-    alert = save(store, "symptoms")
-    expected = searched_articles(client, alias, "symptoms", {})
+    alert = save(store, "Russia")
+    expected = searched_articles(client, alias, "Russia", {})
     recorded = matching.backfill(store, alert, limit=100)
     client.indices.refresh(index=store.matches_index)
     assert expected and {a for entry in recorded for a in entry.article_ids} == expected
     assert matched_articles(store, alert) == expected
-    assert all(entry.backfill for entry in store.matches(alert.id, size=100)[1])
+    backfilled = {entry.story_id: entry for entry in store.matches(alert.id, size=100)[1]}
+    assert all(entry.backfill for entry in backfilled.values())
+    # each with the sentence pair it matched by, the one ingest recorded for the same search
+    at_ingest = {entry.story_id: entry.snippet for entry in store.matches(following.id, size=100)[1]}
+    assert {"b0", "b1"} <= at_ingest.keys() and all(snippet["by"] == "words" for snippet in at_ingest.values())
+    assert {story: backfilled[story].snippet for story in at_ingest} == at_ingest
 
 
 def test_matches_page_newest_first_and_since_keeps_the_later_ones(client, alias, store):

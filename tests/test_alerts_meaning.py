@@ -97,13 +97,20 @@ def test_an_alert_matches_by_meaning_at_ingest_exactly_as_search(client, fresh, 
 
 def test_backfill_lists_what_search_finds_by_meaning(client, fresh, encoder, translator, meaning):
     alias, store = fresh
-    ingest_noisy(client, alias, encoder, translator)
     record = ARABIC[0]
+    following = save(store, encoder, query_of(record)).alert  # matched as the articles are ingested
+    ingest_noisy(client, alias, encoder, translator)
     saved = save(store, encoder, query_of(record), backfill=True)
     client.indices.refresh(index=store.matches_index)
     expected = searched(client, alias, query_of(record), meaning)
     assert record["id"] in expected and saved.backfilled == len(expected)
     assert matched(store, saved.alert.id) == expected
+    # each with the sentence pair it matched by, the one ingest recorded for the same search
+    at_ingest, backfilled = (
+        {entry.article_ids[0]: entry.snippet for entry in store.matches(alert.id, size=100)[1]}
+        for alert in (following, saved.alert)
+    )
+    assert backfilled == at_ingest and at_ingest[record["id"]]["by"] == "meaning"
     without = save(store, None, query_of(record), backfill=True)  # no encoder: words only, and they are not there
     assert without.backfilled == 0
 

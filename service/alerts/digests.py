@@ -1,11 +1,15 @@
-"""Mailing alert digests: each alert with a cadence gets one mail per period of the matches since its last one.
+"""Mailing alert digests: each alert with a cadence gets one mail per period of the matches no digest has mailed.
 
 The digests index (`<alias>-alert-digests`) is the outbox, one document per (alert, period) with the id
 digest_mail.digest_id(alert, end of period), written with `create` once the period has ended (and GRACE after, so
-that a match recorded at its last moment is searchable): of several senders, in threads, processes or hosts, one
-opens it, and a restart finds it there. It fixes what the digest holds (the matches recorded after the previous
-digest's end up to this one's: `since`, `until`, their ids), so a retry mails the same digest. A period with no
-match is recorded `empty` and mails nothing. The digest records its recipient, the alert's address when it was opened, and
+that a match recorded at its last moment is searchable), and only when the alert has a match to mail: of several
+senders, in threads, processes or hosts, one opens it, and a restart finds it there. A period without one records
+nothing (a sender looks again when the next one ends). A digest holds the alert's matches up to its period's end
+that no digest holds yet: its first claim marks each as its own (the match's `digest_id`, a write guarded by
+if_seq_no/if_primary_term, so a match is in one digest only) and records their count and the first ids, so a retry
+mails the same digest. Marks, not a window of `matched_at`, decide: a match stamped in a period but stored after that
+period's digest was opened (a slow write, a writer's clock behind) goes out in the next digest instead of none.
+The digest records its recipient, the alert's address when it was opened, and
 is mailed to it alone (or dropped if its domain has left ALERT_DIGEST_DOMAINS). A pending digest is claimed, sent and settled like a webhook delivery
 (alerts/delivery.py): claimed by a guarded write that moves its next attempt a lease ahead, then `sent`, or retried
 with back-off after an SMTP failure (the server away, a 4xx), or `failed` for good after a permanent refusal (5xx) or
@@ -23,11 +27,14 @@ import contextlib
 import datetime as dt
 import logging
 import smtplib
+import socket
 import ssl
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 
+from opensearchpy import helpers
 from opensearchpy.exceptions import ConflictError, NotFoundError
 
 from service.alerts import webhooks
@@ -51,6 +58,7 @@ GRACE = dt.timedelta(seconds=60)  # after a period ends, before its digest is op
 BATCH = 50  # pending digests one look sends at most
 CHUNK = 1000  # alerts whose latest digest one search reads (under the index's result window)
 LEASE_MARGIN = 30.0  # seconds a claim outlives the SMTP exchange's own timeout
+MARK_ROUNDS = 5  # passes marking a digest's matches when a writer came between the read and the mark
 
 
 class MailFailed(ServiceError):
@@ -65,16 +73,50 @@ class MailFailed(ServiceError):
 
 class _BoundedSMTP(smtplib.SMTP):
     """smtplib's client whose whole exchange ends by a deadline: smtplib's timeout bounds each read, not the
-    exchange, so a watchdog (webhooks.cut_at) shuts the connection down at the deadline."""
+    exchange, so a watchdog (webhooks.cut_at) shuts the connection down at the deadline. The host's name is looked
+    up under the same deadline: the system resolver has none of ours (smtplib's connect waits for it unbounded)."""
 
     def __init__(self, deadline: float):
         self.deadline, self.cut, self._watch = deadline, threading.Event(), contextlib.ExitStack()
         super().__init__(timeout=max(0.001, deadline - time.monotonic()))
 
     def _get_socket(self, host, port, timeout):
-        sock = super()._get_socket(host, port, timeout)
+        sock = self._connected(host, port)
         self._watch.enter_context(webhooks.cut_at(self.deadline, sock, self.cut))
         return sock
+
+    def _connected(self, host: str, port: int) -> socket.socket:
+        """A socket connected to the first of host's addresses that answers, within the deadline; self._host stays
+        the name, so that STARTTLS checks the certificate against it."""
+        answers = self._looked_up(host, port)
+        error: OSError = OSError(f"{host} has no address")
+        for family, kind, proto, _, address in answers:
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.settimeout(self._left())
+                if self.source_address:
+                    sock.bind(self.source_address)
+                sock.connect(address)
+                return sock
+            except OSError as failed:
+                sock.close()
+                error = failed
+        raise error
+
+    def _looked_up(self, host: str, port: int) -> list[tuple]:
+        """getaddrinfo in a thread of its own, waited for until the deadline: a look-up past it is left to end on
+        its own (the resolver's own timeout), and the exchange counts as cut."""
+        worker = ThreadPoolExecutor(1, thread_name_prefix="smtp-dns")
+        lookup = worker.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+        worker.shutdown(wait=False)
+        try:
+            return lookup.result(timeout=self._left())
+        except TimeoutError:  # concurrent.futures' own, since Python 3.11
+            self.cut.set()
+            raise TimeoutError(f"looking up {host} took too long") from None
+
+    def _left(self) -> float:
+        return max(0.001, self.deadline - time.monotonic())
 
     def close(self):
         try:
@@ -118,6 +160,7 @@ class DigestSender:
         self.now = now or (lambda: dt.datetime.now(dt.UTC))
         self.lease = settings.smtp_timeout + LEASE_MARGIN
         self._ensured = False
+        self._checked: dict[str, str] = {}  # {alert id: the end of the latest period this sender looked at}
 
     def run_once(self) -> dict[str, int]:
         """Open the digests whose period has ended, then send the pending ones that are due; the counts."""
@@ -137,73 +180,98 @@ class DigestSender:
         return counts
 
     def _open_periods(self) -> list[dict]:
-        """Write the digest of each alert whose period ended (GRACE ago) and has none yet; the pending ones written,
-        as due hits."""
+        """Write the digest of each alert whose period ended (GRACE ago), has none yet and holds a match no digest
+        has taken; the pending ones written, as due hits. An alert found with nothing to open is not looked at again
+        by this sender until its next period ends."""
         moment = self.now() - GRACE
+        ends = [(alert, iso_utc(period_end(moment, alert.digest_cadence))) for alert in self.store.digest_alerts()]
         alerts = [
-            (alert, period_end(moment, alert.digest_cadence))
-            for alert in self.store.digest_alerts()
-            if alert.digest_email
+            (alert, until) for alert, until in ends if alert.digest_email and self._checked.get(alert.id) != until
         ]
-        ids = [alert.id for alert, _ in alerts]
-        latest = self._latest_until(ids)
-        if all(latest.get(alert.id, "") >= iso_utc(until) for alert, until in alerts):
+        if not alerts:
             return []
         if not self._ensured:  # an index made before digests has no digests index yet, nor their mapping
             self.store.ensure()
             self._ensured = True
-        # a period to open, maybe: make every digest written so far (the previous ones' ends) and every match of
-        # the period searchable, then look again
+        # make every digest written so far (their bounds) and every match of the period searchable
         self.store.client.indices.refresh(index=f"{self.store.matches_index},{self.store.digests_index}")
-        latest = self._latest_until(ids)
-        opening = [(alert, until) for alert, until in alerts if latest.get(alert.id, "") < iso_utc(until)]
+        latest = self._latest([alert.id for alert, _ in alerts])
+        bounds = {}
+        for alert, until in alerts:
+            before = latest.get(alert.id)
+            if before is None:
+                # the period before too: a match stored late for it, when no digest had opened, is not lost
+                period = PERIODS[alert.digest_cadence]
+                start, since = (iso_utc(parse_utc(until) - periods * period) for periods in (2, 1))
+                bounds[alert.id] = (alert, start, since, until)
+            elif before["until"] < until:
+                # the first digest's start is every later one's; one written before marks (no start) was a cursor
+                bounds[alert.id] = (alert, before.get("start") or before["until"], before["until"], until)
+        waiting = self._unmarked({alert_id: (start, until) for alert_id, (_, start, _, until) in bounds.items()})
         written = []
-        for alert, until in opening:
-            since = latest.get(alert.id) or iso_utc(until - PERIODS[alert.digest_cadence])
-            written += self._open(alert, since, iso_utc(until))
+        for alert_id in waiting:
+            written += self._open(*bounds[alert_id])
+        self._checked.update((alert.id, until) for alert, until in alerts)
         return written
 
-    def _latest_until(self, alert_ids: list[str]) -> dict[str, str]:
-        """{alert id: the end of its latest digest} for those that have one, CHUNK alerts a search."""
+    def _latest(self, alert_ids: list[str]) -> dict[str, dict]:
+        """{alert id: its latest digest's until and start (ISO)} for those that have one, CHUNK alerts a search."""
         latest = {}
-        for start in range(0, len(alert_ids), CHUNK):
-            chunk = alert_ids[start : start + CHUNK]
+        for first in range(0, len(alert_ids), CHUNK):
+            chunk = alert_ids[first : first + CHUNK]
             body = {
                 "query": {"terms": {"alert_id": chunk}},
                 "collapse": {"field": "alert_id"},
                 "sort": [{"until": "desc"}],
-                "_source": ["alert_id", "until"],
+                "_source": ["alert_id", "until", "start"],
                 "size": len(chunk),
             }
             try:
                 hits = self.store.client.search(index=self.store.digests_index, body=body)["hits"]["hits"]
             except NotFoundError:  # no digest opened yet
                 return {}
-            latest.update({hit["_source"]["alert_id"]: iso_utc(parse_utc(hit["_source"]["until"])) for hit in hits})
+            for hit in hits:
+                found = hit["_source"]
+                start = found.get("start")
+                latest[found["alert_id"]] = {
+                    "until": iso_utc(parse_utc(found["until"])),
+                    "start": iso_utc(parse_utc(start)) if start else None,
+                }
         return latest
 
-    def _open(self, alert: Alert, since: str, until: str) -> list[dict]:
-        query = {
-            "bool": {
-                "filter": [
-                    {"term": {"alert_id": alert.id}},
-                    {"term": {"backfill": False}},
-                    {"range": {"matched_at": {"gt": since, "lte": until}}},
-                ]
+    def _unmarked(self, bounds: dict[str, tuple[str, str]]) -> list[str]:
+        """The alerts ({id: (start, until)}) with a match in (start, until] that no digest has taken, in one search
+        a CHUNK of alerts."""
+        ids, waiting = sorted(bounds), []
+        for first in range(0, len(ids), CHUNK):
+            chunk = ids[first : first + CHUNK]
+            each = {alert_id: _unmarked_query(alert_id, *bounds[alert_id]) for alert_id in chunk}
+            body = {
+                "size": 0,
+                "query": {"bool": {"should": list(each.values())}},
+                "aggs": {"alerts": {"filters": {"filters": each}}},
             }
-        }
-        body = {"query": query, "sort": [{"matched_at": "asc"}, {"id": "asc"}], "size": MAX_LISTED, "_source": False}
-        found = self.store.client.search(index=self.store.matches_index, body={**body, "track_total_hits": True})
-        total = found["hits"]["total"]["value"]
+            try:
+                buckets = self.store.client.search(index=self.store.matches_index, body=body)["aggregations"]
+            except NotFoundError:  # no match recorded yet
+                return []
+            waiting += [alert_id for alert_id, bucket in buckets["alerts"]["buckets"].items() if bucket["doc_count"]]
+        return waiting
+
+    def _open(self, alert: Alert, start: str, since: str, until: str) -> list[dict]:
+        """Write the alert's digest of the period ending at until, pending; its matches are marked when first claimed
+        (_marked). [] when another sender opened it first."""
         source = {
             "id": digest_id(alert.id, until),
             "alert_id": alert.id,
             "recipient": alert.digest_email,
+            "start": start,
             "since": since,
             "until": until,
-            "match_ids": [hit["_id"] for hit in found["hits"]["hits"]],
-            "total": total,
-            "state": "pending" if total else "empty",
+            "match_ids": [],
+            "total": 0,
+            "marked": False,
+            "state": "pending",
             "attempts": 0,
             "next_attempt": iso_utc(self.now()),
         }
@@ -213,9 +281,51 @@ class DigestSender:
             )
         except ConflictError:  # another sender opened it first
             return []
-        if not total:
-            return []
         return [{"_id": source["id"], "_source": source, **{k: written[k] for k in ("_seq_no", "_primary_term")}}]
+
+    def _marked(self, digest: dict) -> dict:
+        """The digest with its matches: those of its alert in (start, until] that no digest had taken, marked as its
+        own (digest_id) by guarded writes, so that each match is in one digest; the first MAX_LISTED listed. Done once,
+        by its first claim's sender; a retry mails what that marked."""
+        if digest.get("marked", True):  # by an earlier claim, or written before marks (fixed when it was opened)
+            return digest
+        store = self.store
+        query = _unmarked_query(digest["alert_id"], digest["start"], digest["until"])
+        for _ in range(MARK_ROUNDS):
+            marks = (
+                {
+                    "_op_type": "update",
+                    "_index": store.matches_index,
+                    "_id": hit["_id"],
+                    "if_seq_no": hit["_seq_no"],  # a match another digest took, or an article joined, meanwhile
+                    "if_primary_term": hit["_primary_term"],
+                    "doc": {"digest_id": digest["id"]},
+                }
+                for hit in helpers.scan(
+                    store.client,
+                    index=store.matches_index,
+                    query={"query": query},
+                    _source=False,
+                    seq_no_primary_term=True,
+                )
+            )
+            _, errors = helpers.bulk(store.client, marks, raise_on_error=False, refresh="wait_for")
+            refused = [error["update"] for error in errors if error["update"].get("status") != 409]
+            if refused:
+                raise RuntimeError(f"marking the matches of digest {digest['id']} was refused: {refused[0]}")
+            if not errors:
+                break
+        body = {
+            "query": {"term": {"digest_id": digest["id"]}},
+            "sort": [{"matched_at": "asc"}, {"id": "asc"}],
+            "size": MAX_LISTED,
+            "_source": False,
+            "track_total_hits": True,
+        }
+        found = store.client.search(index=store.matches_index, body=body)["hits"]
+        marked = {"marked": True, "total": found["total"]["value"], "match_ids": [hit["_id"] for hit in found["hits"]]}
+        store.client.update(index=store.digests_index, id=digest["id"], body={"doc": marked}, retry_on_conflict=5)
+        return {**digest, **marked}
 
     def _due(self) -> list[dict]:
         body = {
@@ -277,6 +387,10 @@ class DigestSender:
         # does not redirect what was opened for another
         recipient = digest["recipient"]
         if alert is None:  # opened as it was deleted: nothing of it stays, the address included
+            self.store.client.delete(index=self.store.digests_index, id=digest["id"], ignore=404)
+            return "dropped"
+        digest = self._marked(digest)  # a dropped digest keeps its marks: what it held is never mailed
+        if not digest["total"]:  # another digest took its matches (it waited a period unclaimed): nothing to mail
             self.store.client.delete(index=self.store.digests_index, id=digest["id"], ignore=404)
             return "dropped"
         dropped = _why_dropped(alert) or digest_domain_refusal(recipient, self.settings.alert_digest_domains)
@@ -342,3 +456,17 @@ def _why_dropped(alert: Alert) -> str | None:
     if alert.digest_cadence == "off" or not alert.digest_email:
         return "the alert's digest was turned off"
     return None
+
+
+def _unmarked_query(alert_id: str, start: str, until: str) -> dict:
+    """The alert's matches (not back-fill) in (start, until] that no digest has taken."""
+    return {
+        "bool": {
+            "filter": [
+                {"term": {"alert_id": alert_id}},
+                {"term": {"backfill": False}},
+                {"range": {"matched_at": {"gt": start, "lte": until}}},
+            ],
+            "must_not": [{"exists": {"field": "digest_id"}}],
+        }
+    }

@@ -27,8 +27,8 @@ from service.alerts.store import AlertStore, now_iso
 from service.embedding.interface import SentenceEncoder
 from service.limits import MAX_RESULT_WINDOW
 from service.search import query as query_parser
-from service.search.body import MeaningQuery, alert_query
-from service.search.searcher import query_vector, vector_dimension
+from service.search.body import WORDS, MeaningQuery, alert_query
+from service.search.searcher import query_vector, vector_dimension, with_meaning_evidence
 
 log = logging.getLogger(__name__)
 MATCH_SOURCE = ["id", "cluster_id", "title", "title_en", "source", "published"]
@@ -182,8 +182,20 @@ def backfill(store: AlertStore, alert: Alert, limit: int, meaning: MeaningQuery 
         "query": alert_query(alert.request(), alert.wordings(), meaning),
         "size": min(limit, MAX_RESULT_WINDOW),
         "sort": [{"published": {"order": "desc", "missing": "_last"}}, {"id": "asc"}],
-        "_source": MATCH_SOURCE,
+        "_source": [*MATCH_SOURCE, "encoder", "sentences.ar", "sentences.en"],
     }
-    hits = store.client.search(index=store.alias, body=body)["hits"]["hits"]
-    matched = {alert.id: [hit["_source"] for hit in hits]}
-    return store.record_matches(story_matches(matched, now_iso(), backfill=True))
+    response = store.client.search(index=store.alias, body=body)
+    if meaning is not None:  # the index keeps no vectors in _source: it finds each hit's nearest sentence itself
+        with_meaning_evidence(store.client, store.alias, response, meaning)
+    hits = response["hits"]["hits"]
+    documents = [_with_nearest(hit) for hit in hits]
+    by_words = {slot for slot, hit in enumerate(hits) if WORDS in hit.get("matched_queries", ())}
+    shown = match_snippets(store, documents, {alert.id: list(range(len(hits)))}, {alert.id: by_words})
+    matched = {alert.id: documents}
+    return store.record_matches(story_matches(matched, now_iso(), backfill=True, snippets=shown))
+
+
+def _with_nearest(hit: dict) -> dict:
+    """A back-filled hit's document, with the sentence the index found nearest the alert's vector, if any."""
+    nearest = hit.get("inner_hits", {}).get("sentences_meaning", {}).get("hits", {}).get("hits")
+    return {**hit["_source"], snippets.NEAREST: nearest[0]["_source"]} if nearest else hit["_source"]

@@ -3,6 +3,10 @@
 By words: the first sentence whose Arabic or English holds a word of the alert's query wordings (folded for case;
 a word found inside a longer one counts, so "talk" shows "talks" and «نار» «النار»). By meaning: the sentence whose
 vector is nearest the alert's. A match by both shows its words. Sentences are kept to SNIPPET_CHARS each.
+
+A document read back from the index (back-fill) has no vectors (the index keeps them out of _source): it carries
+the sentence the index found nearest the alert's vector instead (NEAREST, search's meaning evidence, by the same
+cosine), so back-fill and ingest show the same pair.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from service.alerts.meaning import AlertVector
 from service.search.query import QueryWording
 
 SNIPPET_CHARS = 400
+NEAREST = "nearest_sentence"  # a document's sentence nearest the alert's vector, found by the index
 _WORD = re.compile(r"\w+")
 
 
@@ -37,6 +42,8 @@ def by_meaning(document: dict, vector: AlertVector | None) -> dict | None:
     """The sentence pair of document nearest the alert's vector (of its encoder); None without one."""
     if vector is None or document.get("encoder") != vector.encoder_id:
         return None
+    if document.get(NEAREST):
+        return pair(document[NEAREST], "meaning")
     sentences = [s for s in document.get("sentences") or () if s.get("vector") is not None]
     if not sentences:
         return None

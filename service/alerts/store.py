@@ -21,6 +21,13 @@ A key's limit (ALERTS_PER_KEY) holds under concurrent creates, in any number of 
 `<alias>-alert-slots`: a key has `limit` slots, documents `<owner>:<n>` each naming the alert that holds it, taken
 with `create` (one writer wins a slot) before the alert is written and freed after it is deleted. An alert that no
 slot names (saved before slots, or by a caller without a limit) takes one too.
+
+A key's distinct digest addresses (ALERT_DIGEST_ADDRESSES_PER_KEY) are held the same way, by slots
+`<owner>:address:<n>` each naming an address and the alert last saved with it: an alert is saved with an address only
+after it took (`create`) or touched (a write guarded by if_seq_no/if_primary_term) the slot naming it, so two saves
+at once cannot both count the same free slot. A slot whose address no other alert of the key uses is free to the
+alert that last touched it (an address changed) and, ABANDONED_SLOT after its last touch, to any (an alert deleted,
+or a save that died): a save under way has touched its slot just before, so its address is never taken from it.
 """
 
 from __future__ import annotations
@@ -114,6 +121,12 @@ class AlertLimitReached(ServiceError):
     status, code = 429, "rate_limited"
 
 
+class DigestAddressesReached(ServiceError):
+    """The key's alerts mail as many distinct addresses as ALERT_DIGEST_ADDRESSES_PER_KEY allows."""
+
+    status, code = 400, "too_many_digest_addresses"
+
+
 class AlertChanged(ServiceError):
     """Another writer changed the alert between reading and writing it: the change was not made."""
 
@@ -191,13 +204,15 @@ class AlertStore:
         meaning: AlertVector | None = None,
         digest_email: str | None = None,
         digest_cadence: str = "off",
+        address_limit: int | None = None,
     ) -> tuple[Alert, str | None]:
         """A new alert of owner's, and its webhook secret when it has a webhook (given out this once).
 
         refresh: wait_for makes it match the next ingest and show in list_for at once; False (loading many) leaves
         that to the index's next refresh. limit: AlertLimitReached when owner holds that many alerts already.
         meaning: the query's vector, matched against new articles' sentences (None: by words only, until an ingest
-        with an encoder gives it one)."""
+        with an encoder gives it one). address_limit: DigestAddressesReached when digest_email would be one more
+        distinct address than that among owner's alerts."""
         self.ensure()
         alert = Alert(
             id=uuid.uuid4().hex,
@@ -217,6 +232,7 @@ class AlertStore:
         if limit is not None and not self._take_slot(owner, alert.id, limit):
             raise AlertLimitReached(f"at most {limit} alerts per API key")
         try:
+            self._hold_digest_address(alert, address_limit)
             self._put(alert, wordings, secret, meaning, op_type="create", refresh=refresh)
         except Exception:
             self._free_slot(alert.id)
@@ -263,12 +279,64 @@ class AlertStore:
 
     def _free_slot(self, alert_id: str) -> None:
         """Free the slot alert_id holds, if any (slots are written with refresh, so the search finds it)."""
-        body = {"query": {"term": {"alert_id": alert_id}}, "_source": False}
+        # address slots stay: one touched by this alert is freed by its address's own rule
+        query = {"bool": {"filter": [{"term": {"alert_id": alert_id}}], "must_not": [{"exists": {"field": "address"}}]}}
+        body = {"query": query, "_source": False}
         with contextlib.suppress(NotFoundError):  # no slots index (alerts saved before slots), or freed already
             held = with_retries(lambda: self.client.search(index=self.slots_index, body=body), attempts=self.attempts)
             for slot in held["hits"]["hits"]:
                 free = partial(self.client.delete, index=self.slots_index, id=slot["_id"], refresh=True)
                 with_retries(free, attempts=self.attempts)
+
+    def _hold_digest_address(self, alert: Alert, limit: int | None) -> None:
+        """Take or touch the slot of the alert's digest address for it; DigestAddressesReached when every one of its
+        owner's `limit` slots holds another address in use (an address in use that no slot names, saved before
+        address slots, counts as one held)."""
+        if limit is None or not alert.digest_email:
+            return
+        wanted = alert.digest_email.lower()
+        slot_ids = [f"{alert.owner}:address:{n}" for n in range(limit)]
+        claim = {"owner": alert.owner, "alert_id": alert.id, "address": wanted, "claimed": now_iso()}
+        for _ in range(UPDATE_ROUNDS):
+            read = partial(self.client.mget, index=self.slots_index, body={"ids": slot_ids})
+            slots = with_retries(read, attempts=self.attempts)["docs"]
+            held = {slot["_source"]["address"]: slot for slot in slots if slot.get("found")}
+            if wanted in held:
+                chosen = held[wanted]
+            else:
+                in_use = {
+                    other.digest_email.lower()
+                    for other in self.list_for(alert.owner)
+                    if other.digest_email and other.id != alert.id
+                }
+                free = [slot for slot in slots if not slot.get("found") or self._address_free(slot, alert.id, in_use)]
+                if len(free) <= len(in_use - held.keys()):
+                    raise DigestAddressesReached(
+                        f"this key's alerts already mail {limit} addresses, the most allowed; use one of them"
+                    )
+                chosen = free[0]
+            unchanged = (
+                {"if_seq_no": chosen["_seq_no"], "if_primary_term": chosen["_primary_term"]}
+                if chosen.get("found")
+                else {"op_type": "create"}
+            )
+            try:
+                take = partial(self.client.index, index=self.slots_index, id=chosen["_id"], body=claim, **unchanged)
+                with_retries(take, attempts=self.attempts)
+            except ConflictError:  # another save took or touched it first: read the slots again
+                continue
+            return
+        raise AlertChanged("the key's digest addresses changed while this alert was saved; retry")
+
+    @staticmethod
+    def _address_free(slot: dict, alert_id: str, in_use: set[str]) -> bool:
+        """Whether an address slot may be taken for another address by alert_id: no other alert uses its address,
+        and alert_id touched it last (its address changed) or no one did for ABANDONED_SLOT."""
+        held = slot["_source"]
+        if held["address"] in in_use:
+            return False
+        touched = dt.datetime.fromisoformat(held["claimed"])
+        return held.get("alert_id") == alert_id or dt.datetime.now(dt.UTC) - touched > ABANDONED_SLOT
 
     def _put(
         self,
@@ -365,9 +433,10 @@ class AlertStore:
         meaning: AlertVector | None = None,
         paused: bool | None = None,
         digest: tuple[str | None, str] | None = None,
+        address_limit: int | None = None,
     ) -> tuple[Alert, str | None] | None:
         """Replace owner's alert's definition (paused, digest (address, cadence): None keeps it as it is);
-        (alert, a new webhook secret when a webhook was added), or None.
+        (alert, a new webhook secret when a webhook was added), or None. address_limit: as create's.
 
         The secret stays while the alert has a webhook (a changed URL keeps it), and goes with the webhook.
         meaning: the new query's vector; None keeps the stored one while the query text stays, else drops it.
@@ -394,6 +463,7 @@ class AlertStore:
             alert = replace(alert, paused=paused)
         if digest is not None:
             alert = replace(alert, digest_email=digest[0], digest_cadence=digest[1])
+            self._hold_digest_address(alert, address_limit)
         try:
             self._put(
                 alert,
@@ -670,4 +740,5 @@ def _kept_meaning(source: dict, query: str) -> AlertVector | None:
 
 
 def match_of(source: dict) -> StoryMatch:
-    return StoryMatch(**{**source, "article_ids": tuple(source["article_ids"]), "outlets": tuple(source["outlets"])})
+    entry = {key: value for key, value in source.items() if key != "digest_id"}  # the digests' mark (digests.py)
+    return StoryMatch(**{**entry, "article_ids": tuple(source["article_ids"]), "outlets": tuple(source["outlets"])})

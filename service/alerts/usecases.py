@@ -106,7 +106,7 @@ def create_alert(
         raise AlertLimitReached(f"at most {limit} alerts per API key")
     wordings = checked_wordings(spec.query, spec.filters, translators, collection_names(store.client, store.alias))
     webhook_url = allowed_webhook_url(spec.webhook_url, settings.alert_webhook_allow)
-    digest_email, cadence = allowed_digest(store, owner, None, spec.digest_email, spec.digest_cadence, settings)
+    digest_email, cadence = allowed_digest(spec.digest_email, spec.digest_cadence, settings)
     vector = alert_vector(encoder, spec.query) if encoder is not None else None
     try:
         alert, secret = store.create(
@@ -120,6 +120,7 @@ def create_alert(
             meaning=vector,
             digest_email=digest_email,
             digest_cadence=cadence,
+            address_limit=settings.alert_digest_addresses_per_key,
         )
     except RequestError as error:
         raise _refused(error) from None
@@ -164,9 +165,6 @@ def update_alert(
     digest = None
     if {"digest_email", "digest_cadence"} & changes.keys():
         digest = allowed_digest(
-            store,
-            alert.owner,
-            alert.id,
             changes.get("digest_email", alert.digest_email),
             changes.get("digest_cadence", alert.digest_cadence),
             settings,
@@ -184,6 +182,7 @@ def update_alert(
             vector,
             changes.get("paused"),
             digest,
+            settings.alert_digest_addresses_per_key,
         )
     except RequestError as error:
         raise _refused(error) from None
@@ -246,18 +245,11 @@ def past_end_warning(filters: dict, now: dt.datetime) -> str | None:
     )
 
 
-def allowed_digest(
-    store: AlertStore,
-    owner: str,
-    alert_id: str | None,
-    address: str | None,
-    cadence: str,
-    settings: Settings,
-) -> tuple[str | None, str]:
-    """The digest (address, cadence) as stored, or AlertRefused: a malformed address, a cadence without one, an
-    address outside ALERT_DIGEST_DOMAINS, or one past the key's ALERT_DIGEST_ADDRESSES_PER_KEY distinct ones (so that
-    a key cannot mail many strangers: with one digest per alert and period, at most one an hour, a key mails at most
-    ALERTS_PER_KEY a hour to them)."""
+def allowed_digest(address: str | None, cadence: str, settings: Settings) -> tuple[str | None, str]:
+    """The digest (address, cadence) as stored, or AlertRefused: a malformed address, a cadence without one, or an
+    address outside ALERT_DIGEST_DOMAINS. The store refuses one past the key's ALERT_DIGEST_ADDRESSES_PER_KEY distinct
+    ones as it saves the alert, under concurrent saves too (so that a key cannot mail many strangers: with one digest
+    per alert and period, at most one an hour, a key mails at most ALERTS_PER_KEY a hour to them)."""
     address = checked_email(address)
     if cadence != "off" and address is None:
         raise AlertRefused("an hourly or daily digest needs digest_email", "bad_digest_email")
@@ -266,15 +258,6 @@ def allowed_digest(
     refusal = digest_domain_refusal(address, settings.alert_digest_domains)
     if refusal:
         raise AlertRefused(refusal, "digest_email_refused")
-    used = {
-        alert.digest_email.lower() for alert in store.list_for(owner) if alert.digest_email and alert.id != alert_id
-    }
-    limit = settings.alert_digest_addresses_per_key
-    if address.lower() not in used and len(used) >= limit:
-        raise AlertRefused(
-            f"this key's alerts already mail {len(used)} addresses, the most allowed ({limit}); use one of them",
-            "too_many_digest_addresses",
-        )
     return address, cadence
 
 
