@@ -66,8 +66,8 @@ def random_weights(arch: marian_spec.MarianArchitecture, seed: int) -> dict[str,
 
 def fit_length_switch(
     arch: marian_spec.MarianArchitecture, corpus_dir: Path, source_lang: str, target_lang: str, model_dir: Path
-) -> length_switch.LengthSwitch:
-    """The end-of-sentence switch fitted to the corpus's pairs, tokenised with the model's own tokenizers."""
+) -> tuple[length_switch.LengthSwitch, ...]:
+    """The end-of-sentence switches' lines fitted to the corpus's pairs, tokenised with the model's own tokenizers."""
     tokenizers = (
         spm.SentencePieceProcessor(model_file=str(model_dir / f"{side}.spm")) for side in ("source", "target")
     )
@@ -75,7 +75,7 @@ def fit_length_switch(
     for tokenizer, lang in zip(tokenizers, (source_lang, target_lang), strict=True):
         with open(corpus_dir / f"tico19.{lang}", encoding="utf-8") as lines:
             lengths.append([len(tokenizer.encode(line.strip())) for line in lines])
-    return length_switch.fit_switch(arch, *lengths)
+    return length_switch.fit_spread(arch, *lengths)
 
 
 def write_opus_mt_dir(
@@ -106,8 +106,8 @@ def write_opus_mt_dir(
 
     weights = random_weights(arch, seed)
     if realistic_length:
-        switch = fit_length_switch(arch, corpus_dir, source_lang, target_lang, out_dir)
-        length_switch.install_switch(weights, arch, switch)
+        switches = fit_length_switch(arch, corpus_dir, source_lang, target_lang, out_dir)
+        length_switch.install_switch(weights, arch, switches, seed)
     config = yaml.safe_dump(marian_spec.model_config(arch)).encode("utf-8")
     # Marian stores its config as a NUL-terminated byte string inside the .npz.
     weights["special:model.yml"] = np.frombuffer(config + b"\0", dtype=np.int8)
@@ -121,7 +121,7 @@ def write_opus_mt_dir(
         "relative-paths": True,
     }
     (out_dir / "decoder.yml").write_text(yaml.safe_dump(decoder), encoding="utf-8")
-    ending = f" It ends outputs near a human length ({switch})." if realistic_length else ""
+    ending = f" It ends outputs near a human length, on one of {switches}." if realistic_length else ""
     (out_dir / "README.md").write_text(
         f"Generated {size} model: random weights (seed {seed}); its translations are noise.{ending}\n",
         encoding="utf-8",
