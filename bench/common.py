@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import resource
 import shutil
@@ -17,6 +18,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 SHARED = PROJECT_ROOT.parent / "shared"
 BENCH_MODELS = PROJECT_ROOT / "bench" / ".models"
+GENERATOR_SOURCES = [PROJECT_ROOT / "service" / "modelstore" / name for name in ("generate.py", "length_switch.py")]
 
 
 def shared_file(*parts: str) -> Path:
@@ -53,9 +55,13 @@ def generated_model_dir(size: str, realistic_length: bool = False) -> Path:
     from service.modelstore.generate import REALISTIC_LENGTH_SUFFIX, generate
 
     path = BENCH_MODELS / (size + (REALISTIC_LENGTH_SUFFIX if realistic_length else ""))
-    if not (path / "manifest.json").is_file():
+    stamp = path / "generator.sha256"  # a model made by an older generator is made again
+    made_by = hashlib.sha256(b"".join(p.read_bytes() for p in GENERATOR_SOURCES)).hexdigest()
+    if not (path / "manifest.json").is_file() or not stamp.is_file() or stamp.read_text() != made_by:
         print(f"generating the {path.name} model into {path} (once)…", file=sys.stderr)
+        shutil.rmtree(path, ignore_errors=True)
         generate(size, path, realistic_length=realistic_length)
+        stamp.write_text(made_by)
     return path
 
 
