@@ -6,9 +6,9 @@ sentences from ../shared split as the write path splits them. Every comparison a
 (the order flips every round), so the machine's drifting load falls on all sides alike; the median round is shown.
 
   (a) encoder alone: sentences/s through the seam at bulk priority (one call per article, as the write path
-      encodes a window's passages; the scheduler cuts it into BULK_CHUNK_SENTENCES) against the raw library call on
-      the same sentences, in the scheduler's chunks (seam/raw = our overhead) and one call per article (what the
-      chunking gains or loses);
+      encodes a window's passages; the scheduler cuts it into chunks of about BULK_CHUNK_SECONDS each) against the
+      raw library call on the same sentences, in chunks of BULK_CHUNK_SENTENCES (the largest chunk: seam/raw is our
+      overhead, the smaller time-sized chunks included) and one call per article (the library used plainly);
   (b) beside translation, one process as the ingest path: translation output tokens/s of news articles through the
       translation scheduler at bulk priority (a generated model, `--model`, `--lengths`) alone, and with the encoder
       encoding passages flat out in a second thread; the encoder's sentences/s alone and beside it. Flat out is the
@@ -126,7 +126,7 @@ def encode_articles(encode: Callable[[list[str]], object], articles: list[list[s
 
 
 def in_chunks(encode: Callable[[list[str]], object]) -> Callable[[list[str]], None]:
-    """encode called BULK_CHUNK_SENTENCES at a time, as the scheduler hands a bulk call to the model."""
+    """encode called BULK_CHUNK_SENTENCES at a time: the scheduler's largest chunk."""
 
     def chunked(texts: list[str]) -> None:
         for start in range(0, len(texts), BULK_CHUNK_SENTENCES):
@@ -210,7 +210,7 @@ def encoder_alone(work: Workload, rounds: int) -> None:
         rounds,
         {
             "seam": lambda: encode_articles(through_seam(encoder), work.articles),
-            "raw in the same chunks": lambda: encode_articles(in_chunks(raw), work.articles),
+            f"raw in chunks of {BULK_CHUNK_SENTENCES}": lambda: encode_articles(in_chunks(raw), work.articles),
             "raw, one call an article": lambda: encode_articles(raw, work.articles),
         },
     )
@@ -224,7 +224,8 @@ def encoder_alone(work: Workload, rounds: int) -> None:
             + ", ".join(f"{v:.0f}" for v in values)
         )
     print(
-        f"  seam / raw in the same chunks = {seam / chunks:.2f} (our overhead); "
+        f"  seam / raw in chunks of {BULK_CHUNK_SENTENCES} = {seam / chunks:.2f} (our overhead; the seam's chunks were "
+        f"{encoder.bulk_chunk()} sentences at the end); "
         f"seam / raw one call an article = {seam / whole:.2f}"
     )
 

@@ -2,9 +2,13 @@
 
 The model runs one call at a time (models.py). Interactive callers (search queries, a page) take the model as
 soon as the call in progress ends, ahead of any bulk caller waiting; bulk callers (job workers, which run under
-translation.scheduler.bulk_priority(), the same mark the translation scheduler reads) encode their passages
-BULK_CHUNK_SENTENCES at a time and let waiting interactive callers go between two chunks. So a query waits for at
-most one chunk: about 0.3 s behind e5-small, 20 ms behind USE, on one core.
+translation.scheduler.bulk_priority(), the same mark the translation scheduler reads) encode their passages a
+chunk at a time and let waiting interactive callers go between two chunks. So a query waits for at most one chunk,
+and a chunk is sized by time: as many sentences as the model encodes in about BULK_CHUNK_SECONDS at the pace of the
+last chunks, BULK_CHUNK_SENTENCES at most. A fixed 8 news sentences held the model 20-60 ms behind USE and 0.4 s
+behind e5-small, longer on a busy machine, and a query behind bulk encoding waited that long at p99
+(bench/encoder_capacity.py); a chunk's own batching gain is small (USE: 4 sentences encode about 15% slower a
+sentence than 8; e5: about 15% between single sentences and batches), and ingest spends about 5% of its time encoding.
 
 Simpler than the translation scheduler on purpose: one call at a time costs nothing here (each model runs on one
 thread), and batching across callers gains little (e5's batches are about 15% faster per sentence than single
@@ -14,6 +18,7 @@ calls, USE batches a call's sentences itself), while a query is one short text.
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -24,8 +29,9 @@ from service.embedding.interface import SentenceEncoder
 from service.errors import ServiceError
 from service.translation.scheduler import Priority, current_priority
 
-BULK_CHUNK_SENTENCES = 8  # sentences of a bulk call encoded between two looks for waiting interactive callers
-STUCK_AFTER_S = 30.0  # one call holding the model this long is stuck: a bulk chunk takes 0.3 s behind e5
+BULK_CHUNK_SENTENCES = 8  # most sentences of a bulk call encoded between two looks for waiting interactive callers
+BULK_CHUNK_SECONDS = 0.01  # about how long one bulk chunk holds the model: what a query waits behind a job at most
+STUCK_AFTER_S = 30.0  # one call holding the model this long is stuck: a bulk chunk takes about BULK_CHUNK_SECONDS
 
 
 class EncoderBusy(ServiceError, RuntimeError):
@@ -81,6 +87,11 @@ class ScheduledEncoder:
     def __init__(self, inner: SentenceEncoder):
         self.inner = inner
         self._turns = _Turns()
+        self._seconds_a_sentence = math.inf  # the pace of the last bulk chunks: unknown until one is timed
+
+    def bulk_chunk(self) -> int:
+        """Sentences in the next bulk chunk: about BULK_CHUNK_SECONDS of the model's work at its recent pace."""
+        return max(1, min(BULK_CHUNK_SENTENCES, int(BULK_CHUNK_SECONDS / self._seconds_a_sentence)))
 
     @property
     def encoder_id(self) -> str:
@@ -105,10 +116,18 @@ class ScheduledEncoder:
         if priority is Priority.INTERACTIVE:
             with self._turns.turn(priority):
                 return encode(texts)
-        chunks = []
-        for start in range(0, len(texts), BULK_CHUNK_SENTENCES):
+        chunks, start = [], 0
+        while start < len(texts):
+            size = self.bulk_chunk()
             with self._turns.turn(priority):
-                chunks.append(encode(texts[start : start + BULK_CHUNK_SENTENCES]))
+                began = time.perf_counter()
+                chunks.append(encode(texts[start : start + size]))
+                pace = (time.perf_counter() - began) / len(chunks[-1])
+            # halfway to the new pace: one chunk of short sentences does not make the next one long
+            self._seconds_a_sentence = (
+                pace if math.isinf(self._seconds_a_sentence) else (self._seconds_a_sentence + pace) / 2
+            )
+            start += size
         return np.vstack(chunks) if chunks else encode([])
 
 
