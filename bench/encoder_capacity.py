@@ -41,8 +41,8 @@ import time
 from collections.abc import Callable, Sequence
 
 import sentencepiece as spm
-from api import machine
-from common import add_model_options, bench_model_dir, model_line, peak_rss_mb, read_lines, shared_file
+from api import _status_kb, machine
+from common import add_model_options, bench_model_dir, model_line, read_lines, shared_file
 from encoders import longest_words, news_sentences
 from search import percentile
 from translate import FixedLengthTranslator, build_workload
@@ -58,7 +58,7 @@ from service.translation.scheduler import bulk_priority
 
 TICO_FOR_LENGTHS = 200  # tico19 lines that give --lengths forced its target/source ratio (bench/translate.py)
 THINK_SECONDS = 0.01  # between an analyst's queries: a closed loop with no pause would be a bulk caller itself
-RSS_CONFIGS = ("raw library", "encoder seam", "translation alone", "translation + encoder")
+RSS_CONFIGS = ("imports only", "raw library", "encoder seam", "translation alone", "translation + encoder")
 
 
 def raw_library(name: str) -> Callable[[list[str]], list]:
@@ -322,7 +322,9 @@ def query_latency(work: Workload, rounds: int) -> None:
 
 
 def rss_of(work: Workload, config: str) -> float:
-    """Peak RSS (MB) of a fresh process that loads only what config needs and runs one pass of it."""
+    """Peak RSS (MB) of a fresh process that loads only what config needs and runs one pass of it: its VmHWM, which
+    exec starts afresh (ru_maxrss keeps the parent's size at the fork). "imports only" is the baseline: the bench's
+    modules (numpy, CTranslate2, the service) and no model."""
     if config == "raw library":
         raw = raw_library(work.settings.encoder)
         encode_articles(raw, work.articles)
@@ -330,10 +332,10 @@ def rss_of(work: Workload, config: str) -> float:
         encode_articles(through_seam(work.encoder()), work.articles)
     elif config == "translation alone":
         work.translate()
-    else:
+    elif config == "translation + encoder":
         with FlatOut(work.encoder(), work.articles):
             work.translate()
-    return peak_rss_mb()
+    return _status_kb(os.getpid(), "VmHWM") / 1024
 
 
 def peak_rss(args) -> None:
