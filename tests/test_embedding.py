@@ -157,7 +157,8 @@ def test_a_stuck_encoder_call_holds_no_query_for_long(monkeypatch):
 
 
 class PacedEncoder:
-    """An encoder whose model takes `seconds` a sentence (the scheduler's logic alone), recording each call's size."""
+    """An encoder whose model spends `seconds` of CPU a sentence (the scheduler's logic alone), recording each call's
+    size."""
 
     encoder_id, dimension = "paced", 2
 
@@ -166,7 +167,9 @@ class PacedEncoder:
 
     def encode_passages(self, texts):
         self.calls.append(len(texts))
-        time.sleep(self.seconds * len(texts))  # the model's work, not a wait for another thread
+        done = time.thread_time() + self.seconds * len(texts)
+        while time.thread_time() < done:  # the model's work, on this thread as the real models'
+            pass
         return np.zeros((len(texts), 2), dtype=np.float32)
 
     encode_queries = encode_passages

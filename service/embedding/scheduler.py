@@ -4,8 +4,9 @@ The model runs one call at a time (models.py). Interactive callers (search queri
 soon as the call in progress ends, ahead of any bulk caller waiting; bulk callers (job workers, which run under
 translation.scheduler.bulk_priority(), the same mark the translation scheduler reads) encode their passages a
 chunk at a time and let waiting interactive callers go between two chunks. So a query waits for at most one chunk,
-and a chunk is sized by time: as many sentences as the model encodes in about BULK_CHUNK_SECONDS at the pace of the
-last chunks, BULK_CHUNK_SENTENCES at most. A fixed 8 news sentences held the model 20-60 ms behind USE and 0.4 s
+and a chunk is sized by time: as many sentences as the model encodes in about BULK_CHUNK_SECONDS of CPU at the pace
+of the last chunks, BULK_CHUNK_SENTENCES at most. CPU time, not wall time: on a busy machine every chunk takes longer
+on the clock, and chunks sized by the clock shrank to one sentence there and halved USE's throughput. A fixed 8 news sentences held the model 20-60 ms behind USE and 0.4 s
 behind e5-small, longer on a busy machine, and a query behind bulk encoding waited that long at p99
 (bench/encoder_capacity.py); a chunk's own batching gain is small (USE: 4 sentences encode about 15% slower a
 sentence than 8; e5: about 15% between single sentences and batches), and ingest spends about 5% of its time encoding.
@@ -30,7 +31,7 @@ from service.errors import ServiceError
 from service.translation.scheduler import Priority, current_priority
 
 BULK_CHUNK_SENTENCES = 8  # most sentences of a bulk call encoded between two looks for waiting interactive callers
-BULK_CHUNK_SECONDS = 0.01  # about how long one bulk chunk holds the model: what a query waits behind a job at most
+BULK_CHUNK_SECONDS = 0.01  # about the CPU time one bulk chunk holds the model: what a query waits behind a job
 STUCK_AFTER_S = 30.0  # one call holding the model this long is stuck: a bulk chunk takes about BULK_CHUNK_SECONDS
 
 
@@ -87,10 +88,10 @@ class ScheduledEncoder:
     def __init__(self, inner: SentenceEncoder):
         self.inner = inner
         self._turns = _Turns()
-        self._seconds_a_sentence = math.inf  # the pace of the last bulk chunks: unknown until one is timed
+        self._seconds_a_sentence = math.inf  # CPU time a sentence of the last bulk chunks: unknown until one is timed
 
     def bulk_chunk(self) -> int:
-        """Sentences in the next bulk chunk: about BULK_CHUNK_SECONDS of the model's work at its recent pace."""
+        """Sentences in the next bulk chunk: about BULK_CHUNK_SECONDS of the model's CPU at its recent pace."""
         return max(1, min(BULK_CHUNK_SENTENCES, int(BULK_CHUNK_SECONDS / self._seconds_a_sentence)))
 
     @property
@@ -120,9 +121,9 @@ class ScheduledEncoder:
         while start < len(texts):
             size = self.bulk_chunk()
             with self._turns.turn(priority):
-                began = time.perf_counter()
+                began = time.thread_time()  # both models compute on the calling thread (one thread each)
                 chunks.append(encode(texts[start : start + size]))
-                pace = (time.perf_counter() - began) / len(chunks[-1])
+                pace = (time.thread_time() - began) / len(chunks[-1])
             # halfway to the new pace: one chunk of short sentences does not make the next one long
             self._seconds_a_sentence = (
                 pace if math.isinf(self._seconds_a_sentence) else (self._seconds_a_sentence + pace) / 2
