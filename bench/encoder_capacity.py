@@ -15,7 +15,8 @@ sentences from ../shared split as the write path splits them. Every comparison a
       worst case: ingest encodes only the sentences it translated, so its share is derived as well;
   (c) query latency: p50/p99 of encoding one English keyword query at a time (the search path: interactive, one
       text; the four longest words of a tico19 English line, a short think time between queries), idle, while a
-      job's passages are encoded flat out, and while translation runs beside that;
+      job's passages are encoded flat out, while a job's articles are translated (no encoding: the CPU's share
+      apart from the encoder's scheduling), and both;
   (d) peak RSS of each configuration: each in a fresh process of its own (VmHWM), loading only what it needs.
 
 Set OMP_NUM_THREADS=1 (done here before anything loads): the encoder runs on one core as in the service.
@@ -31,6 +32,7 @@ os.environ["OMP_NUM_THREADS"] = "1"  # before numpy or an encoder loads, as benc
 os.environ["OPENBLAS_NUM_THREADS"] = "1"
 
 import argparse
+import contextlib
 import json
 import random
 import statistics
@@ -283,30 +285,38 @@ def beside_translation(work: Workload, rounds: int) -> None:
 def query_latency(work: Workload, rounds: int) -> None:
     encoder = work.encoder()
 
-    def idle():
-        return query_latencies(encoder, work.queries)
+    def under(bulk_encoding: bool, translation: bool) -> Callable[[], list[float]]:
+        """A pass of queries while a job's passages are encoded and/or its articles translated, flat out."""
 
-    def bulk_encoding():
-        with FlatOut(encoder, work.articles):
-            return query_latencies(encoder, work.queries)
+        def run() -> list[float]:
+            stop = threading.Event()
 
-    def ingest():
-        stop = threading.Event()
+            def translate_until_stopped():
+                while translation and not stop.is_set():
+                    work.translate()
 
-        def translate_until_stopped():
-            while not stop.is_set():
-                work.translate()
+            translating = threading.Thread(target=translate_until_stopped, daemon=True)
+            with contextlib.ExitStack() as load:
+                if bulk_encoding:
+                    load.enter_context(FlatOut(encoder, work.articles))
+                translating.start()
+                try:
+                    return query_latencies(encoder, work.queries)
+                finally:
+                    stop.set()
+                    translating.join()
 
-        translating = threading.Thread(target=translate_until_stopped, daemon=True)
-        with FlatOut(encoder, work.articles):
-            translating.start()
-            try:
-                return query_latencies(encoder, work.queries)
-            finally:
-                stop.set()
-                translating.join()
+        return run
 
-    results = alternating(rounds, {"idle": idle, "bulk encoding": bulk_encoding, "bulk encoding + translation": ingest})
+    results = alternating(
+        rounds,
+        {
+            "idle": under(bulk_encoding=False, translation=False),
+            "bulk encoding": under(bulk_encoding=True, translation=False),
+            "translation (no encoding)": under(bulk_encoding=False, translation=True),
+            "bulk encoding + translation": under(bulk_encoding=True, translation=True),
+        },
+    )
     print(
         f"\n(c) keyword query latency: {len(work.queries)} queries a pass, one at a time, {THINK_SECONDS * 1000:.0f} ms "
         f"apart; a job's passages in calls of one article ({load_line()})"
