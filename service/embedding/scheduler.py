@@ -3,13 +3,13 @@
 The model runs one call at a time (models.py). Interactive callers (search queries, a page) take the model as
 soon as the call in progress ends, ahead of any bulk caller waiting; bulk callers (job workers, which run under
 translation.scheduler.bulk_priority(), the same mark the translation scheduler reads) encode their passages a
-chunk at a time and let waiting interactive callers go between two chunks. So a query waits for at most one chunk,
-and a chunk is sized by time: as many sentences as the model encodes in about BULK_CHUNK_SECONDS of CPU at the pace
-of the last chunks, BULK_CHUNK_SENTENCES at most. CPU time, not wall time: on a busy machine every chunk takes longer
-on the clock, and chunks sized by the clock shrank to one sentence there and halved USE's throughput. A fixed 8 news sentences held the model 20-60 ms behind USE and 0.4 s
-behind e5-small, longer on a busy machine, and a query behind bulk encoding waited that long at p99
-(bench/encoder_capacity.py); a chunk's own batching gain is small (USE: 4 sentences encode about 15% slower a
-sentence than 8; e5: about 15% between single sentences and batches), and ingest spends about 5% of its time encoding.
+chunk at a time and let waiting interactive callers go between two chunks. So a query waits for at most one chunk.
+A chunk is sized by time: as many sentences as the model encodes in about BULK_CHUNK_SECONDS of CPU at the pace of
+the last chunks, BULK_CHUNK_SENTENCES at most (USE: 5-7 news sentences; e5-small: one). A fixed 8 long news
+sentences made a query behind a job wait p99 28-108 ms on USE and 1.2-2.5 s on e5 (bench/encoder_capacity.py;
+docs/scaling.md); USE's throughput pays 7% for the smaller chunks, and ingest spends a few per cent of its time
+encoding. CPU time, not wall time: on a busy machine every chunk takes longer on the clock, and chunks sized by the
+clock shrank to one sentence there and halved USE's throughput.
 
 Simpler than the translation scheduler on purpose: one call at a time costs nothing here (each model runs on one
 thread), and batching across callers gains little (e5's batches are about 15% faster per sentence than single
@@ -92,7 +92,9 @@ class ScheduledEncoder:
 
     def bulk_chunk(self) -> int:
         """Sentences in the next bulk chunk: about BULK_CHUNK_SECONDS of the model's CPU at its recent pace."""
-        return max(1, min(BULK_CHUNK_SENTENCES, int(BULK_CHUNK_SECONDS / self._seconds_a_sentence)))
+        pace = self._seconds_a_sentence
+        fits = BULK_CHUNK_SECONDS / pace if pace > 0 else BULK_CHUNK_SENTENCES  # a clock too coarse to see it
+        return max(1, min(BULK_CHUNK_SENTENCES, int(fits)))
 
     @property
     def encoder_id(self) -> str:
