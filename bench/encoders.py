@@ -52,7 +52,7 @@ LATENCY_QUERIES = 200
 NEWS_ARTICLES = 40
 SPEED_SENTENCES = 200  # tico19 Arabic sentences timed for passages/s
 MT_ARTICLES_PER_CORE_SECOND = 0.75  # the real opus-mt-ar-en at beam 4: 1.5 articles/s per 2-core host (docs/scaling.md)
-PASSAGE_CALL = 8  # scheduler.BULK_CHUNK_SENTENCES: how a job's passages reach the model
+PASSAGE_CALL = 8  # scheduler.BULK_CHUNK_SENTENCES: the largest chunk in which a job's passages reach the model
 WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _STOPWORD_TEXT = """a about above after again against all also am an and any are as at be because been before being below between
     both but by can could did do does doing down during each few for from further had has have having he her here

@@ -154,3 +154,33 @@ def test_a_stuck_encoder_call_holds_no_query_for_long(monkeypatch):
     stuck.release.set()
     worker.join(timeout=30)
     assert encoder.encode_queries(["a query"]).shape == (1, 2)  # the model is free again
+
+
+class PacedEncoder:
+    """An encoder whose model spends `seconds` of CPU a sentence (the scheduler's logic alone), recording each call's
+    size."""
+
+    encoder_id, dimension = "paced", 2
+
+    def __init__(self, seconds: float):
+        self.seconds, self.calls = seconds, []
+
+    def encode_passages(self, texts):
+        self.calls.append(len(texts))
+        done = time.thread_time() + self.seconds * len(texts)
+        while time.thread_time() < done:  # the model's work, on this thread as the real models'
+            pass
+        return np.zeros((len(texts), 2), dtype=np.float32)
+
+    encode_queries = encode_passages
+
+
+def test_a_bulk_chunk_holds_the_model_about_bulk_chunk_seconds():
+    slow, fast = PacedEncoder(scheduler.BULK_CHUNK_SECONDS), PacedEncoder(0)
+    for model in (slow, fast):
+        with bulk_priority():
+            rows = ScheduledEncoder(model).encode_passages([f"sentence {i}" for i in range(20)])
+        assert rows.shape == (20, 2) and sum(model.calls) == 20
+        assert model.calls[0] == 1  # the pace is unknown until one sentence is timed
+    assert set(slow.calls) == {1}, "a model this slow holds the model a chunk's time for each sentence"
+    assert BULK_CHUNK_SENTENCES in fast.calls, "a fast model's chunks grow to BULK_CHUNK_SENTENCES"

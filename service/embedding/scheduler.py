@@ -2,9 +2,14 @@
 
 The model runs one call at a time (models.py). Interactive callers (search queries, a page) take the model as
 soon as the call in progress ends, ahead of any bulk caller waiting; bulk callers (job workers, which run under
-translation.scheduler.bulk_priority(), the same mark the translation scheduler reads) encode their passages
-BULK_CHUNK_SENTENCES at a time and let waiting interactive callers go between two chunks. So a query waits for at
-most one chunk: about 0.3 s behind e5-small, 20 ms behind USE, on one core.
+translation.scheduler.bulk_priority(), the same mark the translation scheduler reads) encode their passages a
+chunk at a time and let waiting interactive callers go between two chunks. So a query waits for at most one chunk.
+A chunk is sized by time: as many sentences as the model encodes in about BULK_CHUNK_SECONDS of CPU at the pace of
+the last chunks, BULK_CHUNK_SENTENCES at most (USE: 5-7 news sentences; e5-small: one). A fixed 8 long news
+sentences made a query behind a job wait p99 28-108 ms on USE and 1.2-2.5 s on e5 (bench/encoder_capacity.py;
+docs/scaling.md); USE's throughput pays 7% for the smaller chunks, and ingest spends a few per cent of its time
+encoding. CPU time, not wall time: on a busy machine every chunk takes longer on the clock, and chunks sized by the
+clock shrank to one sentence there and halved USE's throughput.
 
 Simpler than the translation scheduler on purpose: one call at a time costs nothing here (each model runs on one
 thread), and batching across callers gains little (e5's batches are about 15% faster per sentence than single
@@ -14,6 +19,7 @@ calls, USE batches a call's sentences itself), while a query is one short text.
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -24,8 +30,9 @@ from service.embedding.interface import SentenceEncoder
 from service.errors import ServiceError
 from service.translation.scheduler import Priority, current_priority
 
-BULK_CHUNK_SENTENCES = 8  # sentences of a bulk call encoded between two looks for waiting interactive callers
-STUCK_AFTER_S = 30.0  # one call holding the model this long is stuck: a bulk chunk takes 0.3 s behind e5
+BULK_CHUNK_SENTENCES = 8  # most sentences of a bulk call encoded between two looks for waiting interactive callers
+BULK_CHUNK_SECONDS = 0.01  # about the CPU time one bulk chunk holds the model: what a query waits behind a job
+STUCK_AFTER_S = 30.0  # one call holding the model this long is stuck: a bulk chunk takes about BULK_CHUNK_SECONDS
 
 
 class EncoderBusy(ServiceError, RuntimeError):
@@ -81,6 +88,13 @@ class ScheduledEncoder:
     def __init__(self, inner: SentenceEncoder):
         self.inner = inner
         self._turns = _Turns()
+        self._seconds_a_sentence = math.inf  # CPU time a sentence of the last bulk chunks: unknown until one is timed
+
+    def bulk_chunk(self) -> int:
+        """Sentences in the next bulk chunk: about BULK_CHUNK_SECONDS of the model's CPU at its recent pace."""
+        pace = self._seconds_a_sentence
+        fits = BULK_CHUNK_SECONDS / pace if pace > 0 else BULK_CHUNK_SENTENCES  # a clock too coarse to see it
+        return max(1, min(BULK_CHUNK_SENTENCES, int(fits)))
 
     @property
     def encoder_id(self) -> str:
@@ -105,10 +119,18 @@ class ScheduledEncoder:
         if priority is Priority.INTERACTIVE:
             with self._turns.turn(priority):
                 return encode(texts)
-        chunks = []
-        for start in range(0, len(texts), BULK_CHUNK_SENTENCES):
+        chunks, start = [], 0
+        while start < len(texts):
+            size = self.bulk_chunk()
             with self._turns.turn(priority):
-                chunks.append(encode(texts[start : start + BULK_CHUNK_SENTENCES]))
+                began = time.thread_time()  # both models compute on the calling thread (one thread each)
+                chunks.append(encode(texts[start : start + size]))
+                pace = (time.thread_time() - began) / len(chunks[-1])
+            # halfway to the new pace: one chunk of short sentences does not make the next one long
+            self._seconds_a_sentence = (
+                pace if math.isinf(self._seconds_a_sentence) else (self._seconds_a_sentence + pace) / 2
+            )
+            start += size
         return np.vstack(chunks) if chunks else encode([])
 
 
