@@ -10,12 +10,12 @@ from service.web import create_app
 from service.web.auth import key_digest
 
 pytest.importorskip("aiosmtpd.controller")
-from test_alert_digests import digest_settings, smtp_port  # noqa: E402,F401  (the module's fixtures)
+from test_alert_digests import digest_settings, smtp_port  # noqa: F401  (the module's fixtures)
 
 LEGACY_KEY = "digest-legacy-key-cdef"
 
 
-def test_a_key_at_its_address_limit_may_still_use_an_address_its_older_alerts_mail(digest_settings, client, alias):
+def test_a_key_at_its_address_limit_may_still_use_an_address_its_older_alerts_mail(digest_settings, client, alias):  # noqa: F811
     store = AlertStore(client, alias)
     owner = key_digest(LEGACY_KEY)[:16]
     wording = saved_wording({"lang": "en", "text": "ceasefire", "by": "user"})

@@ -25,7 +25,9 @@ class HashEncoder:
 
 
 def test_naming_with_another_encoder_of_the_same_dimension_is_refused_like_one_of_another_dimension(
-    client, fresh, monkeypatch
+    client,
+    fresh,  # noqa: F811
+    monkeypatch,
 ):
     written_by, run_with = HashEncoder("written-by"), HashEncoder("run-with")
     lifecycle.ensure(client, fresh, dimension=512)
