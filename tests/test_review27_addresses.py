@@ -5,7 +5,8 @@ from dataclasses import replace
 import pytest
 
 from service.alerts.model import saved_wording
-from service.alerts.store import AlertStore
+from service.alerts.store import SLOTS_CONFIG, AlertStore
+from service.index.lifecycle import read_config
 from service.web import create_app
 from service.web.auth import key_digest
 
@@ -26,3 +27,24 @@ def test_a_key_at_its_address_limit_may_still_use_an_address_its_older_alerts_ma
     answer = app.test_client().post("/api/v1/alerts", json=body, headers={"X-API-Key": LEGACY_KEY})
     # the README and the refusal itself say "use one of them": using one adds no address
     assert answer.status_code == 201, answer.json
+
+
+def test_an_alert_saved_before_address_slots_can_be_given_a_digest_by_an_edit(digest_settings, client):  # noqa: F811
+    """A process that has not run AlertStore.ensure since the upgrade (no create, no ingest, no digest turn yet)."""
+    alias = "review27-upgrade"
+    settings = replace(digest_settings, opensearch_index=alias, api_keys=(*digest_settings.api_keys, LEGACY_KEY))
+    http, auth = create_app(settings).test_client(), {"X-API-Key": LEGACY_KEY}
+    store = AlertStore(client, alias)
+    try:
+        made = http.post("/api/v1/alerts", json={"name": "old", "query": "ceasefire"}, headers=auth)
+        assert made.status_code == 201, made.json
+        old_slots = read_config(SLOTS_CONFIG)  # the slots index as the version before this one made it
+        del old_slots["mappings"]["properties"]["address"]
+        client.indices.delete(index=store.slots_index)
+        client.indices.create(index=store.slots_index, body=old_slots)
+        body = {"digest_email": "desk@example.org", "digest_cadence": "daily"}
+        edited = http.patch(f"/api/v1/alerts/{made.json['id']}", json=body, headers=auth)
+        assert edited.status_code == 200, edited.json
+    finally:
+        for index in (store.alerts_index, store.matches_index, store.slots_index, store.digests_index):
+            client.indices.delete(index=index, ignore=404)
