@@ -219,11 +219,18 @@ def name_stored(target: IndexTarget, progress: Callable[[int], object] | None = 
     )  # an index made before names_lexicon existed takes it here
     encoder = target.encoder
     embeds = encoder is not None and vectors.index_dimension(client, index) == encoder.dimension
-    holding_vectors = {"bool": {"filter": [unnamed_query(), {"exists": {"field": vectors.ENCODER_FIELD}}]}}
-    if not embeds and client.count(index=index, body={"query": holding_vectors}, request_timeout=timeout)["count"]:
+    # vectors an update would drop (they are not in _source) and ENCODER cannot give again: another encoder's, even
+    # of the same dimension, would be relabelled as ENCODER's and leave the searches of the index's own encoder
+    others = [{"term": {vectors.ENCODER_FIELD: encoder.encoder_id}}] if embeds else []
+    lost = {"bool": {"filter": [unnamed_query(), {"exists": {"field": vectors.ENCODER_FIELD}}], "must_not": others}}
+    found = client.search(
+        index=index, body={"size": 1, "query": lost, "_source": [vectors.ENCODER_FIELD]}, request_timeout=timeout
+    )
+    if found["hits"]["hits"]:
+        held = found["hits"]["hits"][0]["_source"].get(vectors.ENCODER_FIELD)
         raise NamingError(
-            f"{index} holds articles with sentence vectors, which an update would drop (they are not in _source) "
-            "and ENCODER cannot give again: set ENCODER to the index's encoder, or `python -m service index migrate`"
+            f"{index} holds articles with sentence vectors of encoder {held}, which an update would drop and "
+            f"ENCODER cannot give again: set ENCODER to {held}, or `python -m service index migrate`"
         )
 
     def named(documents: list[dict]) -> list[dict]:

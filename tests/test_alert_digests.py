@@ -16,9 +16,10 @@ from service.alerts.delivery import Deliverer
 from service.alerts.digest_mail import digest_message, header_text, period_end
 from service.alerts.digests import BATCH, DigestSender, MailFailed, send_mail, this_turn
 from service.alerts.model import Alert, StoryMatch, match_id, saved_wording
-from service.alerts.store import AlertStore
+from service.alerts.store import SLOTS_CONFIG, AlertStore
 from service.alerts.usecases import AlertRefused, checked_email
 from service.config import ConfigError, Settings
+from service.index.lifecycle import read_config
 from service.web import create_app
 from service.web.auth import key_digest
 
@@ -27,6 +28,7 @@ controller = pytest.importorskip("aiosmtpd.controller")
 KEY, API_KEY = "digest-key-0123", "digest-api-key-4567"  # the API's test has a key of its own (its addresses)
 AUTH = {"X-API-Key": API_KEY}
 RACE_KEY = "digest-race-key-89ab"  # the concurrency test's own key: its addresses are counted alone
+LEGACY_KEY = "digest-legacy-key-cdef"  # alerts saved before address slots: their addresses counted alone
 OWNER = key_digest(KEY)[:16]
 ADDRESS = "desk@example.org"
 SENDER = "alerts@news.example.org"
@@ -488,3 +490,61 @@ def test_one_turn_sends_at_most_a_batch_of_digests_due_and_opened():
     turn = this_turn(due, opened)
     assert len(turn) == BATCH and [hit["_id"] for hit in turn] == [f"d{n}" for n in range(BATCH)]
     assert [hit["_id"] for hit in this_turn(due[:2], opened)] == ["d0", "d1", "new"]
+
+
+def test_a_key_at_its_address_limit_may_still_use_an_address_its_older_alerts_mail(digest_settings, client, alias):
+    """Addresses saved before address slots are held by none: "use one of them", as the refusal says, is allowed."""
+    store = AlertStore(client, alias)
+    owner = key_digest(LEGACY_KEY)[:16]
+    wording = saved_wording({"lang": "en", "text": "ceasefire", "by": "user"})
+    limit = digest_settings.alert_digest_addresses_per_key
+    for n in range(limit):
+        store.create(
+            owner, "legacy", "ceasefire", {}, [wording], digest_email=f"old{n}@example.org", digest_cadence="daily"
+        )
+    app = create_app(replace(digest_settings, api_keys=(*digest_settings.api_keys, LEGACY_KEY)))
+    headers = {"X-API-Key": LEGACY_KEY}
+    body = {"name": "new", "query": "ceasefire", "digest_email": "old0@example.org", "digest_cadence": "daily"}
+    assert app.test_client().post("/api/v1/alerts", json=body, headers=headers).status_code == 201
+    one_more = {**body, "digest_email": "new@example.org"}
+    refused = app.test_client().post("/api/v1/alerts", json=one_more, headers=headers)
+    assert (refused.status_code, refused.json["error"]["code"]) == (400, "too_many_digest_addresses")
+
+
+def test_an_alert_saved_before_address_slots_can_be_given_a_digest_by_an_edit(digest_settings, client):
+    """A process that has not brought the alert indices up to date since the upgrade (no create, ingest or digest
+    turn yet) edits an alert: the slots index the earlier version made takes the address field first."""
+    alias = "digest-upgrade"
+    settings = replace(digest_settings, opensearch_index=alias, api_keys=(*digest_settings.api_keys, LEGACY_KEY))
+    http, auth = create_app(settings).test_client(), {"X-API-Key": LEGACY_KEY}
+    store = AlertStore(client, alias)
+    try:
+        made = http.post("/api/v1/alerts", json={"name": "old", "query": "ceasefire"}, headers=auth)
+        assert made.status_code == 201, made.json
+        earlier_slots = read_config(SLOTS_CONFIG)
+        del earlier_slots["mappings"]["properties"]["address"]
+        client.indices.delete(index=store.slots_index)
+        client.indices.create(index=store.slots_index, body=earlier_slots)
+        body = {"digest_email": "desk@example.org", "digest_cadence": "daily"}
+        edited = http.patch(f"/api/v1/alerts/{made.json['id']}", json=body, headers=auth)
+        assert edited.status_code == 200, edited.json
+    finally:
+        for index in (store.alerts_index, store.matches_index, store.slots_index, store.digests_index):
+            client.indices.delete(index=index, ignore=404)
+
+
+def test_a_sender_whose_claim_ran_out_leaves_the_digest_to_the_one_that_took_it(store, digest_settings, mailbox):
+    """Marking a digest's matches takes part of the claim's lease: a sender that outlived it mails nothing, while the
+    sender that claimed the digest after it mails it once."""
+    alert = digest_alert(store, name="Lease ran out")
+    record(store, alert, "lease-1", NOON + dt.timedelta(minutes=5))
+    clock = Clock(NOON + dt.timedelta(hours=1, minutes=2))
+    slow = DigestSender(store, digest_settings, clock)
+    (hit,) = [hit for hit in this_turn(slow._due(), slow._open_periods()) if hit["_source"]["alert_id"] == alert.id]
+    claim = slow._claim(hit)
+    assert claim is not None
+    clock.moment += dt.timedelta(seconds=slow.lease + 1)
+    DigestSender(store, digest_settings, clock).run_once()
+    assert len(mails_to(mailbox, alert)) == 1
+    assert slow._send(hit["_source"], claim) is None
+    assert len(mails_to(mailbox, alert)) == 1

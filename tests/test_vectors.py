@@ -2,11 +2,13 @@
 sentence, of the original side, with the encoder's id), found by a nested knn query across the language line,
 left out on an index made from articles-v2 (which still ingests), and given by `index migrate`."""
 
+import hashlib
 import json
 import shutil
 import uuid
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from helpers import run_cli, without_naming
 
@@ -236,3 +238,33 @@ def test_a_process_with_no_collection_loads_no_encoder_at_start(search_settings)
     services = Services(replace(search_settings, opensearch_index=f"absent-{uuid.uuid4().hex[:8]}", encoder="use"))
     services._warm_search()
     assert "encoder" not in vars(services)  # the cached_property never ran
+
+
+class HashEncoder:
+    """A deterministic 512-dimensional encoder of its own id (no model: the vectors only need to exist)."""
+
+    def __init__(self, encoder_id: str):
+        self.encoder_id, self.dimension = encoder_id, 512
+
+    def _rows(self, texts):
+        digests = [
+            np.frombuffer(hashlib.sha512(f"{self.encoder_id}{t}".encode()).digest() * 8, np.uint8) for t in texts
+        ]
+        matrix = np.asarray(digests, dtype=np.float32).reshape(len(texts), 512) + 1
+        return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+
+    encode_queries = encode_passages = _rows
+
+
+def test_naming_with_another_encoder_of_the_same_dimension_is_refused(client, fresh, monkeypatch):
+    """Its vectors would be relabelled as ENCODER's, and leave the meaning searches of the index's own encoder."""
+    written_by, run_with = HashEncoder("written-by"), HashEncoder("run-with")
+    lifecycle.ensure(client, fresh, dimension=512)
+    with monkeypatch.context() as before_names:
+        without_naming(before_names)
+        write(client, fresh, ARABIC[:2], written_by)
+    with pytest.raises(NamingError, match="written-by"):
+        name_stored(IndexTarget(client, fresh, encoder=run_with))
+    by_encoder = {"size": 0, "aggs": {"encoders": {"terms": {"field": "encoder"}}}}
+    kept = client.search(index=fresh, body=by_encoder)["aggregations"]["encoders"]["buckets"]
+    assert [(bucket["key"], bucket["doc_count"]) for bucket in kept] == [("written-by", 2)]

@@ -11,7 +11,9 @@ mails the same digest. Marks, not a window of `matched_at`, decide: a match stam
 period's digest was opened (a slow write, a writer's clock behind) goes out in the next digest instead of none.
 The digest records its recipient, the alert's address when it was opened, and
 is mailed to it alone (or dropped if its domain has left ALERT_DIGEST_DOMAINS). A pending digest is claimed, sent and settled like a webhook delivery
-(alerts/delivery.py): claimed by a guarded write that moves its next attempt a lease ahead, then `sent`, or retried
+(alerts/delivery.py): claimed by a guarded write that moves its next attempt a lease ahead, and held again by one
+more just before the SMTP exchange (marking may have taken part of the lease; a sender that finds the digest claimed
+by another meanwhile leaves it to that one), then `sent`, or retried
 with back-off after an SMTP failure (the server away, a 4xx), or `failed` for good after a permanent refusal (5xx) or
 ALERT_WEBHOOK_GIVE_UP_HOURS after its period. A sender that dies after the server accepted the mail and before
 recording it sends it again when the lease ends; both copies carry the digest's Message-ID.
@@ -32,6 +34,7 @@ import ssl
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from email.message import EmailMessage
 
 from opensearchpy import helpers
@@ -154,6 +157,15 @@ def _refused_for_good(error: Exception) -> bool:
     return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A sender's hold on a digest: the attempt, and the digest's version as this sender last wrote it."""
+
+    attempt: int
+    seq_no: int
+    primary_term: int
+
+
 class DigestSender:
     def __init__(self, store: AlertStore, settings: Settings, now=None):
         self.store, self.settings = store, settings
@@ -170,11 +182,13 @@ class DigestSender:
             if self.now() > self._give_up_at(hit["_source"]):  # whatever kept it unsent: an error not SMTP's included
                 counts["failed"] += self._give_up(hit)
                 continue
-            claimed = self._claim(hit)
-            if claimed is None:
+            claim = self._claim(hit)
+            if claim is None:
                 continue
             try:
-                counts[self._send(hit["_source"], claimed)] += 1
+                outcome = self._send(hit["_source"], claim)
+                if outcome is not None:
+                    counts[outcome] += 1
             except Exception:  # logged; the digest stays claimed, and is due again when its lease ends
                 log.exception("the digest %s could not be sent", hit["_id"])
         return counts
@@ -283,12 +297,13 @@ class DigestSender:
             return []
         return [{"_id": source["id"], "_source": source, **{k: written[k] for k in ("_seq_no", "_primary_term")}}]
 
-    def _marked(self, digest: dict) -> dict:
+    def _marked(self, digest: dict, claim: Claim) -> tuple[dict, Claim] | None:
         """The digest with its matches: those of its alert in (start, until] that no digest had taken, marked as its
         own (digest_id) by guarded writes, so that each match is in one digest; the first MAX_LISTED listed. Done once,
-        by its first claim's sender; a retry mails what that marked."""
+        by its first claim's sender; a retry mails what that marked. None when another sender claimed the digest
+        meanwhile (marking outlived the lease)."""
         if digest.get("marked", True):  # by an earlier claim, or written before marks (fixed when it was opened)
-            return digest
+            return digest, claim
         store = self.store
         query = _unmarked_query(digest["alert_id"], digest["start"], digest["until"])
         for _ in range(MARK_ROUNDS):
@@ -324,8 +339,8 @@ class DigestSender:
         }
         found = store.client.search(index=store.matches_index, body=body)["hits"]
         marked = {"marked": True, "total": found["total"]["value"], "match_ids": [hit["_id"] for hit in found["hits"]]}
-        store.client.update(index=store.digests_index, id=digest["id"], body={"doc": marked}, retry_on_conflict=5)
-        return {**digest, **marked}
+        held = self._write_claimed(digest["id"], claim, marked)
+        return None if held is None else ({**digest, **marked}, held)
 
     def _due(self) -> list[dict]:
         body = {
@@ -346,20 +361,29 @@ class DigestSender:
         except NotFoundError:
             return []
 
-    def _claim(self, hit: dict) -> int | None:
+    def _claim(self, hit: dict) -> Claim | None:
+        """Take the digest for one lease (its next attempt moved a lease ahead), unless another sender took it."""
         attempt = hit["_source"].get("attempts", 0) + 1
-        lease_end = self.now() + dt.timedelta(seconds=self.lease)
+        seen = Claim(attempt, hit["_seq_no"], hit["_primary_term"])
+        return self._write_claimed(hit["_id"], seen, {"attempts": attempt, "next_attempt": self._lease_end()})
+
+    def _lease_end(self) -> str:
+        return iso_utc(self.now() + dt.timedelta(seconds=self.lease))
+
+    def _write_claimed(self, digest_id_: str, claim: Claim, change: dict) -> Claim | None:
+        """Write the change if the digest is as this claim last saw it; the claim at the version written, or None
+        when another sender wrote it meanwhile (its lease ended and it was claimed again)."""
         try:
-            self.store.client.update(
+            written = self.store.client.update(
                 index=self.store.digests_index,
-                id=hit["_id"],
-                body={"doc": {"attempts": attempt, "next_attempt": iso_utc(lease_end)}},
-                if_seq_no=hit["_seq_no"],
-                if_primary_term=hit["_primary_term"],
+                id=digest_id_,
+                body={"doc": change},
+                if_seq_no=claim.seq_no,
+                if_primary_term=claim.primary_term,
             )
-        except ConflictError:  # another sender took it
+        except ConflictError:
             return None
-        return attempt
+        return Claim(claim.attempt, written["_seq_no"], written["_primary_term"])
 
     def _give_up_at(self, digest: dict) -> dt.datetime:
         return parse_utc(digest["until"]) + dt.timedelta(hours=self.settings.alert_webhook_give_up_hours)
@@ -381,7 +405,8 @@ class DigestSender:
         log.warning("the digest %s failed for good: %s", hit["_id"], reason)
         return 1
 
-    def _send(self, digest: dict, attempt: int) -> str:
+    def _send(self, digest: dict, claim: Claim) -> str | None:
+        """Mail the claimed digest; its new state, or None when another sender claimed it meanwhile."""
         alert = self.store.get(digest["alert_id"], None)
         # the address recorded when the period was opened, never the alert's current one: changing the address
         # does not redirect what was opened for another
@@ -389,7 +414,10 @@ class DigestSender:
         if alert is None:  # opened as it was deleted: nothing of it stays, the address included
             self.store.client.delete(index=self.store.digests_index, id=digest["id"], ignore=404)
             return "dropped"
-        digest = self._marked(digest)  # a dropped digest keeps its marks: what it held is never mailed
+        marked = self._marked(digest, claim)  # a dropped digest keeps its marks: what it held is never mailed
+        if marked is None:
+            return None
+        digest, claim = marked
         if not digest["total"]:  # another digest took its matches (it waited a period unclaimed): nothing to mail
             self.store.client.delete(index=self.store.digests_index, id=digest["id"], ignore=404)
             return "dropped"
@@ -407,10 +435,14 @@ class DigestSender:
             self.now(),
             digest["id"],
         )
+        # the exchange gets a whole lease of its own (SMTP_TIMEOUT bounds it, within the lease): however long marking
+        # took, no other sender claims the digest while it is mailed
+        if self._write_claimed(digest["id"], claim, {"next_attempt": self._lease_end()}) is None:
+            return None
         try:
             send_mail(settings, message)
         except MailFailed as error:
-            return self._retry_or_fail(digest, attempt, error)
+            return self._retry_or_fail(digest, claim.attempt, error)
         return self._settle(
             digest["id"],
             {"state": "sent", "sent_at": iso_utc(self.now()), "last_error": None},

@@ -310,7 +310,9 @@ class AlertStore:
                     if other.digest_email and other.id != alert.id
                 }
                 free = [slot for slot in slots if not slot.get("found") or self._address_free(slot, alert.id, in_use)]
-                if len(free) <= len(in_use - held.keys()):
+                # every address in use that no slot names (saved before address slots, or by a save that failed
+                # after its touch) needs a slot too, this one included
+                if len(free) < len((in_use | {wanted}) - held.keys()):
                     raise DigestAddressesReached(
                         f"this key's alerts already mail {limit} addresses, the most allowed; use one of them"
                     )
@@ -443,6 +445,7 @@ class AlertStore:
         The write is conditional on the version read: an alert deleted meanwhile stays deleted (None), and one
         changed meanwhile raises AlertChanged rather than losing that change.
         """
+        self.ensure()  # an index an earlier version made takes the fields this write may carry (a slot's address)
         found = self._read(alert_id)
         if found is None or found["_source"]["alert"]["owner"] != owner:
             return None
