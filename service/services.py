@@ -61,8 +61,10 @@ class Services:
         only checked), so start-up fails early. Without a model the process still serves: translation says 503."""
         services = cls(settings)
         # made now, before request threads share them (cached_property takes no lock), and so that a bad JOBS_DB or
-        # database URL stops start-up rather than a request
-        services.job_store, services.alert_store, services.index_target  # noqa: B018
+        # database URL stops start-up rather than a request. Not the sentence encoder (about 140 MB): a process that
+        # only translates never needs it, and warm_up loads it where the process serves a collection; threads that
+        # race for it on first use get the one process-wide model (embedding.open_encoder)
+        services.job_store, services.alert_store  # noqa: B018
         try:
             if load_model:
                 services.load_translator()
