@@ -103,8 +103,8 @@ class SavedMeaning:
     alert_id: str
     webhook: bool
     vector: AlertVector | None  # None: saved before vectors (or with ENCODER off), or without words
-    has_words: bool  # False: a saved browse (filters only), never matched in meaning
     filters_read: str  # text (it has exclusions), fields (dates or facets only), or nothing (no filters)
+    has_words: bool  # False: a saved browse (filters only), never matched in meaning
 
 
 def _alert_of(source: dict) -> Alert:

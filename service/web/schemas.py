@@ -712,7 +712,7 @@ NDJSON_LINES = {"type": "string", "description": "JSON Lines: one object per lin
 
 # Saved searches (alerts): the query and filters of a search, kept and matched against every article indexed after.
 _QUERY_TEXT = {"type": "string", "pattern": NONBLANK, "maxLength": MAX_QUERY_CHARS}
-_WATCH_QUERY = {"type": "string", "pattern": rf"^$|{NONBLANK}", "maxLength": MAX_QUERY_CHARS}
+_WATCH_QUERY = {"type": "string", "maxLength": MAX_QUERY_CHARS}  # blank: a watch (usecases.checked_wordings)
 _FILTER_VALUES = {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 200}, "maxItems": 50}
 _DATE = {"type": ["string", "null"], "maxLength": 40, "description": "ISO 8601 (empty or null: no bound)"}
 ALERT_FILTERS = {
