@@ -159,8 +159,9 @@ def update_alert(
     query, filters = changes.get("query", alert.query), changes.get("filters", alert.filters)
     if {"query", "filters"} & changes.keys():
         wordings = checked_wordings(query, filters, translators, collection_names(store.client, store.alias))
+        watching = watched_in_words(store, query, filters)
     else:
-        wordings = alert.wordings()
+        wordings, watching = alert.wordings(), alert.watching
     webhook_url = alert.webhook_url
     if "webhook_url" in changes:
         webhook_url = allowed_webhook_url(changes["webhook_url"], settings.alert_webhook_allow)
@@ -186,7 +187,7 @@ def update_alert(
             changes.get("paused"),
             digest,
             settings.alert_digest_addresses_per_key,
-            watched_in_words(store, query, filters),
+            watching,
         )
     except RequestError as error:
         raise _refused(error) from None

@@ -314,7 +314,7 @@ def alert_query(request: SearchRequest, wordings: list[QueryWording], meaning: M
     With meaning (back-fill runs it as a search; a percolator cannot hold a knn), the vector channel too. Without
     wordings or meaning (a saved browse, no words), the filters alone."""
     narrowing = [*_date_filters(request), *_facet_filters(request).values()]
-    if not wordings and meaning is None:  # a watch: every article its filters let through (usecases.watched_filters)
+    if not wordings and meaning is None:  # alerts/usecases.py saves one only with a source, category or name
         return {"bool": {"filter": narrowing}}
     query = matching_query(request, wordings, meaning=meaning, within_dates=False)
     query["bool"]["filter"] = narrowing
