@@ -5,8 +5,8 @@ import numpy as np
 from service.alerts.atom import feed_xml
 from service.alerts.matching import story_matches
 from service.alerts.meaning import AlertVector
-from service.alerts.model import Alert, saved_wording
-from service.alerts.snippets import SNIPPET_CHARS, by_meaning, by_words
+from service.alerts.model import Alert, saved_wording, watching_in_words
+from service.alerts.snippets import SNIPPET_CHARS, by_meaning, by_words, lead
 
 DOCUMENT = {
     "id": "a1",
@@ -46,3 +46,20 @@ def test_a_long_sentence_is_cut_and_the_feed_shows_the_snippet_escaped():
     alert = Alert("alert", "o", "Fire", "fire", {}, "t", None, "2026-02-01T00:00:00Z", None)
     feed = feed_xml(alert, [match], "https://news.example.org").decode()
     assert "matched by its words: “&lt;b&gt;fire&lt;/b&gt;" in feed and "<b>" not in feed
+
+
+def test_an_alert_without_words_shows_the_lead_and_is_named_by_its_filters():
+    assert lead(DOCUMENT) == {
+        "ar": "قال الوزير إن الاقتصاد ينمو.",
+        "en": "The minister said the economy grows.",
+        "by": "lead",
+    }
+    assert lead({"id": "empty", "sentences": []}) is None
+    (match,) = story_matches({"watch": [DOCUMENT]}, "2026-02-02T11:00:00Z", snippets={("watch", "a1"): lead(DOCUMENT)})
+    alert = Alert("watch", "o", "BBC", "", {"source": ["BBC Arabic"]}, "t", None, "2026-02-01T00:00:00Z", None)
+    assert "its lead: “The minister said" in feed_xml(alert, [match], "https://news.example.org").decode()
+    assert watching_in_words({"source": ["BBC Arabic"]}, {}) == "Every new article from BBC Arabic"
+    both = {"source": ["BBC Arabic", "Al Jazeera", "CNN"], "category": ["middle_east"], "name": ["بتن"], "from": "2024"}
+    assert watching_in_words(both, {"بتن": "Putin"}) == (
+        "Every new article from BBC Arabic, Al Jazeera or CNN in Middle East naming Putin published from 2024"
+    )

@@ -289,3 +289,49 @@ def test_an_alerts_e_mail_digest_is_set_on_the_alerts_page_which_says_when_no_ma
     entry.get_by_text("Edit name, query or e-mail digest").click()
     expect(entry.get_by_label("How often")).to_have_value("daily")
     expect(entry.get_by_label("To", exact=True)).to_have_value("desk@example.org")
+
+
+def test_a_browse_of_one_source_is_saved_and_lists_each_new_article_from_it_with_its_lead(site, tab, client, alias):
+    """Issue 21: "every new article from Outlet One" saved from a browse page (no words), named by its filter in
+    words on the Alerts page; a new article of that source matches, another source's does not."""
+    tab.goto(f"{site}/?q=&source=Outlet+One")
+    tab.get_by_text("Save this search").click()
+    expect(tab.get_by_label("Name")).to_have_value("Every new article from Outlet One")
+    tab.get_by_label("Also list the articles that match already").check()
+    assert axe_violations(tab) == []
+    shot(tab, "alerts-browse-save-1440")
+    tab.get_by_role("button", name="Save search").click()
+    expect(tab.locator("#save-search-status")).to_contain_text("Saved “Every new article from Outlet One”")
+    rain = "هطلت أمطار غزيرة على العاصمة وأغلقت المدارس أبوابها."  # another story than the ceasefire's
+    records = [
+        (
+            n,
+            {
+                **article(article_id, title, source, 7),
+                "title": "أمطار",
+                "body": rain,
+                "sentences": [{"source": rain, "target": f"{title}."}],
+            },
+        )
+        for n, (article_id, title, source) in enumerate(
+            [("watched-1", "Rain closes schools", "Outlet One"), ("unwatched-1", "Rain closes roads", "Outlet Four")], 1
+        )
+    ]
+    assert ingest(records, client, alias, pretranslated=True).indexed == 2
+    client.indices.refresh(index=f"{alias},{alias}-alert-matches")
+    tab.get_by_role("link", name="See it on the Alerts page").click()
+    expect(tab.locator("#alerts")).to_have_attribute("data-loaded", "yes")
+    entry = tab.locator("li.alert.highlight")
+    expect(entry.locator(".watching")).to_have_text("Every new article from Outlet One")
+    expect(entry.locator(".query-words")).to_be_hidden()
+    expect(entry.locator(".alert-match .title")).to_have_text(
+        ["Rain closes schools", "Army declares a ceasefire in the north"]
+    )
+    new = entry.locator(".alert-match").first
+    expect(new.locator(".snippet-by")).to_have_text("Its lead:")
+    expect(new.locator(".snippet-ar")).to_have_text(rain)
+    expect(new.locator(".snippet-en")).to_have_text("Rain closes schools.")
+    entry.get_by_text("Edit name, query or e-mail digest").click()
+    expect(entry.get_by_label("Query")).to_have_value("")
+    assert axe_violations(tab) == []
+    shot(tab, "alerts-browse-listed-1440")

@@ -61,6 +61,42 @@ def test_an_alert_saved_through_the_api_matches_articles_posted_after(http, clie
     http.delete(f"/api/v1/alerts/{alert['id']}", headers=AUTH)
 
 
+def test_an_alert_without_words_watches_its_source_and_back_fills_by_its_filters(http, client, alias):
+    """Issue 21: "every new article from Al Jazeera": the filters alone match, the lead pair is the snippet."""
+    alert = create(http, name="Al Jazeera", query="", filters={"source": ["Al Jazeera"]})
+    assert alert["searched"] == [] and alert["watching"] == "Every new article from Al Jazeera"
+    ingest_article(http, client, alias, "w1", body="هطلت أمطار غزيرة على العاصمة. وأغلقت المدارس.", source="Al Jazeera")
+    ingest_article(http, client, alias, "w2", body="هطلت أمطار غزيرة على الساحل", source="Sky News Arabia")
+    (match,) = http.get(f"/api/v1/alerts/{alert['id']}/matches", headers=AUTH).json["matches"]
+    assert match["article_ids"] == ["w1"] and match["outlets"] == ["Al Jazeera"]
+    assert match["snippet"]["by"] == "lead" and match["snippet"]["ar"] == "هطلت أمطار غزيرة على العاصمة."
+    client.indices.refresh(index=alias)
+    again = create(http, name="Al Jazeera again", query="", filters={"source": ["Al Jazeera"]}, backfill=True)
+    client.indices.refresh(index=f"{alias}-alert-matches")
+    listed = http.get(f"/api/v1/alerts/{again['id']}/matches?size=50", headers=AUTH).json["matches"]
+    assert again["backfilled"] == len(listed) and {"w1"} == {a for m in listed for a in m["article_ids"]}
+    assert listed[0]["snippet"]["by"] == "lead"
+    renamed = http.patch(
+        f"/api/v1/alerts/{alert['id']}", json={"filters": {"source": ["Sky News Arabia"]}}, headers=AUTH
+    )
+    assert renamed.json["watching"] == "Every new article from Sky News Arabia"
+    worded = http.patch(f"/api/v1/alerts/{alert['id']}", json={"query": "أمطار"}, headers=AUTH)
+    assert worded.json["watching"] is None and worded.json["searched"][0]["text"] == "أمطار"
+    for saved in (alert, again):
+        assert http.delete(f"/api/v1/alerts/{saved['id']}", headers=AUTH).status_code == 204
+
+
+def test_an_alert_without_words_or_a_filter_that_narrows_is_a_400_in_words(http):
+    for filters in ({}, {"from": "2024-01-01", "to": "2024-12-31", "lang": "ar"}):
+        answer = http.post("/api/v1/alerts", json={"name": "x", "query": " ", "filters": filters}, headers=AUTH)
+        assert answer.status_code == 400 and answer.json["error"]["code"] == "nothing_to_watch"
+        assert "a source, category, or person or place" in answer.json["error"]["message"]
+    alert = create(http, name="BBC", query="", filters={"source": ["BBC Arabic"]})
+    emptied = http.patch(f"/api/v1/alerts/{alert['id']}", json={"filters": {}}, headers=AUTH)
+    assert emptied.status_code == 400 and emptied.json["error"]["code"] == "nothing_to_watch"
+    assert http.delete(f"/api/v1/alerts/{alert['id']}", headers=AUTH).status_code == 204
+
+
 def test_the_cli_creates_an_alert_for_a_key_that_the_api_then_serves(http, search_settings, alias, tiny_model_dir):
     """`alerts create` runs the API's use case (service/alerts/usecases.py): the key's alert, its query checked."""
     env = {
@@ -128,6 +164,7 @@ def test_backfill_lists_existing_matches_marked_as_such(http, client, alias):
         ({"name": "x", "query": "a", "filters": {"from": "yesterday"}}, 400, "bad_query"),
         ({"name": "x", "query": "a", "filters": {"colour": "red"}}, 400, "bad_request"),
         ({"name": "x", "query": "a", "webhook_url": "file:///etc/passwd"}, 400, "bad_webhook_url"),
+        ({"name": "x", "query": "", "filters": {"source": ["BBC Arabic"], "q_en": "rain"}}, 400, "nothing_to_reword"),
         ({"name": " ", "query": "a"}, 422, "unprocessable"),
         ({"name": "x", "query": "a" * 5000}, 413, "payload_too_large"),
         ([], 400, "bad_request"),

@@ -20,6 +20,8 @@ from service.text.xmlsafe import xml_text
 ATOM = "http://www.w3.org/2005/Atom"
 MEDIA_TYPE = "application/atom+xml"
 GENERATOR = "Arabic→English news alerts"
+# How a snippet was found, as an entry says it (alerts/snippets.py); an alert without words shows the lead
+SNIPPET_KINDS = {"words": "matched by its words", "meaning": "matched in meaning", "lead": "its lead"}
 ET.register_namespace("", ATOM)
 
 
@@ -59,8 +61,8 @@ def _entry(match: StoryMatch, base_url: str) -> ET.Element:
     dated = f" · published {str(match.published)[:10]}" if match.published else ""
     summary = f"{outlets}{dated}" + (f" · {match.title_ar}" if match.title_ar and match.title_en else "")
     if match.snippet:  # the sentence pair that matched, the English first, as the entry's title is
-        by = "in meaning" if match.snippet.get("by") == "meaning" else "by its words"
-        summary += f" · matched {by}: “{match.snippet.get('en', '')}” (“{match.snippet.get('ar', '')}”)"
+        by = SNIPPET_KINDS.get(match.snippet.get("by"), SNIPPET_KINDS["words"])
+        summary += f" · {by}: “{match.snippet.get('en', '')}” (“{match.snippet.get('ar', '')}”)"
     _text(entry, "summary", summary)
     return entry
 

@@ -127,6 +127,9 @@ def match_snippets(
         wordings, vector = parts.get(alert_id, ([], None))
         for slot in slots:
             document = documents[slot]
+            if not wordings and vector is None:  # a saved browse: no words or meaning to show, so the lead
+                shown[(alert_id, document["id"])] = snippets.lead(document)
+                continue
             words = snippets.by_words(document, wordings) if slot in by_words.get(alert_id, ()) else None
             shown[(alert_id, document["id"])] = words or snippets.by_meaning(document, vector)
     return shown
@@ -145,6 +148,8 @@ def by_meaning(
     saved = store.saved_meanings()
     vectors: dict[str, AlertVector] = {}
     for alert in saved:
+        if not alert.has_words:  # a saved browse matches by its filters alone (its percolator query)
+            continue
         vector = alert.vector
         if vector is None or vector.encoder_id not in encoders:
             if encoder is None or encoder.encoder_id not in encoders:

@@ -14,8 +14,11 @@ from dataclasses import asdict, dataclass, field, replace
 from service.search import query as query_parser
 from service.search.query import QueryWording
 from service.search.request import SearchRequest
+from service.search.results import facet_label
 
 CADENCES = ("off", "hourly", "daily")  # an alert's e-mail digest: none, or one per hour or per day (UTC)
+# The filters that narrow the articles enough to watch without words (dates alone would take in every article)
+WATCHED_FILTERS = ("source", "category", "name")
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class Alert:
     paused: bool = False  # its owner paused it: it records no matches (and so delivers nothing) until resumed
     digest_email: str | None = None  # where its e-mail digest goes (alerts/digests.py), set by its owner's key
     digest_cadence: str = "off"  # one of CADENCES: how often that digest is mailed
+    watching: str | None = None  # an alert without words: its filters in words, as saved (watching_in_words)
 
     def request(self) -> SearchRequest:
         """The search this alert saves, as search runs it (one page, every article)."""
@@ -105,6 +109,32 @@ def search_request(query: str, filters: dict, size: int = 10, page: int = 1, col
         q_names=filters.get("q_names") or None,
         collapse=collapse,
     )
+
+
+def watches(query: str, filters: dict) -> bool:
+    """Whether a saved search has no words, only filters: it lists every new article they let through."""
+    return not query.strip() and any(filters.get(name) for name in WATCHED_FILTERS)
+
+
+def watching_in_words(filters: dict, name_labels: dict[str, str]) -> str:
+    """What an alert without words follows, as a sentence: "Every new article from BBC Arabic naming Vladimir
+    Putin". name_labels: the display forms of the people and places chosen, by key (a key alone reads as itself)."""
+    parts = ["Every new article"]
+    if filters.get("source"):
+        parts.append(f"from {_either(filters['source'])}")
+    if filters.get("category"):
+        parts.append(f"in {_either([facet_label(value) for value in filters['category']])}")
+    if filters.get("name"):
+        parts.append(f"naming {_either([name_labels.get(key, key) for key in filters['name']])}")
+    if filters.get("from"):
+        parts.append(f"published from {filters['from']}")
+    if filters.get("to"):
+        parts.append(f"{'to' if filters.get('from') else 'published until'} {filters['to']}")
+    return " ".join(parts)
+
+
+def _either(values: list[str]) -> str:
+    return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} or {values[-1]}"
 
 
 def saved_wording(wording: dict) -> QueryWording:

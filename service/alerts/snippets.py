@@ -2,7 +2,8 @@
 
 By words: the first sentence whose Arabic or English holds a word of the alert's query wordings (folded for case;
 a word found inside a longer one counts, so "talk" shows "talks" and «نار» «النار»). By meaning: the sentence whose
-vector is nearest the alert's. A match by both shows its words. Sentences are kept to SNIPPET_CHARS each.
+vector is nearest the alert's. A match by both shows its words. An alert without words (a saved browse) shows the
+article's lead, its first sentence pair. Sentences are kept to SNIPPET_CHARS each.
 
 A document read back from the index (back-fill) has no vectors (the index keeps them out of _source): it carries
 the sentence the index found nearest the alert's vector instead (NEAREST, search's meaning evidence, by the same
@@ -36,6 +37,12 @@ def by_words(document: dict, wordings: Sequence[QueryWording]) -> dict | None:
         if any(word in text for word in words):
             return pair(sentence, "words")
     return None
+
+
+def lead(document: dict) -> dict | None:
+    """The document's first sentence pair: what an alert without words (a saved browse) shows; None without one."""
+    sentences = document.get("sentences") or ()
+    return pair(sentences[0], "lead") if sentences else None
 
 
 def by_meaning(document: dict, vector: AlertVector | None) -> dict | None:

@@ -102,8 +102,9 @@ def _meaning_source(vector: AlertVector | None, filter_query: dict) -> dict | No
 class SavedMeaning:
     alert_id: str
     webhook: bool
-    vector: AlertVector | None  # None: saved before vectors (or with ENCODER off)
+    vector: AlertVector | None  # None: saved before vectors (or with ENCODER off), or without words
     filters_read: str  # text (it has exclusions), fields (dates or facets only), or nothing (no filters)
+    has_words: bool  # False: a saved browse (filters only), never matched in meaning
 
 
 def _alert_of(source: dict) -> Alert:
@@ -205,6 +206,7 @@ class AlertStore:
         digest_email: str | None = None,
         digest_cadence: str = "off",
         address_limit: int | None = None,
+        watching: str | None = None,
     ) -> tuple[Alert, str | None]:
         """A new alert of owner's, and its webhook secret when it has a webhook (given out this once).
 
@@ -212,7 +214,7 @@ class AlertStore:
         that to the index's next refresh. limit: AlertLimitReached when owner holds that many alerts already.
         meaning: the query's vector, matched against new articles' sentences (None: by words only, until an ingest
         with an encoder gives it one). address_limit: DigestAddressesReached when digest_email would be one more
-        distinct address than that among owner's alerts."""
+        distinct address than that among owner's alerts. watching: an alert without words, its filters in words."""
         self.ensure()
         alert = Alert(
             id=uuid.uuid4().hex,
@@ -227,6 +229,7 @@ class AlertStore:
             searched=tuple(wording_dict(wording) for wording in wordings),
             digest_email=digest_email,
             digest_cadence=digest_cadence,
+            watching=watching,
         )
         secret = secrets.token_urlsafe(SECRET_BYTES) if webhook_url else None
         if limit is not None and not self._take_slot(owner, alert.id, limit):
@@ -436,9 +439,10 @@ class AlertStore:
         paused: bool | None = None,
         digest: tuple[str | None, str] | None = None,
         address_limit: int | None = None,
+        watching: str | None = None,
     ) -> tuple[Alert, str | None] | None:
         """Replace owner's alert's definition (paused, digest (address, cadence): None keeps it as it is);
-        (alert, a new webhook secret when a webhook was added), or None. address_limit: as create's.
+        (alert, a new webhook secret when a webhook was added), or None. address_limit, watching: as create's.
 
         The secret stays while the alert has a webhook (a changed URL keeps it), and goes with the webhook.
         meaning: the new query's vector; None keeps the stored one while the query text stays, else drops it.
@@ -461,6 +465,7 @@ class AlertStore:
             filters=filters,
             webhook_url=webhook_url,
             searched=tuple(wording_dict(wording) for wording in wordings),
+            watching=watching,
         )
         if paused is not None:
             alert = replace(alert, paused=paused)
@@ -594,7 +599,8 @@ class AlertStore:
         """Every alert's id, whether it has a webhook, its stored query vector (or None), and what its filters
         read, paged over the alerts."""
         saved = []
-        for hit in self._pages({"match_all": {}}, ["alert.id", "alert.webhook_url"], source=["meaning"]):
+        fields = ["alert.id", "alert.webhook_url", "alert.query"]
+        for hit in self._pages({"match_all": {}}, fields, source=["meaning"]):
             meaning = (hit.get("_source") or {}).get("meaning") or {}
             saved.append(
                 SavedMeaning(
@@ -602,6 +608,7 @@ class AlertStore:
                     bool(hit["fields"].get("alert.webhook_url")),
                     AlertVector.from_source(meaning),
                     meaning.get("filters_read", "text"),
+                    any(query.strip() for query in hit["fields"].get("alert.query", [])),
                 )
             )
         return saved

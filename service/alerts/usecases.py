@@ -18,7 +18,7 @@ from service.alerts import webhooks
 from service.alerts.digest_mail import digest_domain_refusal
 from service.alerts.matching import alert_vector, backfill
 from service.alerts.meaning import AlertVector
-from service.alerts.model import Alert, search_request
+from service.alerts.model import Alert, search_request, watches, watching_in_words
 from service.alerts.store import AlertLimitReached, AlertStore
 from service.config import Settings
 from service.embedding.interface import SentenceEncoder
@@ -28,6 +28,7 @@ from service.index.errors import refusal_reason
 from service.search import query as query_parser
 from service.search.body import MeaningQuery
 from service.search.names import CollectionNames, collection_names
+from service.search.people import name_summary
 from service.search.query import QueryError, QueryWording
 from service.search.searcher import query_wordings
 from service.translation.interface import SentenceTranslator
@@ -107,7 +108,7 @@ def create_alert(
     wordings = checked_wordings(spec.query, spec.filters, translators, collection_names(store.client, store.alias))
     webhook_url = allowed_webhook_url(spec.webhook_url, settings.alert_webhook_allow)
     digest_email, cadence = allowed_digest(spec.digest_email, spec.digest_cadence, settings)
-    vector = alert_vector(encoder, spec.query) if encoder is not None else None
+    vector = alert_vector(encoder, spec.query) if encoder is not None and wordings else None
     try:
         alert, secret = store.create(
             owner,
@@ -121,6 +122,7 @@ def create_alert(
             digest_email=digest_email,
             digest_cadence=cadence,
             address_limit=settings.alert_digest_addresses_per_key,
+            watching=watched_in_words(store, spec.query, spec.filters),
         )
     except RequestError as error:
         raise _refused(error) from None
@@ -157,8 +159,9 @@ def update_alert(
     query, filters = changes.get("query", alert.query), changes.get("filters", alert.filters)
     if {"query", "filters"} & changes.keys():
         wordings = checked_wordings(query, filters, translators, collection_names(store.client, store.alias))
+        watching = watched_in_words(store, query, filters)
     else:
-        wordings = alert.wordings()
+        wordings, watching = alert.wordings(), alert.watching
     webhook_url = alert.webhook_url
     if "webhook_url" in changes:
         webhook_url = allowed_webhook_url(changes["webhook_url"], settings.alert_webhook_allow)
@@ -170,7 +173,8 @@ def update_alert(
             settings,
         )
     try:
-        vector = alert_vector(encoder, query) if encoder is not None and query != alert.query else None
+        changed_words = bool(wordings) and query != alert.query
+        vector = alert_vector(encoder, query) if encoder is not None and changed_words else None
         updated = store.update(
             alert_id,
             alert.owner,
@@ -183,6 +187,7 @@ def update_alert(
             changes.get("paused"),
             digest,
             settings.alert_digest_addresses_per_key,
+            watching,
         )
     except RequestError as error:
         raise _refused(error) from None
@@ -211,14 +216,52 @@ def checked_wordings(
 ) -> list[QueryWording]:
     """The query wordings the alert will match, as search would run them now (names: the collection's name
     spellings, kept as they are at save time); QueryError or AlertRefused for a query or filters search would
-    refuse. A busy translator is waited for: a saved search keeps its wordings."""
+    refuse. A busy translator is waited for: a saved search keeps its wordings.
+
+    An empty query watches its filters (none: every article they let through), when one of them narrows the
+    articles: a source, a category, a person or place."""
     wanted = search_request(query, filters)
     try:
         wanted.validate()
     except ValueError as error:
         raise AlertRefused(str(error), getattr(error, "code", "bad_request")) from None
+    if not query.strip():
+        return _watched(filters)
     wordings, _ = query_wordings(wanted, query_parser.parse(query), translators, wait_when_busy=True, names=names)
     return wordings
+
+
+def _watched(filters: dict) -> list[QueryWording]:
+    """No wordings, for a saved search without words that names what to watch; AlertRefused otherwise."""
+    if not watches("", filters):
+        raise AlertRefused(
+            "the query is empty: give words to search for, or, to follow every new article, a source, category, "
+            "or person or place to follow (dates alone would take in every article)",
+            "nothing_to_watch",
+        )
+    reworded = [name for name in ("q_ar", "q_en", "q_names") if filters.get(name)]
+    if reworded:
+        raise AlertRefused(
+            f"{', '.join(reworded)} reword the query's words, and this saved search has none: drop them, or give a "
+            "query",
+            "nothing_to_reword",
+        )
+    return []
+
+
+def watched_in_words(store: AlertStore, query: str, filters: dict) -> str | None:
+    """An alert without words: its filters in words, its people and places by the name the collection gives them
+    now; None for an alert with words."""
+    if query.strip():
+        return None
+    labels = {}
+    for key in filters.get("name") or ():
+        try:
+            summary = name_summary(store.client, store.alias, key)
+        except NotFoundError:  # nothing indexed yet
+            summary = None
+        labels[key] = summary["label"] if summary else key
+    return watching_in_words(filters, labels)
 
 
 def past_end_warning(filters: dict, now: dt.datetime) -> str | None:

@@ -311,9 +311,13 @@ def matching_query(
 
 def alert_query(request: SearchRequest, wordings: list[QueryWording], meaning: MeaningQuery | None = None) -> dict:
     """The percolator query of a saved search: the search's matching query, with the chosen facets as filters.
-    With meaning (back-fill runs it as a search; a percolator cannot hold a knn), the vector channel too."""
-    query = matching_query(request, wordings, meaning=meaning)
-    query["bool"]["filter"] = [*query["bool"]["filter"], *_facet_filters(request).values()]
+    With meaning (back-fill runs it as a search; a percolator cannot hold a knn), the vector channel too. Without
+    wordings or meaning (a saved browse, no words), the filters alone."""
+    narrowing = [*_date_filters(request), *_facet_filters(request).values()]
+    if not wordings and meaning is None:  # alerts/usecases.py saves one only with a source, category or name
+        return {"bool": {"filter": narrowing}}
+    query = matching_query(request, wordings, meaning=meaning, within_dates=False)
+    query["bool"]["filter"] = narrowing
     return query
 
 

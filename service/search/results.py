@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 
 from service.provenance import ALIGNMENT_ABSENT, provenance
 from service.search.body import COLLECTION_FACETS, FACETS, MEANING, WORDS
@@ -11,6 +12,8 @@ from service.search.timeline import bucket_interval
 from service.wordalign import aligned_spans
 
 COUNTERPART = {"ar": "en", "en": "ar", "both": None}
+FACET_LABELS = {"middle_east": "Middle East", "us": "US", "uk": "UK", "un": "UN"}  # where capitalising is wrong
+_KEY = re.compile(r"[a-z0-9]+(?:[_-][a-z0-9]+)*")
 
 
 def _sentence_pairs(inner_hits: dict, kind: str, original: str = "ar") -> list[dict]:
@@ -159,6 +162,15 @@ def _name_buckets(terms: dict) -> list[dict]:
         articles = [hit.get("_source", {}) for hit in b.get("labels", {}).get("hits", {}).get("hits", [])]
         buckets.append({"value": b["key"], "count": b["doc_count"], **name_label(b["key"], articles)})
     return buckets
+
+
+def facet_label(value: str) -> str:
+    """A readable label for a stored key: middle_east → Middle East; a name (BBC Arabic) stays as it is."""
+    if value in FACET_LABELS:
+        return FACET_LABELS[value]
+    if not _KEY.fullmatch(value):
+        return value
+    return " ".join(FACET_LABELS.get(word, word.capitalize()) for word in re.split(r"[_-]", value))
 
 
 def name_label(key: str, articles: list[dict]) -> dict:

@@ -712,6 +712,7 @@ NDJSON_LINES = {"type": "string", "description": "JSON Lines: one object per lin
 
 # Saved searches (alerts): the query and filters of a search, kept and matched against every article indexed after.
 _QUERY_TEXT = {"type": "string", "pattern": NONBLANK, "maxLength": MAX_QUERY_CHARS}
+_WATCH_QUERY = {"type": "string", "maxLength": MAX_QUERY_CHARS}  # blank: a watch (usecases.checked_wordings)
 _FILTER_VALUES = {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 200}, "maxItems": 50}
 _DATE = {"type": ["string", "null"], "maxLength": 40, "description": "ISO 8601 (empty or null: no bound)"}
 ALERT_FILTERS = {
@@ -733,9 +734,10 @@ ALERT_FILTERS = {
 _ALERT_FIELDS = {
     "name": {"type": "string", "pattern": NONBLANK, "maxLength": 200},
     "query": {
-        **_QUERY_TEXT,
+        **_WATCH_QUERY,
         "description": 'the search syntax: words, "phrases", AND, OR, NOT, parentheses; matched by its words and, '
-        "with a sentence encoder on, by its meaning, as search matches it",
+        "with a sentence encoder on, by its meaning, as search matches it. Empty: every new article its filters let "
+        "through, which then need a source, category or name",
     },
     "filters": ALERT_FILTERS,
     "webhook_url": {
@@ -803,6 +805,10 @@ _ALERT = {
         "digest_email": _NULLABLE_STRING,
         "digest_cadence": {"enum": list(CADENCES)},
         "warning": {"type": "string", "description": "saved, but today's news will not match it (a past “to” date)"},
+        "watching": {
+            **_NULLABLE_STRING,
+            "description": "an alert without words: its filters in words (“Every new article from BBC Arabic”)",
+        },
         "searched": {
             "type": "array",
             "description": "the query wordings matched: the user's words, their machine translation and the "
@@ -829,8 +835,12 @@ _STORY_MATCH = {
         "snippet": {
             "type": "object",
             "description": "the sentence pair that matched, kept when it matched: the Arabic, its English, and "
-            "whether the alert's words or its meaning found it",
-            "properties": {"ar": {"type": "string"}, "en": {"type": "string"}, "by": {"enum": ["words", "meaning"]}},
+            "whether the alert's words or its meaning found it (lead: an alert without words shows the first pair)",
+            "properties": {
+                "ar": {"type": "string"},
+                "en": {"type": "string"},
+                "by": {"enum": ["words", "meaning", "lead"]},
+            },
         },
         "webhook": {
             "type": "object",

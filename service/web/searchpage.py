@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import re
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
@@ -21,6 +20,7 @@ from service.search.dates import EXAMPLES as DATE_EXAMPLES
 from service.search.dates import parse_date
 from service.search.names import either
 from service.search.query import QueryError
+from service.search.results import facet_label
 from service.search.timeline import MAX_BARS, bucket_end, buckets_between
 from service.text import langid
 
@@ -31,8 +31,6 @@ PROVENANCE_LABELS = {
     "demo": "demo model: the English is noise",
     "original": "English original",
 }
-FACET_LABELS = {"middle_east": "Middle East", "us": "US", "uk": "UK", "un": "UN"}  # where capitalising is wrong
-_KEY = re.compile(r"[a-z0-9]+(?:[_-][a-z0-9]+)*")
 SENTENCES_PER_HIT = 2  # shown at once; the rest of the matched pairs fold under "+N more"
 FILTERS = ("source", "category", "name", "from", "to")  # what narrows the articles (lang says how the query is read)
 OUTLETS_NAMED = 2
@@ -201,15 +199,6 @@ def language_mix_up(query: str, lang: str) -> str | None:
 
 
 # Facets
-
-
-def facet_label(value: str) -> str:
-    """A readable label for a stored key: middle_east → Middle East; a name (BBC Arabic) stays as it is."""
-    if value in FACET_LABELS:
-        return FACET_LABELS[value]
-    if not _KEY.fullmatch(value):
-        return value
-    return " ".join(FACET_LABELS.get(word, word.capitalize()) for word in re.split(r"[_-]", value))
 
 
 @dataclass(frozen=True)

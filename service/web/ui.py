@@ -9,6 +9,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from opensearchpy.exceptions import OpenSearchException
 from werkzeug.datastructures import MultiDict
 
+from service.alerts.model import watches, watching_in_words
 from service.errors import SearchUnavailable, ServiceError
 from service.limits import MAX_RESULT_WINDOW
 from service.search.coverage import related_stories, story_size, story_versions
@@ -195,6 +196,8 @@ def _results_context(args: MultiDict, query: SearchRequest, result: dict, dated:
     pages = min(-(-listed // query.size), MAX_RESULT_WINDOW // query.size)
     facets = result["facets"]
     names = searchpage.name_options(facets.get("names", []), args.getlist("name"))
+    saved = saved_search(query)
+    watchable = browsing and watches("", saved["filters"])  # a browse by source, category or name can be followed
     return {
         "result": result,
         "views": [searchpage.hit_view(hit) for hit in result["hits"]],
@@ -218,7 +221,11 @@ def _results_context(args: MultiDict, query: SearchRequest, result: dict, dated:
         ),
         "mix_up": searchpage.language_mix_up(query.query, query.lang) if query.query else None,
         "wordings": searchpage.other_wordings(result["query"]["searched"], query.q_ar, query.q_en, query.q_names),
-        "saved_search": saved_search(query),
+        "saved_search": saved,
+        "watchable": watchable,
+        "save_name": watching_in_words(saved["filters"], {option.value: option.label for option in names})
+        if watchable
+        else query.query,
         "csv_rows": min(listed, export.MAX_CSV_ROWS),
         "csv_cut": listed > export.MAX_CSV_ROWS,
         "csv_url": url_for("ui.browse_csv", **searchpage.without(dated, "q", "page"))
@@ -247,10 +254,9 @@ def saved_search(query: SearchRequest) -> dict:
         "name": list(query.names),
         "from": query.date_from,
         "to": query.date_to,
-        "q_ar": query.q_ar,
-        "q_en": query.q_en,
-        "q_names": query.q_names,
     }
+    if query.query:  # the user's own wordings of its words; a browse has none to reword
+        filters.update(q_ar=query.q_ar, q_en=query.q_en, q_names=query.q_names)
     return {"query": query.query, "filters": {name: value for name, value in filters.items() if value}}
 
 

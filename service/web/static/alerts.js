@@ -183,7 +183,8 @@ document.addEventListener("DOMContentLoaded", () => {
     const snippet = match.snippet;
     row.querySelector(".snippet").hidden = !snippet;
     if (snippet) {
-      text(row, ".snippet-by", snippet.by === "meaning" ? "Matched in meaning:" : "Matched by its words:");
+      const by = { meaning: "Matched in meaning:", lead: "Its lead:" };
+      text(row, ".snippet-by", by[snippet.by] || "Matched by its words:");
       text(row, ".snippet-ar", snippet.ar);
       text(row, ".snippet-en", snippet.en);
     }
@@ -202,8 +203,7 @@ document.addEventListener("DOMContentLoaded", () => {
     row.dataset.alert = alert.id;
     row.classList.toggle("highlight", alert.id === list.dataset.highlight);
     text(row, ".name", alert.name);
-    text(row, ".query", alert.query);
-    text(row, ".alert-filters", filtersText(alert.filters));
+    showWhat(row, alert);
     setTime(row.querySelector(".created"), alert.created);
     const feed = row.querySelector(".feed");
     feed.href = `/alerts/${encodeURIComponent(alert.id)}/feed.atom?token=${encodeURIComponent(alert.feed_token)}`;
@@ -244,6 +244,15 @@ document.addEventListener("DOMContentLoaded", () => {
     more.hidden = page.total <= page.matches.length;
     more.textContent = `The newest ${page.matches.length} of ${page.total} stories; the feed and the API list them all.`;
     await keyed(`${base}/seen`, { method: "POST" }).catch(() => {}); // the next visit counts from now
+  };
+
+  // What the alert follows: its query and filters, or, without words, its filters in the server's words.
+  const showWhat = (row, alert) => {
+    text(row, ".query", alert.query);
+    text(row, ".alert-filters", filtersText(alert.filters));
+    text(row, ".watching", alert.watching || "");
+    row.querySelector(".query-words").hidden = Boolean(alert.watching);
+    row.querySelector(".watching").hidden = !alert.watching;
   };
 
   const cadenceWords = { hourly: "hourly", daily: "daily" };
@@ -300,7 +309,7 @@ document.addEventListener("DOMContentLoaded", () => {
     const alert = await patchAlert(alertId, changes, (why) => { status.textContent = why; });
     if (!alert) return;
     text(row, ".name", alert.name);
-    text(row, ".query", alert.query);
+    showWhat(row, alert);
     showPaused(row, alert);
     row.querySelector(".feed").setAttribute("aria-label", `Atom feed of ${alert.name}`);
     row.querySelector(".delete-alert").setAttribute("aria-label", `Delete ${alert.name}`);
