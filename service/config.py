@@ -317,7 +317,8 @@ class Settings:
     scheduler_wait_ms: int = _declare(
         "MT_SCHEDULER_WAIT_MS",
         "2",
-        "Milliseconds a batch may wait for other requests' sentences to join it (none once a batch's worth waits).",
+        "Milliseconds a batch may wait for other requests' sentences to join it while another batch is on the "
+        "model (none once a batch's worth waits, none on an idle model).",
         _zero_or_more,
     )
     scheduler_queue_sentences: int = _declare(

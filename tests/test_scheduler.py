@@ -303,3 +303,21 @@ def test_the_process_translator_is_memory_then_one_scheduler_and_cached_sentence
     first = translator.translate(SENTENCES[:2])
     batches = scheduler.stats().batches
     assert translator.translate(SENTENCES[:2]) == first and scheduler.stats().batches == batches
+
+
+def test_a_request_on_an_idle_model_goes_at_once_and_one_behind_a_batch_waits_for_company(
+    engine, recording, make_scheduler
+):
+    """The fill wait is for traffic: with a wait far longer than the deadline, a lone request still reaches the
+    model at once, and requests that come while a batch is on it wait for company, then share one call."""
+    scheduler = make_scheduler(scheduler_wait_ms=600_000, inter_threads=2, batch_tokens=10_000)
+    with ThreadPoolExecutor(3) as pool:
+        held = hold_the_runner(scheduler, recording, pool)  # reaches the model at once: it was idle
+        both = [pool.submit(scheduler.translate, [sentence]) for sentence in SENTENCES[:2]]
+        wait_until(lambda: scheduler.queued()[Priority.INTERACTIVE] == 2, "both are queued")
+        assert len(recording.calls) == 1  # the second runner is free, yet they wait: a batch is on the model
+        recording.gate.set()
+        held.result(timeout=DEADLINE)
+        for future in both:
+            future.result(timeout=DEADLINE)
+    assert [len(call) for call in recording.calls] == [1, 2]

@@ -257,7 +257,14 @@ class SchedulingTranslator(TranslatorWrapper):
                     self._work.wait()
                     continue
                 now, fill_by = time.monotonic(), group[0].request.arrived + self.wait_seconds
-                if now < fill_by and self._tokens_up_to(group, self.settings.batch_tokens) < self.settings.batch_tokens:
+                # company is worth waiting for only where there is traffic: with no batch on the model, a request
+                # is alone (one client, or a quiet service) and waiting would only add its time
+                busy = any(self._in_flight.values())
+                if (
+                    busy
+                    and now < fill_by
+                    and self._tokens_up_to(group, self.settings.batch_tokens) < self.settings.batch_tokens
+                ):
                     self._work.wait(fill_by - now)  # let other requests join this batch
                     continue
                 batch = self._take_batch(group, priority)
