@@ -33,7 +33,7 @@ from service.config import Settings
 from service.embedding.interface import SentenceEncoder
 from service.errors import ArticleError, ServiceError
 from service.index import lifecycle, vectors
-from service.index.bulk import index_documents, stored_hashes, update_missing, with_retries
+from service.index.bulk import Progress, index_documents, stored_hashes, update_missing, with_retries
 from service.index.client import bulk_timeout
 from service.index.cluster_lookup import cluster_documents
 from service.index.documents import CheckedRecord, check_record, to_document
@@ -201,9 +201,9 @@ def unnamed_query() -> dict:
     return {"bool": {"must_not": [{"term": {NAMES_LEXICON: lexicon_id()}}]}}
 
 
-def name_stored(target: IndexTarget, progress: Callable[[int], object] | None = None) -> int:
+def name_stored(target: IndexTarget, progress: Progress | None = None) -> int:
     """Name every stored article of the alias that unnamed_query finds, with the write path's own _name step;
-    return how many; progress(n) after each batch of n (`index names`).
+    return how many; progress as update_missing's (`index names`).
 
     An update rewrites a document from its `_source`, which does not keep the vectors (index/vectors.py), so each
     update gives the article its vectors again with target.encoder; where the index's vectors are not that

@@ -149,12 +149,16 @@ def test_articles_stored_before_names_are_named_by_index_names_without_firing_al
         store.ensure()
         alert = save(store, "المحادثات")
 
-        def stop(_):
-            raise Stopped
+        class StopAfterABatch:
+            def reset(self, total):
+                assert total == 4
+
+            def update(self, n):
+                raise Stopped
 
         with monkeypatch.context() as small_batches, pytest.raises(Stopped):
             small_batches.setattr(write_path, "NAME_BATCH", 2)
-            name_stored(IndexTarget(client, unnamed), progress=stop)
+            name_stored(IndexTarget(client, unnamed), progress=StopAfterABatch())
         env = {"OPENSEARCH_URL": search_settings.opensearch_urls[0], "OPENSEARCH_INDEX": unnamed, "ENCODER": "off"}
         rest = run_cli("index", "names", env=env)
         assert rest.returncode == 0, rest.stderr.decode()

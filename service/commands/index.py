@@ -7,9 +7,8 @@ from tqdm import tqdm
 
 from service.embedding import dimension_of
 from service.index import lifecycle, vectors
-from service.index.client import bulk_timeout
 from service.index.vectors import EmbedError
-from service.ingest import NamingError, name_stored, unnamed_query
+from service.ingest import NamingError, name_stored
 
 
 def register(commands) -> None:
@@ -66,9 +65,8 @@ def embed(services, alias: str) -> int:
             f"{index} has {held} and ENCODER makes {encoder.dimension}-d ones: "
             "`python -m service index migrate` makes an index for them (and embeds every article)"
         )
-    missing = vectors.count_missing(client, index, encoder.encoder_id)
-    with tqdm(total=missing, unit="article", desc=f"embedding {index}", dynamic_ncols=True) as bar:
-        done = vectors.embed_missing(client, index, encoder, progress=bar.update)
+    with tqdm(unit="article", desc=f"embedding {index}", dynamic_ncols=True) as bar:
+        done = vectors.embed_missing(client, index, encoder, progress=bar)
     print(f"{done} articles of {index} given vectors of {encoder.encoder_id}")
     return done
 
@@ -82,8 +80,7 @@ def name(services, alias: str) -> int:
     if index is None:
         raise NamingError(f"no index behind {alias}: nothing to name")
     target = services.index_target
-    unnamed = client.count(index=index, body={"query": unnamed_query()}, request_timeout=bulk_timeout(client))["count"]
-    with tqdm(total=unnamed, unit="article", desc=f"naming {index}", dynamic_ncols=True) as bar:
-        done = name_stored(target, progress=bar.update)
+    with tqdm(unit="article", desc=f"naming {index}", dynamic_ncols=True) as bar:
+        done = name_stored(target, progress=bar)
     print(f"{done} articles of {index} named")
     return done

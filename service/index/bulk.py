@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
@@ -137,6 +137,14 @@ def stored_hashes(
     }
 
 
+class Progress(Protocol):
+    """What update_missing reports to (a tqdm bar is one): how many documents it found to do, then each batch."""
+
+    def reset(self, total: int) -> object: ...
+
+    def update(self, n: int) -> object: ...
+
+
 def update_missing(
     client: OpenSearch,
     index: str,
@@ -144,11 +152,12 @@ def update_missing(
     source: list[str],
     derive: Callable[[list[dict]], list[dict]],
     batch: int,
-    progress: Callable[[int], object] | None = None,
+    progress: Progress | None = None,
 ) -> tuple[int, list[dict]]:
     """Give the documents of the index that match the query `missing` what derive makes of their `_source` (the
     fields listed in source, with their "id"): a batch of sources in, one partial document each out, in order.
-    Return how many were updated and the bulk errors of those refused; progress(n) after each batch of n.
+    Return how many were updated and the bulk errors of those refused; progress is told how many there are to do,
+    then each batch done.
 
     The one way a field is derived for stored articles (vectors, people and places): a scan in scroll pages and
     a bulk update per batch, so memory stays bounded. Resumable when the update itself takes the document out of
@@ -157,7 +166,12 @@ def update_missing(
     (with fields of its own making) is left as the writer made it (a 409, not counted as refused).
     """
     timeout = bulk_timeout(client)
-    if not client.count(index=index, body={"query": missing}, request_timeout=timeout)["count"]:
+    # what a run stopped midway (killed before its refresh) derived is left out of the count and the scan
+    client.indices.refresh(index=index, request_timeout=timeout)
+    todo = client.count(index=index, body={"query": missing}, request_timeout=timeout)["count"]
+    if progress is not None:
+        progress.reset(total=todo)
+    if not todo:
         return 0, []
     hits = helpers.scan(
         client,
@@ -187,7 +201,7 @@ def update_missing(
         count, errors = helpers.bulk(client, updates, raise_on_error=False, request_timeout=timeout)
         refused.extend(e["update"] for e in errors if e["update"].get("status") != 409)
         if progress is not None:
-            progress(len(pending))
+            progress.update(len(pending))
         pending.clear()
         return count
 

@@ -9,13 +9,13 @@ documents through `_source` (a migration's scan + bulk) loses them and has to em
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from opensearchpy import OpenSearch
 
 from service.embedding.interface import SentenceEncoder, Vectors
 from service.errors import ServiceError
-from service.index.bulk import update_missing
+from service.index.bulk import Progress, update_missing
 from service.index.client import bulk_timeout
 from service.index.errors import reason_in
 from service.index.mappings import VECTOR_TYPE
@@ -103,11 +103,10 @@ def embed_missing(
     client: OpenSearch,
     index: str,
     encoder: SentenceEncoder,
-    progress: Callable[[int], object] | None = None,
+    progress: Progress | None = None,
 ) -> int:
     """Give vectors of this encoder to every document of the index not marked with it (written without an encoder,
-    by another one, or copied by a migration, which drops the mark); return how many; progress(n) after each batch
-    of n documents. bulk.update_missing: resumable, as a document is marked with the encoder by the update that
+    by another one, or copied by a migration, which drops the mark); return how many; progress as update_missing's. bulk.update_missing: resumable, as a document is marked with the encoder by the update that
     gives it its vectors, and safe beside writers (an article a writer stored meanwhile keeps the writer's vectors).
     """
 
