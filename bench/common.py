@@ -18,7 +18,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 SHARED = PROJECT_ROOT.parent / "shared"
 BENCH_MODELS = PROJECT_ROOT / "bench" / ".models"
-GENERATOR_SOURCES = [PROJECT_ROOT / "service" / "modelstore" / name for name in ("generate.py", "length_switch.py")]
+GENERATOR_SOURCES = sorted((PROJECT_ROOT / "service" / "modelstore").glob("*.py"))  # generate.py and what it uses
 
 
 def shared_file(*parts: str) -> Path:

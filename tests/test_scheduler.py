@@ -321,3 +321,21 @@ def test_a_request_on_an_idle_model_goes_at_once_and_one_behind_a_batch_waits_fo
         for future in both:
             future.result(timeout=DEADLINE)
     assert [len(call) for call in recording.calls] == [1, 2]
+
+
+def test_the_oldest_request_is_in_the_next_batch_however_many_longer_ones_came_after(engine, recording, make_scheduler):
+    """Batches are planned longest first; one sentence of the oldest request goes in each all the same, so a short
+    sentence behind a stream of longer ones is never left for later again and again."""
+    short, long = "شكرا.", " ".join(WORDS * 3)
+    per_batch = 3 * engine.count_tokens(long)  # room for three long sentences, and not a fourth beside them
+    scheduler = make_scheduler(scheduler_wait_ms=0, batch_tokens=per_batch)
+    with ThreadPoolExecutor(8) as pool:
+        held = hold_the_runner(scheduler, recording, pool)
+        first = pool.submit(scheduler.translate, [short])
+        wait_until(lambda: scheduler.queued()[Priority.INTERACTIVE] == 1, "the short one waits")
+        later = [pool.submit(scheduler.translate, [long]) for _ in range(6)]
+        wait_until(lambda: scheduler.queued()[Priority.INTERACTIVE] == 7, "the long ones wait behind it")
+        recording.gate.set()
+        for future in [held, first, *later]:
+            future.result(timeout=DEADLINE)
+    assert engine.tokenize(short) in recording.calls[1]

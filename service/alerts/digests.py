@@ -33,7 +33,7 @@ import socket
 import ssl
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from email.message import EmailMessage
 
@@ -108,10 +108,17 @@ class _BoundedSMTP(smtplib.SMTP):
 
     def _looked_up(self, host: str, port: int) -> list[tuple]:
         """getaddrinfo in a thread of its own, waited for until the deadline: a look-up past it is left to end on
-        its own (the resolver's own timeout), and the exchange counts as cut."""
-        worker = ThreadPoolExecutor(1, thread_name_prefix="smtp-dns")
-        lookup = worker.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
-        worker.shutdown(wait=False)
+        its own (the resolver's own timeout), and the exchange counts as cut. A daemon thread, so that a look-up
+        left running never holds the process at exit (an executor's threads are joined there)."""
+        lookup: Future = Future()
+
+        def look_up() -> None:
+            try:
+                lookup.set_result(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+            except BaseException as error:  # handed to the waiting sender, whatever it is
+                lookup.set_exception(error)
+
+        threading.Thread(target=look_up, name="smtp-dns", daemon=True).start()
         try:
             return lookup.result(timeout=self._left())
         except TimeoutError:  # concurrent.futures' own, since Python 3.11
@@ -199,6 +206,8 @@ class DigestSender:
         by this sender until its next period ends."""
         moment = self.now() - GRACE
         ends = [(alert, iso_utc(period_end(moment, alert.digest_cadence))) for alert in self.store.digest_alerts()]
+        current = {alert.id for alert, _ in ends}  # a deleted alert (or one whose digest was turned off) is forgotten
+        self._checked = {alert_id: until for alert_id, until in self._checked.items() if alert_id in current}
         alerts = [
             (alert, until) for alert, until in ends if alert.digest_email and self._checked.get(alert.id) != until
         ]
