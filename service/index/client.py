@@ -35,6 +35,11 @@ def failover_retries(hosts: Sequence[str]) -> int:
     return min(1, len(hosts) - 1)
 
 
+# Connections kept open per host. urllib3 keeps one unless told, so every call beside another (a server's threads, a
+# page's requests side by side) opened a connection of its own and threw it away, with a warning on the CLI.
+POOL_MAXSIZE = 32
+
+
 def make_client(settings: Settings, **options) -> OpenSearch:
     """A client for OPENSEARCH_URL with the interactive timeout; fails over to another host, never backs off."""
     auth = None
@@ -53,5 +58,6 @@ def make_client(settings: Settings, **options) -> OpenSearch:
         max_retries=options.pop("max_retries", failover_retries(hosts)),
         retry_on_status=(),
         retry_on_timeout=True,
+        pool_maxsize=options.pop("pool_maxsize", POOL_MAXSIZE),
         **options,
     )
