@@ -206,8 +206,8 @@ def name_stored(target: IndexTarget, progress: Progress | None = None) -> int:
     return how many; progress as update_missing's (`index names`).
 
     An update rewrites a document from its `_source`, which does not keep the vectors (index/vectors.py), so each
-    update gives the article its vectors again with target.encoder; where the index's vectors are not that
-    encoder's dimension, a stored article holding vectors is refused before anything is written. The articles are
+    update gives the article its vectors again with target.encoder; where a stored article holds another encoder's
+    vectors (or the index's are not of that encoder's dimension), naming is refused before anything is written. The articles are
     not matched against the saved searches: an alert is for articles that are new, and these are not.
     bulk.update_missing: bounded memory, resumable (the update that names an article marks it), safe beside
     writers (an article stored meanwhile keeps what its writer found).
@@ -221,8 +221,10 @@ def name_stored(target: IndexTarget, progress: Progress | None = None) -> int:
     embeds = encoder is not None and vectors.index_dimension(client, index) == encoder.dimension
     # vectors an update would drop (they are not in _source) and ENCODER cannot give again: another encoder's, even
     # of the same dimension, would be relabelled as ENCODER's and leave the searches of the index's own encoder
-    others = [{"term": {vectors.ENCODER_FIELD: encoder.encoder_id}}] if embeds else []
-    lost = {"bool": {"filter": [unnamed_query(), {"exists": {"field": vectors.ENCODER_FIELD}}], "must_not": others}}
+    given_again = [{"term": {vectors.ENCODER_FIELD: encoder.encoder_id}}] if embeds else []
+    lost = {
+        "bool": {"filter": [unnamed_query(), {"exists": {"field": vectors.ENCODER_FIELD}}], "must_not": given_again}
+    }
     found = client.search(
         index=index, body={"size": 1, "query": lost, "_source": [vectors.ENCODER_FIELD]}, request_timeout=timeout
     )

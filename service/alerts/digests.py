@@ -9,12 +9,11 @@ that no digest holds yet: its first claim marks each as its own (the match's `di
 if_seq_no/if_primary_term, so a match is in one digest only) and records their count and the first ids, so a retry
 mails the same digest. Marks, not a window of `matched_at`, decide: a match stamped in a period but stored after that
 period's digest was opened (a slow write, a writer's clock behind) goes out in the next digest instead of none.
-The digest records its recipient, the alert's address when it was opened, and
-is mailed to it alone (or dropped if its domain has left ALERT_DIGEST_DOMAINS). A pending digest is claimed, sent and settled like a webhook delivery
+The digest records its recipient, the alert's address when it was opened, and is mailed to it alone (or dropped if
+its domain has left ALERT_DIGEST_DOMAINS). A pending digest is claimed, sent and settled like a webhook delivery
 (alerts/delivery.py): claimed by a guarded write that moves its next attempt a lease ahead, and held again by one
 more just before the SMTP exchange (marking may have taken part of the lease; a sender that finds the digest claimed
-by another meanwhile leaves it to that one), then `sent`, or retried
-with back-off after an SMTP failure (the server away, a 4xx), or `failed` for good after a permanent refusal (5xx) or
+by another meanwhile leaves it to that one), then `sent`, or retried with back-off after an SMTP failure (the server away, a 4xx), or `failed` for good after a permanent refusal (5xx) or
 ALERT_WEBHOOK_GIVE_UP_HOURS after its period. A sender that dies after the server accepted the mail and before
 recording it sends it again when the lease ends; both copies carry the digest's Message-ID.
 
@@ -171,6 +170,11 @@ class Claim:
     attempt: int
     seq_no: int
     primary_term: int
+
+    @classmethod
+    def of(cls, hit: dict, attempt: int) -> Claim:
+        """The claim a sender would hold on the digest as a search found it."""
+        return cls(attempt, hit["_seq_no"], hit["_primary_term"])
 
 
 class DigestSender:
@@ -373,8 +377,9 @@ class DigestSender:
     def _claim(self, hit: dict) -> Claim | None:
         """Take the digest for one lease (its next attempt moved a lease ahead), unless another sender took it."""
         attempt = hit["_source"].get("attempts", 0) + 1
-        seen = Claim(attempt, hit["_seq_no"], hit["_primary_term"])
-        return self._write_claimed(hit["_id"], seen, {"attempts": attempt, "next_attempt": self._lease_end()})
+        return self._write_claimed(
+            hit["_id"], Claim.of(hit, attempt), {"attempts": attempt, "next_attempt": self._lease_end()}
+        )
 
     def _lease_end(self) -> str:
         return iso_utc(self.now() + dt.timedelta(seconds=self.lease))
@@ -401,15 +406,8 @@ class DigestSender:
         """Mark the digest failed unless another sender took it meanwhile; 1 if marked, else 0."""
         hours = self.settings.alert_webhook_give_up_hours
         reason = f"still unsent {hours:g} hours after its period; last error: {hit['_source'].get('last_error')}"
-        try:
-            self.store.client.update(
-                index=self.store.digests_index,
-                id=hit["_id"],
-                body={"doc": {"state": "failed", "last_error": reason}},
-                if_seq_no=hit["_seq_no"],
-                if_primary_term=hit["_primary_term"],
-            )
-        except ConflictError:
+        seen = Claim.of(hit, hit["_source"].get("attempts", 0))
+        if self._write_claimed(hit["_id"], seen, {"state": "failed", "last_error": reason}) is None:
             return 0
         log.warning("the digest %s failed for good: %s", hit["_id"], reason)
         return 1

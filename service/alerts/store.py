@@ -249,10 +249,7 @@ class AlertStore:
         at once cannot both count it out. Two such creates may each give it one: the key then has a slot fewer until
         that alert is deleted (which frees all of its slots), never one more."""
         alerts = self.list_for(owner)  # first: an alert listed has its slot already (taken before it was written)
-        slot_ids = [f"{owner}:{n}" for n in range(limit)]
-        slots = with_retries(
-            lambda: self.client.mget(index=self.slots_index, body={"ids": slot_ids}), attempts=self.attempts
-        )["docs"]
+        slots = self._read_slots([f"{owner}:{n}" for n in range(limit)])
         named = {slot["_source"]["alert_id"] for slot in slots if slot.get("found")}
         waiting = [alert.id for alert in alerts if alert.id not in named] + [alert_id]
         for slot in slots:
@@ -262,18 +259,31 @@ class AlertStore:
                 continue
             claim = {"owner": owner, "alert_id": waiting[0], "claimed": now_iso()}
             # an abandoned slot only if no one took it over since it was read; a free one only if still free
-            unchanged = (
-                {"if_seq_no": slot["_seq_no"], "if_primary_term": slot["_primary_term"]}
-                if slot.get("found")
-                else {"op_type": "create"}
-            )
-            try:
-                take = partial(self.client.index, index=self.slots_index, id=slot["_id"], body=claim, refresh=True)
-                with_retries(partial(take, **unchanged), attempts=self.attempts)
-            except ConflictError:  # another create took it first
-                continue
-            waiting.pop(0)
+            if self._write_slot_as_read(slot, claim, refresh=True):  # else another create took it first
+                waiting.pop(0)
         return not waiting
+
+    def _read_slots(self, slot_ids: list[str]) -> list[dict]:
+        """The slots of these ids as mget answers them (found or not, with their versions)."""
+        read = partial(self.client.mget, index=self.slots_index, body={"ids": slot_ids})
+        return with_retries(read, attempts=self.attempts)["docs"]
+
+    def _write_slot_as_read(self, slot: dict, claim: dict, refresh: bool = False) -> bool:
+        """Write the claim into the slot if it is still as _read_slots found it: still missing (`create`), or at the
+        version read (a guarded write); False when another writer came first."""
+        unchanged = (
+            {"if_seq_no": slot["_seq_no"], "if_primary_term": slot["_primary_term"]}
+            if slot.get("found")
+            else {"op_type": "create"}
+        )
+        take = partial(
+            self.client.index, index=self.slots_index, id=slot["_id"], body=claim, refresh=refresh, **unchanged
+        )
+        try:
+            with_retries(take, attempts=self.attempts)
+        except ConflictError:
+            return False
+        return True
 
     def _abandoned(self, slot: dict) -> bool:
         """Whether a held slot was left by a create or delete that died midway: old, and its alert missing."""
@@ -301,8 +311,7 @@ class AlertStore:
         slot_ids = [f"{alert.owner}:address:{n}" for n in range(limit)]
         claim = {"owner": alert.owner, "alert_id": alert.id, "address": wanted, "claimed": now_iso()}
         for _ in range(UPDATE_ROUNDS):
-            read = partial(self.client.mget, index=self.slots_index, body={"ids": slot_ids})
-            slots = with_retries(read, attempts=self.attempts)["docs"]
+            slots = self._read_slots(slot_ids)
             held = {slot["_source"]["address"]: slot for slot in slots if slot.get("found")}
             if wanted in held:
                 chosen = held[wanted]
@@ -320,17 +329,9 @@ class AlertStore:
                         f"this key's alerts already mail {limit} addresses, the most allowed; use one of them"
                     )
                 chosen = free[0]
-            unchanged = (
-                {"if_seq_no": chosen["_seq_no"], "if_primary_term": chosen["_primary_term"]}
-                if chosen.get("found")
-                else {"op_type": "create"}
-            )
-            try:
-                take = partial(self.client.index, index=self.slots_index, id=chosen["_id"], body=claim, **unchanged)
-                with_retries(take, attempts=self.attempts)
-            except ConflictError:  # another save took or touched it first: read the slots again
-                continue
-            return
+            if self._write_slot_as_read(chosen, claim):
+                return
+            # another save took or touched it first: read the slots again
         raise AlertChanged("the key's digest addresses changed while this alert was saved; retry")
 
     @staticmethod

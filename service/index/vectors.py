@@ -106,9 +106,9 @@ def embed_missing(
     progress: Progress | None = None,
 ) -> int:
     """Give vectors of this encoder to every document of the index not marked with it (written without an encoder,
-    by another one, or copied by a migration, which drops the mark); return how many; progress as update_missing's. bulk.update_missing: resumable, as a document is marked with the encoder by the update that
-    gives it its vectors, and safe beside writers (an article a writer stored meanwhile keeps the writer's vectors).
-    """
+    by another one, or copied by a migration, which drops the mark); return how many; progress as update_missing's.
+    bulk.update_missing: resumable, as a document is marked with the encoder by the update that gives it its vectors,
+    and safe beside writers (an article a writer stored meanwhile keeps the writer's vectors)."""
 
     def embedded(documents: list[dict]) -> list[dict]:
         return [

@@ -278,14 +278,13 @@ class SchedulingTranslator(TranslatorWrapper):
 
     def _take_batch(self, group: deque[_Sentence], priority: Priority) -> list[_Sentence]:
         """Take one batch from the front of a group: the longest of plan_batches' batches over the window that
-        holds a sentence of the oldest request (one that failed meanwhile is dropped), cut to what the engine
-        decodes as one piece.
+        holds a sentence of the oldest request, cut to what the engine decodes as one piece.
 
         The window is the whole of the oldest request (sorted as one, its padding is as low as when it had the
         model to itself) and the requests behind it up to FILL_WINDOW_BATCHES batches' worth of tokens. Each
         batch comes from the window and holds a sentence of the oldest request, so the oldest request finishes
-        first. Sentences of requests that have failed
-        meanwhile are dropped; what the batch leaves of the window goes back to the front, in order.
+        first. Sentences of requests that have failed meanwhile are dropped; what the batch leaves of the window
+        goes back to the front, in order.
         """
         budget = FILL_WINDOW_BATCHES * self.settings.batch_tokens
         oldest = group[0].request
