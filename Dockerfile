@@ -10,8 +10,6 @@ FROM python:3.11-slim
 ARG MODEL_SOURCE=""
 ENV PATH=/venv/bin:$PATH PYTHONUNBUFFERED=1 MT_MODEL_DIR=/app/models/opus-mt-ar-en \
     MT_MEMORY_PATH=/app/data/translation-memory.sqlite3
-# jemalloc: `serve` preloads it when installed (service/runtime.py), for a lower peak RSS under load
-RUN apt-get update && apt-get install -y --no-install-recommends libjemalloc2 && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --create-home --uid 10001 app
 COPY --from=build /venv /venv
 WORKDIR /app

@@ -13,11 +13,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-nodeps.tx
 	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	touch $@
 
-# jemalloc (Debian's libjemalloc2), which `serve` preloads when present for a lower peak RSS; installed when
-# missing (as root, as in CI), else serve runs on glibc's malloc.
 setup: $(VENV)/.installed
-	@ldconfig -p | grep -q libjemalloc.so.2 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq libjemalloc2 >/dev/null; } \
-		|| echo "note: libjemalloc2 is not installed (apt-get install libjemalloc2); serve will use glibc's malloc"
 
 # The main job: make sure a model is installed (the real one if it can be had, else the labelled
 # demo model), translate the example article, start the local OpenSearch node, index the sample

@@ -25,7 +25,7 @@ from service.index.node import local_node
 from service.ingest import ingest
 from service.modelstore.generate import generate
 from service.pipeline import translate_articles
-from service.runtime import limit_malloc_arenas
+from service.runtime import tune_malloc
 from service.translation.engine import Translator
 
 ALIAS = "bench-alignments"
@@ -86,7 +86,7 @@ def index_sizes(articles: int) -> dict[bool, int]:
 
 
 def main() -> None:
-    limit_malloc_arenas()
+    tune_malloc()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=8, help="news articles for the throughput rounds")
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds of each setting")

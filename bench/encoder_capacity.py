@@ -54,7 +54,7 @@ from service.embedding import open_encoder
 from service.embedding.interface import Vectors
 from service.embedding.scheduler import BULK_CHUNK_SENTENCES
 from service.pipeline import translate_articles
-from service.runtime import limit_malloc_arenas
+from service.runtime import tune_malloc
 from service.translation import open_translator
 from service.translation.scheduler import bulk_priority
 
@@ -83,7 +83,7 @@ class Workload:
     """What every pass draws from: the process's encoder and translator, news sentences and keyword queries."""
 
     def __init__(self, args):
-        limit_malloc_arenas()  # as `python -m service` does
+        tune_malloc()  # as `python -m service` does
         self.model_dir = bench_model_dir(args)
         self.settings = Settings(model_dir=self.model_dir, memory_enabled=False, encoder=args.encoder)
         self.articles = [sentences for sentences in news_sentences(args.articles) if sentences]

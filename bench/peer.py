@@ -9,7 +9,8 @@ LibreTranslate API (ours: service/web/libre.py), with source "ar", on the same t
 
   batch       one request carrying every text as a list
   N clients   each text its own request, N at a time (4 and 16 by default)
-  single      each text its own request, one at a time
+  single      each text its own request, one at a time, the two servers taking turns text by text (a
+              lone request is about 100 ms, so pass-long alternation let the machine's drift decide)
 
 Held equal on both sides: inter and intra threads (ARGOS_INTER_THREADS / ARGOS_INTRA_THREADS vs
 MT_INTER_THREADS / MT_INTRA_THREADS), beam 4 and HTTP threads. The realistic-length model stops each
@@ -19,7 +20,10 @@ together, MT_BATCH_DECODE_TOKENS), LibreTranslate's at CTranslate2's 256. With `
 plain random model, which never emits </s>) every sentence decodes to the limit, so ours is set to
 LibreTranslate's 256 (MT_DECODE_LENGTH_RATIO/EXTRA), as the figures before issue 22 were. Our
 translation memory is off and our word alignments stay on (our default). Output tokens are
-counted from each response's text, re-tokenised with the model's target SentencePiece model.
+counted from each response's text, re-tokenised with the model's target SentencePiece model after
+case folding: LibreTranslate upper-cases a whole translation when its source's only cased letters
+are capitals (an Arabic sentence quoting "(S)"), and a generated model's <fillerN> tokens would
+then count as six pieces each.
 
 LibreTranslate runs offline: an empty local package index (ARGOS_PACKAGE_INDEX=file://...), no
 model download, and spaCy sentence splitting (ARGOS_CHUNK_TYPE=SPACY). spaCy's multilingual
@@ -28,8 +32,9 @@ to which Argos adds spaCy's rule-based sentencizer. LibreTranslate and spaCy are
 PyPI into bench/.peer/venv (once, kept; no torch). When that cannot be done, the bench says so in
 one line and exits 0.
 
-Prints the model, then per workload each side's output tokens/s, texts/s, p50/p99 latency and the
-ratio ours/theirs, then each server's peak RSS (VmHWM, summed over its process tree), then the raw
+Prints the model, then per workload each side's output tokens/s, texts/s, p50/p99 latency, server
+CPU per output token (its process tree's user and system time) and the ratio ours/theirs, then each
+server's peak RSS (VmHWM, summed over its process tree), then the raw
 CTranslate2 ceiling on the same model and texts.
 Targets (issue 22): >= 1.5x output tokens/s at 16 clients and for one batch, lower peak RSS.
 """
@@ -190,22 +195,34 @@ class Server:
     name: str
     process: subprocess.Popen
     port: int
-    passes: dict = field(default_factory=dict)  # workload -> [(seconds, latencies, output tokens, texts)]
+    passes: dict = field(default_factory=dict)  # workload -> [Pass]
 
-    def peak_rss_mb(self) -> float:
-        """VmHWM summed over the server's process tree (gunicorn's master and worker; waitress's one process)."""
+    def tree(self) -> list[int]:
+        """The server's process tree (gunicorn's master and worker; waitress's one process)."""
         pids, tree = [self.process.pid], []
         while pids:
             pid = pids.pop()
             tree.append(pid)
             children = Path(f"/proc/{pid}/task/{pid}/children")
             pids += [int(child) for child in children.read_text().split()] if children.exists() else []
+        return tree
+
+    def peak_rss_mb(self) -> float:
+        """VmHWM summed over the process tree."""
         peak = 0
-        for pid in tree:
+        for pid in self.tree():
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmHWM"):
                     peak += int(line.split()[1])
         return peak / 1024
+
+    def cpu_seconds(self) -> float:
+        """User and system time of the process tree so far."""
+        ticks = 0
+        for pid in self.tree():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime (proc(5), counted after the name)
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -246,37 +263,72 @@ def translate(port: int, texts: list[str]) -> list[str]:
         return json.loads(response.read())["translatedText"]
 
 
+@dataclass
+class Pass:
+    seconds: float
+    latencies: list[float]
+    output_tokens: int
+    texts: int
+    cpu_seconds: float
+
+
+def count_tokens(target_sp, text: str) -> int:
+    return len(target_sp.encode(text.casefold()))  # casefold: see the module's docstring
+
+
+def timed(server: Server, batch: list[str]) -> tuple[float, list[str]]:
+    started = time.perf_counter()
+    answer = translate(server.port, batch)
+    return time.perf_counter() - started, answer
+
+
 def run_pass(server: Server, workload: str, texts: list[str], target_sp) -> None:
-    """One pass of a workload: wall time, each request's latency, output tokens counted from the answers."""
+    """One pass of a workload on one server: wall time, each request's latency, output tokens, server CPU."""
     if workload == "batch":
         requests, clients = [texts], 1
     else:
-        requests, clients = [[text] for text in texts], int(workload.split()[0]) if workload != "single" else 1
-
-    def timed(batch: list[str]) -> tuple[float, list[str]]:
-        started = time.perf_counter()
-        answer = translate(server.port, batch)
-        return time.perf_counter() - started, answer
-
+        requests, clients = [[text] for text in texts], int(workload.split()[0])
+    cpu = server.cpu_seconds()
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
-        results = list(pool.map(timed, requests))
+        results = list(pool.map(lambda batch: timed(server, batch), requests))
     seconds = time.perf_counter() - started
-    outputs = [text for _, answer in results for text in answer]
-    tokens = sum(len(target_sp.encode(text)) for text in outputs)
-    server.passes.setdefault(workload, []).append((seconds, [latency for latency, _ in results], tokens, len(texts)))
+    tokens = sum(count_tokens(target_sp, text) for _, answer in results for text in answer)
+    latencies = [latency for latency, _ in results]
+    server.passes.setdefault(workload, []).append(
+        Pass(seconds, latencies, tokens, len(texts), server.cpu_seconds() - cpu)
+    )
 
 
-def summary(server: Server, workload: str) -> tuple[float, float, float, float]:
-    """(output tokens/s, texts/s, p50 ms, p99 ms) over every pass of the workload."""
+def run_single_pass(servers: list[Server], texts: list[str], target_sp, first: int) -> None:
+    """Single requests, one at a time, the servers taking turns text by text (who goes first alternates)."""
+    passes = {server.name: Pass(0.0, [], 0, 0, 0.0) for server in servers}
+    for index, text in enumerate(texts):
+        for server in servers if (index + first) % 2 == 0 else servers[::-1]:
+            cpu = server.cpu_seconds()
+            latency, answer = timed(server, [text])
+            done = passes[server.name]
+            done.cpu_seconds += server.cpu_seconds() - cpu
+            done.seconds += latency
+            done.latencies.append(latency)
+            done.output_tokens += count_tokens(target_sp, answer[0])
+            done.texts += 1
+    for server in servers:
+        server.passes.setdefault("single", []).append(passes[server.name])
+
+
+def summary(server: Server, workload: str) -> tuple[float, float, float, float, float]:
+    """(output tokens/s, texts/s, p50 ms, p99 ms, server CPU ms per output token) over every pass of the workload."""
     passes = server.passes[workload]
-    seconds = sum(p[0] for p in passes)
-    latencies = [latency * 1000 for p in passes for latency in p[1]]
+    seconds = sum(p.seconds for p in passes)
+    tokens = sum(p.output_tokens for p in passes)
+    latencies = [latency * 1000 for p in passes for latency in p.latencies]
     return (
-        sum(p[2] for p in passes) / seconds,
-        sum(p[3] for p in passes) / seconds,
+        tokens / seconds,
+        sum(p.texts for p in passes) / seconds,
         percentile(latencies, 50),
         percentile(latencies, 99),
+        1000 * sum(p.cpu_seconds for p in passes) / tokens,
     )
 
 
@@ -322,7 +374,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--texts", type=int, default=32, help="tico19 sentences per pass")
     parser.add_argument("--clients", type=int, nargs="+", default=[4, 16], help="concurrent single-text clients")
-    parser.add_argument("--rounds", type=int, default=2, help="ABAB rounds per workload")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="rounds per workload, the servers taking turns (AB, BA, ...)"
+    )
     parser.add_argument("--inter", type=int, default=2, help="inter threads, both sides")
     parser.add_argument("--intra", type=int, default=1, help="intra threads, both sides")
     parser.add_argument("--http-threads", type=int, default=16, help="HTTP threads, both sides")
@@ -410,22 +464,25 @@ def main() -> None:
             f"{DECODING_LIMIT} (neither binds: the model stops)"
         )
         print(
-            f"{len(texts)} tico19 sentences per pass, {args.rounds} rounds ABAB; the model above (int8) from one "
+            f"{len(texts)} tico19 sentences per pass, {args.rounds} rounds, the order alternating; the model above (int8) from one "
             f".argosmodel; inter {args.inter} x intra {args.intra} threads, beam {BEAM_SIZE}, {args.http_threads} "
             f"HTTP threads, both sides; decoding limit {limits}; POST /translate on both"
         )
+        run_single_pass(servers, texts[:2], target_sp, 0)  # warm-up, not counted
         for server in servers:
-            run_pass(server, "single", texts[:2], target_sp)  # warm-up, not counted
             server.passes.clear()
         for workload in workloads:
-            for _ in range(args.rounds):
-                for server in servers:
+            for round_ in range(args.rounds):
+                if workload == "single":
+                    run_single_pass(servers, texts, target_sp, round_)
+                    continue
+                for server in servers if round_ % 2 == 0 else servers[::-1]:
                     run_pass(server, workload, texts, target_sp)
             ours, theirs = (summary(server, workload) for server in servers)
             print(
                 f"{workload:<11} | ours {ours[0]:7.1f} tok/s {ours[1]:6.2f} texts/s p50 {ours[2]:8.0f} p99 {ours[3]:8.0f} ms"
-                f" | LibreTranslate {theirs[0]:7.1f} tok/s {theirs[1]:6.2f} texts/s p50 {theirs[2]:8.0f} "
-                f"p99 {theirs[3]:8.0f} ms | ours/theirs {ours[0] / theirs[0]:.2f}x",
+                f" CPU {ours[4]:5.2f} ms/tok | LibreTranslate {theirs[0]:7.1f} tok/s {theirs[1]:6.2f} texts/s p50 "
+                f"{theirs[2]:8.0f} p99 {theirs[3]:8.0f} ms CPU {theirs[4]:5.2f} ms/tok | ours/theirs {ours[0] / theirs[0]:.2f}x",
                 flush=True,
             )
         ours_rss, theirs_rss = (server.peak_rss_mb() for server in servers)

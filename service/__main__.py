@@ -1,8 +1,8 @@
 import sys
 
-from service.runtime import limit_malloc_arenas
+from service.runtime import tune_malloc
 
-limit_malloc_arenas()  # before any worker thread starts
+tune_malloc()  # before any worker thread starts
 
 from service.cli import main  # noqa: E402
 

@@ -1,5 +1,4 @@
 import ctypes
-import ctypes.util
 import os
 import signal
 import subprocess
@@ -14,41 +13,49 @@ from helpers import PROJECT_ROOT, free_port, service_env
 from service import runtime
 
 
-def test_caps_malloc_arenas(monkeypatch):
+def test_tunes_malloc_for_decoding(monkeypatch):
     calls = []
 
     class FakeLibc:
         def mallopt(self, parameter, value):
             calls.append((parameter, value))
 
-    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    for name in runtime.USER_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.rtld.optional_static_tls=1024")  # not malloc's: still tuned
     monkeypatch.setattr(ctypes, "CDLL", lambda name: FakeLibc())
-    runtime.limit_malloc_arenas()
-    assert calls == [(runtime.M_ARENA_MAX, runtime.MALLOC_ARENAS)]
+    runtime.tune_malloc()
+    assert calls == [
+        (runtime.M_ARENA_MAX, runtime.MALLOC_ARENAS),
+        (runtime.M_MMAP_THRESHOLD, runtime.MMAP_THRESHOLD_BYTES),
+        (runtime.M_TRIM_THRESHOLD, runtime.TRIM_THRESHOLD_BYTES),
+    ]
 
 
-def test_user_setting_wins(monkeypatch):
-    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+@pytest.mark.parametrize(
+    "name, value",
+    [("MALLOC_ARENA_MAX", "4"), ("MALLOC_TRIM_THRESHOLD_", "0"), ("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1")],
+)
+def test_the_users_malloc_settings_win(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
     monkeypatch.setattr(ctypes, "CDLL", lambda name: (_ for _ in ()).throw(AssertionError("must not tune")))
-    runtime.limit_malloc_arenas()
+    runtime.tune_malloc()
 
 
-def test_serve_preloads_jemalloc_when_installed(monkeypatch):
-    monkeypatch.setattr(ctypes.util, "find_library", lambda name: "libjemalloc.so.2" if name == "jemalloc" else None)
-    assert runtime.with_jemalloc({"PATH": "/bin"}) == {"PATH": "/bin", "LD_PRELOAD": "libjemalloc.so.2"}
-    assert runtime.with_jemalloc({"LD_PRELOAD": ""}) == {"LD_PRELOAD": ""}  # the user's choice, even empty, stays
+def test_the_tuning_holds_in_a_real_process():
+    """mallopt takes every value (it answers 0 for one it refuses): run in a fresh interpreter, glibc's own."""
+    script = (
+        "import ctypes; from service import runtime; libc = ctypes.CDLL('libc.so.6'); "
+        "print([libc.mallopt(p, v) for p, v in ((runtime.M_ARENA_MAX, runtime.MALLOC_ARENAS), "
+        "(runtime.M_MMAP_THRESHOLD, runtime.MMAP_THRESHOLD_BYTES), (runtime.M_TRIM_THRESHOLD, runtime.TRIM_THRESHOLD_BYTES))])"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[1, 1, 1]"
 
 
-def test_without_jemalloc_the_environment_is_unchanged(monkeypatch):
-    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
-    assert runtime.with_jemalloc({"PATH": "/bin"}) == {"PATH": "/bin"}
-
-
-@pytest.mark.skipif(ctypes.util.find_library("jemalloc") is None, reason="libjemalloc2 is not installed (make setup)")
-def test_served_processes_run_on_jemalloc_and_the_master_never_loads_the_app(tiny_model_dir, tmp_path):
+def test_the_master_never_loads_the_app(tiny_model_dir, tmp_path):
     port = free_port()
     env = service_env({"MT_MODEL_DIR": str(tiny_model_dir), "MT_MEMORY": "off", "JOBS_WORKERS": "0"})
-    env.pop("LD_PRELOAD", None)
     server = subprocess.Popen(
         [sys.executable, "-m", "service", "serve", "--port", str(port), "--no-access-log"],
         cwd=PROJECT_ROOT,
@@ -68,10 +75,38 @@ def test_served_processes_run_on_jemalloc_and_the_master_never_loads_the_app(tin
                 time.sleep(0.1)
         master = server.pid  # serve execs gunicorn in place, so the master keeps this pid
         [worker] = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-        for pid in (master, worker):
-            assert "libjemalloc" in Path(f"/proc/{pid}/maps").read_text()
         assert "numpy" not in Path(f"/proc/{master}/maps").read_text()  # the app (and so numpy) only in the worker
         assert "numpy" in Path(f"/proc/{worker}/maps").read_text()
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(30)
+
+
+def _anonymous_huge_kb() -> int:
+    rollup = Path("/proc/self/smaps_rollup").read_text()
+    return next(int(line.split()[1]) for line in rollup.splitlines() if line.startswith("AnonHugePages:"))
+
+
+def _kernel_collapses() -> bool:
+    thp = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    major, minor = (int(part) for part in os.uname().release.split(".")[:2])
+    return thp.exists() and "[never]" not in thp.read_text() and (major, minor) >= (6, 1)
+
+
+def _rss_kb() -> int:
+    return next(
+        int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmRSS:")
+    )
+
+
+@pytest.mark.skipif(not _kernel_collapses(), reason="the kernel cannot collapse pages (Linux 6.1+, THP not never)")
+def test_what_a_block_loads_moves_onto_huge_pages_and_rss_stays():
+    size = 64 << 20
+    huge_before = _anonymous_huge_kb()
+    with runtime.loaded_onto_huge_pages():
+        weights = bytearray(size)
+        weights[::4096] = b"\1" * (size // 4096)  # every page resident, as a loaded model's are
+        rss_loaded = _rss_kb()
+    assert _anonymous_huge_kb() - huge_before >= (size - (4 << 20)) // 1024  # all but the unaligned ends
+    assert _rss_kb() - rss_loaded < 4 << 10  # nothing faulted in beyond what was resident
+    del weights

@@ -10,7 +10,6 @@ import tempfile
 
 from service.gunicorn_hooks import METRICS_DIR_PREFIX, MULTIPROCESS_DIR
 from service.limits import SERVE_TIMEOUT_SECONDS
-from service.runtime import with_jemalloc
 
 
 def register(commands) -> None:
@@ -80,4 +79,4 @@ def run(args, services) -> int:
         "service.web.wsgi:app",
     ]
     print(f"serving on http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
-    os.execve(sys.executable, command, with_jemalloc(os.environ))
+    os.execve(sys.executable, command, os.environ)

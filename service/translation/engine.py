@@ -6,6 +6,7 @@ own worker threads (inter_threads), and SentencePiece encoding has no shared mut
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ import sentencepiece as spm
 from service.config import Settings
 from service.errors import ServiceError
 from service.modelstore.manifest import Manifest, resolve_model_dir
+from service.runtime import loaded_onto_huge_pages
 from service.translation.batching import plan_batches
 from service.translation.interface import Counters, Translation
 from service.wordalign import attention_alignment
@@ -42,13 +44,14 @@ class Translator:
         self.manifest = Manifest.read(model_dir)
         self.settings = settings
         inter, intra = settings.threads
-        self._model = ctranslate2.Translator(
-            str(model_dir),
-            device=settings.device,
-            compute_type=settings.resolved_compute_type,
-            inter_threads=inter,
-            intra_threads=intra,
-        )
+        with loaded_onto_huge_pages() if settings.device == "cpu" else contextlib.nullcontext():
+            self._model = ctranslate2.Translator(
+                str(model_dir),
+                device=settings.device,
+                compute_type=settings.resolved_compute_type,
+                inter_threads=inter,
+                intra_threads=intra,
+            )
         self._source = spm.SentencePieceProcessor(model_file=str(model_dir / "source.spm"))
         self.tokens_translated = 0
         self._count_lock = threading.Lock()

@@ -1,8 +1,8 @@
 """The WSGI entry point for gunicorn: `gunicorn service.web.wsgi:app`. Configuration comes from the environment."""
 
-from service.runtime import limit_malloc_arenas
+from service.runtime import tune_malloc
 
-limit_malloc_arenas()  # before the model's worker threads start
+tune_malloc()  # before the model's worker threads start
 
 from service.web import create_app  # noqa: E402
 
