@@ -46,6 +46,7 @@ def tune_malloc() -> None:
 
 MADV_COLLAPSE = 25  # Linux 6.1 and later
 HUGE_PAGE_BYTES = 2 << 20
+TRANSPARENT_HUGE_PAGES = "/sys/kernel/mm/transparent_hugepage/enabled"
 
 
 @contextlib.contextmanager
@@ -53,16 +54,24 @@ def loaded_onto_huge_pages() -> Iterator[None]:
     """Back what the block loads (a model's weights) with 2 MB pages, where Linux can.
 
     Every decoding step reads all the weights; on 4 KB pages the TLB cannot hold them, and its
-    misses cost about 2% of a lone sentence's decoding (docs/scaling.md). After the block, each 2 MB
-    stretch of anonymous memory it added that is wholly resident is collapsed into one huge page
-    (MADV_COLLAPSE): nothing is faulted in, so RSS stays as it was. Where the kernel refuses
-    (older than 6.1, transparent huge pages off, not Linux), nothing changes.
+    misses cost 2-3% of a lone sentence's decoding in raw CTranslate2 (docs/scaling.md). After the
+    block, the memory the load freed (its temporary buffers, which the fixed trim threshold would
+    otherwise keep resident) is handed back, then each 2 MB stretch of anonymous memory the block
+    added that is still wholly resident is collapsed into one huge page (MADV_COLLAPSE): nothing is
+    faulted in, so RSS does not grow. Nothing is collapsed where the kernel cannot (older than 6.1,
+    not Linux) or where the host turned transparent huge pages off (`never`), which MADV_COLLAPSE
+    itself would not heed.
     """
     before = _anonymous_regions()
     yield
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.madvise.argtypes = libc.mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
+        libc.malloc_trim(0)
+        with open(TRANSPARENT_HUGE_PAGES) as setting:
+            if "[never]" in setting.read():
+                return
+        libc.mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
+        libc.madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
         resident = ctypes.create_string_buffer(HUGE_PAGE_BYTES // os.sysconf("SC_PAGE_SIZE"))
         for start, end in _anonymous_regions().items():
             added_from = max(start, before.get(start, start))  # a region that grew (the heap): its new part
