@@ -99,6 +99,26 @@ print(rss() - before)
     assert int(done.stdout) < 8 << 10  # kB: 48 MB were resident inside the block
 
 
+def test_a_tuned_process_hands_freed_memory_back_within_the_trim_interval():
+    script = """
+import time
+from pathlib import Path
+from service import runtime
+runtime.TRIM_INTERVAL_SECONDS = 0.2
+runtime.tune_malloc()
+rss = lambda: next(int(l.split()[1]) for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmRSS:"))
+before = rss()
+freed = [bytearray(1 << 20) for _ in range(48)]  # heap chunks, each below the mmap threshold
+del freed
+deadline = time.monotonic() + 20
+while rss() - before > 8 << 10 and time.monotonic() < deadline:  # poll, under a deadline
+    time.sleep(0.05)
+print(rss() - before)
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+    assert int(done.stdout) < 8 << 10  # kB: 48 MB were freed, and the trim threshold alone would keep them
+
+
 def _anonymous_huge_kb() -> int:
     rollup = Path("/proc/self/smaps_rollup").read_text()
     return next(int(line.split()[1]) for line in rollup.splitlines() if line.startswith("AnonHugePages:"))
