@@ -33,9 +33,12 @@ PyPI into bench/.peer/venv (once, kept; no torch). When that cannot be done, the
 one line and exits 0.
 
 Prints the model, then per workload each side's output tokens/s, texts/s, p50/p99 latency, server
-CPU per output token (its process tree's user and system time) and the ratio ours/theirs, then each
-server's peak RSS (VmHWM, summed over its process tree), then the raw
-CTranslate2 ceiling on the same model and texts.
+CPU per output token (its process tree's user and system time) and the ratio ours/theirs, under
+single requests each side's time in the model a request: the wall time of its CTranslate2 calls (ours
+from /metrics, translation_model_seconds; LibreTranslate's from MODEL_TIME_PROBE, a sitecustomize on
+its PYTHONPATH alone) and the output tokens they produced, and the rest of a request's latency (HTTP,
+the code around the model, the client). Then each server's peak RSS (VmHWM, summed over its
+process tree), then the raw CTranslate2 ceiling on the same model and texts.
 Targets (issue 22): >= 1.5x output tokens/s at 16 clients and for one batch, lower peak RSS.
 """
 
@@ -51,6 +54,7 @@ import sys
 import time
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +72,31 @@ PEER_REQUIREMENTS = ("libretranslate==1.9.6", "spacy==3.7.5")
 DECODING_LIMIT = 256  # CTranslate2's default max_decoding_length, which LibreTranslate keeps
 BEAM_SIZE = 4
 START_TIMEOUT_SECONDS = 300
+MODEL_TIME_FILE = "PEER_MODEL_TIME_FILE"
+# LibreTranslate's time in the model, for the decomposition the bench prints: this module, on LibreTranslate's
+# PYTHONPATH alone, wraps CTranslate2's Translator so that every translate_batch call adds its wall time and output
+# tokens to a file. Ours counts the same in its scheduler and shows them at /metrics.
+MODEL_TIME_PROBE = """\
+import os, threading, time
+import ctranslate2
+
+if os.environ.get("PEER_MODEL_TIME_FILE"):
+    _lock, _total = threading.Lock(), [0.0, 0]
+
+    class _Timed(ctranslate2.Translator):
+        def translate_batch(self, *args, **kwargs):
+            started = time.perf_counter()
+            results = super().translate_batch(*args, **kwargs)
+            seconds = time.perf_counter() - started
+            with _lock:
+                _total[0] += seconds
+                _total[1] += sum(len(result.hypotheses[0]) for result in results)
+                with open(os.environ["PEER_MODEL_TIME_FILE"], "w") as out:
+                    out.write(f"{_total[0]} {_total[1]}")
+            return results
+
+    ctranslate2.Translator = _Timed
+"""
 
 
 def skip(reason: str) -> None:
@@ -196,6 +225,7 @@ class Server:
     process: subprocess.Popen
     port: int
     passes: dict = field(default_factory=dict)  # workload -> [Pass]
+    model_time: Callable[[], tuple[float, int]] = lambda: (0.0, 0)  # seconds in the model and its output tokens
 
     def tree(self) -> list[int]:
         """The server's process tree (gunicorn's master and worker; waitress's one process)."""
@@ -300,6 +330,37 @@ def run_pass(server: Server, workload: str, texts: list[str], target_sp) -> None
     )
 
 
+def ours_model_time(port: int) -> tuple[float, int]:
+    """Seconds our scheduler's batches spent on the model, and the output tokens it produced (/metrics)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=60) as response:
+        metrics = dict(line.split(" ", 1) for line in response.read().decode().splitlines() if line[:1] not in "#")
+    return float(metrics["translation_model_seconds"]), int(float(metrics["translated_tokens"]))
+
+
+def probed_model_time(path: Path) -> tuple[float, int]:
+    """The same for LibreTranslate, from MODEL_TIME_PROBE's file (nothing yet: no call made)."""
+    if not path.exists():
+        return 0.0, 0
+    seconds, tokens = path.read_text().split()
+    return float(seconds), int(tokens)
+
+
+def in_the_model(servers: list[Server], before: list[tuple[float, int]]) -> str:
+    """Each side's time and output tokens in the model a single request since `before`, and the rest of its
+    latency (HTTP, the code around the model, the client). Single requests only: under concurrent clients
+    LibreTranslate's calls also wait in CTranslate2's queue, where ours wait in the scheduler, before the model."""
+    parts = []
+    for server, (seconds, tokens) in zip(servers, before, strict=True):
+        now_seconds, now_tokens = server.model_time()
+        latencies = [latency for p in server.passes["single"] for latency in p.latencies]
+        model = (now_seconds - seconds) / len(latencies)
+        parts.append(
+            f"{server.name} {1000 * model:5.1f} ms ({(now_tokens - tokens) / len(latencies):.1f} tokens), "
+            f"the rest {1000 * (sum(latencies) / len(latencies) - model):.1f} ms"
+        )
+    return f"{'':<11} | in the model a request: " + " | ".join(parts)
+
+
 def run_single_pass(servers: list[Server], texts: list[str], target_sp, first: int) -> None:
     """Single requests, one at a time, the servers taking turns text by text (who goes first alternates)."""
     passes = {server.name: Pass(0.0, [], 0, 0, 0.0) for server in servers}
@@ -391,6 +452,11 @@ def main() -> None:
     env = peer_env(args.inter, args.intra)
     install_into_peer(python, package, env)
     ours_dir = install_into_ours(package)
+    probe_dir, model_time_file = PEER_DIR / "probe", PEER_DIR / "probe" / "model_time"
+    probe_dir.mkdir(parents=True, exist_ok=True)
+    (probe_dir / "sitecustomize.py").write_text(MODEL_TIME_PROBE)
+    model_time_file.unlink(missing_ok=True)
+    probed_env = {**env, "PYTHONPATH": str(probe_dir), MODEL_TIME_FILE: str(model_time_file)}
     target_sp = spm.SentencePieceProcessor(model_file=str(ours_dir / "target.spm"))
     texts = read_lines(shared_file("data", "parallel", "tico19_test", "src.ar"), args.texts)
     workloads = ["batch", *(f"{n} clients" for n in args.clients), "single"]
@@ -452,11 +518,13 @@ def main() -> None:
                     "--disable-web-ui",
                     "--disable-files-translation",
                 ],
-                env,
+                probed_env,
                 args.port + 1,
                 logs / "libretranslate.log",
             )
         )
+        servers[0].model_time = lambda: ours_model_time(args.port)
+        servers[1].model_time = lambda: probed_model_time(model_time_file)
         limits = (
             f"{DECODING_LIMIT} tokens both sides"
             if args.lengths == "forced"
@@ -472,6 +540,7 @@ def main() -> None:
         for server in servers:
             server.passes.clear()
         for workload in workloads:
+            before = [server.model_time() for server in servers]
             for round_ in range(args.rounds):
                 if workload == "single":
                     run_single_pass(servers, texts, target_sp, round_)
@@ -485,6 +554,8 @@ def main() -> None:
                 f"{theirs[2]:8.0f} p99 {theirs[3]:8.0f} ms CPU {theirs[4]:5.2f} ms/tok | ours/theirs {ours[0] / theirs[0]:.2f}x",
                 flush=True,
             )
+            if workload == "single":
+                print(in_the_model(servers, before), flush=True)
         ours_rss, theirs_rss = (server.peak_rss_mb() for server in servers)
         print(
             f"peak RSS (VmHWM, process tree) | ours {ours_rss:.0f} MB | LibreTranslate {theirs_rss:.0f} MB "

@@ -81,7 +81,7 @@ def loaded_onto_huge_pages() -> Iterator[None]:
     before = _anonymous_regions()
     yield
     with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
+        libc = ctypes.CDLL(None)
         libc.malloc_trim(0)
         with open(TRANSPARENT_HUGE_PAGES) as setting:
             if "[never]" in setting.read():

@@ -85,6 +85,12 @@ class Metrics:
                     "Sentences in those batches (/ batches: mean size)",
                     "sum",
                 ),
+                (
+                    "model_seconds",
+                    "translation_model_seconds",
+                    "Seconds those batches took on the model (/ sentences: model time each; only grows)",
+                    "sum",
+                ),
             )
         }
         if translator.counters().memory_hits is not None:  # a translation memory is in front of the model
