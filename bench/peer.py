@@ -74,25 +74,32 @@ BEAM_SIZE = 4
 START_TIMEOUT_SECONDS = 300
 MODEL_TIME_FILE = "PEER_MODEL_TIME_FILE"
 # LibreTranslate's time in the model, for the decomposition the bench prints: this module, on LibreTranslate's
-# PYTHONPATH alone, wraps CTranslate2's Translator so that every translate_batch call adds its wall time and output
-# tokens to a file. Ours counts the same in its scheduler and shows them at /metrics.
+# PYTHONPATH alone (and so on for every workload), wraps CTranslate2's Translator so that every synchronous
+# translate_batch call adds its wall time and output tokens to a file, replaced whole each time. Ours counts the
+# same in its engine (from submission until the results are ready) and shows them at /metrics.
 MODEL_TIME_PROBE = """\
-import os, threading, time
-import ctranslate2
+import os
 
 if os.environ.get("PEER_MODEL_TIME_FILE"):
+    import threading, time
+    import ctranslate2
+
     _lock, _total = threading.Lock(), [0.0, 0]
 
     class _Timed(ctranslate2.Translator):
         def translate_batch(self, *args, **kwargs):
+            if kwargs.get("asynchronous"):  # its results are not ready here: not counted (Argos never asks)
+                return super().translate_batch(*args, **kwargs)
             started = time.perf_counter()
             results = super().translate_batch(*args, **kwargs)
             seconds = time.perf_counter() - started
             with _lock:
                 _total[0] += seconds
                 _total[1] += sum(len(result.hypotheses[0]) for result in results)
-                with open(os.environ["PEER_MODEL_TIME_FILE"], "w") as out:
+                path = os.environ["PEER_MODEL_TIME_FILE"]
+                with open(path + ".tmp", "w") as out:
                     out.write(f"{_total[0]} {_total[1]}")
+                os.replace(path + ".tmp", path)
             return results
 
     ctranslate2.Translator = _Timed
@@ -331,7 +338,7 @@ def run_pass(server: Server, workload: str, texts: list[str], target_sp) -> None
 
 
 def ours_model_time(port: int) -> tuple[float, int]:
-    """Seconds our scheduler's batches spent on the model, and the output tokens it produced (/metrics)."""
+    """Seconds our batches spent in CTranslate2, and the output tokens it produced (/metrics)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=60) as response:
         metrics = dict(line.split(" ", 1) for line in response.read().decode().splitlines() if line[:1] not in "#")
     return float(metrics["translation_model_seconds"]), int(float(metrics["translated_tokens"]))

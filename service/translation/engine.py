@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -54,6 +55,7 @@ class Translator:
             )
         self._source = spm.SentencePieceProcessor(model_file=str(model_dir / "source.spm"))
         self.tokens_translated = 0
+        self.model_seconds = 0.0
         self._count_lock = threading.Lock()
 
     @property
@@ -81,7 +83,7 @@ class Translator:
         )
 
     def counters(self) -> Counters:
-        return Counters(self.tokens_translated)
+        return Counters(self.tokens_translated, self.model_seconds)
 
     def encode(self, sentences: Sequence[str]) -> list[list[str]]:
         """Each sentence's pieces; InputTooLong for one over MT_MAX_INPUT_TOKENS, before any of them is decoded."""
@@ -107,9 +109,10 @@ class Translator:
             batch = [i for i in batch if tokens[i]]  # empty input needs no model call
             if batch:
                 targets = [target_lengths[i] for i in batch] if target_lengths else None
-                pending.append((batch, self._submit([tokens[i] for i in batch], beam_size, targets)))
-        for batch, futures in pending:
-            translations = self._collect([tokens[i] for i in batch], futures)
+                submitted = time.monotonic()
+                pending.append((batch, submitted, self._submit([tokens[i] for i in batch], beam_size, targets)))
+        for batch, submitted, futures in pending:
+            translations = self._collect([tokens[i] for i in batch], futures, submitted)
             for index, translation in zip(batch, translations, strict=True):
                 results[index] = translation
         nothing = Translation("", 0.0, 0, "" if self.settings.alignments else None)
@@ -119,7 +122,8 @@ class Translator:
         self, batch: Sequence[list[str]], beam_size: int | None = None, target_lengths: Sequence[int] | None = None
     ) -> list[Translation]:
         """One model call for one batch of non-empty encoded sentences, waited for (the scheduler's batches)."""
-        return self._collect(batch, self._submit(batch, beam_size, target_lengths))
+        submitted = time.monotonic()
+        return self._collect(batch, self._submit(batch, beam_size, target_lengths), submitted)
 
     def _submit(self, batch: Sequence[list[str]], beam_size: int | None, target_lengths: Sequence[int] | None) -> list:
         """Queue one batch on CTranslate2's workers; its futures."""
@@ -138,17 +142,20 @@ class Translator:
             **lengths,
         )
 
-    def _collect(self, batch: Sequence[list[str]], futures: list) -> list[Translation]:
-        """A submitted batch's translations, waited for, and counted."""
+    def _collect(self, batch: Sequence[list[str]], futures: list, submitted: float) -> list[Translation]:
+        """A batch submitted at `submitted` (time.monotonic()): its translations, waited for, and counted (output
+        tokens, and the time from submission until every result was ready, queueing in CTranslate2 included)."""
+        results = [future.result() for future in futures]
+        model_seconds = time.monotonic() - submitted
         translations = []
-        for pieces, future in zip(batch, futures, strict=True):
-            result = future.result()
+        for pieces, result in zip(batch, results, strict=True):
             output = result.hypotheses[0]
             attention = result.attention  # a new list of lists of Python floats on every access: read it once
             alignment = attention_alignment(pieces, output, attention[0]) if attention else None
             translations.append(Translation(detokenize(output), float(result.scores[0]), len(output), alignment))
         with self._count_lock:
             self.tokens_translated += sum(t.tokens for t in translations)
+            self.model_seconds += model_seconds
         return translations
 
     def decoded_together(

@@ -31,6 +31,7 @@ class Counters:
     """What a translator has done since it was loaded; the memory's counts are None where there is no memory."""
 
     tokens_translated: int  # output tokens the model produced
+    model_seconds: float = 0.0  # time batches spent in CTranslate2, from submission until their results were ready
     memory_hits: int | None = None  # sentences served from the translation memory
     memory_misses: int | None = None  # sentences the memory sent on to the model
 

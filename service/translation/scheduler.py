@@ -132,7 +132,7 @@ class SchedulingTranslator(TranslatorWrapper):
         self._queues: dict[Priority, dict[tuple, deque[_Sentence]]] = {p: {} for p in Priority}
         self._queued = dict.fromkeys(Priority, 0)
         self._in_flight = dict.fromkeys(Priority, 0)
-        self._done_sentences, self._busy_seconds = 0, 0.0  # how fast the queue drains (Retry-After), /metrics
+        self._done_sentences, self._busy_seconds = 0, 0.0  # for Retry-After: how fast the queue drains
         self._closed = False
         self._interactive_seen = -math.inf  # time.monotonic() of the last interactive request
         self._lock = threading.Lock()
@@ -144,7 +144,7 @@ class SchedulingTranslator(TranslatorWrapper):
 
     def stats(self) -> SchedulerStats:
         with self._lock:
-            return SchedulerStats(self._waiting(), self.batches, self.batched_sentences, self._busy_seconds)
+            return SchedulerStats(self._waiting(), self.batches, self.batched_sentences)
 
     def queued(self) -> dict[Priority, int]:
         """Sentences waiting for a batch, by priority."""
@@ -350,7 +350,6 @@ class SchedulerStats:
     waiting: int  # sentences waiting for a batch
     batches: int  # model calls made
     sentences: int  # sentences those calls carried (over batches: the mean batch size)
-    model_seconds: float  # time those calls took, their results handed back (over sentences: model time each)
 
 
 def process_stats() -> SchedulerStats:
@@ -358,12 +357,7 @@ def process_stats() -> SchedulerStats:
     with _OPEN_LOCK:
         schedulers = list(_OPEN)
     each = [scheduler.stats() for scheduler in schedulers]
-    return SchedulerStats(
-        sum(s.waiting for s in each),
-        sum(s.batches for s in each),
-        sum(s.sentences for s in each),
-        sum(s.model_seconds for s in each),
-    )
+    return SchedulerStats(sum(s.waiting for s in each), sum(s.batches for s in each), sum(s.sentences for s in each))
 
 
 _SCHEDULERS: dict[Translator, SchedulingTranslator] = {}  # the process's, by engine

@@ -57,6 +57,7 @@ class Metrics:
         self._queued_items: Callable[[], int] | None = None
         self._translator: SentenceTranslator | None = None
         self._tokens: Gauge | None = None
+        self._model_seconds: Gauge | None = None
         self._hits: Gauge | None = None
         self._misses: Gauge | None = None
         self._scheduler_gauges: dict[str, Gauge] = {}
@@ -66,11 +67,17 @@ class Metrics:
         self._queued_items = queued_items
 
     def watch_translator(self, translator: SentenceTranslator) -> None:
-        """Tokens translated and translation-memory hits, read from the translator's counters."""
+        """Tokens translated, time in the model and translation-memory hits, read from the translator's counters."""
         self._translator = translator
         self._tokens = Gauge(
             "translated_tokens",
             "Output tokens the model produced (only grows)",
+            registry=self.registry,
+            multiprocess_mode="sum",
+        )
+        self._model_seconds = Gauge(
+            "translation_model_seconds",
+            "Seconds batches spent in CTranslate2, from submission until their results were ready (only grows)",
             registry=self.registry,
             multiprocess_mode="sum",
         )
@@ -83,12 +90,6 @@ class Metrics:
                     "sentences",
                     "translation_batch_sentences",
                     "Sentences in those batches (/ batches: mean size)",
-                    "sum",
-                ),
-                (
-                    "model_seconds",
-                    "translation_model_seconds",
-                    "Seconds those batches took on the model (/ sentences: model time each; only grows)",
                     "sum",
                 ),
             )
@@ -108,10 +109,11 @@ class Metrics:
             )
 
     def _read_translator(self) -> None:
-        if self._translator is None or self._tokens is None:
+        if self._translator is None or self._tokens is None or self._model_seconds is None:
             return
         counters = self._translator.counters()
         self._tokens.set(counters.tokens_translated)
+        self._model_seconds.set(counters.model_seconds)
         stats = scheduler.process_stats()
         for field, gauge in self._scheduler_gauges.items():
             gauge.set(getattr(stats, field))
