@@ -11,6 +11,10 @@ LibreTranslate API (ours: service/web/libre.py), with source "ar", on the same t
   N clients   each text its own request, N at a time (4 and 16 by default)
   single      each text its own request, one at a time, the two servers taking turns text by text (a
               lone request is about 100 ms, so pass-long alternation let the machine's drift decide)
+  paragraphs  one client again, each request one paragraph of real Arabic news (../shared's ant-dev, the
+              first --paragraphs of at most PARAGRAPH_WORDS words: one to several sentences), taking turns
+              paragraph by paragraph as single requests do. What an analyst pasting text waits for: both
+              sides split it into sentences, and both may decode them on every core
 
 Held equal on both sides: inter and intra threads (ARGOS_INTER_THREADS / ARGOS_INTRA_THREADS vs
 MT_INTER_THREADS / MT_INTRA_THREADS), beam 4 and HTTP threads. The realistic-length model stops each
@@ -60,7 +64,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import sentencepiece as spm
-from common import PROJECT_ROOT, add_model_options, bench_model_dir, model_line, read_lines, shared_file
+from common import PROJECT_ROOT, add_model_options, bench_model_dir, model_line, news_articles, read_lines, shared_file
 from search import percentile
 
 from service.config import Settings
@@ -71,6 +75,7 @@ PEER_VENV = PEER_DIR / "venv"
 PEER_REQUIREMENTS = ("libretranslate==1.9.6", "spacy==3.7.5")
 DECODING_LIMIT = 256  # CTranslate2's default max_decoding_length, which LibreTranslate keeps
 BEAM_SIZE = 4
+PARAGRAPH_WORDS = 100  # the paragraphs workload's longest; a whole article in one paragraph would take seconds
 START_TIMEOUT_SECONDS = 300
 MODEL_TIME_FILE = "PEER_MODEL_TIME_FILE"
 # LibreTranslate's time in the model, for the decomposition the bench prints: this module, on LibreTranslate's
@@ -368,8 +373,23 @@ def in_the_model(servers: list[Server], before: list[tuple[float, int]]) -> str:
     return f"{'':<11} | in the model a request: " + " | ".join(parts)
 
 
-def run_single_pass(servers: list[Server], texts: list[str], target_sp, first: int) -> None:
-    """Single requests, one at a time, the servers taking turns text by text (who goes first alternates)."""
+def news_paragraphs(count: int) -> list[str]:
+    """The first `count` paragraphs of ant-dev's bodies with at most PARAGRAPH_WORDS words."""
+    paragraphs: list[str] = []
+    for limit in (count * 4, count * 64):  # a body holds several paragraphs; read more only when short of them
+        paragraphs = [
+            paragraph.strip()
+            for article in news_articles(limit)
+            for paragraph in article["body"].split("\n")
+            if paragraph.strip() and len(paragraph.split()) <= PARAGRAPH_WORDS
+        ]
+        if len(paragraphs) >= count:
+            break
+    return paragraphs[:count]
+
+
+def run_single_pass(servers: list[Server], texts: list[str], target_sp, first: int, workload: str = "single") -> None:
+    """Requests one at a time, the servers taking turns text by text (who goes first alternates)."""
     passes = {server.name: Pass(0.0, [], 0, 0, 0.0) for server in servers}
     for index, text in enumerate(texts):
         for server in servers if (index + first) % 2 == 0 else servers[::-1]:
@@ -382,7 +402,7 @@ def run_single_pass(servers: list[Server], texts: list[str], target_sp, first: i
             done.output_tokens += count_tokens(target_sp, answer[0])
             done.texts += 1
     for server in servers:
-        server.passes.setdefault("single", []).append(passes[server.name])
+        server.passes.setdefault(workload, []).append(passes[server.name])
 
 
 def summary(server: Server, workload: str) -> tuple[float, float, float, float, float]:
@@ -442,6 +462,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--texts", type=int, default=32, help="tico19 sentences per pass")
     parser.add_argument("--clients", type=int, nargs="+", default=[4, 16], help="concurrent single-text clients")
+    parser.add_argument("--paragraphs", type=int, default=32, help="news paragraphs per pass (0: none)")
     parser.add_argument(
         "--rounds", type=int, default=2, help="rounds per workload, the servers taking turns (AB, BA, ...)"
     )
@@ -466,7 +487,8 @@ def main() -> None:
     probed_env = {**env, "PYTHONPATH": str(probe_dir), MODEL_TIME_FILE: str(model_time_file)}
     target_sp = spm.SentencePieceProcessor(model_file=str(ours_dir / "target.spm"))
     texts = read_lines(shared_file("data", "parallel", "tico19_test", "src.ar"), args.texts)
-    workloads = ["batch", *(f"{n} clients" for n in args.clients), "single"]
+    paragraphs = news_paragraphs(args.paragraphs) if args.paragraphs else []
+    workloads = ["batch", *(f"{n} clients" for n in args.clients), "single", *(["paragraphs"] if paragraphs else [])]
 
     ours_env = {
         **os.environ,
@@ -539,7 +561,7 @@ def main() -> None:
             f"{DECODING_LIMIT} (neither binds: the model stops)"
         )
         print(
-            f"{len(texts)} tico19 sentences per pass, {args.rounds} rounds, the order alternating; the model above (int8) from one "
+            f"{len(texts)} tico19 sentences per pass ({len(paragraphs)} news paragraphs under paragraphs), {args.rounds} rounds, the order alternating; the model above (int8) from one "
             f".argosmodel; inter {args.inter} x intra {args.intra} threads, beam {BEAM_SIZE}, {args.http_threads} "
             f"HTTP threads, both sides; decoding limit {limits}; POST /translate on both"
         )
@@ -551,6 +573,9 @@ def main() -> None:
             for round_ in range(args.rounds):
                 if workload == "single":
                     run_single_pass(servers, texts, target_sp, round_)
+                    continue
+                if workload == "paragraphs":
+                    run_single_pass(servers, paragraphs, target_sp, round_, workload)
                     continue
                 for server in servers if round_ % 2 == 0 else servers[::-1]:
                     run_pass(server, workload, texts, target_sp)

@@ -332,7 +332,8 @@ def test_a_request_on_an_idle_model_goes_at_once_and_one_behind_a_batch_waits_fo
     engine, recording, make_scheduler
 ):
     """The fill wait is for traffic: with a wait far longer than the deadline, a lone request still reaches the
-    model at once, and requests that come while a batch is on it wait for company, then share one call."""
+    model at once, and requests that come while a batch is on it wait for company. Once the model is free, both
+    runners are idle and take one each, neither waiting again."""
     scheduler = make_scheduler(scheduler_wait_ms=600_000, inter_threads=2, batch_tokens=10_000)
     with ThreadPoolExecutor(3) as pool:
         held = hold_the_runner(scheduler, recording, pool)  # reaches the model at once: it was idle
@@ -343,7 +344,25 @@ def test_a_request_on_an_idle_model_goes_at_once_and_one_behind_a_batch_waits_fo
         held.result(timeout=DEADLINE)
         for future in both:
             future.result(timeout=DEADLINE)
-    assert [len(call) for call in recording.calls] == [1, 2]
+    assert [len(call) for call in recording.calls] == [1, 1, 1]
+
+
+def test_a_lone_request_is_spread_over_the_idle_runners(engine, recording, make_scheduler):
+    """CTranslate2 decodes a batch on one worker: an article alone on an idle model gets every runner, each with its
+    share of the tokens (the longest sentence alone here, the three short ones together), and each sentence
+    decodes as it would alone."""
+    scheduler = make_scheduler(scheduler_wait_ms=600_000, inter_threads=2, batch_tokens=10_000)
+    long = " ".join(WORDS * 3)
+    article = [SENTENCES[0], long, *SENTENCES[1:3]]
+    assert engine.count_tokens(long) >= 3 * engine.count_tokens(SENTENCES[0])
+    with ThreadPoolExecutor(1) as pool:
+        recording.gate.clear()
+        asked = pool.submit(scheduler.translate, article)
+        assert recording.held.acquire(timeout=DEADLINE) and recording.held.acquire(timeout=DEADLINE)  # both at once
+        recording.gate.set()
+        answer = asked.result(timeout=DEADLINE)
+    assert sorted(recording.calls) == sorted([[engine.tokenize(long)], [engine.tokenize(s) for s in SENTENCES[:3]]])
+    assert decoded(answer) == [decoded(engine.translate([s]))[0] for s in article]
 
 
 def test_the_oldest_request_is_in_the_next_batch_however_many_longer_ones_came_after(engine, recording, make_scheduler):

@@ -13,6 +13,9 @@ requests behind it, up to FILL_WINDOW_BATCHES batches' worth. So requests are se
 waits forever behind a stream of others, and a large request is sorted as a whole, as when it was alone. Only
 sentences with the same decoding options (beam size, forced target length) share a batch. With less than a batch's
 worth queued, a runner waits up to MT_SCHEDULER_WAIT_MS after the oldest sentence arrived, for others to join.
+Where runners are idle, a runner takes only its share of the window and the idle ones take the rest at once: a
+lone article's sentences are decoded on every core, not on one while the others wait (CTranslate2 decodes a batch
+on one worker, and a batch of two costs nearly what a batch of one does, so one core decoding both is slower).
 
 Interactive work always goes first; bulk work (job workers: `bulk_priority()`) fills the slots interactive work
 leaves. By default bulk may hold every slot while nobody else asks, and all but one once an interactive request
@@ -87,6 +90,7 @@ class _Request:
     results: list[Translation]
     remaining: int
     arrived: float = field(default_factory=time.monotonic)
+    due: bool = False  # part of it went to the model to be spread over idle runners: the rest waits for no company
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
 
@@ -262,6 +266,7 @@ class SchedulingTranslator(TranslatorWrapper):
                 busy = any(self._in_flight.values())
                 if (
                     busy
+                    and not group[0].request.due
                     and now < fill_by
                     and self._tokens_up_to(group, self.settings.batch_tokens) < self.settings.batch_tokens
                 ):
@@ -278,7 +283,8 @@ class SchedulingTranslator(TranslatorWrapper):
 
     def _take_batch(self, group: deque[_Sentence], priority: Priority) -> list[_Sentence]:
         """Take one batch from the front of a group: the longest of plan_batches' batches over the window that
-        holds a sentence of the oldest request, cut to what the engine decodes as one piece.
+        holds a sentence of the oldest request, cut to what the engine decodes as one piece and to this runner's
+        share of the window where other runners are idle (they take the rest, marked due, without waiting).
 
         The window is the whole of the oldest request (sorted as one, its padding is as low as when it had the
         model to itself) and the requests behind it up to FILL_WINDOW_BATCHES batches' worth of tokens. Each
@@ -306,11 +312,35 @@ class SchedulingTranslator(TranslatorWrapper):
         # piece is done, and an interactive request waits for one piece, not for a batch of many. The oldest
         # request's sentences go first; the piece is sized for the batch's longest, so any of them fit.
         oldest_first = sorted(first, key=lambda i: window[i].request is not oldest)
-        chosen = set(oldest_first[: self.inner.decoded_together(len(window[first[0]].tokens), beam, target)])
+        piece = oldest_first[: self.inner.decoded_together(len(window[first[0]].tokens), beam, target)]
+        chosen = set(self._share(piece, [len(s.tokens) for s in window], self._idle_slots(priority)))
         left = [s for i, s in enumerate(window) if i not in chosen]
+        if len(chosen) < len(piece):
+            for sentence in left:
+                sentence.request.due = True
         group.extendleft(reversed(left))
         self._queued[priority] += len(left)
         return [s for i, s in enumerate(window) if i in chosen]
+
+    @staticmethod
+    def _share(piece: list[int], lengths: list[int], idle: int) -> list[int]:
+        """The front of `piece` (longest first) up to this runner's share of the window's tokens, at least one
+        sentence: with idle runners to take the rest, the longest sentences go alone or nearly, the short ones
+        together, so the runners finish about together (a batch of two costs about 1.4 times one)."""
+        share, taken, chosen = sum(lengths) / idle, 0, []
+        for index in piece:
+            if chosen and taken + lengths[index] > share:
+                break
+            chosen.append(index)
+            taken += lengths[index]
+        return chosen
+
+    def _idle_slots(self, priority: Priority) -> int:
+        """Runners free to take a batch of this priority now, the one asking included."""
+        idle = self.slots - sum(self._in_flight.values())
+        if priority is Priority.BULK:
+            idle = min(idle, self._bulk_cap() - self._in_flight[priority])
+        return max(1, idle)
 
     def _tokens_up_to(self, group: deque[_Sentence], enough: int) -> int:
         """Source tokens waiting in a group, counted until there are enough."""
