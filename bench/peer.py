@@ -11,10 +11,11 @@ LibreTranslate API (ours: service/web/libre.py), with source "ar", on the same t
   N clients   each text its own request, N at a time (4 and 16 by default)
   single      each text its own request, one at a time, the two servers taking turns text by text (a
               lone request is about 100 ms, so pass-long alternation let the machine's drift decide)
-  paragraphs  one client again, each request one paragraph of real Arabic news (../shared's ant-dev, the
-              first --paragraphs of at most PARAGRAPH_WORDS words: one to several sentences), taking turns
-              paragraph by paragraph as single requests do. What an analyst pasting text waits for: both
-              sides split it into sentences, and both may decode them on every core
+  paragraphs  one client again, each request one paragraph of real Arabic news (../shared's ant-dev: the
+              first --paragraphs distinct ones of two sentences or more and at most PARAGRAPH_WORDS words,
+              the outlets' "*" credit and disclaimer lines left out), taking turns paragraph by paragraph as
+              single requests do. What an analyst pasting a paragraph waits for: both sides split it into
+              sentences, and both may decode them on every core (Argos in batches of at most 32 tokens)
 
 Held equal on both sides: inter and intra threads (ARGOS_INTER_THREADS / ARGOS_INTRA_THREADS vs
 MT_INTER_THREADS / MT_INTRA_THREADS), beam 4 and HTTP threads. The realistic-length model stops each
@@ -69,6 +70,7 @@ from search import percentile
 
 from service.config import Settings
 from service.modelstore import argos
+from service.text.segment import split_sentences
 
 PEER_DIR = PROJECT_ROOT / "bench" / ".peer"
 PEER_VENV = PEER_DIR / "venv"
@@ -374,18 +376,22 @@ def in_the_model(servers: list[Server], before: list[tuple[float, int]]) -> str:
 
 
 def news_paragraphs(count: int) -> list[str]:
-    """The first `count` paragraphs of ant-dev's bodies with at most PARAGRAPH_WORDS words."""
-    paragraphs: list[str] = []
-    for limit in (count * 4, count * 64):  # a body holds several paragraphs; read more only when short of them
-        paragraphs = [
-            paragraph.strip()
-            for article in news_articles(limit)
-            for paragraph in article["body"].split("\n")
-            if paragraph.strip() and len(paragraph.split()) <= PARAGRAPH_WORDS
-        ]
-        if len(paragraphs) >= count:
-            break
-    return paragraphs[:count]
+    """The first `count` distinct paragraphs of ant-dev's bodies of two sentences or more (by our segmenter) and
+    at most PARAGRAPH_WORDS words, leaving out the outlets' credit and disclaimer lines (they start with "*")."""
+    paragraphs: dict[str, None] = {}
+    for article in news_articles(count * 16):
+        for paragraph in article["body"].split("\n"):
+            paragraph = paragraph.strip()
+            if (
+                paragraph
+                and not paragraph.startswith("*")
+                and len(paragraph.split()) <= PARAGRAPH_WORDS
+                and len(split_sentences(paragraph)) >= 2
+            ):
+                paragraphs[paragraph] = None
+            if len(paragraphs) == count:
+                return list(paragraphs)
+    return list(paragraphs)
 
 
 def run_single_pass(servers: list[Server], texts: list[str], target_sp, first: int, workload: str = "single") -> None:

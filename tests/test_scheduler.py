@@ -332,19 +332,39 @@ def test_a_request_on_an_idle_model_goes_at_once_and_one_behind_a_batch_waits_fo
     engine, recording, make_scheduler
 ):
     """The fill wait is for traffic: with a wait far longer than the deadline, a lone request still reaches the
-    model at once, and requests that come while a batch is on it wait for company. Once the model is free, both
-    runners are idle and take one each, neither waiting again."""
-    scheduler = make_scheduler(scheduler_wait_ms=600_000, inter_threads=2, batch_tokens=10_000)
+    model at once, and a request that comes while a batch is on it waits for company, though a runner is free;
+    once a batch's worth waits, the free runner takes it, one call for both."""
+    scheduler = make_scheduler(
+        scheduler_wait_ms=600_000, inter_threads=2, batch_tokens=sum(map(engine.count_tokens, SENTENCES[:2]))
+    )
     with ThreadPoolExecutor(3) as pool:
         held = hold_the_runner(scheduler, recording, pool)  # reaches the model at once: it was idle
-        both = [pool.submit(scheduler.translate, [sentence]) for sentence in SENTENCES[:2]]
-        wait_until(lambda: scheduler.queued()[Priority.INTERACTIVE] == 2, "both are queued")
-        assert len(recording.calls) == 1  # the second runner is free, yet they wait: a batch is on the model
+        first = pool.submit(scheduler.translate, [SENTENCES[0]])
+        wait_until(lambda: scheduler.queued()[Priority.INTERACTIVE] == 1, "the first is queued")
+        assert len(recording.calls) == 1  # the second runner is free, yet it waits: a batch is on the model
+        second = pool.submit(scheduler.translate, [SENTENCES[1]])
+        assert recording.held.acquire(timeout=DEADLINE)  # a batch's worth: taken at once, the gate still shut
         recording.gate.set()
-        held.result(timeout=DEADLINE)
-        for future in both:
+        for future in (held, first, second):
             future.result(timeout=DEADLINE)
-    assert [len(call) for call in recording.calls] == [1, 1, 1]
+    assert [len(call) for call in recording.calls] == [1, 2]
+
+
+def test_the_rest_of_a_request_on_the_model_waits_for_no_company(engine, recording, make_scheduler):
+    """A request cut into pieces (here two sentences each): the runner left free takes the next piece at once,
+    though a batch is on the model and the fill wait is far longer than the deadline."""
+    longest = max(engine.count_tokens(sentence) for sentence in SENTENCES)
+    two_per_piece = 2 * engine.settings.beam_size * engine._decoding_lengths([longest], None)["max_decoding_length"]
+    scheduler = make_scheduler(
+        scheduler_wait_ms=600_000, inter_threads=2, batch_tokens=10_000, batch_decode_tokens=two_per_piece
+    )
+    with ThreadPoolExecutor(1) as pool:
+        recording.gate.clear()
+        asked = pool.submit(scheduler.translate, SENTENCES[:5])
+        assert recording.held.acquire(timeout=DEADLINE) and recording.held.acquire(timeout=DEADLINE)  # both at once
+        recording.gate.set()
+        asked.result(timeout=DEADLINE)
+    assert [len(call) for call in recording.calls] == [2, 2, 1]
 
 
 def test_a_lone_request_is_spread_over_the_idle_runners(engine, recording, make_scheduler):
@@ -381,3 +401,10 @@ def test_the_oldest_request_is_in_the_next_batch_however_many_longer_ones_came_a
         for future in [held, first, *later]:
             future.result(timeout=DEADLINE)
     assert engine.tokenize(short) in recording.calls[1]
+
+
+def test_on_cuda_a_lone_request_stays_one_batch(engine, recording, make_scheduler):
+    """On a GPU a batch costs about what one sentence does and the runners share the device: no spreading."""
+    scheduler = make_scheduler(scheduler_wait_ms=0, inter_threads=2, batch_tokens=10_000, device="cuda")
+    scheduler.translate(SENTENCES[:4])
+    assert [len(call) for call in recording.calls] == [4]

@@ -13,9 +13,10 @@ requests behind it, up to FILL_WINDOW_BATCHES batches' worth. So requests are se
 waits forever behind a stream of others, and a large request is sorted as a whole, as when it was alone. Only
 sentences with the same decoding options (beam size, forced target length) share a batch. With less than a batch's
 worth queued, a runner waits up to MT_SCHEDULER_WAIT_MS after the oldest sentence arrived, for others to join.
-Where runners are idle, a runner takes only its share of the window and the idle ones take the rest at once: a
-lone article's sentences are decoded on every core, not on one while the others wait (CTranslate2 decodes a batch
-on one worker, and a batch of two costs nearly what a batch of one does, so one core decoding both is slower).
+On CPU, where runners are idle, a runner takes only its share of the window's tokens and the idle ones take the
+rest: CTranslate2 decodes a batch on one worker, so a lone paragraph's sentences would otherwise go through one
+core while the others wait (on the base model on 2 cores a batch of two took 1.4 times one, two runners
+side by side 1.0: docs/scaling.md). The rest of a request already on the model never waits for company.
 
 Interactive work always goes first; bulk work (job workers: `bulk_priority()`) fills the slots interactive work
 leaves. By default bulk may hold every slot while nobody else asks, and all but one once an interactive request
@@ -90,7 +91,7 @@ class _Request:
     results: list[Translation]
     remaining: int
     arrived: float = field(default_factory=time.monotonic)
-    due: bool = False  # part of it went to the model to be spread over idle runners: the rest waits for no company
+    started: bool = False  # some of it is on the model: the rest waits for no company
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
 
@@ -266,7 +267,7 @@ class SchedulingTranslator(TranslatorWrapper):
                 busy = any(self._in_flight.values())
                 if (
                     busy
-                    and not group[0].request.due
+                    and not group[0].request.started
                     and now < fill_by
                     and self._tokens_up_to(group, self.settings.batch_tokens) < self.settings.batch_tokens
                 ):
@@ -284,7 +285,7 @@ class SchedulingTranslator(TranslatorWrapper):
     def _take_batch(self, group: deque[_Sentence], priority: Priority) -> list[_Sentence]:
         """Take one batch from the front of a group: the longest of plan_batches' batches over the window that
         holds a sentence of the oldest request, cut to what the engine decodes as one piece and to this runner's
-        share of the window where other runners are idle (they take the rest, marked due, without waiting).
+        share of the window where other runners are idle (they take the rest).
 
         The window is the whole of the oldest request (sorted as one, its padding is as low as when it had the
         model to itself) and the requests behind it up to FILL_WINDOW_BATCHES batches' worth of tokens. Each
@@ -315,18 +316,17 @@ class SchedulingTranslator(TranslatorWrapper):
         piece = oldest_first[: self.inner.decoded_together(len(window[first[0]].tokens), beam, target)]
         chosen = set(self._share(piece, [len(s.tokens) for s in window], self._idle_slots(priority)))
         left = [s for i, s in enumerate(window) if i not in chosen]
-        if len(chosen) < len(piece):
-            for sentence in left:
-                sentence.request.due = True
+        for index in chosen:
+            window[index].request.started = True
         group.extendleft(reversed(left))
         self._queued[priority] += len(left)
         return [s for i, s in enumerate(window) if i in chosen]
 
     @staticmethod
     def _share(piece: list[int], lengths: list[int], idle: int) -> list[int]:
-        """The front of `piece` (longest first) up to this runner's share of the window's tokens, at least one
-        sentence: with idle runners to take the rest, the longest sentences go alone or nearly, the short ones
-        together, so the runners finish about together (a batch of two costs about 1.4 times one)."""
+        """The front of `piece` (the oldest request's sentences first, each part longest first) up to this
+        runner's share of the window's tokens, at least one sentence: with idle runners to take the rest, the
+        longest sentences go alone or nearly, the short ones together, so the runners finish about together."""
         share, taken, chosen = sum(lengths) / idle, 0, []
         for index in piece:
             if chosen and taken + lengths[index] > share:
@@ -336,7 +336,10 @@ class SchedulingTranslator(TranslatorWrapper):
         return chosen
 
     def _idle_slots(self, priority: Priority) -> int:
-        """Runners free to take a batch of this priority now, the one asking included."""
+        """Runners free to take a batch of this priority now, the one asking included. 1 on CUDA: there a batch
+        costs about what one sentence does, and the runners share one device."""
+        if self.settings.device != "cpu":
+            return 1
         idle = self.slots - sum(self._in_flight.values())
         if priority is Priority.BULK:
             idle = min(idle, self._bulk_cap() - self._in_flight[priority])
