@@ -318,7 +318,8 @@ class Settings:
         "MT_SCHEDULER_WAIT_MS",
         "2",
         "Milliseconds a batch may wait for other requests' sentences to join it while another batch is on the "
-        "model (none once a batch's worth waits, none on an idle model).",
+        "model (none once a batch's worth waits, none on an idle model, none for the rest of a request already "
+        "on it).",
         _zero_or_more,
     )
     scheduler_queue_sentences: int = _declare(
