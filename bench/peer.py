@@ -38,7 +38,8 @@ PyPI into bench/.peer/venv (once, kept; no torch). When that cannot be done, the
 one line and exits 0.
 
 Prints the model, then per workload each side's output tokens/s, texts/s, p50/p99 latency, server
-CPU per output token (its process tree's user and system time) and the ratio ours/theirs, under
+CPU per output token (its process tree's user and system time) and the ratio ours/theirs (for the
+one-client workloads with its 95% interval, the requests resampled in pairs: paired_interval), under
 single requests each side's time in the model a request: the wall time of its CTranslate2 calls (ours
 from /metrics, translation_model_seconds; LibreTranslate's from MODEL_TIME_PROBE, a sitecustomize on
 its PYTHONPATH alone) and the output tokens they produced, and the rest of a request's latency (HTTP,
@@ -63,6 +64,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from random import Random
 
 import sentencepiece as spm
 from common import PROJECT_ROOT, add_model_options, bench_model_dir, model_line, news_articles, read_lines, shared_file
@@ -314,6 +316,7 @@ class Pass:
     output_tokens: int
     texts: int
     cpu_seconds: float
+    tokens: list[int] = field(default_factory=list)  # each request's output tokens, beside its latency (one client)
 
 
 def count_tokens(target_sp, text: str) -> int:
@@ -405,10 +408,33 @@ def run_single_pass(servers: list[Server], texts: list[str], target_sp, first: i
             done.cpu_seconds += server.cpu_seconds() - cpu
             done.seconds += latency
             done.latencies.append(latency)
-            done.output_tokens += count_tokens(target_sp, answer[0])
+            done.tokens.append(count_tokens(target_sp, answer[0]))
+            done.output_tokens += done.tokens[-1]
             done.texts += 1
     for server in servers:
         server.passes.setdefault(workload, []).append(passes[server.name])
+
+
+def paired_interval(servers: list[Server], workload: str, resamples: int = 2000) -> tuple[float, float]:
+    """The 95% interval of ours/theirs output tokens/s over a one-client workload, its requests resampled in pairs
+    (the same text in the same round on both sides, asked one after the other), so the machine's drift, which
+    both requests of a pair share, mostly cancels. Whether a ratio near 1 is a tie or a gap."""
+    ours, theirs = (
+        [
+            (latency, tokens)
+            for p in server.passes[workload]
+            for latency, tokens in zip(p.latencies, p.tokens, strict=True)
+        ]
+        for server in servers
+    )
+    random = Random(0)
+    ratios = []
+    for _ in range(resamples):
+        picks = [random.randrange(len(ours)) for _ in ours]
+        rates = [sum(side[i][1] for i in picks) / sum(side[i][0] for i in picks) for side in (ours, theirs)]
+        ratios.append(rates[0] / rates[1])
+    ratios.sort()
+    return ratios[int(0.025 * resamples)], ratios[int(0.975 * resamples) - 1]
 
 
 def summary(server: Server, workload: str) -> tuple[float, float, float, float, float]:
@@ -586,10 +612,16 @@ def main() -> None:
                 for server in servers if round_ % 2 == 0 else servers[::-1]:
                     run_pass(server, workload, texts, target_sp)
             ours, theirs = (summary(server, workload) for server in servers)
+            one_client = workload in ("single", "paragraphs")
             print(
                 f"{workload:<11} | ours {ours[0]:7.1f} tok/s {ours[1]:6.2f} texts/s p50 {ours[2]:8.0f} p99 {ours[3]:8.0f} ms"
                 f" CPU {ours[4]:5.2f} ms/tok | LibreTranslate {theirs[0]:7.1f} tok/s {theirs[1]:6.2f} texts/s p50 "
-                f"{theirs[2]:8.0f} p99 {theirs[3]:8.0f} ms CPU {theirs[4]:5.2f} ms/tok | ours/theirs {ours[0] / theirs[0]:.2f}x",
+                f"{theirs[2]:8.0f} p99 {theirs[3]:8.0f} ms CPU {theirs[4]:5.2f} ms/tok | ours/theirs {ours[0] / theirs[0]:.2f}x"
+                + (
+                    " (95% interval by pairs {:.2f}-{:.2f})".format(*paired_interval(servers, workload))
+                    if one_client
+                    else ""
+                ),
                 flush=True,
             )
             if workload == "single":
