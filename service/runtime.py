@@ -75,9 +75,9 @@ def loaded_onto_huge_pages() -> Iterator[None]:
     otherwise keep resident) is handed back, then each 2 MB stretch of anonymous memory the block
     added that is still wholly resident is collapsed into one huge page (MADV_COLLAPSE): nothing is
     faulted in, so RSS does not grow. With the base model that is 35 of its 81 MB: the freed buffers
-    lie between the weights (docs/scaling.md, "Lone paragraphs on every core"). Nothing is collapsed where the kernel cannot (older than 6.1,
-    not Linux) or where the host turned transparent huge pages off (`never`), which MADV_COLLAPSE
-    itself would not heed.
+    lie between the weights (docs/scaling.md, "Lone paragraphs on every core"). Nothing is collapsed
+    where the kernel cannot (older than 6.1, not Linux) or where the host turned transparent huge
+    pages off (`never`), which MADV_COLLAPSE itself would not heed.
     """
     before = _anonymous_regions()
     yield
