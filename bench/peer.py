@@ -520,7 +520,8 @@ def main() -> None:
     target_sp = spm.SentencePieceProcessor(model_file=str(ours_dir / "target.spm"))
     texts = read_lines(shared_file("data", "parallel", "tico19_test", "src.ar"), args.texts)
     paragraphs = news_paragraphs(args.paragraphs) if args.paragraphs else []
-    workloads = ["batch", *(f"{n} clients" for n in args.clients), "single", *(["paragraphs"] if paragraphs else [])]
+    one_client = {"single": texts, **({"paragraphs": paragraphs} if paragraphs else {})}  # workload -> its texts
+    workloads = ["batch", *(f"{n} clients" for n in args.clients), *one_client]
 
     ours_env = {
         **os.environ,
@@ -603,23 +604,19 @@ def main() -> None:
         for workload in workloads:
             before = [server.model_time() for server in servers]
             for round_ in range(args.rounds):
-                if workload == "single":
-                    run_single_pass(servers, texts, target_sp, round_)
-                    continue
-                if workload == "paragraphs":
-                    run_single_pass(servers, paragraphs, target_sp, round_, workload)
+                if workload in one_client:
+                    run_single_pass(servers, one_client[workload], target_sp, round_, workload)
                     continue
                 for server in servers if round_ % 2 == 0 else servers[::-1]:
                     run_pass(server, workload, texts, target_sp)
             ours, theirs = (summary(server, workload) for server in servers)
-            one_client = workload in ("single", "paragraphs")
             print(
                 f"{workload:<11} | ours {ours[0]:7.1f} tok/s {ours[1]:6.2f} texts/s p50 {ours[2]:8.0f} p99 {ours[3]:8.0f} ms"
                 f" CPU {ours[4]:5.2f} ms/tok | LibreTranslate {theirs[0]:7.1f} tok/s {theirs[1]:6.2f} texts/s p50 "
                 f"{theirs[2]:8.0f} p99 {theirs[3]:8.0f} ms CPU {theirs[4]:5.2f} ms/tok | ours/theirs {ours[0] / theirs[0]:.2f}x"
                 + (
                     " (95% interval by pairs {:.2f}-{:.2f})".format(*paired_interval(servers, workload))
-                    if one_client
+                    if workload in one_client
                     else ""
                 ),
                 flush=True,

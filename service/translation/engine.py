@@ -109,10 +109,9 @@ class Translator:
             batch = [i for i in batch if tokens[i]]  # empty input needs no model call
             if batch:
                 targets = [target_lengths[i] for i in batch] if target_lengths else None
-                submitted = time.monotonic()
-                pending.append((batch, submitted, self._submit([tokens[i] for i in batch], beam_size, targets)))
-        for batch, submitted, futures in pending:
-            translations = self._collect([tokens[i] for i in batch], futures, submitted)
+                pending.append((batch, self._submit([tokens[i] for i in batch], beam_size, targets)))
+        for batch, submission in pending:
+            translations = self._collect([tokens[i] for i in batch], *submission)
             for index, translation in zip(batch, translations, strict=True):
                 results[index] = translation
         nothing = Translation("", 0.0, 0, "" if self.settings.alignments else None)
@@ -122,14 +121,16 @@ class Translator:
         self, batch: Sequence[list[str]], beam_size: int | None = None, target_lengths: Sequence[int] | None = None
     ) -> list[Translation]:
         """One model call for one batch of non-empty encoded sentences, waited for (the scheduler's batches)."""
-        submitted = time.monotonic()
-        return self._collect(batch, self._submit(batch, beam_size, target_lengths), submitted)
+        return self._collect(batch, *self._submit(batch, beam_size, target_lengths))
 
-    def _submit(self, batch: Sequence[list[str]], beam_size: int | None, target_lengths: Sequence[int] | None) -> list:
-        """Queue one batch on CTranslate2's workers; its futures."""
+    def _submit(
+        self, batch: Sequence[list[str]], beam_size: int | None, target_lengths: Sequence[int] | None
+    ) -> tuple[list, float]:
+        """Queue one batch on CTranslate2's workers; its futures and when they were queued (time.monotonic())."""
         beam = beam_size or self.settings.beam_size
         lengths = self._decoding_lengths([len(pieces) for pieces in batch], target_lengths)
-        return self._model.translate_batch(
+        submitted = time.monotonic()
+        futures = self._model.translate_batch(
             list(batch),
             asynchronous=True,
             max_batch_size=self._sentences_per_batch(beam, lengths["max_decoding_length"]),
@@ -141,6 +142,7 @@ class Translator:
             no_repeat_ngram_size=self.settings.no_repeat_ngram_size,
             **lengths,
         )
+        return futures, submitted
 
     def _collect(self, batch: Sequence[list[str]], futures: list, submitted: float) -> list[Translation]:
         """A batch submitted at `submitted` (time.monotonic()): its translations, waited for, and counted (output

@@ -304,7 +304,8 @@ class SchedulingTranslator(TranslatorWrapper):
                 tokens += len(sentence.tokens)
         if not window:
             return []
-        plan = plan_batches([len(s.tokens) for s in window], self.settings.batch_tokens)  # longest first
+        lengths = [len(s.tokens) for s in window]
+        plan = plan_batches(lengths, self.settings.batch_tokens)  # longest first
         # the longest batch holding a sentence of the oldest request: a short sentence behind a stream of longer
         # ones is never left for later again and again (it waited 14 s of a 14 s pass at 64 clients)
         first = next((batch for batch in plan if any(window[i].request is oldest for i in batch)), plan[0])
@@ -313,8 +314,8 @@ class SchedulingTranslator(TranslatorWrapper):
         # piece is done, and an interactive request waits for one piece, not for a batch of many. The oldest
         # request's sentences go first; the piece is sized for the batch's longest, so any of them fit.
         oldest_first = sorted(first, key=lambda i: window[i].request is not oldest)
-        piece = oldest_first[: self.inner.decoded_together(len(window[first[0]].tokens), beam, target)]
-        chosen = set(self._share(piece, [len(s.tokens) for s in window], self._idle_slots(priority)))
+        piece = oldest_first[: self.inner.decoded_together(lengths[first[0]], beam, target)]
+        chosen = set(self._share(piece, lengths, self._idle_slots(priority)))
         left = [s for i, s in enumerate(window) if i not in chosen]
         for index in chosen:
             window[index].request.started = True
