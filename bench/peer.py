@@ -5,10 +5,25 @@ its outputs near a human length, `model generate --realistic-length`) is package
 Translate package (.argosmodel). LibreTranslate installs it into its own package directory; this
 service installs the same file with `model install --source` (modelstore/argos.py), so both serve
 the same weights and the same SentencePiece model. Both are asked through POST /translate, the
-LibreTranslate API (ours: service/web/libre.py), with source "ar", on the same tico19 sentences:
+LibreTranslate API (ours: service/web/libre.py), with source "ar", on the same sentences (--sentences):
+
+  tico19      (the default) tico19's test sentences: the text the generated model's SentencePiece and its
+              output lengths were fitted to, so outputs end near the human English's length
+  news        distinct sentences of real Arabic news, ../shared's ant-dev split by our segmenter, of
+              SENTENCE_WORDS words (the outlets' "*" credit and disclaimer lines left out): what the service
+              translates, and text the generated vocabulary never saw. It cuts news into about 1.3 times the
+              pieces a word that tico19 gets, so outputs run long, and long outputs leave fewer sentences to
+              a piece of our decode budget. On tico19 our normalisation (harakat and tanween removed) makes
+              0.3% more pieces, the vocabulary holding tico19's own spellings whole; on text it never saw
+              (ant-dev, ud_pud, tatoeba) 0.4-5.8% fewer, as with a real model
+
+The workloads:
 
   batch       one request carrying every text as a list
-  N clients   each text its own request, N at a time (4 and 16 by default)
+  N clients   each text its own request, N at a time (4, 16 and 64 by default), over N x --requests-per-client
+              sentences (at least --texts), so that every client has a run of requests to make: the load
+              is held, not one burst whose ramp and tail decide the figure (and 64 clients are 64, not the 32
+              texts there were)
   single      each text its own request, one at a time, the two servers taking turns text by text (a
               lone request is about 100 ms, so pass-long alternation let the machine's drift decide)
   paragraphs  one client again, each request one paragraph of real Arabic news (../shared's ant-dev: the
@@ -79,6 +94,7 @@ PEER_VENV = PEER_DIR / "venv"
 PEER_REQUIREMENTS = ("libretranslate==1.9.6", "spacy==3.7.5")
 DECODING_LIMIT = 256  # CTranslate2's default max_decoding_length, which LibreTranslate keeps
 BEAM_SIZE = 4
+SENTENCE_WORDS = (4, 60)  # the news sentences' shortest and longest (tico19's test sentences: 19 words on average)
 PARAGRAPH_WORDS = 100  # the paragraphs workload's longest; a whole article in one paragraph would take seconds
 START_TIMEOUT_SECONDS = 300
 MODEL_TIME_FILE = "PEER_MODEL_TIME_FILE"
@@ -334,7 +350,7 @@ def run_pass(server: Server, workload: str, texts: list[str], target_sp) -> None
     if workload == "batch":
         requests, clients = [texts], 1
     else:
-        requests, clients = [[text] for text in texts], int(workload.split()[0])
+        requests, clients = [[text] for text in texts], clients_of(workload)
     cpu = server.cpu_seconds()
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
@@ -345,6 +361,10 @@ def run_pass(server: Server, workload: str, texts: list[str], target_sp) -> None
     server.passes.setdefault(workload, []).append(
         Pass(seconds, latencies, tokens, len(texts), server.cpu_seconds() - cpu)
     )
+
+
+def clients_of(workload: str) -> int:
+    return int(workload.split()[0])  # "16 clients" -> 16
 
 
 def ours_model_time(port: int) -> tuple[float, int]:
@@ -376,6 +396,27 @@ def in_the_model(servers: list[Server], before: list[tuple[float, int]]) -> str:
             f"the rest {1000 * (sum(latencies) / len(latencies) - model):.1f} ms"
         )
     return f"{'':<11} | in the model a request: " + " | ".join(parts)
+
+
+def tico19_sentences(count: int) -> list[str]:
+    return read_lines(shared_file("data", "parallel", "tico19_test", "src.ar"), count)
+
+
+def news_sentences(count: int) -> list[str]:
+    """The first `count` distinct sentences of ant-dev's bodies (split by our segmenter) of SENTENCE_WORDS words,
+    leaving out the outlets' credit and disclaimer lines (they start with "*")."""
+    sentences: dict[str, None] = {}
+    for article in news_articles(count):
+        for paragraph in article["body"].split("\n"):
+            paragraph = paragraph.strip()
+            if paragraph.startswith("*"):
+                continue
+            for start, end in split_sentences(paragraph):
+                if SENTENCE_WORDS[0] <= len(paragraph[start:end].split()) <= SENTENCE_WORDS[1]:
+                    sentences[paragraph[start:end]] = None
+                if len(sentences) == count:
+                    return list(sentences)
+    return list(sentences)
 
 
 def news_paragraphs(count: int) -> list[str]:
@@ -492,8 +533,17 @@ def raw_ceiling(model_dir: Path, texts: list[str], inter: int, intra: int, limit
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--texts", type=int, default=32, help="tico19 sentences per pass")
-    parser.add_argument("--clients", type=int, nargs="+", default=[4, 16], help="concurrent single-text clients")
+    parser.add_argument("--texts", type=int, default=32, help="sentences per pass under batch and single")
+    parser.add_argument(
+        "--sentences", choices=("tico19", "news"), default="tico19", help="which sentences (see the docstring)"
+    )
+    parser.add_argument("--clients", type=int, nargs="+", default=[4, 16, 64], help="concurrent single-text clients")
+    parser.add_argument(
+        "--requests-per-client",
+        type=int,
+        default=8,
+        help="N clients send N x this many sentences (at least --texts) between them",
+    )
     parser.add_argument("--paragraphs", type=int, default=32, help="news paragraphs per pass (0: none)")
     parser.add_argument(
         "--rounds", type=int, default=2, help="rounds per workload, the servers taking turns (AB, BA, ...)"
@@ -518,10 +568,14 @@ def main() -> None:
     model_time_file.unlink(missing_ok=True)
     probed_env = {**env, "PYTHONPATH": str(probe_dir), MODEL_TIME_FILE: str(model_time_file)}
     target_sp = spm.SentencePieceProcessor(model_file=str(ours_dir / "target.spm"))
-    texts = read_lines(shared_file("data", "parallel", "tico19_test", "src.ar"), args.texts)
+    sentences = (tico19_sentences if args.sentences == "tico19" else news_sentences)(
+        max(args.texts, *(n * args.requests_per_client for n in args.clients))
+    )
+    texts = sentences[: args.texts]
+    concurrent = {f"{n} clients": sentences[: max(args.texts, n * args.requests_per_client)] for n in args.clients}
     paragraphs = news_paragraphs(args.paragraphs) if args.paragraphs else []
     one_client = {"single": texts, **({"paragraphs": paragraphs} if paragraphs else {})}  # workload -> its texts
-    workloads = ["batch", *(f"{n} clients" for n in args.clients), *one_client]
+    workloads = ["batch", *concurrent, *one_client]
 
     ours_env = {
         **os.environ,
@@ -594,7 +648,9 @@ def main() -> None:
             f"{DECODING_LIMIT} (neither binds: the model stops)"
         )
         print(
-            f"{len(texts)} tico19 sentences per pass ({len(paragraphs)} news paragraphs under paragraphs), {args.rounds} rounds, the order alternating; the model above (int8) from one "
+            f"{args.sentences} sentences: {len(texts)} per pass under batch and single, "
+            + ", ".join(f"{len(c)} under {w}" for w, c in concurrent.items())
+            + f", {len(paragraphs)} news paragraphs under paragraphs; {args.rounds} rounds, the order alternating; the model above (int8) from one "
             f".argosmodel; inter {args.inter} x intra {args.intra} threads, beam {BEAM_SIZE}, {args.http_threads} "
             f"HTTP threads, both sides; decoding limit {limits}; POST /translate on both"
         )
@@ -608,7 +664,7 @@ def main() -> None:
                     run_single_pass(servers, one_client[workload], target_sp, round_, workload)
                     continue
                 for server in servers if round_ % 2 == 0 else servers[::-1]:
-                    run_pass(server, workload, texts, target_sp)
+                    run_pass(server, workload, concurrent.get(workload, texts), target_sp)
             ours, theirs = (summary(server, workload) for server in servers)
             print(
                 f"{workload:<11} | ours {ours[0]:7.1f} tok/s {ours[1]:6.2f} texts/s p50 {ours[2]:8.0f} p99 {ours[3]:8.0f} ms"
@@ -623,6 +679,8 @@ def main() -> None:
             )
             if workload == "single":
                 print(in_the_model(servers, before), flush=True)
+            ours_rss, theirs_rss = (server.peak_rss_mb() for server in servers)
+            print(f"{'':<11} | peak RSS so far: ours {ours_rss:.0f} MB, LibreTranslate {theirs_rss:.0f} MB", flush=True)
         ours_rss, theirs_rss = (server.peak_rss_mb() for server in servers)
         print(
             f"peak RSS (VmHWM, process tree) | ours {ours_rss:.0f} MB | LibreTranslate {theirs_rss:.0f} MB "
