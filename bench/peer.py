@@ -11,21 +11,22 @@ LibreTranslate API (ours: service/web/libre.py), with source "ar", on the same s
               output lengths were fitted to, so outputs end near the human English's length
   news        distinct sentences of real Arabic news, ../shared's ant-dev split by our segmenter, of
               SENTENCE_WORDS words (the outlets' "*" credit and disclaimer lines left out): what the service
-              translates, and text the generated vocabulary never saw. It cuts news into about 1.3 times the
-              pieces a word that tico19 gets, so outputs run long, and long outputs leave fewer sentences to
-              a piece of our decode budget. On tico19 our normalisation (harakat and tanween removed) makes
+              translates, and text the generated vocabulary never saw, which it cuts into about 1.3 times the
+              pieces a word that tico19 gets. On tico19 our normalisation (harakat and tanween removed) makes
               0.3% more pieces, the vocabulary holding tico19's own spellings whole; on text it never saw
               (ant-dev, ud_pud, tatoeba) 0.4-5.8% fewer, as with a real model
 
-The workloads:
+Every workload takes the first so many of one seeded random order of the source's sentences
+(sentence_sample), so that they all draw alike. The workloads:
 
-  batch       one request carrying every text as a list
+  batch       one request carrying the first --texts sentences as a list
   N clients   each text its own request, N at a time (4, 16 and 64 by default), over N x --requests-per-client
               sentences (at least --texts), so that every client has a run of requests to make: the load
               is held, not one burst whose ramp and tail decide the figure (and 64 clients are 64, not the 32
               texts there were)
-  single      each text its own request, one at a time, the two servers taking turns text by text (a
-              lone request is about 100 ms, so pass-long alternation let the machine's drift decide)
+  single      the first --texts sentences, each its own request, one at a time, the two servers taking
+              turns text by text (a lone request is a few hundred ms, so pass-long alternation let the
+              machine's drift decide)
   paragraphs  one client again, each request one paragraph of real Arabic news (../shared's ant-dev: the
               first --paragraphs distinct ones of two sentences or more and at most PARAGRAPH_WORDS words,
               the outlets' "*" credit and disclaimer lines left out), taking turns paragraph by paragraph as
@@ -59,7 +60,7 @@ single requests each side's time in the model a request: the wall time of its CT
 from /metrics, translation_model_seconds; LibreTranslate's from MODEL_TIME_PROBE, a sitecustomize on
 its PYTHONPATH alone) and the output tokens they produced, and the rest of a request's latency (HTTP,
 the code around the model, the client). Then each server's peak RSS (VmHWM, summed over its
-process tree), then the raw CTranslate2 ceiling on the same model and texts.
+process tree), then the raw CTranslate2 ceiling on the same model and the --texts sentences.
 Targets (issue 22): >= 1.5x output tokens/s at 16 clients and for one batch, lower peak RSS.
 """
 
@@ -87,6 +88,7 @@ from search import percentile
 
 from service.config import Settings
 from service.modelstore import argos
+from service.text.normalize import normalize
 from service.text.segment import split_sentences
 
 PEER_DIR = PROJECT_ROOT / "bench" / ".peer"
@@ -94,7 +96,9 @@ PEER_VENV = PEER_DIR / "venv"
 PEER_REQUIREMENTS = ("libretranslate==1.9.6", "spacy==3.7.5")
 DECODING_LIMIT = 256  # CTranslate2's default max_decoding_length, which LibreTranslate keeps
 BEAM_SIZE = 4
-SENTENCE_WORDS = (4, 60)  # the news sentences' shortest and longest (tico19's test sentences: 19 words on average)
+SENTENCE_WORDS = (4, 60)  # the news sentences' shortest and longest (tico19's test sentences: 23 words on average)
+NEWS_ARTICLES = 300  # ant-dev articles the news sentences come from (about 4,000 sentences)
+SHUFFLE_SEED = 0
 PARAGRAPH_WORDS = 100  # the paragraphs workload's longest; a whole article in one paragraph would take seconds
 START_TIMEOUT_SECONDS = 300
 MODEL_TIME_FILE = "PEER_MODEL_TIME_FILE"
@@ -363,6 +367,13 @@ def run_pass(server: Server, workload: str, texts: list[str], target_sp) -> None
     )
 
 
+def positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
 def clients_of(workload: str) -> int:
     return int(workload.split()[0])  # "16 clients" -> 16
 
@@ -398,25 +409,37 @@ def in_the_model(servers: list[Server], before: list[tuple[float, int]]) -> str:
     return f"{'':<11} | in the model a request: " + " | ".join(parts)
 
 
-def tico19_sentences(count: int) -> list[str]:
-    return read_lines(shared_file("data", "parallel", "tico19_test", "src.ar"), count)
+def raw_sentences(paragraph: str) -> list[str]:
+    """The paragraph's sentences by our segmenter (which splits normalised text), as they stand in the raw text."""
+    normalized = normalize(paragraph)
+    return [paragraph[slice(*normalized.original_span(start, end))] for start, end in split_sentences(normalized.text)]
 
 
-def news_sentences(count: int) -> list[str]:
-    """The first `count` distinct sentences of ant-dev's bodies (split by our segmenter) of SENTENCE_WORDS words,
-    leaving out the outlets' credit and disclaimer lines (they start with "*")."""
+def tico19_sentences() -> list[str]:
+    return read_lines(shared_file("data", "parallel", "tico19_test", "src.ar"))
+
+
+def news_sentences() -> list[str]:
+    """The distinct sentences of SENTENCE_WORDS words in the first NEWS_ARTICLES of ant-dev's bodies, leaving out
+    the outlets' credit and disclaimer lines (they start with "*")."""
     sentences: dict[str, None] = {}
-    for article in news_articles(count):
+    for article in news_articles(NEWS_ARTICLES):
         for paragraph in article["body"].split("\n"):
-            paragraph = paragraph.strip()
-            if paragraph.startswith("*"):
-                continue
-            for start, end in split_sentences(paragraph):
-                if SENTENCE_WORDS[0] <= len(paragraph[start:end].split()) <= SENTENCE_WORDS[1]:
-                    sentences[paragraph[start:end]] = None
-                if len(sentences) == count:
-                    return list(sentences)
+            for sentence in raw_sentences(paragraph.strip()):
+                if not sentence.startswith("*") and SENTENCE_WORDS[0] <= len(sentence.split()) <= SENTENCE_WORDS[1]:
+                    sentences[sentence] = None
     return list(sentences)
+
+
+def sentence_sample(source: str, count: int) -> list[str]:
+    """`count` of the source's sentences in one seeded random order, so that every workload, taking the first so
+    many, draws alike: tico19's file grows longer as it goes (its first 32 lines average 7 words, lines 129-512
+    22), and the workloads take 32, 128 and 512."""
+    pool = tico19_sentences() if source == "tico19" else news_sentences()
+    if len(pool) < count:
+        sys.exit(f"error: {count} sentences wanted, {source} has {len(pool)}")
+    Random(SHUFFLE_SEED).shuffle(pool)
+    return pool[:count]
 
 
 def news_paragraphs(count: int) -> list[str]:
@@ -430,7 +453,7 @@ def news_paragraphs(count: int) -> list[str]:
                 paragraph
                 and not paragraph.startswith("*")
                 and len(paragraph.split()) <= PARAGRAPH_WORDS
-                and len(split_sentences(paragraph)) >= 2
+                and len(raw_sentences(paragraph)) >= 2
             ):
                 paragraphs[paragraph] = None
             if len(paragraphs) == count:
@@ -533,14 +556,16 @@ def raw_ceiling(model_dir: Path, texts: list[str], inter: int, intra: int, limit
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--texts", type=int, default=32, help="sentences per pass under batch and single")
+    parser.add_argument("--texts", type=positive, default=32, help="sentences per pass under batch and single")
     parser.add_argument(
         "--sentences", choices=("tico19", "news"), default="tico19", help="which sentences (see the docstring)"
     )
-    parser.add_argument("--clients", type=int, nargs="+", default=[4, 16, 64], help="concurrent single-text clients")
+    parser.add_argument(
+        "--clients", type=positive, nargs="+", default=[4, 16, 64], help="concurrent single-text clients"
+    )
     parser.add_argument(
         "--requests-per-client",
-        type=int,
+        type=positive,
         default=8,
         help="N clients send N x this many sentences (at least --texts) between them",
     )
@@ -568,9 +593,7 @@ def main() -> None:
     model_time_file.unlink(missing_ok=True)
     probed_env = {**env, "PYTHONPATH": str(probe_dir), MODEL_TIME_FILE: str(model_time_file)}
     target_sp = spm.SentencePieceProcessor(model_file=str(ours_dir / "target.spm"))
-    sentences = (tico19_sentences if args.sentences == "tico19" else news_sentences)(
-        max(args.texts, *(n * args.requests_per_client for n in args.clients))
-    )
+    sentences = sentence_sample(args.sentences, max(args.texts, *(n * args.requests_per_client for n in args.clients)))
     texts = sentences[: args.texts]
     concurrent = {f"{n} clients": sentences[: max(args.texts, n * args.requests_per_client)] for n in args.clients}
     paragraphs = news_paragraphs(args.paragraphs) if args.paragraphs else []
@@ -650,9 +673,10 @@ def main() -> None:
         print(
             f"{args.sentences} sentences: {len(texts)} per pass under batch and single, "
             + ", ".join(f"{len(c)} under {w}" for w, c in concurrent.items())
-            + f", {len(paragraphs)} news paragraphs under paragraphs; {args.rounds} rounds, the order alternating; the model above (int8) from one "
-            f".argosmodel; inter {args.inter} x intra {args.intra} threads, beam {BEAM_SIZE}, {args.http_threads} "
-            f"HTTP threads, both sides; decoding limit {limits}; POST /translate on both"
+            + f", {len(paragraphs)} news paragraphs under paragraphs; {args.rounds} rounds, the order alternating; "
+            f"the model above (int8) from one .argosmodel; inter {args.inter} x intra {args.intra} threads, "
+            f"beam {BEAM_SIZE}, {args.http_threads} HTTP threads, both sides; decoding limit {limits}; "
+            "POST /translate on both"
         )
         run_single_pass(servers, texts[:2], target_sp, 0)  # warm-up, not counted
         for server in servers:
@@ -679,8 +703,12 @@ def main() -> None:
             )
             if workload == "single":
                 print(in_the_model(servers, before), flush=True)
-            ours_rss, theirs_rss = (server.peak_rss_mb() for server in servers)
-            print(f"{'':<11} | peak RSS so far: ours {ours_rss:.0f} MB, LibreTranslate {theirs_rss:.0f} MB", flush=True)
+            if workload != workloads[-1]:  # the last one's is the peak RSS printed below
+                ours_rss, theirs_rss = (server.peak_rss_mb() for server in servers)
+                print(
+                    f"{'':<11} | peak RSS so far: ours {ours_rss:.0f} MB, LibreTranslate {theirs_rss:.0f} MB",
+                    flush=True,
+                )
         ours_rss, theirs_rss = (server.peak_rss_mb() for server in servers)
         print(
             f"peak RSS (VmHWM, process tree) | ours {ours_rss:.0f} MB | LibreTranslate {theirs_rss:.0f} MB "

@@ -69,16 +69,15 @@ TRANSPARENT_HUGE_PAGES = "/sys/kernel/mm/transparent_hugepage/enabled"
 def loaded_onto_huge_pages() -> Iterator[None]:
     """Back what the block loads (a model's weights) with 2 MB pages, where Linux can.
 
-    Every decoding step reads all the weights; on 4 KB pages the TLB cannot hold them, and its
-    misses cost 1-3% of a lone sentence's decoding in raw CTranslate2 (docs/scaling.md). After the
-    block, the memory the load freed (the weights as read, which CTranslate2 frees once it has packed
-    them, and which the fixed trim threshold would otherwise keep resident) is handed back, then each
-    2 MB stretch of anonymous memory the block
-    added that is still wholly resident is collapsed into one huge page (MADV_COLLAPSE): nothing is
-    faulted in, so RSS does not grow. With the base model that is 32 of its 81 MB, the embedding that
-    is also the output projection: CTranslate2 packs every other weight matrix for MKL's int8 GEMM
-    into a buffer of its own whose pages lie several MB apart, where a huge page would make RSS grow
-    (docs/scaling.md, "Where the weights sit"). Nothing is collapsed
+    Every decoding step reads all the weights, and on 4 KB pages the TLB cannot hold them. After the
+    block, the memory the load freed is handed back: the weights as read, which CTranslate2 frees
+    once it has packed them, and which the fixed trim threshold would otherwise keep resident. Then
+    each 2 MB stretch of anonymous memory the block added that is still wholly resident is collapsed
+    into one huge page (MADV_COLLAPSE): nothing is faulted in, so RSS does not grow. With the base
+    model that is 32 of its 81 MB, the embedding that is also the output projection, and a lone
+    sentence decodes in about 1% less time in raw CTranslate2. CTranslate2 packs every other weight
+    matrix for MKL's int8 GEMM into a buffer of its own whose pages lie several MB apart, where a
+    huge page would make RSS grow (docs/scaling.md, "Where the weights sit"). Nothing is collapsed
     where the kernel cannot (older than 6.1, not Linux) or where the host turned transparent huge
     pages off (`never`), which MADV_COLLAPSE itself would not heed.
     """
