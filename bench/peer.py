@@ -354,7 +354,7 @@ def run_pass(server: Server, workload: str, texts: list[str], target_sp) -> None
     if workload == "batch":
         requests, clients = [texts], 1
     else:
-        requests, clients = [[text] for text in texts], clients_of(workload)
+        requests, clients = [[text] for text in texts], int(workload.split()[0])  # "16 clients" -> 16
     cpu = server.cpu_seconds()
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
@@ -372,10 +372,6 @@ def positive(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
     return number
-
-
-def clients_of(workload: str) -> int:
-    return int(workload.split()[0])  # "16 clients" -> 16
 
 
 def ours_model_time(port: int) -> tuple[float, int]:
@@ -593,9 +589,10 @@ def main() -> None:
     model_time_file.unlink(missing_ok=True)
     probed_env = {**env, "PYTHONPATH": str(probe_dir), MODEL_TIME_FILE: str(model_time_file)}
     target_sp = spm.SentencePieceProcessor(model_file=str(ours_dir / "target.spm"))
-    sentences = sentence_sample(args.sentences, max(args.texts, *(n * args.requests_per_client for n in args.clients)))
+    sizes = {f"{n} clients": max(args.texts, n * args.requests_per_client) for n in args.clients}
+    sentences = sentence_sample(args.sentences, max(sizes.values()))
     texts = sentences[: args.texts]
-    concurrent = {f"{n} clients": sentences[: max(args.texts, n * args.requests_per_client)] for n in args.clients}
+    concurrent = {workload: sentences[:size] for workload, size in sizes.items()}
     paragraphs = news_paragraphs(args.paragraphs) if args.paragraphs else []
     one_client = {"single": texts, **({"paragraphs": paragraphs} if paragraphs else {})}  # workload -> its texts
     workloads = ["batch", *concurrent, *one_client]
