@@ -78,7 +78,7 @@ def test_concurrent_processes_share_the_memory(tmp_path):
 def test_the_engine_and_the_memory_wrapper_implement_one_interface(translator, tmp_path):
     cached = CachedTranslator(translator, TranslationMemory(tmp_path / "tm.db", 100))
     members = [name for name in vars(SentenceTranslator) if not name.startswith("_")]
-    wanted = list(inspect.signature(SentenceTranslator.translate).parameters)  # self, sentences, beam_size
+    wanted = list(inspect.signature(SentenceTranslator.translate).parameters)  # self, sentences, beam_size, alignments
     for implementation in (translator, cached):
         assert [name for name in members if not hasattr(implementation, name)] == []
         assert list(inspect.signature(type(implementation).translate).parameters)[: len(wanted)] == wanted
@@ -100,6 +100,19 @@ def test_alignments_are_kept_and_a_sentence_stored_without_one_is_translated_aga
     assert cached.translate(["أ"])[0].alignment == "0-0" and inner.seen == ["أ", "ب"]
     reopened = TranslationMemory(path, 100).get_many("model@1|beam=4", ["أ"])
     assert reopened["أ"].alignment == "0-0"
+
+
+def test_a_caller_that_reads_no_alignments_takes_a_translation_stored_without_one(tmp_path):
+    path = tmp_path / "tm.db"
+    TranslationMemory(path, 100).put_many("model@1|beam=4", [("أ", Translation("old", -0.1, 1))])
+    inner = CountingTranslator(alignments=True)
+    cached = CachedTranslator(inner, TranslationMemory(path, 100))
+    assert cached.translate(["أ", "ب"], alignments=False) == [
+        Translation("old", -0.1, 1),
+        Translation("en:ب", -0.5, 3, "0-0"),  # translated with its alignment all the same, for those who read it
+    ]
+    assert inner.seen == ["ب"]
+    assert TranslationMemory(path, 100).get_many("model@1|beam=4", ["ب"])["ب"].alignment == "0-0"
 
 
 def test_a_memory_file_from_before_alignments_gains_the_column(tmp_path):

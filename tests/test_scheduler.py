@@ -21,6 +21,7 @@ from service.jobs.worker import Worker
 from service.services import Services
 from service.translation import open_translator
 from service.translation.engine import InputTooLong, Translator
+from service.translation.memory import CachedTranslator, open_memory
 from service.translation.scheduler import Priority, SchedulingTranslator, TranslatorClosed, bulk_priority
 from service.web import create_app
 
@@ -37,6 +38,7 @@ class RecordingModel:
     def __init__(self, model):
         self.model = model
         self.calls: list[list[list[str]]] = []
+        self.attention: list[bool] = []  # each call's return_attention
         self.gate = threading.Event()
         self.gate.set()
         self.held = threading.Semaphore(0)  # released once per call that reaches the gate while it is closed
@@ -45,6 +47,7 @@ class RecordingModel:
     def translate_batch(self, batch, **options):
         with self._lock:
             self.calls.append([list(pieces) for pieces in batch])
+            self.attention.append(options.get("return_attention", False))
         if not self.gate.is_set():
             self.held.release()
         assert self.gate.wait(DEADLINE), "the test never opened the gate"
@@ -289,6 +292,44 @@ def test_the_time_batches_spend_in_the_model_is_counted_and_scraped(
     assert held_for <= counted - before < time.monotonic() - since + 1
     scraped = re.search(r"^translation_model_seconds (\S+)$", client.get("/metrics").text, re.MULTILINE)
     assert scraped and float(scraped.group(1)) == pytest.approx(counted)
+
+
+def test_a_batch_asks_for_the_attention_only_when_a_caller_reads_alignments(engine, recording, make_scheduler):
+    scheduler = make_scheduler(scheduler_wait_ms=0)
+    expected = decoded(engine.translate(SENTENCES[1:2]))
+    recording.attention.clear()
+    alone = scheduler.translate(SENTENCES[:1], alignments=False)
+    assert recording.attention == [False] and alone[0].alignment is None and alone[0].target
+    assert scheduler.translate([""], alignments=False)[0].alignment is None  # nothing to decode, nothing to align
+    with ThreadPoolExecutor(3) as pool:
+        held = hold_the_runner(scheduler, recording, pool)
+        blind = pool.submit(scheduler.translate, SENTENCES[1:2], alignments=False)
+        reading = pool.submit(scheduler.translate, SENTENCES[2:3])
+        wait_until(lambda: scheduler.queued()[Priority.INTERACTIVE] == 2, "both requests wait")
+        recording.gate.set()
+        assert reading.result(timeout=DEADLINE)[0].alignment  # shared with a caller who reads none
+        assert decoded(blind.result(timeout=DEADLINE)) == expected
+        held.result(timeout=DEADLINE)
+    assert recording.attention[1:] == [True, True]  # the held request's batch, then the two in one
+
+
+def test_translating_texts_skips_the_attention_unless_the_memory_stores_it(
+    engine, recording, make_scheduler, settings, tmp_path
+):
+    """No view that translates texts shows word alignments: with no memory to store them the model makes none."""
+    for memory_enabled, wanted in ((False, [False, False, False]), (True, [True])):
+        app_settings = replace(settings, jobs_db=tmp_path / "jobs.db", memory_enabled=memory_enabled)
+        services = Services(app_settings)
+        scheduler = make_scheduler(scheduler_wait_ms=0)
+        services.translator = CachedTranslator(scheduler, open_memory(app_settings)) if memory_enabled else scheduler
+        client = create_app(app_settings, services).test_client()
+        recording.attention.clear()
+        libre = client.post("/translate", json={"q": SENTENCES[0], "source": "ar", "target": "en"})
+        api = client.post("/api/v1/translate", json={"text": SENTENCES[0]})  # the memory has it, if there is one
+        page = client.post("/translation", data={"text": SENTENCES[0]})
+        assert libre.json["translatedText"] == api.json["translations"][0]["translation"]
+        assert page.status_code == 200 and recording.attention == wanted
+    assert CachedTranslator(engine, open_memory(app_settings)).translate(SENTENCES[:1])[0].alignment  # stored
 
 
 def test_closing_fails_what_waits_and_refuses_what_comes(engine, recording, make_scheduler):

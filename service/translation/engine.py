@@ -95,12 +95,17 @@ class Translator:
         return tokens
 
     def translate(
-        self, sentences: Sequence[str], beam_size: int | None = None, *, target_lengths: Sequence[int] | None = None
+        self,
+        sentences: Sequence[str],
+        beam_size: int | None = None,
+        alignments: bool = True,
+        *,
+        target_lengths: Sequence[int] | None = None,
     ) -> list[Translation]:
         """Translate sentences in length-sorted token batches, in parallel, and keep their order.
 
         target_lengths forces each output to an exact length (benchmarks with random weights);
-        beam_size overrides the configured beam for this call.
+        beam_size overrides the configured beam for this call; alignments=False: the caller reads none.
         """
         tokens = self.encode(sentences)
         results: list[Translation | None] = [None] * len(sentences)
@@ -109,22 +114,30 @@ class Translator:
             batch = [i for i in batch if tokens[i]]  # empty input needs no model call
             if batch:
                 targets = [target_lengths[i] for i in batch] if target_lengths else None
-                pending.append((batch, self._submit([tokens[i] for i in batch], beam_size, targets)))
+                pending.append((batch, self._submit([tokens[i] for i in batch], beam_size, targets, alignments)))
         for batch, submission in pending:
             translations = self._collect([tokens[i] for i in batch], *submission)
             for index, translation in zip(batch, translations, strict=True):
                 results[index] = translation
-        nothing = Translation("", 0.0, 0, "" if self.settings.alignments else None)
+        nothing = Translation("", 0.0, 0, "" if self.aligns(alignments) else None)
         return [r if r is not None else nothing for r in results]
 
+    def aligns(self, wanted: bool = True) -> bool:
+        """Whether translations carry word alignments: configured on (MT_ALIGNMENTS) and read by the caller."""
+        return self.settings.alignments and wanted
+
     def translate_batch(
-        self, batch: Sequence[list[str]], beam_size: int | None = None, target_lengths: Sequence[int] | None = None
+        self,
+        batch: Sequence[list[str]],
+        beam_size: int | None = None,
+        target_lengths: Sequence[int] | None = None,
+        alignments: bool = True,
     ) -> list[Translation]:
         """One model call for one batch of non-empty encoded sentences, waited for (the scheduler's batches)."""
-        return self._collect(batch, *self._submit(batch, beam_size, target_lengths))
+        return self._collect(batch, *self._submit(batch, beam_size, target_lengths, alignments))
 
     def _submit(
-        self, batch: Sequence[list[str]], beam_size: int | None, target_lengths: Sequence[int] | None
+        self, batch: Sequence[list[str]], beam_size: int | None, target_lengths: Sequence[int] | None, alignments: bool
     ) -> tuple[list, float]:
         """Queue one batch on CTranslate2's workers; its futures and when they were queued (time.monotonic())."""
         beam = beam_size or self.settings.beam_size
@@ -136,7 +149,8 @@ class Translator:
             max_batch_size=self._sentences_per_batch(beam, lengths["max_decoding_length"]),
             beam_size=beam,
             return_scores=True,
-            return_attention=self.settings.alignments,
+            # the attention the alignments are read from costs about 1% of a lone sentence's time (docs/scaling.md)
+            return_attention=self.aligns(alignments),
             max_input_length=0,  # scores are divided by length (length_penalty 1)
             repetition_penalty=self.settings.repetition_penalty,
             no_repeat_ngram_size=self.settings.no_repeat_ngram_size,

@@ -67,8 +67,14 @@ class SentenceTranslator(Protocol):
         """What, besides the sentence, decides a translation: the translation memory's key."""
         ...
 
-    def translate(self, sentences: Sequence[str], beam_size: int | None = None) -> list[Translation]:
-        """One Translation per sentence, in order; beam_size overrides the configured beam for this call."""
+    def translate(
+        self, sentences: Sequence[str], beam_size: int | None = None, alignments: bool = True
+    ) -> list[Translation]:
+        """One Translation per sentence, in order; beam_size overrides the configured beam for this call.
+
+        alignments=False says the caller reads no word alignments (Translation.alignment), so the model may skip
+        the attention they are read from; a translation may carry one all the same.
+        """
         ...
 
     def counters(self) -> Counters:

@@ -263,11 +263,15 @@ class CachedTranslator(TranslatorWrapper):
     def counters(self) -> Counters:
         return dataclasses.replace(self.inner.counters(), memory_hits=self.hits, memory_misses=self.misses)
 
-    def translate(self, sentences: Sequence[str], beam_size: int | None = None) -> list[Translation]:
+    def translate(
+        self, sentences: Sequence[str], beam_size: int | None = None, alignments: bool = True
+    ) -> list[Translation]:
+        """alignments=False: the caller reads none, so a stored translation without one will do; what the model
+        translates is stored with its alignment all the same, for the callers who read them."""
         unique = list(dict.fromkeys(sentences))
         key = self.inner.decoding_key(beam_size)
         known = self.memory.get_many(key, unique)
-        if self.settings.alignments:  # a sentence stored without its alignment is translated again, and restored
+        if self.settings.alignments and alignments:  # one stored without its alignment is translated again, restored
             known = {s: t for s, t in known.items() if t.alignment is not None}
         missing = [s for s in unique if s not in known]
         fresh = self.inner.translate(missing, beam_size=beam_size) if missing else []

@@ -11,7 +11,8 @@ callback, so a single dispatcher could only learn that a batch finished by polli
 A batch is cut by plan_batches (length-sorted, MT_BATCH_TOKENS) from a window: the oldest request whole and the
 requests behind it, up to FILL_WINDOW_BATCHES batches' worth. So requests are served first come first served, none
 waits forever behind a stream of others, and a large request is sorted as a whole, as when it was alone. Only
-sentences with the same decoding options (beam size, forced target length) share a batch. With less than a batch's
+sentences with the same decoding options (beam size, forced target length) share a batch; a batch asks the model
+for the attention word alignments are read from when any of its sentences' callers reads them. With less than a batch's
 worth queued, a runner waits up to MT_SCHEDULER_WAIT_MS after the oldest sentence arrived, for others to join.
 On CPU, where runners are idle, a runner takes only its share of the window's tokens and the idle ones take the
 rest: CTranslate2 decodes a batch on one worker, so a lone paragraph's sentences would otherwise go through one
@@ -113,6 +114,7 @@ class _Sentence:
     index: int  # in the request
     tokens: list[str]
     decoding: tuple[int, int | None]  # (beam size, forced target length): only equal ones share a batch
+    alignment: bool  # its caller reads its word alignment
 
 
 @dataclass(frozen=True)
@@ -157,15 +159,23 @@ class SchedulingTranslator(TranslatorWrapper):
             return dict(self._queued)
 
     def translate(
-        self, sentences: Sequence[str], beam_size: int | None = None, *, target_lengths: Sequence[int] | None = None
+        self,
+        sentences: Sequence[str],
+        beam_size: int | None = None,
+        alignments: bool = True,
+        *,
+        target_lengths: Sequence[int] | None = None,
     ) -> list[Translation]:
         """One Translation per sentence, in order, decoded in batches shared with other callers.
+
+        alignments=False: the caller reads no word alignments (its sentences may still get them, from a batch
+        shared with a caller who does).
 
         InputTooLong is raised here, before anything is queued, so it fails this request alone; an engine error
         fails the requests whose sentences were in that batch. The priority is the caller's (bulk_priority()).
         """
         tokens = self.inner.encode(sentences)
-        nothing = Translation("", 0.0, 0, "" if self.settings.alignments else None)
+        nothing = Translation("", 0.0, 0, "" if self.inner.aligns(alignments) else None)
         todo = [i for i, pieces in enumerate(tokens) if pieces]  # empty input needs no model call
         request = _Request([nothing] * len(sentences), len(todo))
         if not todo:
@@ -173,7 +183,10 @@ class SchedulingTranslator(TranslatorWrapper):
         beam = beam_size or self.settings.beam_size
         self._enqueue(
             _PRIORITY.get(),
-            [_Sentence(request, i, tokens[i], (beam, target_lengths[i] if target_lengths else None)) for i in todo],
+            [
+                _Sentence(request, i, tokens[i], (beam, target_lengths[i] if target_lengths else None), alignments)
+                for i in todo
+            ],
         )
         request.done.wait()
         if request.error is not None:
@@ -237,7 +250,10 @@ class SchedulingTranslator(TranslatorWrapper):
             beam, target = batch.sentences[0].decoding
             try:
                 translations = self.inner.translate_batch(
-                    [s.tokens for s in batch.sentences], beam, [target] * len(batch.sentences) if target else None
+                    [s.tokens for s in batch.sentences],
+                    beam,
+                    [target] * len(batch.sentences) if target else None,
+                    alignments=any(s.alignment for s in batch.sentences),
                 )
                 failure = None
             except Exception as error:  # this batch's requests fail; the runner and every other request go on

@@ -53,8 +53,12 @@ def read_texts(body, decoding: bool = False) -> list[str]:
 
 
 def translate_texts(texts: list[str], source: str = "auto", beam_size: int | None = None) -> list[dict]:
-    """Each text through the pipeline, batched together; one untranslatable text fails the request."""
-    decoding = {"beam_size": beam_size} if beam_size else {}
+    """Each text through the pipeline, batched together; one untranslatable text fails the request.
+
+    No view that translates texts shows word alignments (search results and parallel text read the stored ones),
+    so the model is not asked for the attention they come from; a translation memory stores them all the same.
+    """
+    decoding = {"alignments": False} | ({"beam_size": beam_size} if beam_size else {})
     results = []
     items = enumerate({"body": text} for text in texts)
     translator = loaded_translator()
