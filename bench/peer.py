@@ -43,14 +43,15 @@ LibreTranslate's 256 (MT_DECODE_LENGTH_RATIO/EXTRA), as the figures before issue
 translation memory is off (and so are our word alignments: no view that translates texts shows
 them, so with no memory to store them the model is not asked for them). Output tokens are counted
 from each response's text, re-tokenised with the model's target SentencePiece model after case
-folding and without a last punctuation mark, on both sides:
+folding and without a last punctuation mark:
   - LibreTranslate upper-cases a whole translation when its source's only cased letters are capitals
     (an Arabic sentence quoting "(S)"), and a generated model's <fillerN> tokens would then count as
     six pieces each;
   - LibreTranslate ends each translation with its source's last character where that is one of
     FORMATTED_ENDINGS, and drops one there where the source ends otherwise (improve_translation_formatting):
     on tico19 a "." its model never decoded, one token more a sentence than it made, about 3% of a
-    single sentence's count.
+    single sentence's count. So our answers' ends are made by the same rule first
+    (libretranslate_ending), and then neither side's last mark is counted.
 
 LibreTranslate runs offline: an empty local package index (ARGOS_PACKAGE_INDEX=file://...), no
 model download, and spaCy sentence splitting (ARGOS_CHUNK_TYPE=SPACY). spaCy's multilingual
@@ -269,6 +270,7 @@ class Server:
     port: int
     passes: dict = field(default_factory=dict)  # workload -> [Pass]
     model_time: Callable[[], tuple[float, int]] = lambda: (0.0, 0)  # seconds in the model and its output tokens
+    ending: Callable[[str, str], str] = lambda source, answer: answer  # (source, answer) -> the answer as counted
 
     def tree(self) -> list[int]:
         """The server's process tree (gunicorn's master and worker; waitress's one process)."""
@@ -347,9 +349,21 @@ class Pass:
 
 
 def count_tokens(target_sp, text: str) -> int:
-    """An answer's output tokens, re-tokenised as the module's docstring says."""
-    text = text.rstrip()
-    return len(target_sp.encode((text[:-1] if text[-1:] in FORMATTED_ENDINGS else text).casefold()))
+    """An answer's output tokens, re-tokenised as the module's docstring says (its ending already made as
+    LibreTranslate makes one: libretranslate_ending)."""
+    return len(target_sp.encode((text[:-1] if text and text[-1] in FORMATTED_ENDINGS else text).casefold()))
+
+
+def libretranslate_ending(source: str, answer: str) -> str:
+    """Our answer's end made as LibreTranslate 1.9.6 makes a translation's (improve_translation_formatting): the
+    source's last character where that is one of FORMATTED_ENDINGS, in place of a last one the answer has; else
+    without a last one. Both sides' answers then went through the same rule once, and count_tokens drops what it
+    put there."""
+    source = source.strip()
+    if not source or not answer:
+        return answer
+    bare = answer[:-1] if answer[-1] in FORMATTED_ENDINGS else answer
+    return bare + source[-1] if source[-1] in FORMATTED_ENDINGS else bare
 
 
 def timed(server: Server, batch: list[str]) -> tuple[float, list[str]]:
@@ -369,7 +383,11 @@ def run_pass(server: Server, workload: str, texts: list[str], target_sp) -> None
     with ThreadPoolExecutor(clients) as pool:
         results = list(pool.map(lambda batch: timed(server, batch), requests))
     seconds = time.perf_counter() - started
-    tokens = sum(count_tokens(target_sp, text) for _, answer in results for text in answer)
+    tokens = sum(
+        count_tokens(target_sp, server.ending(source, text))
+        for batch, (_, answer) in zip(requests, results, strict=True)
+        for source, text in zip(batch, answer, strict=True)
+    )
     latencies = [latency for latency, _ in results]
     server.passes.setdefault(workload, []).append(
         Pass(seconds, latencies, tokens, len(texts), server.cpu_seconds() - cpu)
@@ -477,7 +495,7 @@ def run_single_pass(servers: list[Server], texts: list[str], target_sp, first: i
             done.cpu_seconds += server.cpu_seconds() - cpu
             done.seconds += latency
             done.latencies.append(latency)
-            done.tokens.append(count_tokens(target_sp, answer[0]))
+            done.tokens.append(count_tokens(target_sp, server.ending(text, answer[0])))
             done.output_tokens += done.tokens[-1]
             done.texts += 1
     for server in servers:
@@ -669,6 +687,7 @@ def main() -> None:
             )
         )
         servers[0].model_time = lambda: ours_model_time(args.port)
+        servers[0].ending = libretranslate_ending
         servers[1].model_time = lambda: probed_model_time(model_time_file)
         limits = (
             f"{DECODING_LIMIT} tokens both sides"

@@ -277,7 +277,7 @@ class WordTranslator:
 
     demo = False
 
-    def translate(self, sentences):
+    def translate(self, sentences, **decoding):
         from service.translation.interface import Translation
 
         return [Translation("measles", -0.1, 1) for _ in sentences]

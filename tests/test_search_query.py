@@ -8,6 +8,7 @@ from service.search.body import build_body
 from service.search.query import ParsedQuery, QueryError, QueryWording, only_stop_words, parse, split_by_script
 from service.search.request import SearchRequest
 from service.search.searcher import query_wordings
+from service.translation.interface import Translation
 
 
 @pytest.mark.parametrize(
@@ -186,7 +187,7 @@ class _BusyTranslator:
 
     demo = False
 
-    def translate(self, sentences):
+    def translate(self, sentences, **decoding):
         raise TranslatorBusy("the translator's queue is full", retry_after=1)
 
 
@@ -197,6 +198,26 @@ def test_a_busy_translator_leaves_the_other_side_out_of_a_search_but_not_out_of_
     assert not_searched == [{"lang": "ar", "why": "the English→Arabic translator was busy"}]
     with pytest.raises(TranslatorBusy):
         query_wordings(request, parsed, {"ar": _BusyTranslator()}, wait_when_busy=True)
+
+
+class _RecordingTranslator:
+    """Stands in for the model to record how a query's words are asked for."""
+
+    demo = False
+
+    def __init__(self):
+        self.asked = []
+
+    def translate(self, sentences, **decoding):
+        self.asked.append(decoding)
+        return [Translation("truce talks", -0.1, 2) for _ in sentences]
+
+
+def test_a_query_s_translation_asks_the_model_for_no_word_alignments():
+    translator = _RecordingTranslator()
+    wordings, _ = query_wordings(SearchRequest("محادثات الهدنة"), parse("محادثات الهدنة"), {"en": translator})
+    assert ("en", "truce talks") in [(w.lang, w.text) for w in wordings]
+    assert translator.asked == [{"alignments": False}]  # it is searched, never shown beside words
 
 
 def test_words_inside_an_excluded_group_are_excluded_not_searched():

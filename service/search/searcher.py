@@ -59,7 +59,7 @@ def query_language(request: SearchRequest, parsed: ParsedQuery) -> str:
 @functools.lru_cache(maxsize=QUERY_CACHE_SIZE)
 def _machine_translation(translator, terms: str) -> str:
     """A query's words translated once per model and process: repeated queries cost no MT."""
-    return translator.translate([normalize_text(terms)])[0].target.strip()
+    return translator.translate([normalize_text(terms)], alignments=False)[0].target.strip()
 
 
 @functools.lru_cache(maxsize=QUERY_CACHE_SIZE)

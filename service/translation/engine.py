@@ -98,8 +98,8 @@ class Translator:
         self,
         sentences: Sequence[str],
         beam_size: int | None = None,
-        alignments: bool = True,
         *,
+        alignments: bool = True,
         target_lengths: Sequence[int] | None = None,
     ) -> list[Translation]:
         """Translate sentences in length-sorted token batches, in parallel, and keep their order.
@@ -131,6 +131,7 @@ class Translator:
         batch: Sequence[list[str]],
         beam_size: int | None = None,
         target_lengths: Sequence[int] | None = None,
+        *,
         alignments: bool = True,
     ) -> list[Translation]:
         """One model call for one batch of non-empty encoded sentences, waited for (the scheduler's batches)."""

@@ -68,7 +68,7 @@ class SentenceTranslator(Protocol):
         ...
 
     def translate(
-        self, sentences: Sequence[str], beam_size: int | None = None, alignments: bool = True
+        self, sentences: Sequence[str], beam_size: int | None = None, *, alignments: bool = True
     ) -> list[Translation]:
         """One Translation per sentence, in order; beam_size overrides the configured beam for this call.
 

@@ -264,7 +264,7 @@ class CachedTranslator(TranslatorWrapper):
         return dataclasses.replace(self.inner.counters(), memory_hits=self.hits, memory_misses=self.misses)
 
     def translate(
-        self, sentences: Sequence[str], beam_size: int | None = None, alignments: bool = True
+        self, sentences: Sequence[str], beam_size: int | None = None, *, alignments: bool = True
     ) -> list[Translation]:
         """alignments=False: the caller reads none, so a stored translation without one will do; what the model
         translates is stored with its alignment all the same, for the callers who read them."""

@@ -162,8 +162,8 @@ class SchedulingTranslator(TranslatorWrapper):
         self,
         sentences: Sequence[str],
         beam_size: int | None = None,
-        alignments: bool = True,
         *,
+        alignments: bool = True,
         target_lengths: Sequence[int] | None = None,
     ) -> list[Translation]:
         """One Translation per sentence, in order, decoded in batches shared with other callers.
