@@ -88,7 +88,7 @@ def _translate_text(byte_lines, name, translator, out) -> tuple[int, int]:
             yield number, {"body": line} if line.strip() else ArticleError("blank")
 
     translated = 0
-    for number, result in translate_articles(paragraphs(), translator, alignments=False):  # English lines only
+    for number, result in translate_articles(paragraphs(), translator, alignments=False):  # text out: none shown
         line = originals.pop(number)
         if isinstance(result, ArticleError):
             if line.strip():
