@@ -119,12 +119,16 @@ class Translator:
             translations = self._collect([tokens[i] for i in batch], *submission)
             for index, translation in zip(batch, translations, strict=True):
                 results[index] = translation
-        nothing = Translation("", 0.0, 0, "" if self.aligns(alignments) else None)
+        nothing = self.empty_translation(alignments)
         return [r if r is not None else nothing for r in results]
 
     def aligns(self, wanted: bool = True) -> bool:
         """Whether translations carry word alignments: configured on (MT_ALIGNMENTS) and read by the caller."""
         return self.settings.alignments and wanted
+
+    def empty_translation(self, alignments: bool = True) -> Translation:
+        """What an empty sentence becomes, with no model call: its alignment empty where alignments are read."""
+        return Translation("", 0.0, 0, "" if self.aligns(alignments) else None)
 
     def translate_batch(
         self,

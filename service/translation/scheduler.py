@@ -175,7 +175,7 @@ class SchedulingTranslator(TranslatorWrapper):
         fails the requests whose sentences were in that batch. The priority is the caller's (bulk_priority()).
         """
         tokens = self.inner.encode(sentences)
-        nothing = Translation("", 0.0, 0, "" if self.inner.aligns(alignments) else None)
+        nothing = self.inner.empty_translation(alignments)
         todo = [i for i, pieces in enumerate(tokens) if pieces]  # empty input needs no model call
         request = _Request([nothing] * len(sentences), len(todo))
         if not todo:
