@@ -1,6 +1,7 @@
 """Serving capacity through gunicorn: concurrent single-sentence clients against one request, and beside a bulk job.
 
-Every pass sends distinct tico19 sentences (../shared) to POST /api/v1/translate, with the translation
+Every pass sends the same distinct sentences (../shared; --source: tico19's test sentences, or held-out
+real news, each a seeded random sample: common.sentence_sample) to POST /api/v1/translate, with the translation
 memory off so each request does real work, to a generated model (base by default, as bench/translate.py):
 by default the one that ends each output near a human length (`model generate --realistic-length`), with
 the service's own decoding limit. With `--lengths forced`, the plain random model, which never stops on
@@ -43,12 +44,14 @@ from typing import NamedTuple
 import sentencepiece as spm
 from common import (
     PROJECT_ROOT,
+    SENTENCE_SOURCES,
     add_model_options,
     bench_model_dir,
     free_port,
     model_line,
     news_articles,
     read_lines,
+    sentence_sample,
     shared_file,
 )
 
@@ -284,14 +287,13 @@ class Bench:
         return after["counts"]["done"] - job["counts"]["done"], after["state"] == "cancelled"
 
 
-def tico19(limit: int, model_dir: Path):
-    """(sentences, target/source token ratio over them, target SentencePiece) from tico19's test set."""
-    sources = read_lines(shared_file("data", "parallel", "tico19_test", "src.ar"), limit)
-    references = read_lines(shared_file("data", "parallel", "tico19_test", "ref.en"), limit)
+def target_source_ratio(model_dir: Path) -> float:
+    """tico19's target/source token ratio over the whole test set, with the model's own SentencePiece models."""
+    sources = read_lines(shared_file("data", "parallel", "tico19_test", "src.ar"))
+    references = read_lines(shared_file("data", "parallel", "tico19_test", "ref.en"))
     source_sp = spm.SentencePieceProcessor(model_file=str(model_dir / "source.spm"))
     target_sp = spm.SentencePieceProcessor(model_file=str(model_dir / "target.spm"))
-    ratio = sum(map(len, target_sp.encode(references))) / sum(map(len, source_sp.encode(sources)))
-    return list(dict.fromkeys(sources)), ratio, target_sp  # distinct: a repeat is not the same work twice
+    return sum(map(len, target_sp.encode(references))) / sum(map(len, source_sp.encode(sources)))
 
 
 def server_env(args, model_dir: Path, ratio: float, sentences: list[str]) -> dict[str, str]:
@@ -333,7 +335,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", default="1,4,16,64", help="client counts for (a), comma-separated")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of every comparison")
-    parser.add_argument("--sentences", type=int, default=256, help="distinct tico19 sentences per pass")
+    parser.add_argument("--sentences", type=int, default=256, help="distinct sentences per pass")
+    parser.add_argument(
+        "--source",
+        choices=SENTENCE_SOURCES,
+        default="tico19",
+        help="whose sentences: tico19, to which the model was fitted, or news, held out (common.sentence_sample)",
+    )
     parser.add_argument("--skip-job", action="store_true", help="leave out (b), the bulk-job comparison")
     parser.add_argument("--job-clients", type=int, default=4, help="interactive clients in (b)")
     parser.add_argument("--job-articles", type=int, default=2000, help="news articles in each job of (b)")
@@ -357,7 +365,9 @@ def main() -> None:
         parser.error("too few gunicorn threads to serve every client at once")
 
     model_dir = bench_model_dir(args)
-    sentences, ratio, target_sp = tico19(args.sentences, model_dir)
+    sentences = sentence_sample(args.source, args.sentences)
+    ratio = target_source_ratio(model_dir)
+    target_sp = spm.SentencePieceProcessor(model_file=str(model_dir / "target.spm"))
     env = server_env(args, model_dir, ratio, sentences)
     settings = Settings.from_env(env)
     articles = [] if args.skip_job else [{"id": a["id"], "body": a["body"]} for a in news_articles(args.job_articles)]
@@ -374,7 +384,10 @@ def main() -> None:
     scheduler = [f"{f.name}={getattr(settings, f.name)}" for f in fields(settings) if f.name.startswith("scheduler_")]
     if scheduler:  # the cross-request scheduler's settings, where the service has one
         print(f"scheduler: {' '.join(scheduler)}")
-    print(f"workload: {len(sentences)} distinct tico19 sentences per pass, {args.rounds} rounds")
+    print(
+        f"workload: {len(sentences)} distinct {args.source} sentences per pass "
+        f"({sum(len(s.split()) for s in sentences) / len(sentences):.1f} words on average), {args.rounds} rounds"
+    )
 
     server = Server(env, args.port or free_port(), args.gunicorn_workers, args.gunicorn_threads)
     try:

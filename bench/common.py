@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmarks: ../shared data, peak memory, the generated models, a throwaway local node."""
+"""Helpers shared by the benchmarks: ../shared data and samples of its sentences, peak memory, the generated models,
+a throwaway local node."""
 
 from __future__ import annotations
 
@@ -13,12 +14,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
+from random import Random
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 SHARED = PROJECT_ROOT.parent / "shared"
 BENCH_MODELS = PROJECT_ROOT / "bench" / ".models"
 GENERATOR_SOURCES = sorted((PROJECT_ROOT / "service" / "modelstore").glob("*.py"))  # generate.py and what it uses
+SENTENCE_SOURCES = ("tico19", "news")  # sentence_sample's
+SENTENCE_WORDS = (4, 60)  # the news sentences' shortest and longest (tico19's test sentences: 23 words on average)
+NEWS_ARTICLES = 300  # ant-dev articles the news sentences come from (about 4,700 sentences)
+SHUFFLE_SEED = 0
 
 
 def shared_file(*parts: str) -> Path:
@@ -36,6 +42,46 @@ def read_lines(path: Path, limit: int | None = None) -> list[str]:
 def news_articles(limit: int) -> list[dict]:
     with gzip.open(shared_file("data", "news", "ant-dev.jsonl.gz"), "rt", encoding="utf-8") as handle:
         return [json.loads(line) for line in islice(handle, limit)]
+
+
+def raw_sentences(paragraph: str) -> list[str]:
+    """The paragraph's sentences by our segmenter (which splits normalised text), as they stand in the raw text."""
+    from service.text.normalize import normalize
+    from service.text.segment import split_sentences
+
+    normalized = normalize(paragraph)
+    return [paragraph[slice(*normalized.original_span(start, end))] for start, end in split_sentences(normalized.text)]
+
+
+def tico19_sentences() -> list[str]:
+    return read_lines(shared_file("data", "parallel", "tico19_test", "src.ar"))
+
+
+def news_sentences() -> list[str]:
+    """The sentences of SENTENCE_WORDS words in the first NEWS_ARTICLES of ant-dev's bodies, leaving out the
+    outlets' credit and disclaimer lines (they start with "*")."""
+    return [
+        sentence
+        for article in news_articles(NEWS_ARTICLES)
+        for paragraph in article["body"].split("\n")
+        for sentence in raw_sentences(paragraph.strip())
+        if not sentence.startswith("*") and SENTENCE_WORDS[0] <= len(sentence.split()) <= SENTENCE_WORDS[1]
+    ]
+
+
+def sentence_sample(source: str, count: int) -> list[str]:
+    """`count` distinct sentences of a source (SENTENCE_SOURCES) in one seeded random order, so that workloads
+    taking the first so many draw alike: tico19's file grows longer as it goes (its first 32 lines average 7 words,
+    lines 129-512 22). A repeat is not the same work twice (a cache would answer it), so none is taken.
+
+      tico19  tico19's test sentences: the text the generated models' SentencePiece and output lengths were fitted to
+      news    real Arabic news (ant-dev, split by our segmenter): what the service translates, held out from both
+    """
+    pool = list(dict.fromkeys(tico19_sentences() if source == "tico19" else news_sentences()))
+    if len(pool) < count:
+        sys.exit(f"error: {count} sentences wanted, {source} has {len(pool)}")
+    Random(SHUFFLE_SEED).shuffle(pool)
+    return pool[:count]
 
 
 def peak_rss_mb() -> float:

@@ -16,8 +16,8 @@ LibreTranslate API (ours: service/web/libre.py), with source "ar", on the same s
               0.3% more pieces, the vocabulary holding tico19's own spellings whole; on text it never saw
               (ant-dev, ud_pud, tatoeba) 0.4-5.8% fewer, as with a real model
 
-Every workload takes the first so many of one seeded random order of the source's sentences
-(sentence_sample), so that they all draw alike. The workloads:
+Every workload takes the first so many of one seeded random order of the source's distinct sentences
+(common.sentence_sample), so that they all draw alike. The workloads:
 
   batch       one request carrying the first --texts sentences as a list
   N clients   each text its own request, N at a time (4, 16 and 64 by default), over N x --requests-per-client
@@ -62,7 +62,8 @@ one line and exits 0.
 
 Prints the model, then per workload each side's output tokens/s, texts/s, p50/p99 latency, server
 CPU per output token (its process tree's user and system time) and the ratio ours/theirs (for the
-one-client workloads with its 95% interval, the requests resampled in pairs: paired_interval), under
+one-client workloads with its 95% interval, the requests resampled in pairs: paired_interval; for the
+others with each round's ratio, its two passes side by side: round_ratios), under
 single requests each side's time in the model a request: the wall time of its CTranslate2 calls (ours
 from /metrics, translation_model_seconds; LibreTranslate's from MODEL_TIME_PROBE, a sitecustomize on
 its PYTHONPATH alone) and the output tokens they produced, and the rest of a request's latency (HTTP,
@@ -90,22 +91,26 @@ from pathlib import Path
 from random import Random
 
 import sentencepiece as spm
-from common import PROJECT_ROOT, add_model_options, bench_model_dir, model_line, news_articles, read_lines, shared_file
+from common import (
+    PROJECT_ROOT,
+    SENTENCE_SOURCES,
+    add_model_options,
+    bench_model_dir,
+    model_line,
+    news_articles,
+    raw_sentences,
+    sentence_sample,
+)
 from search import percentile
 
 from service.config import Settings
 from service.modelstore import argos
-from service.text.normalize import normalize
-from service.text.segment import split_sentences
 
 PEER_DIR = PROJECT_ROOT / "bench" / ".peer"
 PEER_VENV = PEER_DIR / "venv"
 PEER_REQUIREMENTS = ("libretranslate==1.9.6", "spacy==3.7.5")
 DECODING_LIMIT = 256  # CTranslate2's default max_decoding_length, which LibreTranslate keeps
 BEAM_SIZE = 4
-SENTENCE_WORDS = (4, 60)  # the news sentences' shortest and longest (tico19's test sentences: 23 words on average)
-NEWS_ARTICLES = 300  # ant-dev articles the news sentences come from (about 4,700 sentences)
-SHUFFLE_SEED = 0
 FORMATTED_ENDINGS = "!?.,;。"  # LibreTranslate 1.9.6's improve_translation_formatting: a last one follows the source
 PARAGRAPH_WORDS = 100  # the paragraphs workload's longest; a whole article in one paragraph would take seconds
 START_TIMEOUT_SECONDS = 300
@@ -432,39 +437,6 @@ def in_the_model(servers: list[Server], before: list[tuple[float, int]]) -> str:
     return f"{'':<11} | in the model a request: " + " | ".join(parts)
 
 
-def raw_sentences(paragraph: str) -> list[str]:
-    """The paragraph's sentences by our segmenter (which splits normalised text), as they stand in the raw text."""
-    normalized = normalize(paragraph)
-    return [paragraph[slice(*normalized.original_span(start, end))] for start, end in split_sentences(normalized.text)]
-
-
-def tico19_sentences() -> list[str]:
-    return read_lines(shared_file("data", "parallel", "tico19_test", "src.ar"))
-
-
-def news_sentences() -> list[str]:
-    """The distinct sentences of SENTENCE_WORDS words in the first NEWS_ARTICLES of ant-dev's bodies, leaving out
-    the outlets' credit and disclaimer lines (they start with "*")."""
-    sentences: dict[str, None] = {}
-    for article in news_articles(NEWS_ARTICLES):
-        for paragraph in article["body"].split("\n"):
-            for sentence in raw_sentences(paragraph.strip()):
-                if not sentence.startswith("*") and SENTENCE_WORDS[0] <= len(sentence.split()) <= SENTENCE_WORDS[1]:
-                    sentences[sentence] = None
-    return list(sentences)
-
-
-def sentence_sample(source: str, count: int) -> list[str]:
-    """`count` of the source's sentences in one seeded random order, so that every workload, taking the first so
-    many, draws alike: tico19's file grows longer as it goes (its first 32 lines average 7 words, lines 129-512
-    22), and the workloads take 32, 128 and 512."""
-    pool = tico19_sentences() if source == "tico19" else news_sentences()
-    if len(pool) < count:
-        sys.exit(f"error: {count} sentences wanted, {source} has {len(pool)}")
-    Random(SHUFFLE_SEED).shuffle(pool)
-    return pool[:count]
-
-
 def news_paragraphs(count: int) -> list[str]:
     """The first `count` distinct paragraphs of ant-dev's bodies of two sentences or more (by our segmenter) and
     at most PARAGRAPH_WORDS words, leaving out the outlets' credit and disclaimer lines (they start with "*")."""
@@ -524,6 +496,13 @@ def paired_interval(servers: list[Server], workload: str, resamples: int = 2000)
     return ratios[int(0.025 * resamples)], ratios[int(0.975 * resamples) - 1]
 
 
+def round_ratios(servers: list[Server], workload: str) -> list[float]:
+    """Ours/theirs output tokens/s in each round of a pass-by-pass workload: the two passes of a round ran one after
+    the other, so how far they spread is how far the machine's drift moves the figure."""
+    ours, theirs = (server.passes[workload] for server in servers)
+    return [(a.output_tokens / a.seconds) / (b.output_tokens / b.seconds) for a, b in zip(ours, theirs, strict=True)]
+
+
 def summary(server: Server, workload: str) -> tuple[float, float, float, float, float]:
     """(output tokens/s, texts/s, p50 ms, p99 ms, server CPU ms per output token) over every pass of the workload."""
     passes = server.passes[workload]
@@ -581,7 +560,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--texts", type=positive, default=32, help="sentences per pass under batch and single")
     parser.add_argument(
-        "--sentences", choices=("tico19", "news"), default="tico19", help="which sentences (see the docstring)"
+        "--sentences", choices=SENTENCE_SOURCES, default="tico19", help="which sentences (see the docstring)"
     )
     parser.add_argument(
         "--clients", type=positive, nargs="+", default=[4, 16, 64], help="concurrent single-text clients"
@@ -722,7 +701,7 @@ def main() -> None:
                 + (
                     " (95% interval by pairs {:.2f}-{:.2f})".format(*paired_interval(servers, workload))
                     if workload in one_client
-                    else ""
+                    else " (rounds " + ", ".join(f"{r:.2f}x" for r in round_ratios(servers, workload)) + ")"
                 ),
                 flush=True,
             )
