@@ -58,15 +58,15 @@ def tico19_sentences() -> list[str]:
 
 
 def news_sentences() -> list[str]:
-    """The sentences of SENTENCE_WORDS words in the first NEWS_ARTICLES of ant-dev's bodies, leaving out the
-    outlets' credit and disclaimer lines (they start with "*")."""
-    return [
-        sentence
-        for article in news_articles(NEWS_ARTICLES)
-        for paragraph in article["body"].split("\n")
-        for sentence in raw_sentences(paragraph.strip())
-        if not sentence.startswith("*") and SENTENCE_WORDS[0] <= len(sentence.split()) <= SENTENCE_WORDS[1]
-    ]
+    """The distinct sentences of SENTENCE_WORDS words in the first NEWS_ARTICLES of ant-dev's bodies, leaving out
+    the outlets' credit and disclaimer lines (they start with "*")."""
+    sentences: dict[str, None] = {}
+    for article in news_articles(NEWS_ARTICLES):
+        for paragraph in article["body"].split("\n"):
+            for sentence in raw_sentences(paragraph.strip()):
+                if not sentence.startswith("*") and SENTENCE_WORDS[0] <= len(sentence.split()) <= SENTENCE_WORDS[1]:
+                    sentences[sentence] = None
+    return list(sentences)
 
 
 def sentence_sample(source: str, count: int) -> list[str]:
@@ -77,10 +77,11 @@ def sentence_sample(source: str, count: int) -> list[str]:
       tico19  tico19's test sentences: the text the generated models' SentencePiece and output lengths were fitted to
       news    real Arabic news (ant-dev, split by our segmenter): what the service translates, held out from both
     """
-    pool = list(dict.fromkeys(tico19_sentences() if source == "tico19" else news_sentences()))
-    if len(pool) < count:
-        sys.exit(f"error: {count} sentences wanted, {source} has {len(pool)}")
+    pool = tico19_sentences() if source == "tico19" else news_sentences()
     Random(SHUFFLE_SEED).shuffle(pool)
+    pool = list(dict.fromkeys(pool))  # after the shuffle: tico19's one repeated line leaves its order as it was
+    if len(pool) < count:
+        sys.exit(f"error: {count} sentences wanted, {source} has {len(pool)} distinct")
     return pool[:count]
 
 

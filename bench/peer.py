@@ -10,7 +10,7 @@ LibreTranslate API (ours: service/web/libre.py), with source "ar", on the same s
   tico19      (the default) tico19's test sentences: the text the generated model's SentencePiece and its
               output lengths were fitted to, so outputs end near the human English's length
   news        distinct sentences of real Arabic news, ../shared's ant-dev split by our segmenter, of
-              SENTENCE_WORDS words (the outlets' "*" credit and disclaimer lines left out): what the service
+              common.SENTENCE_WORDS words (the outlets' "*" credit and disclaimer lines left out): what the service
               translates, and text the generated vocabulary never saw, which it cuts into about 1.3 times the
               pieces a word that tico19 gets. On tico19 our normalisation (harakat and tanween removed) makes
               0.3% more pieces, the vocabulary holding tico19's own spellings whole; on text it never saw
