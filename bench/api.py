@@ -4,11 +4,12 @@ Every pass sends the same distinct sentences (../shared; --source: tico19's test
 real news, each a seeded random sample: common.sentence_sample) to POST /api/v1/translate, with the translation
 memory off so each request does real work, to a generated model (base by default, as bench/translate.py):
 by default the one that ends each output near a human length (`model generate --realistic-length`), with
-the service's own decoding limit. With `--lengths forced`, the plain random model, which never stops on
-its own, so decoding is held to the source length times tico19's target/source token ratio, plus one
-(MT_DECODE_LENGTH_RATIO, MT_DECODE_LENGTH_EXTRA=1): each sentence decodes to about its reference length. Output tokens are counted from the responses (the model's
-target.spm re-tokenises each sentence's translation), never assumed. Each client thread keeps one
-HTTP/1.1 connection open, and gunicorn's access log is off.
+the service's own decoding limit. With `--lengths forced` (tico19 only), the plain random model, which never
+stops on its own, so decoding is held to the source length times tico19's target/source token ratio, plus one
+(MT_DECODE_LENGTH_RATIO, MT_DECODE_LENGTH_EXTRA=1): each sentence decodes to about its reference length.
+Output tokens are counted from the responses (the model's target.spm re-tokenises each sentence's
+translation), never assumed. Each client thread keeps one HTTP/1.1 connection open, and gunicorn's
+access log is off.
 
   (a) capacity: for each client count, the same sentences as single-sentence requests from N clients
       and as ONE request carrying them all, alternating in every round: sentences/s, output tokens/s,
@@ -359,6 +360,8 @@ def main() -> None:
     add_model_options(parser)
     args = parser.parse_args()
     client_counts = [int(n) for n in args.clients.split(",")]
+    if args.source == "news" and args.lengths == "forced":
+        parser.error("--lengths forced holds outputs to tico19's reference lengths, and news has no references")
     if any("=" not in pair for pair in args.env):
         parser.error("--env takes NAME=VALUE")
     if args.gunicorn_workers * args.gunicorn_threads < max(client_counts) + args.job_clients:
