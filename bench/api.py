@@ -8,8 +8,8 @@ the service's own decoding limit. With `--lengths forced` (tico19 only), the pla
 stops on its own, so decoding is held to the source length times tico19's target/source token ratio, plus one
 (MT_DECODE_LENGTH_RATIO, MT_DECODE_LENGTH_EXTRA=1): each sentence decodes to about its reference length.
 Output tokens are counted from the responses (the model's target.spm re-tokenises each sentence's
-translation, each <fillerN> the generated model emits counted as one token: output_tokens), never assumed. Each client thread keeps one HTTP/1.1 connection open, and gunicorn's
-access log is off.
+translation, each <fillerN> the generated model emits counted as one token: output_tokens), never assumed.
+Each client thread keeps one HTTP/1.1 connection open, and gunicorn's access log is off.
 
   (a) capacity: for each client count, the same sentences as single-sentence requests from N clients
       and as ONE request carrying them all, alternating in every round: sentences/s, output tokens/s,
