@@ -306,7 +306,8 @@ def target_source_ratio(model_dir: Path) -> float:
     return sum(map(len, target_sp.encode(references))) / sum(map(len, source_sp.encode(sources)))
 
 
-def server_env(args, model_dir: Path, ratio: float, sentences: list[str]) -> dict[str, str]:
+def server_env(args, model_dir: Path, ratio: float | None, sentences: list[str]) -> dict[str, str]:
+    """The server's environment; ratio: the forced-length ratio (--lengths forced), else None."""
     jobs_db = DATA / "jobs.sqlite3"
     for stale in DATA.glob("jobs.sqlite3*"):
         stale.unlink()
@@ -315,11 +316,7 @@ def server_env(args, model_dir: Path, ratio: float, sentences: list[str]) -> dic
         **os.environ,
         "MT_MODEL_DIR": str(model_dir),
         "MT_MEMORY": "off",
-        **(
-            {"MT_DECODE_LENGTH_RATIO": f"{ratio:.3f}", "MT_DECODE_LENGTH_EXTRA": "1"}
-            if args.lengths == "forced"
-            else {}
-        ),
+        **({"MT_DECODE_LENGTH_RATIO": f"{ratio:.3f}", "MT_DECODE_LENGTH_EXTRA": "1"} if ratio is not None else {}),
         "MAX_BATCH_TEXTS": str(max(64, len(sentences))),  # the one-request pass carries every sentence
         "MAX_REQUEST_CHARS": str(max(100_000, sum(map(len, sentences)))),
         "MAX_REQUEST_BYTES": str(16 << 20),
@@ -378,7 +375,7 @@ def main() -> None:
 
     model_dir = bench_model_dir(args)
     sentences = sentence_sample(args.source, args.sentences)
-    ratio = target_source_ratio(model_dir)
+    ratio = target_source_ratio(model_dir) if args.lengths == "forced" else None  # unread otherwise
     target_sp = spm.SentencePieceProcessor(model_file=str(model_dir / "target.spm"))
     env = server_env(args, model_dir, ratio, sentences)
     settings = Settings.from_env(env)
@@ -390,7 +387,7 @@ def main() -> None:
         f"server: {args.gunicorn_workers} gunicorn worker(s) x {args.gunicorn_threads} threads; {args.model} model, "
         f"{settings.resolved_compute_type}, {inter}x{intra} threads (inter x intra), beam {settings.beam_size}, "
         f"batch {settings.batch_tokens} tokens, memory off, decoding "
-        + (f"{ratio:.2f} x source + 1 tokens" if args.lengths == "forced" else "until the model stops")
+        + (f"{ratio:.2f} x source + 1 tokens" if ratio is not None else "until the model stops")
         + (f"; {' '.join(args.env)}" if args.env else "")
     )
     scheduler = [f"{f.name}={getattr(settings, f.name)}" for f in fields(settings) if f.name.startswith("scheduler_")]
