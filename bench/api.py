@@ -13,7 +13,8 @@ Each client thread keeps one HTTP/1.1 connection open, and gunicorn's access log
 
   (a) capacity: for each client count, the same sentences as single-sentence requests from N clients
       and as ONE request carrying them all, alternating in every round: sentences/s, output tokens/s,
-      p50/p99 latency, and the ratio N clients / one request (target >= 0.8 at 16 clients);
+      p50/p99 latency, and the ratio N clients / one request (target >= 0.8 at 16 clients), over all
+      rounds and in each round;
   (b) bulk job: single-sentence clients with no job and with a large job (POST /api/v1/jobs, news
       articles) running in the server's own job workers (JOBS_WORKERS), alternating; the interactive
       p99 with the job against without (target <= 1.5x). Each job is cancelled after its pass, and the
@@ -201,6 +202,7 @@ class Tally:
     latencies_ms: list[float] = field(default_factory=list)
     peak_rss_mb: float = 0.0
     refusals: int = 0  # 503s with Retry-After, each waited out and retried
+    pass_rates: list[float] = field(default_factory=list)  # sentences/s of each pass, in order
 
     @property
     def sentences_per_s(self) -> float:
@@ -240,10 +242,12 @@ class Bench:
         started = time.perf_counter()
         with ThreadPoolExecutor(clients) as pool:
             results = list(pool.map(lambda call: call(), calls))
-        tally.seconds += time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        tally.seconds += seconds
         tally.peak_rss_mb = max(tally.peak_rss_mb, self.server.peak_rss_mb())
         targets = [target for answer in results for target in answer.targets]
         tally.sentences += len(targets)
+        tally.pass_rates.append(len(targets) / seconds)
         tally.tokens += output_tokens(self.target_sp, targets)  # after the clock: no client load
         tally.latencies_ms += [answer.ms for answer in results for _ in answer.targets]
         tally.refusals += sum(answer.refusals for answer in results)
@@ -418,6 +422,10 @@ def main() -> None:
                 f"{many[n].row(f'{n} clients')} {many[n].sentences_per_s / one[n].sentences_per_s:13.2f} "
                 f"{many[n].tokens_per_s / one[n].tokens_per_s:9.2f}"
             )
+            # the two passes of a round ran one after the other: their spread is how far the machine's drift
+            # moves the ratio within one run
+            rounds = zip(many[n].pass_rates, one[n].pass_rates, strict=True)
+            print(f"{'':<18} each round's ratio sent/s: {' '.join(f'{a / b:.2f}' for a, b in rounds)}")
         print(
             "target: sentences/s ratio >= 0.80 at 16 clients. tokens/s counts what the responses hold"
             + (
