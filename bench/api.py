@@ -329,6 +329,7 @@ def server_env(args, model_dir: Path, ratio: float | None, sentences: list[str])
         "JOBS_DB": str(jobs_db),
         "JOBS_WORKERS": str(args.job_workers),
         "JOB_BATCH_ITEMS": str(args.job_batch_items),
+        "ALERT_DELIVERY": "off",  # no cluster here: the thread would only log that it cannot reach one
         **passed,
     }
 

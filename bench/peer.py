@@ -609,6 +609,7 @@ def main() -> None:
         "MT_MEMORY": "off",
         "RATE_LIMIT": "off",
         "JOBS_WORKERS": "0",
+        "ALERT_DELIVERY": "off",  # no cluster here, and LibreTranslate has no such thread
         "MT_INTER_THREADS": str(args.inter),
         "MT_INTRA_THREADS": str(args.intra),
         "MT_BEAM_SIZE": str(BEAM_SIZE),
