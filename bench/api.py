@@ -423,8 +423,8 @@ def main() -> None:
                 f"{many[n].row(f'{n} clients')} {many[n].sentences_per_s / one[n].sentences_per_s:13.2f} "
                 f"{many[n].tokens_per_s / one[n].tokens_per_s:9.2f}"
             )
-            # the two passes of a round ran one after the other: their spread is how far the machine's drift
-            # moves the ratio within one run
+            # the two passes of a round ran one after the other (the one request first): their spread is how far
+            # the machine's drift moves the ratio within one run
             rounds = zip(many[n].pass_rates, one[n].pass_rates, strict=True)
             print(f"{'':<18} each round's ratio sent/s: {' '.join(f'{a / b:.2f}' for a, b in rounds)}")
         print(
